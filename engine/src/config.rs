@@ -1,0 +1,344 @@
+//! Configuration of a [`Timelog`](crate::Timelog): every knob, its default and its validation.
+
+use crate::error::{Error, Result};
+use crate::Timestamp;
+
+/// The unit of the `i64` timestamps of a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum TimeUnit {
+    Seconds,
+    #[default]
+    Millis,
+    Micros,
+    Nanos,
+}
+
+impl TimeUnit {
+    /// Parses `"s"`, `"ms"`, `"us"` or `"ns"`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "s" => Ok(Self::Seconds),
+            "ms" => Ok(Self::Millis),
+            "us" => Ok(Self::Micros),
+            "ns" => Ok(Self::Nanos),
+            other => Err(Error::InvalidConfig(format!(
+                "time_unit must be one of 's', 'ms', 'us', 'ns', not {other:?}"
+            ))),
+        }
+    }
+
+    /// The short name (`"ms"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Seconds => "s",
+            Self::Millis => "ms",
+            Self::Micros => "us",
+            Self::Nanos => "ns",
+        }
+    }
+
+    /// Units per second.
+    pub fn per_second(self) -> i64 {
+        match self {
+            Self::Seconds => 1,
+            Self::Millis => 1_000,
+            Self::Micros => 1_000_000,
+            Self::Nanos => 1_000_000_000,
+        }
+    }
+
+    /// The current wall-clock time in this unit.
+    pub fn now(self) -> Timestamp {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        match self {
+            Self::Seconds => d.as_secs() as i64,
+            Self::Millis => d.as_millis() as i64,
+            Self::Micros => d.as_micros() as i64,
+            Self::Nanos => d.as_nanos() as i64,
+        }
+    }
+
+    /// Default L1 window: one hour in this unit.
+    pub fn default_window(self) -> i64 {
+        3600 * self.per_second()
+    }
+}
+
+/// Whether a background worker seals, flushes and compacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaintenanceMode {
+    /// A worker thread wakes every `maintenance_wakeup_ms` (or when signalled).
+    #[default]
+    Background,
+    /// Nothing happens until `flush()`, `compact()` or `maint_step()`.
+    Disabled,
+}
+
+impl MaintenanceMode {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "background" => Ok(Self::Background),
+            "disabled" => Ok(Self::Disabled),
+            other => Err(Error::InvalidConfig(format!(
+                "maintenance must be 'background' or 'disabled', not {other:?}"
+            ))),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Background => "background",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+/// What a write that hits backpressure reports, once committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BusyPolicy {
+    /// Report [`WriteStatus::Busy`](crate::WriteStatus::Busy) (Python: raise `TimelogBusyError`).
+    #[default]
+    Raise,
+    /// Report success; only the `busy_events` counter records it.
+    Silent,
+    /// Flush inline, then report success.
+    Flush,
+}
+
+impl BusyPolicy {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "raise" => Ok(Self::Raise),
+            "silent" => Ok(Self::Silent),
+            "flush" => Ok(Self::Flush),
+            other => Err(Error::InvalidConfig(format!(
+                "busy_policy must be one of 'raise', 'silent', 'flush', not {other:?}"
+            ))),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Raise => "raise",
+            Self::Silent => "silent",
+            Self::Flush => "flush",
+        }
+    }
+}
+
+/// Compaction selection knobs (`0` = engine default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CompactionConfig {
+    /// Target bytes of one output L1 segment before it is split (within a window).
+    pub target_bytes: usize,
+    /// At most this many L0 segments are merged by one compaction.
+    pub max_inputs: usize,
+    /// At most this many L1 windows are rewritten by one compaction.
+    pub max_windows: usize,
+}
+
+/// Adaptive window sizing. Accepted and validated; `target_records == 0` (the
+/// default) keeps the fixed `window_size`. When enabled, the window grows or
+/// shrinks between flushes so that one window holds about `target_records`
+/// records (see `docs/protocol.md`, "Adaptive windows").
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct AdaptiveConfig {
+    pub target_records: u64,
+    pub min_window: i64,
+    pub max_window: i64,
+    pub hysteresis_pct: u32,
+    pub window_quantum: i64,
+    pub alpha: f64,
+    pub warmup_flushes: u32,
+    pub stale_flushes: u32,
+    pub failure_backoff_threshold: u32,
+    pub failure_backoff_pct: u32,
+}
+
+/// Every knob of a log. `0` means "engine default" for numeric knobs, except
+/// `delete_debt_threshold` (0.0 = off) and `adaptive.target_records` (0 = off).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub time_unit: TimeUnit,
+    pub maintenance: MaintenanceMode,
+    pub busy_policy: BusyPolicy,
+    /// Retention floor: records below are deleted, writes below are refused.
+    pub min_ts: Option<Timestamp>,
+    pub mostly_ordered_default: bool,
+    /// Seal the active memtable once it holds about this many bytes.
+    pub memtable_max_bytes: usize,
+    /// Target bytes of one page of a segment.
+    pub target_page_bytes: usize,
+    /// Backpressure: number of sealed, unflushed memtables that makes writes busy.
+    pub sealed_max_runs: usize,
+    /// Seal early once out-of-order records in the memtable exceed this many bytes.
+    pub ooo_budget_bytes: usize,
+    /// Under background maintenance, how long a busy writer waits for the worker.
+    pub sealed_wait_ms: u64,
+    /// Sealed memtables flushed by one maintenance step.
+    pub drain_batch_limit: usize,
+    /// Worker wake-up period.
+    pub maintenance_wakeup_ms: u64,
+    /// Compact once L0 holds this many segments.
+    pub max_delta_segments: usize,
+    /// Width of one L1 window (in the time unit).
+    pub window_size: i64,
+    /// Windows are aligned to `window_origin + k * window_size`.
+    pub window_origin: i64,
+    /// Compact when tombstones cover at least this fraction of the records (0.0 = off).
+    pub delete_debt_threshold: f64,
+    pub compaction: CompactionConfig,
+    pub adaptive: AdaptiveConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            time_unit: TimeUnit::Millis,
+            maintenance: MaintenanceMode::Background,
+            busy_policy: BusyPolicy::Raise,
+            min_ts: None,
+            mostly_ordered_default: true,
+            memtable_max_bytes: 0,
+            target_page_bytes: 0,
+            sealed_max_runs: 0,
+            ooo_budget_bytes: 0,
+            sealed_wait_ms: 0,
+            drain_batch_limit: 0,
+            maintenance_wakeup_ms: 0,
+            max_delta_segments: 0,
+            window_size: 0,
+            window_origin: 0,
+            delete_debt_threshold: 0.0,
+            compaction: CompactionConfig::default(),
+            adaptive: AdaptiveConfig::default(),
+        }
+    }
+}
+
+/// Engine defaults applied to the `0` knobs.
+pub mod defaults {
+    pub const MEMTABLE_MAX_BYTES: usize = 4 << 20;
+    pub const TARGET_PAGE_BYTES: usize = 64 << 10;
+    pub const SEALED_MAX_RUNS: usize = 8;
+    pub const SEALED_WAIT_MS: u64 = 0;
+    pub const DRAIN_BATCH_LIMIT: usize = 4;
+    pub const MAINTENANCE_WAKEUP_MS: u64 = 10;
+    pub const MAX_DELTA_SEGMENTS: usize = 8;
+    pub const COMPACTION_MAX_INPUTS: usize = 64;
+    pub const COMPACTION_MAX_WINDOWS: usize = usize::MAX;
+    pub const COMPACTION_TARGET_BYTES: usize = 64 << 20;
+}
+
+/// A validated configuration with the defaults resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub cfg: Config,
+    pub memtable_max_bytes: usize,
+    pub page_records: usize,
+    pub sealed_max_runs: usize,
+    pub ooo_budget_bytes: usize,
+    pub sealed_wait_ms: u64,
+    pub drain_batch_limit: usize,
+    pub wakeup_ms: u64,
+    pub max_delta_segments: usize,
+    pub window_size: i64,
+    pub compaction_max_inputs: usize,
+    pub compaction_max_windows: usize,
+    pub compaction_target_bytes: usize,
+}
+
+fn nonneg_i64(name: &str, v: i64) -> Result<()> {
+    if v < 0 {
+        return Err(Error::InvalidConfig(format!("{name} must be >= 0 (0 = engine default), got {v}")));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Checks every knob and resolves the defaults. `payload_bytes` is the
+    /// in-memory size of one payload (for page sizing).
+    pub(crate) fn resolve(&self, payload_bytes: usize) -> Result<Resolved> {
+        nonneg_i64("window_size", self.window_size)?;
+        if !(self.delete_debt_threshold.is_finite() && (0.0..=1.0).contains(&self.delete_debt_threshold)) {
+            return Err(Error::InvalidConfig(format!(
+                "delete_debt_threshold must be a fraction in [0.0, 1.0] (0.0 = off), got {}",
+                self.delete_debt_threshold
+            )));
+        }
+        let a = &self.adaptive;
+        nonneg_i64("adaptive.min_window", a.min_window)?;
+        nonneg_i64("adaptive.max_window", a.max_window)?;
+        nonneg_i64("adaptive.window_quantum", a.window_quantum)?;
+        if a.max_window != 0 && a.min_window > a.max_window {
+            return Err(Error::InvalidConfig(format!(
+                "adaptive.min_window ({}) must not exceed adaptive.max_window ({})",
+                a.min_window, a.max_window
+            )));
+        }
+        if !(a.alpha.is_finite() && (0.0..=1.0).contains(&a.alpha)) {
+            return Err(Error::InvalidConfig(format!(
+                "adaptive.alpha must be in [0.0, 1.0] (0 = engine default), got {}",
+                a.alpha
+            )));
+        }
+        if a.hysteresis_pct > 100 || a.failure_backoff_pct > 100 {
+            return Err(Error::InvalidConfig(
+                "adaptive.hysteresis_pct and adaptive.failure_backoff_pct are percentages in [0, 100]".into(),
+            ));
+        }
+        let or = |v: usize, d: usize| if v == 0 { d } else { v };
+        let record_bytes = 8 + payload_bytes.max(1);
+        let target_page_bytes = or(self.target_page_bytes, defaults::TARGET_PAGE_BYTES);
+        let page_records = (target_page_bytes / record_bytes).clamp(16, 1 << 20);
+        let memtable_max_bytes = or(self.memtable_max_bytes, defaults::MEMTABLE_MAX_BYTES);
+        Ok(Resolved {
+            cfg: self.clone(),
+            memtable_max_bytes,
+            page_records,
+            sealed_max_runs: or(self.sealed_max_runs, defaults::SEALED_MAX_RUNS),
+            ooo_budget_bytes: or(self.ooo_budget_bytes, memtable_max_bytes),
+            sealed_wait_ms: if self.sealed_wait_ms == 0 { defaults::SEALED_WAIT_MS } else { self.sealed_wait_ms },
+            drain_batch_limit: or(self.drain_batch_limit, defaults::DRAIN_BATCH_LIMIT),
+            wakeup_ms: if self.maintenance_wakeup_ms == 0 {
+                defaults::MAINTENANCE_WAKEUP_MS
+            } else {
+                self.maintenance_wakeup_ms
+            },
+            max_delta_segments: or(self.max_delta_segments, defaults::MAX_DELTA_SEGMENTS),
+            window_size: if self.window_size == 0 { self.time_unit.default_window() } else { self.window_size },
+            compaction_max_inputs: or(self.compaction.max_inputs, defaults::COMPACTION_MAX_INPUTS),
+            compaction_max_windows: or(self.compaction.max_windows, defaults::COMPACTION_MAX_WINDOWS),
+            compaction_target_bytes: or(self.compaction.target_bytes, defaults::COMPACTION_TARGET_BYTES),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_rejects_unknown_values_with_the_accepted_list() {
+        let e = TimeUnit::parse("h").unwrap_err().to_string();
+        assert!(e.contains("'s', 'ms', 'us', 'ns'"), "{e}");
+        assert!(MaintenanceMode::parse("auto").unwrap_err().to_string().contains("'background'"));
+        assert!(BusyPolicy::parse("block").unwrap_err().to_string().contains("'flush'"));
+    }
+
+    #[test]
+    fn defaults_resolve_and_window_follows_unit() {
+        let r = Config { time_unit: TimeUnit::Seconds, ..Config::default() }.resolve(8).unwrap();
+        assert_eq!(r.window_size, 3600);
+        assert_eq!(r.memtable_max_bytes, defaults::MEMTABLE_MAX_BYTES);
+        assert!(r.page_records >= 16);
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        assert!(Config { window_size: -1, ..Config::default() }.resolve(8).is_err());
+        assert!(Config { delete_debt_threshold: 1.5, ..Config::default() }.resolve(8).is_err());
+        let adaptive = AdaptiveConfig { min_window: 10, max_window: 5, ..AdaptiveConfig::default() };
+        assert!(Config { adaptive, ..Config::default() }.resolve(8).is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! Errors returned by the engine.
+
+use std::fmt;
+
+use crate::Timestamp;
+
+/// Everything that can go wrong in a call to the engine.
+///
+/// Every message says what was wrong and what to do instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The log was closed; no operation is possible until it is reopened.
+    Closed,
+    /// A configuration value was rejected.
+    InvalidConfig(String),
+    /// `t1 > t2` in a range operation.
+    InvalidRange { t1: Timestamp, t2: Timestamp },
+    /// A point delete at `i64::MAX` cannot be written as the half-open range `[T, T+1)`.
+    Unrepresentable(Timestamp),
+    /// A write below the retention floor (`min_ts`).
+    BelowFloor { ts: Timestamp, floor: Timestamp },
+    /// Two parallel inputs of a bulk write have different lengths.
+    LengthMismatch { timestamps: usize, payloads: usize },
+    /// `close()` was refused because readers still pin snapshots of the log.
+    Pinned(usize),
+    /// `validate()` found a broken invariant.
+    Corrupt(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Closed => f.write_str("Timelog is closed"),
+            Error::InvalidConfig(msg) => write!(f, "invalid configuration: {msg}"),
+            Error::InvalidRange { t1, t2 } => write!(
+                f,
+                "invalid range: t1={t1} is greater than t2={t2}; ranges are half-open [t1, t2) with t1 <= t2"
+            ),
+            Error::Unrepresentable(ts) => write!(
+                f,
+                "cannot delete the single timestamp {ts}: [ts, ts+1) overflows int64; use delete_range(ts, ...) or cutoff instead"
+            ),
+            Error::BelowFloor { ts, floor } => write!(
+                f,
+                "timestamp {ts} is below the retention floor min_ts={floor}; write at or after {floor}, or reopen the log with a lower min_ts"
+            ),
+            Error::LengthMismatch { timestamps, payloads } => write!(
+                f,
+                "length mismatch: {timestamps} timestamps but {payloads} payloads; pass sequences of equal length"
+            ),
+            Error::Pinned(n) => write!(
+                f,
+                "cannot close: {n} reader(s) still pin snapshots of this log (iterators, page spans, object views or exported memoryviews); close or release them first"
+            ),
+            Error::Corrupt(msg) => write!(f, "invariant violated: {msg}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

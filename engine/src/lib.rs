@@ -1,0 +1,103 @@
+//! # timelog
+//!
+//! A lock-free, MVCC, LSM-inspired, in-memory time index: a multimap of
+//! `(timestamp: i64, payload: T)` records with snapshot-consistent range
+//! and point reads, out-of-order ingest, and sequenced range deletes.
+//!
+//! ```
+//! use timelog::{Config, MaintenanceMode, Order, Timelog};
+//!
+//! let log: Timelog<&str> = Timelog::with_config(Config {
+//!     maintenance: MaintenanceMode::Disabled,
+//!     ..Config::default()
+//! })?;
+//! let _ = log.append(10, "A")?;
+//! let _ = log.delete_range(5, 15)?;
+//! let _ = log.append(10, "B")?; // later insert at a deleted timestamp: visible
+//! let rows: Vec<_> = log.range(0, 20, Order::Asc)?.collect();
+//! assert_eq!(rows, vec![(10, "B")]);
+//! # Ok::<(), timelog::Error>(())
+//! ```
+//!
+//! ## Layers
+//!
+//! Writes go to the *active memtable* (an append-only run for in-order
+//! records plus a lock-free skiplist for the others). A full memtable is
+//! *sealed* by swapping in a fresh one; *flush* turns sealed memtables into
+//! immutable L0 segments of pages; *compaction* merges L0 into windowed,
+//! non-overlapping L1 segments and drops deleted records physically. The
+//! catalogue of all of it — the *manifest* — is immutable and replaced by
+//! one atomic compare-and-swap per change. The rules are in
+//! `docs/protocol.md` (R1–R10), and the code cites them.
+//!
+//! # Consistency
+//!
+//! - Every write (append, bulk write chunk, delete) takes a sequence number
+//!   from one counter. The *visible watermark* moves past a sequence only
+//!   once every write with a smaller sequence is complete, so what is
+//!   visible is always a prefix of the write order.
+//! - A [`Snapshot`] is a manifest plus a watermark. It sees exactly the
+//!   records and tombstones with a sequence at or below its watermark — no
+//!   more, no less — whatever is written, deleted, flushed or compacted
+//!   after it was taken. Every cursor, point read and navigation call reads
+//!   one snapshot.
+//! - A write that returned happens-before every snapshot taken after it
+//!   returned (in any thread that synchronizes with the writer): read your
+//!   own writes holds. Two concurrent writes are ordered by their sequence.
+//! - A delete hides the records whose sequence is smaller than its own; a
+//!   record written after the delete is visible even at a deleted timestamp.
+//! - Equal timestamps come back in sequence (insertion) order.
+//! - A batch written with [`Timelog::extend`] becomes visible in chunks of
+//!   about one memtable; each chunk atomically.
+//! - `flush` and `compact` change where records live, never what any
+//!   snapshot sees.
+//!
+//! ## Threads
+//!
+//! `Timelog<T>` is `Send + Sync` for `T: Clone + Send + Sync`; every method
+//! takes `&self`. Readers take no lock, never retry and never wait; writers
+//! insert without a lock and never wait for readers (a writer may wait a
+//! few instructions for an earlier writer's commit, or for a seal it
+//! raced). Maintainers (flush, compaction) serialize among themselves.
+//!
+//! ## Payloads
+//!
+//! Payloads are stored by value and cloned when flush and compaction copy
+//! them into new segments while older snapshots may still read the old
+//! ones, so `T: Clone` should be cheap (a reference-counted handle: `Arc`,
+//! a Python object reference). They are dropped when the last structure
+//! holding them is reclaimed — for deleted records, at the compaction that
+//! drops them once no snapshot needs them.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+#![allow(missing_docs)] // NOTE: public items are documented; the lint stays off for field-heavy structs.
+
+pub mod config;
+pub mod error;
+pub mod hooks;
+mod maint;
+mod manifest;
+mod memtable;
+mod query;
+pub mod segment;
+mod snapshot;
+pub mod stats;
+pub(crate) mod sync;
+mod timelog;
+mod tombstone;
+mod validate;
+
+pub use config::{AdaptiveConfig, BusyPolicy, CompactionConfig, Config, MaintenanceMode, TimeUnit};
+pub use error::{Error, Result};
+pub use hooks::{Hooks, Point};
+pub use query::cursor::Cursor;
+pub use snapshot::{Order, PageSpan, Snapshot};
+pub use stats::Stats;
+pub use timelog::{Timelog, WriteStatus};
+pub use tombstone::Tombstone;
+
+/// A timestamp: a signed 64-bit integer in the log's time unit.
+pub type Timestamp = i64;
+/// A sequence number: the global order of writes (1, 2, ...; 0 = none).
+pub type SeqNo = u64;

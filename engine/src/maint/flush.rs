@@ -1,0 +1,87 @@
+//! Flush: a sealed memtable becomes an immutable L0 segment (rule R8).
+
+use std::sync::Arc;
+
+use crate::memtable::Memtable;
+use crate::segment::{Level, Segment, SegmentBuilder};
+use crate::timelog::Inner;
+use crate::tombstone::Coverage;
+use crate::SeqNo;
+
+/// Merges the run and the skiplist of a drained memtable in `(ts, seq)`
+/// order, drops the records its own tombstones hide, and builds a segment.
+pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
+    mt: &Memtable<T>,
+    bound: SeqNo,
+    page_cap: usize,
+    id: u64,
+    retired: &Arc<crate::sync::AtomicUsize>,
+) -> Option<Segment<T>> {
+    let mut tombs = mt.tombs.to_vec();
+    let cov = Coverage::build(&mut tombs, i64::MIN, i64::MAX);
+    let run = &mt.run;
+    let n = run.len();
+    let mut b = SegmentBuilder::new(page_cap);
+    let mut i = 0;
+    let push = |b: &mut SegmentBuilder<T>, ts: i64, seq: SeqNo, v: &T| {
+        debug_assert!(seq <= bound, "R2: a drained memtable holds no sequence above its bound");
+        if cov.is_empty() || cov.max_seq(ts) <= seq {
+            b.push(ts, v.clone());
+        }
+    };
+    mt.ooo_range(i64::MIN, i64::MAX, |ts, seq, v| {
+        while i < n && (run.ts_at(i), run.seq_at(i)) < (ts, seq) {
+            push(&mut b, run.ts_at(i), run.seq_at(i), run.val_at(i));
+            i += 1;
+        }
+        // SAFETY: R6: skiplist nodes live as long as the memtable we borrow.
+        push(&mut b, ts, seq, unsafe { &*v });
+        true
+    });
+    while i < n {
+        push(&mut b, run.ts_at(i), run.seq_at(i), run.val_at(i));
+        i += 1;
+    }
+    b.finish(id, Level::L0, bound, bound, None, retired)
+}
+
+impl<T: Clone + Send + Sync + 'static> Inner<T> {
+    /// Flushes the oldest sealed memtable. Caller holds the maintainer lock.
+    /// Returns whether there was one.
+    pub(crate) fn flush_one(&self) -> bool {
+        let cur = self.manifest.load_full();
+        let Some(mt) = cur.sealed.first().cloned() else {
+            return false;
+        };
+        drop(cur);
+        let bound = mt.seal_bound();
+        debug_assert_ne!(bound, u64::MAX, "R2: sealed memtables are published only after the drain");
+        let seg = build_l0(&mt, bound, self.cfg.page_records, self.next_id(), &self.retired).map(Arc::new);
+        let tombs = mt.tombs.to_vec();
+        self.hooks.pause(crate::hooks::Point::FlushPublish);
+        loop {
+            let cur = self.manifest.load_full();
+            assert!(
+                cur.sealed.first().is_some_and(|m| Arc::ptr_eq(m, &mt)),
+                "only the maintainer removes sealed memtables"
+            );
+            let mut next = cur.successor();
+            next.sealed.remove(0);
+            if let Some(s) = &seg {
+                next.l0.push(s.clone());
+            }
+            if !tombs.is_empty() {
+                let mut all: Vec<_> = cur.tombstones.iter().copied().collect();
+                all.extend_from_slice(&tombs);
+                next.tombstones = Arc::new(all);
+            }
+            next.flushed_bound = bound;
+            next.retire_applied_tombstones();
+            if self.manifest.publish(&cur, next) {
+                break;
+            }
+        }
+        self.counters.flushes_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        true
+    }
+}

@@ -1,0 +1,238 @@
+//! The active memtable: where every write lands first.
+//!
+//! A memtable is an append-only [`Run`] (the in-order fast path) plus a
+//! lock-free skiplist keyed by `(timestamp, sequence)` for out-of-order
+//! records, plus the tombstones written while it was active. Nothing is
+//! ever removed from a memtable; it is dropped whole once no manifest and no
+//! snapshot reaches it.
+//!
+//! Sealing (rules R1, R2): writers *enter* a memtable (`writers += 1`, then
+//! re-check `sealed`); the sealer sets `sealed`, waits until `writers == 0`,
+//! records the seal bound (the greatest sequence allocated so far) and only
+//! then publishes a manifest with a fresh active memtable. Every record of
+//! a sealed memtable therefore has a smaller sequence than every record of
+//! the memtables after it.
+
+pub(crate) mod run;
+
+use crossbeam_epoch::{self as epoch, Collector};
+use crossbeam_skiplist::base::SkipList;
+
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Backoff, Ordering};
+use crate::tombstone::{TombStack, Tombstone};
+use crate::{SeqNo, Timestamp};
+pub(crate) use run::{Run, RunSlice};
+
+/// Approximate bytes of one skiplist node beyond key and payload.
+const SKIP_NODE_OVERHEAD: usize = 48;
+
+pub(crate) struct Memtable<T> {
+    pub(crate) id: u64,
+    pub(crate) run: Run<T>,
+    pub(crate) ooo: SkipList<(Timestamp, SeqNo), T>,
+    pub(crate) tombs: TombStack,
+    writers: AtomicUsize,
+    sealed: AtomicBool,
+    /// `u64::MAX` until sealed and drained; then the greatest sequence any
+    /// record of this memtable can have (R2).
+    seal_bound: AtomicU64,
+    bytes: AtomicUsize,
+    ooo_bytes: AtomicUsize,
+    ooo_len: AtomicUsize,
+    record_bytes: usize,
+    pub(crate) retired: crate::segment::Retired,
+}
+
+impl<T: Send + Sync + 'static> std::fmt::Debug for Memtable<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memtable")
+            .field("id", &self.id)
+            .field("run_len", &self.run.len())
+            .field("ooo_len", &self.ooo_len())
+            .field("sealed", &self.is_sealed())
+            .finish()
+    }
+}
+
+/// A writer inside a memtable; leaving is automatic on drop (R1).
+pub(crate) struct Entered<'a, T> {
+    pub(crate) mt: &'a Memtable<T>,
+}
+
+impl<T> Drop for Entered<'_, T> {
+    fn drop(&mut self) {
+        self.mt.writers.fetch_sub(1, Ordering::Release);
+    }
+}
+
+impl<T: Send + Sync + 'static> Memtable<T> {
+    pub(crate) fn new(id: u64, collector: &Collector, retired: &std::sync::Arc<AtomicUsize>) -> Self {
+        Self {
+            id,
+            run: Run::new(),
+            ooo: SkipList::new(collector.clone()),
+            tombs: TombStack::new(),
+            writers: AtomicUsize::new(0),
+            sealed: AtomicBool::new(false),
+            seal_bound: AtomicU64::new(u64::MAX),
+            bytes: AtomicUsize::new(0),
+            ooo_bytes: AtomicUsize::new(0),
+            ooo_len: AtomicUsize::new(0),
+            record_bytes: 16 + std::mem::size_of::<T>(),
+            retired: crate::segment::Retired::new(retired),
+        }
+    }
+
+    /// R1: announce a writer, then re-check `sealed`. `None` means the
+    /// memtable is (being) sealed: reload the manifest and retry.
+    #[inline]
+    pub(crate) fn enter(&self) -> Option<Entered<'_, T>> {
+        // SeqCst pairs with the SeqCst `sealed` store in `seal_begin`:
+        // either the sealer sees our increment, or we see its flag.
+        self.writers.fetch_add(1, Ordering::SeqCst);
+        #[cfg(not(timelog_fault = "seal_no_recheck"))]
+        if self.sealed.load(Ordering::SeqCst) {
+            self.writers.fetch_sub(1, Ordering::Release);
+            return None;
+        }
+        Some(Entered { mt: self })
+    }
+
+    /// Inserts one record with a sequence from `alloc`, taken after the
+    /// write position is decided (so that the run's sequences increase, R3).
+    pub(crate) fn insert(&self, ts: Timestamp, val: T, alloc: impl FnOnce() -> SeqNo) -> SeqNo {
+        if let Some(mut app) = self.run.try_acquire() {
+            if app.accepts(ts) {
+                let seq = alloc();
+                app.push(ts, seq, val);
+                self.bytes.fetch_add(self.record_bytes, Ordering::Relaxed);
+                return seq;
+            }
+        }
+        let seq = alloc();
+        self.insert_ooo(ts, seq, val);
+        seq
+    }
+
+    /// Inserts a batch (sorted by timestamp) with the consecutive sequences
+    /// `first..first+n` from `alloc(n)`.
+    pub(crate) fn insert_batch(&self, batch: Vec<(Timestamp, T)>, alloc: impl FnOnce(u64) -> SeqNo) -> (SeqNo, u64) {
+        let n = batch.len() as u64;
+        let mut app = self.run.try_acquire();
+        let first = alloc(n);
+        let mut seq = first;
+        for (ts, val) in batch {
+            match app.as_mut() {
+                Some(a) if a.accepts(ts) => {
+                    a.push(ts, seq, val);
+                    self.bytes.fetch_add(self.record_bytes, Ordering::Relaxed);
+                }
+                _ => self.insert_ooo(ts, seq, val),
+            }
+            seq += 1;
+        }
+        (first, n)
+    }
+
+    fn insert_ooo(&self, ts: Timestamp, seq: SeqNo, val: T) {
+        let guard = &epoch::pin();
+        self.ooo.insert((ts, seq), val, guard).release(guard);
+        let b = self.record_bytes + SKIP_NODE_OVERHEAD;
+        self.bytes.fetch_add(b, Ordering::Relaxed);
+        self.ooo_bytes.fetch_add(b, Ordering::Relaxed);
+        self.ooo_len.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn push_tombstone(&self, t: Tombstone) {
+        self.tombs.push(t);
+        self.bytes.fetch_add(64, Ordering::Relaxed);
+    }
+
+    /// R2, first half: claim the seal. Returns false if someone else did.
+    pub(crate) fn seal_begin(&self) -> bool {
+        self.sealed
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    }
+
+    /// R2, second half: wait for the writers inside to leave, then record
+    /// the bound. Writers leave after a bounded insert, so this is a short
+    /// wait of the sealer on writers, never on readers.
+    pub(crate) fn seal_drain(&self, next_seq: &AtomicU64) -> SeqNo {
+        let mut b = Backoff::new();
+        while self.writers.load(Ordering::SeqCst) != 0 {
+            b.snooze();
+        }
+        let bound = next_seq.load(Ordering::SeqCst) - 1;
+        self.seal_bound.store(bound, Ordering::Release);
+        bound
+    }
+
+    #[inline]
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.sealed.load(Ordering::Acquire)
+    }
+
+    /// The seal bound, or `u64::MAX` while active (R2, R5).
+    #[inline]
+    pub(crate) fn seal_bound(&self) -> SeqNo {
+        self.seal_bound.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+    pub(crate) fn ooo_bytes(&self) -> usize {
+        self.ooo_bytes.load(Ordering::Relaxed)
+    }
+    pub(crate) fn ooo_len(&self) -> usize {
+        self.ooo_len.load(Ordering::Relaxed)
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.run.len() + self.ooo_len()
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0 && self.tombs.is_empty()
+    }
+
+    /// Visits the out-of-order records with `lo <= ts <= hi` in `(ts, seq)`
+    /// order. The `&T` handed out lives as long as the memtable: nodes are
+    /// never removed from the skiplist (R6), so they are freed only when the
+    /// skiplist itself is dropped.
+    pub(crate) fn ooo_range(&self, lo: Timestamp, hi: Timestamp, mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool) {
+        if lo > hi || self.ooo_len() == 0 {
+            return;
+        }
+        let guard = &epoch::pin();
+        let mut e = self.ooo.lower_bound(std::ops::Bound::Included(&(lo, 0)), guard);
+        while let Some(entry) = e {
+            let &(ts, seq) = entry.key();
+            if ts > hi {
+                break;
+            }
+            if !f(ts, seq, entry.value() as *const T) {
+                break;
+            }
+            e = entry.next();
+        }
+    }
+
+    /// Like [`ooo_range`](Self::ooo_range), descending from `hi` (inclusive).
+    pub(crate) fn ooo_range_rev(&self, lo: Timestamp, hi: Timestamp, mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool) {
+        if lo > hi || self.ooo_len() == 0 {
+            return;
+        }
+        let guard = &epoch::pin();
+        let mut e = self.ooo.upper_bound(std::ops::Bound::Included(&(hi, SeqNo::MAX)), guard);
+        while let Some(entry) = e {
+            let &(ts, seq) = entry.key();
+            if ts < lo {
+                break;
+            }
+            if !f(ts, seq, entry.value() as *const T) {
+                break;
+            }
+            e = entry.prev();
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The in-order fast path of the memtable: an append-only run.
+//!
+//! Records whose timestamp is at or after the run's last timestamp are
+//! appended here instead of into the skiplist. The run is a "boxcar"
+//! vector: bucket `k` holds `FIRST << k` slots and is allocated once, so a
+//! slot never moves and readers can hold pointers into it. Each bucket keeps
+//! its timestamps, sequence numbers and payloads in three separate arrays,
+//! so that a reader sees contiguous `&[i64]` slices just like in a page.
+//!
+//! One appender at a time (rule R3): a writer *tries* to take the appender
+//! flag; if another writer holds it, it inserts into the skiplist instead,
+//! so no writer ever waits here. Readers read `len` (Acquire) and then only
+//! slots below it (rule R4).
+
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
+use std::ptr;
+
+use crate::sync::{AtomicBool, AtomicI64, AtomicPtr, AtomicUsize, Ordering};
+use crate::{SeqNo, Timestamp};
+
+const FIRST_SHIFT: u32 = 6; // first bucket: 64 slots
+const FIRST: usize = 1 << FIRST_SHIFT;
+const BUCKETS: usize = 40;
+
+struct Bucket<T> {
+    ts: Box<[UnsafeCell<MaybeUninit<Timestamp>>]>,
+    seq: Box<[UnsafeCell<MaybeUninit<SeqNo>>]>,
+    val: Box<[UnsafeCell<MaybeUninit<T>>]>,
+}
+
+impl<T> Bucket<T> {
+    fn new(cap: usize) -> Self {
+        fn uninit<X>(cap: usize) -> Box<[UnsafeCell<MaybeUninit<X>>]> {
+            (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect()
+        }
+        Self { ts: uninit(cap), seq: uninit(cap), val: uninit(cap) }
+    }
+}
+
+/// Where index `i` lives: (bucket, offset, bucket capacity).
+#[inline]
+fn locate(i: usize) -> (usize, usize, usize) {
+    let j = (i >> FIRST_SHIFT) + 1;
+    let k = (usize::BITS - 1 - j.leading_zeros()) as usize;
+    let start = FIRST * ((1usize << k) - 1);
+    (k, i - start, FIRST << k)
+}
+
+/// A contiguous piece of the run: `len` records starting at the given pointers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunSlice<T> {
+    pub ts: *const Timestamp,
+    pub seq: *const SeqNo,
+    pub val: *const T,
+    pub len: usize,
+}
+
+pub(crate) struct Run<T> {
+    buckets: [AtomicPtr<Bucket<T>>; BUCKETS],
+    /// Number of published slots (R4: written with Release after the slot).
+    len: AtomicUsize,
+    /// The appender flag (R3).
+    appending: AtomicBool,
+    /// Last appended timestamp; only read and written by the appender.
+    last_ts: AtomicI64,
+}
+
+// SAFETY: slots are written only by the single appender (R3) before `len`
+// is published with Release, and read only below a `len` loaded with
+// Acquire (R4); payloads are shared across threads as `&T`, hence the
+// `Sync` bound on `T`.
+unsafe impl<T: Send + Sync> Sync for Run<T> {}
+// SAFETY: the run owns its payloads; moving it moves ownership of `T: Send`.
+unsafe impl<T: Send> Send for Run<T> {}
+
+impl<T> Run<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            buckets: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            len: AtomicUsize::new(0),
+            appending: AtomicBool::new(false),
+            last_ts: AtomicI64::new(Timestamp::MIN),
+        }
+    }
+
+    /// Tries to become the appender. Never waits.
+    #[inline]
+    pub(crate) fn try_acquire(&self) -> Option<Appender<'_, T>> {
+        if self.appending.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.appending
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| Appender { run: self })
+    }
+
+    /// Published length (R4).
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+
+    #[inline]
+    fn bucket(&self, k: usize) -> &Bucket<T> {
+        let p = self.buckets[k].load(Ordering::Acquire);
+        debug_assert!(!p.is_null());
+        // SAFETY: callers only ask for buckets holding an index below a
+        // published `len`; the appender stored the bucket pointer (Release)
+        // before publishing `len` (R4), and buckets are freed only on drop.
+        unsafe { &*p }
+    }
+
+    /// Timestamp at `i < len()`.
+    #[inline]
+    pub(crate) fn ts_at(&self, i: usize) -> Timestamp {
+        let (k, o, _) = locate(i);
+        // SAFETY: `i` is below a published `len` (R4), so the slot is initialized and never written again.
+        unsafe { (*self.bucket(k).ts[o].get()).assume_init() }
+    }
+
+    /// Sequence number at `i < len()`.
+    #[inline]
+    pub(crate) fn seq_at(&self, i: usize) -> SeqNo {
+        let (k, o, _) = locate(i);
+        // SAFETY: as in `ts_at` (R4).
+        unsafe { (*self.bucket(k).seq[o].get()).assume_init() }
+    }
+
+    /// Payload at `i < len()`.
+    #[inline]
+    pub(crate) fn val_at(&self, i: usize) -> &T {
+        let (k, o, _) = locate(i);
+        // SAFETY: as in `ts_at` (R4); the payload lives as long as the run.
+        unsafe { (*self.bucket(k).val[o].get()).assume_init_ref() }
+    }
+
+    /// First index in `[lo, hi)` whose timestamp is `>= ts` (hi if none).
+    pub(crate) fn lower_bound(&self, ts: Timestamp, lo: usize, hi: usize) -> usize {
+        partition(lo, hi, |i| self.ts_at(i) < ts)
+    }
+
+    /// First index in `[lo, hi)` whose timestamp is `> ts`.
+    pub(crate) fn upper_bound(&self, ts: Timestamp, lo: usize, hi: usize) -> usize {
+        partition(lo, hi, |i| self.ts_at(i) <= ts)
+    }
+
+    /// First index in `[lo, hi)` whose sequence is `> seq`. Sequence
+    /// numbers increase along the run (R3).
+    pub(crate) fn seq_upper_bound(&self, seq: SeqNo, lo: usize, hi: usize) -> usize {
+        partition(lo, hi, |i| self.seq_at(i) <= seq)
+    }
+
+    /// Splits `[lo, hi)` into contiguous slices, one per bucket touched.
+    pub(crate) fn slices(&self, lo: usize, hi: usize, out: &mut Vec<RunSlice<T>>) {
+        let mut i = lo;
+        while i < hi {
+            let (k, o, cap) = locate(i);
+            let n = (cap - o).min(hi - i);
+            let b = self.bucket(k);
+            out.push(RunSlice {
+                ts: b.ts[o].get() as *const Timestamp,
+                seq: b.seq[o].get() as *const SeqNo,
+                val: b.val[o].get() as *const T,
+                len: n,
+            });
+            i += n;
+        }
+    }
+}
+
+/// Generic binary search: first index in `[lo, hi)` for which `pred` is false
+/// (pred must be true on a prefix).
+#[inline]
+pub(crate) fn partition(mut lo: usize, mut hi: usize, pred: impl Fn(usize) -> bool) -> usize {
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Exclusive right to append to a run (R3). Released on drop.
+pub(crate) struct Appender<'a, T> {
+    run: &'a Run<T>,
+}
+
+impl<T> Appender<'_, T> {
+    /// Whether `ts` may be appended (it is not before the last appended one).
+    #[inline]
+    pub(crate) fn accepts(&self, ts: Timestamp) -> bool {
+        ts >= self.run.last_ts.load(Ordering::Relaxed)
+    }
+
+    /// Appends one record and publishes it (R4). Caller checked `accepts(ts)`.
+    pub(crate) fn push(&mut self, ts: Timestamp, seq: SeqNo, val: T) {
+        let run = self.run;
+        let i = run.len.load(Ordering::Relaxed);
+        let (k, o, cap) = locate(i);
+        assert!(k < BUCKETS, "memtable run capacity exhausted");
+        let mut b = run.buckets[k].load(Ordering::Acquire);
+        if b.is_null() {
+            b = Box::into_raw(Box::new(Bucket::new(cap)));
+            run.buckets[k].store(b, Ordering::Release);
+        }
+        // SAFETY: we are the only appender (R3) and slot `i` is at or past
+        // the published length, so no reader looks at it yet (R4).
+        unsafe {
+            let b = &*b;
+            (*b.ts[o].get()).write(ts);
+            (*b.seq[o].get()).write(seq);
+            (*b.val[o].get()).write(val);
+        }
+        run.last_ts.store(ts, Ordering::Relaxed);
+        // R4: publish the slot.
+        run.len.store(i + 1, Ordering::Release);
+    }
+}
+
+impl<T> Drop for Appender<'_, T> {
+    fn drop(&mut self) {
+        self.run.appending.store(false, Ordering::Release);
+    }
+}
+
+impl<T> Drop for Run<T> {
+    fn drop(&mut self) {
+        let len = *self.len.get_mut();
+        for (k, slot) in self.buckets.iter_mut().enumerate() {
+            let p = *slot.get_mut();
+            if p.is_null() {
+                continue;
+            }
+            // SAFETY: `&mut self`: no other thread can reach the run; the
+            // pointer came from `Box::into_raw` in `push`.
+            let b = unsafe { Box::from_raw(p) };
+            let start = FIRST * ((1usize << k) - 1);
+            let n = len.saturating_sub(start).min(FIRST << k);
+            for v in b.val.iter().take(n) {
+                // SAFETY: slots below `len` were initialized by `push` and are dropped once, here.
+                unsafe { (*v.get()).assume_init_drop() };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locate_covers_indices_contiguously() {
+        let mut expect = (0usize, 0usize);
+        for i in 0..100_000 {
+            let (k, o, cap) = locate(i);
+            assert_eq!((k, o), expect, "index {i}");
+            expect = if o + 1 == cap { (k + 1, 0) } else { (k, o + 1) };
+        }
+    }
+
+    #[test]
+    fn append_search_and_slices() {
+        let run = Run::new();
+        {
+            let mut a = run.try_acquire().unwrap();
+            assert!(run.try_acquire().is_none(), "second appender must be refused");
+            for i in 0..1000i64 {
+                assert!(a.accepts(i / 3));
+                a.push(i / 3, i as u64 + 1, format!("v{i}"));
+            }
+            assert!(!a.accepts(-1));
+        }
+        assert_eq!(run.len(), 1000);
+        assert_eq!(run.lower_bound(10, 0, 1000), 30);
+        assert_eq!(run.upper_bound(10, 0, 1000), 33);
+        assert_eq!(run.seq_upper_bound(500, 0, 1000), 500);
+        let mut s = Vec::new();
+        run.slices(10, 900, &mut s);
+        assert_eq!(s.iter().map(|x| x.len).sum::<usize>(), 890);
+        assert_eq!(run.val_at(999), "v999");
+    }
+}

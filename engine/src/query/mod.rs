@@ -1,0 +1,6 @@
+//! Reads: planning (`plan`), the owning k-way merge (`cursor`), point
+//! lookups and navigation (`point`).
+
+pub(crate) mod cursor;
+pub(crate) mod plan;
+pub(crate) mod point;

@@ -1,0 +1,335 @@
+//! Read planning: which sources overlap `[t1, t2)`, and which positions of
+//! each are visible under a snapshot (watermark + tombstone coverage).
+//!
+//! The result is, per source, a list of contiguous *spans* of visible
+//! records, so the merge never re-checks tombstones per record and
+//! `remaining()` is the sum of span lengths (O(sources), no payload touched).
+
+use crate::manifest::Manifest;
+use crate::memtable::{Memtable, RunSlice};
+use crate::segment::Segment;
+use crate::tombstone::{Coverage, Tombstone};
+use crate::{SeqNo, Timestamp};
+
+/// A manifest plus the watermark of a snapshot: what one read sees.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a, T> {
+    pub(crate) m: &'a Manifest<T>,
+    pub(crate) w: SeqNo,
+}
+
+/// Sequence of the records of a span.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SeqSrc {
+    /// Every record of a segment orders as this sequence (R8).
+    Const(SeqNo),
+    Arr(*const SeqNo),
+}
+
+/// Where a span's payloads are.
+#[derive(Debug)]
+pub(crate) enum ValSrc<T> {
+    Direct(*const T),
+    Indirect(*const *const T),
+}
+
+impl<T> Clone for ValSrc<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for ValSrc<T> {}
+
+/// `len` visible records at contiguous addresses, sorted by `(ts, seq)`.
+#[derive(Debug)]
+pub(crate) struct Span<T> {
+    pub(crate) ts: *const Timestamp,
+    pub(crate) seq: SeqSrc,
+    pub(crate) val: ValSrc<T>,
+    pub(crate) len: usize,
+}
+
+impl<T> Clone for Span<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Span<T> {}
+
+impl<T> Span<T> {
+    #[inline]
+    pub(crate) fn ts(&self, i: usize) -> Timestamp {
+        debug_assert!(i < self.len);
+        // SAFETY: R9: the span points into a page, run bucket or owned
+        // buffer that the snapshot holding this span keeps alive, and
+        // `i < len` stays within the slice it was cut from.
+        unsafe { *self.ts.add(i) }
+    }
+    #[inline]
+    pub(crate) fn seq(&self, i: usize) -> SeqNo {
+        match self.seq {
+            SeqSrc::Const(s) => s,
+            // SAFETY: as in `ts` (R9).
+            SeqSrc::Arr(p) => unsafe { *p.add(i) },
+        }
+    }
+    #[inline]
+    pub(crate) fn val<'s>(&self, i: usize) -> &'s T {
+        // SAFETY: as in `ts` (R9); the caller bounds the lifetime by the
+        // snapshot that owns the storage.
+        unsafe {
+            match self.val {
+                ValSrc::Direct(p) => &*p.add(i),
+                ValSrc::Indirect(p) => &**p.add(i),
+            }
+        }
+    }
+}
+
+/// Out-of-order records of a memtable collected for one read.
+#[derive(Debug, Default)]
+pub(crate) struct OooBuf<T> {
+    pub(crate) ts: Vec<Timestamp>,
+    pub(crate) seq: Vec<SeqNo>,
+    pub(crate) val: Vec<*const T>,
+}
+
+/// One source of a read: spans in ascending order, plus owned storage.
+#[derive(Debug)]
+pub(crate) struct Source<T> {
+    pub(crate) spans: Vec<Span<T>>,
+    pub(crate) buf: Option<Box<OooBuf<T>>>,
+    pub(crate) count: usize,
+}
+
+impl<T> Source<T> {
+    fn new() -> Self {
+        Self { spans: Vec::new(), buf: None, count: 0 }
+    }
+    fn push(&mut self, s: Span<T>) {
+        if s.len > 0 {
+            self.count += s.len;
+            self.spans.push(s);
+        }
+    }
+}
+
+impl<'a, T: Send + Sync + 'static> View<'a, T> {
+    /// All tombstones this view sees (manifest ones are all committed, R7).
+    pub(crate) fn tombstones(&self) -> Vec<Tombstone> {
+        let mut v: Vec<Tombstone> = self.m.tombstones.iter().copied().collect();
+        for mt in self.memtables() {
+            mt.tombs.for_each(|t| {
+                if t.seq <= self.w {
+                    v.push(*t);
+                }
+            });
+        }
+        v
+    }
+
+    /// Coverage of the visible tombstones over `[lo, hi]`.
+    pub(crate) fn coverage(&self, lo: Timestamp, hi: Timestamp) -> Coverage {
+        let mut v = self.tombstones();
+        Coverage::build(&mut v, lo, hi.saturating_add(1))
+    }
+
+    /// Memtables, oldest first.
+    pub(crate) fn memtables(&self) -> impl Iterator<Item = &'a Memtable<T>> + 'a {
+        self.m.sealed.iter().map(|m| &**m).chain(std::iter::once(&*self.m.active))
+    }
+
+    /// L1 segments overlapping `[t1, t2]` (they are sorted and disjoint).
+    pub(crate) fn l1_overlapping(&self, t1: Timestamp, t2: Timestamp) -> &'a [std::sync::Arc<Segment<T>>] {
+        let l1 = &self.m.l1;
+        let a = l1.partition_point(|s| s.max_ts < t1);
+        let b = l1.partition_point(|s| s.min_ts <= t2);
+        &l1[a..b.max(a)]
+    }
+
+    /// Plans the sources of `[lo, hi]` (inclusive bounds), oldest first.
+    pub(crate) fn plan(&self, lo: Timestamp, hi: Timestamp) -> Vec<Source<T>> {
+        let mut out = Vec::new();
+        if lo > hi {
+            return out;
+        }
+        let (t1, t2) = (lo, hi);
+        let cov = self.coverage(lo, hi);
+        // L1 is one source: its segments are disjoint and sorted.
+        let mut l1 = Source::new();
+        for s in self.l1_overlapping(t1, t2) {
+            segment_spans(s, t1, t2, &cov, &mut l1);
+        }
+        if l1.count > 0 {
+            out.push(l1);
+        }
+        for s in &self.m.l0 {
+            if s.max_ts < t1 || s.min_ts > t2 {
+                continue;
+            }
+            let mut src = Source::new();
+            segment_spans(s, t1, t2, &cov, &mut src);
+            if src.count > 0 {
+                out.push(src);
+            }
+        }
+        for mt in self.memtables() {
+            let mut src = Source::new();
+            run_spans(mt, self.w, t1, t2, &cov, &mut src);
+            if src.count > 0 {
+                out.push(src);
+            }
+            let buf = ooo_collect(mt, self.w, t1, t2, &cov);
+            if !buf.ts.is_empty() {
+                let mut src = Source::new();
+                src.push(Span {
+                    ts: buf.ts.as_ptr(),
+                    seq: SeqSrc::Arr(buf.seq.as_ptr()),
+                    val: ValSrc::Indirect(buf.val.as_ptr()),
+                    len: buf.ts.len(),
+                });
+                // The Vec buffers do not move when the Box moves.
+                src.buf = Some(Box::new(buf));
+                out.push(src);
+            }
+        }
+        out
+    }
+
+    /// Number of visible records in `[t1, t2]` without building spans of
+    /// payloads (used by `len()`).
+    pub(crate) fn count(&self, t1: Timestamp, t2: Timestamp) -> usize {
+        if t1 > t2 {
+            return 0;
+        }
+        let cov = self.coverage(t1, t2);
+        let mut n = 0;
+        let mut scratch = Source::new();
+        for s in self.l1_overlapping(t1, t2).iter().chain(self.m.l0.iter()) {
+            if s.max_ts < t1 || s.min_ts > t2 {
+                continue;
+            }
+            n += visible_ranges_segment(s, t1, t2, &cov).iter().map(|r| r.1 - r.0).sum::<usize>();
+        }
+        for mt in self.memtables() {
+            scratch.spans.clear();
+            scratch.count = 0;
+            run_spans(mt, self.w, t1, t2, &cov, &mut scratch);
+            n += scratch.count;
+            mt.ooo_range(t1, t2, |ts, seq, _| {
+                if seq <= self.w && cov.max_seq(ts) <= seq {
+                    n += 1;
+                }
+                true
+            });
+        }
+        n
+    }
+}
+
+/// Visible position ranges of a segment within `[t1, t2]`: the positions of
+/// the range minus those covered by tombstones newer than `tomb_applied`.
+pub(crate) fn visible_ranges_segment<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage) -> Vec<(usize, usize)> {
+    let lo = s.lower_bound(t1);
+    let hi = s.upper_bound(t2);
+    let mut out = Vec::new();
+    let mut cur = lo;
+    if lo >= hi {
+        return out;
+    }
+    for &(a, b, m) in &cov.ivs {
+        if m <= s.tomb_applied || b <= s.min_ts || a > s.max_ts {
+            continue;
+        }
+        let pa = s.lower_bound(a).clamp(lo, hi);
+        let pb = s.lower_bound(b).clamp(lo, hi);
+        if pa > cur {
+            out.push((cur, pa));
+        }
+        cur = cur.max(pb);
+    }
+    if cur < hi {
+        out.push((cur, hi));
+    }
+    out
+}
+
+fn segment_spans<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage, out: &mut Source<T>) {
+    for (a, b) in visible_ranges_segment(s, t1, t2, cov) {
+        s.pieces(a, b, |_, page, x, y| {
+            out.push(Span {
+                ts: page.timestamps()[x..y].as_ptr(),
+                seq: SeqSrc::Const(s.seq_hi),
+                val: ValSrc::Direct(page.payloads()[x..y].as_ptr()),
+                len: y - x,
+            })
+        });
+    }
+}
+
+/// Visible position ranges of a memtable's run within `[t1, t2]`.
+pub(crate) fn visible_ranges_run<T: Send + Sync + 'static>(
+    mt: &Memtable<T>,
+    w: SeqNo,
+    t1: Timestamp,
+    t2: Timestamp,
+    cov: &Coverage,
+) -> Vec<(usize, usize)> {
+    let run = &mt.run;
+    let n = run.len();
+    // R3: sequences increase along the run, so the records a watermark sees are a prefix.
+    let nvis = run.seq_upper_bound(w, 0, n);
+    let lo = run.lower_bound(t1, 0, nvis);
+    let hi = run.upper_bound(t2, 0, nvis);
+    let mut out = Vec::new();
+    if lo >= hi {
+        return out;
+    }
+    let mut cur = lo;
+    for &(a, b, m) in &cov.ivs {
+        if b <= t1 || a > t2 {
+            continue;
+        }
+        let pa = run.lower_bound(a, lo, hi).max(cur);
+        let pb = run.lower_bound(b, lo, hi);
+        if pa >= pb {
+            continue;
+        }
+        // Hidden: sequence < m, a prefix of [pa, pb) since sequences increase.
+        let pc = run.seq_upper_bound(m - 1, pa, pb);
+        if pc > pa {
+            if pa > cur {
+                out.push((cur, pa));
+            }
+            cur = pc;
+        }
+    }
+    if cur < hi {
+        out.push((cur, hi));
+    }
+    out
+}
+
+fn run_spans<T: Send + Sync + 'static>(mt: &Memtable<T>, w: SeqNo, t1: Timestamp, t2: Timestamp, cov: &Coverage, out: &mut Source<T>) {
+    let mut slices: Vec<RunSlice<T>> = Vec::new();
+    for (a, b) in visible_ranges_run(mt, w, t1, t2, cov) {
+        mt.run.slices(a, b, &mut slices);
+    }
+    for s in slices {
+        out.push(Span { ts: s.ts, seq: SeqSrc::Arr(s.seq), val: ValSrc::Direct(s.val), len: s.len });
+    }
+}
+
+fn ooo_collect<T: Send + Sync + 'static>(mt: &Memtable<T>, w: SeqNo, t1: Timestamp, t2: Timestamp, cov: &Coverage) -> OooBuf<T> {
+    let mut buf = OooBuf { ts: Vec::new(), seq: Vec::new(), val: Vec::new() };
+    let no_cov = cov.is_empty();
+    mt.ooo_range(t1, t2, |ts, seq, v| {
+        if seq <= w && (no_cov || cov.max_seq(ts) <= seq) {
+            buf.ts.push(ts);
+            buf.seq.push(seq);
+            buf.val.push(v);
+        }
+        true
+    });
+    buf
+}

@@ -1,0 +1,228 @@
+//! Snapshots: a pinned manifest plus a sequence watermark.
+
+use std::sync::Arc;
+
+use crate::manifest::Manifest;
+use crate::query::cursor::Cursor;
+use crate::query::plan::View;
+use crate::segment::{Page, Segment};
+use crate::sync::{AtomicUsize, Ordering};
+use crate::{SeqNo, Timestamp};
+
+/// Counts the live snapshots of a log, so `close()` can refuse while
+/// readers are alive.
+#[derive(Debug)]
+pub(crate) struct Pin(Arc<AtomicUsize>);
+
+impl Pin {
+    pub(crate) fn new(ctr: &Arc<AtomicUsize>) -> Self {
+        ctr.fetch_add(1, Ordering::Relaxed);
+        Self(ctr.clone())
+    }
+}
+
+impl Clone for Pin {
+    fn clone(&self) -> Self {
+        Self::new(&self.0)
+    }
+}
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// A consistent, immutable view of a log at one instant.
+///
+/// A snapshot sees exactly the records and tombstones whose sequence number
+/// is at or below its watermark, whatever is written, deleted, flushed or
+/// compacted after it was taken (see the crate docs, "Consistency"). It
+/// owns what it reads (reference counts on the manifest, and through it on
+/// memtables and segments), so it borrows nothing from the log and may be
+/// kept, cloned and sent across threads. Keeping one alive keeps the data
+/// it references alive — and only that.
+pub struct Snapshot<T> {
+    pub(crate) m: Arc<Manifest<T>>,
+    pub(crate) w: SeqNo,
+    pub(crate) _pin: Pin,
+}
+
+impl<T> Clone for Snapshot<T> {
+    fn clone(&self) -> Self {
+        Self { m: self.m.clone(), w: self.w, _pin: self._pin.clone() }
+    }
+}
+
+impl<T> std::fmt::Debug for Snapshot<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot").field("watermark", &self.w).field("manifest", &self.m).finish()
+    }
+}
+
+/// Which way a cursor walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    #[default]
+    Asc,
+    Desc,
+}
+
+/// Converts a half-open `[t1, t2)` into inclusive bounds (`None` if empty).
+#[inline]
+pub(crate) fn half_open(t1: Timestamp, t2: Timestamp) -> Option<(Timestamp, Timestamp)> {
+    (t1 < t2).then(|| (t1, t2 - 1))
+}
+
+impl<T: Send + Sync + 'static> Snapshot<T> {
+    #[inline]
+    pub(crate) fn view(&self) -> View<'_, T> {
+        View { m: &self.m, w: self.w }
+    }
+
+    /// The sequence watermark: the snapshot sees sequences `<=` this.
+    pub fn watermark(&self) -> SeqNo {
+        self.w
+    }
+
+    /// A cursor over `lo ..= hi` (inclusive bounds; empty if `lo > hi`).
+    pub fn cursor(&self, lo: Timestamp, hi: Timestamp, order: Order) -> Cursor<T> {
+        Cursor::new(self.clone(), lo, hi, order == Order::Desc)
+    }
+
+    /// Records in the half-open range `[t1, t2)`; empty if `t1 >= t2`.
+    pub fn range(&self, t1: Timestamp, t2: Timestamp, order: Order) -> Cursor<T> {
+        match half_open(t1, t2) {
+            Some((lo, hi)) => self.cursor(lo, hi, order),
+            None => self.cursor(1, 0, order),
+        }
+    }
+
+    /// Records with timestamp `>= t` (up to and including `i64::MAX`).
+    pub fn since(&self, t: Timestamp, order: Order) -> Cursor<T> {
+        self.cursor(t, Timestamp::MAX, order)
+    }
+
+    /// Records with timestamp `< t`.
+    pub fn until(&self, t: Timestamp, order: Order) -> Cursor<T> {
+        match t.checked_sub(1) {
+            Some(hi) => self.cursor(Timestamp::MIN, hi, order),
+            None => self.cursor(1, 0, order),
+        }
+    }
+
+    /// Every visible record.
+    pub fn all(&self, order: Order) -> Cursor<T> {
+        self.cursor(Timestamp::MIN, Timestamp::MAX, order)
+    }
+
+    /// Visits the visible payloads at exactly `ts`, in insertion order;
+    /// returns how many.
+    pub fn point_with(&self, ts: Timestamp, f: impl FnMut(&T)) -> usize {
+        self.view().point(ts, f)
+    }
+
+    /// Number of visible records in `[t1, t2)`.
+    pub fn count(&self, t1: Timestamp, t2: Timestamp) -> usize {
+        half_open(t1, t2).map_or(0, |(lo, hi)| self.view().count(lo, hi))
+    }
+
+    /// Number of visible records.
+    pub fn len(&self) -> usize {
+        self.view().count(Timestamp::MIN, Timestamp::MAX)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.min_ts().is_none()
+    }
+
+    /// Smallest visible timestamp.
+    pub fn min_ts(&self) -> Option<Timestamp> {
+        self.view().first_at_or_after(Timestamp::MIN)
+    }
+
+    /// Greatest visible timestamp.
+    pub fn max_ts(&self) -> Option<Timestamp> {
+        self.view().last_at_or_before(Timestamp::MAX)
+    }
+
+    /// Smallest visible timestamp `> t`.
+    pub fn next_ts(&self, t: Timestamp) -> Option<Timestamp> {
+        t.checked_add(1).and_then(|t| self.view().first_at_or_after(t))
+    }
+
+    /// Greatest visible timestamp `< t`.
+    pub fn prev_ts(&self, t: Timestamp) -> Option<Timestamp> {
+        t.checked_sub(1).and_then(|t| self.view().last_at_or_before(t))
+    }
+
+    /// Whether a visible record has timestamp `ts`.
+    pub fn contains(&self, ts: Timestamp) -> bool {
+        self.view().point(ts, |_| ()) > 0
+    }
+
+    /// Zero-copy spans of the flushed pages overlapping `lo ..= hi`
+    /// (physical storage: no tombstone filtering, memtables excluded).
+    /// L1 pages come first (in time order), then each L0 segment's.
+    pub fn page_spans(&self, lo: Timestamp, hi: Timestamp) -> Vec<PageSpan<T>> {
+        let mut out = Vec::new();
+        if lo > hi {
+            return out;
+        }
+        let v = self.view();
+        for s in v.l1_overlapping(lo, hi).iter().chain(self.m.l0.iter()) {
+            if s.max_ts < lo || s.min_ts > hi {
+                continue;
+            }
+            let (a, b) = (s.lower_bound(lo), s.upper_bound(hi));
+            s.pieces(a, b, |pidx, _, x, y| {
+                out.push(PageSpan { seg: s.clone(), page: pidx, start: x, end: y, snap: self.clone() });
+            });
+        }
+        out
+    }
+}
+
+/// A zero-copy view of part of one flushed page: contiguous timestamps and
+/// the payloads parallel to them. Holds its snapshot (and so its page) alive.
+pub struct PageSpan<T> {
+    seg: Arc<Segment<T>>,
+    page: usize,
+    start: usize,
+    end: usize,
+    snap: Snapshot<T>,
+}
+
+impl<T> std::fmt::Debug for PageSpan<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageSpan")
+            .field("segment", &self.seg.id)
+            .field("page", &self.page)
+            .field("len", &(self.end - self.start))
+            .finish()
+    }
+}
+
+impl<T> PageSpan<T> {
+    fn pg(&self) -> &Page<T> {
+        &self.seg.pages[self.page]
+    }
+    /// The timestamps, sorted ascending, borrowed from the page.
+    pub fn timestamps(&self) -> &[Timestamp] {
+        &self.pg().timestamps()[self.start..self.end]
+    }
+    /// The payloads, parallel to [`timestamps`](Self::timestamps).
+    pub fn payloads(&self) -> &[T] {
+        &self.pg().payloads()[self.start..self.end]
+    }
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+    /// The snapshot this span belongs to.
+    pub fn snapshot(&self) -> &Snapshot<T> {
+        &self.snap
+    }
+}

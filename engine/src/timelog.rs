@@ -1,0 +1,793 @@
+//! The log: write path, snapshots, maintenance control and lifecycle.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_epoch::Collector;
+
+use crate::config::{BusyPolicy, Config, MaintenanceMode, Resolved};
+use crate::error::{Error, Result};
+use crate::hooks::Hooks;
+use crate::manifest::{Manifest, ManifestCell};
+use crate::memtable::Memtable;
+use crate::query::cursor::Cursor;
+use crate::snapshot::{Order, PageSpan, Pin, Snapshot};
+use crate::stats::{Counters, Stats};
+use crate::sync::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Backoff, Condvar, Mutex, Ordering};
+use crate::tombstone::Tombstone;
+use crate::{SeqNo, Timestamp};
+
+/// What a committed write reports.
+#[must_use = "a Busy write was committed; do not retry it, but slow down"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteStatus {
+    /// Committed, no pressure.
+    Ok,
+    /// Committed, but sealed data is piling up faster than maintenance
+    /// flushes it (`busy_policy = Raise`). The write is NOT lost: do not
+    /// retry it.
+    Busy,
+}
+
+#[derive(Debug, Default)]
+struct WorkerState {
+    stop: bool,
+    kick: bool,
+    running: bool,
+}
+
+pub(crate) struct Inner<T> {
+    pub(crate) cfg: Resolved,
+    pub(crate) manifest: ManifestCell<T>,
+    /// Next sequence number to allocate (R5: starts at 1; 0 = "nothing").
+    pub(crate) next_seq: AtomicU64,
+    /// The visible watermark: every sequence `<=` it is complete (R5).
+    pub(crate) visible: AtomicU64,
+    ids: AtomicU64,
+    collector: Collector,
+    /// Serializes maintainers (flush, compaction) among themselves only.
+    maint: Mutex<()>,
+    closed: AtomicBool,
+    floor: AtomicI64,
+    pub(crate) pins: Arc<AtomicUsize>,
+    pub(crate) retired: Arc<AtomicUsize>,
+    pub(crate) counters: Counters,
+    pub(crate) hooks: Hooks,
+    worker: Mutex<WorkerState>,
+    worker_cv: Condvar,
+    progress_cv: Condvar,
+}
+
+impl<T> std::fmt::Debug for Inner<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").field("manifest", &*self.manifest.load()).finish()
+    }
+}
+
+/// A lock-free, MVCC, in-memory time index of `(timestamp, payload)` records.
+///
+/// Every method takes `&self`: share it as `Arc<Timelog<T>>` between any
+/// number of reader and writer threads. Readers never take a lock and never
+/// wait; writers never wait for readers. See the crate docs for the
+/// consistency guarantees.
+pub struct Timelog<T: Clone + Send + Sync + 'static> {
+    inner: Arc<Inner<T>>,
+    worker: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl<T: Clone + Send + Sync + 'static> std::fmt::Debug for Timelog<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timelog").field("inner", &self.inner).finish()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Inner<T> {
+    #[inline]
+    pub(crate) fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Relaxed)
+    }
+
+    fn new_memtable(&self) -> Arc<Memtable<T>> {
+        Arc::new(Memtable::new(self.next_id(), &self.collector, &self.retired))
+    }
+
+    /// R5: allocate `n` consecutive sequence numbers.
+    #[inline]
+    fn alloc(&self, n: u64) -> SeqNo {
+        self.next_seq.fetch_add(n, Ordering::AcqRel)
+    }
+
+    /// R5: ordered commit. The watermark moves past `first..first+n` only
+    /// once every earlier sequence is complete; a writer whose predecessor
+    /// is still inserting waits for it (never for a reader).
+    #[inline]
+    fn commit(&self, first: SeqNo, n: u64) {
+        let last = first + n - 1;
+        let mut b = Backoff::new();
+        while self.visible.load(Ordering::Acquire) != first - 1 {
+            b.snooze();
+        }
+        self.visible.store(last, Ordering::Release);
+    }
+
+    #[inline]
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    #[inline]
+    fn check_floor(&self, ts: Timestamp) -> Result<()> {
+        let floor = self.floor.load(Relaxed);
+        if ts < floor {
+            Err(Error::BelowFloor { ts, floor })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// A snapshot of the current state (R5: manifest first, then the
+    /// watermark, capped by the active memtable's seal bound).
+    pub(crate) fn snapshot(&self) -> Snapshot<T> {
+        let m = self.manifest.load_full();
+        let w = self.visible.load(Ordering::Acquire).min(m.active.seal_bound());
+        Snapshot { m, w, _pin: Pin::new(&self.pins) }
+    }
+
+    /// Runs `f` inside an entered active memtable (R1), retrying across seals.
+    #[inline]
+    fn with_active<R>(&self, mut f: impl FnMut(&Memtable<T>) -> R) -> (R, Arc<Memtable<T>>) {
+        let mut b = Backoff::new();
+        loop {
+            let m = self.manifest.load();
+            if let Some(e) = m.active.enter() {
+                let r = f(e.mt);
+                drop(e);
+                return (r, m.active.clone());
+            }
+            drop(m);
+            b.snooze();
+        }
+    }
+
+    /// Seals `mt` if it is still the active memtable (R2). Returns whether
+    /// this call sealed it.
+    pub(crate) fn seal(&self, mt: &Arc<Memtable<T>>) -> bool {
+        if !mt.seal_begin() {
+            return false;
+        }
+        mt.seal_drain(&self.next_seq);
+        let fresh = self.new_memtable();
+        self.hooks.pause(crate::hooks::Point::SealPublish);
+        loop {
+            let cur = self.manifest.load_full();
+            debug_assert!(Arc::ptr_eq(&cur.active, mt), "only the sealer replaces the active memtable");
+            let mut next = cur.successor();
+            next.sealed.push(cur.active.clone());
+            next.active = fresh.clone();
+            if self.manifest.publish(&cur, next) {
+                break;
+            }
+        }
+        self.counters.seals_total.fetch_add(1, Relaxed);
+        self.kick_worker();
+        true
+    }
+
+    /// After a write: seal a full memtable, then apply backpressure.
+    fn after_write(&self, mt: &Arc<Memtable<T>>) -> Result<WriteStatus> {
+        if mt.bytes() >= self.cfg.memtable_max_bytes {
+            self.seal(mt);
+        } else if mt.ooo_bytes() >= self.cfg.ooo_budget_bytes && self.seal(mt) {
+            self.counters.ooo_budget_hits.fetch_add(1, Relaxed);
+        }
+        if self.manifest.load().sealed.len() < self.cfg.sealed_max_runs {
+            return Ok(WriteStatus::Ok);
+        }
+        self.backpressure()
+    }
+
+    #[cold]
+    fn backpressure(&self) -> Result<WriteStatus> {
+        let over = || self.manifest.load().sealed.len() >= self.cfg.sealed_max_runs;
+        if self.cfg.sealed_wait_ms > 0 && self.worker_running() {
+            self.counters.backpressure_waits.fetch_add(1, Relaxed);
+            let deadline = Instant::now() + Duration::from_millis(self.cfg.sealed_wait_ms);
+            self.kick_worker();
+            let mut st = self.worker.lock().unwrap();
+            while over() {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                st = self.progress_cv.wait_timeout(st, deadline - now).unwrap().0;
+            }
+            drop(st);
+            if !over() {
+                return Ok(WriteStatus::Ok);
+            }
+        }
+        self.counters.busy_events.fetch_add(1, Relaxed);
+        match self.cfg.cfg.busy_policy {
+            BusyPolicy::Raise => Ok(WriteStatus::Busy),
+            BusyPolicy::Silent => Ok(WriteStatus::Ok),
+            BusyPolicy::Flush => {
+                self.flush_sealed();
+                Ok(WriteStatus::Ok)
+            }
+        }
+    }
+
+    fn append(&self, ts: Timestamp, val: T) -> Result<WriteStatus> {
+        self.check_open()?;
+        self.check_floor(ts)?;
+        let mut val = Some(val);
+        let (seq, mt) = self.with_active(|mt| mt.insert(ts, val.take().expect("inserted once"), || self.alloc(1)));
+        self.commit(seq, 1);
+        self.after_write(&mt)
+    }
+
+    fn insert_sorted(&self, mut batch: Vec<(Timestamp, T)>) -> Result<WriteStatus> {
+        let mut status = WriteStatus::Ok;
+        // Chunks of about one memtable, so a huge batch seals as it goes.
+        let chunk = (self.cfg.memtable_max_bytes / (16 + std::mem::size_of::<T>())).max(1024);
+        while !batch.is_empty() {
+            let rest = if batch.len() > chunk { batch.split_off(chunk) } else { Vec::new() };
+            let mut part = Some(batch);
+            let ((first, n), mt) = self.with_active(|mt| mt.insert_batch(part.take().expect("inserted once"), |n| self.alloc(n)));
+            self.commit(first, n);
+            if self.after_write(&mt)? == WriteStatus::Busy {
+                status = WriteStatus::Busy;
+            }
+            batch = rest;
+        }
+        Ok(status)
+    }
+
+    fn push_tombstone(&self, t1: Timestamp, t2: Timestamp) -> Result<WriteStatus> {
+        self.check_open()?;
+        if t1 > t2 {
+            return Err(Error::InvalidRange { t1, t2 });
+        }
+        if t1 == t2 {
+            return Ok(WriteStatus::Ok);
+        }
+        let (seq, mt) = self.with_active(|mt| {
+            let seq = self.alloc(1);
+            mt.push_tombstone(Tombstone { t1, t2, seq });
+            seq
+        });
+        self.commit(seq, 1);
+        self.after_write(&mt)
+    }
+
+    /// Flushes every sealed memtable (holding the maintainer lock).
+    fn flush_sealed(&self) -> usize {
+        let _g = self.maint.lock().unwrap();
+        let mut n = 0;
+        while self.flush_one() {
+            n += 1;
+        }
+        drop(_g);
+        self.progress_cv.notify_all();
+        n
+    }
+
+    /// Seals the active memtable if it holds anything.
+    fn seal_active(&self) -> bool {
+        let m = self.manifest.load_full();
+        if m.active.is_empty() {
+            return false;
+        }
+        self.seal(&m.active)
+    }
+
+    pub(crate) fn maint_step(&self) -> bool {
+        let did = {
+            let _g = self.maint.lock().unwrap();
+            let mut did = false;
+            for _ in 0..self.cfg.drain_batch_limit {
+                if !self.flush_one() {
+                    break;
+                }
+                did = true;
+            }
+            if !did {
+                let m = self.manifest.load_full();
+                let debt = self.cfg.cfg.delete_debt_threshold;
+                if m.l0.len() >= self.cfg.max_delta_segments {
+                    did = self.compact_once(false);
+                } else if debt > 0.0 && !m.tombstones.is_empty() && self.delete_debt(&m) >= debt {
+                    did = self.compact_once(true);
+                }
+            }
+            did
+        };
+        if did {
+            self.progress_cv.notify_all();
+        }
+        did
+    }
+
+    fn kick_worker(&self) {
+        if self.cfg.cfg.maintenance == MaintenanceMode::Background || self.worker_running() {
+            let mut st = self.worker.lock().unwrap();
+            st.kick = true;
+            drop(st);
+            self.worker_cv.notify_one();
+        }
+    }
+
+    fn worker_running(&self) -> bool {
+        self.worker.lock().unwrap().running
+    }
+
+    fn worker_loop(self: Arc<Self>) {
+        let period = Duration::from_millis(self.cfg.wakeup_ms);
+        loop {
+            {
+                let mut st = self.worker.lock().unwrap();
+                if st.stop {
+                    st.running = false;
+                    self.progress_cv.notify_all();
+                    return;
+                }
+                if !st.kick {
+                    st = self.worker_cv.wait_timeout(st, period).unwrap().0;
+                }
+                st.kick = false;
+                if st.stop {
+                    st.running = false;
+                    self.progress_cv.notify_all();
+                    return;
+                }
+            }
+            let mut more = true;
+            while more {
+                let mut did = false;
+                self.hooks.scoped(&mut || did = self.maint_step());
+                more = did && !self.worker.lock().unwrap().stop;
+            }
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Timelog<T> {
+    /// A log with the default configuration (background maintenance).
+    pub fn new() -> Self {
+        Self::with_config(Config::default()).expect("the default configuration is valid")
+    }
+
+    /// A log with `config`, validated.
+    pub fn with_config(config: Config) -> Result<Self> {
+        Self::with_hooks(config, Hooks::default())
+    }
+
+    /// A log with `config` and embedding [`Hooks`].
+    pub fn with_hooks(config: Config, hooks: Hooks) -> Result<Self> {
+        let cfg = config.resolve(std::mem::size_of::<T>())?;
+        let retired = Arc::new(AtomicUsize::new(0));
+        let collector = Collector::new();
+        let active = Arc::new(Memtable::new(0, &collector, &retired));
+        let manifest = Manifest {
+            version: 0,
+            active,
+            sealed: Vec::new(),
+            l0: Vec::new(),
+            l1: Vec::new(),
+            tombstones: Arc::new(Vec::new()),
+            flushed_bound: 0,
+        };
+        let floor = config.min_ts.unwrap_or(Timestamp::MIN);
+        let inner = Arc::new(Inner {
+            cfg,
+            manifest: ManifestCell::new(manifest),
+            next_seq: AtomicU64::new(1),
+            visible: AtomicU64::new(0),
+            ids: AtomicU64::new(1),
+            collector,
+            maint: Mutex::new(()),
+            closed: AtomicBool::new(false),
+            floor: AtomicI64::new(floor),
+            pins: Arc::new(AtomicUsize::new(0)),
+            retired,
+            counters: Counters::default(),
+            hooks,
+            worker: Mutex::new(WorkerState::default()),
+            worker_cv: Condvar::new(),
+            progress_cv: Condvar::new(),
+        });
+        let log = Self { inner, worker: std::sync::Mutex::new(None) };
+        if config.maintenance == MaintenanceMode::Background {
+            log.start_maintenance()?;
+        }
+        Ok(log)
+    }
+
+    /// The configuration the log was built with.
+    pub fn config(&self) -> &Config {
+        &self.inner.cfg.cfg
+    }
+
+    // ----- writes -------------------------------------------------------
+
+    /// Appends one record. On `Err` nothing was written; on `Ok` the record
+    /// is committed (also when the status is [`WriteStatus::Busy`]).
+    pub fn append(&self, ts: Timestamp, val: T) -> Result<WriteStatus> {
+        self.inner.append(ts, val)
+    }
+
+    /// Appends a record stamped with the current wall-clock time.
+    pub fn append_now(&self, val: T) -> Result<WriteStatus> {
+        self.inner.append(self.inner.cfg.cfg.time_unit.now(), val)
+    }
+
+    /// Appends many records. The batch is validated first (nothing is
+    /// written if a timestamp is below the floor), sorted stably by
+    /// timestamp if needed (equal timestamps keep their order) and written
+    /// in memtable-sized chunks, each committed atomically.
+    pub fn extend<I: IntoIterator<Item = (Timestamp, T)>>(&self, records: I) -> Result<WriteStatus> {
+        self.inner.check_open()?;
+        let mut batch: Vec<(Timestamp, T)> = records.into_iter().collect();
+        let floor = self.inner.floor.load(Relaxed);
+        if let Some(&(ts, _)) = batch.iter().find(|r| r.0 < floor) {
+            return Err(Error::BelowFloor { ts, floor });
+        }
+        if !batch.windows(2).all(|w| w[0].0 <= w[1].0) {
+            batch.sort_by_key(|r| r.0);
+        }
+        self.inner.insert_sorted(batch)
+    }
+
+    /// Appends parallel slices of timestamps and payloads.
+    pub fn extend_from_parts(&self, timestamps: &[Timestamp], payloads: Vec<T>) -> Result<WriteStatus> {
+        if timestamps.len() != payloads.len() {
+            return Err(Error::LengthMismatch { timestamps: timestamps.len(), payloads: payloads.len() });
+        }
+        self.extend(timestamps.iter().copied().zip(payloads))
+    }
+
+    /// Deletes `[t1, t2)` (records written afterwards stay visible).
+    pub fn delete_range(&self, t1: Timestamp, t2: Timestamp) -> Result<WriteStatus> {
+        self.inner.push_tombstone(t1, t2)
+    }
+
+    /// Deletes everything before `t`.
+    pub fn delete_before(&self, t: Timestamp) -> Result<WriteStatus> {
+        self.inner.push_tombstone(Timestamp::MIN, t.max(Timestamp::MIN))
+    }
+
+    /// Deletes the records at exactly `ts`.
+    pub fn delete_point(&self, ts: Timestamp) -> Result<WriteStatus> {
+        let t2 = ts.checked_add(1).ok_or(Error::Unrepresentable(ts))?;
+        self.inner.push_tombstone(ts, t2)
+    }
+
+    /// Raises the retention floor to `floor`: deletes everything below it
+    /// and refuses later writes below it. A lower value than the current
+    /// floor is ignored.
+    pub fn set_floor(&self, floor: Timestamp) -> Result<WriteStatus> {
+        self.inner.check_open()?;
+        self.inner.floor.fetch_max(floor, Relaxed);
+        self.delete_before(floor)
+    }
+
+    /// The retention floor, if any.
+    pub fn floor(&self) -> Option<Timestamp> {
+        let f = self.inner.floor.load(Relaxed);
+        (f != Timestamp::MIN).then_some(f)
+    }
+
+    /// Records that `n` items of a bulk write were skipped by the caller
+    /// (the Python `extend(insert_on_error=True)` counter).
+    pub fn note_extend_skipped(&self, n: u64) {
+        self.inner.counters.extend_skipped.fetch_add(n, Relaxed);
+    }
+
+    // ----- reads --------------------------------------------------------
+
+    /// A snapshot of the log now.
+    pub fn snapshot(&self) -> Result<Snapshot<T>> {
+        self.inner.check_open()?;
+        Ok(self.inner.snapshot())
+    }
+
+    /// Records in `[t1, t2)`; `t1 > t2` is an error, `t1 == t2` empty.
+    pub fn range(&self, t1: Timestamp, t2: Timestamp, order: Order) -> Result<Cursor<T>> {
+        if t1 > t2 {
+            return Err(Error::InvalidRange { t1, t2 });
+        }
+        Ok(self.snapshot()?.range(t1, t2, order))
+    }
+
+    /// Records at or after `t`.
+    pub fn since(&self, t: Timestamp, order: Order) -> Result<Cursor<T>> {
+        Ok(self.snapshot()?.since(t, order))
+    }
+
+    /// Records before `t`.
+    pub fn until(&self, t: Timestamp, order: Order) -> Result<Cursor<T>> {
+        Ok(self.snapshot()?.until(t, order))
+    }
+
+    /// Every record.
+    pub fn all(&self, order: Order) -> Result<Cursor<T>> {
+        Ok(self.snapshot()?.all(order))
+    }
+
+    /// A short-lived view for one-shot reads: no reference count on the
+    /// shared manifest is taken (arc-swap debt slot), no pin is counted.
+    #[inline]
+    fn with_view<R>(&self, f: impl FnOnce(crate::query::plan::View<'_, T>) -> R) -> Result<R> {
+        self.inner.check_open()?;
+        let m = self.inner.manifest.load();
+        let w = self.inner.visible.load(Ordering::Acquire).min(m.active.seal_bound());
+        Ok(f(crate::query::plan::View { m: &m, w }))
+    }
+
+    /// Visits the payloads at exactly `ts` in insertion order; returns how many.
+    pub fn point_with(&self, ts: Timestamp, f: impl FnMut(&T)) -> Result<usize> {
+        self.with_view(|v| v.point(ts, f))
+    }
+
+    /// The payloads at exactly `ts`, in insertion order.
+    pub fn point(&self, ts: Timestamp) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.point_with(ts, |v| out.push(v.clone()))?;
+        Ok(out)
+    }
+
+    /// Whether a visible record has timestamp `ts`.
+    pub fn contains(&self, ts: Timestamp) -> Result<bool> {
+        self.with_view(|v| v.point(ts, |_| ()) > 0)
+    }
+
+    /// Smallest visible timestamp `> t`.
+    pub fn next_ts(&self, t: Timestamp) -> Result<Option<Timestamp>> {
+        self.with_view(|v| t.checked_add(1).and_then(|t| v.first_at_or_after(t)))
+    }
+
+    /// Greatest visible timestamp `< t`.
+    pub fn prev_ts(&self, t: Timestamp) -> Result<Option<Timestamp>> {
+        self.with_view(|v| t.checked_sub(1).and_then(|t| v.last_at_or_before(t)))
+    }
+
+    /// Smallest visible timestamp.
+    pub fn min_ts(&self) -> Result<Option<Timestamp>> {
+        self.with_view(|v| v.first_at_or_after(Timestamp::MIN))
+    }
+
+    /// Greatest visible timestamp.
+    pub fn max_ts(&self) -> Result<Option<Timestamp>> {
+        self.with_view(|v| v.last_at_or_before(Timestamp::MAX))
+    }
+
+    /// Number of visible records.
+    pub fn len(&self) -> Result<usize> {
+        self.with_view(|v| v.count(Timestamp::MIN, Timestamp::MAX))
+    }
+
+    /// Whether no record is visible.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.min_ts()?.is_none())
+    }
+
+    /// Zero-copy spans of flushed pages overlapping `[t1, t2)` (`None`
+    /// bounds = unbounded).
+    pub fn page_spans(&self, t1: Option<Timestamp>, t2: Option<Timestamp>) -> Result<Vec<PageSpan<T>>> {
+        let lo = t1.unwrap_or(Timestamp::MIN);
+        let hi = match t2 {
+            None => Timestamp::MAX,
+            Some(t2) if t2 <= lo => return Ok(Vec::new()),
+            Some(t2) => t2 - 1,
+        };
+        Ok(self.snapshot()?.page_spans(lo, hi))
+    }
+
+    // ----- maintenance --------------------------------------------------
+
+    /// Seals the active memtable and flushes every sealed one into L0, so
+    /// that page views see every write made before the call.
+    pub fn flush(&self) -> Result<()> {
+        self.inner.check_open()?;
+        self.inner.seal_active();
+        self.inner.flush_sealed();
+        Ok(())
+    }
+
+    /// Flushes, then compacts all of L0 and every L1 window with pending
+    /// deletes into L1, dropping deleted records (and their payloads).
+    pub fn compact(&self) -> Result<()> {
+        self.flush()?;
+        let _g = self.inner.maint.lock().unwrap();
+        while self.inner.compact_once(true) {
+            if self.inner.manifest.load().l0.is_empty() && self.inner.manifest.load().tombstones.is_empty() {
+                break;
+            }
+        }
+        drop(_g);
+        self.inner.progress_cv.notify_all();
+        Ok(())
+    }
+
+    /// One unit of maintenance (flush a few sealed memtables, or one
+    /// compaction when triggered). Returns whether it did any work.
+    pub fn maint_step(&self) -> Result<bool> {
+        self.inner.check_open()?;
+        Ok(self.inner.maint_step())
+    }
+
+    /// Starts the background worker (idempotent).
+    pub fn start_maintenance(&self) -> Result<()> {
+        self.inner.check_open()?;
+        let mut slot = self.worker.lock().unwrap();
+        if slot.is_some() {
+            return Ok(());
+        }
+        {
+            let mut st = self.inner.worker.lock().unwrap();
+            st.stop = false;
+            st.running = true;
+        }
+        let inner = self.inner.clone();
+        let h = std::thread::Builder::new()
+            .name("timelog-maint".into())
+            .spawn(move || inner.worker_loop())
+            .map_err(|e| Error::InvalidConfig(format!("cannot start the maintenance thread: {e}")))?;
+        *slot = Some(h);
+        Ok(())
+    }
+
+    /// Stops the background worker and waits for it (idempotent).
+    pub fn stop_maintenance(&self) {
+        let h = self.worker.lock().unwrap().take();
+        if let Some(h) = h {
+            self.inner.worker.lock().unwrap().stop = true;
+            self.inner.worker_cv.notify_all();
+            let _ = h.join();
+        }
+    }
+
+    /// Whether the background worker runs.
+    pub fn maintenance_running(&self) -> bool {
+        self.worker.lock().unwrap().is_some()
+    }
+
+    // ----- lifecycle ----------------------------------------------------
+
+    /// Live snapshots (cursors, page spans, explicit snapshots).
+    pub fn pinned(&self) -> usize {
+        self.inner.pins.load(Ordering::Acquire)
+    }
+
+    /// Discards all data and refuses every later operation with
+    /// [`Error::Closed`]. Refused with [`Error::Pinned`] while snapshots are
+    /// alive. Closing twice is fine.
+    pub fn close(&self) -> Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let n = self.pinned();
+        if n > 0 {
+            return Err(Error::Pinned(n));
+        }
+        if self.inner.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.stop_maintenance();
+        let _g = self.inner.maint.lock().unwrap();
+        // Publish an empty manifest: the old one, and everything only it
+        // referenced, is dropped as soon as in-flight one-shot reads end.
+        loop {
+            let cur = self.inner.manifest.load_full();
+            let mut next = cur.successor();
+            next.active = self.inner.new_memtable();
+            next.sealed.clear();
+            next.l0.clear();
+            next.l1.clear();
+            next.tombstones = Arc::new(Vec::new());
+            if self.inner.manifest.publish(&cur, next) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    // ----- introspection ------------------------------------------------
+
+    /// Counters and layer sizes.
+    pub fn stats(&self) -> Stats {
+        let i = &self.inner;
+        let m = i.manifest.load();
+        let c = &i.counters;
+        let segs = m.l0.iter().chain(m.l1.iter());
+        let (min_ts, max_ts) = if i.closed.load(Relaxed) { (None, None) } else { (self.min_ts().unwrap_or(None), self.max_ts().unwrap_or(None)) };
+        let mut tombstone_count = m.tombstones.len();
+        let mut mem_records = 0;
+        for mt in m.sealed.iter().chain(std::iter::once(&m.active)) {
+            mt.tombs.for_each(|_| tombstone_count += 1);
+            mem_records += mt.len();
+        }
+        let windows: std::collections::BTreeSet<_> = m.l1.iter().map(|s| s.window).collect();
+        Stats {
+            segments_l0: m.l0.len(),
+            segments_l1: m.l1.len(),
+            pages_total: segs.clone().map(|s| s.pages.len()).sum(),
+            records_estimate: segs.map(|s| s.len).sum::<usize>() + mem_records,
+            min_ts,
+            max_ts,
+            tombstone_count,
+            active_records: m.active.len(),
+            ooo_records: m.active.ooo_len(),
+            sealed_runs: m.sealed.len(),
+            seals_total: c.seals_total.load(Relaxed),
+            ooo_budget_hits: c.ooo_budget_hits.load(Relaxed),
+            backpressure_waits: c.backpressure_waits.load(Relaxed),
+            flushes_total: c.flushes_total.load(Relaxed),
+            compactions_total: c.compactions_total.load(Relaxed),
+            compaction_retries: c.compaction_retries.load(Relaxed),
+            compaction_publish_ebusy: c.compaction_publish_ebusy.load(Relaxed),
+            busy_events: c.busy_events.load(Relaxed),
+            extend_skipped: c.extend_skipped.load(Relaxed),
+            retired_queue_len: i.retired.load(Relaxed),
+            pinned_readers: i.pins.load(Relaxed),
+            window_size: i.cfg.window_size,
+            window_origin: i.cfg.cfg.window_origin,
+            max_delta_segments: i.cfg.max_delta_segments,
+            delete_debt: i.delete_debt(&m),
+            l1_windows: windows.len(),
+            visible_seq: i.visible.load(Relaxed),
+            manifest_version: m.version,
+        }
+    }
+
+    /// Checks the engine's invariants; returns the first violation.
+    pub fn validate(&self) -> Result<()> {
+        crate::validate::validate(&self.inner)
+    }
+
+    #[cfg(feature = "test-hooks")]
+    /// Test hook: close (`true`) or open the gate at `p`.
+    pub fn test_gate(&self, p: crate::hooks::Point, closed: bool) {
+        self.inner.hooks.gates.set(p, closed);
+    }
+
+    #[cfg(feature = "test-hooks")]
+    /// Test hook: wait until `n` threads have reached `p` in total.
+    pub fn test_wait_reached(&self, p: crate::hooks::Point, n: usize, timeout: Duration) -> bool {
+        self.inner.hooks.gates.wait_reached(p, n, timeout)
+    }
+
+    #[cfg(feature = "test-hooks")]
+    /// Test hook: how many times `p` was reached.
+    pub fn test_reached(&self, p: crate::hooks::Point) -> usize {
+        self.inner.hooks.gates.reached(p)
+    }
+
+    #[cfg(feature = "test-hooks")]
+    /// Test hook: seal the active memtable now (from this thread).
+    pub fn test_seal_active(&self) -> bool {
+        self.inner.seal_active()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Default for Timelog<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Drop for Timelog<T> {
+    fn drop(&mut self) {
+        self.stop_maintenance();
+    }
+}
