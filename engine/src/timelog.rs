@@ -371,7 +371,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     pub fn with_hooks(config: Config, hooks: Hooks) -> Result<Self> {
         let cfg = config.resolve(std::mem::size_of::<T>())?;
         let retired = Arc::new(AtomicUsize::new(0));
-        let collector = Collector::new();
+        let collector = crossbeam_epoch::default_collector().clone();
         let active = Arc::new(Memtable::new(0, &collector, &retired));
         let manifest = Manifest {
             version: 0,
