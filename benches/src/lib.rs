@@ -1,0 +1,1 @@
+//! Benchmarks of the timelog engine (see benches/).

@@ -1,0 +1,1 @@
+//! Model-checking suites of the timelog protocol (see tests/).
