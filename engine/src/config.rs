@@ -250,7 +250,9 @@ pub(crate) struct Resolved {
 
 fn nonneg_i64(name: &str, v: i64) -> Result<()> {
     if v < 0 {
-        return Err(Error::InvalidConfig(format!("{name} must be >= 0 (0 = engine default), got {v}")));
+        return Err(Error::InvalidConfig(format!(
+            "{name} must be >= 0 (0 = engine default), got {v}"
+        )));
     }
     Ok(())
 }
@@ -260,7 +262,9 @@ impl Config {
     /// in-memory size of one payload (for page sizing).
     pub(crate) fn resolve(&self, payload_bytes: usize) -> Result<Resolved> {
         nonneg_i64("window_size", self.window_size)?;
-        if !(self.delete_debt_threshold.is_finite() && (0.0..=1.0).contains(&self.delete_debt_threshold)) {
+        if !(self.delete_debt_threshold.is_finite()
+            && (0.0..=1.0).contains(&self.delete_debt_threshold))
+        {
             return Err(Error::InvalidConfig(format!(
                 "delete_debt_threshold must be a fraction in [0.0, 1.0] (0.0 = off), got {}",
                 self.delete_debt_threshold
@@ -298,7 +302,11 @@ impl Config {
             page_records,
             sealed_max_runs: or(self.sealed_max_runs, defaults::SEALED_MAX_RUNS),
             ooo_budget_bytes: or(self.ooo_budget_bytes, memtable_max_bytes),
-            sealed_wait_ms: if self.sealed_wait_ms == 0 { defaults::SEALED_WAIT_MS } else { self.sealed_wait_ms },
+            sealed_wait_ms: if self.sealed_wait_ms == 0 {
+                defaults::SEALED_WAIT_MS
+            } else {
+                self.sealed_wait_ms
+            },
             drain_batch_limit: or(self.drain_batch_limit, defaults::DRAIN_BATCH_LIMIT),
             wakeup_ms: if self.maintenance_wakeup_ms == 0 {
                 defaults::MAINTENANCE_WAKEUP_MS
@@ -306,10 +314,20 @@ impl Config {
                 self.maintenance_wakeup_ms
             },
             max_delta_segments: or(self.max_delta_segments, defaults::MAX_DELTA_SEGMENTS),
-            window_size: if self.window_size == 0 { self.time_unit.default_window() } else { self.window_size },
+            window_size: if self.window_size == 0 {
+                self.time_unit.default_window()
+            } else {
+                self.window_size
+            },
             compaction_max_inputs: or(self.compaction.max_inputs, defaults::COMPACTION_MAX_INPUTS),
-            compaction_max_windows: or(self.compaction.max_windows, defaults::COMPACTION_MAX_WINDOWS),
-            compaction_target_bytes: or(self.compaction.target_bytes, defaults::COMPACTION_TARGET_BYTES),
+            compaction_max_windows: or(
+                self.compaction.max_windows,
+                defaults::COMPACTION_MAX_WINDOWS,
+            ),
+            compaction_target_bytes: or(
+                self.compaction.target_bytes,
+                defaults::COMPACTION_TARGET_BYTES,
+            ),
         })
     }
 }
@@ -322,13 +340,24 @@ mod tests {
     fn parse_rejects_unknown_values_with_the_accepted_list() {
         let e = TimeUnit::parse("h").unwrap_err().to_string();
         assert!(e.contains("'s', 'ms', 'us', 'ns'"), "{e}");
-        assert!(MaintenanceMode::parse("auto").unwrap_err().to_string().contains("'background'"));
-        assert!(BusyPolicy::parse("block").unwrap_err().to_string().contains("'flush'"));
+        assert!(MaintenanceMode::parse("auto")
+            .unwrap_err()
+            .to_string()
+            .contains("'background'"));
+        assert!(BusyPolicy::parse("block")
+            .unwrap_err()
+            .to_string()
+            .contains("'flush'"));
     }
 
     #[test]
     fn defaults_resolve_and_window_follows_unit() {
-        let r = Config { time_unit: TimeUnit::Seconds, ..Config::default() }.resolve(8).unwrap();
+        let r = Config {
+            time_unit: TimeUnit::Seconds,
+            ..Config::default()
+        }
+        .resolve(8)
+        .unwrap();
         assert_eq!(r.window_size, 3600);
         assert_eq!(r.memtable_max_bytes, defaults::MEMTABLE_MAX_BYTES);
         assert!(r.page_records >= 16);
@@ -336,9 +365,28 @@ mod tests {
 
     #[test]
     fn bad_values_are_rejected() {
-        assert!(Config { window_size: -1, ..Config::default() }.resolve(8).is_err());
-        assert!(Config { delete_debt_threshold: 1.5, ..Config::default() }.resolve(8).is_err());
-        let adaptive = AdaptiveConfig { min_window: 10, max_window: 5, ..AdaptiveConfig::default() };
-        assert!(Config { adaptive, ..Config::default() }.resolve(8).is_err());
+        assert!(Config {
+            window_size: -1,
+            ..Config::default()
+        }
+        .resolve(8)
+        .is_err());
+        assert!(Config {
+            delete_debt_threshold: 1.5,
+            ..Config::default()
+        }
+        .resolve(8)
+        .is_err());
+        let adaptive = AdaptiveConfig {
+            min_window: 10,
+            max_window: 5,
+            ..AdaptiveConfig::default()
+        };
+        assert!(Config {
+            adaptive,
+            ..Config::default()
+        }
+        .resolve(8)
+        .is_err());
     }
 }

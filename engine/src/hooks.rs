@@ -32,7 +32,9 @@ pub struct Hooks {
 
 impl std::fmt::Debug for Hooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hooks").field("worker_scope", &self.worker_scope.is_some()).finish()
+        f.debug_struct("Hooks")
+            .field("worker_scope", &self.worker_scope.is_some())
+            .finish()
     }
 }
 
@@ -86,7 +88,13 @@ pub(crate) mod gates {
             self.cv.notify_all();
         }
         pub(crate) fn reached(&self, p: Point) -> usize {
-            self.st.lock().unwrap().reached.get(&p).copied().unwrap_or(0)
+            self.st
+                .lock()
+                .unwrap()
+                .reached
+                .get(&p)
+                .copied()
+                .unwrap_or(0)
         }
         pub(crate) fn wait_reached(&self, p: Point, n: usize, timeout: Duration) -> bool {
             let st = self.st.lock().unwrap();

@@ -12,9 +12,9 @@ use arc_swap::{ArcSwap, Guard};
 
 use crate::memtable::Memtable;
 use crate::segment::Segment;
-use std::sync::Arc;
 use crate::tombstone::Tombstone;
 use crate::SeqNo;
+use std::sync::Arc;
 
 pub(crate) struct Manifest<T> {
     pub(crate) version: u64,
@@ -84,7 +84,9 @@ impl<T> Manifest<T> {
 
     /// Marks as retired every part of `self` that `next` no longer references.
     pub(crate) fn retire_missing_in(&self, next: &Manifest<T>) {
-        let has_mt = |m: &Arc<Memtable<T>>| Arc::ptr_eq(m, &next.active) || next.sealed.iter().any(|x| Arc::ptr_eq(x, m));
+        let has_mt = |m: &Arc<Memtable<T>>| {
+            Arc::ptr_eq(m, &next.active) || next.sealed.iter().any(|x| Arc::ptr_eq(x, m))
+        };
         if !has_mt(&self.active) {
             self.active.retired.retire();
         }
@@ -94,7 +96,12 @@ impl<T> Manifest<T> {
             }
         }
         for s in self.l0.iter().chain(self.l1.iter()) {
-            if !next.l0.iter().chain(next.l1.iter()).any(|x| Arc::ptr_eq(x, s)) {
+            if !next
+                .l0
+                .iter()
+                .chain(next.l1.iter())
+                .any(|x| Arc::ptr_eq(x, s))
+            {
                 s.retired.retire();
             }
         }
@@ -113,7 +120,9 @@ pub(crate) struct ManifestCell<T> {
 
 impl<T> ManifestCell<T> {
     pub(crate) fn new(m: Manifest<T>) -> Self {
-        Self { cur: ArcSwap::from_pointee(m) }
+        Self {
+            cur: ArcSwap::from_pointee(m),
+        }
     }
 
     /// A short-lived borrow of the current manifest (for point reads).

@@ -50,13 +50,20 @@ pub struct Snapshot<T> {
 
 impl<T> Clone for Snapshot<T> {
     fn clone(&self) -> Self {
-        Self { m: self.m.clone(), w: self.w, _pin: self._pin.clone() }
+        Self {
+            m: self.m.clone(),
+            w: self.w,
+            _pin: self._pin.clone(),
+        }
     }
 }
 
 impl<T> std::fmt::Debug for Snapshot<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot").field("watermark", &self.w).field("manifest", &self.m).finish()
+        f.debug_struct("Snapshot")
+            .field("watermark", &self.w)
+            .field("manifest", &self.m)
+            .finish()
     }
 }
 
@@ -77,7 +84,10 @@ pub(crate) fn half_open(t1: Timestamp, t2: Timestamp) -> Option<(Timestamp, Time
 impl<T: Send + Sync + 'static> Snapshot<T> {
     #[inline]
     pub(crate) fn view(&self) -> View<'_, T> {
-        View { m: &self.m, w: self.w }
+        View {
+            m: &self.m,
+            w: self.w,
+        }
     }
 
     /// The sequence watermark: the snapshot sees sequences `<=` this.
@@ -148,12 +158,14 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
 
     /// Smallest visible timestamp `> t`.
     pub fn next_ts(&self, t: Timestamp) -> Option<Timestamp> {
-        t.checked_add(1).and_then(|t| self.view().first_at_or_after(t))
+        t.checked_add(1)
+            .and_then(|t| self.view().first_at_or_after(t))
     }
 
     /// Greatest visible timestamp `< t`.
     pub fn prev_ts(&self, t: Timestamp) -> Option<Timestamp> {
-        t.checked_sub(1).and_then(|t| self.view().last_at_or_before(t))
+        t.checked_sub(1)
+            .and_then(|t| self.view().last_at_or_before(t))
     }
 
     /// Whether a visible record has timestamp `ts`.
@@ -176,7 +188,13 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
             }
             let (a, b) = (s.lower_bound(lo), s.upper_bound(hi));
             s.pieces(a, b, |pidx, _, x, y| {
-                out.push(PageSpan { seg: s.clone(), page: pidx, start: x, end: y, snap: self.clone() });
+                out.push(PageSpan {
+                    seg: s.clone(),
+                    page: pidx,
+                    start: x,
+                    end: y,
+                    snap: self.clone(),
+                });
             });
         }
         out

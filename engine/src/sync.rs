@@ -9,7 +9,9 @@
 
 #[cfg(all(not(timelog_loom), not(timelog_shuttle)))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{
+        AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    };
     pub(crate) use std::sync::{Condvar, Mutex};
     pub(crate) use std::thread;
 
@@ -22,7 +24,9 @@ mod imp {
 
 #[cfg(timelog_loom)]
 mod imp {
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{
+        AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    };
     pub(crate) use loom::sync::{Condvar, Mutex};
     pub(crate) use loom::thread;
 
@@ -34,7 +38,9 @@ mod imp {
 
 #[cfg(all(timelog_shuttle, not(timelog_loom)))]
 mod imp {
-    pub(crate) use shuttle::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use shuttle::sync::atomic::{
+        AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    };
     pub(crate) use shuttle::sync::{Condvar, Mutex};
     pub(crate) use shuttle::thread;
 

@@ -50,16 +50,24 @@ unsafe impl Sync for TombStack {}
 
 impl TombStack {
     pub(crate) fn new() -> Self {
-        Self { head: AtomicPtr::new(ptr::null_mut()) }
+        Self {
+            head: AtomicPtr::new(ptr::null_mut()),
+        }
     }
 
     pub(crate) fn push(&self, tomb: Tombstone) {
-        let node = Box::into_raw(Box::new(Node { tomb, next: ptr::null() }));
+        let node = Box::into_raw(Box::new(Node {
+            tomb,
+            next: ptr::null(),
+        }));
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             // SAFETY: `node` is ours until the CAS below publishes it.
             unsafe { (*node).next = head };
-            match self.head.compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed) {
+            match self
+                .head
+                .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
+            {
                 Ok(_) => return,
                 Err(h) => head = h,
             }

@@ -66,7 +66,11 @@ impl<T> Drop for Entered<'_, T> {
 }
 
 impl<T: Send + Sync + 'static> Memtable<T> {
-    pub(crate) fn new(id: u64, collector: &Collector, retired: &std::sync::Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(
+        id: u64,
+        collector: &Collector,
+        retired: &std::sync::Arc<AtomicUsize>,
+    ) -> Self {
         Self {
             id,
             run: Run::new(),
@@ -116,7 +120,11 @@ impl<T: Send + Sync + 'static> Memtable<T> {
 
     /// Inserts a batch (sorted by timestamp) with the consecutive sequences
     /// `first..first+n` from `alloc(n)`.
-    pub(crate) fn insert_batch(&self, batch: Vec<(Timestamp, T)>, alloc: impl FnOnce(u64) -> SeqNo) -> (SeqNo, u64) {
+    pub(crate) fn insert_batch(
+        &self,
+        batch: Vec<(Timestamp, T)>,
+        alloc: impl FnOnce(u64) -> SeqNo,
+    ) -> (SeqNo, u64) {
         let n = batch.len() as u64;
         let mut app = self.run.try_acquire();
         let first = alloc(n);
@@ -199,12 +207,19 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     /// order. The `&T` handed out lives as long as the memtable: nodes are
     /// never removed from the skiplist (R6), so they are freed only when the
     /// skiplist itself is dropped.
-    pub(crate) fn ooo_range(&self, lo: Timestamp, hi: Timestamp, mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool) {
+    pub(crate) fn ooo_range(
+        &self,
+        lo: Timestamp,
+        hi: Timestamp,
+        mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
+    ) {
         if lo > hi || self.ooo_len() == 0 {
             return;
         }
         let guard = &epoch::pin();
-        let mut e = self.ooo.lower_bound(std::ops::Bound::Included(&(lo, 0)), guard);
+        let mut e = self
+            .ooo
+            .lower_bound(std::ops::Bound::Included(&(lo, 0)), guard);
         while let Some(entry) = e {
             let &(ts, seq) = entry.key();
             if ts > hi {
@@ -218,12 +233,19 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     }
 
     /// Like [`ooo_range`](Self::ooo_range), descending from `hi` (inclusive).
-    pub(crate) fn ooo_range_rev(&self, lo: Timestamp, hi: Timestamp, mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool) {
+    pub(crate) fn ooo_range_rev(
+        &self,
+        lo: Timestamp,
+        hi: Timestamp,
+        mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
+    ) {
         if lo > hi || self.ooo_len() == 0 {
             return;
         }
         let guard = &epoch::pin();
-        let mut e = self.ooo.upper_bound(std::ops::Bound::Included(&(hi, SeqNo::MAX)), guard);
+        let mut e = self
+            .ooo
+            .upper_bound(std::ops::Bound::Included(&(hi, SeqNo::MAX)), guard);
         while let Some(entry) = e {
             let &(ts, seq) = entry.key();
             if ts < lo {

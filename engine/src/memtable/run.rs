@@ -32,9 +32,15 @@ struct Bucket<T> {
 impl<T> Bucket<T> {
     fn new(cap: usize) -> Self {
         fn uninit<X>(cap: usize) -> Box<[UnsafeCell<MaybeUninit<X>>]> {
-            (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect()
+            (0..cap)
+                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
+                .collect()
         }
-        Self { ts: uninit(cap), seq: uninit(cap), val: uninit(cap) }
+        Self {
+            ts: uninit(cap),
+            seq: uninit(cap),
+            val: uninit(cap),
+        }
     }
 }
 
@@ -268,7 +274,10 @@ mod tests {
         let run = Run::new();
         {
             let mut a = run.try_acquire().unwrap();
-            assert!(run.try_acquire().is_none(), "second appender must be refused");
+            assert!(
+                run.try_acquire().is_none(),
+                "second appender must be refused"
+            );
             for i in 0..1000i64 {
                 assert!(a.accepts(i / 3));
                 a.push(i / 3, i as u64 + 1, format!("v{i}"));

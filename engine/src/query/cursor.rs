@@ -99,7 +99,12 @@ impl<T: Send + Sync + 'static> Cursor<T> {
                 SrcCursor { src, si, pos: 0 }
             })
             .collect();
-        let mut c = Self { srcs, desc, remaining, snap: Some(snap) };
+        let mut c = Self {
+            srcs,
+            desc,
+            remaining,
+            snap: Some(snap),
+        };
         if c.remaining == 0 {
             c.release();
         }
@@ -120,6 +125,14 @@ impl<T: Send + Sync + 'static> Cursor<T> {
     /// The snapshot this cursor reads (`None` once exhausted or closed).
     pub fn snapshot(&self) -> Option<&Snapshot<T>> {
         self.snap.as_ref()
+    }
+
+    /// Yields at most `n` more records.
+    pub fn truncate(&mut self, n: usize) {
+        self.remaining = self.remaining.min(n);
+        if self.remaining == 0 {
+            self.release();
+        }
     }
 
     /// Releases the snapshot early; the cursor then yields nothing.
@@ -147,7 +160,8 @@ impl<T: Send + Sync + 'static> Cursor<T> {
                     continue;
                 }
                 let key = s.head(desc);
-                let better = best == usize::MAX || if desc { key > best_key } else { key < best_key };
+                let better =
+                    best == usize::MAX || if desc { key > best_key } else { key < best_key };
                 if better {
                     best = i;
                     best_key = key;
@@ -181,7 +195,11 @@ impl<T: Send + Sync + 'static> Cursor<T> {
                 let avail = span.len - s.pos;
                 let k = avail.min(left);
                 for j in 0..k {
-                    let i = if desc { span.len - 1 - (s.pos + j) } else { s.pos + j };
+                    let i = if desc {
+                        span.len - 1 - (s.pos + j)
+                    } else {
+                        s.pos + j
+                    };
                     f(span.ts(i), span.val(i));
                 }
                 left -= k;

@@ -88,7 +88,10 @@ pub(crate) struct Retired {
 
 impl Retired {
     pub(crate) fn new(counter: &StdArc<AtomicUsize>) -> Self {
-        Self { counter: counter.clone(), flag: std::sync::atomic::AtomicBool::new(false) }
+        Self {
+            counter: counter.clone(),
+            flag: std::sync::atomic::AtomicBool::new(false),
+        }
     }
     /// Called once a manifest without the owner has been published.
     pub(crate) fn retire(&self) {
@@ -139,7 +142,9 @@ impl<T> Segment<T> {
         if ts >= self.max_ts {
             return self.len;
         }
-        let p = self.pages.partition_point(|pg| pg.ts[pg.ts.len() - 1] <= ts);
+        let p = self
+            .pages
+            .partition_point(|pg| pg.ts[pg.ts.len() - 1] <= ts);
         if p == self.pages.len() {
             return self.len;
         }
@@ -147,7 +152,12 @@ impl<T> Segment<T> {
     }
 
     /// Visits contiguous page pieces of positions `[lo, hi)`.
-    pub(crate) fn pieces(&self, lo: usize, hi: usize, mut f: impl FnMut(usize, &Page<T>, usize, usize)) {
+    pub(crate) fn pieces(
+        &self,
+        lo: usize,
+        hi: usize,
+        mut f: impl FnMut(usize, &Page<T>, usize, usize),
+    ) {
         let mut i = lo;
         while i < hi {
             let p = i / self.page_cap;
@@ -186,7 +196,10 @@ impl<T> SegmentBuilder<T> {
 
     #[inline]
     pub(crate) fn push(&mut self, ts: Timestamp, val: T) {
-        debug_assert!(self.len == 0 || ts >= self.max_ts, "segment input must be sorted");
+        debug_assert!(
+            self.len == 0 || ts >= self.max_ts,
+            "segment input must be sorted"
+        );
         if self.len == 0 {
             self.min_ts = ts;
         }
@@ -202,7 +215,10 @@ impl<T> SegmentBuilder<T> {
     fn cut_page(&mut self) {
         let ts = std::mem::replace(&mut self.ts, Vec::with_capacity(self.page_cap));
         let vals = std::mem::replace(&mut self.vals, Vec::with_capacity(self.page_cap));
-        self.pages.push(Page { ts: ts.into_boxed_slice(), vals: vals.into_boxed_slice() });
+        self.pages.push(Page {
+            ts: ts.into_boxed_slice(),
+            vals: vals.into_boxed_slice(),
+        });
     }
 
     pub(crate) fn len(&self) -> usize {

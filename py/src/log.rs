@@ -1,0 +1,729 @@
+//! `timelog._timelog.Timelog`: the native log class. It converts arguments
+//! and delegates to the engine; it holds no engine logic.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PySlice, PyTuple};
+use pyo3::IntoPyObjectExt;
+
+use timelog::{Config, Hooks, MaintenanceMode, Order, Timelog};
+
+use crate::config;
+use crate::convert::{coerce_ts, err, write_result, PyObj};
+use crate::iter::PyTimelogIter;
+use crate::views::PyPageSpanIter;
+
+type Engine = Timelog<PyObj>;
+
+/// The engine and the configuration it was built with.
+pub(crate) struct State {
+    pub(crate) log: Engine,
+    pub(crate) cfg: Config,
+}
+
+fn build(cfg: Config) -> PyResult<State> {
+    // The worker attaches to the interpreter for each maintenance step, so
+    // that payload clones and drops there are ordinary reference-count
+    // changes; `try_attach` skips the step while the interpreter shuts down.
+    let scope: timelog::hooks::WorkerScope = Arc::new(|f: &mut dyn FnMut()| {
+        let _ = Python::try_attach(|_py| f());
+    });
+    let log = Timelog::with_hooks(
+        cfg.clone(),
+        Hooks {
+            worker_scope: Some(scope),
+            ..Hooks::default()
+        },
+    )
+    .map_err(err)?;
+    Ok(State { log, cfg })
+}
+
+/// Marker for an omitted optional argument (distinct from an explicit `None`).
+pub(crate) enum Arg<'py> {
+    Missing,
+    Given(Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Arg<'py> {
+    type Error = PyErr;
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(Arg::Given(obj.to_owned()))
+    }
+}
+
+#[pyclass(
+    frozen,
+    subclass,
+    weakref,
+    name = "Timelog",
+    module = "timelog._timelog"
+)]
+pub struct PyTimelog {
+    state: ArcSwap<State>,
+}
+
+impl PyTimelog {
+    #[inline]
+    pub(crate) fn state(&self) -> arc_swap::Guard<Arc<State>> {
+        self.state.load()
+    }
+
+    fn iter_over(&self, lo: i64, hi: i64, order: Order) -> PyResult<PyTimelogIter> {
+        let snap = self.state().log.snapshot().map_err(err)?;
+        Ok(PyTimelogIter::new(snap, lo, hi, order))
+    }
+
+    fn range_iter(&self, t1: i64, t2: i64, order: Order) -> PyResult<PyTimelogIter> {
+        if t1 > t2 {
+            return Err(PyValueError::new_err(format!(
+                "range() needs t1 <= t2, got t1={t1} > t2={t2}; ranges are half-open [t1, t2)"
+            )));
+        }
+        if t1 == t2 {
+            return self.iter_over(1, 0, order);
+        }
+        self.iter_over(t1, t2 - 1, order)
+    }
+
+    fn slice_iter(&self, s: &Bound<'_, PySlice>, order: Order) -> PyResult<PyTimelogIter> {
+        let step = s.getattr("step")?;
+        if !step.is_none() {
+            let one = step.extract::<i64>().map(|v| v == 1).unwrap_or(false);
+            if !one {
+                return Err(PyValueError::new_err(format!(
+                    "slice step must be None or 1 (timestamps are not positions), got {}; use reversed(log[t1:t2]) for descending order",
+                    step.repr()?
+                )));
+            }
+        }
+        let start = s.getattr("start")?;
+        let stop = s.getattr("stop")?;
+        let lo = if start.is_none() {
+            i64::MIN
+        } else {
+            coerce_ts(&start)?
+        };
+        if stop.is_none() {
+            return self.iter_over(lo, i64::MAX, order);
+        }
+        let t2 = coerce_ts(&stop)?;
+        // Reversed bounds give an empty iterator (sequence semantics).
+        if t2 <= lo {
+            return self.iter_over(1, 0, order);
+        }
+        self.iter_over(lo, t2 - 1, order)
+    }
+
+    fn points<'py>(&self, py: Python<'py>, ts: i64) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        let mut res = Ok(());
+        self.state()
+            .log
+            .point_with(ts, |v| {
+                if res.is_ok() {
+                    res = list.append(v.0.bind(py));
+                }
+            })
+            .map_err(err)?;
+        res?;
+        Ok(list)
+    }
+
+    fn delete_slice(&self, s: &Bound<'_, PySlice>) -> PyResult<()> {
+        let step = s.getattr("step")?;
+        if !step.is_none() && !step.extract::<i64>().map(|v| v == 1).unwrap_or(false) {
+            return Err(PyValueError::new_err(
+                "slice step must be None or 1 in del log[t1:t2]",
+            ));
+        }
+        let start = s.getattr("start")?;
+        let stop = s.getattr("stop")?;
+        let st = self.state();
+        match (start.is_none(), stop.is_none()) {
+            (true, true) => write_result(st.log.delete_range(i64::MIN, i64::MAX)),
+            (true, false) => write_result(st.log.delete_before(coerce_ts(&stop)?)),
+            (false, true) => write_result(st.log.delete_range(coerce_ts(&start)?, i64::MAX)),
+            (false, false) => {
+                let (a, b) = (coerce_ts(&start)?, coerce_ts(&stop)?);
+                if a >= b {
+                    return Ok(());
+                }
+                write_result(st.log.delete_range(a, b))
+            }
+        }
+    }
+
+    fn ordered_hint(&self, mostly_ordered: Option<bool>) -> bool {
+        mostly_ordered.unwrap_or(self.state().cfg.mostly_ordered_default)
+    }
+
+    fn write_batch(&self, py: Python<'_>, batch: Vec<(i64, PyObj)>) -> PyResult<()> {
+        let st = self.state();
+        // Large batches are sorted and inserted without holding the
+        // interpreter; payload moves need no reference-count changes.
+        let r = if batch.len() > 4096 {
+            py.detach(|| st.log.extend(batch))
+        } else {
+            st.log.extend(batch)
+        };
+        write_result(r)
+    }
+}
+
+fn order_of(reverse: bool) -> Order {
+    if reverse {
+        Order::Desc
+    } else {
+        Order::Asc
+    }
+}
+
+#[pymethods]
+impl PyTimelog {
+    #[new]
+    #[pyo3(signature = (**kwargs))]
+    fn py_new(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+        let cfg = config::parse(kwargs, None, "Timelog()")?;
+        Ok(Self {
+            state: ArcSwap::from_pointee(build(cfg)?),
+        })
+    }
+
+    // ----- writes -------------------------------------------------------
+
+    /// append(obj) | append(obj, ts=T) | append(T, obj)
+    #[pyo3(signature = (a, b = Arg::Missing, *, ts = None))]
+    fn append(
+        &self,
+        a: Bound<'_, PyAny>,
+        b: Arg<'_>,
+        ts: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let st = self.state();
+        let r = match (b, ts) {
+            (Arg::Given(obj), None) => st.log.append(coerce_ts(&a)?, PyObj(obj.unbind())),
+            (Arg::Missing, Some(t)) => st.log.append(coerce_ts(&t)?, PyObj(a.unbind())),
+            (Arg::Missing, None) => st.log.append_now(PyObj(a.unbind())),
+            (Arg::Given(_), Some(_)) => {
+                return Err(PyTypeError::new_err(
+                    "append() takes append(obj), append(obj, ts=T) or append(T, obj), not both a positional timestamp and ts=",
+                ))
+            }
+        };
+        write_result(r)
+    }
+
+    fn __setitem__(&self, ts: Bound<'_, PyAny>, obj: Bound<'_, PyAny>) -> PyResult<()> {
+        if ts.is_instance_of::<PySlice>() {
+            return Err(PyTypeError::new_err(
+                "log[t1:t2] = ... is not supported; assign one timestamp: log[ts] = obj",
+            ));
+        }
+        write_result(
+            self.state()
+                .log
+                .append(coerce_ts(&ts)?, PyObj(obj.unbind())),
+        )
+    }
+
+    /// extend(pairs) | extend(timestamps, objects)
+    #[pyo3(signature = (items, objects = None, *, mostly_ordered = None, insert_on_error = true))]
+    fn extend(
+        &self,
+        py: Python<'_>,
+        items: Bound<'_, PyAny>,
+        objects: Option<Bound<'_, PyAny>>,
+        mostly_ordered: Option<bool>,
+        insert_on_error: bool,
+    ) -> PyResult<()> {
+        let _ = self.ordered_hint(mostly_ordered);
+        let st = self.state();
+        if st.log.is_closed() {
+            return Err(err(timelog::Error::Closed));
+        }
+        if !insert_on_error && !items.hasattr("__len__")? {
+            return Err(PyTypeError::new_err(
+                "extend(insert_on_error=False) validates the whole batch first and needs a sequence, not a generator or iterator; pass list(items)",
+            ));
+        }
+        let floor = st.log.floor();
+        let mut batch: Vec<(i64, PyObj)> = Vec::new();
+        let mut skipped = 0u64;
+        let mut take = |t: &Bound<'_, PyAny>,
+                        obj: Bound<'_, PyAny>,
+                        batch: &mut Vec<(i64, PyObj)>|
+         -> PyResult<()> {
+            match coerce_ts(t) {
+                Ok(ts) => {
+                    if let Some(f) = floor {
+                        if ts < f {
+                            return Err(err(timelog::Error::BelowFloor { ts, floor: f }));
+                        }
+                    }
+                    batch.push((ts, PyObj(obj.unbind())));
+                    Ok(())
+                }
+                Err(e) if insert_on_error => {
+                    let _ = e;
+                    skipped += 1;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        };
+        match objects {
+            Some(objs) => {
+                let n1 = items.len()?;
+                let n2 = objs.len()?;
+                if n1 != n2 {
+                    return Err(PyValueError::new_err(format!(
+                        "extend(timestamps, objects) needs sequences of equal length, got {n1} timestamps and {n2} objects"
+                    )));
+                }
+                batch.reserve(n1);
+                for (t, o) in items.try_iter()?.zip(objs.try_iter()?) {
+                    take(&t?, o?, &mut batch)?;
+                }
+            }
+            None => {
+                if let Ok(n) = items.len() {
+                    batch.reserve(n);
+                }
+                for item in items.try_iter()? {
+                    let item = item?;
+                    let pair = match item.cast::<PyTuple>() {
+                        Ok(t) if t.len() == 2 => (t.get_item(0)?, t.get_item(1)?),
+                        Ok(_) => {
+                            return Err(PyValueError::new_err("extend() expects (ts, obj) pairs"))
+                        }
+                        Err(_) => {
+                            let seq = item.cast::<pyo3::types::PySequence>();
+                            match seq {
+                                Ok(s)
+                                    if !item.is_instance_of::<pyo3::types::PyString>()
+                                        && s.len()? == 2 =>
+                                {
+                                    (s.get_item(0)?, s.get_item(1)?)
+                                }
+                                _ => {
+                                    return Err(PyValueError::new_err(
+                                        "extend() expects (ts, obj) pairs",
+                                    ))
+                                }
+                            }
+                        }
+                    };
+                    take(&pair.0, pair.1, &mut batch)?;
+                }
+            }
+        }
+        if skipped > 0 {
+            st.log.note_extend_skipped(skipped);
+        }
+        let r = self.write_batch(py, batch);
+        if skipped > 0 {
+            let warnings = py.import("warnings")?;
+            warnings.call_method1(
+                "warn",
+                (
+                    format!("extend() skipped {skipped} item(s) whose timestamp could not be converted to int64; pass insert_on_error=False to raise instead"),
+                    py.get_type::<pyo3::exceptions::PyRuntimeWarning>(),
+                    2,
+                ),
+            )?;
+        }
+        r
+    }
+
+    /// bulk_append(timestamps: int64 buffer, objects: list | tuple)
+    #[pyo3(signature = (timestamps, objects, *, mostly_ordered = None))]
+    fn bulk_append(
+        &self,
+        py: Python<'_>,
+        timestamps: Bound<'_, PyAny>,
+        objects: Bound<'_, PyAny>,
+        mostly_ordered: Option<bool>,
+    ) -> PyResult<()> {
+        let _ = self.ordered_hint(mostly_ordered);
+        let ts = crate::views::int64_buffer(&timestamps)?;
+        let objs: Vec<Bound<'_, PyAny>> = if let Ok(l) = objects.cast::<PyList>() {
+            l.iter().collect()
+        } else if let Ok(t) = objects.cast::<PyTuple>() {
+            t.iter().collect()
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "bulk_append() objects must be a list or tuple, got {}",
+                objects.get_type().name()?
+            )));
+        };
+        if ts.len() != objs.len() {
+            return Err(PyValueError::new_err(format!(
+                "bulk_append() length mismatch: {} timestamps but {} objects",
+                ts.len(),
+                objs.len()
+            )));
+        }
+        let st = self.state();
+        if let Some(f) = st.log.floor() {
+            if let Some(&t) = ts.iter().find(|&&t| t < f) {
+                return Err(err(timelog::Error::BelowFloor { ts: t, floor: f }));
+            }
+        }
+        let batch: Vec<(i64, PyObj)> = ts
+            .iter()
+            .copied()
+            .zip(objs.into_iter().map(|o| PyObj(o.unbind())))
+            .collect();
+        drop(st);
+        self.write_batch(py, batch)
+    }
+
+    /// delete(T) deletes the records at T; delete(t1, t2) deletes [t1, t2).
+    #[pyo3(signature = (t1, t2 = None))]
+    fn delete(&self, t1: Bound<'_, PyAny>, t2: Option<Bound<'_, PyAny>>) -> PyResult<()> {
+        match t2 {
+            None => write_result(self.state().log.delete_point(coerce_ts(&t1)?)),
+            Some(t2) => self.delete_range(t1, t2),
+        }
+    }
+
+    fn delete_range(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>) -> PyResult<()> {
+        let (a, b) = (coerce_ts(&t1)?, coerce_ts(&t2)?);
+        if a > b {
+            return Err(PyValueError::new_err(format!(
+                "delete_range() needs t1 <= t2, got t1={a} > t2={b}"
+            )));
+        }
+        write_result(self.state().log.delete_range(a, b))
+    }
+
+    fn delete_before(&self, ts: Bound<'_, PyAny>) -> PyResult<()> {
+        write_result(self.state().log.delete_before(coerce_ts(&ts)?))
+    }
+
+    fn cutoff(&self, ts: Bound<'_, PyAny>) -> PyResult<()> {
+        self.delete_before(ts)
+    }
+
+    fn __delitem__(&self, key: Bound<'_, PyAny>) -> PyResult<()> {
+        if let Ok(s) = key.cast::<PySlice>() {
+            return self.delete_slice(s);
+        }
+        write_result(self.state().log.delete_point(coerce_ts(&key)?))
+    }
+
+    // ----- reads --------------------------------------------------------
+
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Ok(s) = key.cast::<PySlice>() {
+            return self.slice_iter(s, Order::Asc)?.into_bound_py_any(py);
+        }
+        if key.is_instance_of::<pyo3::types::PyInt>() || key.hasattr("__index__")? {
+            let ts = coerce_ts(&key)?;
+            return Ok(self.points(py, ts)?.into_any());
+        }
+        Err(PyTypeError::new_err(format!(
+            "Timelog indices must be integer timestamps or slices log[t1:t2], not {}",
+            key.get_type().name()?
+        )))
+    }
+
+    fn at<'py>(&self, py: Python<'py>, ts: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        self.points(py, coerce_ts(&ts)?)
+    }
+
+    #[pyo3(signature = (t1, t2, *, reverse = false))]
+    fn range(
+        &self,
+        t1: Bound<'_, PyAny>,
+        t2: Bound<'_, PyAny>,
+        reverse: bool,
+    ) -> PyResult<PyTimelogIter> {
+        self.range_iter(coerce_ts(&t1)?, coerce_ts(&t2)?, order_of(reverse))
+    }
+
+    #[pyo3(signature = (ts, *, reverse = false))]
+    fn since(&self, ts: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
+        self.iter_over(coerce_ts(&ts)?, i64::MAX, order_of(reverse))
+    }
+
+    #[pyo3(signature = (ts, *, reverse = false))]
+    fn until(&self, ts: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
+        match coerce_ts(&ts)?.checked_sub(1) {
+            Some(hi) => self.iter_over(i64::MIN, hi, order_of(reverse)),
+            None => self.iter_over(1, 0, order_of(reverse)),
+        }
+    }
+
+    #[pyo3(signature = (*, reverse = false))]
+    fn all(&self, reverse: bool) -> PyResult<PyTimelogIter> {
+        self.iter_over(i64::MIN, i64::MAX, order_of(reverse))
+    }
+
+    fn point(&self, ts: Bound<'_, PyAny>) -> PyResult<PyTimelogIter> {
+        let t = coerce_ts(&ts)?;
+        self.iter_over(t, t, Order::Asc)
+    }
+
+    fn equal(&self, ts: Bound<'_, PyAny>) -> PyResult<PyTimelogIter> {
+        self.point(ts)
+    }
+
+    fn __iter__(&self) -> PyResult<PyTimelogIter> {
+        self.iter_over(i64::MIN, i64::MAX, Order::Asc)
+    }
+
+    fn __reversed__(&self) -> PyResult<PyTimelogIter> {
+        self.iter_over(i64::MIN, i64::MAX, Order::Desc)
+    }
+
+    /// The newest `n` records, in ascending order (no scan of the rest).
+    fn tail<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyList>> {
+        let it = self.iter_over(i64::MIN, i64::MAX, Order::Desc)?;
+        let list = it.take_list(py, n)?;
+        list.reverse()?;
+        Ok(list)
+    }
+
+    /// The oldest `n` records, in ascending order.
+    fn head<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyList>> {
+        self.iter_over(i64::MIN, i64::MAX, Order::Asc)?
+            .take_list(py, n)
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        self.state().log.len().map_err(err)
+    }
+
+    fn __contains__(&self, ts: Bound<'_, PyAny>) -> PyResult<bool> {
+        let t = coerce_ts(&ts)?;
+        self.state().log.contains(t).map_err(err)
+    }
+
+    fn min_ts(&self) -> PyResult<Option<i64>> {
+        self.state().log.min_ts().map_err(err)
+    }
+
+    fn max_ts(&self) -> PyResult<Option<i64>> {
+        self.state().log.max_ts().map_err(err)
+    }
+
+    fn next_ts(&self, ts: Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+        self.state().log.next_ts(coerce_ts(&ts)?).map_err(err)
+    }
+
+    fn prev_ts(&self, ts: Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+        self.state().log.prev_ts(coerce_ts(&ts)?).map_err(err)
+    }
+
+    #[pyo3(signature = (t1 = None, t2 = None, *, kind = "segment"))]
+    fn views(
+        &self,
+        t1: Option<Bound<'_, PyAny>>,
+        t2: Option<Bound<'_, PyAny>>,
+        kind: &str,
+    ) -> PyResult<PyPageSpanIter> {
+        if kind != "segment" && kind != "page" {
+            return Err(PyValueError::new_err(format!(
+                "kind must be 'segment' or 'page', got {kind:?}"
+            )));
+        }
+        let (a, b) =
+            match (t1, t2) {
+                (None, None) => (None, None),
+                (Some(a), Some(b)) => (Some(coerce_ts(&a)?), Some(coerce_ts(&b)?)),
+                _ => return Err(PyValueError::new_err(
+                    "views() takes both bounds (t1, t2) or neither; use views(t1, t2) or views()",
+                )),
+            };
+        if let (Some(a), Some(b)) = (a, b) {
+            if a > b {
+                return Err(PyValueError::new_err(format!(
+                    "views() needs t1 <= t2, got t1={a} > t2={b}"
+                )));
+            }
+        }
+        let spans = self.state().log.page_spans(a, b).map_err(err)?;
+        Ok(PyPageSpanIter::new(spans))
+    }
+
+    #[pyo3(signature = (t1 = None, t2 = None, *, kind = "segment"))]
+    fn page_spans(
+        &self,
+        t1: Option<Bound<'_, PyAny>>,
+        t2: Option<Bound<'_, PyAny>>,
+        kind: &str,
+    ) -> PyResult<PyPageSpanIter> {
+        self.views(t1, t2, kind)
+    }
+
+    // ----- maintenance --------------------------------------------------
+
+    fn flush(&self) -> PyResult<()> {
+        self.state().log.flush().map_err(err)
+    }
+
+    fn compact(&self) -> PyResult<()> {
+        self.state().log.compact().map_err(err)
+    }
+
+    fn maint_step(&self) -> PyResult<bool> {
+        self.state().log.maint_step().map_err(err)
+    }
+
+    fn start_maintenance(&self) -> PyResult<()> {
+        self.state().log.start_maintenance().map_err(err)
+    }
+
+    fn stop_maintenance(&self, py: Python<'_>) {
+        let st = self.state();
+        // The worker attaches to the interpreter for each step: wait for it detached.
+        py.detach(|| st.log.stop_maintenance());
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let st = self.state();
+        crate::stats::to_dict(py, &st.log.stats(), &st.cfg)
+    }
+
+    fn validate(&self) -> PyResult<()> {
+        let st = self.state();
+        if st.log.is_closed() {
+            return Err(err(timelog::Error::Closed));
+        }
+        st.log.validate().map_err(err)
+    }
+
+    // ----- lifecycle ----------------------------------------------------
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let st = self.state();
+        if st.log.is_closed() {
+            return Ok(());
+        }
+        let n = st.log.pinned();
+        if n > 0 {
+            return Err(crate::TimelogError::new_err(format!(
+                "cannot close: {n} reader(s) still pin snapshots of this log (iterators, PageSpans, object views or exported memoryviews); \
+                 close them (it.close(), span.close()), exhaust them or delete them, then call close() again"
+            )));
+        }
+        py.detach(|| st.log.stop_maintenance());
+        st.log.close().map_err(err)
+    }
+
+    #[pyo3(signature = (**kwargs))]
+    fn reopen(&self, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        let st = self.state();
+        if !st.log.is_closed() {
+            return Err(crate::TimelogError::new_err(
+                "reopen() needs a closed log; call close() first",
+            ));
+        }
+        let cfg = config::parse(kwargs, Some(&st.cfg), "reopen()")?;
+        self.state.store(Arc::new(build(cfg)?));
+        Ok(())
+    }
+
+    #[pyo3(signature = (**kwargs))]
+    fn configure(&self, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        let st = self.state();
+        if !st.log.is_closed() {
+            return Err(crate::TimelogError::new_err(
+                "configure() needs a closed log; call close() first, then configure(**settings)",
+            ));
+        }
+        let cfg = config::parse(kwargs, Some(&st.cfg), "configure()")?;
+        self.state.store(Arc::new(build(cfg)?));
+        Ok(())
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.state().log.is_closed()
+    }
+
+    #[getter]
+    fn time_unit(&self) -> &'static str {
+        self.state().cfg.time_unit.as_str()
+    }
+
+    #[getter]
+    fn maintenance_mode(&self) -> &'static str {
+        let st = self.state();
+        if st.log.maintenance_running() {
+            MaintenanceMode::Background.as_str()
+        } else {
+            MaintenanceMode::Disabled.as_str()
+        }
+    }
+
+    #[getter]
+    fn busy_policy(&self) -> &'static str {
+        self.state().cfg.busy_policy.as_str()
+    }
+
+    #[getter]
+    fn busy_events(&self) -> u64 {
+        self.state().log.stats().busy_events
+    }
+
+    #[getter]
+    fn retired_queue_len(&self) -> usize {
+        self.state().log.stats().retired_queue_len
+    }
+
+    #[getter]
+    fn alloc_failures(&self) -> u64 {
+        0
+    }
+
+    #[getter]
+    fn extend_skipped(&self) -> u64 {
+        self.state().log.stats().extend_skipped
+    }
+
+    #[getter]
+    fn min_ts_floor(&self) -> Option<i64> {
+        self.state().log.floor()
+    }
+
+    #[getter]
+    fn mostly_ordered_default(&self) -> bool {
+        self.state().cfg.mostly_ordered_default
+    }
+
+    fn __repr__(&self) -> PyResult<String> {
+        let st = self.state();
+        if st.log.is_closed() {
+            return Ok("<Timelog closed>".into());
+        }
+        let n = st.log.len().map_err(err)?;
+        let unit = st.cfg.time_unit.as_str();
+        Ok(
+            match (st.log.min_ts().map_err(err)?, st.log.max_ts().map_err(err)?) {
+                (Some(a), Some(b)) => format!("<Timelog len~{n} time_unit='{unit}' [{a}..{b}]>"),
+                _ => format!("<Timelog len~{n} time_unit='{unit}' []>"),
+            },
+        )
+    }
+}
+
+impl Drop for PyTimelog {
+    fn drop(&mut self) {
+        // Garbage collection of an open log closes it (best effort). The
+        // worker is told to stop without waiting for it: it may be waiting
+        // to attach to the interpreter this thread is attached to.
+        let st = self.state.load();
+        st.log.stop_maintenance_detached();
+        let _ = st.log.close();
+    }
+}

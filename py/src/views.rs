@@ -1,0 +1,368 @@
+//! Zero-copy page views: `PageSpan`, `PageSpanIter`, `PageSpanObjectsView`,
+//! and the int64 buffer reader of `bulk_append`.
+
+use std::collections::VecDeque;
+use std::ffi::CStr;
+use std::os::raw::c_int;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
+use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError, PyValueError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyMemoryView, PyTuple};
+
+use timelog::PageSpan;
+
+use crate::convert::PyObj;
+
+type Span = Arc<PageSpan<PyObj>>;
+
+/// Reads a C-contiguous buffer of native int64 into a vector.
+pub(crate) fn int64_buffer(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+    let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::zeroed();
+    // SAFETY: the thread is attached; `view` is a zeroed Py_buffer that
+    // PyObject_GetBuffer fills on success, and we release it below exactly once.
+    let rc = unsafe {
+        ffi::PyObject_GetBuffer(
+            obj.as_ptr(),
+            view.as_mut_ptr(),
+            ffi::PyBUF_FORMAT | ffi::PyBUF_C_CONTIGUOUS,
+        )
+    };
+    if rc != 0 {
+        // Distinguish "not a buffer" from "a non-contiguous buffer".
+        let e = PyErr::take(obj.py());
+        let supports = unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) } != 0;
+        if supports {
+            return Err(PyValueError::new_err(format!(
+                "bulk_append() needs a C-contiguous int64 buffer ({}); pass numpy.ascontiguousarray(ts, dtype=numpy.int64)",
+                e.map(|e| e.to_string()).unwrap_or_default()
+            )));
+        }
+        return Err(PyTypeError::new_err(format!(
+            "bulk_append() timestamps must be a contiguous int64 buffer, not {}; build one with numpy.asarray(ts, dtype=numpy.int64) or array.array('q', ts)",
+            obj.get_type().name()?
+        )));
+    }
+    // SAFETY: GetBuffer succeeded, so `view` is initialized.
+    let mut view = unsafe { view.assume_init() };
+    let fmt = if view.format.is_null() {
+        "B".to_owned()
+    } else {
+        // SAFETY: a non-null format is a NUL-terminated string owned by the exporter while the view is held.
+        unsafe { CStr::from_ptr(view.format) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    let ok_fmt = matches!(
+        fmt.trim_start_matches(['@', '=', '<', '>', '!']),
+        "q" | "l" | "Q" | "L"
+    ) && !fmt.starts_with('>')
+        && !fmt.starts_with('!');
+    let signed = !fmt.ends_with('Q') && !fmt.ends_with('L');
+    let result = if view.itemsize != 8 || !ok_fmt || !signed {
+        Err(PyValueError::new_err(format!(
+            "bulk_append() timestamps must be native int64 (format 'q', itemsize 8), got format {fmt:?} with itemsize {}; convert with numpy.asarray(ts, dtype=numpy.int64)",
+            view.itemsize
+        )))
+    } else {
+        let n = (view.len / 8) as usize;
+        let mut v = vec![0i64; n];
+        // SAFETY: the exporter guarantees `len` readable bytes at `buf`,
+        // C-contiguous (we asked for it); `v` has room for n * 8 bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(view.buf as *const u8, v.as_mut_ptr() as *mut u8, n * 8)
+        };
+        Ok(v)
+    };
+    // SAFETY: releases the view acquired above, once.
+    unsafe { ffi::PyBuffer_Release(&mut view) };
+    result
+}
+
+fn closed_err() -> PyErr {
+    PyValueError::new_err("PageSpan is closed")
+}
+
+/// A zero-copy view of (part of) one flushed page.
+#[pyclass(frozen, name = "PageSpan", module = "timelog._timelog")]
+pub struct PyPageSpan {
+    span: ArcSwapOption<PageSpan<PyObj>>,
+    exports: Arc<AtomicUsize>,
+}
+
+impl PyPageSpan {
+    fn get(&self) -> PyResult<Span> {
+        self.span.load_full().ok_or_else(closed_err)
+    }
+}
+
+#[pymethods]
+impl PyPageSpan {
+    /// Read-only memoryview (format 'q') over the page's timestamps.
+    #[getter]
+    fn timestamps<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyMemoryView>> {
+        let span = self.get()?;
+        let n = span.len() as isize;
+        let exp = Bound::new(
+            py,
+            TsExport {
+                span,
+                shape: n,
+                stride: 8,
+                exports: self.exports.clone(),
+            },
+        )?;
+        PyMemoryView::from(exp.as_any())
+    }
+
+    /// Lazy view of the payloads.
+    fn objects(&self) -> PyResult<PyObjectsView> {
+        Ok(PyObjectsView { span: self.get()? })
+    }
+
+    fn copy_timestamps(&self) -> PyResult<Vec<i64>> {
+        Ok(self.get()?.timestamps().to_vec())
+    }
+
+    #[getter]
+    fn start_ts(&self) -> PyResult<i64> {
+        Ok(self.get()?.timestamps()[0])
+    }
+
+    /// Exclusive end: `last_ts + 1` (saturating at int64 max).
+    #[getter]
+    fn end_ts(&self) -> PyResult<i64> {
+        Ok(self
+            .get()?
+            .timestamps()
+            .last()
+            .copied()
+            .unwrap_or(0)
+            .saturating_add(1))
+    }
+
+    #[getter]
+    fn last_ts(&self) -> PyResult<i64> {
+        Ok(*self
+            .get()?
+            .timestamps()
+            .last()
+            .expect("a span is never empty"))
+    }
+
+    fn len(&self) -> PyResult<usize> {
+        Ok(self.get()?.len())
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        self.len()
+    }
+
+    fn close(&self) -> PyResult<()> {
+        let n = self.exports.load(Ordering::Acquire);
+        if n > 0 {
+            return Err(PyBufferError::new_err(format!(
+                "cannot close PageSpan: {n} memoryview(s) of its timestamps are still exported; release them (mv.release() or del) first"
+            )));
+        }
+        self.span.store(None);
+        Ok(())
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.span.load().is_none()
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.close()?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        match self.span.load_full() {
+            Some(s) => format!(
+                "<PageSpan len={} [{}..{}]>",
+                s.len(),
+                s.timestamps()[0],
+                s.timestamps()[s.len() - 1]
+            ),
+            None => "<PageSpan closed>".into(),
+        }
+    }
+}
+
+/// The buffer exporter behind `PageSpan.timestamps`.
+#[pyclass(frozen, name = "_TimestampBuffer", module = "timelog._timelog")]
+pub struct TsExport {
+    span: Span,
+    shape: isize,
+    stride: isize,
+    exports: Arc<AtomicUsize>,
+}
+
+#[pymethods]
+impl TsExport {
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        if view.is_null() {
+            return Err(PyBufferError::new_err("null Py_buffer"));
+        }
+        if flags & ffi::PyBUF_WRITABLE == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("PageSpan timestamps are read-only"));
+        }
+        let this = slf.get();
+        let ts = this.span.timestamps();
+        // SAFETY: `view` is a valid Py_buffer to fill (checked non-null);
+        // `buf` points into an immutable page kept alive by `this.span`
+        // (R9), and `view.obj` holds a strong reference to `slf`, which owns
+        // the span and the shape/stride fields we point at.
+        unsafe {
+            (*view).obj = slf.clone().into_any().into_ptr();
+            (*view).buf = ts.as_ptr() as *mut std::ffi::c_void;
+            (*view).len = (ts.len() * 8) as isize;
+            (*view).readonly = 1;
+            (*view).itemsize = 8;
+            (*view).format = if flags & ffi::PyBUF_FORMAT == ffi::PyBUF_FORMAT {
+                c"q".as_ptr() as *mut _
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).ndim = 1;
+            (*view).shape = if flags & ffi::PyBUF_ND == ffi::PyBUF_ND {
+                &this.shape as *const isize as *mut isize
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).strides = if flags & ffi::PyBUF_STRIDES == ffi::PyBUF_STRIDES {
+                &this.stride as *const isize as *mut isize
+            } else {
+                std::ptr::null_mut()
+            };
+            (*view).suboffsets = std::ptr::null_mut();
+            (*view).internal = std::ptr::null_mut();
+        }
+        this.exports.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
+        self.exports.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Lazy sequence of a span's payloads.
+#[pyclass(
+    frozen,
+    sequence,
+    name = "PageSpanObjectsView",
+    module = "timelog._timelog"
+)]
+pub struct PyObjectsView {
+    span: Span,
+}
+
+#[pymethods]
+impl PyObjectsView {
+    fn __len__(&self) -> usize {
+        self.span.len()
+    }
+
+    fn __getitem__<'py>(&self, py: Python<'py>, i: isize) -> PyResult<Bound<'py, PyAny>> {
+        let n = self.span.len() as isize;
+        let j = if i < 0 { i + n } else { i };
+        if j < 0 || j >= n {
+            return Err(PyIndexError::new_err(format!(
+                "PageSpanObjectsView index {i} out of range for length {n}"
+            )));
+        }
+        Ok(self.span.payloads()[j as usize].0.bind(py).clone())
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        // Iterates lazily over a tuple of borrowed references (no payload copy).
+        let t = PyTuple::new(py, self.span.payloads().iter().map(|p| p.0.bind(py)))?;
+        t.as_any().try_iter().map(|it| it.into_any())
+    }
+
+    fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, self.span.payloads().iter().map(|p| p.0.bind(py)))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<PageSpanObjectsView len={}>", self.span.len())
+    }
+}
+
+/// Iterator of `PageSpan`s of one snapshot.
+#[pyclass(frozen, name = "PageSpanIter", module = "timelog._timelog")]
+pub struct PyPageSpanIter {
+    spans: Mutex<Option<VecDeque<Span>>>,
+}
+
+impl PyPageSpanIter {
+    pub(crate) fn new(spans: Vec<PageSpan<PyObj>>) -> Self {
+        Self {
+            spans: Mutex::new(Some(spans.into_iter().map(Arc::new).collect())),
+        }
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<VecDeque<Span>>> {
+        self.spans.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[pymethods]
+impl PyPageSpanIter {
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&self) -> Option<PyPageSpan> {
+        let mut g = self.lock();
+        let q = g.as_mut()?;
+        match q.pop_front() {
+            Some(s) => Some(PyPageSpan {
+                span: ArcSwapOption::from(Some(s)),
+                exports: Arc::new(AtomicUsize::new(0)),
+            }),
+            None => {
+                *g = None;
+                None
+            }
+        }
+    }
+
+    fn __len__(&self) -> usize {
+        self.lock().as_ref().map_or(0, |q| q.len())
+    }
+
+    fn close(&self) {
+        *self.lock() = None;
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.lock().is_none()
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> bool {
+        self.close();
+        false
+    }
+}
