@@ -21,9 +21,9 @@ impl TimeUnit {
             "ms" => Ok(Self::Millis),
             "us" => Ok(Self::Micros),
             "ns" => Ok(Self::Nanos),
-            other => Err(Error::InvalidConfig(format!(
-                "time_unit must be one of 's', 'ms', 'us', 'ns', not {other:?}"
-            ))),
+            other => {
+                Err(Error::InvalidConfig(format!("time_unit must be one of 's', 'ms', 'us', 'ns', not {other:?}")))
+            }
         }
     }
 
@@ -49,9 +49,7 @@ impl TimeUnit {
 
     /// The current wall-clock time in this unit.
     pub fn now(self) -> Timestamp {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         match self {
             Self::Seconds => d.as_secs() as i64,
             Self::Millis => d.as_millis() as i64,
@@ -81,9 +79,9 @@ impl MaintenanceMode {
         match s {
             "background" => Ok(Self::Background),
             "disabled" => Ok(Self::Disabled),
-            other => Err(Error::InvalidConfig(format!(
-                "maintenance must be 'background' or 'disabled', not {other:?}"
-            ))),
+            other => {
+                Err(Error::InvalidConfig(format!("maintenance must be 'background' or 'disabled', not {other:?}")))
+            }
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -218,8 +216,21 @@ impl Default for Config {
 
 /// Engine defaults applied to the `0` knobs.
 pub mod defaults {
+    // Under the model checkers (loom, shuttle) sizes shrink so that a
+    // scenario of a few records seals, flushes and cuts pages.
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     pub const MEMTABLE_MAX_BYTES: usize = 4 << 20;
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    pub const MEMTABLE_MAX_BYTES: usize = 256;
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     pub const TARGET_PAGE_BYTES: usize = 64 << 10;
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    pub const TARGET_PAGE_BYTES: usize = 64;
+    /// Smallest page (records); 2 under the model checkers.
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    pub(crate) const MIN_PAGE_RECORDS: usize = 16;
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    pub(crate) const MIN_PAGE_RECORDS: usize = 2;
     pub const SEALED_MAX_RUNS: usize = 8;
     pub const SEALED_WAIT_MS: u64 = 0;
     pub const DRAIN_BATCH_LIMIT: usize = 4;
@@ -250,9 +261,7 @@ pub(crate) struct Resolved {
 
 fn nonneg_i64(name: &str, v: i64) -> Result<()> {
     if v < 0 {
-        return Err(Error::InvalidConfig(format!(
-            "{name} must be >= 0 (0 = engine default), got {v}"
-        )));
+        return Err(Error::InvalidConfig(format!("{name} must be >= 0 (0 = engine default), got {v}")));
     }
     Ok(())
 }
@@ -262,9 +271,7 @@ impl Config {
     /// in-memory size of one payload (for page sizing).
     pub(crate) fn resolve(&self, payload_bytes: usize) -> Result<Resolved> {
         nonneg_i64("window_size", self.window_size)?;
-        if !(self.delete_debt_threshold.is_finite()
-            && (0.0..=1.0).contains(&self.delete_debt_threshold))
-        {
+        if !(self.delete_debt_threshold.is_finite() && (0.0..=1.0).contains(&self.delete_debt_threshold)) {
             return Err(Error::InvalidConfig(format!(
                 "delete_debt_threshold must be a fraction in [0.0, 1.0] (0.0 = off), got {}",
                 self.delete_debt_threshold
@@ -294,7 +301,7 @@ impl Config {
         let or = |v: usize, d: usize| if v == 0 { d } else { v };
         let record_bytes = 8 + payload_bytes.max(1);
         let target_page_bytes = or(self.target_page_bytes, defaults::TARGET_PAGE_BYTES);
-        let page_records = (target_page_bytes / record_bytes).clamp(16, 1 << 20);
+        let page_records = (target_page_bytes / record_bytes).clamp(defaults::MIN_PAGE_RECORDS, 1 << 20);
         let memtable_max_bytes = or(self.memtable_max_bytes, defaults::MEMTABLE_MAX_BYTES);
         Ok(Resolved {
             cfg: self.clone(),
@@ -302,11 +309,7 @@ impl Config {
             page_records,
             sealed_max_runs: or(self.sealed_max_runs, defaults::SEALED_MAX_RUNS),
             ooo_budget_bytes: or(self.ooo_budget_bytes, memtable_max_bytes),
-            sealed_wait_ms: if self.sealed_wait_ms == 0 {
-                defaults::SEALED_WAIT_MS
-            } else {
-                self.sealed_wait_ms
-            },
+            sealed_wait_ms: if self.sealed_wait_ms == 0 { defaults::SEALED_WAIT_MS } else { self.sealed_wait_ms },
             drain_batch_limit: or(self.drain_batch_limit, defaults::DRAIN_BATCH_LIMIT),
             wakeup_ms: if self.maintenance_wakeup_ms == 0 {
                 defaults::MAINTENANCE_WAKEUP_MS
@@ -314,20 +317,10 @@ impl Config {
                 self.maintenance_wakeup_ms
             },
             max_delta_segments: or(self.max_delta_segments, defaults::MAX_DELTA_SEGMENTS),
-            window_size: if self.window_size == 0 {
-                self.time_unit.default_window()
-            } else {
-                self.window_size
-            },
+            window_size: if self.window_size == 0 { self.time_unit.default_window() } else { self.window_size },
             compaction_max_inputs: or(self.compaction.max_inputs, defaults::COMPACTION_MAX_INPUTS),
-            compaction_max_windows: or(
-                self.compaction.max_windows,
-                defaults::COMPACTION_MAX_WINDOWS,
-            ),
-            compaction_target_bytes: or(
-                self.compaction.target_bytes,
-                defaults::COMPACTION_TARGET_BYTES,
-            ),
+            compaction_max_windows: or(self.compaction.max_windows, defaults::COMPACTION_MAX_WINDOWS),
+            compaction_target_bytes: or(self.compaction.target_bytes, defaults::COMPACTION_TARGET_BYTES),
         })
     }
 }
@@ -340,24 +333,13 @@ mod tests {
     fn parse_rejects_unknown_values_with_the_accepted_list() {
         let e = TimeUnit::parse("h").unwrap_err().to_string();
         assert!(e.contains("'s', 'ms', 'us', 'ns'"), "{e}");
-        assert!(MaintenanceMode::parse("auto")
-            .unwrap_err()
-            .to_string()
-            .contains("'background'"));
-        assert!(BusyPolicy::parse("block")
-            .unwrap_err()
-            .to_string()
-            .contains("'flush'"));
+        assert!(MaintenanceMode::parse("auto").unwrap_err().to_string().contains("'background'"));
+        assert!(BusyPolicy::parse("block").unwrap_err().to_string().contains("'flush'"));
     }
 
     #[test]
     fn defaults_resolve_and_window_follows_unit() {
-        let r = Config {
-            time_unit: TimeUnit::Seconds,
-            ..Config::default()
-        }
-        .resolve(8)
-        .unwrap();
+        let r = Config { time_unit: TimeUnit::Seconds, ..Config::default() }.resolve(8).unwrap();
         assert_eq!(r.window_size, 3600);
         assert_eq!(r.memtable_max_bytes, defaults::MEMTABLE_MAX_BYTES);
         assert!(r.page_records >= 16);
@@ -365,28 +347,9 @@ mod tests {
 
     #[test]
     fn bad_values_are_rejected() {
-        assert!(Config {
-            window_size: -1,
-            ..Config::default()
-        }
-        .resolve(8)
-        .is_err());
-        assert!(Config {
-            delete_debt_threshold: 1.5,
-            ..Config::default()
-        }
-        .resolve(8)
-        .is_err());
-        let adaptive = AdaptiveConfig {
-            min_window: 10,
-            max_window: 5,
-            ..AdaptiveConfig::default()
-        };
-        assert!(Config {
-            adaptive,
-            ..Config::default()
-        }
-        .resolve(8)
-        .is_err());
+        assert!(Config { window_size: -1, ..Config::default() }.resolve(8).is_err());
+        assert!(Config { delete_debt_threshold: 1.5, ..Config::default() }.resolve(8).is_err());
+        let adaptive = AdaptiveConfig { min_window: 10, max_window: 5, ..AdaptiveConfig::default() };
+        assert!(Config { adaptive, ..Config::default() }.resolve(8).is_err());
     }
 }

@@ -32,9 +32,7 @@ pub struct Hooks {
 
 impl std::fmt::Debug for Hooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hooks")
-            .field("worker_scope", &self.worker_scope.is_some())
-            .finish()
+        f.debug_struct("Hooks").field("worker_scope", &self.worker_scope.is_some()).finish()
     }
 }
 
@@ -88,20 +86,12 @@ pub(crate) mod gates {
             self.cv.notify_all();
         }
         pub(crate) fn reached(&self, p: Point) -> usize {
-            self.st
-                .lock()
-                .unwrap()
-                .reached
-                .get(&p)
-                .copied()
-                .unwrap_or(0)
+            self.st.lock().unwrap().reached.get(&p).copied().unwrap_or(0)
         }
         pub(crate) fn wait_reached(&self, p: Point, n: usize, timeout: Duration) -> bool {
             let st = self.st.lock().unwrap();
-            let (st, _) = self
-                .cv
-                .wait_timeout_while(st, timeout, |s| s.reached.get(&p).copied().unwrap_or(0) < n)
-                .unwrap();
+            let (st, _) =
+                self.cv.wait_timeout_while(st, timeout, |s| s.reached.get(&p).copied().unwrap_or(0) < n).unwrap();
             st.reached.get(&p).copied().unwrap_or(0) >= n
         }
     }

@@ -8,13 +8,11 @@
 //! snapshot held for minutes pins only the parts it references, never the
 //! reclamation of anything else (R9).
 
-use arc_swap::{ArcSwap, Guard};
-
 use crate::memtable::Memtable;
 use crate::segment::Segment;
+use crate::sync::Arc;
 use crate::tombstone::Tombstone;
 use crate::SeqNo;
-use std::sync::Arc;
 
 pub(crate) struct Manifest<T> {
     pub(crate) version: u64,
@@ -84,9 +82,8 @@ impl<T> Manifest<T> {
 
     /// Marks as retired every part of `self` that `next` no longer references.
     pub(crate) fn retire_missing_in(&self, next: &Manifest<T>) {
-        let has_mt = |m: &Arc<Memtable<T>>| {
-            Arc::ptr_eq(m, &next.active) || next.sealed.iter().any(|x| Arc::ptr_eq(x, m))
-        };
+        let has_mt =
+            |m: &Arc<Memtable<T>>| Arc::ptr_eq(m, &next.active) || next.sealed.iter().any(|x| Arc::ptr_eq(x, m));
         if !has_mt(&self.active) {
             self.active.retired.retire();
         }
@@ -96,56 +93,288 @@ impl<T> Manifest<T> {
             }
         }
         for s in self.l0.iter().chain(self.l1.iter()) {
-            if !next
-                .l0
-                .iter()
-                .chain(next.l1.iter())
-                .any(|x| Arc::ptr_eq(x, s))
-            {
+            if !next.l0.iter().chain(next.l1.iter()).any(|x| Arc::ptr_eq(x, s)) {
                 s.retired.retire();
             }
         }
     }
 }
 
-/// The one published pointer to the current manifest (R5).
-///
-/// Implemented with `arc-swap`: a load is lock-free and, through
-/// thread-local debt slots, touches no shared cache line in the common case;
-/// a store never waits for readers (it pays their debts by taking a
-/// reference for them). See `docs/protocol.md`, "Reclamation".
-pub(crate) struct ManifestCell<T> {
-    cur: ArcSwap<Manifest<T>>,
+pub(crate) use cell::ManifestCell;
+
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+mod cell {
+    use arc_swap::{ArcSwap, Guard};
+
+    use super::Manifest;
+    use crate::sync::Arc;
+
+    /// The one published pointer to the current manifest (R5).
+    ///
+    /// Implemented with `arc-swap`: a load is lock-free and, through
+    /// thread-local debt slots, touches no shared cache line in the common case;
+    /// a store never waits for readers (it pays their debts by taking a
+    /// reference for them). See `docs/protocol.md`, "Reclamation". Under the
+    /// model checkers a model with the same contract replaces it (below).
+    pub(crate) struct ManifestCell<T> {
+        cur: ArcSwap<Manifest<T>>,
+    }
+
+    impl<T> ManifestCell<T> {
+        pub(crate) fn new(m: Manifest<T>) -> Self {
+            Self { cur: ArcSwap::from_pointee(m) }
+        }
+
+        /// A short-lived borrow of the current manifest (for point reads).
+        #[inline]
+        pub(crate) fn load(&self) -> Guard<Arc<Manifest<T>>> {
+            self.cur.load()
+        }
+
+        /// An owned reference to the current manifest (for snapshots).
+        #[inline]
+        pub(crate) fn load_full(&self) -> Arc<Manifest<T>> {
+            self.cur.load_full()
+        }
+
+        /// Publishes `next` iff the current manifest is still `expected`.
+        /// Returns whether it did.
+        pub(crate) fn publish(&self, expected: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
+            let next = Arc::new(next);
+            let prev = self.cur.compare_and_swap(expected, next.clone());
+            let ok = Arc::ptr_eq(&prev, expected);
+            if ok {
+                expected.retire_missing_in(&next);
+            }
+            ok
+        }
+    }
 }
 
-impl<T> ManifestCell<T> {
-    pub(crate) fn new(m: Manifest<T>) -> Self {
-        Self {
-            cur: ArcSwap::from_pointee(m),
+#[cfg(any(timelog_loom, timelog_shuttle))]
+mod cell {
+    //! Model of the manifest cell for loom and shuttle, which cannot look
+    //! inside arc-swap. Same contract (R5, R9), visible to the checkers:
+    //!
+    //! - publication is one CAS of an `AtomicPtr` (AcqRel; its Release half
+    //!   publishes the manifest), a load is an Acquire load;
+    //! - the cell holds one reference to the current manifest, inside a
+    //!   *slot*; a reader announces itself in `readers` (arc-swap's debt),
+    //!   loads the slot and takes its own reference, then leaves;
+    //! - a replaced slot is *retired*; its reference is dropped (the slot is
+    //!   *reclaimed*) only once no reader is between its load and its
+    //!   reference — a quiescence check that is the model of arc-swap paying
+    //!   the debts of readers in flight. A publisher whose check (after its
+    //!   own CAS and a SeqCst fence) finds no reader in flight reclaims the
+    //!   retired slots replaced at or before its own CAS (`gen` below a
+    //!   reader that announced later loads a newer slot); others stay
+    //!   retired for a later publication, or for the drop of the cell.
+    //!   Reclamation is a tracked write of the slot's [`Region`], every
+    //!   reader's access a tracked read, so loom reports a manifest
+    //!   reclaimed while a reader can still reach it.
+    //!
+    //! Slot memory itself stays allocated until the cell drops, so a faulty
+    //! reclamation is reported, never a real use after free.
+
+    use std::cell::UnsafeCell;
+    use std::ptr;
+
+    use super::Manifest;
+    use crate::sync::{model_sc_fence, Arc, AtomicPtr, AtomicUsize, Ordering, Region, UnsyncGet};
+
+    struct Slot<T> {
+        /// The cell's reference to the manifest; `None` once reclaimed.
+        m: UnsafeCell<Option<Arc<Manifest<T>>>>,
+        /// Identity of the manifest (compared by `publish`), never freed
+        /// before the cell.
+        mptr: *const Manifest<T>,
+        /// The slot this one replaced (every published slot is on this chain).
+        prev: *mut Slot<T>,
+        /// Position in the publication order (the initial slot is 0).
+        gen: u64,
+        /// Next slot on the retired stack.
+        next_retired: *mut Slot<T>,
+        region: Region,
+    }
+
+    impl<T> Slot<T> {
+        fn new(m: Arc<Manifest<T>>) -> *mut Self {
+            Box::into_raw(Box::new(Self {
+                mptr: Arc::as_ptr(&m),
+                m: UnsafeCell::new(Some(m)),
+                prev: ptr::null_mut(),
+                gen: 0,
+                next_retired: ptr::null_mut(),
+                region: Region::new(),
+            }))
+        }
+
+        /// A reader's reference (R9: only while the slot is not reclaimed).
+        fn get(&self) -> Arc<Manifest<T>> {
+            self.region.read();
+            // SAFETY: `region.read` checked that no reclamation happened
+            // (or is concurrent, which loom reports); only `reclaim` writes.
+            let m = unsafe { &*self.m.get() };
+            m.as_ref().expect("manifest reclaimed while a reader could reach it (R9)").clone()
+        }
+
+        /// Drops the cell's reference (R9).
+        ///
+        /// # Safety
+        /// Once per slot, after it was replaced and no reader can reach it.
+        unsafe fn reclaim(&self) {
+            self.region.kill();
+            // SAFETY: the caller's contract; `kill` made loom check that every
+            // reader's access happened-before this write.
+            let m = unsafe { (*self.m.get()).take() };
+            drop(m);
         }
     }
 
-    /// A short-lived borrow of the current manifest (for point reads).
-    #[inline]
-    pub(crate) fn load(&self) -> Guard<Arc<Manifest<T>>> {
-        self.cur.load()
+    /// The one published pointer to the current manifest (R5): the model of
+    /// the std build's `arc-swap` cell (see the module docs).
+    pub(crate) struct ManifestCell<T> {
+        cur: AtomicPtr<Slot<T>>,
+        /// Readers between loading `cur` and taking their reference.
+        readers: AtomicUsize,
+        /// Replaced slots not yet reclaimed (a Treiber stack).
+        retired: AtomicPtr<Slot<T>>,
     }
 
-    /// An owned reference to the current manifest (for snapshots).
-    #[inline]
-    pub(crate) fn load_full(&self) -> Arc<Manifest<T>> {
-        self.cur.load_full()
-    }
+    // SAFETY: slots are shared by pointer; their manifest references are
+    // handed out only while not reclaimed (R9) and reclaimed once, after the
+    // quiescence check; `Manifest<T>` is shared as it is in the std cell.
+    unsafe impl<T: Send + Sync> Sync for ManifestCell<T> {}
+    // SAFETY: as above.
+    unsafe impl<T: Send + Sync> Send for ManifestCell<T> {}
 
-    /// Publishes `next` iff the current manifest is still `expected`.
-    /// Returns whether it did.
-    pub(crate) fn publish(&self, expected: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
-        let next = Arc::new(next);
-        let prev = self.cur.compare_and_swap(expected, next.clone());
-        let ok = Arc::ptr_eq(&prev, expected);
-        if ok {
+    impl<T> ManifestCell<T> {
+        pub(crate) fn new(m: Manifest<T>) -> Self {
+            Self {
+                cur: AtomicPtr::new(Slot::new(Arc::new(m))),
+                readers: AtomicUsize::new(0),
+                retired: AtomicPtr::new(ptr::null_mut()),
+            }
+        }
+
+        /// The std cell's borrow; here an owned reference as well.
+        #[inline]
+        pub(crate) fn load(&self) -> Arc<Manifest<T>> {
+            self.load_full()
+        }
+
+        /// An owned reference to the current manifest (R5: Acquire load).
+        pub(crate) fn load_full(&self) -> Arc<Manifest<T>> {
+            self.readers.fetch_add(1, Ordering::SeqCst);
+            model_sc_fence();
+            let p = self.cur.load(Ordering::Acquire);
+            // SAFETY: slot memory is freed only when the cell drops.
+            let m = unsafe { &*p }.get();
+            self.readers.fetch_sub(1, Ordering::Release);
+            m
+        }
+
+        /// Publishes `next` iff the current manifest is still `expected`.
+        /// Returns whether it did.
+        pub(crate) fn publish(&self, expected: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
+            let next = Arc::new(next);
+            let slot = Slot::new(next.clone());
+            let cur = self.cur.load(Ordering::Acquire);
+            // SAFETY: slot memory is freed only when the cell drops;
+            // `mptr` is immutable.
+            let same = unsafe { (*cur).mptr } == Arc::as_ptr(expected);
+            // SAFETY: `slot` is not published yet: it is ours; `cur` is a
+            // published slot (immutable `gen`, memory kept until the drop).
+            let gen = unsafe {
+                (*slot).prev = cur;
+                (*slot).gen = (*cur).gen + 1;
+                (*slot).gen
+            };
+            // R5: the Release half of the CAS publishes the manifest.
+            #[cfg(not(timelog_fault = "manifest_relaxed_publish"))]
+            let (success, failure) = (Ordering::AcqRel, Ordering::Acquire);
+            // Seeded fault (R5): a Relaxed publication orders nothing.
+            #[cfg(timelog_fault = "manifest_relaxed_publish")]
+            let (success, failure) = (Ordering::Relaxed, Ordering::Relaxed);
+            if !same || self.cur.compare_exchange(cur, slot, success, failure).is_err() {
+                // SAFETY: never published: ours to free.
+                drop(unsafe { Box::from_raw(slot) });
+                return false;
+            }
             expected.retire_missing_in(&next);
+            self.retire(cur, gen);
+            true
         }
-        ok
+
+        fn push_retired(&self, s: *mut Slot<T>) {
+            let mut head = self.retired.load(Ordering::Relaxed);
+            loop {
+                // SAFETY: `s` is off `cur` and off the stack: only this
+                // thread writes its link.
+                unsafe { (*s).next_retired = head };
+                match self.retired.compare_exchange(head, s, Ordering::AcqRel, Ordering::Relaxed) {
+                    Ok(_) => return,
+                    Err(h) => head = h,
+                }
+            }
+        }
+
+        /// Retires `old`, just replaced by the slot of generation `gen`, and
+        /// reclaims what no reader can reach any more (R9, module docs).
+        fn retire(&self, old: *mut Slot<T>, gen: u64) {
+            #[cfg(timelog_fault = "reclaim_early")]
+            {
+                // Seeded fault (R9): reclaim at once, while a reader that
+                // loaded `old` may still be about to take its reference.
+                // SAFETY: (not safe: this is the seeded bug; slot memory
+                // itself stays allocated, so it is reported, not UB).
+                unsafe { (*old).reclaim() };
+                return;
+            }
+            #[allow(unreachable_code)]
+            {
+                let _ = gen;
+                self.push_retired(old);
+                // Pairs with the fence in `load_full` (Dekker; loom needs the
+                // fence, see `sync`): a reader that announced after this
+                // fence loads our slot or a newer one; one that announced
+                // before is seen in `readers` until it has left.
+                model_sc_fence();
+                if self.readers.load(Ordering::SeqCst) != 0 {
+                    return; // a later publication (or the drop) reclaims them
+                }
+                let mut p = self.retired.swap(ptr::null_mut(), Ordering::AcqRel);
+                while !p.is_null() {
+                    // SAFETY: taken off the stack by the swap: this thread
+                    // owns the link; slot memory lives until the cell drops.
+                    let (next, replaced_before_us) = unsafe { ((*p).next_retired, (*p).gen < gen) };
+                    if replaced_before_us {
+                        // SAFETY: replaced at or before our CAS, and no
+                        // reader was in flight after it: unreachable (R9).
+                        unsafe { (*p).reclaim() };
+                    } else {
+                        // Replaced after our CAS: a reader we did not see
+                        // may still be loading it.
+                        self.push_retired(p);
+                    }
+                    p = next;
+                }
+            }
+        }
+    }
+
+    impl<T> Drop for ManifestCell<T> {
+        fn drop(&mut self) {
+            // `&mut self`: no reader. Every slot ever published is on the
+            // `prev` chain of the current one; free them all (their
+            // remaining references drop with them).
+            let mut p = self.cur.unsync_get();
+            while !p.is_null() {
+                // SAFETY: each slot came from `Box::into_raw` and is on the
+                // chain exactly once.
+                let s = unsafe { Box::from_raw(p) };
+                p = s.prev;
+            }
+        }
     }
 }

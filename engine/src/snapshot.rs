@@ -1,6 +1,6 @@
 //! Snapshots: a pinned manifest plus a sequence watermark.
 
-use std::sync::Arc;
+use crate::sync::Arc;
 
 use crate::manifest::Manifest;
 use crate::query::cursor::Cursor;
@@ -10,7 +10,8 @@ use crate::sync::{AtomicUsize, Ordering};
 use crate::{SeqNo, Timestamp};
 
 /// Counts the live snapshots of a log, so `close()` can refuse while
-/// readers are alive.
+/// readers are alive. Clones of a snapshot (a cursor's, a page span's)
+/// share its pin: the count is of snapshots taken, not of handles.
 #[derive(Debug)]
 pub(crate) struct Pin(Arc<AtomicUsize>);
 
@@ -18,12 +19,6 @@ impl Pin {
     pub(crate) fn new(ctr: &Arc<AtomicUsize>) -> Self {
         ctr.fetch_add(1, Ordering::Relaxed);
         Self(ctr.clone())
-    }
-}
-
-impl Clone for Pin {
-    fn clone(&self) -> Self {
-        Self::new(&self.0)
     }
 }
 
@@ -45,25 +40,18 @@ impl Drop for Pin {
 pub struct Snapshot<T> {
     pub(crate) m: Arc<Manifest<T>>,
     pub(crate) w: SeqNo,
-    pub(crate) _pin: Pin,
+    pub(crate) _pin: Arc<Pin>,
 }
 
 impl<T> Clone for Snapshot<T> {
     fn clone(&self) -> Self {
-        Self {
-            m: self.m.clone(),
-            w: self.w,
-            _pin: self._pin.clone(),
-        }
+        Self { m: self.m.clone(), w: self.w, _pin: Arc::clone(&self._pin) }
     }
 }
 
 impl<T> std::fmt::Debug for Snapshot<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot")
-            .field("watermark", &self.w)
-            .field("manifest", &self.m)
-            .finish()
+        f.debug_struct("Snapshot").field("watermark", &self.w).field("manifest", &self.m).finish()
     }
 }
 
@@ -84,10 +72,7 @@ pub(crate) fn half_open(t1: Timestamp, t2: Timestamp) -> Option<(Timestamp, Time
 impl<T: Send + Sync + 'static> Snapshot<T> {
     #[inline]
     pub(crate) fn view(&self) -> View<'_, T> {
-        View {
-            m: &self.m,
-            w: self.w,
-        }
+        View { m: &self.m, w: self.w }
     }
 
     /// The sequence watermark: the snapshot sees sequences `<=` this.
@@ -158,14 +143,12 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
 
     /// Smallest visible timestamp `> t`.
     pub fn next_ts(&self, t: Timestamp) -> Option<Timestamp> {
-        t.checked_add(1)
-            .and_then(|t| self.view().first_at_or_after(t))
+        t.checked_add(1).and_then(|t| self.view().first_at_or_after(t))
     }
 
     /// Greatest visible timestamp `< t`.
     pub fn prev_ts(&self, t: Timestamp) -> Option<Timestamp> {
-        t.checked_sub(1)
-            .and_then(|t| self.view().last_at_or_before(t))
+        t.checked_sub(1).and_then(|t| self.view().last_at_or_before(t))
     }
 
     /// Whether a visible record has timestamp `ts`.
@@ -188,13 +171,7 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
             }
             let (a, b) = (s.lower_bound(lo), s.upper_bound(hi));
             s.pieces(a, b, |pidx, _, x, y| {
-                out.push(PageSpan {
-                    seg: s.clone(),
-                    page: pidx,
-                    start: x,
-                    end: y,
-                    snap: self.clone(),
-                });
+                out.push(PageSpan { seg: s.clone(), page: pidx, start: x, end: y, snap: self.clone() });
             });
         }
         out

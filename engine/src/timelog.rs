@@ -1,7 +1,7 @@
 //! The log: write path, snapshots, maintenance control and lifecycle.
 
+use crate::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_epoch::Collector;
@@ -14,9 +14,7 @@ use crate::memtable::Memtable;
 use crate::query::cursor::Cursor;
 use crate::snapshot::{Order, PageSpan, Pin, Snapshot};
 use crate::stats::{Counters, Stats};
-use crate::sync::{
-    AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Backoff, Condvar, Mutex, Ordering,
-};
+use crate::sync::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Backoff, Condvar, Mutex, Ordering};
 use crate::tombstone::Tombstone;
 use crate::{SeqNo, Timestamp};
 
@@ -63,9 +61,7 @@ pub(crate) struct Inner<T> {
 
 impl<T> std::fmt::Debug for Inner<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inner")
-            .field("manifest", &*self.manifest.load())
-            .finish()
+        f.debug_struct("Inner").field("manifest", &*self.manifest.load()).finish()
     }
 }
 
@@ -77,14 +73,12 @@ impl<T> std::fmt::Debug for Inner<T> {
 /// consistency guarantees.
 pub struct Timelog<T: Clone + Send + Sync + 'static> {
     inner: Arc<Inner<T>>,
-    worker: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    worker: Mutex<Option<crate::sync::thread::JoinHandle<()>>>,
 }
 
 impl<T: Clone + Send + Sync + 'static> std::fmt::Debug for Timelog<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Timelog")
-            .field("inner", &self.inner)
-            .finish()
+        f.debug_struct("Timelog").field("inner", &self.inner).finish()
     }
 }
 
@@ -95,11 +89,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     }
 
     fn new_memtable(&self) -> Arc<Memtable<T>> {
-        Arc::new(Memtable::new(
-            self.next_id(),
-            &self.collector,
-            &self.retired,
-        ))
+        Arc::new(Memtable::new(self.next_id(), &self.collector, &self.retired))
     }
 
     /// R5: allocate `n` consecutive sequence numbers.
@@ -144,15 +134,8 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// watermark, capped by the active memtable's seal bound).
     pub(crate) fn snapshot(&self) -> Snapshot<T> {
         let m = self.manifest.load_full();
-        let w = self
-            .visible
-            .load(Ordering::Acquire)
-            .min(m.active.seal_bound());
-        Snapshot {
-            m,
-            w,
-            _pin: Pin::new(&self.pins),
-        }
+        let w = self.visible.load(Ordering::Acquire).min(m.active.seal_bound());
+        Snapshot { m, w, _pin: Arc::new(Pin::new(&self.pins)) }
     }
 
     /// Runs `f` inside an entered active memtable (R1), retrying across seals.
@@ -182,10 +165,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         self.hooks.pause(crate::hooks::Point::SealPublish);
         loop {
             let cur = self.manifest.load_full();
-            debug_assert!(
-                Arc::ptr_eq(&cur.active, mt),
-                "only the sealer replaces the active memtable"
-            );
+            debug_assert!(Arc::ptr_eq(&cur.active, mt), "only the sealer replaces the active memtable");
             let mut next = cur.successor();
             next.sealed.push(cur.active.clone());
             next.active = fresh.clone();
@@ -246,8 +226,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         self.check_open()?;
         self.check_floor(ts)?;
         let mut val = Some(val);
-        let (seq, mt) = self
-            .with_active(|mt| mt.insert(ts, val.take().expect("inserted once"), || self.alloc(1)));
+        let (seq, mt) = self.with_active(|mt| mt.insert(ts, val.take().expect("inserted once"), || self.alloc(1)));
         self.commit(seq, 1);
         self.after_write(&mt)
     }
@@ -257,15 +236,10 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // Chunks of about one memtable, so a huge batch seals as it goes.
         let chunk = (self.cfg.memtable_max_bytes / (16 + std::mem::size_of::<T>())).max(1024);
         while !batch.is_empty() {
-            let rest = if batch.len() > chunk {
-                batch.split_off(chunk)
-            } else {
-                Vec::new()
-            };
+            let rest = if batch.len() > chunk { batch.split_off(chunk) } else { Vec::new() };
             let mut part = Some(batch);
-            let ((first, n), mt) = self.with_active(|mt| {
-                mt.insert_batch(part.take().expect("inserted once"), |n| self.alloc(n))
-            });
+            let ((first, n), mt) =
+                self.with_active(|mt| mt.insert_batch(part.take().expect("inserted once"), |n| self.alloc(n)));
             self.commit(first, n);
             if self.after_write(&mt)? == WriteStatus::Busy {
                 status = WriteStatus::Busy;
@@ -353,7 +327,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         self.worker.lock().unwrap().running
     }
 
-    fn worker_loop(self: Arc<Self>) {
+    fn worker_loop(&self) {
         let period = Duration::from_millis(self.cfg.wakeup_ms);
         loop {
             {
@@ -428,10 +402,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             worker_cv: Condvar::new(),
             progress_cv: Condvar::new(),
         });
-        let log = Self {
-            inner,
-            worker: std::sync::Mutex::new(None),
-        };
+        let log = Self { inner, worker: Mutex::new(None) };
         if config.maintenance == MaintenanceMode::Background {
             log.start_maintenance()?;
         }
@@ -460,10 +431,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// written if a timestamp is below the floor), sorted stably by
     /// timestamp if needed (equal timestamps keep their order) and written
     /// in memtable-sized chunks, each committed atomically.
-    pub fn extend<I: IntoIterator<Item = (Timestamp, T)>>(
-        &self,
-        records: I,
-    ) -> Result<WriteStatus> {
+    pub fn extend<I: IntoIterator<Item = (Timestamp, T)>>(&self, records: I) -> Result<WriteStatus> {
         self.inner.check_open()?;
         let mut batch: Vec<(Timestamp, T)> = records.into_iter().collect();
         let floor = self.inner.floor.load(Relaxed);
@@ -477,16 +445,9 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     }
 
     /// Appends parallel slices of timestamps and payloads.
-    pub fn extend_from_parts(
-        &self,
-        timestamps: &[Timestamp],
-        payloads: Vec<T>,
-    ) -> Result<WriteStatus> {
+    pub fn extend_from_parts(&self, timestamps: &[Timestamp], payloads: Vec<T>) -> Result<WriteStatus> {
         if timestamps.len() != payloads.len() {
-            return Err(Error::LengthMismatch {
-                timestamps: timestamps.len(),
-                payloads: payloads.len(),
-            });
+            return Err(Error::LengthMismatch { timestamps: timestamps.len(), payloads: payloads.len() });
         }
         self.extend(timestamps.iter().copied().zip(payloads))
     }
@@ -498,8 +459,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
 
     /// Deletes everything before `t`.
     pub fn delete_before(&self, t: Timestamp) -> Result<WriteStatus> {
-        self.inner
-            .push_tombstone(Timestamp::MIN, t.max(Timestamp::MIN))
+        self.inner.push_tombstone(Timestamp::MIN, t.max(Timestamp::MIN))
     }
 
     /// Deletes the records at exactly `ts`.
@@ -566,11 +526,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     fn with_view<R>(&self, f: impl FnOnce(crate::query::plan::View<'_, T>) -> R) -> Result<R> {
         self.inner.check_open()?;
         let m = self.inner.manifest.load();
-        let w = self
-            .inner
-            .visible
-            .load(Ordering::Acquire)
-            .min(m.active.seal_bound());
+        let w = self.inner.visible.load(Ordering::Acquire).min(m.active.seal_bound());
         Ok(f(crate::query::plan::View { m: &m, w }))
     }
 
@@ -623,11 +579,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
 
     /// Zero-copy spans of flushed pages overlapping `[t1, t2)` (`None`
     /// bounds = unbounded).
-    pub fn page_spans(
-        &self,
-        t1: Option<Timestamp>,
-        t2: Option<Timestamp>,
-    ) -> Result<Vec<PageSpan<T>>> {
+    pub fn page_spans(&self, t1: Option<Timestamp>, t2: Option<Timestamp>) -> Result<Vec<PageSpan<T>>> {
         let lo = t1.unwrap_or(Timestamp::MIN);
         let hi = match t2 {
             None => Timestamp::MAX,
@@ -654,9 +606,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         self.flush()?;
         let _g = self.inner.maint.lock().unwrap();
         while self.inner.compact_once(true) {
-            if self.inner.manifest.load().l0.is_empty()
-                && self.inner.manifest.load().tombstones.is_empty()
-            {
+            if self.inner.manifest.load().l0.is_empty() && self.inner.manifest.load().tombstones.is_empty() {
                 break;
             }
         }
@@ -685,12 +635,10 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             st.running = true;
         }
         let inner = self.inner.clone();
-        let h = std::thread::Builder::new()
+        let h = crate::sync::thread::Builder::new()
             .name("timelog-maint".into())
             .spawn(move || inner.worker_loop())
-            .map_err(|e| {
-                Error::InvalidConfig(format!("cannot start the maintenance thread: {e}"))
-            })?;
+            .map_err(|e| Error::InvalidConfig(format!("cannot start the maintenance thread: {e}")))?;
         *slot = Some(h);
         Ok(())
     }
@@ -791,7 +739,11 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             segments_l0: m.l0.len(),
             segments_l1: m.l1.len(),
             pages_total: segs.clone().map(|s| s.pages.len()).sum(),
-            records_estimate: segs.map(|s| s.len).sum::<usize>() + mem_records,
+            records_estimate: if i.closed.load(Relaxed) {
+                segs.map(|s| s.len).sum::<usize>() + mem_records
+            } else {
+                self.len().unwrap_or(0)
+            },
             min_ts,
             max_ts,
             tombstone_count,

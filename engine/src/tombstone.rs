@@ -6,7 +6,7 @@
 
 use std::ptr;
 
-use crate::sync::{AtomicPtr, Ordering};
+use crate::sync::{AtomicPtr, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
 /// A range delete `[t1, t2)` issued with sequence number `seq`.
@@ -31,6 +31,8 @@ impl Tombstone {
 struct Node {
     tomb: Tombstone,
     next: *const Node,
+    /// Model checkers: the node's memory (zero-sized no-op in std builds).
+    region: Region,
 }
 
 /// The tombstones of one memtable: a push-only lock-free stack.
@@ -50,24 +52,22 @@ unsafe impl Sync for TombStack {}
 
 impl TombStack {
     pub(crate) fn new() -> Self {
-        Self {
-            head: AtomicPtr::new(ptr::null_mut()),
-        }
+        Self { head: AtomicPtr::new(ptr::null_mut()) }
     }
 
     pub(crate) fn push(&self, tomb: Tombstone) {
-        let node = Box::into_raw(Box::new(Node {
-            tomb,
-            next: ptr::null(),
-        }));
+        let node = Box::into_raw(Box::new(Node { tomb, next: ptr::null(), region: Region::new() }));
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             // SAFETY: `node` is ours until the CAS below publishes it.
             unsafe { (*node).next = head };
-            match self
-                .head
-                .compare_exchange_weak(head, node, Ordering::Release, Ordering::Relaxed)
-            {
+            // R7: the Release CAS publishes the node's contents.
+            #[cfg(not(timelog_fault = "tomb_relaxed_push"))]
+            let published = Ordering::Release;
+            // Seeded fault (R7): a Relaxed publication orders nothing.
+            #[cfg(timelog_fault = "tomb_relaxed_push")]
+            let published = Ordering::Relaxed;
+            match self.head.compare_exchange_weak(head, node, published, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(h) => head = h,
             }
@@ -85,6 +85,7 @@ impl TombStack {
             // SAFETY: R6: published nodes are immutable and live until the
             // stack is dropped, which cannot happen while `&self` is held.
             let n = unsafe { &*p };
+            n.region.read();
             f(&n.tomb);
             p = n.next;
         }
@@ -100,7 +101,7 @@ impl TombStack {
 
 impl Drop for TombStack {
     fn drop(&mut self) {
-        let mut p = *self.head.get_mut();
+        let mut p = self.head.unsync_get();
         while !p.is_null() {
             // SAFETY: `&mut self`: nobody else reaches the nodes; each was made by `Box::into_raw`.
             let n = unsafe { Box::from_raw(p) };

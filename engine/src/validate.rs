@@ -1,6 +1,6 @@
 //! `validate()`: the engine's structural invariants, checked on demand.
 
-use std::sync::Arc;
+use crate::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::timelog::Inner;
@@ -15,9 +15,7 @@ pub(crate) fn validate<T: Clone + Send + Sync + 'static>(inner: &Inner<T>) -> Re
     let visible = inner.visible.load(Acquire);
     let next = inner.next_seq.load(Acquire);
     if visible >= next {
-        return fail(format!(
-            "visible watermark {visible} is not below the next sequence {next}"
-        ));
+        return fail(format!("visible watermark {visible} is not below the next sequence {next}"));
     }
     // Segments: sorted pages, correct bounds and page capacities.
     for s in m.l0.iter().chain(m.l1.iter()) {
@@ -25,12 +23,7 @@ pub(crate) fn validate<T: Clone + Send + Sync + 'static>(inner: &Inner<T>) -> Re
         let mut prev = i64::MIN;
         for (i, p) in s.pages.iter().enumerate() {
             if p.is_empty() || (i + 1 < s.pages.len() && p.len() != s.page_cap) {
-                return fail(format!(
-                    "segment {} page {i} has {} records (capacity {})",
-                    s.id,
-                    p.len(),
-                    s.page_cap
-                ));
+                return fail(format!("segment {} page {i} has {} records (capacity {})", s.id, p.len(), s.page_cap));
             }
             for &ts in p.timestamps() {
                 if ts < prev {
@@ -39,10 +32,7 @@ pub(crate) fn validate<T: Clone + Send + Sync + 'static>(inner: &Inner<T>) -> Re
                 prev = ts;
             }
             if p.timestamps().len() != p.payloads().len() {
-                return fail(format!(
-                    "segment {} page {i}: timestamps and payloads differ in length",
-                    s.id
-                ));
+                return fail(format!("segment {} page {i}: timestamps and payloads differ in length", s.id));
             }
             n += p.len();
         }
@@ -50,10 +40,7 @@ pub(crate) fn validate<T: Clone + Send + Sync + 'static>(inner: &Inner<T>) -> Re
             return fail(format!("segment {} length or bounds are stale", s.id));
         }
         if s.tomb_applied > visible || s.seq_hi > visible {
-            return fail(format!(
-                "segment {} claims sequences above the visible watermark",
-                s.id
-            ));
+            return fail(format!("segment {} claims sequences above the visible watermark", s.id));
         }
     }
     // L1: windowed, sorted, non-overlapping.
@@ -76,26 +63,17 @@ pub(crate) fn validate<T: Clone + Send + Sync + 'static>(inner: &Inner<T>) -> Re
     let mut prev = l1_hi;
     for s in &m.l0 {
         if s.seq_hi < prev {
-            return fail(format!(
-                "L0 segment {} is older than a segment before it",
-                s.id
-            ));
+            return fail(format!("L0 segment {} is older than a segment before it", s.id));
         }
         prev = s.seq_hi;
     }
     for mt in &m.sealed {
         let b = mt.seal_bound();
         if b == u64::MAX || !mt.is_sealed() {
-            return fail(format!(
-                "sealed memtable {} was published before its drain",
-                mt.id
-            ));
+            return fail(format!("sealed memtable {} was published before its drain", mt.id));
         }
         if b < prev {
-            return fail(format!(
-                "sealed memtable {} has a bound below an older layer",
-                mt.id
-            ));
+            return fail(format!("sealed memtable {} has a bound below an older layer", mt.id));
         }
         prev = b;
     }

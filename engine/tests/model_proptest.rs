@@ -17,12 +17,7 @@ impl Model {
         let mut v: Vec<_> = self
             .recs
             .iter()
-            .filter(|(ts, seq, _)| {
-                !self
-                    .tombs
-                    .iter()
-                    .any(|&(a, b, s)| a <= *ts && *ts < b && s > *seq)
-            })
+            .filter(|(ts, seq, _)| !self.tombs.iter().any(|&(a, b, s)| a <= *ts && *ts < b && s > *seq))
             .map(|&(ts, seq, p)| (ts, seq, p))
             .collect();
         v.sort_by_key(|r| (r.0, r.1));
@@ -101,10 +96,7 @@ fn order(desc: bool) -> Order {
 }
 
 fn cases() -> u32 {
-    std::env::var("TIMELOG_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2000)
+    std::env::var("TIMELOG_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000)
 }
 
 fn run(ops: Vec<Op>, memtable_bytes: usize, policy: BusyPolicy) -> Result<(), TestCaseError> {
@@ -169,14 +161,7 @@ fn run(ops: Vec<Op>, memtable_bytes: usize, policy: BusyPolicy) -> Result<(), Te
                 if let Some((s, vis)) = snaps.get(i % snaps.len().max(1)) {
                     let (a, b) = (a.min(b), a.max(b));
                     let got: Vec<_> = s.range(a, b, order(desc)).collect();
-                    prop_assert_eq!(
-                        got,
-                        in_range(vis, a, b, desc),
-                        "old snapshot range [{}, {}) desc={}",
-                        a,
-                        b,
-                        desc
-                    );
+                    prop_assert_eq!(got, in_range(vis, a, b, desc), "old snapshot range [{}, {}) desc={}", a, b, desc);
                     prop_assert_eq!(s.len(), vis.len());
                 }
             }
@@ -211,26 +196,18 @@ fn run(ops: Vec<Op>, memtable_bytes: usize, policy: BusyPolicy) -> Result<(), Te
                 prop_assert_eq!(log.max_ts().unwrap(), vis.last().map(|r| r.0));
             }
         }
-        log.validate()
-            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        log.validate().map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
     // Final full comparison, then again after full compaction.
     let vis = m.visible();
-    prop_assert_eq!(
-        log.all(Order::Asc).unwrap().collect::<Vec<_>>(),
-        vis.clone()
-    );
+    prop_assert_eq!(log.all(Order::Asc).unwrap().collect::<Vec<_>>(), vis.clone());
     for (s, v) in &snaps {
         prop_assert_eq!(s.all(Order::Asc).collect::<Vec<_>>(), v.clone());
     }
     drop(snaps);
     log.compact().unwrap();
-    prop_assert_eq!(
-        log.all(Order::Desc).unwrap().collect::<Vec<_>>(),
-        vis.iter().rev().copied().collect::<Vec<_>>()
-    );
-    log.validate()
-        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    prop_assert_eq!(log.all(Order::Desc).unwrap().collect::<Vec<_>>(), vis.iter().rev().copied().collect::<Vec<_>>());
+    log.validate().map_err(|e| TestCaseError::fail(e.to_string()))?;
     Ok(())
 }
 

@@ -12,12 +12,7 @@ use std::time::{Duration, Instant};
 use timelog::{BusyPolicy, Config, MaintenanceMode, Order, Timelog, WriteStatus};
 
 fn duration() -> Duration {
-    Duration::from_millis(
-        std::env::var("TIMELOG_STRESS_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1500),
-    )
+    Duration::from_millis(std::env::var("TIMELOG_STRESS_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1500))
 }
 
 /// Payload: (writer id, counter). Timestamps mostly increase, with some out of order.
@@ -37,11 +32,7 @@ fn check_prefix(rows: &[(i64, P)], writers: usize, last: &mut [u64]) {
             assert_eq!(c, i as u64, "writer {w}: snapshot shows a gap at {i}");
         }
         let n = cs.len() as u64;
-        assert!(
-            n >= last[w],
-            "writer {w}: a later snapshot shows fewer records ({n} < {})",
-            last[w]
-        );
+        assert!(n >= last[w], "writer {w}: a later snapshot shows fewer records ({n} < {})", last[w]);
         last[w] = n;
     }
 }
@@ -61,9 +52,7 @@ fn stress(writers: usize, readers: usize, cfg: Config) {
                 // 50th a batch of 20.
                 let base = (c as i64) * 10 + w as i64;
                 if c % 50 == 49 {
-                    let batch: Vec<_> = (0..20)
-                        .map(|k| (base + k, (w as u32, c + k as u64)))
-                        .collect();
+                    let batch: Vec<_> = (0..20).map(|k| (base + k, (w as u32, c + k as u64))).collect();
                     if log.extend(batch).unwrap() == WriteStatus::Busy {
                         busy += 1;
                     }
@@ -88,20 +77,12 @@ fn stress(writers: usize, readers: usize, cfg: Config) {
             let mut scans = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let snap = log.snapshot().unwrap();
-                let order = if (scans + r as u64) % 2 == 0 {
-                    Order::Asc
-                } else {
-                    Order::Desc
-                };
+                let order = if (scans + r as u64) % 2 == 0 { Order::Asc } else { Order::Desc };
                 let mut rows: Vec<(i64, P)> = snap.all(order).collect();
                 if order == Order::Desc {
                     rows.reverse();
                 }
-                assert_eq!(
-                    rows.len(),
-                    snap.len(),
-                    "len() disagrees with a scan of the same snapshot"
-                );
+                assert_eq!(rows.len(), snap.len(), "len() disagrees with a scan of the same snapshot");
                 check_prefix(&rows, writers, &mut last);
                 // Point reads and navigation on the same snapshot agree with the scan.
                 if let Some(&(ts, _)) = rows.get(rows.len() / 2) {
@@ -127,18 +108,11 @@ fn stress(writers: usize, readers: usize, cfg: Config) {
     let mut last = vec![0u64; writers];
     check_prefix(&rows, writers, &mut last);
     for w in 0..writers {
-        assert_eq!(
-            last[w],
-            acked[w].load(Ordering::Acquire),
-            "writer {w}: acknowledged writes missing"
-        );
+        assert_eq!(last[w], acked[w].load(Ordering::Acquire), "writer {w}: acknowledged writes missing");
     }
     log.validate().unwrap();
     let st = log.stats();
-    assert!(
-        st.seals_total > 0 && st.flushes_total > 0,
-        "the stress never exercised seal/flush: {st:?}"
-    );
+    assert!(st.seals_total > 0 && st.flushes_total > 0, "the stress never exercised seal/flush: {st:?}");
     log.compact().unwrap();
     assert_eq!(log.len().unwrap(), rows.len());
     log.validate().unwrap();
@@ -165,14 +139,7 @@ fn stress_two_writers_three_readers_background() {
 
 #[test]
 fn stress_one_writer_flush_policy_waits() {
-    stress(
-        1,
-        2,
-        Config {
-            sealed_wait_ms: 5,
-            ..small(BusyPolicy::Flush)
-        },
-    );
+    stress(1, 2, Config { sealed_wait_ms: 5, ..small(BusyPolicy::Flush) });
 }
 
 #[test]

@@ -47,32 +47,22 @@ const ADAPTIVE_KEYS: &[&str] = &[
 fn str_arg<'py>(name: &str, v: &Bound<'py, PyAny>, accepted: &str) -> PyResult<String> {
     match v.cast::<PyString>() {
         Ok(s) => Ok(s.to_str()?.to_owned()),
-        Err(_) => Err(PyValueError::new_err(format!(
-            "{name} must be one of {accepted}, got {}",
-            v.repr()?
-        ))),
+        Err(_) => Err(PyValueError::new_err(format!("{name} must be one of {accepted}, got {}", v.repr()?))),
     }
 }
 
 fn uint<T: TryFrom<u64>>(name: &str, v: &Bound<'_, PyAny>) -> PyResult<T> {
     if v.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(PyTypeError::new_err(format!(
-            "{name} must be an int, not bool"
-        )));
+        return Err(PyTypeError::new_err(format!("{name} must be an int, not bool")));
     }
     let i: i128 = v.extract().map_err(|_| {
         PyTypeError::new_err(format!(
             "{name} must be an int, got {}",
-            v.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
+            v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
         ))
     })?;
     if i < 0 {
-        return Err(PyValueError::new_err(format!(
-            "{name} must be >= 0 (0 = engine default), got {i}"
-        )));
+        return Err(PyValueError::new_err(format!("{name} must be >= 0 (0 = engine default), got {i}")));
     }
     u64::try_from(i)
         .ok()
@@ -88,25 +78,17 @@ fn int64(name: &str, v: &Bound<'_, PyAny>) -> PyResult<i64> {
 }
 
 fn float(name: &str, v: &Bound<'_, PyAny>) -> PyResult<f64> {
-    v.extract::<f64>()
-        .map_err(|_| PyTypeError::new_err(format!("{name} must be a float")))
+    v.extract::<f64>().map_err(|_| PyTypeError::new_err(format!("{name} must be a float")))
 }
 
-fn sub_dict<'py>(
-    name: &str,
-    v: &Bound<'py, PyAny>,
-    keys: &[&str],
-) -> PyResult<Option<Bound<'py, PyDict>>> {
+fn sub_dict<'py>(name: &str, v: &Bound<'py, PyAny>, keys: &[&str]) -> PyResult<Option<Bound<'py, PyDict>>> {
     if v.is_none() {
         return Ok(None);
     }
     let d = v.cast::<PyDict>().map_err(|_| {
         PyTypeError::new_err(format!(
             "{name} must be a dict (or None), got {}",
-            v.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
+            v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
         ))
     })?;
     for k in d.keys() {
@@ -123,11 +105,7 @@ fn sub_dict<'py>(
 
 /// Builds a config from keyword arguments. `carry` supplies `min_ts` and
 /// `mostly_ordered_default` when they are not given (reopen/configure).
-pub fn parse(
-    kwargs: Option<&Bound<'_, PyDict>>,
-    carry: Option<&Config>,
-    what: &str,
-) -> PyResult<Config> {
+pub fn parse(kwargs: Option<&Bound<'_, PyDict>>, carry: Option<&Config>, what: &str) -> PyResult<Config> {
     let mut c = Config::default();
     if let Some(prev) = carry {
         c.min_ts = prev.min_ts;
@@ -139,36 +117,28 @@ pub fn parse(
         match key.as_str() {
             "time_unit" => {
                 c.time_unit = TimeUnit::parse(&str_arg("time_unit", &v, "'s', 'ms', 'us', 'ns'")?)
-                    .map_err(|e| {
-                    PyValueError::new_err(e.to_string().replace("invalid configuration: ", ""))
-                })?
+                    .map_err(|e| PyValueError::new_err(e.to_string().replace("invalid configuration: ", "")))?
             }
             "maintenance" => {
-                c.maintenance =
-                    MaintenanceMode::parse(&str_arg("maintenance", &v, "'background', 'disabled'")?)
-                        .map_err(|e| {
-                            PyValueError::new_err(
-                                e.to_string().replace("invalid configuration: ", ""),
-                            )
-                        })?
+                c.maintenance = MaintenanceMode::parse(&str_arg("maintenance", &v, "'background', 'disabled'")?)
+                    .map_err(|e| PyValueError::new_err(e.to_string().replace("invalid configuration: ", "")))?
             }
             "busy_policy" => {
-                c.busy_policy =
-                    BusyPolicy::parse(&str_arg("busy_policy", &v, "'raise', 'silent', 'flush'")?)
-                        .map_err(|e| {
-                            PyValueError::new_err(
-                                e.to_string().replace("invalid configuration: ", ""),
-                            )
-                        })?
+                c.busy_policy = BusyPolicy::parse(&str_arg("busy_policy", &v, "'raise', 'silent', 'flush'")?)
+                    .map_err(|e| PyValueError::new_err(e.to_string().replace("invalid configuration: ", "")))?
             }
-            "min_ts" => {
-                c.min_ts = if v.is_none() {
-                    None
-                } else {
-                    Some(int64("min_ts", &v)?)
-                }
+            "min_ts" => c.min_ts = if v.is_none() { None } else { Some(int64("min_ts", &v)?) },
+            "mostly_ordered_default" => {
+                c.mostly_ordered_default = v
+                    .cast::<pyo3::types::PyBool>()
+                    .map_err(|_| {
+                        PyTypeError::new_err(format!(
+                            "mostly_ordered_default must be a bool, got {}",
+                            v.repr().map(|r| r.to_string()).unwrap_or_default()
+                        ))
+                    })?
+                    .is_true()
             }
-            "mostly_ordered_default" => c.mostly_ordered_default = v.is_truthy()?,
             "memtable_max_bytes" => c.memtable_max_bytes = uint(&key, &v)?,
             "target_page_bytes" => c.target_page_bytes = uint(&key, &v)?,
             "sealed_max_runs" => c.sealed_max_runs = uint(&key, &v)?,
@@ -210,9 +180,7 @@ pub fn parse(
                             "alpha" => a.alpha = float(&name, &v)?,
                             "warmup_flushes" => a.warmup_flushes = uint(&name, &v)?,
                             "stale_flushes" => a.stale_flushes = uint(&name, &v)?,
-                            "failure_backoff_threshold" => {
-                                a.failure_backoff_threshold = uint(&name, &v)?
-                            }
+                            "failure_backoff_threshold" => a.failure_backoff_threshold = uint(&name, &v)?,
                             _ => a.failure_backoff_pct = uint(&name, &v)?,
                         }
                     }

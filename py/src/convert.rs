@@ -37,9 +37,7 @@ pub fn coerce_ts(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
 fn overflow(obj: &Bound<'_, PyAny>) -> PyErr {
     PyOverflowError::new_err(format!(
         "timestamp {} is outside the int64 range [{}, {}]",
-        obj.repr()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|_| "?".into()),
+        obj.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into()),
         i64::MIN,
         i64::MAX
     ))
@@ -48,9 +46,7 @@ fn overflow(obj: &Bound<'_, PyAny>) -> PyErr {
 #[cold]
 fn coerce_slow(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     if obj.is_instance_of::<PyBool>() {
-        return Err(PyTypeError::new_err(
-            "timestamp must be an int, bool not allowed (True/False are not timestamps)",
-        ));
+        return Err(PyTypeError::new_err("timestamp must be an int, bool not allowed (True/False are not timestamps)"));
     }
     if obj.is_instance_of::<PyFloat>() {
         return Err(PyTypeError::new_err(format!(
@@ -62,7 +58,7 @@ fn coerce_slow(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     let dt = py.import("datetime")?;
     if obj.is_instance(&dt.getattr("datetime")?)? || obj.is_instance(&dt.getattr("date")?)? {
         return Err(PyTypeError::new_err(format!(
-            "timestamp must be an int in the log's time_unit, got {}; e.g. int(dt.timestamp() * 1000) for 'ms'",
+            "timestamps are integers in the log's time_unit, got {}; convert it, e.g. int(dt.timestamp() * 1000) for time_unit='ms'",
             obj.get_type().name()?
         )));
     }

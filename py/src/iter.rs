@@ -56,14 +56,7 @@ pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTup
 impl PyTimelogIter {
     pub(crate) fn new(snap: Snapshot<PyObj>, lo: i64, hi: i64, order: Order) -> Self {
         let cursor = snap.cursor(lo, hi, order);
-        let mut st = IterState {
-            cursor: Some(cursor),
-            snap: Some(snap),
-            lo,
-            hi,
-            order,
-            taken: 0,
-        };
+        let mut st = IterState { cursor: Some(cursor), snap: Some(snap), lo, hi, order, taken: 0 };
         if st.cursor.as_ref().is_some_and(|c| c.remaining() == 0) {
             st.release();
         }
@@ -136,9 +129,7 @@ impl PyTimelogIter {
     /// Up to `n` `(ts, obj)` tuples.
     fn next_batch<'py>(&self, py: Python<'py>, n: isize) -> PyResult<Bound<'py, PyList>> {
         if n < 0 {
-            return Err(PyValueError::new_err(format!(
-                "next_batch(n) needs n >= 0, got {n}"
-            )));
+            return Err(PyValueError::new_err(format!("next_batch(n) needs n >= 0, got {n}")));
         }
         self.take_list(py, n as usize)
     }
@@ -164,14 +155,7 @@ impl PyTimelogIter {
                 it
             }
             _ => PyTimelogIter {
-                st: Mutex::new(IterState {
-                    cursor: None,
-                    snap: None,
-                    lo: st.lo,
-                    hi: st.hi,
-                    order: rev,
-                    taken: 0,
-                }),
+                st: Mutex::new(IterState { cursor: None, snap: None, lo: st.lo, hi: st.hi, order: rev, taken: 0 }),
             },
         }
     }
@@ -192,6 +176,15 @@ impl PyTimelogIter {
     #[getter]
     fn closed(&self, py: Python<'_>) -> bool {
         self.lock(py).snap.is_none()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let st = self.lock(py);
+        let dir = if st.order == Order::Desc { " descending" } else { "" };
+        match &st.cursor {
+            Some(c) => format!("<TimelogIter{dir} remaining={}>", c.remaining()),
+            None => format!("<TimelogIter{dir} closed>"),
+        }
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

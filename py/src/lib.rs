@@ -6,10 +6,7 @@
 //! `frozen` and `Sync`, the log itself is lock-free, and the per-iterator
 //! state is guarded by the iterator's own mutex.
 
-#![expect(
-    missing_debug_implementations,
-    reason = "pyclasses are inspected through their Python repr, not Debug"
-)]
+#![expect(missing_debug_implementations, reason = "pyclasses are inspected through their Python repr, not Debug")]
 
 use pyo3::create_exception;
 use pyo3::prelude::*;
@@ -22,13 +19,13 @@ mod stats;
 mod views;
 
 create_exception!(
-    _timelog,
+    timelog._timelog,
     TimelogError,
     pyo3::exceptions::PyException,
     "Base class of the errors timelog raises."
 );
 create_exception!(
-    _timelog,
+    timelog._timelog,
     TimelogBusyError,
     TimelogError,
     "A write was accepted (committed) but hit backpressure. Do not retry it."

@@ -31,14 +31,7 @@ fn build(cfg: Config) -> PyResult<State> {
     let scope: timelog::hooks::WorkerScope = Arc::new(|f: &mut dyn FnMut()| {
         let _ = Python::try_attach(|_py| f());
     });
-    let log = Timelog::with_hooks(
-        cfg.clone(),
-        Hooks {
-            worker_scope: Some(scope),
-            ..Hooks::default()
-        },
-    )
-    .map_err(err)?;
+    let log = Timelog::with_hooks(cfg.clone(), Hooks { worker_scope: Some(scope), ..Hooks::default() }).map_err(err)?;
     Ok(State { log, cfg })
 }
 
@@ -55,13 +48,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Arg<'py> {
     }
 }
 
-#[pyclass(
-    frozen,
-    subclass,
-    weakref,
-    name = "Timelog",
-    module = "timelog._timelog"
-)]
+#[pyclass(frozen, subclass, weakref, name = "Timelog", module = "timelog._timelog")]
 pub struct PyTimelog {
     state: ArcSwap<State>,
 }
@@ -92,7 +79,8 @@ impl PyTimelog {
     fn slice_iter(&self, s: &Bound<'_, PySlice>, order: Order) -> PyResult<PyTimelogIter> {
         let step = s.getattr("step")?;
         if !step.is_none() {
-            let one = step.extract::<i64>().map(|v| v == 1).unwrap_or(false);
+            let one = step.is_exact_instance_of::<pyo3::types::PyInt>()
+                && step.extract::<i64>().map(|v| v == 1).unwrap_or(false);
             if !one {
                 return Err(PyValueError::new_err(format!(
                     "slice step must be None or 1 (timestamps are not positions), got {}; use reversed(log[t1:t2]) for descending order",
@@ -102,11 +90,7 @@ impl PyTimelog {
         }
         let start = s.getattr("start")?;
         let stop = s.getattr("stop")?;
-        let lo = if start.is_none() {
-            i64::MIN
-        } else {
-            coerce_ts(&start)?
-        };
+        let lo = if start.is_none() { i64::MIN } else { coerce_ts(&start)? };
         if stop.is_none() {
             return self.iter_over(lo, i64::MAX, order);
         }
@@ -135,10 +119,11 @@ impl PyTimelog {
 
     fn delete_slice(&self, s: &Bound<'_, PySlice>) -> PyResult<()> {
         let step = s.getattr("step")?;
-        if !step.is_none() && !step.extract::<i64>().map(|v| v == 1).unwrap_or(false) {
-            return Err(PyValueError::new_err(
-                "slice step must be None or 1 in del log[t1:t2]",
-            ));
+        if !step.is_none()
+            && !(step.is_exact_instance_of::<pyo3::types::PyInt>()
+                && step.extract::<i64>().map(|v| v == 1).unwrap_or(false))
+        {
+            return Err(PyValueError::new_err("slice step must be None or 1 in del log[t1:t2]"));
         }
         let start = s.getattr("start")?;
         let stop = s.getattr("stop")?;
@@ -165,13 +150,13 @@ impl PyTimelog {
         let st = self.state();
         // Large batches are sorted and inserted without holding the
         // interpreter; payload moves need no reference-count changes.
-        let r = if batch.len() > 4096 {
-            py.detach(|| st.log.extend(batch))
-        } else {
-            st.log.extend(batch)
-        };
+        let r = if batch.len() > 4096 { py.detach(|| st.log.extend(batch)) } else { st.log.extend(batch) };
         write_result(r)
     }
+}
+
+fn count_arg(what: &str, n: isize) -> PyResult<usize> {
+    usize::try_from(n).map_err(|_| PyValueError::new_err(format!("{what}(n) needs n >= 0, got {n}")))
 }
 
 fn order_of(reverse: bool) -> Order {
@@ -188,21 +173,14 @@ impl PyTimelog {
     #[pyo3(signature = (**kwargs))]
     fn py_new(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let cfg = config::parse(kwargs, None, "Timelog()")?;
-        Ok(Self {
-            state: ArcSwap::from_pointee(build(cfg)?),
-        })
+        Ok(Self { state: ArcSwap::from_pointee(build(cfg)?) })
     }
 
     // ----- writes -------------------------------------------------------
 
     /// append(obj) | append(obj, ts=T) | append(T, obj)
     #[pyo3(signature = (a, b = Arg::Missing, *, ts = None))]
-    fn append(
-        &self,
-        a: Bound<'_, PyAny>,
-        b: Arg<'_>,
-        ts: Option<Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
+    fn append(&self, a: Bound<'_, PyAny>, b: Arg<'_>, ts: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         let st = self.state();
         let r = match (b, ts) {
             (Arg::Given(obj), None) => st.log.append(coerce_ts(&a)?, PyObj(obj.unbind())),
@@ -219,15 +197,9 @@ impl PyTimelog {
 
     fn __setitem__(&self, ts: Bound<'_, PyAny>, obj: Bound<'_, PyAny>) -> PyResult<()> {
         if ts.is_instance_of::<PySlice>() {
-            return Err(PyTypeError::new_err(
-                "log[t1:t2] = ... is not supported; assign one timestamp: log[ts] = obj",
-            ));
+            return Err(PyTypeError::new_err("log[t1:t2] = ... is not supported; assign one timestamp: log[ts] = obj"));
         }
-        write_result(
-            self.state()
-                .log
-                .append(coerce_ts(&ts)?, PyObj(obj.unbind())),
-        )
+        write_result(self.state().log.append(coerce_ts(&ts)?, PyObj(obj.unbind())))
     }
 
     /// extend(pairs) | extend(timestamps, objects)
@@ -253,10 +225,7 @@ impl PyTimelog {
         let floor = st.log.floor();
         let mut batch: Vec<(i64, PyObj)> = Vec::new();
         let mut skipped = 0u64;
-        let mut take = |t: &Bound<'_, PyAny>,
-                        obj: Bound<'_, PyAny>,
-                        batch: &mut Vec<(i64, PyObj)>|
-         -> PyResult<()> {
+        let mut take = |t: &Bound<'_, PyAny>, obj: Bound<'_, PyAny>, batch: &mut Vec<(i64, PyObj)>| -> PyResult<()> {
             match coerce_ts(t) {
                 Ok(ts) => {
                     if let Some(f) = floor {
@@ -297,23 +266,14 @@ impl PyTimelog {
                     let item = item?;
                     let pair = match item.cast::<PyTuple>() {
                         Ok(t) if t.len() == 2 => (t.get_item(0)?, t.get_item(1)?),
-                        Ok(_) => {
-                            return Err(PyValueError::new_err("extend() expects (ts, obj) pairs"))
-                        }
+                        Ok(_) => return Err(PyValueError::new_err("extend() expects (ts, obj) pairs")),
                         Err(_) => {
                             let seq = item.cast::<pyo3::types::PySequence>();
                             match seq {
-                                Ok(s)
-                                    if !item.is_instance_of::<pyo3::types::PyString>()
-                                        && s.len()? == 2 =>
-                                {
+                                Ok(s) if !item.is_instance_of::<pyo3::types::PyString>() && s.len()? == 2 => {
                                     (s.get_item(0)?, s.get_item(1)?)
                                 }
-                                _ => {
-                                    return Err(PyValueError::new_err(
-                                        "extend() expects (ts, obj) pairs",
-                                    ))
-                                }
+                                _ => return Err(PyValueError::new_err("extend() expects (ts, obj) pairs")),
                             }
                         }
                     };
@@ -373,11 +333,7 @@ impl PyTimelog {
                 return Err(err(timelog::Error::BelowFloor { ts: t, floor: f }));
             }
         }
-        let batch: Vec<(i64, PyObj)> = ts
-            .iter()
-            .copied()
-            .zip(objs.into_iter().map(|o| PyObj(o.unbind())))
-            .collect();
+        let batch: Vec<(i64, PyObj)> = ts.iter().copied().zip(objs.into_iter().map(|o| PyObj(o.unbind()))).collect();
         drop(st);
         self.write_batch(py, batch)
     }
@@ -394,9 +350,7 @@ impl PyTimelog {
     fn delete_range(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>) -> PyResult<()> {
         let (a, b) = (coerce_ts(&t1)?, coerce_ts(&t2)?);
         if a > b {
-            return Err(PyValueError::new_err(format!(
-                "delete_range() needs t1 <= t2, got t1={a} > t2={b}"
-            )));
+            return Err(PyValueError::new_err(format!("delete_range() needs t1 <= t2, got t1={a} > t2={b}")));
         }
         write_result(self.state().log.delete_range(a, b))
     }
@@ -418,22 +372,12 @@ impl PyTimelog {
 
     // ----- reads --------------------------------------------------------
 
-    fn __getitem__<'py>(
-        &self,
-        py: Python<'py>,
-        key: Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
+    fn __getitem__<'py>(&self, py: Python<'py>, key: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         if let Ok(s) = key.cast::<PySlice>() {
             return self.slice_iter(s, Order::Asc)?.into_bound_py_any(py);
         }
-        if key.is_instance_of::<pyo3::types::PyInt>() || key.hasattr("__index__")? {
-            let ts = coerce_ts(&key)?;
-            return Ok(self.points(py, ts)?.into_any());
-        }
-        Err(PyTypeError::new_err(format!(
-            "Timelog indices must be integer timestamps or slices log[t1:t2], not {}",
-            key.get_type().name()?
-        )))
+        let ts = coerce_ts(&key)?;
+        Ok(self.points(py, ts)?.into_any())
     }
 
     fn at<'py>(&self, py: Python<'py>, ts: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
@@ -441,12 +385,7 @@ impl PyTimelog {
     }
 
     #[pyo3(signature = (t1, t2, *, reverse = false))]
-    fn range(
-        &self,
-        t1: Bound<'_, PyAny>,
-        t2: Bound<'_, PyAny>,
-        reverse: bool,
-    ) -> PyResult<PyTimelogIter> {
+    fn range(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
         self.range_iter(coerce_ts(&t1)?, coerce_ts(&t2)?, order_of(reverse))
     }
 
@@ -486,7 +425,8 @@ impl PyTimelog {
     }
 
     /// The newest `n` records, in ascending order (no scan of the rest).
-    fn tail<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyList>> {
+    fn tail<'py>(&self, py: Python<'py>, n: isize) -> PyResult<Bound<'py, PyList>> {
+        let n = count_arg("tail", n)?;
         let it = self.iter_over(i64::MIN, i64::MAX, Order::Desc)?;
         let list = it.take_list(py, n)?;
         list.reverse()?;
@@ -494,9 +434,9 @@ impl PyTimelog {
     }
 
     /// The oldest `n` records, in ascending order.
-    fn head<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyList>> {
-        self.iter_over(i64::MIN, i64::MAX, Order::Asc)?
-            .take_list(py, n)
+    fn head<'py>(&self, py: Python<'py>, n: isize) -> PyResult<Bound<'py, PyList>> {
+        let n = count_arg("head", n)?;
+        self.iter_over(i64::MIN, i64::MAX, Order::Asc)?.take_list(py, n)
     }
 
     fn __len__(&self) -> PyResult<usize> {
@@ -532,37 +472,31 @@ impl PyTimelog {
         kind: &str,
     ) -> PyResult<PyPageSpanIter> {
         if kind != "segment" && kind != "page" {
-            return Err(PyValueError::new_err(format!(
-                "kind must be 'segment' or 'page', got {kind:?}"
-            )));
+            return Err(PyValueError::new_err(format!("kind must be 'segment' or 'page', got {kind:?}")));
         }
-        let (a, b) =
-            match (t1, t2) {
-                (None, None) => (None, None),
-                (Some(a), Some(b)) => (Some(coerce_ts(&a)?), Some(coerce_ts(&b)?)),
-                _ => return Err(PyValueError::new_err(
+        let (a, b) = match (t1, t2) {
+            (None, None) => (None, None),
+            (Some(a), Some(b)) => (Some(coerce_ts(&a)?), Some(coerce_ts(&b)?)),
+            _ => {
+                return Err(PyValueError::new_err(
                     "views() takes both bounds (t1, t2) or neither; use views(t1, t2) or views()",
-                )),
-            };
+                ))
+            }
+        };
         if let (Some(a), Some(b)) = (a, b) {
             if a > b {
-                return Err(PyValueError::new_err(format!(
-                    "views() needs t1 <= t2, got t1={a} > t2={b}"
-                )));
+                return Err(PyValueError::new_err(format!("views() needs t1 <= t2, got t1={a} > t2={b}")));
             }
         }
         let spans = self.state().log.page_spans(a, b).map_err(err)?;
         Ok(PyPageSpanIter::new(spans))
     }
 
-    #[pyo3(signature = (t1 = None, t2 = None, *, kind = "segment"))]
-    fn page_spans(
-        &self,
-        t1: Option<Bound<'_, PyAny>>,
-        t2: Option<Bound<'_, PyAny>>,
-        kind: &str,
-    ) -> PyResult<PyPageSpanIter> {
-        self.views(t1, t2, kind)
+    #[pyo3(signature = (t1, t2, *, kind = "segment"))]
+    fn page_spans(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>, kind: &str) -> PyResult<PyPageSpanIter> {
+        coerce_ts(&t1)?;
+        coerce_ts(&t2)?;
+        self.views(Some(t1), Some(t2), kind)
     }
 
     // ----- maintenance --------------------------------------------------
@@ -583,14 +517,21 @@ impl PyTimelog {
         self.state().log.start_maintenance().map_err(err)
     }
 
-    fn stop_maintenance(&self, py: Python<'_>) {
+    fn stop_maintenance(&self, py: Python<'_>) -> PyResult<()> {
         let st = self.state();
+        if st.log.is_closed() {
+            return Err(err(timelog::Error::Closed));
+        }
         // The worker attaches to the interpreter for each step: wait for it detached.
         py.detach(|| st.log.stop_maintenance());
+        Ok(())
     }
 
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let st = self.state();
+        if st.log.is_closed() {
+            return Err(err(timelog::Error::Closed));
+        }
         crate::stats::to_dict(py, &st.log.stats(), &st.cfg)
     }
 
@@ -612,8 +553,8 @@ impl PyTimelog {
         let n = st.log.pinned();
         if n > 0 {
             return Err(crate::TimelogError::new_err(format!(
-                "cannot close: {n} reader(s) still pin snapshots of this log (iterators, PageSpans, object views or exported memoryviews); \
-                 close them (it.close(), span.close()), exhaust them or delete them, then call close() again"
+                "cannot close: {n} reader(s) are pinned to snapshots of this log (iterators, PageSpans, object views or exported memoryviews); \
+                 close them (it.close(), span.close(), mv.release()), exhaust them or delete them, then call close() again"
             )));
         }
         py.detach(|| st.log.stop_maintenance());
@@ -624,9 +565,7 @@ impl PyTimelog {
     fn reopen(&self, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
         let st = self.state();
         if !st.log.is_closed() {
-            return Err(crate::TimelogError::new_err(
-                "reopen() needs a closed log; call close() first",
-            ));
+            return Err(crate::TimelogError::new_err("reopen() needs a closed log; call close() first"));
         }
         let cfg = config::parse(kwargs, Some(&st.cfg), "reopen()")?;
         self.state.store(Arc::new(build(cfg)?));
@@ -708,12 +647,10 @@ impl PyTimelog {
         }
         let n = st.log.len().map_err(err)?;
         let unit = st.cfg.time_unit.as_str();
-        Ok(
-            match (st.log.min_ts().map_err(err)?, st.log.max_ts().map_err(err)?) {
-                (Some(a), Some(b)) => format!("<Timelog len~{n} time_unit='{unit}' [{a}..{b}]>"),
-                _ => format!("<Timelog len~{n} time_unit='{unit}' []>"),
-            },
-        )
+        Ok(match (st.log.min_ts().map_err(err)?, st.log.max_ts().map_err(err)?) {
+            (Some(a), Some(b)) => format!("<Timelog len~{n} time_unit='{unit}' [{a}..{b}]>"),
+            _ => format!("<Timelog len~{n} time_unit='{unit}'>"),
+        })
     }
 }
 

@@ -25,11 +25,7 @@ pub(crate) fn int64_buffer(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
     // SAFETY: the thread is attached; `view` is a zeroed Py_buffer that
     // PyObject_GetBuffer fills on success, and we release it below exactly once.
     let rc = unsafe {
-        ffi::PyObject_GetBuffer(
-            obj.as_ptr(),
-            view.as_mut_ptr(),
-            ffi::PyBUF_FORMAT | ffi::PyBUF_C_CONTIGUOUS,
-        )
+        ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_FORMAT | ffi::PyBUF_C_CONTIGUOUS)
     };
     if rc != 0 {
         // Distinguish "not a buffer" from "a non-contiguous buffer".
@@ -52,17 +48,18 @@ pub(crate) fn int64_buffer(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
         "B".to_owned()
     } else {
         // SAFETY: a non-null format is a NUL-terminated string owned by the exporter while the view is held.
-        unsafe { CStr::from_ptr(view.format) }
-            .to_string_lossy()
-            .into_owned()
+        unsafe { CStr::from_ptr(view.format) }.to_string_lossy().into_owned()
     };
-    let ok_fmt = matches!(
-        fmt.trim_start_matches(['@', '=', '<', '>', '!']),
-        "q" | "l" | "Q" | "L"
-    ) && !fmt.starts_with('>')
+    let ok_fmt = matches!(fmt.trim_start_matches(['@', '=', '<', '>', '!']), "q" | "l" | "Q" | "L")
+        && !fmt.starts_with('>')
         && !fmt.starts_with('!');
     let signed = !fmt.ends_with('Q') && !fmt.ends_with('L');
-    let result = if view.itemsize != 8 || !ok_fmt || !signed {
+    let result = if view.ndim > 1 {
+        Err(PyValueError::new_err(format!(
+            "bulk_append() timestamps must be one-dimensional, got {} dimensions; pass arr.ravel()",
+            view.ndim
+        )))
+    } else if view.itemsize != 8 || !ok_fmt || !signed {
         Err(PyValueError::new_err(format!(
             "bulk_append() timestamps must be native int64 (format 'q', itemsize 8), got format {fmt:?} with itemsize {}; convert with numpy.asarray(ts, dtype=numpy.int64)",
             view.itemsize
@@ -72,9 +69,7 @@ pub(crate) fn int64_buffer(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
         let mut v = vec![0i64; n];
         // SAFETY: the exporter guarantees `len` readable bytes at `buf`,
         // C-contiguous (we asked for it); `v` has room for n * 8 bytes.
-        unsafe {
-            std::ptr::copy_nonoverlapping(view.buf as *const u8, v.as_mut_ptr() as *mut u8, n * 8)
-        };
+        unsafe { std::ptr::copy_nonoverlapping(view.buf as *const u8, v.as_mut_ptr() as *mut u8, n * 8) };
         Ok(v)
     };
     // SAFETY: releases the view acquired above, once.
@@ -106,15 +101,7 @@ impl PyPageSpan {
     fn timestamps<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyMemoryView>> {
         let span = self.get()?;
         let n = span.len() as isize;
-        let exp = Bound::new(
-            py,
-            TsExport {
-                span,
-                shape: n,
-                stride: 8,
-                exports: self.exports.clone(),
-            },
-        )?;
+        let exp = Bound::new(py, TsExport { span, shape: n, stride: 8, exports: self.exports.clone() })?;
         PyMemoryView::from(exp.as_any())
     }
 
@@ -132,25 +119,15 @@ impl PyPageSpan {
         Ok(self.get()?.timestamps()[0])
     }
 
-    /// Exclusive end: `last_ts + 1` (saturating at int64 max).
+    /// Timestamp of the last record (as in the C package; same as `last_ts`).
     #[getter]
     fn end_ts(&self) -> PyResult<i64> {
-        Ok(self
-            .get()?
-            .timestamps()
-            .last()
-            .copied()
-            .unwrap_or(0)
-            .saturating_add(1))
+        self.last_ts()
     }
 
     #[getter]
     fn last_ts(&self) -> PyResult<i64> {
-        Ok(*self
-            .get()?
-            .timestamps()
-            .last()
-            .expect("a span is never empty"))
+        Ok(*self.get()?.timestamps().last().expect("a span is never empty"))
     }
 
     fn len(&self) -> PyResult<usize> {
@@ -189,12 +166,7 @@ impl PyPageSpan {
 
     fn __repr__(&self) -> String {
         match self.span.load_full() {
-            Some(s) => format!(
-                "<PageSpan len={} [{}..{}]>",
-                s.len(),
-                s.timestamps()[0],
-                s.timestamps()[s.len() - 1]
-            ),
+            Some(s) => format!("<PageSpan len={} [{}..{}]>", s.len(), s.timestamps()[0], s.timestamps()[s.len() - 1]),
             None => "<PageSpan closed>".into(),
         }
     }
@@ -211,11 +183,7 @@ pub struct TsExport {
 
 #[pymethods]
 impl TsExport {
-    unsafe fn __getbuffer__(
-        slf: Bound<'_, Self>,
-        view: *mut ffi::Py_buffer,
-        flags: c_int,
-    ) -> PyResult<()> {
+    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
         if view.is_null() {
             return Err(PyBufferError::new_err("null Py_buffer"));
         }
@@ -263,12 +231,7 @@ impl TsExport {
 }
 
 /// Lazy sequence of a span's payloads.
-#[pyclass(
-    frozen,
-    sequence,
-    name = "PageSpanObjectsView",
-    module = "timelog._timelog"
-)]
+#[pyclass(frozen, sequence, name = "PageSpanObjectsView", module = "timelog._timelog")]
 pub struct PyObjectsView {
     span: Span,
 }
@@ -283,9 +246,7 @@ impl PyObjectsView {
         let n = self.span.len() as isize;
         let j = if i < 0 { i + n } else { i };
         if j < 0 || j >= n {
-            return Err(PyIndexError::new_err(format!(
-                "PageSpanObjectsView index {i} out of range for length {n}"
-            )));
+            return Err(PyIndexError::new_err(format!("PageSpanObjectsView index {i} out of range for length {n}")));
         }
         Ok(self.span.payloads()[j as usize].0.bind(py).clone())
     }
@@ -313,9 +274,7 @@ pub struct PyPageSpanIter {
 
 impl PyPageSpanIter {
     pub(crate) fn new(spans: Vec<PageSpan<PyObj>>) -> Self {
-        Self {
-            spans: Mutex::new(Some(spans.into_iter().map(Arc::new).collect())),
-        }
+        Self { spans: Mutex::new(Some(spans.into_iter().map(Arc::new).collect())) }
     }
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<VecDeque<Span>>> {
         self.spans.lock().unwrap_or_else(|e| e.into_inner())
@@ -332,10 +291,7 @@ impl PyPageSpanIter {
         let mut g = self.lock();
         let q = g.as_mut()?;
         match q.pop_front() {
-            Some(s) => Some(PyPageSpan {
-                span: ArcSwapOption::from(Some(s)),
-                exports: Arc::new(AtomicUsize::new(0)),
-            }),
+            Some(s) => Some(PyPageSpan { span: ArcSwapOption::from(Some(s)), exports: Arc::new(AtomicUsize::new(0)) }),
             None => {
                 *g = None;
                 None

@@ -1,9 +1,9 @@
 //! Compaction: merge L0 segments (and the L1 windows they touch) into
 //! windowed, non-overlapping L1 segments, dropping what tombstones hide.
 
+use crate::sync::Arc;
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 
 use crate::manifest::Manifest;
 use crate::segment::{Level, Segment, SegmentBuilder};
@@ -62,19 +62,12 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
         if with_debt {
             for s in &m.l1 {
-                if m.tombstones
-                    .iter()
-                    .any(|t| t.seq > s.tomb_applied && t.t1 <= s.max_ts && s.min_ts < t.t2)
-                {
+                if m.tombstones.iter().any(|t| t.seq > s.tomb_applied && t.t1 <= s.max_ts && s.min_ts < t.t2) {
                     windows.insert(self.window(s.min_ts));
                 }
             }
         }
-        let l1: Vec<_> =
-            m.l1.iter()
-                .filter(|s| windows.contains(&self.window(s.min_ts)))
-                .cloned()
-                .collect();
+        let l1: Vec<_> = m.l1.iter().filter(|s| windows.contains(&self.window(s.min_ts))).cloned().collect();
         if l0.is_empty() && l1.is_empty() {
             return None;
         }
@@ -93,26 +86,12 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
         let mut srcs: Vec<Src<'_, T>> = Vec::new();
         if !sel.l1.is_empty() {
-            srcs.push(Src {
-                segs: sel.l1.iter().map(|s| &**s).collect(),
-                si: 0,
-                pos: 0,
-            });
+            srcs.push(Src { segs: sel.l1.iter().map(|s| &**s).collect(), si: 0, pos: 0 });
         }
         for s in &sel.l0 {
-            srcs.push(Src {
-                segs: vec![&**s],
-                si: 0,
-                pos: 0,
-            });
+            srcs.push(Src { segs: vec![&**s], si: 0, pos: 0 });
         }
-        let seq_hi = sel
-            .l0
-            .iter()
-            .chain(sel.l1.iter())
-            .map(|s| s.seq_hi)
-            .max()
-            .unwrap_or(0);
+        let seq_hi = sel.l0.iter().chain(sel.l1.iter()).map(|s| s.seq_hi).max().unwrap_or(0);
         let tomb_applied = m.flushed_bound;
         let target = self.cfg.compaction_target_bytes.max(1);
         let rec_bytes = 8 + std::mem::size_of::<T>();
@@ -151,14 +130,9 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             if split {
                 if let Some((cw, b)) = cur.take() {
                     let win = window_bounds(cw, self.cfg.cfg.window_origin, self.cfg.window_size);
-                    if let Some(seg) = b.finish(
-                        self.next_id(),
-                        Level::L1,
-                        seq_hi,
-                        tomb_applied,
-                        Some(win),
-                        &self.retired,
-                    ) {
+                    if let Some(seg) =
+                        b.finish(self.next_id(), Level::L1, seq_hi, tomb_applied, Some(win), &self.retired)
+                    {
                         out.push(Arc::new(seg));
                     }
                 }
@@ -171,14 +145,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
         if let Some((cw, b)) = cur.take() {
             let win = window_bounds(cw, self.cfg.cfg.window_origin, self.cfg.window_size);
-            if let Some(seg) = b.finish(
-                self.next_id(),
-                Level::L1,
-                seq_hi,
-                tomb_applied,
-                Some(win),
-                &self.retired,
-            ) {
+            if let Some(seg) = b.finish(self.next_id(), Level::L1, seq_hi, tomb_applied, Some(win), &self.retired) {
                 out.push(Arc::new(seg));
             }
         }
@@ -200,12 +167,8 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             // (the L0 prefix and the L1 segments we merged).
             #[cfg(not(timelog_fault = "compact_no_check"))]
             {
-                let l0_ok = cur.l0.len() >= sel.l0.len()
-                    && cur.l0.iter().zip(&sel.l0).all(|(a, b)| Arc::ptr_eq(a, b));
-                let l1_ok = sel
-                    .l1
-                    .iter()
-                    .all(|s| cur.l1.iter().any(|x| Arc::ptr_eq(x, s)));
+                let l0_ok = cur.l0.len() >= sel.l0.len() && cur.l0.iter().zip(&sel.l0).all(|(a, b)| Arc::ptr_eq(a, b));
+                let l1_ok = sel.l1.iter().all(|s| cur.l1.iter().any(|x| Arc::ptr_eq(x, s)));
                 if !(l0_ok && l1_ok) {
                     self.counters.compaction_publish_ebusy.fetch_add(1, Relaxed);
                     return false;
@@ -213,12 +176,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             }
             let mut next = cur.successor();
             next.l0 = cur.l0[sel.l0.len().min(cur.l0.len())..].to_vec();
-            let mut l1: Vec<_> = cur
-                .l1
-                .iter()
-                .filter(|s| !sel.l1.iter().any(|x| Arc::ptr_eq(x, s)))
-                .cloned()
-                .collect();
+            let mut l1: Vec<_> = cur.l1.iter().filter(|s| !sel.l1.iter().any(|x| Arc::ptr_eq(x, s))).cloned().collect();
             l1.extend(outputs.iter().cloned());
             l1.sort_by_key(|s| s.min_ts);
             next.l1 = l1;
@@ -244,11 +202,10 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let mut hidden = 0usize;
         for s in m.l0.iter().chain(m.l1.iter()) {
             total += s.len;
-            let vis: usize =
-                crate::query::plan::visible_ranges_segment(s, Timestamp::MIN, Timestamp::MAX, &cov)
-                    .iter()
-                    .map(|r| r.1 - r.0)
-                    .sum();
+            let vis: usize = crate::query::plan::visible_ranges_segment(s, Timestamp::MIN, Timestamp::MAX, &cov)
+                .iter()
+                .map(|r| r.1 - r.0)
+                .sum();
             hidden += s.len - vis;
         }
         if total == 0 {

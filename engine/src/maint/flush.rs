@@ -1,6 +1,6 @@
 //! Flush: a sealed memtable becomes an immutable L0 segment (rule R8).
 
-use std::sync::Arc;
+use crate::sync::Arc;
 
 use crate::memtable::Memtable;
 use crate::segment::{Level, Segment, SegmentBuilder};
@@ -24,10 +24,7 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
     let mut b = SegmentBuilder::new(page_cap);
     let mut i = 0;
     let push = |b: &mut SegmentBuilder<T>, ts: i64, seq: SeqNo, v: &T| {
-        debug_assert!(
-            seq <= bound,
-            "R2: a drained memtable holds no sequence above its bound"
-        );
+        debug_assert!(seq <= bound, "R2: a drained memtable holds no sequence above its bound");
         if cov.is_empty() || cov.max_seq(ts) <= seq {
             b.push(ts, v.clone());
         }
@@ -58,19 +55,8 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         };
         drop(cur);
         let bound = mt.seal_bound();
-        debug_assert_ne!(
-            bound,
-            u64::MAX,
-            "R2: sealed memtables are published only after the drain"
-        );
-        let seg = build_l0(
-            &mt,
-            bound,
-            self.cfg.page_records,
-            self.next_id(),
-            &self.retired,
-        )
-        .map(Arc::new);
+        debug_assert_ne!(bound, u64::MAX, "R2: sealed memtables are published only after the drain");
+        let seg = build_l0(&mt, bound, self.cfg.page_records, self.next_id(), &self.retired).map(Arc::new);
         let tombs = mt.tombs.to_vec();
         self.hooks.pause(crate::hooks::Point::FlushPublish);
         loop {
@@ -95,9 +81,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 break;
             }
         }
-        self.counters
-            .flushes_total
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.counters.flushes_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         true
     }
 }

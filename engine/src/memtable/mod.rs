@@ -13,12 +13,12 @@
 //! a sealed memtable therefore has a smaller sequence than every record of
 //! the memtables after it.
 
+mod ooo;
 pub(crate) mod run;
 
-use crossbeam_epoch::{self as epoch, Collector};
-use crossbeam_skiplist::base::SkipList;
+use crossbeam_epoch::Collector;
 
-use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Backoff, Ordering};
+use crate::sync::{stat, Arc, AtomicBool, AtomicU64, AtomicUsize, Backoff, Ordering};
 use crate::tombstone::{TombStack, Tombstone};
 use crate::{SeqNo, Timestamp};
 pub(crate) use run::{Run, RunSlice};
@@ -29,15 +29,21 @@ const SKIP_NODE_OVERHEAD: usize = 48;
 pub(crate) struct Memtable<T> {
     pub(crate) id: u64,
     pub(crate) run: Run<T>,
-    pub(crate) ooo: SkipList<(Timestamp, SeqNo), T>,
+    /// Out-of-order records (a lock-free skiplist; a model under the checkers).
+    ooo: ooo::Ooo<T>,
     pub(crate) tombs: TombStack,
     writers: AtomicUsize,
     sealed: AtomicBool,
     /// `u64::MAX` until sealed and drained; then the greatest sequence any
     /// record of this memtable can have (R2).
     seal_bound: AtomicU64,
-    bytes: AtomicUsize,
-    ooo_bytes: AtomicUsize,
+    /// Size heuristics deciding when to seal: any value is safe (std atomics
+    /// in every build, see `sync::stat`).
+    bytes: stat::AtomicUsize,
+    ooo_bytes: stat::AtomicUsize,
+    /// Published with the insert it counts; readers skip the index while it
+    /// is 0, which is safe because every record a snapshot may see was
+    /// counted before its commit (R5).
     ooo_len: AtomicUsize,
     record_bytes: usize,
     pub(crate) retired: crate::segment::Retired,
@@ -66,21 +72,17 @@ impl<T> Drop for Entered<'_, T> {
 }
 
 impl<T: Send + Sync + 'static> Memtable<T> {
-    pub(crate) fn new(
-        id: u64,
-        collector: &Collector,
-        retired: &std::sync::Arc<AtomicUsize>,
-    ) -> Self {
+    pub(crate) fn new(id: u64, collector: &Collector, retired: &Arc<AtomicUsize>) -> Self {
         Self {
             id,
             run: Run::new(),
-            ooo: SkipList::new(collector.clone()),
+            ooo: ooo::Ooo::new(collector),
             tombs: TombStack::new(),
             writers: AtomicUsize::new(0),
             sealed: AtomicBool::new(false),
             seal_bound: AtomicU64::new(u64::MAX),
-            bytes: AtomicUsize::new(0),
-            ooo_bytes: AtomicUsize::new(0),
+            bytes: stat::AtomicUsize::new(0),
+            ooo_bytes: stat::AtomicUsize::new(0),
             ooo_len: AtomicUsize::new(0),
             record_bytes: 16 + std::mem::size_of::<T>(),
             retired: crate::segment::Retired::new(retired),
@@ -94,6 +96,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         // SeqCst pairs with the SeqCst `sealed` store in `seal_begin`:
         // either the sealer sees our increment, or we see its flag.
         self.writers.fetch_add(1, Ordering::SeqCst);
+        crate::sync::model_sc_fence();
         #[cfg(not(timelog_fault = "seal_no_recheck"))]
         if self.sealed.load(Ordering::SeqCst) {
             self.writers.fetch_sub(1, Ordering::Release);
@@ -120,11 +123,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
 
     /// Inserts a batch (sorted by timestamp) with the consecutive sequences
     /// `first..first+n` from `alloc(n)`.
-    pub(crate) fn insert_batch(
-        &self,
-        batch: Vec<(Timestamp, T)>,
-        alloc: impl FnOnce(u64) -> SeqNo,
-    ) -> (SeqNo, u64) {
+    pub(crate) fn insert_batch(&self, batch: Vec<(Timestamp, T)>, alloc: impl FnOnce(u64) -> SeqNo) -> (SeqNo, u64) {
         let n = batch.len() as u64;
         let mut app = self.run.try_acquire();
         let first = alloc(n);
@@ -143,8 +142,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     }
 
     fn insert_ooo(&self, ts: Timestamp, seq: SeqNo, val: T) {
-        let guard = &epoch::pin();
-        self.ooo.insert((ts, seq), val, guard).release(guard);
+        self.ooo.insert((ts, seq), val);
         let b = self.record_bytes + SKIP_NODE_OVERHEAD;
         self.bytes.fetch_add(b, Ordering::Relaxed);
         self.ooo_bytes.fetch_add(b, Ordering::Relaxed);
@@ -158,19 +156,23 @@ impl<T: Send + Sync + 'static> Memtable<T> {
 
     /// R2, first half: claim the seal. Returns false if someone else did.
     pub(crate) fn seal_begin(&self) -> bool {
-        self.sealed
-            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
+        self.sealed.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok()
     }
 
     /// R2, second half: wait for the writers inside to leave, then record
     /// the bound. Writers leave after a bounded insert, so this is a short
     /// wait of the sealer on writers, never on readers.
     pub(crate) fn seal_drain(&self, next_seq: &AtomicU64) -> SeqNo {
+        // Pairs with the fence in `enter` (R1/R2 Dekker; loom only).
+        crate::sync::model_sc_fence();
         let mut b = Backoff::new();
+        // Seeded fault (R2): seal without waiting for the writers inside.
+        #[cfg(not(timelog_fault = "seal_no_drain"))]
         while self.writers.load(Ordering::SeqCst) != 0 {
             b.snooze();
         }
+        #[cfg(timelog_fault = "seal_no_drain")]
+        let _ = &mut b;
         let bound = next_seq.load(Ordering::SeqCst) - 1;
         self.seal_bound.store(bound, Ordering::Release);
         bound
@@ -207,29 +209,11 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     /// order. The `&T` handed out lives as long as the memtable: nodes are
     /// never removed from the skiplist (R6), so they are freed only when the
     /// skiplist itself is dropped.
-    pub(crate) fn ooo_range(
-        &self,
-        lo: Timestamp,
-        hi: Timestamp,
-        mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
-    ) {
+    pub(crate) fn ooo_range(&self, lo: Timestamp, hi: Timestamp, f: impl FnMut(Timestamp, SeqNo, *const T) -> bool) {
         if lo > hi || self.ooo_len() == 0 {
             return;
         }
-        let guard = &epoch::pin();
-        let mut e = self
-            .ooo
-            .lower_bound(std::ops::Bound::Included(&(lo, 0)), guard);
-        while let Some(entry) = e {
-            let &(ts, seq) = entry.key();
-            if ts > hi {
-                break;
-            }
-            if !f(ts, seq, entry.value() as *const T) {
-                break;
-            }
-            e = entry.next();
-        }
+        self.ooo.range(lo, hi, f);
     }
 
     /// Like [`ooo_range`](Self::ooo_range), descending from `hi` (inclusive).
@@ -237,24 +221,11 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         &self,
         lo: Timestamp,
         hi: Timestamp,
-        mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
+        f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
     ) {
         if lo > hi || self.ooo_len() == 0 {
             return;
         }
-        let guard = &epoch::pin();
-        let mut e = self
-            .ooo
-            .upper_bound(std::ops::Bound::Included(&(hi, SeqNo::MAX)), guard);
-        while let Some(entry) = e {
-            let &(ts, seq) = entry.key();
-            if ts < lo {
-                break;
-            }
-            if !f(ts, seq, entry.value() as *const T) {
-                break;
-            }
-            e = entry.prev();
-        }
+        self.ooo.range_rev(lo, hi, f);
     }
 }

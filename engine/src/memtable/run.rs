@@ -12,35 +12,54 @@
 //! so no writer ever waits here. Readers read `len` (Acquire) and then only
 //! slots below it (rule R4).
 
-use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::ptr;
 
-use crate::sync::{AtomicBool, AtomicI64, AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::{AtomicBool, AtomicI64, AtomicPtr, AtomicUsize, Ordering, UnsafeCell, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
+// Under the model checkers buckets start at 4 slots, so that a scenario of a
+// few records still crosses bucket boundaries (allocation + publication).
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
 const FIRST_SHIFT: u32 = 6; // first bucket: 64 slots
+#[cfg(any(timelog_loom, timelog_shuttle))]
+const FIRST_SHIFT: u32 = 2; // first bucket: 4 slots
 const FIRST: usize = 1 << FIRST_SHIFT;
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
 const BUCKETS: usize = 40;
+#[cfg(any(timelog_loom, timelog_shuttle))]
+const BUCKETS: usize = 16;
 
 struct Bucket<T> {
     ts: Box<[UnsafeCell<MaybeUninit<Timestamp>>]>,
     seq: Box<[UnsafeCell<MaybeUninit<SeqNo>>]>,
     val: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    /// Model checkers only: one region per slot, initialized by `push` and
+    /// read by every slot access, so loom checks R4 (publication) and R6/R9
+    /// (no access once the run is dropped).
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    regions: Box<[crate::sync::Region]>,
 }
 
 impl<T> Bucket<T> {
     fn new(cap: usize) -> Self {
         fn uninit<X>(cap: usize) -> Box<[UnsafeCell<MaybeUninit<X>>]> {
-            (0..cap)
-                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-                .collect()
+            (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect()
         }
         Self {
             ts: uninit(cap),
             seq: uninit(cap),
             val: uninit(cap),
+            #[cfg(any(timelog_loom, timelog_shuttle))]
+            regions: (0..cap).map(|_| crate::sync::Region::new()).collect(),
         }
+    }
+
+    /// A reader touches slot `o` (model checkers: a tracked read; std: nothing).
+    #[inline(always)]
+    fn read_slot(&self, _o: usize) {
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        self.regions[_o].read();
     }
 }
 
@@ -112,6 +131,10 @@ impl<T> Run<T> {
     fn bucket(&self, k: usize) -> &Bucket<T> {
         let p = self.buckets[k].load(Ordering::Acquire);
         debug_assert!(!p.is_null());
+        // The model checkers explore broken publications (seeded faults):
+        // report them instead of dereferencing null.
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        assert!(!p.is_null(), "R4 violated: a slot below `len` lies in an unpublished bucket");
         // SAFETY: callers only ask for buckets holding an index below a
         // published `len`; the appender stored the bucket pointer (Release)
         // before publishing `len` (R4), and buckets are freed only on drop.
@@ -122,24 +145,30 @@ impl<T> Run<T> {
     #[inline]
     pub(crate) fn ts_at(&self, i: usize) -> Timestamp {
         let (k, o, _) = locate(i);
+        let b = self.bucket(k);
+        b.read_slot(o);
         // SAFETY: `i` is below a published `len` (R4), so the slot is initialized and never written again.
-        unsafe { (*self.bucket(k).ts[o].get()).assume_init() }
+        unsafe { (*b.ts[o].get()).assume_init() }
     }
 
     /// Sequence number at `i < len()`.
     #[inline]
     pub(crate) fn seq_at(&self, i: usize) -> SeqNo {
         let (k, o, _) = locate(i);
+        let b = self.bucket(k);
+        b.read_slot(o);
         // SAFETY: as in `ts_at` (R4).
-        unsafe { (*self.bucket(k).seq[o].get()).assume_init() }
+        unsafe { (*b.seq[o].get()).assume_init() }
     }
 
     /// Payload at `i < len()`.
     #[inline]
     pub(crate) fn val_at(&self, i: usize) -> &T {
         let (k, o, _) = locate(i);
+        let b = self.bucket(k);
+        b.read_slot(o);
         // SAFETY: as in `ts_at` (R4); the payload lives as long as the run.
-        unsafe { (*self.bucket(k).val[o].get()).assume_init_ref() }
+        unsafe { (*b.val[o].get()).assume_init_ref() }
     }
 
     /// First index in `[lo, hi)` whose timestamp is `>= ts` (hi if none).
@@ -165,6 +194,10 @@ impl<T> Run<T> {
             let (k, o, cap) = locate(i);
             let n = (cap - o).min(hi - i);
             let b = self.bucket(k);
+            #[cfg(any(timelog_loom, timelog_shuttle))]
+            for x in o..o + n {
+                b.read_slot(x);
+            }
             out.push(RunSlice {
                 ts: b.ts[o].get() as *const Timestamp,
                 seq: b.seq[o].get() as *const SeqNo,
@@ -221,10 +254,16 @@ impl<T> Appender<'_, T> {
             (*b.ts[o].get()).write(ts);
             (*b.seq[o].get()).write(seq);
             (*b.val[o].get()).write(val);
+            #[cfg(any(timelog_loom, timelog_shuttle))]
+            b.regions[o].init();
         }
         run.last_ts.store(ts, Ordering::Relaxed);
         // R4: publish the slot.
+        #[cfg(not(timelog_fault = "run_relaxed_publish"))]
         run.len.store(i + 1, Ordering::Release);
+        // Seeded fault (R4): a Relaxed publication orders nothing.
+        #[cfg(timelog_fault = "run_relaxed_publish")]
+        run.len.store(i + 1, Ordering::Relaxed);
     }
 }
 
@@ -236,9 +275,9 @@ impl<T> Drop for Appender<'_, T> {
 
 impl<T> Drop for Run<T> {
     fn drop(&mut self) {
-        let len = *self.len.get_mut();
+        let len = self.len.unsync_get();
         for (k, slot) in self.buckets.iter_mut().enumerate() {
-            let p = *slot.get_mut();
+            let p = slot.unsync_get();
             if p.is_null() {
                 continue;
             }
@@ -274,10 +313,7 @@ mod tests {
         let run = Run::new();
         {
             let mut a = run.try_acquire().unwrap();
-            assert!(
-                run.try_acquire().is_none(),
-                "second appender must be refused"
-            );
+            assert!(run.try_acquire().is_none(), "second appender must be refused");
             for i in 0..1000i64 {
                 assert!(a.accepts(i / 3));
                 a.push(i / 3, i as u64 + 1, format!("v{i}"));

@@ -99,12 +99,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
                 SrcCursor { src, si, pos: 0 }
             })
             .collect();
-        let mut c = Self {
-            srcs,
-            desc,
-            remaining,
-            snap: Some(snap),
-        };
+        let mut c = Self { srcs, desc, remaining, snap: Some(snap) };
         if c.remaining == 0 {
             c.release();
         }
@@ -160,8 +155,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
                     continue;
                 }
                 let key = s.head(desc);
-                let better =
-                    best == usize::MAX || if desc { key > best_key } else { key < best_key };
+                let better = best == usize::MAX || if desc { key > best_key } else { key < best_key };
                 if better {
                     best = i;
                     best_key = key;
@@ -195,11 +189,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
                 let avail = span.len - s.pos;
                 let k = avail.min(left);
                 for j in 0..k {
-                    let i = if desc {
-                        span.len - 1 - (s.pos + j)
-                    } else {
-                        s.pos + j
-                    };
+                    let i = if desc { span.len - 1 - (s.pos + j) } else { s.pos + j };
                     f(span.ts(i), span.val(i));
                 }
                 left -= k;

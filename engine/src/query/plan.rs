@@ -104,11 +104,7 @@ pub(crate) struct Source<T> {
 
 impl<T> Source<T> {
     fn new() -> Self {
-        Self {
-            spans: Vec::new(),
-            buf: None,
-            count: 0,
-        }
+        Self { spans: Vec::new(), buf: None, count: 0 }
     }
     fn push(&mut self, s: Span<T>) {
         if s.len > 0 {
@@ -140,19 +136,11 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
 
     /// Memtables, oldest first.
     pub(crate) fn memtables(&self) -> impl Iterator<Item = &'a Memtable<T>> + 'a {
-        self.m
-            .sealed
-            .iter()
-            .map(|m| &**m)
-            .chain(std::iter::once(&*self.m.active))
+        self.m.sealed.iter().map(|m| &**m).chain(std::iter::once(&*self.m.active))
     }
 
     /// L1 segments overlapping `[t1, t2]` (they are sorted and disjoint).
-    pub(crate) fn l1_overlapping(
-        &self,
-        t1: Timestamp,
-        t2: Timestamp,
-    ) -> &'a [std::sync::Arc<Segment<T>>] {
+    pub(crate) fn l1_overlapping(&self, t1: Timestamp, t2: Timestamp) -> &'a [crate::sync::Arc<Segment<T>>] {
         let l1 = &self.m.l1;
         let a = l1.partition_point(|s| s.max_ts < t1);
         let b = l1.partition_point(|s| s.min_ts <= t2);
@@ -221,10 +209,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
             if s.max_ts < t1 || s.min_ts > t2 {
                 continue;
             }
-            n += visible_ranges_segment(s, t1, t2, &cov)
-                .iter()
-                .map(|r| r.1 - r.0)
-                .sum::<usize>();
+            n += visible_ranges_segment(s, t1, t2, &cov).iter().map(|r| r.1 - r.0).sum::<usize>();
         }
         for mt in self.memtables() {
             scratch.spans.clear();
@@ -274,13 +259,7 @@ pub(crate) fn visible_ranges_segment<T>(
     out
 }
 
-fn segment_spans<T>(
-    s: &Segment<T>,
-    t1: Timestamp,
-    t2: Timestamp,
-    cov: &Coverage,
-    out: &mut Source<T>,
-) {
+fn segment_spans<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage, out: &mut Source<T>) {
     for (a, b) in visible_ranges_segment(s, t1, t2, cov) {
         s.pieces(a, b, |_, page, x, y| {
             out.push(Span {
@@ -349,12 +328,7 @@ fn run_spans<T: Send + Sync + 'static>(
         mt.run.slices(a, b, &mut slices);
     }
     for s in slices {
-        out.push(Span {
-            ts: s.ts,
-            seq: SeqSrc::Arr(s.seq),
-            val: ValSrc::Direct(s.val),
-            len: s.len,
-        });
+        out.push(Span { ts: s.ts, seq: SeqSrc::Arr(s.seq), val: ValSrc::Direct(s.val), len: s.len });
     }
 }
 
@@ -365,11 +339,7 @@ fn ooo_collect<T: Send + Sync + 'static>(
     t2: Timestamp,
     cov: &Coverage,
 ) -> OooBuf<T> {
-    let mut buf = OooBuf {
-        ts: Vec::new(),
-        seq: Vec::new(),
-        val: Vec::new(),
-    };
+    let mut buf = OooBuf { ts: Vec::new(), seq: Vec::new(), val: Vec::new() };
     let no_cov = cov.is_empty();
     mt.ooo_range(t1, t2, |ts, seq, v| {
         if seq <= w && (no_cov || cov.max_seq(ts) <= seq) {

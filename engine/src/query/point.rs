@@ -172,12 +172,7 @@ fn seg_last<T>(s: &Segment<T>, t: Timestamp, cov: &Coverage) -> Option<Timestamp
     None
 }
 
-fn run_first<T: Send + Sync + 'static>(
-    mt: &Memtable<T>,
-    w: SeqNo,
-    t: Timestamp,
-    cov: &Coverage,
-) -> Option<Timestamp> {
+fn run_first<T: Send + Sync + 'static>(mt: &Memtable<T>, w: SeqNo, t: Timestamp, cov: &Coverage) -> Option<Timestamp> {
     let run = &mt.run;
     let nvis = run.seq_upper_bound(w, 0, run.len());
     let mut pos = run.lower_bound(t, 0, nvis);
@@ -198,12 +193,7 @@ fn run_first<T: Send + Sync + 'static>(
     None
 }
 
-fn run_last<T: Send + Sync + 'static>(
-    mt: &Memtable<T>,
-    w: SeqNo,
-    t: Timestamp,
-    cov: &Coverage,
-) -> Option<Timestamp> {
+fn run_last<T: Send + Sync + 'static>(mt: &Memtable<T>, w: SeqNo, t: Timestamp, cov: &Coverage) -> Option<Timestamp> {
     let run = &mt.run;
     let nvis = run.seq_upper_bound(w, 0, run.len());
     let mut end = run.upper_bound(t, 0, nvis);

@@ -8,9 +8,8 @@
 //! one sequence per segment (`tomb_applied`) decides tombstone filtering,
 //! and one (`seq_hi`) orders equal timestamps across sources.
 
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
-use std::sync::Arc as StdArc;
 
 /// One page of a segment: `ts[i]` is the timestamp of `vals[i]`.
 #[derive(Debug)]
@@ -63,6 +62,10 @@ pub(crate) struct Segment<T> {
     /// Set when a published manifest stops referencing the segment; the
     /// shared counter then counts it until it is dropped (`retired_queue_len`).
     pub(crate) retired: Retired,
+    /// Model checkers: the pages' memory, built before the segment is
+    /// published (R8) and read until it is reclaimed (R9). Zero-sized no-op
+    /// in std builds.
+    region: Region,
 }
 
 impl<T> std::fmt::Debug for Segment<T> {
@@ -82,20 +85,17 @@ impl<T> std::fmt::Debug for Segment<T> {
 /// Retirement accounting shared by segments and memtables.
 #[derive(Debug)]
 pub(crate) struct Retired {
-    counter: StdArc<AtomicUsize>,
-    flag: std::sync::atomic::AtomicBool,
+    counter: Arc<AtomicUsize>,
+    flag: AtomicBool,
 }
 
 impl Retired {
-    pub(crate) fn new(counter: &StdArc<AtomicUsize>) -> Self {
-        Self {
-            counter: counter.clone(),
-            flag: std::sync::atomic::AtomicBool::new(false),
-        }
+    pub(crate) fn new(counter: &Arc<AtomicUsize>) -> Self {
+        Self { counter: counter.clone(), flag: AtomicBool::new(false) }
     }
     /// Called once a manifest without the owner has been published.
     pub(crate) fn retire(&self) {
-        if !self.flag.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        if !self.flag.swap(true, Ordering::AcqRel) {
             self.counter.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -103,7 +103,7 @@ impl Retired {
 
 impl Drop for Retired {
     fn drop(&mut self) {
-        if *self.flag.get_mut() {
+        if self.flag.unsync_get() {
             self.counter.fetch_sub(1, Ordering::Relaxed);
         }
     }
@@ -112,15 +112,18 @@ impl Drop for Retired {
 impl<T> Segment<T> {
     #[inline]
     pub(crate) fn ts_at(&self, i: usize) -> Timestamp {
+        self.region.read();
         self.pages[i / self.page_cap].ts[i % self.page_cap]
     }
     #[inline]
     pub(crate) fn val_at(&self, i: usize) -> &T {
+        self.region.read();
         &self.pages[i / self.page_cap].vals[i % self.page_cap]
     }
 
     /// First position whose timestamp is `>= ts`.
     pub(crate) fn lower_bound(&self, ts: Timestamp) -> usize {
+        self.region.read();
         if ts <= self.min_ts {
             return 0;
         }
@@ -136,15 +139,14 @@ impl<T> Segment<T> {
 
     /// First position whose timestamp is `> ts`.
     pub(crate) fn upper_bound(&self, ts: Timestamp) -> usize {
+        self.region.read();
         if ts < self.min_ts {
             return 0;
         }
         if ts >= self.max_ts {
             return self.len;
         }
-        let p = self
-            .pages
-            .partition_point(|pg| pg.ts[pg.ts.len() - 1] <= ts);
+        let p = self.pages.partition_point(|pg| pg.ts[pg.ts.len() - 1] <= ts);
         if p == self.pages.len() {
             return self.len;
         }
@@ -152,12 +154,8 @@ impl<T> Segment<T> {
     }
 
     /// Visits contiguous page pieces of positions `[lo, hi)`.
-    pub(crate) fn pieces(
-        &self,
-        lo: usize,
-        hi: usize,
-        mut f: impl FnMut(usize, &Page<T>, usize, usize),
-    ) {
+    pub(crate) fn pieces(&self, lo: usize, hi: usize, mut f: impl FnMut(usize, &Page<T>, usize, usize)) {
+        self.region.read();
         let mut i = lo;
         while i < hi {
             let p = i / self.page_cap;
@@ -196,10 +194,7 @@ impl<T> SegmentBuilder<T> {
 
     #[inline]
     pub(crate) fn push(&mut self, ts: Timestamp, val: T) {
-        debug_assert!(
-            self.len == 0 || ts >= self.max_ts,
-            "segment input must be sorted"
-        );
+        debug_assert!(self.len == 0 || ts >= self.max_ts, "segment input must be sorted");
         if self.len == 0 {
             self.min_ts = ts;
         }
@@ -215,10 +210,7 @@ impl<T> SegmentBuilder<T> {
     fn cut_page(&mut self) {
         let ts = std::mem::replace(&mut self.ts, Vec::with_capacity(self.page_cap));
         let vals = std::mem::replace(&mut self.vals, Vec::with_capacity(self.page_cap));
-        self.pages.push(Page {
-            ts: ts.into_boxed_slice(),
-            vals: vals.into_boxed_slice(),
-        });
+        self.pages.push(Page { ts: ts.into_boxed_slice(), vals: vals.into_boxed_slice() });
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -233,7 +225,7 @@ impl<T> SegmentBuilder<T> {
         seq_hi: SeqNo,
         tomb_applied: SeqNo,
         window: Option<(Timestamp, Timestamp)>,
-        retired: &StdArc<AtomicUsize>,
+        retired: &Arc<AtomicUsize>,
     ) -> Option<Segment<T>> {
         if !self.ts.is_empty() {
             self.cut_page();
@@ -253,6 +245,7 @@ impl<T> SegmentBuilder<T> {
             tomb_applied,
             window,
             retired: Retired::new(retired),
+            region: Region::new(),
         })
     }
 }
@@ -267,7 +260,7 @@ mod tests {
         for i in 0..22i64 {
             b.push(i / 2, i);
         }
-        let ctr = StdArc::new(AtomicUsize::new(0));
+        let ctr = Arc::new(AtomicUsize::new(0));
         let s = b.finish(1, Level::L0, 10, 10, None, &ctr).unwrap();
         assert_eq!(s.pages.len(), 6);
         assert_eq!(s.lower_bound(3), 6);

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import atexit as _atexit
 import weakref as _weakref
-from typing import Any, Iterator, List, Optional, Tuple
+import collections.abc as _abc
+import sys as _sys
+from typing import Any, Optional, Tuple
 
 from timelog import _timelog
 from timelog._timelog import (
@@ -27,9 +29,9 @@ from timelog._timelog import (
     TimelogIter,
 )
 
-Record = Tuple[int, object]
-RecordIter = Iterator[Record]
-RecordBatch = List[Record]
+Record = tuple[int, object]
+RecordIter = _abc.Iterator[Record]
+RecordBatch = list[Record]
 
 
 def _version() -> str:
@@ -87,8 +89,6 @@ class Timelog(_timelog.Timelog):
     ``[t1, t2)``. Any number of threads may read and write concurrently.
     """
 
-    __slots__ = ("__weakref__",) if False else ()
-
     def __init__(self, **kwargs: Any) -> None:
         # Configuration is consumed by the native __new__; register for a
         # clean shutdown of the background worker at interpreter exit.
@@ -133,6 +133,9 @@ class Timelog(_timelog.Timelog):
     # ----- export ---------------------------------------------------------
 
     def _iter_bounds(self, t1: Optional[int], t2: Optional[int]) -> TimelogIter:
+        if t1 is not None and t2 is not None:
+            # Export bounds follow slice semantics: reversed bounds are empty.
+            return self[t1:t2]
         if t1 is None and t2 is None:
             return self.all()
         if t2 is None:
@@ -161,8 +164,8 @@ class Timelog(_timelog.Timelog):
         import numpy as np
 
         vdtype = np.dtype(np.float64 if dtype is None else dtype)
-        if not (np.issubdtype(vdtype, np.number) or np.issubdtype(vdtype, np.bool_)):
-            raise TypeError(f"to_numpy() dtype must be numeric, got {vdtype!r}")
+        if not (np.issubdtype(vdtype, np.integer) or np.issubdtype(vdtype, np.floating)):
+            raise TypeError(f"to_numpy() dtype must be a real numeric dtype (integer or floating), got {vdtype!r}")
         with self._iter_bounds(t1, t2) as it:
             n = len(it)
             ts = np.empty(n, dtype=np.int64)
@@ -176,8 +179,12 @@ class Timelog(_timelog.Timelog):
                     ts[i] = t
                     try:
                         vals[i] = v
-                    except (TypeError, ValueError) as e:
-                        raise type(e)(f"to_numpy(): row {i} (ts={t}) value {v!r} cannot convert to {vdtype}: {e}") from e
+                    except (TypeError, ValueError, OverflowError) as e:
+                        note = f"to_numpy(): row {i} (ts={t}) value {v!r} cannot convert to {vdtype}"
+                        if _sys.version_info >= (3, 11):
+                            e.add_note(note)
+                            raise
+                        raise type(e)(f"{e} [{note}]") from e
                     i += 1
         return ts[:i], vals[:i]
 

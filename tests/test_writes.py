@@ -1,0 +1,471 @@
+"""Write path: append forms, extend, bulk_append, deletes, tombstone semantics."""
+
+from __future__ import annotations
+
+import array
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from timelog import TimelogError
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+
+
+# ------------------------------------------------------------------- append
+
+
+def test_append_forms(log):
+    assert log.append(5, "a") is None
+    assert log.append("b", ts=6) is None
+    log[7] = "c"
+    assert list(log) == [(5, "a"), (6, "b"), (7, "c")]
+
+
+def test_append_int_payload_with_ts_keyword(log):
+    # With ts= given, the single positional argument is the object.
+    log.append(5, ts=7)
+    assert list(log) == [(7, 5)]
+
+
+def test_append_arbitrary_objects_by_reference(log):
+    payload = {"k": [1, 2]}
+    log.append(1, payload)
+    log.append(2, None)
+    (ts, got), (_, none) = list(log)
+    assert got is payload
+    assert none is None
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_append_auto_timestamp_is_now_in_unit(make_log, unit):
+    log = make_log(time_unit=unit, maintenance="disabled")
+    before = time.time_ns()
+    log.append("auto")
+    after = time.time_ns()
+    [(ts, obj)] = list(log)
+    assert obj == "auto"
+    assert type(ts) is int
+    div = UNIT_NS[unit]
+    tolerance = 500_000_000 // div  # half a second, expressed in the unit
+    assert before // div - tolerance <= ts <= after // div + tolerance, (before, ts, after)
+
+
+def test_append_auto_timestamp_monotone_enough(log):
+    for i in range(50):
+        log.append(i)
+    rows = list(log)
+    assert [obj for _, obj in rows] == list(range(50))
+    assert rows[-1][0] - rows[0][0] < 5_000  # well within 5 s of each other
+
+
+def test_append_wrong_arity(log):
+    with pytest.raises(TypeError):
+        log.append()
+    with pytest.raises(TypeError):
+        log.append(1, 2, 3)
+    assert len(log) == 0
+
+
+def test_setitem_duplicates_append(log):
+    log[1] = "a"
+    log[1] = "b"
+    assert log[1] == ["a", "b"]
+
+
+# ------------------------------------------------------------------- extend
+
+
+def test_extend_pairs(log):
+    assert log.extend([(3, "c"), (1, "a"), (2, "b")]) is None
+    assert list(log) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+def test_extend_parallel_sequences(log):
+    log.extend([3, 1, 2], ["c", "a", "b"])
+    assert list(log) == [(1, "a"), (2, "b"), (3, "c")]
+    log.extend((10, 11), ("x", "y"))
+    assert list(log[10:]) == [(10, "x"), (11, "y")]
+
+
+def test_extend_generator_and_iterator(log):
+    log.extend((i, str(i)) for i in range(5))
+    log.extend(iter([(10, "ten")]))
+    assert [ts for ts, _ in log] == [0, 1, 2, 3, 4, 10]
+
+
+def test_extend_empty(log):
+    log.extend([])
+    log.extend([], [])
+    log.extend([], insert_on_error=False)
+    assert len(log) == 0
+
+
+@pytest.mark.parametrize("insert_on_error", [True, False])
+def test_extend_parallel_length_mismatch(log, insert_on_error):
+    with pytest.raises(ValueError):
+        log.extend([1, 2, 3], ["a", "b"], insert_on_error=insert_on_error)
+    with pytest.raises(ValueError):
+        log.extend([1], ["a", "b"], insert_on_error=insert_on_error)
+    assert len(log) == 0
+
+
+@pytest.mark.parametrize("insert_on_error", [True, False])
+@pytest.mark.parametrize(
+    "bad_item", [5, (1, 2, 3), (1,), "ab c"], ids=["int", "triple", "single", "str"]
+)
+def test_extend_non_pair_item(log, insert_on_error, bad_item):
+    with pytest.raises(ValueError, match=r"extend\(\) expects \(ts, obj\) pairs"):
+        log.extend([bad_item], insert_on_error=insert_on_error)
+
+
+def test_extend_non_iterable(log):
+    with pytest.raises(TypeError):
+        log.extend(5)
+
+
+@pytest.mark.parametrize("mostly_ordered", [None, True, False])
+def test_extend_mostly_ordered_is_only_a_hint(log, mostly_ordered):
+    items = [(t, t) for t in [5, 3, 9, 1, 1, 7, 0, 8]]
+    log.extend(items, mostly_ordered=mostly_ordered)
+    log.extend([t for t, _ in items], [o for _, o in items], mostly_ordered=mostly_ordered)
+    assert [ts for ts, _ in log] == sorted([t for t, _ in items] * 2)
+
+
+def test_extend_insert_on_error_true_skips_and_warns(log):
+    items = [(1, "a"), (1.5, "bad-float"), (True, "bad-bool"), (2**64, "bad-overflow"), (2, "b")]
+    with pytest.warns(RuntimeWarning, match=r"\b3\b"):
+        log.extend(items)
+    assert list(log) == [(1, "a"), (2, "b")]
+    assert log.extend_skipped == 3
+    assert log.stats()["operational"]["extend_skipped"] == 3
+
+
+def test_extend_insert_on_error_warns_once_per_call(log):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        log.extend([(1.5, "x"), (2.5, "y"), (None, "z"), (3, "ok")])
+    runtime = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert len(runtime) == 1
+    assert "3" in str(runtime[0].message)
+    assert log.extend_skipped == 3
+    assert list(log) == [(3, "ok")]
+
+
+def test_extend_skipped_accumulates_across_calls(log):
+    with pytest.warns(RuntimeWarning, match=r"\b1\b"):
+        log.extend([(1.5, "x"), (1, "a")])
+    with pytest.warns(RuntimeWarning, match=r"\b2\b"):
+        log.extend([2.5, 3.5, 4], ["x", "y", "b"])
+    assert log.extend_skipped == 3
+    assert log.stats()["operational"]["extend_skipped"] == 3
+    assert list(log) == [(1, "a"), (4, "b")]
+
+
+def test_extend_no_warning_when_nothing_skipped(log):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        log.extend([(1, "a")])
+    assert log.extend_skipped == 0
+
+
+def test_extend_insert_on_error_false_all_or_nothing(log):
+    log[0] = "pre"
+    with pytest.raises(TypeError):
+        log.extend([(1, "a"), (2, "b"), (2.5, "bad")], insert_on_error=False)
+    with pytest.raises(OverflowError):
+        log.extend([(1, "a"), (2**63, "bad")], insert_on_error=False)
+    with pytest.raises(TypeError):
+        log.extend([1, True], ["a", "b"], insert_on_error=False)
+    with pytest.raises(ValueError):
+        log.extend([(1, "a"), (2, "b", "c")], insert_on_error=False)
+    assert list(log) == [(0, "pre")]
+    assert log.extend_skipped == 0
+
+
+def test_extend_insert_on_error_false_refuses_generator(log):
+    with pytest.raises(TypeError):
+        log.extend(((i, i) for i in range(3)), insert_on_error=False)
+    with pytest.raises(TypeError):
+        log.extend((i for i in range(3)), ["a", "b", "c"], insert_on_error=False)
+    assert len(log) == 0
+
+
+def test_extend_insert_on_error_false_valid_batch(log):
+    log.extend([(2, "b"), (1, "a")], insert_on_error=False)
+    log.extend([4, 3], ["d", "c"], insert_on_error=False)
+    assert list(log) == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+
+
+# -------------------------------------------------------------- bulk_append
+
+
+def test_bulk_append_numpy(log):
+    ts = np.array([5, 1, 3, 1], dtype=np.int64)
+    objs = ["e", "a", "c", "b"]
+    assert log.bulk_append(ts, objs) is None
+    assert list(log) == [(1, "a"), (1, "b"), (3, "c"), (5, "e")]
+
+
+def test_bulk_append_array_q_and_tuple(log):
+    log.bulk_append(array.array("q", [2, -1, 7]), ("two", "minus", "seven"))
+    assert list(log) == [(-1, "minus"), (2, "two"), (7, "seven")]
+
+
+def test_bulk_append_extremes(log):
+    log.bulk_append(np.array([INT64_MAX, INT64_MIN], dtype=np.int64), ["max", "min"])
+    assert list(log) == [(INT64_MIN, "min"), (INT64_MAX, "max")]
+
+
+def test_bulk_append_empty(log):
+    log.bulk_append(np.array([], dtype=np.int64), [])
+    log.bulk_append(array.array("q"), ())
+    assert len(log) == 0
+
+
+@pytest.mark.parametrize("mostly_ordered", [None, True, False])
+def test_bulk_append_mostly_ordered_hint(log, mostly_ordered):
+    rng = np.random.default_rng(7)
+    ts = rng.integers(-1000, 1000, size=500, dtype=np.int64)
+    log.bulk_append(ts, list(range(500)), mostly_ordered=mostly_ordered)
+    assert [t for t, _ in log] == sorted(ts.tolist())
+    assert sorted(o for _, o in log) == list(range(500))
+
+
+def test_bulk_append_list_of_ints_type_error(log):
+    with pytest.raises(TypeError) as excinfo:
+        log.bulk_append([1, 2], ["a", "b"])
+    msg = str(excinfo.value)
+    assert "int64" in msg, msg
+    assert "array" in msg, msg  # explains how to build an int64 buffer
+    assert len(log) == 0
+
+
+@pytest.mark.parametrize(
+    "buf",
+    [
+        np.array([1, 2], dtype=np.int32),
+        np.array([1, 2], dtype=np.int16),
+        array.array("i", [1, 2]),
+        array.array("b", [1, 2]),
+    ],
+    ids=["np.int32", "np.int16", "array-i", "array-b"],
+)
+def test_bulk_append_wrong_itemsize(log, buf):
+    with pytest.raises(ValueError, match="int64"):
+        log.bulk_append(buf, ["a", "b"])
+    assert len(log) == 0
+
+
+def test_bulk_append_non_integer_8_byte_buffer(log):
+    with pytest.raises(ValueError, match="int64"):
+        log.bulk_append(np.array([1.0, 2.0], dtype=np.float64), ["a", "b"])
+    assert len(log) == 0
+
+
+def test_bulk_append_length_mismatch(log):
+    with pytest.raises(ValueError) as excinfo:
+        log.bulk_append(np.array([1, 2, 3], dtype=np.int64), ["a", "b"])
+    msg = str(excinfo.value)
+    assert "3" in msg and "2" in msg, msg
+    assert len(log) == 0
+
+
+def test_bulk_append_objects_must_be_list_or_tuple(log):
+    with pytest.raises(TypeError):
+        log.bulk_append(np.array([1, 2], dtype=np.int64), iter(["a", "b"]))
+    assert len(log) == 0
+
+
+def test_bulk_append_non_contiguous(log):
+    with pytest.raises(ValueError):
+        log.bulk_append(np.arange(6, dtype=np.int64)[::2], ["a", "b", "c"])
+    assert len(log) == 0
+
+
+def test_bulk_append_two_dimensional(log):
+    with pytest.raises(ValueError):
+        log.bulk_append(np.array([[1, 2]], dtype=np.int64), ["a", "b"])
+    assert len(log) == 0
+
+
+def test_bulk_append_keeps_numpy_buffer_independent(log):
+    ts = np.array([1, 2, 3], dtype=np.int64)
+    log.bulk_append(ts, ["a", "b", "c"])
+    ts[:] = 100  # mutating the caller's buffer afterwards changes nothing
+    assert [t for t, _ in log] == [1, 2, 3]
+
+
+# ------------------------------------------------------------------ deletes
+
+
+@pytest.fixture
+def ten(log):
+    log.extend([(i, f"v{i}") for i in range(10)])
+    return log
+
+
+def _ts(log):
+    return [ts for ts, _ in log]
+
+
+def test_delete_point(ten):
+    assert ten.delete(3) is None
+    assert _ts(ten) == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+
+
+def test_delete_point_removes_all_duplicates(log):
+    log.extend([(1, "a"), (1, "b"), (2, "c")])
+    log.delete(1)
+    assert list(log) == [(2, "c")]
+
+
+def test_delete_two_args_half_open(ten):
+    ten.delete(2, 5)
+    assert _ts(ten) == [0, 1, 5, 6, 7, 8, 9]
+
+
+def test_delete_range_half_open(ten):
+    ten.delete_range(7, 9)
+    assert _ts(ten) == [0, 1, 2, 3, 4, 5, 6, 9]
+
+
+def test_delete_range_empty_is_noop(ten):
+    ten.delete_range(4, 4)
+    ten.delete(5, 5)
+    assert _ts(ten) == list(range(10))
+
+
+def test_delete_range_reversed_raises(ten):
+    with pytest.raises(ValueError):
+        ten.delete_range(5, 2)
+    with pytest.raises(ValueError):
+        ten.delete(5, 2)
+    assert _ts(ten) == list(range(10))
+
+
+def test_delete_before_and_cutoff(ten):
+    ten.delete_before(3)
+    assert _ts(ten) == list(range(3, 10))
+    ten.cutoff(6)
+    assert _ts(ten) == list(range(6, 10))
+
+
+def test_delitem_point(ten):
+    del ten[4]
+    assert 4 not in ten
+    assert _ts(ten) == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+
+
+def test_delitem_slices(ten):
+    del ten[2:4]
+    assert _ts(ten) == [0, 1, 4, 5, 6, 7, 8, 9]
+    del ten[:1]
+    assert _ts(ten) == [1, 4, 5, 6, 7, 8, 9]
+    del ten[8:]
+    assert _ts(ten) == [1, 4, 5, 6, 7]
+    del ten[:]
+    assert _ts(ten) == []
+
+
+def test_delitem_slice_step(ten):
+    with pytest.raises(ValueError):
+        del ten[1:5:2]
+    del ten[1:3:1]
+    assert _ts(ten) == [0, 3, 4, 5, 6, 7, 8, 9]
+
+
+def test_delete_negative_timestamps(log):
+    log.extend([(-5, "a"), (-3, "b"), (0, "c")])
+    del log[-5]
+    log.delete(-4, -2)
+    assert list(log) == [(0, "c")]
+
+
+def test_delete_missing_is_noop(ten):
+    ten.delete(100)
+    del ten[-100]
+    ten.delete_range(50, 60)
+    assert len(ten) == 10
+
+
+@pytest.mark.parametrize(
+    "op",
+    [lambda log: log.delete(INT64_MAX), lambda log: log.__delitem__(INT64_MAX)],
+    ids=["delete", "del"],
+)
+def test_point_delete_at_int64_max_raises(log, op):
+    log.append(INT64_MAX, "max")
+    with pytest.raises(ValueError):
+        op(log)
+    assert list(log) == [(INT64_MAX, "max")]
+
+
+def test_point_delete_at_int64_min(log):
+    log.append(INT64_MIN, "min")
+    log.append(0, "zero")
+    log.delete(INT64_MIN)
+    assert list(log) == [(0, "zero")]
+
+
+def test_delete_returns_none(ten):
+    assert ten.delete(1) is None
+    assert ten.delete(1, 2) is None
+    assert ten.delete_range(1, 2) is None
+    assert ten.delete_before(1) is None
+    assert ten.cutoff(1) is None
+
+
+# ------------------------------------------------------ sequenced tombstones
+
+
+def test_sequenced_tombstone_readme_example(log):
+    log[10] = "A"
+    del log[5:15]
+    log[10] = "B"
+    assert log[10] == ["B"]
+    assert list(log[0:20]) == [(10, "B")]
+    assert len(log) == 1
+
+
+@pytest.mark.parametrize("flush_points", [(), (0,), (1,), (2,), (0, 1, 2)])
+def test_sequenced_tombstone_across_flushes(log, compact_fully, flush_points):
+    steps = [
+        lambda: log.__setitem__(10, "A"),
+        lambda: log.__delitem__(slice(5, 15)),
+        lambda: log.__setitem__(10, "B"),
+    ]
+    for i, step in enumerate(steps):
+        step()
+        if i in flush_points:
+            log.flush()
+    assert list(log) == [(10, "B")]
+    compact_fully(log)
+    assert list(log) == [(10, "B")]
+
+
+def test_delete_hides_only_existing_records(log):
+    log.extend([(1, "a"), (2, "b")])
+    log.delete_before(10)
+    log.extend([(1, "c"), (2, "d")])
+    log.delete(2)
+    log.append(2, "e")
+    assert list(log) == [(1, "c"), (2, "e")]
+
+
+def test_out_of_order_insert_after_delete_is_visible(log):
+    log.extend([(i, i) for i in range(100, 110)])
+    log.delete_range(0, 200)
+    log.append(50, "late")
+    assert list(log) == [(50, "late")]
+
+
+def test_closed_write_raises_timelog_error(log):
+    log.close()
+    with pytest.raises(TimelogError):
+        log.append(1, 1)
