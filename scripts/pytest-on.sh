@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# pytest-on.sh PYTHON [EXTRA_FEATURES]
+# Builds and installs the package with its test extra into a venv of
+# PYTHON (.venvs/<name>), then runs the pytest suite against the installed
+# package. The Rust build reuses ./target (CARGO_TARGET_DIR), so only the
+# binding is rebuilt per interpreter.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=$1
+features=${2:-}
+name=$("$py" -c 'import sys, sysconfig; print(f"py{sys.version_info[0]}{sys.version_info[1]}" + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""))')
+venv=.venvs/$name
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+echo "=== pytest on $name ($("$py" -c 'import sys; print(sys.version.split()[0])'))"
+[[ -x $venv/bin/python ]] || "$py" -m venv "$venv"
+vpy=$venv/bin/python
+"$vpy" -m pip install -q --disable-pip-version-check "maturin>=1.5,<2" pytest pytest-timeout "hypothesis>=6" numpy mypy
+args=()
+[[ -n $features ]] && args=(--config-settings "build-args=--features $features")
+"$vpy" -m pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps "${args[@]}" .
+"$vpy" -m pytest tests -q -p no:cacheprovider
