@@ -4,10 +4,11 @@
 
 use std::sync::Arc;
 
-/// Runs one unit of background maintenance inside a caller-provided
-/// context. The Python binding uses it to attach the worker thread to the
-/// interpreter, so payload reference counts can be changed from it.
-pub type WorkerScope = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
+/// Runs a closure in a caller-provided context. See [`Hooks`].
+pub type Scope = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
+
+/// Kept for compatibility with earlier embedders: the payload scope.
+pub type WorkerScope = Scope;
 
 /// Places in the protocol where a test can hold a thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,10 +23,25 @@ pub enum Point {
 }
 
 /// Hooks given to [`Timelog::with_hooks`](crate::Timelog::with_hooks).
+///
+/// Both scopes exist for payloads whose clone and drop need a context, like
+/// Python objects (reference counts need an attached thread):
+///
+/// - `worker_scope` wraps every phase of flush and compaction that clones or
+///   drops payloads (building a segment; publishing a manifest, which may
+///   drop the last reference to a replaced memtable or segment). It must run
+///   the closure, or not at all (then the step is skipped and retried later;
+///   nothing is published).
+/// - `blocking_scope` wraps every place where an engine thread may wait for
+///   another (a writer waiting for the maintenance worker under
+///   backpressure, the test pause points), so a binding can release its
+///   interpreter lock there.
 #[derive(Clone, Default)]
 pub struct Hooks {
-    /// Context for every maintenance step of the background worker.
-    pub worker_scope: Option<WorkerScope>,
+    /// Context for the payload phases of flush and compaction.
+    pub worker_scope: Option<Scope>,
+    /// Context for waits.
+    pub blocking_scope: Option<Scope>,
     #[cfg(feature = "test-hooks")]
     pub(crate) gates: Arc<gates::Gates>,
 }
@@ -40,11 +56,34 @@ impl Hooks {
     #[inline]
     pub(crate) fn pause(&self, _p: Point) {
         #[cfg(feature = "test-hooks")]
-        self.gates.pass(_p);
+        if self.gates.is_closed(_p) {
+            self.blocking(&mut || self.gates.pass(_p));
+        } else {
+            self.gates.pass(_p);
+        }
     }
 
-    pub(crate) fn scoped(&self, f: &mut dyn FnMut()) {
+    /// Runs `f` in the payload scope; returns whether it ran.
+    pub(crate) fn scoped(&self, f: &mut dyn FnMut()) -> bool {
         match &self.worker_scope {
+            Some(s) => {
+                let mut ran = false;
+                s(&mut || {
+                    f();
+                    ran = true;
+                });
+                ran
+            }
+            None => {
+                f();
+                true
+            }
+        }
+    }
+
+    /// Runs `f` (which may wait for another thread) in the blocking scope.
+    pub(crate) fn blocking(&self, f: &mut dyn FnMut()) {
+        match &self.blocking_scope {
             Some(s) => s(f),
             None => f(),
         }
@@ -79,6 +118,9 @@ pub(crate) mod gates {
             while st.closed.get(&p).copied().unwrap_or(false) {
                 st = self.cv.wait(st).unwrap();
             }
+        }
+        pub(crate) fn is_closed(&self, p: Point) -> bool {
+            self.st.lock().unwrap().closed.get(&p).copied().unwrap_or(false)
         }
         pub(crate) fn set(&self, p: Point, closed: bool) {
             let mut st = self.st.lock().unwrap();

@@ -137,6 +137,12 @@ mod cell {
             self.cur.load_full()
         }
 
+        /// Whether `m` is the current manifest (no reference is taken).
+        #[inline]
+        pub(crate) fn is_current(&self, m: &Manifest<T>) -> bool {
+            std::ptr::eq(&**self.cur.load(), m)
+        }
+
         /// Publishes `next` iff the current manifest is still `expected`.
         /// Returns whether it did.
         pub(crate) fn publish(&self, expected: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
@@ -171,7 +177,11 @@ mod cell {
     //!   retired for a later publication, or for the drop of the cell.
     //!   Reclamation is a tracked write of the slot's [`Region`], every
     //!   reader's access a tracked read, so loom reports a manifest
-    //!   reclaimed while a reader can still reach it.
+    //!   reclaimed while a reader can still reach it. The last reader to
+    //!   leave also reclaims (after re-asserting the current slot with a
+    //!   no-op CAS, which plays the part of the publisher's CAS), so that a
+    //!   quiescent log holds no retired manifest — as with arc-swap, whose
+    //!   writers pay the debts of the readers in flight.
     //!
     //! Slot memory itself stays allocated until the cell drops, so a faulty
     //! reclamation is reported, never a real use after free.
@@ -270,8 +280,23 @@ mod cell {
             let p = self.cur.load(Ordering::Acquire);
             // SAFETY: slot memory is freed only when the cell drops.
             let m = unsafe { &*p }.get();
-            self.readers.fetch_sub(1, Ordering::Release);
+            let last = self.readers.fetch_sub(1, Ordering::AcqRel) == 1;
+            if last
+                && !self.retired.load(Ordering::Acquire).is_null()
+                && self.cur.compare_exchange(p, p, Ordering::AcqRel, Ordering::Acquire).is_ok()
+            {
+                // SAFETY: as above; `gen` is immutable.
+                self.reclaim_retired(unsafe { (*p).gen });
+            }
             m
+        }
+
+        /// Whether `m` is the current manifest (no reference is taken: a
+        /// slot's identity is immutable and its memory outlives the cell's use).
+        pub(crate) fn is_current(&self, m: &Manifest<T>) -> bool {
+            let p = self.cur.load(Ordering::Acquire);
+            // SAFETY: slot memory is freed only when the cell drops.
+            std::ptr::eq(unsafe { (*p).mptr }, m)
         }
 
         /// Publishes `next` iff the current manifest is still `expected`.
@@ -306,6 +331,38 @@ mod cell {
             true
         }
 
+        /// Reclaims the retired slots replaced before the slot of generation
+        /// `bound` was installed — by a CAS of this thread (a publication,
+        /// or the last reader's no-op CAS) sequenced before the fence below —
+        /// if no reader is in flight (R9, module docs).
+        fn reclaim_retired(&self, bound: u64) {
+            // Pairs with the fence in `load_full` (Dekker; loom needs the
+            // fence, see `sync`): a reader that announced after this fence
+            // loads our slot or a newer one; one that announced before is
+            // seen in `readers` until it has left.
+            model_sc_fence();
+            if self.readers.load(Ordering::SeqCst) != 0 {
+                return; // a later publication, reader or the drop reclaims them
+            }
+            let mut p = self.retired.swap(ptr::null_mut(), Ordering::AcqRel);
+            while !p.is_null() {
+                // SAFETY: taken off the stack by the swap: this thread owns
+                // the link; slot memory lives until the cell drops.
+                let (next, replaced_before) = unsafe { ((*p).next_retired, (*p).gen < bound) };
+                if replaced_before {
+                    // SAFETY: replaced before our CAS, and no reader was in
+                    // flight after it: unreachable (R9); taken off the stack
+                    // once.
+                    unsafe { (*p).reclaim() };
+                } else {
+                    // Replaced after our CAS: a reader we did not see may
+                    // still be loading it.
+                    self.push_retired(p);
+                }
+                p = next;
+            }
+        }
+
         fn push_retired(&self, s: *mut Slot<T>) {
             let mut head = self.retired.load(Ordering::Relaxed);
             loop {
@@ -333,32 +390,8 @@ mod cell {
             }
             #[allow(unreachable_code)]
             {
-                let _ = gen;
                 self.push_retired(old);
-                // Pairs with the fence in `load_full` (Dekker; loom needs the
-                // fence, see `sync`): a reader that announced after this
-                // fence loads our slot or a newer one; one that announced
-                // before is seen in `readers` until it has left.
-                model_sc_fence();
-                if self.readers.load(Ordering::SeqCst) != 0 {
-                    return; // a later publication (or the drop) reclaims them
-                }
-                let mut p = self.retired.swap(ptr::null_mut(), Ordering::AcqRel);
-                while !p.is_null() {
-                    // SAFETY: taken off the stack by the swap: this thread
-                    // owns the link; slot memory lives until the cell drops.
-                    let (next, replaced_before_us) = unsafe { ((*p).next_retired, (*p).gen < gen) };
-                    if replaced_before_us {
-                        // SAFETY: replaced at or before our CAS, and no
-                        // reader was in flight after it: unreachable (R9).
-                        unsafe { (*p).reclaim() };
-                    } else {
-                        // Replaced after our CAS: a reader we did not see
-                        // may still be loading it.
-                        self.push_retired(p);
-                    }
-                    p = next;
-                }
+                self.reclaim_retired(gen);
             }
         }
     }

@@ -277,4 +277,17 @@ impl Backoff {
         }
         self.step = self.step.saturating_add(1);
     }
+
+    /// Whether this wait has gone on past the spinning phase.
+    #[inline]
+    pub(crate) fn is_long(&self) -> bool {
+        self.step >= 12
+    }
 }
+
+// Seeded-fault builds (`verification/faults.sh`) add `--cfg timelog_fault=...`
+// to this crate only (through a rustc wrapper, so the dependencies are built
+// once) and name the fault in `TIMELOG_FAULT`: reading the variable here
+// makes cargo rebuild the crate whenever the fault changes.
+#[cfg(any(timelog_loom, timelog_shuttle))]
+const _: Option<&str> = option_env!("TIMELOG_FAULT");

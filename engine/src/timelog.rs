@@ -98,6 +98,19 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         self.next_seq.fetch_add(n, Ordering::AcqRel)
     }
 
+    /// One step of a writer's wait for another writer (or a sealer). After
+    /// the spinning phase, the wait yields inside the blocking scope, so a
+    /// binding can release an interpreter lock that the awaited thread may
+    /// need to finish.
+    #[inline]
+    fn snooze(&self, b: &mut Backoff) {
+        if b.is_long() && self.hooks.blocking_scope.is_some() {
+            self.hooks.blocking(&mut || crate::sync::thread::yield_now());
+        } else {
+            b.snooze();
+        }
+    }
+
     /// R5: ordered commit. The watermark moves past `first..first+n` only
     /// once every earlier sequence is complete; a writer whose predecessor
     /// is still inserting waits for it (never for a reader).
@@ -106,7 +119,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let last = first + n - 1;
         let mut b = Backoff::new();
         while self.visible.load(Ordering::Acquire) != first - 1 {
-            b.snooze();
+            self.snooze(&mut b);
         }
         self.visible.store(last, Ordering::Release);
     }
@@ -134,7 +147,11 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// watermark, capped by the active memtable's seal bound).
     pub(crate) fn snapshot(&self) -> Snapshot<T> {
         let m = self.manifest.load_full();
+        #[cfg(not(timelog_fault = "snapshot_no_cap"))]
         let w = self.visible.load(Ordering::Acquire).min(m.active.seal_bound());
+        // Seeded fault (R5): the watermark is not capped by the seal bound.
+        #[cfg(timelog_fault = "snapshot_no_cap")]
+        let w = self.visible.load(Ordering::Acquire);
         Snapshot { m, w, _pin: Arc::new(Pin::new(&self.pins)) }
     }
 
@@ -149,8 +166,14 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 drop(e);
                 return (r, m.active.clone());
             }
+            // R1/R2: the active memtable is being sealed. Wait for the
+            // sealer to publish its successor without touching the writer
+            // count again: the sealer's drain waits for it to reach zero
+            // (retrying `enter` here could keep it from doing so).
+            while self.manifest.is_current(&m) {
+                self.snooze(&mut b);
+            }
             drop(m);
-            b.snooze();
         }
     }
 
@@ -198,15 +221,18 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             self.counters.backpressure_waits.fetch_add(1, Relaxed);
             let deadline = Instant::now() + Duration::from_millis(self.cfg.sealed_wait_ms);
             self.kick_worker();
-            let mut st = self.worker.lock().unwrap();
-            while over() {
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
+            // The worker may need what this thread holds (an interpreter
+            // lock): wait in the blocking scope.
+            self.hooks.blocking(&mut || {
+                let mut st = self.worker.lock().unwrap();
+                while over() {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    st = self.progress_cv.wait_timeout(st, deadline - now).unwrap().0;
                 }
-                st = self.progress_cv.wait_timeout(st, deadline - now).unwrap().0;
-            }
-            drop(st);
+            });
             if !over() {
                 return Ok(WriteStatus::Ok);
             }
@@ -226,8 +252,20 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         self.check_open()?;
         self.check_floor(ts)?;
         let mut val = Some(val);
+        #[cfg(not(timelog_fault = "commit_before_insert"))]
         let (seq, mt) = self.with_active(|mt| mt.insert(ts, val.take().expect("inserted once"), || self.alloc(1)));
+        #[cfg(not(timelog_fault = "commit_before_insert"))]
         self.commit(seq, 1);
+        // Seeded fault (R5): the watermark passes the write before its insert.
+        #[cfg(timelog_fault = "commit_before_insert")]
+        let (_, mt) = self.with_active(|mt| {
+            let alloc = || {
+                let seq = self.alloc(1);
+                self.commit(seq, 1);
+                seq
+            };
+            mt.insert(ts, val.take().expect("inserted once"), alloc)
+        });
         self.after_write(&mt)
     }
 
@@ -274,7 +312,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             n += 1;
         }
         drop(_g);
-        self.progress_cv.notify_all();
+        self.notify_progress();
         n
     }
 
@@ -309,9 +347,20 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             did
         };
         if did {
-            self.progress_cv.notify_all();
+            self.notify_progress();
         }
         did
+    }
+
+    /// Wakes the writers waiting for maintenance progress (backpressure).
+    /// A waiter checks the manifest while holding the worker mutex and then
+    /// waits; taking that mutex before notifying orders the notification
+    /// after the waiter's wait or before its check, never in between (lost
+    /// wakeup found by loom, `loom_backpressure::backpressure_wait_vs_worker`).
+    fn notify_progress(&self) {
+        #[cfg(not(timelog_fault = "progress_lost_wakeup"))]
+        drop(self.worker.lock().unwrap());
+        self.progress_cv.notify_all();
     }
 
     fn kick_worker(&self) {
@@ -347,12 +396,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                     return;
                 }
             }
-            let mut more = true;
-            while more {
-                let mut did = false;
-                self.hooks.scoped(&mut || did = self.maint_step());
-                more = did && !self.worker.lock().unwrap().stop;
-            }
+            while self.maint_step() && !self.worker.lock().unwrap().stop {}
         }
     }
 }
@@ -611,7 +655,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             }
         }
         drop(_g);
-        self.inner.progress_cv.notify_all();
+        self.inner.notify_progress();
         Ok(())
     }
 
@@ -812,3 +856,6 @@ impl<T: Clone + Send + Sync + 'static> Drop for Timelog<T> {
         self.stop_maintenance();
     }
 }
+
+#[cfg(any(timelog_loom, timelog_shuttle))]
+mod model_hooks;

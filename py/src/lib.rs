@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 mod config;
 mod convert;
 mod iter;
-mod log;
+pub(crate) mod log;
 mod stats;
 mod views;
 
@@ -36,6 +36,53 @@ fn _coerce_ts(x: &Bound<'_, PyAny>) -> PyResult<i64> {
     convert::coerce_ts(x)
 }
 
+/// Test-only hooks (built with the `test-hooks` feature): hold the
+/// maintainer or a writer at a publication point.
+#[cfg(feature = "test-hooks")]
+mod test_hooks {
+    use pyo3::exceptions::PyValueError;
+    use pyo3::prelude::*;
+    use timelog::Point;
+
+    use crate::log::PyTimelog;
+
+    fn point(name: &str) -> PyResult<Point> {
+        match name {
+            "seal_publish" => Ok(Point::SealPublish),
+            "flush_publish" => Ok(Point::FlushPublish),
+            "compact_publish" => Ok(Point::CompactPublish),
+            _ => Err(PyValueError::new_err("point must be 'seal_publish', 'flush_publish' or 'compact_publish'")),
+        }
+    }
+
+    /// Closes (`closed=True`) or opens the gate at `point`.
+    #[pyfunction]
+    pub fn _test_gate(log: &Bound<'_, PyTimelog>, name: &str, closed: bool) -> PyResult<()> {
+        log.get().state().log.test_gate(point(name)?, closed);
+        Ok(())
+    }
+
+    /// Waits (detached) until `point` has been reached `n` times in total.
+    #[pyfunction]
+    pub fn _test_wait_reached(
+        py: Python<'_>,
+        log: &Bound<'_, PyTimelog>,
+        name: &str,
+        n: usize,
+        timeout: f64,
+    ) -> PyResult<bool> {
+        let p = point(name)?;
+        let st = log.get().state();
+        Ok(py.detach(|| st.log.test_wait_reached(p, n, std::time::Duration::from_secs_f64(timeout))))
+    }
+
+    /// How many times `point` was reached.
+    #[pyfunction]
+    pub fn _test_reached(log: &Bound<'_, PyTimelog>, name: &str) -> PyResult<usize> {
+        Ok(log.get().state().log.test_reached(point(name)?))
+    }
+}
+
 #[pymodule(gil_used = false)]
 fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -49,5 +96,11 @@ fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TL_TS_MIN", i64::MIN)?;
     m.add("TL_TS_MAX", i64::MAX)?;
     m.add_function(wrap_pyfunction!(_coerce_ts, m)?)?;
+    #[cfg(feature = "test-hooks")]
+    {
+        m.add_function(wrap_pyfunction!(test_hooks::_test_gate, m)?)?;
+        m.add_function(wrap_pyfunction!(test_hooks::_test_wait_reached, m)?)?;
+        m.add_function(wrap_pyfunction!(test_hooks::_test_reached, m)?)?;
+    }
     Ok(())
 }

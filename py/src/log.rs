@@ -25,14 +25,47 @@ pub(crate) struct State {
 }
 
 fn build(cfg: Config) -> PyResult<State> {
-    // The worker attaches to the interpreter for each maintenance step, so
-    // that payload clones and drops there are ordinary reference-count
-    // changes; `try_attach` skips the step while the interpreter shuts down.
-    let scope: timelog::hooks::WorkerScope = Arc::new(|f: &mut dyn FnMut()| {
+    // Flush and compaction clone and drop payloads (reference counts) only
+    // inside `worker_scope`, attached to the interpreter; `try_attach`
+    // skips the step while the interpreter shuts down. Everything else the
+    // maintainer does — and every wait of an engine thread — runs detached,
+    // so on GIL builds readers are held up only while payload references
+    // are copied, never by a publication or a wait.
+    let worker_scope: timelog::hooks::Scope = Arc::new(|f: &mut dyn FnMut()| {
         let _ = Python::try_attach(|_py| f());
     });
-    let log = Timelog::with_hooks(cfg.clone(), Hooks { worker_scope: Some(scope), ..Hooks::default() }).map_err(err)?;
+    let blocking_scope: timelog::hooks::Scope = Arc::new(|f: &mut dyn FnMut()| {
+        // SAFETY: PyGILState_Check only reads this thread's state; when it
+        // reports an attached thread, `assume_attached` is sound and
+        // `detach` restores the state on return.
+        if unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
+            let py = unsafe { Python::assume_attached() };
+            let w = Wait(f);
+            py.detach(move || w.run());
+        } else {
+            f();
+        }
+    });
+    let mut hooks = Hooks::default();
+    hooks.worker_scope = Some(worker_scope);
+    hooks.blocking_scope = Some(blocking_scope);
+    let log = Timelog::with_hooks(cfg.clone(), hooks).map_err(err)?;
     Ok(State { log, cfg })
+}
+
+/// A waiting closure of the engine, sent into `Python::detach` (which
+/// requires `Ungil`, i.e. `Send`).
+struct Wait<'a>(&'a mut dyn FnMut());
+
+// SAFETY: the engine passes the blocking scope closures over its own waits
+// only (engine state, `Sync` data, never Python objects); `detach` runs the
+// closure on this same thread after releasing the interpreter.
+unsafe impl Send for Wait<'_> {}
+
+impl Wait<'_> {
+    fn run(self) {
+        (self.0)()
+    }
 }
 
 /// Marker for an omitted optional argument (distinct from an explicit `None`).
@@ -501,16 +534,21 @@ impl PyTimelog {
 
     // ----- maintenance --------------------------------------------------
 
-    fn flush(&self) -> PyResult<()> {
-        self.state().log.flush().map_err(err)
+    // Maintenance runs detached from the interpreter; the engine re-attaches
+    // only for the payload phases (see `build`).
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        let st = self.state();
+        py.detach(|| st.log.flush()).map_err(err)
     }
 
-    fn compact(&self) -> PyResult<()> {
-        self.state().log.compact().map_err(err)
+    fn compact(&self, py: Python<'_>) -> PyResult<()> {
+        let st = self.state();
+        py.detach(|| st.log.compact()).map_err(err)
     }
 
-    fn maint_step(&self) -> PyResult<bool> {
-        self.state().log.maint_step().map_err(err)
+    fn maint_step(&self, py: Python<'_>) -> PyResult<bool> {
+        let st = self.state();
+        py.detach(|| st.log.maint_step()).map_err(err)
     }
 
     fn start_maintenance(&self) -> PyResult<()> {

@@ -155,40 +155,57 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// One compaction. Caller holds the maintainer lock. Returns whether it
     /// published anything.
     pub(crate) fn compact_once(&self, with_debt: bool) -> bool {
-        let start = self.manifest.load_full();
-        let Some(sel) = self.select(&start, with_debt) else {
+        let mut work = None;
+        // Payload clones (and drops of what we loaded) inside the payload scope.
+        let built = self.hooks.scoped(&mut || {
+            let start = self.manifest.load_full();
+            if let Some(sel) = self.select(&start, with_debt) {
+                let outputs = self.build_l1(&start, &sel);
+                work = Some((sel, outputs));
+            }
+        });
+        let Some((sel, outputs)) = work.filter(|_| built) else {
             return false;
         };
-        let outputs = self.build_l1(&start, &sel);
         self.hooks.pause(crate::hooks::Point::CompactPublish);
-        loop {
-            let cur = self.manifest.load_full();
-            // R10: publish only over a manifest that still holds every input
-            // (the L0 prefix and the L1 segments we merged).
-            #[cfg(not(timelog_fault = "compact_no_check"))]
-            {
-                let l0_ok = cur.l0.len() >= sel.l0.len() && cur.l0.iter().zip(&sel.l0).all(|(a, b)| Arc::ptr_eq(a, b));
-                let l1_ok = sel.l1.iter().all(|s| cur.l1.iter().any(|x| Arc::ptr_eq(x, s)));
-                if !(l0_ok && l1_ok) {
-                    self.counters.compaction_publish_ebusy.fetch_add(1, Relaxed);
-                    return false;
+        let mut work = Some((sel, outputs));
+        let mut published = false;
+        let ran = self.hooks.scoped(&mut || {
+            let Some((sel, outputs)) = work.take() else { return };
+            loop {
+                let cur = self.manifest.load_full();
+                // R10: publish only over a manifest that still holds every input
+                // (the L0 prefix and the L1 segments we merged).
+                #[cfg(not(timelog_fault = "compact_no_check"))]
+                {
+                    let l0_ok =
+                        cur.l0.len() >= sel.l0.len() && cur.l0.iter().zip(&sel.l0).all(|(a, b)| Arc::ptr_eq(a, b));
+                    let l1_ok = sel.l1.iter().all(|s| cur.l1.iter().any(|x| Arc::ptr_eq(x, s)));
+                    if !(l0_ok && l1_ok) {
+                        self.counters.compaction_publish_ebusy.fetch_add(1, Relaxed);
+                        return;
+                    }
                 }
+                let mut next = cur.successor();
+                next.l0 = cur.l0[sel.l0.len().min(cur.l0.len())..].to_vec();
+                let mut l1: Vec<_> =
+                    cur.l1.iter().filter(|s| !sel.l1.iter().any(|x| Arc::ptr_eq(x, s))).cloned().collect();
+                l1.extend(outputs.iter().cloned());
+                l1.sort_by_key(|s| s.min_ts);
+                next.l1 = l1;
+                next.retire_applied_tombstones();
+                if self.manifest.publish(&cur, next) {
+                    published = true;
+                    break;
+                }
+                // Only a concurrent seal can have changed the manifest; retry over it.
+                self.counters.compaction_retries.fetch_add(1, Relaxed);
             }
-            let mut next = cur.successor();
-            next.l0 = cur.l0[sel.l0.len().min(cur.l0.len())..].to_vec();
-            let mut l1: Vec<_> = cur.l1.iter().filter(|s| !sel.l1.iter().any(|x| Arc::ptr_eq(x, s))).cloned().collect();
-            l1.extend(outputs.iter().cloned());
-            l1.sort_by_key(|s| s.min_ts);
-            next.l1 = l1;
-            next.retire_applied_tombstones();
-            if self.manifest.publish(&cur, next) {
-                break;
-            }
-            // Only a concurrent seal can have changed the manifest; retry over it.
-            self.counters.compaction_retries.fetch_add(1, Relaxed);
+        });
+        if ran && published {
+            self.counters.compactions_total.fetch_add(1, Relaxed);
         }
-        self.counters.compactions_total.fetch_add(1, Relaxed);
-        true
+        ran && published
     }
 
     /// Fraction of stored records hidden by tombstones not yet applied.

@@ -47,41 +47,69 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
 
 impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// Flushes the oldest sealed memtable. Caller holds the maintainer lock.
-    /// Returns whether there was one.
+    /// Returns whether it did.
     pub(crate) fn flush_one(&self) -> bool {
-        let cur = self.manifest.load_full();
-        let Some(mt) = cur.sealed.first().cloned() else {
+        let Some(mt) = self.manifest.load().sealed.first().cloned() else {
             return false;
         };
-        drop(cur);
         let bound = mt.seal_bound();
         debug_assert_ne!(bound, u64::MAX, "R2: sealed memtables are published only after the drain");
-        let seg = build_l0(&mt, bound, self.cfg.page_records, self.next_id(), &self.retired).map(Arc::new);
+        // Payload clones happen here, inside the payload scope.
+        let mut seg = None;
+        let built = self.hooks.scoped(&mut || {
+            seg = Some(build_l0(&mt, bound, self.cfg.page_records, self.next_id(), &self.retired).map(Arc::new));
+        });
+        let Some(seg) = seg.filter(|_| built) else {
+            return false;
+        };
         let tombs = mt.tombs.to_vec();
-        self.hooks.pause(crate::hooks::Point::FlushPublish);
-        loop {
-            let cur = self.manifest.load_full();
-            assert!(
-                cur.sealed.first().is_some_and(|m| Arc::ptr_eq(m, &mt)),
-                "only the maintainer removes sealed memtables"
-            );
-            let mut next = cur.successor();
-            next.sealed.remove(0);
-            if let Some(s) = &seg {
-                next.l0.push(s.clone());
-            }
-            if !tombs.is_empty() {
-                let mut all: Vec<_> = cur.tombstones.iter().copied().collect();
-                all.extend_from_slice(&tombs);
-                next.tombstones = Arc::new(all);
-            }
-            next.flushed_bound = bound;
-            next.retire_applied_tombstones();
-            if self.manifest.publish(&cur, next) {
-                break;
+        // R8: a segment carries no per-record sequence, so it may only be
+        // published once every record in it is committed. The drain (R2)
+        // waited for the writers to leave the memtable, not for their
+        // commits: wait until the watermark reaches the bound (a short wait
+        // on writers that already inserted). Found by loom
+        // (`loom_flush::flush_waits_for_commits`).
+        #[cfg(not(timelog_fault = "flush_before_commit"))]
+        {
+            let mut b = crate::sync::Backoff::new();
+            while self.visible.load(crate::sync::Ordering::Acquire) < bound {
+                b.snooze();
             }
         }
-        self.counters.flushes_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        true
+        self.hooks.pause(crate::hooks::Point::FlushPublish);
+        // Publishing may drop the last reference to the memtable (and its
+        // payloads): also inside the payload scope, together with our own
+        // references.
+        let mut mt = Some(mt);
+        let mut seg = Some(seg);
+        let published = self.hooks.scoped(&mut || {
+            let (Some(mt), Some(seg)) = (mt.take(), seg.take()) else { return };
+            loop {
+                let cur = self.manifest.load_full();
+                assert!(
+                    cur.sealed.first().is_some_and(|m| Arc::ptr_eq(m, &mt)),
+                    "R10: only the maintainer removes sealed memtables"
+                );
+                let mut next = cur.successor();
+                next.sealed.remove(0);
+                if let Some(s) = &seg {
+                    next.l0.push(s.clone());
+                }
+                if !tombs.is_empty() {
+                    let mut all: Vec<_> = cur.tombstones.iter().copied().collect();
+                    all.extend_from_slice(&tombs);
+                    next.tombstones = Arc::new(all);
+                }
+                next.flushed_bound = bound;
+                next.retire_applied_tombstones();
+                if self.manifest.publish(&cur, next) {
+                    break;
+                }
+            }
+        });
+        if published {
+            self.counters.flushes_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        published
     }
 }
