@@ -1,0 +1,60 @@
+//! Backpressure: a busy write is committed, reported by policy, counted.
+
+use timelog::{BusyPolicy, Config, MaintenanceMode, Timelog, WriteStatus};
+
+fn log(policy: BusyPolicy) -> Timelog<u32> {
+    Timelog::with_config(Config {
+        maintenance: MaintenanceMode::Disabled,
+        busy_policy: policy,
+        memtable_max_bytes: 64,
+        sealed_max_runs: 1,
+        ..Config::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn raise_policy_reports_busy_but_commits() {
+    let log = log(BusyPolicy::Raise);
+    let mut busy = 0;
+    for i in 0..50 {
+        if log.append(i, i as u32).unwrap() == WriteStatus::Busy {
+            busy += 1;
+        }
+    }
+    assert!(busy > 0);
+    assert_eq!(log.len().unwrap(), 50, "busy writes are committed");
+    assert_eq!(log.stats().busy_events, busy);
+}
+
+#[test]
+fn flush_policy_flushes_inline() {
+    let log = log(BusyPolicy::Flush);
+    for i in 0..50 {
+        assert_eq!(log.append(i, i as u32).unwrap(), WriteStatus::Ok);
+    }
+    let st = log.stats();
+    assert!(st.busy_events > 0 && st.flushes_total > 0);
+    assert_eq!(log.len().unwrap(), 50);
+}
+
+#[test]
+fn silent_policy_counts_only() {
+    let log = log(BusyPolicy::Silent);
+    for i in 0..50 {
+        assert_eq!(log.append(i, i as u32).unwrap(), WriteStatus::Ok);
+    }
+    assert!(log.stats().busy_events > 0);
+    assert_eq!(log.len().unwrap(), 50);
+}
+
+#[test]
+fn config_errors_say_what_to_do() {
+    let e = Timelog::<u8>::with_config(Config { window_size: -5, ..Config::default() }).unwrap_err();
+    assert!(e.to_string().contains("window_size must be >= 0"), "{e}");
+    let log: Timelog<u8> = Timelog::with_config(Config { min_ts: Some(100), ..Config::default() }).unwrap();
+    let e = log.append(5, 1).unwrap_err();
+    assert!(e.to_string().contains("below the retention floor min_ts=100"), "{e}");
+    assert!(matches!(log.delete_point(i64::MAX), Err(timelog::Error::Unrepresentable(_))));
+    assert!(matches!(log.range(5, 1, timelog::Order::Asc), Err(timelog::Error::InvalidRange { .. })));
+}

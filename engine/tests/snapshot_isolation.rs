@@ -1,0 +1,88 @@
+//! Snapshots see exactly what was committed before them.
+
+use timelog::{Config, MaintenanceMode, Order, Timelog};
+
+fn log() -> Timelog<u32> {
+    Timelog::with_config(Config {
+        maintenance: MaintenanceMode::Disabled,
+        memtable_max_bytes: 512,
+        ..Config::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn snapshot_ignores_later_writes_deletes_flushes_and_compactions() {
+    let log = log();
+    for i in 0..100 {
+        let _ = log.append(i, i as u32).unwrap();
+    }
+    let snap = log.snapshot().unwrap();
+    let _ = log.delete_range(10, 90).unwrap();
+    for i in 0..50 {
+        let _ = log.append(i * 3, 1000 + i as u32).unwrap();
+    }
+    log.flush().unwrap();
+    log.compact().unwrap();
+    let seen: Vec<_> = snap.all(Order::Asc).collect();
+    assert_eq!(seen, (0..100).map(|i| (i, i as u32)).collect::<Vec<_>>());
+    assert_eq!(snap.len(), 100);
+    assert_eq!(snap.next_ts(10), Some(11));
+    let mut n = 0;
+    snap.point_with(50, |v| {
+        assert_eq!(*v, 50);
+        n += 1
+    });
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn snapshot_cursor_outlives_the_call_and_other_threads() {
+    let log = std::sync::Arc::new(log());
+    let _ = log.extend((0..1000).map(|i| (i, i as u32))).unwrap();
+    let cursor = log.range(100, 200, Order::Desc).unwrap();
+    // Move the cursor to another thread while the log keeps changing.
+    let l2 = log.clone();
+    let h = std::thread::spawn(move || cursor.collect::<Vec<_>>());
+    let _ = l2.delete_before(500).unwrap();
+    l2.compact().unwrap();
+    let rows = h.join().unwrap();
+    assert_eq!(rows.len(), 100);
+    assert_eq!(rows[0], (199, 199));
+    assert_eq!(rows[99], (100, 100));
+}
+
+#[test]
+fn sequenced_tombstones_keep_later_inserts() {
+    let log = log();
+    let _ = log.append(10, 1).unwrap();
+    let _ = log.delete_range(5, 15).unwrap();
+    let _ = log.append(10, 2).unwrap();
+    for step in 0..3 {
+        assert_eq!(log.point(10).unwrap(), vec![2], "after step {step}");
+        match step {
+            0 => log.flush().unwrap(),
+            1 => log.compact().unwrap(),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn equal_timestamps_keep_insertion_order_across_layers() {
+    let log = log();
+    let mut expect = Vec::new();
+    for i in 0..300u32 {
+        let _ = log.append(7, i).unwrap();
+        expect.push(i);
+        if i % 50 == 0 {
+            log.flush().unwrap();
+        }
+        if i % 120 == 0 {
+            log.compact().unwrap();
+        }
+    }
+    assert_eq!(log.point(7).unwrap(), expect);
+    let desc: Vec<_> = log.all(Order::Desc).unwrap().map(|r| r.1).collect();
+    assert_eq!(desc, expect.iter().rev().copied().collect::<Vec<_>>());
+}
