@@ -398,6 +398,9 @@ mod cell {
 
     impl<T> Drop for ManifestCell<T> {
         fn drop(&mut self) {
+            if crate::sync::unwinding() {
+                return;
+            }
             // `&mut self`: no reader. Every slot ever published is on the
             // `prev` chain of the current one; free them all (their
             // remaining references drop with them).

@@ -106,6 +106,15 @@ pub(crate) use std::cell::UnsafeCell;
 /// Whether this is a model-checking build (loom or shuttle).
 pub(crate) const MODEL: bool = cfg!(any(timelog_loom, timelog_shuttle));
 
+/// Model builds only: whether this thread is unwinding from a failure the
+/// checker reported. Destructors then leak instead of touching
+/// model-checked state again: a second panic would abort the whole test
+/// binary and hide the report. Always false (and free) in the std build.
+#[inline(always)]
+pub(crate) fn unwinding() -> bool {
+    MODEL && std::thread::panicking()
+}
+
 /// Reads an atomic through `&mut` (no other thread can reach it): the
 /// std `get_mut`, which loom spells differently.
 pub(crate) trait UnsyncGet {

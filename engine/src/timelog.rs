@@ -30,6 +30,13 @@ pub enum WriteStatus {
     Busy,
 }
 
+/// Slots of the completion ring (R5): how far sequence allocation may run
+/// ahead of the visible watermark before a writer waits.
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+const COMMIT_RING: u64 = 4096;
+#[cfg(any(timelog_loom, timelog_shuttle))]
+const COMMIT_RING: u64 = 4;
+
 #[derive(Debug, Default)]
 struct WorkerState {
     stop: bool,
@@ -44,6 +51,9 @@ pub(crate) struct Inner<T> {
     pub(crate) next_seq: AtomicU64,
     /// The visible watermark: every sequence `<=` it is complete (R5).
     pub(crate) visible: AtomicU64,
+    /// Completion ring of R5: slot `s % len` holds the last sequence of the
+    /// completed block that starts at `s`.
+    done: Box<[AtomicU64]>,
     ids: AtomicU64,
     collector: Collector,
     /// Serializes maintainers (flush, compaction) among themselves only.
@@ -111,17 +121,50 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
     }
 
-    /// R5: ordered commit. The watermark moves past `first..first+n` only
-    /// once every earlier sequence is complete; a writer whose predecessor
-    /// is still inserting waits for it (never for a reader).
+    /// R5: commit with helping. A writer marks its block `first..=last`
+    /// complete in the completion ring, then advances the watermark over
+    /// every consecutive complete block — its own and those of writers that
+    /// finished before it — so no writer has to be scheduled in sequence
+    /// order. It returns once the watermark covers its own block (read your
+    /// writes): it waits only while an *earlier* writer is still inside its
+    /// insert, never for a reader.
     #[inline]
     fn commit(&self, first: SeqNo, n: u64) {
         let last = first + n - 1;
+        let ring = self.done.len() as u64;
         let mut b = Backoff::new();
-        while self.visible.load(Ordering::Acquire) != first - 1 {
+        // The slot of `first` is free once the watermark passed `first - ring`.
+        while first > ring && self.visible.load(Ordering::Acquire) < first - ring {
             self.snooze(&mut b);
         }
-        self.visible.store(last, Ordering::Release);
+        // Release: the insert happens-before any advance that reads this mark.
+        self.done[(first % ring) as usize].store(last, Ordering::Release);
+        loop {
+            self.advance_visible();
+            if self.visible.load(Ordering::Acquire) >= last {
+                return;
+            }
+            self.snooze(&mut b);
+        }
+    }
+
+    /// Moves the watermark over consecutive completed blocks (R5).
+    #[inline]
+    fn advance_visible(&self) {
+        let ring = self.done.len() as u64;
+        let mut v = self.visible.load(Ordering::Acquire);
+        loop {
+            let next = v + 1;
+            let end = self.done[(next % ring) as usize].load(Ordering::Acquire);
+            // A mark below `next` is stale (an older block in the same slot).
+            if end < next {
+                return;
+            }
+            match self.visible.compare_exchange(v, end, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => v = end,
+                Err(cur) => v = cur,
+            }
+        }
     }
 
     #[inline]
@@ -433,6 +476,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             manifest: ManifestCell::new(manifest),
             next_seq: AtomicU64::new(1),
             visible: AtomicU64::new(0),
+            done: (0..COMMIT_RING).map(|_| AtomicU64::new(0)).collect(),
             ids: AtomicU64::new(1),
             collector,
             maint: Mutex::new(()),
@@ -853,6 +897,9 @@ impl<T: Clone + Send + Sync + 'static> Default for Timelog<T> {
 
 impl<T: Clone + Send + Sync + 'static> Drop for Timelog<T> {
     fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return;
+        }
         self.stop_maintenance();
     }
 }

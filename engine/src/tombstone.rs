@@ -101,6 +101,9 @@ impl TombStack {
 
 impl Drop for TombStack {
     fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return;
+        }
         let mut p = self.head.unsync_get();
         while !p.is_null() {
             // SAFETY: `&mut self`: nobody else reaches the nodes; each was made by `Box::into_raw`.

@@ -67,6 +67,9 @@ pub(crate) struct Entered<'a, T> {
 
 impl<T> Drop for Entered<'_, T> {
     fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return;
+        }
         self.mt.writers.fetch_sub(1, Ordering::Release);
     }
 }

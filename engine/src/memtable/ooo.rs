@@ -195,6 +195,9 @@ mod imp {
 
     impl<T> Drop for Ooo<T> {
         fn drop(&mut self) {
+            if crate::sync::unwinding() {
+                return;
+            }
             let mut p = self.head.unsync_get();
             while !p.is_null() {
                 // SAFETY: `&mut self`: nobody else reaches the versions; each

@@ -269,12 +269,18 @@ impl<T> Appender<'_, T> {
 
 impl<T> Drop for Appender<'_, T> {
     fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return;
+        }
         self.run.appending.store(false, Ordering::Release);
     }
 }
 
 impl<T> Drop for Run<T> {
     fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return;
+        }
         let len = self.len.unsync_get();
         for (k, slot) in self.buckets.iter_mut().enumerate() {
             let p = slot.unsync_get();

@@ -103,6 +103,9 @@ impl Retired {
 
 impl Drop for Retired {
     fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return;
+        }
         if self.flag.unsync_get() {
             self.counter.fetch_sub(1, Ordering::Relaxed);
         }
