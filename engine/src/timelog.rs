@@ -10,6 +10,12 @@ use crate::config::{BusyPolicy, Config, MaintenanceMode, Resolved};
 use crate::error::{Error, Result};
 use crate::hooks::Hooks;
 use crate::manifest::{Manifest, ManifestCell};
+
+/// A short-lived borrow of the current manifest (R9).
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+type ManifestGuard<T> = arc_swap::Guard<Arc<Manifest<T>>>;
+#[cfg(any(timelog_loom, timelog_shuttle))]
+type ManifestGuard<T> = Arc<Manifest<T>>;
 use crate::memtable::Memtable;
 use crate::query::cursor::Cursor;
 use crate::snapshot::{Order, PageSpan, Pin, Snapshot};
@@ -200,14 +206,18 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
 
     /// Runs `f` inside an entered active memtable (R1), retrying across seals.
     #[inline]
-    fn with_active<R>(&self, mut f: impl FnMut(&Memtable<T>) -> R) -> (R, Arc<Memtable<T>>) {
+    /// Returns the manifest guard the write went through, so the caller can
+    /// check the memtable's size and the backpressure without another load
+    /// or a reference-count change.
+    fn with_active<R>(&self, mut f: impl FnMut(&Memtable<T>) -> R) -> (R, ManifestGuard<T>) {
         let mut b = Backoff::new();
         loop {
             let m = self.manifest.load();
-            if let Some(e) = m.active.enter() {
-                let r = f(e.mt);
-                drop(e);
-                return (r, m.active.clone());
+            // The entered guard (R1) ends with this statement: the writer has
+            // left the memtable before the caller commits.
+            let r = m.active.enter().map(|e| f(e.mt));
+            if let Some(r) = r {
+                return (r, m);
             }
             // R1/R2: the active memtable is being sealed. Wait for the
             // sealer to publish its successor without touching the writer
@@ -245,13 +255,18 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     }
 
     /// After a write: seal a full memtable, then apply backpressure.
-    fn after_write(&self, mt: &Arc<Memtable<T>>) -> Result<WriteStatus> {
+    fn after_write(&self, m: &ManifestGuard<T>) -> Result<WriteStatus> {
+        let mt = &m.active;
+        let mut sealed = false;
         if mt.bytes() >= self.cfg.memtable_max_bytes {
-            self.seal(mt);
+            sealed = self.seal(mt);
         } else if mt.ooo_bytes() >= self.cfg.ooo_budget_bytes && self.seal(mt) {
+            sealed = true;
             self.counters.ooo_budget_hits.fetch_add(1, Relaxed);
         }
-        if self.manifest.load().sealed.len() < self.cfg.sealed_max_runs {
+        // The guard's manifest is current enough unless this call just sealed.
+        let runs = if sealed { self.manifest.load().sealed.len() } else { m.sealed.len() };
+        if runs < self.cfg.sealed_max_runs {
             return Ok(WriteStatus::Ok);
         }
         self.backpressure()

@@ -115,7 +115,6 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             if app.accepts(ts) {
                 let seq = alloc();
                 app.push(ts, seq, val);
-                self.bytes.fetch_add(self.record_bytes, Ordering::Relaxed);
                 return seq;
             }
         }
@@ -135,7 +134,6 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             match app.as_mut() {
                 Some(a) if a.accepts(ts) => {
                     a.push(ts, seq, val);
-                    self.bytes.fetch_add(self.record_bytes, Ordering::Relaxed);
                 }
                 _ => self.insert_ooo(ts, seq, val),
             }
@@ -192,8 +190,11 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         self.seal_bound.load(Ordering::Acquire)
     }
 
+    /// Approximate size: run records are counted from the run's length (no
+    /// shared counter on the in-order path); skiplist records and
+    /// tombstones are counted as they are added.
     pub(crate) fn bytes(&self) -> usize {
-        self.bytes.load(Ordering::Relaxed)
+        self.run.len() * self.record_bytes + self.bytes.load(Ordering::Relaxed)
     }
     pub(crate) fn ooo_bytes(&self) -> usize {
         self.ooo_bytes.load(Ordering::Relaxed)

@@ -184,6 +184,10 @@ impl<T> Run<T> {
     /// First index in `[lo, hi)` whose sequence is `> seq`. Sequence
     /// numbers increase along the run (R3).
     pub(crate) fn seq_upper_bound(&self, seq: SeqNo, lo: usize, hi: usize) -> usize {
+        // Common case: the whole range is visible (one probe).
+        if hi > lo && self.seq_at(hi - 1) <= seq {
+            return hi;
+        }
         partition(lo, hi, |i| self.seq_at(i) <= seq)
     }
 

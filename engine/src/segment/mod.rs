@@ -46,6 +46,8 @@ pub(crate) struct Segment<T> {
     pub(crate) id: u64,
     pub(crate) level: Level,
     pub(crate) pages: Vec<Page<T>>,
+    /// Last timestamp of each page, contiguous, for the page search.
+    pub(crate) fences: Box<[Timestamp]>,
     pub(crate) page_cap: usize,
     pub(crate) len: usize,
     pub(crate) min_ts: Timestamp,
@@ -133,7 +135,7 @@ impl<T> Segment<T> {
         if ts > self.max_ts {
             return self.len;
         }
-        let p = self.pages.partition_point(|pg| pg.ts[pg.ts.len() - 1] < ts);
+        let p = self.fences.partition_point(|&last| last < ts);
         if p == self.pages.len() {
             return self.len;
         }
@@ -149,7 +151,7 @@ impl<T> Segment<T> {
         if ts >= self.max_ts {
             return self.len;
         }
-        let p = self.pages.partition_point(|pg| pg.ts[pg.ts.len() - 1] <= ts);
+        let p = self.fences.partition_point(|&last| last <= ts);
         if p == self.pages.len() {
             return self.len;
         }
@@ -239,6 +241,7 @@ impl<T> SegmentBuilder<T> {
         Some(Segment {
             id,
             level,
+            fences: self.pages.iter().map(|p| p.ts[p.ts.len() - 1]).collect(),
             pages: self.pages,
             page_cap: self.page_cap,
             len: self.len,
