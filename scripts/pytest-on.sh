@@ -14,10 +14,13 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 echo "=== pytest on $name ($("$py" -c 'import sys; print(sys.version.split()[0])'))"
 [[ -x $venv/bin/python ]] || "$py" -m venv "$venv"
 vpy=$venv/bin/python
-# numpy 2.4 ships no wheels for free-threaded 3.13 (cp313t); 2.3 does.
+# Wheels only: the newest numpy, hypothesis and mypy (ast-serialize) ship no
+# wheels for free-threaded 3.13 (cp313t) and their sources need pyo3 >= 0.29,
+# which refuses 3.13t; pip then picks the newest versions that have wheels.
 numpy=numpy
 [[ $name == py313t ]] && numpy="numpy<2.4"
-"$vpy" -m pip install -q --disable-pip-version-check --only-binary numpy "maturin>=1.5,<2" pytest pytest-timeout "hypothesis>=6" "$numpy" mypy
+"$vpy" -m pip install -q --disable-pip-version-check --only-binary=:all: \
+  "maturin>=1.5,<2" pytest pytest-timeout "hypothesis>=6" "$numpy" mypy
 args=()
 [[ -n $features ]] && args=(--config-settings "build-args=--features $features")
 "$vpy" -m pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps "${args[@]}" .
