@@ -101,6 +101,11 @@ fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_function(wrap_pyfunction!(test_hooks::_test_gate, m)?)?;
         m.add_function(wrap_pyfunction!(test_hooks::_test_wait_reached, m)?)?;
         m.add_function(wrap_pyfunction!(test_hooks::_test_reached, m)?)?;
+        // Test-only names stay out of `__all__` (and out of the stubs).
+        let all = m.index()?;
+        for name in ["_test_gate", "_test_wait_reached", "_test_reached"] {
+            all.call_method1("remove", (name,))?;
+        }
     }
     Ok(())
 }

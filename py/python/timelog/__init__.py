@@ -17,7 +17,9 @@ import atexit as _atexit
 import weakref as _weakref
 import collections.abc as _abc
 import sys as _sys
-from typing import Any, Optional, Tuple
+from typing import Any as _Any
+from typing import Optional as _Optional
+from typing import Tuple as _Tuple
 
 from timelog import _timelog
 from timelog._timelog import (
@@ -89,7 +91,7 @@ class Timelog(_timelog.Timelog):
     ``[t1, t2)``. Any number of threads may read and write concurrently.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, **kwargs: _Any) -> None:
         # Configuration is consumed by the native __new__; register for a
         # clean shutdown of the background worker at interpreter exit.
         _live.add(self)
@@ -97,21 +99,21 @@ class Timelog(_timelog.Timelog):
     # ----- presets --------------------------------------------------------
 
     @classmethod
-    def for_streaming(cls, **overrides: Any) -> "Timelog":
+    def for_streaming(cls, **overrides: _Any) -> "Timelog":
         """Background maintenance, ``busy_policy="flush"``."""
         cfg: dict = {"maintenance": "background", "busy_policy": "flush"}
         cfg.update(overrides)
         return cls(**cfg)
 
     @classmethod
-    def for_bulk_ingest(cls, **overrides: Any) -> "Timelog":
+    def for_bulk_ingest(cls, **overrides: _Any) -> "Timelog":
         """Maintenance disabled, ``busy_policy="flush"``, 16 MiB memtable."""
         cfg: dict = {"maintenance": "disabled", "busy_policy": "flush", "memtable_max_bytes": 16 << 20}
         cfg.update(overrides)
         return cls(**cfg)
 
     @classmethod
-    def for_low_latency(cls, **overrides: Any) -> "Timelog":
+    def for_low_latency(cls, **overrides: _Any) -> "Timelog":
         """Background maintenance, ``busy_policy="raise"``, 256 KiB memtable, no writer wait."""
         cfg: dict = {
             "maintenance": "background",
@@ -132,7 +134,7 @@ class Timelog(_timelog.Timelog):
 
     # ----- export ---------------------------------------------------------
 
-    def _iter_bounds(self, t1: Optional[int], t2: Optional[int]) -> TimelogIter:
+    def _iter_bounds(self, t1: _Optional[int], t2: _Optional[int]) -> TimelogIter:
         if t1 is not None and t2 is not None:
             # Export bounds follow slice semantics: reversed bounds are empty.
             return self[t1:t2]
@@ -144,7 +146,7 @@ class Timelog(_timelog.Timelog):
             return self.until(t2)
         return self.range(t1, t2)
 
-    def to_dict(self, t1: Optional[int] = None, t2: Optional[int] = None) -> dict:
+    def to_dict(self, t1: _Optional[int] = None, t2: _Optional[int] = None) -> dict:
         """``{ts: obj}`` of ``[t1, t2)``; for duplicate timestamps the last record wins."""
         out: dict = {}
         with self._iter_bounds(t1, t2) as it:
@@ -155,7 +157,7 @@ class Timelog(_timelog.Timelog):
                 out.update(batch)
         return out
 
-    def to_numpy(self, t1: Optional[int] = None, t2: Optional[int] = None, *, dtype: Any = None) -> Tuple[Any, Any]:
+    def to_numpy(self, t1: _Optional[int] = None, t2: _Optional[int] = None, *, dtype: _Any = None) -> _Tuple[_Any, _Any]:
         """``(int64 timestamps, values)`` arrays of ``[t1, t2)``.
 
         Values convert to ``float64`` (or ``dtype``, which must be numeric).
