@@ -17,9 +17,12 @@ import atexit as _atexit
 import weakref as _weakref
 import collections.abc as _abc
 import sys as _sys
-from typing import Any as _Any
-from typing import Optional as _Optional
-from typing import Tuple as _Tuple
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+if _TYPE_CHECKING:  # annotations only (they are strings at run time)
+    from typing import Any as _Any
+    from typing import Optional as _Optional
+    from typing import Tuple as _Tuple
 
 from timelog import _timelog
 from timelog._timelog import (
