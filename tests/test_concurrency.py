@@ -301,3 +301,35 @@ def test_gil_stays_disabled_after_every_api():
     log.close()
     assert not sys._is_gil_enabled()
     assert timelog.__version__
+
+
+@pytest.mark.parametrize("policy", ["flush", "raise", "silent"])
+def test_inline_flush_and_background_worker_do_not_deadlock(policy):
+    # Regression: a writer flushing inline (busy_policy="flush") waited for
+    # the maintainer lock while holding the interpreter, and the worker,
+    # holding that lock, waited for the interpreter to copy payloads.
+    log = Timelog(
+        maintenance="background",
+        busy_policy=policy,
+        memtable_max_bytes=1024,
+        sealed_max_runs=1,
+        sealed_wait_ms=1,
+        maintenance_wakeup_ms=1,
+    )
+    from timelog import TimelogBusyError
+
+    def w(tid: int) -> None:
+        for i in range(5000):
+            try:
+                log.append(i, (tid, i))
+            except TimelogBusyError:
+                pass  # committed anyway
+
+    ts = [threading.Thread(target=w, args=(t,)) for t in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(timeout=60)
+        assert not t.is_alive(), "writer hung: deadlock between inline flush and the worker"
+    assert len(log) == 10_000
+    log.close()

@@ -35,7 +35,7 @@
 #[cfg(all(not(timelog_loom), not(timelog_shuttle)))]
 mod imp {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-    pub(crate) use std::sync::{Arc, Condvar, Mutex};
+    pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use std::thread;
 
     /// Spin-loop hint used while waiting for a concurrent writer to finish.
@@ -52,7 +52,7 @@ mod imp {
 #[cfg(timelog_loom)]
 mod imp {
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-    pub(crate) use loom::sync::{Arc, Condvar, Mutex};
+    pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use loom::thread;
 
     #[inline]
@@ -71,7 +71,7 @@ mod imp {
 #[cfg(all(timelog_shuttle, not(timelog_loom)))]
 mod imp {
     pub(crate) use shuttle::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-    pub(crate) use shuttle::sync::{Arc, Condvar, Mutex};
+    pub(crate) use shuttle::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use shuttle::thread;
 
     #[inline]

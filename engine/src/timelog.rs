@@ -127,6 +127,18 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
     }
 
+    /// Takes the maintainer lock (R10). When another maintainer holds it,
+    /// waits in the blocking scope: that maintainer may need what this
+    /// thread holds (an interpreter lock) to finish its payload phase.
+    fn lock_maint(&self) -> crate::sync::MutexGuard<'_, ()> {
+        if let Ok(g) = self.maint.try_lock() {
+            return g;
+        }
+        let mut guard = None;
+        self.hooks.blocking(&mut || guard = Some(self.maint.lock().unwrap_or_else(|e| e.into_inner())));
+        guard.expect("the blocking scope runs its closure")
+    }
+
     /// R5: commit with helping. A writer marks its block `first..=last`
     /// complete in the completion ring, then advances the watermark over
     /// every consecutive complete block — its own and those of writers that
@@ -140,6 +152,8 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let ring = self.done.len() as u64;
         let mut b = Backoff::new();
         // The slot of `first` is free once the watermark passed `first - ring`.
+        // (Seeded fault `commit_ring_no_wait`, R5: reuse the slot at once.)
+        #[cfg(not(timelog_fault = "commit_ring_no_wait"))]
         while first > ring && self.visible.load(Ordering::Acquire) < first - ring {
             self.snooze(&mut b);
         }
@@ -364,7 +378,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
 
     /// Flushes every sealed memtable (holding the maintainer lock).
     fn flush_sealed(&self) -> usize {
-        let _g = self.maint.lock().unwrap();
+        let _g = self.lock_maint();
         let mut n = 0;
         while self.flush_one() {
             n += 1;
@@ -385,7 +399,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
 
     pub(crate) fn maint_step(&self) -> bool {
         let did = {
-            let _g = self.maint.lock().unwrap();
+            let _g = self.lock_maint();
             let mut did = false;
             for _ in 0..self.cfg.drain_batch_limit {
                 if !self.flush_one() {
@@ -707,7 +721,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// deletes into L1, dropping deleted records (and their payloads).
     pub fn compact(&self) -> Result<()> {
         self.flush()?;
-        let _g = self.inner.maint.lock().unwrap();
+        let _g = self.inner.lock_maint();
         while self.inner.compact_once(true) {
             if self.inner.manifest.load().l0.is_empty() && self.inner.manifest.load().tombstones.is_empty() {
                 break;
@@ -795,7 +809,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             return Ok(());
         }
         self.stop_maintenance();
-        let _g = self.inner.maint.lock().unwrap();
+        let _g = self.inner.lock_maint();
         // Publish an empty manifest: the old one, and everything only it
         // referenced, is dropped as soon as in-flight one-shot reads end.
         loop {
