@@ -222,7 +222,7 @@ mod cell {
         /// A reader's reference (R9: only while the slot is not reclaimed).
         fn get(&self) -> Arc<Manifest<T>> {
             self.region.read();
-            // SAFETY: `region.read` checked that no reclamation happened
+            // SAFETY: R9: `region.read` checked that no reclamation happened
             // (or is concurrent, which loom reports); only `reclaim` writes.
             let m = unsafe { &*self.m.get() };
             m.as_ref().expect("manifest reclaimed while a reader could reach it (R9)").clone()
@@ -234,8 +234,8 @@ mod cell {
         /// Once per slot, after it was replaced and no reader can reach it.
         unsafe fn reclaim(&self) {
             self.region.kill();
-            // SAFETY: the caller's contract; `kill` made loom check that every
-            // reader's access happened-before this write.
+            // SAFETY: R9: the caller's contract; `kill` made loom check that
+            // every reader's access happened-before this write.
             let m = unsafe { (*self.m.get()).take() };
             drop(m);
         }
@@ -278,14 +278,14 @@ mod cell {
             self.readers.fetch_add(1, Ordering::SeqCst);
             model_sc_fence();
             let p = self.cur.load(Ordering::Acquire);
-            // SAFETY: slot memory is freed only when the cell drops.
+            // SAFETY: R5/R9: slot memory is freed only when the cell drops.
             let m = unsafe { &*p }.get();
             let last = self.readers.fetch_sub(1, Ordering::AcqRel) == 1;
             if last
                 && !self.retired.load(Ordering::Acquire).is_null()
                 && self.cur.compare_exchange(p, p, Ordering::AcqRel, Ordering::Acquire).is_ok()
             {
-                // SAFETY: as above; `gen` is immutable.
+                // SAFETY: R9: as above; `gen` is immutable.
                 self.reclaim_retired(unsafe { (*p).gen });
             }
             m
@@ -295,7 +295,7 @@ mod cell {
         /// slot's identity is immutable and its memory outlives the cell's use).
         pub(crate) fn is_current(&self, m: &Manifest<T>) -> bool {
             let p = self.cur.load(Ordering::Acquire);
-            // SAFETY: slot memory is freed only when the cell drops.
+            // SAFETY: R9: slot memory is freed only when the cell drops.
             std::ptr::eq(unsafe { (*p).mptr }, m)
         }
 
@@ -305,11 +305,11 @@ mod cell {
             let next = Arc::new(next);
             let slot = Slot::new(next.clone());
             let cur = self.cur.load(Ordering::Acquire);
-            // SAFETY: slot memory is freed only when the cell drops;
+            // SAFETY: R9: slot memory is freed only when the cell drops;
             // `mptr` is immutable.
             let same = unsafe { (*cur).mptr } == Arc::as_ptr(expected);
-            // SAFETY: `slot` is not published yet: it is ours; `cur` is a
-            // published slot (immutable `gen`, memory kept until the drop).
+            // SAFETY: R5: `slot` is not published yet: it is ours; `cur` is
+            // a published slot (immutable `gen`, memory kept until the drop, R9).
             let gen = unsafe {
                 (*slot).prev = cur;
                 (*slot).gen = (*cur).gen + 1;
@@ -322,7 +322,7 @@ mod cell {
             #[cfg(timelog_fault = "manifest_relaxed_publish")]
             let (success, failure) = (Ordering::Relaxed, Ordering::Relaxed);
             if !same || self.cur.compare_exchange(cur, slot, success, failure).is_err() {
-                // SAFETY: never published: ours to free.
+                // SAFETY: R5: never published: ours to free.
                 drop(unsafe { Box::from_raw(slot) });
                 return false;
             }
@@ -346,8 +346,8 @@ mod cell {
             }
             let mut p = self.retired.swap(ptr::null_mut(), Ordering::AcqRel);
             while !p.is_null() {
-                // SAFETY: taken off the stack by the swap: this thread owns
-                // the link; slot memory lives until the cell drops.
+                // SAFETY: R9: taken off the stack by the swap: this thread
+                // owns the link; slot memory lives until the cell drops.
                 let (next, replaced_before) = unsafe { ((*p).next_retired, (*p).gen < bound) };
                 if replaced_before {
                     // SAFETY: replaced before our CAS, and no reader was in
@@ -366,7 +366,7 @@ mod cell {
         fn push_retired(&self, s: *mut Slot<T>) {
             let mut head = self.retired.load(Ordering::Relaxed);
             loop {
-                // SAFETY: `s` is off `cur` and off the stack: only this
+                // SAFETY: R9: `s` is off `cur` and off the stack: only this
                 // thread writes its link.
                 unsafe { (*s).next_retired = head };
                 match self.retired.compare_exchange(head, s, Ordering::AcqRel, Ordering::Relaxed) {
@@ -383,8 +383,8 @@ mod cell {
             {
                 // Seeded fault (R9): reclaim at once, while a reader that
                 // loaded `old` may still be about to take its reference.
-                // SAFETY: (not safe: this is the seeded bug; slot memory
-                // itself stays allocated, so it is reported, not UB).
+                // SAFETY: none — this is the seeded R9 bug; slot memory itself
+                // stays allocated, so the early reclamation is reported, not UB.
                 unsafe { (*old).reclaim() };
                 return;
             }
@@ -406,8 +406,8 @@ mod cell {
             // remaining references drop with them).
             let mut p = self.cur.unsync_get();
             while !p.is_null() {
-                // SAFETY: each slot came from `Box::into_raw` and is on the
-                // chain exactly once.
+                // SAFETY: R9: `&mut self`; each slot came from `Box::into_raw`
+                // and is on the chain exactly once.
                 let s = unsafe { Box::from_raw(p) };
                 p = s.prev;
             }

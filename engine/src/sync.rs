@@ -167,7 +167,7 @@ impl UnsyncGet for AtomicBool {
         }
         #[cfg(timelog_loom)]
         {
-            // SAFETY: `&mut self`: no other thread can access the atomic.
+            // SAFETY: `&mut self`: no other thread can access the atomic (drop paths, R6/R9).
             unsafe { self.unsync_load() }
         }
     }
@@ -211,7 +211,7 @@ impl Region {
     pub(crate) fn init(&self) {
         #[cfg(timelog_loom)]
         self.dead.with_mut(|d| {
-            // SAFETY: loom's tracked pointer to the flag, valid in this closure.
+            // SAFETY: loom's tracked pointer to the flag, valid in this closure (R4-R9 shadow).
             assert!(!unsafe { *d }, "write to reclaimed memory (R6/R9)");
         });
         #[cfg(all(timelog_shuttle, not(timelog_loom)))]
@@ -224,7 +224,7 @@ impl Region {
     pub(crate) fn read(&self) {
         #[cfg(timelog_loom)]
         self.dead.with(|d| {
-            // SAFETY: loom's tracked pointer to the flag, valid in this closure.
+            // SAFETY: loom's tracked pointer to the flag, valid in this closure (R4-R9 shadow).
             assert!(!unsafe { *d }, "read of reclaimed memory (R6/R9)");
         });
         #[cfg(all(timelog_shuttle, not(timelog_loom)))]
@@ -237,7 +237,7 @@ impl Region {
     pub(crate) fn kill(&self) {
         #[cfg(timelog_loom)]
         self.dead.with_mut(|d| {
-            // SAFETY: loom's tracked pointer to the flag, valid in this closure.
+            // SAFETY: loom's tracked pointer to the flag, valid in this closure (R6/R9 shadow).
             unsafe { *d = true };
         });
         #[cfg(all(timelog_shuttle, not(timelog_loom)))]

@@ -59,7 +59,7 @@ impl TombStack {
         let node = Box::into_raw(Box::new(Node { tomb, next: ptr::null(), region: Region::new() }));
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
-            // SAFETY: `node` is ours until the CAS below publishes it.
+            // SAFETY: R7: `node` is ours until the CAS below publishes it.
             unsafe { (*node).next = head };
             // R7: the Release CAS publishes the node's contents.
             #[cfg(not(timelog_fault = "tomb_relaxed_push"))]
@@ -106,7 +106,7 @@ impl Drop for TombStack {
         }
         let mut p = self.head.unsync_get();
         while !p.is_null() {
-            // SAFETY: `&mut self`: nobody else reaches the nodes; each was made by `Box::into_raw`.
+            // SAFETY: R6: `&mut self`, nobody else reaches the nodes; each was made by `Box::into_raw`.
             let n = unsafe { Box::from_raw(p) };
             p = n.next as *mut Node;
         }

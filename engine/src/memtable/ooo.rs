@@ -116,7 +116,7 @@ mod imp {
     // `insert` and freed only in `drop` (`&mut self`), R6; readers get
     // `&T` of `T: Sync` payloads.
     unsafe impl<T: Send + Sync> Sync for Ooo<T> {}
-    // SAFETY: the index owns its payloads (`T: Send`).
+    // SAFETY: the index owns its payloads (`T: Send`); versions are freed only in `drop` (R6).
     unsafe impl<T: Send> Send for Ooo<T> {}
 
     impl<T: Send + Sync + 'static> Ooo<T> {
@@ -153,7 +153,7 @@ mod imp {
                 match self.head.compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire) {
                     Ok(_) => return,
                     Err(actual) => {
-                        // SAFETY: `next` was never published; it is ours.
+                        // SAFETY: `next` was never published (R6: only a successful CAS publishes); it is ours.
                         let mut lost = unsafe { Box::from_raw(next) };
                         added = lost.added.take().expect("set above");
                         cur = actual;
@@ -200,7 +200,7 @@ mod imp {
             }
             let mut p = self.head.unsync_get();
             while !p.is_null() {
-                // SAFETY: `&mut self`: nobody else reaches the versions; each
+                // SAFETY: R6: `&mut self`, nobody else reaches the versions; each
                 // came from `Box::into_raw` in `insert` and is freed once.
                 let v = unsafe { Box::from_raw(p) };
                 p = v.prev;

@@ -96,7 +96,7 @@ pub(crate) struct Run<T> {
 // Acquire (R4); payloads are shared across threads as `&T`, hence the
 // `Sync` bound on `T`.
 unsafe impl<T: Send + Sync> Sync for Run<T> {}
-// SAFETY: the run owns its payloads; moving it moves ownership of `T: Send`.
+// SAFETY: the run owns its payloads (R6); moving it moves ownership of `T: Send`.
 unsafe impl<T: Send> Send for Run<T> {}
 
 impl<T> Run<T> {
@@ -291,13 +291,13 @@ impl<T> Drop for Run<T> {
             if p.is_null() {
                 continue;
             }
-            // SAFETY: `&mut self`: no other thread can reach the run; the
-            // pointer came from `Box::into_raw` in `push`.
+            // SAFETY: R6/R9: `&mut self`, no other thread can reach the run;
+            // the pointer came from `Box::into_raw` in `push`.
             let b = unsafe { Box::from_raw(p) };
             let start = FIRST * ((1usize << k) - 1);
             let n = len.saturating_sub(start).min(FIRST << k);
             for v in b.val.iter().take(n) {
-                // SAFETY: slots below `len` were initialized by `push` and are dropped once, here.
+                // SAFETY: R4: slots below `len` were initialized by `push` and are dropped once, here.
                 unsafe { (*v.get()).assume_init_drop() };
             }
         }

@@ -1,0 +1,145 @@
+"""Creates and refreshes the benchmark venvs (stdlib only).
+
+Both packages import as `timelog`, so each lives in its own venv beside
+this file (ignored by git through the repository's `.venv*/` rule):
+
+    .venv-ours-3.13    our package (built from this checkout) on CPython 3.13
+    .venv-ours-3.13t   our package on free-threaded CPython 3.13t (scaling.py)
+    .venv-c-3.13       timelog-lib==1.4.0 (the C package) on CPython 3.13
+
+The interpreters come from `../shared/tools/cpython FLAVOR` (relative to
+the repository root), which builds them once. Our package is reinstalled
+whenever the hash of its sources (engine/, py/, the Cargo and pyproject
+files) differs from the one recorded at the last install, with
+CARGO_TARGET_DIR defaulting to <repo>/target so the build cache is reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+CPYTHON_TOOL = ROOT.parent / "shared" / "tools" / "cpython"
+C_PACKAGE = "timelog-lib==1.4.0"
+STAMP = ".timelog-src-hash"
+BUILD_INFO = ".timelog-build-info.json"
+
+
+def log(msg: str) -> None:
+    print(f"[venv] {msg}", file=sys.stderr, flush=True)
+
+
+def interpreter(flavor: str) -> str:
+    """Path of CPython `flavor` (3.13 or 3.13t), built by the shared tool if missing."""
+    out = subprocess.run([str(CPYTHON_TOOL), flavor], check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def _pip(venv: Path, *args: str) -> None:
+    subprocess.run([str(venv_python(venv)), "-m", "pip", "install", "-q", *args], check=True)
+
+
+def _has(venv: Path, module: str) -> bool:
+    r = subprocess.run([str(venv_python(venv)), "-c", f"import {module}"], capture_output=True)
+    return r.returncode == 0
+
+
+def _create(venv: Path, flavor: str) -> None:
+    if venv_python(venv).exists():
+        return
+    log(f"creating {venv.name} with CPython {flavor}")
+    subprocess.run([interpreter(flavor), "-m", "venv", str(venv)], check=True)
+
+
+def source_hash() -> str:
+    h = hashlib.sha256()
+    files = []
+    for d in ("engine", "py"):
+        for p in sorted((ROOT / d).rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".so", ".pyc"):
+                files.append(p)
+    for f in ("Cargo.toml", "Cargo.lock", "pyproject.toml"):
+        if (ROOT / f).exists():
+            files.append(ROOT / f)
+    for p in files:
+        h.update(str(p.relative_to(ROOT)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def git_state() -> dict:
+    """HEAD and the modified engine/py files of the checkout (read-only git)."""
+    def git(*a: str) -> str:
+        r = subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True)
+        return r.stdout.strip()
+
+    dirty = [ln[3:] for ln in git("status", "--porcelain", "--", "engine", "py", "Cargo.lock").splitlines()]
+    return {"head": git("rev-parse", "HEAD"), "dirty": dirty}
+
+
+def build_info(venv: Path) -> dict:
+    p = venv / BUILD_INFO
+    try:
+        import json
+
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def ensure_ours(flavor: str, *, plotting: bool = False, numpy: bool = True, install: bool = True) -> Path:
+    """The venv with our package for `flavor`, (re)built if its sources changed."""
+    venv = HERE / f".venv-ours-{flavor}"
+    _create(venv, flavor)
+    if not install:
+        return venv
+    need = ["maturin"]
+    if numpy:
+        need.append("numpy")
+    if plotting:
+        need.append("matplotlib")
+    missing = [p for p in need if not _has(venv, p)]
+    if missing:
+        log(f"{venv.name}: pip install {' '.join(missing)}")
+        _pip(venv, *missing)
+    want = source_hash()
+    stamp = venv / STAMP
+    if not (stamp.exists() and stamp.read_text() == want and _has(venv, "timelog._timelog")):
+        log(f"{venv.name}: building and installing timelog from {ROOT}")
+        env = dict(os.environ)
+        env.setdefault("CARGO_TARGET_DIR", str(ROOT / "target"))
+        subprocess.run(
+            [str(venv_python(venv)), "-m", "pip", "install", "-q", "--no-build-isolation", "--force-reinstall",
+             "--no-deps", str(ROOT)],
+            check=True,
+            env=env,
+        )
+        stamp.write_text(want)
+        import json
+        import time
+
+        info = dict(git_state(), source_hash=want, built=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        (venv / BUILD_INFO).write_text(json.dumps(info))
+    return venv
+
+
+def ensure_c(*, install: bool = True) -> Path:
+    """The venv with the C package timelog-lib 1.4.0 on CPython 3.13."""
+    venv = HERE / ".venv-c-3.13"
+    _create(venv, "3.13")
+    if not install:
+        return venv
+    missing = [p for p, m in ((C_PACKAGE, "timelog._timelog"), ("numpy", "numpy")) if not _has(venv, m)]
+    if missing:
+        log(f"{venv.name}: pip install {' '.join(missing)}")
+        _pip(venv, *missing)
+    return venv
