@@ -118,7 +118,7 @@ def machine_info() -> dict:
 
 def run_workload(venv: Path, mode: str, rows: list[str]) -> dict:
     cmd = [str(_venvs.venv_python(venv)), str(HERE / "workload.py"), "--mode", mode, "--rows", ",".join(rows)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=str(HERE))
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, cwd=str(HERE))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

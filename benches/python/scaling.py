@@ -527,7 +527,8 @@ def main(argv=None) -> int:
         if v is not None:
             cmd += ["--" + opt, str(v)]
     load0 = os.getloadavg()
-    p = subprocess.run(cmd, check=True, capture_output=True, text=True,
+    # The worker's progress lines (stderr) pass through; its JSON is stdout.
+    p = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True,
                        env=dict(os.environ, PYTHON_GIL="0"))
     raw_out = json.loads(p.stdout.strip().splitlines()[-1])
     res = dict(raw_out)

@@ -1,0 +1,215 @@
+//! shuttle: the real engine under random and PCT schedules, with writers,
+//! readers and a maintainer, checked by the snapshot-consistency oracle.
+//!
+//! Shuttle treats every atomic as SeqCst (memory orderings are loom's job,
+//! `tests/loom_*.rs`); what it explores here is the interleaving of whole
+//! protocol steps across more threads and longer histories than loom can:
+//! seals, flushes, compactions, deletes, bulk writes, reclamation, the
+//! background worker and backpressure. Schedules per scheduler and test:
+//! `TIMELOG_SHUTTLE_SCHEDULES` (default 2500, i.e. 10,000 in all).
+#![cfg(timelog_shuttle)]
+
+use std::sync::Arc;
+
+use shuttle::thread;
+use timelog::{BusyPolicy, Config, MaintenanceMode, Order, Timelog, WriteStatus};
+use timelog_verification::*;
+
+const LANE: Ts = 1000;
+
+fn lane(ts: Ts) -> usize {
+    (ts / LANE) as usize
+}
+
+/// One writer's program in lane `t`: in-order and out-of-order appends, a
+/// bulk write, a range delete, a re-insert at a deleted timestamp. Returns
+/// the history (in program order) and the observations of its own
+/// snapshots (read your writes).
+fn writer(log: &Timelog<Id>, t: usize) -> (Vec<Op>, Vec<Observed>) {
+    let b = t as Ts * LANE;
+    let id = |k: u64| t as u64 * 100 + k;
+    let mut ops = Vec::new();
+    let mut obs = Vec::new();
+    let put = |ops: &mut Vec<Op>, ts: Ts, k: u64| {
+        append(log, ts, id(k));
+        ops.push(app(ts, id(k)));
+    };
+    put(&mut ops, b + 10, 1);
+    put(&mut ops, b + 5, 2); // out of order: the skiplist (model)
+    obs.push(observe(log, Some(t), ops.len()).1);
+    let _ = log.extend([(b + 20, id(3)), (b + 12, id(4))]).unwrap(); // sorted: 12 then 20
+    ops.push(app(b + 12, id(4)));
+    ops.push(app(b + 20, id(3)));
+    delete(log, b + 5, b + 11);
+    ops.push(Op::Delete { t1: b + 5, t2: b + 11 });
+    put(&mut ops, b + 10, 5); // after the delete: visible
+    put(&mut ops, b + 30, 6);
+    obs.push(observe(log, Some(t), ops.len()).1);
+    (ops, obs)
+}
+
+/// A reader: snapshots (held across maintenance and re-read), and a cursor
+/// read half now and half later.
+fn reader(log: &Timelog<Id>) -> Vec<Observed> {
+    let mut obs = Vec::new();
+    let (held, first) = observe(log, None, 0);
+    let mut cursor = held.all(Order::Asc);
+    let head = cursor.next();
+    thread::yield_now();
+    let (_s, second) = observe(log, None, 0);
+    let mut rest: Vec<_> = head.into_iter().collect();
+    rest.extend(cursor);
+    assert_eq!(rest, first.view, "a cursor changed under maintenance");
+    assert_eq!(read_view(&held), first.view, "a held snapshot changed");
+    obs.push(first);
+    obs.push(second);
+    obs.push(observe(log, None, 0).1);
+    obs
+}
+
+fn maintainer(log: &Timelog<Id>) {
+    let _ = log.maint_step().unwrap();
+    log.flush().unwrap();
+    let _ = log.maint_step().unwrap();
+    log.compact().unwrap();
+}
+
+fn check(log: &Timelog<Id>, histories: Vec<Vec<Op>>, mut obs: Vec<Observed>) {
+    let total: usize = histories.iter().map(Vec::len).sum();
+    let last = observe(log, None, 0).1;
+    assert_eq!(last.w as usize, total, "every write is visible once all writers returned");
+    obs.push(last);
+    if let Err(e) = check_lanes(&histories, &obs, lane) {
+        panic!("{e}");
+    }
+    log.validate().expect("engine invariants");
+}
+
+/// Two writers, two readers and a maintainer (manual maintenance: seal,
+/// flush, compaction of L0 and of delete debt), 5 threads.
+#[test]
+fn writers_readers_maintainer() {
+    shuttle_check("engine/writers_readers_maintainer", shuttle_schedules(2500), || {
+        let cfg = Config { max_delta_segments: 2, delete_debt_threshold: 0.05, ..model_config(3 * RECORD_BYTES) };
+        let log = Arc::new(Timelog::<Id>::with_config(cfg).unwrap());
+        let writers: Vec<_> = (0..2)
+            .map(|t| {
+                let log = log.clone();
+                thread::spawn(move || writer(&log, t))
+            })
+            .collect();
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let log = log.clone();
+                thread::spawn(move || reader(&log))
+            })
+            .collect();
+        maintainer(&log);
+        let mut histories = Vec::new();
+        let mut obs = Vec::new();
+        for w in writers {
+            let (h, o) = w.join().unwrap();
+            histories.push(h);
+            obs.extend(o);
+        }
+        for r in readers {
+            obs.extend(r.join().unwrap());
+        }
+        check(&log, histories, obs);
+        let st = log.stats();
+        assert_eq!(st.pinned_readers, 0, "{st:?}");
+        assert_eq!(st.retired_queue_len, 0, "retired parts outlived every reader: {st:?}");
+    });
+}
+
+/// The background worker (a shuttle thread) and backpressure: every write
+/// seals its memtable, at most one sealed memtable may wait, and writers
+/// wait for the worker instead of piling up. Two writers and a reader race
+/// the worker. The wait never times out here, so it ends only when the
+/// worker made progress (a lost wakeup would hang the schedule, which
+/// shuttle reports as a deadlock); a write may still report `Busy` when the
+/// other writer sealed again meanwhile, and is committed either way.
+#[test]
+fn background_worker_and_backpressure() {
+    shuttle_check("engine/background_worker_and_backpressure", shuttle_schedules(2500), || {
+        let cfg = Config {
+            maintenance: MaintenanceMode::Background,
+            busy_policy: BusyPolicy::Raise,
+            memtable_max_bytes: RECORD_BYTES,
+            sealed_max_runs: 1,
+            sealed_wait_ms: 3_600_000,
+            max_delta_segments: 2,
+            ..Config::default()
+        };
+        let log = Arc::new(Timelog::<Id>::with_config(cfg).unwrap());
+        let writers: Vec<_> = (0..2)
+            .map(|t| {
+                let log = log.clone();
+                thread::spawn(move || {
+                    let b = t as Ts * LANE;
+                    let mut ops = Vec::new();
+                    for k in 0..3u64 {
+                        let (ts, id) = (b + 10 - k as Ts, t as u64 * 100 + k);
+                        let status = log.append(ts, id).unwrap();
+                        assert!(matches!(status, WriteStatus::Ok | WriteStatus::Busy));
+                        ops.push(app(ts, id));
+                    }
+                    (ops, observe(&log, Some(t), 3).1)
+                })
+            })
+            .collect();
+        let rd = {
+            let log = log.clone();
+            thread::spawn(move || reader(&log))
+        };
+        let mut histories = Vec::new();
+        let mut obs = Vec::new();
+        for w in writers {
+            let (h, o) = w.join().unwrap();
+            histories.push(h);
+            obs.push(o);
+        }
+        obs.extend(rd.join().unwrap());
+        check(&log, histories, obs);
+        log.stop_maintenance();
+    });
+}
+
+/// R10's second guard under load: compactions without the maintainer mutex
+/// (two of them, `model_compact_once_unlocked`) race a writer whose memtables
+/// seal every two records, a maintainer flushing under the mutex, and a
+/// reader. A compaction publishes only over a manifest that still holds its
+/// inputs; everything else (flushes, seals) is rebuilt over what it finds.
+#[test]
+fn unlocked_compactions_vs_flushes() {
+    shuttle_check("engine/unlocked_compactions_vs_flushes", shuttle_schedules(2500), || {
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(2 * RECORD_BYTES)).unwrap());
+        let w = {
+            let log = log.clone();
+            thread::spawn(move || writer(&log, 0))
+        };
+        let compactors: Vec<_> = (0..2)
+            .map(|_| {
+                let log = log.clone();
+                thread::spawn(move || {
+                    log.model_compact_once_unlocked();
+                    thread::yield_now();
+                    log.model_compact_once_unlocked();
+                })
+            })
+            .collect();
+        let rd = {
+            let log = log.clone();
+            thread::spawn(move || reader(&log))
+        };
+        log.flush().unwrap();
+        let _ = log.maint_step().unwrap();
+        let (h, mut obs) = w.join().unwrap();
+        log.flush().unwrap();
+        for c in compactors {
+            c.join().unwrap();
+        }
+        obs.extend(rd.join().unwrap());
+        check(&log, vec![h], obs);
+    });
+}
