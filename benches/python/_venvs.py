@@ -113,7 +113,8 @@ def ensure_ours(flavor: str, *, plotting: bool = False, numpy: bool = True, inst
         _pip(venv, *missing)
     want = source_hash()
     stamp = venv / STAMP
-    if not (stamp.exists() and stamp.read_text() == want and _has(venv, "timelog._timelog")):
+    fresh = stamp.exists() and stamp.read_text() == want and (venv / BUILD_INFO).exists()
+    if not (fresh and _has(venv, "timelog._timelog")):
         log(f"{venv.name}: building and installing timelog from {ROOT}")
         env = dict(os.environ)
         env.setdefault("CARGO_TARGET_DIR", str(ROOT / "target"))
