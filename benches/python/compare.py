@@ -118,7 +118,10 @@ def machine_info() -> dict:
 
 def run_workload(venv: Path, mode: str, rows: list[str]) -> dict:
     cmd = [str(_venvs.venv_python(venv)), str(HERE / "workload.py"), "--mode", mode, "--rows", ",".join(rows)]
-    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, cwd=str(HERE))
+    # One OpenBLAS/OpenMP thread: numpy's idle BLAS pool otherwise spins in
+    # the background and its CPU lands in the process CPU time we measure.
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, cwd=str(HERE), env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

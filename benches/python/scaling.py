@@ -13,25 +13,28 @@ What is measured, for k = 1 .. 2*nproc reader threads over ONE shared log
 (`data` records, one per timestamp, flushed and compacted; background
 maintenance on):
 
-  ours  scan/next_batch   log.range(t, t+2048) drained with next_batch(512)   rows/s
-  ours  iterate           for r in log.range(t, t+256)                         rows/s
-  ours  log[t]            point read through the subscript slot               calls/s
-  ours  at, cached        f = log.at (once per thread); f(t)                  calls/s
-  ours  next_ts           log.next_ts(t)                                      calls/s
-  ours  next_ts, cached   f = log.next_ts (once per thread); f(t)             calls/s
-  lock+bisect ...         the obvious alternative: a threading.Lock around
-                          two sorted lists (timestamps, objects) + bisect,
-                          the same four operations
-  ideal                   k threads of independent pure-Python work
+  ours scan/next_batch      log.range(t, t+2048) drained with next_batch(512)  rows/s
+  ours iterate              for r in log.range(t, t+256)                       rows/s
+  ours log[t]               point read through the subscript slot             calls/s
+  ours at (cached f)        f = log.at (once per thread); f(t)                calls/s
+  ours next_ts              log.next_ts(t)                                    calls/s
+  ours next_ts (cached f)   f = log.next_ts (once per thread); f(t)           calls/s
+  lock+bisect ...           the obvious alternative: a threading.Lock around
+                            two sorted lists (timestamps, objects) + bisect,
+                            the same four operations
+  ideal                     k threads of independent pure-Python work
 
 Each configuration runs for a fixed time; throughput = sum over threads of
 units/elapsed. Scaling as a fraction of the ideal:
 
     fraction(k) = (T(k) / T(1)) / (ideal(k) / ideal(1))
 
-with ideal(k) measured right beside T(k) in the same repeat (the machine is
-shared and noisy; this cancels most of it). Each repeat measures every
-configuration once; reported values are medians over repeats.
+with ideal(k) measured right beside T(k): each repeat takes one series at a
+time and measures, for every k back to back, ideal(k), the readers alone,
+the readers beside the writer, and the readers beside a pure-Python thread
+(the machine is shared and noisy; this cancels most of it). Reported values
+are medians over repeats. Every thread also reports its own CPU time, which
+gives a load-insensitive second figure (units per thread-CPU-second).
 
 Phase "writer": the same readers run next to ONE writer thread appending
 to the same structure (ours: f = log.append; f(t, obj), timestamps after
@@ -39,6 +42,9 @@ the data; lock+bisect: append under the lock); phase "companion": next to
 one thread of independent pure-Python work instead. retention(k) =
 T_writer(k) / T_companion(k): the share of throughput readers keep beside a
 writer, relative to what they keep beside an equally busy independent thread.
+After every writer phase the writer's records are deleted and the log is
+flushed and compacted again (outside any timed section), so every phase
+starts from the same log.
 """
 
 from __future__ import annotations
