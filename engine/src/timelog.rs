@@ -345,20 +345,25 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         self.after_write(&mt)
     }
 
-    fn insert_sorted(&self, mut batch: Vec<(Timestamp, T)>) -> Result<WriteStatus> {
+    fn insert_sorted(&self, batch: Vec<(Timestamp, T)>) -> Result<WriteStatus> {
         let mut status = WriteStatus::Ok;
         // Chunks of about one memtable, so a huge batch seals as it goes.
+        // Chunks are taken from the front by one iterator: `split_off` would
+        // copy the whole remaining tail for every chunk (quadratic).
         let chunk = (self.cfg.memtable_max_bytes / (16 + std::mem::size_of::<T>())).max(1024);
-        while !batch.is_empty() {
-            let rest = if batch.len() > chunk { batch.split_off(chunk) } else { Vec::new() };
-            let mut part = Some(batch);
+        let mut records = batch.into_iter();
+        loop {
+            let next: Vec<_> = records.by_ref().take(chunk).collect();
+            if next.is_empty() {
+                break;
+            }
+            let mut part = Some(next);
             let ((first, n), mt) =
                 self.with_active(|mt| mt.insert_batch(part.take().expect("inserted once"), |n| self.alloc(n)));
             self.commit(first, n);
             if self.after_write(&mt)? == WriteStatus::Busy {
                 status = WriteStatus::Busy;
             }
-            batch = rest;
         }
         Ok(status)
     }
