@@ -27,34 +27,50 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
 
     /// Visits the visible records at exactly `ts`, in insertion order.
     /// Returns how many there were.
+    ///
+    /// Sources whose `[min, max]` cannot contain `ts` are skipped before any
+    /// search: segments by their bounds, memtable runs by their first and
+    /// last record (the run is sorted). The out-of-order skiplist has no
+    /// cheap bound; it is skipped only while empty (`ooo_range`).
     pub(crate) fn point(&self, ts: Timestamp, mut f: impl FnMut(&'a T)) -> usize {
         let hide = self.tomb_seq_at(ts);
         let mut n = 0;
-        let mut seg = |s: &'a Segment<T>| {
+        for s in self.l1_overlapping(ts, ts).iter().chain(self.m.l0.iter()) {
             if ts < s.min_ts || ts > s.max_ts || hide > s.tomb_applied {
-                return;
+                continue;
             }
-            let (a, b) = (s.lower_bound(ts), s.upper_bound(ts));
-            for i in a..b {
-                f(s.val_at(i));
-                n += 1;
-            }
-        };
-        let l1 = self.l1_overlapping(ts, ts);
-        for s in l1.iter().chain(self.m.l0.iter()) {
-            seg(s);
+            n += s.for_each_at(ts, &mut f);
         }
-        // Memtable records interleave by sequence (run vs skiplist).
+        // Memtables are visited oldest first: every record of a sealed
+        // memtable has a smaller sequence than every record of a later one
+        // (R2), so insertion order only needs a merge inside one memtable,
+        // where run and skiplist records interleave by sequence.
         let mut mem: Vec<(SeqNo, &'a T)> = Vec::new();
         for mt in self.memtables() {
             let run = &mt.run;
-            let nvis = run.seq_upper_bound(self.w, 0, run.len());
-            let (a, b) = (run.lower_bound(ts, 0, nvis), run.upper_bound(ts, 0, nvis));
-            for i in a..b {
-                let seq = run.seq_at(i);
-                if seq > hide {
-                    mem.push((seq, run.val_at(i)));
+            let len = run.len();
+            // Sequences increase along the run (R3): if the skiplist holds
+            // nothing a snapshot may see (`ooo_len` is counted before the
+            // commit, R5), the run's records are already in insertion order.
+            let direct = mt.ooo_len() == 0;
+            if len > 0 && run.ts_at(0) <= ts && ts <= run.ts_at(len - 1) {
+                let nvis = run.seq_upper_bound(self.w, 0, len);
+                let mut i = run.lower_bound(ts, 0, nvis);
+                while i < nvis && run.ts_at(i) == ts {
+                    let seq = run.seq_at(i);
+                    if seq > hide {
+                        if direct {
+                            f(run.val_at(i));
+                            n += 1;
+                        } else {
+                            mem.push((seq, run.val_at(i)));
+                        }
+                    }
+                    i += 1;
                 }
+            }
+            if direct {
+                continue;
             }
             mt.ooo_range(ts, ts, |_, seq, v| {
                 if seq <= self.w && seq > hide {
@@ -63,39 +79,58 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                 }
                 true
             });
-        }
-        mem.sort_by_key(|e| e.0);
-        for (_, v) in mem {
-            f(v);
-            n += 1;
+            mem.sort_by_key(|e| e.0);
+            for (_, v) in mem.drain(..) {
+                f(v);
+                n += 1;
+            }
         }
         n
     }
 
     /// Smallest visible timestamp `>= t`.
+    ///
+    /// L1 first (its first visible record at or after `t` is usually the
+    /// answer), then every other source only if its bounds can improve on
+    /// the best so far: a source whose smallest timestamp is `>= best`, or
+    /// whose greatest is `< t`, holds no better answer whatever its
+    /// visibility and tombstones, so it is not searched.
     pub(crate) fn first_at_or_after(&self, t: Timestamp) -> Option<Timestamp> {
         let cov = self.coverage(t, Timestamp::MAX);
         let mut best: Option<Timestamp> = None;
-        let mut take = |c: Option<Timestamp>| {
+        // Whether a source with timestamps in `[lo, hi]` may hold a better answer.
+        let useful = |best: Option<Timestamp>, lo: Timestamp, hi: Timestamp| hi >= t && best.is_none_or(|b| lo < b);
+        let take = |best: &mut Option<Timestamp>, c: Option<Timestamp>| {
             if let Some(c) = c {
-                best = Some(best.map_or(c, |b| b.min(c)));
+                *best = Some(best.map_or(c, |b| b.min(c)));
             }
         };
         // L1 windows are sorted and disjoint: the first one with a visible
         // record holds the L1 minimum.
         for s in self.l1_overlapping(t, Timestamp::MAX) {
             if let Some(c) = seg_first(s, t, &cov) {
-                take(Some(c));
+                take(&mut best, Some(c));
                 break;
             }
         }
         for s in self.m.l0.iter() {
-            take(seg_first(s, t, &cov));
+            if useful(best, s.min_ts, s.max_ts) {
+                take(&mut best, seg_first(s, t, &cov));
+            }
         }
         for mt in self.memtables() {
-            take(run_first(mt, self.w, t, &cov));
+            if best == Some(t) {
+                break; // nothing is smaller
+            }
+            let run = &mt.run;
+            let len = run.len();
+            if len > 0 && useful(best, run.ts_at(0), run.ts_at(len - 1)) {
+                take(&mut best, run_first(mt, self.w, t, &cov));
+            }
+            // Only records below the best so far can improve it.
+            let hi = best.map_or(Timestamp::MAX, |b| b.saturating_sub(1));
             let mut found = None;
-            mt.ooo_range(t, Timestamp::MAX, |ts, seq, _| {
+            mt.ooo_range(t, hi, |ts, seq, _| {
                 if seq <= self.w && cov.max_seq(ts) <= seq {
                     found = Some(ts);
                     false
@@ -103,38 +138,45 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                     true
                 }
             });
-            take(found);
+            take(&mut best, found);
         }
         best
     }
 
-    /// Greatest visible timestamp `<= t`.
+    /// Greatest visible timestamp `<= t` (the mirror of
+    /// [`first_at_or_after`](Self::first_at_or_after)).
     pub(crate) fn last_at_or_before(&self, t: Timestamp) -> Option<Timestamp> {
         let cov = self.coverage(Timestamp::MIN, t);
         let mut best: Option<Timestamp> = None;
+        let useful = |best: Option<Timestamp>, lo: Timestamp, hi: Timestamp| lo <= t && best.is_none_or(|b| hi > b);
         fn take(best: &mut Option<Timestamp>, c: Option<Timestamp>) {
             if let Some(c) = c {
                 *best = Some(best.map_or(c, |b| b.max(c)));
             }
         }
-        for s in self.m.l0.iter() {
-            take(&mut best, seg_last(s, t, &cov));
-        }
         for s in self.l1_overlapping(Timestamp::MIN, t).iter().rev() {
-            if let Some(b) = best {
-                if s.max_ts < b {
-                    break;
-                }
-            }
             if let Some(c) = seg_last(s, t, &cov) {
                 take(&mut best, Some(c));
                 break;
             }
         }
+        for s in self.m.l0.iter() {
+            if useful(best, s.min_ts, s.max_ts) {
+                take(&mut best, seg_last(s, t, &cov));
+            }
+        }
         for mt in self.memtables() {
-            take(&mut best, run_last(mt, self.w, t, &cov));
+            if best == Some(t) {
+                break; // nothing is greater
+            }
+            let run = &mt.run;
+            let len = run.len();
+            if len > 0 && useful(best, run.ts_at(0), run.ts_at(len - 1)) {
+                take(&mut best, run_last(mt, self.w, t, &cov));
+            }
+            let lo = best.map_or(Timestamp::MIN, |b| b.saturating_add(1));
             let mut found = None;
-            mt.ooo_range_rev(Timestamp::MIN, t, |ts, seq, _| {
+            mt.ooo_range_rev(lo, t, |ts, seq, _| {
                 if seq <= self.w && cov.max_seq(ts) <= seq {
                     found = Some(ts);
                     false

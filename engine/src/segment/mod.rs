@@ -170,7 +170,8 @@ impl<T> Segment<T> {
         if ts > self.max_ts {
             return self.len;
         }
-        self.search(ts, false)
+        let (p, o) = self.search(ts, false);
+        p * self.page_cap + o
     }
 
     /// First position whose timestamp is `> ts`.
@@ -183,17 +184,20 @@ impl<T> Segment<T> {
         if ts >= self.max_ts {
             return self.len;
         }
-        self.search(ts, true)
+        let (p, o) = self.search(ts, true);
+        p * self.page_cap + o
     }
 
-    /// First position whose timestamp is `> ts` (`incl`) or `>= ts`, for
-    /// `min_ts <= ts <= max_ts`: page fences, then the page's block fences
-    /// (both small and contiguous), then one block.
-    fn search(&self, ts: Timestamp, incl: bool) -> usize {
+    /// `(page, offset)` of the first position whose timestamp is `> ts`
+    /// (`incl`) or `>= ts`, for `min_ts <= ts <= max_ts` (`(pages, 0)` if
+    /// none): page fences, then the page's block fences (both small and
+    /// contiguous), then one block.
+    #[inline]
+    fn search(&self, ts: Timestamp, incl: bool) -> (usize, usize) {
         let below = |last: &Timestamp| if incl { *last <= ts } else { *last < ts };
         let p = self.fences.partition_point(below);
         if p == self.pages.len() {
-            return self.len;
+            return (p, 0);
         }
         let page = &self.pages[p].ts;
         let first = p * self.blocks_per_page;
@@ -203,7 +207,30 @@ impl<T> Segment<T> {
         let b = self.blocks[first..first + nb].partition_point(below);
         let start = b * BLOCK;
         let end = (start + BLOCK).min(page.len());
-        p * self.page_cap + start + count_below(&page[start..end], ts, incl)
+        (p, start + count_below(&page[start..end], ts, incl))
+    }
+
+    /// Visits the payloads at exactly `ts` in position order; returns how
+    /// many. One search, then a walk over the equal run (which may cross
+    /// pages).
+    pub(crate) fn for_each_at<'s>(&'s self, ts: Timestamp, mut f: impl FnMut(&'s T)) -> usize {
+        self.region.read();
+        if ts < self.min_ts || ts > self.max_ts {
+            return 0;
+        }
+        let (mut p, mut o) = if ts == self.min_ts { (0, 0) } else { self.search(ts, false) };
+        let mut n = 0;
+        while let Some(page) = self.pages.get(p) {
+            let k = page.ts[o..].iter().take_while(|&&x| x == ts).count();
+            page.vals[o..o + k].iter().for_each(&mut f);
+            n += k;
+            if o + k < page.ts.len() {
+                break;
+            }
+            p += 1;
+            o = 0;
+        }
+        n
     }
 
     /// Visits contiguous page pieces of positions `[lo, hi)`.
@@ -359,8 +386,12 @@ mod tests {
         probes.extend(lo.saturating_sub(2)..=hi.saturating_add(2).min(lo.saturating_add(5000)));
         probes.extend(ts.iter().flat_map(|&t| [t.saturating_sub(1), t, t.saturating_add(1)]));
         for q in probes {
-            assert_eq!(s.lower_bound(q), ts.partition_point(|&x| x < q), "lower_bound({q}) cap {page_cap}");
-            assert_eq!(s.upper_bound(q), ts.partition_point(|&x| x <= q), "upper_bound({q}) cap {page_cap}");
+            let (a, b) = (ts.partition_point(|&x| x < q), ts.partition_point(|&x| x <= q));
+            assert_eq!(s.lower_bound(q), a, "lower_bound({q}) cap {page_cap}");
+            assert_eq!(s.upper_bound(q), b, "upper_bound({q}) cap {page_cap}");
+            let mut seen = Vec::new();
+            assert_eq!(s.for_each_at(q, |&i| seen.push(i)), b - a);
+            assert_eq!(seen, (a..b).collect::<Vec<_>>(), "for_each_at({q}) cap {page_cap}");
         }
     }
 
