@@ -11,12 +11,31 @@ struct SrcCursor<T> {
     si: usize,
     /// Offset inside the current span; for descending reads, counted from its end.
     pos: usize,
+    /// A copy of `src.spans[si]` while not done.
+    cur: Span<T>,
 }
 
 impl<T> SrcCursor<T> {
+    /// Starts at the first span in reading order; `src` has at least one.
+    fn new(src: Source<T>, desc: bool) -> Self {
+        let si = if desc { src.spans.len() - 1 } else { 0 };
+        let cur = src.spans[si];
+        Self { src, si, pos: 0, cur }
+    }
     #[inline]
     fn span(&self) -> &Span<T> {
-        &self.src.spans[self.si]
+        &self.cur
+    }
+    /// Moves to the next span in reading order.
+    #[inline]
+    fn next_span(&mut self, desc: bool) {
+        self.pos = 0;
+        // Descending: walk spans from the last to the first; `si` wraps
+        // past zero to `usize::MAX`, which `done()` treats as exhausted.
+        self.si = if desc { self.si.wrapping_sub(1) } else { self.si + 1 };
+        if let Some(s) = self.src.spans.get(self.si) {
+            self.cur = *s;
+        }
     }
     #[inline]
     fn idx(&self, desc: bool) -> usize {
@@ -39,16 +58,8 @@ impl<T> SrcCursor<T> {
     #[inline]
     fn advance(&mut self, desc: bool) {
         self.pos += 1;
-        if self.pos == self.src.spans[self.si].len {
-            self.pos = 0;
-            if desc {
-                // Descending: walk spans from the last to the first; `si`
-                // wraps past zero to `usize::MAX`, which `done()` treats as
-                // exhausted.
-                self.si = self.si.wrapping_sub(1);
-            } else {
-                self.si += 1;
-            }
+        if self.pos == self.cur.len {
+            self.next_span(desc);
         }
     }
 }
@@ -90,15 +101,12 @@ unsafe impl<T: Send + Sync + 'static> Sync for Cursor<T> {}
 
 impl<T: Send + Sync + 'static> Cursor<T> {
     pub(crate) fn new(snap: Snapshot<T>, lo: Timestamp, hi: Timestamp, desc: bool) -> Self {
-        let sources = snap.view().plan(lo, hi);
-        let remaining = sources.iter().map(|s| s.count).sum();
-        let srcs = sources
-            .into_iter()
-            .map(|src| {
-                let si = if desc { src.spans.len() - 1 } else { 0 };
-                SrcCursor { src, si, pos: 0 }
-            })
-            .collect();
+        let mut srcs = Vec::new();
+        let mut remaining = 0;
+        snap.view().plan(lo, hi, |src| {
+            remaining += src.count;
+            srcs.push(SrcCursor::new(src, desc));
+        });
         let mut c = Self { srcs, desc, remaining, snap: Some(snap) };
         if c.remaining == 0 {
             c.release();
@@ -195,8 +203,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
                 left -= k;
                 s.pos += k;
                 if s.pos == span.len {
-                    s.pos = 0;
-                    s.si = if desc { s.si.wrapping_sub(1) } else { s.si + 1 };
+                    s.next_span(desc);
                 }
             }
             self.remaining -= take;

@@ -94,17 +94,49 @@ pub(crate) struct OooBuf<T> {
     pub(crate) val: Vec<*const T>,
 }
 
+/// The spans of a source; one span (a short range inside one page or run
+/// bucket, the common case of small reads) is kept inline, without a heap
+/// allocation.
+#[derive(Debug)]
+pub(crate) enum Spans<T> {
+    Zero,
+    One(Span<T>),
+    Many(Vec<Span<T>>),
+}
+
+impl<T> Spans<T> {
+    fn push(&mut self, s: Span<T>) {
+        match self {
+            Spans::Zero => *self = Spans::One(s),
+            Spans::One(a) => *self = Spans::Many(vec![*a, s]),
+            Spans::Many(v) => v.push(s),
+        }
+    }
+}
+
+impl<T> std::ops::Deref for Spans<T> {
+    type Target = [Span<T>];
+    #[inline]
+    fn deref(&self) -> &[Span<T>] {
+        match self {
+            Spans::Zero => &[],
+            Spans::One(s) => std::slice::from_ref(s),
+            Spans::Many(v) => v,
+        }
+    }
+}
+
 /// One source of a read: spans in ascending order, plus owned storage.
 #[derive(Debug)]
 pub(crate) struct Source<T> {
-    pub(crate) spans: Vec<Span<T>>,
+    pub(crate) spans: Spans<T>,
     pub(crate) buf: Option<Box<OooBuf<T>>>,
     pub(crate) count: usize,
 }
 
 impl<T> Source<T> {
     fn new() -> Self {
-        Self { spans: Vec::new(), buf: None, count: 0 }
+        Self { spans: Spans::Zero, buf: None, count: 0 }
     }
     fn push(&mut self, s: Span<T>) {
         if s.len > 0 {
@@ -147,11 +179,11 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         &l1[a..b.max(a)]
     }
 
-    /// Plans the sources of `[lo, hi]` (inclusive bounds), oldest first.
-    pub(crate) fn plan(&self, lo: Timestamp, hi: Timestamp) -> Vec<Source<T>> {
-        let mut out = Vec::new();
+    /// Plans the sources of `[lo, hi]` (inclusive bounds), oldest first,
+    /// handing each non-empty one to `out`.
+    pub(crate) fn plan(&self, lo: Timestamp, hi: Timestamp, mut out: impl FnMut(Source<T>)) {
         if lo > hi {
-            return out;
+            return;
         }
         let (t1, t2) = (lo, hi);
         let cov = self.coverage(lo, hi);
@@ -161,7 +193,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
             segment_spans(s, t1, t2, &cov, &mut l1);
         }
         if l1.count > 0 {
-            out.push(l1);
+            out(l1);
         }
         for s in &self.m.l0 {
             if s.max_ts < t1 || s.min_ts > t2 {
@@ -170,14 +202,14 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
             let mut src = Source::new();
             segment_spans(s, t1, t2, &cov, &mut src);
             if src.count > 0 {
-                out.push(src);
+                out(src);
             }
         }
         for mt in self.memtables() {
             let mut src = Source::new();
             run_spans(mt, self.w, t1, t2, &cov, &mut src);
             if src.count > 0 {
-                out.push(src);
+                out(src);
             }
             let buf = ooo_collect(mt, self.w, t1, t2, &cov);
             if !buf.ts.is_empty() {
@@ -190,10 +222,9 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                 });
                 // The Vec buffers do not move when the Box moves.
                 src.buf = Some(Box::new(buf));
-                out.push(src);
+                out(src);
             }
         }
-        out
     }
 
     /// Number of visible records in `[t1, t2]` without building spans of
@@ -204,18 +235,14 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         }
         let cov = self.coverage(t1, t2);
         let mut n = 0;
-        let mut scratch = Source::new();
         for s in self.l1_overlapping(t1, t2).iter().chain(self.m.l0.iter()) {
             if s.max_ts < t1 || s.min_ts > t2 {
                 continue;
             }
-            n += visible_ranges_segment(s, t1, t2, &cov).iter().map(|r| r.1 - r.0).sum::<usize>();
+            for_each_visible_segment(s, t1, t2, &cov, |a, b| n += b - a);
         }
         for mt in self.memtables() {
-            scratch.spans.clear();
-            scratch.count = 0;
-            run_spans(mt, self.w, t1, t2, &cov, &mut scratch);
-            n += scratch.count;
+            for_each_visible_run(mt, self.w, t1, t2, &cov, |a, b| n += b - a);
             mt.ooo_range(t1, t2, |ts, seq, _| {
                 if seq <= self.w && cov.max_seq(ts) <= seq {
                     n += 1;
@@ -235,12 +262,25 @@ pub(crate) fn visible_ranges_segment<T>(
     t2: Timestamp,
     cov: &Coverage,
 ) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for_each_visible_segment(s, t1, t2, cov, |a, b| out.push((a, b)));
+    out
+}
+
+/// [`visible_ranges_segment`] without collecting: calls `f(a, b)` for each
+/// non-empty visible range, in ascending order.
+pub(crate) fn for_each_visible_segment<T>(
+    s: &Segment<T>,
+    t1: Timestamp,
+    t2: Timestamp,
+    cov: &Coverage,
+    mut f: impl FnMut(usize, usize),
+) {
     let lo = s.lower_bound(t1);
     let hi = s.upper_bound(t2);
-    let mut out = Vec::new();
     let mut cur = lo;
     if lo >= hi {
-        return out;
+        return;
     }
     for &(a, b, m) in &cov.ivs {
         if m <= s.tomb_applied || b <= s.min_ts || a > s.max_ts {
@@ -249,18 +289,17 @@ pub(crate) fn visible_ranges_segment<T>(
         let pa = s.lower_bound(a).clamp(lo, hi);
         let pb = s.lower_bound(b).clamp(lo, hi);
         if pa > cur {
-            out.push((cur, pa));
+            f(cur, pa);
         }
         cur = cur.max(pb);
     }
     if cur < hi {
-        out.push((cur, hi));
+        f(cur, hi);
     }
-    out
 }
 
 fn segment_spans<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage, out: &mut Source<T>) {
-    for (a, b) in visible_ranges_segment(s, t1, t2, cov) {
+    for_each_visible_segment(s, t1, t2, cov, |a, b| {
         s.pieces(a, b, |_, page, x, y| {
             out.push(Span {
                 ts: page.timestamps()[x..y].as_ptr(),
@@ -269,26 +308,32 @@ fn segment_spans<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage
                 len: y - x,
             })
         });
-    }
+    });
 }
 
-/// Visible position ranges of a memtable's run within `[t1, t2]`.
-pub(crate) fn visible_ranges_run<T: Send + Sync + 'static>(
+/// Visible position ranges of a memtable's run within `[t1, t2]`: calls
+/// `f(a, b)` for each non-empty one, in ascending order.
+pub(crate) fn for_each_visible_run<T: Send + Sync + 'static>(
     mt: &Memtable<T>,
     w: SeqNo,
     t1: Timestamp,
     t2: Timestamp,
     cov: &Coverage,
-) -> Vec<(usize, usize)> {
+    mut f: impl FnMut(usize, usize),
+) {
     let run = &mt.run;
     let n = run.len();
+    // The run is sorted: skip it without a search when `[t1, t2]` misses
+    // its first-to-last span (any visible record lies inside it).
+    if n == 0 || run.ts_at(0) > t2 || run.ts_at(n - 1) < t1 {
+        return;
+    }
     // R3: sequences increase along the run, so the records a watermark sees are a prefix.
     let nvis = run.seq_upper_bound(w, 0, n);
     let lo = run.lower_bound(t1, 0, nvis);
     let hi = run.upper_bound(t2, 0, nvis);
-    let mut out = Vec::new();
     if lo >= hi {
-        return out;
+        return;
     }
     let mut cur = lo;
     for &(a, b, m) in &cov.ivs {
@@ -304,15 +349,14 @@ pub(crate) fn visible_ranges_run<T: Send + Sync + 'static>(
         let pc = run.seq_upper_bound(m - 1, pa, pb);
         if pc > pa {
             if pa > cur {
-                out.push((cur, pa));
+                f(cur, pa);
             }
             cur = pc;
         }
     }
     if cur < hi {
-        out.push((cur, hi));
+        f(cur, hi);
     }
-    out
 }
 
 fn run_spans<T: Send + Sync + 'static>(
@@ -323,10 +367,9 @@ fn run_spans<T: Send + Sync + 'static>(
     cov: &Coverage,
     out: &mut Source<T>,
 ) {
+    // Allocated only if some range is visible.
     let mut slices: Vec<RunSlice<T>> = Vec::new();
-    for (a, b) in visible_ranges_run(mt, w, t1, t2, cov) {
-        mt.run.slices(a, b, &mut slices);
-    }
+    for_each_visible_run(mt, w, t1, t2, cov, |a, b| mt.run.slices(a, b, &mut slices));
     for s in slices {
         out.push(Span { ts: s.ts, seq: SeqSrc::Arr(s.seq), val: ValSrc::Direct(s.val), len: s.len });
     }
