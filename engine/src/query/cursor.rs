@@ -11,7 +11,8 @@ struct SrcCursor<T> {
     si: usize,
     /// Offset inside the current span; for descending reads, counted from its end.
     pos: usize,
-    /// A copy of `src.spans[si]` while not done.
+    /// A copy of `src.spans[si]`; `len == 0` once done (planned spans
+    /// are never empty).
     cur: Span<T>,
 }
 
@@ -26,15 +27,18 @@ impl<T> SrcCursor<T> {
     fn span(&self) -> &Span<T> {
         &self.cur
     }
-    /// Moves to the next span in reading order.
-    #[inline]
+    /// Moves to the next span in reading order (once per span: kept out
+    /// of line so the per-record path stays small). Past the last span,
+    /// `cur.len` becomes 0, which `done()` reads.
+    #[inline(never)]
     fn next_span(&mut self, desc: bool) {
         self.pos = 0;
         // Descending: walk spans from the last to the first; `si` wraps
-        // past zero to `usize::MAX`, which `done()` treats as exhausted.
+        // past zero to `usize::MAX`, past the end like in ascending order.
         self.si = if desc { self.si.wrapping_sub(1) } else { self.si + 1 };
-        if let Some(s) = self.src.spans.get(self.si) {
-            self.cur = *s;
+        match self.src.spans.get(self.si) {
+            Some(s) => self.cur = *s,
+            None => self.cur.len = 0,
         }
     }
     #[inline]
@@ -47,7 +51,7 @@ impl<T> SrcCursor<T> {
     }
     #[inline]
     fn done(&self) -> bool {
-        self.si >= self.src.spans.len()
+        self.cur.len == 0
     }
     #[inline]
     fn head(&self, desc: bool) -> (Timestamp, SeqNo) {
