@@ -92,7 +92,7 @@ impl<T> std::fmt::Debug for Inner<T> {
 /// wait; writers never wait for readers. See the crate docs for the
 /// consistency guarantees.
 pub struct Timelog<T: Clone + Send + Sync + 'static> {
-    inner: Arc<Inner<T>>,
+    pub(crate) inner: Arc<Inner<T>>,
     worker: Mutex<Option<crate::sync::thread::JoinHandle<()>>>,
 }
 

@@ -200,6 +200,12 @@ impl PyTimelog {
     }
 }
 
+/// The payload sequence of `bulk_append`.
+enum BulkObjects<'py> {
+    List(Bound<'py, PyList>),
+    Tuple(Bound<'py, PyTuple>),
+}
+
 fn count_arg(what: &str, n: isize) -> PyResult<usize> {
     usize::try_from(n).map_err(|_| PyValueError::new_err(format!("{what}(n) needs n >= 0, got {n}")))
 }
@@ -337,31 +343,42 @@ impl PyTimelog {
         mostly_ordered: Option<bool>,
     ) -> PyResult<()> {
         let _ = self.ordered_hint(mostly_ordered);
-        let ts = crate::views::int64_buffer(&timestamps)?;
-        let objs: Vec<Bound<'_, PyAny>> = if let Ok(l) = objects.cast::<PyList>() {
-            l.iter().collect()
+        let (objs, n_objs) = if let Ok(l) = objects.cast::<PyList>() {
+            (BulkObjects::List(l.clone()), l.len())
         } else if let Ok(t) = objects.cast::<PyTuple>() {
-            t.iter().collect()
+            (BulkObjects::Tuple(t.clone()), t.len())
         } else {
             return Err(PyTypeError::new_err(format!(
                 "bulk_append() objects must be a list or tuple, got {}",
                 objects.get_type().name()?
             )));
         };
-        if ts.len() != objs.len() {
-            return Err(PyValueError::new_err(format!(
-                "bulk_append() length mismatch: {} timestamps but {} objects",
-                ts.len(),
-                objs.len()
-            )));
-        }
-        let st = self.state();
-        if let Some(f) = st.log.floor() {
-            if let Some(&t) = ts.iter().find(|&&t| t < f) {
-                return Err(err(timelog::Error::BelowFloor { ts: t, floor: f }));
+        let floor = self.state().log.floor();
+        // One pass from the caller's buffer and sequence into the batch: no
+        // copy of the timestamps, no intermediate vector of objects.
+        let batch = crate::views::with_int64_buffer(&timestamps, |ts| {
+            if ts.len() != n_objs {
+                return Err(PyValueError::new_err(format!(
+                    "bulk_append() length mismatch: {} timestamps but {} objects",
+                    ts.len(),
+                    n_objs
+                )));
             }
-        }
-        let batch: Vec<(i64, PyObj)> = ts.iter().copied().zip(objs.into_iter().map(|o| PyObj(o.unbind()))).collect();
+            if let Some(f) = floor {
+                if let Some(&t) = ts.iter().find(|&&t| t < f) {
+                    return Err(err(timelog::Error::BelowFloor { ts: t, floor: f }));
+                }
+            }
+            let mut batch: Vec<(i64, PyObj)> = Vec::with_capacity(ts.len());
+            match &objs {
+                BulkObjects::List(l) => batch.extend(ts.iter().copied().zip(l.iter().map(|o| PyObj(o.unbind())))),
+                BulkObjects::Tuple(t) => batch.extend(ts.iter().copied().zip(t.iter().map(|o| PyObj(o.unbind())))),
+            }
+            if batch.len() != ts.len() {
+                return Err(PyValueError::new_err("bulk_append() objects changed size during the call"));
+            }
+            Ok(batch)
+        })?;
         self.write_batch(py, batch)
     }
 
