@@ -346,26 +346,35 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     }
 
     fn insert_sorted(&self, batch: Vec<(Timestamp, T)>) -> Result<WriteStatus> {
-        let mut status = WriteStatus::Ok;
-        // Chunks of about one memtable, so a huge batch seals as it goes.
-        // Chunks are taken from the front by one iterator: `split_off` would
-        // copy the whole remaining tail for every chunk (quadratic).
+        if batch.is_empty() {
+            return Ok(WriteStatus::Ok);
+        }
+        let insert = |part: Vec<(Timestamp, T)>| {
+            let mut part = Some(part);
+            let ((first, n), mt) =
+                self.with_active(|mt| mt.insert_batch(part.take().expect("inserted once"), |n| self.alloc(n)));
+            self.commit(first, n);
+            self.after_write(&mt)
+        };
+        // Chunks of about one memtable, so a huge batch seals as it goes. A
+        // batch that fits is inserted as is (no copy); larger ones are cut
+        // from the front by one iterator (`split_off` would copy the whole
+        // remaining tail for every chunk: quadratic).
         let chunk = (self.cfg.memtable_max_bytes / (16 + std::mem::size_of::<T>())).max(1024);
+        if batch.len() <= chunk {
+            return insert(batch);
+        }
+        let mut status = WriteStatus::Ok;
         let mut records = batch.into_iter();
         loop {
             let next: Vec<_> = records.by_ref().take(chunk).collect();
             if next.is_empty() {
-                break;
+                return Ok(status);
             }
-            let mut part = Some(next);
-            let ((first, n), mt) =
-                self.with_active(|mt| mt.insert_batch(part.take().expect("inserted once"), |n| self.alloc(n)));
-            self.commit(first, n);
-            if self.after_write(&mt)? == WriteStatus::Busy {
+            if insert(next)? == WriteStatus::Busy {
                 status = WriteStatus::Busy;
             }
         }
-        Ok(status)
     }
 
     fn push_tombstone(&self, t1: Timestamp, t2: Timestamp) -> Result<WriteStatus> {
