@@ -772,7 +772,10 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         let inner = self.inner.clone();
         let h = crate::sync::thread::Builder::new()
             .name("timelog-maint".into())
-            .spawn(move || inner.worker_loop())
+            .spawn(move || {
+                lower_thread_priority(inner.cfg.maintenance_nice);
+                inner.worker_loop()
+            })
             .map_err(|e| Error::InvalidConfig(format!("cannot start the maintenance thread: {e}")))?;
         *slot = Some(h);
         Ok(())
@@ -953,3 +956,18 @@ impl<T: Clone + Send + Sync + 'static> Drop for Timelog<T> {
 
 #[cfg(any(timelog_loom, timelog_shuttle))]
 mod model_hooks;
+
+/// Sets the calling thread's niceness (Linux: per thread). Best effort: a
+/// refusal (e.g. a sandbox) leaves the thread at its current priority.
+#[cfg(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle))))]
+fn lower_thread_priority(nice: u8) {
+    // SAFETY: gettid has no preconditions; setpriority(PRIO_PROCESS, tid)
+    // changes only this thread's niceness and reports errors by return value.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, libc::c_int::from(nice));
+    }
+}
+
+#[cfg(not(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle)))))]
+fn lower_thread_priority(_nice: u8) {}
