@@ -232,7 +232,7 @@ pub mod defaults {
     #[cfg(any(timelog_loom, timelog_shuttle))]
     pub const MEMTABLE_MAX_BYTES: usize = 256;
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    pub const TARGET_PAGE_BYTES: usize = 64 << 10;
+    pub const TARGET_PAGE_BYTES: usize = 256 << 10;
     #[cfg(any(timelog_loom, timelog_shuttle))]
     pub const TARGET_PAGE_BYTES: usize = 64;
     /// Smallest page (records); 2 under the model checkers.
