@@ -3,11 +3,13 @@ validate() and write backpressure (busy policies)."""
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
 import pytest
 
+import timelog
 from timelog import TimelogBusyError, TimelogError
 
 INT64_MAX = 2**63 - 1
@@ -422,3 +424,56 @@ def test_background_writer_waits_for_worker(make_log):
             raised += 1
     assert [ts for ts, _ in log] == list(range(300))
     assert log.busy_events == raised
+
+
+# ----- maintenance thread priority (extension: maintenance_nice) -----------
+
+
+def _worker_nice():
+    """Niceness of this process's `timelog-maint` threads (Linux /proc)."""
+    import os
+
+    out = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                if f.read().strip() != "timelog-maint":
+                    continue
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # Fields after the parenthesized command: state is field 3, nice 19.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        out.append(int(fields[16]))
+    return out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux-only")
+@pytest.mark.parametrize("nice, expected", [(None, 10), (0, 0), (19, 19)])
+def test_maintenance_thread_runs_at_configured_niceness(nice, expected):
+    import os
+    import time
+
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    before = set(_worker_nice())
+    log = timelog.Timelog(maintenance="background", maintenance_nice=nice)
+    try:
+        deadline = time.monotonic() + 5
+        seen = []
+        while time.monotonic() < deadline:
+            seen = _worker_nice()
+            if len(seen) > len(before) or (seen and not before):
+                break
+            time.sleep(0.01)
+        # A lower priority can always be set; raising it back (nice 0 under
+        # a niced test runner) may be refused, which leaves the runner's.
+        assert max(expected, base) in seen, (seen, expected, base)
+    finally:
+        log.close()
+
+
+@pytest.mark.parametrize("bad", [-1, 20, 1.5, "low", True])
+def test_maintenance_nice_is_validated(bad):
+    with pytest.raises((TypeError, ValueError), match="maintenance_nice"):
+        timelog.Timelog(maintenance_nice=bad)

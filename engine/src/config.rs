@@ -177,6 +177,14 @@ pub struct Config {
     pub drain_batch_limit: usize,
     /// Worker wake-up period.
     pub maintenance_wakeup_ms: u64,
+    /// Scheduling niceness (0–19) of the background maintenance thread on
+    /// Linux (`None` = 10; other systems ignore it). Like the low-priority
+    /// compaction pools of other LSM engines: on a machine with every core
+    /// busy, readers and writers get the CPU first and maintenance uses
+    /// what is left. If writes outpace it, backpressure (`sealed_max_runs`,
+    /// `busy_policy`) makes the writers pay: with `busy_policy = Flush` the
+    /// writer flushes on its own thread.
+    pub maintenance_nice: Option<u8>,
     /// Compact once L0 holds this many segments.
     pub max_delta_segments: usize,
     /// Width of one L1 window (in the time unit).
@@ -204,6 +212,7 @@ impl Default for Config {
             sealed_wait_ms: 0,
             drain_batch_limit: 0,
             maintenance_wakeup_ms: 0,
+            maintenance_nice: None,
             max_delta_segments: 0,
             window_size: 0,
             window_origin: 0,
@@ -223,7 +232,7 @@ pub mod defaults {
     #[cfg(any(timelog_loom, timelog_shuttle))]
     pub const MEMTABLE_MAX_BYTES: usize = 256;
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    pub const TARGET_PAGE_BYTES: usize = 64 << 10;
+    pub const TARGET_PAGE_BYTES: usize = 256 << 10;
     #[cfg(any(timelog_loom, timelog_shuttle))]
     pub const TARGET_PAGE_BYTES: usize = 64;
     /// Smallest page (records); 2 under the model checkers.
@@ -235,6 +244,7 @@ pub mod defaults {
     pub const SEALED_WAIT_MS: u64 = 0;
     pub const DRAIN_BATCH_LIMIT: usize = 4;
     pub const MAINTENANCE_WAKEUP_MS: u64 = 10;
+    pub const MAINTENANCE_NICE: u8 = 10;
     pub const MAX_DELTA_SEGMENTS: usize = 8;
     pub const COMPACTION_MAX_INPUTS: usize = 64;
     pub const COMPACTION_MAX_WINDOWS: usize = usize::MAX;
@@ -252,6 +262,7 @@ pub(crate) struct Resolved {
     pub sealed_wait_ms: u64,
     pub drain_batch_limit: usize,
     pub wakeup_ms: u64,
+    pub maintenance_nice: u8,
     pub max_delta_segments: usize,
     pub window_size: i64,
     pub compaction_max_inputs: usize,
@@ -276,6 +287,13 @@ impl Config {
                 "delete_debt_threshold must be a fraction in [0.0, 1.0] (0.0 = off), got {}",
                 self.delete_debt_threshold
             )));
+        }
+        if let Some(n) = self.maintenance_nice {
+            if n > 19 {
+                return Err(Error::InvalidConfig(format!(
+                    "maintenance_nice must be a niceness in [0, 19] (None = engine default 10), got {n}"
+                )));
+            }
         }
         let a = &self.adaptive;
         nonneg_i64("adaptive.min_window", a.min_window)?;
@@ -316,6 +334,7 @@ impl Config {
             } else {
                 self.maintenance_wakeup_ms
             },
+            maintenance_nice: self.maintenance_nice.unwrap_or(defaults::MAINTENANCE_NICE),
             max_delta_segments: or(self.max_delta_segments, defaults::MAX_DELTA_SEGMENTS),
             window_size: if self.window_size == 0 { self.time_unit.default_window() } else { self.window_size },
             compaction_max_inputs: or(self.compaction.max_inputs, defaults::COMPACTION_MAX_INPUTS),
@@ -351,5 +370,9 @@ mod tests {
         assert!(Config { delete_debt_threshold: 1.5, ..Config::default() }.resolve(8).is_err());
         let adaptive = AdaptiveConfig { min_window: 10, max_window: 5, ..AdaptiveConfig::default() };
         assert!(Config { adaptive, ..Config::default() }.resolve(8).is_err());
+        let e = Config { maintenance_nice: Some(20), ..Config::default() }.resolve(8).unwrap_err().to_string();
+        assert!(e.contains("[0, 19]"), "{e}");
+        assert_eq!(Config { maintenance_nice: Some(0), ..Config::default() }.resolve(8).unwrap().maintenance_nice, 0);
+        assert_eq!(Config::default().resolve(8).unwrap().maintenance_nice, defaults::MAINTENANCE_NICE);
     }
 }

@@ -92,7 +92,7 @@ impl<T> std::fmt::Debug for Inner<T> {
 /// wait; writers never wait for readers. See the crate docs for the
 /// consistency guarantees.
 pub struct Timelog<T: Clone + Send + Sync + 'static> {
-    inner: Arc<Inner<T>>,
+    pub(crate) inner: Arc<Inner<T>>,
     worker: Mutex<Option<crate::sync::thread::JoinHandle<()>>>,
 }
 
@@ -346,26 +346,35 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     }
 
     fn insert_sorted(&self, batch: Vec<(Timestamp, T)>) -> Result<WriteStatus> {
-        let mut status = WriteStatus::Ok;
-        // Chunks of about one memtable, so a huge batch seals as it goes.
-        // Chunks are taken from the front by one iterator: `split_off` would
-        // copy the whole remaining tail for every chunk (quadratic).
+        if batch.is_empty() {
+            return Ok(WriteStatus::Ok);
+        }
+        let insert = |part: Vec<(Timestamp, T)>| {
+            let mut part = Some(part);
+            let ((first, n), mt) =
+                self.with_active(|mt| mt.insert_batch(part.take().expect("inserted once"), |n| self.alloc(n)));
+            self.commit(first, n);
+            self.after_write(&mt)
+        };
+        // Chunks of about one memtable, so a huge batch seals as it goes. A
+        // batch that fits is inserted as is (no copy); larger ones are cut
+        // from the front by one iterator (`split_off` would copy the whole
+        // remaining tail for every chunk: quadratic).
         let chunk = (self.cfg.memtable_max_bytes / (16 + std::mem::size_of::<T>())).max(1024);
+        if batch.len() <= chunk {
+            return insert(batch);
+        }
+        let mut status = WriteStatus::Ok;
         let mut records = batch.into_iter();
         loop {
             let next: Vec<_> = records.by_ref().take(chunk).collect();
             if next.is_empty() {
-                break;
+                return Ok(status);
             }
-            let mut part = Some(next);
-            let ((first, n), mt) =
-                self.with_active(|mt| mt.insert_batch(part.take().expect("inserted once"), |n| self.alloc(n)));
-            self.commit(first, n);
-            if self.after_write(&mt)? == WriteStatus::Busy {
+            if insert(next)? == WriteStatus::Busy {
                 status = WriteStatus::Busy;
             }
         }
-        Ok(status)
     }
 
     fn push_tombstone(&self, t1: Timestamp, t2: Timestamp) -> Result<WriteStatus> {
@@ -763,7 +772,10 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         let inner = self.inner.clone();
         let h = crate::sync::thread::Builder::new()
             .name("timelog-maint".into())
-            .spawn(move || inner.worker_loop())
+            .spawn(move || {
+                lower_thread_priority(inner.cfg.maintenance_nice);
+                inner.worker_loop()
+            })
             .map_err(|e| Error::InvalidConfig(format!("cannot start the maintenance thread: {e}")))?;
         *slot = Some(h);
         Ok(())
@@ -944,3 +956,18 @@ impl<T: Clone + Send + Sync + 'static> Drop for Timelog<T> {
 
 #[cfg(any(timelog_loom, timelog_shuttle))]
 mod model_hooks;
+
+/// Sets the calling thread's niceness (Linux: per thread). Best effort: a
+/// refusal (e.g. a sandbox) leaves the thread at its current priority.
+#[cfg(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle))))]
+fn lower_thread_priority(nice: u8) {
+    // SAFETY: gettid has no preconditions; setpriority(PRIO_PROCESS, tid)
+    // changes only this thread's niceness and reports errors by return value.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, libc::c_int::from(nice));
+    }
+}
+
+#[cfg(not(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle)))))]
+fn lower_thread_priority(_nice: u8) {}

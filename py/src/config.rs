@@ -22,6 +22,7 @@ pub const KEYS: &[&str] = &[
     "sealed_wait_ms",
     "drain_batch_limit",
     "maintenance_wakeup_ms",
+    "maintenance_nice",
     "max_delta_segments",
     "window_size",
     "window_origin",
@@ -49,6 +50,17 @@ fn str_arg<'py>(name: &str, v: &Bound<'py, PyAny>, accepted: &str) -> PyResult<S
         Ok(s) => Ok(s.to_str()?.to_owned()),
         Err(_) => Err(PyValueError::new_err(format!("{name} must be one of {accepted}, got {}", v.repr()?))),
     }
+}
+
+/// A niceness in [0, 19].
+fn nice(name: &str, v: &Bound<'_, PyAny>) -> PyResult<u8> {
+    let n: u64 = uint(name, v)?;
+    if n > 19 {
+        return Err(PyValueError::new_err(format!(
+            "{name} must be a niceness in [0, 19] (None = engine default 10), got {n}"
+        )));
+    }
+    Ok(n as u8)
 }
 
 fn uint<T: TryFrom<u64>>(name: &str, v: &Bound<'_, PyAny>) -> PyResult<T> {
@@ -146,6 +158,7 @@ pub fn parse(kwargs: Option<&Bound<'_, PyDict>>, carry: Option<&Config>, what: &
             "sealed_wait_ms" => c.sealed_wait_ms = uint(&key, &v)?,
             "drain_batch_limit" => c.drain_batch_limit = uint(&key, &v)?,
             "maintenance_wakeup_ms" => c.maintenance_wakeup_ms = uint(&key, &v)?,
+            "maintenance_nice" => c.maintenance_nice = if v.is_none() { None } else { Some(nice(&key, &v)?) },
             "max_delta_segments" => c.max_delta_segments = uint(&key, &v)?,
             "window_size" => c.window_size = uint::<u64>(&key, &v)? as i64,
             "window_origin" => c.window_origin = int64(&key, &v)?,

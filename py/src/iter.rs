@@ -20,12 +20,117 @@ struct IterState {
     order: Order,
     /// Yielded so far (so `reversed(it)` can return exactly what is left).
     taken: usize,
+    /// The last two tuples `__next__` returned, for reuse (see [`Recycler`]).
+    spare: Recycler,
 }
 
 impl IterState {
-    fn release(&mut self) {
+    fn new(cursor: Option<Cursor<PyObj>>, snap: Option<Snapshot<PyObj>>, lo: i64, hi: i64, order: Order) -> Self {
+        IterState { cursor, snap, lo, hi, order, taken: 0, spare: Recycler::default() }
+    }
+
+    /// Drops the cursor and snapshot. The spare tuples are handed back for
+    /// the caller to drop after unlocking (they may hold the last
+    /// reference to a payload, whose `__del__` could use this iterator).
+    fn release(&mut self) -> Recycler {
         self.cursor = None;
         self.snap = None;
+        std::mem::take(&mut self.spare)
+    }
+}
+
+/// Reuse of result tuples in `__next__`, as CPython's own `zip`,
+/// `enumerate` and `dict.items()` iterators do.
+///
+/// In `for r in it:` the loop variable still holds the tuple of the
+/// previous row when the next one is requested, but the one before that
+/// has been released: if its only reference left is ours, it is refilled
+/// in place instead of allocating a new tuple (which is nearly a third of
+/// the cost of a row). Tuples the caller kept are never touched. Only on
+/// GIL builds: on free-threaded builds a reference count of 1 read from
+/// another thread than the tuple's owner does not prove uniqueness, so
+/// every row gets a fresh tuple there.
+#[derive(Default)]
+struct Recycler {
+    slots: [Option<Py<PyTuple>>; 2],
+    turn: usize,
+}
+
+impl Recycler {
+    /// A `(ts, v)` tuple: a refilled spare when one is uniquely ours,
+    /// else a new one (kept as a spare). Objects the refill replaces are
+    /// pushed to `dead`, to be released after the iterator is unlocked.
+    #[cfg_attr(Py_GIL_DISABLED, allow(unused_variables, unused_mut))]
+    fn pair<'py>(&mut self, py: Python<'py>, ts: i64, v: &PyObj, dead: &mut Dead) -> Bound<'py, PyTuple> {
+        #[cfg(not(Py_GIL_DISABLED))]
+        {
+            let slot = &mut self.slots[self.turn];
+            self.turn ^= 1;
+            if let Some(t) = slot.as_ref() {
+                let p = t.as_ptr();
+                // SAFETY: attached, GIL build (see the type docs). A
+                // reference count of 1 means `slot` holds the only
+                // reference: no one else can observe the tuple while we
+                // refill it. SET_ITEM overwrites without releasing, so the
+                // old items (owned references) move to `dead`; the new
+                // items are new references (PyLong_FromLongLong's result,
+                // the INCREF'd payload). A tuple the collector untracked
+                // (all-atomic items) is tracked again, since the new
+                // payload may be a container.
+                unsafe {
+                    if pyo3::ffi::Py_REFCNT(p) == 1 {
+                        let n = pyo3::ffi::PyLong_FromLongLong(ts);
+                        assert!(!n.is_null(), "out of memory converting a timestamp");
+                        dead.push(pyo3::ffi::PyTuple_GET_ITEM(p, 0));
+                        dead.push(pyo3::ffi::PyTuple_GET_ITEM(p, 1));
+                        pyo3::ffi::PyTuple_SET_ITEM(p, 0, n);
+                        let obj = v.0.as_ptr();
+                        pyo3::ffi::Py_INCREF(obj);
+                        pyo3::ffi::PyTuple_SET_ITEM(p, 1, obj);
+                        if pyo3::ffi::PyObject_GC_IsTracked(p) == 0 {
+                            pyo3::ffi::PyObject_GC_Track(p.cast());
+                        }
+                        return t.bind(py).clone();
+                    }
+                }
+            }
+            let t = pair(py, ts, v);
+            if let Some(old) = slot.replace(t.clone().unbind()) {
+                dead.push(old.into_ptr());
+            }
+            t
+        }
+        #[cfg(Py_GIL_DISABLED)]
+        pair(py, ts, v)
+    }
+}
+
+/// Owned references to release once the iterator's lock is dropped (at
+/// most two per row; no allocation).
+struct Dead {
+    refs: [*mut pyo3::ffi::PyObject; 2],
+    n: usize,
+}
+
+impl Default for Dead {
+    fn default() -> Self {
+        Dead { refs: [std::ptr::null_mut(); 2], n: 0 }
+    }
+}
+
+impl Dead {
+    #[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
+    fn push(&mut self, p: *mut pyo3::ffi::PyObject) {
+        self.refs[self.n] = p;
+        self.n += 1;
+    }
+
+    fn release(self, _py: Python<'_>) {
+        for &p in &self.refs[..self.n] {
+            // SAFETY: attached (`_py`); each pointer is an owned reference
+            // moved out of a tuple or a spare slot (see `Recycler::pair`).
+            unsafe { pyo3::ffi::Py_DECREF(p) }
+        }
     }
 }
 
@@ -56,7 +161,7 @@ pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTup
 impl PyTimelogIter {
     pub(crate) fn new(snap: Snapshot<PyObj>, lo: i64, hi: i64, order: Order) -> Self {
         let cursor = snap.cursor(lo, hi, order);
-        let mut st = IterState { cursor: Some(cursor), snap: Some(snap), lo, hi, order, taken: 0 };
+        let mut st = IterState::new(Some(cursor), Some(snap), lo, hi, order);
         if st.cursor.as_ref().is_some_and(|c| c.remaining() == 0) {
             st.release();
         }
@@ -78,22 +183,40 @@ impl PyTimelogIter {
 
     pub(crate) fn take_list<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyList>> {
         let mut st = self.lock(py);
-        let list = PyList::empty(py);
         let Some(c) = st.cursor.as_mut() else {
-            return Ok(list);
+            return Ok(PyList::empty(py));
         };
-        let mut res = Ok(());
-        let k = c.next_batch_with(n, |ts, v| {
-            if res.is_ok() {
-                res = list.append(pair(py, ts, v));
-            }
+        // `remaining()` is exact: the list is allocated at its final size
+        // and filled by index (no append, no regrowth).
+        let want = n.min(c.remaining());
+        // SAFETY: attached (`py`). PyList_New(want) returns a new list of
+        // `want` NULL slots (NULL only when out of memory: Err). Each slot
+        // below `k` is set once with a new reference (SET_ITEM steals it);
+        // if the cursor yielded fewer than `want` rows (it does not: the
+        // count is exact), the unset tail is cut off before the list is
+        // returned, so no one ever sees a NULL item.
+        let list = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyList_New(want as isize))? };
+        let lp = list.as_ptr();
+        let mut i = 0usize;
+        let k = c.next_batch_with(want, |ts, v| {
+            // SAFETY: `i < want` (next_batch_with yields at most `want`).
+            unsafe { pyo3::ffi::PyList_SET_ITEM(lp, i as isize, pair(py, ts, v).into_ptr()) };
+            i += 1;
         });
-        res?;
-        st.taken += k;
-        if st.cursor.as_ref().is_some_and(|c| c.remaining() == 0) {
-            st.release();
+        if k < want {
+            // SAFETY: deletes the never-set (NULL) tail; list_ass_slice
+            // releases items with Py_XDECREF.
+            unsafe { pyo3::ffi::PyList_SetSlice(lp, k as isize, want as isize, std::ptr::null_mut()) };
         }
-        Ok(list)
+        st.taken += k;
+        let mut spare = None;
+        if st.cursor.as_ref().is_some_and(|c| c.remaining() == 0) {
+            spare = Some(st.release());
+        }
+        drop(st);
+        drop(spare);
+        // SAFETY: every slot is set (see above).
+        Ok(unsafe { list.cast_into_unchecked() })
     }
 }
 
@@ -104,21 +227,26 @@ impl PyTimelogIter {
     }
 
     fn __next__<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyTuple>> {
-        let mut st = self.lock(py);
-        let c = st.cursor.as_mut()?;
-        match c.next_with(|ts, v| pair(py, ts, v)) {
-            Some(t) => {
+        let mut dead = Dead::default();
+        let mut spare = None;
+        let out = {
+            let mut guard = self.lock(py);
+            let st = &mut *guard;
+            let c = st.cursor.as_mut()?;
+            let spares = &mut st.spare;
+            let out = c.next_with(|ts, v| spares.pair(py, ts, v, &mut dead));
+            if out.is_some() {
                 st.taken += 1;
-                if st.cursor.as_ref().is_some_and(|c| c.remaining() == 0) {
-                    st.release();
-                }
-                Some(t)
             }
-            None => {
-                st.release();
-                None
+            if st.cursor.as_ref().is_none_or(|c| c.remaining() == 0) {
+                spare = Some(st.release());
             }
-        }
+            out
+        };
+        // Unlocked: releasing a payload may run arbitrary `__del__` code.
+        drop(spare);
+        dead.release(py);
+        out
     }
 
     /// Rows still to come (exact; no scan).
@@ -154,9 +282,7 @@ impl PyTimelogIter {
                 drop(s);
                 it
             }
-            _ => PyTimelogIter {
-                st: Mutex::new(IterState { cursor: None, snap: None, lo: st.lo, hi: st.hi, order: rev, taken: 0 }),
-            },
+            _ => PyTimelogIter { st: Mutex::new(IterState::new(None, None, st.lo, st.hi, rev)) },
         }
     }
 
@@ -170,7 +296,8 @@ impl PyTimelogIter {
     }
 
     fn close(&self, py: Python<'_>) {
-        self.lock(py).release();
+        let spare = self.lock(py).release();
+        drop(spare);
     }
 
     #[getter]

@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 
 mod config;
 mod convert;
+mod fast;
 mod iter;
 pub(crate) mod log;
 mod stats;
@@ -87,6 +88,7 @@ mod test_hooks {
 fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<log::PyTimelog>()?;
+    fast::install(py)?;
     m.add_class::<iter::PyTimelogIter>()?;
     m.add_class::<views::PyPageSpan>()?;
     m.add_class::<views::PyPageSpanIter>()?;

@@ -1,9 +1,9 @@
 //! `timelog._timelog.Timelog`: the native log class. It converts arguments
 //! and delegates to the engine; it holds no engine logic.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Arc, Mutex};
 
-use arc_swap::ArcSwap;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PySlice, PyTuple};
@@ -68,28 +68,40 @@ impl Wait<'_> {
     }
 }
 
-/// Marker for an omitted optional argument (distinct from an explicit `None`).
-pub(crate) enum Arg<'py> {
-    Missing,
-    Given(Bound<'py, PyAny>),
-}
-
-impl<'a, 'py> FromPyObject<'a, 'py> for Arg<'py> {
-    type Error = PyErr;
-    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
-        Ok(Arg::Given(obj.to_owned()))
-    }
-}
-
 #[pyclass(frozen, subclass, weakref, name = "Timelog", module = "timelog._timelog")]
 pub struct PyTimelog {
-    state: ArcSwap<State>,
+    /// The current state: always one of the boxes in `states`.
+    cur: AtomicPtr<State>,
+    /// Every state this log has had, the current one last. `reopen()` and
+    /// `configure()` (rare, and only on a closed log) push a new one; none
+    /// is freed before the log itself, so `state()` hands out a plain
+    /// reference after a single atomic load — no reference count, no
+    /// hazard slot on the per-call paths.
+    states: Mutex<Vec<Box<State>>>,
 }
 
 impl PyTimelog {
+    fn from_state(st: State) -> Self {
+        let mut b = Box::new(st);
+        let cur = AtomicPtr::new(&mut *b as *mut State);
+        Self { cur, states: Mutex::new(vec![b]) }
+    }
+
     #[inline]
-    pub(crate) fn state(&self) -> arc_swap::Guard<Arc<State>> {
-        self.state.load()
+    pub(crate) fn state(&self) -> &State {
+        // SAFETY: `cur` always points into a box owned by `self.states`,
+        // which only ever grows and is dropped with `self` (see the field
+        // docs); the Acquire load pairs with the Release store in
+        // `replace_state`, so the pointee is fully built.
+        unsafe { &*self.cur.load(Ordering::Acquire) }
+    }
+
+    /// Installs a new state (the old one stays alive with `self`).
+    fn replace_state(&self, st: State) {
+        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+        let mut b = Box::new(st);
+        self.cur.store(&mut *b as *mut State, Ordering::Release);
+        states.push(b);
     }
 
     fn iter_over(&self, lo: i64, hi: i64, order: Order) -> PyResult<PyTimelogIter> {
@@ -188,6 +200,12 @@ impl PyTimelog {
     }
 }
 
+/// The payload sequence of `bulk_append`.
+enum BulkObjects<'py> {
+    List(Bound<'py, PyList>),
+    Tuple(Bound<'py, PyTuple>),
+}
+
 fn count_arg(what: &str, n: isize) -> PyResult<usize> {
     usize::try_from(n).map_err(|_| PyValueError::new_err(format!("{what}(n) needs n >= 0, got {n}")))
 }
@@ -206,27 +224,10 @@ impl PyTimelog {
     #[pyo3(signature = (**kwargs))]
     fn py_new(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let cfg = config::parse(kwargs, None, "Timelog()")?;
-        Ok(Self { state: ArcSwap::from_pointee(build(cfg)?) })
+        Ok(Self::from_state(build(cfg)?))
     }
 
     // ----- writes -------------------------------------------------------
-
-    /// append(obj) | append(obj, ts=T) | append(T, obj)
-    #[pyo3(signature = (a, b = Arg::Missing, *, ts = None))]
-    fn append(&self, a: Bound<'_, PyAny>, b: Arg<'_>, ts: Option<Bound<'_, PyAny>>) -> PyResult<()> {
-        let st = self.state();
-        let r = match (b, ts) {
-            (Arg::Given(obj), None) => st.log.append(coerce_ts(&a)?, PyObj(obj.unbind())),
-            (Arg::Missing, Some(t)) => st.log.append(coerce_ts(&t)?, PyObj(a.unbind())),
-            (Arg::Missing, None) => st.log.append_now(PyObj(a.unbind())),
-            (Arg::Given(_), Some(_)) => {
-                return Err(PyTypeError::new_err(
-                    "append() takes append(obj), append(obj, ts=T) or append(T, obj), not both a positional timestamp and ts=",
-                ))
-            }
-        };
-        write_result(r)
-    }
 
     fn __setitem__(&self, ts: Bound<'_, PyAny>, obj: Bound<'_, PyAny>) -> PyResult<()> {
         if ts.is_instance_of::<PySlice>() {
@@ -342,32 +343,42 @@ impl PyTimelog {
         mostly_ordered: Option<bool>,
     ) -> PyResult<()> {
         let _ = self.ordered_hint(mostly_ordered);
-        let ts = crate::views::int64_buffer(&timestamps)?;
-        let objs: Vec<Bound<'_, PyAny>> = if let Ok(l) = objects.cast::<PyList>() {
-            l.iter().collect()
+        let (objs, n_objs) = if let Ok(l) = objects.cast::<PyList>() {
+            (BulkObjects::List(l.clone()), l.len())
         } else if let Ok(t) = objects.cast::<PyTuple>() {
-            t.iter().collect()
+            (BulkObjects::Tuple(t.clone()), t.len())
         } else {
             return Err(PyTypeError::new_err(format!(
                 "bulk_append() objects must be a list or tuple, got {}",
                 objects.get_type().name()?
             )));
         };
-        if ts.len() != objs.len() {
-            return Err(PyValueError::new_err(format!(
-                "bulk_append() length mismatch: {} timestamps but {} objects",
-                ts.len(),
-                objs.len()
-            )));
-        }
-        let st = self.state();
-        if let Some(f) = st.log.floor() {
-            if let Some(&t) = ts.iter().find(|&&t| t < f) {
-                return Err(err(timelog::Error::BelowFloor { ts: t, floor: f }));
+        let floor = self.state().log.floor();
+        // One pass from the caller's buffer and sequence into the batch: no
+        // copy of the timestamps, no intermediate vector of objects.
+        let batch = crate::views::with_int64_buffer(&timestamps, |ts| {
+            if ts.len() != n_objs {
+                return Err(PyValueError::new_err(format!(
+                    "bulk_append() length mismatch: {} timestamps but {} objects",
+                    ts.len(),
+                    n_objs
+                )));
             }
-        }
-        let batch: Vec<(i64, PyObj)> = ts.iter().copied().zip(objs.into_iter().map(|o| PyObj(o.unbind()))).collect();
-        drop(st);
+            if let Some(f) = floor {
+                if let Some(&t) = ts.iter().find(|&&t| t < f) {
+                    return Err(err(timelog::Error::BelowFloor { ts: t, floor: f }));
+                }
+            }
+            let mut batch: Vec<(i64, PyObj)> = Vec::with_capacity(ts.len());
+            match &objs {
+                BulkObjects::List(l) => batch.extend(ts.iter().copied().zip(l.iter().map(|o| PyObj(o.unbind())))),
+                BulkObjects::Tuple(t) => batch.extend(ts.iter().copied().zip(t.iter().map(|o| PyObj(o.unbind())))),
+            }
+            if batch.len() != ts.len() {
+                return Err(PyValueError::new_err("bulk_append() objects changed size during the call"));
+            }
+            Ok(batch)
+        })?;
         self.write_batch(py, batch)
     }
 
@@ -386,14 +397,6 @@ impl PyTimelog {
             return Err(PyValueError::new_err(format!("delete_range() needs t1 <= t2, got t1={a} > t2={b}")));
         }
         write_result(self.state().log.delete_range(a, b))
-    }
-
-    fn delete_before(&self, ts: Bound<'_, PyAny>) -> PyResult<()> {
-        write_result(self.state().log.delete_before(coerce_ts(&ts)?))
-    }
-
-    fn cutoff(&self, ts: Bound<'_, PyAny>) -> PyResult<()> {
-        self.delete_before(ts)
     }
 
     fn __delitem__(&self, key: Bound<'_, PyAny>) -> PyResult<()> {
@@ -487,14 +490,6 @@ impl PyTimelog {
 
     fn max_ts(&self) -> PyResult<Option<i64>> {
         self.state().log.max_ts().map_err(err)
-    }
-
-    fn next_ts(&self, ts: Bound<'_, PyAny>) -> PyResult<Option<i64>> {
-        self.state().log.next_ts(coerce_ts(&ts)?).map_err(err)
-    }
-
-    fn prev_ts(&self, ts: Bound<'_, PyAny>) -> PyResult<Option<i64>> {
-        self.state().log.prev_ts(coerce_ts(&ts)?).map_err(err)
     }
 
     #[pyo3(signature = (t1 = None, t2 = None, *, kind = "segment"))]
@@ -606,7 +601,7 @@ impl PyTimelog {
             return Err(crate::TimelogError::new_err("reopen() needs a closed log; call close() first"));
         }
         let cfg = config::parse(kwargs, Some(&st.cfg), "reopen()")?;
-        self.state.store(Arc::new(build(cfg)?));
+        self.replace_state(build(cfg)?);
         Ok(())
     }
 
@@ -619,7 +614,7 @@ impl PyTimelog {
             ));
         }
         let cfg = config::parse(kwargs, Some(&st.cfg), "configure()")?;
-        self.state.store(Arc::new(build(cfg)?));
+        self.replace_state(build(cfg)?);
         Ok(())
     }
 
@@ -697,7 +692,7 @@ impl Drop for PyTimelog {
         // Garbage collection of an open log closes it (best effort). The
         // worker is told to stop without waiting for it: it may be waiting
         // to attach to the interpreter this thread is attached to.
-        let st = self.state.load();
+        let st = self.state();
         st.log.stop_maintenance_detached();
         let _ = st.log.close();
     }

@@ -19,8 +19,8 @@ use crate::convert::PyObj;
 
 type Span = Arc<PageSpan<PyObj>>;
 
-/// Reads a C-contiguous buffer of native int64 into a vector.
-pub(crate) fn int64_buffer(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+/// Runs `f` over a C-contiguous buffer of native int64, in place (no copy).
+pub(crate) fn with_int64_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[i64]) -> PyResult<R>) -> PyResult<R> {
     let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::zeroed();
     // SAFETY: the thread is attached; `view` is a zeroed Py_buffer that
     // PyObject_GetBuffer fills on success, and we release it below exactly once.
@@ -66,11 +66,19 @@ pub(crate) fn int64_buffer(obj: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
         )))
     } else {
         let n = (view.len / 8) as usize;
-        let mut v = vec![0i64; n];
-        // SAFETY: the exporter guarantees `len` readable bytes at `buf`,
-        // C-contiguous (we asked for it); `v` has room for n * 8 bytes.
-        unsafe { std::ptr::copy_nonoverlapping(view.buf as *const u8, v.as_mut_ptr() as *mut u8, n * 8) };
-        Ok(v)
+        if n == 0 {
+            f(&[])
+        } else if (view.buf as usize) % std::mem::align_of::<i64>() != 0 {
+            Err(PyValueError::new_err(
+                "bulk_append() needs an 8-byte aligned int64 buffer; pass numpy.ascontiguousarray(ts)",
+            ))
+        } else {
+            // SAFETY: the exporter guarantees `len` readable bytes at `buf`,
+            // C-contiguous (we asked for it), of format int64 and aligned
+            // (both checked above), valid while the view is held — until
+            // `PyBuffer_Release` below, after `f` returns.
+            f(unsafe { std::slice::from_raw_parts(view.buf as *const i64, n) })
+        }
     };
     // SAFETY: releases the view acquired above, once.
     unsafe { ffi::PyBuffer_Release(&mut view) };

@@ -35,39 +35,77 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         window_of(ts, self.cfg.cfg.window_origin, self.cfg.window_size)
     }
 
+    /// The windows a segment's records fall in.
+    fn segment_windows(&self, s: &Segment<T>) -> BTreeSet<i128> {
+        let mut ws = BTreeSet::new();
+        let (first, last) = (self.window(s.min_ts), self.window(s.max_ts));
+        if first == last {
+            // The common case (a segment within one window): no per-record work.
+            ws.insert(first);
+            return ws;
+        }
+        for p in &s.pages {
+            let ts = p.timestamps();
+            let (Some(&a), Some(&b)) = (ts.first(), ts.last()) else { continue };
+            let (wa, wb) = (self.window(a), self.window(b));
+            if wa == wb {
+                ws.insert(wa);
+                continue;
+            }
+            let mut last = None;
+            for &t in ts {
+                let w = self.window(t);
+                if last != Some(w) {
+                    ws.insert(w);
+                    last = Some(w);
+                }
+            }
+        }
+        ws
+    }
+
     /// Picks the inputs: a prefix of L0 (oldest first, at most `max_inputs`
-    /// segments and `max_windows` windows), every L1 segment in a window
-    /// those touch, and with `with_debt` also the L1 windows holding
-    /// records hidden by tombstones not yet applied to them.
+    /// segments and `max_windows` windows); the L1 segments that overlap
+    /// the key range `[min, max]` of those L0 inputs; and with `with_debt`
+    /// every L1 segment of a window holding records hidden by tombstones
+    /// not yet applied to them.
+    ///
+    /// Only overlapping L1 segments are rewritten (not whole windows), so
+    /// in-order ingest does not rewrite the L1 data of the current window
+    /// on every compaction. The outputs stay disjoint from the L1 segments
+    /// left in place: L1 segments are pairwise disjoint, so one that is not
+    /// selected lies entirely outside `[min, max]` and cannot lie between
+    /// two selected ones (that one would contain it); outputs are split by
+    /// window and contain only records of the selected inputs.
     pub(crate) fn select(&self, m: &Manifest<T>, with_debt: bool) -> Option<Selection<T>> {
         let mut windows: BTreeSet<i128> = BTreeSet::new();
         let mut l0 = Vec::new();
         for s in m.l0.iter().take(self.cfg.compaction_max_inputs) {
-            let mut ws = BTreeSet::new();
-            let mut last = None;
-            for p in &s.pages {
-                for &ts in p.timestamps() {
-                    let w = self.window(ts);
-                    if last != Some(w) {
-                        ws.insert(w);
-                        last = Some(w);
-                    }
-                }
-            }
+            let ws = self.segment_windows(s);
             if !l0.is_empty() && windows.union(&ws).count() > self.cfg.compaction_max_windows {
                 break;
             }
             windows.extend(ws);
             l0.push(s.clone());
         }
+        let hull =
+            l0.iter().map(|s: &Arc<Segment<T>>| (s.min_ts, s.max_ts)).reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+        let mut debt: BTreeSet<i128> = BTreeSet::new();
         if with_debt {
             for s in &m.l1 {
                 if m.tombstones.iter().any(|t| t.seq > s.tomb_applied && t.t1 <= s.max_ts && s.min_ts < t.t2) {
-                    windows.insert(self.window(s.min_ts));
+                    debt.insert(self.window(s.min_ts));
                 }
             }
         }
-        let l1: Vec<_> = m.l1.iter().filter(|s| windows.contains(&self.window(s.min_ts))).cloned().collect();
+        let l1: Vec<_> = m
+            .l1
+            .iter()
+            .filter(|s| {
+                hull.is_some_and(|(lo, hi)| s.min_ts <= hi && s.max_ts >= lo) || debt.contains(&self.window(s.min_ts))
+            })
+            .cloned()
+            .collect();
         if l0.is_empty() && l1.is_empty() {
             return None;
         }
@@ -78,51 +116,92 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     pub(crate) fn build_l1(&self, m: &Manifest<T>, sel: &Selection<T>) -> Vec<Arc<Segment<T>>> {
         let mut tombs: Vec<_> = m.tombstones.iter().copied().collect();
         let cov = Coverage::build(&mut tombs, Timestamp::MIN, Timestamp::MAX);
-        // Sources, oldest first: L1 (one chain: disjoint windows), then L0 in order.
+        // Sources, oldest first: L1 (one chain: disjoint), then L0 in order.
+        // Each walks its segments page by page (no index division per record).
         struct Src<'a, T> {
             segs: Vec<&'a Segment<T>>,
             si: usize,
-            pos: usize,
+            pi: usize,
+            off: usize,
+        }
+        impl<'a, T> Src<'a, T> {
+            fn new(segs: Vec<&'a Segment<T>>) -> Self {
+                let mut s = Src { segs, si: 0, pi: 0, off: 0 };
+                s.skip_empty();
+                s
+            }
+            fn skip_empty(&mut self) {
+                while self.si < self.segs.len() {
+                    let pages = &self.segs[self.si].pages;
+                    if self.pi < pages.len() && self.off < pages[self.pi].len() {
+                        return;
+                    }
+                    self.off = 0;
+                    self.pi += 1;
+                    if self.pi >= pages.len() {
+                        self.pi = 0;
+                        self.si += 1;
+                    }
+                }
+            }
+            fn head(&self) -> Option<Timestamp> {
+                let seg = self.segs.get(self.si)?;
+                Some(seg.pages[self.pi].timestamps()[self.off])
+            }
+            /// The current record's segment and payload; moves past it.
+            fn take(&mut self) -> (&'a Segment<T>, &'a T) {
+                let seg = self.segs[self.si];
+                let v = &seg.pages[self.pi].payloads()[self.off];
+                self.off += 1;
+                if self.off == seg.pages[self.pi].len() {
+                    self.skip_empty();
+                }
+                (seg, v)
+            }
         }
         let mut srcs: Vec<Src<'_, T>> = Vec::new();
         if !sel.l1.is_empty() {
-            srcs.push(Src { segs: sel.l1.iter().map(|s| &**s).collect(), si: 0, pos: 0 });
+            srcs.push(Src::new(sel.l1.iter().map(|s| &**s).collect()));
         }
         for s in &sel.l0 {
-            srcs.push(Src { segs: vec![&**s], si: 0, pos: 0 });
+            srcs.push(Src::new(vec![&**s]));
         }
         let seq_hi = sel.l0.iter().chain(sel.l1.iter()).map(|s| s.seq_hi).max().unwrap_or(0);
         let tomb_applied = m.flushed_bound;
         let target = self.cfg.compaction_target_bytes.max(1);
         let rec_bytes = 8 + std::mem::size_of::<T>();
+        let no_tombs = cov.is_empty();
         let mut out = Vec::new();
         let mut cur: Option<(i128, SegmentBuilder<T>)> = None;
+        // Bounds `[lo, hi)` of the current window, so the window is computed
+        // only when a record leaves it.
+        let (mut wlo, mut whi) = (Timestamp::MAX, Timestamp::MIN);
         let mut last_ts = None;
         loop {
             // Pick the oldest source among the smallest timestamps.
             let mut best: Option<(usize, Timestamp)> = None;
             for (k, s) in srcs.iter().enumerate() {
-                if s.si < s.segs.len() {
-                    let ts = s.segs[s.si].ts_at(s.pos);
+                if let Some(ts) = s.head() {
                     if best.is_none_or(|(_, b)| ts < b) {
                         best = Some((k, ts));
                     }
                 }
             }
             let Some((k, ts)) = best else { break };
-            let s = &mut srcs[k];
-            let seg = s.segs[s.si];
-            let v = seg.val_at(s.pos);
-            s.pos += 1;
-            if s.pos == seg.len {
-                s.si += 1;
-                s.pos = 0;
-            }
+            let (seg, v) = srcs[k].take();
             // R7/R8: hidden iff a tombstone newer than what the segment applied covers it.
-            if cov.max_seq(ts) > seg.tomb_applied {
+            if !no_tombs && cov.max_seq(ts) > seg.tomb_applied {
                 continue;
             }
-            let w = self.window(ts);
+            let same_window = wlo <= ts && ts < whi;
+            let w = match &cur {
+                Some((cw, _)) if same_window => *cw,
+                _ => {
+                    let w = self.window(ts);
+                    (wlo, whi) = window_bounds(w, self.cfg.cfg.window_origin, self.cfg.window_size);
+                    w
+                }
+            };
             let split = match &cur {
                 Some((cw, b)) => *cw != w || (b.len() * rec_bytes >= target && last_ts != Some(ts)),
                 None => true,
@@ -246,5 +325,41 @@ mod tests {
         assert_eq!(window_of(5, 7, 10), -1);
         assert_eq!(window_bounds(-1, 0, 10), (-10, 0));
         assert_eq!(window_bounds(window_of(i64::MAX, 0, 10), 0, 10).1, i64::MAX);
+    }
+
+    fn l1_ids(log: &crate::Timelog<u64>) -> Vec<u64> {
+        log.inner.manifest.load().l1.iter().map(|s| s.id).collect()
+    }
+
+    /// In-order ingest within one window: a compaction rewrites only the
+    /// L1 segments its L0 inputs overlap, so older L1 segments survive
+    /// untouched (no rewrite of the whole window per compaction).
+    #[test]
+    fn compaction_keeps_disjoint_l1_segments() {
+        let log: crate::Timelog<u64> = crate::Timelog::with_config(crate::Config {
+            maintenance: crate::MaintenanceMode::Disabled,
+            window_size: 1_000_000,
+            ..crate::Config::default()
+        })
+        .unwrap();
+        log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
+        log.compact().unwrap();
+        let first = l1_ids(&log);
+        assert_eq!(first.len(), 1);
+        log.extend((1000..2000).map(|t| (t, t as u64))).unwrap();
+        log.compact().unwrap();
+        let second = l1_ids(&log);
+        assert_eq!(second.len(), 2, "the new data became its own L1 segment");
+        assert_eq!(second[0], first[0], "the older L1 segment was not rewritten");
+        // A late record between them merges with the segment it overlaps only.
+        log.append(500, 7).unwrap();
+        log.compact().unwrap();
+        let third = l1_ids(&log);
+        assert_eq!(third.len(), 2);
+        assert_ne!(third[0], second[0], "the overlapped segment was rewritten");
+        assert_eq!(third[1], second[1], "the other one was not");
+        log.validate().unwrap();
+        assert_eq!(log.len().unwrap(), 2001);
+        assert_eq!(log.point(500).unwrap(), vec![500, 7]);
     }
 }

@@ -86,7 +86,7 @@ class Timelog(_timelog.Timelog):
         Timelog(*, time_unit="ms", maintenance="background", busy_policy="raise",
                 min_ts=None, mostly_ordered_default=True, memtable_max_bytes=0,
                 target_page_bytes=0, sealed_max_runs=0, ooo_budget_bytes=0,
-                sealed_wait_ms=0, drain_batch_limit=0, maintenance_wakeup_ms=0,
+                sealed_wait_ms=0, drain_batch_limit=0, maintenance_wakeup_ms=0, maintenance_nice=None,
                 max_delta_segments=0, window_size=0, window_origin=0,
                 delete_debt_threshold=0.0, compaction=None, adaptive=None)
 

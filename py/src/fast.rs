@@ -1,0 +1,270 @@
+//! Hand-written `METH_FASTCALL` entry points for the per-call hot paths of
+//! `Timelog` (`append`, `next_ts`, `prev_ts`, `delete_before`).
+//!
+//! A `#[pymethods]` method goes through pyo3's generic argument parser
+//! (`FunctionDescription::extract_arguments_fastcall`, which walks the
+//! parameter description and keyword names on every call) and a checked
+//! downcast of the receiver. For methods that take one or two positional
+//! arguments and are called millions of times per second, that is a large
+//! share of the call (see docs/performance.md). These entry points read
+//! the vectorcall argument array directly and are installed on the class
+//! as ordinary method descriptors ([`install`]), so CPython calls them the
+//! way it calls a C extension's methods (`method_vectorcall_FASTCALL_KEYWORDS`,
+//! with its own receiver type check).
+//!
+//! They still run inside pyo3's trampoline (`get_trampoline_function!`):
+//! it marks the thread as attached for pyo3 (so dropped `Py` references are
+//! released at once, not deferred), turns a Rust panic into a Python
+//! exception and restores a returned `PyErr`. Argument errors raise the
+//! same `TypeError` texts CPython uses for C functions.
+
+use std::ffi::CStr;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
+use pyo3::impl_::trampoline::get_trampoline_function;
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
+use pyo3::Borrowed;
+
+use crate::convert::{coerce_ts, err, write_result, PyObj};
+use crate::log::PyTimelog;
+
+type Args = *const *mut ffi::PyObject;
+
+/// The receiver of a method descriptor call.
+///
+/// # Safety
+///
+/// `slf` must be the `self` CPython passes to a method descriptor created
+/// on `PyTimelog`'s type (see [`install`]): CPython has checked that it is
+/// an instance of that type (or a subclass), and it stays alive for the call.
+#[inline]
+unsafe fn receiver<'a>(py: Python<'_>, slf: *mut ffi::PyObject) -> &'a PyTimelog {
+    // SAFETY: per this function's contract `slf` is a live instance of
+    // `PyTimelog` (or a subclass) for the whole call; the class is `frozen`,
+    // so a shared reference to its Rust value is always allowed.
+    unsafe {
+        let b: Borrowed<'_, '_, PyAny> = Borrowed::from_ptr(py, slf);
+        let b = b.cast_unchecked::<PyTimelog>();
+        &*(b.get() as *const PyTimelog)
+    }
+}
+
+/// Argument `i` of the vectorcall array.
+///
+/// # Safety
+///
+/// `i` must be below the number of entries CPython passed (`nargs` plus the
+/// keyword values); the array and its objects live for the whole call.
+#[inline]
+unsafe fn arg<'a, 'py>(py: Python<'py>, args: Args, i: usize) -> Borrowed<'a, 'py, PyAny> {
+    // SAFETY: per the contract, `args[i]` is a valid borrowed reference.
+    unsafe { Borrowed::from_ptr(py, *args.add(i)) }
+}
+
+fn none(py: Python<'_>) -> *mut ffi::PyObject {
+    py.None().into_ptr()
+}
+
+#[cold]
+fn arity(name: &str, want: &str, got: isize) -> PyErr {
+    PyTypeError::new_err(format!("{name}() takes {want} positional argument(s) but {got} were given"))
+}
+
+#[cold]
+fn unexpected_keyword(name: &str, kw: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "{name}() got an unexpected keyword argument {}",
+        kw.repr().map(|r| r.to_string()).unwrap_or_default()
+    ))
+}
+
+/// `append(obj)` | `append(obj, ts=T)` | `append(T, obj)`.
+unsafe fn append(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: CPython calls this as a method of `PyTimelog` (`install`).
+    let log = unsafe { receiver(py, slf) };
+    let mut ts = None;
+    if !kwnames.is_null() {
+        // SAFETY: `kwnames` is the tuple of keyword names of a vectorcall;
+        // their values follow the `nargs` positional arguments in `args`.
+        let names = unsafe { Borrowed::from_ptr(py, kwnames).cast_unchecked::<PyTuple>() };
+        for (i, name) in names.iter().enumerate() {
+            let is_ts = name.cast::<PyString>().is_ok_and(|s| s.to_str().is_ok_and(|s| s == "ts"));
+            if !is_ts {
+                return Err(unexpected_keyword("append", &name));
+            }
+            // SAFETY: keyword value `i` sits at `nargs + i` (see above).
+            let v = unsafe { arg(py, args, nargs as usize + i) };
+            if !v.is_none() {
+                ts = Some(v);
+            }
+        }
+    }
+    let st = log.state();
+    let r = match (nargs, ts) {
+        // SAFETY (all three arms): `nargs` entries are present.
+        (2, None) => {
+            let (t, obj) = unsafe { (arg(py, args, 0), arg(py, args, 1)) };
+            st.log.append(coerce_ts(&t)?, PyObj(obj.to_owned().unbind()))
+        }
+        (1, Some(t)) => {
+            let obj = unsafe { arg(py, args, 0) };
+            st.log.append(coerce_ts(&t)?, PyObj(obj.to_owned().unbind()))
+        }
+        (1, None) => {
+            let obj = unsafe { arg(py, args, 0) };
+            st.log.append_now(PyObj(obj.to_owned().unbind()))
+        }
+        (2, Some(_)) => return Err(PyTypeError::new_err(
+            "append() takes append(obj), append(obj, ts=T) or append(T, obj), not both a positional timestamp and ts=",
+        )),
+        (n, _) => return Err(arity("append", "1 or 2", n)),
+    };
+    write_result(r)?;
+    Ok(none(py))
+}
+
+/// The single argument `ts` of `next_ts(ts)`, `prev_ts(ts)`,
+/// `delete_before(ts)`: positional, or by keyword.
+///
+/// # Safety
+///
+/// `args`, `nargs` and `kwnames` are those of a vectorcall.
+#[inline]
+unsafe fn ts_arg<'a, 'py>(
+    py: Python<'py>,
+    name: &str,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<Borrowed<'a, 'py, PyAny>> {
+    if kwnames.is_null() {
+        if nargs == 1 {
+            // SAFETY: one positional argument is present.
+            return Ok(unsafe { arg(py, args, 0) });
+        }
+        return Err(arity(name, "exactly 1", nargs));
+    }
+    // SAFETY: a non-null `kwnames` is the tuple of keyword names of this
+    // call; their values follow the positional ones.
+    let names = unsafe { Borrowed::from_ptr(py, kwnames).cast_unchecked::<PyTuple>() };
+    match (nargs, names.len()) {
+        (0, 1) => {
+            let k = names.get_item(0)?;
+            if k.cast::<PyString>().is_ok_and(|s| s.to_str().is_ok_and(|s| s == "ts")) {
+                // SAFETY: the value of keyword 0 follows the 0 positionals.
+                Ok(unsafe { arg(py, args, 0) })
+            } else {
+                Err(unexpected_keyword(name, &k))
+            }
+        }
+        (1, 0) => Ok(unsafe { arg(py, args, 0) }),
+        (1, _) => Err(PyTypeError::new_err(format!("{name}() got multiple values for argument 'ts'"))),
+        (n, _) => Err(arity(name, "exactly 1", n)),
+    }
+}
+
+fn opt_ts(py: Python<'_>, r: Option<i64>) -> *mut ffi::PyObject {
+    match r {
+        // SAFETY: attached (`py`); returns a new reference or NULL with an
+        // exception set, which the trampoline reports.
+        Some(t) => unsafe { ffi::PyLong_FromLongLong(t) },
+        None => none(py),
+    }
+}
+
+unsafe fn next_ts(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: a method of `PyTimelog` called through vectorcall (`install`).
+    let (log, t) = unsafe { (receiver(py, slf), ts_arg(py, "next_ts", args, nargs, kwnames)?) };
+    let r = log.state().log.next_ts(coerce_ts(&t)?).map_err(err)?;
+    Ok(opt_ts(py, r))
+}
+
+unsafe fn prev_ts(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: a method of `PyTimelog` called through vectorcall (`install`).
+    let (log, t) = unsafe { (receiver(py, slf), ts_arg(py, "prev_ts", args, nargs, kwnames)?) };
+    let r = log.state().log.prev_ts(coerce_ts(&t)?).map_err(err)?;
+    Ok(opt_ts(py, r))
+}
+
+unsafe fn delete_before(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: a method of `PyTimelog` called through vectorcall (`install`).
+    let (log, t) = unsafe { (receiver(py, slf), ts_arg(py, "delete_before", args, nargs, kwnames)?) };
+    write_result(log.state().log.delete_before(coerce_ts(&t)?))?;
+    Ok(none(py))
+}
+
+/// Adds the entry points above to `Timelog` as method descriptors.
+/// (`cutoff` is `delete_before` under the C package's other name.)
+pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
+    let ty = py.get_type::<PyTimelog>();
+    let methods: [(&'static CStr, ffi::PyCFunctionFastWithKeywords, &'static CStr); 5] = [
+        (
+            c"append",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, append),
+            c"append($self, a, b=..., /, *, ts=None)\n--\n\nappend(obj) | append(obj, ts=T) | append(T, obj)",
+        ),
+        (
+            c"next_ts",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, next_ts),
+            c"next_ts($self, ts)\n--\n\nThe smallest timestamp > ts, or None.",
+        ),
+        (
+            c"prev_ts",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, prev_ts),
+            c"prev_ts($self, ts)\n--\n\nThe largest timestamp < ts, or None.",
+        ),
+        (
+            c"delete_before",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, delete_before),
+            c"delete_before($self, ts)\n--\n\nDeletes every record with a timestamp < ts.",
+        ),
+        (
+            c"cutoff",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, delete_before),
+            c"cutoff($self, ts)\n--\n\nSame as delete_before(ts).",
+        ),
+    ];
+    for (name, f, doc) in methods {
+        // The definition must outlive the type: leak it (once per import).
+        let def = Box::leak(Box::new(ffi::PyMethodDef {
+            ml_name: name.as_ptr(),
+            ml_meth: ffi::PyMethodDefPointer { PyCFunctionFastWithKeywords: f },
+            ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+            ml_doc: doc.as_ptr(),
+        }));
+        // SAFETY: attached (`py`); `ty` is a live type object and `def`
+        // lives forever. PyDescr_NewMethod returns a new reference (or NULL
+        // with an exception set, turned into Err by `from_owned_ptr_or_err`).
+        let descr = unsafe {
+            Bound::from_owned_ptr_or_err(py, ffi::PyDescr_NewMethod(ty.as_ptr().cast::<ffi::PyTypeObject>(), def))?
+        };
+        ty.setattr(name.to_str().expect("ASCII names"), descr)?;
+    }
+    Ok(())
+}
