@@ -44,7 +44,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             ws.insert(first);
             return ws;
         }
-        for p in &s.pages {
+        for p in s.read_pages() {
             let ts = p.timestamps();
             let (Some(&a), Some(&b)) = (ts.first(), ts.last()) else { continue };
             let (wa, wb) = (self.window(a), self.window(b));
@@ -132,7 +132,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             }
             fn skip_empty(&mut self) {
                 while self.si < self.segs.len() {
-                    let pages = &self.segs[self.si].pages;
+                    let pages = self.segs[self.si].read_pages();
                     if self.pi < pages.len() && self.off < pages[self.pi].len() {
                         return;
                     }
@@ -146,14 +146,15 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             }
             fn head(&self) -> Option<Timestamp> {
                 let seg = self.segs.get(self.si)?;
-                Some(seg.pages[self.pi].timestamps()[self.off])
+                Some(seg.read_pages()[self.pi].timestamps()[self.off])
             }
             /// The current record's segment and payload; moves past it.
             fn take(&mut self) -> (&'a Segment<T>, &'a T) {
                 let seg = self.segs[self.si];
-                let v = &seg.pages[self.pi].payloads()[self.off];
+                let page = &seg.read_pages()[self.pi];
+                let v = &page.payloads()[self.off];
                 self.off += 1;
-                if self.off == seg.pages[self.pi].len() {
+                if self.off == page.len() {
                     self.skip_empty();
                 }
                 (seg, v)

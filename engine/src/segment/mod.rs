@@ -164,10 +164,12 @@ impl<T> Segment<T> {
         self.region.read();
         self.pages[i / self.page_cap].ts[i % self.page_cap]
     }
+    /// The pages, for a sequential walk (a checked read of the segment's
+    /// memory under the model checkers, like every accessor here).
     #[inline]
-    pub(crate) fn val_at(&self, i: usize) -> &T {
+    pub(crate) fn read_pages(&self) -> &[Page<T>] {
         self.region.read();
-        &self.pages[i / self.page_cap].vals[i % self.page_cap]
+        &self.pages
     }
 
     /// First position whose timestamp is `>= ts`.
@@ -368,7 +370,7 @@ mod tests {
         assert_eq!(s.upper_bound(3), 8);
         assert_eq!(s.lower_bound(-5), 0);
         assert_eq!(s.upper_bound(100), 22);
-        assert_eq!(*s.val_at(21), 21);
+        assert_eq!(s.read_pages()[5].payloads().last(), Some(&21));
         let mut n = 0;
         s.pieces(3, 19, |_, p, a, b| {
             assert!(b <= p.len());
