@@ -28,6 +28,9 @@ pub(crate) struct Manifest<T> {
     pub(crate) tombstones: Arc<Vec<Tombstone>>,
     /// Seal bound of the newest flushed memtable.
     pub(crate) flushed_bound: SeqNo,
+    /// The log's live-snapshot counter (the same one in every manifest of
+    /// the log), reached through the manifest a snapshot holds.
+    pub(crate) pins: Arc<crate::snapshot::PinCounter>,
 }
 
 impl<T> std::fmt::Debug for Manifest<T> {
@@ -53,6 +56,7 @@ impl<T> Manifest<T> {
             l1: self.l1.clone(),
             tombstones: self.tombstones.clone(),
             flushed_bound: self.flushed_bound,
+            pins: self.pins.clone(),
         }
     }
 

@@ -12,19 +12,89 @@ use crate::{SeqNo, Timestamp};
 /// Counts the live snapshots of a log, so `close()` can refuse while
 /// readers are alive. Clones of a snapshot (a cursor's, a page span's)
 /// share its pin: the count is of snapshots taken, not of handles.
-#[derive(Debug)]
-pub(crate) struct Pin(Arc<AtomicUsize>);
+///
+/// The count is striped over cache-line-padded counters, one chosen per
+/// thread, so readers taking snapshots on different threads do not write
+/// one shared cache line (on free-threaded Python, every short `range()`
+/// or `point()` iterator takes a snapshot). `total()` sums the stripes.
+pub(crate) struct PinCounter {
+    stripes: Box<[crossbeam_utils::CachePadded<AtomicUsize>]>,
+}
 
-impl Pin {
-    pub(crate) fn new(ctr: &Arc<AtomicUsize>) -> Self {
-        ctr.fetch_add(1, Ordering::Relaxed);
-        Self(ctr.clone())
+impl std::fmt::Debug for PinCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PinCounter").field("total", &self.total()).finish()
     }
 }
 
-impl Drop for Pin {
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+const PIN_STRIPES: usize = 16;
+// One stripe under the model checkers: the protocol, not the striping, is
+// what they check (and a thread-local index would be state they cannot see).
+#[cfg(any(timelog_loom, timelog_shuttle))]
+const PIN_STRIPES: usize = 1;
+
+impl PinCounter {
+    pub(crate) fn new() -> Self {
+        Self { stripes: (0..PIN_STRIPES).map(|_| crossbeam_utils::CachePadded::new(AtomicUsize::new(0))).collect() }
+    }
+
+    /// This thread's stripe (assigned round-robin on first use).
+    #[inline]
+    fn stripe() -> usize {
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        {
+            use std::cell::Cell;
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            thread_local! {
+                static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+            }
+            STRIPE.with(|s| {
+                if s.get() == usize::MAX {
+                    s.set(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % PIN_STRIPES);
+                }
+                s.get()
+            })
+        }
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        0
+    }
+
+    /// Counts one snapshot; returns the stripe to release it on.
+    #[inline]
+    pub(crate) fn pin(&self) -> usize {
+        let i = Self::stripe();
+        self.stripes[i].fetch_add(1, Ordering::Relaxed);
+        i
+    }
+
+    #[inline]
+    fn unpin(&self, stripe: usize) {
+        self.stripes[stripe].fetch_sub(1, Ordering::Release);
+    }
+
+    /// Live snapshots. Exact when no snapshot is taken or released
+    /// meanwhile (`close()` reads it after making sure of that).
+    pub(crate) fn total(&self) -> usize {
+        // A pin is released on the stripe it was counted on (whatever
+        // thread drops it), so no stripe goes below zero and the sum is the
+        // number of live snapshots.
+        self.stripes.iter().map(|c| c.load(Ordering::Acquire)).sum()
+    }
+}
+
+/// What a snapshot holds, shared by its clones: the manifest (and through
+/// it every memtable and segment it references), the watermark, and the
+/// stripe its pin was counted on (released when the last clone drops).
+struct Held<T> {
+    m: Arc<Manifest<T>>,
+    w: SeqNo,
+    stripe: usize,
+}
+
+impl<T> Drop for Held<T> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Release);
+        self.m.pins.unpin(self.stripe);
     }
 }
 
@@ -37,21 +107,36 @@ impl Drop for Pin {
 /// memtables and segments), so it borrows nothing from the log and may be
 /// kept, cloned and sent across threads. Keeping one alive keeps the data
 /// it references alive — and only that.
+///
+/// Taking one costs one allocation and two shared-counter increments (the
+/// manifest's reference count and this thread's pin stripe); a clone costs
+/// one increment of a count private to the snapshot.
 pub struct Snapshot<T> {
-    pub(crate) m: Arc<Manifest<T>>,
-    pub(crate) w: SeqNo,
-    pub(crate) _pin: Arc<Pin>,
+    held: Arc<Held<T>>,
 }
 
 impl<T> Clone for Snapshot<T> {
     fn clone(&self) -> Self {
-        Self { m: self.m.clone(), w: self.w, _pin: Arc::clone(&self._pin) }
+        Self { held: Arc::clone(&self.held) }
     }
 }
 
 impl<T> std::fmt::Debug for Snapshot<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot").field("watermark", &self.w).field("manifest", &self.m).finish()
+        f.debug_struct("Snapshot").field("watermark", &self.held.w).field("manifest", &self.held.m).finish()
+    }
+}
+
+impl<T> Snapshot<T> {
+    /// Pins `m` at watermark `w` (counted in `m.pins`).
+    pub(crate) fn new(m: Arc<Manifest<T>>, w: SeqNo) -> Self {
+        let stripe = m.pins.pin();
+        Self { held: Arc::new(Held { m, w, stripe }) }
+    }
+
+    #[inline]
+    pub(crate) fn manifest(&self) -> &Manifest<T> {
+        &self.held.m
     }
 }
 
@@ -72,17 +157,22 @@ pub(crate) fn half_open(t1: Timestamp, t2: Timestamp) -> Option<(Timestamp, Time
 impl<T: Send + Sync + 'static> Snapshot<T> {
     #[inline]
     pub(crate) fn view(&self) -> View<'_, T> {
-        View { m: &self.m, w: self.w }
+        View { m: &self.held.m, w: self.held.w }
     }
 
     /// The sequence watermark: the snapshot sees sequences `<=` this.
     pub fn watermark(&self) -> SeqNo {
-        self.w
+        self.held.w
     }
 
     /// A cursor over `lo ..= hi` (inclusive bounds; empty if `lo > hi`).
     pub fn cursor(&self, lo: Timestamp, hi: Timestamp, order: Order) -> Cursor<T> {
         Cursor::new(self.clone(), lo, hi, order == Order::Desc)
+    }
+
+    /// Like [`cursor`](Self::cursor), consuming the snapshot (no clone).
+    pub fn into_cursor(self, lo: Timestamp, hi: Timestamp, order: Order) -> Cursor<T> {
+        Cursor::new(self, lo, hi, order == Order::Desc)
     }
 
     /// Records in the half-open range `[t1, t2)`; empty if `t1 >= t2`.
@@ -165,7 +255,7 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
             return out;
         }
         let v = self.view();
-        for s in v.l1_overlapping(lo, hi).iter().chain(self.m.l0.iter()) {
+        for s in v.l1_overlapping(lo, hi).iter().chain(self.manifest().l0.iter()) {
             if s.max_ts < lo || s.min_ts > hi {
                 continue;
             }

@@ -18,7 +18,7 @@ type ManifestGuard<T> = arc_swap::Guard<Arc<Manifest<T>>>;
 type ManifestGuard<T> = Arc<Manifest<T>>;
 use crate::memtable::Memtable;
 use crate::query::cursor::Cursor;
-use crate::snapshot::{Order, PageSpan, Pin, Snapshot};
+use crate::snapshot::{Order, PageSpan, PinCounter, Snapshot};
 use crate::stats::{Counters, Stats};
 use crate::sync::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Backoff, Condvar, Mutex, Ordering};
 use crate::tombstone::Tombstone;
@@ -70,7 +70,7 @@ pub(crate) struct Inner<T> {
     maint: Mutex<()>,
     closed: AtomicBool,
     floor: AtomicI64,
-    pub(crate) pins: Arc<AtomicUsize>,
+    pub(crate) pins: Arc<PinCounter>,
     pub(crate) retired: Arc<AtomicUsize>,
     pub(crate) counters: Counters,
     pub(crate) hooks: Hooks,
@@ -219,7 +219,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // Seeded fault (R5): the watermark is not capped by the seal bound.
         #[cfg(timelog_fault = "snapshot_no_cap")]
         let w = self.visible.load(Ordering::Acquire);
-        Snapshot { m, w, _pin: Arc::new(Pin::new(&self.pins)) }
+        Snapshot::new(m, w)
     }
 
     /// Runs `f` inside an entered active memtable (R1), retrying across seals.
@@ -508,6 +508,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         let retired = Arc::new(AtomicUsize::new(0));
         let collector = crossbeam_epoch::default_collector().clone();
         let active = Arc::new(Memtable::new(0, &collector, &retired));
+        let pins = Arc::new(PinCounter::new());
         let manifest = Manifest {
             version: 0,
             active,
@@ -516,6 +517,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             l1: Vec::new(),
             tombstones: Arc::new(Vec::new()),
             flushed_bound: 0,
+            pins: pins.clone(),
         };
         let floor = config.min_ts.unwrap_or(Timestamp::MIN);
         let inner = Arc::new(Inner {
@@ -529,7 +531,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             maint: Mutex::new(()),
             closed: AtomicBool::new(false),
             floor: AtomicI64::new(floor),
-            pins: Arc::new(AtomicUsize::new(0)),
+            pins,
             retired,
             counters: Counters::default(),
             hooks,
@@ -812,7 +814,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
 
     /// Live snapshots (cursors, page spans, explicit snapshots).
     pub fn pinned(&self) -> usize {
-        self.inner.pins.load(Ordering::Acquire)
+        self.inner.pins.total()
     }
 
     /// Discards all data and refuses every later operation with
@@ -898,7 +900,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             busy_events: c.busy_events.load(Relaxed),
             extend_skipped: c.extend_skipped.load(Relaxed),
             retired_queue_len: i.retired.load(Relaxed),
-            pinned_readers: i.pins.load(Relaxed),
+            pinned_readers: i.pins.total(),
             window_size: i.cfg.window_size,
             window_origin: i.cfg.cfg.window_origin,
             max_delta_segments: i.cfg.max_delta_segments,

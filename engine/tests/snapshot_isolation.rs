@@ -86,3 +86,26 @@ fn equal_timestamps_keep_insertion_order_across_layers() {
     let desc: Vec<_> = log.all(Order::Desc).unwrap().map(|r| r.1).collect();
     assert_eq!(desc, expect.iter().rev().copied().collect::<Vec<_>>());
 }
+
+/// Pins are counted per thread stripe and released on the stripe they were
+/// counted on, whichever thread drops the snapshot: the total is exact.
+#[test]
+fn pins_taken_and_dropped_on_different_threads_balance() {
+    let log: Timelog<u64> = Timelog::new();
+    let _ = log.append(1, 1).unwrap();
+    let snaps: Vec<_> = (0..8)
+        .map(|_| std::thread::scope(|s| s.spawn(|| (log.snapshot().unwrap(), log.snapshot().unwrap())).join().unwrap()))
+        .collect();
+    assert_eq!(log.pinned(), 16);
+    let clones: Vec<_> = snaps.iter().map(|(a, _)| a.clone()).collect();
+    assert_eq!(log.pinned(), 16, "clones share their snapshot's pin");
+    std::thread::scope(|s| {
+        for (a, b) in snaps {
+            s.spawn(move || drop((a, b)));
+        }
+    });
+    assert_eq!(log.pinned(), 8, "the clones still pin their snapshots");
+    drop(clones);
+    assert_eq!(log.pinned(), 0);
+    log.close().unwrap();
+}

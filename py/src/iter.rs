@@ -12,9 +12,9 @@ use crate::convert::PyObj;
 use crate::views::PyPageSpanIter;
 
 struct IterState {
+    /// The cursor owns the snapshot (`view()` and `reversed()` read it
+    /// through the cursor); `None` once exhausted or closed.
     cursor: Option<Cursor<PyObj>>,
-    /// Kept for `view()` and `reversed()` until the iterator is exhausted or closed.
-    snap: Option<Snapshot<PyObj>>,
     lo: i64,
     hi: i64,
     order: Order,
@@ -25,8 +25,13 @@ struct IterState {
 }
 
 impl IterState {
-    fn new(cursor: Option<Cursor<PyObj>>, snap: Option<Snapshot<PyObj>>, lo: i64, hi: i64, order: Order) -> Self {
-        IterState { cursor, snap, lo, hi, order, taken: 0, spare: Recycler::default() }
+    fn new(cursor: Option<Cursor<PyObj>>, lo: i64, hi: i64, order: Order) -> Self {
+        IterState { cursor, lo, hi, order, taken: 0, spare: Recycler::default() }
+    }
+
+    /// The snapshot, while the iterator is not exhausted or closed.
+    fn snapshot(&self) -> Option<&Snapshot<PyObj>> {
+        self.cursor.as_ref().and_then(|c| c.snapshot())
     }
 
     /// Drops the cursor and snapshot. The spare tuples are handed back for
@@ -34,7 +39,6 @@ impl IterState {
     /// reference to a payload, whose `__del__` could use this iterator).
     fn release(&mut self) -> Recycler {
         self.cursor = None;
-        self.snap = None;
         std::mem::take(&mut self.spare)
     }
 }
@@ -160,8 +164,8 @@ pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTup
 
 impl PyTimelogIter {
     pub(crate) fn new(snap: Snapshot<PyObj>, lo: i64, hi: i64, order: Order) -> Self {
-        let cursor = snap.cursor(lo, hi, order);
-        let mut st = IterState::new(Some(cursor), Some(snap), lo, hi, order);
+        let cursor = snap.into_cursor(lo, hi, order);
+        let mut st = IterState::new(Some(cursor), lo, hi, order);
         if st.cursor.as_ref().is_some_and(|c| c.remaining() == 0) {
             st.release();
         }
@@ -270,7 +274,7 @@ impl PyTimelogIter {
             Order::Desc => Order::Asc,
         };
         let remaining = st.cursor.as_ref().map_or(0, |c| c.remaining());
-        match st.snap.clone() {
+        match st.snapshot().cloned() {
             Some(snap) if remaining > 0 => {
                 // What this iterator has not yielded yet is exactly the first
                 // `remaining` records of the opposite walk.
@@ -282,14 +286,14 @@ impl PyTimelogIter {
                 drop(s);
                 it
             }
-            _ => PyTimelogIter { st: Mutex::new(IterState::new(None, None, st.lo, st.hi, rev)) },
+            _ => PyTimelogIter { st: Mutex::new(IterState::new(None, st.lo, st.hi, rev)) },
         }
     }
 
     /// A `PageSpanIter` over the same range and snapshot.
     fn view(&self, py: Python<'_>) -> PyPageSpanIter {
         let st = self.lock(py);
-        match &st.snap {
+        match st.snapshot() {
             Some(s) => PyPageSpanIter::new(s.page_spans(st.lo, st.hi)),
             None => PyPageSpanIter::new(Vec::new()),
         }
@@ -302,7 +306,7 @@ impl PyTimelogIter {
 
     #[getter]
     fn closed(&self, py: Python<'_>) -> bool {
-        self.lock(py).snap.is_none()
+        self.lock(py).snapshot().is_none()
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
