@@ -23,6 +23,7 @@ use crate::stats::{Counters, Stats};
 use crate::sync::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Backoff, Condvar, Mutex, Ordering};
 use crate::tombstone::Tombstone;
 use crate::{SeqNo, Timestamp};
+use crossbeam_utils::CachePadded;
 
 /// What a committed write reports.
 #[must_use = "a Busy write was committed; do not retry it, but slow down"]
@@ -58,9 +59,13 @@ pub(crate) struct Inner<T> {
     pub(crate) cfg: Resolved,
     pub(crate) manifest: ManifestCell<T>,
     /// Next sequence number to allocate (R5: starts at 1; 0 = "nothing").
-    pub(crate) next_seq: AtomicU64,
+    /// Written by every write: padded to a cache line of its own, like
+    /// `visible`, so that the fields every read loads (`manifest`,
+    /// `closed`, `floor`) do not share a line with them.
+    pub(crate) next_seq: CachePadded<AtomicU64>,
     /// The visible watermark: every sequence `<=` it is complete (R5).
-    pub(crate) visible: AtomicU64,
+    /// Readers load it once per snapshot; writers advance it per commit.
+    pub(crate) visible: CachePadded<AtomicU64>,
     /// Completion ring of R5: slot `s % len` holds the last sequence of the
     /// completed block that starts at `s`.
     done: Box<[AtomicU64]>,
@@ -426,12 +431,26 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 did = true;
             }
             if !did {
-                let m = self.manifest.load_full();
-                let debt = self.cfg.cfg.delete_debt_threshold;
-                if m.l0.len() >= self.cfg.max_delta_segments {
-                    did = self.compact_once(false);
-                } else if debt > 0.0 && !m.tombstones.is_empty() && self.delete_debt(&m) >= debt {
-                    did = self.compact_once(true);
+                // Decide on a short borrow of the manifest, released before
+                // compacting: holding it across the compaction would make
+                // this thread (outside the payload scope) the last owner of
+                // the replaced segments, and their payload releases would be
+                // deferred — under pyo3, queued in its global pool and
+                // applied by whichever Python thread attaches next, often a
+                // reader.
+                let compact = {
+                    let m = self.manifest.load();
+                    let debt = self.cfg.cfg.delete_debt_threshold;
+                    if m.l0.len() >= self.cfg.max_delta_segments {
+                        Some(false)
+                    } else if debt > 0.0 && !m.tombstones.is_empty() && self.delete_debt(&m) >= debt {
+                        Some(true)
+                    } else {
+                        None
+                    }
+                };
+                if let Some(with_debt) = compact {
+                    did = self.compact_once(with_debt);
                 }
             }
             did
@@ -523,8 +542,8 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         let inner = Arc::new(Inner {
             cfg,
             manifest: ManifestCell::new(manifest),
-            next_seq: AtomicU64::new(1),
-            visible: AtomicU64::new(0),
+            next_seq: CachePadded::new(AtomicU64::new(1)),
+            visible: CachePadded::new(AtomicU64::new(0)),
             done: (0..COMMIT_RING).map(|_| AtomicU64::new(0)).collect(),
             ids: AtomicU64::new(1),
             collector,

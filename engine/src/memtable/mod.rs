@@ -32,7 +32,10 @@ pub(crate) struct Memtable<T> {
     /// Out-of-order records (a lock-free skiplist; a model under the checkers).
     ooo: ooo::Ooo<T>,
     pub(crate) tombs: TombStack,
-    writers: AtomicUsize,
+    /// Written twice per write (enter, leave): on a cache line of its own,
+    /// so readers loading the fields below (`ooo_len`, `seal_bound`) do not
+    /// pull the writers' line (false sharing).
+    writers: crossbeam_utils::CachePadded<AtomicUsize>,
     sealed: AtomicBool,
     /// `u64::MAX` until sealed and drained; then the greatest sequence any
     /// record of this memtable can have (R2).
@@ -81,7 +84,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             run: Run::new(),
             ooo: ooo::Ooo::new(collector),
             tombs: TombStack::new(),
-            writers: AtomicUsize::new(0),
+            writers: crossbeam_utils::CachePadded::new(AtomicUsize::new(0)),
             sealed: AtomicBool::new(false),
             seal_bound: AtomicU64::new(u64::MAX),
             bytes: stat::AtomicUsize::new(0),

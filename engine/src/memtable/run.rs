@@ -83,6 +83,17 @@ pub(crate) struct RunSlice<T> {
 
 pub(crate) struct Run<T> {
     buckets: [AtomicPtr<Bucket<T>>; BUCKETS],
+    /// The first appended timestamp (the run's minimum), written once by
+    /// the first append before its slot is published; `Timestamp::MAX`
+    /// before. Readers test it before anything else: a query below it skips
+    /// the run without touching the line the appender writes per record.
+    first_ts: AtomicI64,
+    /// What the appender writes on every record, on a cache line of its own
+    /// (readers of older data, who skip the run by `first_ts`, never load it).
+    hot: crossbeam_utils::CachePadded<Hot>,
+}
+
+struct Hot {
     /// Number of published slots (R4: written with Release after the slot).
     len: AtomicUsize,
     /// The appender flag (R3).
@@ -103,28 +114,41 @@ impl<T> Run<T> {
     pub(crate) fn new() -> Self {
         Self {
             buckets: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
-            len: AtomicUsize::new(0),
-            appending: AtomicBool::new(false),
-            last_ts: AtomicI64::new(Timestamp::MIN),
+            first_ts: AtomicI64::new(Timestamp::MAX),
+            hot: crossbeam_utils::CachePadded::new(Hot {
+                len: AtomicUsize::new(0),
+                appending: AtomicBool::new(false),
+                last_ts: AtomicI64::new(Timestamp::MIN),
+            }),
         }
     }
 
     /// Tries to become the appender. Never waits.
     #[inline]
     pub(crate) fn try_acquire(&self) -> Option<Appender<'_, T>> {
-        if self.appending.load(Ordering::Relaxed) {
+        if self.hot.appending.load(Ordering::Relaxed) {
             return None;
         }
-        self.appending
+        self.hot
+            .appending
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .ok()
             .map(|_| Appender { run: self })
     }
 
+    /// The run's smallest timestamp, or `Timestamp::MAX` while no record is
+    /// published. Every record a snapshot can see is `>=` it (the store
+    /// precedes the first slot's publication and so every commit of the
+    /// run's records, R4/R5).
+    #[inline]
+    pub(crate) fn first_ts(&self) -> Timestamp {
+        self.first_ts.load(Ordering::Acquire)
+    }
+
     /// Published length (R4).
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.len.load(Ordering::Acquire)
+        self.hot.len.load(Ordering::Acquire)
     }
 
     #[inline]
@@ -237,13 +261,13 @@ impl<T> Appender<'_, T> {
     /// Whether `ts` may be appended (it is not before the last appended one).
     #[inline]
     pub(crate) fn accepts(&self, ts: Timestamp) -> bool {
-        ts >= self.run.last_ts.load(Ordering::Relaxed)
+        ts >= self.run.hot.last_ts.load(Ordering::Relaxed)
     }
 
     /// Appends one record and publishes it (R4). Caller checked `accepts(ts)`.
     pub(crate) fn push(&mut self, ts: Timestamp, seq: SeqNo, val: T) {
         let run = self.run;
-        let i = run.len.load(Ordering::Relaxed);
+        let i = run.hot.len.load(Ordering::Relaxed);
         let (k, o, cap) = locate(i);
         assert!(k < BUCKETS, "memtable run capacity exhausted");
         let mut b = run.buckets[k].load(Ordering::Acquire);
@@ -261,13 +285,19 @@ impl<T> Appender<'_, T> {
             #[cfg(any(timelog_loom, timelog_shuttle))]
             b.regions[o].init();
         }
-        run.last_ts.store(ts, Ordering::Relaxed);
+        if i == 0 {
+            // Before the slot is published (R4), so before any commit that
+            // makes the record visible: a reader that may see a record of
+            // this run sees `first_ts` set.
+            run.first_ts.store(ts, Ordering::Release);
+        }
+        run.hot.last_ts.store(ts, Ordering::Relaxed);
         // R4: publish the slot.
         #[cfg(not(timelog_fault = "run_relaxed_publish"))]
-        run.len.store(i + 1, Ordering::Release);
+        run.hot.len.store(i + 1, Ordering::Release);
         // Seeded fault (R4): a Relaxed publication orders nothing.
         #[cfg(timelog_fault = "run_relaxed_publish")]
-        run.len.store(i + 1, Ordering::Relaxed);
+        run.hot.len.store(i + 1, Ordering::Relaxed);
     }
 }
 
@@ -276,7 +306,7 @@ impl<T> Drop for Appender<'_, T> {
         if crate::sync::unwinding() {
             return;
         }
-        self.run.appending.store(false, Ordering::Release);
+        self.run.hot.appending.store(false, Ordering::Release);
     }
 }
 
@@ -285,7 +315,7 @@ impl<T> Drop for Run<T> {
         if crate::sync::unwinding() {
             return;
         }
-        let len = self.len.unsync_get();
+        let len = self.hot.len.unsync_get();
         for (k, slot) in self.buckets.iter_mut().enumerate() {
             let p = slot.unsync_get();
             if p.is_null() {

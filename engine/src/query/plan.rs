@@ -322,10 +322,15 @@ pub(crate) fn for_each_visible_run<T: Send + Sync + 'static>(
     mut f: impl FnMut(usize, usize),
 ) {
     let run = &mt.run;
-    let n = run.len();
     // The run is sorted: skip it without a search when `[t1, t2]` misses
-    // its first-to-last span (any visible record lies inside it).
-    if n == 0 || run.ts_at(0) > t2 || run.ts_at(n - 1) < t1 {
+    // its first-to-last span (any visible record lies inside it). The
+    // first timestamp is tested before the published length, which the
+    // appender writes on every record.
+    if run.first_ts() > t2 {
+        return;
+    }
+    let n = run.len();
+    if n == 0 || run.ts_at(n - 1) < t1 {
         return;
     }
     // R3: sequences increase along the run, so the records a watermark sees are a prefix.

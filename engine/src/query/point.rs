@@ -48,12 +48,14 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         let mut mem: Vec<(SeqNo, &'a T)> = Vec::new();
         for mt in self.memtables() {
             let run = &mt.run;
-            let len = run.len();
+            // `first_ts` first: a point below the run (reads of older data
+            // beside an appender) never loads the appender's hot line.
+            let len = if run.first_ts() <= ts { run.len() } else { 0 };
             // Sequences increase along the run (R3): if the skiplist holds
             // nothing a snapshot may see (`ooo_len` is counted before the
             // commit, R5), the run's records are already in insertion order.
             let direct = mt.ooo_len() == 0;
-            if len > 0 && run.ts_at(0) <= ts && ts <= run.ts_at(len - 1) {
+            if len > 0 && ts <= run.ts_at(len - 1) {
                 let nvis = run.seq_upper_bound(self.w, 0, len);
                 let mut i = run.lower_bound(ts, 0, nvis);
                 while i < nvis && run.ts_at(i) == ts {
@@ -123,9 +125,14 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                 break; // nothing is smaller
             }
             let run = &mt.run;
-            let len = run.len();
-            if len > 0 && useful(best, run.ts_at(0), run.ts_at(len - 1)) {
-                take(&mut best, run_first(mt, self.w, t, &cov));
+            // `first_ts` first (see `point`): a run starting at or above the
+            // best answer so far cannot improve it.
+            let first = run.first_ts();
+            if best.is_none_or(|b| first < b) {
+                let len = run.len();
+                if len > 0 && useful(best, first, run.ts_at(len - 1)) {
+                    take(&mut best, run_first(mt, self.w, t, &cov));
+                }
             }
             // Only records below the best so far can improve it.
             let hi = best.map_or(Timestamp::MAX, |b| b.saturating_sub(1));
@@ -170,9 +177,13 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                 break; // nothing is greater
             }
             let run = &mt.run;
-            let len = run.len();
-            if len > 0 && useful(best, run.ts_at(0), run.ts_at(len - 1)) {
-                take(&mut best, run_last(mt, self.w, t, &cov));
+            // A run starting above `t` holds nothing `<= t`.
+            let first = run.first_ts();
+            if first <= t {
+                let len = run.len();
+                if len > 0 && useful(best, first, run.ts_at(len - 1)) {
+                    take(&mut best, run_last(mt, self.w, t, &cov));
+                }
             }
             let lo = best.map_or(Timestamp::MIN, |b| b.saturating_add(1));
             let mut found = None;
