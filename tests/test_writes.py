@@ -469,3 +469,92 @@ def test_closed_write_raises_timelog_error(log):
     log.close()
     with pytest.raises(TimelogError):
         log.append(1, 1)
+
+
+# --------------------------------------- argument handling of the fast entry points
+# `append`, `next_ts`, `prev_ts`, `delete_before` and `cutoff` are hand-written
+# METH_FASTCALL methods (py/src/fast.rs): their argument errors are checked here.
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        ((), {}, r"append\(\) takes 1 or 2 positional"),
+        ((1, 2, 3), {}, r"append\(\) takes 1 or 2 positional"),
+        ((1, 2), {"ts": 3}, "not both"),
+        (("x",), {"when": 3}, "unexpected keyword argument 'when'"),
+        ((), {"ts": 3}, r"append\(\) takes 1 or 2 positional"),
+    ],
+)
+def test_append_argument_errors(log, args, kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        log.append(*args, **kwargs)
+    assert len(log) == 0, "a refused call writes nothing"
+
+
+def test_append_ts_none_means_now(log):
+    before = time.time_ns() // UNIT_NS[log.time_unit]
+    log.append("x", ts=None)
+    (ts, obj), = list(log)
+    assert obj == "x" and before <= ts <= time.time_ns() // UNIT_NS[log.time_unit] + 1
+
+
+def test_append_payload_reference_is_kept_and_released(log):
+    import sys
+
+    payload = object()
+    before = sys.getrefcount(payload)
+    log.append(1, payload)
+    log.append(payload, ts=2)
+    assert sys.getrefcount(payload) == before + 2
+    log.delete_range(0, 10)
+    log.flush()
+    log.compact()
+    assert sys.getrefcount(payload) == before
+
+
+@pytest.mark.parametrize("name", ["next_ts", "prev_ts", "delete_before", "cutoff"])
+def test_ts_methods_accept_positional_or_keyword(make_log, name):
+    a, b = (make_log(maintenance="disabled") for _ in range(2))
+    for lg in (a, b):
+        lg.extend([(t, t) for t in range(0, 10, 2)])
+    assert getattr(a, name)(5) == getattr(b, name)(ts=5)
+    assert list(a) == list(b)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        ((), {}, "takes exactly 1 positional"),
+        ((1, 2), {}, "takes exactly 1 positional"),
+        ((1,), {"ts": 2}, "multiple values for argument 'ts'"),
+        ((), {"t": 2}, "unexpected keyword argument 't'"),
+        (("1",), {}, "timestamp must be an int"),
+        ((1.5,), {}, "got float"),
+    ],
+)
+@pytest.mark.parametrize("name", ["next_ts", "prev_ts", "delete_before", "cutoff"])
+def test_ts_method_argument_errors(log, name, args, kwargs, match):
+    log.append(1, "a")
+    with pytest.raises(TypeError, match=match):
+        getattr(log, name)(*args, **kwargs)
+    assert list(log) == [(1, "a")]
+
+
+def test_fast_methods_have_signatures():
+    import inspect
+
+    from timelog import Timelog
+
+    assert list(inspect.signature(Timelog.next_ts).parameters) == ["self", "ts"]
+    assert "ts" in inspect.signature(Timelog.append).parameters
+    assert Timelog.append.__doc__ and Timelog.delete_before.__doc__
+
+
+def test_fast_methods_reject_a_foreign_receiver():
+    from timelog import Timelog
+
+    with pytest.raises(TypeError):
+        Timelog.append(object(), 1, 2)
+    with pytest.raises(TypeError):
+        Timelog.next_ts("not a log", 1)
