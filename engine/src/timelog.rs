@@ -359,7 +359,15 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             let ((first, n), mt) =
                 self.with_active(|mt| mt.insert_batch(part.take().expect("inserted once"), |n| self.alloc(n)));
             self.commit(first, n);
-            self.after_write(&mt)
+            let status = self.after_write(&mt);
+            // A batch may run outside the payload scope (a binding releases
+            // its interpreter for it), and its manifest guard may now be the
+            // last owner of a memtable that a flush — possibly this call's
+            // own backpressure flush — replaced: release it inside the scope,
+            // so the payloads are released directly, not deferred.
+            let mut mt = Some(mt);
+            self.hooks.scoped(&mut || drop(mt.take()));
+            status
         };
         // Chunks of about one memtable, so a huge batch seals as it goes. A
         // batch that fits is inserted as is (no copy); larger ones are cut
