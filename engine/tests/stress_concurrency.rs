@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use timelog::{BusyPolicy, Config, MaintenanceMode, Order, Timelog, WriteStatus};
 

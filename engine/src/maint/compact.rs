@@ -343,17 +343,17 @@ mod tests {
             ..crate::Config::default()
         })
         .unwrap();
-        log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
+        let _ = log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
         log.compact().unwrap();
         let first = l1_ids(&log);
         assert_eq!(first.len(), 1);
-        log.extend((1000..2000).map(|t| (t, t as u64))).unwrap();
+        let _ = log.extend((1000..2000).map(|t| (t, t as u64))).unwrap();
         log.compact().unwrap();
         let second = l1_ids(&log);
         assert_eq!(second.len(), 2, "the new data became its own L1 segment");
         assert_eq!(second[0], first[0], "the older L1 segment was not rewritten");
         // A late record between them merges with the segment it overlaps only.
-        log.append(500, 7).unwrap();
+        let _ = log.append(500, 7).unwrap();
         log.compact().unwrap();
         let third = l1_ids(&log);
         assert_eq!(third.len(), 2);
