@@ -112,15 +112,15 @@ unsafe fn append(
         // SAFETY (all three arms): `nargs` entries are present.
         (2, None) => {
             let (t, obj) = unsafe { (arg(py, args, 0), arg(py, args, 1)) };
-            st.log.append(coerce_ts(&t)?, PyObj(obj.to_owned().unbind()))
+            st.log.append(coerce_ts(&t)?, PyObj::new(obj.to_owned().unbind()))
         }
         (1, Some(t)) => {
             let obj = unsafe { arg(py, args, 0) };
-            st.log.append(coerce_ts(&t)?, PyObj(obj.to_owned().unbind()))
+            st.log.append(coerce_ts(&t)?, PyObj::new(obj.to_owned().unbind()))
         }
         (1, None) => {
             let obj = unsafe { arg(py, args, 0) };
-            st.log.append_now(PyObj(obj.to_owned().unbind()))
+            st.log.append_now(PyObj::new(obj.to_owned().unbind()))
         }
         (2, Some(_)) => return Err(PyTypeError::new_err(
             "append() takes append(obj), append(obj, ts=T) or append(T, obj), not both a positional timestamp and ts=",

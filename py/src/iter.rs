@@ -88,7 +88,7 @@ impl Recycler {
                         dead.push(pyo3::ffi::PyTuple_GET_ITEM(p, 0));
                         dead.push(pyo3::ffi::PyTuple_GET_ITEM(p, 1));
                         pyo3::ffi::PyTuple_SET_ITEM(p, 0, n);
-                        let obj = v.0.as_ptr();
+                        let obj = v.as_ptr();
                         pyo3::ffi::Py_INCREF(obj);
                         pyo3::ffi::PyTuple_SET_ITEM(p, 1, obj);
                         if pyo3::ffi::PyObject_GC_IsTracked(p) == 0 {
@@ -155,7 +155,7 @@ pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTup
         let t = pyo3::ffi::PyTuple_New(2);
         assert!(!t.is_null(), "out of memory building a (ts, obj) tuple");
         pyo3::ffi::PyTuple_SET_ITEM(t, 0, pyo3::ffi::PyLong_FromLongLong(ts));
-        let p = v.0.as_ptr();
+        let p = v.as_ptr();
         pyo3::ffi::Py_INCREF(p);
         pyo3::ffi::PyTuple_SET_ITEM(t, 1, p);
         Bound::from_owned_ptr(py, t).cast_into_unchecked()

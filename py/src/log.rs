@@ -12,7 +12,7 @@ use pyo3::IntoPyObjectExt;
 use timelog::{Config, Hooks, MaintenanceMode, Order, Timelog};
 
 use crate::config;
-use crate::convert::{coerce_ts, err, write_result, PyObj};
+use crate::convert::{coerce_ts, deferred, err, write_result, PyObj};
 use crate::iter::PyTimelogIter;
 use crate::views::PyPageSpanIter;
 
@@ -32,7 +32,10 @@ fn build(cfg: Config) -> PyResult<State> {
     // so on GIL builds readers are held up only while payload references
     // are copied, never by a publication or a wait.
     let worker_scope: timelog::hooks::Scope = Arc::new(|f: &mut dyn FnMut()| {
-        let _ = Python::try_attach(|_py| f());
+        let _ = Python::try_attach(|py| {
+            f();
+            deferred::drain(py);
+        });
     });
     let blocking_scope: timelog::hooks::Scope = Arc::new(|f: &mut dyn FnMut()| {
         // SAFETY: PyGILState_Check only reads this thread's state; when it
@@ -42,6 +45,7 @@ fn build(cfg: Config) -> PyResult<State> {
             let py = unsafe { Python::assume_attached() };
             let w = Wait(f);
             py.detach(move || w.run());
+            deferred::drain(py);
         } else {
             f();
         }
@@ -51,6 +55,15 @@ fn build(cfg: Config) -> PyResult<State> {
     hooks.blocking_scope = Some(blocking_scope);
     let log = Timelog::with_hooks(cfg.clone(), hooks).map_err(err)?;
     Ok(State { log, cfg })
+}
+
+/// Runs `f` detached from the interpreter (engine work that may wait or
+/// take long), then releases the payload references the engine dropped
+/// meanwhile (see `convert::deferred`).
+fn released<R: Send>(py: Python<'_>, f: impl FnOnce() -> R + Send) -> R {
+    let r = py.detach(f);
+    deferred::drain(py);
+    r
 }
 
 /// A waiting closure of the engine, sent into `Python::detach` (which
@@ -154,7 +167,7 @@ impl PyTimelog {
             .log
             .point_with(ts, |v| {
                 if res.is_ok() {
-                    res = list.append(v.0.bind(py));
+                    res = list.append(v.bind(py));
                 }
             })
             .map_err(err)?;
@@ -195,7 +208,7 @@ impl PyTimelog {
         let st = self.state();
         // Large batches are sorted and inserted without holding the
         // interpreter; payload moves need no reference-count changes.
-        let r = if batch.len() > 4096 { py.detach(|| st.log.extend(batch)) } else { st.log.extend(batch) };
+        let r = if batch.len() > 4096 { released(py, || st.log.extend(batch)) } else { st.log.extend(batch) };
         write_result(r)
     }
 }
@@ -233,7 +246,7 @@ impl PyTimelog {
         if ts.is_instance_of::<PySlice>() {
             return Err(PyTypeError::new_err("log[t1:t2] = ... is not supported; assign one timestamp: log[ts] = obj"));
         }
-        write_result(self.state().log.append(coerce_ts(&ts)?, PyObj(obj.unbind())))
+        write_result(self.state().log.append(coerce_ts(&ts)?, PyObj::new(obj.unbind())))
     }
 
     /// extend(pairs) | extend(timestamps, objects)
@@ -267,7 +280,7 @@ impl PyTimelog {
                             return Err(err(timelog::Error::BelowFloor { ts, floor: f }));
                         }
                     }
-                    batch.push((ts, PyObj(obj.unbind())));
+                    batch.push((ts, PyObj::new(obj.unbind())));
                     Ok(())
                 }
                 Err(e) if insert_on_error => {
@@ -371,8 +384,8 @@ impl PyTimelog {
             }
             let mut batch: Vec<(i64, PyObj)> = Vec::with_capacity(ts.len());
             match &objs {
-                BulkObjects::List(l) => batch.extend(ts.iter().copied().zip(l.iter().map(|o| PyObj(o.unbind())))),
-                BulkObjects::Tuple(t) => batch.extend(ts.iter().copied().zip(t.iter().map(|o| PyObj(o.unbind())))),
+                BulkObjects::List(l) => batch.extend(ts.iter().copied().zip(l.iter().map(|o| PyObj::new(o.unbind())))),
+                BulkObjects::Tuple(t) => batch.extend(ts.iter().copied().zip(t.iter().map(|o| PyObj::new(o.unbind())))),
             }
             if batch.len() != ts.len() {
                 return Err(PyValueError::new_err("bulk_append() objects changed size during the call"));
@@ -533,17 +546,17 @@ impl PyTimelog {
     // only for the payload phases (see `build`).
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let st = self.state();
-        py.detach(|| st.log.flush()).map_err(err)
+        released(py, || st.log.flush()).map_err(err)
     }
 
     fn compact(&self, py: Python<'_>) -> PyResult<()> {
         let st = self.state();
-        py.detach(|| st.log.compact()).map_err(err)
+        released(py, || st.log.compact()).map_err(err)
     }
 
     fn maint_step(&self, py: Python<'_>) -> PyResult<bool> {
         let st = self.state();
-        py.detach(|| st.log.maint_step()).map_err(err)
+        released(py, || st.log.maint_step()).map_err(err)
     }
 
     fn start_maintenance(&self) -> PyResult<()> {
@@ -556,7 +569,7 @@ impl PyTimelog {
             return Err(err(timelog::Error::Closed));
         }
         // The worker attaches to the interpreter for each step: wait for it detached.
-        py.detach(|| st.log.stop_maintenance());
+        released(py, || st.log.stop_maintenance());
         Ok(())
     }
 
@@ -590,7 +603,7 @@ impl PyTimelog {
                  close them (it.close(), span.close(), mv.release()), exhaust them or delete them, then call close() again"
             )));
         }
-        py.detach(|| st.log.stop_maintenance());
+        released(py, || st.log.stop_maintenance());
         st.log.close().map_err(err)
     }
 

@@ -256,17 +256,17 @@ impl PyObjectsView {
         if j < 0 || j >= n {
             return Err(PyIndexError::new_err(format!("PageSpanObjectsView index {i} out of range for length {n}")));
         }
-        Ok(self.span.payloads()[j as usize].0.bind(py).clone())
+        Ok(self.span.payloads()[j as usize].bind(py).to_owned())
     }
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         // Iterates lazily over a tuple of borrowed references (no payload copy).
-        let t = PyTuple::new(py, self.span.payloads().iter().map(|p| p.0.bind(py)))?;
+        let t = PyTuple::new(py, self.span.payloads().iter().map(|p| p.bind(py)))?;
         t.as_any().try_iter().map(|it| it.into_any())
     }
 
     fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.span.payloads().iter().map(|p| p.0.bind(py)))
+        PyList::new(py, self.span.payloads().iter().map(|p| p.bind(py)))
     }
 
     fn __repr__(&self) -> String {
