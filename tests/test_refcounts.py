@@ -232,3 +232,61 @@ def test_timestamps_not_leaked(log):
     key in log
     log[key]
     assert _rc(key) == base
+
+
+def test_payloads_released_while_detached_are_released_later(make_log, payload):
+    # Large batches run with the interpreter released; with a tiny memtable
+    # and inline flushes (busy_policy="flush"), flushes and compactions then
+    # drop memtables and segments on a detached thread. Their payload
+    # references go through the binding's own release queue (pyo3's pool is
+    # disabled) and must all be released by the next attached point.
+    log = make_log(
+        maintenance="background",
+        busy_policy="flush",
+        memtable_max_bytes=4096,
+        sealed_max_runs=2,
+        max_delta_segments=2,
+        maintenance_wakeup_ms=1,
+    )
+    base = _rc(payload)
+    for i in range(5):
+        log.extend([(i * 20_000 + t, payload) for t in range(20_000)])
+    assert _rc(payload) == base + 100_000
+    log.delete_range(0, 2**62)
+    log.flush()
+    log.compact()
+    log.stop_maintenance()  # also a drain point
+    assert len(log) == 0
+    assert _rc(payload) == base
+
+
+def test_background_worker_releases_replaced_segments(make_log, payload):
+    log = make_log(maintenance="background", busy_policy="flush", memtable_max_bytes=4096, maintenance_wakeup_ms=1)
+    base = _rc(payload)
+    f = log.append
+    for t in range(50_000):
+        f(t, payload)
+    log.delete_before(50_000)
+    log.compact()
+    log.flush()
+    assert _rc(payload) == base
+
+
+def test_release_queue_of_detached_drops(make_log, payload):
+    """The mechanism itself (test-only hooks): references dropped while
+    detached wait in the queue, and the next drain point releases them —
+    an explicit drain, or any call that released the interpreter."""
+    from timelog import _timelog
+
+    hook = getattr(_timelog, "_test_release_detached", None)
+    if hook is None:
+        pytest.skip("needs the test-hooks build")
+    base = _rc(payload)
+    hook(payload, 10)
+    assert _rc(payload) == base + 10, "queued, not released while detached"
+    _timelog._test_drain_released()
+    assert _rc(payload) == base
+    hook(payload, 3)
+    log = make_log(maintenance="disabled")
+    log.flush()  # releases the interpreter, then drains
+    assert _rc(payload) == base

@@ -77,6 +77,21 @@ mod test_hooks {
         Ok(py.detach(|| st.log.test_wait_reached(p, n, std::time::Duration::from_secs_f64(timeout))))
     }
 
+    /// Drops `n` new payload references to `obj` while detached from the
+    /// interpreter: they are queued (`convert::deferred`), not released.
+    #[pyfunction]
+    pub fn _test_release_detached(py: Python<'_>, obj: &Bound<'_, PyAny>, n: usize) {
+        let refs: Vec<crate::convert::PyObj> =
+            (0..n).map(|_| crate::convert::PyObj::new(obj.clone().unbind())).collect();
+        py.detach(move || drop(refs));
+    }
+
+    /// Releases the queued references (as every attached drain point does).
+    #[pyfunction]
+    pub fn _test_drain_released(py: Python<'_>) {
+        crate::convert::deferred::drain(py);
+    }
+
     /// How many times `point` was reached.
     #[pyfunction]
     pub fn _test_reached(log: &Bound<'_, PyTimelog>, name: &str) -> PyResult<usize> {
@@ -103,9 +118,13 @@ fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_function(wrap_pyfunction!(test_hooks::_test_gate, m)?)?;
         m.add_function(wrap_pyfunction!(test_hooks::_test_wait_reached, m)?)?;
         m.add_function(wrap_pyfunction!(test_hooks::_test_reached, m)?)?;
+        m.add_function(wrap_pyfunction!(test_hooks::_test_release_detached, m)?)?;
+        m.add_function(wrap_pyfunction!(test_hooks::_test_drain_released, m)?)?;
         // Test-only names stay out of `__all__` (and out of the stubs).
         let all = m.index()?;
-        for name in ["_test_gate", "_test_wait_reached", "_test_reached"] {
+        for name in
+            ["_test_gate", "_test_wait_reached", "_test_reached", "_test_release_detached", "_test_drain_released"]
+        {
             all.call_method1("remove", (name,))?;
         }
     }
