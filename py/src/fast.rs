@@ -109,16 +109,18 @@ unsafe fn append(
     }
     let st = log.state();
     let r = match (nargs, ts) {
-        // SAFETY (all three arms): `nargs` entries are present.
         (2, None) => {
+            // SAFETY: two positional arguments are present.
             let (t, obj) = unsafe { (arg(py, args, 0), arg(py, args, 1)) };
             st.log.append(coerce_ts(&t)?, PyObj::new(obj.to_owned().unbind()))
         }
         (1, Some(t)) => {
+            // SAFETY: one positional argument is present.
             let obj = unsafe { arg(py, args, 0) };
             st.log.append(coerce_ts(&t)?, PyObj::new(obj.to_owned().unbind()))
         }
         (1, None) => {
+            // SAFETY: one positional argument is present.
             let obj = unsafe { arg(py, args, 0) };
             st.log.append_now(PyObj::new(obj.to_owned().unbind()))
         }
@@ -165,6 +167,7 @@ unsafe fn ts_arg<'a, 'py>(
                 Err(unexpected_keyword(name, &k))
             }
         }
+        // SAFETY: one positional argument is present (an empty `kwnames`).
         (1, 0) => Ok(unsafe { arg(py, args, 0) }),
         (1, _) => Err(PyTypeError::new_err(format!("{name}() got multiple values for argument 'ts'"))),
         (n, _) => Err(arity(name, "exactly 1", n)),

@@ -42,6 +42,7 @@ fn build(cfg: Config) -> PyResult<State> {
         // reports an attached thread, `assume_attached` is sound and
         // `detach` restores the state on return.
         if unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
+            // SAFETY: the thread is attached (checked just above).
             let py = unsafe { Python::assume_attached() };
             let w = Wait(f);
             py.detach(move || w.run());
@@ -83,28 +84,29 @@ impl Wait<'_> {
 
 #[pyclass(frozen, subclass, weakref, name = "Timelog", module = "timelog._timelog")]
 pub struct PyTimelog {
-    /// The current state: always one of the boxes in `states`.
+    /// The current state: always one of the states in `states`.
     cur: AtomicPtr<State>,
     /// Every state this log has had, the current one last. `reopen()` and
     /// `configure()` (rare, and only on a closed log) push a new one; none
     /// is freed before the log itself, so `state()` hands out a plain
     /// reference after a single atomic load — no reference count, no
     /// hazard slot on the per-call paths.
-    states: Mutex<Vec<Box<State>>>,
+    states: Mutex<Vec<Arc<State>>>,
 }
 
 impl PyTimelog {
     fn from_state(st: State) -> Self {
-        let mut b = Box::new(st);
-        let cur = AtomicPtr::new(&mut *b as *mut State);
-        Self { cur, states: Mutex::new(vec![b]) }
+        let a = Arc::new(st);
+        let cur = AtomicPtr::new(Arc::as_ptr(&a).cast_mut());
+        Self { cur, states: Mutex::new(vec![a]) }
     }
 
     #[inline]
     pub(crate) fn state(&self) -> &State {
-        // SAFETY: `cur` always points into a box owned by `self.states`,
-        // which only ever grows and is dropped with `self` (see the field
-        // docs); the Acquire load pairs with the Release store in
+        // SAFETY: `cur` always points to a state kept alive by an `Arc` in
+        // `self.states`, which only ever grows and is dropped with `self`
+        // (see the field docs), and states are only read through shared
+        // references; the Acquire load pairs with the Release store in
         // `replace_state`, so the pointee is fully built.
         unsafe { &*self.cur.load(Ordering::Acquire) }
     }
@@ -112,9 +114,9 @@ impl PyTimelog {
     /// Installs a new state (the old one stays alive with `self`).
     fn replace_state(&self, st: State) {
         let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-        let mut b = Box::new(st);
-        self.cur.store(&mut *b as *mut State, Ordering::Release);
-        states.push(b);
+        let a = Arc::new(st);
+        self.cur.store(Arc::as_ptr(&a).cast_mut(), Ordering::Release);
+        states.push(a);
     }
 
     fn iter_over(&self, lo: i64, hi: i64, order: Order) -> PyResult<PyTimelogIter> {

@@ -30,6 +30,7 @@ pub(crate) fn with_int64_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[i64]
     if rc != 0 {
         // Distinguish "not a buffer" from "a non-contiguous buffer".
         let e = PyErr::take(obj.py());
+        // SAFETY: attached (`obj` is a bound reference); only inspects the type.
         let supports = unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) } != 0;
         if supports {
             return Err(PyValueError::new_err(format!(
