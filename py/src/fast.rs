@@ -1,5 +1,5 @@
 //! Hand-written `METH_FASTCALL` entry points for the per-call hot paths of
-//! `Timelog` (`append`, `next_ts`, `prev_ts`, `delete_before`).
+//! `Timelog` (`append`, `next_ts`, `prev_ts`, `delete_before`, `cutoff`).
 //!
 //! A `#[pymethods]` method goes through pyo3's generic argument parser
 //! (`FunctionDescription::extract_arguments_fastcall`, which walks the
@@ -16,7 +16,10 @@
 //! it marks the thread as attached for pyo3 (so dropped `Py` references are
 //! released at once, not deferred), turns a Rust panic into a Python
 //! exception and restores a returned `PyErr`. Argument errors raise the
-//! same `TypeError` texts CPython uses for C functions.
+//! same `TypeError` texts CPython uses for C functions. The trampoline is
+//! reached through `pyo3::impl_` (public but hidden): pyo3 is pinned to
+//! 0.28.x (py/Cargo.toml), so a change there shows up as a build error on
+//! an upgrade, not silently.
 
 use std::ffi::CStr;
 
