@@ -83,6 +83,11 @@ fn unexpected_keyword(name: &str, kw: &Bound<'_, PyAny>) -> PyErr {
     ))
 }
 
+/// Whether a keyword name is `ts`.
+fn is_ts_keyword(name: &Bound<'_, PyAny>) -> bool {
+    name.cast::<PyString>().is_ok_and(|s| s.to_str().is_ok_and(|s| s == "ts"))
+}
+
 /// `append(obj)` | `append(obj, ts=T)` | `append(T, obj)`.
 unsafe fn append(
     py: Python<'_>,
@@ -99,8 +104,7 @@ unsafe fn append(
         // their values follow the `nargs` positional arguments in `args`.
         let names = unsafe { Borrowed::from_ptr(py, kwnames).cast_unchecked::<PyTuple>() };
         for (i, name) in names.iter().enumerate() {
-            let is_ts = name.cast::<PyString>().is_ok_and(|s| s.to_str().is_ok_and(|s| s == "ts"));
-            if !is_ts {
+            if !is_ts_keyword(&name) {
                 return Err(unexpected_keyword("append", &name));
             }
             // SAFETY: keyword value `i` sits at `nargs + i` (see above).
@@ -163,7 +167,7 @@ unsafe fn ts_arg<'a, 'py>(
     match (nargs, names.len()) {
         (0, 1) => {
             let k = names.get_item(0)?;
-            if k.cast::<PyString>().is_ok_and(|s| s.to_str().is_ok_and(|s| s == "ts")) {
+            if is_ts_keyword(&k) {
                 // SAFETY: the value of keyword 0 follows the 0 positionals.
                 Ok(unsafe { arg(py, args, 0) })
             } else {
@@ -186,6 +190,27 @@ fn opt_ts(py: Python<'_>, r: Option<i64>) -> *mut ffi::PyObject {
     }
 }
 
+/// The receiver and the converted `ts` argument of `next_ts(ts)`,
+/// `prev_ts(ts)` and `delete_before(ts)`.
+///
+/// # Safety
+///
+/// As for [`receiver`] and [`ts_arg`]: a vectorcall of a method installed
+/// on `PyTimelog`.
+#[inline]
+unsafe fn log_and_ts<'a>(
+    py: Python<'_>,
+    name: &str,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<(&'a PyTimelog, i64)> {
+    // SAFETY: per this function's contract.
+    let (log, t) = unsafe { (receiver(py, slf), ts_arg(py, name, args, nargs, kwnames)?) };
+    Ok((log, coerce_ts(&t)?))
+}
+
 unsafe fn next_ts(
     py: Python<'_>,
     slf: *mut ffi::PyObject,
@@ -194,9 +219,8 @@ unsafe fn next_ts(
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
     // SAFETY: a method of `PyTimelog` called through vectorcall (`install`).
-    let (log, t) = unsafe { (receiver(py, slf), ts_arg(py, "next_ts", args, nargs, kwnames)?) };
-    let r = log.state().log.next_ts(coerce_ts(&t)?).map_err(err)?;
-    Ok(opt_ts(py, r))
+    let (log, t) = unsafe { log_and_ts(py, "next_ts", slf, args, nargs, kwnames)? };
+    Ok(opt_ts(py, log.state().log.next_ts(t).map_err(err)?))
 }
 
 unsafe fn prev_ts(
@@ -207,9 +231,8 @@ unsafe fn prev_ts(
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
     // SAFETY: a method of `PyTimelog` called through vectorcall (`install`).
-    let (log, t) = unsafe { (receiver(py, slf), ts_arg(py, "prev_ts", args, nargs, kwnames)?) };
-    let r = log.state().log.prev_ts(coerce_ts(&t)?).map_err(err)?;
-    Ok(opt_ts(py, r))
+    let (log, t) = unsafe { log_and_ts(py, "prev_ts", slf, args, nargs, kwnames)? };
+    Ok(opt_ts(py, log.state().log.prev_ts(t).map_err(err)?))
 }
 
 unsafe fn delete_before(
@@ -220,8 +243,8 @@ unsafe fn delete_before(
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
     // SAFETY: a method of `PyTimelog` called through vectorcall (`install`).
-    let (log, t) = unsafe { (receiver(py, slf), ts_arg(py, "delete_before", args, nargs, kwnames)?) };
-    write_result(log.state().log.delete_before(coerce_ts(&t)?))?;
+    let (log, t) = unsafe { log_and_ts(py, "delete_before", slf, args, nargs, kwnames)? };
+    write_result(log.state().log.delete_before(t))?;
     Ok(none(py))
 }
 

@@ -45,8 +45,7 @@ fn build(cfg: Config) -> PyResult<State> {
             // SAFETY: the thread is attached (checked just above).
             let py = unsafe { Python::assume_attached() };
             let w = Wait(f);
-            py.detach(move || w.run());
-            deferred::drain(py);
+            released(py, move || w.run());
         } else {
             f();
         }
