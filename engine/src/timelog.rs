@@ -623,7 +623,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
 
     /// Deletes everything before `t`.
     pub fn delete_before(&self, t: Timestamp) -> Result<WriteStatus> {
-        self.inner.push_tombstone(Timestamp::MIN, t.max(Timestamp::MIN))
+        self.inner.push_tombstone(Timestamp::MIN, t)
     }
 
     /// Deletes the records at exactly `ts`.

@@ -132,15 +132,13 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         let n = batch.len() as u64;
         let mut app = self.run.try_acquire();
         let first = alloc(n);
-        let mut seq = first;
-        for (ts, val) in batch {
+        for (seq, (ts, val)) in (first..).zip(batch) {
             match app.as_mut() {
                 Some(a) if a.accepts(ts) => {
                     a.push(ts, seq, val);
                 }
                 _ => self.insert_ooo(ts, seq, val),
             }
-            seq += 1;
         }
         (first, n)
     }
