@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion};
-use timelog::{Config, MaintenanceMode, Order, Timelog};
+use timelog::{Config, MaintenanceMode, Order, Timelog, WriteStatus};
 use timelog_benches::{quick_mode, Cycle, Rng, SEED};
 
 const OLD: i64 = 200_000;
@@ -73,6 +73,13 @@ fn log_with(mode: MaintenanceMode) -> Timelog<u64> {
     Timelog::with_config(Config { maintenance: mode, ..Config::default() }).expect("config")
 }
 
+/// Python's `busy_policy="flush"`: a Busy write was committed; flush inline.
+fn on_busy(log: &Timelog<u64>, st: timelog::Result<WriteStatus>) {
+    if st.expect("write") == WriteStatus::Busy {
+        log.flush().expect("flush");
+    }
+}
+
 /// Waits (bounded) until the background worker's visible state stops changing.
 fn settle(log: &Timelog<u64>) -> Duration {
     let t0 = Instant::now();
@@ -94,19 +101,19 @@ fn settle(log: &Timelog<u64>) -> Duration {
 /// The retained log after the stream; returns it with the last cut.
 fn retained(d: Deleter, mode: MaintenanceMode, sh: &Shape) -> (Timelog<u64>, i64) {
     let log = log_with(mode);
-    log.extend((0..OLD).map(|t| (t, t as u64))).expect("extend");
+    on_busy(&log, log.extend((0..OLD).map(|t| (t, t as u64))));
     log.flush().expect("flush");
     let mut cut = None;
     for i in 0..sh.stream {
         let t = BASE + i;
-        log.append(t, t as u64).expect("append");
+        on_busy(&log, log.append(t, t as u64));
         if (i + 1) % sh.every == 0 && t - WINDOW > BASE {
             let c = t - WINDOW;
-            match d {
+            let st = match d {
                 Deleter::Range => log.delete_range(BASE, c),
                 Deleter::Before => log.delete_before(c),
-            }
-            .expect("delete");
+            };
+            on_busy(&log, st);
             cut = Some(c);
         }
     }
@@ -127,7 +134,7 @@ fn live_ts(d: Deleter, cut: i64, sh: &Shape) -> Vec<i64> {
 
 fn fresh(live: &[i64]) -> Timelog<u64> {
     let log = log_with(MaintenanceMode::Disabled);
-    log.extend_from_parts(live, live.iter().map(|&t| t as u64).collect()).expect("extend");
+    on_busy(&log, log.extend_from_parts(live, live.iter().map(|&t| t as u64).collect()));
     log.flush().expect("flush");
     log
 }
@@ -242,7 +249,14 @@ fn summary(cases: &[Case], sh: &Shape) {
                 let v = best_ns(l, op, keys, 7);
                 format!("{v:.1} ({:.2}x)", v / f)
             };
-            println!("{:<8} {:<12} {:>10.1} {:>20} {:>20}", c.d.name(), read, f, cell(&c.logs[1].1), cell(&c.logs[2].1));
+            println!(
+                "{:<8} {:<12} {:>10.1} {:>20} {:>20}",
+                c.d.name(),
+                read,
+                f,
+                cell(&c.logs[1].1),
+                cell(&c.logs[2].1)
+            );
         }
         let t: Vec<String> = c.logs.iter().map(|(n, l)| format!("{n} {}", l.stats().tombstone_count)).collect();
         println!("{:<8} tombstones: {}", c.d.name(), t.join(", "));

@@ -2,7 +2,7 @@
 """Retention benchmark: ours vs the C package `timelog-lib==1.4.0` under a
 sliding retention window, on CPython 3.13, in one run.
 
-    python3 benches/python/retention.py            # full run (~10 min on an idle 2-core machine)
+    python3 benches/python/retention.py            # full run (~6-15 min on the shared 2-core machine)
     python3 benches/python/retention.py --quick    # CI: small sizes, 3 repeats (< 2 min once the venvs exist)
 
 Like compare.py it makes/refreshes the two venvs (`_venvs.py`), then runs
@@ -93,10 +93,10 @@ ROOT = HERE.parent.parent
 
 BASE = 2_000_000
 SIZES = {
-    "full": dict(old=200_000, stream=2_000_000, window=20_000, every=5_000, keys=50_000, scan_reps=2, read_budget_s=0.3,
+    "full": dict(old=200_000, stream=2_000_000, window=20_000, every=5_000, keys=30_000, scan_reps=1, read_budget_s=0.15,
                  stable_s=1.0, settle_max_s=15.0,
                  mem_stream=20_000_000, mem_window=100_000, mem_every=10_000, mem_cap=4 << 30,
-                 del_log=100_000, del_small=2_000, del_large=50_000, repeats=3, mem_repeats=2),
+                 del_log=100_000, del_small=2_000, del_large=50_000, repeats=3, mem_repeats=1),
     "quick": dict(old=200_000, stream=200_000, window=20_000, every=2_000, keys=5_000, scan_reps=1, read_budget_s=0.1,
                   stable_s=0.4, settle_max_s=3.0,
                   mem_stream=1_000_000, mem_window=50_000, mem_every=5_000, mem_cap=2 << 30,
