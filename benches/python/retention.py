@@ -759,12 +759,23 @@ def main(argv=None) -> int:
     ap.add_argument("--no-install", action="store_true", help="use the venvs as they are (no pip, no rebuild)")
     ap.add_argument("--out", default=None, help="JSON path (default results/retention-<date>[-quick][-N].json)")
     ap.add_argument("--label", default="", help="free text stored in the JSON (e.g. 'baseline main')")
+    ap.add_argument("--report", default=None, metavar="JSON", help="print the tables of a saved result file and exit")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="full", help=argparse.SUPPRESS)
     ap.add_argument("--part", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         worker(args)
+        return 0
+    if args.report:
+        res = json.loads(Path(args.report).read_text())
+        print(f"{args.report}: {res['date']}, {res['mode']} mode, label {res.get('label')!r}, "
+              f"ours built from {res['ours_build'].get('head', '?')[:10]}")
+        print(tables(res))
+        met, missed = verdicts(res["summary"])
+        print(f"\ntargets met: {len(met)}; missed: {len(missed)}")
+        if missed:
+            print("missed: " + ", ".join(missed))
         return 0
 
     sys.path.insert(0, str(HERE))
