@@ -31,6 +31,9 @@ pub(crate) struct Manifest<T> {
     /// The log's live-snapshot counter (the same one in every manifest of
     /// the log), reached through the manifest a snapshot holds.
     pub(crate) pins: Arc<crate::snapshot::PinCounter>,
+    /// Read-side cache of the coverage of every tombstone reachable from
+    /// this manifest (built by the first read that needs it, R7).
+    pub(crate) cov: crate::query::plan::CovCache,
 }
 
 impl<T> std::fmt::Debug for Manifest<T> {
@@ -57,6 +60,7 @@ impl<T> Manifest<T> {
             tombstones: self.tombstones.clone(),
             flushed_bound: self.flushed_bound,
             pins: self.pins.clone(),
+            cov: Default::default(),
         }
     }
 

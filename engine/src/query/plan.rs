@@ -18,6 +18,67 @@ pub(crate) struct View<'a, T> {
     pub(crate) w: SeqNo,
 }
 
+/// Per-manifest cache of the coverage of every tombstone the manifest
+/// reaches (its own list, its sealed memtables' stacks, the active
+/// memtable's stack), so that a one-shot read binary-searches one sorted
+/// interval list instead of collecting and sorting the tombstones.
+///
+/// An entry is keyed by the active stack's state (`TombStack::head_id`;
+/// the other parts are fixed for the manifest's lifetime: a sealed
+/// memtable's stack is final once the manifest holding it is published,
+/// R2) and records the greatest sequence it includes. A view with
+/// watermark `w` may use it iff that greatest sequence is `<= w` and the
+/// head is unchanged: every tombstone with a sequence `<= w` was pushed
+/// before `w` was loaded (R7: push, then commit) and so is reachable from
+/// the head read afterwards — the entry holds exactly the tombstones the
+/// view sees (rule R7, "read-side coverage"). Older snapshots with a
+/// smaller watermark build their own coverage (and do not store it).
+///
+/// Entries are swapped with `arc-swap` (lock-free loads; a replaced entry
+/// is freed when the last read using it ends). Under the model checkers
+/// there is no cache: every read builds its coverage (the same function).
+#[derive(Default)]
+pub(crate) struct CovCache {
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    slot: arc_swap::ArcSwapOption<CovEntry>,
+}
+
+pub(crate) struct CovEntry {
+    head: usize,
+    max_seq: SeqNo,
+    cov: Coverage,
+}
+
+static NO_COVERAGE: Coverage = Coverage { ivs: Vec::new() };
+
+/// The coverage one read uses: none, a cached entry, or its own.
+pub(crate) enum CovRef {
+    Empty,
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    Cached(arc_swap::Guard<Option<std::sync::Arc<CovEntry>>>),
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    Shared(std::sync::Arc<CovEntry>),
+    Owned(Coverage),
+}
+
+impl std::ops::Deref for CovRef {
+    type Target = Coverage;
+    #[inline]
+    fn deref(&self) -> &Coverage {
+        match self {
+            CovRef::Empty => &NO_COVERAGE,
+            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+            CovRef::Cached(g) => match g.as_ref() {
+                Some(e) => &e.cov,
+                None => &NO_COVERAGE,
+            },
+            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+            CovRef::Shared(e) => &e.cov,
+            CovRef::Owned(c) => c,
+        }
+    }
+}
+
 /// Sequence of the records of a span.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum SeqSrc {
@@ -160,10 +221,40 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         v
     }
 
-    /// Coverage of the visible tombstones over `[lo, hi]`.
-    pub(crate) fn coverage(&self, lo: Timestamp, hi: Timestamp) -> Coverage {
+    /// Coverage of every tombstone this view sees, over all timestamps:
+    /// nothing to build when there is no tombstone, the manifest's cached
+    /// entry when it matches the view ([`CovCache`]), else built (and
+    /// cached when it holds every reachable tombstone).
+    pub(crate) fn cov(&self) -> CovRef {
+        if self.m.tombstones.is_empty() && self.memtables().all(|mt| mt.tombs.is_empty()) {
+            return CovRef::Empty;
+        }
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        {
+            // R7: the head is read after the view's watermark (see `CovCache`).
+            let head = self.m.active.tombs.head_id();
+            let g = self.m.cov.slot.load();
+            if g.as_ref().is_some_and(|e| e.head == head && e.max_seq <= self.w) {
+                return CovRef::Cached(g);
+            }
+            drop(g);
+            let mut all: Vec<Tombstone> = self.m.tombstones.iter().copied().collect();
+            for mt in self.memtables() {
+                mt.tombs.for_each(|t| all.push(*t));
+            }
+            let max_seq = all.iter().map(|t| t.seq).max().unwrap_or(0);
+            if max_seq <= self.w {
+                let e = std::sync::Arc::new(CovEntry {
+                    head,
+                    max_seq,
+                    cov: Coverage::build(&mut all, Timestamp::MIN, Timestamp::MAX),
+                });
+                self.m.cov.slot.store(Some(e.clone()));
+                return CovRef::Shared(e);
+            }
+        }
         let mut v = self.tombstones();
-        Coverage::build(&mut v, lo, hi.saturating_add(1))
+        CovRef::Owned(Coverage::build(&mut v, Timestamp::MIN, Timestamp::MAX))
     }
 
     /// Memtables, oldest first.
@@ -186,7 +277,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
             return;
         }
         let (t1, t2) = (lo, hi);
-        let cov = self.coverage(lo, hi);
+        let cov = self.cov();
         // L1 is one source: its segments are disjoint and sorted.
         let mut l1 = Source::new();
         for s in self.l1_overlapping(t1, t2) {
@@ -233,7 +324,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         if t1 > t2 {
             return 0;
         }
-        let cov = self.coverage(t1, t2);
+        let cov = self.cov();
         let mut n = 0;
         for s in self.l1_overlapping(t1, t2).iter().chain(self.m.l0.iter()) {
             if s.max_ts < t1 || s.min_ts > t2 {
@@ -243,12 +334,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         }
         for mt in self.memtables() {
             for_each_visible_run(mt, self.w, t1, t2, &cov, |a, b| n += b - a);
-            mt.ooo_range(t1, t2, |ts, seq, _| {
-                if seq <= self.w && cov.max_seq(ts) <= seq {
-                    n += 1;
-                }
-                true
-            });
+            for_each_visible_ooo(mt, self.w, t1, t2, &cov, |_, _, _| n += 1);
         }
         n
     }
@@ -282,8 +368,11 @@ pub(crate) fn for_each_visible_segment<T>(
     if lo >= hi {
         return;
     }
-    for &(a, b, m) in &cov.ivs {
-        if m <= s.tomb_applied || b <= s.min_ts || a > s.max_ts {
+    // Only the intervals over the segment's part of the range (binary
+    // search), and only those newer than what the segment applied (R8):
+    // each hides a whole position range, found by two seeks.
+    for &(a, b, m) in cov.overlapping(t1.max(s.min_ts), t2.min(s.max_ts)) {
+        if m <= s.tomb_applied {
             continue;
         }
         let pa = s.lower_bound(a).clamp(lo, hi);
@@ -341,10 +430,7 @@ pub(crate) fn for_each_visible_run<T: Send + Sync + 'static>(
         return;
     }
     let mut cur = lo;
-    for &(a, b, m) in &cov.ivs {
-        if b <= t1 || a > t2 {
-            continue;
-        }
+    for &(a, b, m) in cov.overlapping(t1, t2) {
         let pa = run.lower_bound(a, lo, hi).max(cur);
         let pb = run.lower_bound(b, lo, hi);
         if pa >= pb {
@@ -388,14 +474,63 @@ fn ooo_collect<T: Send + Sync + 'static>(
     cov: &Coverage,
 ) -> OooBuf<T> {
     let mut buf = OooBuf { ts: Vec::new(), seq: Vec::new(), val: Vec::new() };
-    let no_cov = cov.is_empty();
-    mt.ooo_range(t1, t2, |ts, seq, v| {
-        if seq <= w && (no_cov || cov.max_seq(ts) <= seq) {
-            buf.ts.push(ts);
-            buf.seq.push(seq);
-            buf.val.push(v);
-        }
-        true
+    for_each_visible_ooo(mt, w, t1, t2, cov, |ts, seq, v| {
+        buf.ts.push(ts);
+        buf.seq.push(seq);
+        buf.val.push(v);
     });
     buf
+}
+
+/// Calls `f` for each visible skiplist record of `mt` in `[t1, t2]`, in
+/// `(ts, seq)` order. A covered stretch whose tombstones are all newer
+/// than every skiplist record of the memtable (`ooo_max_seq`) hides all of
+/// them (R7): the walk seeks past it instead of visiting them. Only where
+/// a covering tombstone may be older than some skiplist record (a record
+/// inserted after the delete, possibly at a deleted timestamp) are the
+/// covered records checked one by one.
+pub(crate) fn for_each_visible_ooo<T: Send + Sync + 'static>(
+    mt: &Memtable<T>,
+    w: SeqNo,
+    t1: Timestamp,
+    t2: Timestamp,
+    cov: &Coverage,
+    mut f: impl FnMut(Timestamp, SeqNo, *const T),
+) {
+    if mt.ooo_len() == 0 {
+        return;
+    }
+    if cov.is_empty() {
+        mt.ooo_range(t1, t2, |ts, seq, v| {
+            if seq <= w {
+                f(ts, seq, v);
+            }
+            true
+        });
+        return;
+    }
+    let newest = mt.ooo_max_seq();
+    let mut lo = t1;
+    loop {
+        let mut resume = None;
+        mt.ooo_range(lo, t2, |ts, seq, v| {
+            if seq > w {
+                return true;
+            }
+            let m = cov.max_seq(ts);
+            if m <= seq {
+                f(ts, seq, v);
+                return true;
+            }
+            if m > newest {
+                resume = cov.hidden_end(ts, newest);
+                return false;
+            }
+            true
+        });
+        match resume {
+            Some(e) if e <= t2 => lo = e,
+            _ => return,
+        }
+    }
 }
