@@ -18,35 +18,54 @@ pub(crate) struct View<'a, T> {
     pub(crate) w: SeqNo,
 }
 
-/// Per-manifest cache of the coverage of every tombstone the manifest
-/// reaches (its own list, its sealed memtables' stacks, the active
-/// memtable's stack), so that a one-shot read binary-searches one sorted
-/// interval list instead of collecting and sorting the tombstones.
+/// Per-manifest cache of the coverage of the tombstones a view sees, so
+/// that a one-shot read binary-searches one sorted interval list instead of
+/// collecting and sorting the tombstones (its cost would otherwise grow
+/// with the number of deletes).
 ///
-/// An entry is keyed by the active stack's state (`TombStack::head_id`;
-/// the other parts are fixed for the manifest's lifetime: a sealed
-/// memtable's stack is final once the manifest holding it is published,
-/// R2) and records the greatest sequence it includes. A view with
-/// watermark `w` may use it iff that greatest sequence is `<= w` and the
-/// head is unchanged: every tombstone with a sequence `<= w` was pushed
-/// before `w` was loaded (R7: push, then commit) and so is reachable from
-/// the head read afterwards — the entry holds exactly the tombstones the
-/// view sees (rule R7, "read-side coverage"). Older snapshots with a
-/// smaller watermark build their own coverage (and do not store it).
+/// What a view `(manifest, w)` sees is `N(w)`: the tombstones reachable
+/// from the manifest (its own list, its sealed memtables' stacks, the
+/// active memtable's stack) with a sequence `<= w`. `N(w)` is fixed once
+/// `w` is loaded: a tombstone with a sequence `<= w` was pushed before its
+/// commit (R7), hence before `w` covered it, and stacks only grow (R6).
+/// An entry built by a view with watermark `w_b` holds `S = N(w_b)` (it
+/// walks the stacks after loading `w_b`), the greatest sequence in it, and
+/// — when no reachable tombstone was left out (`complete`) — the active
+/// stack's state at the walk (`TombStack::head_id`; sealed memtables'
+/// stacks are final in a published manifest, R2). A view with watermark
+/// `w` may use it iff `S = N(w)`:
 ///
+/// - `w <= w_b` and `max_seq(S) <= w`: `N(w) ⊆ N(w_b) = S ⊆ N(w)`;
+/// - `w > w_b`, `complete`, and the head unchanged: nothing was pushed
+///   since the walk, and everything reachable then is in `S`.
+///
+/// (Rule R7, "read-side coverage".) Two slots: one for complete entries
+/// (the live log's readers), one for the others (snapshots with an older
+/// watermark), so the two kinds of reader do not evict each other.
 /// Entries are swapped with `arc-swap` (lock-free loads; a replaced entry
 /// is freed when the last read using it ends). Under the model checkers
 /// there is no cache: every read builds its coverage (the same function).
 #[derive(Default)]
 pub(crate) struct CovCache {
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    slot: arc_swap::ArcSwapOption<CovEntry>,
+    slots: [arc_swap::ArcSwapOption<CovEntry>; 2],
 }
 
 pub(crate) struct CovEntry {
     head: usize,
+    w_built: SeqNo,
     max_seq: SeqNo,
+    complete: bool,
     cov: Coverage,
+}
+
+impl CovEntry {
+    /// Whether this entry holds exactly what a view with watermark `w`
+    /// sees, the active stack being at `head` (see [`CovCache`]).
+    #[inline]
+    fn serves(&self, w: SeqNo, head: usize) -> bool {
+        self.max_seq <= w && (w <= self.w_built || (self.complete && self.head == head))
+    }
 }
 
 static NO_COVERAGE: Coverage = Coverage { ivs: Vec::new() };
@@ -58,6 +77,7 @@ pub(crate) enum CovRef {
     Cached(arc_swap::Guard<Option<std::sync::Arc<CovEntry>>>),
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     Shared(std::sync::Arc<CovEntry>),
+    #[cfg(any(timelog_loom, timelog_shuttle))]
     Owned(Coverage),
 }
 
@@ -74,6 +94,7 @@ impl std::ops::Deref for CovRef {
             },
             #[cfg(not(any(timelog_loom, timelog_shuttle)))]
             CovRef::Shared(e) => &e.cov,
+            #[cfg(any(timelog_loom, timelog_shuttle))]
             CovRef::Owned(c) => c,
         }
     }
@@ -209,6 +230,7 @@ impl<T> Source<T> {
 
 impl<'a, T: Send + Sync + 'static> View<'a, T> {
     /// All tombstones this view sees (manifest ones are all committed, R7).
+    #[cfg(any(timelog_loom, timelog_shuttle))]
     pub(crate) fn tombstones(&self) -> Vec<Tombstone> {
         let mut v: Vec<Tombstone> = self.m.tombstones.iter().copied().collect();
         for mt in self.memtables() {
@@ -233,28 +255,36 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         {
             // R7: the head is read after the view's watermark (see `CovCache`).
             let head = self.m.active.tombs.head_id();
-            let g = self.m.cov.slot.load();
-            if g.as_ref().is_some_and(|e| e.head == head && e.max_seq <= self.w) {
-                return CovRef::Cached(g);
+            for slot in &self.m.cov.slots {
+                let g = slot.load();
+                if g.as_ref().is_some_and(|e| e.serves(self.w, head)) {
+                    return CovRef::Cached(g);
+                }
             }
-            drop(g);
             let mut all: Vec<Tombstone> = self.m.tombstones.iter().copied().collect();
             for mt in self.memtables() {
                 mt.tombs.for_each(|t| all.push(*t));
             }
-            let max_seq = all.iter().map(|t| t.seq).max().unwrap_or(0);
-            if max_seq <= self.w {
-                let e = std::sync::Arc::new(CovEntry {
-                    head,
-                    max_seq,
-                    cov: Coverage::build(&mut all, Timestamp::MIN, Timestamp::MAX),
-                });
-                self.m.cov.slot.store(Some(e.clone()));
-                return CovRef::Shared(e);
-            }
+            crate::hooks::visit(all.len());
+            let n = all.len();
+            // Manifest tombstones are all committed (R7, R8).
+            all.retain(|t| t.seq <= self.w);
+            let complete = all.len() == n;
+            let e = std::sync::Arc::new(CovEntry {
+                head,
+                w_built: self.w,
+                max_seq: all.iter().map(|t| t.seq).max().unwrap_or(0),
+                complete,
+                cov: Coverage::build(&mut all, Timestamp::MIN, Timestamp::MAX),
+            });
+            self.m.cov.slots[usize::from(!complete)].store(Some(e.clone()));
+            CovRef::Shared(e)
         }
-        let mut v = self.tombstones();
-        CovRef::Owned(Coverage::build(&mut v, Timestamp::MIN, Timestamp::MAX))
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        {
+            let mut v = self.tombstones();
+            CovRef::Owned(Coverage::build(&mut v, Timestamp::MIN, Timestamp::MAX))
+        }
     }
 
     /// Memtables, oldest first.

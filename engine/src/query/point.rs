@@ -241,11 +241,21 @@ fn run_first<T: Send + Sync + 'static>(
 ) -> Option<Timestamp> {
     let run = &mt.run;
     let nvis = run.seq_upper_bound(w, 0, run.len());
+    if nvis == 0 {
+        return None;
+    }
+    // R3: no visible run record is newer than the last visible one, so a
+    // stretch of tombstones all newer than it hides the run there whole.
+    let newest = run.seq_at(nvis - 1);
     let mut pos = run.lower_bound(t, 0, nvis);
     while pos < nvis {
         let ts = run.ts_at(pos);
         if best.is_some_and(|b| ts >= b) {
             return None;
+        }
+        if let Some(e) = cov.hidden_end(ts, newest) {
+            pos = run.lower_bound(e, pos, nvis);
+            continue;
         }
         match cov.interval_at(ts) {
             Some((_, b, m)) if m > run.seq_at(pos) => {
@@ -272,11 +282,19 @@ fn run_last<T: Send + Sync + 'static>(
 ) -> Option<Timestamp> {
     let run = &mt.run;
     let nvis = run.seq_upper_bound(w, 0, run.len());
+    if nvis == 0 {
+        return None;
+    }
+    let newest = run.seq_at(nvis - 1); // as in `run_first` (R3)
     let mut end = run.upper_bound(t, 0, nvis);
     while end > 0 {
         let ts = run.ts_at(end - 1);
         if best.is_some_and(|b| ts <= b) {
             return None;
+        }
+        if let Some(a) = cov.hidden_start(ts, newest) {
+            end = run.lower_bound(a, 0, end);
+            continue;
         }
         match cov.interval_at(ts) {
             // Within one covered interval sequences increase with position
