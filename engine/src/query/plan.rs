@@ -392,6 +392,11 @@ pub(crate) fn for_each_visible_segment<T>(
     cov: &Coverage,
     mut f: impl FnMut(usize, usize),
 ) {
+    let (ta, tb) = (t1.max(s.min_ts), t2.min(s.max_ts));
+    // Outside the range, or hidden whole (one coverage lookup, R8).
+    if ta > tb || cov.hidden_end(ta, s.tomb_applied).is_some_and(|e| e > tb) {
+        return;
+    }
     let lo = s.lower_bound(t1);
     let hi = s.upper_bound(t2);
     let mut cur = lo;
@@ -401,7 +406,7 @@ pub(crate) fn for_each_visible_segment<T>(
     // Only the intervals over the segment's part of the range (binary
     // search), and only those newer than what the segment applied (R8):
     // each hides a whole position range, found by two seeks.
-    for &(a, b, m) in cov.overlapping(t1.max(s.min_ts), t2.min(s.max_ts)) {
+    for &(a, b, m) in cov.overlapping(ta, tb) {
         if m <= s.tomb_applied {
             continue;
         }

@@ -109,10 +109,6 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         // position reached is hidden whole is passed over by a coverage
         // lookup, without touching its records.
         for s in self.l1_overlapping(t, Timestamp::MAX) {
-            // Segments differ in `tomb_applied`: each is checked against its own.
-            if cov.hidden_end(t.max(s.min_ts), s.tomb_applied).is_some_and(|e| e > s.max_ts) {
-                continue;
-            }
             if let Some(c) = seg_first(s, t, cov, None) {
                 take(&mut best, Some(c));
                 break;
@@ -159,9 +155,6 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
             }
         }
         for s in self.l1_overlapping(Timestamp::MIN, t).iter().rev() {
-            if cov.hidden_start(t.min(s.max_ts), s.tomb_applied).is_some_and(|a| a <= s.min_ts) {
-                continue;
-            }
             if let Some(c) = seg_last(s, t, cov, None) {
                 take(&mut best, Some(c));
                 break;
@@ -197,7 +190,14 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
 /// First visible timestamp of `s` at or after `t` and below `best`. Each
 /// hidden candidate seeks past its covered stretch (R8: a tombstone newer
 /// than `tomb_applied` hides every record of the segment it covers).
+///
+/// A segment whose part at or after `t` is hidden whole is passed over by
+/// one coverage lookup, without touching its records (segments differ in
+/// `tomb_applied`: each is checked against its own).
 fn seg_first<T>(s: &Segment<T>, t: Timestamp, cov: &Coverage, best: Option<Timestamp>) -> Option<Timestamp> {
+    if cov.hidden_end(t.max(s.min_ts), s.tomb_applied).is_some_and(|e| e > s.max_ts) {
+        return None;
+    }
     let mut pos = s.lower_bound(t);
     while pos < s.len {
         let ts = s.ts_at(pos);
@@ -214,6 +214,9 @@ fn seg_first<T>(s: &Segment<T>, t: Timestamp, cov: &Coverage, best: Option<Times
 
 /// Mirror of [`seg_first`]: greatest visible timestamp `<= t` above `best`.
 fn seg_last<T>(s: &Segment<T>, t: Timestamp, cov: &Coverage, best: Option<Timestamp>) -> Option<Timestamp> {
+    if cov.hidden_start(t.min(s.max_ts), s.tomb_applied).is_some_and(|a| a <= s.min_ts) {
+        return None;
+    }
     let mut end = s.upper_bound(t); // positions [0, end)
     while end > 0 {
         let ts = s.ts_at(end - 1);
