@@ -569,3 +569,71 @@ pub(crate) fn for_each_visible_ooo<T: Send + Sync + 'static>(
         }
     }
 }
+
+#[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
+mod tests {
+    use super::*;
+    use crate::{Config, MaintenanceMode, Timelog};
+
+    fn built(v: &View<'_, u64>) -> Vec<(Timestamp, Timestamp, SeqNo)> {
+        let mut all: Vec<Tombstone> = v.m.tombstones.iter().copied().collect();
+        for mt in v.memtables() {
+            mt.tombs.for_each(|t| {
+                if t.seq <= v.w {
+                    all.push(*t)
+                }
+            });
+        }
+        Coverage::build(&mut all, Timestamp::MIN, Timestamp::MAX).ivs
+    }
+
+    fn is_cached(c: &CovRef) -> bool {
+        matches!(c, CovRef::Cached(_))
+    }
+
+    /// The cache serves exactly the view it was built for (`N(w)`), for
+    /// the live log and for snapshots with an older watermark, and a new
+    /// delete invalidates the live entry but not the snapshot's.
+    #[test]
+    fn coverage_cache_serves_exactly_its_views() {
+        let log: Timelog<u64> =
+            Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for t in 0..1000 {
+            let _ = log.append(t, t as u64).unwrap();
+        }
+        let s0 = log.snapshot().unwrap();
+        assert!(matches!(s0.view().cov(), CovRef::Empty));
+        let _ = log.delete_range(100, 200).unwrap();
+        let s1 = log.snapshot().unwrap();
+        let _ = log.delete_range(150, 300).unwrap();
+        let s2 = log.snapshot().unwrap();
+        for _ in 0..2 {
+            // s2 sees both deletes: built once (complete), then served.
+            let c = s2.view().cov();
+            assert_eq!(c.ivs, built(&s2.view()));
+            // s1 (older watermark) sees only the first.
+            let c1 = s1.view().cov();
+            assert_eq!(c1.ivs, vec![(100, 200, c1.ivs[0].2)]);
+            assert_eq!(c1.ivs, built(&s1.view()));
+        }
+        assert!(is_cached(&s2.view().cov()) && is_cached(&s1.view().cov()));
+        // A newer delete: the live entry no longer matches the head; the
+        // older snapshots' entries still serve them.
+        let _ = log.delete_range(500, 600).unwrap();
+        let s3 = log.snapshot().unwrap();
+        let c3 = s3.view().cov();
+        assert!(!is_cached(&c3), "a new head must not be served the old entry");
+        assert_eq!(c3.ivs, built(&s3.view()));
+        assert_eq!(s2.view().cov().ivs, built(&s2.view()));
+        assert_eq!(s1.view().cov().ivs, built(&s1.view()));
+        assert_eq!(s3.view().cov().ivs, built(&s3.view()));
+        // A flush publishes a new manifest (a new, empty cache); its
+        // tombstones were applied to the segment and retired.
+        log.flush().unwrap();
+        let s4 = log.snapshot().unwrap();
+        assert_eq!(s4.view().cov().ivs, built(&s4.view()));
+        // The old manifest's snapshots keep their entries.
+        assert_eq!(s3.view().cov().ivs, built(&s3.view()));
+        assert!(is_cached(&s3.view().cov()));
+    }
+}

@@ -384,3 +384,150 @@ fn ooo_last<T: Send + Sync + 'static>(
         }
     }
 }
+
+#[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
+mod tests {
+    //! The per-source seeks against a brute-force reference: a record
+    //! `(ts, seq)` is visible under watermark `w` iff `seq <= w` and no
+    //! tombstone with a sequence in `(seq, w]` covers `ts` (R7); a segment
+    //! record orders as `tomb_applied` (R8).
+
+    use super::*;
+    use crate::segment::{Level, SegmentBuilder};
+    use crate::sync::{Arc, AtomicUsize};
+    use crate::tombstone::Tombstone;
+
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    fn cov_of(tombs: &[Tombstone], w: SeqNo) -> Coverage {
+        let mut v: Vec<Tombstone> = tombs.iter().copied().filter(|t| t.seq <= w).collect();
+        Coverage::build(&mut v, Timestamp::MIN, Timestamp::MAX)
+    }
+
+    fn hidden(tombs: &[Tombstone], w: SeqNo, ts: Timestamp, seq: SeqNo) -> bool {
+        seq > w || tombs.iter().any(|t| t.seq <= w && t.seq > seq && t.covers(ts))
+    }
+
+    #[test]
+    fn segment_seeks_match_a_scan() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let ctr = Arc::new(AtomicUsize::new(0));
+        for round in 0..60 {
+            let mut b = SegmentBuilder::new(1 + rng.below(70) as usize);
+            let mut ts: Vec<Timestamp> = (0..1 + rng.below(400)).map(|_| rng.below(300) as i64).collect();
+            ts.sort();
+            for &t in &ts {
+                b.push(t, t);
+            }
+            let applied = 50;
+            let s = b.finish(1, Level::L0, applied, applied, None, &ctr).unwrap();
+            // Older tombstones (applied) and newer ones, nested and overlapping.
+            let tombs: Vec<Tombstone> = (0..rng.below(30))
+                .map(|i| {
+                    let a = if round % 2 == 0 { 0 } else { rng.below(300) as i64 };
+                    Tombstone { t1: a, t2: a + rng.below(120) as i64, seq: 40 + i * 3 }
+                })
+                .collect();
+            let w = 1000;
+            let cov = cov_of(&tombs, w);
+            let vis: Vec<Timestamp> = ts.iter().copied().filter(|&t| !hidden(&tombs, w, t, applied)).collect();
+            for t in -2..305 {
+                for best in [None, Some(t + 3), Some(t + 40)] {
+                    let want = vis.iter().copied().find(|&x| x >= t && best.is_none_or(|b| x < b));
+                    assert_eq!(seg_first(&s, t, &cov, best), want, "seg_first({t}, {best:?})");
+                }
+                for best in [None, Some(t - 3), Some(t - 40)] {
+                    let want = vis.iter().rev().copied().find(|&x| x <= t && best.is_none_or(|b| x > b));
+                    assert_eq!(seg_last(&s, t, &cov, best), want, "seg_last({t}, {best:?})");
+                }
+            }
+            let mut n = 0;
+            crate::query::plan::for_each_visible_segment(&s, 20, 250, &cov, |a, b| n += b - a);
+            assert_eq!(n, vis.iter().filter(|&&x| (20..=250).contains(&x)).count());
+        }
+    }
+
+    /// Run and skiplist records interleaved with deletes, so that some
+    /// records are newer than the tombstones covering them; every watermark.
+    #[test]
+    fn memtable_seeks_match_a_scan() {
+        let collector = crossbeam_epoch::default_collector().clone();
+        let ctr = Arc::new(AtomicUsize::new(0));
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..40 {
+            let mt: Memtable<u64> = Memtable::new(1, &collector, &ctr);
+            let mut seq: SeqNo = 0;
+            let mut recs: Vec<(Timestamp, SeqNo)> = Vec::new();
+            let mut tombs: Vec<Tombstone> = Vec::new();
+            let mut last = 0i64;
+            for _ in 0..300 {
+                seq += 1;
+                match rng.below(10) {
+                    // In order: the run (sequences increase along it, R3).
+                    0..=5 => {
+                        last += rng.below(3) as i64;
+                        let s = mt.insert(last, 0, || seq);
+                        recs.push((last, s));
+                    }
+                    // Out of order: the skiplist.
+                    6..=7 => {
+                        let t = rng.below(last.max(1) as u64 + 1) as i64 - 1;
+                        let s = mt.insert(t, 0, || seq);
+                        recs.push((t, s));
+                    }
+                    _ => {
+                        let a = if round % 2 == 0 { 0 } else { rng.below(last.max(1) as u64) as i64 };
+                        let t = Tombstone { t1: a, t2: a + rng.below(80) as i64, seq };
+                        mt.push_tombstone(t);
+                        tombs.push(t);
+                    }
+                }
+            }
+            for w in [seq / 3, seq * 2 / 3, seq] {
+                let cov = cov_of(&tombs, w);
+                let mut vis: Vec<Timestamp> =
+                    recs.iter().filter(|r| !hidden(&tombs, w, r.0, r.1)).map(|r| r.0).collect();
+                vis.sort();
+                let run_len = mt.run.len();
+                let run_vis: Vec<Timestamp> = (0..run_len)
+                    .map(|i| (mt.run.ts_at(i), mt.run.seq_at(i)))
+                    .filter(|r| !hidden(&tombs, w, r.0, r.1))
+                    .map(|r| r.0)
+                    .collect();
+                let mut ooo_vis = vis.clone();
+                for t in &run_vis {
+                    let i = ooo_vis.iter().position(|x| x == t).unwrap();
+                    ooo_vis.remove(i);
+                }
+                for t in -2..last + 3 {
+                    for best in [None, Some(t + 2), Some(t + 30)] {
+                        let want = run_vis.iter().copied().find(|&x| x >= t && best.is_none_or(|b| x < b));
+                        assert_eq!(run_first(&mt, w, t, &cov, best), want, "run_first({t}, {best:?}) w={w}");
+                    }
+                    for best in [None, Some(t - 2), Some(t - 30)] {
+                        let want = run_vis.iter().rev().copied().find(|&x| x <= t && best.is_none_or(|b| x > b));
+                        assert_eq!(run_last(&mt, w, t, &cov, best), want, "run_last({t}, {best:?}) w={w}");
+                    }
+                    let hi = t + 25;
+                    let want = ooo_vis.iter().copied().find(|&x| x >= t && x <= hi);
+                    assert_eq!(ooo_first(&mt, w, t, hi, &cov), want, "ooo_first({t}) w={w}");
+                    let want = ooo_vis.iter().rev().copied().find(|&x| x <= t && x >= t - 25);
+                    assert_eq!(ooo_last(&mt, w, t - 25, t, &cov), want, "ooo_last({t}) w={w}");
+                }
+                let (mut nr, mut no) = (0, 0);
+                crate::query::plan::for_each_visible_run(&mt, w, 5, last - 5, &cov, |a, b| nr += b - a);
+                crate::query::plan::for_each_visible_ooo(&mt, w, 5, last - 5, &cov, |_, _, _| no += 1);
+                assert_eq!(nr, run_vis.iter().filter(|&&x| 5 <= x && x <= last - 5).count(), "run count w={w}");
+                assert_eq!(no, ooo_vis.iter().filter(|&&x| 5 <= x && x <= last - 5).count(), "ooo count w={w}");
+            }
+        }
+    }
+}
