@@ -260,11 +260,7 @@ fn check(snap: &Snapshot<u64>, model: &Model, rng: &mut Rng, n: i64, bound: Opti
         assert_eq!(c, want.len(), "count [{t}, {})", t + k);
         if let (Some((bd, stretches)), Some(v)) = (bound, v) {
             // Counting subtracts covered position ranges (two seeks each).
-            assert!(
-                v <= bd.seeks() * (stretches as u64 + 1),
-                "count [{t}, {}): visited {v}",
-                t + k
-            );
+            assert!(v <= bd.seeks() * (stretches as u64 + 1), "count [{t}, {}): visited {v}", t + k);
         }
     }
     let (x, v) = counted(|| snap.min_ts());
@@ -499,7 +495,10 @@ fn timing() {
         assert_eq!(fresh.len().unwrap(), deleted.len().unwrap(), "same live records");
         let shape = |l: &Timelog<u64>| {
             let s = l.stats();
-            format!("L0 {} L1 {} sealed {} tombstones {}", s.segments_l0, s.segments_l1, s.sealed_runs, s.tombstone_count)
+            format!(
+                "L0 {} L1 {} sealed {} tombstones {}",
+                s.segments_l0, s.segments_l1, s.sealed_runs, s.tombstone_count
+            )
         };
         println!(
             "{}: fresh [{}], after the deletes [{}]",
