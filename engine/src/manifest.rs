@@ -33,6 +33,7 @@ pub(crate) struct Manifest<T> {
     pub(crate) pins: Arc<crate::snapshot::PinCounter>,
     /// Read-side cache of the coverage of every tombstone reachable from
     /// this manifest (built by the first read that needs it, R7).
+    #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // no cache under the model checkers
     pub(crate) cov: crate::query::plan::CovCache,
 }
 

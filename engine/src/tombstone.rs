@@ -82,6 +82,7 @@ impl TombStack {
     /// empty): nodes are only pushed and live as long as the stack (R6),
     /// so equal identities mean the same tombstones. Keys the read-side
     /// coverage cache (`query::plan::CovCache`, R7).
+    #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // the cache is std-only
     pub(crate) fn head_id(&self) -> usize {
         self.head.load(Ordering::Acquire) as usize
     }

@@ -51,6 +51,7 @@ pub(crate) struct CovCache {
     slots: [arc_swap::ArcSwapOption<CovEntry>; 2],
 }
 
+#[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // no cache under the model checkers
 pub(crate) struct CovEntry {
     head: usize,
     w_built: SeqNo,
@@ -59,6 +60,7 @@ pub(crate) struct CovEntry {
     cov: Coverage,
 }
 
+#[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))]
 impl CovEntry {
     /// Whether this entry holds exactly what a view with watermark `w`
     /// sees, the active stack being at `head` (see [`CovCache`]).

@@ -249,7 +249,7 @@ fn run_first<T: Send + Sync + 'static>(
     }
     // R3: no visible run record is newer than the last visible one, so a
     // stretch of tombstones all newer than it hides the run there whole.
-    let newest = run.seq_at(nvis - 1);
+    let newest = if cov.is_empty() { SeqNo::MAX } else { run.seq_at(nvis - 1) };
     let mut pos = run.lower_bound(t, 0, nvis);
     while pos < nvis {
         let ts = run.ts_at(pos);
@@ -288,7 +288,7 @@ fn run_last<T: Send + Sync + 'static>(
     if nvis == 0 {
         return None;
     }
-    let newest = run.seq_at(nvis - 1); // as in `run_first` (R3)
+    let newest = if cov.is_empty() { SeqNo::MAX } else { run.seq_at(nvis - 1) }; // as in `run_first` (R3)
     let mut end = run.upper_bound(t, 0, nvis);
     while end > 0 {
         let ts = run.ts_at(end - 1);
