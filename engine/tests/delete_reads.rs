@@ -530,3 +530,88 @@ fn timing() {
         }
     }
 }
+
+/// Readers beside a sliding-window writer and the background maintainer:
+/// the writer appends `0, 1, 2, ...` in order and every 50 appends deletes
+/// everything more than 2,000 behind, so every snapshot sees one contiguous
+/// run of timestamps. Each read of a snapshot (served by coverage built and
+/// cached while deletes, seals, flushes and compactions race with it) must
+/// agree with that shape and with the snapshot's own cursors.
+#[test]
+fn readers_beside_a_sliding_window_writer() {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    use std::sync::Arc;
+    let log: Arc<Timelog<u64>> = Arc::new(
+        Timelog::with_config(Config {
+            maintenance: MaintenanceMode::Background,
+            memtable_max_bytes: 64 << 10,
+            max_delta_segments: 2,
+            window_size: 5_000,
+            ..Config::default()
+        })
+        .unwrap(),
+    );
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (log, done) = (log.clone(), done.clone());
+        std::thread::spawn(move || {
+            for t in 0..120_000i64 {
+                let _ = log.append(t, t as u64).unwrap();
+                if t % 50 == 49 && t > 2_000 {
+                    let _ = log.delete_range(0, t - 2_000).unwrap();
+                }
+            }
+            done.store(true, Relaxed);
+        })
+    };
+    let readers: Vec<_> = (0..2u64)
+        .map(|r| {
+            let (log, done) = (log.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut rng = Rng(0x1234_5678 + r);
+                let mut rounds = 0;
+                while !done.load(Relaxed) || rounds < 20 {
+                    rounds += 1;
+                    let s = log.snapshot().unwrap();
+                    let (Some(lo), Some(hi)) = (s.min_ts(), s.max_ts()) else { continue };
+                    assert_eq!(s.len() as i64, hi - lo + 1, "contiguous [{lo}, {hi}]");
+                    for _ in 0..50 {
+                        let t = lo - 5 + rng.below((hi - lo + 10) as u64) as i64;
+                        let next = if t < lo {
+                            Some(lo)
+                        } else if t < hi {
+                            Some(t + 1)
+                        } else {
+                            None
+                        };
+                        assert_eq!(s.next_ts(t), next, "next_ts({t}) in [{lo}, {hi}]");
+                        let prev = if t > hi {
+                            Some(hi)
+                        } else if t > lo {
+                            Some(t - 1)
+                        } else {
+                            None
+                        };
+                        assert_eq!(s.prev_ts(t), prev, "prev_ts({t}) in [{lo}, {hi}]");
+                        assert_eq!(s.contains(t), (lo..=hi).contains(&t));
+                        let k = rng.below(300) as i64;
+                        let want = (t.max(lo)..(t + k).min(hi + 1)).count();
+                        assert_eq!(s.count(t, t + k), want);
+                        assert_eq!(s.range(t, t + k, Order::Desc).count(), want);
+                    }
+                    // The live log: one read each, whatever it sees must be a window.
+                    if let (Some(a), Some(b)) = (log.min_ts().unwrap(), log.max_ts().unwrap()) {
+                        assert!(a <= b);
+                    }
+                }
+                rounds
+            })
+        })
+        .collect();
+    writer.join().unwrap();
+    for r in readers {
+        assert!(r.join().unwrap() >= 20);
+    }
+    log.stop_maintenance();
+    log.validate().unwrap();
+}
