@@ -545,6 +545,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             tombstones: Arc::new(Vec::new()),
             flushed_bound: 0,
             pins: pins.clone(),
+            cov: Default::default(),
         };
         let floor = config.min_ts.unwrap_or(Timestamp::MIN);
         let inner = Arc::new(Inner {
