@@ -212,6 +212,23 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
         half_open(t1, t2).map_or(0, |(lo, hi)| self.view().count(lo, hi))
     }
 
+    /// Visible records per time bucket of `[t1, t2)`: bucket `i` counts
+    /// `[t1 + i * bucket, min(t1 + (i + 1) * bucket, t2))` (aligned at `t1`;
+    /// the last bucket is partial when `bucket` does not divide `t2 - t1`).
+    /// Computed from the timestamps only — binary searches per source where
+    /// no per-record visibility test applies — never reading a payload.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if
+    /// `bucket <= 0` or the layout has more than
+    /// [`MAX_HISTOGRAM_BUCKETS`](crate::MAX_HISTOGRAM_BUCKETS) buckets;
+    /// [`Error::InvalidRange`](crate::Error::InvalidRange) if `t1 > t2`.
+    pub fn histogram(&self, t1: Timestamp, t2: Timestamp, bucket: Timestamp) -> crate::Result<Vec<u64>> {
+        let b = crate::query::histogram::Buckets::new(t1, t2, bucket)?;
+        Ok(self.view().histogram(&b))
+    }
+
     /// Number of visible records.
     pub fn len(&self) -> usize {
         self.view().count(Timestamp::MIN, Timestamp::MAX)

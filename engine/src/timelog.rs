@@ -736,6 +736,22 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         self.with_view(|v| v.count(Timestamp::MIN, Timestamp::MAX))
     }
 
+    /// Number of visible records in `[t1, t2)`, read from one consistent
+    /// view without touching payloads; `t1 > t2` is an error, `t1 == t2` is 0.
+    pub fn count(&self, t1: Timestamp, t2: Timestamp) -> Result<usize> {
+        if t1 > t2 {
+            return Err(Error::InvalidRange { t1, t2 });
+        }
+        self.with_view(|v| crate::snapshot::half_open(t1, t2).map_or(0, |(lo, hi)| v.count(lo, hi)))
+    }
+
+    /// Visible records per time bucket of `[t1, t2)`, from one consistent
+    /// view; see [`Snapshot::histogram`] for the bucket layout and errors.
+    pub fn histogram(&self, t1: Timestamp, t2: Timestamp, bucket: Timestamp) -> Result<Vec<u64>> {
+        let b = crate::query::histogram::Buckets::new(t1, t2, bucket)?;
+        self.with_view(|v| v.histogram(&b))
+    }
+
     /// Whether no record is visible.
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.min_ts()?.is_none())
