@@ -535,7 +535,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         let retired = Arc::new(AtomicUsize::new(0));
         let collector = crossbeam_epoch::default_collector().clone();
         let active = Arc::new(Memtable::new(0, &collector, &retired));
-        let pins = Arc::new(PinCounter::new());
+        let pins = Arc::new(PinCounter::new(config.time_unit));
         let manifest = Manifest {
             version: 0,
             active,
