@@ -10,13 +10,11 @@
 //!
 //! - a segment or a memtable run is first cut into its *visible position
 //!   ranges* (the plan's `for_each_visible_segment` / `for_each_visible_run`:
-//!   watermark and tombstones, resolved by binary searches); then, since
-//!   its timestamps are sorted, the position of every bucket edge inside
-//!   the source is found by one binary search, and a bucket's count is the
-//!   overlap of `[edge_i, edge_i+1)` with the visible ranges — no record is
-//!   visited. When a source has fewer records than about eight per spanned
-//!   bucket, walking its timestamps is cheaper than searching, and it is
-//!   walked instead;
+//!   watermark and tombstones, resolved by binary searches); within each
+//!   range (cut at page boundaries for segments) the timestamps are
+//!   sorted, so each non-empty bucket's count is the distance to its end,
+//!   found by a galloping binary search — records between are not visited
+//!   (`count_sorted`);
 //! - the out-of-order part of a memtable has a per-record visibility test
 //!   (its sequences are not ordered), so its records in range are visited.
 
@@ -28,10 +26,6 @@ use crate::{Error, Result, Timestamp};
 
 /// The most buckets one histogram may have (2^24: 128 MiB of counts).
 pub const MAX_HISTOGRAM_BUCKETS: usize = 1 << 24;
-
-/// Walk a source instead of searching it when it has fewer than this many
-/// records per spanned bucket (a search costs about log2(len) probes).
-const WALK_PER_BUCKET: usize = 8;
 
 /// The validated bucket layout of `[t1, t2)`.
 #[derive(Debug, Clone, Copy)]
@@ -76,77 +70,66 @@ impl Buckets {
         if i >= self.n {
             return self.t2;
         }
-        // < t2 for i < n, so it fits an i64.
-        (i128::from(self.t1) + i as i128 * i128::from(self.width)) as Timestamp
+        // The exact value is < t2, so it fits an i64, and i * width <
+        // t2 - t1 < 2^64: wrapping u64 arithmetic gives it exactly.
+        (self.t1 as u64).wrapping_add((i as u64).wrapping_mul(self.width as u64)) as Timestamp
     }
 
     /// Bucket of a timestamp in `[t1, t2)`.
     #[inline]
     fn index(&self, ts: Timestamp) -> usize {
         debug_assert!(ts >= self.t1 && ts < self.t2);
-        ((i128::from(ts) - i128::from(self.t1)) / i128::from(self.width)) as usize
+        // 0 <= ts - t1 < 2^64: exact as a wrapping u64 difference.
+        (ts.wrapping_sub(self.t1) as u64 / self.width as u64) as usize
     }
 }
 
-/// Adds the counts of one sorted source to `out`.
-///
-/// `ranges` are its visible position ranges (ascending, disjoint, non-empty),
-/// all holding timestamps in `[t1, t2)`; `ts_at(i)` reads the timestamp at
-/// position `i`; `lower_bound(t, lo, hi)` is the first position in `[lo, hi)`
-/// whose timestamp is `>= t`.
-fn count_sorted(
-    b: &Buckets,
-    ranges: &[(usize, usize)],
-    ts_at: impl Fn(usize) -> Timestamp,
-    lower_bound: impl Fn(Timestamp, usize, usize) -> usize,
-    walk: impl Fn(usize, usize, &mut dyn FnMut(Timestamp)),
-    out: &mut [u64],
-) {
-    let (Some(&(lo, _)), Some(&(_, hi))) = (ranges.first(), ranges.last()) else {
-        return;
-    };
-    let (i0, i1) = (b.index(ts_at(lo)), b.index(ts_at(hi - 1)));
-    let k = i1 - i0 + 1;
-    let records: usize = ranges.iter().map(|&(a, z)| z - a).sum();
-    if records < k.saturating_mul(WALK_PER_BUCKET) {
-        for &(a, z) in ranges {
-            walk(a, z, &mut |ts| out[b.index(ts)] += 1);
-        }
-        return;
-    }
-    // p[j]: first position of bucket i0 + j (p[0] = lo, p[k] = hi).
-    let mut p = Vec::with_capacity(k + 1);
-    p.push(lo);
-    for j in 1..k {
-        let prev = p[j - 1];
-        p.push(lower_bound(b.edge(i0 + j), prev, hi));
-    }
-    p.push(hi);
-    let mut j = 0;
-    for &(a, z) in ranges {
-        let mut x = a;
-        while x < z {
-            while p[j + 1] <= x {
-                j += 1;
+/// Adds the counts of `len` sorted timestamps, all in `[t1, t2)`, read
+/// through `ts_at`, to `out`: per non-empty bucket, one galloping search
+/// (probes at +1, +2, +4, ..., then a binary search) for the bucket's end.
+/// A bucket holding `m` records costs about `2 log2(m)` probes, an empty
+/// one nothing; when buckets outnumber records it degrades to one probe per
+/// record, a plain walk.
+fn count_sorted(b: &Buckets, len: usize, ts_at: impl Fn(usize) -> Timestamp, out: &mut [u64]) {
+    let mut i = 0;
+    while i < len {
+        let k = b.index(ts_at(i));
+        let end = b.edge(k + 1);
+        // Every position below `lo` holds a timestamp < end.
+        let mut lo = i + 1;
+        let mut step = 1;
+        let mut hi = loop {
+            let probe = i + step;
+            if probe >= len {
+                break len;
             }
-            let y = z.min(p[j + 1]);
-            out[i0 + j] += (y - x) as u64;
-            x = y;
+            if ts_at(probe) >= end {
+                break probe;
+            }
+            lo = probe + 1;
+            step *= 2;
+        };
+        // First position in [lo, hi) whose timestamp is >= end.
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if ts_at(mid) < end {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
         }
+        out[k] += (lo - i) as u64;
+        i = lo;
     }
 }
 
 fn count_segment<T>(s: &Segment<T>, b: &Buckets, cov: &Coverage, out: &mut [u64]) {
-    let mut ranges = Vec::new();
-    for_each_visible_segment(s, b.t1, b.t2 - 1, cov, |a, z| ranges.push((a, z)));
-    count_sorted(
-        b,
-        &ranges,
-        |i| s.ts_at(i),
-        |t, _, _| s.lower_bound(t),
-        |a, z, f| s.pieces(a, z, |_, page, x, y| page.timestamps()[x..y].iter().for_each(|&t| f(t))),
-        out,
-    );
+    for_each_visible_segment(s, b.t1, b.t2 - 1, cov, |a, z| {
+        s.pieces(a, z, |_, page, x, y| {
+            let ts = &page.timestamps()[x..y];
+            count_sorted(b, ts.len(), |i| ts[i], out);
+        });
+    });
 }
 
 fn count_memtable<T: Send + Sync + 'static>(
@@ -157,17 +140,8 @@ fn count_memtable<T: Send + Sync + 'static>(
     out: &mut [u64],
 ) {
     let (lo, hi) = (b.t1, b.t2 - 1);
-    let mut ranges = Vec::new();
-    for_each_visible_run(mt, w, lo, hi, cov, |a, z| ranges.push((a, z)));
     let run = &mt.run;
-    count_sorted(
-        b,
-        &ranges,
-        |i| run.ts_at(i),
-        |t, a, z| run.lower_bound(t, a, z),
-        |a, z, f| (a..z).for_each(|i| f(run.ts_at(i))),
-        out,
-    );
+    for_each_visible_run(mt, w, lo, hi, cov, |a, z| count_sorted(b, z - a, |i| run.ts_at(a + i), out));
     let no_cov = cov.is_empty();
     mt.ooo_range(lo, hi, |ts, seq, _| {
         if seq <= w && (no_cov || cov.max_seq(ts) <= seq) {
@@ -231,22 +205,18 @@ mod tests {
     }
 
     #[test]
-    fn count_sorted_search_and_walk_agree() {
-        // 1000 sorted timestamps 0, 0, 1, 1, ... with two hidden ranges.
-        let ts: Vec<i64> = (0..1000).map(|i| i / 2).collect();
-        let ranges = [(3usize, 100usize), (150, 151), (400, 999)];
-        let lb = |t: i64, a: usize, z: usize| a + ts[a..z].partition_point(|&x| x < t);
-        let walk = |a: usize, z: usize, f: &mut dyn FnMut(i64)| ts[a..z].iter().for_each(|&t| f(t));
-        for width in [1, 3, 7, 50, 499, 500] {
-            let b = Buckets::new(0, 500, width).unwrap();
+    fn count_sorted_matches_a_walk() {
+        // Sorted timestamps with runs of duplicates and gaps.
+        let ts: Vec<i64> = (0..3000i64).map(|i| i / 3 + (i / 700) * 40).collect();
+        let t2 = ts[ts.len() - 1] + 1;
+        for width in [1, 2, 3, 7, 50, 333, 1000, t2, t2 + 9] {
+            let b = Buckets::new(0, t2, width).unwrap();
             let mut want = vec![0u64; b.len()];
-            for &(a, z) in &ranges {
-                for &t in &ts[a..z] {
-                    want[b.index(t)] += 1;
-                }
+            for &t in &ts {
+                want[b.index(t)] += 1;
             }
             let mut got = vec![0u64; b.len()];
-            count_sorted(&b, &ranges, |i| ts[i], lb, walk, &mut got);
+            count_sorted(&b, ts.len(), |i| ts[i], &mut got);
             assert_eq!(got, want, "width {width}");
         }
     }
