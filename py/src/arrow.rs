@@ -443,7 +443,6 @@ fn batches(
             }
         }
     }
-    drop(emit);
     Ok((schema, out))
 }
 
