@@ -21,6 +21,13 @@ numpy=numpy
 [[ $name == py313t ]] && numpy="numpy<2.4"
 "$vpy" -m pip install -q --disable-pip-version-check --only-binary=:all: \
   "maturin>=1.5,<2" pytest pytest-timeout "hypothesis>=6" "$numpy" mypy
+# The Arrow consumers of tests/test_arrow.py, each only where it ships a
+# wheel for this interpreter (free-threaded 3.13 may have none: the tests
+# that need it are then skipped, with the reason).
+for pkg in pyarrow polars duckdb; do
+  "$vpy" -m pip install -q --disable-pip-version-check --only-binary=:all: "$pkg" \
+    || echo "=== $pkg: no wheel for $name; its Arrow tests will be skipped"
+done
 args=()
 [[ -n $features ]] && args=(--config-settings "build-args=--features $features")
 "$vpy" -m pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps "${args[@]}" .

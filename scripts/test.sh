@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 echo "=== cargo test --workspace --release"
 cargo test --workspace --release
+echo "=== cargo test -p timelog --release --features test-hooks --test delete_reads (visited-records bounds)"
+cargo test -p timelog --release --features test-hooks --test delete_reads
 bash scripts/pytest-on.sh "${PYTHON:-python3}" test-hooks

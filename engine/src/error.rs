@@ -26,6 +26,8 @@ pub enum Error {
     Pinned(usize),
     /// `validate()` found a broken invariant.
     Corrupt(String),
+    /// An argument was out of its domain (e.g. a histogram bucket width `<= 0`).
+    InvalidArgument(String),
 }
 
 impl fmt::Display for Error {
@@ -54,6 +56,7 @@ impl fmt::Display for Error {
                 "cannot close: {n} reader(s) still pin snapshots of this log (iterators, page spans, object views or exported memoryviews); close or release them first"
             ),
             Error::Corrupt(msg) => write!(f, "invariant violated: {msg}"),
+            Error::InvalidArgument(msg) => f.write_str(msg),
         }
     }
 }

@@ -90,6 +90,34 @@ impl Hooks {
     }
 }
 
+/// Test-only count of the records a read examines one by one (each
+/// record whose timestamp or sequence a read loads while walking or
+/// binary-searching a source, each skiplist entry, each seek of a source,
+/// each record a cursor hands out), per thread. Without the `test-hooks`
+/// feature [`visit`] compiles to nothing.
+#[cfg(feature = "test-hooks")]
+mod visited {
+    use std::cell::Cell;
+    thread_local! {
+        pub(super) static VISITED: Cell<u64> = const { Cell::new(0) };
+    }
+}
+
+/// Counts `n` records visited by the current read (`test-hooks` only).
+#[inline(always)]
+pub(crate) fn visit(_n: usize) {
+    #[cfg(feature = "test-hooks")]
+    visited::VISITED.with(|c| c.set(c.get() + _n as u64));
+}
+
+/// Returns the records visited on this thread since the last call, and
+/// resets the count (`test-hooks` feature; for tests that bound the cost
+/// of reads under deletes, `engine/tests/delete_reads.rs`).
+#[cfg(feature = "test-hooks")]
+pub fn take_visited() -> u64 {
+    visited::VISITED.with(|c| c.replace(0))
+}
+
 #[cfg(feature = "test-hooks")]
 pub(crate) mod gates {
     use super::Point;

@@ -92,6 +92,7 @@ pub use config::{AdaptiveConfig, BusyPolicy, CompactionConfig, Config, Maintenan
 pub use error::{Error, Result};
 pub use hooks::{Hooks, Point};
 pub use query::cursor::Cursor;
+pub use query::histogram::MAX_HISTOGRAM_BUCKETS;
 pub use snapshot::{Order, PageSpan, Snapshot};
 pub use stats::Stats;
 pub use timelog::{Timelog, WriteStatus};

@@ -31,6 +31,10 @@ pub(crate) struct Manifest<T> {
     /// The log's live-snapshot counter (the same one in every manifest of
     /// the log), reached through the manifest a snapshot holds.
     pub(crate) pins: Arc<crate::snapshot::PinCounter>,
+    /// Read-side cache of the coverage of every tombstone reachable from
+    /// this manifest (built by the first read that needs it, R7).
+    #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // no cache under the model checkers
+    pub(crate) cov: crate::query::plan::CovCache,
 }
 
 impl<T> std::fmt::Debug for Manifest<T> {
@@ -57,6 +61,7 @@ impl<T> Manifest<T> {
             tombstones: self.tombstones.clone(),
             flushed_bound: self.flushed_bound,
             pins: self.pins.clone(),
+            cov: Default::default(),
         }
     }
 

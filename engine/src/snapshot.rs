@@ -19,6 +19,10 @@ use crate::{SeqNo, Timestamp};
 /// or `point()` iterator takes a snapshot). `total()` sums the stripes.
 pub(crate) struct PinCounter {
     stripes: Box<[crossbeam_utils::CachePadded<AtomicUsize>]>,
+    /// The log's time unit: the counter is the one per-log object every
+    /// manifest (and so every snapshot) reaches, and exporters of
+    /// snapshot data (Arrow timestamps) need the unit.
+    unit: crate::TimeUnit,
 }
 
 impl std::fmt::Debug for PinCounter {
@@ -35,8 +39,11 @@ const PIN_STRIPES: usize = 16;
 const PIN_STRIPES: usize = 1;
 
 impl PinCounter {
-    pub(crate) fn new() -> Self {
-        Self { stripes: (0..PIN_STRIPES).map(|_| crossbeam_utils::CachePadded::new(AtomicUsize::new(0))).collect() }
+    pub(crate) fn new(unit: crate::TimeUnit) -> Self {
+        Self {
+            stripes: (0..PIN_STRIPES).map(|_| crossbeam_utils::CachePadded::new(AtomicUsize::new(0))).collect(),
+            unit,
+        }
     }
 
     /// This thread's stripe (assigned round-robin on first use).
@@ -160,6 +167,11 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
         View { m: &self.held.m, w: self.held.w }
     }
 
+    /// The time unit of the log this snapshot was taken of.
+    pub fn time_unit(&self) -> crate::TimeUnit {
+        self.held.m.pins.unit
+    }
+
     /// The sequence watermark: the snapshot sees sequences `<=` this.
     pub fn watermark(&self) -> SeqNo {
         self.held.w
@@ -210,6 +222,23 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
     /// Number of visible records in `[t1, t2)`.
     pub fn count(&self, t1: Timestamp, t2: Timestamp) -> usize {
         half_open(t1, t2).map_or(0, |(lo, hi)| self.view().count(lo, hi))
+    }
+
+    /// Visible records per time bucket of `[t1, t2)`: bucket `i` counts
+    /// `[t1 + i * bucket, min(t1 + (i + 1) * bucket, t2))` (aligned at `t1`;
+    /// the last bucket is partial when `bucket` does not divide `t2 - t1`).
+    /// Computed from the timestamps only — binary searches per source where
+    /// no per-record visibility test applies — never reading a payload.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if
+    /// `bucket <= 0` or the layout has more than
+    /// [`MAX_HISTOGRAM_BUCKETS`](crate::MAX_HISTOGRAM_BUCKETS) buckets;
+    /// [`Error::InvalidRange`](crate::Error::InvalidRange) if `t1 > t2`.
+    pub fn histogram(&self, t1: Timestamp, t2: Timestamp, bucket: Timestamp) -> crate::Result<Vec<u64>> {
+        let b = crate::query::histogram::Buckets::new(t1, t2, bucket)?;
+        Ok(self.view().histogram(&b))
     }
 
     /// Number of visible records.
@@ -265,6 +294,60 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
             });
         }
         out
+    }
+}
+
+impl<T: Send + Sync + 'static> Snapshot<T> {
+    /// The visible records of `lo ..= hi` as zero-copy page spans, when
+    /// they are exactly the concatenation of such spans in `(ts, seq)`
+    /// order: every visible record of the range is flushed, and the
+    /// sources holding them (L1, each L0 segment) do not overlap in time
+    /// (tombstones are applied by cutting the spans). `None` otherwise —
+    /// records still in memtables, or overlapping L0 segments — and the
+    /// caller reads the range with a cursor instead. Unlike
+    /// [`page_spans`](Self::page_spans), the result respects deletes.
+    pub fn visible_page_spans(&self, lo: Timestamp, hi: Timestamp) -> Option<Vec<PageSpan<T>>> {
+        if lo > hi {
+            return Some(Vec::new());
+        }
+        let v = self.view();
+        let cov = v.coverage(lo, hi);
+        let mut in_segments = 0usize;
+        let mut cut = |s: &Arc<Segment<T>>, out: &mut Vec<PageSpan<T>>| {
+            crate::query::plan::for_each_visible_segment(s, lo, hi, &cov, |a, b| {
+                in_segments += b - a;
+                s.pieces(a, b, |pidx, _, x, y| {
+                    out.push(PageSpan { seg: s.clone(), page: pidx, start: x, end: y, snap: self.clone() });
+                });
+            });
+        };
+        let mut sources: Vec<Vec<PageSpan<T>>> = Vec::new();
+        let mut l1 = Vec::new();
+        for s in v.l1_overlapping(lo, hi) {
+            cut(s, &mut l1);
+        }
+        sources.push(l1);
+        for s in self.manifest().l0.iter() {
+            if s.max_ts >= lo && s.min_ts <= hi {
+                let mut o = Vec::new();
+                cut(s, &mut o);
+                sources.push(o);
+            }
+        }
+        // Every visible record lives in exactly one source: the rest of
+        // the count is in memtables.
+        if v.count(lo, hi) != in_segments {
+            return None;
+        }
+        sources.retain(|o| !o.is_empty());
+        sources.sort_by_key(|o| o[0].timestamps()[0]);
+        for w in sources.windows(2) {
+            let last = *w[0].last().and_then(|p| p.timestamps().last()).expect("spans are never empty");
+            if last >= w[1][0].timestamps()[0] {
+                return None;
+            }
+        }
+        Some(sources.into_iter().flatten().collect())
     }
 }
 

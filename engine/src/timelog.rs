@@ -535,7 +535,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         let retired = Arc::new(AtomicUsize::new(0));
         let collector = crossbeam_epoch::default_collector().clone();
         let active = Arc::new(Memtable::new(0, &collector, &retired));
-        let pins = Arc::new(PinCounter::new());
+        let pins = Arc::new(PinCounter::new(config.time_unit));
         let manifest = Manifest {
             version: 0,
             active,
@@ -545,6 +545,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             tombstones: Arc::new(Vec::new()),
             flushed_bound: 0,
             pins: pins.clone(),
+            cov: Default::default(),
         };
         let floor = config.min_ts.unwrap_or(Timestamp::MIN);
         let inner = Arc::new(Inner {
@@ -734,6 +735,22 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// Number of visible records.
     pub fn len(&self) -> Result<usize> {
         self.with_view(|v| v.count(Timestamp::MIN, Timestamp::MAX))
+    }
+
+    /// Number of visible records in `[t1, t2)`, read from one consistent
+    /// view without touching payloads; `t1 > t2` is an error, `t1 == t2` is 0.
+    pub fn count(&self, t1: Timestamp, t2: Timestamp) -> Result<usize> {
+        if t1 > t2 {
+            return Err(Error::InvalidRange { t1, t2 });
+        }
+        self.with_view(|v| crate::snapshot::half_open(t1, t2).map_or(0, |(lo, hi)| v.count(lo, hi)))
+    }
+
+    /// Visible records per time bucket of `[t1, t2)`, from one consistent
+    /// view; see [`Snapshot::histogram`] for the bucket layout and errors.
+    pub fn histogram(&self, t1: Timestamp, t2: Timestamp, bucket: Timestamp) -> Result<Vec<u64>> {
+        let b = crate::query::histogram::Buckets::new(t1, t2, bucket)?;
+        self.with_view(|v| v.histogram(&b))
     }
 
     /// Whether no record is visible.

@@ -11,6 +11,7 @@
 use pyo3::create_exception;
 use pyo3::prelude::*;
 
+mod arrow;
 mod config;
 mod convert;
 mod fast;
@@ -108,6 +109,7 @@ fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<views::PyPageSpan>()?;
     m.add_class::<views::PyPageSpanIter>()?;
     m.add_class::<views::PyObjectsView>()?;
+    m.add_class::<arrow::PyArrowStream>()?;
     m.add("TimelogError", py.get_type::<TimelogError>())?;
     m.add("TimelogBusyError", py.get_type::<TimelogBusyError>())?;
     m.add("TL_TS_MIN", i64::MIN)?;

@@ -506,6 +506,115 @@ impl PyTimelog {
         self.state().log.max_ts().map_err(err)
     }
 
+    /// count(t1, t2) -> int
+    ///
+    /// Number of records in the half-open range ``[t1, t2)``, from the
+    /// timestamps alone (no payload is read). Raises ValueError if t1 > t2.
+    fn count(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>) -> PyResult<usize> {
+        self.state().log.count(coerce_ts(&t1)?, coerce_ts(&t2)?).map_err(err)
+    }
+
+    /// histogram(t1, t2, bucket, *, numpy=False) -> list[int] | numpy.ndarray
+    ///
+    /// Records per time bucket of ``[t1, t2)``: bucket ``i`` counts
+    /// ``[t1 + i*bucket, min(t1 + (i+1)*bucket, t2))`` (aligned at t1; the
+    /// last bucket is partial when bucket does not divide t2 - t1). One
+    /// consistent view, deletes respected, payloads never read. Returns a
+    /// list of ints, or an int64 numpy array with ``numpy=True``. Raises
+    /// ValueError if bucket <= 0, t1 > t2 or the layout has more than
+    /// 2**24 buckets.
+    #[pyo3(signature = (t1, t2, bucket, *, numpy = false))]
+    fn histogram<'py>(
+        &self,
+        py: Python<'py>,
+        t1: Bound<'py, PyAny>,
+        t2: Bound<'py, PyAny>,
+        bucket: Bound<'py, PyAny>,
+        numpy: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (a, b) = (coerce_ts(&t1)?, coerce_ts(&t2)?);
+        let w: i64 = bucket.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "histogram() bucket must be an int (a width in the log's time unit), got {}",
+                bucket.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+            ))
+        })?;
+        let np = if numpy {
+            Some(py.import("numpy").map_err(|_| {
+                pyo3::exceptions::PyModuleNotFoundError::new_err(
+                    "histogram(numpy=True) needs numpy: pip install numpy (or call histogram() without numpy=True for a list)",
+                )
+            })?)
+        } else {
+            None
+        };
+        let st = self.state();
+        // Large layouts are counted without holding the interpreter.
+        let many = (i128::from(b) - i128::from(a)) / i128::from(w.max(1)) > 4096;
+        let r = if many { released(py, || st.log.histogram(a, b, w)) } else { st.log.histogram(a, b, w) };
+        let counts = r.map_err(|e| match e {
+            timelog::Error::InvalidArgument(m) => PyValueError::new_err(m),
+            e => err(e),
+        })?;
+        match np {
+            None => Ok(PyList::new(py, counts)?.into_any()),
+            Some(np) => {
+                let bytes = pyo3::types::PyByteArray::new_with(py, counts.len() * 8, |buf| {
+                    for (dst, c) in buf.chunks_exact_mut(8).zip(&counts) {
+                        dst.copy_from_slice(&(*c as i64).to_ne_bytes());
+                    }
+                    Ok(())
+                })?;
+                np.call_method1("frombuffer", (bytes, np.getattr("int64")?))
+            }
+        }
+    }
+
+    /// arrow(t1=None, t2=None, *, payloads="auto", batch_rows=65536) -> ArrowStream
+    ///
+    /// The records of ``[t1, t2)`` (a missing bound is unbounded) as an
+    /// Arrow record-batch stream (``__arrow_c_stream__``) for pyarrow,
+    /// polars or DuckDB, read from a snapshot taken now. Columns: ``ts``
+    /// (``timestamp[<time_unit>]``) and ``value`` when the payloads convert
+    /// (payloads="auto"; "require" raises TypeError otherwise, "omit"
+    /// exports timestamps only). Timestamps are zero-copy when the range is
+    /// fully flushed into non-overlapping segments, else copied in batches
+    /// of ``batch_rows``. Raises ValueError if t1 > t2.
+    #[pyo3(signature = (t1 = None, t2 = None, *, payloads = "auto", batch_rows = crate::arrow::DEFAULT_BATCH_ROWS as isize))]
+    fn arrow(
+        &self,
+        t1: Option<Bound<'_, PyAny>>,
+        t2: Option<Bound<'_, PyAny>>,
+        payloads: &str,
+        batch_rows: isize,
+    ) -> PyResult<crate::arrow::PyArrowStream> {
+        let policy = crate::arrow::Payloads::parse(payloads)?;
+        let lo = t1.as_ref().map(coerce_ts).transpose()?.unwrap_or(i64::MIN);
+        let (lo, hi) = match t2.as_ref().map(coerce_ts).transpose()? {
+            None => (lo, i64::MAX),
+            Some(b) if t1.is_some() && lo > b => {
+                return Err(err(timelog::Error::InvalidRange { t1: lo, t2: b }));
+            }
+            Some(b) => match b.checked_sub(1) {
+                Some(hi) if hi >= lo => (lo, hi),
+                _ => (1, 0),
+            },
+        };
+        let snap = self.state().log.snapshot().map_err(err)?;
+        crate::arrow::PyArrowStream::new(crate::arrow::Source::Range { snap, lo, hi }, policy, batch_rows)
+    }
+
+    /// Arrow PyCapsule interface: every record of the log as a stream of
+    /// record batches (``log.arrow()``; see there).
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, pyo3::types::PyCapsule>> {
+        self.arrow(None, None, "auto", crate::arrow::DEFAULT_BATCH_ROWS as isize)?.export(py, requested_schema.as_ref())
+    }
+
     #[pyo3(signature = (t1 = None, t2 = None, *, kind = "segment"))]
     fn views(
         &self,

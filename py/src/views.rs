@@ -173,6 +173,23 @@ impl PyPageSpan {
         Ok(false)
     }
 
+    /// Arrow PyCapsule interface: the timestamps as a zero-copy Arrow
+    /// `timestamp[<time_unit>]` array (`int64` if `requested_schema` asks
+    /// for it). The exported array keeps the page alive on its own.
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_array__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        crate::arrow::span_array(py, self.get()?, requested_schema.as_ref())
+    }
+
+    /// Arrow PyCapsule interface: the type of `__arrow_c_array__`.
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyCapsule>> {
+        crate::arrow::span_schema(py, &self.get()?)
+    }
+
     fn __repr__(&self) -> String {
         match self.span.load_full() {
             Some(s) => format!("<PageSpan len={} [{}..{}]>", s.len(), s.timestamps()[0], s.timestamps()[s.len() - 1]),
@@ -310,6 +327,24 @@ impl PyPageSpanIter {
 
     fn __len__(&self) -> usize {
         self.lock().as_ref().map_or(0, |q| q.len())
+    }
+
+    /// Arrow PyCapsule interface: one record batch per remaining span
+    /// (`ts` zero-copy, `value` when the payloads convert), without
+    /// consuming the iterator. Physical pages: no tombstone filtering.
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, pyo3::types::PyCapsule>> {
+        let spans: Vec<Span> = self.lock().as_ref().map(|q| q.iter().cloned().collect()).unwrap_or_default();
+        crate::arrow::PyArrowStream::new(
+            crate::arrow::Source::Spans(spans),
+            crate::arrow::Payloads::Auto,
+            crate::arrow::DEFAULT_BATCH_ROWS as isize,
+        )?
+        .export(py, requested_schema.as_ref())
     }
 
     fn close(&self) {

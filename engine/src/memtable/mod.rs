@@ -48,6 +48,13 @@ pub(crate) struct Memtable<T> {
     /// is 0, which is safe because every record a snapshot may see was
     /// counted before its commit (R5).
     ooo_len: AtomicUsize,
+    /// The greatest sequence of any skiplist record, raised before the
+    /// record's commit (like `ooo_len`): a reader that can see a skiplist
+    /// record (R5) sees a value at least its sequence, so a tombstone newer
+    /// than it hides every skiplist record it covers (R7) and a read seeks
+    /// past it instead of walking them.
+    #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // see `insert_ooo`
+    ooo_max_seq: AtomicU64,
     record_bytes: usize,
     pub(crate) retired: crate::segment::Retired,
 }
@@ -90,6 +97,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             bytes: stat::AtomicUsize::new(0),
             ooo_bytes: stat::AtomicUsize::new(0),
             ooo_len: AtomicUsize::new(0),
+            ooo_max_seq: AtomicU64::new(0),
             record_bytes: 16 + std::mem::size_of::<T>(),
             retired: crate::segment::Retired::new(retired),
         }
@@ -149,6 +157,13 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         self.bytes.fetch_add(b, Ordering::Relaxed);
         self.ooo_bytes.fetch_add(b, Ordering::Relaxed);
         self.ooo_len.fetch_add(1, Ordering::Relaxed);
+        // Before the commit, like `ooo_len` (R5 orders it before any read
+        // that sees the record).
+        // Not under the model checkers (it would double the interleavings
+        // of the writer scenarios): there `ooo_max_seq()` says "unknown" and
+        // reads check every covered skiplist record, the fallback path.
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        self.ooo_max_seq.fetch_max(seq, Ordering::Relaxed);
     }
 
     pub(crate) fn push_tombstone(&self, t: Tombstone) {
@@ -206,6 +221,17 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     pub(crate) fn len(&self) -> usize {
         self.run.len() + self.ooo_len()
     }
+    /// At least the sequence of every skiplist record a reader can see
+    /// (see the field): every such record orders as this sequence or less
+    /// against a tombstone (R7), which lets a read seek past a tombstone
+    /// newer than it ([`Coverage::hidden_end`](crate::tombstone::Coverage::hidden_end)).
+    #[inline]
+    pub(crate) fn ooo_max_seq(&self) -> SeqNo {
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        return self.ooo_max_seq.load(Ordering::Relaxed);
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        return SeqNo::MAX; // not maintained under the model checkers (`insert_ooo`)
+    }
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0 && self.tombs.is_empty()
     }
@@ -219,6 +245,22 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             return;
         }
         self.ooo.range(lo, hi, f);
+    }
+
+    /// Like [`ooo_range`](Self::ooo_range), starting at the key
+    /// `(lo, seq_from)`: the records at `lo` with a smaller sequence are
+    /// skipped by the skiplist's own search, not visited.
+    pub(crate) fn ooo_range_from(
+        &self,
+        lo: Timestamp,
+        seq_from: SeqNo,
+        hi: Timestamp,
+        f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
+    ) {
+        if lo > hi || self.ooo_len() == 0 {
+            return;
+        }
+        self.ooo.range_from((lo, seq_from), hi, f);
     }
 
     /// Like [`ooo_range`](Self::ooo_range), descending from `hi` (inclusive).

@@ -37,15 +37,23 @@ mod imp {
         /// Visits the records with `ts >= lo` in ascending order until
         /// `ts > hi` or `f` returns false.
         #[inline]
-        pub(crate) fn range(
+        pub(crate) fn range(&self, lo: Timestamp, hi: Timestamp, f: impl FnMut(Timestamp, SeqNo, *const T) -> bool) {
+            self.range_from((lo, 0), hi, f)
+        }
+
+        /// Like `range`, from the key `from` (a seek, not a walk).
+        #[inline]
+        pub(crate) fn range_from(
             &self,
-            lo: Timestamp,
+            from: (Timestamp, SeqNo),
             hi: Timestamp,
             mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
         ) {
             let guard = &epoch::pin();
-            let mut e = self.list.lower_bound(std::ops::Bound::Included(&(lo, 0)), guard);
+            crate::hooks::visit(1);
+            let mut e = self.list.lower_bound(std::ops::Bound::Included(&from), guard);
             while let Some(entry) = e {
+                crate::hooks::visit(1);
                 let &(ts, seq) = entry.key();
                 if ts > hi {
                     break;
@@ -67,8 +75,10 @@ mod imp {
             mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
         ) {
             let guard = &epoch::pin();
+            crate::hooks::visit(1);
             let mut e = self.list.upper_bound(std::ops::Bound::Included(&(hi, SeqNo::MAX)), guard);
             while let Some(entry) = e {
+                crate::hooks::visit(1);
                 let &(ts, seq) = entry.key();
                 if ts < lo {
                     break;
@@ -162,14 +172,18 @@ mod imp {
             }
         }
 
-        pub(crate) fn range(
+        pub(crate) fn range(&self, lo: Timestamp, hi: Timestamp, f: impl FnMut(Timestamp, SeqNo, *const T) -> bool) {
+            self.range_from((lo, 0), hi, f)
+        }
+
+        pub(crate) fn range_from(
             &self,
-            lo: Timestamp,
+            from: (Timestamp, SeqNo),
             hi: Timestamp,
             mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
         ) {
             let Some(v) = self.current() else { return };
-            let start = v.entries.partition_point(|e| e.0 < (lo, 0));
+            let start = v.entries.partition_point(|e| e.0 < from);
             for &((ts, seq), p) in &v.entries[start..] {
                 if ts > hi || !f(ts, seq, p) {
                     break;

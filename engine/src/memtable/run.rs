@@ -168,6 +168,7 @@ impl<T> Run<T> {
     /// Timestamp at `i < len()`.
     #[inline]
     pub(crate) fn ts_at(&self, i: usize) -> Timestamp {
+        crate::hooks::visit(1);
         let (k, o, _) = locate(i);
         let b = self.bucket(k);
         b.read_slot(o);
@@ -178,6 +179,7 @@ impl<T> Run<T> {
     /// Sequence number at `i < len()`.
     #[inline]
     pub(crate) fn seq_at(&self, i: usize) -> SeqNo {
+        crate::hooks::visit(1);
         let (k, o, _) = locate(i);
         let b = self.bucket(k);
         b.read_slot(o);

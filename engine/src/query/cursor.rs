@@ -180,6 +180,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         let span = *s.span();
         s.advance(desc);
         self.remaining -= 1;
+        crate::hooks::visit(1);
         let r = f(span.ts(i), span.val(i));
         if self.remaining == 0 {
             self.release();
@@ -204,6 +205,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
                     let i = if desc { span.len - 1 - (s.pos + j) } else { s.pos + j };
                     f(span.ts(i), span.val(i));
                 }
+                crate::hooks::visit(k);
                 left -= k;
                 s.pos += k;
                 if s.pos == span.len {

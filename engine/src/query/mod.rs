@@ -2,5 +2,6 @@
 //! lookups and navigation (`point`).
 
 pub(crate) mod cursor;
+pub(crate) mod histogram;
 pub(crate) mod plan;
 pub(crate) mod point;

@@ -161,6 +161,7 @@ impl Drop for Retired {
 impl<T> Segment<T> {
     #[inline]
     pub(crate) fn ts_at(&self, i: usize) -> Timestamp {
+        crate::hooks::visit(1);
         self.region.read();
         self.pages[i / self.page_cap].ts[i % self.page_cap]
     }
@@ -206,6 +207,8 @@ impl<T> Segment<T> {
     /// contiguous), then one block.
     #[inline]
     fn search(&self, ts: Timestamp, incl: bool) -> (usize, usize) {
+        // One seek: two small fence arrays and one block (test counter).
+        crate::hooks::visit(1);
         let below = |last: &Timestamp| if incl { *last <= ts } else { *last < ts };
         let p = self.fences.partition_point(below);
         if p == self.pages.len() {
@@ -234,6 +237,7 @@ impl<T> Segment<T> {
         let mut n = 0;
         while let Some(page) = self.pages.get(p) {
             let k = page.ts[o..].iter().take_while(|&&x| x == ts).count();
+            crate::hooks::visit(k + 1);
             page.vals[o..o + k].iter().for_each(&mut f);
             n += k;
             if o + k < page.ts.len() {

@@ -160,11 +160,14 @@ class Timelog(_timelog.Timelog):
                 out.update(batch)
         return out
 
-    def to_numpy(self, t1: _Optional[int] = None, t2: _Optional[int] = None, *, dtype: _Any = None) -> _Tuple[_Any, _Any]:
+    def to_numpy(
+        self, t1: _Optional[int] = None, t2: _Optional[int] = None, *, dtype: _Any = None, datetime: bool = False
+    ) -> _Tuple[_Any, _Any]:
         """``(int64 timestamps, values)`` arrays of ``[t1, t2)``.
 
         Values convert to ``float64`` (or ``dtype``, which must be numeric).
-        numpy is imported only here.
+        With ``datetime=True`` the timestamps are ``datetime64[<time_unit>]``
+        (a view of the same int64 array, no copy). numpy is imported only here.
         """
         import numpy as np
 
@@ -191,7 +194,10 @@ class Timelog(_timelog.Timelog):
                             raise
                         raise type(e)(f"{e} [{note}]") from e
                     i += 1
-        return ts[:i], vals[:i]
+        ts = ts[:i]
+        if datetime:
+            ts = ts.view(f"datetime64[{self.time_unit}]")
+        return ts, vals[:i]
 
 
 __all__ = [
