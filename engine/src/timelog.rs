@@ -933,6 +933,13 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             max_delta_segments: i.cfg.max_delta_segments,
             delete_debt: i.delete_debt(&m),
             l1_windows: windows.len(),
+            select_calls: c.select_calls.load(Relaxed),
+            select_l0_inputs: c.select_l0_inputs.load(Relaxed),
+            select_l1_inputs: c.select_l1_inputs.load(Relaxed),
+            select_no_work: c.select_no_work.load(Relaxed),
+            adaptive_ewma_density: f64::from_bits(c.adaptive_ewma_bits.load(Relaxed)),
+            adaptive_flush_count: c.adaptive_flush_count.load(Relaxed),
+            adaptive_failures: c.compaction_publish_ebusy.load(Relaxed),
             visible_seq: i.visible.load(Relaxed),
             manifest_version: m.version,
         }

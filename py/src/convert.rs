@@ -164,7 +164,11 @@ fn coerce_slow(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
         return obj.extract::<i64>().map_err(|_| overflow(obj));
     }
     if obj.hasattr("__index__")? {
-        let i = obj.call_method0("__index__")?;
+        // operator.index semantics: CPython's own TypeError when __index__
+        // returns a non-int ("__index__ returned non-int (type str)").
+        // SAFETY: attached (`obj` is bound); PyNumber_Index returns a new
+        // reference or NULL with an exception set.
+        let i = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyNumber_Index(obj.as_ptr()))? };
         return i.extract::<i64>().map_err(|_| overflow(&i));
     }
     Err(PyTypeError::new_err(format!(

@@ -239,7 +239,9 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // Payload clones (and drops of what we loaded) inside the payload scope.
         let built = self.hooks.scoped(&mut || {
             let start = self.manifest.load_full();
-            if let Some(sel) = self.select(&start, with_debt) {
+            let sel = self.select(&start, with_debt);
+            self.counters.note_selection(sel.as_ref().map(|s| (s.l0.len(), s.l1.len())));
+            if let Some(sel) = sel {
                 let outputs = self.build_l1(&start, &sel);
                 work = Some((sel, outputs));
             }
