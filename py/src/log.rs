@@ -188,7 +188,14 @@ impl PyTimelog {
             (false, true) => write_result(st.log.delete_range(coerce_ts(&start)?, i64::MAX)),
             (false, false) => {
                 let (a, b) = (coerce_ts(&start)?, coerce_ts(&stop)?);
-                if a >= b {
+                // As delete_range (and the C package): reversed bounds are
+                // an error for a delete, not an empty no-op.
+                if a > b {
+                    return Err(PyValueError::new_err(format!(
+                        "del log[t1:t2] needs t1 <= t2, got t1={a} > t2={b}; ranges are half-open [t1, t2)"
+                    )));
+                }
+                if a == b {
                     return Ok(());
                 }
                 write_result(st.log.delete_range(a, b))
