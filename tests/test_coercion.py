@@ -298,7 +298,7 @@ def test_index_returning_non_int_is_cpythons_type_error(log, api):
 
 
 def test_out_of_range_message_keeps_the_c_phrase(log):
-    with pytest.raises(OverflowError, match="outside (the )?int64 range"):
+    with pytest.raises(OverflowError, match="is outside int64 range"):
         log.append(2**63, 1)
 
 

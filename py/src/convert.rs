@@ -134,7 +134,7 @@ pub fn coerce_ts(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
 #[cold]
 fn overflow(obj: &Bound<'_, PyAny>) -> PyErr {
     PyOverflowError::new_err(format!(
-        "timestamp {} is outside the int64 range [{}, {}]",
+        "timestamp {} is outside int64 range [{}, {}]",
         obj.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into()),
         i64::MIN,
         i64::MAX

@@ -7,7 +7,8 @@ and writes what every operation returned or raised, as JSON.
 Input: a list of sessions, each ``{"config": {...}, "ops": [[name, arg...], ...]}``.
 Output: per session, ``{"config": "ok" | "ExceptionClassName", "ops": [...]}``
 with one entry per operation: ``["ok", value]`` or
-``["exc", "ExceptionClassName"]``, plus ``{"warn": n}`` (number of
+``["exc", "ExceptionClassName"]``, plus ``{"warn": n}``; the messages of
+the exceptions are in ``"msgs"`` (by operation index) and ``"config_msg"`` (number of
 RuntimeWarnings the operation emitted) when non-zero. Stdlib only (numpy is
 used for the "np" argument tag when importable), so the same file runs on
 both packages; the pytest in test_conformance.py generates the scripts and
@@ -202,7 +203,8 @@ def run_session(spec):
     try:
         s = Session({k: decode(v) for k, v in spec["config"].items()})
     except Exception as e:  # a bad config is a result too
-        return {"config": type(e).__name__, "ops": []}
+        return {"config": type(e).__name__, "config_msg": str(e), "ops": [], "msgs": {}}
+    msgs = {}
     try:
         for op in spec["ops"]:
             with warnings.catch_warnings(record=True) as caught:
@@ -211,6 +213,7 @@ def run_session(spec):
                     entry = ["ok", encode(s.run(op[0], op[1:]))]
                 except Exception as e:
                     entry = ["exc", type(e).__name__]
+                    msgs[len(out)] = str(e)[:500]
             n = sum(1 for w in caught if issubclass(w.category, RuntimeWarning))
             if n:
                 entry.append({"warn": n})
@@ -220,7 +223,7 @@ def run_session(spec):
             s.close()
         except Exception as e:
             out.append(["close", type(e).__name__])
-    return {"config": "ok", "ops": out}
+    return {"config": "ok", "ops": out, "msgs": msgs}
 
 
 def main():

@@ -380,6 +380,15 @@ WHITELIST = [
 ]
 
 
+# Phrases of the C package's messages that users and their tests match:
+# where a C message has one, ours must have it too (help may follow).
+PHRASES = ["must be finite", "Unknown key", "outside int64 range", "Cannot specify both", "keys must be str"]
+
+
+def _phrases_missing(c_msg, o_msg):
+    return [p for p in PHRASES if p in (c_msg or "") and p not in (o_msg or "")]
+
+
 def classify(op, c, o, dup, low):
     if op[0] in ("maint_step", "maint_drain", "compact") and _exc(c, "ValueError") and low and o[0] == "ok":
         return C_LOW_COMPACTION
@@ -427,12 +436,21 @@ def test_conformance_with_the_c_package():
     c_res = _run(c_py, sessions)
     o_res = _run(ours_py, sessions)
     failures, allowed, examples = [], collections.Counter(), []
-    n_ops = n_refused = 0
+    n_ops = n_refused = n_phrases = 0
     for si, (spec, cr, orr, dup) in enumerate(zip(sessions, c_res, o_res, dups)):
         if cr["config"] != orr["config"]:
             failures.append(f"session {si} config {spec['config']}: C {cr['config']} ours {orr['config']}")
             continue
         n_refused += cr["config"] != "ok"
+        missing = _phrases_missing(cr.get("config_msg"), orr.get("config_msg"))
+        if missing:
+            failures.append(f"session {si} config {spec['config']}: ours lacks {missing}: C {cr['config_msg']!r} ours {orr['config_msg']!r}")
+        for k, c_msg in cr["msgs"].items():
+            missing = _phrases_missing(c_msg, orr["msgs"].get(k))
+            if missing:
+                failures.append(f"session {si} op {k} {spec['ops'][int(k)]!r}: ours lacks {missing}: C {c_msg!r} ours {orr['msgs'].get(k)!r}")
+            elif any(p in c_msg for p in PHRASES):
+                n_phrases += 1
         for oi, (op, c, o) in enumerate(zip(spec["ops"], cr["ops"], orr["ops"])):
             n_ops += 1
             if c == o:
@@ -447,7 +465,7 @@ def test_conformance_with_the_c_package():
                 break  # later ops of a diverged session are not meaningful
     summary = (
         f"conformance: {n_ops} ops in {len(sessions)} sessions (seed {seed}; "
-        f"{n_refused} refused configurations, alike), "
+        f"{n_refused} refused configurations, alike; {n_phrases} C message phrases kept), "
         f"{len(failures)} unexplained differences, {sum(allowed.values())} whitelisted: {dict(allowed)}"
     )
     print(summary)
