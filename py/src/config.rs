@@ -147,12 +147,13 @@ fn float(name: &str, v: &Bound<'_, PyAny>) -> PyResult<f64> {
     v.extract::<f64>().map_err(|_| PyTypeError::new_err(format!("{name} must be a float, got {}", type_name(v))))
 }
 
+/// `(key, value)` entries of a `compaction`/`adaptive` dict.
+type Entries<'py> = Vec<(String, Bound<'py, PyAny>)>;
+/// `(key, name as the caller spelled it, value)`.
+type NamedEntries<'py> = Vec<(String, String, Bound<'py, PyAny>)>;
+
 /// The entries of a `compaction`/`adaptive` dict: string keys from `keys`.
-fn sub_dict<'py>(
-    name: &str,
-    v: &Bound<'py, PyAny>,
-    keys: &[&str],
-) -> PyResult<Option<Vec<(String, Bound<'py, PyAny>)>>> {
+fn sub_dict<'py>(name: &str, v: &Bound<'py, PyAny>, keys: &[&str]) -> PyResult<Option<Entries<'py>>> {
     if v.is_none() {
         return Ok(None);
     }
@@ -208,9 +209,9 @@ fn set_adaptive(a: &mut AdaptiveConfig, key: &str, name: &str, v: &Bound<'_, PyA
 /// then the flat keywords', refusing a knob given both ways.
 fn section<'py>(
     dict_name: &str,
-    dict: Option<Vec<(String, Bound<'py, PyAny>)>>,
+    dict: Option<Entries<'py>>,
     flat: &[(&'static str, &'static str, Bound<'py, PyAny>)],
-) -> PyResult<Option<Vec<(String, String, Bound<'py, PyAny>)>>> {
+) -> PyResult<Option<NamedEntries<'py>>> {
     let from_flat: Vec<_> = flat.iter().filter(|(_, sec, _)| *sec == dict_name).collect();
     if dict.is_none() && from_flat.is_empty() {
         return Ok(None);
@@ -284,11 +285,13 @@ pub fn parse(kwargs: Option<&Bound<'_, PyDict>>, carry: Option<&Config>, what: &
             "adaptive" => adaptive = sub_dict("adaptive", &v, ADAPTIVE_KEYS)?,
             other => match FLAT.iter().find(|(f, _, _)| *f == other) {
                 Some(&(f, sec, _)) => flat.push((f, sec, v.clone())),
-                None => return Err(PyTypeError::new_err(format!(
+                None => {
+                    return Err(PyTypeError::new_err(format!(
                     "{what} got an unexpected keyword argument '{other}'; accepted: {}, and the legacy flat forms {}",
                     KEYS.join(", "),
                     FLAT.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")
-                ))),
+                )))
+                }
             },
         }
     }

@@ -137,13 +137,11 @@ impl PyTimelog {
 
     fn slice_iter(&self, s: &Bound<'_, PySlice>, order: Order) -> PyResult<PyTimelogIter> {
         let step = s.getattr("step")?;
-        if !step.is_none() {
-            if !step_is_one(&step) {
-                return Err(PyValueError::new_err(format!(
-                    "slice step must be None or 1 (timestamps are not positions), got {}; use reversed(log[t1:t2]) for descending order",
-                    step.repr()?
-                )));
-            }
+        if !step.is_none() && !step_is_one(&step) {
+            return Err(PyValueError::new_err(format!(
+                "slice step must be None or 1 (timestamps are not positions), got {}; use reversed(log[t1:t2]) for descending order",
+                step.repr()?
+            )));
         }
         let start = s.getattr("start")?;
         let stop = s.getattr("stop")?;
