@@ -135,10 +135,19 @@ pub struct CompactionConfig {
     pub max_windows: usize,
 }
 
-/// Adaptive window sizing. Accepted and validated; `target_records == 0` (the
-/// default) keeps the fixed `window_size`. When enabled, the window grows or
-/// shrinks between flushes so that one window holds about `target_records`
-/// records (see `docs/protocol.md`, "Adaptive windows").
+/// Adaptive L1 window sizing; `target_records == 0` (the default) keeps the
+/// fixed `window_size`. When enabled, after each flush (past
+/// `warmup_flushes`) the window becomes `target_records / density`, where
+/// density is the EWMA (smoothing `alpha`) of the record density of flushed
+/// runs, clamped to `[min_window, max_window]`, snapped to a multiple of
+/// `window_quantum`, and applied only when it differs from the current one
+/// by at least `hysteresis_pct` percent. When no flush brings a density
+/// sample for `stale_flushes` flushes, the estimate is dropped and starts
+/// again. After `failure_backoff_threshold` consecutive compactions that
+/// failed to publish, the window grows by `failure_backoff_pct` percent.
+/// `0` means the engine default for each knob (see [`defaults`]), except
+/// `target_records` (0 = off), `max_window` (0 = no bound),
+/// `window_quantum` (0 = none) and `stale_flushes` (0 = never stale).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct AdaptiveConfig {
     pub target_records: u64,
@@ -251,6 +260,12 @@ pub mod defaults {
     pub const COMPACTION_TARGET_BYTES: usize = 64 << 20;
     /// Smoothing of the flushed-run density EWMA (`adaptive.alpha = 0`).
     pub const ADAPTIVE_ALPHA: f64 = 0.2;
+    /// Smallest adaptive window (`adaptive.min_window = 0`): one time unit.
+    pub const ADAPTIVE_MIN_WINDOW: i64 = 1;
+    pub const ADAPTIVE_HYSTERESIS_PCT: u32 = 10;
+    pub const ADAPTIVE_WARMUP_FLUSHES: u32 = 4;
+    pub const ADAPTIVE_FAILURE_BACKOFF_THRESHOLD: u32 = 3;
+    pub const ADAPTIVE_FAILURE_BACKOFF_PCT: u32 = 50;
 }
 
 /// A validated configuration with the defaults resolved.
@@ -271,6 +286,21 @@ pub(crate) struct Resolved {
     pub compaction_max_windows: usize,
     pub compaction_target_bytes: usize,
     pub adaptive_alpha: f64,
+    pub adaptive: AdaptiveResolved,
+}
+
+/// [`AdaptiveConfig`] with the defaults applied (`enabled` = `target_records > 0`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AdaptiveResolved {
+    pub target_records: u64,
+    pub min_window: i64,
+    pub max_window: i64,
+    pub hysteresis_pct: u32,
+    pub window_quantum: i64,
+    pub warmup_flushes: u32,
+    pub stale_flushes: u32,
+    pub failure_backoff_threshold: u32,
+    pub failure_backoff_pct: u32,
 }
 
 /// The rule of a knob, as error messages state it: `"{knob} must be {rule}"`.
@@ -369,6 +399,33 @@ impl Config {
             compaction_max_windows: or(self.compaction.max_windows, defaults::COMPACTION_MAX_WINDOWS),
             compaction_target_bytes: or(self.compaction.target_bytes, defaults::COMPACTION_TARGET_BYTES),
             adaptive_alpha: if self.adaptive.alpha == 0.0 { defaults::ADAPTIVE_ALPHA } else { self.adaptive.alpha },
+            adaptive: AdaptiveResolved {
+                target_records: a.target_records,
+                min_window: if a.min_window == 0 { defaults::ADAPTIVE_MIN_WINDOW } else { a.min_window },
+                max_window: if a.max_window == 0 { i64::MAX } else { a.max_window },
+                hysteresis_pct: if a.hysteresis_pct == 0 {
+                    defaults::ADAPTIVE_HYSTERESIS_PCT
+                } else {
+                    a.hysteresis_pct
+                },
+                window_quantum: a.window_quantum,
+                warmup_flushes: if a.warmup_flushes == 0 {
+                    defaults::ADAPTIVE_WARMUP_FLUSHES
+                } else {
+                    a.warmup_flushes
+                },
+                stale_flushes: a.stale_flushes,
+                failure_backoff_threshold: if a.failure_backoff_threshold == 0 {
+                    defaults::ADAPTIVE_FAILURE_BACKOFF_THRESHOLD
+                } else {
+                    a.failure_backoff_threshold
+                },
+                failure_backoff_pct: if a.failure_backoff_pct == 0 {
+                    defaults::ADAPTIVE_FAILURE_BACKOFF_PCT
+                } else {
+                    a.failure_backoff_pct
+                },
+            },
         })
     }
 }

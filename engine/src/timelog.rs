@@ -928,7 +928,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             extend_skipped: c.extend_skipped.load(Relaxed),
             retired_queue_len: i.retired.load(Relaxed),
             pinned_readers: i.pins.total(),
-            window_size: i.cfg.window_size,
+            window_size: i.l1_window(),
             window_origin: i.cfg.cfg.window_origin,
             max_delta_segments: i.cfg.max_delta_segments,
             delete_debt: i.delete_debt(&m),
@@ -939,7 +939,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             select_no_work: c.select_no_work.load(Relaxed),
             adaptive_ewma_density: f64::from_bits(c.adaptive_ewma_bits.load(Relaxed)),
             adaptive_flush_count: c.adaptive_flush_count.load(Relaxed),
-            adaptive_failures: c.compaction_publish_ebusy.load(Relaxed),
+            adaptive_failures: c.adaptive_failures.load(Relaxed),
             visible_seq: i.visible.load(Relaxed),
             manifest_version: m.version,
         }

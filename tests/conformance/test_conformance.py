@@ -249,9 +249,12 @@ class Gen:
                     ("compaction_target_bytes", r.choice([0, 512, 1 << 20])),
                     ("adaptive_alpha", r.choice([0.0, 0.3, 1.0])),
                     ("adaptive_warmup_flushes", r.choice([0, 2])),
+                    ("adaptive_target_records", r.choice([0, 10, 50])),
                 ]
             )
             cfg[flat[0]] = flat[1]
+        if r.random() < 0.15:  # adaptive window sizing on: results must not change
+            cfg["adaptive"] = {"target_records": r.choice([5, 20, 100]), "alpha": 0.5, "warmup_flushes": 1}
         if r.random() < 0.06:  # a bad configuration: both must refuse it alike
             bad = r.choice(
                 [
@@ -421,6 +424,8 @@ def _run(python: Path, sessions) -> list:
     return json.loads(p.stdout)["results"]
 
 
+# A long run (TIMELOG_CONFORMANCE_OPS=200000) takes a few minutes.
+@pytest.mark.timeout(3600)
 def test_conformance_with_the_c_package():
     c_py = _c_python()
     if c_py is None or not c_py.exists():

@@ -110,7 +110,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         });
         if published {
             self.counters.flushes_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.counters.note_flush(run, self.cfg.adaptive_alpha);
+            self.counters.note_flush(run, self.cfg.adaptive_alpha, &self.cfg.adaptive, self.cfg.window_size);
         }
         published
     }
