@@ -548,3 +548,48 @@ def test_maint_step_refused_while_the_worker_runs(make_log):
     log.start_maintenance()
     with pytest.raises(TimelogError, match="maintenance='disabled'"):
         log.maint_step()
+
+
+def test_adaptive_window_follows_the_density_of_flushed_runs(make_log):
+    log = make_log(
+        maintenance="disabled",
+        window_size=1_000_000,
+        adaptive={"target_records": 100, "alpha": 1.0, "warmup_flushes": 1, "hysteresis_pct": 1},
+    )
+    assert log.stats()["adaptive"]["active"] is True
+    log.extend([(t, t) for t in range(1000)])  # 1 record per ms
+    log.flush()
+    a = log.stats()["adaptive"]
+    assert a["ewma_density"] == pytest.approx(1.0)
+    assert a["window"] == 100 == log.stats()["compaction_selection"]["window_size"]
+    log.compact()
+    assert log.stats()["compaction_selection"]["l1_windows"] == 10
+    log.extend([(5000 + i // 10, i) for i in range(1000)])  # 10 records per ms
+    log.flush()
+    assert log.stats()["adaptive"]["window"] == 10
+    log.compact()
+    log.validate()
+    assert len(log) == 2000
+    assert [t for t, _ in log[5000:5002]] == [5000] * 10 + [5001] * 10
+
+
+def test_adaptive_flat_keywords_drive_the_same_sizing(make_log):
+    log = make_log(
+        maintenance="disabled",
+        adaptive_target_records=100,
+        adaptive_alpha=1.0,
+        adaptive_warmup_flushes=1,
+        adaptive_min_window=300,
+        adaptive_window_quantum=250,
+    )
+    log.extend([(t, t) for t in range(1000)])
+    log.flush()
+    assert log.stats()["adaptive"]["window"] == 500  # 100, clamped to 300, snapped to 250s
+
+
+def test_adaptive_off_keeps_the_configured_window(make_log):
+    log = make_log(maintenance="disabled", window_size=1000)
+    log.extend([(t, t) for t in range(1000)])
+    log.flush()
+    a = log.stats()["adaptive"]
+    assert a["active"] is False and a["window"] == 1000 and a["ewma_density"] > 0

@@ -61,7 +61,8 @@ pub fn to_dict<'py>(py: Python<'py>, s: &Stats, cfg: &Config) -> PyResult<Bound<
     ad.set_item("flush_count", s.adaptive_flush_count)?;
     ad.set_item("failures", s.adaptive_failures)?;
     ad.set_item("enabled", a.target_records > 0)?;
-    ad.set_item("active", false)?;
+    // Adaptive window sizing is in effect (the window follows the density).
+    ad.set_item("active", a.target_records > 0)?;
     ad.set_item("window_size", s.window_size)?;
     ad.set_item("target_records", a.target_records)?;
     ad.set_item("min_window", a.min_window)?;
