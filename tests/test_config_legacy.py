@@ -152,12 +152,3 @@ def test_reopen_takes_the_flat_forms(make_log):
     log.close()
     log.reopen(maintenance="disabled", max_compaction_inputs=3)
     assert log.stats()["compaction_selection"]["max_inputs"] == 3
-
-
-def test_top_level_names():
-    import typing
-
-    assert timelog.TL_TS_MIN == -(2**63)
-    assert timelog.TL_TS_MAX == 2**63 - 1
-    assert timelog.Iterator is typing.Iterator
-    from timelog import TL_TS_MAX, TL_TS_MIN, Iterator  # noqa: F401

@@ -81,10 +81,12 @@ fn str_arg<'py>(name: &str, v: &Bound<'py, PyAny>, accepted: &str) -> PyResult<S
 /// An integer knob as Python sees it: `operator.index(v)` (so numpy
 /// integers work and a float is refused with CPython's own message), bools
 /// refused, then range-checked against `lo..=hi` with the engine's rule for
-/// `knob` (`timelog::config::rule`). A value beyond what the knob's type can
-/// hold raises `OverflowError`, a negative one `ValueError`; both print the
-/// value the caller gave.
-fn int_in(name: &str, knob: &str, v: &Bound<'_, PyAny>, lo: i128, hi: i128) -> PyResult<i128> {
+/// `knob` (`timelog::config::rule`). A negative value raises `ValueError`;
+/// one above `hi` raises `OverflowError` when `hi` is the limit of the
+/// knob's type (`Above::Overflow`, CPython's class for that) and
+/// `ValueError` when it is the knob's own rule (`Above::Invalid`). Every
+/// message prints the value the caller gave.
+fn int_in(name: &str, knob: &str, v: &Bound<'_, PyAny>, lo: i128, hi: i128, above: Above) -> PyResult<i128> {
     if v.is_instance_of::<pyo3::types::PyBool>() {
         return Err(PyTypeError::new_err(format!("{name} must be an int, not bool")));
     }
@@ -102,12 +104,20 @@ fn int_in(name: &str, knob: &str, v: &Bound<'_, PyAny>, lo: i128, hi: i128) -> P
         Ok(n) if (lo..=hi).contains(&n) => Ok(n),
         Ok(n) if n < lo => Err(PyValueError::new_err(format!("{name} must be {rule}, got {got}"))),
         _ if i.lt(0)? => Err(PyValueError::new_err(format!("{name} must be {rule}, got {got}"))),
-        // Beyond what the knob's type holds: CPython's class for that.
-        _ if hi > u8::MAX as i128 => {
+        _ if above == Above::Overflow => {
             Err(PyOverflowError::new_err(format!("{name} must be {rule}, got {got}, which is too large")))
         }
         _ => Err(PyValueError::new_err(format!("{name} must be {rule}, got {got}"))),
     }
+}
+
+/// What a value above the upper bound of [`int_in`] is.
+#[derive(PartialEq, Eq)]
+enum Above {
+    /// Beyond the knob's type (`OverflowError`).
+    Overflow,
+    /// Against the knob's rule (`ValueError`).
+    Invalid,
 }
 
 fn uint<T: TryFrom<u64>>(name: &str, knob: &str, v: &Bound<'_, PyAny>) -> PyResult<T> {
@@ -117,13 +127,13 @@ fn uint<T: TryFrom<u64>>(name: &str, knob: &str, v: &Bound<'_, PyAny>) -> PyResu
         .map(|b| if b == 64 { u64::MAX } else { (1u64 << b) - 1 })
         .find(|&m| T::try_from(m).is_ok())
         .unwrap_or(0);
-    let n = int_in(name, knob, v, 0, hi as i128)?;
+    let n = int_in(name, knob, v, 0, hi as i128, Above::Overflow)?;
     T::try_from(n as u64).map_err(|_| PyOverflowError::new_err(format!("{name} is too large: {n}")))
 }
 
 /// A non-negative `i64` knob (windows): `[0, 2**63 - 1]`.
 fn nonneg_i64(name: &str, knob: &str, v: &Bound<'_, PyAny>) -> PyResult<i64> {
-    Ok(int_in(name, knob, v, 0, i64::MAX as i128)? as i64)
+    Ok(int_in(name, knob, v, 0, i64::MAX as i128, Above::Overflow)? as i64)
 }
 
 /// A niceness: `None` (engine default) or `[0, 19]`.
@@ -131,7 +141,7 @@ fn nice(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Option<u8>> {
     if v.is_none() {
         return Ok(None);
     }
-    let n = int_in(name, "maintenance_nice", v, 0, 19)?;
+    let n = int_in(name, "maintenance_nice", v, 0, 19, Above::Invalid)?;
     Ok(Some(n as u8))
 }
 
