@@ -152,3 +152,11 @@ def test_reopen_takes_the_flat_forms(make_log):
     log.close()
     log.reopen(maintenance="disabled", max_compaction_inputs=3)
     assert log.stats()["compaction_selection"]["max_inputs"] == 3
+
+
+def test_flat_value_of_the_wrong_type_is_reported_before_the_conflict():
+    # The C package's order (found by the conformance suite).
+    with pytest.raises(TypeError):
+        Timelog(adaptive={"target_records": 20}, adaptive_target_records=1.5)
+    with pytest.raises(TypeError):
+        Timelog(compaction={"max_inputs": 2}, max_compaction_inputs="x")

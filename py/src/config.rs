@@ -234,6 +234,13 @@ fn section<'py>(
     for (flat_name, _, v) in from_flat {
         let key = FLAT.iter().find(|(f, _, _)| f == flat_name).map(|(_, _, k)| *k).unwrap_or_default();
         if dict.iter().any(|(k, _)| k == key) {
+            // As in the C package, a flat value of the wrong type is
+            // reported first (its TypeError), then the conflict.
+            if dict_name == "adaptive" {
+                set_adaptive(&mut AdaptiveConfig::default(), key, flat_name, v)?;
+            } else {
+                set_compaction(&mut CompactionConfig::default(), key, flat_name, v)?;
+            }
             return Err(PyValueError::new_err(format!(
                 "Cannot specify both {flat_name} and {dict_name}={{'{key}': ...}}; give the knob once (the dict form is preferred)"
             )));
