@@ -274,3 +274,59 @@ def test_slice_bound_float_in_delete_leaves_data(seeded):
 
 def test_timelog_class_is_used(log):
     assert isinstance(log, Timelog)
+
+
+# ------------------------------------------------ issue 11: smaller defects
+
+
+class _IndexReturnsStr:
+    def __index__(self):
+        return "x"
+
+
+@pytest.mark.parametrize("api", ["append", "setitem", "next_ts", "contains"])
+def test_index_returning_non_int_is_cpythons_type_error(log, api):
+    # Used to report "outside the int64 range".
+    calls = {
+        "append": lambda: log.append(_IndexReturnsStr(), 1),
+        "setitem": lambda: log.__setitem__(_IndexReturnsStr(), 1),
+        "next_ts": lambda: log.next_ts(_IndexReturnsStr()),
+        "contains": lambda: _IndexReturnsStr() in log,
+    }
+    with pytest.raises(TypeError, match=r"__index__ returned non-int \(type str\)"):
+        calls[api]()
+
+
+def test_out_of_range_message_keeps_the_c_phrase(log):
+    with pytest.raises(OverflowError, match="is outside int64 range"):
+        log.append(2**63, 1)
+
+
+@pytest.mark.parametrize("api", ["tail", "head"])
+def test_tail_and_head_refuse_bool_counts(seeded, api):
+    # Bools are refused as timestamps; tail(True) used to mean tail(1).
+    with pytest.raises(TypeError, match="bool"):
+        getattr(seeded, api)(True)
+    assert len(getattr(seeded, api)(1)) == 1
+
+
+def test_slice_step_accepts_index_objects_equal_to_one(seeded):
+    assert list(seeded[0:10:np.int64(1)]) == list(seeded[0:10])
+    with pytest.raises(ValueError, match="step"):
+        seeded[0:10:np.int64(2)]
+    with pytest.raises(ValueError, match="step"):
+        seeded[0:10:True]
+    n = len(seeded)
+    del seeded[0:1:np.int64(1)]
+    assert len(seeded) <= n
+
+
+def test_bulk_append_refuses_a_zero_d_array(log):
+    with pytest.raises(ValueError, match="1-D"):
+        log.bulk_append(np.array(5, dtype=np.int64), [1])
+    assert len(log) == 0
+
+
+def test_page_spans_error_names_page_spans(log):
+    with pytest.raises(ValueError, match=r"page_spans\(\) needs t1 <= t2"):
+        log.page_spans(5, 1)

@@ -137,15 +137,11 @@ impl PyTimelog {
 
     fn slice_iter(&self, s: &Bound<'_, PySlice>, order: Order) -> PyResult<PyTimelogIter> {
         let step = s.getattr("step")?;
-        if !step.is_none() {
-            let one = step.is_exact_instance_of::<pyo3::types::PyInt>()
-                && step.extract::<i64>().map(|v| v == 1).unwrap_or(false);
-            if !one {
-                return Err(PyValueError::new_err(format!(
-                    "slice step must be None or 1 (timestamps are not positions), got {}; use reversed(log[t1:t2]) for descending order",
-                    step.repr()?
-                )));
-            }
+        if !step.is_none() && !step_is_one(&step) {
+            return Err(PyValueError::new_err(format!(
+                "slice step must be None or 1 (timestamps are not positions), got {}; use reversed(log[t1:t2]) for descending order",
+                step.repr()?
+            )));
         }
         let start = s.getattr("start")?;
         let stop = s.getattr("stop")?;
@@ -178,10 +174,7 @@ impl PyTimelog {
 
     fn delete_slice(&self, s: &Bound<'_, PySlice>) -> PyResult<()> {
         let step = s.getattr("step")?;
-        if !step.is_none()
-            && !(step.is_exact_instance_of::<pyo3::types::PyInt>()
-                && step.extract::<i64>().map(|v| v == 1).unwrap_or(false))
-        {
+        if !step.is_none() && !step_is_one(&step) {
             return Err(PyValueError::new_err("slice step must be None or 1 in del log[t1:t2]"));
         }
         let start = s.getattr("start")?;
@@ -193,7 +186,14 @@ impl PyTimelog {
             (false, true) => write_result(st.log.delete_range(coerce_ts(&start)?, i64::MAX)),
             (false, false) => {
                 let (a, b) = (coerce_ts(&start)?, coerce_ts(&stop)?);
-                if a >= b {
+                // As delete_range (and the C package): reversed bounds are
+                // an error for a delete, not an empty no-op.
+                if a > b {
+                    return Err(PyValueError::new_err(format!(
+                        "del log[t1:t2] needs t1 <= t2, got t1={a} > t2={b}; ranges are half-open [t1, t2)"
+                    )));
+                }
+                if a == b {
                     return Ok(());
                 }
                 write_result(st.log.delete_range(a, b))
@@ -220,7 +220,22 @@ enum BulkObjects<'py> {
     Tuple(Bound<'py, PyTuple>),
 }
 
-fn count_arg(what: &str, n: isize) -> PyResult<usize> {
+/// A slice step of 1: an int or an `__index__` object (numpy.int64(1)), not a bool.
+fn step_is_one(step: &Bound<'_, PyAny>) -> bool {
+    !step.is_instance_of::<pyo3::types::PyBool>()
+        && step
+            .py()
+            .import("operator")
+            .and_then(|m| m.getattr("index")?.call1((step,)))
+            .is_ok_and(|i| i.extract::<i64>().is_ok_and(|v| v == 1))
+}
+
+/// The count of `tail(n)`/`head(n)`: an int >= 0 (bools refused, as for timestamps).
+fn count_arg(what: &str, n: &Bound<'_, PyAny>) -> PyResult<usize> {
+    if n.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(PyTypeError::new_err(format!("{what}(n) needs an int count, not bool")));
+    }
+    let n: isize = n.extract()?;
     usize::try_from(n).map_err(|_| PyValueError::new_err(format!("{what}(n) needs n >= 0, got {n}")))
 }
 
@@ -284,8 +299,15 @@ impl PyTimelog {
                     batch.push((ts, PyObj::new(obj.unbind())));
                     Ok(())
                 }
-                Err(e) if insert_on_error => {
-                    let _ = e;
+                // Skipped, as in the C package: a timestamp that is not an
+                // int (TypeError) or outside int64 (OverflowError). Anything
+                // else (KeyboardInterrupt, MemoryError, a ValueError from a
+                // user __index__) propagates and nothing is written.
+                Err(e)
+                    if insert_on_error
+                        && (e.is_instance_of::<PyTypeError>(py)
+                            || e.is_instance_of::<pyo3::exceptions::PyOverflowError>(py)) =>
+                {
                     skipped += 1;
                     Ok(())
                 }
@@ -294,16 +316,35 @@ impl PyTimelog {
         };
         match objects {
             Some(objs) => {
-                let n1 = items.len()?;
-                let n2 = objs.len()?;
-                if n1 != n2 {
-                    return Err(PyValueError::new_err(format!(
-                        "extend(timestamps, objects) needs sequences of equal length, got {n1} timestamps and {n2} objects"
-                    )));
+                if let (Ok(n1), Ok(n2)) = (items.len(), objs.len()) {
+                    if n1 != n2 {
+                        return Err(PyValueError::new_err(format!(
+                            "extend(timestamps, objects) needs sequences of equal length, got {n1} timestamps and {n2} objects"
+                        )));
+                    }
+                    batch.reserve(n1);
                 }
-                batch.reserve(n1);
-                for (t, o) in items.try_iter()?.zip(objs.try_iter()?) {
-                    take(&t?, o?, &mut batch)?;
+                // Pairwise, like zip(strict=True): a side that ends first
+                // (a sequence that shrank during the call, or unsized
+                // iterables of different lengths) is an error, never a
+                // silent truncation.
+                let mut ts_it = items.try_iter()?;
+                let mut obj_it = objs.try_iter()?;
+                let mut i = 0usize;
+                loop {
+                    match (ts_it.next().transpose()?, obj_it.next().transpose()?) {
+                        (Some(t), Some(o)) => take(&t, o, &mut batch)?,
+                        (None, None) => break,
+                        (t, _) => {
+                            let (long, short) =
+                                if t.is_some() { ("timestamps", "objects") } else { ("objects", "timestamps") };
+                            return Err(PyValueError::new_err(format!(
+                                "extend(timestamps, objects): {short} ended after {i} items but {long} has more \
+                                 (a sequence changed size during the call, or the lengths differ); nothing was written"
+                            )));
+                        }
+                    }
+                    i += 1;
                 }
             }
             None => {
@@ -330,10 +371,9 @@ impl PyTimelog {
             }
         }
         if skipped > 0 {
-            st.log.note_extend_skipped(skipped);
-        }
-        let r = self.write_batch(py, batch);
-        if skipped > 0 {
+            // The warning comes before the commit: when warnings are errors
+            // the call raises and writes nothing (no exception for a write
+            // that happened).
             let warnings = py.import("warnings")?;
             warnings.call_method1(
                 "warn",
@@ -343,8 +383,9 @@ impl PyTimelog {
                     2,
                 ),
             )?;
+            st.log.note_extend_skipped(skipped);
         }
-        r
+        self.write_batch(py, batch)
     }
 
     /// bulk_append(timestamps: int64 buffer, objects: list | tuple)
@@ -475,8 +516,8 @@ impl PyTimelog {
     }
 
     /// The newest `n` records, in ascending order (no scan of the rest).
-    fn tail<'py>(&self, py: Python<'py>, n: isize) -> PyResult<Bound<'py, PyList>> {
-        let n = count_arg("tail", n)?;
+    fn tail<'py>(&self, py: Python<'py>, n: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let n = count_arg("tail", &n)?;
         let it = self.iter_over(i64::MIN, i64::MAX, Order::Desc)?;
         let list = it.take_list(py, n)?;
         list.reverse()?;
@@ -484,8 +525,8 @@ impl PyTimelog {
     }
 
     /// The oldest `n` records, in ascending order.
-    fn head<'py>(&self, py: Python<'py>, n: isize) -> PyResult<Bound<'py, PyList>> {
-        let n = count_arg("head", n)?;
+    fn head<'py>(&self, py: Python<'py>, n: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let n = count_arg("head", &n)?;
         self.iter_over(i64::MIN, i64::MAX, Order::Asc)?.take_list(py, n)
     }
 
@@ -645,8 +686,10 @@ impl PyTimelog {
 
     #[pyo3(signature = (t1, t2, *, kind = "segment"))]
     fn page_spans(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>, kind: &str) -> PyResult<PyPageSpanIter> {
-        coerce_ts(&t1)?;
-        coerce_ts(&t2)?;
+        let (a, b) = (coerce_ts(&t1)?, coerce_ts(&t2)?);
+        if a > b {
+            return Err(PyValueError::new_err(format!("page_spans() needs t1 <= t2, got t1={a} > t2={b}")));
+        }
         self.views(Some(t1), Some(t2), kind)
     }
 
@@ -666,6 +709,13 @@ impl PyTimelog {
 
     fn maint_step(&self, py: Python<'_>) -> PyResult<bool> {
         let st = self.state();
+        // As in the C package: manual steps are for logs without a worker.
+        if st.log.maintenance_running() {
+            return Err(crate::TimelogError::new_err(
+                "maint_step() is for maintenance='disabled': this log's background worker is running; \
+                 call flush() or compact() to force work now, or stop_maintenance() first to step by hand",
+            ));
+        }
         released(py, || st.log.maint_step()).map_err(err)
     }
 

@@ -55,9 +55,9 @@ pub(crate) fn with_int64_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[i64]
         && !fmt.starts_with('>')
         && !fmt.starts_with('!');
     let signed = !fmt.ends_with('Q') && !fmt.ends_with('L');
-    let result = if view.ndim > 1 {
+    let result = if view.ndim != 1 {
         Err(PyValueError::new_err(format!(
-            "bulk_append() timestamps must be one-dimensional, got {} dimensions; pass arr.ravel()",
+            "bulk_append() timestamps must be a 1-D buffer, got {} dimensions; pass arr.ravel() (or numpy.atleast_1d(ts) for one scalar)",
             view.ndim
         )))
     } else if view.itemsize != 8 || !ok_fmt || !signed {

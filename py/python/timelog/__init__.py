@@ -34,6 +34,12 @@ from timelog._timelog import (
     TimelogIter,
 )
 
+from timelog._api import TL_TS_MAX, TL_TS_MIN
+
+# The C package's module exposes `Iterator` (typing's) at the top level;
+# code written against it may import it from here.
+from typing import Iterator
+
 Record = tuple[int, object]
 RecordIter = _abc.Iterator[Record]
 RecordBatch = list[Record]
@@ -89,6 +95,17 @@ class Timelog(_timelog.Timelog):
                 sealed_wait_ms=0, drain_batch_limit=0, maintenance_wakeup_ms=0, maintenance_nice=None,
                 max_delta_segments=0, window_size=0, window_origin=0,
                 delete_debt_threshold=0.0, compaction=None, adaptive=None)
+
+    The C package's flat legacy keywords are accepted too, each setting
+    exactly what its dict form sets: ``adaptive_target_records``,
+    ``adaptive_min_window``, ``adaptive_max_window``,
+    ``adaptive_hysteresis_pct``, ``adaptive_window_quantum``,
+    ``adaptive_alpha``, ``adaptive_warmup_flushes``,
+    ``adaptive_stale_flushes``, ``adaptive_failure_backoff_threshold``,
+    ``adaptive_failure_backoff_pct`` (``adaptive={...}``) and
+    ``compaction_target_bytes``, ``max_compaction_inputs``,
+    ``max_compaction_windows`` (``compaction={...}``). A knob given both
+    flat and in its dict raises ``ValueError``; dict keys must be strings.
 
     ``0`` means "engine default" for numeric knobs. Ranges are half-open
     ``[t1, t2)``. Any number of threads may read and write concurrently.
@@ -211,5 +228,7 @@ __all__ = [
     "Record",
     "RecordIter",
     "RecordBatch",
+    "TL_TS_MIN",
+    "TL_TS_MAX",
     "__version__",
 ]
