@@ -20,6 +20,9 @@ __all__ = [
 
 TL_TS_MIN: Final[int]
 TL_TS_MAX: Final[int]
+# True if the extension was built with pyo3's global reference pool (the
+# build flags of .cargo/config.toml were overridden, e.g. by RUSTFLAGS).
+_pyo3_reference_pool: Final[bool]
 
 # A timestamp argument: an int, or any object with ``__index__`` (numpy
 # integers). ``bool`` is refused at run time (TypeError), floats and
