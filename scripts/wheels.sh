@@ -45,11 +45,12 @@ for whl in "${wheels[@]}"; do
   [[ $name == *manylinux_* ]] || { echo "$name is not manylinux-tagged" >&2; exit 1; }
   # The tag in the file name must be one auditwheel finds the wheel consistent with.
   tag=$(sed -E 's/.*-(manylinux_[0-9]+_[0-9]+_[a-z0-9_]+)\.whl/\1/' <<<"$name")
-  grep -q "consistent with the following platform tag: \"$tag\"" <<<"$report" \
-    || grep -q "\"$tag\"" <<<"$report" || { echo "auditwheel does not confirm $tag for $name" >&2; exit 1; }
+  flat=$(tr -s '[:space:]' ' ' <<<"$report")  # auditwheel wraps its lines
+  grep -q "is consistent with the following platform tag: \"$tag\"" <<<"$flat" \
+    || { echo "auditwheel does not confirm $tag for $name" >&2; exit 1; }
 done
 echo "=== twine check"
-"$tools/bin/twine" check --strict "$out"/*
+"$tools/bin/twine" --no-color check --strict "$out"/*
 
 # PATH without any Rust toolchain: no directory holding cargo or rustc.
 norust_path=
@@ -63,7 +64,7 @@ test_deps=(pytest pytest-timeout "hypothesis>=6" mypy)
 i=0
 for py in "$@"; do
   tag=$("$py" -c 'import sys, sysconfig; print(f"cp{sys.version_info[0]}{sys.version_info[1]}" + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""))')
-  whl=$(printf '%s\n' "${wheels[@]}" | grep -- "-$tag-$tag-" | head -1)
+  whl=$(printf '%s\n' "${wheels[@]}" | grep -- "-${tag%t}-$tag-" | head -1 || true)  # cp313-cp313t
   [[ -n $whl ]] || { echo "no wheel for $tag" >&2; exit 1; }
   venv=$PWD/.venvs/wheel-$tag
   rm -rf "$venv" && "$py" -m venv "$venv"
