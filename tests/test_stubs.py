@@ -78,3 +78,30 @@ def test_mypy_strict_usage_and_mistakes(tmp_path):
             expected.add(("mistakes.py", i, m.group(1)))
     assert len(expected) >= 15
     assert got == expected, f"missing: {sorted(expected - got)}\nunexpected: {sorted(got - expected)}\n{out}"
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [timelog.Timelog, timelog.TimelogIter, timelog.PageSpan, timelog.PageSpanIter, timelog.PageSpanObjectsView],
+)
+def test_every_public_method_and_property_is_documented(cls):
+    undocumented = []
+    for name in dir(cls):
+        if name.startswith("_") and name not in ("__enter__", "__exit__", "__reversed__"):
+            continue
+        attr = getattr(cls, name)
+        if not callable(attr) and not isinstance(attr, property) and type(attr).__name__ != "getset_descriptor":
+            continue
+        if not (getattr(attr, "__doc__", None) or "").strip():
+            undocumented.append(name)
+    assert not undocumented, f"{cls.__name__}: no docstring on {undocumented}"
+
+
+def test_methods_that_raise_say_what_they_raise():
+    # Methods taking a timestamp document the TypeError/OverflowError of a
+    # bad one; every method of an open log documents the closed-log error.
+    T = timelog.Timelog
+    for name in ("append", "range", "since", "until", "point", "at", "delete", "delete_range", "next_ts", "prev_ts"):
+        doc = getattr(T, name).__doc__
+        assert "Raises:" in doc and "TypeError" in doc and "OverflowError" in doc, name
+        assert "TimelogError if the log is closed" in doc, name
