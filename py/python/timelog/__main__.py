@@ -11,7 +11,7 @@ import argparse
 import random
 import sys
 import time
-from typing import Callable, TextIO
+import typing  # module-qualified annotations: stubtest sees no foreign names here
 
 from timelog import Timelog, __version__
 
@@ -102,7 +102,7 @@ def _fmt_ns(ns: float) -> str:
     return f"{ns / 1_000_000:.2f} ms"
 
 
-def _timed(fn: Callable[[], object], repeat: int) -> float:
+def _timed(fn: typing.Callable[[], object], repeat: int) -> float:
     t0 = time.perf_counter_ns()
     for _ in range(repeat):
         fn()
@@ -112,7 +112,7 @@ def _timed(fn: Callable[[], object], repeat: int) -> float:
 class _Progress:
     """One self-updating line on a terminal; a line per quarter when piped."""
 
-    def __init__(self, out: TextIO, total: int) -> None:
+    def __init__(self, out: typing.TextIO, total: int) -> None:
         self.out, self.total = out, total
         self.tty = out.isatty()
         self.next_quarter = 1
