@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import numpy as np
 import pytest
@@ -195,6 +196,21 @@ def test_datetime_rejected_with_explanation(seeded, api):
     assert "time_unit" in msg, msg
     assert "timestamp()" in msg, msg
     assert list(seeded) == before
+
+
+def test_date_hint_is_a_conversion_that_works_for_a_date(log):
+    # A date has no .timestamp(): the hint for dates must be one that runs.
+    d = datetime.date(2024, 1, 2)
+    with pytest.raises(TypeError) as excinfo:
+        log[d] = "x"
+    msg = str(excinfo.value)
+    assert "a date has no .timestamp()" in msg, msg
+    m = re.search(r"(int\(datetime\.datetime\.combine\(d, .*?\* 1000\)) for a date d", msg)
+    assert m, msg
+    ts = eval(m.group(1), {"datetime": datetime, "d": d})
+    assert ts == 1_704_153_600_000  # 2024-01-02T00:00Z in ms
+    log[ts] = "x"
+    assert log[ts] == ["x"]
 
 
 @pytest.mark.parametrize(

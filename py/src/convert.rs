@@ -156,7 +156,7 @@ fn coerce_slow(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     let dt = py.import("datetime")?;
     if obj.is_instance(&dt.getattr("datetime")?)? || obj.is_instance(&dt.getattr("date")?)? {
         return Err(PyTypeError::new_err(format!(
-            "timestamps are integers in the log's time_unit, got {}; convert it, e.g. int(dt.timestamp() * 1000) for time_unit='ms'",
+            "timestamps are integers in the log's time_unit, got {}; convert it first, e.g. for time_unit='ms': int(dt.timestamp() * 1000) for a datetime dt, int(datetime.datetime.combine(d, datetime.time(), datetime.timezone.utc).timestamp() * 1000) for a date d (a date has no .timestamp())",
             obj.get_type().name()?
         )));
     }
