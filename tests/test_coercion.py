@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 
 import numpy as np
 import pytest
@@ -197,6 +198,21 @@ def test_datetime_rejected_with_explanation(seeded, api):
     assert list(seeded) == before
 
 
+def test_date_hint_is_a_conversion_that_works_for_a_date(log):
+    # A date has no .timestamp(): the hint for dates must be one that runs.
+    d = datetime.date(2024, 1, 2)
+    with pytest.raises(TypeError) as excinfo:
+        log[d] = "x"
+    msg = str(excinfo.value)
+    assert "a date has no .timestamp()" in msg, msg
+    m = re.search(r"(int\(datetime\.datetime\.combine\(d, .*?\* 1000\)) for a date d", msg)
+    assert m, msg
+    ts = eval(m.group(1), {"datetime": datetime, "d": d})
+    assert ts == 1_704_153_600_000  # 2024-01-02T00:00Z in ms
+    log[ts] = "x"
+    assert log[ts] == ["x"]
+
+
 @pytest.mark.parametrize(
     "value", [2**63, -(2**63) - 1, np.uint64(2**63)], ids=["2^63", "-2^63-1", "np.uint64(2^63)"]
 )
@@ -274,3 +290,59 @@ def test_slice_bound_float_in_delete_leaves_data(seeded):
 
 def test_timelog_class_is_used(log):
     assert isinstance(log, Timelog)
+
+
+# ------------------------------------------------ issue 11: smaller defects
+
+
+class _IndexReturnsStr:
+    def __index__(self):
+        return "x"
+
+
+@pytest.mark.parametrize("api", ["append", "setitem", "next_ts", "contains"])
+def test_index_returning_non_int_is_cpythons_type_error(log, api):
+    # Used to report "outside the int64 range".
+    calls = {
+        "append": lambda: log.append(_IndexReturnsStr(), 1),
+        "setitem": lambda: log.__setitem__(_IndexReturnsStr(), 1),
+        "next_ts": lambda: log.next_ts(_IndexReturnsStr()),
+        "contains": lambda: _IndexReturnsStr() in log,
+    }
+    with pytest.raises(TypeError, match=r"__index__ returned non-int \(type str\)"):
+        calls[api]()
+
+
+def test_out_of_range_message_keeps_the_c_phrase(log):
+    with pytest.raises(OverflowError, match="is outside int64 range"):
+        log.append(2**63, 1)
+
+
+@pytest.mark.parametrize("api", ["tail", "head"])
+def test_tail_and_head_refuse_bool_counts(seeded, api):
+    # Bools are refused as timestamps; tail(True) used to mean tail(1).
+    with pytest.raises(TypeError, match="bool"):
+        getattr(seeded, api)(True)
+    assert len(getattr(seeded, api)(1)) == 1
+
+
+def test_slice_step_accepts_index_objects_equal_to_one(seeded):
+    assert list(seeded[0:10:np.int64(1)]) == list(seeded[0:10])
+    with pytest.raises(ValueError, match="step"):
+        seeded[0:10:np.int64(2)]
+    with pytest.raises(ValueError, match="step"):
+        seeded[0:10:True]
+    n = len(seeded)
+    del seeded[0:1:np.int64(1)]
+    assert len(seeded) <= n
+
+
+def test_bulk_append_refuses_a_zero_d_array(log):
+    with pytest.raises(ValueError, match="1-D"):
+        log.bulk_append(np.array(5, dtype=np.int64), [1])
+    assert len(log) == 0
+
+
+def test_page_spans_error_names_page_spans(log):
+    with pytest.raises(ValueError, match=r"page_spans\(\) needs t1 <= t2"):
+        log.page_spans(5, 1)

@@ -226,3 +226,11 @@ def test_hot_paths_not_overridden_in_python(name):
     assert name in vars(timelog._timelog.Timelog), name
     assert name not in vars(timelog.Timelog), name
     assert getattr(timelog.Timelog, name) is getattr(timelog._timelog.Timelog, name)
+
+
+def test_c_package_top_level_names():
+    # The C package's module has these at the top level (issue 11).
+    assert timelog.TL_TS_MIN == timelog._api.TL_TS_MIN == -(2**63)
+    assert timelog.TL_TS_MAX == timelog._api.TL_TS_MAX == 2**63 - 1
+    assert timelog.Iterator is typing.Iterator
+    assert {"TL_TS_MIN", "TL_TS_MAX"} <= set(timelog.__all__)

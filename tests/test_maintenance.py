@@ -36,7 +36,11 @@ STATS_KEYS = {
         "busy_events",
         "extend_skipped",
     },
+    # The C package's keys and meaning (issue 11).
+    "compaction_selection": {"select_calls", "select_l0_inputs", "select_l1_inputs", "select_no_work"},
 }
+# ewma_density is a float; the other C package keys of stats()["adaptive"] are counts.
+ADAPTIVE_KEYS = {"window", "ewma_density", "flush_count", "failures"}
 CONFIG_KEYS = {"time_unit", "maintenance", "busy_policy", "min_ts", "mostly_ordered_default"}
 
 # Parameters under which the C reference engine hits write backpressure
@@ -477,3 +481,115 @@ def test_maintenance_thread_runs_at_configured_niceness(nice, expected):
 def test_maintenance_nice_is_validated(bad):
     with pytest.raises((TypeError, ValueError), match="maintenance_nice"):
         timelog.Timelog(maintenance_nice=bad)
+
+
+def test_stats_adaptive_has_the_c_package_keys(log):
+    a = log.stats()["adaptive"]
+    assert ADAPTIVE_KEYS <= set(a)
+    assert isinstance(a["ewma_density"], float)
+    assert a["window"] == log.stats()["compaction_selection"]["window_size"] == 3_600_000  # 1 h in ms
+
+
+def test_adaptive_ewma_density_is_an_ewma_of_flushed_runs(make_log):
+    alpha = 0.5
+    log = make_log(maintenance="disabled", adaptive={"alpha": alpha})
+    assert log.stats()["adaptive"]["ewma_density"] == 0.0
+    # Run 1: 100 records over [0, 990] -> density 100 / 991 per ms.
+    log.extend([(i * 10, i) for i in range(100)])
+    log.flush()
+    a = log.stats()["adaptive"]
+    d1 = 100 / 991
+    assert a["flush_count"] == 1
+    assert a["ewma_density"] == pytest.approx(d1)
+    # Run 2: 50 records over [10_000, 10_049] -> density 1.0.
+    log.extend([(10_000 + i, i) for i in range(50)])
+    log.flush()
+    a = log.stats()["adaptive"]
+    assert a["flush_count"] == 2
+    assert a["ewma_density"] == pytest.approx(alpha * 1.0 + (1 - alpha) * d1)
+    # A flush with nothing to flush observes nothing.
+    log.flush()
+    assert log.stats()["adaptive"]["flush_count"] == 2
+
+
+def test_adaptive_window_is_the_window_in_use(make_log):
+    log = make_log(maintenance="disabled", time_unit="s", window_size=60)
+    assert log.stats()["adaptive"]["window"] == 60
+    assert make_log(maintenance="disabled", time_unit="s").stats()["adaptive"]["window"] == 3600
+
+
+def test_compaction_selection_counters(make_log):
+    log = make_log(maintenance="disabled", window_size=100)
+    cs = log.stats()["compaction_selection"]
+    assert (cs["select_calls"], cs["select_l0_inputs"], cs["select_l1_inputs"], cs["select_no_work"]) == (0, 0, 0, 0)
+    log.extend([(i, i) for i in range(50)])
+    log.flush()
+    log.extend([(i, i) for i in range(25, 75)])
+    log.compact()  # one selection: both L0 segments, no L1 yet
+    cs = log.stats()["compaction_selection"]
+    assert (cs["select_calls"], cs["select_l0_inputs"], cs["select_l1_inputs"]) == (1, 2, 0)
+    log.extend([(i, i) for i in range(60, 70)])
+    log.compact()  # the new L0 segment overlaps the L1 segment of window 0
+    cs = log.stats()["compaction_selection"]
+    assert (cs["select_calls"], cs["select_l0_inputs"], cs["select_l1_inputs"]) == (2, 3, 1)
+    assert cs["select_no_work"] == 0
+    log.compact()  # nothing left: a selection that finds no work
+    cs = log.stats()["compaction_selection"]
+    assert (cs["select_calls"], cs["select_no_work"]) == (3, 1)
+
+
+def test_maint_step_refused_while_the_worker_runs(make_log):
+    log = make_log(maintenance="background")
+    log.append(1, "x")
+    with pytest.raises(TimelogError, match="stop_maintenance"):
+        log.maint_step()
+    log.stop_maintenance()
+    assert isinstance(log.maint_step(), bool)
+    log.start_maintenance()
+    with pytest.raises(TimelogError, match="maintenance='disabled'"):
+        log.maint_step()
+
+
+def test_adaptive_window_follows_the_density_of_flushed_runs(make_log):
+    log = make_log(
+        maintenance="disabled",
+        window_size=1_000_000,
+        adaptive={"target_records": 100, "alpha": 1.0, "warmup_flushes": 1, "hysteresis_pct": 1},
+    )
+    assert log.stats()["adaptive"]["active"] is True
+    log.extend([(t, t) for t in range(1000)])  # 1 record per ms
+    log.flush()
+    a = log.stats()["adaptive"]
+    assert a["ewma_density"] == pytest.approx(1.0)
+    assert a["window"] == 100 == log.stats()["compaction_selection"]["window_size"]
+    log.compact()
+    assert log.stats()["compaction_selection"]["l1_windows"] == 10
+    log.extend([(5000 + i // 10, i) for i in range(1000)])  # 10 records per ms
+    log.flush()
+    assert log.stats()["adaptive"]["window"] == 10
+    log.compact()
+    log.validate()
+    assert len(log) == 2000
+    assert [t for t, _ in log[5000:5002]] == [5000] * 10 + [5001] * 10
+
+
+def test_adaptive_flat_keywords_drive_the_same_sizing(make_log):
+    log = make_log(
+        maintenance="disabled",
+        adaptive_target_records=100,
+        adaptive_alpha=1.0,
+        adaptive_warmup_flushes=1,
+        adaptive_min_window=300,
+        adaptive_window_quantum=250,
+    )
+    log.extend([(t, t) for t in range(1000)])
+    log.flush()
+    assert log.stats()["adaptive"]["window"] == 500  # 100, clamped to 300, snapped to 250s
+
+
+def test_adaptive_off_keeps_the_configured_window(make_log):
+    log = make_log(maintenance="disabled", window_size=1000)
+    log.extend([(t, t) for t in range(1000)])
+    log.flush()
+    a = log.stats()["adaptive"]
+    assert a["active"] is False and a["window"] == 1000 and a["ewma_density"] > 0

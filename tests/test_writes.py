@@ -558,3 +558,70 @@ def test_fast_methods_reject_a_foreign_receiver():
         Timelog.append(object(), 1, 2)
     with pytest.raises(TypeError):
         Timelog.next_ts("not a log", 1)
+
+
+# ------------------------------------------------ issue 11: smaller defects
+
+
+class _Raises:
+    def __init__(self, exc):
+        self.exc = exc
+
+    def __index__(self):
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, MemoryError, ValueError("bad index"), SystemExit])
+@pytest.mark.parametrize("form", ["pairs", "parallel"])
+def test_extend_insert_on_error_propagates_what_is_not_a_bad_timestamp(log, exc, form):
+    # Only TypeError/OverflowError (what the C package skips) count as a
+    # skipped item; anything else propagates and nothing is written.
+    exc_type = exc if isinstance(exc, type) else type(exc)
+    with pytest.raises(exc_type):
+        if form == "pairs":
+            log.extend([(1, "a"), (_Raises(exc), "b"), (3, "c")], insert_on_error=True)
+        else:
+            log.extend([1, _Raises(exc), 3], ["a", "b", "c"], insert_on_error=True)
+    assert len(log) == 0
+    assert log.extend_skipped == 0
+
+
+def test_extend_insert_on_error_skips_type_and_overflow_errors(log):
+    with pytest.warns(RuntimeWarning, match="skipped 2"):
+        log.extend([(1, "a"), (1.5, "b"), (2**64, "c"), (3, "d")])
+    assert list(log) == [(1, "a"), (3, "d")]
+
+
+def test_extend_parallel_objects_shrinking_during_the_call_is_an_error(log):
+    objs = ["a", "b", "c", "d"]
+
+    class Shrinks:
+        def __index__(self):
+            objs.pop()
+            return 7
+
+    with pytest.raises(ValueError, match="changed size during the call"):
+        log.extend([1, Shrinks(), 3, 4], objs)
+    assert len(log) == 0
+
+
+def test_extend_parallel_unsized_iterables_of_different_lengths(log):
+    with pytest.raises(ValueError, match="timestamps ended after 2 items but objects has more"):
+        log.extend(iter([1, 2]), iter("abc"))
+    log.extend(iter([1, 2]), iter("ab"))
+    assert list(log) == [(1, "a"), (2, "b")]
+
+
+def test_extend_skip_warning_comes_before_the_commit(log):
+    # Under warnings-as-errors the call raises and writes nothing, so the
+    # caller never sees an exception for a write that happened.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning):
+            log.extend([(1, "a"), (1.5, "b")])
+    assert len(log) == 0
+    assert log.extend_skipped == 0
+    with pytest.warns(RuntimeWarning):
+        log.extend([(1, "a"), (1.5, "b")])
+    assert list(log) == [(1, "a")]
+    assert log.extend_skipped == 1

@@ -135,10 +135,19 @@ pub struct CompactionConfig {
     pub max_windows: usize,
 }
 
-/// Adaptive window sizing. Accepted and validated; `target_records == 0` (the
-/// default) keeps the fixed `window_size`. When enabled, the window grows or
-/// shrinks between flushes so that one window holds about `target_records`
-/// records (see `docs/protocol.md`, "Adaptive windows").
+/// Adaptive L1 window sizing; `target_records == 0` (the default) keeps the
+/// fixed `window_size`. When enabled, after each flush (past
+/// `warmup_flushes`) the window becomes `target_records / density`, where
+/// density is the EWMA (smoothing `alpha`) of the record density of flushed
+/// runs, clamped to `[min_window, max_window]`, snapped to a multiple of
+/// `window_quantum`, and applied only when it differs from the current one
+/// by at least `hysteresis_pct` percent. When no flush brings a density
+/// sample for `stale_flushes` flushes, the estimate is dropped and starts
+/// again. After `failure_backoff_threshold` consecutive compactions that
+/// failed to publish, the window grows by `failure_backoff_pct` percent.
+/// `0` means the engine default for each knob (see [`defaults`]), except
+/// `target_records` (0 = off), `max_window` (0 = no bound),
+/// `window_quantum` (0 = none) and `stale_flushes` (0 = never stale).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct AdaptiveConfig {
     pub target_records: u64,
@@ -249,6 +258,14 @@ pub mod defaults {
     pub const COMPACTION_MAX_INPUTS: usize = 64;
     pub const COMPACTION_MAX_WINDOWS: usize = usize::MAX;
     pub const COMPACTION_TARGET_BYTES: usize = 64 << 20;
+    /// Smoothing of the flushed-run density EWMA (`adaptive.alpha = 0`).
+    pub const ADAPTIVE_ALPHA: f64 = 0.2;
+    /// Smallest adaptive window (`adaptive.min_window = 0`): one time unit.
+    pub const ADAPTIVE_MIN_WINDOW: i64 = 1;
+    pub const ADAPTIVE_HYSTERESIS_PCT: u32 = 10;
+    pub const ADAPTIVE_WARMUP_FLUSHES: u32 = 4;
+    pub const ADAPTIVE_FAILURE_BACKOFF_THRESHOLD: u32 = 3;
+    pub const ADAPTIVE_FAILURE_BACKOFF_PCT: u32 = 50;
 }
 
 /// A validated configuration with the defaults resolved.
@@ -268,11 +285,63 @@ pub(crate) struct Resolved {
     pub compaction_max_inputs: usize,
     pub compaction_max_windows: usize,
     pub compaction_target_bytes: usize,
+    pub adaptive_alpha: f64,
+    pub adaptive: AdaptiveResolved,
+}
+
+/// [`AdaptiveConfig`] with the defaults applied (`enabled` = `target_records > 0`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AdaptiveResolved {
+    pub target_records: u64,
+    pub min_window: i64,
+    pub max_window: i64,
+    pub hysteresis_pct: u32,
+    pub window_quantum: i64,
+    pub warmup_flushes: u32,
+    pub stale_flushes: u32,
+    pub failure_backoff_threshold: u32,
+    pub failure_backoff_pct: u32,
+}
+
+/// The rule of a knob, as error messages state it: `"{knob} must be {rule}"`.
+/// `knob` is the engine's name (`"window_size"`, `"adaptive.alpha"`, ...).
+/// Bindings use it for values their own types cannot carry (a negative
+/// count, a value beyond 64 bits), so that every message about a knob
+/// states the same rule.
+pub fn rule(knob: &str) -> &'static str {
+    match knob {
+        "maintenance_nice" => "a niceness in [0, 19] (None = engine default 10)",
+        "window_size" => "in [0, 2**63 - 1] (0 = the time unit's default window, one hour)",
+        "window_origin" | "min_ts" => "an int64 timestamp in [-2**63, 2**63 - 1]",
+        "delete_debt_threshold" => "a finite fraction in [0.0, 1.0] (0.0 = off)",
+        "adaptive.alpha" => "a finite smoothing factor in [0.0, 1.0] (0 = engine default)",
+        "adaptive.hysteresis_pct" | "adaptive.failure_backoff_pct" => "a percentage in [0, 100]",
+        "adaptive.target_records" => "an int >= 0 (0 = adaptive sizing off)",
+        "adaptive.min_window" | "adaptive.max_window" | "adaptive.window_quantum" => {
+            "in [0, 2**63 - 1] (0 = engine default)"
+        }
+        _ => "an int >= 0 (0 = engine default)",
+    }
+}
+
+fn invalid(knob: &str, got: impl std::fmt::Display) -> Error {
+    Error::InvalidConfig(format!("{knob} must be {}, got {got}", rule(knob)))
 }
 
 fn nonneg_i64(name: &str, v: i64) -> Result<()> {
     if v < 0 {
-        return Err(Error::InvalidConfig(format!("{name} must be >= 0 (0 = engine default), got {v}")));
+        return Err(invalid(name, v));
+    }
+    Ok(())
+}
+
+/// A float knob: finite (the C package's `must be finite` phrase) and in `[0, 1]`.
+fn fraction(name: &str, v: f64) -> Result<()> {
+    if !v.is_finite() {
+        return Err(Error::InvalidConfig(format!("{name} must be finite, got {v}; it must be {}", rule(name))));
+    }
+    if !(0.0..=1.0).contains(&v) {
+        return Err(invalid(name, v));
     }
     Ok(())
 }
@@ -282,17 +351,10 @@ impl Config {
     /// in-memory size of one payload (for page sizing).
     pub(crate) fn resolve(&self, payload_bytes: usize) -> Result<Resolved> {
         nonneg_i64("window_size", self.window_size)?;
-        if !(self.delete_debt_threshold.is_finite() && (0.0..=1.0).contains(&self.delete_debt_threshold)) {
-            return Err(Error::InvalidConfig(format!(
-                "delete_debt_threshold must be a fraction in [0.0, 1.0] (0.0 = off), got {}",
-                self.delete_debt_threshold
-            )));
-        }
+        fraction("delete_debt_threshold", self.delete_debt_threshold)?;
         if let Some(n) = self.maintenance_nice {
             if n > 19 {
-                return Err(Error::InvalidConfig(format!(
-                    "maintenance_nice must be a niceness in [0, 19] (None = engine default 10), got {n}"
-                )));
+                return Err(invalid("maintenance_nice", n));
             }
         }
         let a = &self.adaptive;
@@ -305,16 +367,12 @@ impl Config {
                 a.min_window, a.max_window
             )));
         }
-        if !(a.alpha.is_finite() && (0.0..=1.0).contains(&a.alpha)) {
-            return Err(Error::InvalidConfig(format!(
-                "adaptive.alpha must be in [0.0, 1.0] (0 = engine default), got {}",
-                a.alpha
-            )));
+        fraction("adaptive.alpha", a.alpha)?;
+        if a.hysteresis_pct > 100 {
+            return Err(invalid("adaptive.hysteresis_pct", a.hysteresis_pct));
         }
-        if a.hysteresis_pct > 100 || a.failure_backoff_pct > 100 {
-            return Err(Error::InvalidConfig(
-                "adaptive.hysteresis_pct and adaptive.failure_backoff_pct are percentages in [0, 100]".into(),
-            ));
+        if a.failure_backoff_pct > 100 {
+            return Err(invalid("adaptive.failure_backoff_pct", a.failure_backoff_pct));
         }
         let or = |v: usize, d: usize| if v == 0 { d } else { v };
         let record_bytes = 8 + payload_bytes.max(1);
@@ -340,6 +398,34 @@ impl Config {
             compaction_max_inputs: or(self.compaction.max_inputs, defaults::COMPACTION_MAX_INPUTS),
             compaction_max_windows: or(self.compaction.max_windows, defaults::COMPACTION_MAX_WINDOWS),
             compaction_target_bytes: or(self.compaction.target_bytes, defaults::COMPACTION_TARGET_BYTES),
+            adaptive_alpha: if self.adaptive.alpha == 0.0 { defaults::ADAPTIVE_ALPHA } else { self.adaptive.alpha },
+            adaptive: AdaptiveResolved {
+                target_records: a.target_records,
+                min_window: if a.min_window == 0 { defaults::ADAPTIVE_MIN_WINDOW } else { a.min_window },
+                max_window: if a.max_window == 0 { i64::MAX } else { a.max_window },
+                hysteresis_pct: if a.hysteresis_pct == 0 {
+                    defaults::ADAPTIVE_HYSTERESIS_PCT
+                } else {
+                    a.hysteresis_pct
+                },
+                window_quantum: a.window_quantum,
+                warmup_flushes: if a.warmup_flushes == 0 {
+                    defaults::ADAPTIVE_WARMUP_FLUSHES
+                } else {
+                    a.warmup_flushes
+                },
+                stale_flushes: a.stale_flushes,
+                failure_backoff_threshold: if a.failure_backoff_threshold == 0 {
+                    defaults::ADAPTIVE_FAILURE_BACKOFF_THRESHOLD
+                } else {
+                    a.failure_backoff_threshold
+                },
+                failure_backoff_pct: if a.failure_backoff_pct == 0 {
+                    defaults::ADAPTIVE_FAILURE_BACKOFF_PCT
+                } else {
+                    a.failure_backoff_pct
+                },
+            },
         })
     }
 }
@@ -374,5 +460,20 @@ mod tests {
         assert!(e.contains("[0, 19]"), "{e}");
         assert_eq!(Config { maintenance_nice: Some(0), ..Config::default() }.resolve(8).unwrap().maintenance_nice, 0);
         assert_eq!(Config::default().resolve(8).unwrap().maintenance_nice, defaults::MAINTENANCE_NICE);
+    }
+
+    #[test]
+    fn messages_state_the_rule_and_the_value_given() {
+        let e = Config { delete_debt_threshold: f64::NAN, ..Config::default() }.resolve(8).unwrap_err().to_string();
+        assert!(e.contains("delete_debt_threshold must be finite"), "{e}");
+        let adaptive = AdaptiveConfig { alpha: f64::INFINITY, ..AdaptiveConfig::default() };
+        let e = Config { adaptive, ..Config::default() }.resolve(8).unwrap_err().to_string();
+        assert!(e.contains("adaptive.alpha must be finite"), "{e}");
+        let e = Config { window_size: -5, ..Config::default() }.resolve(8).unwrap_err().to_string();
+        assert!(e.contains("window_size must be in [0, 2**63 - 1]") && e.ends_with("got -5"), "{e}");
+        let adaptive = AdaptiveConfig { hysteresis_pct: 101, ..AdaptiveConfig::default() };
+        let e = Config { adaptive, ..Config::default() }.resolve(8).unwrap_err().to_string();
+        assert!(e.contains("adaptive.hysteresis_pct must be a percentage in [0, 100], got 101"), "{e}");
+        assert!(rule("maintenance_nice").contains("None = engine default 10"));
     }
 }

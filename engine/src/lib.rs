@@ -102,3 +102,9 @@ pub use tombstone::Tombstone;
 pub type Timestamp = i64;
 /// A sequence number: the global order of writes (1, 2, ...; 0 = none).
 pub type SeqNo = u64;
+
+/// The examples of the crate's README (`engine/README.md`), compiled and run
+/// as doctests (`cargo test --doc -p timelog`); not part of the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

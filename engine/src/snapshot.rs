@@ -311,7 +311,7 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
             return Some(Vec::new());
         }
         let v = self.view();
-        let cov = v.coverage(lo, hi);
+        let cov = v.cov();
         let mut in_segments = 0usize;
         let mut cut = |s: &Arc<Segment<T>>, out: &mut Vec<PageSpan<T>>| {
             crate::query::plan::for_each_visible_segment(s, lo, hi, &cov, |a, b| {

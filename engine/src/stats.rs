@@ -1,6 +1,9 @@
 //! Counters and the `stats()` report.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicI64, AtomicU64};
+
+use crate::config::AdaptiveResolved;
 
 use crate::Timestamp;
 
@@ -16,6 +19,134 @@ pub(crate) struct Counters {
     pub(crate) compaction_publish_ebusy: AtomicU64,
     pub(crate) busy_events: AtomicU64,
     pub(crate) extend_skipped: AtomicU64,
+    // compaction selection (`select`, counted by `note_selection`)
+    pub(crate) select_calls: AtomicU64,
+    pub(crate) select_l0_inputs: AtomicU64,
+    pub(crate) select_l1_inputs: AtomicU64,
+    pub(crate) select_no_work: AtomicU64,
+    // adaptive: the record density of flushed runs (`note_flush`)
+    pub(crate) adaptive_flush_count: AtomicU64,
+    /// The density EWMA as `f64` bits; 0.0 until the first non-empty flush.
+    /// Written only under the maintainer lock (flushes are serialized),
+    /// so a load/store pair needs no compare-and-swap.
+    pub(crate) adaptive_ewma_bits: AtomicU64,
+    /// `adaptive_flush_count` at the last density sample (staleness).
+    pub(crate) adaptive_last_sample: AtomicU64,
+    /// The adaptive L1 window; 0 until adaptive sizing first sets it (the
+    /// configured window is in use until then). Written only under the
+    /// maintainer lock, which also covers every compaction that reads it
+    /// (`Inner::l1_window`), so one compaction sees one window.
+    pub(crate) adaptive_window: AtomicI64,
+    /// Consecutive compactions that failed to publish (reset by a success
+    /// or a back-off).
+    pub(crate) adaptive_failures: AtomicU64,
+}
+
+impl Counters {
+    /// One compaction selection: `Some((l0 inputs, l1 inputs))`, or `None`
+    /// when there was nothing to compact.
+    pub(crate) fn note_selection(&self, sel: Option<(usize, usize)>) {
+        self.select_calls.fetch_add(1, Relaxed);
+        match sel {
+            Some((l0, l1)) => {
+                self.select_l0_inputs.fetch_add(l0 as u64, Relaxed);
+                self.select_l1_inputs.fetch_add(l1 as u64, Relaxed);
+            }
+            None => {
+                self.select_no_work.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// One published flush of `run = (records, min_ts, max_ts)` (`None`:
+    /// every record was deleted before the flush). Folds the run's density
+    /// — records per time unit over `[min_ts, max_ts]` — into the EWMA with
+    /// smoothing `alpha` (the first sample sets it). Caller holds the
+    /// maintainer lock.
+    ///
+    /// With adaptive sizing on (`a.target_records > 0`), then resizes the
+    /// L1 window (see [`AdaptiveConfig`](crate::AdaptiveConfig)); `base` is
+    /// the configured window.
+    pub(crate) fn note_flush(
+        &self,
+        run: Option<(usize, Timestamp, Timestamp)>,
+        alpha: f64,
+        a: &AdaptiveResolved,
+        base: i64,
+    ) {
+        let count = self.adaptive_flush_count.fetch_add(1, Relaxed) + 1;
+        let sample = run.filter(|r| r.0 > 0).map(|(n, lo, hi)| n as f64 / (hi as i128 - lo as i128 + 1) as f64);
+        if let Some(density) = sample {
+            let old = f64::from_bits(self.adaptive_ewma_bits.load(Relaxed));
+            let new = if old == 0.0 { density } else { alpha * density + (1.0 - alpha) * old };
+            self.adaptive_ewma_bits.store(new.to_bits(), Relaxed);
+            self.adaptive_last_sample.store(count, Relaxed);
+        }
+        if a.target_records == 0 {
+            return;
+        }
+        if sample.is_none() {
+            let since = count - self.adaptive_last_sample.load(Relaxed);
+            if a.stale_flushes > 0 && since >= u64::from(a.stale_flushes) {
+                // Stale: drop the estimate; the next sample starts it again.
+                self.adaptive_ewma_bits.store(0f64.to_bits(), Relaxed);
+            }
+            return;
+        }
+        let ewma = f64::from_bits(self.adaptive_ewma_bits.load(Relaxed));
+        if count < u64::from(a.warmup_flushes) || ewma <= 0.0 {
+            return;
+        }
+        let cur = self.window(base);
+        let want = adaptive_target(a, ewma);
+        let diff = (want as i128 - cur as i128).unsigned_abs();
+        if diff * 100 >= u128::from(a.hysteresis_pct) * cur as u128 && want != cur {
+            self.adaptive_window.store(want, Relaxed);
+        }
+    }
+
+    /// The L1 window in use: the adaptive one once set, else `base`.
+    pub(crate) fn window(&self, base: i64) -> i64 {
+        match self.adaptive_window.load(Relaxed) {
+            0 => base,
+            w => w,
+        }
+    }
+
+    /// A compaction's publication: `ok`, or failed because its inputs
+    /// changed. Enough consecutive failures grow the adaptive window.
+    /// Caller holds the maintainer lock.
+    pub(crate) fn note_compaction(&self, ok: bool, a: &AdaptiveResolved, base: i64) {
+        if ok {
+            self.adaptive_failures.store(0, Relaxed);
+            return;
+        }
+        let f = self.adaptive_failures.fetch_add(1, Relaxed) + 1;
+        if a.target_records > 0 && f >= u64::from(a.failure_backoff_threshold) {
+            let cur = self.window(base) as i128;
+            let grown = (cur + cur * i128::from(a.failure_backoff_pct) / 100).max(cur + 1);
+            let grown = grown.clamp(a.min_window as i128, a.max_window as i128) as i64;
+            self.adaptive_window.store(grown, Relaxed);
+            self.adaptive_failures.store(0, Relaxed);
+        }
+    }
+}
+
+/// The window that holds about `a.target_records` records at `density`
+/// records per time unit: clamped to `[min_window, max_window]`, then
+/// snapped to the nearest multiple of `window_quantum` within the bounds.
+pub(crate) fn adaptive_target(a: &AdaptiveResolved, density: f64) -> i64 {
+    let raw = a.target_records as f64 / density;
+    // `as` saturates (and maps NaN to 0, clamped below).
+    let mut w = (raw.round() as i64).clamp(a.min_window.max(1), a.max_window.max(1));
+    let q = a.window_quantum;
+    if q > 0 {
+        let snapped = ((w as i128 + q as i128 / 2) / q as i128 * q as i128).max(q as i128);
+        let lo = (a.min_window.max(1) as i128 + q as i128 - 1) / q as i128 * q as i128;
+        let hi = a.max_window as i128 / q as i128 * q as i128;
+        w = if lo <= hi { snapped.clamp(lo, hi) as i64 } else { w };
+    }
+    w
 }
 
 /// A report of the log's state, as `stats()` returns it. Names follow the
@@ -55,6 +186,22 @@ pub struct Stats {
     pub max_delta_segments: usize,
     pub delete_debt: f64,
     pub l1_windows: usize,
+    /// Compaction selections made (by `compact()`, `maint_step()` and the worker).
+    pub select_calls: u64,
+    /// L0 segments those selections took as inputs.
+    pub select_l0_inputs: u64,
+    /// L1 segments those selections took as inputs (rewritten windows).
+    pub select_l1_inputs: u64,
+    /// Selections that found nothing to compact.
+    pub select_no_work: u64,
+    // adaptive
+    /// EWMA of the record density of flushed runs (records per time unit).
+    pub adaptive_ewma_density: f64,
+    /// Flushes observed by the density estimate.
+    pub adaptive_flush_count: u64,
+    /// Consecutive compactions that failed to publish (their inputs
+    /// changed) since the last success or back-off.
+    pub adaptive_failures: u64,
     // sequencing
     pub visible_seq: u64,
     pub manifest_version: u64,

@@ -1,7 +1,7 @@
 //! Parsing the keyword configuration of `Timelog(...)`, `reopen(...)` and
 //! `configure(...)` into an engine [`Config`].
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
@@ -45,6 +45,32 @@ const ADAPTIVE_KEYS: &[&str] = &[
     "failure_backoff_pct",
 ];
 
+/// The C package's flat legacy keywords: `(flat name, dict, key in the dict)`.
+/// Each sets exactly what the dict form sets.
+pub const FLAT: &[(&str, &str, &str)] = &[
+    ("adaptive_target_records", "adaptive", "target_records"),
+    ("adaptive_min_window", "adaptive", "min_window"),
+    ("adaptive_max_window", "adaptive", "max_window"),
+    ("adaptive_hysteresis_pct", "adaptive", "hysteresis_pct"),
+    ("adaptive_window_quantum", "adaptive", "window_quantum"),
+    ("adaptive_alpha", "adaptive", "alpha"),
+    ("adaptive_warmup_flushes", "adaptive", "warmup_flushes"),
+    ("adaptive_stale_flushes", "adaptive", "stale_flushes"),
+    ("adaptive_failure_backoff_threshold", "adaptive", "failure_backoff_threshold"),
+    ("adaptive_failure_backoff_pct", "adaptive", "failure_backoff_pct"),
+    ("compaction_target_bytes", "compaction", "target_bytes"),
+    ("max_compaction_inputs", "compaction", "max_inputs"),
+    ("max_compaction_windows", "compaction", "max_windows"),
+];
+
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
+}
+
+fn repr(v: &Bound<'_, PyAny>) -> String {
+    v.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into())
+}
+
 fn str_arg<'py>(name: &str, v: &Bound<'py, PyAny>, accepted: &str) -> PyResult<String> {
     match v.cast::<PyString>() {
         Ok(s) => Ok(s.to_str()?.to_owned()),
@@ -52,34 +78,71 @@ fn str_arg<'py>(name: &str, v: &Bound<'py, PyAny>, accepted: &str) -> PyResult<S
     }
 }
 
-/// A niceness in [0, 19].
-fn nice(name: &str, v: &Bound<'_, PyAny>) -> PyResult<u8> {
-    let n: u64 = uint(name, v)?;
-    if n > 19 {
-        return Err(PyValueError::new_err(format!(
-            "{name} must be a niceness in [0, 19] (None = engine default 10), got {n}"
-        )));
-    }
-    Ok(n as u8)
-}
-
-fn uint<T: TryFrom<u64>>(name: &str, v: &Bound<'_, PyAny>) -> PyResult<T> {
+/// An integer knob as Python sees it: `operator.index(v)` (so numpy
+/// integers work and a float is refused with CPython's own message), bools
+/// refused, then range-checked against `lo..=hi` with the engine's rule for
+/// `knob` (`timelog::config::rule`). A negative value raises `ValueError`;
+/// one above `hi` raises `OverflowError` when `hi` is the limit of the
+/// knob's type (`Above::Overflow`, CPython's class for that) and
+/// `ValueError` when it is the knob's own rule (`Above::Invalid`). Every
+/// message prints the value the caller gave.
+fn int_in(name: &str, knob: &str, v: &Bound<'_, PyAny>, lo: i128, hi: i128, above: Above) -> PyResult<i128> {
     if v.is_instance_of::<pyo3::types::PyBool>() {
         return Err(PyTypeError::new_err(format!("{name} must be an int, not bool")));
     }
-    let i: i128 = v.extract().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{name} must be an int, got {}",
-            v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-        ))
+    let py = v.py();
+    let i = py.import("operator")?.getattr("index")?.call1((v,)).map_err(|e| {
+        if e.is_instance_of::<PyTypeError>(py) {
+            PyTypeError::new_err(format!("{name} must be an int, got {}: {}", type_name(v), e.value(py)))
+        } else {
+            e
+        }
     })?;
-    if i < 0 {
-        return Err(PyValueError::new_err(format!("{name} must be >= 0 (0 = engine default), got {i}")));
+    let rule = timelog::config::rule(knob);
+    let got = repr(&i);
+    match i.extract::<i128>() {
+        Ok(n) if (lo..=hi).contains(&n) => Ok(n),
+        Ok(n) if n < lo => Err(PyValueError::new_err(format!("{name} must be {rule}, got {got}"))),
+        _ if i.lt(0)? => Err(PyValueError::new_err(format!("{name} must be {rule}, got {got}"))),
+        _ if above == Above::Overflow => {
+            Err(PyOverflowError::new_err(format!("{name} must be {rule}, got {got}, which is too large")))
+        }
+        _ => Err(PyValueError::new_err(format!("{name} must be {rule}, got {got}"))),
     }
-    u64::try_from(i)
-        .ok()
-        .and_then(|u| T::try_from(u).ok())
-        .ok_or_else(|| PyValueError::new_err(format!("{name} is too large: {i}")))
+}
+
+/// What a value above the upper bound of [`int_in`] is.
+#[derive(PartialEq, Eq)]
+enum Above {
+    /// Beyond the knob's type (`OverflowError`).
+    Overflow,
+    /// Against the knob's rule (`ValueError`).
+    Invalid,
+}
+
+fn uint<T: TryFrom<u64>>(name: &str, knob: &str, v: &Bound<'_, PyAny>) -> PyResult<T> {
+    // The largest value `T` holds (u32, usize, u64).
+    let hi = (0..=64u32)
+        .rev()
+        .map(|b| if b == 64 { u64::MAX } else { (1u64 << b) - 1 })
+        .find(|&m| T::try_from(m).is_ok())
+        .unwrap_or(0);
+    let n = int_in(name, knob, v, 0, hi as i128, Above::Overflow)?;
+    T::try_from(n as u64).map_err(|_| PyOverflowError::new_err(format!("{name} is too large: {n}")))
+}
+
+/// A non-negative `i64` knob (windows): `[0, 2**63 - 1]`.
+fn nonneg_i64(name: &str, knob: &str, v: &Bound<'_, PyAny>) -> PyResult<i64> {
+    Ok(int_in(name, knob, v, 0, i64::MAX as i128, Above::Overflow)? as i64)
+}
+
+/// A niceness: `None` (engine default) or `[0, 19]`.
+fn nice(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Option<u8>> {
+    if v.is_none() {
+        return Ok(None);
+    }
+    let n = int_in(name, "maintenance_nice", v, 0, 19, Above::Invalid)?;
+    Ok(Some(n as u8))
 }
 
 fn int64(name: &str, v: &Bound<'_, PyAny>) -> PyResult<i64> {
@@ -89,30 +152,102 @@ fn int64(name: &str, v: &Bound<'_, PyAny>) -> PyResult<i64> {
     })
 }
 
+/// A float knob; finiteness and range are the engine's rules (`resolve`).
 fn float(name: &str, v: &Bound<'_, PyAny>) -> PyResult<f64> {
-    v.extract::<f64>().map_err(|_| PyTypeError::new_err(format!("{name} must be a float")))
+    v.extract::<f64>().map_err(|_| PyTypeError::new_err(format!("{name} must be a float, got {}", type_name(v))))
 }
 
-fn sub_dict<'py>(name: &str, v: &Bound<'py, PyAny>, keys: &[&str]) -> PyResult<Option<Bound<'py, PyDict>>> {
+/// `(key, value)` entries of a `compaction`/`adaptive` dict.
+type Entries<'py> = Vec<(String, Bound<'py, PyAny>)>;
+/// `(key, name as the caller spelled it, value)`.
+type NamedEntries<'py> = Vec<(String, String, Bound<'py, PyAny>)>;
+
+/// The entries of a `compaction`/`adaptive` dict: string keys from `keys`.
+fn sub_dict<'py>(name: &str, v: &Bound<'py, PyAny>, keys: &[&str]) -> PyResult<Option<Entries<'py>>> {
     if v.is_none() {
         return Ok(None);
     }
-    let d = v.cast::<PyDict>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{name} must be a dict (or None), got {}",
-            v.get_type().name().map(|n| n.to_string()).unwrap_or_default()
-        ))
-    })?;
-    for k in d.keys() {
-        let ks: String = k.str()?.to_string();
+    let d = v
+        .cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err(format!("{name} must be a dict or None, got {}", type_name(v))))?;
+    let mut out = Vec::with_capacity(d.len());
+    for (k, v) in d.iter() {
+        let Ok(ks) = k.cast::<PyString>() else {
+            return Err(PyTypeError::new_err(format!("{name} keys must be str, got {} {}", type_name(&k), repr(&k))));
+        };
+        let ks = ks.to_str()?.to_owned();
         if !keys.contains(&ks.as_str()) {
             return Err(PyValueError::new_err(format!(
-                "unknown {name} key {ks:?}; accepted keys: {}",
+                "Unknown key {} in {name} dict; accepted keys: {}",
+                repr(&k),
                 keys.join(", ")
             )));
         }
+        out.push((ks, v));
     }
-    Ok(Some(d.clone()))
+    Ok(Some(out))
+}
+
+fn set_compaction(cc: &mut CompactionConfig, key: &str, name: &str, v: &Bound<'_, PyAny>) -> PyResult<()> {
+    let knob = format!("compaction.{key}");
+    match key {
+        "target_bytes" => cc.target_bytes = uint(name, &knob, v)?,
+        "max_inputs" => cc.max_inputs = uint(name, &knob, v)?,
+        _ => cc.max_windows = uint(name, &knob, v)?,
+    }
+    Ok(())
+}
+
+fn set_adaptive(a: &mut AdaptiveConfig, key: &str, name: &str, v: &Bound<'_, PyAny>) -> PyResult<()> {
+    let knob = format!("adaptive.{key}");
+    match key {
+        "target_records" => a.target_records = uint(name, &knob, v)?,
+        "min_window" => a.min_window = nonneg_i64(name, &knob, v)?,
+        "max_window" => a.max_window = nonneg_i64(name, &knob, v)?,
+        "hysteresis_pct" => a.hysteresis_pct = uint(name, &knob, v)?,
+        "window_quantum" => a.window_quantum = nonneg_i64(name, &knob, v)?,
+        "alpha" => a.alpha = float(name, v)?,
+        "warmup_flushes" => a.warmup_flushes = uint(name, &knob, v)?,
+        "stale_flushes" => a.stale_flushes = uint(name, &knob, v)?,
+        "failure_backoff_threshold" => a.failure_backoff_threshold = uint(name, &knob, v)?,
+        _ => a.failure_backoff_pct = uint(name, &knob, v)?,
+    }
+    Ok(())
+}
+
+/// The entries of one section (`adaptive` or `compaction`): its dict's,
+/// then the flat keywords', refusing a knob given both ways.
+fn section<'py>(
+    dict_name: &str,
+    dict: Option<Entries<'py>>,
+    flat: &[(&'static str, &'static str, Bound<'py, PyAny>)],
+) -> PyResult<Option<NamedEntries<'py>>> {
+    let from_flat: Vec<_> = flat.iter().filter(|(_, sec, _)| *sec == dict_name).collect();
+    if dict.is_none() && from_flat.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    let dict = dict.unwrap_or_default();
+    for (k, v) in &dict {
+        out.push((k.clone(), format!("{dict_name}[{k:?}]").replace('"', "'"), v.clone()));
+    }
+    for (flat_name, _, v) in from_flat {
+        let key = FLAT.iter().find(|(f, _, _)| f == flat_name).map(|(_, _, k)| *k).unwrap_or_default();
+        if dict.iter().any(|(k, _)| k == key) {
+            // As in the C package, a flat value of the wrong type is
+            // reported first (its TypeError), then the conflict.
+            if dict_name == "adaptive" {
+                set_adaptive(&mut AdaptiveConfig::default(), key, flat_name, v)?;
+            } else {
+                set_compaction(&mut CompactionConfig::default(), key, flat_name, v)?;
+            }
+            return Err(PyValueError::new_err(format!(
+                "Cannot specify both {flat_name} and {dict_name}={{'{key}': ...}}; give the knob once (the dict form is preferred)"
+            )));
+        }
+        out.push((key.to_owned(), (*flat_name).to_owned(), v.clone()));
+    }
+    Ok(Some(out))
 }
 
 /// Builds a config from keyword arguments. `carry` supplies `min_ts` and
@@ -124,6 +259,9 @@ pub fn parse(kwargs: Option<&Bound<'_, PyDict>>, carry: Option<&Config>, what: &
         c.mostly_ordered_default = prev.mostly_ordered_default;
     }
     let Some(kw) = kwargs else { return Ok(c) };
+    let mut adaptive = None;
+    let mut compaction = None;
+    let mut flat = Vec::new();
     for (k, v) in kw.iter() {
         let key: String = k.extract()?;
         match key.as_str() {
@@ -144,69 +282,49 @@ pub fn parse(kwargs: Option<&Bound<'_, PyDict>>, carry: Option<&Config>, what: &
                 c.mostly_ordered_default = v
                     .cast::<pyo3::types::PyBool>()
                     .map_err(|_| {
-                        PyTypeError::new_err(format!(
-                            "mostly_ordered_default must be a bool, got {}",
-                            v.repr().map(|r| r.to_string()).unwrap_or_default()
-                        ))
+                        PyTypeError::new_err(format!("mostly_ordered_default must be a bool, got {}", repr(&v)))
                     })?
                     .is_true()
             }
-            "memtable_max_bytes" => c.memtable_max_bytes = uint(&key, &v)?,
-            "target_page_bytes" => c.target_page_bytes = uint(&key, &v)?,
-            "sealed_max_runs" => c.sealed_max_runs = uint(&key, &v)?,
-            "ooo_budget_bytes" => c.ooo_budget_bytes = uint(&key, &v)?,
-            "sealed_wait_ms" => c.sealed_wait_ms = uint(&key, &v)?,
-            "drain_batch_limit" => c.drain_batch_limit = uint(&key, &v)?,
-            "maintenance_wakeup_ms" => c.maintenance_wakeup_ms = uint(&key, &v)?,
-            "maintenance_nice" => c.maintenance_nice = if v.is_none() { None } else { Some(nice(&key, &v)?) },
-            "max_delta_segments" => c.max_delta_segments = uint(&key, &v)?,
-            "window_size" => c.window_size = uint::<u64>(&key, &v)? as i64,
+            "memtable_max_bytes" => c.memtable_max_bytes = uint(&key, &key, &v)?,
+            "target_page_bytes" => c.target_page_bytes = uint(&key, &key, &v)?,
+            "sealed_max_runs" => c.sealed_max_runs = uint(&key, &key, &v)?,
+            "ooo_budget_bytes" => c.ooo_budget_bytes = uint(&key, &key, &v)?,
+            "sealed_wait_ms" => c.sealed_wait_ms = uint(&key, &key, &v)?,
+            "drain_batch_limit" => c.drain_batch_limit = uint(&key, &key, &v)?,
+            "maintenance_wakeup_ms" => c.maintenance_wakeup_ms = uint(&key, &key, &v)?,
+            "maintenance_nice" => c.maintenance_nice = nice(&key, &v)?,
+            "max_delta_segments" => c.max_delta_segments = uint(&key, &key, &v)?,
+            "window_size" => c.window_size = nonneg_i64(&key, &key, &v)?,
             "window_origin" => c.window_origin = int64(&key, &v)?,
             "delete_debt_threshold" => c.delete_debt_threshold = float(&key, &v)?,
-            "compaction" => {
-                if let Some(d) = sub_dict("compaction", &v, COMPACTION_KEYS)? {
-                    let mut cc = CompactionConfig::default();
-                    for (k, v) in d.iter() {
-                        let k: String = k.str()?.to_string();
-                        let name = format!("compaction[{k:?}]");
-                        match k.as_str() {
-                            "target_bytes" => cc.target_bytes = uint(&name, &v)?,
-                            "max_inputs" => cc.max_inputs = uint(&name, &v)?,
-                            _ => cc.max_windows = uint(&name, &v)?,
-                        }
-                    }
-                    c.compaction = cc;
-                }
-            }
-            "adaptive" => {
-                if let Some(d) = sub_dict("adaptive", &v, ADAPTIVE_KEYS)? {
-                    let mut a = AdaptiveConfig::default();
-                    for (k, v) in d.iter() {
-                        let k: String = k.str()?.to_string();
-                        let name = format!("adaptive[{k:?}]");
-                        match k.as_str() {
-                            "target_records" => a.target_records = uint(&name, &v)?,
-                            "min_window" => a.min_window = uint::<u64>(&name, &v)? as i64,
-                            "max_window" => a.max_window = uint::<u64>(&name, &v)? as i64,
-                            "hysteresis_pct" => a.hysteresis_pct = uint(&name, &v)?,
-                            "window_quantum" => a.window_quantum = uint::<u64>(&name, &v)? as i64,
-                            "alpha" => a.alpha = float(&name, &v)?,
-                            "warmup_flushes" => a.warmup_flushes = uint(&name, &v)?,
-                            "stale_flushes" => a.stale_flushes = uint(&name, &v)?,
-                            "failure_backoff_threshold" => a.failure_backoff_threshold = uint(&name, &v)?,
-                            _ => a.failure_backoff_pct = uint(&name, &v)?,
-                        }
-                    }
-                    c.adaptive = a;
-                }
-            }
-            other => {
-                return Err(PyTypeError::new_err(format!(
-                    "{what} got an unexpected keyword argument '{other}'; accepted: {}",
-                    KEYS.join(", ")
+            "compaction" => compaction = sub_dict("compaction", &v, COMPACTION_KEYS)?,
+            "adaptive" => adaptive = sub_dict("adaptive", &v, ADAPTIVE_KEYS)?,
+            other => match FLAT.iter().find(|(f, _, _)| *f == other) {
+                Some(&(f, sec, _)) => flat.push((f, sec, v.clone())),
+                None => {
+                    return Err(PyTypeError::new_err(format!(
+                    "{what} got an unexpected keyword argument '{other}'; accepted: {}, and the legacy flat forms {}",
+                    KEYS.join(", "),
+                    FLAT.iter().map(|f| f.0).collect::<Vec<_>>().join(", ")
                 )))
-            }
+                }
+            },
         }
+    }
+    if let Some(entries) = section("compaction", compaction, &flat)? {
+        let mut cc = CompactionConfig::default();
+        for (k, name, v) in &entries {
+            set_compaction(&mut cc, k, name, v)?;
+        }
+        c.compaction = cc;
+    }
+    if let Some(entries) = section("adaptive", adaptive, &flat)? {
+        let mut a = AdaptiveConfig::default();
+        for (k, name, v) in &entries {
+            set_adaptive(&mut a, k, name, v)?;
+        }
+        c.adaptive = a;
     }
     Ok(c)
 }

@@ -134,7 +134,7 @@ pub fn coerce_ts(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
 #[cold]
 fn overflow(obj: &Bound<'_, PyAny>) -> PyErr {
     PyOverflowError::new_err(format!(
-        "timestamp {} is outside the int64 range [{}, {}]",
+        "timestamp {} is outside int64 range [{}, {}]",
         obj.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into()),
         i64::MIN,
         i64::MAX
@@ -156,7 +156,7 @@ fn coerce_slow(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     let dt = py.import("datetime")?;
     if obj.is_instance(&dt.getattr("datetime")?)? || obj.is_instance(&dt.getattr("date")?)? {
         return Err(PyTypeError::new_err(format!(
-            "timestamps are integers in the log's time_unit, got {}; convert it, e.g. int(dt.timestamp() * 1000) for time_unit='ms'",
+            "timestamps are integers in the log's time_unit, got {}; convert it first, e.g. for time_unit='ms': int(dt.timestamp() * 1000) for a datetime dt, int(datetime.datetime.combine(d, datetime.time(), datetime.timezone.utc).timestamp() * 1000) for a date d (a date has no .timestamp())",
             obj.get_type().name()?
         )));
     }
@@ -164,7 +164,11 @@ fn coerce_slow(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
         return obj.extract::<i64>().map_err(|_| overflow(obj));
     }
     if obj.hasattr("__index__")? {
-        let i = obj.call_method0("__index__")?;
+        // operator.index semantics: CPython's own TypeError when __index__
+        // returns a non-int ("__index__ returned non-int (type str)").
+        // SAFETY: attached (`obj` is bound); PyNumber_Index returns a new
+        // reference or NULL with an exception set.
+        let i = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyNumber_Index(obj.as_ptr()))? };
         return i.extract::<i64>().map_err(|_| overflow(&i));
     }
     Err(PyTypeError::new_err(format!(

@@ -256,27 +256,27 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
         (
             c"append",
             get_trampoline_function!(fastcall_cfunction_with_keywords, append),
-            c"append($self, a, b=..., /, *, ts=None)\n--\n\nappend(obj) | append(obj, ts=T) | append(T, obj)",
+            c"append($self, a, b=..., /, *, ts=None)\n--\n\nappend(obj) | append(obj, ts=T) | append(T, obj): appends one record.\n\nappend(obj) stamps it with the current time in the log's time_unit.\n\nRaises: TypeError if a timestamp is not an int (or __index__ object); OverflowError outside int64; ValueError below the retention floor (min_ts); TimelogBusyError if the write was committed but hit backpressure (busy_policy='raise'): do not retry it; TimelogError if the log is closed.",
         ),
         (
             c"next_ts",
             get_trampoline_function!(fastcall_cfunction_with_keywords, next_ts),
-            c"next_ts($self, ts)\n--\n\nThe smallest timestamp > ts, or None.",
+            c"next_ts($self, ts)\n--\n\nThe smallest visible timestamp > ts, or None.\n\nRaises: TypeError if a timestamp is not an int (or __index__ object); OverflowError outside int64; TimelogError if the log is closed.",
         ),
         (
             c"prev_ts",
             get_trampoline_function!(fastcall_cfunction_with_keywords, prev_ts),
-            c"prev_ts($self, ts)\n--\n\nThe largest timestamp < ts, or None.",
+            c"prev_ts($self, ts)\n--\n\nThe largest visible timestamp < ts, or None.\n\nRaises: TypeError if a timestamp is not an int (or __index__ object); OverflowError outside int64; TimelogError if the log is closed.",
         ),
         (
             c"delete_before",
             get_trampoline_function!(fastcall_cfunction_with_keywords, delete_before),
-            c"delete_before($self, ts)\n--\n\nDeletes every record with a timestamp < ts.",
+            c"delete_before($self, ts)\n--\n\nDeletes every record with a timestamp < ts (records written later stay visible).\n\nRaises: TypeError if a timestamp is not an int (or __index__ object); OverflowError outside int64; TimelogBusyError if the delete was committed but hit backpressure: do not retry it; TimelogError if the log is closed.",
         ),
         (
             c"cutoff",
             get_trampoline_function!(fastcall_cfunction_with_keywords, delete_before),
-            c"cutoff($self, ts)\n--\n\nSame as delete_before(ts).",
+            c"cutoff($self, ts)\n--\n\nSame as delete_before(ts): deletes every record with a timestamp < ts.\n\nRaises: as delete_before().",
         ),
     ];
     for (name, f, doc) in methods {

@@ -258,7 +258,9 @@ impl PyTimelogIter {
         self.lock(py).cursor.as_ref().map_or(0, |c| c.remaining())
     }
 
-    /// Up to `n` `(ts, obj)` tuples.
+    /// Up to `n` next `(ts, obj)` tuples, as a list (empty once exhausted).
+    ///
+    /// Raises: ValueError if n < 0.
     fn next_batch<'py>(&self, py: Python<'py>, n: isize) -> PyResult<Bound<'py, PyList>> {
         if n < 0 {
             return Err(PyValueError::new_err(format!("next_batch(n) needs n >= 0, got {n}")));
@@ -290,7 +292,9 @@ impl PyTimelogIter {
         }
     }
 
-    /// A `PageSpanIter` over the same range and snapshot.
+    /// A PageSpanIter over the flushed pages of the same range and snapshot.
+    ///
+    /// Records still in the memtable are not included (flush() first).
     fn view(&self, py: Python<'_>) -> PyPageSpanIter {
         let st = self.lock(py);
         match st.snapshot() {
@@ -299,16 +303,19 @@ impl PyTimelogIter {
         }
     }
 
+    /// Releases the iterator's snapshot (its pin on the log) early. Idempotent.
     fn close(&self, py: Python<'_>) {
         let spare = self.lock(py).release();
         drop(spare);
     }
 
+    /// Whether the iterator was closed or exhausted (it no longer pins a snapshot).
     #[getter]
     fn closed(&self, py: Python<'_>) -> bool {
         self.lock(py).snapshot().is_none()
     }
 
+    /// Direction and rows remaining.
     fn __repr__(&self, py: Python<'_>) -> String {
         let st = self.lock(py);
         let dir = if st.order == Order::Desc { " descending" } else { "" };
@@ -318,10 +325,12 @@ impl PyTimelogIter {
         }
     }
 
+    /// `with log.range(...) as it:` returns the iterator itself.
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
 
+    /// Closes the iterator at the end of the `with` block (exceptions propagate).
     #[pyo3(signature = (*_args))]
     fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> bool {
         self.close(py);

@@ -115,6 +115,10 @@ fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TL_TS_MIN", i64::MIN)?;
     m.add("TL_TS_MAX", i64::MAX)?;
     m.add_function(wrap_pyfunction!(_coerce_ts, m)?)?;
+    // Whether pyo3's global reference pool is compiled in (the build lost
+    // the flags of `.cargo/config.toml`, e.g. to a RUSTFLAGS variable);
+    // checked by tests/test_packaging.py and the sdist check. Not in `__all__`.
+    m.setattr("_pyo3_reference_pool", cfg!(not(pyo3_disable_reference_pool)))?;
     #[cfg(feature = "test-hooks")]
     {
         m.add_function(wrap_pyfunction!(test_hooks::_test_gate, m)?)?;

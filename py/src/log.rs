@@ -137,15 +137,11 @@ impl PyTimelog {
 
     fn slice_iter(&self, s: &Bound<'_, PySlice>, order: Order) -> PyResult<PyTimelogIter> {
         let step = s.getattr("step")?;
-        if !step.is_none() {
-            let one = step.is_exact_instance_of::<pyo3::types::PyInt>()
-                && step.extract::<i64>().map(|v| v == 1).unwrap_or(false);
-            if !one {
-                return Err(PyValueError::new_err(format!(
-                    "slice step must be None or 1 (timestamps are not positions), got {}; use reversed(log[t1:t2]) for descending order",
-                    step.repr()?
-                )));
-            }
+        if !step.is_none() && !step_is_one(&step) {
+            return Err(PyValueError::new_err(format!(
+                "slice step must be None or 1 (timestamps are not positions), got {}; use reversed(log[t1:t2]) for descending order",
+                step.repr()?
+            )));
         }
         let start = s.getattr("start")?;
         let stop = s.getattr("stop")?;
@@ -178,10 +174,7 @@ impl PyTimelog {
 
     fn delete_slice(&self, s: &Bound<'_, PySlice>) -> PyResult<()> {
         let step = s.getattr("step")?;
-        if !step.is_none()
-            && !(step.is_exact_instance_of::<pyo3::types::PyInt>()
-                && step.extract::<i64>().map(|v| v == 1).unwrap_or(false))
-        {
+        if !step.is_none() && !step_is_one(&step) {
             return Err(PyValueError::new_err("slice step must be None or 1 in del log[t1:t2]"));
         }
         let start = s.getattr("start")?;
@@ -193,7 +186,14 @@ impl PyTimelog {
             (false, true) => write_result(st.log.delete_range(coerce_ts(&start)?, i64::MAX)),
             (false, false) => {
                 let (a, b) = (coerce_ts(&start)?, coerce_ts(&stop)?);
-                if a >= b {
+                // As delete_range (and the C package): reversed bounds are
+                // an error for a delete, not an empty no-op.
+                if a > b {
+                    return Err(PyValueError::new_err(format!(
+                        "del log[t1:t2] needs t1 <= t2, got t1={a} > t2={b}; ranges are half-open [t1, t2)"
+                    )));
+                }
+                if a == b {
                     return Ok(());
                 }
                 write_result(st.log.delete_range(a, b))
@@ -220,7 +220,22 @@ enum BulkObjects<'py> {
     Tuple(Bound<'py, PyTuple>),
 }
 
-fn count_arg(what: &str, n: isize) -> PyResult<usize> {
+/// A slice step of 1: an int or an `__index__` object (numpy.int64(1)), not a bool.
+fn step_is_one(step: &Bound<'_, PyAny>) -> bool {
+    !step.is_instance_of::<pyo3::types::PyBool>()
+        && step
+            .py()
+            .import("operator")
+            .and_then(|m| m.getattr("index")?.call1((step,)))
+            .is_ok_and(|i| i.extract::<i64>().is_ok_and(|v| v == 1))
+}
+
+/// The count of `tail(n)`/`head(n)`: an int >= 0 (bools refused, as for timestamps).
+fn count_arg(what: &str, n: &Bound<'_, PyAny>) -> PyResult<usize> {
+    if n.is_instance_of::<pyo3::types::PyBool>() {
+        return Err(PyTypeError::new_err(format!("{what}(n) needs an int count, not bool")));
+    }
+    let n: isize = n.extract()?;
     usize::try_from(n).map_err(|_| PyValueError::new_err(format!("{what}(n) needs n >= 0, got {n}")))
 }
 
@@ -243,6 +258,10 @@ impl PyTimelog {
 
     // ----- writes -------------------------------------------------------
 
+    /// log[ts] = obj: appends the record `(ts, obj)` (duplicates are kept).
+    ///
+    /// Raises: TypeError for a slice key (`log[t1:t2] = ...`); TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; ValueError if
+    /// `ts` is below the retention floor (`min_ts`); TimelogBusyError if the write was committed but hit backpressure (busy_policy='raise'): do not retry it; TimelogError if the log is closed.
     fn __setitem__(&self, ts: Bound<'_, PyAny>, obj: Bound<'_, PyAny>) -> PyResult<()> {
         if ts.is_instance_of::<PySlice>() {
             return Err(PyTypeError::new_err("log[t1:t2] = ... is not supported; assign one timestamp: log[ts] = obj"));
@@ -250,7 +269,18 @@ impl PyTimelog {
         write_result(self.state().log.append(coerce_ts(&ts)?, PyObj::new(obj.unbind())))
     }
 
-    /// extend(pairs) | extend(timestamps, objects)
+    /// extend(pairs) | extend(timestamps, objects): appends many records.
+    ///
+    /// `items` is an iterable of `(ts, obj)` pairs, or with `objects` a sequence of
+    /// timestamps parallel to the sequence `objects`. `mostly_ordered` overrides the
+    /// log's `mostly_ordered_default` hint. With `insert_on_error=True` (default)
+    /// items whose timestamp cannot be converted are skipped with a RuntimeWarning
+    /// (counted in `extend_skipped`); with False the first one raises and nothing
+    /// is written. The batch becomes visible in chunks of about one memtable.
+    ///
+    /// Raises: ValueError for items that are not pairs, unequal lengths, or a
+    /// timestamp below the retention floor; TypeError (insert_on_error=False) for
+    /// a bad timestamp or a generator input; TimelogBusyError if the write was committed but hit backpressure (busy_policy='raise'): do not retry it; TimelogError if the log is closed.
     #[pyo3(signature = (items, objects = None, *, mostly_ordered = None, insert_on_error = true))]
     fn extend(
         &self,
@@ -284,8 +314,15 @@ impl PyTimelog {
                     batch.push((ts, PyObj::new(obj.unbind())));
                     Ok(())
                 }
-                Err(e) if insert_on_error => {
-                    let _ = e;
+                // Skipped, as in the C package: a timestamp that is not an
+                // int (TypeError) or outside int64 (OverflowError). Anything
+                // else (KeyboardInterrupt, MemoryError, a ValueError from a
+                // user __index__) propagates and nothing is written.
+                Err(e)
+                    if insert_on_error
+                        && (e.is_instance_of::<PyTypeError>(py)
+                            || e.is_instance_of::<pyo3::exceptions::PyOverflowError>(py)) =>
+                {
                     skipped += 1;
                     Ok(())
                 }
@@ -294,16 +331,35 @@ impl PyTimelog {
         };
         match objects {
             Some(objs) => {
-                let n1 = items.len()?;
-                let n2 = objs.len()?;
-                if n1 != n2 {
-                    return Err(PyValueError::new_err(format!(
-                        "extend(timestamps, objects) needs sequences of equal length, got {n1} timestamps and {n2} objects"
-                    )));
+                if let (Ok(n1), Ok(n2)) = (items.len(), objs.len()) {
+                    if n1 != n2 {
+                        return Err(PyValueError::new_err(format!(
+                            "extend(timestamps, objects) needs sequences of equal length, got {n1} timestamps and {n2} objects"
+                        )));
+                    }
+                    batch.reserve(n1);
                 }
-                batch.reserve(n1);
-                for (t, o) in items.try_iter()?.zip(objs.try_iter()?) {
-                    take(&t?, o?, &mut batch)?;
+                // Pairwise, like zip(strict=True): a side that ends first
+                // (a sequence that shrank during the call, or unsized
+                // iterables of different lengths) is an error, never a
+                // silent truncation.
+                let mut ts_it = items.try_iter()?;
+                let mut obj_it = objs.try_iter()?;
+                let mut i = 0usize;
+                loop {
+                    match (ts_it.next().transpose()?, obj_it.next().transpose()?) {
+                        (Some(t), Some(o)) => take(&t, o, &mut batch)?,
+                        (None, None) => break,
+                        (t, _) => {
+                            let (long, short) =
+                                if t.is_some() { ("timestamps", "objects") } else { ("objects", "timestamps") };
+                            return Err(PyValueError::new_err(format!(
+                                "extend(timestamps, objects): {short} ended after {i} items but {long} has more \
+                                 (a sequence changed size during the call, or the lengths differ); nothing was written"
+                            )));
+                        }
+                    }
+                    i += 1;
                 }
             }
             None => {
@@ -330,10 +386,9 @@ impl PyTimelog {
             }
         }
         if skipped > 0 {
-            st.log.note_extend_skipped(skipped);
-        }
-        let r = self.write_batch(py, batch);
-        if skipped > 0 {
+            // The warning comes before the commit: when warnings are errors
+            // the call raises and writes nothing (no exception for a write
+            // that happened).
             let warnings = py.import("warnings")?;
             warnings.call_method1(
                 "warn",
@@ -343,11 +398,20 @@ impl PyTimelog {
                     2,
                 ),
             )?;
+            st.log.note_extend_skipped(skipped);
         }
-        r
+        self.write_batch(py, batch)
     }
 
-    /// bulk_append(timestamps: int64 buffer, objects: list | tuple)
+    /// bulk_append(timestamps, objects): appends `len(objects)` records at once.
+    ///
+    /// `timestamps` is a C-contiguous buffer of native int64 (numpy int64 array,
+    /// `array('q')`, memoryview), read in place; `objects` is a list or tuple of
+    /// the same length. `mostly_ordered` overrides the ordering hint.
+    ///
+    /// Raises: TypeError if `timestamps` is not an int64 buffer or `objects` not a
+    /// list/tuple; ValueError on a length mismatch or a timestamp below the
+    /// retention floor; TimelogBusyError if the write was committed but hit backpressure (busy_policy='raise'): do not retry it; TimelogError if the log is closed.
     #[pyo3(signature = (timestamps, objects, *, mostly_ordered = None))]
     fn bulk_append(
         &self,
@@ -397,6 +461,11 @@ impl PyTimelog {
     }
 
     /// delete(T) deletes the records at T; delete(t1, t2) deletes [t1, t2).
+    ///
+    /// A delete hides the records written before it; records written afterwards
+    /// at those timestamps stay visible.
+    ///
+    /// Raises: ValueError if t1 > t2, or for delete(T) with T = TL_TS_MAX; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogBusyError if the write was committed but hit backpressure (busy_policy='raise'): do not retry it; TimelogError if the log is closed.
     #[pyo3(signature = (t1, t2 = None))]
     fn delete(&self, t1: Bound<'_, PyAny>, t2: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         match t2 {
@@ -405,6 +474,9 @@ impl PyTimelog {
         }
     }
 
+    /// Deletes every record in the half-open range [t1, t2).
+    ///
+    /// Raises: ValueError if t1 > t2; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogBusyError if the write was committed but hit backpressure (busy_policy='raise'): do not retry it; TimelogError if the log is closed.
     fn delete_range(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>) -> PyResult<()> {
         let (a, b) = (coerce_ts(&t1)?, coerce_ts(&t2)?);
         if a > b {
@@ -413,6 +485,11 @@ impl PyTimelog {
         write_result(self.state().log.delete_range(a, b))
     }
 
+    /// del log[ts] deletes the records at ts; del log[t1:t2] deletes [t1, t2).
+    ///
+    /// Open slice bounds extend to the ends of the timeline; a slice step is rejected.
+    ///
+    /// Raises: ValueError for a slice step or t1 > t2; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogBusyError if the write was committed but hit backpressure (busy_policy='raise'): do not retry it; TimelogError if the log is closed.
     fn __delitem__(&self, key: Bound<'_, PyAny>) -> PyResult<()> {
         if let Ok(s) = key.cast::<PySlice>() {
             return self.delete_slice(s);
@@ -422,6 +499,12 @@ impl PyTimelog {
 
     // ----- reads --------------------------------------------------------
 
+    /// log[ts] -> list of the objects at ts; log[t1:t2] -> TimelogIter over [t1, t2).
+    ///
+    /// Open slice bounds extend to the ends of the timeline; reversed bounds give
+    /// an empty iterator.
+    ///
+    /// Raises: ValueError for a slice step; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     fn __getitem__<'py>(&self, py: Python<'py>, key: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         if let Ok(s) = key.cast::<PySlice>() {
             return self.slice_iter(s, Order::Asc)?.into_bound_py_any(py);
@@ -430,20 +513,34 @@ impl PyTimelog {
         Ok(self.points(py, ts)?.into_any())
     }
 
+    /// The objects at timestamp `ts`, in insertion order (a new list).
+    ///
+    /// Raises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     fn at<'py>(&self, py: Python<'py>, ts: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         self.points(py, coerce_ts(&ts)?)
     }
 
+    /// Iterator over the records in [t1, t2), ascending (`reverse=True`: descending).
+    ///
+    /// The iterator reads one snapshot: the writes committed before this call.
+    ///
+    /// Raises: ValueError if t1 > t2; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (t1, t2, *, reverse = false))]
     fn range(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
         self.range_iter(coerce_ts(&t1)?, coerce_ts(&t2)?, order_of(reverse))
     }
 
+    /// Iterator over the records with a timestamp >= ts (`reverse=True`: descending).
+    ///
+    /// Raises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (ts, *, reverse = false))]
     fn since(&self, ts: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
         self.iter_over(coerce_ts(&ts)?, i64::MAX, order_of(reverse))
     }
 
+    /// Iterator over the records with a timestamp < ts (`reverse=True`: descending).
+    ///
+    /// Raises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (ts, *, reverse = false))]
     fn until(&self, ts: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
         match coerce_ts(&ts)?.checked_sub(1) {
@@ -452,31 +549,48 @@ impl PyTimelog {
         }
     }
 
+    /// Iterator over every record, ascending (`reverse=True`: descending).
+    ///
+    /// Raises: TimelogError if the log is closed.
     #[pyo3(signature = (*, reverse = false))]
     fn all(&self, reverse: bool) -> PyResult<PyTimelogIter> {
         self.iter_over(i64::MIN, i64::MAX, order_of(reverse))
     }
 
+    /// Iterator over the records at exactly `ts`, in insertion order.
+    ///
+    /// Raises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     fn point(&self, ts: Bound<'_, PyAny>) -> PyResult<PyTimelogIter> {
         let t = coerce_ts(&ts)?;
         self.iter_over(t, t, Order::Asc)
     }
 
+    /// Same as point(ts): iterator over the records at exactly `ts`.
+    ///
+    /// Raises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     fn equal(&self, ts: Bound<'_, PyAny>) -> PyResult<PyTimelogIter> {
         self.point(ts)
     }
 
+    /// iter(log): every record in ascending timestamp order (one snapshot).
+    ///
+    /// Raises: TimelogError if the log is closed.
     fn __iter__(&self) -> PyResult<PyTimelogIter> {
         self.iter_over(i64::MIN, i64::MAX, Order::Asc)
     }
 
+    /// reversed(log): every record in descending timestamp order (one snapshot).
+    ///
+    /// Raises: TimelogError if the log is closed.
     fn __reversed__(&self) -> PyResult<PyTimelogIter> {
         self.iter_over(i64::MIN, i64::MAX, Order::Desc)
     }
 
     /// The newest `n` records, in ascending order (no scan of the rest).
-    fn tail<'py>(&self, py: Python<'py>, n: isize) -> PyResult<Bound<'py, PyList>> {
-        let n = count_arg("tail", n)?;
+    ///
+    /// Raises: TypeError if n is not an int (bools included); ValueError if n < 0; TimelogError if the log is closed.
+    fn tail<'py>(&self, py: Python<'py>, n: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let n = count_arg("tail", &n)?;
         let it = self.iter_over(i64::MIN, i64::MAX, Order::Desc)?;
         let list = it.take_list(py, n)?;
         list.reverse()?;
@@ -484,24 +598,38 @@ impl PyTimelog {
     }
 
     /// The oldest `n` records, in ascending order.
-    fn head<'py>(&self, py: Python<'py>, n: isize) -> PyResult<Bound<'py, PyList>> {
-        let n = count_arg("head", n)?;
+    ///
+    /// Raises: TypeError if n is not an int (bools included); ValueError if n < 0; TimelogError if the log is closed.
+    fn head<'py>(&self, py: Python<'py>, n: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+        let n = count_arg("head", &n)?;
         self.iter_over(i64::MIN, i64::MAX, Order::Asc)?.take_list(py, n)
     }
 
+    /// len(log): the number of visible records (deletes applied).
+    ///
+    /// Raises: TimelogError if the log is closed.
     fn __len__(&self) -> PyResult<usize> {
         self.state().log.len().map_err(err)
     }
 
+    /// ts in log: whether a visible record has timestamp `ts`.
+    ///
+    /// Raises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     fn __contains__(&self, ts: Bound<'_, PyAny>) -> PyResult<bool> {
         let t = coerce_ts(&ts)?;
         self.state().log.contains(t).map_err(err)
     }
 
+    /// The smallest visible timestamp, or None if the log is empty.
+    ///
+    /// Raises: TimelogError if the log is closed.
     fn min_ts(&self) -> PyResult<Option<i64>> {
         self.state().log.min_ts().map_err(err)
     }
 
+    /// The largest visible timestamp, or None if the log is empty.
+    ///
+    /// Raises: TimelogError if the log is closed.
     fn max_ts(&self) -> PyResult<Option<i64>> {
         self.state().log.max_ts().map_err(err)
     }
@@ -615,6 +743,13 @@ impl PyTimelog {
         self.arrow(None, None, "auto", crate::arrow::DEFAULT_BATCH_ROWS as isize)?.export(py, requested_schema.as_ref())
     }
 
+    /// Zero-copy PageSpans over the flushed records of [t1, t2) (or of everything).
+    ///
+    /// Pass both bounds or neither. Records still in the memtable are not
+    /// included: call flush() first to see them. `kind` is 'segment' or 'page'.
+    /// Each span pins its snapshot until closed (span.close(), or `with`).
+    ///
+    /// Raises: ValueError for one bound only, t1 > t2 or an unknown kind; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (t1 = None, t2 = None, *, kind = "segment"))]
     fn views(
         &self,
@@ -643,10 +778,15 @@ impl PyTimelog {
         Ok(PyPageSpanIter::new(spans))
     }
 
+    /// Same as views(t1, t2, kind=kind), with both bounds required.
+    ///
+    /// Raises: ValueError if t1 > t2 or for an unknown kind; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (t1, t2, *, kind = "segment"))]
     fn page_spans(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>, kind: &str) -> PyResult<PyPageSpanIter> {
-        coerce_ts(&t1)?;
-        coerce_ts(&t2)?;
+        let (a, b) = (coerce_ts(&t1)?, coerce_ts(&t2)?);
+        if a > b {
+            return Err(PyValueError::new_err(format!("page_spans() needs t1 <= t2, got t1={a} > t2={b}")));
+        }
         self.views(Some(t1), Some(t2), kind)
     }
 
@@ -654,25 +794,54 @@ impl PyTimelog {
 
     // Maintenance runs detached from the interpreter; the engine re-attaches
     // only for the payload phases (see `build`).
+    /// Seals the memtable and flushes every sealed memtable into L0 segments.
+    ///
+    /// Runs without holding the interpreter; readers are never blocked. Changes
+    /// where records live, never what a read sees.
+    ///
+    /// Raises: TimelogError if the log is closed.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         let st = self.state();
         released(py, || st.log.flush()).map_err(err)
     }
 
+    /// Compacts: flushes, then merges L0 segments into L1, dropping deleted records.
+    ///
+    /// Changes where records live, never what a read sees.
+    ///
+    /// Raises: TimelogError if the log is closed.
     fn compact(&self, py: Python<'_>) -> PyResult<()> {
         let st = self.state();
         released(py, || st.log.compact()).map_err(err)
     }
 
+    /// Runs one maintenance step (flush or compaction); returns whether it did work.
+    ///
+    /// For maintenance='disabled' logs, which are maintained by the caller.
+    ///
+    /// Raises: TimelogError if the log is closed.
     fn maint_step(&self, py: Python<'_>) -> PyResult<bool> {
         let st = self.state();
+        // As in the C package: manual steps are for logs without a worker.
+        if st.log.maintenance_running() {
+            return Err(crate::TimelogError::new_err(
+                "maint_step() is for maintenance='disabled': this log's background worker is running; \
+                 call flush() or compact() to force work now, or stop_maintenance() first to step by hand",
+            ));
+        }
         released(py, || st.log.maint_step()).map_err(err)
     }
 
+    /// Starts the background maintenance thread (no-op if it runs).
+    ///
+    /// Raises: TimelogError if the log is closed.
     fn start_maintenance(&self) -> PyResult<()> {
         self.state().log.start_maintenance().map_err(err)
     }
 
+    /// Stops the background maintenance thread and waits for it (no-op if stopped).
+    ///
+    /// Raises: TimelogError if the log is closed.
     fn stop_maintenance(&self, py: Python<'_>) -> PyResult<()> {
         let st = self.state();
         if st.log.is_closed() {
@@ -683,6 +852,11 @@ impl PyTimelog {
         Ok(())
     }
 
+    /// Counters and settings, by section: {'storage': {...}, 'memtable': {...}, 'operational': {...}, ...}.
+    ///
+    /// Each section is a dict of ints, floats or None; see docs/python-api.md.
+    ///
+    /// Raises: TimelogError if the log is closed.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let st = self.state();
         if st.log.is_closed() {
@@ -691,6 +865,9 @@ impl PyTimelog {
         crate::stats::to_dict(py, &st.log.stats(), &st.cfg)
     }
 
+    /// Checks the log's internal invariants (ordering, manifest, tombstones).
+    ///
+    /// Raises: TimelogError if an invariant is broken, or if the log is closed.
     fn validate(&self) -> PyResult<()> {
         let st = self.state();
         if st.log.is_closed() {
@@ -701,6 +878,10 @@ impl PyTimelog {
 
     // ----- lifecycle ----------------------------------------------------
 
+    /// Stops maintenance and releases every record. Idempotent.
+    ///
+    /// Raises: TimelogError if readers (iterators, PageSpans, object views,
+    /// exported memoryviews) still pin snapshots: close them first.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let st = self.state();
         if st.log.is_closed() {
@@ -717,6 +898,13 @@ impl PyTimelog {
         st.log.close().map_err(err)
     }
 
+    /// Makes a closed log usable again, empty, with its settings updated by `kwargs`.
+    ///
+    /// Takes the constructor's keywords; settings not given take their defaults,
+    /// except `min_ts` and `mostly_ordered_default`, which are kept.
+    ///
+    /// Raises: TimelogError if the log is not closed; TypeError/ValueError for
+    /// unknown or invalid settings.
     #[pyo3(signature = (**kwargs))]
     fn reopen(&self, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
         let st = self.state();
@@ -728,6 +916,13 @@ impl PyTimelog {
         Ok(())
     }
 
+    /// Reconfigures a closed log with the constructor's keywords; it is then open, empty.
+    ///
+    /// Settings not given take their defaults, except `min_ts` and
+    /// `mostly_ordered_default`, which are kept.
+    ///
+    /// Raises: TimelogError if the log is not closed; TypeError/ValueError for
+    /// unknown or invalid settings.
     #[pyo3(signature = (**kwargs))]
     fn configure(&self, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
         let st = self.state();
@@ -741,16 +936,19 @@ impl PyTimelog {
         Ok(())
     }
 
+    /// Whether close() was called (and no reopen() since).
     #[getter]
     fn closed(&self) -> bool {
         self.state().log.is_closed()
     }
 
+    /// The time unit of the timestamps: 's', 'ms', 'us' or 'ns'.
     #[getter]
     fn time_unit(&self) -> &'static str {
         self.state().cfg.time_unit.as_str()
     }
 
+    /// 'background' while the maintenance thread runs, else 'disabled'.
     #[getter]
     fn maintenance_mode(&self) -> &'static str {
         let st = self.state();
@@ -761,41 +959,49 @@ impl PyTimelog {
         }
     }
 
+    /// What a write does under backpressure: 'raise', 'silent' or 'flush'.
     #[getter]
     fn busy_policy(&self) -> &'static str {
         self.state().cfg.busy_policy.as_str()
     }
 
+    /// How many writes hit backpressure so far.
     #[getter]
     fn busy_events(&self) -> u64 {
         self.state().log.stats().busy_events
     }
 
+    /// Retired storage structures waiting for their last reader to finish.
     #[getter]
     fn retired_queue_len(&self) -> usize {
         self.state().log.stats().retired_queue_len
     }
 
+    /// Always 0: allocation failure aborts in Rust (kept for the C package's API).
     #[getter]
     fn alloc_failures(&self) -> u64 {
         0
     }
 
+    /// How many extend() items were skipped for an unconvertible timestamp.
     #[getter]
     fn extend_skipped(&self) -> u64 {
         self.state().log.stats().extend_skipped
     }
 
+    /// The retention floor (writes below are refused), or None.
     #[getter]
     fn min_ts_floor(&self) -> Option<i64> {
         self.state().log.floor()
     }
 
+    /// The default ordering hint of extend() and bulk_append().
     #[getter]
     fn mostly_ordered_default(&self) -> bool {
         self.state().cfg.mostly_ordered_default
     }
 
+    /// A short description: length, time unit and timestamp range.
     fn __repr__(&self) -> PyResult<String> {
         let st = self.state();
         if st.log.is_closed() {

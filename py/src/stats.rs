@@ -36,6 +36,11 @@ pub fn to_dict<'py>(py: Python<'py>, s: &Stats, cfg: &Config) -> PyResult<Bound<
     op.set_item("alloc_failures", 0)?;
     d.set_item("operational", op)?;
     let cs = PyDict::new(py);
+    // The C package's keys first, with its meaning; then ours.
+    cs.set_item("select_calls", s.select_calls)?;
+    cs.set_item("select_l0_inputs", s.select_l0_inputs)?;
+    cs.set_item("select_l1_inputs", s.select_l1_inputs)?;
+    cs.set_item("select_no_work", s.select_no_work)?;
     cs.set_item("window_size", s.window_size)?;
     cs.set_item("window_origin", s.window_origin)?;
     cs.set_item("max_delta_segments", s.max_delta_segments)?;
@@ -48,8 +53,16 @@ pub fn to_dict<'py>(py: Python<'py>, s: &Stats, cfg: &Config) -> PyResult<Bound<
     d.set_item("compaction_selection", cs)?;
     let a = &cfg.adaptive;
     let ad = PyDict::new(py);
+    // The C package's keys: the L1 window in use, the density EWMA of
+    // flushed runs (records per time unit), flushes observed, and
+    // compactions that failed to publish.
+    ad.set_item("window", s.window_size)?;
+    ad.set_item("ewma_density", s.adaptive_ewma_density)?;
+    ad.set_item("flush_count", s.adaptive_flush_count)?;
+    ad.set_item("failures", s.adaptive_failures)?;
     ad.set_item("enabled", a.target_records > 0)?;
-    ad.set_item("active", false)?;
+    // Adaptive window sizing is in effect (the window follows the density).
+    ad.set_item("active", a.target_records > 0)?;
     ad.set_item("window_size", s.window_size)?;
     ad.set_item("target_records", a.target_records)?;
     ad.set_item("min_window", a.min_window)?;

@@ -55,9 +55,9 @@ pub(crate) fn with_int64_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[i64]
         && !fmt.starts_with('>')
         && !fmt.starts_with('!');
     let signed = !fmt.ends_with('Q') && !fmt.ends_with('L');
-    let result = if view.ndim > 1 {
+    let result = if view.ndim != 1 {
         Err(PyValueError::new_err(format!(
-            "bulk_append() timestamps must be one-dimensional, got {} dimensions; pass arr.ravel()",
+            "bulk_append() timestamps must be a 1-D buffer, got {} dimensions; pass arr.ravel() (or numpy.atleast_1d(ts) for one scalar)",
             view.ndim
         )))
     } else if view.itemsize != 8 || !ok_fmt || !signed {
@@ -105,7 +105,12 @@ impl PyPageSpan {
 
 #[pymethods]
 impl PyPageSpan {
-    /// Read-only memoryview (format 'q') over the page's timestamps.
+    /// Read-only memoryview (format 'q', int64) over the span's timestamps, zero-copy.
+    ///
+    /// The memoryview (and arrays made from it, e.g. numpy.asarray) pins the
+    /// snapshot until released (mv.release()).
+    ///
+    /// Raises: ValueError if the span was closed.
     #[getter]
     fn timestamps<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyMemoryView>> {
         let span = self.get()?;
@@ -114,31 +119,47 @@ impl PyPageSpan {
         PyMemoryView::from(exp.as_any())
     }
 
-    /// Lazy view of the payloads.
+    /// Lazy sequence view of the span's payloads (same order as `timestamps`).
+    ///
+    /// Raises: ValueError if the span was closed.
     fn objects(&self) -> PyResult<PyObjectsView> {
         Ok(PyObjectsView { span: self.get()? })
     }
 
+    /// The span's timestamps as a new list of ints.
+    ///
+    /// Raises: ValueError if the span was closed.
     fn copy_timestamps(&self) -> PyResult<Vec<i64>> {
         Ok(self.get()?.timestamps().to_vec())
     }
 
+    /// Timestamp of the first record of the span.
+    ///
+    /// Raises: ValueError if the span was closed.
     #[getter]
     fn start_ts(&self) -> PyResult<i64> {
         Ok(self.get()?.timestamps()[0])
     }
 
     /// Timestamp of the last record (as in the C package; same as `last_ts`).
+    ///
+    /// Raises: ValueError if the span was closed.
     #[getter]
     fn end_ts(&self) -> PyResult<i64> {
         self.last_ts()
     }
 
+    /// Timestamp of the last record of the span.
+    ///
+    /// Raises: ValueError if the span was closed.
     #[getter]
     fn last_ts(&self) -> PyResult<i64> {
         Ok(*self.get()?.timestamps().last().expect("a span is never empty"))
     }
 
+    /// Number of records in the span (same as len(span)).
+    ///
+    /// Raises: ValueError if the span was closed.
     fn len(&self) -> PyResult<usize> {
         Ok(self.get()?.len())
     }
@@ -147,6 +168,10 @@ impl PyPageSpan {
         self.len()
     }
 
+    /// Releases the span's snapshot pin. Idempotent.
+    ///
+    /// Raises: BufferError if a memoryview of `timestamps` is still exported
+    /// (release it first).
     fn close(&self) -> PyResult<()> {
         let n = self.exports.load(Ordering::Acquire);
         if n > 0 {
@@ -158,15 +183,18 @@ impl PyPageSpan {
         Ok(())
     }
 
+    /// Whether close() was called.
     #[getter]
     fn closed(&self) -> bool {
         self.span.load().is_none()
     }
 
+    /// `with span:` returns the span itself.
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
 
+    /// Closes the span at the end of the `with` block (exceptions propagate).
     #[pyo3(signature = (*_args))]
     fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
         self.close()?;
@@ -190,6 +218,7 @@ impl PyPageSpan {
         crate::arrow::span_schema(py, &self.get()?)
     }
 
+    /// Timestamp range and length of the span.
     fn __repr__(&self) -> String {
         match self.span.load_full() {
             Some(s) => format!("<PageSpan len={} [{}..{}]>", s.len(), s.timestamps()[0], s.timestamps()[s.len() - 1]),
@@ -268,6 +297,12 @@ impl PyObjectsView {
         self.span.len()
     }
 
+    /// The payload at position `i` (negative counts from the end).
+    ///
+    /// The view keeps its own reference to the span's records: it stays usable
+    /// after span.close() (and pins the snapshot until it is dropped).
+    ///
+    /// Raises: IndexError out of range.
     fn __getitem__<'py>(&self, py: Python<'py>, i: isize) -> PyResult<Bound<'py, PyAny>> {
         let n = self.span.len() as isize;
         let j = if i < 0 { i + n } else { i };
@@ -283,10 +318,12 @@ impl PyObjectsView {
         t.as_any().try_iter().map(|it| it.into_any())
     }
 
+    /// The payloads as a new list.
     fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         PyList::new(py, self.span.payloads().iter().map(|p| p.bind(py)))
     }
 
+    /// Length of the view.
     fn __repr__(&self) -> String {
         format!("<PageSpanObjectsView len={}>", self.span.len())
     }
@@ -347,19 +384,23 @@ impl PyPageSpanIter {
         .export(py, requested_schema.as_ref())
     }
 
+    /// Releases the spans not yet yielded. Idempotent.
     fn close(&self) {
         *self.lock() = None;
     }
 
+    /// Whether close() was called or every span was yielded.
     #[getter]
     fn closed(&self) -> bool {
         self.lock().is_none()
     }
 
+    /// `with log.views() as spans:` returns the iterator itself.
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
 
+    /// Closes the iterator at the end of the `with` block (exceptions propagate).
     #[pyo3(signature = (*_args))]
     fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> bool {
         self.close();

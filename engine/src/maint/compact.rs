@@ -24,6 +24,17 @@ pub(crate) fn window_bounds(w: i128, origin: Timestamp, size: i64) -> (Timestamp
     (clamp(start), clamp(start + size as i128))
 }
 
+/// The L1 segments of `m` not in `sel` that an output overlaps, if any.
+fn overlapped_l1<T>(m: &Manifest<T>, sel: &Selection<T>, outputs: &[Arc<Segment<T>>]) -> Option<Vec<Arc<Segment<T>>>> {
+    let extra: Vec<_> =
+        m.l1.iter()
+            .filter(|u| !sel.l1.iter().any(|s| Arc::ptr_eq(s, u)))
+            .filter(|u| outputs.iter().any(|o| o.min_ts <= u.max_ts && u.min_ts <= o.max_ts))
+            .cloned()
+            .collect();
+    (!extra.is_empty()).then_some(extra)
+}
+
 /// What one compaction consumes.
 pub(crate) struct Selection<T> {
     pub(crate) l0: Vec<Arc<Segment<T>>>,
@@ -31,8 +42,15 @@ pub(crate) struct Selection<T> {
 }
 
 impl<T: Clone + Send + Sync + 'static> Inner<T> {
+    /// The L1 window in use: the configured one, or the adaptive one
+    /// (`Counters::note_flush`). It changes only under the maintainer lock,
+    /// which every compaction holds, so one compaction sees one window.
+    pub(crate) fn l1_window(&self) -> i64 {
+        self.counters.window(self.cfg.window_size)
+    }
+
     fn window(&self, ts: Timestamp) -> i128 {
-        window_of(ts, self.cfg.cfg.window_origin, self.cfg.window_size)
+        window_of(ts, self.cfg.cfg.window_origin, self.l1_window())
     }
 
     /// The windows a segment's records fall in.
@@ -199,7 +217,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 Some((cw, _)) if same_window => *cw,
                 _ => {
                     let w = self.window(ts);
-                    (wlo, whi) = window_bounds(w, self.cfg.cfg.window_origin, self.cfg.window_size);
+                    (wlo, whi) = window_bounds(w, self.cfg.cfg.window_origin, self.l1_window());
                     w
                 }
             };
@@ -209,7 +227,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             };
             if split {
                 if let Some((cw, b)) = cur.take() {
-                    let win = window_bounds(cw, self.cfg.cfg.window_origin, self.cfg.window_size);
+                    let win = window_bounds(cw, self.cfg.cfg.window_origin, self.l1_window());
                     if let Some(seg) =
                         b.finish(self.next_id(), Level::L1, seq_hi, tomb_applied, Some(win), &self.retired)
                     {
@@ -224,7 +242,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             last_ts = Some(ts);
         }
         if let Some((cw, b)) = cur.take() {
-            let win = window_bounds(cw, self.cfg.cfg.window_origin, self.cfg.window_size);
+            let win = window_bounds(cw, self.cfg.cfg.window_origin, self.l1_window());
             if let Some(seg) = b.finish(self.next_id(), Level::L1, seq_hi, tomb_applied, Some(win), &self.retired) {
                 out.push(Arc::new(seg));
             }
@@ -239,8 +257,21 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // Payload clones (and drops of what we loaded) inside the payload scope.
         let built = self.hooks.scoped(&mut || {
             let start = self.manifest.load_full();
-            if let Some(sel) = self.select(&start, with_debt) {
-                let outputs = self.build_l1(&start, &sel);
+            let sel = self.select(&start, with_debt);
+            self.counters.note_selection(sel.as_ref().map(|s| (s.l0.len(), s.l1.len())));
+            if let Some(mut sel) = sel {
+                let mut outputs = self.build_l1(&start, &sel);
+                // Once the adaptive window has changed, L1 holds segments
+                // of older window grids, and an output (one new window) can
+                // span an L1 segment left out of the selection. Take such a
+                // segment in too and rebuild, until no output overlaps what
+                // stays in place (L1 stays disjoint). With one grid this
+                // never happens (see `select`).
+                while let Some(extra) = overlapped_l1(&start, &sel, &outputs) {
+                    sel.l1.extend(extra);
+                    sel.l1.sort_by_key(|s| s.min_ts);
+                    outputs = self.build_l1(&start, &sel);
+                }
                 work = Some((sel, outputs));
             }
         });
@@ -263,6 +294,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                     let l1_ok = sel.l1.iter().all(|s| cur.l1.iter().any(|x| Arc::ptr_eq(x, s)));
                     if !(l0_ok && l1_ok) {
                         self.counters.compaction_publish_ebusy.fetch_add(1, Relaxed);
+                        self.counters.note_compaction(false, &self.cfg.adaptive, self.cfg.window_size);
                         return;
                     }
                 }
@@ -284,6 +316,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         });
         if ran && published {
             self.counters.compactions_total.fetch_add(1, Relaxed);
+            self.counters.note_compaction(true, &self.cfg.adaptive, self.cfg.window_size);
         }
         ran && published
     }
@@ -362,5 +395,164 @@ mod tests {
         log.validate().unwrap();
         assert_eq!(log.len().unwrap(), 2001);
         assert_eq!(log.point(500).unwrap(), vec![500, 7]);
+    }
+
+    fn adaptive_log(a: crate::AdaptiveConfig, window_size: i64) -> crate::Timelog<u64> {
+        crate::Timelog::with_config(crate::Config {
+            maintenance: crate::MaintenanceMode::Disabled,
+            window_size,
+            adaptive: a,
+            ..crate::Config::default()
+        })
+        .unwrap()
+    }
+
+    /// The window follows `target_records / density` (alpha 1: the last run).
+    #[test]
+    fn adaptive_window_follows_the_density() {
+        let a = crate::AdaptiveConfig {
+            target_records: 100,
+            alpha: 1.0,
+            warmup_flushes: 1,
+            hysteresis_pct: 1,
+            ..crate::AdaptiveConfig::default()
+        };
+        let log = adaptive_log(a, 1_000_000);
+        assert_eq!(log.stats().window_size, 1_000_000);
+        // Density 1 record per unit: 100 records per window of 100.
+        let _ = log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
+        log.flush().unwrap();
+        assert_eq!(log.stats().window_size, 100);
+        log.compact().unwrap();
+        log.validate().unwrap();
+        assert_eq!(log.stats().l1_windows, 10);
+        // Density 10 per unit: window 10, applied to the next compaction.
+        let _ = log.extend((0..1000).map(|i| (2000 + i / 10, 1000 + i as u64))).unwrap();
+        log.flush().unwrap();
+        assert_eq!(log.stats().window_size, 10);
+        log.compact().unwrap();
+        log.validate().unwrap();
+        assert_eq!(log.len().unwrap(), 2000);
+        // Bounds and quantum.
+        let b = crate::AdaptiveConfig { min_window: 300, window_quantum: 250, ..a };
+        let log = adaptive_log(b, 1_000_000);
+        let _ = log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
+        log.flush().unwrap();
+        assert_eq!(log.stats().window_size, 500, "100 clamped to 300, snapped to a multiple of 250 >= 300");
+    }
+
+    /// Hysteresis: a change smaller than `hysteresis_pct` is not applied.
+    #[test]
+    fn adaptive_window_hysteresis_and_warmup() {
+        let a = crate::AdaptiveConfig {
+            target_records: 100,
+            alpha: 1.0,
+            warmup_flushes: 2,
+            hysteresis_pct: 50,
+            ..crate::AdaptiveConfig::default()
+        };
+        let log = adaptive_log(a, 100);
+        let _ = log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
+        log.flush().unwrap();
+        assert_eq!(log.stats().window_size, 100, "warm-up: one flush is not enough");
+        // 100 records over [5000, 5138]: want 139, 39% away from 100: below the hysteresis.
+        let _ = log.extend((0..100).map(|i| (5000 + i * 14 / 10, i as u64))).unwrap();
+        log.flush().unwrap();
+        assert_eq!(log.stats().window_size, 100);
+        // 100 records over [10_000, 10_396]: want 397, 297% away: applied.
+        let _ = log.extend((0..100).map(|i| (10_000 + i * 4, i as u64))).unwrap();
+        log.flush().unwrap();
+        assert_eq!(log.stats().window_size, 397);
+    }
+
+    /// Windows changing between compactions (segments of several grids in
+    /// L1), with deletes: L1 stays disjoint and windowed, and the contents
+    /// (equal timestamps in insertion order) match a model.
+    #[test]
+    fn adaptive_windows_keep_l1_disjoint_and_contents_exact() {
+        let a = crate::AdaptiveConfig {
+            target_records: 40,
+            alpha: 1.0,
+            warmup_flushes: 1,
+            hysteresis_pct: 1,
+            ..crate::AdaptiveConfig::default()
+        };
+        let log = adaptive_log(a, 64);
+        let mut model: Vec<(i64, u64)> = Vec::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut id = 0u64;
+        let mut windows = std::collections::BTreeSet::new();
+        for round in 0..60 {
+            // A run whose density varies from round to round.
+            let spread = 1 + rnd(400) as i64;
+            let n = 20 + rnd(80);
+            let base = rnd(3000) as i64;
+            let mut batch = Vec::new();
+            for _ in 0..n {
+                batch.push((base + rnd(spread as u64) as i64, id));
+                id += 1;
+            }
+            for &(t, v) in &batch {
+                let _ = log.append(t, v).unwrap();
+                model.push((t, v));
+            }
+            if round % 7 == 3 {
+                let lo = rnd(3000) as i64;
+                let hi = lo + rnd(200) as i64;
+                let _ = log.delete_range(lo, hi).unwrap();
+                model.retain(|&(t, _)| !(lo <= t && t < hi));
+            }
+            log.flush().unwrap();
+            windows.insert(log.stats().window_size);
+            if round % 3 == 2 {
+                log.compact().unwrap();
+            } else {
+                while log.maint_step().unwrap() {}
+            }
+            log.validate().unwrap();
+        }
+        assert!(windows.len() > 3, "the window changed several times: {windows:?}");
+        log.compact().unwrap();
+        log.validate().unwrap();
+        model.sort_by_key(|&(t, _)| t); // stable: insertion order within a timestamp
+        let got: Vec<(i64, u64)> = log.snapshot().unwrap().all(crate::Order::Asc).collect();
+        assert_eq!(got, model);
+    }
+
+    /// A finer window after L1 was built on a coarser one: a compaction
+    /// that takes the old segment `a` (delete debt) and `b` (overlapped by
+    /// a new record) would write one output over the new window
+    /// [900, 1000) spanning `u`, which it did not select. The selection
+    /// takes `u` in as well, and L1 stays disjoint.
+    #[test]
+    fn adaptive_refined_window_takes_in_the_segment_an_output_would_span() {
+        let a = crate::AdaptiveConfig {
+            target_records: 100,
+            alpha: 1.0,
+            warmup_flushes: 4,
+            hysteresis_pct: 1,
+            ..crate::AdaptiveConfig::default()
+        };
+        let log = adaptive_log(a, 1000);
+        for (lo, hi) in [(0, 950), (960, 970), (980, 990)] {
+            let _ = log.extend((lo..=hi).map(|t| (t, t as u64))).unwrap();
+            log.compact().unwrap();
+        }
+        assert_eq!(l1_ids(&log).len(), 3, "a, u, b: three L1 segments of window [0, 1000)");
+        assert_eq!(log.stats().window_size, 1000, "still warming up");
+        let _ = log.extend((10_000..10_100).map(|t| (t, t as u64))).unwrap();
+        log.flush().unwrap();
+        assert_eq!(log.stats().window_size, 100, "density 1: windows of 100");
+        let _ = log.delete_range(10, 20).unwrap();
+        let _ = log.append(985, 1).unwrap();
+        log.compact().unwrap();
+        log.validate().unwrap();
+        assert_eq!(log.len().unwrap(), 951 - 10 + 11 + 11 + 100 + 1);
     }
 }

@@ -62,6 +62,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let Some(seg) = seg.filter(|_| built) else {
             return false;
         };
+        let run = seg.as_ref().map(|s| (s.len, s.min_ts, s.max_ts));
         let tombs = mt.tombs.to_vec();
         // R8: a segment carries no per-record sequence, so it may only be
         // published once every record in it is committed. The drain (R2)
@@ -109,6 +110,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         });
         if published {
             self.counters.flushes_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.counters.note_flush(run, self.cfg.adaptive_alpha, &self.cfg.adaptive, self.cfg.window_size);
         }
         published
     }

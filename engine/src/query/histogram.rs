@@ -159,7 +159,7 @@ impl<T: Send + Sync + 'static> View<'_, T> {
             return out;
         }
         let (lo, hi) = (b.t1, b.t2 - 1);
-        let cov = self.coverage(lo, hi);
+        let cov = self.cov();
         for s in self.l1_overlapping(lo, hi).iter().chain(self.m.l0.iter()) {
             if s.max_ts < lo || s.min_ts > hi {
                 continue;

@@ -24,6 +24,10 @@ if _TYPE_CHECKING:  # annotations only (they are strings at run time)
     from typing import Optional as _Optional
     from typing import Tuple as _Tuple
 
+    from typing_extensions import Unpack as _Unpack
+
+    from timelog._timelog import _Config
+
 from timelog import _timelog
 from timelog._timelog import (
     PageSpan,
@@ -33,6 +37,12 @@ from timelog._timelog import (
     TimelogError,
     TimelogIter,
 )
+
+from timelog._api import TL_TS_MAX, TL_TS_MIN
+
+# The C package's module exposes `Iterator` (typing's) at the top level;
+# code written against it may import it from here.
+from typing import Iterator
 
 Record = tuple[int, object]
 RecordIter = _abc.Iterator[Record]
@@ -90,11 +100,22 @@ class Timelog(_timelog.Timelog):
                 max_delta_segments=0, window_size=0, window_origin=0,
                 delete_debt_threshold=0.0, compaction=None, adaptive=None)
 
+    The C package's flat legacy keywords are accepted too, each setting
+    exactly what its dict form sets: ``adaptive_target_records``,
+    ``adaptive_min_window``, ``adaptive_max_window``,
+    ``adaptive_hysteresis_pct``, ``adaptive_window_quantum``,
+    ``adaptive_alpha``, ``adaptive_warmup_flushes``,
+    ``adaptive_stale_flushes``, ``adaptive_failure_backoff_threshold``,
+    ``adaptive_failure_backoff_pct`` (``adaptive={...}``) and
+    ``compaction_target_bytes``, ``max_compaction_inputs``,
+    ``max_compaction_windows`` (``compaction={...}``). A knob given both
+    flat and in its dict raises ``ValueError``; dict keys must be strings.
+
     ``0`` means "engine default" for numeric knobs. Ranges are half-open
     ``[t1, t2)``. Any number of threads may read and write concurrently.
     """
 
-    def __init__(self, **kwargs: _Any) -> None:
+    def __init__(self, **kwargs: _Unpack[_Config]) -> None:
         # Configuration is consumed by the native __new__; register for a
         # clean shutdown of the background worker at interpreter exit.
         _live.add(self)
@@ -102,22 +123,33 @@ class Timelog(_timelog.Timelog):
     # ----- presets --------------------------------------------------------
 
     @classmethod
-    def for_streaming(cls, **overrides: _Any) -> "Timelog":
-        """Background maintenance, ``busy_policy="flush"``."""
+    def for_streaming(cls, **overrides: _Unpack[_Config]) -> "Timelog":
+        """A log for a continuous event stream: background maintenance, ``busy_policy="flush"``.
+
+        ``overrides`` are constructor keywords that replace the preset's.
+        Raises what ``Timelog(...)`` raises for invalid settings.
+        """
         cfg: dict = {"maintenance": "background", "busy_policy": "flush"}
         cfg.update(overrides)
         return cls(**cfg)
 
     @classmethod
-    def for_bulk_ingest(cls, **overrides: _Any) -> "Timelog":
-        """Maintenance disabled, ``busy_policy="flush"``, 16 MiB memtable."""
+    def for_bulk_ingest(cls, **overrides: _Unpack[_Config]) -> "Timelog":
+        """A log for loading data in bulk: maintenance disabled, ``busy_policy="flush"``, 16 MiB memtable.
+
+        Call ``flush()``/``compact()`` (or ``start_maintenance()``) when done.
+        ``overrides`` are constructor keywords that replace the preset's.
+        """
         cfg: dict = {"maintenance": "disabled", "busy_policy": "flush", "memtable_max_bytes": 16 << 20}
         cfg.update(overrides)
         return cls(**cfg)
 
     @classmethod
-    def for_low_latency(cls, **overrides: _Any) -> "Timelog":
-        """Background maintenance, ``busy_policy="raise"``, 256 KiB memtable, no writer wait."""
+    def for_low_latency(cls, **overrides: _Unpack[_Config]) -> "Timelog":
+        """A log for low write latency: background maintenance, ``busy_policy="raise"``, 256 KiB memtable, no writer wait.
+
+        ``overrides`` are constructor keywords that replace the preset's.
+        """
         cfg: dict = {
             "maintenance": "background",
             "busy_policy": "raise",
@@ -130,9 +162,11 @@ class Timelog(_timelog.Timelog):
     # ----- context manager ------------------------------------------------
 
     def __enter__(self) -> "Timelog":
+        """``with Timelog() as log:`` returns the log; it is closed at the end of the block."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Closes the log (raises TimelogError if readers still pin it)."""
         self.close()
 
     # ----- export ---------------------------------------------------------
@@ -149,8 +183,13 @@ class Timelog(_timelog.Timelog):
             return self.until(t2)
         return self.range(t1, t2)
 
-    def to_dict(self, t1: _Optional[int] = None, t2: _Optional[int] = None) -> dict:
-        """``{ts: obj}`` of ``[t1, t2)``; for duplicate timestamps the last record wins."""
+    def to_dict(self, t1: _Optional[int] = None, t2: _Optional[int] = None) -> "dict[int, _Any]":
+        """``{ts: obj}`` of ``[t1, t2)``; for duplicate timestamps the last record wins.
+
+        A missing bound is open (``to_dict(t1)``: from ``t1`` on); reversed
+        bounds give ``{}``. Raises TypeError/OverflowError for a bad
+        timestamp, TimelogError if the log is closed.
+        """
         out: dict = {}
         with self._iter_bounds(t1, t2) as it:
             while True:
@@ -167,9 +206,25 @@ class Timelog(_timelog.Timelog):
 
         Values convert to ``float64`` (or ``dtype``, which must be numeric).
         With ``datetime=True`` the timestamps are ``datetime64[<time_unit>]``
-        (a view of the same int64 array, no copy). numpy is imported only here.
+        (a view of the same int64 array, no copy).
+        A missing bound is open; reversed bounds give empty arrays. numpy is
+        imported only here (``pip install 'timelog[numpy]'``).
+
+        Raises ModuleNotFoundError (with the install command) without numpy;
+        TypeError for a non-numeric dtype; TypeError/ValueError/OverflowError
+        (with the row noted) for a value that does not convert; TimelogError
+        if the log is closed.
         """
-        import numpy as np
+        try:
+            import numpy as np
+        except ModuleNotFoundError as e:
+            if e.name != "numpy":
+                raise
+            raise ModuleNotFoundError(
+                "to_numpy() needs numpy, which is not installed; install it with: "
+                "pip install 'timelog[numpy]'  (or: pip install numpy)",
+                name="numpy",
+            ) from e
 
         vdtype = np.dtype(np.float64 if dtype is None else dtype)
         if not (np.issubdtype(vdtype, np.integer) or np.issubdtype(vdtype, np.floating)):
@@ -211,5 +266,7 @@ __all__ = [
     "Record",
     "RecordIter",
     "RecordBatch",
+    "TL_TS_MIN",
+    "TL_TS_MAX",
     "__version__",
 ]
