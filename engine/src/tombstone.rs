@@ -113,6 +113,78 @@ impl Drop for TombStack {
     }
 }
 
+/// Coalesces the *settled* tombstones of a manifest's list (rule R11).
+///
+/// Every snapshot that can load a manifest sees every tombstone of its list
+/// (their sequences are at most `flushed_bound`, R8), and the only records
+/// they can hide are segment records, whose effective sequence is their
+/// segment's `tomb_applied` (R8): memtable records and every later segment
+/// have greater sequences. So for every reader of the manifest (and of its
+/// successors) a record is hidden iff the greatest sequence covering its
+/// timestamp exceeds its effective sequence, and the list may be replaced
+/// by any list with the same hiding function:
+///
+/// 1. each sequence is lowered to its *class*: one above the greatest
+///    `tomb_applied` in `applied` below it (1 if none). No record the
+///    manifest or a successor holds has an effective sequence between a
+///    sequence and its class, so no comparison changes;
+/// 2. the list is replaced by its max-class coverage: disjoint, sorted
+///    intervals, each with the greatest class covering it, adjacent equal
+///    ones merged. A newer tombstone covering an older one absorbs it; a
+///    `delete_before` chain becomes one interval.
+///
+/// `applied` is the sorted, deduplicated `tomb_applied` of the manifest's
+/// segments. Never call this with memtable tombstones: those are not settled
+/// (a snapshot's watermark may lie between two of them, R5, R7). O(n log n).
+pub(crate) fn coalesce(tombs: &[Tombstone], applied: &[SeqNo]) -> Vec<Tombstone> {
+    #[cfg(not(timelog_fault = "tomb_coalesce_one_class"))]
+    let class = |seq: SeqNo| match applied.partition_point(|&a| a < seq) {
+        0 => 1,
+        i => applied[i - 1] + 1,
+    };
+    // Seeded fault (R11): every settled tombstone is put in one class (the
+    // newest), as if no segment had applied the older ones: a record written
+    // after an older delete, at a timestamp it covers, and flushed, is then
+    // hidden by the merged interval.
+    #[cfg(timelog_fault = "tomb_coalesce_one_class")]
+    let class = {
+        let _ = applied;
+        let top = tombs.iter().map(|t| t.seq).max().unwrap_or(1);
+        move |_: SeqNo| top
+    };
+    let mut ev: Vec<Tombstone> =
+        tombs.iter().filter(|t| t.t1 < t.t2).map(|t| Tombstone { seq: class(t.seq), ..*t }).collect();
+    if ev.len() <= 1 {
+        return ev;
+    }
+    ev.sort_unstable_by_key(|t| t.t1);
+    let mut bounds: Vec<Timestamp> = ev.iter().flat_map(|t| [t.t1, t.t2]).collect();
+    bounds.sort_unstable();
+    bounds.dedup();
+    // Sweep the boundaries with a max-heap of the active classes; entries
+    // that ended are dropped lazily when they reach the top.
+    let mut heap: std::collections::BinaryHeap<(SeqNo, Timestamp)> = std::collections::BinaryHeap::new();
+    let mut out: Vec<Tombstone> = Vec::new();
+    let mut next = 0;
+    for w in bounds.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        while next < ev.len() && ev[next].t1 <= a {
+            heap.push((ev[next].seq, ev[next].t2));
+            next += 1;
+        }
+        while heap.peek().is_some_and(|&(_, end)| end <= a) {
+            heap.pop();
+        }
+        if let Some(&(seq, _)) = heap.peek() {
+            match out.last_mut() {
+                Some(last) if last.t2 == a && last.seq == seq => last.t2 = b,
+                _ => out.push(Tombstone { t1: a, t2: b, seq }),
+            }
+        }
+    }
+    out
+}
+
 /// Piecewise-constant "newest covering tombstone" function over a range:
 /// disjoint, sorted intervals `[start, end)` each with the greatest
 /// sequence of the tombstones covering it. A record at `ts` with effective
@@ -222,4 +294,80 @@ mod tests {
         assert_eq!(v[0].t1, 0);
         assert_eq!(v[9].t1, 9);
     }
+
+    /// Hiding function of a list for a record at `ts` with effective sequence `s`.
+    fn hides(list: &[Tombstone], ts: i64, s: u64) -> bool {
+        list.iter().any(|t| t.covers(ts) && t.seq > s)
+    }
+
+    #[test]
+    fn coalesce_absorbs_covered_and_collapses_chains() {
+        // A delete_before chain in one class collapses to one interval.
+        let chain: Vec<_> = (1..=50).map(|k| t(i64::MIN, k * 10, k as u64)).collect();
+        assert_eq!(coalesce(&chain, &[]), vec![t(i64::MIN, 500, 1)]);
+        // A sliding window: nested [base, x) growing.
+        let win: Vec<_> = (1..=50).map(|k| t(100, 100 + k * 7, k as u64 + 3)).collect();
+        assert_eq!(coalesce(&win, &[2]), vec![t(100, 450, 3)]);
+        // Adjacent and overlapping in one class merge.
+        assert_eq!(coalesce(&[t(0, 10, 5), t(10, 20, 6), t(15, 30, 7)], &[4]), vec![t(0, 30, 5)]);
+    }
+
+    #[test]
+    fn coalesce_keeps_classes_apart() {
+        // Segment with tomb_applied = 5 applied the first delete but not the
+        // second: a record it holds at ts 3 (written after the first delete)
+        // must stay visible, so the two do not merge.
+        let list = [t(0, 10, 4), t(10, 20, 7)];
+        let c = coalesce(&list, &[2, 5]);
+        assert_eq!(c, vec![t(0, 10, 3), t(10, 20, 6)]);
+        // A newer tombstone covering an older one of another class absorbs it.
+        assert_eq!(coalesce(&[t(0, 10, 4), t(0, 20, 7)], &[2, 5]), vec![t(0, 20, 6)]);
+        // A newer, narrower one leaves the older's remainder in its class.
+        assert_eq!(coalesce(&[t(0, 20, 4), t(5, 10, 7)], &[2, 5]), vec![t(0, 5, 3), t(5, 10, 6), t(10, 20, 3)]);
+    }
+
+    /// Exhaustive small check: the coalesced list hides exactly what the
+    /// original hides, for every effective sequence a segment can have
+    /// (its `tomb_applied` values) and every later one (above all).
+    #[test]
+    fn coalesce_preserves_the_hiding_function() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % m
+        };
+        for _ in 0..2000 {
+            let n = 1 + next(8) as usize;
+            let mut list = Vec::new();
+            for _ in 0..n {
+                let a = next(30) as i64 - 5;
+                let b = a + next(15) as i64;
+                list.push(t(if next(5) == 0 { i64::MIN } else { a }, b, 1 + next(20)));
+            }
+            let mut applied: Vec<u64> = (0..next(4)).map(|_| next(22)).collect();
+            applied.sort_unstable();
+            applied.dedup();
+            let c = coalesce(&list, &applied);
+            assert!(c.len() <= list.len() * 2);
+            assert!(c.windows(2).all(|w| w[0].t2 <= w[1].t1), "disjoint and sorted: {c:?}");
+            let top = list.iter().map(|t| t.seq).max().unwrap();
+            for ts in -10..40 {
+                for &s in applied.iter().chain([0, top + 1, top + 5].iter()) {
+                    assert_eq!(hides(&list, ts, s), hides(&c, ts, s), "ts {ts} s {s}: {list:?} -> {c:?} ({applied:?})");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn coalesce_is_fast_on_long_nested_chains() {
+        // 100,000 nested deletes all active at once: the sweep is O(n log n).
+        let chain: Vec<_> = (1..=100_000).map(|k| t(i64::MIN, k, k as u64)).collect();
+        let start = std::time::Instant::now();
+        assert_eq!(coalesce(&chain, &[]).len(), 1);
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+    }
+
 }
