@@ -957,6 +957,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             } else {
                 self.len().unwrap_or(0)
             },
+            records_stored: m.l0.iter().chain(m.l1.iter()).map(|s| s.len).sum::<usize>() + mem_records,
             min_ts,
             max_ts,
             tombstone_count,
