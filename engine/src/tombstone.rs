@@ -4,9 +4,11 @@
 //! timestamp it covers and whose sequence is *smaller* than `s` (rule R7).
 //! A record written later at a deleted timestamp stays visible.
 
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
 use std::ptr;
 
-use crate::sync::{AtomicPtr, Ordering, Region, UnsyncGet};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
 /// A range delete `[t1, t2)` issued with sequence number `seq`.
@@ -35,28 +37,86 @@ struct Node {
     region: Region,
 }
 
+/// Slots of the first node block of a stack; later blocks double, up to
+/// [`MAX_BLOCK`]. Nodes come from blocks, not one allocation each: a delete
+/// is a handful of atomics, and a `malloc` + `free` per node was about half
+/// of its engine cost.
+const FIRST_BLOCK: usize = 16;
+const MAX_BLOCK: usize = 1024;
+
+/// A block of node slots. A slot is claimed by a `fetch_add` on `used`
+/// (a claim at or beyond the capacity fails and moves on to a new block);
+/// its claimer writes the node and publishes it by the stack's Release CAS.
+struct Block {
+    used: AtomicUsize,
+    nodes: Box<[UnsafeCell<MaybeUninit<Node>>]>,
+    /// The block this one replaced as the current one (for the drop).
+    prev: *mut Block,
+}
+
 /// The tombstones of one memtable: a push-only lock-free stack.
 ///
 /// Nodes are never removed while the memtable lives, so readers may walk
-/// the list from the head they loaded (Acquire) without any guard; nodes are
-/// freed when the memtable is dropped (rule R6).
+/// the list from the head they loaded (Acquire) without any guard; nodes
+/// (and the blocks they live in) are freed when the memtable is dropped
+/// (rule R6).
 pub(crate) struct TombStack {
     head: AtomicPtr<Node>,
+    /// The block new nodes are claimed from (null before the first push).
+    block: AtomicPtr<Block>,
 }
 
 // SAFETY: nodes are immutable after publication by the Release CAS in `push`
-// and freed only in `drop` (`&mut self`), see R6.
+// and freed only in `drop` (`&mut self`), see R6; a block's slots are each
+// written by the one thread whose `fetch_add` claimed them.
 unsafe impl Send for TombStack {}
 // SAFETY: as above.
 unsafe impl Sync for TombStack {}
 
 impl TombStack {
     pub(crate) fn new() -> Self {
-        Self { head: AtomicPtr::new(ptr::null_mut()) }
+        Self { head: AtomicPtr::new(ptr::null_mut()), block: AtomicPtr::new(ptr::null_mut()) }
+    }
+
+    /// Claims an unwritten node slot (R6: blocks live until the drop).
+    fn claim(&self) -> *mut Node {
+        // Acquire: pairs with the AcqRel CAS that installed the block (its
+        // fields are initialized before it is published).
+        let mut b = self.block.load(Ordering::Acquire);
+        loop {
+            let cap = if b.is_null() {
+                FIRST_BLOCK
+            } else {
+                // SAFETY: R6: a published block lives until the stack drops.
+                let blk = unsafe { &*b };
+                // Relaxed: the claim only needs atomicity; the node is
+                // published by the head CAS of `push`.
+                let i = blk.used.fetch_add(1, Ordering::Relaxed);
+                if i < blk.nodes.len() {
+                    return blk.nodes[i].get().cast::<Node>();
+                }
+                (blk.nodes.len() * 2).min(MAX_BLOCK)
+            };
+            let nodes: Box<[UnsafeCell<MaybeUninit<Node>>]> =
+                (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
+            let fresh = Box::into_raw(Box::new(Block { used: AtomicUsize::new(1), nodes, prev: b }));
+            match self.block.compare_exchange(b, fresh, Ordering::AcqRel, Ordering::Acquire) {
+                // SAFETY: R6: installed, so it lives until the drop; slot 0 is ours (`used` = 1).
+                Ok(_) => return unsafe { (*fresh).nodes[0].get().cast::<Node>() },
+                Err(cur) => {
+                    // SAFETY: never published: ours to free.
+                    drop(unsafe { Box::from_raw(fresh) });
+                    b = cur;
+                }
+            }
+        }
     }
 
     pub(crate) fn push(&self, tomb: Tombstone) {
-        let node = Box::into_raw(Box::new(Node { tomb, next: ptr::null(), region: Region::new() }));
+        let node = self.claim();
+        // SAFETY: R7: the claimed slot is ours (nobody else claims it, no
+        // reader reaches it before the CAS below publishes it).
+        unsafe { node.write(Node { tomb, next: ptr::null(), region: Region::new() }) };
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             // SAFETY: R7: `node` is ours until the CAS below publishes it.
@@ -104,11 +164,19 @@ impl Drop for TombStack {
         if crate::sync::unwinding() {
             return;
         }
-        let mut p = self.head.unsync_get();
-        while !p.is_null() {
-            // SAFETY: R6: `&mut self`, nobody else reaches the nodes; each was made by `Box::into_raw`.
-            let n = unsafe { Box::from_raw(p) };
-            p = n.next as *mut Node;
+        let mut b = self.block.unsync_get();
+        while !b.is_null() {
+            // SAFETY: R6: `&mut self`, nobody else reaches the blocks; each
+            // was made by `Box::into_raw` and is on the chain once.
+            let mut blk = unsafe { Box::from_raw(b) };
+            // Every claimed slot below the capacity was written by its
+            // claimer before its push returned (a push cannot fail).
+            let n = blk.used.unsync_get().min(blk.nodes.len());
+            for cell in &blk.nodes[..n] {
+                // SAFETY: initialized (above), dropped once.
+                unsafe { ptr::drop_in_place(cell.get().cast::<Node>()) };
+            }
+            b = blk.prev;
         }
     }
 }
@@ -281,6 +349,29 @@ mod tests {
         let mut v = vec![t(i64::MIN, 100, 4), t(50, 60, 2)];
         let c = Coverage::build(&mut v, 0, 55);
         assert_eq!(c.ivs, vec![(0, 55, 4)]);
+    }
+
+    #[test]
+    fn stack_keeps_concurrent_pushes_across_blocks() {
+        let s = std::sync::Arc::new(TombStack::new());
+        let hs: Vec<_> = (0..4)
+            .map(|k| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for i in 0..5_000u64 {
+                        s.push(t(k, k + 1, k as u64 * 10_000 + i));
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        let mut seqs: Vec<u64> = s.to_vec().iter().map(|t| t.seq).collect();
+        seqs.sort_unstable();
+        let mut want: Vec<u64> = (0..4u64).flat_map(|k| (0..5_000).map(move |i| k * 10_000 + i)).collect();
+        want.sort_unstable();
+        assert_eq!(seqs, want);
     }
 
     #[test]

@@ -274,3 +274,15 @@ fn cpu_ns() -> u64 {
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
+
+#[test]
+#[ignore = "profiling loop: run explicitly under perf"]
+fn delete_loop_for_profiling() {
+    for _ in 0..40 {
+        let log: Timelog<u64> =
+            Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for k in 0..50_000 {
+            let _ = log.delete_before(k).unwrap();
+        }
+    }
+}
