@@ -460,5 +460,4 @@ mod tests {
         assert_eq!(coalesce(&chain, &[]).len(), 1);
         assert!(start.elapsed() < std::time::Duration::from_secs(2));
     }
-
 }

@@ -186,8 +186,8 @@ fn sliding_window_keeps_tombstones_and_storage_bounded() {
     for by_range in [true, false] {
         // Small memtables (about 10,000 records): the bound below is about
         // segments, and a memtable holds what it holds until it flushes.
-        let log: Timelog<u64> = Timelog::with_config(Config { memtable_max_bytes: 256 << 10, ..Config::default() })
-            .unwrap();
+        let log: Timelog<u64> =
+            Timelog::with_config(Config { memtable_max_bytes: 256 << 10, ..Config::default() }).unwrap();
         let window = 20_000i64;
         let mut max_stored = 0usize;
         let mut max_tombs = 0usize;
@@ -218,10 +218,7 @@ fn sliding_window_keeps_tombstones_and_storage_bounded() {
         assert!(max_tombs <= 8, "tombstones stay few (by_range={by_range}): {max_tombs}");
         // Segments hold the window plus less than the debt threshold's share
         // (a quarter of what is stored): under twice the window.
-        assert!(
-            max_stored <= 2 * window as usize,
-            "stored records stay bounded (by_range={by_range}): {max_stored}"
-        );
+        assert!(max_stored <= 2 * window as usize, "stored records stay bounded (by_range={by_range}): {max_stored}");
         log.validate().unwrap();
     }
 }
@@ -237,11 +234,9 @@ fn delete_cost_per_call_is_flat() {
     let per_call = |kind: u8, calls: i64| {
         let mut v: Vec<f64> = (0..7)
             .map(|_| {
-                let log: Timelog<u64> = Timelog::with_config(Config {
-                    maintenance: MaintenanceMode::Disabled,
-                    ..Config::default()
-                })
-                .unwrap();
+                let log: Timelog<u64> =
+                    Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() })
+                        .unwrap();
                 let _ = log.extend((0..100_000).map(|t| (t, t as u64))).unwrap();
                 log.flush().unwrap();
                 let t0 = cpu_ns();
