@@ -127,6 +127,10 @@ fn delete_op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Expected rows of a snapshot, and what a held cursor has still to yield.
+type Rows = Vec<(i64, u64)>;
+type RowQueue = std::collections::VecDeque<(i64, u64)>;
+
 fn in_range(v: &[(i64, u64)], a: i64, b: i64, desc: bool) -> Vec<(i64, u64)> {
     let mut r: Vec<_> = v.iter().copied().filter(|r| a <= r.0 && r.0 < b).collect();
     if desc {
@@ -165,10 +169,10 @@ fn run_with(ops: Vec<Op>, memtable_bytes: usize, policy: BusyPolicy, debt: f64) 
     })
     .unwrap();
     let mut m = Model::default();
-    let mut snaps: Vec<(timelog::Snapshot<u64>, Vec<(i64, u64)>)> = Vec::new();
+    let mut snaps: Vec<(timelog::Snapshot<u64>, Rows)> = Vec::new();
     let mut payload = 0u64;
     // Cursors: the cursor, its expected remaining rows (in order).
-    let mut cursors: Vec<(timelog::Cursor<u64>, std::collections::VecDeque<(i64, u64)>)> = Vec::new();
+    let mut cursors: Vec<(timelog::Cursor<u64>, RowQueue)> = Vec::new();
     // The previous delete's interval and the last `delete_before` cut.
     let (mut last, mut cut) = ((0i64, 8i64), -20i64);
     let clamp = |x: i64| x.clamp(-60, 60);
