@@ -354,6 +354,78 @@ class TimelogMachine(RuleBasedStateMachine):
         assert self.log.max_ts() == (stamps[-1] if stamps else None)
 
 
+class DeleteHeavyMachine(TimelogMachine):
+    """Delete-heavy profile (issue 10): nested, overlapping, adjacent and
+    covering deletes placed relative to the previous one, ``delete_before``
+    chains and a sliding window, over flushed and compacted data, with
+    snapshots (iterators) taken between the deletes and read after the
+    flushes that coalesce tombstones and after compaction. Debt-driven
+    maintenance is on in some examples (``maint_step`` then seals, flushes
+    and compacts on delete debt) and off in others."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last = (0, 8)
+        self.cut = -20
+        self.top = 40
+
+    @initialize(
+        memtable=st.sampled_from([64, 256, 1024]),
+        policy=st.sampled_from(["silent", "flush"]),
+        debt=st.sampled_from([None, 0.0, 0.25, 0.05]),
+    )
+    def setup(self, memtable, policy, debt):
+        kwargs = {} if debt is None else {"delete_debt_threshold": debt}
+        self.log = Timelog(maintenance="disabled", memtable_max_bytes=memtable, busy_policy=policy, **kwargs)
+
+    def _delete(self, t1: int, t2: int) -> None:
+        t1, t2 = max(-60, t1), min(60, t2)
+        if t1 > t2:
+            return
+        self._write(lambda: self.log.delete_range(t1, t2))
+        self.model.delete(t1, t2)
+        if t1 < t2:
+            self.last = (t1, t2)
+
+    @rule(x=st.integers(0, 5), y=st.integers(0, 5))
+    def delete_nested(self, x, y):
+        self._delete(self.last[0] + x, self.last[1] - y)
+
+    @rule(n=st.integers(0, 8))
+    def delete_adjacent(self, n):
+        self._delete(self.last[1], self.last[1] + n)
+
+    @rule(x=st.integers(0, 5), y=st.integers(0, 5))
+    def delete_covering(self, x, y):
+        self._delete(self.last[0] - x, self.last[1] + y)
+
+    @rule(x=st.integers(-6, 6))
+    def delete_shifted(self, x):
+        self._delete(self.last[0] + x, self.last[1] + x)
+
+    @rule(step=st.integers(-3, 8), form=st.sampled_from(["delete_before", "cutoff"]))
+    def delete_before_chain(self, step, form):
+        self.cut = max(-60, min(60, self.cut + step))
+        fn = self.log.delete_before if form == "delete_before" else self.log.cutoff
+        self._write(lambda: fn(self.cut))
+        self.model.delete(INT64_MIN, self.cut)
+
+    @rule(n=st.integers(1, 20), keep=st.integers(0, 15))
+    def slide(self, n, keep):
+        pairs = [(self.top + i, self._obj()) for i in range(n)]
+        self.top += n
+        self._write(lambda: self.log.extend(pairs))
+        for ts, obj in pairs:
+            self.model.add(ts, obj)
+        self._write(lambda: self.log.delete_range(-40, self.top - keep))
+        self.model.delete(-40, self.top - keep)
+
+    @rule()
+    def flush_and_step(self):
+        self.log.flush()
+        self.log.maint_step()
+
+
 TimelogMachine.TestCase.settings = settings(
     max_examples=int(os.environ.get("TIMELOG_HYPOTHESIS_EXAMPLES", "100")),
     stateful_step_count=int(os.environ.get("TIMELOG_HYPOTHESIS_STEPS", "50")),
@@ -364,3 +436,5 @@ TimelogMachine.TestCase.settings = settings(
 )
 
 TestTimelogModel = TimelogMachine.TestCase
+DeleteHeavyMachine.TestCase.settings = TimelogMachine.TestCase.settings
+TestTimelogModelDeleteHeavy = DeleteHeavyMachine.TestCase

@@ -163,7 +163,8 @@ pub struct AdaptiveConfig {
 }
 
 /// Every knob of a log. `0` means "engine default" for numeric knobs, except
-/// `delete_debt_threshold` (0.0 = off) and `adaptive.target_records` (0 = off).
+/// `delete_debt_threshold` (0.0 = off; default 0.25) and
+/// `adaptive.target_records` (0 = off).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub time_unit: TimeUnit,
@@ -200,7 +201,13 @@ pub struct Config {
     pub window_size: i64,
     /// Windows are aligned to `window_origin + k * window_size`.
     pub window_origin: i64,
-    /// Compact when tombstones cover at least this fraction of the records (0.0 = off).
+    /// Compact when committed tombstones hide at least this fraction of the
+    /// stored records (0.0 = off). The default,
+    /// [`defaults::DELETE_DEBT_THRESHOLD`] (0.25), makes a sliding retention
+    /// window give its memory back with no explicit `compact()`: stored
+    /// records stay below 1 / (1 - 0.25) = 1.33 times the live ones (plus
+    /// the memtables), and each compaction frees at least a quarter of what
+    /// it reads.
     pub delete_debt_threshold: f64,
     pub compaction: CompactionConfig,
     pub adaptive: AdaptiveConfig,
@@ -225,7 +232,7 @@ impl Default for Config {
             max_delta_segments: 0,
             window_size: 0,
             window_origin: 0,
-            delete_debt_threshold: 0.0,
+            delete_debt_threshold: defaults::DELETE_DEBT_THRESHOLD,
             compaction: CompactionConfig::default(),
             adaptive: AdaptiveConfig::default(),
         }
@@ -250,6 +257,8 @@ pub mod defaults {
     #[cfg(any(timelog_loom, timelog_shuttle))]
     pub(crate) const MIN_PAGE_RECORDS: usize = 2;
     pub const SEALED_MAX_RUNS: usize = 8;
+    /// Default `delete_debt_threshold`: see [`super::Config::delete_debt_threshold`].
+    pub const DELETE_DEBT_THRESHOLD: f64 = 0.25;
     pub const SEALED_WAIT_MS: u64 = 0;
     pub const DRAIN_BATCH_LIMIT: usize = 4;
     pub const MAINTENANCE_WAKEUP_MS: u64 = 10;

@@ -65,6 +65,27 @@ impl<T> Manifest<T> {
         }
     }
 
+    /// Coalesces the tombstone list (rule R11: every tombstone of a
+    /// manifest's list is settled, so only its hiding function over the
+    /// segments' `tomb_applied` matters), then retires what no segment
+    /// needs any more. Called wherever a manifest's list changes (flush,
+    /// compaction); a seal carries the list over unchanged (it is already
+    /// coalesced) and never touches memtable tombstones, which are not
+    /// settled (R5, R7).
+    pub(crate) fn coalesce_tombstones(&mut self) {
+        if self.tombstones.is_empty() {
+            return;
+        }
+        let mut applied: Vec<SeqNo> = self.l0.iter().chain(self.l1.iter()).map(|s| s.tomb_applied).collect();
+        applied.sort_unstable();
+        applied.dedup();
+        let merged = crate::tombstone::coalesce(&self.tombstones, &applied);
+        if merged != *self.tombstones {
+            self.tombstones = Arc::new(merged);
+        }
+        self.retire_applied_tombstones();
+    }
+
     /// Drops the tombstones that no longer hide anything in any segment:
     /// a tombstone matters only to segments that overlap it and have not
     /// applied it (`tomb_applied < seq`); memtable records are all newer

@@ -159,6 +159,9 @@ pub struct Stats {
     pub pages_total: usize,
     /// Records stored in segments and memtables, before tombstone filtering.
     pub records_estimate: usize,
+    /// Records physically stored (segments and memtables), deleted ones
+    /// included until a flush or compaction drops them.
+    pub records_stored: usize,
     pub min_ts: Option<Timestamp>,
     pub max_ts: Option<Timestamp>,
     pub tombstone_count: usize,

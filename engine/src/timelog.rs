@@ -82,6 +82,15 @@ pub(crate) struct Inner<T> {
     worker: Mutex<WorkerState>,
     worker_cv: Condvar,
     progress_cv: Condvar,
+    /// Delete debt wake-up: set by the first delete after the worker last
+    /// re-armed it, which kicks the worker (so a delete over flushed data
+    /// is acted on with no further writes); the worker re-arms it at most
+    /// once per wake-up period, so a stream of deletes pays one Relaxed
+    /// load each, not a mutex and a futex wake.
+    debt_kicked: AtomicBool,
+    /// Milliseconds after `born` at which `debt_kicked` was last re-armed.
+    debt_armed_ms: AtomicU64,
+    born: Instant,
 }
 
 impl<T> std::fmt::Debug for Inner<T> {
@@ -404,7 +413,33 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             seq
         });
         self.commit(seq, 1);
+        // Wake the worker for the delete debt (at most once per period).
+        if self.cfg.cfg.delete_debt_threshold > 0.0 && !self.debt_kicked.load(Relaxed) {
+            self.kick_for_debt();
+        }
         self.after_write(&mt)
+    }
+
+    #[cold]
+    fn kick_for_debt(&self) {
+        if !self.debt_kicked.swap(true, Relaxed) {
+            self.kick_worker();
+        }
+    }
+
+    /// Re-arms the delete wake-up once a wake-up period passed since the
+    /// last re-arming (called by maintenance steps).
+    fn rearm_debt_kick(&self) {
+        if !self.debt_kicked.load(Relaxed) {
+            return;
+        }
+        let now = self.born.elapsed().as_millis() as u64;
+        let last = self.debt_armed_ms.load(Relaxed);
+        if now.saturating_sub(last) >= self.cfg.wakeup_ms
+            && self.debt_armed_ms.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
+        {
+            self.debt_kicked.store(false, Relaxed);
+        }
     }
 
     /// Flushes every sealed memtable (holding the maintainer lock).
@@ -446,19 +481,27 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 // deferred — under pyo3, queued in its global pool and
                 // applied by whichever Python thread attaches next, often a
                 // reader.
+                self.rearm_debt_kick();
                 let compact = {
                     let m = self.manifest.load();
                     let debt = self.cfg.cfg.delete_debt_threshold;
                     if m.l0.len() >= self.cfg.max_delta_segments {
-                        Some(false)
-                    } else if debt > 0.0 && !m.tombstones.is_empty() && self.delete_debt(&m) >= debt {
-                        Some(true)
+                        Some((false, false))
+                    } else if debt > 0.0 && self.delete_debt(&m) >= debt {
+                        // Tombstones still in the active memtable enter the
+                        // manifest (where compaction applies them) through
+                        // a seal and a flush.
+                        Some((true, !m.active.tombs.is_empty()))
                     } else {
                         None
                     }
                 };
-                if let Some(with_debt) = compact {
-                    did = self.compact_once(with_debt);
+                if let Some((with_debt, seal_first)) = compact {
+                    if seal_first && self.seal_active() {
+                        while self.flush_one() {}
+                        did = true;
+                    }
+                    did |= self.compact_once(with_debt);
                 }
             }
             did
@@ -566,6 +609,9 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             worker: Mutex::new(WorkerState::default()),
             worker_cv: Condvar::new(),
             progress_cv: Condvar::new(),
+            debt_kicked: AtomicBool::new(false),
+            debt_armed_ms: AtomicU64::new(0),
+            born: Instant::now(),
         });
         let log = Self { inner, worker: Mutex::new(None) };
         if config.maintenance == MaintenanceMode::Background {
@@ -928,6 +974,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             } else {
                 self.len().unwrap_or(0)
             },
+            records_stored: m.l0.iter().chain(m.l1.iter()).map(|s| s.len).sum::<usize>() + mem_records,
             min_ts,
             max_ts,
             tombstone_count,

@@ -4,9 +4,11 @@
 //! timestamp it covers and whose sequence is *smaller* than `s` (rule R7).
 //! A record written later at a deleted timestamp stays visible.
 
+use std::cell::UnsafeCell;
+use std::mem::MaybeUninit;
 use std::ptr;
 
-use crate::sync::{AtomicPtr, Ordering, Region, UnsyncGet};
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
 /// A range delete `[t1, t2)` issued with sequence number `seq`.
@@ -35,28 +37,86 @@ struct Node {
     region: Region,
 }
 
+/// Slots of the first node block of a stack; later blocks double, up to
+/// [`MAX_BLOCK`]. Nodes come from blocks, not one allocation each: a delete
+/// is a handful of atomics, and a `malloc` + `free` per node was about half
+/// of its engine cost.
+const FIRST_BLOCK: usize = 16;
+const MAX_BLOCK: usize = 1024;
+
+/// A block of node slots. A slot is claimed by a `fetch_add` on `used`
+/// (a claim at or beyond the capacity fails and moves on to a new block);
+/// its claimer writes the node and publishes it by the stack's Release CAS.
+struct Block {
+    used: AtomicUsize,
+    nodes: Box<[UnsafeCell<MaybeUninit<Node>>]>,
+    /// The block this one replaced as the current one (for the drop).
+    prev: *mut Block,
+}
+
 /// The tombstones of one memtable: a push-only lock-free stack.
 ///
 /// Nodes are never removed while the memtable lives, so readers may walk
-/// the list from the head they loaded (Acquire) without any guard; nodes are
-/// freed when the memtable is dropped (rule R6).
+/// the list from the head they loaded (Acquire) without any guard; nodes
+/// (and the blocks they live in) are freed when the memtable is dropped
+/// (rule R6).
 pub(crate) struct TombStack {
     head: AtomicPtr<Node>,
+    /// The block new nodes are claimed from (null before the first push).
+    block: AtomicPtr<Block>,
 }
 
 // SAFETY: nodes are immutable after publication by the Release CAS in `push`
-// and freed only in `drop` (`&mut self`), see R6.
+// and freed only in `drop` (`&mut self`), see R6; a block's slots are each
+// written by the one thread whose `fetch_add` claimed them.
 unsafe impl Send for TombStack {}
 // SAFETY: as above.
 unsafe impl Sync for TombStack {}
 
 impl TombStack {
     pub(crate) fn new() -> Self {
-        Self { head: AtomicPtr::new(ptr::null_mut()) }
+        Self { head: AtomicPtr::new(ptr::null_mut()), block: AtomicPtr::new(ptr::null_mut()) }
+    }
+
+    /// Claims an unwritten node slot (R6: blocks live until the drop).
+    fn claim(&self) -> *mut Node {
+        // Acquire: pairs with the AcqRel CAS that installed the block (its
+        // fields are initialized before it is published).
+        let mut b = self.block.load(Ordering::Acquire);
+        loop {
+            let cap = if b.is_null() {
+                FIRST_BLOCK
+            } else {
+                // SAFETY: R6: a published block lives until the stack drops.
+                let blk = unsafe { &*b };
+                // Relaxed: the claim only needs atomicity; the node is
+                // published by the head CAS of `push`.
+                let i = blk.used.fetch_add(1, Ordering::Relaxed);
+                if i < blk.nodes.len() {
+                    return blk.nodes[i].get().cast::<Node>();
+                }
+                (blk.nodes.len() * 2).min(MAX_BLOCK)
+            };
+            let nodes: Box<[UnsafeCell<MaybeUninit<Node>>]> =
+                (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
+            let fresh = Box::into_raw(Box::new(Block { used: AtomicUsize::new(1), nodes, prev: b }));
+            match self.block.compare_exchange(b, fresh, Ordering::AcqRel, Ordering::Acquire) {
+                // SAFETY: R6: installed, so it lives until the drop; slot 0 is ours (`used` = 1).
+                Ok(_) => return unsafe { (*fresh).nodes[0].get().cast::<Node>() },
+                Err(cur) => {
+                    // SAFETY: never published: ours to free.
+                    drop(unsafe { Box::from_raw(fresh) });
+                    b = cur;
+                }
+            }
+        }
     }
 
     pub(crate) fn push(&self, tomb: Tombstone) {
-        let node = Box::into_raw(Box::new(Node { tomb, next: ptr::null(), region: Region::new() }));
+        let node = self.claim();
+        // SAFETY: R7: the claimed slot is ours (nobody else claims it, no
+        // reader reaches it before the CAS below publishes it).
+        unsafe { node.write(Node { tomb, next: ptr::null(), region: Region::new() }) };
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
             // SAFETY: R7: `node` is ours until the CAS below publishes it.
@@ -113,13 +173,93 @@ impl Drop for TombStack {
         if crate::sync::unwinding() {
             return;
         }
-        let mut p = self.head.unsync_get();
-        while !p.is_null() {
-            // SAFETY: R6: `&mut self`, nobody else reaches the nodes; each was made by `Box::into_raw`.
-            let n = unsafe { Box::from_raw(p) };
-            p = n.next as *mut Node;
+        let mut b = self.block.unsync_get();
+        while !b.is_null() {
+            // SAFETY: R6: `&mut self`, nobody else reaches the blocks; each
+            // was made by `Box::into_raw` and is on the chain once.
+            let mut blk = unsafe { Box::from_raw(b) };
+            // Every claimed slot below the capacity was written by its
+            // claimer before its push returned (a push cannot fail).
+            let n = blk.used.unsync_get().min(blk.nodes.len());
+            for cell in &blk.nodes[..n] {
+                // SAFETY: initialized (above), dropped once.
+                unsafe { ptr::drop_in_place(cell.get().cast::<Node>()) };
+            }
+            b = blk.prev;
         }
     }
+}
+
+/// Coalesces the *settled* tombstones of a manifest's list (rule R11).
+///
+/// Every snapshot that can load a manifest sees every tombstone of its list
+/// (their sequences are at most `flushed_bound`, R8), and the only records
+/// they can hide are segment records, whose effective sequence is their
+/// segment's `tomb_applied` (R8): memtable records and every later segment
+/// have greater sequences. So for every reader of the manifest (and of its
+/// successors) a record is hidden iff the greatest sequence covering its
+/// timestamp exceeds its effective sequence, and the list may be replaced
+/// by any list with the same hiding function:
+///
+/// 1. each sequence is lowered to its *class*: one above the greatest
+///    `tomb_applied` in `applied` below it (1 if none). No record the
+///    manifest or a successor holds has an effective sequence between a
+///    sequence and its class, so no comparison changes;
+/// 2. the list is replaced by its max-class coverage: disjoint, sorted
+///    intervals, each with the greatest class covering it, adjacent equal
+///    ones merged. A newer tombstone covering an older one absorbs it; a
+///    `delete_before` chain becomes one interval.
+///
+/// `applied` is the sorted, deduplicated `tomb_applied` of the manifest's
+/// segments. Never call this with memtable tombstones: those are not settled
+/// (a snapshot's watermark may lie between two of them, R5, R7). O(n log n).
+pub(crate) fn coalesce(tombs: &[Tombstone], applied: &[SeqNo]) -> Vec<Tombstone> {
+    #[cfg(not(timelog_fault = "tomb_coalesce_one_class"))]
+    let class = |seq: SeqNo| match applied.partition_point(|&a| a < seq) {
+        0 => 1,
+        i => applied[i - 1] + 1,
+    };
+    // Seeded fault (R11): every settled tombstone is put in one class (the
+    // newest), as if no segment had applied the older ones: a record written
+    // after an older delete, at a timestamp it covers, and flushed, is then
+    // hidden by the merged interval.
+    #[cfg(timelog_fault = "tomb_coalesce_one_class")]
+    let class = {
+        let _ = applied;
+        let top = tombs.iter().map(|t| t.seq).max().unwrap_or(1);
+        move |_: SeqNo| top
+    };
+    let mut ev: Vec<Tombstone> =
+        tombs.iter().filter(|t| t.t1 < t.t2).map(|t| Tombstone { seq: class(t.seq), ..*t }).collect();
+    if ev.len() <= 1 {
+        return ev;
+    }
+    ev.sort_unstable_by_key(|t| t.t1);
+    let mut bounds: Vec<Timestamp> = ev.iter().flat_map(|t| [t.t1, t.t2]).collect();
+    bounds.sort_unstable();
+    bounds.dedup();
+    // Sweep the boundaries with a max-heap of the active classes; entries
+    // that ended are dropped lazily when they reach the top.
+    let mut heap: std::collections::BinaryHeap<(SeqNo, Timestamp)> = std::collections::BinaryHeap::new();
+    let mut out: Vec<Tombstone> = Vec::new();
+    let mut next = 0;
+    for w in bounds.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        while next < ev.len() && ev[next].t1 <= a {
+            heap.push((ev[next].seq, ev[next].t2));
+            next += 1;
+        }
+        while heap.peek().is_some_and(|&(_, end)| end <= a) {
+            heap.pop();
+        }
+        if let Some(&(seq, _)) = heap.peek() {
+            match out.last_mut() {
+                Some(last) if last.t2 == a && last.seq == seq => last.t2 = b,
+                _ => out.push(Tombstone { t1: a, t2: b, seq }),
+            }
+        }
+    }
+    out
 }
 
 /// Piecewise-constant "newest covering tombstone" function over a range:
@@ -289,6 +429,29 @@ mod tests {
     }
 
     #[test]
+    fn stack_keeps_concurrent_pushes_across_blocks() {
+        let s = std::sync::Arc::new(TombStack::new());
+        let hs: Vec<_> = (0..4)
+            .map(|k| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for i in 0..5_000u64 {
+                        s.push(t(k, k + 1, k as u64 * 10_000 + i));
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        let mut seqs: Vec<u64> = s.to_vec().iter().map(|t| t.seq).collect();
+        seqs.sort_unstable();
+        let mut want: Vec<u64> = (0..4u64).flat_map(|k| (0..5_000).map(move |i| k * 10_000 + i)).collect();
+        want.sort_unstable();
+        assert_eq!(seqs, want);
+    }
+
+    #[test]
     fn stack_keeps_every_push() {
         let s = TombStack::new();
         for i in 0..10 {
@@ -356,6 +519,72 @@ mod tests {
         }
     }
 
+    /// Hiding function of a list for a record at `ts` with effective sequence `s`.
+    fn hides(list: &[Tombstone], ts: i64, s: u64) -> bool {
+        list.iter().any(|t| t.covers(ts) && t.seq > s)
+    }
+
+    #[test]
+    fn coalesce_absorbs_covered_and_collapses_chains() {
+        // A delete_before chain in one class collapses to one interval.
+        let chain: Vec<_> = (1..=50).map(|k| t(i64::MIN, k * 10, k as u64)).collect();
+        assert_eq!(coalesce(&chain, &[]), vec![t(i64::MIN, 500, 1)]);
+        // A sliding window: nested [base, x) growing.
+        let win: Vec<_> = (1..=50).map(|k| t(100, 100 + k * 7, k as u64 + 3)).collect();
+        assert_eq!(coalesce(&win, &[2]), vec![t(100, 450, 3)]);
+        // Adjacent and overlapping in one class merge.
+        assert_eq!(coalesce(&[t(0, 10, 5), t(10, 20, 6), t(15, 30, 7)], &[4]), vec![t(0, 30, 5)]);
+    }
+
+    #[test]
+    fn coalesce_keeps_classes_apart() {
+        // Segment with tomb_applied = 5 applied the first delete but not the
+        // second: a record it holds at ts 3 (written after the first delete)
+        // must stay visible, so the two do not merge.
+        let list = [t(0, 10, 4), t(10, 20, 7)];
+        let c = coalesce(&list, &[2, 5]);
+        assert_eq!(c, vec![t(0, 10, 3), t(10, 20, 6)]);
+        // A newer tombstone covering an older one of another class absorbs it.
+        assert_eq!(coalesce(&[t(0, 10, 4), t(0, 20, 7)], &[2, 5]), vec![t(0, 20, 6)]);
+        // A newer, narrower one leaves the older's remainder in its class.
+        assert_eq!(coalesce(&[t(0, 20, 4), t(5, 10, 7)], &[2, 5]), vec![t(0, 5, 3), t(5, 10, 6), t(10, 20, 3)]);
+    }
+
+    /// Exhaustive small check: the coalesced list hides exactly what the
+    /// original hides, for every effective sequence a segment can have
+    /// (its `tomb_applied` values) and every later one (above all).
+    #[test]
+    fn coalesce_preserves_the_hiding_function() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % m
+        };
+        for _ in 0..2000 {
+            let n = 1 + next(8) as usize;
+            let mut list = Vec::new();
+            for _ in 0..n {
+                let a = next(30) as i64 - 5;
+                let b = a + next(15) as i64;
+                list.push(t(if next(5) == 0 { i64::MIN } else { a }, b, 1 + next(20)));
+            }
+            let mut applied: Vec<u64> = (0..next(4)).map(|_| next(22)).collect();
+            applied.sort_unstable();
+            applied.dedup();
+            let c = coalesce(&list, &applied);
+            assert!(c.len() <= list.len() * 2);
+            assert!(c.windows(2).all(|w| w[0].t2 <= w[1].t1), "disjoint and sorted: {c:?}");
+            let top = list.iter().map(|t| t.seq).max().unwrap();
+            for ts in -10..40 {
+                for &s in applied.iter().chain([0, top + 1, top + 5].iter()) {
+                    assert_eq!(hides(&list, ts, s), hides(&c, ts, s), "ts {ts} s {s}: {list:?} -> {c:?} ({applied:?})");
+                }
+            }
+        }
+    }
+
     #[test]
     fn coverage_build_is_not_quadratic_in_nested_deletes() {
         // 20,000 nested sliding-window deletes (each covers the previous):
@@ -363,5 +592,14 @@ mod tests {
         let mut v: Vec<Tombstone> = (0..20_000).map(|i| t(0, 1000 + i, 1 + i as u64)).collect();
         let c = Coverage::build(&mut v, i64::MIN, i64::MAX);
         assert_eq!(c.ivs, vec![(0, 20_999, 20_000)]);
+    }
+
+    #[test]
+    fn coalesce_is_fast_on_long_nested_chains() {
+        // 100,000 nested deletes all active at once: the sweep is O(n log n).
+        let chain: Vec<_> = (1..=100_000).map(|k| t(i64::MIN, k, k as u64)).collect();
+        let start = std::time::Instant::now();
+        assert_eq!(coalesce(&chain, &[]).len(), 1);
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
     }
 }

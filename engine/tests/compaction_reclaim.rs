@@ -70,3 +70,214 @@ fn close_refuses_while_pinned_then_discards() {
     assert!(log.is_closed());
     log.close().unwrap();
 }
+
+/// Waits up to `secs` for `cond`, polling.
+fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    cond()
+}
+
+/// Issue 10: a delete over flushed data is delete debt at once (not after a
+/// later flush), and background maintenance acts on it with no further
+/// writes: the covered payloads are released, the tombstone retired.
+#[test]
+fn delete_over_flushed_data_is_debt_at_once_and_the_worker_reclaims_it() {
+    let log: Timelog<Arc<u32>> = Timelog::with_config(Config {
+        // Long period: the delete itself must wake the worker.
+        maintenance_wakeup_ms: 60_000,
+        ..Config::default()
+    })
+    .unwrap();
+    assert_eq!(log.config().delete_debt_threshold, 0.25, "the default acts on deletes");
+    let payload = Arc::new(1u32);
+    let _ = log.extend((0..10_000).map(|t| (t, payload.clone()))).unwrap();
+    log.flush().unwrap();
+    assert_eq!(Arc::strong_count(&payload), 10_001);
+    // Hold the maintainer off until the debt was read: a snapshot does not
+    // stop compaction, so read the debt from stats right after the delete.
+    let _ = log.delete_before(8_000).unwrap();
+    assert!(wait_for(20, || Arc::strong_count(&payload) == 2_001), "the worker compacted the debt away");
+    let st = log.stats();
+    assert_eq!(st.tombstone_count, 0, "the applied tombstone was retired");
+    assert_eq!(st.delete_debt, 0.0);
+    assert_eq!(log.len().unwrap(), 2_000);
+    log.validate().unwrap();
+}
+
+#[test]
+fn delete_debt_is_current_before_any_flush() {
+    let log: Timelog<u64> =
+        Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+    let _ = log.extend((0..1_000).map(|t| (t, t as u64))).unwrap();
+    log.flush().unwrap();
+    assert_eq!(log.stats().delete_debt, 0.0);
+    let _ = log.delete_range(0, 500).unwrap();
+    let d = log.stats().delete_debt;
+    assert!((d - 0.5).abs() < 1e-9, "half of the stored records are hidden: {d}");
+    // One maintenance step flushes the delete and compacts.
+    assert!(log.maint_step().unwrap());
+    assert_eq!(log.stats().delete_debt, 0.0);
+    assert_eq!(log.stats().tombstone_count, 0);
+    assert_eq!(log.len().unwrap(), 500);
+    // 0.0 = off: nothing happens.
+    let off: Timelog<u64> = Timelog::with_config(Config {
+        maintenance: MaintenanceMode::Disabled,
+        delete_debt_threshold: 0.0,
+        ..Config::default()
+    })
+    .unwrap();
+    let _ = off.extend((0..1_000).map(|t| (t, t as u64))).unwrap();
+    off.flush().unwrap();
+    let _ = off.delete_range(0, 900).unwrap();
+    assert!(!off.maint_step().unwrap());
+    assert_eq!(off.stats().segments_l0, 1);
+}
+
+/// `delete_before` / `delete_range` chains collapse to one tombstone in the
+/// manifest (R11), and what each snapshot sees is unchanged.
+#[test]
+fn delete_chains_collapse_to_one_tombstone() {
+    let log: Timelog<u64> = Timelog::with_config(Config {
+        maintenance: MaintenanceMode::Disabled,
+        delete_debt_threshold: 0.0,
+        ..Config::default()
+    })
+    .unwrap();
+    let _ = log.extend((0..100_000).map(|t| (t, t as u64))).unwrap();
+    log.flush().unwrap();
+    let mut snaps = Vec::new();
+    for k in 1..=2_000 {
+        let _ = log.delete_before(k * 10).unwrap();
+        if k % 500 == 0 {
+            snaps.push((k * 10, log.snapshot().unwrap()));
+        }
+    }
+    for k in 1..=2_000 {
+        let _ = log.delete_range(50_000, 50_000 + k * 5).unwrap();
+    }
+    log.flush().unwrap();
+    assert_eq!(log.stats().tombstone_count, 2, "one per chain");
+    for (cut, s) in &snaps {
+        assert_eq!(s.len(), (100_000 - cut) as usize, "a snapshot between deletes keeps its view");
+        assert_eq!(s.all(Order::Asc).next().map(|r| r.0), Some(*cut));
+    }
+    assert_eq!(log.len().unwrap(), 100_000 - 20_000 - 10_000);
+    assert_eq!(log.next_ts(19_999).unwrap(), Some(20_000));
+    assert_eq!(log.next_ts(49_999).unwrap(), Some(60_000));
+    drop(snaps);
+    log.compact().unwrap();
+    assert_eq!(log.stats().tombstone_count, 0);
+    assert_eq!(log.len().unwrap(), 70_000);
+}
+
+/// Issue 10: under an endless sliding window (append, and every few
+/// thousand appends `delete_range(base, t - window)`), with background
+/// maintenance and default settings, the tombstone count stays a small
+/// constant and the stored records stay bounded by a small multiple of the
+/// window, instead of growing with the stream.
+#[test]
+fn sliding_window_keeps_tombstones_and_storage_bounded() {
+    for by_range in [true, false] {
+        // Small memtables (about 10,000 records): the bound below is about
+        // segments, and a memtable holds what it holds until it flushes.
+        let log: Timelog<u64> =
+            Timelog::with_config(Config { memtable_max_bytes: 256 << 10, ..Config::default() }).unwrap();
+        let window = 20_000i64;
+        let mut max_stored = 0usize;
+        let mut max_tombs = 0usize;
+        let total = 1_000_000i64;
+        let batch = 5_000i64;
+        let mut t = 0i64;
+        while t < total {
+            let _ = log.extend((t..t + batch).map(|x| (x, x as u64))).unwrap();
+            t += batch;
+            if t > window {
+                let _ = if by_range { log.delete_range(0, t - window) } else { log.delete_before(t - window) }.unwrap();
+            }
+            if t % 100_000 == 0 {
+                // Let the worker catch up the way a paced stream would.
+                let settled = wait_for(10, || {
+                    let st = log.stats();
+                    st.sealed_runs == 0 && st.delete_debt < 0.25
+                });
+                assert!(settled, "maintenance keeps up: {:?}", log.stats());
+                let st = log.stats();
+                let stored = st.records_stored - st.active_records;
+                max_stored = max_stored.max(stored);
+                max_tombs = max_tombs.max(st.tombstone_count);
+            }
+        }
+        assert_eq!(log.len().unwrap(), window as usize);
+        eprintln!("sliding window (by_range={by_range}): max segment records {max_stored}, max tombstones {max_tombs}");
+        assert!(max_tombs <= 8, "tombstones stay few (by_range={by_range}): {max_tombs}");
+        // Segments hold the window plus less than the debt threshold's share
+        // (a quarter of what is stored): under twice the window.
+        assert!(max_stored <= 2 * window as usize, "stored records stay bounded (by_range={by_range}): {max_stored}");
+        log.validate().unwrap();
+    }
+}
+
+/// Cost per delete call on a flushed 100,000-record log (issue 10, item 4):
+/// `cargo test --release --test compaction_reclaim delete_cost -- --ignored --nocapture`.
+/// Prints the best of 7 runs in thread CPU time (the development machine is
+/// shared); asserts only that the cost stays flat in the number of deletes
+/// made (50,000 calls cost at most 2x per call what 2,000 do).
+#[test]
+#[ignore = "timing: run explicitly"]
+fn delete_cost_per_call_is_flat() {
+    let per_call = |kind: u8, calls: i64| {
+        let mut v: Vec<f64> = (0..7)
+            .map(|_| {
+                let log: Timelog<u64> =
+                    Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() })
+                        .unwrap();
+                let _ = log.extend((0..100_000).map(|t| (t, t as u64))).unwrap();
+                log.flush().unwrap();
+                let t0 = cpu_ns();
+                for k in 0..calls {
+                    let t = k * 100_000 / calls;
+                    let _ = match kind {
+                        0 => log.delete_before(t),
+                        _ => log.delete_range(0, t + 1),
+                    }
+                    .unwrap();
+                }
+                (cpu_ns() - t0) as f64 / calls as f64
+            })
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v[0]
+    };
+    for (kind, name) in [(0u8, "delete_before"), (1, "delete_range")] {
+        let small = per_call(kind, 2_000);
+        let large = per_call(kind, 50_000);
+        eprintln!("{name}: {small:.1} ns/call at 2,000 calls, {large:.1} ns/call at 50,000 calls");
+        assert!(large < 2.0 * small + 20.0, "{name} cost grows with the number of deletes");
+    }
+}
+
+/// This thread's CPU time in nanoseconds.
+fn cpu_ns() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+#[test]
+#[ignore = "profiling loop: run explicitly under perf"]
+fn delete_loop_for_profiling() {
+    for _ in 0..40 {
+        let log: Timelog<u64> =
+            Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for k in 0..50_000 {
+            let _ = log.delete_before(k).unwrap();
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! Hand-written `METH_FASTCALL` entry points for the per-call hot paths of
-//! `Timelog` (`append`, `next_ts`, `prev_ts`, `delete_before`, `cutoff`).
+//! `Timelog` (`append`, `next_ts`, `prev_ts`, `delete_before`, `cutoff`,
+//! `delete_range`).
 //!
 //! A `#[pymethods]` method goes through pyo3's generic argument parser
 //! (`FunctionDescription::extract_arguments_fastcall`, which walks the
@@ -248,11 +249,61 @@ unsafe fn delete_before(
     Ok(none(py))
 }
 
+/// `delete_range(t1, t2)`: positional, or by keyword (`t1=`, `t2=`).
+unsafe fn delete_range(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    const NAME: &str = "delete_range";
+    // SAFETY: a method of `PyTimelog` called through vectorcall (`install`).
+    let log = unsafe { receiver(py, slf) };
+    if nargs > 2 {
+        return Err(arity(NAME, "exactly 2", nargs));
+    }
+    let mut vals: [Option<Borrowed<'_, '_, PyAny>>; 2] = [None, None];
+    for (i, v) in vals.iter_mut().enumerate().take(nargs as usize) {
+        // SAFETY: `i < nargs` positional arguments are present.
+        *v = Some(unsafe { arg(py, args, i) });
+    }
+    if !kwnames.is_null() {
+        // SAFETY: a non-null `kwnames` is the tuple of keyword names of this
+        // call; their values follow the positional ones.
+        let names = unsafe { Borrowed::from_ptr(py, kwnames).cast_unchecked::<PyTuple>() };
+        for (i, name) in names.iter().enumerate() {
+            let slot = match name.cast::<PyString>().ok().and_then(|s| s.to_str().ok().map(str::to_owned)).as_deref() {
+                Some("t1") => 0,
+                Some("t2") => 1,
+                _ => return Err(unexpected_keyword(NAME, &name)),
+            };
+            if vals[slot].is_some() {
+                return Err(PyTypeError::new_err(format!("{NAME}() got multiple values for argument 't{}'", slot + 1)));
+            }
+            // SAFETY: keyword value `i` sits at `nargs + i`.
+            vals[slot] = Some(unsafe { arg(py, args, nargs as usize + i) });
+        }
+    }
+    let [Some(t1), Some(t2)] = vals else {
+        let missing = if vals[0].is_none() { "t1" } else { "t2" };
+        return Err(PyTypeError::new_err(format!("{NAME}() missing required argument '{missing}'")));
+    };
+    let (a, b) = (coerce_ts(&t1)?, coerce_ts(&t2)?);
+    if a > b {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "delete_range() needs t1 <= t2, got t1={a} > t2={b}"
+        )));
+    }
+    write_result(log.state().log.delete_range(a, b))?;
+    Ok(none(py))
+}
+
 /// Adds the entry points above to `Timelog` as method descriptors.
 /// (`cutoff` is `delete_before` under the C package's other name.)
 pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     let ty = py.get_type::<PyTimelog>();
-    let methods: [(&'static CStr, ffi::PyCFunctionFastWithKeywords, &'static CStr); 5] = [
+    let methods: [(&'static CStr, ffi::PyCFunctionFastWithKeywords, &'static CStr); 6] = [
         (
             c"append",
             get_trampoline_function!(fastcall_cfunction_with_keywords, append),
@@ -277,6 +328,11 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
             c"cutoff",
             get_trampoline_function!(fastcall_cfunction_with_keywords, delete_before),
             c"cutoff($self, ts)\n--\n\nSame as delete_before(ts): deletes every record with a timestamp < ts.\n\nRaises: as delete_before().",
+        ),
+        (
+            c"delete_range",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, delete_range),
+            c"delete_range($self, t1, t2)\n--\n\nDeletes every record with t1 <= timestamp < t2.",
         ),
     ];
     for (name, f, doc) in methods {

@@ -305,7 +305,8 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 l1.extend(outputs.iter().cloned());
                 l1.sort_by_key(|s| s.min_ts);
                 next.l1 = l1;
-                next.retire_applied_tombstones();
+                // R11: coalesce over the classes of the new segments.
+                next.coalesce_tombstones();
                 if self.manifest.publish(&cur, next) {
                     published = true;
                     break;
@@ -321,14 +322,34 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         ran && published
     }
 
-    /// Fraction of stored records hidden by tombstones not yet applied.
+    /// Fraction of stored records (segments and memtables) that committed
+    /// tombstones hide in segments and that only a compaction can drop:
+    /// those of the manifest's list and those still in memtables (`seq <=
+    /// visible`), so a delete over flushed data counts at once, not after
+    /// the flush of its memtable. (Memtable records a tombstone hides are
+    /// dropped by their own flush, R8, and not counted.)
     pub(crate) fn delete_debt(&self, m: &Manifest<T>) -> f64 {
-        if m.tombstones.is_empty() {
+        let w = self.visible.load(std::sync::atomic::Ordering::Acquire);
+        let mut tombs: Vec<_> = m.tombstones.iter().copied().collect();
+        for mt in m.sealed.iter().chain(std::iter::once(&m.active)) {
+            mt.tombs.for_each(|t| {
+                if t.seq <= w {
+                    tombs.push(*t);
+                }
+            });
+        }
+        if tombs.is_empty() {
             return 0.0;
         }
-        let mut tombs: Vec<_> = m.tombstones.iter().copied().collect();
+        // Every tombstone here is seen by this computation, so the R11
+        // coalescing keeps what each one hides in a segment; it also makes
+        // the coverage build linear (disjoint intervals).
+        let mut applied: Vec<_> = m.l0.iter().chain(m.l1.iter()).map(|s| s.tomb_applied).collect();
+        applied.sort_unstable();
+        applied.dedup();
+        let mut tombs = crate::tombstone::coalesce(&tombs, &applied);
         let cov = Coverage::build(&mut tombs, Timestamp::MIN, Timestamp::MAX);
-        let mut total = 0usize;
+        let mut total: usize = m.sealed.iter().chain(std::iter::once(&m.active)).map(|mt| mt.len()).sum();
         let mut hidden = 0usize;
         for s in m.l0.iter().chain(m.l1.iter()) {
             total += s.len;

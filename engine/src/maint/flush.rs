@@ -102,7 +102,9 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                     next.tombstones = Arc::new(all);
                 }
                 next.flushed_bound = bound;
-                next.retire_applied_tombstones();
+                // R11: the list is settled (every reader of `next` has a
+                // watermark at or above `bound`, R8): coalesce it.
+                next.coalesce_tombstones();
                 if self.manifest.publish(&cur, next) {
                     break;
                 }
