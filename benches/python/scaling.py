@@ -45,6 +45,17 @@ writer, relative to what they keep beside an equally busy independent thread.
 After every writer phase the writer's records are deleted and the log is
 flushed and compacted again (outside any timed section), so every phase
 starts from the same log.
+
+Retention mode (`--retention`, issue 10): only our series, two phases per
+k — the readers beside one RETENTION writer (f = log.append; f(t, obj)
+above the data, and `delete_range(data + 1, t - RET_WINDOW)` every
+RET_EVERY appends: a sliding retention window over the new records, so
+tombstones pile up while the readers read the old ones), and beside one
+thread of independent pure-Python work. Reported per k:
+cpu_retention(k) = reader units per reader-thread-CPU-second beside the
+retention writer / the same beside the pure-Python thread (target >= 0.90),
+and the wall-throughput ratio. Writes results/scaling-retention-<date>[-quick].json
+(no chart).
 """
 
 from __future__ import annotations
@@ -68,6 +79,9 @@ SIZES = {
     "quick": dict(data=200_000, duration=0.12, repeats=3),
 }
 SCAN_ROWS, SCAN_BATCH, ITER_ROWS, CHUNK = 2048, 512, 256, 64
+# Retention writer (--retention): a sliding window of RET_WINDOW records over
+# what it appends, applied every RET_EVERY appends (a multiple of CHUNK).
+RET_WINDOW, RET_EVERY = 20_000, 2_048
 
 # series name -> (structure, description)
 SERIES = [
@@ -128,6 +142,7 @@ class Shared:
         self.ts = list(range(n))
         self.vals = payloads
         self.next_write = [n + 1]
+        self.deletes = [0]
 
     def reset(self):
         """Drops what a writer phase appended (outside any timed section), so
@@ -142,6 +157,7 @@ class Shared:
             self.log.flush()
             self.log.compact()
             self.next_write[0] = n + 1
+            self.deletes[0] = 0
 
     def op_factory(self, name, tid):
         """Returns op() for series `name`, built in the calling thread.
@@ -250,6 +266,21 @@ class Shared:
                 for i in range(t, t + C):
                     f(i, obj)
                 nw[0] = t + C
+                return C
+        elif structure == "retention":
+            lo = self.n + 1
+            dels = self.deletes
+
+            def op(f=self.log.append, d=self.log.delete_range, nw=nw, obj=obj, C=CHUNK, E=RET_EVERY,
+                   W=RET_WINDOW, lo=lo, dels=dels):
+                t = nw[0]
+                for i in range(t, t + C):
+                    f(i, obj)
+                t += C
+                nw[0] = t
+                if (t - lo) % E == 0 and t - W > lo:
+                    d(lo, t - W)
+                    dels[0] += 1
                 return C
         else:
             def op(lock=self.lock, ts=self.ts, vals=self.vals, nw=nw, obj=obj, C=CHUNK):
@@ -409,6 +440,126 @@ def worker(args) -> None:
     sys.stdout.write("\n")
 
 
+def worker_retention(args) -> None:
+    """--retention: readers beside a retention writer vs beside a pure-Python thread."""
+    import gc
+
+    mode = "quick" if args.quick else "full"
+    S = dict(SIZES[mode])
+    if args.repeats:
+        S["repeats"] = args.repeats
+    if args.duration:
+        S["duration"] = args.duration
+    nproc = os.cpu_count() or 1
+    ks = [int(x) for x in args.threads.split(",")] if args.threads else list(range(1, 2 * nproc + 1))
+    series = [s for s in SERIES if s[1] == "ours" and (not args.series or s[0] in args.series.split(","))]
+    t_build = time.perf_counter()
+    sh = Shared(S["data"])
+    t_build = time.perf_counter() - t_build
+    gc.collect()
+    gc.freeze()
+    dur = S["duration"]
+    keys = ("companion", "companion_cpu_eff", "retention", "retention_cpu_eff", "writer_rate", "deletes",
+            "tombstones", "other_cpu")
+    raw = {name: {x: {str(k): [] for k in ks} for x in keys} for name, _, _ in series}
+    for rep in range(S["repeats"]):
+        for name, _, _ in series:
+            mk = lambda tid, name=name: sh.op_factory(name, tid)  # noqa: E731
+            for k in ks:
+                kk = str(k)
+                d = raw[name]
+                c, _, c_eff, _ = run_threads(k, mk, dur, companion=_pure_python_op)
+                w, wrate, w_eff, other = run_threads(k, mk, dur, companion=lambda: sh.writer_factory("retention"))
+                d["deletes"][kk].append(sh.deletes[0])
+                d["tombstones"][kk].append(sh.log.stats()["storage"]["tombstone_count"])
+                sh.reset()
+                d["companion"][kk].append(c)
+                d["companion_cpu_eff"][kk].append(c_eff)
+                d["retention"][kk].append(w)
+                d["retention_cpu_eff"][kk].append(w_eff)
+                d["writer_rate"][kk].append(wrate)
+                d["other_cpu"][kk].append(other)
+        print(f"[scaling] retention repeat {rep + 1}/{S['repeats']} done", file=sys.stderr, flush=True)
+    import timelog
+
+    out = {
+        "kind": "retention",
+        "python": sys.version.split()[0],
+        "gil_enabled": sys._is_gil_enabled() if hasattr(sys, "_is_gil_enabled") else True,
+        "timelog_version": timelog.__version__,
+        "nproc": nproc,
+        "threads": ks,
+        "mode": mode,
+        "sizes": S,
+        "retention_writer": {"window": RET_WINDOW, "every": RET_EVERY, "chunk": CHUNK},
+        "build_s": t_build,
+        "repeats": S["repeats"],
+        "raw": raw,
+        "descriptions": {n: d for n, _, d in series},
+        "final_len": len(sh.log),
+    }
+    sh.log.close()
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+
+
+RET_TARGET = 0.90
+
+
+def summarize_retention(raw_out: dict) -> dict:
+    ks = raw_out["threads"]
+    med = statistics.median
+    series = {}
+    for name, d in raw_out["raw"].items():
+        s = {}
+        for k in ks:
+            kk = str(k)
+            reps = len(d["companion"][kk])
+            cpu = [d["retention_cpu_eff"][kk][r] / d["companion_cpu_eff"][kk][r] for r in range(reps)]
+            thr = [d["retention"][kk][r] / d["companion"][kk][r] for r in range(reps)]
+            s[kk] = {
+                "cpu_retention": med(cpu),
+                "cpu_retention_samples": cpu,
+                "throughput_retention": med(thr),
+                "reader_units_per_cpu_s_companion": med(d["companion_cpu_eff"][kk]),
+                "reader_units_per_cpu_s_retention": med(d["retention_cpu_eff"][kk]),
+                "writer_appends_per_s": med([x for x in d["writer_rate"][kk] if x is not None] or [0]),
+                "deletes_per_phase": med(d["deletes"][kk]),
+                "tombstones_at_phase_end": med(d["tombstones"][kk]),
+                "maintenance_cpu_cores": med(d["other_cpu"][kk]),
+                "meets": med(cpu) >= RET_TARGET,
+            }
+        series[name] = s
+    return {"series": series}
+
+
+def tables_retention(res: dict) -> str:
+    ks = res["threads"]
+    out = []
+    hdr = "| series | " + " | ".join(f"k={k}" for k in ks) + " |"
+    sep = "|---|" + "---:|" * len(ks)
+    w = res["retention_writer"]
+    out.append(f"Beside a retention writer (appends + `delete_range` sliding window of {w['window']:,} every "
+               f"{w['every']:,} appends) — reader units per reader-thread-CPU-second / the same beside a "
+               f"pure-Python thread; target >= {RET_TARGET:.2f}\n")
+    out.append(hdr)
+    out.append(sep)
+    for name, s in res["series"].items():
+        out.append(f"| {name} | " + " | ".join(
+            f"{s[str(k)]['cpu_retention']:.2f} {'**met**' if s[str(k)]['meets'] else 'missed'}" for k in ks) + " |")
+    out.append("")
+    out.append("Wall throughput beside the retention writer / beside the pure-Python thread "
+               "[writer appends/s; deletes and tombstone_count at the end of the phase; maintenance cores]\n")
+    out.append(hdr)
+    out.append(sep)
+    for name, s in res["series"].items():
+        out.append(f"| {name} | " + " | ".join(
+            f"{s[str(k)]['throughput_retention']:.2f} [{fmt_rate(s[str(k)]['writer_appends_per_s'])}; "
+            f"{s[str(k)]['deletes_per_phase']:.0f} del, {s[str(k)]['tombstones_at_phase_end']:.0f} tomb; "
+            f"{s[str(k)]['maintenance_cpu_cores']:.2f}]" for k in ks) + " |")
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------- outer side
 
 
@@ -511,12 +662,14 @@ def main(argv=None) -> int:
     ap.add_argument("--series", default=None, help="comma-separated subset of series names")
     ap.add_argument("--no-install", action="store_true")
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--retention", action="store_true",
+                    help="readers beside a retention writer vs beside a pure-Python thread (issue 10)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None)
     ap.add_argument("--png", default=None)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args)
+        (worker_retention if args.retention else worker)(args)
         return 0
 
     sys.path.insert(0, str(HERE))
@@ -525,7 +678,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     venv = _venvs.ensure_ours("3.13t", numpy=False, install=not args.no_install)
     cmd = [str(_venvs.venv_python(venv)), str(Path(__file__).resolve()), "--worker"]
-    for flag in ("quick",):
+    for flag in ("quick", "retention"):
         if getattr(args, flag):
             cmd.append("--" + flag)
     for opt in ("repeats", "duration", "threads", "series"):
@@ -538,7 +691,7 @@ def main(argv=None) -> int:
                        env=dict(os.environ, PYTHON_GIL="0"))
     raw_out = json.loads(p.stdout.strip().splitlines()[-1])
     res = dict(raw_out)
-    res.update(summarize(raw_out))
+    res.update(summarize_retention(raw_out) if args.retention else summarize(raw_out))
     res["loadavg"] = [load0, os.getloadavg()]
     res["ours_build"] = _venvs.build_info(venv)
     try:
@@ -549,15 +702,22 @@ def main(argv=None) -> int:
         res["cpu_model"] = "?"
     date = _dt.date.today().isoformat()
     suffix = "-quick" if args.quick else ""
-    out = Path(args.out) if args.out else HERE / "results" / f"scaling-{date}{suffix}.json"
+    kind = "scaling-retention" if args.retention else "scaling"
+    out = Path(args.out) if args.out else HERE / "results" / f"{kind}-{date}{suffix}.json"
+    if not args.out and args.retention:
+        n = 2
+        while out.exists():
+            out = HERE / "results" / f"{kind}-{date}{suffix}-{n}.json"
+            n += 1
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1) + "\n")
-    print(f"\n## reader scaling — CPython {res['python']} (GIL enabled: {res['gil_enabled']}), "
+    print(f"\n## reader scaling{' (retention mode)' if args.retention else ''} — CPython {res['python']} "
+          f"(GIL enabled: {res['gil_enabled']}), "
           f"{res['nproc']} CPUs ({res['cpu_model']}), {res['mode']} mode, {res['sizes']['data']:,} records, "
           f"median of {res['repeats']}; load {load0[0]:.1f} → {res['loadavg'][1][0]:.1f}\n")
-    print(tables(res))
+    print(tables_retention(res) if args.retention else tables(res))
     print(f"\nresults: {out}")
-    if not args.no_plot:
+    if not args.no_plot and not args.retention:
         png = Path(args.png) if args.png else (
             HERE / "results" / f"scaling-{date}-quick.png" if args.quick else ROOT / "docs" / "img" / "scaling.png")
         png.parent.mkdir(parents=True, exist_ok=True)
