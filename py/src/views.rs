@@ -69,7 +69,7 @@ pub(crate) fn with_int64_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[i64]
         let n = (view.len / 8) as usize;
         if n == 0 {
             f(&[])
-        } else if (view.buf as usize) % std::mem::align_of::<i64>() != 0 {
+        } else if !(view.buf as *const i64).is_aligned() {
             Err(PyValueError::new_err(
                 "bulk_append() needs an 8-byte aligned int64 buffer; pass numpy.ascontiguousarray(ts)",
             ))
