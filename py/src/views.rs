@@ -12,6 +12,7 @@ use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyMemoryView, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 use timelog::PageSpan;
 
@@ -173,6 +174,22 @@ impl PyPageSpan {
         Ok(false)
     }
 
+    /// Reports the span's payloads when only this span holds them
+    /// (`PageSpan::for_each_owned_payload`). Lock-free.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let g = self.span.load();
+        match g.as_ref() {
+            Some(s) if Arc::strong_count(s) == 1 => visit_span(s, &visit),
+            _ => Ok(()),
+        }
+    }
+
+    /// Breaks reference cycles: releases the span (as `close()` does; a
+    /// memoryview still exported keeps its own reference).
+    fn __clear__(&self) {
+        drop(self.span.swap(None));
+    }
+
     fn __repr__(&self) -> String {
         match self.span.load_full() {
             Some(s) => format!("<PageSpan len={} [{}..{}]>", s.len(), s.timestamps()[0], s.timestamps()[s.len() - 1]),
@@ -239,6 +256,17 @@ impl TsExport {
     }
 }
 
+/// Reports the payloads of `span` that only it holds to a GC traversal.
+fn visit_span(span: &PageSpan<PyObj>, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+    let mut res = Ok(());
+    span.for_each_owned_payload(&mut |v| {
+        if res.is_ok() {
+            res = visit.call(v.as_py());
+        }
+    });
+    res
+}
+
 /// Lazy sequence of a span's payloads.
 #[pyclass(frozen, sequence, name = "PageSpanObjectsView", module = "timelog._timelog")]
 pub struct PyObjectsView {
@@ -272,6 +300,14 @@ impl PyObjectsView {
 
     fn __repr__(&self) -> String {
         format!("<PageSpanObjectsView len={}>", self.span.len())
+    }
+
+    /// Reports the payloads when only this view holds its span.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if Arc::strong_count(&self.span) == 1 {
+            return visit_span(&self.span, &visit);
+        }
+        Ok(())
     }
 }
 
@@ -313,12 +349,32 @@ impl PyPageSpanIter {
     }
 
     fn close(&self) {
-        *self.lock() = None;
+        // Dropped after unlocking: the last reference to a payload may run
+        // a `__del__` that uses this iterator.
+        let spans = self.lock().take();
+        drop(spans);
     }
 
     #[getter]
     fn closed(&self) -> bool {
         self.lock().is_none()
+    }
+
+    /// Reports the payloads of a span only this iterator holds. Skipped if
+    /// the state is locked (a collection inside one of its calls).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let Ok(g) = self.spans.try_lock() else { return Ok(()) };
+        for s in g.iter().flatten() {
+            if Arc::strong_count(s) == 1 {
+                visit_span(s, &visit)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Breaks reference cycles: releases the spans.
+    fn __clear__(&self) {
+        self.close();
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {

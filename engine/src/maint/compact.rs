@@ -274,7 +274,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 l1.sort_by_key(|s| s.min_ts);
                 next.l1 = l1;
                 next.retire_applied_tombstones();
-                if self.manifest.publish(&cur, next) {
+                if self.publish_maint(&cur, next) {
                     published = true;
                     break;
                 }

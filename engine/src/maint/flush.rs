@@ -102,7 +102,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 }
                 next.flushed_bound = bound;
                 next.retire_applied_tombstones();
-                if self.manifest.publish(&cur, next) {
+                if self.publish_maint(&cur, next) {
                     break;
                 }
             }
