@@ -193,6 +193,35 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         true
     }
 
+    /// Drops a writer's manifest guard. If a maintainer replaced that
+    /// manifest meanwhile, the guard may be its last owner, and dropping it
+    /// would release the payloads only it referenced on the writer's thread
+    /// — running their finalizers there, for as long as they take, which no
+    /// `sealed_wait_ms` bounds. While the background worker runs, such a
+    /// manifest goes to the graveyard instead and the worker releases it.
+    #[inline]
+    fn release_guard(&self, m: ManifestGuard<T>) {
+        if self.manifest.is_current(&m) {
+            return;
+        }
+        self.release_replaced(m);
+    }
+
+    #[cold]
+    fn release_replaced(&self, m: ManifestGuard<T>) {
+        if !self.worker_running() {
+            return;
+        }
+        // A guard of a replaced manifest owns a full reference (the
+        // publisher paid its debt), so this does not clone.
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        let m = arc_swap::Guard::into_inner(m);
+        if Arc::strong_count(&m) == 1 {
+            self.graveyard.lock().unwrap_or_else(|e| e.into_inner()).push(m);
+            self.kick_worker();
+        }
+    }
+
     /// Drops the buried manifests, in the payload scope. Called with no
     /// engine lock held.
     fn drain_graveyard(&self) {
@@ -417,7 +446,9 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             };
             mt.insert(ts, val.take().expect("inserted once"), alloc)
         });
-        self.after_write(&mt)
+        let status = self.after_write(&mt);
+        self.release_guard(mt);
+        status
     }
 
     fn insert_sorted(&self, batch: Vec<(Timestamp, T)>) -> Result<WriteStatus> {
@@ -436,7 +467,11 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             // own backpressure flush — replaced: release it inside the scope,
             // so the payloads are released directly, not deferred.
             let mut mt = Some(mt);
-            self.hooks.scoped(&mut || drop(mt.take()));
+            self.hooks.scoped(&mut || {
+                if let Some(mt) = mt.take() {
+                    self.release_guard(mt);
+                }
+            });
             status
         };
         // Chunks of about one memtable, so a huge batch seals as it goes. A
@@ -474,7 +509,9 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             seq
         });
         self.commit(seq, 1);
-        self.after_write(&mt)
+        let status = self.after_write(&mt);
+        self.release_guard(mt);
+        status
     }
 
     /// Flushes every sealed memtable (holding the maintainer lock).
@@ -564,6 +601,12 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     }
 
     fn worker_loop(&self) {
+        self.worker_run();
+        // What writers buried for the worker (`release_guard`).
+        self.drain_graveyard();
+    }
+
+    fn worker_run(&self) {
         let period = Duration::from_millis(self.cfg.wakeup_ms);
         loop {
             {
