@@ -96,7 +96,7 @@ impl Drop for PyObj {
         // not support subinterpreters, which disable the check).
         if unsafe { ffi::PyGILState_Check() } == 1 {
             // SAFETY: attached, and we own this reference.
-            unsafe { ffi::Py_DECREF(self.as_ptr()) }
+            unsafe { interp::decref(self.as_ptr()) }
         } else {
             deferred::push(self.0);
         }
@@ -142,6 +142,7 @@ pub mod interp {
         extern "C-unwind" {
             pub(super) fn PyEval_RestoreThread(tstate: *mut ffi::PyThreadState);
             pub(super) fn PyGILState_Ensure() -> ffi::PyGILState_STATE;
+            pub(super) fn Py_DecRef(o: *mut ffi::PyObject);
             #[cfg(not(Py_3_13))]
             pub(super) fn _Py_IsFinalizing() -> std::os::raw::c_int;
         }
@@ -156,6 +157,23 @@ pub mod interp {
                 std::thread::park();
             }
         }
+    }
+
+    /// Releases an owned reference whose release may run arbitrary code
+    /// (a payload's `__del__`): if that code re-attaches after finalization
+    /// started (say, `time.sleep` on a daemon thread at exit) and CPython
+    /// terminates the thread, the unwind stops here and parks the thread,
+    /// instead of running Rust drops without the interpreter or aborting.
+    ///
+    /// # Safety
+    ///
+    /// The thread is attached and owns the reference `p`.
+    #[inline]
+    pub unsafe fn decref(p: *mut ffi::PyObject) {
+        let guard = HangOnUnwind;
+        // SAFETY: per this function's contract.
+        unsafe { raw::Py_DecRef(p) };
+        std::mem::forget(guard);
     }
 
     /// Whether the interpreter is finalizing (threads that attach now are
@@ -261,7 +279,7 @@ pub mod deferred {
         for p in refs {
             // SAFETY: attached (`_py`); each entry is an owned reference
             // moved here by `PyObj::drop`.
-            unsafe { ffi::Py_DECREF(p.as_ptr()) }
+            unsafe { super::interp::decref(p.as_ptr()) }
         }
     }
 }
