@@ -100,12 +100,19 @@ pub(crate) struct Inner<T> {
 pub(crate) struct MaintGuard<'a, T: Clone + Send + Sync + 'static> {
     inner: &'a Inner<T>,
     g: Option<crate::sync::MutexGuard<'a, ()>>,
+    /// Leave the buried manifests to the background worker (a writer
+    /// helping under `busy_policy = Flush` must not run finalizers).
+    leave_to_worker: bool,
 }
 
 impl<T: Clone + Send + Sync + 'static> Drop for MaintGuard<'_, T> {
     fn drop(&mut self) {
         drop(self.g.take());
-        self.inner.drain_graveyard();
+        if self.leave_to_worker {
+            self.inner.kick_worker();
+        } else {
+            self.inner.drain_graveyard();
+        }
     }
 }
 
@@ -169,16 +176,16 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// holder's publications replaced (see [`MaintGuard`]).
     pub(crate) fn lock_maint(&self) -> MaintGuard<'_, T> {
         if let Ok(g) = self.maint.try_lock() {
-            return MaintGuard { inner: self, g: Some(g) };
+            return MaintGuard { inner: self, g: Some(g), leave_to_worker: false };
         }
         let mut guard = None;
         self.hooks.blocking(&mut || guard = Some(self.maint.lock().unwrap_or_else(|e| e.into_inner())));
-        MaintGuard { inner: self, g: Some(guard.expect("the blocking scope runs its closure")) }
+        MaintGuard { inner: self, g: Some(guard.expect("the blocking scope runs its closure")), leave_to_worker: false }
     }
 
     /// Takes the maintainer lock only if it is free.
     fn try_lock_maint(&self) -> Option<MaintGuard<'_, T>> {
-        self.maint.try_lock().ok().map(|g| MaintGuard { inner: self, g: Some(g) })
+        self.maint.try_lock().ok().map(|g| MaintGuard { inner: self, g: Some(g), leave_to_worker: false })
     }
 
     /// Publishes `next` over `cur` for a maintainer (caller holds the
@@ -415,7 +422,8 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                     // makes progress (it may be releasing payloads whose
                     // finalizers are slow): help if the lock is free, never
                     // wait for it, so `sealed_wait_ms` stays the bound.
-                    if let Some(g) = self.try_lock_maint() {
+                    if let Some(mut g) = self.try_lock_maint() {
+                        g.leave_to_worker = true;
                         while self.flush_one() {}
                         drop(g);
                         self.notify_progress();
