@@ -544,8 +544,13 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     }
 
     pub(crate) fn maint_step(&self) -> bool {
+        self.maint_step_with(self.lock_maint())
+    }
+
+    /// One maintenance step under `_g`, the maintainer lock.
+    fn maint_step_with(&self, _g: MaintGuard<'_, T>) -> bool {
         let did = {
-            let _g = self.lock_maint();
+            let _g = _g;
             let mut did = false;
             for _ in 0..self.cfg.drain_batch_limit {
                 if !self.flush_one() {
@@ -634,7 +639,30 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                     return;
                 }
             }
-            while self.maint_step() && !self.worker.lock().unwrap().stop {}
+            // The worker never blocks on the maintainer lock: while another
+            // maintainer (a writer helping under `busy_policy = Flush`, a
+            // `flush()` call) holds it, it waits on its own condition
+            // variable, so a stop request (at exit, `stop_maintenance`) is
+            // seen at once even if writers keep the lock busy.
+            loop {
+                if self.worker.lock().unwrap().stop {
+                    break;
+                }
+                match self.try_lock_maint() {
+                    Some(g) => {
+                        if !self.maint_step_with(g) {
+                            break;
+                        }
+                    }
+                    None => {
+                        let st = self.worker.lock().unwrap();
+                        if st.stop {
+                            break;
+                        }
+                        drop(self.worker_cv.wait_timeout(st, Duration::from_millis(1)).unwrap());
+                    }
+                }
+            }
         }
     }
 }
