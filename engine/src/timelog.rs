@@ -219,14 +219,27 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         if !self.worker_running() {
             return;
         }
+        if self.bury_if_last(m) {
+            self.kick_worker();
+        }
+    }
+
+    /// Buries `m` if it is the last reference to a replaced manifest;
+    /// returns whether it did. Takes only the graveyard's mutex (callable
+    /// with the worker mutex held).
+    fn bury_if_last(&self, m: ManifestGuard<T>) -> bool {
+        if self.manifest.is_current(&m) {
+            return false;
+        }
         // A guard of a replaced manifest owns a full reference (the
         // publisher paid its debt), so this does not clone.
         #[cfg(not(any(timelog_loom, timelog_shuttle)))]
         let m = arc_swap::Guard::into_inner(m);
         if Arc::strong_count(&m) == 1 {
             self.graveyard.lock().unwrap_or_else(|e| e.into_inner()).push(m);
-            self.kick_worker();
+            return true;
         }
+        false
     }
 
     /// Drops the buried manifests, in the payload scope. Called with no
@@ -382,7 +395,14 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             self.counters.ooo_budget_hits.fetch_add(1, Relaxed);
         }
         // The guard's manifest is current enough unless this call just sealed.
-        let runs = if sealed { self.manifest.load().sealed.len() } else { m.sealed.len() };
+        let runs = if sealed {
+            let cur = self.manifest.load();
+            let n = cur.sealed.len();
+            self.release_guard(cur);
+            n
+        } else {
+            m.sealed.len()
+        };
         if runs < self.cfg.sealed_max_runs {
             return Ok(WriteStatus::Ok);
         }
@@ -391,7 +411,15 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
 
     #[cold]
     fn backpressure(&self) -> Result<WriteStatus> {
-        let over = || self.manifest.load().sealed.len() >= self.cfg.sealed_max_runs;
+        // Each check's guard may outlive a publication of the worker: it is
+        // buried for the worker then (which this writer is waiting for),
+        // never dropped here (see `release_guard`).
+        let over = || {
+            let m = self.manifest.load();
+            let over = m.sealed.len() >= self.cfg.sealed_max_runs;
+            self.bury_if_last(m);
+            over
+        };
         if self.cfg.sealed_wait_ms > 0 && self.worker_running() {
             self.counters.backpressure_waits.fetch_add(1, Relaxed);
             let deadline = Instant::now() + Duration::from_millis(self.cfg.sealed_wait_ms);
