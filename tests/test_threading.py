@@ -276,11 +276,25 @@ def test_sealed_wait_ms_is_an_upper_bound_while_the_worker_releases_slow_payload
     # the worker's publication).
     proc = _run(
         """
-        import os, time
+        import os, threading, time
         from timelog import Timelog, TimelogBusyError
         class Slow:
             def __del__(self):
                 time.sleep(0.1)
+        # On free-threaded builds an object whose last reference another
+        # thread drops is finalized by the thread that created it (biased
+        # reference counting), at its next eval-loop check: create the
+        # payloads on a helper thread that stays alive, so the writer
+        # measures only its own calls.
+        made, stop = [], threading.Event()
+        def maker():
+            made.extend(Slow() for _ in range(2000))
+            while not stop.is_set():
+                time.sleep(0.005)
+        th = threading.Thread(target=maker, daemon=True)
+        th.start()
+        while len(made) < 2000:
+            time.sleep(0.01)
         for policy in ("raise", "flush"):
             log = Timelog(maintenance="background", sealed_wait_ms=50, sealed_max_runs=1,
                           memtable_max_bytes=4096, busy_policy=policy)
@@ -290,7 +304,7 @@ def test_sealed_wait_ms_is_an_upper_bound_while_the_worker_releases_slow_payload
             while time.monotonic() - t0 < 1.5:
                 s = time.monotonic()
                 try:
-                    log.append(t, Slow() if t % 100 == 0 else t)
+                    log.append(t, made.pop() if t % 100 == 0 and made else t)
                 except TimelogBusyError:
                     pass
                 worst = max(worst, time.monotonic() - s)
