@@ -95,7 +95,7 @@ pub use query::cursor::Cursor;
 pub use query::histogram::MAX_HISTOGRAM_BUCKETS;
 pub use snapshot::{Order, PageSpan, Snapshot};
 pub use stats::Stats;
-pub use timelog::{Timelog, WriteStatus};
+pub use timelog::{ForkGuard, Timelog, WriteStatus};
 pub use tombstone::Tombstone;
 
 /// A timestamp: a signed 64-bit integer in the log's time unit.

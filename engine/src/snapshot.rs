@@ -134,6 +134,39 @@ impl<T> std::fmt::Debug for Snapshot<T> {
     }
 }
 
+/// Visits the payloads of the parts of `m` that only `m` references
+/// (reference count 1): the out-of-order index and the published run of
+/// each such memtable, the pages of each such segment. Parts another
+/// manifest, snapshot or maintenance step also holds are skipped, so that
+/// across all owners a payload is reported at most once (a cycle
+/// collector's traversal must never report more references than exist).
+/// The caller has established that it is the only owner of `m` itself.
+pub(crate) fn visit_owned_parts<T: Send + Sync + 'static>(m: &Manifest<T>, f: &mut dyn FnMut(&T)) {
+    for mt in m.sealed.iter().chain(std::iter::once(&m.active)) {
+        if Arc::strong_count(mt) != 1 {
+            continue;
+        }
+        for i in 0..mt.run.len() {
+            f(mt.run.val_at(i));
+        }
+        mt.ooo_range(Timestamp::MIN, Timestamp::MAX, |_, _, v| {
+            // SAFETY: R6: skiplist nodes live as long as the memtable we borrow.
+            f(unsafe { &*v });
+            true
+        });
+    }
+    for s in m.l0.iter().chain(m.l1.iter()) {
+        if Arc::strong_count(s) != 1 {
+            continue;
+        }
+        for p in s.read_pages() {
+            for v in p.payloads() {
+                f(v);
+            }
+        }
+    }
+}
+
 impl<T> Snapshot<T> {
     /// Pins `m` at watermark `w` (counted in `m.pins`).
     pub(crate) fn new(m: Arc<Manifest<T>>, w: SeqNo) -> Self {
@@ -170,6 +203,17 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
     /// The time unit of the log this snapshot was taken of.
     pub fn time_unit(&self) -> crate::TimeUnit {
         self.held.m.pins.unit
+    }
+
+    /// Visits every payload that only this snapshot holds (see
+    /// [`Timelog::for_each_owned_payload`](crate::Timelog::for_each_owned_payload)):
+    /// nothing when the snapshot is shared with clones (cursors, page spans)
+    /// or its manifest with the log or other snapshots; otherwise the
+    /// payloads of the parts no other manifest references. Takes no lock.
+    pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
+        if Arc::strong_count(&self.held) == 1 && Arc::strong_count(&self.held.m) == 1 {
+            visit_owned_parts(&self.held.m, f);
+        }
     }
 
     /// The sequence watermark: the snapshot sees sequences `<=` this.
@@ -392,5 +436,17 @@ impl<T> PageSpan<T> {
     /// The snapshot this span belongs to.
     pub fn snapshot(&self) -> &Snapshot<T> {
         &self.snap
+    }
+
+    /// Visits the span's payloads if nothing but this span holds them: its
+    /// snapshot is not shared (no clone, no other span of it), the
+    /// snapshot's manifest is not shared, and the segment is referenced
+    /// only by this span and that manifest. Otherwise visits nothing (see
+    /// [`Snapshot::for_each_owned_payload`]). Takes no lock.
+    pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
+        let held = &self.snap.held;
+        if Arc::strong_count(held) == 1 && Arc::strong_count(&held.m) == 1 && Arc::strong_count(&self.seg) == 2 {
+            self.payloads().iter().for_each(f);
+        }
     }
 }

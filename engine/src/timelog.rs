@@ -73,6 +73,12 @@ pub(crate) struct Inner<T> {
     collector: Collector,
     /// Serializes maintainers (flush, compaction) among themselves only.
     maint: Mutex<()>,
+    /// Manifests replaced by a maintainer's publication, kept alive until
+    /// the maintainer lock is released: dropping one may drop the last
+    /// reference to payloads, whose release may run embedder code (a Python
+    /// `__del__`) that calls back into the log — so payload drops happen
+    /// outside every engine lock (docs/protocol.md, "Payload drops").
+    graveyard: Mutex<Vec<Arc<Manifest<T>>>>,
     closed: AtomicBool,
     floor: AtomicI64,
     pub(crate) pins: Arc<PinCounter>,
@@ -91,6 +97,32 @@ pub(crate) struct Inner<T> {
     /// Milliseconds after `born` at which `debt_kicked` was last re-armed.
     debt_armed_ms: AtomicU64,
     born: Instant,
+}
+
+/// The maintainer lock (R10), held by a flush, a compaction or `close()`.
+///
+/// Dropping it releases the lock and *then* drops the manifests the
+/// holder's publications replaced ([`Inner::publish_maint`]): the payloads
+/// only they referenced are released with no engine lock held, so the
+/// embedder code a payload release runs (a Python `__del__`) may call any
+/// method of the log, this one's maintenance included.
+pub(crate) struct MaintGuard<'a, T: Clone + Send + Sync + 'static> {
+    inner: &'a Inner<T>,
+    g: Option<crate::sync::MutexGuard<'a, ()>>,
+    /// Leave the buried manifests to the background worker (a writer
+    /// helping under `busy_policy = Flush` must not run finalizers).
+    leave_to_worker: bool,
+}
+
+impl<T: Clone + Send + Sync + 'static> Drop for MaintGuard<'_, T> {
+    fn drop(&mut self) {
+        drop(self.g.take());
+        if self.leave_to_worker {
+            self.inner.kick_worker();
+        } else {
+            self.inner.drain_graveyard();
+        }
+    }
 }
 
 impl<T> std::fmt::Debug for Inner<T> {
@@ -148,13 +180,88 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// Takes the maintainer lock (R10). When another maintainer holds it,
     /// waits in the blocking scope: that maintainer may need what this
     /// thread holds (an interpreter lock) to finish its payload phase.
-    fn lock_maint(&self) -> crate::sync::MutexGuard<'_, ()> {
+    ///
+    /// The guard releases the lock first and then drops the manifests its
+    /// holder's publications replaced (see [`MaintGuard`]).
+    pub(crate) fn lock_maint(&self) -> MaintGuard<'_, T> {
         if let Ok(g) = self.maint.try_lock() {
-            return g;
+            return MaintGuard { inner: self, g: Some(g), leave_to_worker: false };
         }
         let mut guard = None;
         self.hooks.blocking(&mut || guard = Some(self.maint.lock().unwrap_or_else(|e| e.into_inner())));
-        guard.expect("the blocking scope runs its closure")
+        MaintGuard { inner: self, g: Some(guard.expect("the blocking scope runs its closure")), leave_to_worker: false }
+    }
+
+    /// Takes the maintainer lock only if it is free.
+    fn try_lock_maint(&self) -> Option<MaintGuard<'_, T>> {
+        self.maint.try_lock().ok().map(|g| MaintGuard { inner: self, g: Some(g), leave_to_worker: false })
+    }
+
+    /// Publishes `next` over `cur` for a maintainer (caller holds the
+    /// maintainer lock). On success the replaced manifest goes to the
+    /// graveyard, so that neither this publication nor the caller's own
+    /// references drop payloads while the lock is held.
+    pub(crate) fn publish_maint(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
+        if !self.manifest.publish(cur, next) {
+            return false;
+        }
+        self.graveyard.lock().unwrap_or_else(|e| e.into_inner()).push(cur.clone());
+        true
+    }
+
+    /// Drops a writer's manifest guard. If a maintainer replaced that
+    /// manifest meanwhile, the guard may be its last owner, and dropping it
+    /// would release the payloads only it referenced on the writer's thread
+    /// — running their finalizers there, for as long as they take, which no
+    /// `sealed_wait_ms` bounds. While the background worker runs, such a
+    /// manifest goes to the graveyard instead and the worker releases it.
+    #[inline]
+    fn release_guard(&self, m: ManifestGuard<T>) {
+        if self.manifest.is_current(&m) {
+            return;
+        }
+        self.release_replaced(m);
+    }
+
+    #[cold]
+    fn release_replaced(&self, m: ManifestGuard<T>) {
+        if !self.worker_running() {
+            return;
+        }
+        if self.bury_if_last(m) {
+            self.kick_worker();
+        }
+    }
+
+    /// Buries `m` if it is the last reference to a replaced manifest;
+    /// returns whether it did. Takes only the graveyard's mutex (callable
+    /// with the worker mutex held).
+    fn bury_if_last(&self, m: ManifestGuard<T>) -> bool {
+        if self.manifest.is_current(&m) {
+            return false;
+        }
+        // A guard of a replaced manifest owns a full reference (the
+        // publisher paid its debt), so this does not clone.
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        let m = arc_swap::Guard::into_inner(m);
+        if Arc::strong_count(&m) == 1 {
+            self.graveyard.lock().unwrap_or_else(|e| e.into_inner()).push(m);
+            return true;
+        }
+        false
+    }
+
+    /// Drops the buried manifests, in the payload scope. Called with no
+    /// engine lock held.
+    fn drain_graveyard(&self) {
+        let dead = std::mem::take(&mut *self.graveyard.lock().unwrap_or_else(|e| e.into_inner()));
+        if dead.is_empty() {
+            return;
+        }
+        let mut dead = Some(dead);
+        self.hooks.scoped(&mut || drop(dead.take()));
+        // Scope skipped (the embedder is shutting down): drop here.
+        drop(dead);
     }
 
     /// R5: commit with helping. A writer marks its block `first..=last`
@@ -297,7 +404,14 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             self.counters.ooo_budget_hits.fetch_add(1, Relaxed);
         }
         // The guard's manifest is current enough unless this call just sealed.
-        let runs = if sealed { self.manifest.load().sealed.len() } else { m.sealed.len() };
+        let runs = if sealed {
+            let cur = self.manifest.load();
+            let n = cur.sealed.len();
+            self.release_guard(cur);
+            n
+        } else {
+            m.sealed.len()
+        };
         if runs < self.cfg.sealed_max_runs {
             return Ok(WriteStatus::Ok);
         }
@@ -306,7 +420,15 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
 
     #[cold]
     fn backpressure(&self) -> Result<WriteStatus> {
-        let over = || self.manifest.load().sealed.len() >= self.cfg.sealed_max_runs;
+        // Each check's guard may outlive a publication of the worker: it is
+        // buried for the worker then (which this writer is waiting for),
+        // never dropped here (see `release_guard`).
+        let over = || {
+            let m = self.manifest.load();
+            let over = m.sealed.len() >= self.cfg.sealed_max_runs;
+            self.bury_if_last(m);
+            over
+        };
         if self.cfg.sealed_wait_ms > 0 && self.worker_running() {
             self.counters.backpressure_waits.fetch_add(1, Relaxed);
             let deadline = Instant::now() + Duration::from_millis(self.cfg.sealed_wait_ms);
@@ -332,7 +454,20 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             BusyPolicy::Raise => Ok(WriteStatus::Busy),
             BusyPolicy::Silent => Ok(WriteStatus::Ok),
             BusyPolicy::Flush => {
-                self.flush_sealed();
+                if self.worker_running() {
+                    // The worker holds the maintainer lock only while it
+                    // makes progress (it may be releasing payloads whose
+                    // finalizers are slow): help if the lock is free, never
+                    // wait for it, so `sealed_wait_ms` stays the bound.
+                    if let Some(mut g) = self.try_lock_maint() {
+                        g.leave_to_worker = true;
+                        while self.flush_one() {}
+                        drop(g);
+                        self.notify_progress();
+                    }
+                } else {
+                    self.flush_sealed();
+                }
                 Ok(WriteStatus::Ok)
             }
         }
@@ -356,7 +491,9 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             };
             mt.insert(ts, val.take().expect("inserted once"), alloc)
         });
-        self.after_write(&mt)
+        let status = self.after_write(&mt);
+        self.release_guard(mt);
+        status
     }
 
     fn insert_sorted(&self, batch: Vec<(Timestamp, T)>) -> Result<WriteStatus> {
@@ -375,7 +512,11 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             // own backpressure flush — replaced: release it inside the scope,
             // so the payloads are released directly, not deferred.
             let mut mt = Some(mt);
-            self.hooks.scoped(&mut || drop(mt.take()));
+            self.hooks.scoped(&mut || {
+                if let Some(mt) = mt.take() {
+                    self.release_guard(mt);
+                }
+            });
             status
         };
         // Chunks of about one memtable, so a huge batch seals as it goes. A
@@ -417,7 +558,9 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         if self.cfg.cfg.delete_debt_threshold > 0.0 && !self.debt_kicked.load(Relaxed) {
             self.kick_for_debt();
         }
-        self.after_write(&mt)
+        let status = self.after_write(&mt);
+        self.release_guard(mt);
+        status
     }
 
     #[cold]
@@ -464,8 +607,13 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     }
 
     pub(crate) fn maint_step(&self) -> bool {
+        self.maint_step_with(self.lock_maint())
+    }
+
+    /// One maintenance step under `_g`, the maintainer lock.
+    fn maint_step_with(&self, _g: MaintGuard<'_, T>) -> bool {
         let did = {
-            let _g = self.lock_maint();
+            let _g = _g;
             let mut did = false;
             for _ in 0..self.cfg.drain_batch_limit {
                 if !self.flush_one() {
@@ -537,6 +685,12 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     }
 
     fn worker_loop(&self) {
+        self.worker_run();
+        // What writers buried for the worker (`release_guard`).
+        self.drain_graveyard();
+    }
+
+    fn worker_run(&self) {
         let period = Duration::from_millis(self.cfg.wakeup_ms);
         loop {
             {
@@ -556,7 +710,30 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                     return;
                 }
             }
-            while self.maint_step() && !self.worker.lock().unwrap().stop {}
+            // The worker never blocks on the maintainer lock: while another
+            // maintainer (a writer helping under `busy_policy = Flush`, a
+            // `flush()` call) holds it, it waits on its own condition
+            // variable, so a stop request (at exit, `stop_maintenance`) is
+            // seen at once even if writers keep the lock busy.
+            loop {
+                if self.worker.lock().unwrap().stop {
+                    break;
+                }
+                match self.try_lock_maint() {
+                    Some(g) => {
+                        if !self.maint_step_with(g) {
+                            break;
+                        }
+                    }
+                    None => {
+                        let st = self.worker.lock().unwrap();
+                        if st.stop {
+                            break;
+                        }
+                        drop(self.worker_cv.wait_timeout(st, Duration::from_millis(1)).unwrap());
+                    }
+                }
+            }
         }
     }
 }
@@ -600,6 +777,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             ids: AtomicU64::new(1),
             collector,
             maint: Mutex::new(()),
+            graveyard: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             floor: AtomicI64::new(floor),
             pins,
@@ -873,13 +1051,18 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         Ok(())
     }
 
-    /// Stops the background worker and waits for it (idempotent).
+    /// Stops the background worker and waits for it (idempotent). Called
+    /// on the worker thread itself (from code a payload release runs), it
+    /// tells the worker to stop and returns: the worker exits when the
+    /// current step ends.
     pub fn stop_maintenance(&self) {
         let h = self.worker.lock().unwrap().take();
         if let Some(h) = h {
             self.inner.worker.lock().unwrap().stop = true;
             self.inner.worker_cv.notify_all();
-            let _ = h.join();
+            if h.thread().id() != crate::sync::thread::current().id() {
+                let _ = h.join();
+            }
         }
     }
 
@@ -898,6 +1081,73 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// Whether the background worker runs.
     pub fn maintenance_running(&self) -> bool {
         self.worker.lock().unwrap().is_some()
+    }
+
+    /// Prepares the log for a `fork()` of the process: stops the
+    /// background worker (waiting for its current step) and takes the
+    /// maintainer lock, so the child inherits neither a worker that does not
+    /// exist there nor a maintainer lock held by a thread that does not
+    /// exist there. Call [`ForkGuard::finish`] after the fork, in the parent
+    /// and in the child: it releases the lock and restarts the worker if it
+    /// was running. Writes and reads stay possible meanwhile (a write that
+    /// needs the maintainer lock — `busy_policy = Flush` without a worker —
+    /// waits for `finish`).
+    pub fn fork_prepare(&self) -> ForkGuard<'_, T> {
+        let restart = self.maintenance_running();
+        self.stop_maintenance();
+        let maint = self.inner.lock_maint();
+        ForkGuard { log: self, maint: Some(maint), restart }
+    }
+
+    /// Visits every payload that only this log's current state holds: the
+    /// records of the memtables and segments of the current manifest that
+    /// no snapshot, other manifest or maintenance step also references.
+    /// Shared parts are skipped (their payloads are not reported), so a
+    /// payload is reported by at most one owner — what a cycle collector
+    /// needs of its traversal (Python's `tp_traverse`). Takes no lock and
+    /// allocates nothing on the payload side; it may run while writers and
+    /// maintainers work (it then reports a subset).
+    pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let m = self.inner.manifest.load();
+        // The cell's own reference; under the model checkers a load also
+        // takes one.
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        let own = 1;
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        let own = 2;
+        if Arc::strong_count(&*m) == own {
+            crate::snapshot::visit_owned_parts(&m, f);
+        }
+    }
+
+    /// Drops everything the log holds and marks it closed, like
+    /// [`close`](Self::close) but without waiting and whatever snapshots
+    /// are alive (they keep what they reference). For a cycle collector's
+    /// clear step (Python's `tp_clear`): returns `false`, doing nothing,
+    /// when a maintainer holds the maintainer lock (try again later).
+    pub fn discard(&self) -> bool {
+        let Some(g) = self.inner.try_lock_maint() else {
+            return false;
+        };
+        self.inner.closed.store(true, Ordering::Release);
+        self.stop_maintenance_detached();
+        loop {
+            let cur = self.inner.manifest.load_full();
+            let mut next = cur.successor();
+            next.active = self.inner.new_memtable();
+            next.sealed.clear();
+            next.l0.clear();
+            next.l1.clear();
+            next.tombstones = Arc::new(Vec::new());
+            if self.inner.publish_maint(&cur, next) {
+                break;
+            }
+        }
+        drop(g);
+        true
     }
 
     // ----- lifecycle ----------------------------------------------------
@@ -933,7 +1183,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             next.l0.clear();
             next.l1.clear();
             next.tombstones = Arc::new(Vec::new());
-            if self.inner.manifest.publish(&cur, next) {
+            if self.inner.publish_maint(&cur, next) {
                 break;
             }
         }
@@ -1036,6 +1286,33 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// Test hook: seal the active memtable now (from this thread).
     pub fn test_seal_active(&self) -> bool {
         self.inner.seal_active()
+    }
+}
+
+/// What [`Timelog::fork_prepare`] holds across a `fork()`: the maintainer
+/// lock, and whether to restart the worker.
+#[must_use = "call finish() after the fork, in the parent and in the child"]
+pub struct ForkGuard<'a, T: Clone + Send + Sync + 'static> {
+    log: &'a Timelog<T>,
+    maint: Option<MaintGuard<'a, T>>,
+    restart: bool,
+}
+
+impl<T: Clone + Send + Sync + 'static> std::fmt::Debug for ForkGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForkGuard").field("restart", &self.restart).finish()
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> ForkGuard<'_, T> {
+    /// Releases the maintainer lock and restarts the background worker if
+    /// it ran before the fork (in the child: a new thread).
+    pub fn finish(mut self) -> Result<()> {
+        drop(self.maint.take());
+        if self.restart && !self.log.is_closed() {
+            self.log.start_maintenance()?;
+        }
+        Ok(())
     }
 }
 

@@ -26,6 +26,7 @@ use crate::{TimelogBusyError, TimelogError};
 /// (`.cargo/config.toml`), because with the pool every pyo3 entry point —
 /// every method call and every `__next__` — locks one process-wide mutex to
 /// look for pending releases, which free-threaded readers contend on.
+#[repr(transparent)]
 pub struct PyObj(NonNull<ffi::PyObject>);
 
 // SAFETY: a `PyObj` is an owned reference to a Python object, which any
@@ -56,14 +57,34 @@ impl PyObj {
     }
 }
 
+impl PyObj {
+    /// The object as a `Py` reference, for `PyVisit::call` (GC traversal).
+    #[inline]
+    pub fn as_py(&self) -> &Py<PyAny> {
+        // SAFETY: `PyObj` and `Py<PyAny>` are both `repr(transparent)` over
+        // a non-null pointer to a Python object; the borrow lives as long as
+        // `self`, which owns a reference.
+        unsafe { &*(self as *const PyObj).cast::<Py<PyAny>>() }
+    }
+}
+
 impl Clone for PyObj {
     #[inline]
     fn clone(&self) -> Self {
-        Python::attach(|_py| {
+        let incref = |_py: Python<'_>| {
             // SAFETY: attached (`_py`); `self` keeps the object alive.
             unsafe { ffi::Py_INCREF(self.as_ptr()) };
-            PyObj(self.0)
-        })
+        };
+        // SAFETY: PyGILState_Check only reads this thread's state.
+        if unsafe { ffi::PyGILState_Check() } == 1 {
+            // SAFETY: attached (checked just above).
+            incref(unsafe { Python::assume_attached() });
+        } else {
+            // The engine clones only inside its payload scope (attached);
+            // this is the fallback for any other caller.
+            interp::attach(incref).expect("a payload is cloned while the interpreter shuts down");
+        }
+        PyObj(self.0)
     }
 }
 
@@ -75,10 +96,152 @@ impl Drop for PyObj {
         // not support subinterpreters, which disable the check).
         if unsafe { ffi::PyGILState_Check() } == 1 {
             // SAFETY: attached, and we own this reference.
-            unsafe { ffi::Py_DECREF(self.as_ptr()) }
+            unsafe { interp::decref(self.as_ptr()) }
         } else {
             deferred::push(self.0);
         }
+    }
+}
+
+/// Detaching from and attaching to the interpreter without the risk of
+/// `pthread_exit`.
+///
+/// On CPython before 3.14, a thread that re-attaches (`PyEval_RestoreThread`,
+/// `PyGILState_Ensure`) after finalization has started is terminated with
+/// `pthread_exit`. glibc implements it as a forced unwind of the thread's
+/// stack; when that unwind reaches a Rust frame that catches unwinds (every
+/// pyo3 trampoline, every `extern "C"` boundary) the process aborts with
+/// "FATAL: exception not rethrown" — what a daemon thread inside `flush()`
+/// did at exit. pyo3 0.28's `Python::detach` re-attaches that way (fixed
+/// upstream later: PyO3/pyo3#6084, #6085).
+///
+/// Here every re-attach is a `"C-unwind"` call guarded by [`HangOnUnwind`]:
+/// if the interpreter terminates the thread, the first frame the unwind
+/// meets is the guard's, whose drop parks the thread forever — what CPython
+/// 3.14 itself does with such threads ("hang instead of exit", gh-87135).
+/// The thread holds no engine lock at that point (payloads are released
+/// and maintainer locks dropped before any re-attach), and the process is
+/// exiting anyway. Attaching from a thread that is not attached (the
+/// maintenance worker) also checks `Py_IsFinalizing` first and skips the
+/// work instead.
+///
+/// pyo3 keeps a per-thread "attached" count that `detach` resets; ours does
+/// not, so inside [`detach`] only code that does not rely on pyo3's notion
+/// of being attached may run: the engine (whose payloads are [`PyObj`],
+/// which checks `PyGILState_Check` itself) and [`attach`].
+pub mod interp {
+    use pyo3::ffi;
+    use pyo3::Python;
+
+    mod raw {
+        use pyo3::ffi;
+        // The same CPython functions pyo3-ffi declares as "C", declared
+        // here as "C-unwind": they may end in `pthread_exit`'s forced
+        // unwind, which must reach our guard frames instead of being UB.
+        #[allow(clashing_extern_declarations)]
+        extern "C-unwind" {
+            pub(super) fn PyEval_RestoreThread(tstate: *mut ffi::PyThreadState);
+            pub(super) fn PyGILState_Ensure() -> ffi::PyGILState_STATE;
+            pub(super) fn Py_DecRef(o: *mut ffi::PyObject);
+            #[cfg(not(Py_3_13))]
+            pub(super) fn _Py_IsFinalizing() -> std::os::raw::c_int;
+        }
+    }
+
+    /// Parks the thread forever if it is unwound (see the module docs).
+    struct HangOnUnwind;
+
+    impl Drop for HangOnUnwind {
+        fn drop(&mut self) {
+            loop {
+                std::thread::park();
+            }
+        }
+    }
+
+    /// Releases an owned reference whose release may run arbitrary code
+    /// (a payload's `__del__`): if that code re-attaches after finalization
+    /// started (say, `time.sleep` on a daemon thread at exit) and CPython
+    /// terminates the thread, the unwind stops here and parks the thread,
+    /// instead of running Rust drops without the interpreter or aborting.
+    ///
+    /// # Safety
+    ///
+    /// The thread is attached and owns the reference `p`.
+    #[inline]
+    pub unsafe fn decref(p: *mut ffi::PyObject) {
+        let guard = HangOnUnwind;
+        // SAFETY: per this function's contract.
+        unsafe { raw::Py_DecRef(p) };
+        std::mem::forget(guard);
+    }
+
+    /// Whether the interpreter is finalizing (threads that attach now are
+    /// terminated or, with our guard, parked).
+    pub fn finalizing() -> bool {
+        // SAFETY: both read a runtime flag; callable from any thread.
+        #[cfg(Py_3_13)]
+        return unsafe { ffi::Py_IsFinalizing() } != 0;
+        // SAFETY: as above.
+        #[cfg(not(Py_3_13))]
+        return unsafe { raw::_Py_IsFinalizing() } != 0;
+    }
+
+    /// Restores `tstate`; parks the thread forever instead of unwinding it.
+    ///
+    /// # Safety
+    ///
+    /// `tstate` is this thread's state, saved by `PyEval_SaveThread`.
+    unsafe fn restore(tstate: *mut ffi::PyThreadState) {
+        let guard = HangOnUnwind;
+        // SAFETY: per this function's contract.
+        unsafe { raw::PyEval_RestoreThread(tstate) };
+        std::mem::forget(guard);
+    }
+
+    /// Runs `f` detached from the interpreter (`Py_BEGIN_ALLOW_THREADS`),
+    /// re-attaching safely even during finalization (module docs).
+    pub fn detach<R>(_py: Python<'_>, f: impl FnOnce() -> R) -> R {
+        struct Reattach(*mut ffi::PyThreadState);
+        impl Drop for Reattach {
+            fn drop(&mut self) {
+                // SAFETY: the state saved below, on this thread.
+                unsafe { restore(self.0) }
+            }
+        }
+        // SAFETY: attached (`_py`); the state is restored by `Reattach`,
+        // also if `f` panics.
+        let _r = Reattach(unsafe { ffi::PyEval_SaveThread() });
+        f()
+    }
+
+    /// Runs `f` attached: at once if this thread is attached, else after
+    /// `PyGILState_Ensure` (released afterwards). `None` when the
+    /// interpreter is not initialized or is finalizing: `f` did not run.
+    pub fn attach<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
+        // SAFETY: PyGILState_Check only reads this thread's state.
+        if unsafe { ffi::PyGILState_Check() } == 1 {
+            // SAFETY: attached (checked just above).
+            return Some(f(unsafe { Python::assume_attached() }));
+        }
+        // SAFETY: both only read runtime flags.
+        if unsafe { ffi::Py_IsInitialized() } == 0 || finalizing() {
+            return None;
+        }
+        struct Release(ffi::PyGILState_STATE);
+        impl Drop for Release {
+            fn drop(&mut self) {
+                // SAFETY: pairs with the Ensure below, on this thread.
+                unsafe { ffi::PyGILState_Release(self.0) }
+            }
+        }
+        let guard = HangOnUnwind;
+        // SAFETY: the interpreter is initialized; if finalization started
+        // since the check, the call parks this thread (guard).
+        let _st = Release(unsafe { raw::PyGILState_Ensure() });
+        std::mem::forget(guard);
+        // SAFETY: attached by the Ensure above until `_st` drops.
+        Some(f(unsafe { Python::assume_attached() }))
     }
 }
 
@@ -116,7 +279,7 @@ pub mod deferred {
         for p in refs {
             // SAFETY: attached (`_py`); each entry is an owned reference
             // moved here by `PyObj::drop`.
-            unsafe { ffi::Py_DECREF(p.as_ptr()) }
+            unsafe { super::interp::decref(p.as_ptr()) }
         }
     }
 }

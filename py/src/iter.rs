@@ -1,10 +1,22 @@
 //! `TimelogIter`: a Python iterator that owns its snapshot.
+//!
+//! An iterator takes no lock. Its state is owned by one call at a time
+//! through an ownership flag (one compare-and-swap to take it, one store to
+//! give it back): a second call that finds it taken — another thread
+//! driving the same iterator at the same moment, or code run by the first
+//! call (a garbage collector's finalizer) re-entering it — raises
+//! `RuntimeError` at once, as CPython's generators do ("generator already
+//! executing"). Payloads and tuples the state lets go of are released
+//! after the flag is given back, so a `__del__` they run may use the
+//! iterator.
 
-use std::sync::{Mutex, MutexGuard};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 use timelog::{Cursor, Order, Snapshot};
 
@@ -18,6 +30,11 @@ struct IterState {
     lo: i64,
     hi: i64,
     order: Order,
+    /// Records of the whole walk of `[lo, hi]` in `order` over the snapshot.
+    total: usize,
+    /// Records of that walk before this iterator's first one (an iterator
+    /// made by `reversed()` starts inside the walk).
+    skip: usize,
     /// Yielded so far (so `reversed(it)` can return exactly what is left).
     taken: usize,
     /// The last two tuples `__next__` returned, for reuse (see [`Recycler`]).
@@ -26,7 +43,8 @@ struct IterState {
 
 impl IterState {
     fn new(cursor: Option<Cursor<PyObj>>, lo: i64, hi: i64, order: Order) -> Self {
-        IterState { cursor, lo, hi, order, taken: 0, spare: Recycler::default() }
+        let total = cursor.as_ref().map_or(0, |c| c.remaining());
+        IterState { cursor, lo, hi, order, total, skip: 0, taken: 0, spare: Recycler::default() }
     }
 
     /// The snapshot, while the iterator is not exhausted or closed.
@@ -34,14 +52,16 @@ impl IterState {
         self.cursor.as_ref().and_then(|c| c.snapshot())
     }
 
-    /// Drops the cursor and snapshot. The spare tuples are handed back for
-    /// the caller to drop after unlocking (they may hold the last
+    /// Takes the cursor (and snapshot) and the spare tuples out, for the
+    /// caller to drop once ownership is given back (they may hold the last
     /// reference to a payload, whose `__del__` could use this iterator).
-    fn release(&mut self) -> Recycler {
-        self.cursor = None;
-        std::mem::take(&mut self.spare)
+    fn release(&mut self) -> Released {
+        Released(self.cursor.take(), std::mem::take(&mut self.spare))
     }
 }
+
+/// What [`IterState::release`] took out; dropped after ownership ends.
+struct Released(#[allow(dead_code)] Option<Cursor<PyObj>>, #[allow(dead_code)] Recycler);
 
 /// Reuse of result tuples in `__next__`, as CPython's own `zip`,
 /// `enumerate` and `dict.items()` iterators do.
@@ -141,7 +161,41 @@ impl Dead {
 /// Iterator over `(ts, obj)` records of one snapshot, in timestamp order.
 #[pyclass(frozen, name = "TimelogIter", module = "timelog._timelog")]
 pub struct PyTimelogIter {
-    st: Mutex<IterState>,
+    /// Set while one call owns `st` (see the module docs).
+    busy: AtomicBool,
+    st: UnsafeCell<IterState>,
+}
+
+// SAFETY: `st` is only reached through an `Owned` guard, which exists for
+// one caller at a time (the `busy` flag, taken with an Acquire CAS and
+// given back with a Release store, orders each owner's accesses after the
+// previous owner's); `IterState` itself is `Send`.
+unsafe impl Sync for PyTimelogIter {}
+
+/// Exclusive access to an iterator's state (see the module docs).
+struct Owned<'a> {
+    it: &'a PyTimelogIter,
+}
+
+impl Owned<'_> {
+    fn st(&mut self) -> &mut IterState {
+        // SAFETY: this guard is the only owner of the state (`busy`).
+        unsafe { &mut *self.it.st.get() }
+    }
+}
+
+impl Drop for Owned<'_> {
+    fn drop(&mut self) {
+        self.it.busy.store(false, Ordering::Release);
+    }
+}
+
+#[cold]
+fn in_use() -> PyErr {
+    PyRuntimeError::new_err(
+        "TimelogIter already executing: another thread (or code run by this iterator's own call, like a __del__) \
+         is using it; an iterator is for one thread at a time, so give each thread its own (log[t1:t2] is cheap)",
+    )
 }
 
 /// Builds the `(ts, obj)` tuple.
@@ -165,28 +219,29 @@ pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTup
 impl PyTimelogIter {
     pub(crate) fn new(snap: Snapshot<PyObj>, lo: i64, hi: i64, order: Order) -> Self {
         let cursor = snap.into_cursor(lo, hi, order);
-        let mut st = IterState::new(Some(cursor), lo, hi, order);
-        if st.cursor.as_ref().is_some_and(|c| c.remaining() == 0) {
-            st.release();
-        }
-        Self { st: Mutex::new(st) }
+        Self::from_state(IterState::new(Some(cursor), lo, hi, order))
     }
 
-    /// Locks this iterator's own state. Another thread using the same
-    /// iterator at the same time waits detached from the interpreter, so
-    /// it can never deadlock with a thread that needs to attach.
-    fn lock(&self, py: Python<'_>) -> MutexGuard<'_, IterState> {
-        loop {
-            match self.st.try_lock() {
-                Ok(g) => return g,
-                Err(std::sync::TryLockError::Poisoned(e)) => return e.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => py.detach(std::thread::yield_now),
-            }
+    fn from_state(mut st: IterState) -> Self {
+        if st.cursor.as_ref().is_some_and(|c| c.remaining() == 0) {
+            st.cursor = None;
         }
+        Self { busy: AtomicBool::new(false), st: UnsafeCell::new(st) }
+    }
+
+    /// Takes ownership of the state, or `None` if a call holds it.
+    fn try_own(&self) -> Option<Owned<'_>> {
+        self.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).ok().map(|_| Owned { it: self })
+    }
+
+    /// Takes ownership of the state, or raises `RuntimeError`.
+    fn own(&self) -> PyResult<Owned<'_>> {
+        self.try_own().ok_or_else(in_use)
     }
 
     pub(crate) fn take_list<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyList>> {
-        let mut st = self.lock(py);
+        let mut own = self.own()?;
+        let st = own.st();
         let Some(c) = st.cursor.as_mut() else {
             return Ok(PyList::empty(py));
         };
@@ -217,7 +272,7 @@ impl PyTimelogIter {
         if st.cursor.as_ref().is_some_and(|c| c.remaining() == 0) {
             spare = Some(st.release());
         }
-        drop(st);
+        drop(own);
         drop(spare);
         // SAFETY: every slot is set (see above).
         Ok(unsafe { list.cast_into_unchecked() })
@@ -230,13 +285,13 @@ impl PyTimelogIter {
         slf
     }
 
-    fn __next__<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyTuple>> {
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let mut dead = Dead::default();
         let mut spare = None;
         let out = {
-            let mut guard = self.lock(py);
-            let st = &mut *guard;
-            let c = st.cursor.as_mut()?;
+            let mut own = self.own()?;
+            let st = own.st();
+            let Some(c) = st.cursor.as_mut() else { return Ok(None) };
             let spares = &mut st.spare;
             let out = c.next_with(|ts, v| spares.pair(py, ts, v, &mut dead));
             if out.is_some() {
@@ -247,15 +302,16 @@ impl PyTimelogIter {
             }
             out
         };
-        // Unlocked: releasing a payload may run arbitrary `__del__` code.
+        // Ownership given back: releasing a payload may run arbitrary
+        // `__del__` code, which may use this iterator.
         drop(spare);
         dead.release(py);
-        out
+        Ok(out)
     }
 
     /// Rows still to come (exact; no scan).
-    fn __len__(&self, py: Python<'_>) -> usize {
-        self.lock(py).cursor.as_ref().map_or(0, |c| c.remaining())
+    fn __len__(&self) -> PyResult<usize> {
+        Ok(self.own()?.st().cursor.as_ref().map_or(0, |c| c.remaining()))
     }
 
     /// Up to `n` next `(ts, obj)` tuples, as a list (empty once exhausted).
@@ -269,55 +325,69 @@ impl PyTimelogIter {
     }
 
     /// The rest of this iterator in the opposite order (same snapshot).
-    fn __reversed__(&self, py: Python<'_>) -> PyTimelogIter {
-        let st = self.lock(py);
+    fn __reversed__(&self) -> PyResult<PyTimelogIter> {
+        let mut own = self.own()?;
+        let st = own.st();
         let rev = match st.order {
             Order::Asc => Order::Desc,
             Order::Desc => Order::Asc,
         };
         let remaining = st.cursor.as_ref().map_or(0, |c| c.remaining());
-        match st.snapshot().cloned() {
-            Some(snap) if remaining > 0 => {
-                // What this iterator has not yielded yet is exactly the first
-                // `remaining` records of the opposite walk.
-                let it = PyTimelogIter::new(snap, st.lo, st.hi, rev);
-                let mut s = it.st.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(c) = s.cursor.as_mut() {
-                    c.truncate(remaining);
-                }
-                drop(s);
-                it
-            }
-            _ => PyTimelogIter { st: Mutex::new(IterState::new(None, st.lo, st.hi, rev)) },
-        }
+        let Some(snap) = st.snapshot().filter(|_| remaining > 0).cloned() else {
+            return Ok(PyTimelogIter::from_state(IterState::new(None, st.lo, st.hi, rev)));
+        };
+        // What this iterator has not yielded yet are the records at
+        // positions [pos, pos + remaining) of its walk, `pos` = skip +
+        // taken; in the opposite walk of the same range and snapshot they
+        // are those at [total - pos - remaining, total - pos).
+        let (lo, hi, total) = (st.lo, st.hi, st.total);
+        let skip = total - (st.skip + st.taken) - remaining;
+        drop(own);
+        let mut cursor = snap.into_cursor(lo, hi, rev);
+        debug_assert_eq!(cursor.remaining(), total, "the same range of the same snapshot");
+        Cursor::skip(&mut cursor, skip);
+        cursor.truncate(remaining);
+        let mut rst = IterState::new(Some(cursor), lo, hi, rev);
+        rst.total = total;
+        rst.skip = skip;
+        Ok(PyTimelogIter::from_state(rst))
     }
 
     /// A PageSpanIter over the flushed pages of the same range and snapshot.
     ///
     /// Records still in the memtable are not included (flush() first).
-    fn view(&self, py: Python<'_>) -> PyPageSpanIter {
-        let st = self.lock(py);
-        match st.snapshot() {
-            Some(s) => PyPageSpanIter::new(s.page_spans(st.lo, st.hi)),
-            None => PyPageSpanIter::new(Vec::new()),
-        }
+    fn view(&self) -> PyResult<PyPageSpanIter> {
+        let mut own = self.own()?;
+        let st = own.st();
+        let spans = match st.snapshot() {
+            Some(s) => s.page_spans(st.lo, st.hi),
+            None => Vec::new(),
+        };
+        drop(own);
+        Ok(PyPageSpanIter::new(spans))
     }
 
     /// Releases the iterator's snapshot (its pin on the log) early. Idempotent.
-    fn close(&self, py: Python<'_>) {
-        let spare = self.lock(py).release();
-        drop(spare);
+    fn close(&self) -> PyResult<()> {
+        let mut own = self.own()?;
+        let released = own.st().release();
+        drop(own);
+        drop(released);
+        Ok(())
     }
 
     /// Whether the iterator was closed or exhausted (it no longer pins a snapshot).
     #[getter]
-    fn closed(&self, py: Python<'_>) -> bool {
-        self.lock(py).snapshot().is_none()
+    fn closed(&self) -> PyResult<bool> {
+        Ok(self.own()?.st().snapshot().is_none())
     }
 
     /// Direction and rows remaining.
-    fn __repr__(&self, py: Python<'_>) -> String {
-        let st = self.lock(py);
+    fn __repr__(&self) -> String {
+        let Some(mut own) = self.try_own() else {
+            return "<TimelogIter executing>".into();
+        };
+        let st = own.st();
         let dir = if st.order == Order::Desc { " descending" } else { "" };
         match &st.cursor {
             Some(c) => format!("<TimelogIter{dir} remaining={}>", c.remaining()),
@@ -332,8 +402,37 @@ impl PyTimelogIter {
 
     /// Closes the iterator at the end of the `with` block (exceptions propagate).
     #[pyo3(signature = (*_args))]
-    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, PyTuple>) -> bool {
-        self.close(py);
-        false
+    fn __exit__(&self, _args: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.close()?;
+        Ok(false)
+    }
+
+    /// Reports the spare tuples and the payloads only this iterator's
+    /// snapshot holds (see `Snapshot::for_each_owned_payload`). Skipped
+    /// while a call owns the iterator (a collection triggered inside it):
+    /// reporting less is safe, the collector then keeps the objects.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let Some(mut own) = self.try_own() else { return Ok(()) };
+        let st = own.st();
+        for t in st.spare.slots.iter().flatten() {
+            visit.call(t)?;
+        }
+        let mut res = Ok(());
+        if let Some(snap) = st.snapshot() {
+            snap.for_each_owned_payload(&mut |v| {
+                if res.is_ok() {
+                    res = visit.call(v.as_py());
+                }
+            });
+        }
+        res
+    }
+
+    /// Breaks reference cycles: releases the snapshot and the spare tuples.
+    fn __clear__(&self) {
+        let Some(mut own) = self.try_own() else { return };
+        let released = own.st().release();
+        drop(own);
+        drop(released);
     }
 }

@@ -3,8 +3,9 @@
 //! This crate converts Python arguments, results and errors and delegates
 //! to the engine (`engine/`); it holds no engine logic. The module is
 //! declared free-threading safe (`gil_used = false`): every class is
-//! `frozen` and `Sync`, the log itself is lock-free, and the per-iterator
-//! state is guarded by the iterator's own mutex.
+//! `frozen` and `Sync`, the log itself is lock-free, and an iterator's
+//! state is owned by one call at a time through an ownership flag (a
+//! second concurrent call raises `RuntimeError`, see `iter.rs`).
 
 #![expect(missing_debug_implementations, reason = "pyclasses are inspected through their Python repr, not Debug")]
 
@@ -75,7 +76,7 @@ mod test_hooks {
     ) -> PyResult<bool> {
         let p = point(name)?;
         let st = log.get().state();
-        Ok(py.detach(|| st.log.test_wait_reached(p, n, std::time::Duration::from_secs_f64(timeout))))
+        Ok(crate::log::released(py, || st.log.test_wait_reached(p, n, std::time::Duration::from_secs_f64(timeout))))
     }
 
     /// Drops `n` new payload references to `obj` while detached from the
@@ -84,7 +85,7 @@ mod test_hooks {
     pub fn _test_release_detached(py: Python<'_>, obj: &Bound<'_, PyAny>, n: usize) {
         let refs: Vec<crate::convert::PyObj> =
             (0..n).map(|_| crate::convert::PyObj::new(obj.clone().unbind())).collect();
-        py.detach(move || drop(refs));
+        crate::convert::interp::detach(py, move || drop(refs));
     }
 
     /// Releases the queued references (as every attached drain point does).

@@ -8,11 +8,12 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PySlice, PyTuple};
 use pyo3::IntoPyObjectExt;
+use pyo3::{PyTraverseError, PyVisit};
 
 use timelog::{Config, Hooks, MaintenanceMode, Order, Timelog};
 
 use crate::config;
-use crate::convert::{coerce_ts, deferred, err, write_result, PyObj};
+use crate::convert::{coerce_ts, deferred, err, interp, write_result, PyObj};
 use crate::iter::PyTimelogIter;
 use crate::views::PyPageSpanIter;
 
@@ -29,10 +30,12 @@ fn build(cfg: Config) -> PyResult<State> {
     // inside `worker_scope`, attached to the interpreter; `try_attach`
     // skips the step while the interpreter shuts down. Everything else the
     // maintainer does — and every wait of an engine thread — runs detached,
+    // and `interp::attach` parks a thread that the interpreter would
+    // terminate at exit instead of letting it unwind (see `convert::interp`),
     // so on GIL builds readers are held up only while payload references
     // are copied, never by a publication or a wait.
     let worker_scope: timelog::hooks::Scope = Arc::new(|f: &mut dyn FnMut()| {
-        let _ = Python::try_attach(|py| {
+        let _ = interp::attach(|py| {
             f();
             deferred::drain(py);
         });
@@ -60,8 +63,11 @@ fn build(cfg: Config) -> PyResult<State> {
 /// Runs `f` detached from the interpreter (engine work that may wait or
 /// take long), then releases the payload references the engine dropped
 /// meanwhile (see `convert::deferred`).
-fn released<R: Send>(py: Python<'_>, f: impl FnOnce() -> R + Send) -> R {
-    let r = py.detach(f);
+///
+/// Re-attaching after the interpreter started to finalize parks the
+/// thread instead of aborting the process (`convert::interp`).
+pub(crate) fn released<R>(py: Python<'_>, f: impl FnOnce() -> R + Send) -> R {
+    let r = interp::detach(py, f);
     deferred::drain(py);
     r
 }
@@ -91,13 +97,25 @@ pub struct PyTimelog {
     /// reference after a single atomic load — no reference count, no
     /// hazard slot on the per-call paths.
     states: Mutex<Vec<Arc<State>>>,
+    /// Held between `_fork_prepare()` and `_fork_finish()` (see those).
+    fork: Mutex<Option<ForkHold>>,
 }
+
+/// The engine's fork guard, kept between the `os.register_at_fork` hooks.
+struct ForkHold(timelog::ForkGuard<'static, PyObj>);
+
+// SAFETY: the guard holds the maintainer mutex's guard (not `Send`): it is
+// taken in the `before` fork hook and released in the `after_in_parent` /
+// `after_in_child` hook, which CPython runs on the thread that called
+// `fork()`, the one that ran `before` (in the child it is that thread's
+// copy). No other thread touches it.
+unsafe impl Send for ForkHold {}
 
 impl PyTimelog {
     fn from_state(st: State) -> Self {
         let a = Arc::new(st);
         let cur = AtomicPtr::new(Arc::as_ptr(&a).cast_mut());
-        Self { cur, states: Mutex::new(vec![a]) }
+        Self { cur, states: Mutex::new(vec![a]), fork: Mutex::new(None) }
     }
 
     #[inline]
@@ -832,6 +850,31 @@ impl PyTimelog {
         released(py, || st.log.maint_step()).map_err(err)
     }
 
+    /// Before `os.fork()` (the facade's `os.register_at_fork` hook): stops
+    /// the worker and takes the maintainer lock, so the child inherits no
+    /// lock held by a thread that does not exist there.
+    fn _fork_prepare(&self, py: Python<'_>) {
+        let st = self.state();
+        let g = released(py, || st.log.fork_prepare());
+        // SAFETY: the guard borrows `st`, a state kept alive by `self.states`
+        // until `self` is dropped (see `state()`); `Drop for PyTimelog`
+        // releases the guard before anything else, so the 'static lifetime
+        // is never outlived.
+        let g: timelog::ForkGuard<'static, PyObj> = unsafe { std::mem::transmute(g) };
+        let old = self.fork.lock().unwrap_or_else(|e| e.into_inner()).replace(ForkHold(g));
+        drop(old.map(|h| h.0.finish()));
+    }
+
+    /// After `os.fork()`, in the parent and in the child: releases the lock
+    /// and restarts the worker if it ran (in the child, a new thread).
+    fn _fork_finish(&self) -> PyResult<()> {
+        let h = self.fork.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match h {
+            Some(h) => h.0.finish().map_err(err),
+            None => Ok(()),
+        }
+    }
+
     /// Starts the background maintenance thread (no-op if it runs).
     ///
     /// Raises: TimelogError if the log is closed.
@@ -1001,6 +1044,29 @@ impl PyTimelog {
         self.state().cfg.mostly_ordered_default
     }
 
+    /// Reports the payloads only this log holds (the parts of its current
+    /// state no snapshot shares; `Timelog::for_each_owned_payload`), so the
+    /// collector can free cycles through them (`log.append(t, [log])`).
+    /// Lock-free and allocation-free; on 3.13t it runs with the world
+    /// stopped, concurrent with detached writers and maintainers, and then
+    /// reports a subset — never more references than the engine holds.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let mut res = Ok(());
+        self.state().log.for_each_owned_payload(&mut |v| {
+            if res.is_ok() {
+                res = visit.call(v.as_py());
+            }
+        });
+        res
+    }
+
+    /// Breaks reference cycles: drops the log's data and stops its worker
+    /// (`Timelog::discard`; retried by a later collection while a
+    /// maintenance step holds the maintainer lock).
+    fn __clear__(&self) {
+        let _ = self.state().log.discard();
+    }
+
     /// A short description: length, time unit and timestamp range.
     fn __repr__(&self) -> PyResult<String> {
         let st = self.state();
@@ -1018,11 +1084,19 @@ impl PyTimelog {
 
 impl Drop for PyTimelog {
     fn drop(&mut self) {
+        if let Some(h) = self.fork.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.0.finish();
+        }
         // Garbage collection of an open log closes it (best effort). The
         // worker is told to stop without waiting for it: it may be waiting
         // to attach to the interpreter this thread is attached to.
         let st = self.state();
         st.log.stop_maintenance_detached();
+        // At exit, a daemon thread parked by `interp` may hold the
+        // maintainer lock for good: do not wait for it, the process ends.
+        if interp::finalizing() {
+            return;
+        }
         let _ = st.log.close();
     }
 }

@@ -12,6 +12,7 @@ use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyMemoryView, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 use timelog::PageSpan;
 
@@ -201,6 +202,22 @@ impl PyPageSpan {
         Ok(false)
     }
 
+    /// Reports the span's payloads when only this span holds them
+    /// (`PageSpan::for_each_owned_payload`). Lock-free.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let g = self.span.load();
+        match g.as_ref() {
+            Some(s) if Arc::strong_count(s) == 1 => visit_span(s, &visit),
+            _ => Ok(()),
+        }
+    }
+
+    /// Breaks reference cycles: releases the span (as `close()` does; a
+    /// memoryview still exported keeps its own reference).
+    fn __clear__(&self) {
+        drop(self.span.swap(None));
+    }
+
     /// Arrow PyCapsule interface: the timestamps as a zero-copy Arrow
     /// `timestamp[<time_unit>]` array (`int64` if `requested_schema` asks
     /// for it). The exported array keeps the page alive on its own.
@@ -285,6 +302,17 @@ impl TsExport {
     }
 }
 
+/// Reports the payloads of `span` that only it holds to a GC traversal.
+fn visit_span(span: &PageSpan<PyObj>, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+    let mut res = Ok(());
+    span.for_each_owned_payload(&mut |v| {
+        if res.is_ok() {
+            res = visit.call(v.as_py());
+        }
+    });
+    res
+}
+
 /// Lazy sequence of a span's payloads.
 #[pyclass(frozen, sequence, name = "PageSpanObjectsView", module = "timelog._timelog")]
 pub struct PyObjectsView {
@@ -326,6 +354,14 @@ impl PyObjectsView {
     /// Length of the view.
     fn __repr__(&self) -> String {
         format!("<PageSpanObjectsView len={}>", self.span.len())
+    }
+
+    /// Reports the payloads when only this view holds its span.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if Arc::strong_count(&self.span) == 1 {
+            return visit_span(&self.span, &visit);
+        }
+        Ok(())
     }
 }
 
@@ -386,13 +422,33 @@ impl PyPageSpanIter {
 
     /// Releases the spans not yet yielded. Idempotent.
     fn close(&self) {
-        *self.lock() = None;
+        // Dropped after unlocking: the last reference to a payload may run
+        // a `__del__` that uses this iterator.
+        let spans = self.lock().take();
+        drop(spans);
     }
 
     /// Whether close() was called or every span was yielded.
     #[getter]
     fn closed(&self) -> bool {
         self.lock().is_none()
+    }
+
+    /// Reports the payloads of a span only this iterator holds. Skipped if
+    /// the state is locked (a collection inside one of its calls).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let Ok(g) = self.spans.try_lock() else { return Ok(()) };
+        for s in g.iter().flatten() {
+            if Arc::strong_count(s) == 1 {
+                visit_span(s, &visit)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Breaks reference cycles: releases the spans.
+    fn __clear__(&self) {
+        self.close();
     }
 
     /// `with log.views() as spans:` returns the iterator itself.

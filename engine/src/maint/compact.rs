@@ -307,7 +307,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 next.l1 = l1;
                 // R11: coalesce over the classes of the new segments.
                 next.coalesce_tombstones();
-                if self.manifest.publish(&cur, next) {
+                if self.publish_maint(&cur, next) {
                     published = true;
                     break;
                 }

@@ -105,7 +105,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 // R11: the list is settled (every reader of `next` has a
                 // watermark at or above `bound`, R8): coalesce it.
                 next.coalesce_tombstones();
-                if self.manifest.publish(&cur, next) {
+                if self.publish_maint(&cur, next) {
                     break;
                 }
             }

@@ -14,6 +14,7 @@ that starts after it.
 from __future__ import annotations
 
 import atexit as _atexit
+import os as _os
 import weakref as _weakref
 import collections.abc as _abc
 import sys as _sys
@@ -86,6 +87,38 @@ def _stop_workers() -> None:
             log.stop_maintenance()
         except Exception:  # pragma: no cover - best effort at exit
             pass
+
+
+# fork(): the child has only the thread that forked. Before the fork every
+# live log stops its worker and takes its maintainer lock (so the child
+# inherits no lock held by a thread it does not have); after it, in the
+# parent and in the child, the lock is released and the worker restarted
+# (in the child, a new thread), so the child's log keeps working.
+_forking: list = []
+
+
+def _before_fork() -> None:
+    logs = list(_live)
+    for log in logs:
+        try:
+            log._fork_prepare()
+        except Exception:  # pragma: no cover - a closed log has nothing to hold
+            continue
+        _forking.append(log)
+
+
+def _after_fork() -> None:
+    logs = _forking[:]
+    del _forking[:]
+    for log in logs:
+        try:
+            log._fork_finish()
+        except Exception:  # pragma: no cover - best effort
+            pass
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(before=_before_fork, after_in_parent=_after_fork, after_in_child=_after_fork)
 
 
 class Timelog(_timelog.Timelog):

@@ -1,0 +1,140 @@
+"""Interpreter exit with daemon threads inside calls that release the
+interpreter (issue 11, defect 1).
+
+Before the fix, a daemon thread re-attaching after finalization started was
+terminated by CPython with ``pthread_exit``; its forced unwind reached a
+Rust frame that catches unwinds and the process aborted (SIGABRT, "FATAL:
+exception not rethrown"). Each case runs in a subprocess, several times
+(the abort needs the thread to be detached at the moment of exit).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+PRELUDE = """
+import sys, threading, time
+from timelog import Timelog
+"""
+
+CASES = {
+    "flush": """
+        log = Timelog(maintenance="disabled"); log.append(1, "x")
+        def work():
+            while True:
+                log.flush()
+    """,
+    "compact_background": """
+        log = Timelog(maintenance="background"); log.append(1, "x")
+        def work():
+            t = 2
+            while True:
+                log.append(t, t); t += 1
+                log.compact()
+    """,
+    "maint_step_background": """
+        log = Timelog(maintenance="background")
+        def work():
+            t = 0
+            while True:
+                log.append(t, "x"); t += 1
+                try:
+                    log.maint_step()
+                except Exception:
+                    pass  # refused under background maintenance: still a released call
+    """,
+    "extend_large": """
+        log = Timelog(maintenance="background")
+        def work():
+            t = 0
+            while True:
+                log.extend([(t + i, i) for i in range(5000)]); t += 5000
+    """,
+    "append_busy_flush": """
+        log = Timelog(maintenance="background", busy_policy="flush", memtable_max_bytes=4096, sealed_max_runs=1)
+        def work():
+            t = 0
+            while True:
+                log.append(t, "x"); t += 1
+    """,
+    "payload_del_sleeps_during_release": """
+        class Slow:
+            def __del__(self):
+                time.sleep(0.01)  # releases and re-takes the interpreter
+        log = Timelog(maintenance="background", maintenance_wakeup_ms=1)
+        def work():
+            t = 0
+            while True:
+                log.extend([(t + i, Slow()) for i in range(50)]); t += 50
+                log.delete_before(t)
+                log.compact()
+    """,
+    "iterate_and_close_views": """
+        log = Timelog(maintenance="background", memtable_max_bytes=8192, busy_policy="flush")
+        log.extend([(t, t) for t in range(20000)]); log.flush()
+        def work():
+            t = 20000
+            while True:
+                log.append(t, t); t += 1
+                for span in log.views():
+                    span.close()
+                list(log[t - 100:t])
+    """,
+}
+
+
+def _run(body: str, threads: int = 3) -> subprocess.CompletedProcess:
+    code = (
+        PRELUDE
+        + textwrap.dedent(body)
+        + f"""
+for _ in range({threads}):
+    threading.Thread(target=work, daemon=True).start()
+time.sleep(0.15)
+"""
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_exit_with_daemon_threads_inside_released_calls(case):
+    for attempt in range(3):
+        proc = _run(CASES[case])
+        assert proc.returncode == 0, (
+            f"{case}, attempt {attempt}: exit code {proc.returncode} (-6/134 = abort)\n{proc.stderr[-2000:]}"
+        )
+        assert "FATAL" not in proc.stderr and "Fatal Python error" not in proc.stderr, proc.stderr[-2000:]
+
+
+def test_exit_stops_background_workers_cleanly():
+    # A busy log with a worker mid-step and payloads with finalizers: the
+    # atexit hook stops the worker, the process exits 0.
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import time
+                from timelog import Timelog
+                class P:
+                    def __del__(self):
+                        pass
+                logs = [Timelog(maintenance="background", memtable_max_bytes=4096) for _ in range(3)]
+                for log in logs:
+                    log.extend([(t, P()) for t in range(3000)])
+                    log.delete_before(1500)
+                time.sleep(0.05)
+                """
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr == "", proc.stderr[-2000:]
