@@ -332,7 +332,7 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
         (
             c"delete_range",
             get_trampoline_function!(fastcall_cfunction_with_keywords, delete_range),
-            c"delete_range($self, t1, t2)\n--\n\nDeletes every record with t1 <= timestamp < t2.",
+            c"delete_range($self, t1, t2)\n--\n\nDeletes every record with t1 <= timestamp < t2 (records written later stay visible).\n\nRaises: ValueError if t1 > t2; TypeError if a timestamp is not an int (or __index__ object); OverflowError outside int64; TimelogBusyError if the delete was committed but hit backpressure: do not retry it; TimelogError if the log is closed.",
         ),
     ];
     for (name, f, doc) in methods {

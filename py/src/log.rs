@@ -53,9 +53,15 @@ fn build(cfg: Config) -> PyResult<State> {
             f();
         }
     });
-    let mut hooks = Hooks::default();
-    hooks.worker_scope = Some(worker_scope);
-    hooks.blocking_scope = Some(blocking_scope);
+    // `Hooks` has private fields in the engine's test-hooks build, so it is
+    // built from its default and not with a struct literal.
+    #[allow(clippy::field_reassign_with_default)]
+    let hooks = {
+        let mut h = Hooks::default();
+        h.worker_scope = Some(worker_scope);
+        h.blocking_scope = Some(blocking_scope);
+        h
+    };
     let log = Timelog::with_hooks(cfg.clone(), hooks).map_err(err)?;
     Ok(State { log, cfg })
 }
