@@ -55,6 +55,21 @@ struct WorkerState {
     running: bool,
 }
 
+/// Manifests a maintainer replaced, dropped only once the maintainer lock
+/// is released (R12).
+struct Graveyard<T>(Mutex<Vec<Arc<Manifest<T>>>>);
+
+// SAFETY: under the model checkers a segment's `Region` (the checkers'
+// memory model of its pages) is not `Sync`, so neither is `Manifest<T>`;
+// manifests are shared between threads exactly as through the
+// `ManifestCell` (R9: immutable once published, dropped by the last owner),
+// and the graveyard only moves such `Arc`s under its mutex.
+#[cfg(any(timelog_loom, timelog_shuttle))]
+unsafe impl<T: Send + Sync> Sync for Graveyard<T> {}
+// SAFETY: as above.
+#[cfg(any(timelog_loom, timelog_shuttle))]
+unsafe impl<T: Send + Sync> Send for Graveyard<T> {}
+
 pub(crate) struct Inner<T> {
     pub(crate) cfg: Resolved,
     pub(crate) manifest: ManifestCell<T>,
@@ -78,7 +93,7 @@ pub(crate) struct Inner<T> {
     /// reference to payloads, whose release may run embedder code (a Python
     /// `__del__`) that calls back into the log — so payload drops happen
     /// outside every engine lock (docs/protocol.md, "Payload drops").
-    graveyard: Mutex<Vec<Arc<Manifest<T>>>>,
+    graveyard: Graveyard<T>,
     closed: AtomicBool,
     floor: AtomicI64,
     pub(crate) pins: Arc<PinCounter>,
@@ -205,7 +220,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         if !self.manifest.publish(cur, next) {
             return false;
         }
-        self.graveyard.lock().unwrap_or_else(|e| e.into_inner()).push(cur.clone());
+        self.graveyard.0.lock().unwrap_or_else(|e| e.into_inner()).push(cur.clone());
         true
     }
 
@@ -245,7 +260,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         #[cfg(not(any(timelog_loom, timelog_shuttle)))]
         let m = arc_swap::Guard::into_inner(m);
         if Arc::strong_count(&m) == 1 {
-            self.graveyard.lock().unwrap_or_else(|e| e.into_inner()).push(m);
+            self.graveyard.0.lock().unwrap_or_else(|e| e.into_inner()).push(m);
             return true;
         }
         false
@@ -254,7 +269,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// Drops the buried manifests, in the payload scope. Called with no
     /// engine lock held.
     fn drain_graveyard(&self) {
-        let dead = std::mem::take(&mut *self.graveyard.lock().unwrap_or_else(|e| e.into_inner()));
+        let dead = std::mem::take(&mut *self.graveyard.0.lock().unwrap_or_else(|e| e.into_inner()));
         if dead.is_empty() {
             return;
         }
@@ -777,7 +792,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             ids: AtomicU64::new(1),
             collector,
             maint: Mutex::new(()),
-            graveyard: Mutex::new(Vec::new()),
+            graveyard: Graveyard(Mutex::new(Vec::new())),
             closed: AtomicBool::new(false),
             floor: AtomicI64::new(floor),
             pins,
@@ -1118,7 +1133,11 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         let own = 1;
         #[cfg(any(timelog_loom, timelog_shuttle))]
         let own = 2;
-        if Arc::strong_count(&*m) == own {
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        let count = Arc::strong_count(&*m);
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        let count = Arc::strong_count(&m);
+        if count == own {
             crate::snapshot::visit_owned_parts(&m, f);
         }
     }
