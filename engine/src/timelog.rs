@@ -216,6 +216,24 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// maintainer lock). On success the replaced manifest goes to the
     /// graveyard, so that neither this publication nor the caller's own
     /// references drop payloads while the lock is held.
+    /// Publishes an empty manifest (a fresh memtable, no segments, no
+    /// tombstones) for `close` and `discard`; the caller holds the
+    /// maintainer lock, so the replaced manifest goes to the graveyard (R12).
+    fn publish_empty(&self) {
+        loop {
+            let cur = self.manifest.load_full();
+            let mut next = cur.successor();
+            next.active = self.new_memtable();
+            next.sealed.clear();
+            next.l0.clear();
+            next.l1.clear();
+            next.tombstones = Arc::new(Vec::new());
+            if self.publish_maint(&cur, next) {
+                break;
+            }
+        }
+    }
+
     pub(crate) fn publish_maint(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
         if !self.manifest.publish(cur, next) {
             return false;
@@ -1153,18 +1171,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         };
         self.inner.closed.store(true, Ordering::Release);
         self.stop_maintenance_detached();
-        loop {
-            let cur = self.inner.manifest.load_full();
-            let mut next = cur.successor();
-            next.active = self.inner.new_memtable();
-            next.sealed.clear();
-            next.l0.clear();
-            next.l1.clear();
-            next.tombstones = Arc::new(Vec::new());
-            if self.inner.publish_maint(&cur, next) {
-                break;
-            }
-        }
+        self.inner.publish_empty();
         drop(g);
         true
     }
@@ -1194,18 +1201,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         let _g = self.inner.lock_maint();
         // Publish an empty manifest: the old one, and everything only it
         // referenced, is dropped as soon as in-flight one-shot reads end.
-        loop {
-            let cur = self.inner.manifest.load_full();
-            let mut next = cur.successor();
-            next.active = self.inner.new_memtable();
-            next.sealed.clear();
-            next.l0.clear();
-            next.l1.clear();
-            next.tombstones = Arc::new(Vec::new());
-            if self.inner.publish_maint(&cur, next) {
-                break;
-            }
-        }
+        self.inner.publish_empty();
         Ok(())
     }
 
