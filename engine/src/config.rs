@@ -14,6 +14,9 @@ pub enum TimeUnit {
 }
 
 impl TimeUnit {
+    /// The accepted names, in [`parse`](Self::parse) order.
+    pub const NAMES: &'static [&'static str] = &["s", "ms", "us", "ns"];
+
     /// Parses `"s"`, `"ms"`, `"us"` or `"ns"`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {
@@ -21,9 +24,7 @@ impl TimeUnit {
             "ms" => Ok(Self::Millis),
             "us" => Ok(Self::Micros),
             "ns" => Ok(Self::Nanos),
-            other => {
-                Err(Error::InvalidConfig(format!("time_unit must be one of 's', 'ms', 'us', 'ns', not {other:?}")))
-            }
+            other => Err(not_one_of("time_unit", Self::NAMES, format_args!("'{other}'"))),
         }
     }
 
@@ -75,13 +76,15 @@ pub enum MaintenanceMode {
 }
 
 impl MaintenanceMode {
+    /// The accepted names.
+    pub const NAMES: &'static [&'static str] = &["background", "disabled"];
+
+    /// Parses `"background"` or `"disabled"`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "background" => Ok(Self::Background),
             "disabled" => Ok(Self::Disabled),
-            other => {
-                Err(Error::InvalidConfig(format!("maintenance must be 'background' or 'disabled', not {other:?}")))
-            }
+            other => Err(not_one_of("maintenance", Self::NAMES, format_args!("'{other}'"))),
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -105,14 +108,16 @@ pub enum BusyPolicy {
 }
 
 impl BusyPolicy {
+    /// The accepted names.
+    pub const NAMES: &'static [&'static str] = &["raise", "silent", "flush"];
+
+    /// Parses `"raise"`, `"silent"` or `"flush"`.
     pub fn parse(s: &str) -> Result<Self> {
         match s {
             "raise" => Ok(Self::Raise),
             "silent" => Ok(Self::Silent),
             "flush" => Ok(Self::Flush),
-            other => Err(Error::InvalidConfig(format!(
-                "busy_policy must be one of 'raise', 'silent', 'flush', not {other:?}"
-            ))),
+            other => Err(not_one_of("busy_policy", Self::NAMES, format_args!("'{other}'"))),
         }
     }
     pub fn as_str(self) -> &'static str {
@@ -333,8 +338,65 @@ pub fn rule(knob: &str) -> &'static str {
     }
 }
 
+/// The knobs of the `compaction` section ([`CompactionConfig`]), by name.
+pub const COMPACTION_KEYS: &[&str] = &["target_bytes", "max_inputs", "max_windows"];
+
+/// The knobs of the `adaptive` section ([`AdaptiveConfig`]), by name.
+pub const ADAPTIVE_KEYS: &[&str] = &[
+    "target_records",
+    "min_window",
+    "max_window",
+    "hysteresis_pct",
+    "window_quantum",
+    "alpha",
+    "warmup_flushes",
+    "stale_flushes",
+    "failure_backoff_threshold",
+    "failure_backoff_pct",
+];
+
+/// A value of a knob against its rule: `"{name} must be {rule}, got {got}"`.
+/// `name` is the knob as the caller spelled it (a binding's keyword),
+/// `knob` the engine's name whose [`rule`] applies.
+pub fn invalid_value(name: &str, knob: &str, got: impl std::fmt::Display) -> Error {
+    Error::InvalidConfig(format!("{name} must be {}, got {got}", rule(knob)))
+}
+
+/// A value beyond what the knob's type holds (a binding's integer wider
+/// than the field): the rule, the value given, and which range it leaves
+/// (`int64` for timestamp and window knobs, the knob's own otherwise). A
+/// binding reports it with its language's overflow error.
+pub fn too_large(name: &str, knob: &str, got: impl std::fmt::Display) -> Error {
+    let int64 = matches!(
+        knob,
+        "window_size"
+            | "window_origin"
+            | "min_ts"
+            | "adaptive.min_window"
+            | "adaptive.max_window"
+            | "adaptive.window_quantum"
+    );
+    let range = if int64 { "outside int64 range" } else { "too large for the knob" };
+    Error::InvalidConfig(format!("{name} must be {}, got {got}, which is {range}", rule(knob)))
+}
+
+/// A name that is not one of a knob's accepted `names`:
+/// `"{knob} must be one of 'a', 'b', got {got}"`.
+pub fn not_one_of(knob: &str, names: &[&str], got: impl std::fmt::Display) -> Error {
+    let accepted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    Error::InvalidConfig(format!("{knob} must be one of {}, got {got}", accepted.join(", ")))
+}
+
+/// A key that is not a knob of `section` (`"adaptive"` or `"compaction"`,
+/// see [`ADAPTIVE_KEYS`], [`COMPACTION_KEYS`]); `key` as the caller wrote
+/// it. Keeps the C package's phrase (`Unknown key 'x' in adaptive dict`).
+pub fn unknown_key(section: &str, key: impl std::fmt::Display) -> Error {
+    let keys = if section == "adaptive" { ADAPTIVE_KEYS } else { COMPACTION_KEYS };
+    Error::InvalidConfig(format!("Unknown key {key} in {section} dict; accepted keys: {}", keys.join(", ")))
+}
+
 fn invalid(knob: &str, got: impl std::fmt::Display) -> Error {
-    Error::InvalidConfig(format!("{knob} must be {}, got {got}", rule(knob)))
+    invalid_value(knob, knob, got)
 }
 
 fn nonneg_i64(name: &str, v: i64) -> Result<()> {
@@ -484,5 +546,20 @@ mod tests {
         let e = Config { adaptive, ..Config::default() }.resolve(8).unwrap_err().to_string();
         assert!(e.contains("adaptive.hysteresis_pct must be a percentage in [0, 100], got 101"), "{e}");
         assert!(rule("maintenance_nice").contains("None = engine default 10"));
+    }
+
+    #[test]
+    fn messages_are_shown_as_is_with_the_c_phrases() {
+        // No prefix: the message a binding shows is the engine's.
+        let e = TimeUnit::parse("h").unwrap_err().to_string();
+        assert_eq!(e, "time_unit must be one of 's', 'ms', 'us', 'ns', got 'h'");
+        let e = unknown_key("adaptive", "'bogus'").to_string();
+        assert!(e.starts_with("Unknown key 'bogus' in adaptive dict; accepted keys: target_records,"), "{e}");
+        let e = too_large("window_size", "window_size", "9223372036854775808").to_string();
+        assert!(e.ends_with("got 9223372036854775808, which is outside int64 range"), "{e}");
+        let e = too_large("sealed_max_runs", "sealed_max_runs", 1u128 << 64).to_string();
+        assert!(e.contains("must be an int >= 0") && e.ends_with("which is too large for the knob"), "{e}");
+        let e = invalid_value("adaptive_alpha", "adaptive.alpha", -1).to_string();
+        assert!(e.starts_with("adaptive_alpha must be a finite smoothing factor"), "{e}");
     }
 }

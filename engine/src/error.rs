@@ -12,7 +12,9 @@ use crate::Timestamp;
 pub enum Error {
     /// The log was closed; no operation is possible until it is reopened.
     Closed,
-    /// A configuration value was rejected.
+    /// A configuration value was rejected. The message names the knob,
+    /// states its rule (see [`config::rule`](crate::config::rule)) and
+    /// prints the value given; it is shown as is.
     InvalidConfig(String),
     /// `t1 > t2` in a range operation.
     InvalidRange { t1: Timestamp, t2: Timestamp },
@@ -34,7 +36,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Closed => f.write_str("Timelog is closed"),
-            Error::InvalidConfig(msg) => write!(f, "invalid configuration: {msg}"),
+            Error::InvalidConfig(msg) => f.write_str(msg),
             Error::InvalidRange { t1, t2 } => write!(
                 f,
                 "invalid range: t1={t1} is greater than t2={t2}; ranges are half-open [t1, t2) with t1 <= t2"
@@ -53,7 +55,8 @@ impl fmt::Display for Error {
             ),
             Error::Pinned(n) => write!(
                 f,
-                "cannot close: {n} reader(s) still pin snapshots of this log (iterators, page spans, object views or exported memoryviews); close or release them first"
+                "cannot close: {n} reader(s) are pinned to snapshots of this log (iterators, page spans, object views or exported buffers); \
+                 close them (it.close(), span.close(), mv.release()), exhaust them or drop them, then call close() again"
             ),
             Error::Corrupt(msg) => write!(f, "invariant violated: {msg}"),
             Error::InvalidArgument(msg) => f.write_str(msg),
@@ -62,6 +65,16 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The retention-floor rule of every write: a record at `ts` below `floor`
+/// is refused with [`Error::BelowFloor`] (`None`: no floor).
+#[inline]
+pub fn check_floor(ts: Timestamp, floor: Option<Timestamp>) -> Result<()> {
+    match floor {
+        Some(floor) if ts < floor => Err(Error::BelowFloor { ts, floor }),
+        _ => Ok(()),
+    }
+}
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -73,6 +73,7 @@
 #![warn(missing_docs)]
 #![allow(missing_docs)] // NOTE: public items are documented; the lint stays off for field-heavy structs.
 
+pub mod bounds;
 pub mod config;
 pub mod error;
 pub mod hooks;
@@ -88,13 +89,14 @@ mod timelog;
 mod tombstone;
 mod validate;
 
+pub use bounds::Bounds;
 pub use config::{AdaptiveConfig, BusyPolicy, CompactionConfig, Config, MaintenanceMode, TimeUnit};
 pub use error::{Error, Result};
 pub use hooks::{Hooks, Point};
 pub use query::cursor::Cursor;
 pub use query::histogram::MAX_HISTOGRAM_BUCKETS;
 pub use snapshot::{Order, PageSpan, Snapshot};
-pub use stats::Stats;
+pub use stats::{Counter, Stats};
 pub use timelog::{ForkGuard, Timelog, WriteStatus};
 pub use tombstone::Tombstone;
 

@@ -191,7 +191,8 @@ pub enum Order {
 /// Converts a half-open `[t1, t2)` into inclusive bounds (`None` if empty).
 #[inline]
 pub(crate) fn half_open(t1: Timestamp, t2: Timestamp) -> Option<(Timestamp, Timestamp)> {
-    (t1 < t2).then(|| (t1, t2 - 1))
+    let b = crate::Bounds::half_open(t1, t2);
+    (!b.is_empty()).then_some((b.lo, b.hi))
 }
 
 impl<T: Send + Sync + 'static> Snapshot<T> {
@@ -233,10 +234,8 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
 
     /// Records in the half-open range `[t1, t2)`; empty if `t1 >= t2`.
     pub fn range(&self, t1: Timestamp, t2: Timestamp, order: Order) -> Cursor<T> {
-        match half_open(t1, t2) {
-            Some((lo, hi)) => self.cursor(lo, hi, order),
-            None => self.cursor(1, 0, order),
-        }
+        let b = crate::Bounds::half_open(t1, t2);
+        self.cursor(b.lo, b.hi, order)
     }
 
     /// Records with timestamp `>= t` (up to and including `i64::MAX`).
@@ -246,10 +245,8 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
 
     /// Records with timestamp `< t`.
     pub fn until(&self, t: Timestamp, order: Order) -> Cursor<T> {
-        match t.checked_sub(1) {
-            Some(hi) => self.cursor(Timestamp::MIN, hi, order),
-            None => self.cursor(1, 0, order),
-        }
+        let b = crate::Bounds::until(t);
+        self.cursor(b.lo, b.hi, order)
     }
 
     /// Every visible record.

@@ -19,6 +19,9 @@ pub(crate) struct Counters {
     pub(crate) compaction_publish_ebusy: AtomicU64,
     pub(crate) busy_events: AtomicU64,
     pub(crate) extend_skipped: AtomicU64,
+    /// Allocations sized by a caller's input that failed and were reported
+    /// as an error instead of aborting (`Timelog::note_alloc_failure`).
+    pub(crate) alloc_failures: AtomicU64,
     // compaction selection (`select`, counted by `note_selection`)
     pub(crate) select_calls: AtomicU64,
     pub(crate) select_l0_inputs: AtomicU64,
@@ -42,7 +45,74 @@ pub(crate) struct Counters {
     pub(crate) adaptive_failures: AtomicU64,
 }
 
+/// One monotonic counter of [`Stats`], read on its own with
+/// [`Timelog::counter`](crate::Timelog::counter) (one atomic load, no
+/// report built).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Counter {
+    /// [`Stats::seals_total`].
+    SealsTotal,
+    /// [`Stats::ooo_budget_hits`].
+    OooBudgetHits,
+    /// [`Stats::backpressure_waits`].
+    BackpressureWaits,
+    /// [`Stats::flushes_total`].
+    FlushesTotal,
+    /// [`Stats::compactions_total`].
+    CompactionsTotal,
+    /// [`Stats::compaction_retries`].
+    CompactionRetries,
+    /// [`Stats::compaction_publish_ebusy`].
+    CompactionPublishEbusy,
+    /// [`Stats::busy_events`].
+    BusyEvents,
+    /// [`Stats::extend_skipped`].
+    ExtendSkipped,
+    /// Allocations sized by a caller's input (a bulk write's batch) that
+    /// failed and were reported as an error instead of aborting
+    /// ([`Timelog::note_alloc_failure`](crate::Timelog::note_alloc_failure));
+    /// any other allocation failure aborts the process, as Rust's
+    /// allocator does.
+    AllocFailures,
+    /// [`Stats::select_calls`].
+    SelectCalls,
+    /// [`Stats::select_l0_inputs`].
+    SelectL0Inputs,
+    /// [`Stats::select_l1_inputs`].
+    SelectL1Inputs,
+    /// [`Stats::select_no_work`].
+    SelectNoWork,
+    /// [`Stats::adaptive_flush_count`].
+    AdaptiveFlushCount,
+    /// [`Stats::adaptive_failures`].
+    AdaptiveFailures,
+}
+
 impl Counters {
+    /// The current value of one counter (Relaxed: counters order nothing).
+    pub(crate) fn get(&self, c: Counter) -> u64 {
+        let a = match c {
+            Counter::SealsTotal => &self.seals_total,
+            Counter::OooBudgetHits => &self.ooo_budget_hits,
+            Counter::BackpressureWaits => &self.backpressure_waits,
+            Counter::FlushesTotal => &self.flushes_total,
+            Counter::CompactionsTotal => &self.compactions_total,
+            Counter::CompactionRetries => &self.compaction_retries,
+            Counter::CompactionPublishEbusy => &self.compaction_publish_ebusy,
+            Counter::BusyEvents => &self.busy_events,
+            Counter::ExtendSkipped => &self.extend_skipped,
+            Counter::AllocFailures => &self.alloc_failures,
+            Counter::SelectCalls => &self.select_calls,
+            Counter::SelectL0Inputs => &self.select_l0_inputs,
+            Counter::SelectL1Inputs => &self.select_l1_inputs,
+            Counter::SelectNoWork => &self.select_no_work,
+            Counter::AdaptiveFlushCount => &self.adaptive_flush_count,
+            Counter::AdaptiveFailures => &self.adaptive_failures,
+        };
+        a.load(Relaxed)
+    }
+
     /// One compaction selection: `Some((l0 inputs, l1 inputs))`, or `None`
     /// when there was nothing to compact.
     pub(crate) fn note_selection(&self, sel: Option<(usize, usize)>) {

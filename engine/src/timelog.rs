@@ -1363,3 +1363,29 @@ fn lower_thread_priority(nice: u8) {
 
 #[cfg(not(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle)))))]
 fn lower_thread_priority(_nice: u8) {}
+
+// Accessors for the binding
+impl<T: Clone + Send + Sync + 'static> Timelog<T> {
+    /// One counter's current value (one atomic load; no [`Stats`] is built).
+    pub fn counter(&self, c: crate::stats::Counter) -> u64 {
+        self.inner.counters.get(c)
+    }
+
+    /// Retired memtables and segments still alive because a snapshot pins
+    /// them ([`Stats::retired_queue_len`] without building the report).
+    pub fn retired_queue_len(&self) -> usize {
+        self.inner.retired.load(Relaxed)
+    }
+
+    /// Records that an allocation sized by the caller's input failed and
+    /// was reported as an error ([`Counter::AllocFailures`](crate::stats::Counter::AllocFailures)).
+    pub fn note_alloc_failure(&self) {
+        self.inner.counters.alloc_failures.fetch_add(1, Relaxed);
+    }
+
+    /// Checks `ts` against the retention floor ([`Error::BelowFloor`]), as
+    /// every write does; for callers that refuse a batch item by item.
+    pub fn check_floor(&self, ts: Timestamp) -> Result<()> {
+        crate::error::check_floor(ts, self.floor())
+    }
+}

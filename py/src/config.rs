@@ -1,13 +1,22 @@
 //! Parsing the keyword configuration of `Timelog(...)`, `reopen(...)` and
 //! `configure(...)` into an engine [`Config`].
+//!
+//! The binding converts Python values (types, `__index__`, the C package's
+//! flat legacy keywords); every rule and every message about a value is
+//! the engine's (`timelog::config`: `rule`, `invalid_value`, `too_large`,
+//! `not_one_of`, `unknown_key`, and `Config` validation when the log is
+//! built), mapped to Python classes by `convert::err` (`ValueError`) — and
+//! to `OverflowError` for a Python int wider than the knob's field, the
+//! one case the engine cannot see.
 
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
+use timelog::config::{ADAPTIVE_KEYS, COMPACTION_KEYS};
 use timelog::{AdaptiveConfig, BusyPolicy, CompactionConfig, Config, MaintenanceMode, TimeUnit};
 
-use crate::convert::coerce_ts;
+use crate::convert::{coerce_ts, err};
 
 pub const KEYS: &[&str] = &[
     "time_unit",
@@ -31,19 +40,6 @@ pub const KEYS: &[&str] = &[
     "adaptive",
 ];
 
-const COMPACTION_KEYS: &[&str] = &["target_bytes", "max_inputs", "max_windows"];
-const ADAPTIVE_KEYS: &[&str] = &[
-    "target_records",
-    "min_window",
-    "max_window",
-    "hysteresis_pct",
-    "window_quantum",
-    "alpha",
-    "warmup_flushes",
-    "stale_flushes",
-    "failure_backoff_threshold",
-    "failure_backoff_pct",
-];
 
 /// The C package's flat legacy keywords: `(flat name, dict, key in the dict)`.
 /// Each sets exactly what the dict form sets.
@@ -71,11 +67,19 @@ fn repr(v: &Bound<'_, PyAny>) -> String {
     v.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into())
 }
 
-fn str_arg<'py>(name: &str, v: &Bound<'py, PyAny>, accepted: &str) -> PyResult<String> {
+/// A named choice (`time_unit`, ...): a str parsed by the engine; any
+/// other value gets the engine's message with its repr.
+fn choice<T>(name: &str, v: &Bound<'_, PyAny>, names: &[&str], parse: fn(&str) -> timelog::Result<T>) -> PyResult<T> {
     match v.cast::<PyString>() {
-        Ok(s) => Ok(s.to_str()?.to_owned()),
-        Err(_) => Err(PyValueError::new_err(format!("{name} must be one of {accepted}, got {}", v.repr()?))),
+        Ok(s) => parse(s.to_str()?).map_err(err),
+        Err(_) => Err(err(timelog::config::not_one_of(name, names, repr(v)))),
     }
+}
+
+/// A Python int wider than the knob's field: the engine's message, with
+/// CPython's class for a value that does not fit a C type.
+fn overflow(e: timelog::Error) -> PyErr {
+    PyOverflowError::new_err(e.to_string())
 }
 
 /// An integer knob as Python sees it: `operator.index(v)` (so numpy
@@ -98,16 +102,13 @@ fn int_in(name: &str, knob: &str, v: &Bound<'_, PyAny>, lo: i128, hi: i128, abov
             e
         }
     })?;
-    let rule = timelog::config::rule(knob);
     let got = repr(&i);
     match i.extract::<i128>() {
         Ok(n) if (lo..=hi).contains(&n) => Ok(n),
-        Ok(n) if n < lo => Err(PyValueError::new_err(format!("{name} must be {rule}, got {got}"))),
-        _ if i.lt(0)? => Err(PyValueError::new_err(format!("{name} must be {rule}, got {got}"))),
-        _ if above == Above::Overflow => {
-            Err(PyOverflowError::new_err(format!("{name} must be {rule}, got {got}, which is too large")))
-        }
-        _ => Err(PyValueError::new_err(format!("{name} must be {rule}, got {got}"))),
+        Ok(n) if n < lo => Err(err(timelog::config::invalid_value(name, knob, got))),
+        _ if i.lt(0)? => Err(err(timelog::config::invalid_value(name, knob, got))),
+        _ if above == Above::Overflow => Err(overflow(timelog::config::too_large(name, knob, got))),
+        _ => Err(err(timelog::config::invalid_value(name, knob, got))),
     }
 }
 
@@ -128,7 +129,7 @@ fn uint<T: TryFrom<u64>>(name: &str, knob: &str, v: &Bound<'_, PyAny>) -> PyResu
         .find(|&m| T::try_from(m).is_ok())
         .unwrap_or(0);
     let n = int_in(name, knob, v, 0, hi as i128, Above::Overflow)?;
-    T::try_from(n as u64).map_err(|_| PyOverflowError::new_err(format!("{name} is too large: {n}")))
+    T::try_from(n as u64).map_err(|_| overflow(timelog::config::too_large(name, knob, n)))
 }
 
 /// A non-negative `i64` knob (windows): `[0, 2**63 - 1]`.
@@ -177,11 +178,7 @@ fn sub_dict<'py>(name: &str, v: &Bound<'py, PyAny>, keys: &[&str]) -> PyResult<O
         };
         let ks = ks.to_str()?.to_owned();
         if !keys.contains(&ks.as_str()) {
-            return Err(PyValueError::new_err(format!(
-                "Unknown key {} in {name} dict; accepted keys: {}",
-                repr(&k),
-                keys.join(", ")
-            )));
+            return Err(err(timelog::config::unknown_key(name, repr(&k))));
         }
         out.push((ks, v));
     }
@@ -265,18 +262,9 @@ pub fn parse(kwargs: Option<&Bound<'_, PyDict>>, carry: Option<&Config>, what: &
     for (k, v) in kw.iter() {
         let key: String = k.extract()?;
         match key.as_str() {
-            "time_unit" => {
-                c.time_unit = TimeUnit::parse(&str_arg("time_unit", &v, "'s', 'ms', 'us', 'ns'")?)
-                    .map_err(|e| PyValueError::new_err(e.to_string().replace("invalid configuration: ", "")))?
-            }
-            "maintenance" => {
-                c.maintenance = MaintenanceMode::parse(&str_arg("maintenance", &v, "'background', 'disabled'")?)
-                    .map_err(|e| PyValueError::new_err(e.to_string().replace("invalid configuration: ", "")))?
-            }
-            "busy_policy" => {
-                c.busy_policy = BusyPolicy::parse(&str_arg("busy_policy", &v, "'raise', 'silent', 'flush'")?)
-                    .map_err(|e| PyValueError::new_err(e.to_string().replace("invalid configuration: ", "")))?
-            }
+            "time_unit" => c.time_unit = choice(&key, &v, TimeUnit::NAMES, TimeUnit::parse)?,
+            "maintenance" => c.maintenance = choice(&key, &v, MaintenanceMode::NAMES, MaintenanceMode::parse)?,
+            "busy_policy" => c.busy_policy = choice(&key, &v, BusyPolicy::NAMES, BusyPolicy::parse)?,
             "min_ts" => c.min_ts = if v.is_none() { None } else { Some(int64("min_ts", &v)?) },
             "mostly_ordered_default" => {
                 c.mostly_ordered_default = v

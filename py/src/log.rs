@@ -10,7 +10,7 @@ use pyo3::types::{PyDict, PyList, PySlice, PyTuple};
 use pyo3::IntoPyObjectExt;
 use pyo3::{PyTraverseError, PyVisit};
 
-use timelog::{Config, Hooks, MaintenanceMode, Order, Timelog};
+use timelog::{Bounds, Config, Counter, Hooks, MaintenanceMode, Order, Timelog};
 
 use crate::config;
 use crate::convert::{coerce_ts, deferred, err, interp, write_result, PyObj};
@@ -142,21 +142,10 @@ impl PyTimelog {
         states.push(a);
     }
 
-    fn iter_over(&self, lo: i64, hi: i64, order: Order) -> PyResult<PyTimelogIter> {
+    /// An iterator over `b` (bounds from the engine's `timelog::Bounds`).
+    fn iter_over(&self, b: Bounds, order: Order) -> PyResult<PyTimelogIter> {
         let snap = self.state().log.snapshot().map_err(err)?;
-        Ok(PyTimelogIter::new(snap, lo, hi, order))
-    }
-
-    fn range_iter(&self, t1: i64, t2: i64, order: Order) -> PyResult<PyTimelogIter> {
-        if t1 > t2 {
-            return Err(PyValueError::new_err(format!(
-                "range() needs t1 <= t2, got t1={t1} > t2={t2}; ranges are half-open [t1, t2)"
-            )));
-        }
-        if t1 == t2 {
-            return self.iter_over(1, 0, order);
-        }
-        self.iter_over(t1, t2 - 1, order)
+        Ok(PyTimelogIter::new(snap, b.lo, b.hi, order))
     }
 
     fn slice_iter(&self, s: &Bound<'_, PySlice>, order: Order) -> PyResult<PyTimelogIter> {
@@ -167,18 +156,8 @@ impl PyTimelog {
                 step.repr()?
             )));
         }
-        let start = s.getattr("start")?;
-        let stop = s.getattr("stop")?;
-        let lo = if start.is_none() { i64::MIN } else { coerce_ts(&start)? };
-        if stop.is_none() {
-            return self.iter_over(lo, i64::MAX, order);
-        }
-        let t2 = coerce_ts(&stop)?;
-        // Reversed bounds give an empty iterator (sequence semantics).
-        if t2 <= lo {
-            return self.iter_over(1, 0, order);
-        }
-        self.iter_over(lo, t2 - 1, order)
+        let (start, stop) = slice_bounds(s)?;
+        self.iter_over(Bounds::slice(start, stop), order)
     }
 
     fn points<'py>(&self, py: Python<'py>, ts: i64) -> PyResult<Bound<'py, PyList>> {
@@ -201,32 +180,22 @@ impl PyTimelog {
         if !step.is_none() && !step_is_one(&step) {
             return Err(PyValueError::new_err("slice step must be None or 1 in del log[t1:t2]"));
         }
-        let start = s.getattr("start")?;
-        let stop = s.getattr("stop")?;
-        let st = self.state();
-        match (start.is_none(), stop.is_none()) {
-            (true, true) => write_result(st.log.delete_range(i64::MIN, i64::MAX)),
-            (true, false) => write_result(st.log.delete_before(coerce_ts(&stop)?)),
-            (false, true) => write_result(st.log.delete_range(coerce_ts(&start)?, i64::MAX)),
-            (false, false) => {
-                let (a, b) = (coerce_ts(&start)?, coerce_ts(&stop)?);
-                // As delete_range (and the C package): reversed bounds are
-                // an error for a delete, not an empty no-op.
-                if a > b {
-                    return Err(PyValueError::new_err(format!(
-                        "del log[t1:t2] needs t1 <= t2, got t1={a} > t2={b}; ranges are half-open [t1, t2)"
-                    )));
-                }
-                if a == b {
-                    return Ok(());
-                }
-                write_result(st.log.delete_range(a, b))
-            }
-        }
+        let (start, stop) = slice_bounds(s)?;
+        let (t1, t2) = timelog::bounds::delete_slice(start, stop).map_err(err)?;
+        write_result(self.state().log.delete_range(t1, t2))
     }
 
-    fn ordered_hint(&self, mostly_ordered: Option<bool>) -> bool {
-        mostly_ordered.unwrap_or(self.state().cfg.mostly_ordered_default)
+    /// `reopen(**kwargs)` (also `configure`, named `what` in messages).
+    fn reopen_as(&self, what: &str, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
+        let st = self.state();
+        if !st.log.is_closed() {
+            return Err(crate::TimelogError::new_err(format!(
+                "{what} needs a closed log; call close() first, then {what} with the new settings"
+            )));
+        }
+        let cfg = config::parse(kwargs, Some(&st.cfg), what)?;
+        self.replace_state(build(cfg)?);
+        Ok(())
     }
 
     fn write_batch(&self, py: Python<'_>, batch: Vec<(i64, PyObj)>) -> PyResult<()> {
@@ -242,6 +211,26 @@ impl PyTimelog {
 enum BulkObjects<'py> {
     List(Bound<'py, PyList>),
     Tuple(Bound<'py, PyTuple>),
+}
+
+/// The converted `start`, `stop` of a slice (`None` for an open end).
+fn slice_bounds(s: &Bound<'_, PySlice>) -> PyResult<(Option<i64>, Option<i64>)> {
+    let conv = |v: Bound<'_, PyAny>| if v.is_none() { Ok(None) } else { coerce_ts(&v).map(Some) };
+    Ok((conv(s.getattr("start")?)?, conv(s.getattr("stop")?)?))
+}
+
+/// A batch vector with room for `n` records, or `MemoryError` (counted in
+/// `alloc_failures`) when the allocation fails: `n` comes from the
+/// caller's `__len__` or buffer, so it can be anything.
+fn batch_with_capacity(log: &Engine, n: usize) -> PyResult<Vec<(i64, PyObj)>> {
+    let mut v = Vec::new();
+    if let Err(e) = v.try_reserve(n) {
+        log.note_alloc_failure();
+        return Err(pyo3::exceptions::PyMemoryError::new_err(format!(
+            "cannot allocate a batch of {n} records ({e}); write it in smaller pieces"
+        )));
+    }
+    Ok(v)
 }
 
 /// A slice step of 1: an int or an `__index__` object (numpy.int64(1)), not a bool.
@@ -314,7 +303,9 @@ impl PyTimelog {
         mostly_ordered: Option<bool>,
         insert_on_error: bool,
     ) -> PyResult<()> {
-        let _ = self.ordered_hint(mostly_ordered);
+        // A documented no-op (docs/python-api.md): every batch is sorted
+        // stably by the engine whatever the hint; only its type is checked.
+        let _ = mostly_ordered;
         let st = self.state();
         if st.log.is_closed() {
             return Err(err(timelog::Error::Closed));
@@ -324,17 +315,14 @@ impl PyTimelog {
                 "extend(insert_on_error=False) validates the whole batch first and needs a sequence, not a generator or iterator; pass list(items)",
             ));
         }
-        let floor = st.log.floor();
         let mut batch: Vec<(i64, PyObj)> = Vec::new();
         let mut skipped = 0u64;
         let mut take = |t: &Bound<'_, PyAny>, obj: Bound<'_, PyAny>, batch: &mut Vec<(i64, PyObj)>| -> PyResult<()> {
             match coerce_ts(t) {
                 Ok(ts) => {
-                    if let Some(f) = floor {
-                        if ts < f {
-                            return Err(err(timelog::Error::BelowFloor { ts, floor: f }));
-                        }
-                    }
+                    // The engine's floor rule, item by item: a record below
+                    // the floor raises before any warning or count.
+                    st.log.check_floor(ts).map_err(err)?;
                     batch.push((ts, PyObj::new(obj.unbind())));
                     Ok(())
                 }
@@ -361,7 +349,7 @@ impl PyTimelog {
                             "extend(timestamps, objects) needs sequences of equal length, got {n1} timestamps and {n2} objects"
                         )));
                     }
-                    batch.reserve(n1);
+                    batch = batch_with_capacity(&st.log, n1)?;
                 }
                 // Pairwise, like zip(strict=True): a side that ends first
                 // (a sequence that shrank during the call, or unsized
@@ -388,7 +376,7 @@ impl PyTimelog {
             }
             None => {
                 if let Ok(n) = items.len() {
-                    batch.reserve(n);
+                    batch = batch_with_capacity(&st.log, n)?;
                 }
                 for item in items.try_iter()? {
                     let item = item?;
@@ -444,7 +432,8 @@ impl PyTimelog {
         objects: Bound<'_, PyAny>,
         mostly_ordered: Option<bool>,
     ) -> PyResult<()> {
-        let _ = self.ordered_hint(mostly_ordered);
+        // A documented no-op, as for extend().
+        let _ = mostly_ordered;
         let (objs, n_objs) = if let Ok(l) = objects.cast::<PyList>() {
             (BulkObjects::List(l.clone()), l.len())
         } else if let Ok(t) = objects.cast::<PyTuple>() {
@@ -455,7 +444,7 @@ impl PyTimelog {
                 objects.get_type().name()?
             )));
         };
-        let floor = self.state().log.floor();
+        let st = self.state();
         // One pass from the caller's buffer and sequence into the batch: no
         // copy of the timestamps, no intermediate vector of objects.
         let batch = crate::views::with_int64_buffer(&timestamps, |ts| {
@@ -466,12 +455,8 @@ impl PyTimelog {
                     n_objs
                 )));
             }
-            if let Some(f) = floor {
-                if let Some(&t) = ts.iter().find(|&&t| t < f) {
-                    return Err(err(timelog::Error::BelowFloor { ts: t, floor: f }));
-                }
-            }
-            let mut batch: Vec<(i64, PyObj)> = Vec::with_capacity(ts.len());
+            // The retention floor is the engine's check (`extend`).
+            let mut batch = batch_with_capacity(&st.log, ts.len())?;
             match &objs {
                 BulkObjects::List(l) => batch.extend(ts.iter().copied().zip(l.iter().map(|o| PyObj::new(o.unbind())))),
                 BulkObjects::Tuple(t) => batch.extend(ts.iter().copied().zip(t.iter().map(|o| PyObj::new(o.unbind())))),
@@ -502,11 +487,7 @@ impl PyTimelog {
     ///
     /// Raises: ValueError if t1 > t2; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogBusyError if the write was committed but hit backpressure (busy_policy='raise'): do not retry it; TimelogError if the log is closed.
     fn delete_range(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>) -> PyResult<()> {
-        let (a, b) = (coerce_ts(&t1)?, coerce_ts(&t2)?);
-        if a > b {
-            return Err(PyValueError::new_err(format!("delete_range() needs t1 <= t2, got t1={a} > t2={b}")));
-        }
-        write_result(self.state().log.delete_range(a, b))
+        write_result(self.state().log.delete_range(coerce_ts(&t1)?, coerce_ts(&t2)?))
     }
 
     /// del log[ts] deletes the records at ts; del log[t1:t2] deletes [t1, t2).
@@ -551,7 +532,7 @@ impl PyTimelog {
     /// Raises: ValueError if t1 > t2; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (t1, t2, *, reverse = false))]
     fn range(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
-        self.range_iter(coerce_ts(&t1)?, coerce_ts(&t2)?, order_of(reverse))
+        self.iter_over(Bounds::range(coerce_ts(&t1)?, coerce_ts(&t2)?).map_err(err)?, order_of(reverse))
     }
 
     /// Iterator over the records with a timestamp >= ts (`reverse=True`: descending).
@@ -559,7 +540,7 @@ impl PyTimelog {
     /// Raises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (ts, *, reverse = false))]
     fn since(&self, ts: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
-        self.iter_over(coerce_ts(&ts)?, i64::MAX, order_of(reverse))
+        self.iter_over(Bounds::since(coerce_ts(&ts)?), order_of(reverse))
     }
 
     /// Iterator over the records with a timestamp < ts (`reverse=True`: descending).
@@ -567,10 +548,7 @@ impl PyTimelog {
     /// Raises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (ts, *, reverse = false))]
     fn until(&self, ts: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
-        match coerce_ts(&ts)?.checked_sub(1) {
-            Some(hi) => self.iter_over(i64::MIN, hi, order_of(reverse)),
-            None => self.iter_over(1, 0, order_of(reverse)),
-        }
+        self.iter_over(Bounds::until(coerce_ts(&ts)?), order_of(reverse))
     }
 
     /// Iterator over every record, ascending (`reverse=True`: descending).
@@ -578,15 +556,14 @@ impl PyTimelog {
     /// Raises: TimelogError if the log is closed.
     #[pyo3(signature = (*, reverse = false))]
     fn all(&self, reverse: bool) -> PyResult<PyTimelogIter> {
-        self.iter_over(i64::MIN, i64::MAX, order_of(reverse))
+        self.iter_over(Bounds::ALL, order_of(reverse))
     }
 
     /// Iterator over the records at exactly `ts`, in insertion order.
     ///
     /// Raises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     fn point(&self, ts: Bound<'_, PyAny>) -> PyResult<PyTimelogIter> {
-        let t = coerce_ts(&ts)?;
-        self.iter_over(t, t, Order::Asc)
+        self.iter_over(Bounds::point(coerce_ts(&ts)?), Order::Asc)
     }
 
     /// Same as point(ts): iterator over the records at exactly `ts`.
@@ -600,14 +577,14 @@ impl PyTimelog {
     ///
     /// Raises: TimelogError if the log is closed.
     fn __iter__(&self) -> PyResult<PyTimelogIter> {
-        self.iter_over(i64::MIN, i64::MAX, Order::Asc)
+        self.iter_over(Bounds::ALL, Order::Asc)
     }
 
     /// reversed(log): every record in descending timestamp order (one snapshot).
     ///
     /// Raises: TimelogError if the log is closed.
     fn __reversed__(&self) -> PyResult<PyTimelogIter> {
-        self.iter_over(i64::MIN, i64::MAX, Order::Desc)
+        self.iter_over(Bounds::ALL, Order::Desc)
     }
 
     /// The newest `n` records, in ascending order (no scan of the rest).
@@ -615,7 +592,7 @@ impl PyTimelog {
     /// Raises: TypeError if n is not an int (bools included); ValueError if n < 0; TimelogError if the log is closed.
     fn tail<'py>(&self, py: Python<'py>, n: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let n = count_arg("tail", &n)?;
-        let it = self.iter_over(i64::MIN, i64::MAX, Order::Desc)?;
+        let it = self.iter_over(Bounds::ALL, Order::Desc)?;
         let list = it.take_list(py, n)?;
         list.reverse()?;
         Ok(list)
@@ -626,7 +603,7 @@ impl PyTimelog {
     /// Raises: TypeError if n is not an int (bools included); ValueError if n < 0; TimelogError if the log is closed.
     fn head<'py>(&self, py: Python<'py>, n: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let n = count_arg("head", &n)?;
-        self.iter_over(i64::MIN, i64::MAX, Order::Asc)?.take_list(py, n)
+        self.iter_over(Bounds::ALL, Order::Asc)?.take_list(py, n)
     }
 
     /// len(log): the number of visible records (deletes applied).
@@ -741,19 +718,10 @@ impl PyTimelog {
         batch_rows: isize,
     ) -> PyResult<crate::arrow::PyArrowStream> {
         let policy = crate::arrow::Payloads::parse(payloads)?;
-        let lo = t1.as_ref().map(coerce_ts).transpose()?.unwrap_or(i64::MIN);
-        let (lo, hi) = match t2.as_ref().map(coerce_ts).transpose()? {
-            None => (lo, i64::MAX),
-            Some(b) if t1.is_some() && lo > b => {
-                return Err(err(timelog::Error::InvalidRange { t1: lo, t2: b }));
-            }
-            Some(b) => match b.checked_sub(1) {
-                Some(hi) if hi >= lo => (lo, hi),
-                _ => (1, 0),
-            },
-        };
+        let (t1, t2) = (t1.as_ref().map(coerce_ts).transpose()?, t2.as_ref().map(coerce_ts).transpose()?);
+        let b = Bounds::optional(t1, t2).map_err(err)?;
         let snap = self.state().log.snapshot().map_err(err)?;
-        crate::arrow::PyArrowStream::new(crate::arrow::Source::Range { snap, lo, hi }, policy, batch_rows)
+        crate::arrow::PyArrowStream::new(crate::arrow::Source::Range { snap, lo: b.lo, hi: b.hi }, policy, batch_rows)
     }
 
     /// Arrow PyCapsule interface: every record of the log as a stream of
@@ -770,10 +738,12 @@ impl PyTimelog {
     /// Zero-copy PageSpans over the flushed records of [t1, t2) (or of everything).
     ///
     /// Pass both bounds or neither. Records still in the memtable are not
-    /// included: call flush() first to see them. `kind` is 'segment' or 'page'.
+    /// included: call flush() first to see them. `kind` is 'segment' (the
+    /// only kind, as in the C package: spans of the pages of flushed
+    /// segments; each span covers at most one page).
     /// Each span pins its snapshot until closed (span.close(), or `with`).
     ///
-    /// Raises: ValueError for one bound only, t1 > t2 or an unknown kind; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
+    /// Raises: ValueError for one bound only, t1 > t2 or a kind other than 'segment'; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (t1 = None, t2 = None, *, kind = "segment"))]
     fn views(
         &self,
@@ -781,36 +751,31 @@ impl PyTimelog {
         t2: Option<Bound<'_, PyAny>>,
         kind: &str,
     ) -> PyResult<PyPageSpanIter> {
-        if kind != "segment" && kind != "page" {
-            return Err(PyValueError::new_err(format!("kind must be 'segment' or 'page', got {kind:?}")));
+        // `kind` picks what a span covers; the C package knows one kind,
+        // 'segment' (flushed segment pages), and refuses any other.
+        if kind != "segment" {
+            return Err(PyValueError::new_err(format!(
+                "page_spans: kind must be 'segment', got '{kind}' (spans cover the pages of flushed segments)"
+            )));
         }
-        let (a, b) = match (t1, t2) {
-            (None, None) => (None, None),
-            (Some(a), Some(b)) => (Some(coerce_ts(&a)?), Some(coerce_ts(&b)?)),
+        let b = match (t1, t2) {
+            (None, None) => Bounds::ALL,
+            (Some(a), Some(b)) => Bounds::optional(Some(coerce_ts(&a)?), Some(coerce_ts(&b)?)).map_err(err)?,
             _ => {
                 return Err(PyValueError::new_err(
                     "views() takes both bounds (t1, t2) or neither; use views(t1, t2) or views()",
                 ))
             }
         };
-        if let (Some(a), Some(b)) = (a, b) {
-            if a > b {
-                return Err(PyValueError::new_err(format!("views() needs t1 <= t2, got t1={a} > t2={b}")));
-            }
-        }
-        let spans = self.state().log.page_spans(a, b).map_err(err)?;
+        let spans = self.state().log.snapshot().map_err(err)?.page_spans(b.lo, b.hi);
         Ok(PyPageSpanIter::new(spans))
     }
 
     /// Same as views(t1, t2, kind=kind), with both bounds required.
     ///
-    /// Raises: ValueError if t1 > t2 or for an unknown kind; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
+    /// Raises: ValueError if t1 > t2 or for a kind other than 'segment'; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (t1, t2, *, kind = "segment"))]
     fn page_spans(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>, kind: &str) -> PyResult<PyPageSpanIter> {
-        let (a, b) = (coerce_ts(&t1)?, coerce_ts(&t2)?);
-        if a > b {
-            return Err(PyValueError::new_err(format!("page_spans() needs t1 <= t2, got t1={a} > t2={b}")));
-        }
         self.views(Some(t1), Some(t2), kind)
     }
 
@@ -911,7 +876,7 @@ impl PyTimelog {
         if st.log.is_closed() {
             return Err(err(timelog::Error::Closed));
         }
-        crate::stats::to_dict(py, &st.log.stats(), &st.cfg)
+        crate::stats::to_dict(py, &st.log, &st.cfg)
     }
 
     /// Checks the log's internal invariants (ordering, manifest, tombstones).
@@ -933,18 +898,10 @@ impl PyTimelog {
     /// exported memoryviews) still pin snapshots: close them first.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let st = self.state();
-        if st.log.is_closed() {
-            return Ok(());
-        }
-        let n = st.log.pinned();
-        if n > 0 {
-            return Err(crate::TimelogError::new_err(format!(
-                "cannot close: {n} reader(s) are pinned to snapshots of this log (iterators, PageSpans, object views or exported memoryviews); \
-                 close them (it.close(), span.close(), mv.release()), exhaust them or delete them, then call close() again"
-            )));
-        }
-        released(py, || st.log.stop_maintenance());
-        st.log.close().map_err(err)
+        // Detached: the engine refuses while readers are pinned
+        // (`Error::Pinned`), then joins the worker, which attaches to the
+        // interpreter for its payload phases.
+        released(py, || st.log.close()).map_err(err)
     }
 
     /// Makes a closed log usable again, empty, with its settings updated by `kwargs`.
@@ -956,33 +913,15 @@ impl PyTimelog {
     /// unknown or invalid settings.
     #[pyo3(signature = (**kwargs))]
     fn reopen(&self, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
-        let st = self.state();
-        if !st.log.is_closed() {
-            return Err(crate::TimelogError::new_err("reopen() needs a closed log; call close() first"));
-        }
-        let cfg = config::parse(kwargs, Some(&st.cfg), "reopen()")?;
-        self.replace_state(build(cfg)?);
-        Ok(())
+        self.reopen_as("reopen()", kwargs)
     }
 
-    /// Reconfigures a closed log with the constructor's keywords; it is then open, empty.
+    /// Same as reopen(**kwargs) (the C package's other name for it).
     ///
-    /// Settings not given take their defaults, except `min_ts` and
-    /// `mostly_ordered_default`, which are kept.
-    ///
-    /// Raises: TimelogError if the log is not closed; TypeError/ValueError for
-    /// unknown or invalid settings.
+    /// Raises: as reopen().
     #[pyo3(signature = (**kwargs))]
     fn configure(&self, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<()> {
-        let st = self.state();
-        if !st.log.is_closed() {
-            return Err(crate::TimelogError::new_err(
-                "configure() needs a closed log; call close() first, then configure(**settings)",
-            ));
-        }
-        let cfg = config::parse(kwargs, Some(&st.cfg), "configure()")?;
-        self.replace_state(build(cfg)?);
-        Ok(())
+        self.reopen_as("configure()", kwargs)
     }
 
     /// Whether close() was called (and no reopen() since).
@@ -1017,25 +956,26 @@ impl PyTimelog {
     /// How many writes hit backpressure so far.
     #[getter]
     fn busy_events(&self) -> u64 {
-        self.state().log.stats().busy_events
+        self.state().log.counter(Counter::BusyEvents)
     }
 
     /// Retired storage structures waiting for their last reader to finish.
     #[getter]
     fn retired_queue_len(&self) -> usize {
-        self.state().log.stats().retired_queue_len
+        self.state().log.retired_queue_len()
     }
 
-    /// Always 0: allocation failure aborts in Rust (kept for the C package's API).
+    /// Write batches whose allocation failed and raised MemoryError (any
+    /// other allocation failure aborts the process, as Rust does).
     #[getter]
     fn alloc_failures(&self) -> u64 {
-        0
+        self.state().log.counter(Counter::AllocFailures)
     }
 
     /// How many extend() items were skipped for an unconvertible timestamp.
     #[getter]
     fn extend_skipped(&self) -> u64 {
-        self.state().log.stats().extend_skipped
+        self.state().log.counter(Counter::ExtendSkipped)
     }
 
     /// The retention floor (writes below are refused), or None.

@@ -3,9 +3,13 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use timelog::{Config, Stats};
+use timelog::{Config, Counter, Timelog};
 
-pub fn to_dict<'py>(py: Python<'py>, s: &Stats, cfg: &Config) -> PyResult<Bound<'py, PyDict>> {
+use crate::convert::PyObj;
+
+/// The `stats()` dict of `log`, built with configuration `cfg`.
+pub fn to_dict<'py>(py: Python<'py>, log: &Timelog<PyObj>, cfg: &Config) -> PyResult<Bound<'py, PyDict>> {
+    let s = &log.stats();
     let d = PyDict::new(py);
     let storage = PyDict::new(py);
     storage.set_item("segments_l0", s.segments_l0)?;
@@ -33,7 +37,7 @@ pub fn to_dict<'py>(py: Python<'py>, s: &Stats, cfg: &Config) -> PyResult<Bound<
     op.set_item("extend_skipped", s.extend_skipped)?;
     op.set_item("retired_queue_len", s.retired_queue_len)?;
     op.set_item("pinned_readers", s.pinned_readers)?;
-    op.set_item("alloc_failures", 0)?;
+    op.set_item("alloc_failures", log.counter(Counter::AllocFailures))?;
     d.set_item("operational", op)?;
     let cs = PyDict::new(py);
     // The C package's keys first, with its meaning; then ours.
