@@ -343,6 +343,8 @@ def test_bulk_append_refuses_a_zero_d_array(log):
     assert len(log) == 0
 
 
-def test_page_spans_error_names_page_spans(log):
-    with pytest.raises(ValueError, match=r"page_spans\(\) needs t1 <= t2"):
+def test_page_spans_error_does_not_name_another_call(log):
+    # The engine's range message (timelog::Bounds), the same for every call.
+    with pytest.raises(ValueError, match=r"t1=5 is greater than t2=1") as e:
         log.page_spans(5, 1)
+    assert "views()" not in str(e.value)

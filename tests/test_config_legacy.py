@@ -160,3 +160,30 @@ def test_flat_value_of_the_wrong_type_is_reported_before_the_conflict():
         Timelog(adaptive={"target_records": 20}, adaptive_target_records=1.5)
     with pytest.raises(TypeError):
         Timelog(compaction={"max_inputs": 2}, max_compaction_inputs="x")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        # Validated when the engine builds the log: its message, as is.
+        ({"delete_debt_threshold": 1.5}, "delete_debt_threshold must be a finite fraction in [0.0, 1.0] (0.0 = off), got 1.5"),
+        ({"adaptive": {"hysteresis_pct": 101}}, "adaptive.hysteresis_pct must be a percentage in [0, 100], got 101"),
+        # Converted by the binding, with the engine's wording.
+        ({"time_unit": "h"}, "time_unit must be one of 's', 'ms', 'us', 'ns', got 'h'"),
+        ({"time_unit": 5}, "time_unit must be one of 's', 'ms', 'us', 'ns', got 5"),
+        ({"busy_policy": "block"}, "busy_policy must be one of 'raise', 'silent', 'flush', got 'block'"),
+        ({"maintenance": None}, "maintenance must be one of 'background', 'disabled', got None"),
+    ],
+)
+def test_config_messages_are_the_engines_as_is(kwargs, message):
+    with pytest.raises(ValueError) as e:
+        Timelog(**kwargs)
+    assert str(e.value) == message
+    assert "invalid configuration" not in str(e.value)
+
+
+def test_int64_knobs_beyond_int64_keep_the_c_phrase():
+    with pytest.raises(OverflowError, match="window_size must be in .*, got 9223372036854775808, which is outside int64 range"):
+        Timelog(window_size=2**63)
+    with pytest.raises(OverflowError, match="outside int64 range"):
+        Timelog(adaptive={"max_window": 2**64})

@@ -71,6 +71,16 @@ def test_views_bad_kind(flushed):
         flushed.views(kind="no-such-kind")
 
 
+@pytest.mark.parametrize("kind", ["page", "SEGMENT", ""])
+def test_views_kind_other_than_segment_is_refused_as_in_the_c_package(flushed, kind):
+    # 'segment' is the one kind (the C package's message); 'page' used to be
+    # accepted and ignored.
+    with pytest.raises(ValueError, match=f"kind must be 'segment', got '{kind}'"):
+        flushed.views(kind=kind)
+    with pytest.raises(ValueError, match="kind must be 'segment'"):
+        flushed.page_spans(0, 10, kind=kind)
+
+
 @pytest.mark.parametrize(
     "call",
     [

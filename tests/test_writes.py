@@ -625,3 +625,82 @@ def test_extend_skip_warning_comes_before_the_commit(log):
         log.extend([(1, "a"), (1.5, "b")])
     assert list(log) == [(1, "a")]
     assert log.extend_skipped == 1
+
+
+# ------------------------------------------- mostly_ordered: a documented no-op
+
+
+def _layout(log):
+    s = log.stats()
+    return list(log), s["memtable"], s["storage"], s["operational"]["seals_total"]
+
+
+@pytest.mark.parametrize("default", [True, False])
+def test_mostly_ordered_is_a_no_op_for_extend_and_bulk_append(make_log, default):
+    # docs/python-api.md: every batch is sorted stably by the engine, so the
+    # hint (and mostly_ordered_default) changes neither the records, their
+    # order, nor where they are stored. Same writes under every hint value.
+    ts = [5, 3, 9, 3, 1, 7, 2, 8, 8, 0] * 50
+    layouts = []
+    for hint in (None, True, False):
+        log = make_log(maintenance="disabled", memtable_max_bytes=4096, mostly_ordered_default=default)
+        log.extend([(t, i) for i, t in enumerate(ts)], mostly_ordered=hint)
+        log.extend(ts[:7], list("abcdefg"), mostly_ordered=hint)
+        log.bulk_append(np.array(ts[:20], dtype=np.int64), list(range(20)), mostly_ordered=hint)
+        layouts.append(_layout(log))
+        log.flush()
+        layouts.append(_layout(log))
+    assert layouts[0::2] == [layouts[0]] * 3 and layouts[1::2] == [layouts[1]] * 3
+    assert layouts[0][0][:3] == [(0, 9), (0, 19), (0, 29)]
+
+
+def test_mostly_ordered_must_be_a_bool_or_none(log):
+    with pytest.raises(TypeError):
+        log.extend([(1, "a")], mostly_ordered=1)
+    with pytest.raises(TypeError):
+        log.bulk_append(np.array([1], dtype=np.int64), ["a"], mostly_ordered="yes")
+    assert len(log) == 0
+
+
+# ------------------------------------------------- alloc_failures: a real count
+
+
+_ALLOC_SCRIPT = """
+import sys
+from timelog import Timelog
+
+class Huge:
+    # A sequence that claims 2**58 items (2**62 bytes of batch: no
+    # allocator gives that) and yields two.
+    def __len__(self):
+        return 2**58
+    def __iter__(self):
+        return iter([(1, "a"), (2, "b")])
+
+log = Timelog(maintenance="disabled")
+assert log.alloc_failures == 0
+for args in ((Huge(),), (Huge(), Huge())):
+    try:
+        log.extend(*args)
+    except MemoryError as e:
+        assert "smaller pieces" in str(e), e
+    else:
+        sys.exit("no MemoryError")
+assert log.alloc_failures == 2, log.alloc_failures
+assert log.stats()["operational"]["alloc_failures"] == 2
+assert len(log) == 0
+log.extend([(1, "a")])
+assert list(log) == [(1, "a")]
+log.close()
+print("ok")
+"""
+
+
+def test_a_batch_allocation_failure_raises_memory_error_and_is_counted():
+    # It used to abort the interpreter (Vec::reserve on the caller's
+    # __len__); run in a child so a regression cannot take pytest down.
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-c", _ALLOC_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and p.stdout.strip() == "ok", (p.returncode, p.stdout, p.stderr[-2000:])

@@ -23,5 +23,6 @@ log[datetime.datetime.now()] = "x"  # E: index
 log.range(0.0, 10)  # E: arg-type
 log.views(0)  # E: call-overload
 log.views(kind="pages")  # E: call-overload
+log.views(kind="page")  # E: call-overload
 n: str = log.tail(1)  # E: assignment
 ts: str = list(log[0:20])[0][0]  # E: assignment

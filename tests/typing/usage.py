@@ -54,7 +54,7 @@ with log.range(0, 100) as it:
 
 log.flush()
 spans: PageSpanIter = log.views()
-for span in log.views(0, 100, kind="page"):
+for span in log.views(0, 100, kind="segment"):
     assert_type(span, PageSpan)
     mv: memoryview = span.timestamps
     first: int = span.start_ts

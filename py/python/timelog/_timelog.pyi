@@ -34,7 +34,7 @@ _Ts = SupportsIndex
 _TimeUnit = Literal["s", "ms", "us", "ns"]
 _Maintenance = Literal["background", "disabled"]
 _BusyPolicy = Literal["raise", "silent", "flush"]
-_ViewKind = Literal["segment", "page"]
+_ViewKind = Literal["segment"]
 
 class _AdaptiveConfig(TypedDict, total=False):
     """The ``adaptive=`` dict (adaptive L1 window sizing); every key optional."""
