@@ -95,11 +95,13 @@ fn ts_array(values: ScalarBuffer<i64>, u: TimeUnit) -> ArrayRef {
 fn span_values(span: &Span) -> ScalarBuffer<i64> {
     let ts = span.timestamps();
     let ptr = NonNull::new(ts.as_ptr() as *mut u8).expect("a slice pointer is never null");
-    // SAFETY: `ptr` addresses `ts.len() * 8` initialized, immutable bytes
-    // (a published page is never written again, R9), aligned for i64; the
-    // owner `Pin` keeps the span, its snapshot and so the page alive until
-    // the last clone of the buffer is dropped, which is when arrow-rs stops
-    // reading `ptr`.
+    // SAFETY: arrow-buffer's `Buffer::from_custom_allocation` contract:
+    // `ptr` must address `len` initialized bytes that stay valid and
+    // unmodified as long as `owner` lives. `ptr` addresses the span's
+    // `ts.len() * 8` bytes of a published page, never written again (R8)
+    // and aligned for i64; the owner `Pin` holds the span and its snapshot,
+    // which keeps the page alive (R9) until the last clone of the buffer —
+    // and so the last reader of `ptr` — is dropped.
     let buf = unsafe { Buffer::from_custom_allocation(ptr, ts.len() * 8, Arc::new(Pin(span.clone()))) };
     ScalarBuffer::new(buf, 0, ts.len())
 }
@@ -121,9 +123,12 @@ fn requested_type(requested: Option<&Bound<'_, PyAny>>) -> PyResult<Option<DataT
         PyTypeError::new_err("requested_schema must be an 'arrow_schema' PyCapsule (from __arrow_c_schema__) or None")
     })?;
     let p = cap.pointer_checked(Some(c"arrow_schema"))?;
-    // SAFETY: a capsule named "arrow_schema" holds an ArrowSchema (the
-    // PyCapsule interface contract); we only read it, while the capsule
-    // (held by `obj`) is alive and no Python code runs.
+    // SAFETY: `NonNull::as_ref` needs a valid, aligned, live `ArrowSchema`
+    // not mutated during the borrow. The Arrow PyCapsule interface contract
+    // says a capsule named "arrow_schema" (checked by `pointer_checked`,
+    // i.e. `PyCapsule_GetPointer` with that name) holds a pointer to a
+    // valid `struct ArrowSchema` owned by the capsule; the capsule is kept
+    // alive by `obj` for the borrow, and no Python code runs meanwhile.
     let schema = unsafe { p.cast::<FFI_ArrowSchema>().as_ref() };
     Ok(DataType::try_from(schema).ok())
 }

@@ -40,7 +40,6 @@ pub const KEYS: &[&str] = &[
     "adaptive",
 ];
 
-
 /// The C package's flat legacy keywords: `(flat name, dict, key in the dict)`.
 /// Each sets exactly what the dict form sets.
 pub const FLAT: &[(&str, &str, &str)] = &[

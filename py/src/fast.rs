@@ -36,6 +36,21 @@ use crate::log::PyTimelog;
 
 type Args = *const *mut ffi::PyObject;
 
+// The contracts every `unsafe` below relies on, cited as [vectorcall] and
+// [descriptor] in the SAFETY comments:
+//
+// [vectorcall] CPython's vectorcall convention for `METH_FASTCALL |
+//   METH_KEYWORDS` functions (PEP 590; C API "Vectorcall" and
+//   `PyCFunctionFastWithKeywords`): `args` holds `nargs` positional
+//   arguments followed by one value per entry of `kwnames`, all borrowed
+//   references valid for the whole call; `kwnames` is NULL or a tuple of
+//   str (the keyword names), also borrowed for the call.
+// [descriptor] A method descriptor made by `PyDescr_NewMethod(type, def)`
+//   is called through `method_vectorcall_FASTCALL_KEYWORDS`
+//   (Objects/descrobject.c), which checks with `descr_check` that `self`
+//   is an instance of `type` (or a subclass) before calling us, and the
+//   caller holds a reference to `self` for the call.
+
 /// The receiver of a method descriptor call.
 ///
 /// # Safety
@@ -44,10 +59,13 @@ type Args = *const *mut ffi::PyObject;
 /// on `PyTimelog`'s type (see [`install`]): CPython has checked that it is
 /// an instance of that type (or a subclass), and it stays alive for the call.
 #[inline]
-unsafe fn receiver<'a>(py: Python<'_>, slf: *mut ffi::PyObject) -> &'a PyTimelog {
-    // SAFETY: per this function's contract `slf` is a live instance of
-    // `PyTimelog` (or a subclass) for the whole call; the class is `frozen`,
-    // so a shared reference to its Rust value is always allowed.
+unsafe fn receiver<'py>(py: Python<'py>, slf: *mut ffi::PyObject) -> &'py PyTimelog {
+    // SAFETY: pyo3's `Borrowed::from_ptr` needs a live object pointer and
+    // `cast_unchecked` an instance of the target class: by this function's
+    // contract ([descriptor]) `slf` is a live instance of `PyTimelog` (or a
+    // subclass) for the whole call. The class is `frozen`, so pyo3 allows a
+    // shared reference to its Rust value at any time (no borrow flag), and
+    // the object outlives the call.
     unsafe {
         let b: Borrowed<'_, '_, PyAny> = Borrowed::from_ptr(py, slf);
         let b = b.cast_unchecked::<PyTimelog>();
@@ -63,7 +81,9 @@ unsafe fn receiver<'a>(py: Python<'_>, slf: *mut ffi::PyObject) -> &'a PyTimelog
 /// keyword values); the array and its objects live for the whole call.
 #[inline]
 unsafe fn arg<'a, 'py>(py: Python<'py>, args: Args, i: usize) -> Borrowed<'a, 'py, PyAny> {
-    // SAFETY: per the contract, `args[i]` is a valid borrowed reference.
+    // SAFETY: [vectorcall]: `args[i]` for `i` below the number of entries
+    // (this function's contract) is a borrowed reference valid for the call,
+    // which `Borrowed` represents without touching the reference count.
     unsafe { Borrowed::from_ptr(py, *args.add(i)) }
 }
 
@@ -90,6 +110,11 @@ fn is_ts_keyword(name: &Bound<'_, PyAny>) -> bool {
 }
 
 /// `append(obj)` | `append(obj, ts=T)` | `append(T, obj)`.
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
 unsafe fn append(
     py: Python<'_>,
     slf: *mut ffi::PyObject,
@@ -97,18 +122,19 @@ unsafe fn append(
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
-    // SAFETY: CPython calls this as a method of `PyTimelog` (`install`).
+    // SAFETY: [descriptor]: installed on `PyTimelog` by `install`.
     let log = unsafe { receiver(py, slf) };
     let mut ts = None;
     if !kwnames.is_null() {
-        // SAFETY: `kwnames` is the tuple of keyword names of a vectorcall;
-        // their values follow the `nargs` positional arguments in `args`.
+        // SAFETY: [vectorcall]: a non-null `kwnames` is a tuple (of str),
+        // borrowed for the call, so the unchecked cast to `PyTuple` holds.
         let names = unsafe { Borrowed::from_ptr(py, kwnames).cast_unchecked::<PyTuple>() };
         for (i, name) in names.iter().enumerate() {
             if !is_ts_keyword(&name) {
                 return Err(unexpected_keyword("append", &name));
             }
-            // SAFETY: keyword value `i` sits at `nargs + i` (see above).
+            // SAFETY: [vectorcall]: keyword value `i` sits at `nargs + i`,
+            // `i < len(kwnames)`.
             let v = unsafe { arg(py, args, nargs as usize + i) };
             if !v.is_none() {
                 ts = Some(v);
@@ -118,17 +144,17 @@ unsafe fn append(
     let st = log.state();
     let r = match (nargs, ts) {
         (2, None) => {
-            // SAFETY: two positional arguments are present.
+            // SAFETY: [vectorcall]: `nargs == 2`, so `args[0]`, `args[1]` exist.
             let (t, obj) = unsafe { (arg(py, args, 0), arg(py, args, 1)) };
             st.log.append(coerce_ts(&t)?, PyObj::new(obj.to_owned().unbind()))
         }
         (1, Some(t)) => {
-            // SAFETY: one positional argument is present.
+            // SAFETY: [vectorcall]: `nargs == 1`, so `args[0]` exists.
             let obj = unsafe { arg(py, args, 0) };
             st.log.append(coerce_ts(&t)?, PyObj::new(obj.to_owned().unbind()))
         }
         (1, None) => {
-            // SAFETY: one positional argument is present.
+            // SAFETY: [vectorcall]: `nargs == 1`, so `args[0]` exists.
             let obj = unsafe { arg(py, args, 0) };
             st.log.append_now(PyObj::new(obj.to_owned().unbind()))
         }
@@ -157,25 +183,26 @@ unsafe fn ts_arg<'a, 'py>(
 ) -> PyResult<Borrowed<'a, 'py, PyAny>> {
     if kwnames.is_null() {
         if nargs == 1 {
-            // SAFETY: one positional argument is present.
+            // SAFETY: [vectorcall]: `nargs == 1`, so `args[0]` exists.
             return Ok(unsafe { arg(py, args, 0) });
         }
         return Err(arity(name, "exactly 1", nargs));
     }
-    // SAFETY: a non-null `kwnames` is the tuple of keyword names of this
-    // call; their values follow the positional ones.
+    // SAFETY: [vectorcall]: a non-null `kwnames` is a tuple (of str),
+    // borrowed for the call, so the unchecked cast to `PyTuple` holds.
     let names = unsafe { Borrowed::from_ptr(py, kwnames).cast_unchecked::<PyTuple>() };
     match (nargs, names.len()) {
         (0, 1) => {
             let k = names.get_item(0)?;
             if is_ts_keyword(&k) {
-                // SAFETY: the value of keyword 0 follows the 0 positionals.
+                // SAFETY: [vectorcall]: `nargs == 0` and one keyword, whose
+                // value is `args[0]`.
                 Ok(unsafe { arg(py, args, 0) })
             } else {
                 Err(unexpected_keyword(name, &k))
             }
         }
-        // SAFETY: one positional argument is present (an empty `kwnames`).
+        // SAFETY: [vectorcall]: `nargs == 1`, so `args[0]` exists.
         (1, 0) => Ok(unsafe { arg(py, args, 0) }),
         (1, _) => Err(PyTypeError::new_err(format!("{name}() got multiple values for argument 'ts'"))),
         (n, _) => Err(arity(name, "exactly 1", n)),
@@ -184,8 +211,10 @@ unsafe fn ts_arg<'a, 'py>(
 
 fn opt_ts(py: Python<'_>, r: Option<i64>) -> *mut ffi::PyObject {
     match r {
-        // SAFETY: attached (`py`); returns a new reference or NULL with an
-        // exception set, which the trampoline reports.
+        // SAFETY: CPython C API, `PyLong_FromLongLong`: needs an attached
+        // thread (`py`); returns a new reference, or NULL with an exception
+        // set — both what a `PyCFunction` returns, and the trampoline passes
+        // either on to CPython.
         Some(t) => unsafe { ffi::PyLong_FromLongLong(t) },
         None => none(py),
     }
@@ -199,19 +228,26 @@ fn opt_ts(py: Python<'_>, r: Option<i64>) -> *mut ffi::PyObject {
 /// As for [`receiver`] and [`ts_arg`]: a vectorcall of a method installed
 /// on `PyTimelog`.
 #[inline]
-unsafe fn log_and_ts<'a>(
-    py: Python<'_>,
+unsafe fn log_and_ts<'py>(
+    py: Python<'py>,
     name: &str,
     slf: *mut ffi::PyObject,
     args: Args,
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
-) -> PyResult<(&'a PyTimelog, i64)> {
-    // SAFETY: per this function's contract.
+) -> PyResult<(&'py PyTimelog, i64)> {
+    // SAFETY: [descriptor] and [vectorcall], as this function's contract
+    // requires of its caller.
     let (log, t) = unsafe { (receiver(py, slf), ts_arg(py, name, args, nargs, kwnames)?) };
     Ok((log, coerce_ts(&t)?))
 }
 
+/// `next_ts`: the vectorcall entry point.
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
 unsafe fn next_ts(
     py: Python<'_>,
     slf: *mut ffi::PyObject,
@@ -219,11 +255,18 @@ unsafe fn next_ts(
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
-    // SAFETY: a method of `PyTimelog` called through vectorcall (`install`).
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install` as a `METH_FASTCALL | METH_KEYWORDS` method.
     let (log, t) = unsafe { log_and_ts(py, "next_ts", slf, args, nargs, kwnames)? };
     Ok(opt_ts(py, log.state().log.next_ts(t).map_err(err)?))
 }
 
+/// `prev_ts`: the vectorcall entry point.
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
 unsafe fn prev_ts(
     py: Python<'_>,
     slf: *mut ffi::PyObject,
@@ -231,11 +274,18 @@ unsafe fn prev_ts(
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
-    // SAFETY: a method of `PyTimelog` called through vectorcall (`install`).
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install` as a `METH_FASTCALL | METH_KEYWORDS` method.
     let (log, t) = unsafe { log_and_ts(py, "prev_ts", slf, args, nargs, kwnames)? };
     Ok(opt_ts(py, log.state().log.prev_ts(t).map_err(err)?))
 }
 
+/// `delete_before`: the vectorcall entry point.
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
 unsafe fn delete_before(
     py: Python<'_>,
     slf: *mut ffi::PyObject,
@@ -243,13 +293,19 @@ unsafe fn delete_before(
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
-    // SAFETY: a method of `PyTimelog` called through vectorcall (`install`).
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install` as a `METH_FASTCALL | METH_KEYWORDS` method.
     let (log, t) = unsafe { log_and_ts(py, "delete_before", slf, args, nargs, kwnames)? };
     write_result(log.state().log.delete_before(t))?;
     Ok(none(py))
 }
 
 /// `delete_range(t1, t2)`: positional, or by keyword (`t1=`, `t2=`).
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
 unsafe fn delete_range(
     py: Python<'_>,
     slf: *mut ffi::PyObject,
@@ -258,19 +314,20 @@ unsafe fn delete_range(
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
     const NAME: &str = "delete_range";
-    // SAFETY: a method of `PyTimelog` called through vectorcall (`install`).
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install` as a `METH_FASTCALL | METH_KEYWORDS` method.
     let log = unsafe { receiver(py, slf) };
     if nargs > 2 {
         return Err(arity(NAME, "exactly 2", nargs));
     }
     let mut vals: [Option<Borrowed<'_, '_, PyAny>>; 2] = [None, None];
     for (i, v) in vals.iter_mut().enumerate().take(nargs as usize) {
-        // SAFETY: `i < nargs` positional arguments are present.
+        // SAFETY: [vectorcall]: `i < nargs`, so `args[i]` exists.
         *v = Some(unsafe { arg(py, args, i) });
     }
     if !kwnames.is_null() {
-        // SAFETY: a non-null `kwnames` is the tuple of keyword names of this
-        // call; their values follow the positional ones.
+        // SAFETY: [vectorcall]: a non-null `kwnames` is a tuple (of str),
+        // borrowed for the call, so the unchecked cast to `PyTuple` holds.
         let names = unsafe { Borrowed::from_ptr(py, kwnames).cast_unchecked::<PyTuple>() };
         for (i, name) in names.iter().enumerate() {
             let slot = match name.cast::<PyString>().ok().and_then(|s| s.to_str().ok().map(str::to_owned)).as_deref() {
@@ -281,7 +338,8 @@ unsafe fn delete_range(
             if vals[slot].is_some() {
                 return Err(PyTypeError::new_err(format!("{NAME}() got multiple values for argument 't{}'", slot + 1)));
             }
-            // SAFETY: keyword value `i` sits at `nargs + i`.
+            // SAFETY: [vectorcall]: keyword value `i` sits at `nargs + i`,
+            // `i < len(kwnames)`.
             vals[slot] = Some(unsafe { arg(py, args, nargs as usize + i) });
         }
     }
@@ -338,9 +396,11 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
             ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
             ml_doc: doc.as_ptr(),
         }));
-        // SAFETY: attached (`py`); `ty` is a live type object and `def`
-        // lives forever. PyDescr_NewMethod returns a new reference (or NULL
-        // with an exception set, turned into Err by `from_owned_ptr_or_err`).
+        // SAFETY: CPython C API, `PyDescr_NewMethod(type, def)`: needs an
+        // attached thread (`py`), a live type object (`ty`) and a
+        // `PyMethodDef` that outlives the descriptor (`def` is leaked, so it
+        // lives forever); returns a new reference, or NULL with an exception
+        // set, which `from_owned_ptr_or_err` takes over or turns into `Err`.
         let descr = unsafe {
             Bound::from_owned_ptr_or_err(py, ffi::PyDescr_NewMethod(ty.as_ptr().cast::<ffi::PyTypeObject>(), def))?
         };

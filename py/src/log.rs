@@ -41,11 +41,15 @@ fn build(cfg: Config) -> PyResult<State> {
         });
     });
     let blocking_scope: timelog::hooks::Scope = Arc::new(|f: &mut dyn FnMut()| {
-        // SAFETY: PyGILState_Check only reads this thread's state; when it
-        // reports an attached thread, `assume_attached` is sound and
-        // `detach` restores the state on return.
+        // SAFETY: CPython C API, `PyGILState_Check`: callable from any
+        // thread, attached or not, with no precondition (it reads this
+        // thread's state and returns 1 when the thread holds an attached
+        // thread state, i.e. the GIL on GIL builds).
         if unsafe { pyo3::ffi::PyGILState_Check() } == 1 {
-            // SAFETY: the thread is attached (checked just above).
+            // SAFETY: pyo3's `Python::assume_attached` contract: the calling
+            // thread must be attached to the interpreter — `PyGILState_Check`
+            // returned 1 just above, on this thread, and nothing between
+            // detached it.
             let py = unsafe { Python::assume_attached() };
             let w = Wait(f);
             released(py, move || w.run());
@@ -82,9 +86,13 @@ pub(crate) fn released<R>(py: Python<'_>, f: impl FnOnce() -> R + Send) -> R {
 /// requires `Ungil`, i.e. `Send`).
 struct Wait<'a>(&'a mut dyn FnMut());
 
-// SAFETY: the engine passes the blocking scope closures over its own waits
-// only (engine state, `Sync` data, never Python objects); `detach` runs the
-// closure on this same thread after releasing the interpreter.
+// SAFETY: `Send` is needed only by `Python::detach`'s `Ungil` bound; the
+// closure never leaves this thread (`detach` runs it on the calling thread
+// after `PyEval_SaveThread`, and `PyEval_RestoreThread` follows on the same
+// thread). The engine's blocking scope wraps only its own waits (the
+// maintainer mutex, condition variables: `Sync` engine state, never a
+// Python object), so nothing it touches needs the interpreter (CPython C
+// API: no Python object may be used while detached — none is).
 unsafe impl Send for Wait<'_> {}
 
 impl Wait<'_> {
@@ -110,11 +118,15 @@ pub struct PyTimelog {
 /// The engine's fork guard, kept between the `os.register_at_fork` hooks.
 struct ForkHold(timelog::ForkGuard<'static, PyObj>);
 
-// SAFETY: the guard holds the maintainer mutex's guard (not `Send`): it is
-// taken in the `before` fork hook and released in the `after_in_parent` /
-// `after_in_child` hook, which CPython runs on the thread that called
-// `fork()`, the one that ran `before` (in the child it is that thread's
-// copy). No other thread touches it.
+// SAFETY: the guard holds the maintainer mutex's guard (R10; a `MutexGuard`
+// is not `Send` because it must be unlocked by the thread that locked it).
+// It is taken in the `before` hook of `os.register_at_fork` and released in
+// the `after_in_parent` / `after_in_child` hook; CPython's contract for
+// those hooks (`PyOS_BeforeFork` / `PyOS_AfterFork_Parent` /
+// `PyOS_AfterFork_Child`) is that they run on the thread that calls
+// `fork()` — the same thread, or in the child its only surviving copy — so
+// the guard is locked and unlocked by one thread. `Send` only lets it sit
+// in the `Mutex` field between the two calls.
 unsafe impl Send for ForkHold {}
 
 impl PyTimelog {
@@ -126,11 +138,13 @@ impl PyTimelog {
 
     #[inline]
     pub(crate) fn state(&self) -> &State {
-        // SAFETY: `cur` always points to a state kept alive by an `Arc` in
-        // `self.states`, which only ever grows and is dropped with `self`
-        // (see the field docs), and states are only read through shared
-        // references; the Acquire load pairs with the Release store in
-        // `replace_state`, so the pointee is fully built.
+        // SAFETY: std's `*const T` dereference contract (non-null, aligned,
+        // pointing to a live `T` for the returned lifetime, no `&mut`
+        // alias): `cur` only ever holds `Arc::as_ptr` of a state pushed on
+        // `self.states`, a list that only grows and is dropped with `self`
+        // — so the pointee outlives `&self` — and states are never mutated
+        // after construction. The Acquire load pairs with the Release store
+        // in `replace_state` (published after the `Arc` was built).
         unsafe { &*self.cur.load(Ordering::Acquire) }
     }
 
@@ -827,10 +841,12 @@ impl PyTimelog {
     fn _fork_prepare(&self, py: Python<'_>) {
         let st = self.state();
         let g = released(py, || st.log.fork_prepare());
-        // SAFETY: the guard borrows `st`, a state kept alive by `self.states`
-        // until `self` is dropped (see `state()`); `Drop for PyTimelog`
-        // releases the guard before anything else, so the 'static lifetime
-        // is never outlived.
+        // SAFETY: `mem::transmute` between two instances of one type that
+        // differ only in lifetime (std's contract: same layout). Extending
+        // the borrow is sound because the guard borrows `st`, a state kept
+        // alive by `self.states` until `self` is dropped (see `state()`),
+        // and `Drop for PyTimelog` finishes the guard before anything else
+        // is dropped, so the borrow never outlives its referent.
         let g: timelog::ForkGuard<'static, PyObj> = unsafe { std::mem::transmute(g) };
         let old = self.fork.lock().unwrap_or_else(|e| e.into_inner()).replace(ForkHold(g));
         drop(old.map(|h| h.0.finish()));

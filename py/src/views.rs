@@ -23,15 +23,21 @@ type Span = Arc<PageSpan<PyObj>>;
 /// Runs `f` over a C-contiguous buffer of native int64, in place (no copy).
 pub(crate) fn with_int64_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[i64]) -> PyResult<R>) -> PyResult<R> {
     let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::zeroed();
-    // SAFETY: the thread is attached; `view` is a zeroed Py_buffer that
-    // PyObject_GetBuffer fills on success, and we release it below exactly once.
+    // SAFETY: CPython C API, `PyObject_GetBuffer(obj, view, flags)`: the
+    // thread is attached (`obj` is a `Bound`), `obj` is a live object and
+    // `view` points to writable storage for one `Py_buffer`, which the call
+    // fills on success (return 0) and leaves unowned on failure (-1 with an
+    // exception set). On success the buffer protocol requires exactly one
+    // `PyBuffer_Release` — done below, on every path.
     let rc = unsafe {
         ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_FORMAT | ffi::PyBUF_C_CONTIGUOUS)
     };
     if rc != 0 {
         // Distinguish "not a buffer" from "a non-contiguous buffer".
         let e = PyErr::take(obj.py());
-        // SAFETY: attached (`obj` is a bound reference); only inspects the type.
+        // SAFETY: CPython C API, `PyObject_CheckBuffer(obj)`: needs an
+        // attached thread and a live object (`obj` is a `Bound`); it only
+        // reads the type's buffer slot and cannot fail.
         let supports = unsafe { ffi::PyObject_CheckBuffer(obj.as_ptr()) } != 0;
         if supports {
             return Err(PyValueError::new_err(format!(
@@ -44,12 +50,18 @@ pub(crate) fn with_int64_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[i64]
             obj.get_type().name()?
         )));
     }
-    // SAFETY: GetBuffer succeeded, so `view` is initialized.
+    // SAFETY: `MaybeUninit::assume_init` needs initialized contents:
+    // `PyObject_GetBuffer` returned 0, and its contract is that every field
+    // of the `Py_buffer` is then filled in by the exporter.
     let mut view = unsafe { view.assume_init() };
     let fmt = if view.format.is_null() {
         "B".to_owned()
     } else {
-        // SAFETY: a non-null format is a NUL-terminated string owned by the exporter while the view is held.
+        // SAFETY: `CStr::from_ptr` needs a NUL-terminated string alive for
+        // the borrow: the buffer protocol documents `Py_buffer.format` as a
+        // NUL-terminated struct-module format string (or NULL, excluded
+        // above) owned by the exporter until `PyBuffer_Release`, which comes
+        // after this copy.
         unsafe { CStr::from_ptr(view.format) }.to_string_lossy().into_owned()
     };
     let ok_fmt = matches!(fmt.trim_start_matches(['@', '=', '<', '>', '!']), "q" | "l" | "Q" | "L")
@@ -75,14 +87,21 @@ pub(crate) fn with_int64_buffer<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[i64]
                 "bulk_append() needs an 8-byte aligned int64 buffer; pass numpy.ascontiguousarray(ts)",
             ))
         } else {
-            // SAFETY: the exporter guarantees `len` readable bytes at `buf`,
-            // C-contiguous (we asked for it), of format int64 and aligned
-            // (both checked above), valid while the view is held — until
-            // `PyBuffer_Release` below, after `f` returns.
+            // SAFETY: `slice::from_raw_parts` needs `n` initialized, aligned
+            // `i64`s, unaliased by writes for the borrow. The buffer
+            // protocol guarantees `len` readable bytes at `buf` until
+            // `PyBuffer_Release` (below, after `f` returns), C-contiguous
+            // (requested with `PyBUF_C_CONTIGUOUS`); format and item size
+            // (int64) and alignment were checked above. A writable exporter
+            // (numpy) could be written by another thread meanwhile — the
+            // same race every C extension reading a buffer accepts; `f`
+            // only copies the values out.
             f(unsafe { std::slice::from_raw_parts(view.buf as *const i64, n) })
         }
     };
-    // SAFETY: releases the view acquired above, once.
+    // SAFETY: CPython C API, `PyBuffer_Release(view)`: called once for the
+    // one successful `PyObject_GetBuffer` above, attached (`obj` is a
+    // `Bound`), with the same `Py_buffer`.
     unsafe { ffi::PyBuffer_Release(&mut view) };
     result
 }
@@ -255,6 +274,12 @@ pub struct TsExport {
 
 #[pymethods]
 impl TsExport {
+    /// `bf_getbuffer`.
+    ///
+    /// # Safety
+    ///
+    /// Called by CPython's buffer protocol with `view` pointing to a
+    /// `Py_buffer` to fill (or NULL, refused).
     unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
         if view.is_null() {
             return Err(PyBufferError::new_err("null Py_buffer"));
@@ -264,10 +289,15 @@ impl TsExport {
         }
         let this = slf.get();
         let ts = this.span.timestamps();
-        // SAFETY: `view` is a valid Py_buffer to fill (checked non-null);
-        // `buf` points into an immutable page kept alive by `this.span`
-        // (R9), and `view.obj` holds a strong reference to `slf`, which owns
-        // the span and the shape/stride fields we point at.
+        // SAFETY: CPython's `bf_getbuffer` contract: `view` points to a
+        // `Py_buffer` the caller owns for us to fill (checked non-null), and
+        // on success `view->obj` must be a new strong reference to the
+        // exporter (`into_ptr` gives one), released by `PyBuffer_Release`.
+        // Every pointer we store must stay valid until `bf_releasebuffer`:
+        // `buf` points into a published page, never written again and
+        // kept alive by `this.span`'s snapshot (R8, R9); `shape`/`strides`
+        // point to fields of `slf`, kept alive by `view->obj`; `format` is
+        // a static C string. `readonly = 1` with `PyBUF_WRITABLE` refused.
         unsafe {
             (*view).obj = slf.clone().into_any().into_ptr();
             (*view).buf = ts.as_ptr() as *mut std::ffi::c_void;
@@ -297,6 +327,12 @@ impl TsExport {
         Ok(())
     }
 
+    /// `bf_releasebuffer`: one export fewer.
+    ///
+    /// # Safety
+    ///
+    /// Called by CPython's `PyBuffer_Release` once per successful
+    /// `__getbuffer__`; `_view` is not read.
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {
         self.exports.fetch_sub(1, Ordering::AcqRel);
     }
