@@ -205,16 +205,9 @@ class Timelog(_timelog.Timelog):
     # ----- export ---------------------------------------------------------
 
     def _iter_bounds(self, t1: _Optional[int], t2: _Optional[int]) -> TimelogIter:
-        if t1 is not None and t2 is not None:
-            # Export bounds follow slice semantics: reversed bounds are empty.
-            return self[t1:t2]
-        if t1 is None and t2 is None:
-            return self.all()
-        if t2 is None:
-            return self.since(t1)  # type: ignore[arg-type]
-        if t1 is None:
-            return self.until(t2)
-        return self.range(t1, t2)
+        # Export bounds follow slice semantics (the engine's Bounds::slice):
+        # a missing bound is open, reversed bounds are empty.
+        return self[t1:t2]
 
     def to_dict(self, t1: _Optional[int] = None, t2: _Optional[int] = None) -> "dict[int, _Any]":
         """``{ts: obj}`` of ``[t1, t2)``; for duplicate timestamps the last record wins.
