@@ -279,3 +279,59 @@ pub struct Stats {
     pub visible_seq: u64,
     pub manifest_version: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Config, MaintenanceMode, Timelog};
+
+    #[test]
+    fn one_counter_reads_what_the_report_says() {
+        let log: Timelog<u32> =
+            Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for i in 0..100 {
+            let _ = log.append(i, 0).unwrap();
+        }
+        let _ = log.delete_range(10, 20).unwrap();
+        log.note_extend_skipped(3);
+        log.note_alloc_failure();
+        log.compact().unwrap();
+        let s = log.stats();
+        let pairs = [
+            (Counter::SealsTotal, s.seals_total),
+            (Counter::OooBudgetHits, s.ooo_budget_hits),
+            (Counter::BackpressureWaits, s.backpressure_waits),
+            (Counter::FlushesTotal, s.flushes_total),
+            (Counter::CompactionsTotal, s.compactions_total),
+            (Counter::CompactionRetries, s.compaction_retries),
+            (Counter::CompactionPublishEbusy, s.compaction_publish_ebusy),
+            (Counter::BusyEvents, s.busy_events),
+            (Counter::ExtendSkipped, s.extend_skipped),
+            (Counter::SelectCalls, s.select_calls),
+            (Counter::SelectL0Inputs, s.select_l0_inputs),
+            (Counter::SelectL1Inputs, s.select_l1_inputs),
+            (Counter::SelectNoWork, s.select_no_work),
+            (Counter::AdaptiveFlushCount, s.adaptive_flush_count),
+            (Counter::AdaptiveFailures, s.adaptive_failures),
+        ];
+        for (c, v) in pairs {
+            assert_eq!(log.counter(c), v, "{c:?}");
+        }
+        assert_eq!((log.counter(Counter::ExtendSkipped), log.counter(Counter::AllocFailures)), (3, 1));
+        assert!(log.counter(Counter::FlushesTotal) > 0 && log.counter(Counter::CompactionsTotal) > 0);
+        assert_eq!(log.retired_queue_len(), s.retired_queue_len);
+    }
+
+    #[test]
+    fn writes_below_the_floor_are_refused_by_one_rule() {
+        let log: Timelog<u32> = Timelog::with_config(Config {
+            maintenance: MaintenanceMode::Disabled,
+            min_ts: Some(10),
+            ..Config::default()
+        })
+        .unwrap();
+        assert_eq!(log.check_floor(9), Err(crate::Error::BelowFloor { ts: 9, floor: 10 }));
+        assert_eq!(log.check_floor(10), Ok(()));
+        assert_eq!(log.append(9, 0), Err(crate::Error::BelowFloor { ts: 9, floor: 10 }));
+    }
+}
