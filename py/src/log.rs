@@ -19,10 +19,10 @@ use crate::views::PyPageSpanIter;
 
 type Engine = Timelog<PyObj>;
 
-/// The engine and the configuration it was built with.
+/// One engine instance of this log (a new one per `reopen`); its
+/// configuration is the engine's (`Timelog::config`).
 pub(crate) struct State {
     pub(crate) log: Engine,
-    pub(crate) cfg: Config,
 }
 
 fn build(cfg: Config) -> PyResult<State> {
@@ -66,8 +66,8 @@ fn build(cfg: Config) -> PyResult<State> {
         h.blocking_scope = Some(blocking_scope);
         h
     };
-    let log = Timelog::with_hooks(cfg.clone(), hooks).map_err(err)?;
-    Ok(State { log, cfg })
+    let log = Timelog::with_hooks(cfg, hooks).map_err(err)?;
+    Ok(State { log })
 }
 
 /// Runs `f` detached from the interpreter (engine work that may wait or
@@ -207,7 +207,7 @@ impl PyTimelog {
                 "{what} needs a closed log; call close() first, then {what} with the new settings"
             )));
         }
-        let cfg = config::parse(kwargs, Some(&st.cfg), what)?;
+        let cfg = config::parse(kwargs, Some(st.log.config()), what)?;
         self.replace_state(build(cfg)?);
         Ok(())
     }
@@ -892,7 +892,7 @@ impl PyTimelog {
         if st.log.is_closed() {
             return Err(err(timelog::Error::Closed));
         }
-        crate::stats::to_dict(py, &st.log, &st.cfg)
+        crate::stats::to_dict(py, &st.log)
     }
 
     /// Checks the log's internal invariants (ordering, manifest, tombstones).
@@ -949,7 +949,7 @@ impl PyTimelog {
     /// The time unit of the timestamps: 's', 'ms', 'us' or 'ns'.
     #[getter]
     fn time_unit(&self) -> &'static str {
-        self.state().cfg.time_unit.as_str()
+        self.state().log.config().time_unit.as_str()
     }
 
     /// 'background' while the maintenance thread runs, else 'disabled'.
@@ -966,7 +966,7 @@ impl PyTimelog {
     /// What a write does under backpressure: 'raise', 'silent' or 'flush'.
     #[getter]
     fn busy_policy(&self) -> &'static str {
-        self.state().cfg.busy_policy.as_str()
+        self.state().log.config().busy_policy.as_str()
     }
 
     /// How many writes hit backpressure so far.
@@ -1003,7 +1003,7 @@ impl PyTimelog {
     /// The default ordering hint of extend() and bulk_append().
     #[getter]
     fn mostly_ordered_default(&self) -> bool {
-        self.state().cfg.mostly_ordered_default
+        self.state().log.config().mostly_ordered_default
     }
 
     /// Reports the payloads only this log holds (the parts of its current
@@ -1036,7 +1036,7 @@ impl PyTimelog {
             return Ok("<Timelog closed>".into());
         }
         let n = st.log.len().map_err(err)?;
-        let unit = st.cfg.time_unit.as_str();
+        let unit = st.log.config().time_unit.as_str();
         Ok(match (st.log.min_ts().map_err(err)?, st.log.max_ts().map_err(err)?) {
             (Some(a), Some(b)) => format!("<Timelog len~{n} time_unit='{unit}' [{a}..{b}]>"),
             _ => format!("<Timelog len~{n} time_unit='{unit}'>"),

@@ -3,13 +3,14 @@
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use timelog::{Config, Counter, Timelog};
+use timelog::{Counter, Timelog};
 
 use crate::convert::PyObj;
 
-/// The `stats()` dict of `log`, built with configuration `cfg`.
-pub fn to_dict<'py>(py: Python<'py>, log: &Timelog<PyObj>, cfg: &Config) -> PyResult<Bound<'py, PyDict>> {
+/// The `stats()` dict of `log`: the engine's report and configuration.
+pub fn to_dict<'py>(py: Python<'py>, log: &Timelog<PyObj>) -> PyResult<Bound<'py, PyDict>> {
     let s = &log.stats();
+    let cfg = log.config();
     let d = PyDict::new(py);
     let storage = PyDict::new(py);
     storage.set_item("segments_l0", s.segments_l0)?;
