@@ -299,8 +299,9 @@ impl PyTimelog {
     /// extend(pairs) | extend(timestamps, objects): appends many records.
     ///
     /// `items` is an iterable of `(ts, obj)` pairs, or with `objects` a sequence of
-    /// timestamps parallel to the sequence `objects`. `mostly_ordered` overrides the
-    /// log's `mostly_ordered_default` hint. With `insert_on_error=True` (default)
+    /// timestamps parallel to the sequence `objects`. `mostly_ordered` (bool or
+    /// None) is the C package's ordering hint and a no-op here: every batch is
+    /// sorted stably whatever it says. With `insert_on_error=True` (default)
     /// items whose timestamp cannot be converted are skipped with a RuntimeWarning
     /// (counted in `extend_skipped`); with False the first one raises and nothing
     /// is written. The batch becomes visible in chunks of about one memtable.
@@ -433,7 +434,7 @@ impl PyTimelog {
     ///
     /// `timestamps` is a C-contiguous buffer of native int64 (numpy int64 array,
     /// `array('q')`, memoryview), read in place; `objects` is a list or tuple of
-    /// the same length. `mostly_ordered` overrides the ordering hint.
+    /// the same length. `mostly_ordered` is a no-op, as for extend().
     ///
     /// Raises: TypeError if `timestamps` is not an int64 buffer or `objects` not a
     /// list/tuple; ValueError on a length mismatch or a timestamp below the
@@ -1000,7 +1001,7 @@ impl PyTimelog {
         self.state().log.floor()
     }
 
-    /// The default ordering hint of extend() and bulk_append().
+    /// The default ordering hint of extend() and bulk_append() (a no-op: kept for the C package's API).
     #[getter]
     fn mostly_ordered_default(&self) -> bool {
         self.state().log.config().mostly_ordered_default
