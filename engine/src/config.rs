@@ -177,6 +177,11 @@ pub struct Config {
     pub busy_policy: BusyPolicy,
     /// Retention floor: records below are deleted, writes below are refused.
     pub min_ts: Option<Timestamp>,
+    /// The default of a binding's per-call ordering hint (the C package's
+    /// `mostly_ordered`), echoed in its reports. The engine does not read
+    /// it: [`Timelog::extend`](crate::Timelog::extend) checks a batch's
+    /// order in one pass and sorts it stably when needed, whatever a hint
+    /// says.
     pub mostly_ordered_default: bool,
     /// Seal the active memtable once it holds about this many bytes.
     pub memtable_max_bytes: usize,
