@@ -73,14 +73,17 @@
 #![warn(missing_docs)]
 #![allow(missing_docs)] // NOTE: public items are documented; the lint stays off for field-heavy structs.
 
+mod catalog;
 pub mod config;
 pub mod error;
 pub mod hooks;
 mod maint;
 mod manifest;
 mod memtable;
+mod pin;
 mod query;
 pub mod segment;
+mod sequencer;
 mod snapshot;
 pub mod stats;
 pub(crate) mod sync;

@@ -262,6 +262,68 @@ pub(crate) fn coalesce(tombs: &[Tombstone], applied: &[SeqNo]) -> Vec<Tombstone>
     out
 }
 
+/// The one builder of a [`Coverage`]: collects the tombstones it is built
+/// from — a manifest's list, memtable stacks up to a watermark — and builds
+/// the coverage over the whole timeline.
+///
+/// Used by flush (a drained memtable's own stack, R8), compaction (the
+/// manifest's list, R8) and the delete-debt estimate (list and committed
+/// stack tombstones, coalesced first). What a read's view `(manifest, W)`
+/// sees is the same `.list(&m.tombstones)` plus `.stack(&mt.tombs, W)` per
+/// memtable (R7); the read side (`query::plan::View::cov`) still gathers
+/// its tombstones itself, because its cache also records how many it
+/// examined and whether one was left out.
+#[derive(Debug, Default)]
+pub(crate) struct CoverageBuilder {
+    tombs: Vec<Tombstone>,
+}
+
+impl CoverageBuilder {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a manifest's tombstone list. Every one of them is seen by every
+    /// reader of the manifest (their sequences are at most its
+    /// `flushed_bound`, which every snapshot's watermark reaches: R8, R11),
+    /// so none is filtered.
+    pub(crate) fn list(mut self, list: &[Tombstone]) -> Self {
+        self.tombs.extend_from_slice(list);
+        self
+    }
+
+    /// Adds the tombstones of a memtable's stack with a sequence `<= w` (R7:
+    /// those a view with watermark `w` sees; `SeqNo::MAX` for all of them).
+    pub(crate) fn stack(mut self, stack: &TombStack, w: SeqNo) -> Self {
+        stack.for_each(|t| {
+            if t.seq <= w {
+                self.tombs.push(*t);
+            }
+        });
+        self
+    }
+
+    /// Whether no tombstone was kept.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tombs.is_empty()
+    }
+
+    /// Coalesces what was kept over the segments' `applied` bounds first
+    /// ([`coalesce`], R11): only when every kept tombstone is seen by
+    /// whoever uses the coverage (the same hiding function over segment
+    /// records, and a linear build). Never for a reader's view of memtable
+    /// tombstones it may not see all of.
+    pub(crate) fn coalesced(mut self, applied: &[SeqNo]) -> Self {
+        self.tombs = coalesce(&self.tombs, applied);
+        self
+    }
+
+    /// The coverage of what was kept, over the whole timeline.
+    pub(crate) fn build(mut self) -> Coverage {
+        Coverage::build(&mut self.tombs, Timestamp::MIN, Timestamp::MAX)
+    }
+}
+
 /// Piecewise-constant "newest covering tombstone" function over a range:
 /// disjoint, sorted intervals `[start, end)` each with the greatest
 /// sequence of the tombstones covering it. A record at `ts` with effective
