@@ -101,8 +101,10 @@ impl<T> Snapshot<T> {
 /// Which way a cursor walks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
+    /// Ascending timestamps; equal timestamps in insertion order.
     #[default]
     Asc,
+    /// Descending timestamps; equal timestamps in reverse insertion order.
     Desc,
 }
 
@@ -208,6 +210,7 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
         self.view().count(Timestamp::MIN, Timestamp::MAX)
     }
 
+    /// Whether no record is visible.
     pub fn is_empty(&self) -> bool {
         self.min_ts().is_none()
     }
@@ -345,9 +348,11 @@ impl<T> PageSpan<T> {
     pub fn payloads(&self) -> &[T] {
         &self.pg().payloads()[self.start..self.end]
     }
+    /// Number of records in the span.
     pub fn len(&self) -> usize {
         self.end - self.start
     }
+    /// Whether the span holds no record.
     pub fn is_empty(&self) -> bool {
         self.end == self.start
     }

@@ -14,16 +14,21 @@ use crate::{SeqNo, Timestamp};
 /// A range delete `[t1, t2)` issued with sequence number `seq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tombstone {
+    /// First deleted timestamp (inclusive).
     pub t1: Timestamp,
+    /// End of the deleted range (exclusive).
     pub t2: Timestamp,
+    /// The delete's sequence number: it hides records with a smaller one (R7).
     pub seq: SeqNo,
 }
 
 impl Tombstone {
+    /// Whether `ts` lies in `[t1, t2)`.
     #[inline]
     pub fn covers(&self, ts: Timestamp) -> bool {
         self.t1 <= ts && ts < self.t2
     }
+    /// Whether `[t1, t2)` and this tombstone's range share a timestamp.
     #[inline]
     pub fn overlaps(&self, t1: Timestamp, t2: Timestamp) -> bool {
         self.t1 < t2 && t1 < self.t2

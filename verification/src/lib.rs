@@ -442,6 +442,18 @@ mod tests {
     }
 
     #[test]
+    fn one_shot_reads_match_their_prefix() {
+        let order = [a(1, 1), a(2, 2)];
+        assert!(check_one_shot(&order, 1, &OneShot::Len(1)).is_ok());
+        assert!(check_one_shot(&order, 2, &OneShot::Len(1)).is_err(), "a watermark that claims a write it missed");
+        assert!(check_one_shot(&order, 2, &OneShot::NextTs(1, Some(2))).is_ok());
+        assert!(check_one_shot(&order, 1, &OneShot::NextTs(1, Some(2))).is_err());
+        assert!(check_one_shot(&order, 1, &OneShot::Point(2, vec![])).is_ok());
+        assert!(check_one_shot(&order, 2, &OneShot::Point(2, vec![])).is_err());
+        assert!(check_one_shot(&order, 3, &OneShot::Len(2)).is_err(), "watermark above the writes");
+    }
+
+    #[test]
     fn lanes_agree_with_the_exact_oracle() {
         let lane = |ts: Ts| (ts / 100) as usize;
         let threads = vec![vec![a(1, 1), Op::Delete { t1: 0, t2: 100 }, a(2, 2)], vec![a(101, 3), a(102, 4)]];

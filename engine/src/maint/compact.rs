@@ -5,9 +5,9 @@ use crate::sync::Arc;
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::Maint;
 use crate::manifest::Manifest;
 use crate::segment::{Level, Segment, SegmentBuilder};
-use super::Maint;
 use crate::tombstone::CoverageBuilder;
 use crate::Timestamp;
 
@@ -243,7 +243,9 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         }
         if let Some((cw, b)) = cur.take() {
             let win = window_bounds(cw, self.cfg.cfg.window_origin, self.l1_window());
-            if let Some(seg) = b.finish(self.cat.next_id(), Level::L1, seq_hi, tomb_applied, Some(win), self.cat.retired()) {
+            if let Some(seg) =
+                b.finish(self.cat.next_id(), Level::L1, seq_hi, tomb_applied, Some(win), self.cat.retired())
+            {
                 out.push(Arc::new(seg));
             }
         }

@@ -2,9 +2,9 @@
 
 use crate::sync::Arc;
 
+use super::Maint;
 use crate::memtable::Memtable;
 use crate::segment::{Level, Segment, SegmentBuilder};
-use super::Maint;
 use crate::tombstone::CoverageBuilder;
 use crate::SeqNo;
 
@@ -57,7 +57,8 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         // Payload clones happen here, inside the payload scope.
         let mut seg = None;
         let built = self.hooks.scoped(&mut || {
-            seg = Some(build_l0(&mt, bound, self.cfg.page_records, self.cat.next_id(), self.cat.retired()).map(Arc::new));
+            seg =
+                Some(build_l0(&mt, bound, self.cfg.page_records, self.cat.next_id(), self.cat.retired()).map(Arc::new));
         });
         let Some(seg) = seg.filter(|_| built) else {
             return false;
