@@ -488,6 +488,29 @@ mod tests {
         assert_eq!(c.max_seq(40), 0);
     }
 
+    /// The builder gathers a manifest's list whole and a stack up to its
+    /// watermark, and builds what `Coverage::build` builds of exactly those.
+    #[test]
+    fn builder_keeps_the_list_and_the_stack_up_to_the_watermark() {
+        let list = [t(0, 10, 2), t(20, 30, 1)];
+        let stack = TombStack::new();
+        for x in [t(5, 25, 6), t(8, 9, 7), t(40, 50, 9)] {
+            stack.push(x);
+        }
+        let got = CoverageBuilder::new().list(&list).stack(&stack, 7).build();
+        let mut want = vec![t(0, 10, 2), t(20, 30, 1), t(5, 25, 6), t(8, 9, 7)];
+        assert_eq!(got.ivs, Coverage::build(&mut want, i64::MIN, i64::MAX).ivs);
+        assert_eq!(got.max_seq(45), 0, "the tombstone above the watermark is left out");
+        assert_eq!(got.max_seq(8), 7);
+        let all = CoverageBuilder::new().stack(&stack, SeqNo::MAX).build();
+        assert_eq!(all.max_seq(45), 9);
+        assert!(CoverageBuilder::new().stack(&stack, 5).is_empty());
+        // Coalesced over a segment that applied sequence 6: classes 1 and 7.
+        let c = CoverageBuilder::new().list(&list).stack(&stack, 7).coalesced(&[6]).build();
+        assert_eq!(c.max_seq(3), 1);
+        assert_eq!(c.max_seq(8), 7);
+    }
+
     #[test]
     fn coverage_clips_and_merges() {
         let mut v = vec![t(i64::MIN, 100, 4), t(50, 60, 2)];
