@@ -7,9 +7,6 @@ use std::sync::Arc;
 /// Runs a closure in a caller-provided context. See [`Hooks`].
 pub type Scope = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
 
-/// Kept for compatibility with earlier embedders: the payload scope.
-pub type WorkerScope = Scope;
-
 /// Places in the protocol where a test can hold a thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Point {
@@ -78,6 +75,19 @@ impl Hooks {
                 f();
                 true
             }
+        }
+    }
+
+    /// One step of a writer's wait for another writer (or a sealer). After
+    /// the spinning phase, the wait yields inside the blocking scope, so a
+    /// binding can release an interpreter lock that the awaited thread may
+    /// need to finish.
+    #[inline]
+    pub(crate) fn snooze(&self, b: &mut crate::sync::Backoff) {
+        if b.is_long() && self.blocking_scope.is_some() {
+            self.blocking(&mut || crate::sync::thread::yield_now());
+        } else {
+            b.snooze();
         }
     }
 

@@ -71,18 +71,30 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
-#![allow(missing_docs)] // NOTE: public items are documented; the lint stays off for field-heavy structs.
 
 pub mod bounds;
+mod catalog;
+// NOTE: `missing_docs` is live for the crate. The public fields and
+// variants of `config`, `error`, `stats` and `segment` (74 items, mostly
+// self-describing config and counter fields documented in
+// docs/python-api.md) are not yet documented in the code; those modules
+// are being changed by other work of issue 12, so their allowances are
+// here, narrowly, until they are documented.
+#[allow(missing_docs)]
 pub mod config;
+#[allow(missing_docs)]
 pub mod error;
 pub mod hooks;
 mod maint;
 mod manifest;
 mod memtable;
+mod pin;
 mod query;
+#[allow(missing_docs)]
 pub mod segment;
+mod sequencer;
 mod snapshot;
+#[allow(missing_docs)]
 pub mod stats;
 pub(crate) mod sync;
 mod timelog;

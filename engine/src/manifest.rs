@@ -30,7 +30,7 @@ pub(crate) struct Manifest<T> {
     pub(crate) flushed_bound: SeqNo,
     /// The log's live-snapshot counter (the same one in every manifest of
     /// the log), reached through the manifest a snapshot holds.
-    pub(crate) pins: Arc<crate::snapshot::PinCounter>,
+    pub(crate) pins: Arc<crate::pin::PinCounter>,
     /// Read-side cache of the coverage of every tombstone reachable from
     /// this manifest (built by the first read that needs it, R7).
     #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // no cache under the model checkers
@@ -130,7 +130,7 @@ impl<T> Manifest<T> {
     }
 }
 
-pub(crate) use cell::ManifestCell;
+pub(crate) use cell::{guard_into_arc, ManifestCell, ManifestGuard};
 
 #[cfg(not(any(timelog_loom, timelog_shuttle)))]
 mod cell {
@@ -138,6 +138,17 @@ mod cell {
 
     use super::Manifest;
     use crate::sync::Arc;
+
+    /// A short-lived borrow of the current manifest (R9: an arc-swap debt
+    /// slot, no reference count taken in the common case).
+    pub(crate) type ManifestGuard<T> = Guard<Arc<Manifest<T>>>;
+
+    /// An owned reference from a borrow (a reference-count increment, as
+    /// `load_full` pays; none if the guard already owns one).
+    #[inline]
+    pub(crate) fn guard_into_arc<T>(g: ManifestGuard<T>) -> Arc<Manifest<T>> {
+        Guard::into_inner(g)
+    }
 
     /// The one published pointer to the current manifest (R5).
     ///
@@ -157,7 +168,7 @@ mod cell {
 
         /// A short-lived borrow of the current manifest (for point reads).
         #[inline]
-        pub(crate) fn load(&self) -> Guard<Arc<Manifest<T>>> {
+        pub(crate) fn load(&self) -> ManifestGuard<T> {
             self.cur.load()
         }
 
@@ -221,6 +232,15 @@ mod cell {
 
     use super::Manifest;
     use crate::sync::{model_sc_fence, Arc, AtomicPtr, AtomicUsize, Ordering, Region, UnsyncGet};
+
+    /// The std build's borrow; here an owned reference.
+    pub(crate) type ManifestGuard<T> = Arc<Manifest<T>>;
+
+    /// The std build's conversion; here the identity.
+    #[inline]
+    pub(crate) fn guard_into_arc<T>(g: ManifestGuard<T>) -> Arc<Manifest<T>> {
+        g
+    }
 
     struct Slot<T> {
         /// The cell's reference to the manifest; `None` once reclaimed.

@@ -6,89 +6,7 @@ use crate::manifest::Manifest;
 use crate::query::cursor::Cursor;
 use crate::query::plan::View;
 use crate::segment::{Page, Segment};
-use crate::sync::{AtomicUsize, Ordering};
 use crate::{SeqNo, Timestamp};
-
-/// Counts the live snapshots of a log, so `close()` can refuse while
-/// readers are alive. Clones of a snapshot (a cursor's, a page span's)
-/// share its pin: the count is of snapshots taken, not of handles.
-///
-/// The count is striped over cache-line-padded counters, one chosen per
-/// thread, so readers taking snapshots on different threads do not write
-/// one shared cache line (on free-threaded Python, every short `range()`
-/// or `point()` iterator takes a snapshot). `total()` sums the stripes.
-pub(crate) struct PinCounter {
-    stripes: Box<[crossbeam_utils::CachePadded<AtomicUsize>]>,
-    /// The log's time unit: the counter is the one per-log object every
-    /// manifest (and so every snapshot) reaches, and exporters of
-    /// snapshot data (Arrow timestamps) need the unit.
-    unit: crate::TimeUnit,
-}
-
-impl std::fmt::Debug for PinCounter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PinCounter").field("total", &self.total()).finish()
-    }
-}
-
-#[cfg(not(any(timelog_loom, timelog_shuttle)))]
-const PIN_STRIPES: usize = 16;
-// One stripe under the model checkers: the protocol, not the striping, is
-// what they check (and a thread-local index would be state they cannot see).
-#[cfg(any(timelog_loom, timelog_shuttle))]
-const PIN_STRIPES: usize = 1;
-
-impl PinCounter {
-    pub(crate) fn new(unit: crate::TimeUnit) -> Self {
-        Self {
-            stripes: (0..PIN_STRIPES).map(|_| crossbeam_utils::CachePadded::new(AtomicUsize::new(0))).collect(),
-            unit,
-        }
-    }
-
-    /// This thread's stripe (assigned round-robin on first use).
-    #[inline]
-    fn stripe() -> usize {
-        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-        {
-            use std::cell::Cell;
-            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-            thread_local! {
-                static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-            }
-            STRIPE.with(|s| {
-                if s.get() == usize::MAX {
-                    s.set(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % PIN_STRIPES);
-                }
-                s.get()
-            })
-        }
-        #[cfg(any(timelog_loom, timelog_shuttle))]
-        0
-    }
-
-    /// Counts one snapshot; returns the stripe to release it on.
-    #[inline]
-    pub(crate) fn pin(&self) -> usize {
-        let i = Self::stripe();
-        self.stripes[i].fetch_add(1, Ordering::Relaxed);
-        i
-    }
-
-    #[inline]
-    fn unpin(&self, stripe: usize) {
-        self.stripes[stripe].fetch_sub(1, Ordering::Release);
-    }
-
-    /// Live snapshots. Exact when no snapshot is taken or released
-    /// meanwhile (`close()` reads it after making sure of that).
-    pub(crate) fn total(&self) -> usize {
-        // A pin is released on the stripe it was counted on (whatever
-        // thread drops it), so no stripe goes below zero and the sum is the
-        // number of live snapshots.
-        self.stripes.iter().map(|c| c.load(Ordering::Acquire)).sum()
-    }
-}
 
 /// What a snapshot holds, shared by its clones: the manifest (and through
 /// it every memtable and segment it references), the watermark, and the
@@ -183,8 +101,10 @@ impl<T> Snapshot<T> {
 /// Which way a cursor walks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
+    /// Ascending timestamps; equal timestamps in insertion order.
     #[default]
     Asc,
+    /// Descending timestamps; equal timestamps in reverse insertion order.
     Desc,
 }
 
@@ -287,6 +207,7 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
         self.view().count(Timestamp::MIN, Timestamp::MAX)
     }
 
+    /// Whether no record is visible.
     pub fn is_empty(&self) -> bool {
         self.min_ts().is_none()
     }
@@ -424,9 +345,11 @@ impl<T> PageSpan<T> {
     pub fn payloads(&self) -> &[T] {
         &self.pg().payloads()[self.start..self.end]
     }
+    /// Number of records in the span.
     pub fn len(&self) -> usize {
         self.end - self.start
     }
+    /// Whether the span holds no record.
     pub fn is_empty(&self) -> bool {
         self.end == self.start
     }

@@ -14,16 +14,21 @@ use crate::{SeqNo, Timestamp};
 /// A range delete `[t1, t2)` issued with sequence number `seq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tombstone {
+    /// First deleted timestamp (inclusive).
     pub t1: Timestamp,
+    /// End of the deleted range (exclusive).
     pub t2: Timestamp,
+    /// The delete's sequence number: it hides records with a smaller one (R7).
     pub seq: SeqNo,
 }
 
 impl Tombstone {
+    /// Whether `ts` lies in `[t1, t2)`.
     #[inline]
     pub fn covers(&self, ts: Timestamp) -> bool {
         self.t1 <= ts && ts < self.t2
     }
+    /// Whether `[t1, t2)` and this tombstone's range share a timestamp.
     #[inline]
     pub fn overlaps(&self, t1: Timestamp, t2: Timestamp) -> bool {
         self.t1 < t2 && t1 < self.t2
@@ -262,6 +267,68 @@ pub(crate) fn coalesce(tombs: &[Tombstone], applied: &[SeqNo]) -> Vec<Tombstone>
     out
 }
 
+/// The one builder of a [`Coverage`]: collects the tombstones it is built
+/// from — a manifest's list, memtable stacks up to a watermark — and builds
+/// the coverage over the whole timeline.
+///
+/// Used by flush (a drained memtable's own stack, R8), compaction (the
+/// manifest's list, R8) and the delete-debt estimate (list and committed
+/// stack tombstones, coalesced first). What a read's view `(manifest, W)`
+/// sees is the same `.list(&m.tombstones)` plus `.stack(&mt.tombs, W)` per
+/// memtable (R7); the read side (`query::plan::View::cov`) still gathers
+/// its tombstones itself, because its cache also records how many it
+/// examined and whether one was left out.
+#[derive(Debug, Default)]
+pub(crate) struct CoverageBuilder {
+    tombs: Vec<Tombstone>,
+}
+
+impl CoverageBuilder {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a manifest's tombstone list. Every one of them is seen by every
+    /// reader of the manifest (their sequences are at most its
+    /// `flushed_bound`, which every snapshot's watermark reaches: R8, R11),
+    /// so none is filtered.
+    pub(crate) fn list(mut self, list: &[Tombstone]) -> Self {
+        self.tombs.extend_from_slice(list);
+        self
+    }
+
+    /// Adds the tombstones of a memtable's stack with a sequence `<= w` (R7:
+    /// those a view with watermark `w` sees; `SeqNo::MAX` for all of them).
+    pub(crate) fn stack(mut self, stack: &TombStack, w: SeqNo) -> Self {
+        stack.for_each(|t| {
+            if t.seq <= w {
+                self.tombs.push(*t);
+            }
+        });
+        self
+    }
+
+    /// Whether no tombstone was kept.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.tombs.is_empty()
+    }
+
+    /// Coalesces what was kept over the segments' `applied` bounds first
+    /// ([`coalesce`], R11): only when every kept tombstone is seen by
+    /// whoever uses the coverage (the same hiding function over segment
+    /// records, and a linear build). Never for a reader's view of memtable
+    /// tombstones it may not see all of.
+    pub(crate) fn coalesced(mut self, applied: &[SeqNo]) -> Self {
+        self.tombs = coalesce(&self.tombs, applied);
+        self
+    }
+
+    /// The coverage of what was kept, over the whole timeline.
+    pub(crate) fn build(mut self) -> Coverage {
+        Coverage::build(&mut self.tombs, Timestamp::MIN, Timestamp::MAX)
+    }
+}
+
 /// Piecewise-constant "newest covering tombstone" function over a range:
 /// disjoint, sorted intervals `[start, end)` each with the greatest
 /// sequence of the tombstones covering it. A record at `ts` with effective
@@ -419,6 +486,29 @@ mod tests {
         assert_eq!(c.max_seq(25), 0);
         assert_eq!(c.max_seq(39), 9);
         assert_eq!(c.max_seq(40), 0);
+    }
+
+    /// The builder gathers a manifest's list whole and a stack up to its
+    /// watermark, and builds what `Coverage::build` builds of exactly those.
+    #[test]
+    fn builder_keeps_the_list_and_the_stack_up_to_the_watermark() {
+        let list = [t(0, 10, 2), t(20, 30, 1)];
+        let stack = TombStack::new();
+        for x in [t(5, 25, 6), t(8, 9, 7), t(40, 50, 9)] {
+            stack.push(x);
+        }
+        let got = CoverageBuilder::new().list(&list).stack(&stack, 7).build();
+        let mut want = vec![t(0, 10, 2), t(20, 30, 1), t(5, 25, 6), t(8, 9, 7)];
+        assert_eq!(got.ivs, Coverage::build(&mut want, i64::MIN, i64::MAX).ivs);
+        assert_eq!(got.max_seq(45), 0, "the tombstone above the watermark is left out");
+        assert_eq!(got.max_seq(8), 7);
+        let all = CoverageBuilder::new().stack(&stack, SeqNo::MAX).build();
+        assert_eq!(all.max_seq(45), 9);
+        assert!(CoverageBuilder::new().stack(&stack, 5).is_empty());
+        // Coalesced over a segment that applied sequence 6: classes 1 and 7.
+        let c = CoverageBuilder::new().list(&list).stack(&stack, 7).coalesced(&[6]).build();
+        assert_eq!(c.max_seq(3), 1);
+        assert_eq!(c.max_seq(8), 7);
     }
 
     #[test]

@@ -1,19 +1,24 @@
 //! `validate()`: the engine's structural invariants, checked on demand.
+//!
+//! Reads the catalog and the sequencer; called by the facade
+//! (`Timelog::validate`) only.
 
 use crate::sync::Arc;
 
+use crate::catalog::Catalog;
 use crate::error::{Error, Result};
-use crate::timelog::Inner;
+use crate::sequencer::Sequencer;
 
 fn fail<T>(msg: String) -> Result<T> {
     Err(Error::Corrupt(msg))
 }
 
-pub(crate) fn validate<T: Clone + Send + Sync + 'static>(inner: &Inner<T>) -> Result<()> {
-    use std::sync::atomic::Ordering::Acquire;
-    let m = inner.manifest.load_full();
-    let visible = inner.visible.load(Acquire);
-    let next = inner.next_seq.load(Acquire);
+/// Checks the invariants of the catalog's current manifest against the
+/// sequencer's watermark; returns the first violation.
+pub(crate) fn validate<T: Clone + Send + Sync + 'static>(catalog: &Catalog<T>, seq: &Sequencer) -> Result<()> {
+    let m = catalog.load_full();
+    let visible = seq.visible();
+    let next = seq.next_seq().load(crate::sync::Ordering::Acquire);
     if visible >= next {
         return fail(format!("visible watermark {visible} is not below the next sequence {next}"));
     }

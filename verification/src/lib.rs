@@ -226,6 +226,41 @@ pub fn read_view(s: &timelog::Snapshot<Id>) -> Vec<(Ts, Id)> {
     view
 }
 
+/// What one one-shot read returned (read with its view's watermark through
+/// the model-only twins `Timelog::model_len`, `model_next_ts`,
+/// `model_point`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OneShot {
+    /// `len()`.
+    Len(usize),
+    /// `next_ts(t)`: the smallest visible timestamp `> t`.
+    NextTs(Ts, Option<Ts>),
+    /// `point(ts)`: the payloads at `ts`, in write order.
+    Point(Ts, Vec<Id>),
+}
+
+/// Checks a one-shot read with watermark `w` against the view of the first
+/// `w` writes of `order` (R5: exactly a prefix; the single-writer form of
+/// the snapshot oracle).
+pub fn check_one_shot(order: &[Op], w: u64, r: &OneShot) -> Result<(), String> {
+    if w as usize > order.len() {
+        return Err(format!("one-shot read: watermark {w} above the number of writes {}", order.len()));
+    }
+    let view = apply(&order[..w as usize]);
+    let expect = match r {
+        OneShot::Len(_) => OneShot::Len(view.len()),
+        OneShot::NextTs(t, _) => OneShot::NextTs(*t, view.iter().map(|r| r.0).find(|&ts| ts > *t)),
+        OneShot::Point(ts, _) => OneShot::Point(*ts, view.iter().filter(|r| r.0 == *ts).map(|r| r.1).collect()),
+    };
+    if *r == expect {
+        Ok(())
+    } else {
+        Err(format!(
+            "snapshot consistency violated by a one-shot read at watermark {w}: got {r:?}, the prefix shows {expect:?}\n  writes: {order:?}"
+        ))
+    }
+}
+
 /// Takes a snapshot and reads it ([`read_view`]).
 pub fn observe(
     log: &timelog::Timelog<Id>,
@@ -404,6 +439,18 @@ mod tests {
         // Own writes: a thread's snapshot holds exactly the writes it finished.
         let own = Observed { thread: Some(1), own_done: 0, w: 1, view: vec![(3, 3)] };
         assert!(check_linearizable(&threads, &[own]).is_err());
+    }
+
+    #[test]
+    fn one_shot_reads_match_their_prefix() {
+        let order = [a(1, 1), a(2, 2)];
+        assert!(check_one_shot(&order, 1, &OneShot::Len(1)).is_ok());
+        assert!(check_one_shot(&order, 2, &OneShot::Len(1)).is_err(), "a watermark that claims a write it missed");
+        assert!(check_one_shot(&order, 2, &OneShot::NextTs(1, Some(2))).is_ok());
+        assert!(check_one_shot(&order, 1, &OneShot::NextTs(1, Some(2))).is_err());
+        assert!(check_one_shot(&order, 1, &OneShot::Point(2, vec![])).is_ok());
+        assert!(check_one_shot(&order, 2, &OneShot::Point(2, vec![])).is_err());
+        assert!(check_one_shot(&order, 3, &OneShot::Len(2)).is_err(), "watermark above the writes");
     }
 
     #[test]

@@ -5,10 +5,10 @@ use crate::sync::Arc;
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::Maint;
 use crate::manifest::Manifest;
 use crate::segment::{Level, Segment, SegmentBuilder};
-use crate::timelog::Inner;
-use crate::tombstone::Coverage;
+use crate::tombstone::CoverageBuilder;
 use crate::Timestamp;
 
 /// Window index of `ts`: `floor((ts - origin) / size)`.
@@ -41,7 +41,7 @@ pub(crate) struct Selection<T> {
     pub(crate) l1: Vec<Arc<Segment<T>>>,
 }
 
-impl<T: Clone + Send + Sync + 'static> Inner<T> {
+impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
     /// The L1 window in use: the configured one, or the adaptive one
     /// (`Counters::note_flush`). It changes only under the maintainer lock,
     /// which every compaction holds, so one compaction sees one window.
@@ -132,8 +132,8 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
 
     /// Merges a selection into new L1 segments (one or more per window).
     pub(crate) fn build_l1(&self, m: &Manifest<T>, sel: &Selection<T>) -> Vec<Arc<Segment<T>>> {
-        let mut tombs: Vec<_> = m.tombstones.iter().copied().collect();
-        let cov = Coverage::build(&mut tombs, Timestamp::MIN, Timestamp::MAX);
+        // R8: compaction applies every tombstone of the manifest's list.
+        let cov = CoverageBuilder::new().list(&m.tombstones).build();
         // Sources, oldest first: L1 (one chain: disjoint), then L0 in order.
         // Each walks its segments page by page (no index division per record).
         struct Src<'a, T> {
@@ -229,7 +229,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 if let Some((cw, b)) = cur.take() {
                     let win = window_bounds(cw, self.cfg.cfg.window_origin, self.l1_window());
                     if let Some(seg) =
-                        b.finish(self.next_id(), Level::L1, seq_hi, tomb_applied, Some(win), &self.retired)
+                        b.finish(self.cat.next_id(), Level::L1, seq_hi, tomb_applied, Some(win), self.cat.retired())
                     {
                         out.push(Arc::new(seg));
                     }
@@ -243,7 +243,9 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
         if let Some((cw, b)) = cur.take() {
             let win = window_bounds(cw, self.cfg.cfg.window_origin, self.l1_window());
-            if let Some(seg) = b.finish(self.next_id(), Level::L1, seq_hi, tomb_applied, Some(win), &self.retired) {
+            if let Some(seg) =
+                b.finish(self.cat.next_id(), Level::L1, seq_hi, tomb_applied, Some(win), self.cat.retired())
+            {
                 out.push(Arc::new(seg));
             }
         }
@@ -256,7 +258,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let mut work = None;
         // Payload clones (and drops of what we loaded) inside the payload scope.
         let built = self.hooks.scoped(&mut || {
-            let start = self.manifest.load_full();
+            let start = self.cat.load_full();
             let sel = self.select(&start, with_debt);
             self.counters.note_selection(sel.as_ref().map(|s| (s.l0.len(), s.l1.len())));
             if let Some(mut sel) = sel {
@@ -284,7 +286,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let ran = self.hooks.scoped(&mut || {
             let Some((sel, outputs)) = work.take() else { return };
             loop {
-                let cur = self.manifest.load_full();
+                let cur = self.cat.load_full();
                 // R10: publish only over a manifest that still holds every input
                 // (the L0 prefix and the L1 segments we merged).
                 #[cfg(not(timelog_fault = "compact_no_check"))]
@@ -307,7 +309,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 next.l1 = l1;
                 // R11: coalesce over the classes of the new segments.
                 next.coalesce_tombstones();
-                if self.publish_maint(&cur, next) {
+                if self.cat.publish_maint(&cur, next) {
                     published = true;
                     break;
                 }
@@ -329,16 +331,12 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// the flush of its memtable. (Memtable records a tombstone hides are
     /// dropped by their own flush, R8, and not counted.)
     pub(crate) fn delete_debt(&self, m: &Manifest<T>) -> f64 {
-        let w = self.visible.load(std::sync::atomic::Ordering::Acquire);
-        let mut tombs: Vec<_> = m.tombstones.iter().copied().collect();
+        let w = self.seq.visible();
+        let mut b = CoverageBuilder::new().list(&m.tombstones);
         for mt in m.sealed.iter().chain(std::iter::once(&m.active)) {
-            mt.tombs.for_each(|t| {
-                if t.seq <= w {
-                    tombs.push(*t);
-                }
-            });
+            b = b.stack(&mt.tombs, w);
         }
-        if tombs.is_empty() {
+        if b.is_empty() {
             return 0.0;
         }
         // Every tombstone here is seen by this computation, so the R11
@@ -347,8 +345,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let mut applied: Vec<_> = m.l0.iter().chain(m.l1.iter()).map(|s| s.tomb_applied).collect();
         applied.sort_unstable();
         applied.dedup();
-        let mut tombs = crate::tombstone::coalesce(&tombs, &applied);
-        let cov = Coverage::build(&mut tombs, Timestamp::MIN, Timestamp::MAX);
+        let cov = b.coalesced(&applied).build();
         let mut total: usize = m.sealed.iter().chain(std::iter::once(&m.active)).map(|mt| mt.len()).sum();
         let mut hidden = 0usize;
         for s in m.l0.iter().chain(m.l1.iter()) {
@@ -383,7 +380,7 @@ mod tests {
     }
 
     fn l1_ids(log: &crate::Timelog<u64>) -> Vec<u64> {
-        log.inner.manifest.load().l1.iter().map(|s| s.id).collect()
+        log.inner.catalog.load().l1.iter().map(|s| s.id).collect()
     }
 
     /// In-order ingest within one window: a compaction rewrites only the

@@ -2,10 +2,10 @@
 
 use crate::sync::Arc;
 
+use super::Maint;
 use crate::memtable::Memtable;
 use crate::segment::{Level, Segment, SegmentBuilder};
-use crate::timelog::Inner;
-use crate::tombstone::Coverage;
+use crate::tombstone::CoverageBuilder;
 use crate::SeqNo;
 
 /// Merges the run and the skiplist of a drained memtable in `(ts, seq)`
@@ -17,8 +17,8 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
     id: u64,
     retired: &Arc<crate::sync::AtomicUsize>,
 ) -> Option<Segment<T>> {
-    let mut tombs = mt.tombs.to_vec();
-    let cov = Coverage::build(&mut tombs, i64::MIN, i64::MAX);
+    // R8: a memtable's own tombstones, all of them (it is drained).
+    let cov = CoverageBuilder::new().stack(&mt.tombs, SeqNo::MAX).build();
     let run = &mt.run;
     let n = run.len();
     let mut b = SegmentBuilder::new(page_cap);
@@ -45,11 +45,11 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
     b.finish(id, Level::L0, bound, bound, None, retired)
 }
 
-impl<T: Clone + Send + Sync + 'static> Inner<T> {
+impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
     /// Flushes the oldest sealed memtable. Caller holds the maintainer lock.
     /// Returns whether it did.
     pub(crate) fn flush_one(&self) -> bool {
-        let Some(mt) = self.manifest.load().sealed.first().cloned() else {
+        let Some(mt) = self.cat.load().sealed.first().cloned() else {
             return false;
         };
         let bound = mt.seal_bound();
@@ -57,7 +57,8 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // Payload clones happen here, inside the payload scope.
         let mut seg = None;
         let built = self.hooks.scoped(&mut || {
-            seg = Some(build_l0(&mt, bound, self.cfg.page_records, self.next_id(), &self.retired).map(Arc::new));
+            seg =
+                Some(build_l0(&mt, bound, self.cfg.page_records, self.cat.next_id(), self.cat.retired()).map(Arc::new));
         });
         let Some(seg) = seg.filter(|_| built) else {
             return false;
@@ -71,12 +72,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // on writers that already inserted). Found by loom
         // (`loom_flush::flush_waits_for_commits`).
         #[cfg(not(timelog_fault = "flush_before_commit"))]
-        {
-            let mut b = crate::sync::Backoff::new();
-            while self.visible.load(crate::sync::Ordering::Acquire) < bound {
-                b.snooze();
-            }
-        }
+        self.seq.wait_visible(bound);
         self.hooks.pause(crate::hooks::Point::FlushPublish);
         // Publishing may drop the last reference to the memtable (and its
         // payloads): also inside the payload scope, together with our own
@@ -86,7 +82,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let published = self.hooks.scoped(&mut || {
             let (Some(mt), Some(seg)) = (mt.take(), seg.take()) else { return };
             loop {
-                let cur = self.manifest.load_full();
+                let cur = self.cat.load_full();
                 assert!(
                     cur.sealed.first().is_some_and(|m| Arc::ptr_eq(m, &mt)),
                     "R10: only the maintainer removes sealed memtables"
@@ -105,7 +101,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 // R11: the list is settled (every reader of `next` has a
                 // watermark at or above `bound`, R8): coalesce it.
                 next.coalesce_tombstones();
-                if self.publish_maint(&cur, next) {
+                if self.cat.publish_maint(&cur, next) {
                     break;
                 }
             }

@@ -1,5 +1,488 @@
-//! Maintenance: flush (sealed memtable -> L0) and compaction (L0 -> L1).
-//! The background worker loop lives with the log (`timelog.rs`).
+//! The maintainer: seal, flush and compaction — their policy, their
+//! scheduling and their worker thread — and backpressure.
+//!
+//! **Owns** ([`Maintainer`]) the maintainer mutex (R10), the background
+//! worker's state (stop / kick / running) and its condition variables (the
+//! worker's wake-up, the writers' progress wait), and the delete-debt
+//! wake-up. It *decides*: when a memtable is sealed (full, or over its
+//! out-of-order budget: `after_write`), when sealed memtables are flushed and
+//! L0 compacted (`step`), when delete debt forces a seal, flush and
+//! compaction, what a write reports when sealed memtables pile up
+//! (`backpressure`), and when the manifests the catalog's graveyard holds are
+//! dropped (after the mutex is released, R12).
+//!
+//! **Upholds** R2 (sealing: `seal`), R8 (flush waits for its seal bound to be
+//! committed, and builds segments with no per-record sequence: `flush.rs`;
+//! compaction consumes a prefix of L0: `compact.rs`), R10 (one maintainer at
+//! a time, checked publication), R11 (flush and compaction coalesce the
+//! tombstone list they publish), R12 (payload drops outside its locks:
+//! [`MaintGuard`]) and the backpressure contract of `docs/protocol.md`.
+//!
+//! **Callers:** the facade (`timelog.rs`) only, through [`Maint`] — the
+//! maintainer at work: its own state plus borrowed access to the catalog,
+//! the sequencer, the configuration, the counters and the hooks. Writers
+//! call `after_write`, `release_guard` and `note_delete`; `flush()`,
+//! `compact()`, `maint_step()`, `close()` and the worker thread the rest.
+//! Nothing here is reachable from a read.
+//!
+//! Files: this one (state, lock, seal, backpressure, the step policy),
+//! `worker.rs` (the background thread), `flush.rs` (sealed memtable → L0),
+//! `compact.rs` (L0 + L1 → L1, window selection, delete debt).
 
 pub(crate) mod compact;
 pub(crate) mod flush;
+mod worker;
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use crate::catalog::Catalog;
+use crate::config::{BusyPolicy, MaintenanceMode, Resolved};
+use crate::hooks::Hooks;
+use crate::manifest::ManifestGuard;
+use crate::memtable::Memtable;
+use crate::sequencer::Sequencer;
+use crate::stats::Counters;
+use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard};
+
+/// What a committed write reports.
+#[must_use = "a Busy write was committed; do not retry it, but slow down"]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteStatus {
+    /// Committed, no pressure.
+    Ok,
+    /// Committed, but sealed data is piling up faster than maintenance
+    /// flushes it (`busy_policy = Raise`). The write is NOT lost: do not
+    /// retry it.
+    Busy,
+}
+
+#[derive(Debug, Default)]
+struct WorkerState {
+    stop: bool,
+    kick: bool,
+    running: bool,
+}
+
+/// The maintainer's own state, owned by the log (see the module docs).
+pub(crate) struct Maintainer {
+    /// Serializes maintainers (flush, compaction, `close`) among themselves
+    /// only (R10); readers and writers never take it.
+    lock: Mutex<()>,
+    worker: Mutex<WorkerState>,
+    worker_cv: Condvar,
+    progress_cv: Condvar,
+    /// Delete debt wake-up: set by the first delete after the worker last
+    /// re-armed it, which kicks the worker (so a delete over flushed data
+    /// is acted on with no further writes); the worker re-arms it at most
+    /// once per wake-up period, so a stream of deletes pays one Relaxed
+    /// load each, not a mutex and a futex wake.
+    debt_kicked: AtomicBool,
+    /// Milliseconds after `born` at which `debt_kicked` was last re-armed.
+    debt_armed_ms: AtomicU64,
+    born: Instant,
+}
+
+impl std::fmt::Debug for Maintainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Maintainer").field("worker", &*self.worker.lock().unwrap()).finish()
+    }
+}
+
+impl Maintainer {
+    pub(crate) fn new() -> Self {
+        Self {
+            lock: Mutex::new(()),
+            worker: Mutex::new(WorkerState::default()),
+            worker_cv: Condvar::new(),
+            progress_cv: Condvar::new(),
+            debt_kicked: AtomicBool::new(false),
+            debt_armed_ms: AtomicU64::new(0),
+            born: Instant::now(),
+        }
+    }
+
+    /// Marks the worker as running, before its thread is spawned.
+    pub(crate) fn worker_starting(&self) {
+        let mut st = self.worker.lock().unwrap();
+        st.stop = false;
+        st.running = true;
+    }
+
+    /// Tells the worker to stop (it exits when its current step ends).
+    pub(crate) fn request_stop(&self) {
+        self.worker.lock().unwrap().stop = true;
+        self.worker_cv.notify_all();
+    }
+}
+
+/// The maintainer at work: its state and borrowed access to what it
+/// maintains. Built by the facade per call (`Inner::maint`); all borrowed,
+/// so it is `Copy` and free to make.
+pub(crate) struct Maint<'a, T> {
+    pub(crate) st: &'a Maintainer,
+    pub(crate) cfg: &'a Resolved,
+    pub(crate) seq: &'a Sequencer,
+    pub(crate) cat: &'a Catalog<T>,
+    pub(crate) counters: &'a Counters,
+    pub(crate) hooks: &'a Hooks,
+}
+
+impl<T> Clone for Maint<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Maint<'_, T> {}
+
+impl<T> std::fmt::Debug for Maint<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.st.fmt(f)
+    }
+}
+
+/// The maintainer lock (R10), held by a flush, a compaction or `close()`.
+///
+/// Dropping it releases the lock and *then* drops the manifests the
+/// holder's publications replaced ([`Catalog::publish_maint`]): the payloads
+/// only they referenced are released with no engine lock held, so the
+/// embedder code a payload release runs (a Python `__del__`) may call any
+/// method of the log, this one's maintenance included (R12).
+pub(crate) struct MaintGuard<'a, T: Clone + Send + Sync + 'static> {
+    maint: Maint<'a, T>,
+    g: Option<MutexGuard<'a, ()>>,
+    /// Leave the buried manifests to the background worker (a writer
+    /// helping under `busy_policy = Flush` must not run finalizers).
+    leave_to_worker: bool,
+}
+
+impl<T: Clone + Send + Sync + 'static> Drop for MaintGuard<'_, T> {
+    fn drop(&mut self) {
+        drop(self.g.take());
+        if self.leave_to_worker {
+            self.maint.kick_worker();
+        } else {
+            self.maint.cat.drain_graveyard(self.maint.hooks);
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> std::fmt::Debug for MaintGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaintGuard").field("leave_to_worker", &self.leave_to_worker).finish()
+    }
+}
+
+impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
+    fn guard(self, g: MutexGuard<'a, ()>) -> MaintGuard<'a, T> {
+        MaintGuard { maint: self, g: Some(g), leave_to_worker: false }
+    }
+
+    /// Takes the maintainer lock (R10). When another maintainer holds it,
+    /// waits in the blocking scope: that maintainer may need what this
+    /// thread holds (an interpreter lock) to finish its payload phase.
+    ///
+    /// The guard releases the lock first and then drops the manifests its
+    /// holder's publications replaced (see [`MaintGuard`]).
+    pub(crate) fn lock(self) -> MaintGuard<'a, T> {
+        if let Ok(g) = self.st.lock.try_lock() {
+            return self.guard(g);
+        }
+        let mut guard = None;
+        self.hooks.blocking(&mut || guard = Some(self.st.lock.lock().unwrap_or_else(|e| e.into_inner())));
+        self.guard(guard.expect("the blocking scope runs its closure"))
+    }
+
+    /// Takes the maintainer lock only if it is free.
+    pub(crate) fn try_lock(self) -> Option<MaintGuard<'a, T>> {
+        self.st.lock.try_lock().ok().map(|g| self.guard(g))
+    }
+
+    // ----- seal (R2) -----------------------------------------------------
+
+    /// Seals `mt` if it is still the active memtable (R2). Returns whether
+    /// this call sealed it.
+    pub(crate) fn seal(self, mt: &Arc<Memtable<T>>) -> bool {
+        if !mt.seal_begin() {
+            return false;
+        }
+        mt.seal_drain(self.seq.next_seq());
+        let fresh = self.cat.new_memtable();
+        self.hooks.pause(crate::hooks::Point::SealPublish);
+        loop {
+            let cur = self.cat.load_full();
+            debug_assert!(Arc::ptr_eq(&cur.active, mt), "only the sealer replaces the active memtable");
+            let mut next = cur.successor();
+            next.sealed.push(cur.active.clone());
+            next.active = fresh.clone();
+            if self.cat.publish(&cur, next) {
+                break;
+            }
+        }
+        self.counters.seals_total.fetch_add(1, Relaxed);
+        self.kick_worker();
+        true
+    }
+
+    /// Seals the active memtable if it holds anything.
+    pub(crate) fn seal_active(self) -> bool {
+        let m = self.cat.load_full();
+        if m.active.is_empty() {
+            return false;
+        }
+        self.seal(&m.active)
+    }
+
+    // ----- after a write: seal policy and backpressure -------------------
+
+    /// After a write through the manifest `m`: seal a full memtable, then
+    /// apply backpressure.
+    #[inline]
+    pub(crate) fn after_write(self, m: &ManifestGuard<T>) -> WriteStatus {
+        let mt = &m.active;
+        let mut sealed = false;
+        if mt.bytes() >= self.cfg.memtable_max_bytes {
+            sealed = self.seal(mt);
+        } else if mt.ooo_bytes() >= self.cfg.ooo_budget_bytes && self.seal(mt) {
+            sealed = true;
+            self.counters.ooo_budget_hits.fetch_add(1, Relaxed);
+        }
+        // The guard's manifest is current enough unless this call just sealed.
+        let runs = if sealed {
+            let cur = self.cat.load();
+            let n = cur.sealed.len();
+            self.release_guard(cur);
+            n
+        } else {
+            m.sealed.len()
+        };
+        if runs < self.cfg.sealed_max_runs {
+            return WriteStatus::Ok;
+        }
+        self.backpressure()
+    }
+
+    #[cold]
+    fn backpressure(self) -> WriteStatus {
+        // Each check's guard may outlive a publication of the worker: it is
+        // buried for the worker then (which this writer is waiting for),
+        // never dropped here (see `release_guard`).
+        let over = || {
+            let m = self.cat.load();
+            let over = m.sealed.len() >= self.cfg.sealed_max_runs;
+            self.cat.bury_if_last(m);
+            over
+        };
+        if self.cfg.sealed_wait_ms > 0 && self.worker_running() {
+            self.counters.backpressure_waits.fetch_add(1, Relaxed);
+            let deadline = Instant::now() + Duration::from_millis(self.cfg.sealed_wait_ms);
+            self.kick_worker();
+            // The worker may need what this thread holds (an interpreter
+            // lock): wait in the blocking scope.
+            self.hooks.blocking(&mut || {
+                let mut st = self.st.worker.lock().unwrap();
+                while over() {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    st = self.st.progress_cv.wait_timeout(st, deadline - now).unwrap().0;
+                }
+            });
+            if !over() {
+                return WriteStatus::Ok;
+            }
+        }
+        self.counters.busy_events.fetch_add(1, Relaxed);
+        match self.cfg.cfg.busy_policy {
+            BusyPolicy::Raise => WriteStatus::Busy,
+            BusyPolicy::Silent => WriteStatus::Ok,
+            BusyPolicy::Flush => {
+                if self.worker_running() {
+                    // The worker holds the maintainer lock only while it
+                    // makes progress (it may be releasing payloads whose
+                    // finalizers are slow): help if the lock is free, never
+                    // wait for it, so `sealed_wait_ms` stays the bound.
+                    if let Some(mut g) = self.try_lock() {
+                        g.leave_to_worker = true;
+                        while self.flush_one() {}
+                        drop(g);
+                        self.notify_progress();
+                    }
+                } else {
+                    self.flush_sealed();
+                }
+                WriteStatus::Ok
+            }
+        }
+    }
+
+    /// Drops a writer's manifest guard. If a maintainer replaced that
+    /// manifest meanwhile, the guard may be its last owner, and dropping it
+    /// would release the payloads only it referenced on the writer's thread
+    /// — running their finalizers there, for as long as they take, which no
+    /// `sealed_wait_ms` bounds. While the background worker runs, such a
+    /// manifest goes to the graveyard instead and the worker releases it
+    /// (R12).
+    #[inline]
+    pub(crate) fn release_guard(self, m: ManifestGuard<T>) {
+        if self.cat.is_current(&m) {
+            return;
+        }
+        self.release_replaced(m);
+    }
+
+    #[cold]
+    fn release_replaced(self, m: ManifestGuard<T>) {
+        if !self.worker_running() {
+            return;
+        }
+        if self.cat.bury_if_last(m) {
+            self.kick_worker();
+        }
+    }
+
+    // ----- delete debt ---------------------------------------------------
+
+    /// After a delete: wake the worker for the delete debt (at most once per
+    /// wake-up period; otherwise one Relaxed load).
+    #[inline]
+    pub(crate) fn note_delete(self) {
+        if self.cfg.cfg.delete_debt_threshold > 0.0 && !self.st.debt_kicked.load(Relaxed) {
+            self.kick_for_debt();
+        }
+    }
+
+    #[cold]
+    fn kick_for_debt(self) {
+        if !self.st.debt_kicked.swap(true, Relaxed) {
+            self.kick_worker();
+        }
+    }
+
+    /// Re-arms the delete wake-up once a wake-up period passed since the
+    /// last re-arming (called by maintenance steps).
+    fn rearm_debt_kick(self) {
+        if !self.st.debt_kicked.load(Relaxed) {
+            return;
+        }
+        let now = self.st.born.elapsed().as_millis() as u64;
+        let last = self.st.debt_armed_ms.load(Relaxed);
+        if now.saturating_sub(last) >= self.cfg.wakeup_ms
+            && self.st.debt_armed_ms.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
+        {
+            self.st.debt_kicked.store(false, Relaxed);
+        }
+    }
+
+    // ----- maintenance steps ---------------------------------------------
+
+    /// Flushes every sealed memtable (holding the maintainer lock).
+    pub(crate) fn flush_sealed(self) -> usize {
+        let g = self.lock();
+        let mut n = 0;
+        while self.flush_one() {
+            n += 1;
+        }
+        drop(g);
+        self.notify_progress();
+        n
+    }
+
+    /// Compacts all of L0 and every L1 window with pending deletes into L1
+    /// (after a flush; `Timelog::compact`).
+    pub(crate) fn compact_all(self) {
+        let g = self.lock();
+        while self.compact_once(true) {
+            let m = self.cat.load();
+            if m.l0.is_empty() && m.tombstones.is_empty() {
+                break;
+            }
+        }
+        drop(g);
+        self.notify_progress();
+    }
+
+    /// One unit of maintenance: flush a few sealed memtables, or one
+    /// compaction when L0 is long or delete debt is high. Returns whether
+    /// it did any work.
+    pub(crate) fn step(self) -> bool {
+        self.step_with(self.lock())
+    }
+
+    /// One maintenance step under `g`, the maintainer lock.
+    fn step_with(self, g: MaintGuard<'a, T>) -> bool {
+        let did = {
+            let _g = g;
+            let mut did = false;
+            for _ in 0..self.cfg.drain_batch_limit {
+                if !self.flush_one() {
+                    break;
+                }
+                did = true;
+            }
+            if !did {
+                // Decide on a short borrow of the manifest, released before
+                // compacting: holding it across the compaction would make
+                // this thread (outside the payload scope) the last owner of
+                // the replaced segments, and their payload releases would be
+                // deferred — under pyo3, queued in its global pool and
+                // applied by whichever Python thread attaches next, often a
+                // reader.
+                self.rearm_debt_kick();
+                let compact = {
+                    let m = self.cat.load();
+                    let debt = self.cfg.cfg.delete_debt_threshold;
+                    if m.l0.len() >= self.cfg.max_delta_segments {
+                        Some((false, false))
+                    } else if debt > 0.0 && self.delete_debt(&m) >= debt {
+                        // Tombstones still in the active memtable enter the
+                        // manifest (where compaction applies them) through
+                        // a seal and a flush.
+                        Some((true, !m.active.tombs.is_empty()))
+                    } else {
+                        None
+                    }
+                };
+                if let Some((with_debt, seal_first)) = compact {
+                    if seal_first && self.seal_active() {
+                        while self.flush_one() {}
+                        did = true;
+                    }
+                    did |= self.compact_once(with_debt);
+                }
+            }
+            did
+        };
+        if did {
+            self.notify_progress();
+        }
+        did
+    }
+
+    // ----- wake-ups --------------------------------------------------------
+
+    /// Wakes the writers waiting for maintenance progress (backpressure).
+    /// A waiter checks the manifest while holding the worker mutex and then
+    /// waits; taking that mutex before notifying orders the notification
+    /// after the waiter's wait or before its check, never in between (lost
+    /// wakeup found by loom, `loom_backpressure::backpressure_wait_vs_worker`).
+    pub(crate) fn notify_progress(self) {
+        #[cfg(not(timelog_fault = "progress_lost_wakeup"))]
+        drop(self.st.worker.lock().unwrap());
+        self.st.progress_cv.notify_all();
+    }
+
+    pub(crate) fn kick_worker(self) {
+        if self.cfg.cfg.maintenance == MaintenanceMode::Background || self.worker_running() {
+            let mut st = self.st.worker.lock().unwrap();
+            st.kick = true;
+            drop(st);
+            self.st.worker_cv.notify_one();
+        }
+    }
+
+    pub(crate) fn worker_running(self) -> bool {
+        self.st.worker.lock().unwrap().running
+    }
+}

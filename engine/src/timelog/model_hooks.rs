@@ -2,6 +2,8 @@
 //! `cfg(timelog_loom)` / `cfg(timelog_shuttle)`, never in a std build.
 
 use super::Timelog;
+use crate::error::Result;
+use crate::{SeqNo, Timestamp};
 
 impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// One compaction *without* the maintainer mutex. R10 serializes
@@ -12,6 +14,31 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// (`loom_compact::compactions_race_without_the_mutex`).
     #[doc(hidden)]
     pub fn model_compact_once_unlocked(&self) -> bool {
-        self.inner.compact_once(false)
+        self.inner.maint().compact_once(false)
+    }
+
+    /// [`len`](Self::len), and the watermark of the one-shot view it read:
+    /// the same `with_view` (the catalog's snapshot function, R5) and the
+    /// same query, so the suites can check the result against the prefix
+    /// of that length (`loom_oneshot`).
+    #[doc(hidden)]
+    pub fn model_len(&self) -> Result<(SeqNo, usize)> {
+        self.with_view(|v| (v.w, Self::len_in(&v)))
+    }
+
+    /// [`next_ts`](Self::next_ts) and its view's watermark (see `model_len`).
+    #[doc(hidden)]
+    pub fn model_next_ts(&self, t: Timestamp) -> Result<(SeqNo, Option<Timestamp>)> {
+        self.with_view(|v| (v.w, Self::next_ts_in(&v, t)))
+    }
+
+    /// [`point`](Self::point) and its view's watermark (see `model_len`).
+    #[doc(hidden)]
+    pub fn model_point(&self, ts: Timestamp) -> Result<(SeqNo, Vec<T>)> {
+        self.with_view(|v| {
+            let mut out = Vec::new();
+            v.point(ts, |x| out.push(x.clone()));
+            (v.w, out)
+        })
     }
 }

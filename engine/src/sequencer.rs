@@ -1,0 +1,155 @@
+//! The sequencer: sequence allocation, the completion ring and the visible
+//! watermark (rule R5).
+//!
+//! **Owns** `next_seq` (the next sequence number to hand out), the
+//! completion ring (`done`) and `visible`, the watermark below which every
+//! sequence is complete.
+//!
+//! **Upholds** R5: sequences are allocated by one counter (a bulk write takes
+//! a block), and `visible` passes a sequence only once every write with a
+//! smaller one has finished its insert — *commit with helping*: whoever
+//! finishes advances the watermark over every consecutive finished block,
+//! so no writer needs to be scheduled in sequence order, and a writer waits
+//! only for an *earlier* writer still inside its insert (or, with the ring
+//! full, for the watermark to come within the ring's length of its block).
+//!
+//! **Callers:** the write path of the facade (`timelog.rs`: `alloc` inside
+//! an entered memtable, R1/R3; `commit` after the insert); the catalog's
+//! snapshot function reads [`visible`](Sequencer::visible) (one Acquire load,
+//! after the manifest, R5); the maintainer reads it too (a flush waits for
+//! its seal bound to be committed, R8; delete debt), and the sealer's drain
+//! reads `next_seq` (R2). Nothing else writes here.
+
+use crossbeam_utils::CachePadded;
+
+use crate::hooks::Hooks;
+use crate::sync::{AtomicU64, Backoff, Ordering};
+use crate::SeqNo;
+
+/// Slots of the completion ring (R5): how far sequence allocation may run
+/// ahead of the visible watermark before a writer waits.
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+const COMMIT_RING: u64 = 4096;
+// Model checkers: small enough that a few writes reuse slots (loom's
+// scenarios are shorter still).
+#[cfg(timelog_loom)]
+const COMMIT_RING: u64 = 2;
+#[cfg(all(timelog_shuttle, not(timelog_loom)))]
+const COMMIT_RING: u64 = 4;
+
+/// Sequence allocation and the visible watermark (R5); see the module docs.
+pub(crate) struct Sequencer {
+    /// Next sequence number to allocate (R5: starts at 1; 0 = "nothing").
+    /// Written by every write: padded to a cache line of its own, like
+    /// `visible`, so that the fields every read loads (the manifest cell,
+    /// `closed`, `floor`) do not share a line with them.
+    next_seq: CachePadded<AtomicU64>,
+    /// The visible watermark: every sequence `<=` it is complete (R5).
+    /// Readers load it once per snapshot; writers advance it per commit.
+    visible: CachePadded<AtomicU64>,
+    /// Completion ring of R5: slot `s % len` holds the last sequence of the
+    /// completed block that starts at `s`.
+    done: Box<[AtomicU64]>,
+}
+
+impl std::fmt::Debug for Sequencer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sequencer")
+            .field("next_seq", &self.next_seq.load(Ordering::Relaxed))
+            .field("visible", &self.visible.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Sequencer {
+    /// Nothing allocated yet: the first sequence is 1, the watermark 0.
+    pub(crate) fn new() -> Self {
+        Self {
+            next_seq: CachePadded::new(AtomicU64::new(1)),
+            visible: CachePadded::new(AtomicU64::new(0)),
+            done: (0..COMMIT_RING).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// R5: allocates `n` consecutive sequence numbers; returns the first.
+    /// Called by a writer inside an entered memtable (R1), the appender
+    /// while it holds the run's flag (R3).
+    #[inline]
+    pub(crate) fn alloc(&self, n: u64) -> SeqNo {
+        self.next_seq.fetch_add(n, Ordering::AcqRel)
+    }
+
+    /// The allocation counter itself, for the sealer's drain (R2: the seal
+    /// bound is `next_seq - 1`, read once the writers inside have left).
+    #[inline]
+    pub(crate) fn next_seq(&self) -> &AtomicU64 {
+        &self.next_seq
+    }
+
+    /// The visible watermark (Acquire: every write at or below it
+    /// happens-before this load, R5).
+    #[inline]
+    pub(crate) fn visible(&self) -> SeqNo {
+        self.visible.load(Ordering::Acquire)
+    }
+
+    /// Waits until the watermark reaches `bound` (a flush before publishing
+    /// a segment, R8: the drain waited for the writers to leave the
+    /// memtable, not for their commits — a short wait on writers that
+    /// already inserted).
+    pub(crate) fn wait_visible(&self, bound: SeqNo) {
+        let mut b = Backoff::new();
+        while self.visible() < bound {
+            b.snooze();
+        }
+    }
+
+    /// R5: commit with helping. A writer marks its block `first .. first + n`
+    /// complete in the completion ring, then advances the watermark over
+    /// every consecutive complete block — its own and those of writers that
+    /// finished before it — so no writer has to be scheduled in sequence
+    /// order. It returns once the watermark covers its own block (read your
+    /// writes): it waits only while an *earlier* writer is still inside its
+    /// insert, never for a reader. Long waits yield inside `hooks`'
+    /// blocking scope.
+    #[inline]
+    pub(crate) fn commit(&self, first: SeqNo, n: u64, hooks: &Hooks) {
+        let last = first + n - 1;
+        let ring = self.done.len() as u64;
+        let mut b = Backoff::new();
+        // The slot of `first` is free once the watermark passed `first - ring`.
+        // (Seeded fault `commit_ring_no_wait`, R5: reuse the slot at once.)
+        #[cfg(not(timelog_fault = "commit_ring_no_wait"))]
+        while first > ring && self.visible.load(Ordering::Acquire) < first - ring {
+            hooks.snooze(&mut b);
+        }
+        // Release: the insert happens-before any advance that reads this mark.
+        self.done[(first % ring) as usize].store(last, Ordering::Release);
+        loop {
+            self.advance_visible();
+            if self.visible.load(Ordering::Acquire) >= last {
+                return;
+            }
+            hooks.snooze(&mut b);
+        }
+    }
+
+    /// Moves the watermark over consecutive completed blocks (R5).
+    #[inline]
+    fn advance_visible(&self) {
+        let ring = self.done.len() as u64;
+        let mut v = self.visible.load(Ordering::Acquire);
+        loop {
+            let next = v + 1;
+            let end = self.done[(next % ring) as usize].load(Ordering::Acquire);
+            // A mark below `next` is stale (an older block in the same slot).
+            if end < next {
+                return;
+            }
+            match self.visible.compare_exchange(v, end, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => v = end,
+                Err(cur) => v = cur,
+            }
+        }
+    }
+}
