@@ -930,17 +930,31 @@ impl PyTimelog {
     /// Stops maintenance and releases every record. Idempotent.
     ///
     /// Raises: TimelogError if readers (iterators, PageSpans, object views,
-    /// exported memoryviews) still pin snapshots: close them first.
+    /// exported memoryviews) still pin snapshots: close them first. Readers
+    /// that are garbage (unreachable cycles) are collected first: while
+    /// readers pin it, close() runs one `gc.collect()` before refusing.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let st = self.state();
+        let mut st = self.state();
         if st.log.is_closed() {
             return Ok(());
+        }
+        if st.log.pinned() > 0 {
+            // Readers in unreachable cycles pin the log until a collection
+            // frees them (docs/threading.md, "Garbage collection"). The
+            // finalizers it runs may close or reopen this log: look again.
+            let _ = py.import("gc").and_then(|gc| gc.call_method0("collect"));
+            st = self.state();
+            if st.log.is_closed() {
+                return Ok(());
+            }
         }
         let n = st.log.pinned();
         if n > 0 {
             return Err(crate::TimelogError::new_err(format!(
                 "cannot close: {n} reader(s) are pinned to snapshots of this log (iterators, PageSpans, object views or exported memoryviews); \
-                 close them (it.close(), span.close(), mv.release()), exhaust them or delete them, then call close() again"
+                 close them (it.close(), span.close(), mv.release()), exhaust them or delete them, then call close() again \
+                 (a garbage collection ran first; a reader referenced from a payload it shares with this log or with another reader \
+                 is not collected: close it explicitly, or use `with log.range(...) as it:`)"
             )));
         }
         released(py, || st.log.stop_maintenance());
