@@ -5,7 +5,10 @@ The log and its readers report to the cycle collector the payloads that only
 they hold (``__traverse__``), and drop them when the collector clears a
 cycle (``__clear__``). A payload held by parts several owners share is
 reported by none of them: the collector then keeps it, which is safe, where
-reporting it twice would not be.
+reporting it twice would not be. So a cycle through a reader whose snapshot
+shares the log's parts is kept (intact) until the reader is closed — the
+known gap, pinned below with its reason in docs/threading.md; ``close()``
+collects before it refuses.
 """
 
 from __future__ import annotations
