@@ -113,6 +113,10 @@ impl Recycler {
                 // the only reference, so no other code can observe the
                 // tuple while we refill it (PyLong_FromLongLong allocates
                 // an int, which runs no Python code and no collection).
+                // The C API reserves PyTuple_SET_ITEM for tuples no one
+                // else can see yet; a tuple whose only reference we hold is
+                // one (CPython's zip, enumerate and dict.items() iterators
+                // refill their result tuple under the same test).
                 // PyTuple_GET_ITEM returns borrowed references; the tuple
                 // owns them, and since PyTuple_SET_ITEM "steals" the new
                 // item and does not release the old one, each old item's
