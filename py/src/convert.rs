@@ -200,7 +200,8 @@ pub mod interp {
         // or not.
         #[cfg(Py_3_13)]
         return unsafe { ffi::Py_IsFinalizing() } != 0;
-        // SAFETY: as above.
+        // SAFETY: C API (before 3.13): _Py_IsFinalizing reads the same
+        // runtime flag and may be called from any thread.
         #[cfg(not(Py_3_13))]
         return unsafe { raw::_Py_IsFinalizing() } != 0;
     }
