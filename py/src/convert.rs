@@ -29,11 +29,15 @@ use crate::{TimelogBusyError, TimelogError};
 #[repr(transparent)]
 pub struct PyObj(NonNull<ffi::PyObject>);
 
-// SAFETY: a `PyObj` is an owned reference to a Python object, which any
-// thread may hold; its reference count is changed only by an attached
-// thread (clone, drop) or handed to `deferred` (drop while detached).
+// SAFETY: std's `Send` contract, with CPython's rule that an object's
+// reference count is changed only by a thread attached to the interpreter
+// (C API, "Thread State and the Global Interpreter Lock"): a `PyObj` is an
+// owned reference, which any thread may hold; its count is changed only by
+// an attached thread (clone, drop) or the reference is handed to
+// `deferred` (drop while detached), which an attached thread releases.
 unsafe impl Send for PyObj {}
-// SAFETY: shared access only reads the pointer (`as_ptr`, `bind`).
+// SAFETY: std's `Sync` contract: shared access only reads the pointer
+// (`as_ptr`, `as_py`; `bind` needs proof of attachment), never the count.
 unsafe impl Sync for PyObj {}
 
 impl PyObj {
@@ -51,8 +55,9 @@ impl PyObj {
     /// The object, borrowed for as long as `self`.
     #[inline]
     pub fn bind<'a, 'py>(&'a self, py: Python<'py>) -> Borrowed<'a, 'py, PyAny> {
-        // SAFETY: `self` owns a reference, so the object lives at least as
-        // long as the borrow; `py` proves the thread is attached.
+        // SAFETY: `Borrowed::from_ptr`'s contract: a valid, non-null object
+        // pointer that stays alive for `'a` — `self` owns a reference for
+        // at least that long — on an attached thread (`py`).
         unsafe { Borrowed::from_ptr(py, self.as_ptr()) }
     }
 }
@@ -61,9 +66,12 @@ impl PyObj {
     /// The object as a `Py` reference, for `PyVisit::call` (GC traversal).
     #[inline]
     pub fn as_py(&self) -> &Py<PyAny> {
-        // SAFETY: `PyObj` and `Py<PyAny>` are both `repr(transparent)` over
-        // a non-null pointer to a Python object; the borrow lives as long as
-        // `self`, which owns a reference.
+        // SAFETY: layout: `PyObj` and `Py<PyAny>` are both
+        // `repr(transparent)` over a non-null pointer to a Python object
+        // that owns one reference (pyo3 documents `Py<T>` as such a
+        // pointer), so the cast reads the same bits with the same meaning;
+        // the borrow lives as long as `self`, which owns that reference, and
+        // a `&Py` never releases it (only an owned `Py` does, on drop).
         unsafe { &*(self as *const PyObj).cast::<Py<PyAny>>() }
     }
 }
@@ -72,12 +80,15 @@ impl Clone for PyObj {
     #[inline]
     fn clone(&self) -> Self {
         let incref = |_py: Python<'_>| {
-            // SAFETY: attached (`_py`); `self` keeps the object alive.
+            // SAFETY: C API: Py_INCREF needs an attached thread (`_py`)
+            // and a live object (`self` owns a reference to it).
             unsafe { ffi::Py_INCREF(self.as_ptr()) };
         };
-        // SAFETY: PyGILState_Check only reads this thread's state.
+        // SAFETY: C API: PyGILState_Check may be called from any thread,
+        // attached or not; it only reads this thread's state.
         if unsafe { ffi::PyGILState_Check() } == 1 {
-            // SAFETY: attached (checked just above).
+            // SAFETY: `assume_attached`'s contract: PyGILState_Check
+            // returned 1, so this thread is attached (no subinterpreters).
             incref(unsafe { Python::assume_attached() });
         } else {
             // The engine clones only inside its payload scope (attached);
@@ -91,11 +102,12 @@ impl Clone for PyObj {
 impl Drop for PyObj {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: PyGILState_Check only reads this thread's state; it is 1
-        // exactly when this thread is attached to the interpreter (we do
-        // not support subinterpreters, which disable the check).
+        // SAFETY: C API: PyGILState_Check may be called from any thread; it
+        // returns 1 exactly when this thread is attached to the interpreter
+        // (we do not support subinterpreters, which disable the check).
         if unsafe { ffi::PyGILState_Check() } == 1 {
-            // SAFETY: attached, and we own this reference.
+            // SAFETY: `interp::decref`'s contract: attached (checked just
+            // above), and `self` owns this reference, released once (drop).
             unsafe { interp::decref(self.as_ptr()) }
         } else {
             deferred::push(self.0);
@@ -171,7 +183,11 @@ pub mod interp {
     #[inline]
     pub unsafe fn decref(p: *mut ffi::PyObject) {
         let guard = HangOnUnwind;
-        // SAFETY: per this function's contract.
+        // SAFETY: C API: Py_DecRef needs an attached thread and an owned,
+        // non-NULL reference (this function's contract). It is declared
+        // "C-unwind" so that pthread_exit's forced unwind may cross it
+        // (CPython < 3.14 ends a thread that re-attaches during
+        // finalization that way) and reach `guard`.
         unsafe { raw::Py_DecRef(p) };
         std::mem::forget(guard);
     }
@@ -179,10 +195,13 @@ pub mod interp {
     /// Whether the interpreter is finalizing (threads that attach now are
     /// terminated or, with our guard, parked).
     pub fn finalizing() -> bool {
-        // SAFETY: both read a runtime flag; callable from any thread.
+        // SAFETY: C API: Py_IsFinalizing (3.13+) and _Py_IsFinalizing
+        // read a runtime flag and may be called from any thread, attached
+        // or not.
         #[cfg(Py_3_13)]
         return unsafe { ffi::Py_IsFinalizing() } != 0;
-        // SAFETY: as above.
+        // SAFETY: C API (before 3.13): _Py_IsFinalizing reads the same
+        // runtime flag and may be called from any thread.
         #[cfg(not(Py_3_13))]
         return unsafe { raw::_Py_IsFinalizing() } != 0;
     }
@@ -194,23 +213,34 @@ pub mod interp {
     /// `tstate` is this thread's state, saved by `PyEval_SaveThread`.
     unsafe fn restore(tstate: *mut ffi::PyThreadState) {
         let guard = HangOnUnwind;
-        // SAFETY: per this function's contract.
+        // SAFETY: C API: PyEval_RestoreThread must get the state this
+        // thread saved with PyEval_SaveThread (this function's contract).
+        // Declared "C-unwind": on CPython < 3.14 it may end the thread with
+        // pthread_exit during finalization, whose forced unwind must reach
+        // `guard` (module docs).
         unsafe { raw::PyEval_RestoreThread(tstate) };
         std::mem::forget(guard);
     }
 
     /// Runs `f` detached from the interpreter (`Py_BEGIN_ALLOW_THREADS`),
-    /// re-attaching safely even during finalization (module docs).
-    pub fn detach<R>(_py: Python<'_>, f: impl FnOnce() -> R) -> R {
+    /// re-attaching safely even during finalization (module docs). `f` is
+    /// `Ungil` (without pyo3's `nightly` feature: `Send`), as for pyo3's own
+    /// `detach`: it cannot capture a `Python` token or a `Bound` reference.
+    pub fn detach<R>(_py: Python<'_>, f: impl FnOnce() -> R + pyo3::marker::Ungil) -> R {
         struct Reattach(*mut ffi::PyThreadState);
         impl Drop for Reattach {
             fn drop(&mut self) {
-                // SAFETY: the state saved below, on this thread.
+                // SAFETY: `restore`'s contract: the state saved below by
+                // PyEval_SaveThread, on this thread (a guard never moves
+                // between threads: it is a local of `detach`).
                 unsafe { restore(self.0) }
             }
         }
-        // SAFETY: attached (`_py`); the state is restored by `Reattach`,
-        // also if `f` panics.
+        // SAFETY: C API: PyEval_SaveThread needs an attached thread (`_py`)
+        // and must be paired with PyEval_RestoreThread on the same thread:
+        // `Reattach` does it when it drops, also if `f` panics. While
+        // detached, `f` cannot use pyo3 APIs that need attachment: it
+        // captures no `Python` token and no `Bound` (`Ungil` bound).
         let _r = Reattach(unsafe { ffi::PyEval_SaveThread() });
         f()
     }
@@ -219,28 +249,36 @@ pub mod interp {
     /// `PyGILState_Ensure` (released afterwards). `None` when the
     /// interpreter is not initialized or is finalizing: `f` did not run.
     pub fn attach<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
-        // SAFETY: PyGILState_Check only reads this thread's state.
+        // SAFETY: C API: PyGILState_Check may be called from any thread.
         if unsafe { ffi::PyGILState_Check() } == 1 {
-            // SAFETY: attached (checked just above).
+            // SAFETY: `assume_attached`'s contract: attached (checked just
+            // above).
             return Some(f(unsafe { Python::assume_attached() }));
         }
-        // SAFETY: both only read runtime flags.
+        // SAFETY: C API: Py_IsInitialized may be called from any thread,
+        // before, during and after the interpreter's life.
         if unsafe { ffi::Py_IsInitialized() } == 0 || finalizing() {
             return None;
         }
         struct Release(ffi::PyGILState_STATE);
         impl Drop for Release {
             fn drop(&mut self) {
-                // SAFETY: pairs with the Ensure below, on this thread.
+                // SAFETY: C API: PyGILState_Release must get the state
+                // returned by the PyGILState_Ensure below, on the same
+                // thread (a local of `attach`, never moved).
                 unsafe { ffi::PyGILState_Release(self.0) }
             }
         }
         let guard = HangOnUnwind;
-        // SAFETY: the interpreter is initialized; if finalization started
-        // since the check, the call parks this thread (guard).
+        // SAFETY: C API: PyGILState_Ensure may be called from any thread
+        // once the interpreter is initialized (checked above); if
+        // finalization started since the check, CPython < 3.14 ends the
+        // thread inside it with pthread_exit, whose forced unwind stops at
+        // `guard` (declared "C-unwind" for that) and parks the thread.
         let _st = Release(unsafe { raw::PyGILState_Ensure() });
         std::mem::forget(guard);
-        // SAFETY: attached by the Ensure above until `_st` drops.
+        // SAFETY: `assume_attached`'s contract: attached by the Ensure above
+        // until `_st` drops, after `f` returns.
         Some(f(unsafe { Python::assume_attached() }))
     }
 }
@@ -256,8 +294,10 @@ pub mod deferred {
     use pyo3::{ffi, Python};
 
     struct Queue(Vec<NonNull<ffi::PyObject>>);
-    // SAFETY: the queue only moves owned references between threads; they
-    // are released by an attached thread in `drain`.
+    // SAFETY: std's `Send` contract, with CPython's rule that reference
+    // counts change only on attached threads: the queue only moves owned
+    // references between threads; they are released by an attached thread
+    // in `drain`.
     unsafe impl Send for Queue {}
 
     static QUEUE: Mutex<Queue> = Mutex::new(Queue(Vec::new()));
@@ -277,8 +317,9 @@ pub mod deferred {
         PENDING.store(false, Ordering::Relaxed);
         let refs = std::mem::take(&mut QUEUE.lock().unwrap_or_else(|e| e.into_inner()).0);
         for p in refs {
-            // SAFETY: attached (`_py`); each entry is an owned reference
-            // moved here by `PyObj::drop`.
+            // SAFETY: `interp::decref`'s contract: attached (`_py`), and each
+            // entry is an owned reference moved here by `PyObj::drop`,
+            // taken out of the queue once (`mem::take` under the mutex).
             unsafe { super::interp::decref(p.as_ptr()) }
         }
     }
@@ -329,8 +370,9 @@ fn coerce_slow(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     if obj.hasattr("__index__")? {
         // operator.index semantics: CPython's own TypeError when __index__
         // returns a non-int ("__index__ returned non-int (type str)").
-        // SAFETY: attached (`obj` is bound); PyNumber_Index returns a new
-        // reference or NULL with an exception set.
+        // SAFETY: C API: PyNumber_Index needs an attached thread (`obj` is
+        // bound) and a live object; it returns a new reference or NULL with
+        // an exception set, which is what `from_owned_ptr_or_err` takes.
         let i = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyNumber_Index(obj.as_ptr()))? };
         return i.extract::<i64>().map_err(|_| overflow(&i));
     }
@@ -350,7 +392,8 @@ pub fn err(e: timelog::Error) -> PyErr {
         | E::InvalidRange { .. }
         | E::Unrepresentable(_)
         | E::BelowFloor { .. }
-        | E::LengthMismatch { .. } => PyValueError::new_err(e.to_string()),
+        | E::LengthMismatch { .. }
+        | E::InvalidArgument(_) => PyValueError::new_err(e.to_string()),
         other => TimelogError::new_err(other.to_string()),
     }
 }

@@ -20,7 +20,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use timelog::{Cursor, Order, Snapshot};
 
-use crate::convert::PyObj;
+use crate::convert::{interp, PyObj};
 use crate::views::PyPageSpanIter;
 
 struct IterState {
@@ -80,6 +80,21 @@ struct Recycler {
     turn: usize,
 }
 
+impl Drop for Recycler {
+    /// A spare tuple may hold the last reference to a payload (the
+    /// snapshot that also held it is released first), so each is released
+    /// through [`PyObj`]: `interp::decref` when attached — a payload's
+    /// `__del__` that re-attaches while the interpreter exits parks this
+    /// thread instead of aborting the process — or the deferred queue.
+    fn drop(&mut self) {
+        for slot in &mut self.slots {
+            if let Some(t) = slot.take() {
+                drop(PyObj::new(t.into_any()));
+            }
+        }
+    }
+}
+
 impl Recycler {
     /// A `(ts, v)` tuple: a refilled spare when one is uniquely ours,
     /// else a new one (kept as a spare). Objects the refill replaces are
@@ -92,15 +107,27 @@ impl Recycler {
             self.turn ^= 1;
             if let Some(t) = slot.as_ref() {
                 let p = t.as_ptr();
-                // SAFETY: attached, GIL build (see the type docs). A
-                // reference count of 1 means `slot` holds the only
-                // reference: no one else can observe the tuple while we
-                // refill it. SET_ITEM overwrites without releasing, so the
-                // old items (owned references) move to `dead`; the new
-                // items are new references (PyLong_FromLongLong's result,
-                // the INCREF'd payload). A tuple the collector untracked
-                // (all-atomic items) is tracked again, since the new
-                // payload may be a container.
+                // SAFETY: CPython C API, GIL build only (see the type
+                // docs): every call below needs an attached thread (`py`).
+                // `Py_REFCNT(p) == 1` with the GIL held means `slot` holds
+                // the only reference, so no other code can observe the
+                // tuple while we refill it (PyLong_FromLongLong allocates
+                // an int, which runs no Python code and no collection).
+                // The C API reserves PyTuple_SET_ITEM for tuples no one
+                // else can see yet; a tuple whose only reference we hold is
+                // one (CPython's zip, enumerate and dict.items() iterators
+                // refill their result tuple under the same test).
+                // PyTuple_GET_ITEM returns borrowed references; the tuple
+                // owns them, and since PyTuple_SET_ITEM "steals" the new
+                // item and does not release the old one, each old item's
+                // ownership moves to `dead` (released once, after the
+                // iterator is given back). The new items are new references
+                // (PyLong_FromLongLong's result, checked non-NULL, and the
+                // payload after Py_INCREF; `v` keeps it alive meanwhile).
+                // A tuple the collector untracked (all-atomic items) is
+                // tracked again with PyObject_GC_Track, which requires an
+                // untracked GC object (checked with PyObject_GC_IsTracked),
+                // since the new payload may be a container.
                 unsafe {
                     if pyo3::ffi::Py_REFCNT(p) == 1 {
                         let n = pyo3::ffi::PyLong_FromLongLong(ts);
@@ -149,11 +176,16 @@ impl Dead {
         self.n += 1;
     }
 
+    /// Releases the references through `interp::decref`: one may be the
+    /// last reference to a payload (the iterator's snapshot, released just
+    /// before at the end of the walk, held the other), whose `__del__` may
+    /// re-attach while the interpreter exits.
     fn release(self, _py: Python<'_>) {
         for &p in &self.refs[..self.n] {
-            // SAFETY: attached (`_py`); each pointer is an owned reference
-            // moved out of a tuple or a spare slot (see `Recycler::pair`).
-            unsafe { pyo3::ffi::Py_DECREF(p) }
+            // SAFETY: `interp::decref`'s contract: attached (`_py`), and
+            // each pointer is an owned reference moved out of a tuple or a
+            // spare slot (see `Recycler::pair`), released once, here.
+            unsafe { interp::decref(p) }
         }
     }
 }
@@ -166,10 +198,12 @@ pub struct PyTimelogIter {
     st: UnsafeCell<IterState>,
 }
 
-// SAFETY: `st` is only reached through an `Owned` guard, which exists for
-// one caller at a time (the `busy` flag, taken with an Acquire CAS and
-// given back with a Release store, orders each owner's accesses after the
-// previous owner's); `IterState` itself is `Send`.
+// SAFETY: std's `Sync` contract (shared references may be used from
+// several threads at once): `st` is only reached through an `Owned` guard,
+// which exists for one caller at a time — the `busy` flag is taken with an
+// Acquire compare-and-swap and given back with a Release store, so each
+// owner's accesses happen after the previous owner's (the same
+// acquire/release pairing as a mutex); `IterState` itself is `Send`.
 unsafe impl Sync for PyTimelogIter {}
 
 /// Exclusive access to an iterator's state (see the module docs).
@@ -179,7 +213,9 @@ struct Owned<'a> {
 
 impl Owned<'_> {
     fn st(&mut self) -> &mut IterState {
-        // SAFETY: this guard is the only owner of the state (`busy`).
+        // SAFETY: `UnsafeCell::get`'s aliasing rule: this guard is the only
+        // owner of the state (it took `busy`, see `Sync` above), and the
+        // `&mut self` borrow keeps the reference unique for its lifetime.
         unsafe { &mut *self.it.st.get() }
     }
 }
@@ -201,14 +237,20 @@ fn in_use() -> PyErr {
 /// Builds the `(ts, obj)` tuple.
 #[inline]
 pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTuple> {
-    // SAFETY: the thread is attached (`py`). PyTuple_New(2) returns a new
-    // reference to a fresh tuple no one else can see yet (NULL only when
-    // out of memory, checked); PyTuple_SET_ITEM steals the two new
-    // references we pass (PyLong_FromLongLong's, and the INCREF'd payload).
+    // SAFETY: CPython C API; every call needs an attached thread (`py`).
+    // PyTuple_New(2) returns a new reference to a fresh tuple no one else
+    // can see yet, or NULL when out of memory (checked); PyTuple_SET_ITEM
+    // may only fill a fresh tuple's slots and steals the references passed,
+    // which are new ones: PyLong_FromLongLong's result (checked non-NULL)
+    // and the payload after Py_INCREF (`v` keeps it alive meanwhile).
+    // `Bound::from_owned_ptr` takes over the tuple's new reference, and the
+    // object is a tuple, as `cast_into_unchecked` requires.
     unsafe {
         let t = pyo3::ffi::PyTuple_New(2);
         assert!(!t.is_null(), "out of memory building a (ts, obj) tuple");
-        pyo3::ffi::PyTuple_SET_ITEM(t, 0, pyo3::ffi::PyLong_FromLongLong(ts));
+        let n = pyo3::ffi::PyLong_FromLongLong(ts);
+        assert!(!n.is_null(), "out of memory converting a timestamp");
+        pyo3::ffi::PyTuple_SET_ITEM(t, 0, n);
         let p = v.as_ptr();
         pyo3::ffi::Py_INCREF(p);
         pyo3::ffi::PyTuple_SET_ITEM(t, 1, p);
@@ -248,23 +290,33 @@ impl PyTimelogIter {
         // `remaining()` is exact: the list is allocated at its final size
         // and filled by index (no append, no regrowth).
         let want = n.min(c.remaining());
-        // SAFETY: attached (`py`). PyList_New(want) returns a new list of
-        // `want` NULL slots (NULL only when out of memory: Err). Each slot
-        // below `k` is set once with a new reference (SET_ITEM steals it);
-        // if the cursor yielded fewer than `want` rows (it does not: the
-        // count is exact), the unset tail is cut off before the list is
-        // returned, so no one ever sees a NULL item.
+        // SAFETY: CPython C API, attached (`py`). PyList_New(want) returns
+        // a new reference to a list of `want` NULL slots, or NULL with an
+        // exception set (then `Err`). Its contract: the list must not be
+        // exposed to Python code before every slot is set with
+        // PyList_SET_ITEM. It is not: it stays local until returned, each
+        // slot below `k` is set exactly once with a new reference (which
+        // SET_ITEM steals), and if the cursor yielded fewer than `want` rows
+        // (it does not: the count is exact) the unset tail is cut off
+        // first. (A collection triggered by a tuple allocation meanwhile
+        // traverses it safely: list traversal skips NULL slots, as for
+        // CPython's own lists under construction.)
         let list = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::PyList_New(want as isize))? };
         let lp = list.as_ptr();
         let mut i = 0usize;
         let k = c.next_batch_with(want, |ts, v| {
-            // SAFETY: `i < want` (next_batch_with yields at most `want`).
+            // SAFETY: PyList_SET_ITEM's contract: `lp` is a list, the index
+            // is in bounds (`i < want`: next_batch_with yields at most
+            // `want` rows), the slot is still NULL (each index is set once),
+            // and the item is a new reference, which it steals.
             unsafe { pyo3::ffi::PyList_SET_ITEM(lp, i as isize, pair(py, ts, v).into_ptr()) };
             i += 1;
         });
         if k < want {
-            // SAFETY: deletes the never-set (NULL) tail; list_ass_slice
-            // releases items with Py_XDECREF.
+            // SAFETY: PyList_SetSlice(list, lo, hi, NULL) deletes the slice
+            // (C API docs); attached (`py`); the bounds are within the list,
+            // and the deleted slots are the never-set (NULL) tail, which
+            // list_ass_slice releases with Py_XDECREF (NULL-safe).
             unsafe { pyo3::ffi::PyList_SetSlice(lp, k as isize, want as isize, std::ptr::null_mut()) };
         }
         st.taken += k;
@@ -274,7 +326,8 @@ impl PyTimelogIter {
         }
         drop(own);
         drop(spare);
-        // SAFETY: every slot is set (see above).
+        // SAFETY: `cast_into_unchecked` needs a list: it is one (PyList_New),
+        // and every slot is set (see above).
         Ok(unsafe { list.cast_into_unchecked() })
     }
 }

@@ -696,10 +696,7 @@ impl PyTimelog {
         // Large layouts are counted without holding the interpreter.
         let many = (i128::from(b) - i128::from(a)) / i128::from(w.max(1)) > 4096;
         let r = if many { released(py, || st.log.histogram(a, b, w)) } else { st.log.histogram(a, b, w) };
-        let counts = r.map_err(|e| match e {
-            timelog::Error::InvalidArgument(m) => PyValueError::new_err(m),
-            e => err(e),
-        })?;
+        let counts = r.map_err(err)?;
         match np {
             None => Ok(PyList::new(py, counts)?.into_any()),
             Some(np) => {
@@ -912,13 +909,28 @@ impl PyTimelog {
     /// Stops maintenance and releases every record. Idempotent.
     ///
     /// Raises: TimelogError if readers (iterators, PageSpans, object views,
-    /// exported memoryviews) still pin snapshots: close them first.
+    /// exported memoryviews) still pin snapshots: close them first. Readers
+    /// that are garbage (unreachable cycles) are collected first: while
+    /// readers pin it, close() runs one `gc.collect()` before refusing.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let st = self.state();
+        let mut st = self.state();
+        if !st.log.is_closed() && st.log.pinned() > 0 {
+            // Readers in unreachable cycles pin the log until a collection
+            // frees them (docs/threading.md, "Garbage collection"). The
+            // finalizers it runs may close or reopen this log: look again.
+            let _ = py.import("gc").and_then(|gc| gc.call_method0("collect"));
+            st = self.state();
+        }
         // Detached: the engine refuses while readers are pinned
         // (`Error::Pinned`), then joins the worker, which attaches to the
         // interpreter for its payload phases.
-        released(py, || st.log.close()).map_err(err)
+        released(py, || st.log.close()).map_err(|e| match e {
+            timelog::Error::Pinned(_) => crate::TimelogError::new_err(format!(
+                "{e} (a garbage collection ran first; a reader referenced from a payload it shares with this log \
+                 or with another reader is not collected: close it explicitly, or use `with log.range(...) as it:`)"
+            )),
+            e => err(e),
+        })
     }
 
     /// Makes a closed log usable again, empty, with its settings updated by `kwargs`.
