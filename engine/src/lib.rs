@@ -97,6 +97,9 @@ pub use snapshot::{Order, PageSpan, Snapshot};
 pub use stats::Stats;
 pub use timelog::{ForkGuard, Timelog, WriteStatus};
 pub use tombstone::Tombstone;
+/// Test-only counting mode of the sync shim (see `docs/threading.md`, "Contention audit").
+#[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+pub use sync::audit;
 
 /// A timestamp: a signed 64-bit integer in the log's time unit.
 pub type Timestamp = i64;
