@@ -1274,6 +1274,38 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         }
     }
 
+    /// Contention audit (test-only, `contention-audit`): named byte ranges
+    /// of the log's shared structures, for classifying the writes
+    /// [`crate::audit::record`] logs. `Arc`-held parts are given from their
+    /// value's address (where the recorded `Arc` operations point).
+    #[cfg(feature = "contention-audit")]
+    pub fn audit_regions(&self) -> Vec<(String, std::ops::Range<usize>)> {
+        fn of<X: ?Sized>(x: &X) -> std::ops::Range<usize> {
+            let p = x as *const X as *const u8 as usize;
+            p..p + std::mem::size_of_val(x)
+        }
+        let i = &*self.inner;
+        let m = i.manifest.load();
+        let (own, all) = i.pins.audit_stripes();
+        let mut v = vec![
+            ("pins: this thread's stripe".to_string(), own),
+            ("pins: all stripes".to_string(), all),
+            ("sequencer: next_seq".to_string(), of(&i.next_seq)),
+            ("sequencer: visible".to_string(), of(&i.visible)),
+            ("sequencer: completion ring".to_string(), of(&*i.done)),
+            ("log: Inner".to_string(), of(i)),
+            ("log: retired counter".to_string(), of(&*i.retired)),
+            ("manifest".to_string(), of(&**m)),
+            ("manifest: tombstone list".to_string(), of(&*m.tombstones)),
+            ("manifest: pin counter".to_string(), of(&*m.pins)),
+            ("memtable: active".to_string(), of(&*m.active)),
+        ];
+        v.extend(m.sealed.iter().enumerate().map(|(k, x)| (format!("memtable: sealed[{k}]"), of(&**x))));
+        v.extend(m.l0.iter().enumerate().map(|(k, x)| (format!("segment: l0[{k}]"), of(&**x))));
+        v.extend(m.l1.iter().enumerate().map(|(k, x)| (format!("segment: l1[{k}]"), of(&**x))));
+        v
+    }
+
     /// Checks the engine's invariants; returns the first violation.
     pub fn validate(&self) -> Result<()> {
         crate::validate::validate(&self.inner)
