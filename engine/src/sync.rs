@@ -522,13 +522,7 @@ pub mod audit {
             self.0.compare_exchange(c, n, s, f)
         }
         #[inline]
-        pub fn compare_exchange_weak(
-            &self,
-            c: *mut P,
-            n: *mut P,
-            s: Ordering,
-            f: Ordering,
-        ) -> Result<*mut P, *mut P> {
+        pub fn compare_exchange_weak(&self, c: *mut P, n: *mut P, s: Ordering, f: Ordering) -> Result<*mut P, *mut P> {
             self.note(Op::Cas);
             self.0.compare_exchange_weak(c, n, s, f)
         }
