@@ -31,6 +31,13 @@
 //! The event counters of `stats()` (`stats.rs`) stay `std` atomics in every
 //! build: they are `Relaxed`, order nothing, and would only multiply the
 //! interleavings loom explores.
+//!
+//! A third std build, for tests only: with the cargo feature
+//! `contention-audit` the atomics and `Arc` (and the [`stat`] counters)
+//! are the recording wrappers of [`audit`], which log the writes the
+//! calling thread makes, with their addresses, while it records
+//! (`docs/threading.md`, "Contention audit"). Without the feature they are
+//! the `std` types themselves.
 
 #[cfg(all(not(timelog_loom), not(timelog_shuttle), not(feature = "contention-audit")))]
 mod imp {
@@ -111,7 +118,8 @@ pub(crate) use imp::*;
 /// Heuristic and statistics counters (memtable size estimates that decide
 /// when to seal, `stats()` counters): `Relaxed`, ordering nothing, and any
 /// value they hold is safe for the protocol. They stay `std` atomics in
-/// every build, so the model checkers do not spend interleavings on them.
+/// every build, so the model checkers do not spend interleavings on them
+/// (the `contention-audit` build records them: they are lines a writer writes).
 pub(crate) mod stat {
     #[cfg(not(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle))))]
     pub(crate) use std::sync::atomic::AtomicUsize;
