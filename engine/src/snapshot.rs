@@ -82,7 +82,7 @@ impl PinCounter {
 
     /// Contention audit (test-only): the bytes of this thread's stripe
     /// (its whole padded cache line), and of all the stripes.
-    #[cfg(feature = "contention-audit")]
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
     pub(crate) fn audit_stripes(&self) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
         let line = |i: usize| {
             let p = &self.stripes[i] as *const _ as usize;

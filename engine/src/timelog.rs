@@ -1278,7 +1278,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// of the log's shared structures, for classifying the writes
     /// [`crate::audit::record`] logs. `Arc`-held parts are given from their
     /// value's address (where the recorded `Arc` operations point).
-    #[cfg(feature = "contention-audit")]
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
     pub fn audit_regions(&self) -> Vec<(String, std::ops::Range<usize>)> {
         fn of<X: ?Sized>(x: &X) -> std::ops::Range<usize> {
             let p = x as *const X as *const u8 as usize;

@@ -155,7 +155,8 @@ fn audit_reads(log: &Timelog<u64>) {
 
     // One-shot reads borrow the manifest (arc-swap debt slot) and count no
     // pin: they write nothing the shim sees, not even the own stripe.
-    let one_shot: Vec<(&str, Box<dyn Fn() -> usize>)> = vec![
+    type Read<'a> = Box<dyn Fn() -> usize + 'a>;
+    let one_shot: Vec<(&str, Read)> = vec![
         ("point (run)", Box::new(|| log.point(3500).unwrap().len())),
         ("point (skiplist)", Box::new(|| log.point(3903).unwrap().len())),
         ("point (L1)", Box::new(|| log.point(10).unwrap().len())),
