@@ -34,7 +34,7 @@
 //!
 //! A third std build, for tests only: with the cargo feature
 //! `contention-audit` the atomics and `Arc` (and the [`stat`] counters)
-//! are the recording wrappers of [`audit`], which log the writes the
+//! are the recording wrappers of `audit`, which log the writes the
 //! calling thread makes, with their addresses, while it records
 //! (`docs/threading.md`, "Contention audit"). Without the feature they are
 //! the `std` types themselves.
@@ -57,7 +57,7 @@ mod imp {
 }
 
 /// The counting build (`--features contention-audit`, std only): the
-/// atomics and `Arc` are the recording wrappers of [`audit`]; everything
+/// atomics and `Arc` are the recording wrappers of `audit`; everything
 /// else is `std`, as in the default build.
 #[cfg(all(not(timelog_loom), not(timelog_shuttle), feature = "contention-audit"))]
 mod imp {
@@ -343,7 +343,7 @@ const _: Option<&str> = option_env!("TIMELOG_FAULT");
 /// written, and each `Arc` creation, clone and drop (a reference-count
 /// write in the allocation's header) with the address of the value.
 ///
-/// Recording is per thread ([`record`]): other threads' writes never land
+/// Recording is per thread ([`record`](audit::record)): other threads' writes never land
 /// in the log. Without the feature none of this exists and the shim
 /// re-exports `std` (zero cost). What the recording cannot see (arc-swap's
 /// and crossbeam's own atomics, the `Relaxed` counters of `stats.rs`, plain
