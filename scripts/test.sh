@@ -8,4 +8,6 @@ echo "=== cargo test --workspace --release"
 cargo test --workspace --release
 echo "=== cargo test -p timelog --release --features test-hooks --test delete_reads (visited-records bounds)"
 cargo test -p timelog --release --features test-hooks --test delete_reads
+echo "=== cargo test -p timelog --release --features contention-audit --test contention_audit (what reads and appends write)"
+cargo test -p timelog --release --features contention-audit --test contention_audit
 bash scripts/pytest-on.sh "${PYTHON:-python3}" test-hooks

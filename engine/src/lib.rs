@@ -109,6 +109,9 @@ pub use query::cursor::Cursor;
 pub use query::histogram::MAX_HISTOGRAM_BUCKETS;
 pub use snapshot::{Order, PageSpan, Snapshot};
 pub use stats::{Counter, Stats};
+/// Test-only counting mode of the sync shim (see `docs/threading.md`, "Contention audit").
+#[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+pub use sync::audit;
 pub use timelog::{ForkGuard, Timelog, WriteStatus};
 pub use tombstone::Tombstone;
 

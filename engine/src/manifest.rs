@@ -134,7 +134,7 @@ pub(crate) use cell::{guard_into_arc, ManifestCell, ManifestGuard};
 
 #[cfg(not(any(timelog_loom, timelog_shuttle)))]
 mod cell {
-    use arc_swap::{ArcSwap, Guard};
+    use arc_swap::{ArcSwapAny, Guard};
 
     use super::Manifest;
     use crate::sync::Arc;
@@ -158,12 +158,14 @@ mod cell {
     /// reference for them). See `docs/protocol.md`, "Reclamation". Under the
     /// model checkers a model with the same contract replaces it (below).
     pub(crate) struct ManifestCell<T> {
-        cur: ArcSwap<Manifest<T>>,
+        // `ArcSwapAny` of the shim's `Arc` (= `ArcSwap` in the std build;
+        // the recording `Arc` under `contention-audit`).
+        cur: ArcSwapAny<Arc<Manifest<T>>>,
     }
 
     impl<T> ManifestCell<T> {
         pub(crate) fn new(m: Manifest<T>) -> Self {
-            Self { cur: ArcSwap::from_pointee(m) }
+            Self { cur: ArcSwapAny::new(Arc::new(m)) }
         }
 
         /// A short-lived borrow of the current manifest (for point reads).

@@ -80,6 +80,17 @@ impl PinCounter {
         self.stripes[stripe].fetch_sub(1, Ordering::Release);
     }
 
+    /// Contention audit (test-only): the bytes of this thread's stripe
+    /// (its whole padded cache line), and of all the stripes.
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+    pub(crate) fn audit_stripes(&self) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let line = |i: usize| {
+            let p = &self.stripes[i] as *const _ as usize;
+            p..p + std::mem::size_of_val(&self.stripes[i])
+        };
+        (line(Self::stripe()), line(0).start..line(PIN_STRIPES - 1).end)
+    }
+
     /// Live snapshots. Exact when no snapshot is taken or released
     /// meanwhile (`close()` reads it after making sure of that).
     pub(crate) fn total(&self) -> usize {

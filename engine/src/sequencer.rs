@@ -71,6 +71,21 @@ impl Sequencer {
         }
     }
 
+    /// Contention audit (test-only): the byte ranges of the sequencer's
+    /// shared lines, for classifying recorded writes.
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+    pub(crate) fn audit_regions(&self) -> Vec<(String, std::ops::Range<usize>)> {
+        fn of<X: ?Sized>(x: &X) -> std::ops::Range<usize> {
+            let p = x as *const X as *const u8 as usize;
+            p..p + std::mem::size_of_val(x)
+        }
+        vec![
+            ("sequencer: next_seq".to_string(), of(&*self.next_seq)),
+            ("sequencer: visible".to_string(), of(&*self.visible)),
+            ("sequencer: completion ring".to_string(), of(&*self.done)),
+        ]
+    }
+
     /// R5: allocates `n` consecutive sequence numbers; returns the first.
     /// Called by a writer inside an entered memtable (R1), the appender
     /// while it holds the run's flag (R3).

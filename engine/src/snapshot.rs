@@ -246,13 +246,16 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
             return out;
         }
         let v = self.view();
-        for s in v.l1_overlapping(lo, hi).iter().chain(self.manifest().l0.iter()) {
+        let m = self.manifest();
+        let l1 = v.l1_overlapping(lo, hi);
+        let l1 = (SegAt::l1_index(m, l1)..).zip(l1).map(|(k, s)| (SegAt::L1(k), s));
+        for (at, s) in l1.chain(m.l0.iter().enumerate().map(|(k, s)| (SegAt::L0(k), s))) {
             if s.max_ts < lo || s.min_ts > hi {
                 continue;
             }
             let (a, b) = (s.lower_bound(lo), s.upper_bound(hi));
             s.pieces(a, b, |pidx, _, x, y| {
-                out.push(PageSpan { seg: s.clone(), page: pidx, start: x, end: y, snap: self.clone() });
+                out.push(PageSpan { seg: at, page: pidx, start: x, end: y, snap: self.clone() });
             });
         }
         out
@@ -275,24 +278,26 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
         let v = self.view();
         let cov = v.cov();
         let mut in_segments = 0usize;
-        let mut cut = |s: &Arc<Segment<T>>, out: &mut Vec<PageSpan<T>>| {
+        let mut cut = |at: SegAt, s: &Arc<Segment<T>>, out: &mut Vec<PageSpan<T>>| {
             crate::query::plan::for_each_visible_segment(s, lo, hi, &cov, |a, b| {
                 in_segments += b - a;
                 s.pieces(a, b, |pidx, _, x, y| {
-                    out.push(PageSpan { seg: s.clone(), page: pidx, start: x, end: y, snap: self.clone() });
+                    out.push(PageSpan { seg: at, page: pidx, start: x, end: y, snap: self.clone() });
                 });
             });
         };
+        let m = self.manifest();
         let mut sources: Vec<Vec<PageSpan<T>>> = Vec::new();
         let mut l1 = Vec::new();
-        for s in v.l1_overlapping(lo, hi) {
-            cut(s, &mut l1);
+        let l1s = v.l1_overlapping(lo, hi);
+        for (k, s) in (SegAt::l1_index(m, l1s)..).zip(l1s) {
+            cut(SegAt::L1(k), s, &mut l1);
         }
         sources.push(l1);
-        for s in self.manifest().l0.iter() {
+        for (k, s) in m.l0.iter().enumerate() {
             if s.max_ts >= lo && s.min_ts <= hi {
                 let mut o = Vec::new();
-                cut(s, &mut o);
+                cut(SegAt::L0(k), s, &mut o);
                 sources.push(o);
             }
         }
@@ -313,10 +318,27 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
     }
 }
 
+/// Where a span's segment is in its snapshot's manifest. The manifest
+/// keeps the segment alive (R9), so a span takes no reference count of its
+/// own on it: making spans writes no shared cache line (the segment's count
+/// is shared by every reader; see docs/threading.md, "Contention audit").
+#[derive(Debug, Clone, Copy)]
+enum SegAt {
+    L0(usize),
+    L1(usize),
+}
+
+impl SegAt {
+    /// The index in `m.l1` of the first segment of `sub`, a subslice of it.
+    fn l1_index<T>(m: &Manifest<T>, sub: &[Arc<Segment<T>>]) -> usize {
+        (sub.as_ptr() as usize - m.l1.as_ptr() as usize) / std::mem::size_of::<Arc<Segment<T>>>().max(1)
+    }
+}
+
 /// A zero-copy view of part of one flushed page: contiguous timestamps and
 /// the payloads parallel to them. Holds its snapshot (and so its page) alive.
 pub struct PageSpan<T> {
-    seg: Arc<Segment<T>>,
+    seg: SegAt,
     page: usize,
     start: usize,
     end: usize,
@@ -326,7 +348,7 @@ pub struct PageSpan<T> {
 impl<T> std::fmt::Debug for PageSpan<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PageSpan")
-            .field("segment", &self.seg.id)
+            .field("segment", &self.segment().id)
             .field("page", &self.page)
             .field("len", &(self.end - self.start))
             .finish()
@@ -334,8 +356,15 @@ impl<T> std::fmt::Debug for PageSpan<T> {
 }
 
 impl<T> PageSpan<T> {
+    fn segment(&self) -> &Arc<Segment<T>> {
+        let m = self.snap.manifest();
+        match self.seg {
+            SegAt::L0(k) => &m.l0[k],
+            SegAt::L1(k) => &m.l1[k],
+        }
+    }
     fn pg(&self) -> &Page<T> {
-        &self.seg.pages[self.page]
+        &self.segment().pages[self.page]
     }
     /// The timestamps, sorted ascending, borrowed from the page.
     pub fn timestamps(&self) -> &[Timestamp] {
@@ -361,11 +390,12 @@ impl<T> PageSpan<T> {
     /// Visits the span's payloads if nothing but this span holds them: its
     /// snapshot is not shared (no clone, no other span of it), the
     /// snapshot's manifest is not shared, and the segment is referenced
-    /// only by this span and that manifest. Otherwise visits nothing (see
-    /// [`Snapshot::for_each_owned_payload`]). Takes no lock.
+    /// only by that manifest (a span holds it through the manifest).
+    /// Otherwise visits nothing (see [`Snapshot::for_each_owned_payload`]).
+    /// Takes no lock.
     pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
         let held = &self.snap.held;
-        if Arc::strong_count(held) == 1 && Arc::strong_count(&held.m) == 1 && Arc::strong_count(&self.seg) == 2 {
+        if Arc::strong_count(held) == 1 && Arc::strong_count(&held.m) == 1 && Arc::strong_count(self.segment()) == 1 {
             self.payloads().iter().for_each(f);
         }
     }

@@ -31,11 +31,39 @@
 //! The event counters of `stats()` (`stats.rs`) stay `std` atomics in every
 //! build: they are `Relaxed`, order nothing, and would only multiply the
 //! interleavings loom explores.
+//!
+//! A third std build, for tests only: with the cargo feature
+//! `contention-audit` the atomics and `Arc` (and the [`stat`] counters)
+//! are the recording wrappers of `audit`, which log the writes the
+//! calling thread makes, with their addresses, while it records
+//! (`docs/threading.md`, "Contention audit"). Without the feature they are
+//! the `std` types themselves.
 
-#[cfg(all(not(timelog_loom), not(timelog_shuttle)))]
+#[cfg(all(not(timelog_loom), not(timelog_shuttle), not(feature = "contention-audit")))]
 mod imp {
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+    pub(crate) use std::thread;
+
+    /// Spin-loop hint used while waiting for a concurrent writer to finish.
+    #[inline]
+    pub(crate) fn spin_hint() {
+        std::hint::spin_loop();
+    }
+
+    /// No-op: `SeqCst` accesses already give the store→load order (see the module docs).
+    #[inline(always)]
+    pub(crate) fn model_sc_fence() {}
+}
+
+/// The counting build (`--features contention-audit`, std only): the
+/// atomics and `Arc` are the recording wrappers of `audit`; everything
+/// else is `std`, as in the default build.
+#[cfg(all(not(timelog_loom), not(timelog_shuttle), feature = "contention-audit"))]
+mod imp {
+    pub(crate) use super::audit::{Arc, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize};
+    pub(crate) use std::sync::atomic::Ordering;
+    pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
     pub(crate) use std::thread;
 
     /// Spin-loop hint used while waiting for a concurrent writer to finish.
@@ -90,9 +118,14 @@ pub(crate) use imp::*;
 /// Heuristic and statistics counters (memtable size estimates that decide
 /// when to seal, `stats()` counters): `Relaxed`, ordering nothing, and any
 /// value they hold is safe for the protocol. They stay `std` atomics in
-/// every build, so the model checkers do not spend interleavings on them.
+/// every build, so the model checkers do not spend interleavings on them
+/// (the `contention-audit` build records them: they are lines a writer writes).
 pub(crate) mod stat {
+    #[cfg(not(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle))))]
     pub(crate) use std::sync::atomic::AtomicUsize;
+    // The counting build records them too: they are shared lines a writer writes.
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+    pub(crate) use super::audit::AtomicUsize;
 }
 
 /// Interior mutability for plain (non-atomic) storage.
@@ -300,3 +333,319 @@ impl Backoff {
 // makes cargo rebuild the crate whenever the fault changes.
 #[cfg(any(timelog_loom, timelog_shuttle))]
 const _: Option<&str> = option_env!("TIMELOG_FAULT");
+
+/// The contention audit's counting mode (`--features contention-audit`;
+/// never under the model checkers): every atomic and `Arc` of the shim is a
+/// `#[repr(transparent)]` wrapper of its `std` type that, when the calling
+/// thread is recording, logs each write it makes — `store`, `swap`,
+/// compare-and-swap (failed ones too: on x86 a `lock cmpxchg` takes the
+/// cache line exclusive whatever its outcome), `fetch_*` — with the address
+/// written, and each `Arc` creation, clone and drop (a reference-count
+/// write in the allocation's header) with the address of the value.
+///
+/// Recording is per thread ([`record`](audit::record)): other threads' writes never land
+/// in the log. Without the feature none of this exists and the shim
+/// re-exports `std` (zero cost). What the recording cannot see (arc-swap's
+/// and crossbeam's own atomics, the `Relaxed` counters of `stats.rs`, plain
+/// stores) is listed in `docs/threading.md`, "Contention audit".
+#[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+pub mod audit {
+    use std::cell::RefCell;
+    use std::mem::ManuallyDrop;
+    use std::sync::atomic::Ordering;
+
+    /// What a recorded write did.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Op {
+        /// `store`.
+        Store,
+        /// `swap`.
+        Swap,
+        /// `compare_exchange` / `compare_exchange_weak` / `fetch_update`
+        /// (recorded whether or not it succeeds).
+        Cas,
+        /// `fetch_add`, `fetch_sub`, `fetch_max`, `fetch_min`, `fetch_or`, `fetch_and`.
+        Rmw,
+        /// `Arc::new`: a new allocation (its header is written by this thread only).
+        ArcNew,
+        /// `Arc::clone`: the reference count of the allocation is incremented.
+        ArcClone,
+        /// `Arc` drop: the reference count is decremented.
+        ArcDrop,
+    }
+
+    /// One recorded write. For atomics `addr` is the atomic's address and
+    /// `len` its size; for `Arc` operations `addr` is the address of the
+    /// value (`Arc::as_ptr`) — the counts sit in the allocation's header,
+    /// the 16 bytes just before it — and `len` the value's size.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub struct Write {
+        /// What kind of write.
+        pub op: Op,
+        /// The written atomic's address, or the `Arc`'s value address.
+        pub addr: usize,
+        /// The atomic's size, or the `Arc`'s value size.
+        pub len: usize,
+    }
+
+    thread_local! {
+        static LOG: RefCell<Option<Vec<Write>>> = const { RefCell::new(None) };
+    }
+
+    /// Runs `f` with this thread recording; returns its result and the
+    /// writes the shim saw this thread make meanwhile, in order. Nested
+    /// calls record into the innermost one only.
+    pub fn record<R>(f: impl FnOnce() -> R) -> (R, Vec<Write>) {
+        let outer = LOG.with(|l| l.borrow_mut().replace(Vec::new()));
+        let r = f();
+        let log = LOG.with(|l| std::mem::replace(&mut *l.borrow_mut(), outer)).unwrap_or_default();
+        (r, log)
+    }
+
+    #[inline]
+    fn note(op: Op, addr: usize, len: usize) {
+        // `try_with`: `Arc`s may drop in other thread-locals' destructors.
+        let _ = LOG.try_with(|l| {
+            if let Ok(mut g) = l.try_borrow_mut() {
+                if let Some(v) = g.as_mut() {
+                    v.push(Write { op, addr, len });
+                }
+            }
+        });
+    }
+
+    macro_rules! recorded_atomic {
+        ($name:ident, $v:ty, $($rmw:ident),*) => {
+            /// A recording wrapper of the `std` atomic of the same name.
+            #[repr(transparent)]
+            #[derive(Default)]
+            pub struct $name(std::sync::atomic::$name);
+
+            impl std::fmt::Debug for $name {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    self.0.fmt(f)
+                }
+            }
+
+            #[allow(missing_docs)] // the std methods of the same names, recording their writes
+            impl $name {
+                #[inline]
+                pub const fn new(v: $v) -> Self {
+                    Self(std::sync::atomic::$name::new(v))
+                }
+                #[inline]
+                fn note(&self, op: Op) {
+                    note(op, self as *const Self as usize, std::mem::size_of::<Self>());
+                }
+                #[inline]
+                pub fn load(&self, o: Ordering) -> $v {
+                    self.0.load(o)
+                }
+                #[inline]
+                pub fn store(&self, v: $v, o: Ordering) {
+                    self.note(Op::Store);
+                    self.0.store(v, o)
+                }
+                #[inline]
+                pub fn swap(&self, v: $v, o: Ordering) -> $v {
+                    self.note(Op::Swap);
+                    self.0.swap(v, o)
+                }
+                #[inline]
+                pub fn compare_exchange(&self, c: $v, n: $v, s: Ordering, f: Ordering) -> Result<$v, $v> {
+                    self.note(Op::Cas);
+                    self.0.compare_exchange(c, n, s, f)
+                }
+                #[inline]
+                pub fn compare_exchange_weak(&self, c: $v, n: $v, s: Ordering, f: Ordering) -> Result<$v, $v> {
+                    self.note(Op::Cas);
+                    self.0.compare_exchange_weak(c, n, s, f)
+                }
+                #[inline]
+                pub fn fetch_update(
+                    &self,
+                    s: Ordering,
+                    f: Ordering,
+                    g: impl FnMut($v) -> Option<$v>,
+                ) -> Result<$v, $v> {
+                    self.note(Op::Cas);
+                    self.0.fetch_update(s, f, g)
+                }
+                #[inline]
+                pub fn get_mut(&mut self) -> &mut $v {
+                    self.0.get_mut()
+                }
+                #[inline]
+                pub fn into_inner(self) -> $v {
+                    self.0.into_inner()
+                }
+                $(
+                    #[inline]
+                    pub fn $rmw(&self, v: $v, o: Ordering) -> $v {
+                        self.note(Op::Rmw);
+                        self.0.$rmw(v, o)
+                    }
+                )*
+            }
+        };
+    }
+
+    recorded_atomic!(AtomicUsize, usize, fetch_add, fetch_sub, fetch_max, fetch_min, fetch_or, fetch_and);
+    recorded_atomic!(AtomicU64, u64, fetch_add, fetch_sub, fetch_max, fetch_min, fetch_or, fetch_and);
+    recorded_atomic!(AtomicI64, i64, fetch_add, fetch_sub, fetch_max, fetch_min, fetch_or, fetch_and);
+    recorded_atomic!(AtomicBool, bool, fetch_or, fetch_and);
+
+    /// A recording wrapper of `std::sync::atomic::AtomicPtr`.
+    #[repr(transparent)]
+    pub struct AtomicPtr<P>(std::sync::atomic::AtomicPtr<P>);
+
+    impl<P> std::fmt::Debug for AtomicPtr<P> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+
+    #[allow(missing_docs)] // the std methods of the same names, recording their writes
+    impl<P> AtomicPtr<P> {
+        #[inline]
+        pub const fn new(p: *mut P) -> Self {
+            Self(std::sync::atomic::AtomicPtr::new(p))
+        }
+        #[inline]
+        fn note(&self, op: Op) {
+            note(op, self as *const Self as usize, std::mem::size_of::<Self>());
+        }
+        #[inline]
+        pub fn load(&self, o: Ordering) -> *mut P {
+            self.0.load(o)
+        }
+        #[inline]
+        pub fn store(&self, p: *mut P, o: Ordering) {
+            self.note(Op::Store);
+            self.0.store(p, o)
+        }
+        #[inline]
+        pub fn swap(&self, p: *mut P, o: Ordering) -> *mut P {
+            self.note(Op::Swap);
+            self.0.swap(p, o)
+        }
+        #[inline]
+        pub fn compare_exchange(&self, c: *mut P, n: *mut P, s: Ordering, f: Ordering) -> Result<*mut P, *mut P> {
+            self.note(Op::Cas);
+            self.0.compare_exchange(c, n, s, f)
+        }
+        #[inline]
+        pub fn compare_exchange_weak(&self, c: *mut P, n: *mut P, s: Ordering, f: Ordering) -> Result<*mut P, *mut P> {
+            self.note(Op::Cas);
+            self.0.compare_exchange_weak(c, n, s, f)
+        }
+        #[inline]
+        pub fn get_mut(&mut self) -> &mut *mut P {
+            self.0.get_mut()
+        }
+        #[inline]
+        pub fn into_inner(self) -> *mut P {
+            self.0.into_inner()
+        }
+    }
+
+    /// A recording wrapper of `std::sync::Arc`: creation, clone and drop
+    /// are logged with the value's address ([`Op::ArcNew`],
+    /// [`Op::ArcClone`], [`Op::ArcDrop`]). It implements arc-swap's
+    /// `RefCnt`, so the reference counts arc-swap takes and releases for a
+    /// cell of it (the manifest cell) are logged too.
+    #[repr(transparent)]
+    pub struct Arc<T: ?Sized>(ManuallyDrop<std::sync::Arc<T>>);
+
+    #[allow(missing_docs)] // the std methods of the same names, recording their writes
+    impl<T> Arc<T> {
+        #[inline]
+        pub fn new(v: T) -> Self {
+            let a = std::sync::Arc::new(v);
+            note(Op::ArcNew, std::sync::Arc::as_ptr(&a) as usize, std::mem::size_of::<T>());
+            Self(ManuallyDrop::new(a))
+        }
+    }
+
+    #[allow(missing_docs)] // the std methods of the same names, recording their writes
+    impl<T: ?Sized> Arc<T> {
+        #[inline]
+        fn note(&self, op: Op) {
+            note(op, std::sync::Arc::as_ptr(&self.0) as *const u8 as usize, std::mem::size_of_val::<T>(&self.0));
+        }
+        #[inline]
+        pub fn strong_count(this: &Self) -> usize {
+            std::sync::Arc::strong_count(&this.0)
+        }
+        #[inline]
+        pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+            std::sync::Arc::ptr_eq(&a.0, &b.0)
+        }
+        #[inline]
+        pub fn as_ptr(this: &Self) -> *const T {
+            std::sync::Arc::as_ptr(&this.0)
+        }
+    }
+
+    impl<T: ?Sized> Clone for Arc<T> {
+        #[inline]
+        fn clone(&self) -> Self {
+            self.note(Op::ArcClone);
+            Self(self.0.clone())
+        }
+    }
+
+    impl<T: ?Sized> Drop for Arc<T> {
+        #[inline]
+        fn drop(&mut self) {
+            self.note(Op::ArcDrop);
+            // SAFETY: std API contract of `ManuallyDrop::drop`: the field is
+            // dropped exactly once, here, and never used afterwards.
+            unsafe { ManuallyDrop::drop(&mut self.0) }
+        }
+    }
+
+    impl<T: ?Sized> std::ops::Deref for Arc<T> {
+        type Target = T;
+        #[inline]
+        fn deref(&self) -> &T {
+            &self.0
+        }
+    }
+
+    impl<T: ?Sized + std::fmt::Debug> std::fmt::Debug for Arc<T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            (**self).fmt(f)
+        }
+    }
+
+    impl<T: Default> Default for Arc<T> {
+        fn default() -> Self {
+            Self::new(T::default())
+        }
+    }
+
+    // SAFETY: arc-swap's `RefCnt` contract: `into_ptr`/`from_ptr` convert
+    // without touching the count (std `Arc::into_raw`/`from_raw`), `as_ptr`
+    // borrows, and the value never moves (it lives in the `Arc`'s heap
+    // allocation). `inc`/`dec` keep their default bodies (clone / drop), so
+    // they are recorded.
+    unsafe impl<T> arc_swap::RefCnt for Arc<T> {
+        type Base = T;
+        fn into_ptr(me: Self) -> *mut T {
+            let me = ManuallyDrop::new(me);
+            // SAFETY: `me` is never dropped, so the std `Arc` read out of it
+            // is its one owner of this reference (std `ptr::read` contract).
+            let a = unsafe { std::ptr::read(&*me.0) };
+            std::sync::Arc::into_raw(a) as *mut T
+        }
+        fn as_ptr(me: &Self) -> *mut T {
+            std::sync::Arc::as_ptr(&me.0) as *mut T
+        }
+        unsafe fn from_ptr(ptr: *const T) -> Self {
+            // SAFETY: arc-swap passes only pointers from `into_ptr` (std
+            // `Arc::from_raw` contract), owning the reference they stand for.
+            Self(ManuallyDrop::new(unsafe { std::sync::Arc::from_raw(ptr) }))
+        }
+    }
+}

@@ -688,6 +688,36 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         }
     }
 
+    /// Contention audit (test-only, `contention-audit`): named byte ranges
+    /// of the log's shared structures, for classifying the writes
+    /// [`crate::audit::record`] logs. `Arc`-held parts are given from their
+    /// value's address (where the recorded `Arc` operations point).
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+    pub fn audit_regions(&self) -> Vec<(String, std::ops::Range<usize>)> {
+        fn of<X: ?Sized>(x: &X) -> std::ops::Range<usize> {
+            let p = x as *const X as *const u8 as usize;
+            p..p + std::mem::size_of_val(x)
+        }
+        let i = &*self.inner;
+        let m = i.catalog.load();
+        let (own, all) = i.catalog.pins().audit_stripes();
+        let mut v = vec![
+            ("pins: this thread's stripe".to_string(), own),
+            ("pins: all stripes".to_string(), all),
+            ("log: Inner".to_string(), of(i)),
+            ("log: retired counter".to_string(), of(&**i.catalog.retired())),
+            ("manifest".to_string(), of(&**m)),
+            ("manifest: tombstone list".to_string(), of(&*m.tombstones)),
+            ("manifest: pin counter".to_string(), of(&*m.pins)),
+            ("memtable: active".to_string(), of(&*m.active)),
+        ];
+        v.extend(i.seq.audit_regions());
+        v.extend(m.sealed.iter().enumerate().map(|(k, x)| (format!("memtable: sealed[{k}]"), of(&**x))));
+        v.extend(m.l0.iter().enumerate().map(|(k, x)| (format!("segment: l0[{k}]"), of(&**x))));
+        v.extend(m.l1.iter().enumerate().map(|(k, x)| (format!("segment: l1[{k}]"), of(&**x))));
+        v
+    }
+
     /// Checks the engine's invariants; returns the first violation.
     pub fn validate(&self) -> Result<()> {
         crate::validate::validate(&self.inner.catalog, &self.inner.seq)
