@@ -12,10 +12,11 @@
 //! so no writer ever waits here. Readers read `len` (Acquire) and then only
 //! slots below it (rule R4).
 
-use std::mem::MaybeUninit;
 use std::ptr;
 
-use crate::sync::{AtomicBool, AtomicI64, AtomicPtr, AtomicUsize, Ordering, UnsafeCell, UnsyncGet};
+use crate::segment::block::Block;
+
+use crate::sync::{AtomicBool, AtomicI64, AtomicPtr, AtomicUsize, Ordering, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
 // Under the model checkers buckets start at 4 slots, so that a scenario of a
@@ -30,29 +31,61 @@ const BUCKETS: usize = 40;
 #[cfg(any(timelog_loom, timelog_shuttle))]
 const BUCKETS: usize = 16;
 
+/// One bucket: `cap` timestamps, then `cap` sequences, then `cap` payload
+/// slots, in one [`Block`] (directly mapped from 64 KiB on, so a flushed
+/// memtable's buckets go back to the OS when it is dropped, and the unused
+/// tail of the last bucket is never resident; see `segment::block`).
 struct Bucket<T> {
-    ts: Box<[UnsafeCell<MaybeUninit<Timestamp>>]>,
-    seq: Box<[UnsafeCell<MaybeUninit<SeqNo>>]>,
-    val: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    block: Block,
+    cap: usize,
     /// Model checkers only: one region per slot, initialized by `push` and
     /// read by every slot access, so loom checks R4 (publication) and R6/R9
     /// (no access once the run is dropped).
     #[cfg(any(timelog_loom, timelog_shuttle))]
     regions: Box<[crate::sync::Region]>,
+    _vals: std::marker::PhantomData<T>,
 }
 
 impl<T> Bucket<T> {
+    /// Byte offset of the payload array (after the timestamps and sequences).
+    #[inline(always)]
+    fn vals_offset(cap: usize) -> usize {
+        (cap * 16).next_multiple_of(std::mem::align_of::<T>())
+    }
+
     fn new(cap: usize) -> Self {
-        fn uninit<X>(cap: usize) -> Box<[UnsafeCell<MaybeUninit<X>>]> {
-            (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect()
-        }
+        let size = Self::vals_offset(cap) + cap * std::mem::size_of::<T>();
+        let align = 8usize.max(std::mem::align_of::<T>());
         Self {
-            ts: uninit(cap),
-            seq: uninit(cap),
-            val: uninit(cap),
+            block: Block::new(size, align),
+            cap,
             #[cfg(any(timelog_loom, timelog_shuttle))]
             regions: (0..cap).map(|_| crate::sync::Region::new()).collect(),
+            _vals: std::marker::PhantomData,
         }
+    }
+
+    /// Slot `o < cap` of the timestamps. Raw: the caller decides whether
+    /// the slot may be read (R4) or written (R3).
+    #[inline(always)]
+    fn ts(&self, o: usize) -> *mut Timestamp {
+        debug_assert!(o < self.cap);
+        // SAFETY: `o < cap`: within the block's timestamp array (`new`).
+        unsafe { self.block.as_ptr().cast::<Timestamp>().add(o) }
+    }
+
+    #[inline(always)]
+    fn seq(&self, o: usize) -> *mut SeqNo {
+        debug_assert!(o < self.cap);
+        // SAFETY: `o < cap`: within the block's sequence array (`new`).
+        unsafe { self.block.as_ptr().cast::<SeqNo>().add(self.cap + o) }
+    }
+
+    #[inline(always)]
+    fn val(&self, o: usize) -> *mut T {
+        debug_assert!(o < self.cap);
+        // SAFETY: `o < cap`: within the block's payload array (`new`).
+        unsafe { self.block.as_ptr().add(Self::vals_offset(self.cap)).cast::<T>().add(o) }
     }
 
     /// A reader touches slot `o` (model checkers: a tracked read; std: nothing).
@@ -173,7 +206,7 @@ impl<T> Run<T> {
         let b = self.bucket(k);
         b.read_slot(o);
         // SAFETY: `i` is below a published `len` (R4), so the slot is initialized and never written again.
-        unsafe { (*b.ts[o].get()).assume_init() }
+        unsafe { b.ts(o).read() }
     }
 
     /// Sequence number at `i < len()`.
@@ -184,7 +217,7 @@ impl<T> Run<T> {
         let b = self.bucket(k);
         b.read_slot(o);
         // SAFETY: as in `ts_at` (R4).
-        unsafe { (*b.seq[o].get()).assume_init() }
+        unsafe { b.seq(o).read() }
     }
 
     /// Payload at `i < len()`.
@@ -194,7 +227,7 @@ impl<T> Run<T> {
         let b = self.bucket(k);
         b.read_slot(o);
         // SAFETY: as in `ts_at` (R4); the payload lives as long as the run.
-        unsafe { (*b.val[o].get()).assume_init_ref() }
+        unsafe { &*b.val(o) }
     }
 
     /// First index in `[lo, hi)` whose timestamp is `>= ts` (hi if none).
@@ -229,9 +262,9 @@ impl<T> Run<T> {
                 b.read_slot(x);
             }
             out.push(RunSlice {
-                ts: b.ts[o].get() as *const Timestamp,
-                seq: b.seq[o].get() as *const SeqNo,
-                val: b.val[o].get() as *const T,
+                ts: b.ts(o),
+                seq: b.seq(o),
+                val: b.val(o),
                 len: n,
             });
             i += n;
@@ -281,9 +314,9 @@ impl<T> Appender<'_, T> {
         // the published length, so no reader looks at it yet (R4).
         unsafe {
             let b = &*b;
-            (*b.ts[o].get()).write(ts);
-            (*b.seq[o].get()).write(seq);
-            (*b.val[o].get()).write(val);
+            b.ts(o).write(ts);
+            b.seq(o).write(seq);
+            b.val(o).write(val);
             #[cfg(any(timelog_loom, timelog_shuttle))]
             b.regions[o].init();
         }
@@ -328,10 +361,8 @@ impl<T> Drop for Run<T> {
             let b = unsafe { Box::from_raw(p) };
             let start = FIRST * ((1usize << k) - 1);
             let n = len.saturating_sub(start).min(FIRST << k);
-            for v in b.val.iter().take(n) {
-                // SAFETY: R4: slots below `len` were initialized by `push` and are dropped once, here.
-                unsafe { (*v.get()).assume_init_drop() };
-            }
+            // SAFETY: R4: slots below `len` were initialized by `push` and are dropped once, here.
+            unsafe { ptr::drop_in_place(ptr::slice_from_raw_parts_mut(b.val(0), n)) };
         }
     }
 }
