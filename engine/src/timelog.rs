@@ -439,6 +439,27 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // The guard's manifest is current enough unless this call just sealed.
         let runs = if sealed {
             let cur = self.manifest.load();
+            // Maintenance behind (the memtable sealed before this one is
+            // still unflushed, or L0 is at its compaction trigger): with
+            // `busy_policy = Flush` the writer does one step of it here,
+            // once per memtable, so a starved worker (niced, busy cores)
+            // cannot let sealed data, L0 and delete debt pile up without
+            // bound (docs/performance.md, "Memory").
+            let behind = cur.sealed.len() >= 2 || cur.l0.len() >= self.cfg.max_delta_segments;
+            self.release_guard(cur);
+            if behind && self.cfg.cfg.busy_policy == BusyPolicy::Flush && self.worker_running() {
+                // Two steps at most: the flushes, then a compaction if one
+                // is due (L0 trigger or delete debt); what they replace is
+                // left to the worker to drop (no finalizers here).
+                for _ in 0..2 {
+                    let Some(mut g) = self.try_lock_maint() else { break };
+                    g.leave_to_worker = true;
+                    if !self.maint_step_with(g) {
+                        break;
+                    }
+                }
+            }
+            let cur = self.manifest.load();
             let n = cur.sealed.len();
             self.release_guard(cur);
             n

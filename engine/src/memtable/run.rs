@@ -32,9 +32,17 @@ const BUCKETS: usize = 40;
 const BUCKETS: usize = 16;
 
 /// One bucket: `cap` timestamps, then `cap` sequences, then `cap` payload
-/// slots, in one [`Block`] (directly mapped from 64 KiB on, so a flushed
-/// memtable's buckets go back to the OS when it is dropped, and the unused
-/// tail of the last bucket is never resident; see `segment::block`).
+/// slots, in one zeroed [`Block`] (directly mapped from 64 KiB on, so a
+/// flushed memtable's buckets go back to the OS when it is dropped, and the
+/// unused tail of the last bucket is never resident; see `segment::block`).
+///
+/// Timestamps and sequences are written and read as atomics (`Relaxed`:
+/// plain moves on the targets we build for), so reading a slot at or past
+/// the published length is not undefined behaviour: it yields 0 or a value
+/// being written, never a torn or uninitialized one. What makes a slot's
+/// value *meaningful* is still R4 (an index below a `len` loaded with
+/// Acquire). Payload slots are only reached below a checked `len`
+/// ([`Run::val_at`]).
 struct Bucket<T> {
     block: Block,
     cap: usize,
@@ -57,12 +65,31 @@ impl<T> Bucket<T> {
         let size = Self::vals_offset(cap) + cap * std::mem::size_of::<T>();
         let align = 8usize.max(std::mem::align_of::<T>());
         Self {
-            block: Block::new(size, align),
+            block: Block::zeroed(size, align),
             cap,
             #[cfg(any(timelog_loom, timelog_shuttle))]
             regions: (0..cap).map(|_| crate::sync::Region::new()).collect(),
             _vals: std::marker::PhantomData,
         }
+    }
+
+    /// Slot `o` of the timestamps, as an atomic (see the type). Panics if
+    /// `o >= cap`.
+    #[inline(always)]
+    fn ts_cell(&self, o: usize) -> &AtomicI64Slot {
+        assert!(o < self.cap, "run slot out of bounds");
+        // SAFETY: `o < cap`: within the block's zeroed timestamp array, 8-aligned;
+        // an `i64` slot is a valid `AtomicI64` (same size and alignment, std API contract).
+        unsafe { &*self.ts(o).cast::<AtomicI64Slot>() }
+    }
+
+    /// Slot `o` of the sequences, as an atomic (see the type). Panics if
+    /// `o >= cap`.
+    #[inline(always)]
+    fn seq_cell(&self, o: usize) -> &AtomicU64Slot {
+        assert!(o < self.cap, "run slot out of bounds");
+        // SAFETY: as in `ts_cell`, for the sequence array.
+        unsafe { &*self.seq(o).cast::<AtomicU64Slot>() }
     }
 
     /// Slot `o < cap` of the timestamps. Raw: the caller decides whether
@@ -95,6 +122,12 @@ impl<T> Bucket<T> {
         self.regions[_o].read();
     }
 }
+
+/// The slot types of the timestamp and sequence arrays: always `std`
+/// atomics (like `sync::stat`), so the model checkers spend no
+/// interleavings on them; R4 is checked on the slot's `Region` instead.
+type AtomicI64Slot = std::sync::atomic::AtomicI64;
+type AtomicU64Slot = std::sync::atomic::AtomicU64;
 
 /// Where index `i` lives: (bucket, offset, bucket capacity).
 #[inline]
@@ -187,46 +220,50 @@ impl<T> Run<T> {
     #[inline]
     fn bucket(&self, k: usize) -> &Bucket<T> {
         let p = self.buckets[k].load(Ordering::Acquire);
-        debug_assert!(!p.is_null());
-        // The model checkers explore broken publications (seeded faults):
-        // report them instead of dereferencing null.
-        #[cfg(any(timelog_loom, timelog_shuttle))]
+        // An index past every allocated bucket (a misuse), or a broken
+        // publication (the model checkers' seeded faults): a panic, never
+        // a null dereference.
         assert!(!p.is_null(), "R4 violated: a slot below `len` lies in an unpublished bucket");
-        // SAFETY: callers only ask for buckets holding an index below a
-        // published `len`; the appender stored the bucket pointer (Release)
-        // before publishing `len` (R4), and buckets are freed only on drop.
+        // SAFETY: non-null: the appender stored the pointer (Release) after
+        // building the bucket, and buckets are freed only on drop (R6/R9).
         unsafe { &*p }
     }
 
-    /// Timestamp at `i < len()`.
+    /// Timestamp at `i`. Meaningful for `i < len()` (R4); for a larger `i`
+    /// it is 0 or a value being written, or a panic past the allocated
+    /// buckets — never undefined behaviour (see [`Bucket`]).
     #[inline]
     pub(crate) fn ts_at(&self, i: usize) -> Timestamp {
         crate::hooks::visit(1);
         let (k, o, _) = locate(i);
         let b = self.bucket(k);
         b.read_slot(o);
-        // SAFETY: `i` is below a published `len` (R4), so the slot is initialized and never written again.
-        unsafe { b.ts(o).read() }
+        // R4: below a published `len`, the appender's store happens-before this load.
+        b.ts_cell(o).load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Sequence number at `i < len()`.
+    /// Sequence number at `i`; like [`ts_at`](Self::ts_at).
     #[inline]
     pub(crate) fn seq_at(&self, i: usize) -> SeqNo {
         crate::hooks::visit(1);
         let (k, o, _) = locate(i);
         let b = self.bucket(k);
         b.read_slot(o);
-        // SAFETY: as in `ts_at` (R4).
-        unsafe { b.seq(o).read() }
+        b.seq_cell(o).load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Payload at `i < len()`.
+    /// Payload at `i`. Panics unless `i < len()` (one more Acquire load of
+    /// the length: payloads are read once per returned record, not per
+    /// search step).
     #[inline]
     pub(crate) fn val_at(&self, i: usize) -> &T {
+        assert!(i < self.len(), "run index {i} past the published length");
         let (k, o, _) = locate(i);
         let b = self.bucket(k);
         b.read_slot(o);
-        // SAFETY: as in `ts_at` (R4); the payload lives as long as the run.
+        // SAFETY: `i` is below a published `len` (checked above, R4): the
+        // slot was initialized by `push` before that publication and is
+        // never written again; the payload lives as long as the run (R6).
         unsafe { &*b.val(o) }
     }
 
@@ -251,7 +288,10 @@ impl<T> Run<T> {
     }
 
     /// Splits `[lo, hi)` into contiguous slices, one per bucket touched.
+    /// The pointers are raw: a reader dereferences only slices below a
+    /// published `len` (R4), which `hi <= len()` gives (debug-checked).
     pub(crate) fn slices(&self, lo: usize, hi: usize, out: &mut Vec<RunSlice<T>>) {
+        debug_assert!(hi <= self.len(), "slices past the published length");
         let mut i = lo;
         while i < hi {
             let (k, o, cap) = locate(i);
@@ -314,8 +354,8 @@ impl<T> Appender<'_, T> {
         // the published length, so no reader looks at it yet (R4).
         unsafe {
             let b = &*b;
-            b.ts(o).write(ts);
-            b.seq(o).write(seq);
+            b.ts_cell(o).store(ts, std::sync::atomic::Ordering::Relaxed);
+            b.seq_cell(o).store(seq, std::sync::atomic::Ordering::Relaxed);
             b.val(o).write(val);
             #[cfg(any(timelog_loom, timelog_shuttle))]
             b.regions[o].init();
@@ -401,5 +441,27 @@ mod tests {
         run.slices(10, 900, &mut s);
         assert_eq!(s.iter().map(|x| x.len).sum::<usize>(), 890);
         assert_eq!(run.val_at(999), "v999");
+    }
+
+    /// Issue 12: reading past the published length is defined: a
+    /// timestamp/sequence read gives 0 inside an allocated bucket (zeroed)
+    /// or panics past them; a payload read panics.
+    #[test]
+    fn reads_past_len_are_defined() {
+        let run = Run::new();
+        {
+            let mut a = run.try_acquire().unwrap();
+            for i in 0..10i64 {
+                a.push(i + 100, i as u64 + 1, i);
+            }
+        }
+        assert_eq!(run.ts_at(9), 109);
+        assert_eq!(run.ts_at(10), 0, "an unwritten slot of an allocated bucket reads as 0");
+        assert_eq!(run.seq_at(FIRST - 1), 0);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run.ts_at(FIRST)));
+        assert!(r.is_err(), "a slot in an unallocated bucket panics");
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| *run.val_at(10)));
+        assert!(r.is_err(), "a payload past the length panics");
+        assert_eq!(*run.val_at(9), 9);
     }
 }

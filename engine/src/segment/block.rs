@@ -49,6 +49,16 @@ impl Block {
     /// A block of `size` bytes aligned to `align` (a power of two). Aborts
     /// through [`std::alloc::handle_alloc_error`] when memory is exhausted.
     pub(crate) fn new(size: usize, align: usize) -> Self {
+        Self::alloc(size, align, false)
+    }
+
+    /// Like [`new`](Self::new), every byte zero (a mapped block is zero
+    /// already: the kernel's fresh pages).
+    pub(crate) fn zeroed(size: usize, align: usize) -> Self {
+        Self::alloc(size, align, true)
+    }
+
+    fn alloc(size: usize, align: usize, zeroed: bool) -> Self {
         let layout = Layout::from_size_align(size, align).expect("block layout");
         if size == 0 {
             // A dangling, aligned pointer: nothing is ever read or written
@@ -60,7 +70,13 @@ impl Block {
             return Self { ptr, layout, mapped: true };
         }
         // SAFETY: `layout` has a non-zero size (checked above) (std::alloc API contract).
-        let p = unsafe { std::alloc::alloc(layout) };
+        let p = unsafe {
+            if zeroed {
+                std::alloc::alloc_zeroed(layout)
+            } else {
+                std::alloc::alloc(layout)
+            }
+        };
         let Some(ptr) = NonNull::new(p) else { std::alloc::handle_alloc_error(layout) };
         Self { ptr, layout, mapped: false }
     }
@@ -147,6 +163,9 @@ mod tests {
         // Writable over its whole size.
         // SAFETY: the block owns MAP_MIN writable bytes.
         unsafe { std::ptr::write_bytes(l.as_ptr(), 0xAB, MAP_MIN) };
+        let h = Block::zeroed(4096, 8);
+        // SAFETY: the block owns 4096 zeroed bytes.
+        assert!(unsafe { std::slice::from_raw_parts(h.as_ptr(), 4096) }.iter().all(|&b| b == 0));
         let z = Block::new(0, 16);
         assert_eq!(z.as_ptr() as usize % 16, 0);
     }
