@@ -440,14 +440,20 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let runs = if sealed {
             let cur = self.manifest.load();
             // Maintenance behind (the memtable sealed before this one is
-            // still unflushed, or L0 is at its compaction trigger): with
-            // `busy_policy = Flush` the writer does one step of it here,
-            // once per memtable, so a starved worker (niced, busy cores)
-            // cannot let sealed data, L0 and delete debt pile up without
-            // bound (docs/performance.md, "Memory").
-            let behind = cur.sealed.len() >= 2 || cur.l0.len() >= self.cfg.max_delta_segments;
+            // still unflushed, L0 is at its compaction trigger, or the
+            // delete debt is past its threshold): with `busy_policy =
+            // Flush` the writer does it here, once per memtable, so a
+            // starved worker (niced, busy cores) cannot let sealed data, L0
+            // and deleted records pile up without bound
+            // (docs/performance.md, "Memory").
+            let help = self.cfg.cfg.busy_policy == BusyPolicy::Flush && self.worker_running();
+            let debt = self.cfg.cfg.delete_debt_threshold;
+            let behind = help
+                && (cur.sealed.len() >= 2
+                    || cur.l0.len() >= self.cfg.max_delta_segments
+                    || (debt > 0.0 && self.delete_debt(&cur) >= debt));
             self.release_guard(cur);
-            if behind && self.cfg.cfg.busy_policy == BusyPolicy::Flush && self.worker_running() {
+            if behind {
                 // Two steps at most: the flushes, then a compaction if one
                 // is due (L0 trigger or delete debt); what they replace is
                 // left to the worker to drop (no finalizers here).
