@@ -455,11 +455,12 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             self.release_guard(cur);
             if behind {
                 // Two steps at most: the flushes, then a compaction if one
-                // is due (L0 trigger or delete debt); what they replace is
-                // left to the worker to drop (no finalizers here).
+                // is due (L0 trigger or delete debt). What they replace is
+                // dropped here too, once the maintainer lock is released
+                // (R12): left to a starved worker, the deleted records
+                // would stay resident in the graveyard.
                 for _ in 0..2 {
-                    let Some(mut g) = self.try_lock_maint() else { break };
-                    g.leave_to_worker = true;
+                    let Some(g) = self.try_lock_maint() else { break };
                     if !self.maint_step_with(g) {
                         break;
                     }

@@ -66,8 +66,10 @@ impl Block {
             let ptr = NonNull::new(align as *mut u8).expect("alignment is non-zero");
             return Self { ptr, layout, mapped: false };
         }
-        if let Some(ptr) = map(layout) {
-            return Self { ptr, layout, mapped: true };
+        if size >= MAP_MIN && layout.align() <= MAP_ALIGN {
+            if let Some(ptr) = map(layout) {
+                return Self { ptr, layout, mapped: true };
+            }
         }
         // SAFETY: `layout` has a non-zero size (checked above) (std::alloc API contract).
         let p = unsafe {
@@ -110,9 +112,6 @@ impl Drop for Block {
 
 #[cfg(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle))))]
 fn map(layout: Layout) -> Option<NonNull<u8>> {
-    if layout.size() < MAP_MIN || layout.align() > MAP_ALIGN {
-        return None;
-    }
     // SAFETY: an anonymous private mapping with no address hint touches no
     // existing memory; failure is reported as MAP_FAILED (mmap(2) contract).
     let p = unsafe {
