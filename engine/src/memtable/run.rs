@@ -301,12 +301,7 @@ impl<T> Run<T> {
             for x in o..o + n {
                 b.read_slot(x);
             }
-            out.push(RunSlice {
-                ts: b.ts(o),
-                seq: b.seq(o),
-                val: b.val(o),
-                len: n,
-            });
+            out.push(RunSlice { ts: b.ts(o), seq: b.seq(o), val: b.val(o), len: n });
             i += n;
         }
     }
