@@ -456,11 +456,11 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             if behind {
                 // Two steps at most: the flushes, then a compaction if one
                 // is due (L0 trigger or delete debt). What they replace is
-                // dropped here too, once the maintainer lock is released
-                // (R12): left to a starved worker, the deleted records
-                // would stay resident in the graveyard.
+                // left to the worker to drop (R12): a writer runs no
+                // payload finalizers, so `sealed_wait_ms` stays its bound.
                 for _ in 0..2 {
-                    let Some(g) = self.try_lock_maint() else { break };
+                    let Some(mut g) = self.try_lock_maint() else { break };
+                    g.leave_to_worker = true;
                     if !self.maint_step_with(g) {
                         break;
                     }
