@@ -152,7 +152,9 @@ impl<T: Send + Sync + 'static> View<'_, T> {
                 SourceRef::L0(s) => count_segment(s, b, &cov, &mut out),
                 SourceRef::Run(mt) => {
                     let run = &mt.run;
-                    for_each_visible_run(mt, &vis, lo, hi, |a, z| count_sorted(b, z - a, |i| run.ts_at(a + i), &mut out));
+                    for_each_visible_run(mt, &vis, lo, hi, |a, z| {
+                        count_sorted(b, z - a, |i| run.ts_at(a + i), &mut out)
+                    });
                 }
                 SourceRef::Ooo(mt) => ooo_walk::<Asc, T>(mt, &vis, lo, hi, |ts, _, _| {
                     out[b.index(ts)] += 1;

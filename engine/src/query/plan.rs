@@ -303,7 +303,13 @@ fn segment_spans<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage
     });
 }
 
-fn run_spans<T: Send + Sync + 'static>(mt: &Memtable<T>, vis: &Vis<'_>, t1: Timestamp, t2: Timestamp, out: &mut Source<T>) {
+fn run_spans<T: Send + Sync + 'static>(
+    mt: &Memtable<T>,
+    vis: &Vis<'_>,
+    t1: Timestamp,
+    t2: Timestamp,
+    out: &mut Source<T>,
+) {
     // Allocated only if some range is visible.
     let mut slices: Vec<RunSlice<T>> = Vec::new();
     for_each_visible_run(mt, vis, t1, t2, |a, b| mt.run.slices(a, b, &mut slices));

@@ -110,8 +110,9 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         // The timestamp of `[a, b]` read first in direction `D`.
         let near = |a: Timestamp, b: Timestamp| if D::DESC { b } else { a };
         // Whether a source with timestamps in `[a, b]` may hold a better answer.
-        let useful =
-            |best: Option<Timestamp>, a: Timestamp, b: Timestamp| b >= lo && a <= hi && best.is_none_or(|x| D::before(near(a, b), x));
+        let useful = |best: Option<Timestamp>, a: Timestamp, b: Timestamp| {
+            b >= lo && a <= hi && best.is_none_or(|x| D::before(near(a, b), x))
+        };
         let take = |best: &mut Option<Timestamp>, c: Option<Timestamp>| {
             if let Some(c) = c {
                 *best = Some(best.map_or(c, |b| D::best(b, c)));
@@ -308,13 +309,31 @@ mod tests {
     fn seg_last<T>(s: &Segment<T>, t: Timestamp, cov: &Coverage, best: Option<Timestamp>) -> Option<Timestamp> {
         seg_nav::<Desc, T>(s, t, &vis_of(cov, SeqNo::MAX), best)
     }
-    fn run_first(mt: &Memtable<u64>, w: SeqNo, t: Timestamp, cov: &Coverage, best: Option<Timestamp>) -> Option<Timestamp> {
+    fn run_first(
+        mt: &Memtable<u64>,
+        w: SeqNo,
+        t: Timestamp,
+        cov: &Coverage,
+        best: Option<Timestamp>,
+    ) -> Option<Timestamp> {
         run_nav::<Asc, u64>(mt, t, &vis_of(cov, w), best)
     }
-    fn run_last(mt: &Memtable<u64>, w: SeqNo, t: Timestamp, cov: &Coverage, best: Option<Timestamp>) -> Option<Timestamp> {
+    fn run_last(
+        mt: &Memtable<u64>,
+        w: SeqNo,
+        t: Timestamp,
+        cov: &Coverage,
+        best: Option<Timestamp>,
+    ) -> Option<Timestamp> {
         run_nav::<Desc, u64>(mt, t, &vis_of(cov, w), best)
     }
-    fn ooo_nav<D: Dir>(mt: &Memtable<u64>, w: SeqNo, lo: Timestamp, hi: Timestamp, cov: &Coverage) -> Option<Timestamp> {
+    fn ooo_nav<D: Dir>(
+        mt: &Memtable<u64>,
+        w: SeqNo,
+        lo: Timestamp,
+        hi: Timestamp,
+        cov: &Coverage,
+    ) -> Option<Timestamp> {
         let mut found = None;
         ooo_walk::<D, u64>(mt, &vis_of(cov, w), lo, hi, |ts, _, _| {
             found = Some(ts);
