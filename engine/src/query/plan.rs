@@ -233,7 +233,7 @@ impl<T: Send + Sync + 'static> View<'_, T> {
         }
         let cov = self.cov();
         let vis = Vis { w: self.w, cov: &cov };
-        for src in self.sources(lo, hi) {
+        self.sources(lo, hi, |src| {
             let mut s = Source::new();
             match src {
                 // L1 is one source: its segments are disjoint and sorted.
@@ -261,7 +261,8 @@ impl<T: Send + Sync + 'static> View<'_, T> {
             if s.count > 0 {
                 out(s);
             }
-        }
+            true
+        });
     }
 
     /// Number of visible records in `[t1, t2]` without building spans of
@@ -275,7 +276,7 @@ impl<T: Send + Sync + 'static> View<'_, T> {
         let mut n = 0;
         let mut seg = |s: &Segment<T>| for_each_visible_segment(s, t1, t2, &cov, |a, b| n += b - a);
         let mut mem = 0;
-        for src in self.sources(t1, t2) {
+        self.sources(t1, t2, |src| {
             match src {
                 SourceRef::L1(segs) => segs.iter().for_each(|s| seg(s)),
                 SourceRef::L0(s) => seg(s),
@@ -285,7 +286,8 @@ impl<T: Send + Sync + 'static> View<'_, T> {
                     true
                 }),
             }
-        }
+            true
+        });
         n + mem
     }
 }

@@ -29,22 +29,15 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         let vis = Vis { w: self.w, cov: &cov };
         let hide = vis.hiding(ts);
         let mut n = 0;
-        let seg = |s: &'a Segment<T>, f: &mut dyn FnMut(&'a T)| {
-            if vis.visible(ts, s.tomb_applied) {
-                s.for_each_at(ts, f)
-            } else {
-                0
-            }
-        };
         // Memtables are visited oldest first: every record of a sealed
         // memtable has a smaller sequence than every record of a later one
         // (R2), so insertion order only needs a merge inside one memtable,
         // where run and skiplist records interleave by sequence.
         let mut mem: Vec<(SeqNo, &'a T)> = Vec::new();
-        for src in self.sources(ts, ts) {
+        self.sources(ts, ts, |src| {
             match src {
-                SourceRef::L1(segs) => segs.iter().for_each(|s| n += seg(s, &mut f)),
-                SourceRef::L0(s) => n += seg(s, &mut f),
+                SourceRef::L1(segs) => segs.iter().for_each(|s| n += seg_point(s, &vis, ts, &mut f)),
+                SourceRef::L0(s) => n += seg_point(s, &vis, ts, &mut f),
                 SourceRef::Run(mt) => {
                     // Sequences increase along the run (R3): if the skiplist
                     // holds nothing a snapshot may see (`ooo_len` is counted
@@ -77,7 +70,8 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                     }
                 }
             }
-        }
+            true
+        });
         n
     }
 
@@ -119,9 +113,9 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
             }
         };
         let mut best: Option<Timestamp> = None;
-        for src in self.sources(lo, hi) {
+        self.sources(lo, hi, |src| {
             if best == Some(t) {
-                break; // nothing comes before `t`
+                return false; // nothing comes before `t`
             }
             match src {
                 // L1 windows are sorted and disjoint: the first one in
@@ -146,7 +140,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                     // is passed without loading the appender's hot line.
                     let first = run.first_ts();
                     if first > hi || (!D::DESC && best.is_some_and(|b| first >= b)) {
-                        continue;
+                        return true;
                     }
                     let len = run.len();
                     if len > 0 && useful(best, first, run.ts_at(len - 1)) {
@@ -169,8 +163,20 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                     take(&mut best, found);
                 }
             }
-        }
+            true
+        });
         best
+    }
+}
+
+/// The records of segment `s` at exactly `ts`, unless a tombstone newer
+/// than what the segment applied covers `ts` (then none: R8).
+#[inline]
+fn seg_point<'a, T>(s: &'a Segment<T>, vis: &Vis<'_>, ts: Timestamp, f: &mut impl FnMut(&'a T)) -> usize {
+    if vis.visible(ts, s.tomb_applied) {
+        s.for_each_at(ts, f)
+    } else {
+        0
     }
 }
 

@@ -166,20 +166,37 @@ pub(crate) enum SourceRef<'a, T> {
 
 impl<'a, T: Send + Sync + 'static> View<'a, T> {
     /// The sources that may hold a record of `[lo, hi]` (inclusive),
-    /// oldest first: L1 (if some segment overlaps), the L0 segments whose
-    /// bounds overlap, then per memtable (sealed ones oldest first, then
-    /// the active one) its run and its skiplist — each of which readers
-    /// bound cheaply themselves (the run by its first and last record, the
-    /// skiplist by its length). Every visible record lies in exactly one.
-    pub(crate) fn sources(&self, lo: Timestamp, hi: Timestamp) -> impl Iterator<Item = SourceRef<'a, T>> + 'a {
-        let l1 = if lo <= hi { self.l1_overlapping(lo, hi) } else { &[] };
-        let l0: &'a [crate::sync::Arc<Segment<T>>] = if lo <= hi { &self.m.l0 } else { &[] };
-        let mems = if lo <= hi { Some(self.memtables()) } else { None };
-        (!l1.is_empty())
-            .then_some(SourceRef::L1(l1))
-            .into_iter()
-            .chain(l0.iter().filter(move |s| s.max_ts >= lo && s.min_ts <= hi).map(|s| SourceRef::L0(&**s)))
-            .chain(mems.into_iter().flatten().flat_map(|mt| [SourceRef::Run(mt), SourceRef::Ooo(mt)]))
+    /// oldest first, handed to `f` until it returns false: L1 (if some
+    /// segment overlaps), the L0 segments whose bounds overlap, then per
+    /// memtable (sealed ones oldest first, then the active one) its run and
+    /// its skiplist — each of which readers bound cheaply themselves (the
+    /// run by its first and last record, the skiplist by its length).
+    /// Every visible record lies in exactly one. (Plain loops rather than
+    /// an iterator chain: one-shot reads are a few hundred nanoseconds, and
+    /// a chain of adapters was measured to cost a tenth of them.)
+    #[inline]
+    pub(crate) fn sources(&self, lo: Timestamp, hi: Timestamp, mut f: impl FnMut(SourceRef<'a, T>) -> bool) {
+        if lo > hi {
+            return;
+        }
+        let l1 = self.l1_overlapping(lo, hi);
+        if !l1.is_empty() && !f(SourceRef::L1(l1)) {
+            return;
+        }
+        for s in self.m.l0.iter() {
+            if s.max_ts >= lo && s.min_ts <= hi && !f(SourceRef::L0(s)) {
+                return;
+            }
+        }
+        for mt in self.m.sealed.iter() {
+            if !f(SourceRef::Run(mt)) || !f(SourceRef::Ooo(mt)) {
+                return;
+            }
+        }
+        let mt: &'a Memtable<T> = &self.m.active;
+        if f(SourceRef::Run(mt)) {
+            f(SourceRef::Ooo(mt));
+        }
     }
 
     /// All tombstones this view sees (manifest ones are all committed, R7).
