@@ -12,6 +12,12 @@
 //! Groups: `ingest_{ordered,ooo5,ooo20}`, `scan_range1000`, `scan_full`,
 //! `point`, `contains`, `next_ts`, `concurrent_{scan1000,point}`.
 //!
+//! The scan groups read each timelog state through the batch API
+//! (`/batch`: `next_batch_with`), the `Iterator` API (`/iter`: a `for`
+//! loop, i.e. `next`), `/fold` (full scans) and `/collect` (into a
+//! `Vec`); the states come in twins: in-order data and the same with 5%
+//! late records (`memtable` / `memtable_ooo5`, `l0x8` / `l0x8_ooo5`).
+//!
 //! Run: `cargo bench -p timelog-benches --bench engine` (full) or
 //! `... -- --quick` (CI smoke; a few seconds per group).
 
@@ -320,20 +326,43 @@ struct Loaded {
     tl_flushed: Tl,
     tl_mem: Tl,
     tl_mem_ooo5: Tl,
+    /// In-order keys flushed in `L0_PARTS` parts: disjoint L0 segments.
+    tl_l0: Tl,
+    /// The same with 5% late keys: L0 segments overlapping where a late
+    /// record crossed a flush (the twin of `tl_l0`).
+    tl_l0_ooo5: Tl,
     skipmap: SkipMap<(i64, u64), u64>,
     btree: RwLock<BTreeMap<(i64, u64), u64>>,
     scc: scc::TreeIndex<(i64, u64), u64>,
     vec: SortedVec,
 }
 
+/// Flushes of the `l0` logs while loading.
+const L0_PARTS: usize = 8;
+
+/// A log loaded with `keys`, flushed after every `N / L0_PARTS` of them.
+fn l0_parts(keys: &[(i64, u64)]) -> Tl {
+    let tl = Tl::new(disabled());
+    for part in keys.chunks(N / L0_PARTS) {
+        for &(ts, seq) in part {
+            tl.insert(ts, seq);
+        }
+        tl.0.flush().unwrap();
+    }
+    tl
+}
+
 fn loaded() -> Loaded {
     let keys = ordered_keys(N);
     let tl_flushed = filled(Tl::new(disabled()), &keys);
     tl_flushed.0.flush().unwrap();
+    let ooo5 = ooo_keys(N, 5, SEED);
     let l = Loaded {
         tl_flushed,
         tl_mem: filled(Tl::new(disabled()), &keys),
-        tl_mem_ooo5: filled(Tl::new(disabled()), &ooo_keys(N, 5, SEED)),
+        tl_mem_ooo5: filled(Tl::new(disabled()), &ooo5),
+        tl_l0: l0_parts(&keys),
+        tl_l0_ooo5: l0_parts(&ooo5),
         skipmap: filled(skipmap(), &keys),
         btree: filled(btree(), &keys),
         scc: filled(scc_tree(), &keys),
@@ -345,7 +374,24 @@ fn loaded() -> Loaded {
     assert_eq!((s.segments_l0, s.active_records, s.ooo_records), (0, N, 0), "memtable log: all in the run");
     let s = l.tl_mem_ooo5.0.stats();
     assert!(s.segments_l0 == 0 && s.ooo_records > 4_000, "ooo log: run + skiplist ({s:?})");
+    for tl in [&l.tl_l0, &l.tl_l0_ooo5] {
+        let s = tl.0.stats();
+        assert_eq!((s.segments_l0, s.active_records), (L0_PARTS, 0), "l0 logs: {L0_PARTS} L0 segments");
+    }
     l
+}
+
+/// The timelog cases of the scan groups: in-order data and its twin with
+/// 5% late records, flushed (one segment), in the memtable (run, or run +
+/// skiplist) and in `L0_PARTS` L0 segments (disjoint, or overlapping).
+fn scan_states(l: &Loaded) -> [(&'static str, &Tl); 5] {
+    [
+        ("flushed", &l.tl_flushed),
+        ("memtable", &l.tl_mem),
+        ("memtable_ooo5", &l.tl_mem_ooo5),
+        ("l0x8", &l.tl_l0),
+        ("l0x8_ooo5", &l.tl_l0_ooo5),
+    ]
 }
 
 fn read_group<'a>(c: &'a mut Criterion, name: &str, elems: u64) -> BenchmarkGroup<'a, WallTime> {
@@ -361,7 +407,7 @@ fn bench_scans(c: &mut Criterion) {
     let starts = random_ts(4_096, N as i64 - RANGE, SEED ^ 1);
     // Every structure must see the same rows.
     let expect = l.vec.scan(starts[0], starts[0] + RANGE);
-    for idx in [&l.tl_flushed as &dyn Index, &l.tl_mem, &l.skipmap, &l.btree, &l.scc] {
+    for idx in [&l.tl_flushed as &dyn Index, &l.tl_mem, &l.tl_l0, &l.skipmap, &l.btree, &l.scc] {
         assert_eq!(idx.scan(starts[0], starts[0] + RANGE), expect, "{}", idx.name());
     }
 
@@ -378,7 +424,7 @@ fn bench_scans(c: &mut Criterion) {
     };
     range_case(&mut g, "vec", &|a, b| l.vec.scan(a, b));
     range_case(&mut g, "vec/collect", &|a, b| l.vec.bounds(a, b).to_vec().len() as u64);
-    for (state, tl) in [("flushed", &l.tl_flushed), ("memtable", &l.tl_mem), ("memtable_ooo5", &l.tl_mem_ooo5)] {
+    for (state, tl) in scan_states(&l) {
         range_case(&mut g, &format!("timelog_{state}/batch"), &|a, b| tl.scan(a, b));
         range_case(&mut g, &format!("timelog_{state}/iter"), &|a, b| {
             let mut acc = 0;
@@ -387,11 +433,9 @@ fn bench_scans(c: &mut Criterion) {
             }
             acc
         });
-        if state == "flushed" {
-            range_case(&mut g, &format!("timelog_{state}/collect"), &|a, b| {
-                tl.0.range(a, b, Order::Asc).unwrap().collect::<Vec<_>>().len() as u64
-            });
-        }
+        range_case(&mut g, &format!("timelog_{state}/collect"), &|a, b| {
+            tl.0.range(a, b, Order::Asc).unwrap().collect::<Vec<_>>().len() as u64
+        });
     }
     range_case(&mut g, "skipmap", &|a, b| l.skipmap.scan(a, b));
     range_case(&mut g, "rwlock_btree", &|a, b| l.btree.scan(a, b));
@@ -403,7 +447,8 @@ fn bench_scans(c: &mut Criterion) {
     g.sample_size(30);
     let (lo, hi) = (i64::MIN, i64::MAX);
     g.bench_function("vec", |b| b.iter(|| l.vec.scan(lo, hi)));
-    for (state, tl) in [("flushed", &l.tl_flushed), ("memtable", &l.tl_mem), ("memtable_ooo5", &l.tl_mem_ooo5)] {
+    g.bench_function("vec/collect", |b| b.iter(|| l.vec.bounds(lo, hi).to_vec().len() as u64));
+    for (state, tl) in scan_states(&l) {
         g.bench_function(format!("timelog_{state}/batch"), |b| {
             b.iter(|| {
                 let mut acc = 0u64;
@@ -414,7 +459,19 @@ fn bench_scans(c: &mut Criterion) {
             })
         });
         g.bench_function(format!("timelog_{state}/iter"), |b| {
+            b.iter(|| {
+                let mut acc = 0u64;
+                for (ts, v) in tl.0.all(Order::Asc).unwrap() {
+                    acc = mix(acc, ts, v);
+                }
+                acc
+            })
+        });
+        g.bench_function(format!("timelog_{state}/fold"), |b| {
             b.iter(|| tl.0.all(Order::Asc).unwrap().fold(0u64, |a, (ts, v)| mix(a, ts, v)))
+        });
+        g.bench_function(format!("timelog_{state}/collect"), |b| {
+            b.iter(|| tl.0.all(Order::Asc).unwrap().collect::<Vec<_>>().len() as u64)
         });
     }
     g.bench_function("skipmap", |b| b.iter(|| l.skipmap.iter().fold(0u64, |a, e| mix(a, e.key().0, *e.value()))));

@@ -16,35 +16,10 @@
 //! reads after a sliding-window delete stream against a fresh log holding
 //! the same live records.
 
+mod common;
+
+use common::{Model, Rng};
 use timelog::{Config, MaintenanceMode, Order, Snapshot, Timelog};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Live records `(ts, payload)` in insertion order.
-#[derive(Clone, Default)]
-struct Model(Vec<(i64, u64)>);
-
-impl Model {
-    fn sorted(&self) -> Vec<(i64, u64)> {
-        let mut v = self.0.clone();
-        v.sort_by_key(|r| r.0); // stable: insertion order among equal timestamps
-        v
-    }
-    fn delete(&mut self, a: i64, b: i64) {
-        self.0.retain(|r| !(a <= r.0 && r.0 < b));
-    }
-}
 
 /// Where the records live when the deletes arrive.
 #[derive(Clone, Copy, Debug, PartialEq)]

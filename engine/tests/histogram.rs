@@ -4,29 +4,15 @@
 //! snapshots, bucket widths from 1 (more buckets than records: the walk
 //! path) to wider than the range (the binary-search path).
 
+mod common;
+
+use common::{burst, small_config, Model, Rng};
 use timelog::{Config, Error, MaintenanceMode, Snapshot, Timelog, MAX_HISTOGRAM_BUCKETS};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// The visible timestamps (a multiset).
-#[derive(Clone, Default)]
-struct Model(Vec<i64>);
 
 fn naive(m: &Model, t1: i64, t2: i64, bucket: i64) -> Vec<u64> {
     let n = ((t2 - t1) as u64).div_ceil(bucket as u64) as usize;
     let mut out = vec![0u64; n];
-    for &t in &m.0 {
+    for &(t, _) in &m.0 {
         if t1 <= t && t < t2 {
             out[((t - t1) / bucket) as usize] += 1;
         }
@@ -51,39 +37,22 @@ fn check(snap: &Snapshot<u64>, m: &Model, rng: &mut Rng, lo: i64, hi: i64) {
 }
 
 fn scenario(seed: u64) {
-    let log: Timelog<u64> = Timelog::with_config(Config {
-        maintenance: MaintenanceMode::Disabled,
-        memtable_max_bytes: 64 << 10,
-        sealed_max_runs: 1000,
-        window_size: 20_000,
-        ..Config::default()
-    })
-    .unwrap();
+    let log: Timelog<u64> = Timelog::with_config(small_config()).unwrap();
     let mut rng = Rng(seed);
     let mut m = Model::default();
     let mut snaps: Vec<(Snapshot<u64>, Model)> = Vec::new();
-    let mut base = 0i64;
+    let (mut base, mut payload) = (0i64, 0u64);
     for step in 0..30 {
-        let n = 500 + rng.below(3000);
-        for i in 0..n {
-            let t = if rng.below(15) == 0 { base - rng.below(2000) as i64 } else { base };
-            if rng.below(3) == 0 {
-                base += rng.below(3) as i64;
-            } else if rng.below(50) == 0 {
-                base += 100;
-            }
-            let _ = log.append(t, i).unwrap();
-            m.0.push(t);
-        }
+        burst(&log, &mut m, &mut rng, &mut base, &mut payload, 15);
         if rng.below(3) == 0 {
             let a = base - rng.below(3000) as i64;
             let b = a + rng.below(400) as i64;
             let _ = log.delete_range(a, b).unwrap();
-            m.0.retain(|&t| !(a <= t && t < b));
+            m.delete(a, b);
             // A re-insert inside the deleted range is visible.
             if b > a && rng.below(2) == 0 {
                 let _ = log.append(a, 0).unwrap();
-                m.0.push(a);
+                m.0.push((a, 0));
             }
         }
         match rng.below(6) {

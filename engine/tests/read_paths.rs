@@ -3,32 +3,10 @@
 //! out-of-order records, tombstones, pending sealed memtables, L0 and L1,
 //! on the live log and on old snapshots, against a reference list.
 
-use timelog::{Config, MaintenanceMode, Order, Snapshot, Timelog};
+mod common;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-/// Live records in insertion order.
-#[derive(Clone, Default)]
-struct Model(Vec<(i64, u64)>);
-
-impl Model {
-    fn sorted(&self) -> Vec<(i64, u64)> {
-        let mut v = self.0.clone();
-        v.sort_by_key(|r| r.0); // stable: insertion order among equal timestamps
-        v
-    }
-}
+use common::{burst, small_config, Model, Rng};
+use timelog::{Order, Snapshot, Timelog};
 
 fn check(snap: &Snapshot<u64>, model: &Model, rng: &mut Rng, lo: i64, hi: i64) {
     let sorted = model.sorted();
@@ -57,14 +35,7 @@ fn check(snap: &Snapshot<u64>, model: &Model, rng: &mut Rng, lo: i64, hi: i64) {
 }
 
 fn scenario(seed: u64) {
-    let log: Timelog<u64> = Timelog::with_config(Config {
-        maintenance: MaintenanceMode::Disabled,
-        memtable_max_bytes: 64 << 10,
-        sealed_max_runs: 1000,
-        window_size: 20_000,
-        ..Config::default()
-    })
-    .unwrap();
+    let log: Timelog<u64> = Timelog::with_config(small_config()).unwrap();
     let mut rng = Rng(seed);
     let mut m = Model::default();
     let mut snaps: Vec<(Snapshot<u64>, Model)> = Vec::new();
@@ -73,23 +44,12 @@ fn scenario(seed: u64) {
     for step in 0..40 {
         // A burst of mostly in-order records with long runs of duplicates
         // (crossing 64-record blocks and pages), some out of order.
-        let n = 500 + rng.below(3000);
-        for _ in 0..n {
-            let t = if rng.below(20) == 0 { base - rng.below(2000) as i64 } else { base };
-            if rng.below(3) == 0 {
-                base += rng.below(3) as i64;
-            } else if rng.below(50) == 0 {
-                base += 100;
-            }
-            payload += 1;
-            let _ = log.append(t, payload).unwrap();
-            m.0.push((t, payload));
-        }
+        burst(&log, &mut m, &mut rng, &mut base, &mut payload, 20);
         if rng.below(4) == 0 {
             let a = base - rng.below(3000) as i64;
             let b = a + rng.below(300) as i64;
             let _ = log.delete_range(a, b).unwrap();
-            m.0.retain(|r| !(a <= r.0 && r.0 < b));
+            m.delete(a, b);
         }
         match rng.below(6) {
             0 | 1 => log.flush().unwrap(),
@@ -114,5 +74,93 @@ fn scenario(seed: u64) {
 fn one_shot_reads_match_reference() {
     for seed in [0x9e37_79b9_7f4a_7c15u64, 7, 12345, 0xdead_beef] {
         scenario(seed);
+    }
+}
+
+/// Every way of reading a cursor — `next` (collect), `fold`, batches of
+/// varied sizes, `skip`/`nth` between reads, `truncate`, `count` — yields
+/// the same records in both orders, over sources that overlap in time
+/// (L0 segments flushed from late data, sealed memtables, the active run
+/// and skiplist, L1): the run-emitting merge switches sources often.
+#[test]
+fn cursor_read_paths_agree() {
+    let log: Timelog<u64> = Timelog::with_config(small_config()).unwrap();
+    let mut rng = Rng(0x5eed_cafe);
+    let mut m = Model::default();
+    let (mut base, mut payload) = (0i64, 0u64);
+    for step in 0..12 {
+        burst(&log, &mut m, &mut rng, &mut base, &mut payload, 4);
+        match step % 4 {
+            0 => log.flush().unwrap(),
+            1 if step == 5 => log.compact().unwrap(),
+            _ => {}
+        }
+    }
+    let s = log.stats();
+    assert!(s.segments_l0 > 1 && s.ooo_records > 0, "overlapping sources: {s:?}");
+    let snap = log.snapshot().unwrap();
+    let asc = m.sorted();
+    let mut desc_rows = asc.clone();
+    desc_rows.reverse();
+    // Descending order among equal timestamps: reverse insertion order,
+    // which the reversed stable sort gives.
+    for (order, want) in [(Order::Asc, &asc), (Order::Desc, &desc_rows)] {
+        let got: Vec<_> = snap.all(order).collect();
+        assert_eq!(&got, want, "collect {order:?}");
+        let folded = snap.all(order).fold(Vec::new(), |mut v, r| {
+            v.push(r);
+            v
+        });
+        assert_eq!(&folded, want, "fold {order:?}");
+        assert_eq!(snap.all(order).count(), want.len());
+        for n in [1usize, 3, 64, 1000, 100_000] {
+            let mut c = snap.all(order);
+            let mut got = Vec::new();
+            while c.next_batch_with(n, |ts, v| got.push((ts, *v))) > 0 {}
+            assert_eq!(&got, want, "batches of {n} {order:?}");
+            assert!(c.snapshot().is_none(), "an exhausted cursor pins nothing");
+        }
+        // Interleaved: next, skip, nth, batch.
+        let mut c = snap.all(order);
+        let (mut i, mut k) = (0usize, 0usize);
+        while i < want.len() {
+            k += 1;
+            match k % 4 {
+                0 => {
+                    let r = c.next().unwrap();
+                    assert_eq!(r, want[i], "next at {i}");
+                    i += 1;
+                }
+                1 => {
+                    let n = rng.below(50) as usize;
+                    let skipped = timelog::Cursor::skip(&mut c, n);
+                    assert_eq!(skipped, n.min(want.len() - i));
+                    i += skipped;
+                }
+                2 => {
+                    let n = rng.below(20) as usize;
+                    let r = c.nth(n);
+                    assert_eq!(r, want.get(i + n).copied(), "nth({n}) at {i}");
+                    i = (i + n + 1).min(want.len());
+                }
+                _ => {
+                    let n = 1 + rng.below(200) as usize;
+                    let mut got = Vec::new();
+                    c.next_batch_with(n, |ts, v| got.push((ts, *v)));
+                    let end = (i + n).min(want.len());
+                    assert_eq!(got, want[i..end], "batch of {n} at {i}");
+                    i = end;
+                }
+            }
+            assert_eq!(c.len(), want.len() - i, "exact size at {i}");
+        }
+        assert!(c.next().is_none());
+        // Truncated in the middle of a run.
+        let mut c = snap.all(order);
+        let _ = c.next();
+        c.truncate(777);
+        assert_eq!(c.len(), 777.min(want.len() - 1));
+        let got: Vec<_> = c.collect();
+        assert_eq!(got, want[1..(778).min(want.len())], "truncate {order:?}");
     }
 }

@@ -16,10 +16,14 @@
 //!   found by a galloping binary search — records between are not visited
 //!   (`count_sorted`);
 //! - the out-of-order part of a memtable has a per-record visibility test
-//!   (its sequences are not ordered), so its records in range are visited.
+//!   (its sequences are not ordered), so its visible records in range are
+//!   visited (`ooo_walk`, which seeks past stretches hidden whole).
+//!
+//! The sources and the visibility rule are those of every read
+//! (`query::view`: `View::sources`, `Vis`).
 
-use crate::memtable::Memtable;
-use crate::query::plan::{for_each_visible_run, for_each_visible_segment, View};
+use crate::query::dir::Asc;
+use crate::query::view::{for_each_visible_run, for_each_visible_segment, ooo_walk, SourceRef, View, Vis};
 use crate::segment::Segment;
 use crate::tombstone::Coverage;
 use crate::{Error, Result, Timestamp};
@@ -132,25 +136,6 @@ fn count_segment<T>(s: &Segment<T>, b: &Buckets, cov: &Coverage, out: &mut [u64]
     });
 }
 
-fn count_memtable<T: Send + Sync + 'static>(
-    mt: &Memtable<T>,
-    w: crate::SeqNo,
-    b: &Buckets,
-    cov: &Coverage,
-    out: &mut [u64],
-) {
-    let (lo, hi) = (b.t1, b.t2 - 1);
-    let run = &mt.run;
-    for_each_visible_run(mt, w, lo, hi, cov, |a, z| count_sorted(b, z - a, |i| run.ts_at(a + i), out));
-    let no_cov = cov.is_empty();
-    mt.ooo_range(lo, hi, |ts, seq, _| {
-        if seq <= w && (no_cov || cov.max_seq(ts) <= seq) {
-            out[b.index(ts)] += 1;
-        }
-        true
-    });
-}
-
 impl<T: Send + Sync + 'static> View<'_, T> {
     /// Visible records per bucket of `b` (see the module docs).
     pub(crate) fn histogram(&self, b: &Buckets) -> Vec<u64> {
@@ -160,15 +145,24 @@ impl<T: Send + Sync + 'static> View<'_, T> {
         }
         let (lo, hi) = (b.t1, b.t2 - 1);
         let cov = self.cov();
-        for s in self.l1_overlapping(lo, hi).iter().chain(self.m.l0.iter()) {
-            if s.max_ts < lo || s.min_ts > hi {
-                continue;
+        let vis = Vis { w: self.w, cov: &cov };
+        self.sources(lo, hi, |src| {
+            match src {
+                SourceRef::L1(segs) => segs.iter().for_each(|s| count_segment(s, b, &cov, &mut out)),
+                SourceRef::L0(s) => count_segment(s, b, &cov, &mut out),
+                SourceRef::Run(mt) => {
+                    let run = &mt.run;
+                    for_each_visible_run(mt, &vis, lo, hi, |a, z| {
+                        count_sorted(b, z - a, |i| run.ts_at(a + i), &mut out)
+                    });
+                }
+                SourceRef::Ooo(mt) => ooo_walk::<Asc, T>(mt, &vis, lo, hi, |ts, _, _| {
+                    out[b.index(ts)] += 1;
+                    true
+                }),
             }
-            count_segment(s, b, &cov, &mut out);
-        }
-        for mt in self.memtables() {
-            count_memtable(mt, self.w, b, &cov, &mut out);
-        }
+            true
+        });
         out
     }
 }

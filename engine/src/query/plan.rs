@@ -5,102 +5,16 @@
 //! records, so the merge never re-checks tombstones per record and
 //! `remaining()` is the sum of span lengths (O(sources), no payload touched).
 
-use crate::manifest::Manifest;
 use crate::memtable::{Memtable, RunSlice};
+use crate::query::dir::Asc;
+use crate::query::view::{for_each_visible_run, ooo_walk, SourceRef, Vis};
 use crate::segment::Segment;
-use crate::tombstone::{Coverage, Tombstone};
+use crate::tombstone::Coverage;
 use crate::{SeqNo, Timestamp};
 
-/// A manifest plus the watermark of a snapshot: what one read sees.
-#[derive(Clone, Copy)]
-pub(crate) struct View<'a, T> {
-    pub(crate) m: &'a Manifest<T>,
-    pub(crate) w: SeqNo,
-}
-
-/// Per-manifest cache of the coverage of the tombstones a view sees, so
-/// that a one-shot read binary-searches one sorted interval list instead of
-/// collecting and sorting the tombstones (its cost would otherwise grow
-/// with the number of deletes).
-///
-/// What a view `(manifest, w)` sees is `N(w)`: the tombstones reachable
-/// from the manifest (its own list, its sealed memtables' stacks, the
-/// active memtable's stack) with a sequence `<= w`. `N(w)` is fixed once
-/// `w` is loaded: a tombstone with a sequence `<= w` was pushed before its
-/// commit (R7), hence before `w` covered it, and stacks only grow (R6).
-/// An entry built by a view with watermark `w_b` holds `S = N(w_b)` (it
-/// walks the stacks after loading `w_b`), the greatest sequence in it, and
-/// — when no reachable tombstone was left out (`complete`) — the active
-/// stack's state at the walk (`TombStack::head_id`; sealed memtables'
-/// stacks are final in a published manifest, R2). A view with watermark
-/// `w` may use it iff `S = N(w)`:
-///
-/// - `w <= w_b` and `max_seq(S) <= w`: `N(w) ⊆ N(w_b) = S ⊆ N(w)`;
-/// - `w > w_b`, `complete`, and the head unchanged: nothing was pushed
-///   since the walk, and everything reachable then is in `S`.
-///
-/// (Rule R7, "read-side coverage".) Two slots: one for complete entries
-/// (the live log's readers), one for the others (snapshots with an older
-/// watermark), so the two kinds of reader do not evict each other.
-/// Entries are swapped with `arc-swap` (lock-free loads; a replaced entry
-/// is freed when the last read using it ends). Under the model checkers
-/// there is no cache: every read builds its coverage (the same function).
-#[derive(Default)]
-pub(crate) struct CovCache {
-    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    slots: [arc_swap::ArcSwapOption<CovEntry>; 2],
-}
-
-#[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // no cache under the model checkers
-pub(crate) struct CovEntry {
-    head: usize,
-    w_built: SeqNo,
-    max_seq: SeqNo,
-    complete: bool,
-    cov: Coverage,
-}
-
-#[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))]
-impl CovEntry {
-    /// Whether this entry holds exactly what a view with watermark `w`
-    /// sees, the active stack being at `head` (see [`CovCache`]).
-    #[inline]
-    fn serves(&self, w: SeqNo, head: usize) -> bool {
-        self.max_seq <= w && (w <= self.w_built || (self.complete && self.head == head))
-    }
-}
-
-static NO_COVERAGE: Coverage = Coverage { ivs: Vec::new() };
-
-/// The coverage one read uses: none, a cached entry, or its own.
-pub(crate) enum CovRef {
-    Empty,
-    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    Cached(arc_swap::Guard<Option<std::sync::Arc<CovEntry>>>),
-    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    Shared(std::sync::Arc<CovEntry>),
-    #[cfg(any(timelog_loom, timelog_shuttle))]
-    Owned(Coverage),
-}
-
-impl std::ops::Deref for CovRef {
-    type Target = Coverage;
-    #[inline]
-    fn deref(&self) -> &Coverage {
-        match self {
-            CovRef::Empty => &NO_COVERAGE,
-            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-            CovRef::Cached(g) => match g.as_ref() {
-                Some(e) => &e.cov,
-                None => &NO_COVERAGE,
-            },
-            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-            CovRef::Shared(e) => &e.cov,
-            #[cfg(any(timelog_loom, timelog_shuttle))]
-            CovRef::Owned(c) => c,
-        }
-    }
-}
+// The view and the per-source visibility rule live in `query::view`; these
+// paths stay for the callers outside the query layer.
+pub(crate) use crate::query::view::{for_each_visible_segment, visible_ranges_segment, CovCache, View};
 
 /// Sequence of the records of a span.
 #[derive(Clone, Copy, Debug)]
@@ -141,30 +55,109 @@ impl<T> Clone for Span<T> {
 impl<T> Copy for Span<T> {}
 
 impl<T> Span<T> {
+    /// Timestamp of record `i`.
+    ///
+    /// # Safety
+    ///
+    /// `i < len`, and the storage the span was cut from (a page, a run
+    /// bucket or a source's owned buffer) is alive: the caller holds the
+    /// snapshot that owns it (R9) and, for an owned buffer, its `Source`.
     #[inline]
-    pub(crate) fn ts(&self, i: usize) -> Timestamp {
+    pub(crate) unsafe fn ts(&self, i: usize) -> Timestamp {
         debug_assert!(i < self.len);
-        // SAFETY: R9: the span points into a page, run bucket or owned
-        // buffer that the snapshot holding this span keeps alive, and
-        // `i < len` stays within the slice it was cut from.
+        // SAFETY: the caller's contract (R9, `i < len`): within the live
+        // slice the span was cut from.
         unsafe { *self.ts.add(i) }
     }
+
+    /// Sequence (or, in a segment, effective sequence, R8) of record `i`.
+    ///
+    /// # Safety
+    ///
+    /// As for [`ts`](Self::ts).
     #[inline]
-    pub(crate) fn seq(&self, i: usize) -> SeqNo {
+    pub(crate) unsafe fn seq(&self, i: usize) -> SeqNo {
+        debug_assert!(i < self.len);
         match self.seq {
             SeqSrc::Const(s) => s,
-            // SAFETY: as in `ts` (R9).
+            // SAFETY: the caller's contract, as in `ts` (R9).
             SeqSrc::Arr(p) => unsafe { *p.add(i) },
         }
     }
+
+    /// Payload of record `i`, borrowed for as long as the span is.
+    ///
+    /// # Safety
+    ///
+    /// As for [`ts`](Self::ts), and the storage stays alive while the
+    /// returned reference is used (the caller keeps the snapshot, R9, for
+    /// at least the borrow of `self`).
     #[inline]
-    pub(crate) fn val<'s>(&self, i: usize) -> &'s T {
-        // SAFETY: as in `ts` (R9); the caller bounds the lifetime by the
-        // snapshot that owns the storage.
+    pub(crate) unsafe fn val(&self, i: usize) -> &T {
+        debug_assert!(i < self.len);
+        // SAFETY: the caller's contract, as in `ts` (R9); an indirect
+        // span's pointers are skiplist nodes, alive as long as their
+        // memtable (R6), which the snapshot holds.
         unsafe {
             match self.val {
                 ValSrc::Direct(p) => &*p.add(i),
                 ValSrc::Indirect(p) => &**p.add(i),
+            }
+        }
+    }
+}
+
+impl<T> Span<T> {
+    /// Folds records `lo .. lo + k` into `acc` — ascending, or descending
+    /// with `desc` — with `f(acc, ts, payload)`: a loop over two slices,
+    /// with the payload indirection decided once per call, not per record.
+    ///
+    /// # Safety
+    ///
+    /// `lo + k <= len`, and the storage stays alive for the call, as for
+    /// [`ts`](Self::ts) (R9).
+    #[inline]
+    pub(crate) unsafe fn fold_in<B>(
+        &self,
+        lo: usize,
+        k: usize,
+        desc: bool,
+        acc: B,
+        mut f: impl FnMut(B, Timestamp, &T) -> B,
+    ) -> B {
+        debug_assert!(lo + k <= self.len);
+        // SAFETY: the caller's contract: `[lo, lo + k)` lies within the live
+        // slice the span was cut from (R9), whose slots are initialized and
+        // never written again (R4 for run buckets; pages and owned buffers
+        // are immutable), so shared slices over them are valid.
+        let ts = unsafe { std::slice::from_raw_parts(self.ts.add(lo), k) };
+        match self.val {
+            ValSrc::Direct(p) => {
+                // SAFETY: as above.
+                let vs = unsafe { std::slice::from_raw_parts(p.add(lo), k) };
+                let it = ts.iter().zip(vs);
+                if desc {
+                    it.rev().fold(acc, |a, (&t, v)| f(a, t, v))
+                } else {
+                    it.fold(acc, |a, (&t, v)| f(a, t, v))
+                }
+            }
+            ValSrc::Indirect(p) => {
+                // SAFETY: as above; each pointer is a skiplist node's payload,
+                // alive as long as its memtable (R6), which the snapshot holds.
+                let vs = unsafe { std::slice::from_raw_parts(p.add(lo), k) };
+                let it = ts.iter().zip(vs);
+                if desc {
+                    it.rev().fold(acc, |a, (&t, &v)| {
+                        // SAFETY: a skiplist payload, alive with its memtable (R6).
+                        f(a, t, unsafe { &*v })
+                    })
+                } else {
+                    it.fold(acc, |a, (&t, &v)| {
+                        // SAFETY: a skiplist payload, alive with its memtable (R6).
+                        f(a, t, unsafe { &*v })
+                    })
+                }
             }
         }
     }
@@ -230,124 +223,46 @@ impl<T> Source<T> {
     }
 }
 
-impl<'a, T: Send + Sync + 'static> View<'a, T> {
-    /// All tombstones this view sees (manifest ones are all committed, R7).
-    #[cfg(any(timelog_loom, timelog_shuttle))]
-    pub(crate) fn tombstones(&self) -> Vec<Tombstone> {
-        let mut v: Vec<Tombstone> = self.m.tombstones.iter().copied().collect();
-        for mt in self.memtables() {
-            mt.tombs.for_each(|t| {
-                if t.seq <= self.w {
-                    v.push(*t);
-                }
-            });
-        }
-        v
-    }
-
-    /// Coverage of every tombstone this view sees, over all timestamps:
-    /// nothing to build when there is no tombstone, the manifest's cached
-    /// entry when it matches the view ([`CovCache`]), else built (and
-    /// cached when it holds every reachable tombstone).
-    pub(crate) fn cov(&self) -> CovRef {
-        if self.m.tombstones.is_empty() && self.memtables().all(|mt| mt.tombs.is_empty()) {
-            return CovRef::Empty;
-        }
-        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-        {
-            // R7: the head is read after the view's watermark (see `CovCache`).
-            let head = self.m.active.tombs.head_id();
-            for slot in &self.m.cov.slots {
-                let g = slot.load();
-                if g.as_ref().is_some_and(|e| e.serves(self.w, head)) {
-                    return CovRef::Cached(g);
-                }
-            }
-            let mut all: Vec<Tombstone> = self.m.tombstones.iter().copied().collect();
-            for mt in self.memtables() {
-                mt.tombs.for_each(|t| all.push(*t));
-            }
-            crate::hooks::visit(all.len());
-            let n = all.len();
-            // Manifest tombstones are all committed (R7, R8).
-            all.retain(|t| t.seq <= self.w);
-            let complete = all.len() == n;
-            let e = std::sync::Arc::new(CovEntry {
-                head,
-                w_built: self.w,
-                max_seq: all.iter().map(|t| t.seq).max().unwrap_or(0),
-                complete,
-                cov: Coverage::build(&mut all, Timestamp::MIN, Timestamp::MAX),
-            });
-            self.m.cov.slots[usize::from(!complete)].store(Some(e.clone()));
-            CovRef::Shared(e)
-        }
-        #[cfg(any(timelog_loom, timelog_shuttle))]
-        {
-            let mut v = self.tombstones();
-            CovRef::Owned(Coverage::build(&mut v, Timestamp::MIN, Timestamp::MAX))
-        }
-    }
-
-    /// Memtables, oldest first.
-    pub(crate) fn memtables(&self) -> impl Iterator<Item = &'a Memtable<T>> + 'a {
-        self.m.sealed.iter().map(|m| &**m).chain(std::iter::once(&*self.m.active))
-    }
-
-    /// L1 segments overlapping `[t1, t2]` (they are sorted and disjoint).
-    pub(crate) fn l1_overlapping(&self, t1: Timestamp, t2: Timestamp) -> &'a [crate::sync::Arc<Segment<T>>] {
-        let l1 = &self.m.l1;
-        let a = l1.partition_point(|s| s.max_ts < t1);
-        let b = l1.partition_point(|s| s.min_ts <= t2);
-        &l1[a..b.max(a)]
-    }
-
+impl<T: Send + Sync + 'static> View<'_, T> {
     /// Plans the sources of `[lo, hi]` (inclusive bounds), oldest first,
-    /// handing each non-empty one to `out`.
+    /// handing each non-empty one to `out` (the sources of
+    /// [`View::sources`], cut into their visible spans by [`Vis`]).
     pub(crate) fn plan(&self, lo: Timestamp, hi: Timestamp, mut out: impl FnMut(Source<T>)) {
         if lo > hi {
             return;
         }
-        let (t1, t2) = (lo, hi);
         let cov = self.cov();
-        // L1 is one source: its segments are disjoint and sorted.
-        let mut l1 = Source::new();
-        for s in self.l1_overlapping(t1, t2) {
-            segment_spans(s, t1, t2, &cov, &mut l1);
-        }
-        if l1.count > 0 {
-            out(l1);
-        }
-        for s in &self.m.l0 {
-            if s.max_ts < t1 || s.min_ts > t2 {
-                continue;
+        let vis = Vis { w: self.w, cov: &cov };
+        self.sources(lo, hi, |src| {
+            let mut s = Source::new();
+            match src {
+                // L1 is one source: its segments are disjoint and sorted.
+                SourceRef::L1(segs) => {
+                    for seg in segs {
+                        segment_spans(seg, lo, hi, &cov, &mut s);
+                    }
+                }
+                SourceRef::L0(seg) => segment_spans(seg, lo, hi, &cov, &mut s),
+                SourceRef::Run(mt) => run_spans(mt, &vis, lo, hi, &mut s),
+                SourceRef::Ooo(mt) => {
+                    let buf = ooo_collect(mt, &vis, lo, hi);
+                    if !buf.ts.is_empty() {
+                        s.push(Span {
+                            ts: buf.ts.as_ptr(),
+                            seq: SeqSrc::Arr(buf.seq.as_ptr()),
+                            val: ValSrc::Indirect(buf.val.as_ptr()),
+                            len: buf.ts.len(),
+                        });
+                        // The Vec buffers do not move when the Box moves.
+                        s.buf = Some(Box::new(buf));
+                    }
+                }
             }
-            let mut src = Source::new();
-            segment_spans(s, t1, t2, &cov, &mut src);
-            if src.count > 0 {
-                out(src);
+            if s.count > 0 {
+                out(s);
             }
-        }
-        for mt in self.memtables() {
-            let mut src = Source::new();
-            run_spans(mt, self.w, t1, t2, &cov, &mut src);
-            if src.count > 0 {
-                out(src);
-            }
-            let buf = ooo_collect(mt, self.w, t1, t2, &cov);
-            if !buf.ts.is_empty() {
-                let mut src = Source::new();
-                src.push(Span {
-                    ts: buf.ts.as_ptr(),
-                    seq: SeqSrc::Arr(buf.seq.as_ptr()),
-                    val: ValSrc::Indirect(buf.val.as_ptr()),
-                    len: buf.ts.len(),
-                });
-                // The Vec buffers do not move when the Box moves.
-                src.buf = Some(Box::new(buf));
-                out(src);
-            }
-        }
+            true
+        });
     }
 
     /// Number of visible records in `[t1, t2]` without building spans of
@@ -357,70 +272,23 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
             return 0;
         }
         let cov = self.cov();
+        let vis = Vis { w: self.w, cov: &cov };
         let mut n = 0;
-        for s in self.l1_overlapping(t1, t2).iter().chain(self.m.l0.iter()) {
-            if s.max_ts < t1 || s.min_ts > t2 {
-                continue;
+        let mut seg = |s: &Segment<T>| for_each_visible_segment(s, t1, t2, &cov, |a, b| n += b - a);
+        let mut mem = 0;
+        self.sources(t1, t2, |src| {
+            match src {
+                SourceRef::L1(segs) => segs.iter().for_each(|s| seg(s)),
+                SourceRef::L0(s) => seg(s),
+                SourceRef::Run(mt) => for_each_visible_run(mt, &vis, t1, t2, |a, b| mem += b - a),
+                SourceRef::Ooo(mt) => ooo_walk::<Asc, T>(mt, &vis, t1, t2, |_, _, _| {
+                    mem += 1;
+                    true
+                }),
             }
-            for_each_visible_segment(s, t1, t2, &cov, |a, b| n += b - a);
-        }
-        for mt in self.memtables() {
-            for_each_visible_run(mt, self.w, t1, t2, &cov, |a, b| n += b - a);
-            for_each_visible_ooo(mt, self.w, t1, t2, &cov, |_, _, _| n += 1);
-        }
-        n
-    }
-}
-
-/// Visible position ranges of a segment within `[t1, t2]`: the positions of
-/// the range minus those covered by tombstones newer than `tomb_applied`.
-pub(crate) fn visible_ranges_segment<T>(
-    s: &Segment<T>,
-    t1: Timestamp,
-    t2: Timestamp,
-    cov: &Coverage,
-) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    for_each_visible_segment(s, t1, t2, cov, |a, b| out.push((a, b)));
-    out
-}
-
-/// [`visible_ranges_segment`] without collecting: calls `f(a, b)` for each
-/// non-empty visible range, in ascending order.
-pub(crate) fn for_each_visible_segment<T>(
-    s: &Segment<T>,
-    t1: Timestamp,
-    t2: Timestamp,
-    cov: &Coverage,
-    mut f: impl FnMut(usize, usize),
-) {
-    let (ta, tb) = (t1.max(s.min_ts), t2.min(s.max_ts));
-    // Outside the range, or hidden whole (one coverage lookup, R8).
-    if ta > tb || cov.hidden_end(ta, s.tomb_applied).is_some_and(|e| e > tb) {
-        return;
-    }
-    let lo = s.lower_bound(t1);
-    let hi = s.upper_bound(t2);
-    let mut cur = lo;
-    if lo >= hi {
-        return;
-    }
-    // Only the intervals over the segment's part of the range (binary
-    // search), and only those newer than what the segment applied (R8):
-    // each hides a whole position range, found by two seeks.
-    for &(a, b, m) in cov.overlapping(ta, tb) {
-        if m <= s.tomb_applied {
-            continue;
-        }
-        let pa = s.lower_bound(a).clamp(lo, hi);
-        let pb = s.lower_bound(b).clamp(lo, hi);
-        if pa > cur {
-            f(cur, pa);
-        }
-        cur = cur.max(pb);
-    }
-    if cur < hi {
-        f(cur, hi);
+            true
+        });
+        n + mem
     }
 }
 
@@ -437,144 +305,37 @@ fn segment_spans<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage
     });
 }
 
-/// Visible position ranges of a memtable's run within `[t1, t2]`: calls
-/// `f(a, b)` for each non-empty one, in ascending order.
-pub(crate) fn for_each_visible_run<T: Send + Sync + 'static>(
-    mt: &Memtable<T>,
-    w: SeqNo,
-    t1: Timestamp,
-    t2: Timestamp,
-    cov: &Coverage,
-    mut f: impl FnMut(usize, usize),
-) {
-    let run = &mt.run;
-    // The run is sorted: skip it without a search when `[t1, t2]` misses
-    // its first-to-last span (any visible record lies inside it). The
-    // first timestamp is tested before the published length, which the
-    // appender writes on every record.
-    if run.first_ts() > t2 {
-        return;
-    }
-    let n = run.len();
-    if n == 0 || run.ts_at(n - 1) < t1 {
-        return;
-    }
-    // R3: sequences increase along the run, so the records a watermark sees are a prefix.
-    let nvis = run.seq_upper_bound(w, 0, n);
-    let lo = run.lower_bound(t1, 0, nvis);
-    let hi = run.upper_bound(t2, 0, nvis);
-    if lo >= hi {
-        return;
-    }
-    let mut cur = lo;
-    for &(a, b, m) in cov.overlapping(t1, t2) {
-        let pa = run.lower_bound(a, lo, hi).max(cur);
-        let pb = run.lower_bound(b, lo, hi);
-        if pa >= pb {
-            continue;
-        }
-        // Hidden: sequence < m, a prefix of [pa, pb) since sequences increase.
-        let pc = run.seq_upper_bound(m - 1, pa, pb);
-        if pc > pa {
-            if pa > cur {
-                f(cur, pa);
-            }
-            cur = pc;
-        }
-    }
-    if cur < hi {
-        f(cur, hi);
-    }
-}
-
 fn run_spans<T: Send + Sync + 'static>(
     mt: &Memtable<T>,
-    w: SeqNo,
+    vis: &Vis<'_>,
     t1: Timestamp,
     t2: Timestamp,
-    cov: &Coverage,
     out: &mut Source<T>,
 ) {
     // Allocated only if some range is visible.
     let mut slices: Vec<RunSlice<T>> = Vec::new();
-    for_each_visible_run(mt, w, t1, t2, cov, |a, b| mt.run.slices(a, b, &mut slices));
+    for_each_visible_run(mt, vis, t1, t2, |a, b| mt.run.slices(a, b, &mut slices));
     for s in slices {
         out.push(Span { ts: s.ts, seq: SeqSrc::Arr(s.seq), val: ValSrc::Direct(s.val), len: s.len });
     }
 }
 
-fn ooo_collect<T: Send + Sync + 'static>(
-    mt: &Memtable<T>,
-    w: SeqNo,
-    t1: Timestamp,
-    t2: Timestamp,
-    cov: &Coverage,
-) -> OooBuf<T> {
+fn ooo_collect<T: Send + Sync + 'static>(mt: &Memtable<T>, vis: &Vis<'_>, t1: Timestamp, t2: Timestamp) -> OooBuf<T> {
     let mut buf = OooBuf { ts: Vec::new(), seq: Vec::new(), val: Vec::new() };
-    for_each_visible_ooo(mt, w, t1, t2, cov, |ts, seq, v| {
+    ooo_walk::<Asc, T>(mt, vis, t1, t2, |ts, seq, v| {
         buf.ts.push(ts);
         buf.seq.push(seq);
         buf.val.push(v);
+        true
     });
     buf
-}
-
-/// Calls `f` for each visible skiplist record of `mt` in `[t1, t2]`, in
-/// `(ts, seq)` order. A covered stretch whose tombstones are all newer
-/// than every skiplist record of the memtable (`ooo_max_seq`) hides all of
-/// them (R7): the walk seeks past it instead of visiting them. Only where
-/// a covering tombstone may be older than some skiplist record (a record
-/// inserted after the delete, possibly at a deleted timestamp) are the
-/// covered records checked one by one.
-pub(crate) fn for_each_visible_ooo<T: Send + Sync + 'static>(
-    mt: &Memtable<T>,
-    w: SeqNo,
-    t1: Timestamp,
-    t2: Timestamp,
-    cov: &Coverage,
-    mut f: impl FnMut(Timestamp, SeqNo, *const T),
-) {
-    if mt.ooo_len() == 0 {
-        return;
-    }
-    if cov.is_empty() {
-        mt.ooo_range(t1, t2, |ts, seq, v| {
-            if seq <= w {
-                f(ts, seq, v);
-            }
-            true
-        });
-        return;
-    }
-    let newest = mt.ooo_max_seq();
-    let mut lo = t1;
-    loop {
-        let mut resume = None;
-        mt.ooo_range(lo, t2, |ts, seq, v| {
-            if seq > w {
-                return true;
-            }
-            let m = cov.max_seq(ts);
-            if m <= seq {
-                f(ts, seq, v);
-                return true;
-            }
-            if m > newest {
-                resume = cov.hidden_end(ts, newest);
-                return false;
-            }
-            true
-        });
-        match resume {
-            Some(e) if e <= t2 => lo = e,
-            _ => return,
-        }
-    }
 }
 
 #[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
 mod tests {
     use super::*;
+    use crate::query::view::CovRef;
+    use crate::tombstone::Tombstone;
     use crate::{Config, MaintenanceMode, Timelog};
 
     fn built(v: &View<'_, u64>) -> Vec<(Timestamp, Timestamp, SeqNo)> {

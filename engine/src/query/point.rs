@@ -1,9 +1,14 @@
-//! Point lookups and navigation: binary search in each source, no merge.
+//! Point lookups and navigation: binary searches in each source, no merge.
+//!
+//! Both walk the sources of [`View::sources`] and decide visibility by
+//! [`Vis`] (module `query::view`); navigation is written once for both
+//! directions ([`Dir`]): `next_ts`/`min_ts` are [`View::nav`]`::<Asc>`,
+//! `prev_ts`/`max_ts` are `nav::<Desc>`.
 
-use super::plan::View;
+use super::dir::{Asc, Desc, Dir};
+use super::view::{ooo_walk, SourceRef, View, Vis};
 use crate::memtable::Memtable;
 use crate::segment::Segment;
-use crate::tombstone::Coverage;
 use crate::{SeqNo, Timestamp};
 
 impl<'a, T: Send + Sync + 'static> View<'a, T> {
@@ -20,369 +25,274 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
     /// search — a prefix of the equal-timestamp run (R3), a key range of the
     /// skiplist (keyed by `(ts, seq)`).
     pub(crate) fn point(&self, ts: Timestamp, mut f: impl FnMut(&'a T)) -> usize {
-        let hide = self.cov().max_seq(ts);
+        let cov = self.cov();
+        let vis = Vis { w: self.w, cov: &cov };
+        let hide = vis.hiding(ts);
         let mut n = 0;
-        for s in self.l1_overlapping(ts, ts).iter().chain(self.m.l0.iter()) {
-            if ts < s.min_ts || ts > s.max_ts || hide > s.tomb_applied {
-                continue;
-            }
-            n += s.for_each_at(ts, &mut f);
-        }
         // Memtables are visited oldest first: every record of a sealed
         // memtable has a smaller sequence than every record of a later one
         // (R2), so insertion order only needs a merge inside one memtable,
         // where run and skiplist records interleave by sequence.
         let mut mem: Vec<(SeqNo, &'a T)> = Vec::new();
-        for mt in self.memtables() {
-            let run = &mt.run;
-            // `first_ts` first: a point below the run (reads of older data
-            // beside an appender) never loads the appender's hot line.
-            let len = if run.first_ts() <= ts { run.len() } else { 0 };
-            // Sequences increase along the run (R3): if the skiplist holds
-            // nothing a snapshot may see (`ooo_len` is counted before the
-            // commit, R5), the run's records are already in insertion order.
-            let direct = mt.ooo_len() == 0;
-            if len > 0 && ts <= run.ts_at(len - 1) {
-                let nvis = run.seq_upper_bound(self.w, 0, len);
-                let mut i = run.lower_bound(ts, 0, nvis);
-                if hide > 0 {
-                    // R3: along the run sequences increase, so the records at
-                    // `ts` that `hide` hides (sequence below it) come first.
-                    let end = run.upper_bound(ts, i, nvis);
-                    i = run.seq_upper_bound(hide, i, end);
+        self.sources(ts, ts, |src| {
+            match src {
+                SourceRef::L1(segs) => segs.iter().for_each(|s| n += seg_point(s, &vis, ts, &mut f)),
+                SourceRef::L0(s) => n += seg_point(s, &vis, ts, &mut f),
+                SourceRef::Run(mt) => {
+                    // Sequences increase along the run (R3): if the skiplist
+                    // holds nothing a snapshot may see (`ooo_len` is counted
+                    // before the commit, R5), the run's records are already in
+                    // insertion order.
+                    let direct = mt.ooo_len() == 0;
+                    run_point(mt, &vis, ts, hide, |seq, v| {
+                        if direct {
+                            f(v);
+                            n += 1;
+                        } else {
+                            mem.push((seq, v));
+                        }
+                    });
                 }
-                while i < nvis && run.ts_at(i) == ts {
-                    let seq = run.seq_at(i);
-                    if direct {
-                        f(run.val_at(i));
+                SourceRef::Ooo(mt) => {
+                    // From key `(ts, hide + 1)`: the hidden records are not visited.
+                    mt.ooo_range_from(ts, hide.saturating_add(1), ts, |_, seq, v| {
+                        if vis.visible(ts, seq) {
+                            // SAFETY: R6: skiplist nodes live as long as the
+                            // memtable, which the view's manifest holds for 'a.
+                            mem.push((seq, unsafe { &*v }));
+                        }
+                        true
+                    });
+                    mem.sort_by_key(|e| e.0);
+                    for (_, v) in mem.drain(..) {
+                        f(v);
                         n += 1;
-                    } else {
-                        mem.push((seq, run.val_at(i)));
                     }
-                    i += 1;
                 }
             }
-            if direct {
-                continue;
-            }
-            // From key `(ts, hide + 1)`: the hidden records are not visited.
-            mt.ooo_range_from(ts, hide.saturating_add(1), ts, |_, seq, v| {
-                if seq <= self.w {
-                    // SAFETY: R6: skiplist nodes live as long as the memtable, which `self.m` holds.
-                    mem.push((seq, unsafe { &*v }));
-                }
-                true
-            });
-            mem.sort_by_key(|e| e.0);
-            for (_, v) in mem.drain(..) {
-                f(v);
-                n += 1;
-            }
-        }
+            true
+        });
         n
     }
 
     /// Smallest visible timestamp `>= t`.
-    ///
-    /// L1 first (its first visible record at or after `t` is usually the
-    /// answer), then every other source only if its bounds can improve on
-    /// the best so far: a source whose smallest timestamp is `>= best`, or
-    /// whose greatest is `< t`, holds no better answer whatever its
-    /// visibility and tombstones, so it is not searched; and a search stops
-    /// as soon as its next candidate is not below the best so far. Inside a
-    /// source, a candidate under a tombstone that hides it seeks to the end
-    /// of the covered stretch (`Coverage::hidden_end`): deleted records are
-    /// never walked one by one.
     pub(crate) fn first_at_or_after(&self, t: Timestamp) -> Option<Timestamp> {
+        self.nav::<Asc>(t)
+    }
+
+    /// Greatest visible timestamp `<= t`.
+    pub(crate) fn last_at_or_before(&self, t: Timestamp) -> Option<Timestamp> {
+        self.nav::<Desc>(t)
+    }
+
+    /// The first visible timestamp from `t` on (inclusive) in direction
+    /// `D`: the smallest `>= t` ascending, the greatest `<= t` descending.
+    ///
+    /// L1 first (its first visible record in reading order is usually the
+    /// answer), then every other source only if its bounds can improve on
+    /// the best so far: a source whose nearest timestamp is not before the
+    /// best, or which lies wholly behind `t`, holds no better answer
+    /// whatever its visibility and tombstones, so it is not searched; and a
+    /// search stops as soon as its next candidate is not before the best so
+    /// far. Inside a source, a candidate under a tombstone that hides it
+    /// seeks past the covered stretch ([`Dir::past_hidden`]): deleted
+    /// records are never walked one by one.
+    pub(crate) fn nav<D: Dir>(&self, t: Timestamp) -> Option<Timestamp> {
         let cov = self.cov();
-        let cov: &Coverage = &cov;
-        let mut best: Option<Timestamp> = None;
-        // Whether a source with timestamps in `[lo, hi]` may hold a better answer.
-        let useful = |best: Option<Timestamp>, lo: Timestamp, hi: Timestamp| hi >= t && best.is_none_or(|b| lo < b);
+        let vis = Vis { w: self.w, cov: &cov };
+        let (lo, hi) = if D::DESC { (Timestamp::MIN, t) } else { (t, Timestamp::MAX) };
+        // The timestamp of `[a, b]` read first in direction `D`.
+        let near = |a: Timestamp, b: Timestamp| if D::DESC { b } else { a };
+        // Whether a source with timestamps in `[a, b]` may hold a better answer.
+        let useful = |best: Option<Timestamp>, a: Timestamp, b: Timestamp| {
+            b >= lo && a <= hi && best.is_none_or(|x| D::before(near(a, b), x))
+        };
         let take = |best: &mut Option<Timestamp>, c: Option<Timestamp>| {
             if let Some(c) = c {
-                *best = Some(best.map_or(c, |b| b.min(c)));
+                *best = Some(best.map_or(c, |b| D::best(b, c)));
             }
         };
-        // L1 windows are sorted and disjoint: the first one with a visible
-        // record holds the L1 minimum. A segment whose part at or after the
-        // position reached is hidden whole is passed over by a coverage
-        // lookup, without touching its records.
-        for s in self.l1_overlapping(t, Timestamp::MAX) {
-            if let Some(c) = seg_first(s, t, cov, None) {
-                take(&mut best, Some(c));
-                break;
-            }
-        }
-        for s in self.m.l0.iter() {
-            if useful(best, s.min_ts, s.max_ts) {
-                let c = seg_first(s, t, cov, best);
-                take(&mut best, c);
-            }
-        }
-        for mt in self.memtables() {
-            if best == Some(t) {
-                break; // nothing is smaller
-            }
-            let run = &mt.run;
-            // `first_ts` first (see `point`): a run starting at or above the
-            // best answer so far cannot improve it.
-            let first = run.first_ts();
-            if best.is_none_or(|b| first < b) {
-                let len = run.len();
-                if len > 0 && useful(best, first, run.ts_at(len - 1)) {
-                    let c = run_first(mt, self.w, t, cov, best);
-                    take(&mut best, c);
-                }
-            }
-            // Only records below the best so far can improve it.
-            let hi = best.map_or(Timestamp::MAX, |b| b.saturating_sub(1));
-            take(&mut best, ooo_first(mt, self.w, t, hi, cov));
-        }
-        best
-    }
-
-    /// Greatest visible timestamp `<= t` (the mirror of
-    /// [`first_at_or_after`](Self::first_at_or_after)).
-    pub(crate) fn last_at_or_before(&self, t: Timestamp) -> Option<Timestamp> {
-        let cov = self.cov();
-        let cov: &Coverage = &cov;
         let mut best: Option<Timestamp> = None;
-        let useful = |best: Option<Timestamp>, lo: Timestamp, hi: Timestamp| lo <= t && best.is_none_or(|b| hi > b);
-        fn take(best: &mut Option<Timestamp>, c: Option<Timestamp>) {
-            if let Some(c) = c {
-                *best = Some(best.map_or(c, |b| b.max(c)));
-            }
-        }
-        for s in self.l1_overlapping(Timestamp::MIN, t).iter().rev() {
-            if let Some(c) = seg_last(s, t, cov, None) {
-                take(&mut best, Some(c));
-                break;
-            }
-        }
-        for s in self.m.l0.iter() {
-            if useful(best, s.min_ts, s.max_ts) {
-                let c = seg_last(s, t, cov, best);
-                take(&mut best, c);
-            }
-        }
-        for mt in self.memtables() {
+        self.sources(lo, hi, |src| {
             if best == Some(t) {
-                break; // nothing is greater
+                return false; // nothing comes before `t`
             }
-            let run = &mt.run;
-            // A run starting above `t` holds nothing `<= t`.
-            let first = run.first_ts();
-            if first <= t {
-                let len = run.len();
-                if len > 0 && useful(best, first, run.ts_at(len - 1)) {
-                    let c = run_last(mt, self.w, t, cov, best);
+            match src {
+                // L1 windows are sorted and disjoint: the first one in
+                // reading order with a visible record holds the L1 answer.
+                // A segment whose part from `t` on is hidden whole is passed
+                // over by a coverage lookup, without touching its records.
+                SourceRef::L1(segs) => {
+                    let first = |s: &crate::sync::Arc<Segment<T>>| seg_nav::<D, T>(s, t, &vis, None);
+                    let c = if D::DESC { segs.iter().rev().find_map(first) } else { segs.iter().find_map(first) };
                     take(&mut best, c);
                 }
+                SourceRef::L0(s) => {
+                    if useful(best, s.min_ts, s.max_ts) {
+                        let c = seg_nav::<D, T>(s, t, &vis, best);
+                        take(&mut best, c);
+                    }
+                }
+                SourceRef::Run(mt) => {
+                    let run = &mt.run;
+                    // `first_ts` first (see `point`): a run that cannot
+                    // improve on the answer by its smallest timestamp alone
+                    // is passed without loading the appender's hot line.
+                    let first = run.first_ts();
+                    if first > hi || (!D::DESC && best.is_some_and(|b| first >= b)) {
+                        return true;
+                    }
+                    let len = run.len();
+                    if len > 0 && useful(best, first, run.ts_at(len - 1)) {
+                        let c = run_nav::<D, T>(mt, t, &vis, best);
+                        take(&mut best, c);
+                    }
+                }
+                SourceRef::Ooo(mt) => {
+                    // Only records before the best so far can improve it.
+                    let (a, b) = match best {
+                        None => (lo, hi),
+                        Some(x) if D::DESC => (x.saturating_add(1), hi),
+                        Some(x) => (lo, x.saturating_sub(1)),
+                    };
+                    let mut found = None;
+                    ooo_walk::<D, T>(mt, &vis, a, b, |ts, _, _| {
+                        found = Some(ts);
+                        false
+                    });
+                    take(&mut best, found);
+                }
             }
-            let lo = best.map_or(Timestamp::MIN, |b| b.saturating_add(1));
-            take(&mut best, ooo_last(mt, self.w, lo, t, cov));
-        }
+            true
+        });
         best
     }
 }
 
-/// First visible timestamp of `s` at or after `t` and below `best`. Each
-/// hidden candidate seeks past its covered stretch (R8: a tombstone newer
-/// than `tomb_applied` hides every record of the segment it covers).
+/// The records of segment `s` at exactly `ts`, unless a tombstone newer
+/// than what the segment applied covers `ts` (then none: R8).
+#[inline]
+fn seg_point<'a, T>(s: &'a Segment<T>, vis: &Vis<'_>, ts: Timestamp, f: &mut impl FnMut(&'a T)) -> usize {
+    if vis.visible(ts, s.tomb_applied) {
+        s.for_each_at(ts, f)
+    } else {
+        0
+    }
+}
+
+/// The records of the run at exactly `ts` that the view sees, in position
+/// (= sequence, R3) order: the visible prefix of the run (R5), then the
+/// records at `ts` minus those `hide` hides, a prefix of them (R3, R7).
+fn run_point<'a, T: Send + Sync + 'static>(
+    mt: &'a Memtable<T>,
+    vis: &Vis<'_>,
+    ts: Timestamp,
+    hide: SeqNo,
+    mut f: impl FnMut(SeqNo, &'a T),
+) {
+    let run = &mt.run;
+    // `first_ts` first: a point below the run (reads of older data beside
+    // an appender) never loads the appender's hot line.
+    let len = if run.first_ts() <= ts { run.len() } else { 0 };
+    if len == 0 || ts > run.ts_at(len - 1) {
+        return;
+    }
+    let nvis = run.seq_upper_bound(vis.w, 0, len);
+    let mut i = run.lower_bound(ts, 0, nvis);
+    if hide > 0 {
+        let end = run.upper_bound(ts, i, nvis);
+        i = run.seq_upper_bound(hide, i, end);
+    }
+    while i < nvis && run.ts_at(i) == ts {
+        f(run.seq_at(i), run.val_at(i));
+        i += 1;
+    }
+}
+
+/// The first visible timestamp of `s` from `t` on in direction `D`, if it
+/// comes before `best`. Each hidden candidate seeks past its covered
+/// stretch (R8: a tombstone newer than `tomb_applied` hides every record
+/// of the segment it covers).
 ///
-/// A segment whose part at or after `t` is hidden whole is passed over by
-/// one coverage lookup, without touching its records (segments differ in
+/// A segment whose part from `t` on is hidden whole is passed over by one
+/// coverage lookup, without touching its records (segments differ in
 /// `tomb_applied`: each is checked against its own).
-fn seg_first<T>(s: &Segment<T>, t: Timestamp, cov: &Coverage, best: Option<Timestamp>) -> Option<Timestamp> {
-    if cov.hidden_end(t.max(s.min_ts), s.tomb_applied).is_some_and(|e| e > s.max_ts) {
-        return None;
+fn seg_nav<D: Dir, T>(s: &Segment<T>, t: Timestamp, vis: &Vis<'_>, best: Option<Timestamp>) -> Option<Timestamp> {
+    let (start, far) = if D::DESC { (t.min(s.max_ts), s.min_ts) } else { (t.max(s.min_ts), s.max_ts) };
+    match D::past_hidden(vis.cov, start, s.tomb_applied) {
+        Some(None) => return None,
+        Some(Some(r)) if D::before(far, r) => return None,
+        _ => {}
     }
-    let mut pos = s.lower_bound(t);
-    while pos < s.len {
-        let ts = s.ts_at(pos);
-        if best.is_some_and(|b| ts >= b) {
+    let lower = |x: Timestamp| s.lower_bound(x);
+    let upper = |x: Timestamp| s.upper_bound(x);
+    let mut c = D::cut(t, lower, upper);
+    while let Some(i) = D::candidate(c, s.len) {
+        let ts = s.ts_at(i);
+        if best.is_some_and(|b| !D::before(ts, b)) {
             return None;
         }
-        match cov.hidden_end(ts, s.tomb_applied) {
-            Some(e) => pos = s.lower_bound(e),
+        match D::past_hidden(vis.cov, ts, s.tomb_applied) {
             None => return Some(ts),
+            Some(None) => return None,
+            Some(Some(r)) => c = D::cut(r, lower, upper),
         }
     }
     None
 }
 
-/// Mirror of [`seg_first`]: greatest visible timestamp `<= t` above `best`.
-fn seg_last<T>(s: &Segment<T>, t: Timestamp, cov: &Coverage, best: Option<Timestamp>) -> Option<Timestamp> {
-    if cov.hidden_start(t.min(s.max_ts), s.tomb_applied).is_some_and(|a| a <= s.min_ts) {
-        return None;
-    }
-    let mut end = s.upper_bound(t); // positions [0, end)
-    while end > 0 {
-        let ts = s.ts_at(end - 1);
-        if best.is_some_and(|b| ts <= b) {
-            return None;
-        }
-        match cov.hidden_start(ts, s.tomb_applied) {
-            Some(a) => end = s.lower_bound(a),
-            None => return Some(ts),
-        }
-    }
-    None
-}
-
-/// First visible timestamp of the run at or after `t` and below `best`.
-/// Per covered interval `[a, b)` of newest sequence `m`, the hidden records
-/// (sequence below `m`) are a prefix of the interval's positions (R3), so
-/// one search finds the first visible one or passes the interval.
-fn run_first<T: Send + Sync + 'static>(
+/// The first visible timestamp of the run from `t` on in direction `D`, if
+/// it comes before `best`. No visible run record is newer than the last
+/// visible one (R3), so a stretch of tombstones all newer than it hides
+/// the run there whole (one seek); elsewhere, per covered interval `[a, b)`
+/// of newest sequence `m`, the hidden records (sequence below `m`) are a
+/// prefix of the interval's positions (R3), so one search passes them.
+fn run_nav<D: Dir, T: Send + Sync + 'static>(
     mt: &Memtable<T>,
-    w: SeqNo,
     t: Timestamp,
-    cov: &Coverage,
+    vis: &Vis<'_>,
     best: Option<Timestamp>,
 ) -> Option<Timestamp> {
     let run = &mt.run;
-    let nvis = run.seq_upper_bound(w, 0, run.len());
+    let nvis = run.seq_upper_bound(vis.w, 0, run.len());
     if nvis == 0 {
         return None;
     }
-    // R3: no visible run record is newer than the last visible one, so a
-    // stretch of tombstones all newer than it hides the run there whole.
-    let newest = if cov.is_empty() { SeqNo::MAX } else { run.seq_at(nvis - 1) };
-    let mut pos = run.lower_bound(t, 0, nvis);
-    while pos < nvis {
-        let ts = run.ts_at(pos);
-        if best.is_some_and(|b| ts >= b) {
+    let newest = if vis.cov.is_empty() { SeqNo::MAX } else { run.seq_at(nvis - 1) };
+    let lower = |x: Timestamp| run.lower_bound(x, 0, nvis);
+    let upper = |x: Timestamp| run.upper_bound(x, 0, nvis);
+    let mut c = D::cut(t, lower, upper);
+    while let Some(i) = D::candidate(c, nvis) {
+        let ts = run.ts_at(i);
+        if best.is_some_and(|b| !D::before(ts, b)) {
             return None;
         }
-        if let Some(e) = cov.hidden_end(ts, newest) {
-            pos = run.lower_bound(e, pos, nvis);
-            continue;
+        match D::past_hidden(vis.cov, ts, newest) {
+            None => {}
+            Some(None) => return None,
+            Some(Some(r)) => {
+                c = D::cut(r, lower, upper);
+                continue;
+            }
         }
-        match cov.interval_at(ts) {
-            Some((_, b, m)) if m > run.seq_at(pos) => {
-                let pb = run.lower_bound(b, pos, nvis);
-                let pc = run.seq_upper_bound(m - 1, pos, pb);
-                if pc < pb {
-                    return Some(run.ts_at(pc)).filter(|&c| best.is_none_or(|b| c < b));
-                }
-                pos = pb;
+        match vis.cov.interval_at(ts) {
+            Some((a, b, m)) if Vis::hides(m, run.seq_at(i)) => {
+                // The hidden prefix of the interval's positions: ascending,
+                // continue at its end (the first record with sequence `>= m`,
+                // visible there, or past the interval); descending, the
+                // candidate is in it, so everything of the interval up to
+                // it is hidden: continue below the interval.
+                c = if D::DESC {
+                    run.lower_bound(a, 0, c)
+                } else {
+                    let pb = run.lower_bound(b, i, nvis);
+                    run.seq_upper_bound(m - 1, i, pb)
+                };
             }
             _ => return Some(ts),
         }
     }
     None
-}
-
-/// Mirror of [`run_first`]: greatest visible timestamp `<= t` above `best`.
-fn run_last<T: Send + Sync + 'static>(
-    mt: &Memtable<T>,
-    w: SeqNo,
-    t: Timestamp,
-    cov: &Coverage,
-    best: Option<Timestamp>,
-) -> Option<Timestamp> {
-    let run = &mt.run;
-    let nvis = run.seq_upper_bound(w, 0, run.len());
-    if nvis == 0 {
-        return None;
-    }
-    let newest = if cov.is_empty() { SeqNo::MAX } else { run.seq_at(nvis - 1) }; // as in `run_first` (R3)
-    let mut end = run.upper_bound(t, 0, nvis);
-    while end > 0 {
-        let ts = run.ts_at(end - 1);
-        if best.is_some_and(|b| ts <= b) {
-            return None;
-        }
-        if let Some(a) = cov.hidden_start(ts, newest) {
-            end = run.lower_bound(a, 0, end);
-            continue;
-        }
-        match cov.interval_at(ts) {
-            // Within one covered interval sequences increase with position
-            // (R3), so if the last record there is hidden, all of them are.
-            Some((a, _, m)) if m > run.seq_at(end - 1) => end = run.lower_bound(a, 0, end),
-            _ => return Some(ts),
-        }
-    }
-    None
-}
-
-/// First visible skiplist timestamp in `[lo, hi]`, seeking past covered
-/// stretches newer than every skiplist record (see
-/// [`for_each_visible_ooo`](super::plan::for_each_visible_ooo)).
-fn ooo_first<T: Send + Sync + 'static>(
-    mt: &Memtable<T>,
-    w: SeqNo,
-    mut lo: Timestamp,
-    hi: Timestamp,
-    cov: &Coverage,
-) -> Option<Timestamp> {
-    if mt.ooo_len() == 0 {
-        return None;
-    }
-    let newest = mt.ooo_max_seq();
-    loop {
-        let (mut found, mut resume) = (None, None);
-        mt.ooo_range(lo, hi, |ts, seq, _| {
-            if seq > w {
-                return true;
-            }
-            let m = cov.max_seq(ts);
-            if m <= seq {
-                found = Some(ts);
-                return false;
-            }
-            if m > newest {
-                resume = cov.hidden_end(ts, newest);
-                return false;
-            }
-            true
-        });
-        match (found, resume) {
-            (Some(f), _) => return Some(f),
-            (None, Some(e)) if e <= hi => lo = e,
-            _ => return None,
-        }
-    }
-}
-
-/// Mirror of [`ooo_first`]: greatest visible skiplist timestamp in `[lo, hi]`.
-fn ooo_last<T: Send + Sync + 'static>(
-    mt: &Memtable<T>,
-    w: SeqNo,
-    lo: Timestamp,
-    mut hi: Timestamp,
-    cov: &Coverage,
-) -> Option<Timestamp> {
-    if mt.ooo_len() == 0 {
-        return None;
-    }
-    let newest = mt.ooo_max_seq();
-    loop {
-        let (mut found, mut resume) = (None, None);
-        mt.ooo_range_rev(lo, hi, |ts, seq, _| {
-            if seq > w {
-                return true;
-            }
-            let m = cov.max_seq(ts);
-            if m <= seq {
-                found = Some(ts);
-                return false;
-            }
-            if m > newest {
-                resume = cov.hidden_start(ts, newest);
-                return false;
-            }
-            true
-        });
-        match (found, resume) {
-            (Some(f), _) => return Some(f),
-            (None, Some(a)) if a > lo && a > Timestamp::MIN => hi = a - 1,
-            _ => return None,
-        }
-    }
 }
 
 #[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
@@ -394,6 +304,55 @@ mod tests {
 
     use super::*;
     use crate::segment::{Level, SegmentBuilder};
+    use crate::tombstone::Coverage;
+
+    fn vis_of(cov: &Coverage, w: SeqNo) -> Vis<'_> {
+        Vis { w, cov }
+    }
+    fn seg_first<T>(s: &Segment<T>, t: Timestamp, cov: &Coverage, best: Option<Timestamp>) -> Option<Timestamp> {
+        seg_nav::<Asc, T>(s, t, &vis_of(cov, SeqNo::MAX), best)
+    }
+    fn seg_last<T>(s: &Segment<T>, t: Timestamp, cov: &Coverage, best: Option<Timestamp>) -> Option<Timestamp> {
+        seg_nav::<Desc, T>(s, t, &vis_of(cov, SeqNo::MAX), best)
+    }
+    fn run_first(
+        mt: &Memtable<u64>,
+        w: SeqNo,
+        t: Timestamp,
+        cov: &Coverage,
+        best: Option<Timestamp>,
+    ) -> Option<Timestamp> {
+        run_nav::<Asc, u64>(mt, t, &vis_of(cov, w), best)
+    }
+    fn run_last(
+        mt: &Memtable<u64>,
+        w: SeqNo,
+        t: Timestamp,
+        cov: &Coverage,
+        best: Option<Timestamp>,
+    ) -> Option<Timestamp> {
+        run_nav::<Desc, u64>(mt, t, &vis_of(cov, w), best)
+    }
+    fn ooo_nav<D: Dir>(
+        mt: &Memtable<u64>,
+        w: SeqNo,
+        lo: Timestamp,
+        hi: Timestamp,
+        cov: &Coverage,
+    ) -> Option<Timestamp> {
+        let mut found = None;
+        ooo_walk::<D, u64>(mt, &vis_of(cov, w), lo, hi, |ts, _, _| {
+            found = Some(ts);
+            false
+        });
+        found
+    }
+    fn ooo_first(mt: &Memtable<u64>, w: SeqNo, lo: Timestamp, hi: Timestamp, cov: &Coverage) -> Option<Timestamp> {
+        ooo_nav::<Asc>(mt, w, lo, hi, cov)
+    }
+    fn ooo_last(mt: &Memtable<u64>, w: SeqNo, lo: Timestamp, hi: Timestamp, cov: &Coverage) -> Option<Timestamp> {
+        ooo_nav::<Desc>(mt, w, lo, hi, cov)
+    }
     use crate::sync::{Arc, AtomicUsize};
     use crate::tombstone::Tombstone;
 
@@ -450,7 +409,7 @@ mod tests {
                 }
             }
             let mut n = 0;
-            crate::query::plan::for_each_visible_segment(&s, 20, 250, &cov, |a, b| n += b - a);
+            crate::query::view::for_each_visible_segment(&s, 20, 250, &cov, |a, b| n += b - a);
             assert_eq!(n, vis.iter().filter(|&&x| (20..=250).contains(&x)).count());
         }
     }
@@ -523,8 +482,11 @@ mod tests {
                     assert_eq!(ooo_last(&mt, w, t - 25, t, &cov), want, "ooo_last({t}) w={w}");
                 }
                 let (mut nr, mut no) = (0, 0);
-                crate::query::plan::for_each_visible_run(&mt, w, 5, last - 5, &cov, |a, b| nr += b - a);
-                crate::query::plan::for_each_visible_ooo(&mt, w, 5, last - 5, &cov, |_, _, _| no += 1);
+                crate::query::view::for_each_visible_run(&mt, &vis_of(&cov, w), 5, last - 5, |a, b| nr += b - a);
+                ooo_walk::<Asc, u64>(&mt, &vis_of(&cov, w), 5, last - 5, |_, _, _| {
+                    no += 1;
+                    true
+                });
                 assert_eq!(nr, run_vis.iter().filter(|&&x| 5 <= x && x <= last - 5).count(), "run count w={w}");
                 assert_eq!(no, ooo_vis.iter().filter(|&&x| 5 <= x && x <= last - 5).count(), "ooo count w={w}");
             }
