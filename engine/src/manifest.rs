@@ -34,7 +34,7 @@ pub(crate) struct Manifest<T> {
     /// Read-side cache of the coverage of every tombstone reachable from
     /// this manifest (built by the first read that needs it, R7).
     #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // no cache under the model checkers
-    pub(crate) cov: crate::query::plan::CovCache,
+    pub(crate) cov: crate::tombstone::CovCache,
 }
 
 impl<T> std::fmt::Debug for Manifest<T> {

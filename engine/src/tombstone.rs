@@ -146,7 +146,7 @@ impl TombStack {
     /// Identity of the stack's current state (its head node; 0 while
     /// empty): nodes are only pushed and live as long as the stack (R6),
     /// so equal identities mean the same tombstones. Keys the read-side
-    /// coverage cache (`query::plan::CovCache`, R7).
+    /// coverage cache ([`CovCache`], R7).
     #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // the cache is std-only
     pub(crate) fn head_id(&self) -> usize {
         self.head.load(Ordering::Acquire) as usize
@@ -275,12 +275,14 @@ pub(crate) fn coalesce(tombs: &[Tombstone], applied: &[SeqNo]) -> Vec<Tombstone>
 /// manifest's list, R8) and the delete-debt estimate (list and committed
 /// stack tombstones, coalesced first). What a read's view `(manifest, W)`
 /// sees is the same `.list(&m.tombstones)` plus `.stack(&mt.tombs, W)` per
-/// memtable (R7); the read side (`query::plan::View::cov`) still gathers
-/// its tombstones itself, because its cache also records how many it
+/// memtable (R7): `query::view::View::cov` builds it through the
+/// manifest's [`CovCache`], which also records how many tombstones were
 /// examined and whether one was left out.
 #[derive(Debug, Default)]
 pub(crate) struct CoverageBuilder {
     tombs: Vec<Tombstone>,
+    /// Tombstones examined, kept or not.
+    seen: usize,
 }
 
 impl CoverageBuilder {
@@ -294,6 +296,7 @@ impl CoverageBuilder {
     /// so none is filtered.
     pub(crate) fn list(mut self, list: &[Tombstone]) -> Self {
         self.tombs.extend_from_slice(list);
+        self.seen += list.len();
         self
     }
 
@@ -301,11 +304,24 @@ impl CoverageBuilder {
     /// those a view with watermark `w` sees; `SeqNo::MAX` for all of them).
     pub(crate) fn stack(mut self, stack: &TombStack, w: SeqNo) -> Self {
         stack.for_each(|t| {
+            self.seen += 1;
             if t.seq <= w {
                 self.tombs.push(*t);
             }
         });
         self
+    }
+
+    /// Whether every tombstone examined was kept (none above the watermark).
+    #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // no cache under the model checkers
+    pub(crate) fn complete(&self) -> bool {
+        self.tombs.len() == self.seen
+    }
+
+    /// The greatest sequence kept (0 when none).
+    #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))]
+    pub(crate) fn max_seq(&self) -> SeqNo {
+        self.tombs.iter().map(|t| t.seq).max().unwrap_or(0)
     }
 
     /// Whether no tombstone was kept.
@@ -326,6 +342,128 @@ impl CoverageBuilder {
     /// The coverage of what was kept, over the whole timeline.
     pub(crate) fn build(mut self) -> Coverage {
         Coverage::build(&mut self.tombs, Timestamp::MIN, Timestamp::MAX)
+    }
+}
+
+/// Per-manifest cache of the coverage of the tombstones a view sees, so
+/// that a one-shot read binary-searches one sorted interval list instead of
+/// collecting and sorting the tombstones (its cost would otherwise grow
+/// with the number of deletes).
+///
+/// What a view `(manifest, w)` sees is `N(w)`: the tombstones reachable
+/// from the manifest (its own list, its sealed memtables' stacks, the
+/// active memtable's stack) with a sequence `<= w`. `N(w)` is fixed once
+/// `w` is loaded: a tombstone with a sequence `<= w` was pushed before its
+/// commit (R7), hence before `w` covered it, and stacks only grow (R6).
+/// An entry built by a view with watermark `w_b` holds `S = N(w_b)` (it
+/// walks the stacks after loading `w_b`), the greatest sequence in it, and
+/// — when no reachable tombstone was left out (`complete`) — the active
+/// stack's state at the walk (`TombStack::head_id`; sealed memtables'
+/// stacks are final in a published manifest, R2). A view with watermark
+/// `w` may use it iff `S = N(w)`:
+///
+/// - `w <= w_b` and `max_seq(S) <= w`: `N(w) ⊆ N(w_b) = S ⊆ N(w)`;
+/// - `w > w_b`, `complete`, and the head unchanged: nothing was pushed
+///   since the walk, and everything reachable then is in `S`.
+///
+/// (Rule R7, "read-side coverage".) Two slots: one for complete entries
+/// (the live log's readers), one for the others (snapshots with an older
+/// watermark), so the two kinds of reader do not evict each other.
+/// Entries are swapped with `arc-swap` (lock-free loads; a replaced entry
+/// is freed when the last read using it ends). Under the model checkers
+/// there is no cache: every read builds its coverage (the same function).
+#[derive(Default)]
+pub(crate) struct CovCache {
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    slots: [arc_swap::ArcSwapOption<CovEntry>; 2],
+}
+
+#[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // no cache under the model checkers
+pub(crate) struct CovEntry {
+    head: usize,
+    w_built: SeqNo,
+    max_seq: SeqNo,
+    complete: bool,
+    cov: Coverage,
+}
+
+#[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))]
+impl CovEntry {
+    /// Whether this entry holds exactly what a view with watermark `w`
+    /// sees, the active stack being at `head` (see [`CovCache`]).
+    #[inline]
+    fn serves(&self, w: SeqNo, head: usize) -> bool {
+        self.max_seq <= w && (w <= self.w_built || (self.complete && self.head == head))
+    }
+}
+
+static NO_COVERAGE: Coverage = Coverage { ivs: Vec::new() };
+
+/// The coverage one read uses: none, a cached entry, or its own.
+pub(crate) enum CovRef {
+    Empty,
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    Cached(arc_swap::Guard<Option<std::sync::Arc<CovEntry>>>),
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    Shared(std::sync::Arc<CovEntry>),
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    Owned(Coverage),
+}
+
+impl std::ops::Deref for CovRef {
+    type Target = Coverage;
+    #[inline]
+    fn deref(&self) -> &Coverage {
+        match self {
+            CovRef::Empty => &NO_COVERAGE,
+            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+            CovRef::Cached(g) => match g.as_ref() {
+                Some(e) => &e.cov,
+                None => &NO_COVERAGE,
+            },
+            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+            CovRef::Shared(e) => &e.cov,
+            #[cfg(any(timelog_loom, timelog_shuttle))]
+            CovRef::Owned(c) => c,
+        }
+    }
+}
+
+impl CovCache {
+    /// The coverage a view with watermark `w` sees, the active memtable's
+    /// stack being `active`: a cached entry when it serves the view, else
+    /// built by `build` (the view's tombstones, [`CoverageBuilder`]) and
+    /// cached — in the slot for complete entries when no reachable
+    /// tombstone was above `w`, else in the other one. Under the model
+    /// checkers every call builds (no cache).
+    pub(crate) fn get(&self, w: SeqNo, active: &TombStack, build: impl FnOnce() -> CoverageBuilder) -> CovRef {
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        {
+            // R7: the head is read after the view's watermark (see above).
+            let head = active.head_id();
+            for slot in &self.slots {
+                let g = slot.load();
+                if g.as_ref().is_some_and(|e| e.serves(w, head)) {
+                    return CovRef::Cached(g);
+                }
+            }
+            let b = build();
+            crate::hooks::visit(b.seen);
+            let e = std::sync::Arc::new(CovEntry {
+                head,
+                w_built: w,
+                max_seq: b.max_seq(),
+                complete: b.complete(),
+                cov: b.build(),
+            });
+            self.slots[usize::from(!e.complete)].store(Some(e.clone()));
+            CovRef::Shared(e)
+        }
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        {
+            let _ = (w, active);
+            CovRef::Owned(build().build())
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use crate::{SeqNo, Timestamp};
 
 // The view and the per-source visibility rule live in `query::view`; these
 // paths stay for the callers outside the query layer.
-pub(crate) use crate::query::view::{for_each_visible_segment, visible_ranges_segment, CovCache, View};
+pub(crate) use crate::query::view::{for_each_visible_segment, visible_ranges_segment, View};
 
 /// Sequence of the records of a span.
 #[derive(Clone, Copy, Debug)]
@@ -334,7 +334,7 @@ fn ooo_collect<T: Send + Sync + 'static>(mt: &Memtable<T>, vis: &Vis<'_>, t1: Ti
 #[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
 mod tests {
     use super::*;
-    use crate::query::view::CovRef;
+    use crate::tombstone::CovRef;
     use crate::tombstone::Tombstone;
     use crate::{Config, MaintenanceMode, Timelog};
 

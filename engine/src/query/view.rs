@@ -22,7 +22,7 @@ use crate::manifest::Manifest;
 use crate::memtable::Memtable;
 use crate::query::dir::Dir;
 use crate::segment::Segment;
-use crate::tombstone::{Coverage, Tombstone};
+use crate::tombstone::{CovRef, Coverage, CoverageBuilder};
 use crate::{SeqNo, Timestamp};
 
 /// A manifest plus the watermark of a snapshot: what one read sees.
@@ -30,90 +30,6 @@ use crate::{SeqNo, Timestamp};
 pub(crate) struct View<'a, T> {
     pub(crate) m: &'a Manifest<T>,
     pub(crate) w: SeqNo,
-}
-
-/// Per-manifest cache of the coverage of the tombstones a view sees, so
-/// that a one-shot read binary-searches one sorted interval list instead of
-/// collecting and sorting the tombstones (its cost would otherwise grow
-/// with the number of deletes).
-///
-/// What a view `(manifest, w)` sees is `N(w)`: the tombstones reachable
-/// from the manifest (its own list, its sealed memtables' stacks, the
-/// active memtable's stack) with a sequence `<= w`. `N(w)` is fixed once
-/// `w` is loaded: a tombstone with a sequence `<= w` was pushed before its
-/// commit (R7), hence before `w` covered it, and stacks only grow (R6).
-/// An entry built by a view with watermark `w_b` holds `S = N(w_b)` (it
-/// walks the stacks after loading `w_b`), the greatest sequence in it, and
-/// — when no reachable tombstone was left out (`complete`) — the active
-/// stack's state at the walk (`TombStack::head_id`; sealed memtables'
-/// stacks are final in a published manifest, R2). A view with watermark
-/// `w` may use it iff `S = N(w)`:
-///
-/// - `w <= w_b` and `max_seq(S) <= w`: `N(w) ⊆ N(w_b) = S ⊆ N(w)`;
-/// - `w > w_b`, `complete`, and the head unchanged: nothing was pushed
-///   since the walk, and everything reachable then is in `S`.
-///
-/// (Rule R7, "read-side coverage".) Two slots: one for complete entries
-/// (the live log's readers), one for the others (snapshots with an older
-/// watermark), so the two kinds of reader do not evict each other.
-/// Entries are swapped with `arc-swap` (lock-free loads; a replaced entry
-/// is freed when the last read using it ends). Under the model checkers
-/// there is no cache: every read builds its coverage (the same function).
-#[derive(Default)]
-pub(crate) struct CovCache {
-    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    slots: [arc_swap::ArcSwapOption<CovEntry>; 2],
-}
-
-#[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // no cache under the model checkers
-pub(crate) struct CovEntry {
-    head: usize,
-    w_built: SeqNo,
-    max_seq: SeqNo,
-    complete: bool,
-    cov: Coverage,
-}
-
-#[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))]
-impl CovEntry {
-    /// Whether this entry holds exactly what a view with watermark `w`
-    /// sees, the active stack being at `head` (see [`CovCache`]).
-    #[inline]
-    fn serves(&self, w: SeqNo, head: usize) -> bool {
-        self.max_seq <= w && (w <= self.w_built || (self.complete && self.head == head))
-    }
-}
-
-static NO_COVERAGE: Coverage = Coverage { ivs: Vec::new() };
-
-/// The coverage one read uses: none, a cached entry, or its own.
-pub(crate) enum CovRef {
-    Empty,
-    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    Cached(arc_swap::Guard<Option<std::sync::Arc<CovEntry>>>),
-    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    Shared(std::sync::Arc<CovEntry>),
-    #[cfg(any(timelog_loom, timelog_shuttle))]
-    Owned(Coverage),
-}
-
-impl std::ops::Deref for CovRef {
-    type Target = Coverage;
-    #[inline]
-    fn deref(&self) -> &Coverage {
-        match self {
-            CovRef::Empty => &NO_COVERAGE,
-            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-            CovRef::Cached(g) => match g.as_ref() {
-                Some(e) => &e.cov,
-                None => &NO_COVERAGE,
-            },
-            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-            CovRef::Shared(e) => &e.cov,
-            #[cfg(any(timelog_loom, timelog_shuttle))]
-            CovRef::Owned(c) => c,
-        }
-    }
 }
 
 /// The visibility rule of one read: the view's watermark and the coverage
@@ -199,62 +115,18 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         }
     }
 
-    /// All tombstones this view sees (manifest ones are all committed, R7).
-    #[cfg(any(timelog_loom, timelog_shuttle))]
-    pub(crate) fn tombstones(&self) -> Vec<Tombstone> {
-        let mut v: Vec<Tombstone> = self.m.tombstones.iter().copied().collect();
-        for mt in self.memtables() {
-            mt.tombs.for_each(|t| {
-                if t.seq <= self.w {
-                    v.push(*t);
-                }
-            });
-        }
-        v
-    }
-
     /// Coverage of every tombstone this view sees, over all timestamps:
-    /// nothing to build when there is no tombstone, the manifest's cached
-    /// entry when it matches the view ([`CovCache`]), else built (and
-    /// cached when it holds every reachable tombstone).
+    /// nothing to build when there is no tombstone, else the manifest's
+    /// coverage cache ([`CovCache`](crate::tombstone::CovCache)) serves it or builds it with the one
+    /// builder ([`CoverageBuilder`]): the manifest's list plus each
+    /// memtable's stack up to the watermark (R7).
     pub(crate) fn cov(&self) -> CovRef {
         if self.m.tombstones.is_empty() && self.memtables().all(|mt| mt.tombs.is_empty()) {
             return CovRef::Empty;
         }
-        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-        {
-            // R7: the head is read after the view's watermark (see `CovCache`).
-            let head = self.m.active.tombs.head_id();
-            for slot in &self.m.cov.slots {
-                let g = slot.load();
-                if g.as_ref().is_some_and(|e| e.serves(self.w, head)) {
-                    return CovRef::Cached(g);
-                }
-            }
-            let mut all: Vec<Tombstone> = self.m.tombstones.iter().copied().collect();
-            for mt in self.memtables() {
-                mt.tombs.for_each(|t| all.push(*t));
-            }
-            crate::hooks::visit(all.len());
-            let n = all.len();
-            // Manifest tombstones are all committed (R7, R8).
-            all.retain(|t| t.seq <= self.w);
-            let complete = all.len() == n;
-            let e = std::sync::Arc::new(CovEntry {
-                head,
-                w_built: self.w,
-                max_seq: all.iter().map(|t| t.seq).max().unwrap_or(0),
-                complete,
-                cov: Coverage::build(&mut all, Timestamp::MIN, Timestamp::MAX),
-            });
-            self.m.cov.slots[usize::from(!complete)].store(Some(e.clone()));
-            CovRef::Shared(e)
-        }
-        #[cfg(any(timelog_loom, timelog_shuttle))]
-        {
-            let mut v = self.tombstones();
-            CovRef::Owned(Coverage::build(&mut v, Timestamp::MIN, Timestamp::MAX))
-        }
+        self.m.cov.get(self.w, &self.m.active.tombs, || {
+            self.memtables().fold(CoverageBuilder::new().list(&self.m.tombstones), |b, mt| b.stack(&mt.tombs, self.w))
+        })
     }
 
     /// Memtables, oldest first.
