@@ -40,8 +40,8 @@ use crate::manifest::{guard_into_arc, Manifest, ManifestCell, ManifestGuard};
 use crate::memtable::Memtable;
 use crate::pin::PinCounter;
 use crate::query::plan::View;
+use crate::query::snapshot::Snapshot;
 use crate::sequencer::Sequencer;
-use crate::snapshot::Snapshot;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::{SeqNo, TimeUnit};
 
@@ -287,7 +287,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         #[cfg(any(timelog_loom, timelog_shuttle))]
         let count = Arc::strong_count(&m);
         if count == own {
-            crate::snapshot::visit_owned_parts(&m, f);
+            crate::query::snapshot::visit_owned_parts(&m, f);
         }
     }
 }

@@ -93,7 +93,6 @@ mod query;
 #[allow(missing_docs)]
 pub mod segment;
 mod sequencer;
-mod snapshot;
 #[allow(missing_docs)]
 pub mod stats;
 pub(crate) mod sync;
@@ -107,7 +106,7 @@ pub use error::{Error, Result};
 pub use hooks::{Hooks, Point};
 pub use query::cursor::Cursor;
 pub use query::histogram::MAX_HISTOGRAM_BUCKETS;
-pub use snapshot::{Order, PageSpan, Snapshot};
+pub use query::snapshot::{Order, PageSpan, Snapshot};
 pub use stats::{Counter, Stats};
 /// Test-only counting mode of the sync shim (see `docs/threading.md`, "Contention audit").
 #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]

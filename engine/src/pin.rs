@@ -3,7 +3,7 @@
 //! Owned by the catalog (`catalog.rs`), which puts one `Arc` of it in every
 //! manifest it publishes, so a snapshot reaches the counter through the
 //! manifest it holds and releases its pin when its last clone drops
-//! (`snapshot.rs`). `close()` reads the total. Its own module so that the
+//! (`query/snapshot.rs`). `close()` reads the total. Its own module so that the
 //! manifest (which holds it) and the snapshot (which counts on it) both
 //! depend on it, not on each other.
 

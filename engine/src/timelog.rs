@@ -31,8 +31,8 @@ use crate::maint::{Maint, MaintGuard, Maintainer};
 use crate::manifest::ManifestGuard;
 use crate::memtable::Memtable;
 use crate::query::cursor::Cursor;
+use crate::query::snapshot::{Order, PageSpan, Snapshot};
 use crate::sequencer::Sequencer;
-use crate::snapshot::{Order, PageSpan, Snapshot};
 use crate::stats::{Counters, Stats};
 use crate::sync::{Arc, AtomicBool, AtomicI64, Backoff, Mutex, Ordering};
 use crate::tombstone::Tombstone;
@@ -442,7 +442,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         if t1 > t2 {
             return Err(Error::InvalidRange { t1, t2 });
         }
-        self.with_view(|v| crate::snapshot::half_open(t1, t2).map_or(0, |(lo, hi)| v.count(lo, hi)))
+        self.with_view(|v| crate::query::snapshot::half_open(t1, t2).map_or(0, |(lo, hi)| v.count(lo, hi)))
     }
 
     /// Visible records per time bucket of `[t1, t2)`, from one consistent

@@ -15,7 +15,7 @@
 
 use super::dir::{Asc, Desc, Dir};
 use super::plan::{SeqSrc, Source, Span, ValSrc};
-use crate::snapshot::Snapshot;
+use crate::query::snapshot::Snapshot;
 use crate::{SeqNo, Timestamp};
 
 /// Reading position inside one source.

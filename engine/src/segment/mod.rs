@@ -20,8 +20,8 @@ use block::Block;
 /// One page of a segment: `timestamps()[i]` is the timestamp of
 /// `payloads()[i]`.
 ///
-/// Both arrays live in one [`Block`] of `cap` slots each (timestamps first,
-/// then payloads), filled once by the [`SegmentBuilder`] and immutable
+/// Both arrays live in one `Block` of `cap` slots each (timestamps first,
+/// then payloads), filled once by the `SegmentBuilder` and immutable
 /// after: a default page (`target_page_bytes` 256 KiB) is one direct
 /// mapping, returned to the OS when the page is dropped, and the unused
 /// tail of a short last page is never touched, so never resident.
