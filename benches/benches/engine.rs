@@ -339,11 +339,11 @@ fn loaded() -> Loaded {
         scc: filled(scc_tree(), &keys),
         vec: SortedVec::new(keys),
     };
-    let s = l.tl_flushed.0.stats();
+    let s = l.tl_flushed.0.stats().unwrap();
     assert_eq!((s.segments_l0, s.active_records), (1, 0), "flushed log: one L0 segment, empty memtable");
-    let s = l.tl_mem.0.stats();
+    let s = l.tl_mem.0.stats().unwrap();
     assert_eq!((s.segments_l0, s.active_records, s.ooo_records), (0, N, 0), "memtable log: all in the run");
-    let s = l.tl_mem_ooo5.0.stats();
+    let s = l.tl_mem_ooo5.0.stats().unwrap();
     assert!(s.segments_l0 == 0 && s.ooo_records > 4_000, "ooo log: run + skiplist ({s:?})");
     l
 }

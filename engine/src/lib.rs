@@ -80,9 +80,7 @@ mod catalog;
 // docs/python-api.md) are not yet documented in the code; those modules
 // are being changed by other work of issue 12, so their allowances are
 // here, narrowly, until they are documented.
-#[allow(missing_docs)]
 pub mod config;
-#[allow(missing_docs)]
 pub mod error;
 pub mod hooks;
 mod maint;
@@ -94,7 +92,6 @@ mod query;
 pub mod segment;
 mod sequencer;
 mod snapshot;
-#[allow(missing_docs)]
 pub mod stats;
 pub(crate) mod sync;
 mod timelog;

@@ -296,7 +296,7 @@ mod tests {
         log.note_extend_skipped(3);
         log.note_alloc_failure();
         log.compact().unwrap();
-        let s = log.stats();
+        let s = log.stats().unwrap();
         let pairs = [
             (Counter::SealsTotal, s.seals_total),
             (Counter::OooBudgetHits, s.ooo_budget_hits),

@@ -106,7 +106,7 @@ fn scenario(seed: u64) {
             }
         }
     }
-    let s = log.stats();
+    let s = log.stats().unwrap();
     assert!(s.pages_total > 3, "{s:?}");
 }
 
