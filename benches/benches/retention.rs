@@ -258,7 +258,8 @@ fn summary(cases: &[Case], sh: &Shape) {
                 cell(&c.logs[2].1)
             );
         }
-        let t: Vec<String> = c.logs.iter().map(|(n, l)| format!("{n} {}", l.stats().unwrap().tombstone_count)).collect();
+        let t: Vec<String> =
+            c.logs.iter().map(|(n, l)| format!("{n} {}", l.stats().unwrap().tombstone_count)).collect();
         println!("{:<8} tombstones: {}", c.d.name(), t.join(", "));
     }
 }
