@@ -71,6 +71,34 @@ fn close_refuses_while_pinned_then_discards() {
     log.close().unwrap();
 }
 
+/// The engine decides the closed-log policy of every call (a binding only
+/// maps `Error::Closed`): introspection and worker control refuse a closed
+/// log too. A manual maintenance step is refused while the background
+/// worker runs (`Error::WorkerRunning`, whose message says what to do).
+#[test]
+fn closed_log_and_running_worker_refusals_are_the_engines() {
+    use timelog::Error;
+    let log: Timelog<u8> = Timelog::new();
+    assert!(log.maintenance_running());
+    assert_eq!(log.maint_step(), Err(Error::WorkerRunning));
+    let msg = Error::WorkerRunning.to_string();
+    assert!(msg.contains("call flush() or compact()") && msg.contains("stop_maintenance() first"), "{msg}");
+    log.stop_maintenance().unwrap();
+    assert_eq!(log.maint_step(), Ok(false), "no worker: the step runs (nothing to do)");
+    log.start_maintenance().unwrap();
+    let _ = log.append(1, 1).unwrap();
+    assert_eq!(log.stats().unwrap().records_estimate, 1);
+    log.validate().unwrap();
+    log.check_open().unwrap();
+    log.close().unwrap();
+    assert_eq!(log.stats().map(|_| ()), Err(Error::Closed));
+    assert_eq!(log.validate(), Err(Error::Closed));
+    assert_eq!(log.stop_maintenance(), Err(Error::Closed));
+    assert_eq!(log.maint_step(), Err(Error::Closed));
+    assert_eq!(log.check_open(), Err(Error::Closed));
+    assert!(!log.maintenance_running(), "close stopped the worker");
+}
+
 /// Waits up to `secs` for `cond`, polling.
 fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
