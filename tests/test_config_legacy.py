@@ -121,7 +121,7 @@ def test_maintenance_nice_message_states_its_own_rule(bad):
     with pytest.raises(ValueError) as e:
         Timelog(maintenance_nice=bad)
     msg = str(e.value)
-    assert "[0, 19]" in msg and "None = engine default 10" in msg and f"got {bad}" in msg
+    assert "[0, 19]" in msg and "None = engine default 0" in msg and f"got {bad}" in msg
     assert "0 = engine default" not in msg
 
 

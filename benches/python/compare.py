@@ -9,8 +9,8 @@ It creates/refreshes the two venvs itself (see `_venvs.py`: our package is
 rebuilt from this checkout when its sources changed), then runs
 `workload.py` under each venv's python as a subprocess, once per repeat and
 implementation, ALTERNATING which goes first, so slow drifts of the shared
-machine's load hit both alike. Memory rows run in a fresh process of their
-own. Each row's value is the median over the repeats (>= 5 by default, 3 in
+machine's load hit both alike. Each memory row runs in a fresh process of
+its own. Each row's value is the median over the repeats (>= 5 by default, 3 in
 --quick); the table gives ours, C, the ratio ours/C, which direction is
 better for that row, the speed-up factor (>1: ours is better) and whether
 the row meets its target (>= 1.5x better than C; memory: ours <= C).
@@ -63,11 +63,14 @@ ROWS = [
     ("delete_range", "`delete_range(t, t+10)`, 50k disjoint ranges (quick: 5k)", "ns/call", "time"),
     ("ingest_ooo5", "ingest `append(ts, obj)` + flush, 5% out of order", "records/s", "thr"),
     ("ingest_ooo20", "ingest `append(ts, obj)` + flush, 20% out of order", "records/s", "thr"),
-    ("mem_flush", "resident bytes/record after flush (payload None)", "bytes/record", "mem"),
+    ("mem_flush", "resident bytes/record after flush (payload None), malloc_trim", "bytes/record", "mem"),
+    ("mem_append", "resident bytes/record, `append` + flush, no malloc_trim", "bytes/record", "mem"),
+    ("mem_extend", "resident bytes/record, `extend` + flush, no malloc_trim", "bytes/record", "mem"),
+    ("mem_bulk", "resident bytes/record, `bulk_append` + flush, no malloc_trim", "bytes/record", "mem"),
 ]
 TARGET = 1.5
-TIMING_ROWS = [r[0] for r in ROWS if r[0] != "mem_flush"]
-MEMORY_ROWS = ["mem_flush"]
+MEMORY_ROWS = [r[0] for r in ROWS if r[3] == "mem"]
+TIMING_ROWS = [r[0] for r in ROWS if r[3] != "mem"]
 
 
 def better_of(kind: str) -> str:
@@ -193,8 +196,8 @@ def main(argv=None) -> int:
                 res = run_workload(venv, mode, timing)
                 metas[impl] = res["meta"]
                 take(impl, res)
-            if memory:
-                res = run_workload(venv, mode, memory)  # a fresh process
+            for row in memory:
+                res = run_workload(venv, mode, [row])  # a fresh process per memory row
                 metas.setdefault(impl, res["meta"])
                 take(impl, res)
         print(f"[compare] repeat {rep + 1}/{repeats} done ({time.time() - t_start:.0f} s)", file=sys.stderr, flush=True)

@@ -245,12 +245,13 @@ pub struct Config {
     /// [`defaults::MAINTENANCE_WAKEUP_MS`] (10).
     pub maintenance_wakeup_ms: u64,
     /// Scheduling niceness (0–19) of the background maintenance thread on
-    /// Linux (`None` = 10; other systems ignore it). Like the low-priority
-    /// compaction pools of other LSM engines: on a machine with every core
-    /// busy, readers and writers get the CPU first and maintenance uses
-    /// what is left. If writes outpace it, backpressure (`sealed_max_runs`,
-    /// `busy_policy`) makes the writers pay: with `busy_policy = Flush` the
-    /// writer flushes on its own thread.
+    /// Linux (`None` = [`defaults::MAINTENANCE_NICE`], 0; other systems
+    /// ignore it). A higher value lets readers and writers get the CPU first
+    /// when every core is busy, at the price of memory: maintenance then
+    /// falls behind (see the default's note). If writes outpace it,
+    /// backpressure (`sealed_max_runs`, `busy_policy`) makes the writers
+    /// pay: with `busy_policy = Flush` the writer flushes, and once per
+    /// memtable it seals does the compaction that is due, on its own thread.
     pub maintenance_nice: Option<u8>,
     /// Compact once L0 holds this many segments; `0` =
     /// [`defaults::MAX_DELTA_SEGMENTS`] (8).
@@ -332,8 +333,13 @@ pub mod defaults {
     pub const DRAIN_BATCH_LIMIT: usize = 4;
     /// `maintenance_wakeup_ms`: 10 ms.
     pub const MAINTENANCE_WAKEUP_MS: u64 = 10;
-    /// `maintenance_nice` (`None`): niceness 10.
-    pub const MAINTENANCE_NICE: u8 = 10;
+    /// `maintenance_nice` (`None`): niceness 0 (was 10): a niced worker is
+    /// starved when every core is busy and, preempted while it holds the
+    /// maintainer lock, keeps writers from helping; sealed memtables, L0 and
+    /// deleted records then pile up (a 100,000-record sliding window peaked
+    /// at 56-90 MiB over the empty log at load 10-13 on 2 cores, against
+    /// about 13 MiB at niceness 0; docs/performance.md, "Memory").
+    pub const MAINTENANCE_NICE: u8 = 0;
     /// `max_delta_segments`: 8 L0 segments.
     pub const MAX_DELTA_SEGMENTS: usize = 8;
     /// `compaction.max_inputs`: 64 L0 segments.
@@ -398,7 +404,7 @@ pub(crate) struct AdaptiveResolved {
 /// states the same rule.
 pub fn rule(knob: &str) -> &'static str {
     match knob {
-        "maintenance_nice" => "a niceness in [0, 19] (None = engine default 10)",
+        "maintenance_nice" => "a niceness in [0, 19] (None = engine default 0)",
         "window_size" => "in [0, 2**63 - 1] (0 = the time unit's default window, one hour)",
         "window_origin" | "min_ts" => "an int64 timestamp in [-2**63, 2**63 - 1]",
         "delete_debt_threshold" => "a finite fraction in [0.0, 1.0] (0.0 = off)",
@@ -619,7 +625,7 @@ mod tests {
         let adaptive = AdaptiveConfig { hysteresis_pct: 101, ..AdaptiveConfig::default() };
         let e = Config { adaptive, ..Config::default() }.resolve(8).unwrap_err().to_string();
         assert!(e.contains("adaptive.hysteresis_pct must be a percentage in [0, 100], got 101"), "{e}");
-        assert!(rule("maintenance_nice").contains("None = engine default 10"));
+        assert!(rule("maintenance_nice").contains("None = engine default 0"));
     }
 
     #[test]

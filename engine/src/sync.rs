@@ -128,13 +128,11 @@ pub(crate) mod stat {
     pub(crate) use super::audit::AtomicUsize;
 }
 
-/// Interior mutability for plain (non-atomic) storage.
-///
-/// It stays `std::cell::UnsafeCell` in every build: run buckets hand out
-/// contiguous `&[i64]` slices (spans), which loom's cell (a tracking header
-/// next to the value) would break. Loom still checks every access to such
-/// storage, through the [`Region`] that shadows it.
-pub(crate) use std::cell::UnsafeCell;
+// Plain (non-atomic) storage — run buckets, pages — is raw memory owned by
+// a `segment::block::Block`, not a cell type of this shim: it hands out
+// contiguous `&[i64]` slices (spans), which loom's cell (a tracking header
+// next to the value) would break. Loom still checks every access to such
+// storage, through the [`Region`] that shadows it.
 
 /// Whether this is a model-checking build (loom or shuttle).
 pub(crate) const MODEL: bool = cfg!(any(timelog_loom, timelog_shuttle));

@@ -250,6 +250,34 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         // The guard's manifest is current enough unless this call just sealed.
         let runs = if sealed {
             let cur = self.cat.load();
+            // Maintenance behind (the memtable sealed before this one is
+            // still unflushed, L0 is at its compaction trigger, or the
+            // delete debt is past its threshold): with `busy_policy =
+            // Flush` the writer does it here, once per memtable, so a
+            // starved worker (niced, busy cores) cannot let sealed data, L0
+            // and deleted records pile up without bound
+            // (docs/performance.md, "Memory").
+            let help = self.cfg.cfg.busy_policy == BusyPolicy::Flush && self.worker_running();
+            let debt = self.cfg.cfg.delete_debt_threshold;
+            let behind = help
+                && (cur.sealed.len() >= 2
+                    || cur.l0.len() >= self.cfg.max_delta_segments
+                    || (debt > 0.0 && self.delete_debt(&cur) >= debt));
+            self.release_guard(cur);
+            if behind {
+                // Two steps at most: the flushes, then a compaction if one
+                // is due (L0 trigger or delete debt). What they replace is
+                // left to the worker to drop (R12): a writer runs no
+                // payload finalizers, so `sealed_wait_ms` stays its bound.
+                for _ in 0..2 {
+                    let Some(mut g) = self.try_lock() else { break };
+                    g.leave_to_worker = true;
+                    if !self.step_with(g) {
+                        break;
+                    }
+                }
+            }
+            let cur = self.cat.load();
             let n = cur.sealed.len();
             self.release_guard(cur);
             n

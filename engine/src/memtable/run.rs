@@ -12,10 +12,11 @@
 //! so no writer ever waits here. Readers read `len` (Acquire) and then only
 //! slots below it (rule R4).
 
-use std::mem::MaybeUninit;
 use std::ptr;
 
-use crate::sync::{AtomicBool, AtomicI64, AtomicPtr, AtomicUsize, Ordering, UnsafeCell, UnsyncGet};
+use crate::segment::block::Block;
+
+use crate::sync::{AtomicBool, AtomicI64, AtomicPtr, AtomicUsize, Ordering, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
 // Under the model checkers buckets start at 4 slots, so that a scenario of a
@@ -30,29 +31,88 @@ const BUCKETS: usize = 40;
 #[cfg(any(timelog_loom, timelog_shuttle))]
 const BUCKETS: usize = 16;
 
+/// One bucket: `cap` timestamps, then `cap` sequences, then `cap` payload
+/// slots, in one zeroed [`Block`] (directly mapped from 64 KiB on, so a
+/// flushed memtable's buckets go back to the OS when it is dropped, and the
+/// unused tail of the last bucket is never resident; see `segment::block`).
+///
+/// Timestamps and sequences are written and read as atomics (`Relaxed`:
+/// plain moves on the targets we build for), so reading a slot at or past
+/// the published length is not undefined behaviour: it yields 0 or a value
+/// being written, never a torn or uninitialized one. What makes a slot's
+/// value *meaningful* is still R4 (an index below a `len` loaded with
+/// Acquire). Payload slots are only reached below a checked `len`
+/// ([`Run::val_at`]).
 struct Bucket<T> {
-    ts: Box<[UnsafeCell<MaybeUninit<Timestamp>>]>,
-    seq: Box<[UnsafeCell<MaybeUninit<SeqNo>>]>,
-    val: Box<[UnsafeCell<MaybeUninit<T>>]>,
+    block: Block,
+    cap: usize,
     /// Model checkers only: one region per slot, initialized by `push` and
     /// read by every slot access, so loom checks R4 (publication) and R6/R9
     /// (no access once the run is dropped).
     #[cfg(any(timelog_loom, timelog_shuttle))]
     regions: Box<[crate::sync::Region]>,
+    _vals: std::marker::PhantomData<T>,
 }
 
 impl<T> Bucket<T> {
+    /// Byte offset of the payload array (after the timestamps and sequences).
+    #[inline(always)]
+    fn vals_offset(cap: usize) -> usize {
+        (cap * 16).next_multiple_of(std::mem::align_of::<T>())
+    }
+
     fn new(cap: usize) -> Self {
-        fn uninit<X>(cap: usize) -> Box<[UnsafeCell<MaybeUninit<X>>]> {
-            (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect()
-        }
+        let size = Self::vals_offset(cap) + cap * std::mem::size_of::<T>();
+        let align = 8usize.max(std::mem::align_of::<T>());
         Self {
-            ts: uninit(cap),
-            seq: uninit(cap),
-            val: uninit(cap),
+            block: Block::zeroed(size, align),
+            cap,
             #[cfg(any(timelog_loom, timelog_shuttle))]
             regions: (0..cap).map(|_| crate::sync::Region::new()).collect(),
+            _vals: std::marker::PhantomData,
         }
+    }
+
+    /// Slot `o` of the timestamps, as an atomic (see the type). Panics if
+    /// `o >= cap`.
+    #[inline(always)]
+    fn ts_cell(&self, o: usize) -> &AtomicI64Slot {
+        assert!(o < self.cap, "run slot out of bounds");
+        // SAFETY: `o < cap`: within the block's zeroed timestamp array, 8-aligned;
+        // an `i64` slot is a valid `AtomicI64` (same size and alignment, std API contract).
+        unsafe { &*self.ts(o).cast::<AtomicI64Slot>() }
+    }
+
+    /// Slot `o` of the sequences, as an atomic (see the type). Panics if
+    /// `o >= cap`.
+    #[inline(always)]
+    fn seq_cell(&self, o: usize) -> &AtomicU64Slot {
+        assert!(o < self.cap, "run slot out of bounds");
+        // SAFETY: as in `ts_cell`, for the sequence array.
+        unsafe { &*self.seq(o).cast::<AtomicU64Slot>() }
+    }
+
+    /// Slot `o < cap` of the timestamps. Raw: the caller decides whether
+    /// the slot may be read (R4) or written (R3).
+    #[inline(always)]
+    fn ts(&self, o: usize) -> *mut Timestamp {
+        debug_assert!(o < self.cap);
+        // SAFETY: `o < cap`: within the block's timestamp array (`new`).
+        unsafe { self.block.as_ptr().cast::<Timestamp>().add(o) }
+    }
+
+    #[inline(always)]
+    fn seq(&self, o: usize) -> *mut SeqNo {
+        debug_assert!(o < self.cap);
+        // SAFETY: `o < cap`: within the block's sequence array (`new`).
+        unsafe { self.block.as_ptr().cast::<SeqNo>().add(self.cap + o) }
+    }
+
+    #[inline(always)]
+    fn val(&self, o: usize) -> *mut T {
+        debug_assert!(o < self.cap);
+        // SAFETY: `o < cap`: within the block's payload array (`new`).
+        unsafe { self.block.as_ptr().add(Self::vals_offset(self.cap)).cast::<T>().add(o) }
     }
 
     /// A reader touches slot `o` (model checkers: a tracked read; std: nothing).
@@ -62,6 +122,12 @@ impl<T> Bucket<T> {
         self.regions[_o].read();
     }
 }
+
+/// The slot types of the timestamp and sequence arrays: always `std`
+/// atomics (like `sync::stat`), so the model checkers spend no
+/// interleavings on them; R4 is checked on the slot's `Region` instead.
+type AtomicI64Slot = std::sync::atomic::AtomicI64;
+type AtomicU64Slot = std::sync::atomic::AtomicU64;
 
 /// Where index `i` lives: (bucket, offset, bucket capacity).
 #[inline]
@@ -154,47 +220,51 @@ impl<T> Run<T> {
     #[inline]
     fn bucket(&self, k: usize) -> &Bucket<T> {
         let p = self.buckets[k].load(Ordering::Acquire);
-        debug_assert!(!p.is_null());
-        // The model checkers explore broken publications (seeded faults):
-        // report them instead of dereferencing null.
-        #[cfg(any(timelog_loom, timelog_shuttle))]
+        // An index past every allocated bucket (a misuse), or a broken
+        // publication (the model checkers' seeded faults): a panic, never
+        // a null dereference.
         assert!(!p.is_null(), "R4 violated: a slot below `len` lies in an unpublished bucket");
-        // SAFETY: callers only ask for buckets holding an index below a
-        // published `len`; the appender stored the bucket pointer (Release)
-        // before publishing `len` (R4), and buckets are freed only on drop.
+        // SAFETY: non-null: the appender stored the pointer (Release) after
+        // building the bucket, and buckets are freed only on drop (R6/R9).
         unsafe { &*p }
     }
 
-    /// Timestamp at `i < len()`.
+    /// Timestamp at `i`. Meaningful for `i < len()` (R4); for a larger `i`
+    /// it is 0 or a value being written, or a panic past the allocated
+    /// buckets — never undefined behaviour (see [`Bucket`]).
     #[inline]
     pub(crate) fn ts_at(&self, i: usize) -> Timestamp {
         crate::hooks::visit(1);
         let (k, o, _) = locate(i);
         let b = self.bucket(k);
         b.read_slot(o);
-        // SAFETY: `i` is below a published `len` (R4), so the slot is initialized and never written again.
-        unsafe { (*b.ts[o].get()).assume_init() }
+        // R4: below a published `len`, the appender's store happens-before this load.
+        b.ts_cell(o).load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Sequence number at `i < len()`.
+    /// Sequence number at `i`; like [`ts_at`](Self::ts_at).
     #[inline]
     pub(crate) fn seq_at(&self, i: usize) -> SeqNo {
         crate::hooks::visit(1);
         let (k, o, _) = locate(i);
         let b = self.bucket(k);
         b.read_slot(o);
-        // SAFETY: as in `ts_at` (R4).
-        unsafe { (*b.seq[o].get()).assume_init() }
+        b.seq_cell(o).load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Payload at `i < len()`.
+    /// Payload at `i`. Panics unless `i < len()` (one more Acquire load of
+    /// the length: payloads are read once per returned record, not per
+    /// search step).
     #[inline]
     pub(crate) fn val_at(&self, i: usize) -> &T {
+        assert!(i < self.len(), "run index {i} past the published length");
         let (k, o, _) = locate(i);
         let b = self.bucket(k);
         b.read_slot(o);
-        // SAFETY: as in `ts_at` (R4); the payload lives as long as the run.
-        unsafe { (*b.val[o].get()).assume_init_ref() }
+        // SAFETY: `i` is below a published `len` (checked above, R4): the
+        // slot was initialized by `push` before that publication and is
+        // never written again; the payload lives as long as the run (R6).
+        unsafe { &*b.val(o) }
     }
 
     /// First index in `[lo, hi)` whose timestamp is `>= ts` (hi if none).
@@ -218,7 +288,10 @@ impl<T> Run<T> {
     }
 
     /// Splits `[lo, hi)` into contiguous slices, one per bucket touched.
+    /// The pointers are raw: a reader dereferences only slices below a
+    /// published `len` (R4), which `hi <= len()` gives (debug-checked).
     pub(crate) fn slices(&self, lo: usize, hi: usize, out: &mut Vec<RunSlice<T>>) {
+        debug_assert!(hi <= self.len(), "slices past the published length");
         let mut i = lo;
         while i < hi {
             let (k, o, cap) = locate(i);
@@ -228,12 +301,7 @@ impl<T> Run<T> {
             for x in o..o + n {
                 b.read_slot(x);
             }
-            out.push(RunSlice {
-                ts: b.ts[o].get() as *const Timestamp,
-                seq: b.seq[o].get() as *const SeqNo,
-                val: b.val[o].get() as *const T,
-                len: n,
-            });
+            out.push(RunSlice { ts: b.ts(o), seq: b.seq(o), val: b.val(o), len: n });
             i += n;
         }
     }
@@ -281,9 +349,9 @@ impl<T> Appender<'_, T> {
         // the published length, so no reader looks at it yet (R4).
         unsafe {
             let b = &*b;
-            (*b.ts[o].get()).write(ts);
-            (*b.seq[o].get()).write(seq);
-            (*b.val[o].get()).write(val);
+            b.ts_cell(o).store(ts, std::sync::atomic::Ordering::Relaxed);
+            b.seq_cell(o).store(seq, std::sync::atomic::Ordering::Relaxed);
+            b.val(o).write(val);
             #[cfg(any(timelog_loom, timelog_shuttle))]
             b.regions[o].init();
         }
@@ -328,10 +396,8 @@ impl<T> Drop for Run<T> {
             let b = unsafe { Box::from_raw(p) };
             let start = FIRST * ((1usize << k) - 1);
             let n = len.saturating_sub(start).min(FIRST << k);
-            for v in b.val.iter().take(n) {
-                // SAFETY: R4: slots below `len` were initialized by `push` and are dropped once, here.
-                unsafe { (*v.get()).assume_init_drop() };
-            }
+            // SAFETY: R4: slots below `len` were initialized by `push` and are dropped once, here.
+            unsafe { ptr::drop_in_place(ptr::slice_from_raw_parts_mut(b.val(0), n)) };
         }
     }
 }
@@ -370,5 +436,27 @@ mod tests {
         run.slices(10, 900, &mut s);
         assert_eq!(s.iter().map(|x| x.len).sum::<usize>(), 890);
         assert_eq!(run.val_at(999), "v999");
+    }
+
+    /// Issue 12: reading past the published length is defined: a
+    /// timestamp/sequence read gives 0 inside an allocated bucket (zeroed)
+    /// or panics past them; a payload read panics.
+    #[test]
+    fn reads_past_len_are_defined() {
+        let run = Run::new();
+        {
+            let mut a = run.try_acquire().unwrap();
+            for i in 0..10i64 {
+                a.push(i + 100, i as u64 + 1, i);
+            }
+        }
+        assert_eq!(run.ts_at(9), 109);
+        assert_eq!(run.ts_at(10), 0, "an unwritten slot of an allocated bucket reads as 0");
+        assert_eq!(run.seq_at(FIRST - 1), 0);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run.ts_at(FIRST)));
+        assert!(r.is_err(), "a slot in an unallocated bucket panics");
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| *run.val_at(10)));
+        assert!(r.is_err(), "a payload past the length panics");
+        assert_eq!(*run.val_at(9), 9);
     }
 }

@@ -11,27 +11,106 @@
 use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
-/// One page of a segment: `ts[i]` is the timestamp of `vals[i]`.
-#[derive(Debug)]
+pub(crate) mod block;
+
+use std::marker::PhantomData;
+
+use block::Block;
+
+/// One page of a segment: `timestamps()[i]` is the timestamp of
+/// `payloads()[i]`.
+///
+/// Both arrays live in one [`Block`] of `cap` slots each (timestamps first,
+/// then payloads), filled once by the [`SegmentBuilder`] and immutable
+/// after: a default page (`target_page_bytes` 256 KiB) is one direct
+/// mapping, returned to the OS when the page is dropped, and the unused
+/// tail of a short last page is never touched, so never resident.
 pub struct Page<T> {
-    ts: Box<[Timestamp]>,
-    vals: Box<[T]>,
+    block: Block,
+    len: usize,
+    cap: usize,
+    _vals: PhantomData<T>,
+}
+
+// SAFETY: a page owns its `T`s (dropped in `Drop`) like a `Box<[T]>`; it
+// is immutable once built and hands out only `&[T]` (std API contract).
+unsafe impl<T: Send> Send for Page<T> {}
+// SAFETY: as above: shared access is `&[T]` only.
+unsafe impl<T: Sync> Sync for Page<T> {}
+
+impl<T> std::fmt::Debug for Page<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Page").field("len", &self.len).field("cap", &self.cap).finish()
+    }
 }
 
 impl<T> Page<T> {
+    /// Byte offset of the payload array: after `cap` timestamps, aligned for `T`.
+    #[inline(always)]
+    fn vals_offset(cap: usize) -> usize {
+        (cap * std::mem::size_of::<Timestamp>()).next_multiple_of(std::mem::align_of::<T>())
+    }
+
+    /// An empty page with room for `cap` records.
+    fn with_capacity(cap: usize) -> Self {
+        let size = Self::vals_offset(cap) + cap * std::mem::size_of::<T>();
+        let align = std::mem::align_of::<Timestamp>().max(std::mem::align_of::<T>());
+        Self { block: Block::new(size, align), len: 0, cap, _vals: PhantomData }
+    }
+
+    #[inline(always)]
+    fn ts_ptr(&self) -> *mut Timestamp {
+        self.block.as_ptr().cast()
+    }
+
+    #[inline(always)]
+    fn vals_ptr(&self) -> *mut T {
+        // SAFETY: the offset lies within the block (`with_capacity`), or is 0 for `cap == 0`.
+        unsafe { self.block.as_ptr().add(Self::vals_offset(self.cap)).cast() }
+    }
+
+    /// Appends one record; the caller checked `len < cap`.
+    #[inline(always)]
+    fn push(&mut self, ts: Timestamp, val: T) {
+        assert!(self.len < self.cap, "page full");
+        // SAFETY: slot `len < cap` lies within both arrays and is not yet
+        // initialized; `&mut self` excludes every reader (std pointer API contract).
+        unsafe {
+            self.ts_ptr().add(self.len).write(ts);
+            self.vals_ptr().add(self.len).write(val);
+        }
+        self.len += 1;
+    }
+
     /// The page's timestamps, sorted ascending.
+    #[inline]
     pub fn timestamps(&self) -> &[Timestamp] {
-        &self.ts
+        // SAFETY: the first `len` slots were initialized by `push` and are
+        // never written again (the page is immutable once built).
+        unsafe { std::slice::from_raw_parts(self.ts_ptr(), self.len) }
     }
     /// The page's payloads, parallel to [`timestamps`](Self::timestamps).
+    #[inline]
     pub fn payloads(&self) -> &[T] {
-        &self.vals
+        // SAFETY: as in `timestamps`.
+        unsafe { std::slice::from_raw_parts(self.vals_ptr(), self.len) }
     }
     pub fn len(&self) -> usize {
-        self.ts.len()
+        self.len
     }
     pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
+        self.len == 0
+    }
+}
+
+impl<T> Drop for Page<T> {
+    fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return;
+        }
+        // SAFETY: the first `len` payloads were initialized by `push` and
+        // are dropped once, here; the block is freed after (its own Drop).
+        unsafe { std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(self.vals_ptr(), self.len)) };
     }
 }
 
@@ -163,7 +242,7 @@ impl<T> Segment<T> {
     pub(crate) fn ts_at(&self, i: usize) -> Timestamp {
         crate::hooks::visit(1);
         self.region.read();
-        self.pages[i / self.page_cap].ts[i % self.page_cap]
+        self.pages[i / self.page_cap].timestamps()[i % self.page_cap]
     }
     /// The pages, for a sequential walk (a checked read of the segment's
     /// memory under the model checkers, like every accessor here).
@@ -214,7 +293,7 @@ impl<T> Segment<T> {
         if p == self.pages.len() {
             return (p, 0);
         }
-        let page = &self.pages[p].ts;
+        let page = self.pages[p].timestamps();
         let first = p * self.blocks_per_page;
         let nb = page.len().div_ceil(BLOCK);
         // The page's last block ends with its fence, which is not below
@@ -236,11 +315,11 @@ impl<T> Segment<T> {
         let (mut p, mut o) = if ts == self.min_ts { (0, 0) } else { self.search(ts, false) };
         let mut n = 0;
         while let Some(page) = self.pages.get(p) {
-            let k = page.ts[o..].iter().take_while(|&&x| x == ts).count();
+            let k = page.timestamps()[o..].iter().take_while(|&&x| x == ts).count();
             crate::hooks::visit(k + 1);
-            page.vals[o..o + k].iter().for_each(&mut f);
+            page.payloads()[o..o + k].iter().for_each(&mut f);
             n += k;
-            if o + k < page.ts.len() {
+            if o + k < page.len() {
                 break;
             }
             p += 1;
@@ -257,19 +336,19 @@ impl<T> Segment<T> {
             let p = i / self.page_cap;
             let o = i % self.page_cap;
             let page = &self.pages[p];
-            let n = (page.ts.len() - o).min(hi - i);
+            let n = (page.len() - o).min(hi - i);
             f(p, page, o, o + n);
             i += n;
         }
     }
 }
 
-/// Builds a segment from records pushed in `(ts, seq)` order.
+/// Builds a segment from records pushed in `(ts, seq)` order, straight into
+/// its pages (no intermediate vectors: each record is written once).
 pub(crate) struct SegmentBuilder<T> {
     page_cap: usize,
     pages: Vec<Page<T>>,
-    ts: Vec<Timestamp>,
-    vals: Vec<T>,
+    cur: Option<Page<T>>,
     len: usize,
     min_ts: Timestamp,
     max_ts: Timestamp,
@@ -278,10 +357,9 @@ pub(crate) struct SegmentBuilder<T> {
 impl<T> SegmentBuilder<T> {
     pub(crate) fn new(page_cap: usize) -> Self {
         Self {
-            page_cap,
+            page_cap: page_cap.max(1),
             pages: Vec::new(),
-            ts: Vec::with_capacity(page_cap),
-            vals: Vec::with_capacity(page_cap),
+            cur: None,
             len: 0,
             min_ts: Timestamp::MAX,
             max_ts: Timestamp::MIN,
@@ -295,18 +373,19 @@ impl<T> SegmentBuilder<T> {
             self.min_ts = ts;
         }
         self.max_ts = ts;
-        self.ts.push(ts);
-        self.vals.push(val);
+        let cap = self.page_cap;
+        let page = self.cur.get_or_insert_with(|| Page::with_capacity(cap));
+        page.push(ts, val);
         self.len += 1;
-        if self.ts.len() == self.page_cap {
+        if page.len == cap {
             self.cut_page();
         }
     }
 
     fn cut_page(&mut self) {
-        let ts = std::mem::replace(&mut self.ts, Vec::with_capacity(self.page_cap));
-        let vals = std::mem::replace(&mut self.vals, Vec::with_capacity(self.page_cap));
-        self.pages.push(Page { ts: ts.into_boxed_slice(), vals: vals.into_boxed_slice() });
+        if let Some(p) = self.cur.take().filter(|p| p.len > 0) {
+            self.pages.push(p);
+        }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -323,24 +402,22 @@ impl<T> SegmentBuilder<T> {
         window: Option<(Timestamp, Timestamp)>,
         retired: &Arc<AtomicUsize>,
     ) -> Option<Segment<T>> {
-        if !self.ts.is_empty() {
-            self.cut_page();
-        }
+        self.cut_page();
         if self.len == 0 {
             return None;
         }
         // Every page but the last is full (`page_cap` records), so page `p`'s
         // blocks start at `p * blocks_per_page`.
         let blocks_per_page = self.page_cap.div_ceil(BLOCK);
-        let mut blocks = Vec::with_capacity(self.pages.iter().map(|p| p.ts.len().div_ceil(BLOCK)).sum());
+        let mut blocks = Vec::with_capacity(self.pages.iter().map(|p| p.len().div_ceil(BLOCK)).sum());
         for (i, p) in self.pages.iter().enumerate() {
             debug_assert_eq!(blocks.len(), i * blocks_per_page);
-            blocks.extend(p.ts.chunks(BLOCK).map(|c| c[c.len() - 1]));
+            blocks.extend(p.timestamps().chunks(BLOCK).map(|c| c[c.len() - 1]));
         }
         Some(Segment {
             id,
             level,
-            fences: self.pages.iter().map(|p| p.ts[p.ts.len() - 1]).collect(),
+            fences: self.pages.iter().map(|p| p.timestamps()[p.len() - 1]).collect(),
             blocks: blocks.into_boxed_slice(),
             blocks_per_page,
             pages: self.pages,

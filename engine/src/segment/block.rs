@@ -1,0 +1,171 @@
+//! Large fixed-size buffers that go back to the operating system when freed.
+//!
+//! Memtable run buckets and segment pages are the engine's big, short- or
+//! medium-lived allocations: a flush frees a whole memtable, a compaction
+//! frees the pages it rewrote. Taken from the C heap (glibc `malloc`), they
+//! fragment it: glibc serves a large request with `mmap` only until the
+//! first such chunk is freed, then raises its mmap threshold to that size
+//! (up to 32 MiB) and serves the next ones from the `brk` heap, whose free
+//! space below a live chunk stays resident — so resident memory follows the
+//! high-water mark of every transient buffer ever held, not what is live
+//! (measured: 10–14 MiB of free heap held under a 100,000-record sliding
+//! window, docs/performance.md, "Memory").
+//!
+//! A [`Block`] of at least [`MAP_MIN`] bytes is mapped directly
+//! (`mmap`/`munmap`, Linux), so its memory is returned when it is freed and
+//! its untouched tail (the unused slots of a run bucket, of a segment's
+//! last page) is never resident. Smaller blocks come from the global
+//! allocator. The process-wide malloc settings are left alone. Under the
+//! model checkers every block comes from the global allocator.
+
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+/// Blocks of at least this many bytes are mapped directly (16 pages: the
+/// syscall and the page faults are amortized over at least 8,192 slots of 8
+/// bytes; below it the heap's reuse of small chunks is the better deal).
+pub(crate) const MAP_MIN: usize = 64 << 10;
+
+/// Page size assumed for the alignment of mapped blocks (mmap returns
+/// page-aligned addresses; 4 KiB is the smallest page on Linux).
+const MAP_ALIGN: usize = 4096;
+
+/// An owned, uninitialized, fixed-size buffer of `size` bytes aligned to
+/// `align`. Its contents are the owner's business (it never drops them).
+pub(crate) struct Block {
+    ptr: NonNull<u8>,
+    layout: Layout,
+    mapped: bool,
+}
+
+// SAFETY: a `Block` is plain owned memory (like `Box<[MaybeUninit<u8>]>`);
+// what lives in it, and so whether it may be shared, is decided by its
+// owner's own `Send`/`Sync` bounds (std API contract of raw allocations).
+unsafe impl Send for Block {}
+// SAFETY: as above; `&Block` only hands out the base pointer.
+unsafe impl Sync for Block {}
+
+impl Block {
+    /// A block of `size` bytes aligned to `align` (a power of two). Aborts
+    /// through [`std::alloc::handle_alloc_error`] when memory is exhausted.
+    pub(crate) fn new(size: usize, align: usize) -> Self {
+        Self::alloc(size, align, false)
+    }
+
+    /// Like [`new`](Self::new), every byte zero (a mapped block is zero
+    /// already: the kernel's fresh pages).
+    pub(crate) fn zeroed(size: usize, align: usize) -> Self {
+        Self::alloc(size, align, true)
+    }
+
+    fn alloc(size: usize, align: usize, zeroed: bool) -> Self {
+        let layout = Layout::from_size_align(size, align).expect("block layout");
+        if size == 0 {
+            // A dangling, aligned pointer: nothing is ever read or written
+            // through it (zero slots, or zero-sized slots).
+            let ptr = NonNull::new(align as *mut u8).expect("alignment is non-zero");
+            return Self { ptr, layout, mapped: false };
+        }
+        if size >= MAP_MIN && layout.align() <= MAP_ALIGN {
+            if let Some(ptr) = map(layout) {
+                return Self { ptr, layout, mapped: true };
+            }
+        }
+        // SAFETY: `layout` has a non-zero size (checked above) (std::alloc API contract).
+        let p = unsafe {
+            if zeroed {
+                std::alloc::alloc_zeroed(layout)
+            } else {
+                std::alloc::alloc(layout)
+            }
+        };
+        let Some(ptr) = NonNull::new(p) else { std::alloc::handle_alloc_error(layout) };
+        Self { ptr, layout, mapped: false }
+    }
+
+    /// The first byte.
+    #[inline(always)]
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.ptr.as_ptr()
+    }
+
+    /// Whether the block was mapped directly (returned to the OS on drop).
+    #[cfg(test)]
+    pub(crate) fn is_mapped(&self) -> bool {
+        self.mapped
+    }
+}
+
+impl Drop for Block {
+    fn drop(&mut self) {
+        if self.layout.size() == 0 {
+            return;
+        }
+        if self.mapped {
+            unmap(self.ptr, self.layout.size());
+            return;
+        }
+        // SAFETY: allocated in `new` by `std::alloc::alloc` with this layout, freed once (std::alloc API contract).
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr(), self.layout) };
+    }
+}
+
+#[cfg(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle))))]
+fn map(layout: Layout) -> Option<NonNull<u8>> {
+    // SAFETY: an anonymous private mapping with no address hint touches no
+    // existing memory; failure is reported as MAP_FAILED (mmap(2) contract).
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            layout.size(),
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return None; // fall back to the heap
+    }
+    NonNull::new(p.cast())
+}
+
+#[cfg(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle))))]
+fn unmap(ptr: NonNull<u8>, size: usize) {
+    // SAFETY: `ptr..ptr+size` is exactly a mapping made by `map` and owned
+    // by the dropped block, unmapped once (munmap(2) contract).
+    let r = unsafe { libc::munmap(ptr.as_ptr().cast(), size) };
+    debug_assert_eq!(r, 0, "munmap of an owned mapping failed");
+}
+
+#[cfg(not(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle)))))]
+fn map(_layout: Layout) -> Option<NonNull<u8>> {
+    None
+}
+
+#[cfg(not(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle)))))]
+fn unmap(_ptr: NonNull<u8>, _size: usize) {
+    unreachable!("no block is mapped on this platform");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_blocks_use_the_heap_large_ones_are_mapped_on_linux() {
+        let s = Block::new(1024, 8);
+        assert!(!s.is_mapped());
+        let l = Block::new(MAP_MIN, 8);
+        assert_eq!(l.is_mapped(), cfg!(target_os = "linux"));
+        assert_eq!(l.as_ptr() as usize % 8, 0);
+        // Writable over its whole size.
+        // SAFETY: the block owns MAP_MIN writable bytes.
+        unsafe { std::ptr::write_bytes(l.as_ptr(), 0xAB, MAP_MIN) };
+        let h = Block::zeroed(4096, 8);
+        // SAFETY: the block owns 4096 zeroed bytes.
+        assert!(unsafe { std::slice::from_raw_parts(h.as_ptr(), 4096) }.iter().all(|&b| b == 0));
+        let z = Block::new(0, 16);
+        assert_eq!(z.as_ptr() as usize % 16, 0);
+    }
+}
