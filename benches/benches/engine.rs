@@ -368,14 +368,14 @@ fn loaded() -> Loaded {
         scc: filled(scc_tree(), &keys),
         vec: SortedVec::new(keys),
     };
-    let s = l.tl_flushed.0.stats();
+    let s = l.tl_flushed.0.stats().unwrap();
     assert_eq!((s.segments_l0, s.active_records), (1, 0), "flushed log: one L0 segment, empty memtable");
-    let s = l.tl_mem.0.stats();
+    let s = l.tl_mem.0.stats().unwrap();
     assert_eq!((s.segments_l0, s.active_records, s.ooo_records), (0, N, 0), "memtable log: all in the run");
-    let s = l.tl_mem_ooo5.0.stats();
+    let s = l.tl_mem_ooo5.0.stats().unwrap();
     assert!(s.segments_l0 == 0 && s.ooo_records > 4_000, "ooo log: run + skiplist ({s:?})");
     for tl in [&l.tl_l0, &l.tl_l0_ooo5] {
-        let s = tl.0.stats();
+        let s = tl.0.stats().unwrap();
         assert_eq!((s.segments_l0, s.active_records), (L0_PARTS, 0), "l0 logs: {L0_PARTS} L0 segments");
     }
     l

@@ -74,7 +74,7 @@ fn settle(log: &Timelog<u64>) -> Duration {
     let t0 = Instant::now();
     let deadline = t0 + Duration::from_secs(60);
     loop {
-        let s = log.stats();
+        let s = log.stats().unwrap();
         if (s.sealed_runs == 0 && s.segments_l0 < s.max_delta_segments) || Instant::now() >= deadline {
             break;
         }
@@ -115,7 +115,7 @@ fn measure(n: usize, quick: bool) -> Row {
     }
     let log = log.unwrap();
     let settle_ms = settle(&log).as_secs_f64() * 1e3;
-    let s = log.stats();
+    let s = log.stats().unwrap();
     assert_eq!(log.len().unwrap(), n);
 
     let ops = if quick { 20_000 } else { 200_000 };

@@ -84,7 +84,7 @@ fn on_busy(log: &Timelog<u64>, st: timelog::Result<WriteStatus>) {
 fn settle(log: &Timelog<u64>) -> Duration {
     let t0 = Instant::now();
     let sig = |l: &Timelog<u64>| {
-        let s = l.stats();
+        let s = l.stats().unwrap();
         (s.segments_l0, s.segments_l1, s.tombstone_count, s.sealed_runs, s.records_estimate, s.compactions_total)
     };
     let mut last = sig(log);
@@ -258,7 +258,8 @@ fn summary(cases: &[Case], sh: &Shape) {
                 cell(&c.logs[2].1)
             );
         }
-        let t: Vec<String> = c.logs.iter().map(|(n, l)| format!("{n} {}", l.stats().tombstone_count)).collect();
+        let t: Vec<String> =
+            c.logs.iter().map(|(n, l)| format!("{n} {}", l.stats().unwrap().tombstone_count)).collect();
         println!("{:<8} tombstones: {}", c.d.name(), t.join(", "));
     }
 }

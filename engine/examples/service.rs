@@ -103,7 +103,7 @@ fn main() -> Result<(), timelog::Error> {
     retention.join().expect("retention");
 
     let secs = started.elapsed().as_secs_f64();
-    let stats = log.stats();
+    let stats = log.stats()?;
     println!(
         "writes:  {} ({:.0}/s), busy signals: {}",
         written.load(Ordering::Relaxed),

@@ -70,6 +70,15 @@ impl Bounds {
         Self::half_open(Timestamp::MIN, t)
     }
 
+    /// Timestamps `> t` (what `next_ts(t)` searches); empty for `i64::MAX`.
+    #[inline]
+    pub fn after(t: Timestamp) -> Self {
+        match t.checked_add(1) {
+            Some(lo) => Self::since(lo),
+            None => Self::EMPTY,
+        }
+    }
+
     /// Exactly `t`.
     #[inline]
     pub fn point(t: Timestamp) -> Self {
@@ -138,6 +147,9 @@ mod tests {
         assert_eq!(Bounds::since(5), Bounds { lo: 5, hi: MAX });
         assert_eq!(Bounds::until(5), Bounds { lo: MIN, hi: 4 });
         assert!(Bounds::until(MIN).is_empty());
+        assert_eq!(Bounds::after(5), Bounds { lo: 6, hi: MAX });
+        assert!(Bounds::after(MAX).is_empty());
+        assert_eq!(Bounds::after(MIN), Bounds { lo: MIN + 1, hi: MAX });
         assert_eq!(Bounds::point(MAX), Bounds { lo: MAX, hi: MAX });
         assert_eq!(Bounds::slice(None, None), Bounds::ALL);
         assert_eq!(Bounds::slice(Some(3), None), Bounds { lo: 3, hi: MAX });

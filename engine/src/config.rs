@@ -6,10 +6,14 @@ use crate::Timestamp;
 /// The unit of the `i64` timestamps of a log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum TimeUnit {
+    /// Seconds (`"s"`).
     Seconds,
+    /// Milliseconds (`"ms"`), the default.
     #[default]
     Millis,
+    /// Microseconds (`"us"`).
     Micros,
+    /// Nanoseconds (`"ns"`).
     Nanos,
 }
 
@@ -87,6 +91,8 @@ impl MaintenanceMode {
             other => Err(not_one_of("maintenance", Self::NAMES, format_args!("'{other}'"))),
         }
     }
+
+    /// The name [`parse`](Self::parse) accepts (`"background"`, `"disabled"`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Background => "background",
@@ -120,6 +126,8 @@ impl BusyPolicy {
             other => Err(not_one_of("busy_policy", Self::NAMES, format_args!("'{other}'"))),
         }
     }
+
+    /// The name [`parse`](Self::parse) accepts (`"raise"`, `"silent"`, `"flush"`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Raise => "raise",
@@ -132,11 +140,14 @@ impl BusyPolicy {
 /// Compaction selection knobs (`0` = engine default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CompactionConfig {
-    /// Target bytes of one output L1 segment before it is split (within a window).
+    /// Target bytes of one output L1 segment before it is split (within a
+    /// window); `0` = [`defaults::COMPACTION_TARGET_BYTES`] (64 MiB).
     pub target_bytes: usize,
-    /// At most this many L0 segments are merged by one compaction.
+    /// At most this many L0 segments are merged by one compaction; `0` =
+    /// [`defaults::COMPACTION_MAX_INPUTS`] (64).
     pub max_inputs: usize,
-    /// At most this many L1 windows are rewritten by one compaction.
+    /// At most this many L1 windows are rewritten by one compaction; `0` =
+    /// [`defaults::COMPACTION_MAX_WINDOWS`] (no limit).
     pub max_windows: usize,
 }
 
@@ -155,15 +166,35 @@ pub struct CompactionConfig {
 /// `window_quantum` (0 = none) and `stale_flushes` (0 = never stale).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct AdaptiveConfig {
+    /// Records one L1 window should hold; the window becomes
+    /// `target_records / density`. `0` (the default) = adaptive sizing off.
     pub target_records: u64,
+    /// Smallest window, in the time unit; `0` =
+    /// [`defaults::ADAPTIVE_MIN_WINDOW`] (1).
     pub min_window: i64,
+    /// Largest window, in the time unit; `0` = no bound.
     pub max_window: i64,
+    /// A new window is applied only when it differs from the current one
+    /// by at least this many percent; `0` =
+    /// [`defaults::ADAPTIVE_HYSTERESIS_PCT`] (10).
     pub hysteresis_pct: u32,
+    /// Windows are snapped to a multiple of this, in the time unit; `0` =
+    /// no snapping.
     pub window_quantum: i64,
+    /// Smoothing of the density EWMA, in `[0, 1]` (weight of the newest
+    /// sample); `0` = [`defaults::ADAPTIVE_ALPHA`] (0.2).
     pub alpha: f64,
+    /// Flushes sampled before the window first moves; `0` =
+    /// [`defaults::ADAPTIVE_WARMUP_FLUSHES`] (4).
     pub warmup_flushes: u32,
+    /// Flushes without a density sample after which the estimate is dropped
+    /// and warm-up starts again; `0` = never stale.
     pub stale_flushes: u32,
+    /// Consecutive compactions that failed to publish before the window
+    /// backs off; `0` = [`defaults::ADAPTIVE_FAILURE_BACKOFF_THRESHOLD`] (3).
     pub failure_backoff_threshold: u32,
+    /// How many percent the window grows by on a back-off; `0` =
+    /// [`defaults::ADAPTIVE_FAILURE_BACKOFF_PCT`] (50).
     pub failure_backoff_pct: u32,
 }
 
@@ -172,10 +203,18 @@ pub struct AdaptiveConfig {
 /// `adaptive.target_records` (0 = off).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// The unit of the timestamps (default milliseconds); it sets the
+    /// default `window_size` (one hour) and what
+    /// [`append_now`](crate::Timelog::append_now) writes.
     pub time_unit: TimeUnit,
+    /// Whether a background worker maintains the log (default) or only
+    /// explicit `flush`, `compact` and `maint_step` calls do.
     pub maintenance: MaintenanceMode,
+    /// What a committed write that hits backpressure reports (default
+    /// [`BusyPolicy::Raise`]).
     pub busy_policy: BusyPolicy,
-    /// Retention floor: records below are deleted, writes below are refused.
+    /// Retention floor: records below are deleted, writes below are refused
+    /// ([`Error::BelowFloor`]); `None` (the default) = no floor.
     pub min_ts: Option<Timestamp>,
     /// The default of a binding's per-call ordering hint (the C package's
     /// `mostly_ordered`), echoed in its reports. The engine does not read
@@ -183,19 +222,27 @@ pub struct Config {
     /// order in one pass and sorts it stably when needed, whatever a hint
     /// says.
     pub mostly_ordered_default: bool,
-    /// Seal the active memtable once it holds about this many bytes.
+    /// Seal the active memtable once it holds about this many bytes; `0` =
+    /// [`defaults::MEMTABLE_MAX_BYTES`] (4 MiB).
     pub memtable_max_bytes: usize,
-    /// Target bytes of one page of a segment.
+    /// Target bytes of one page of a segment (timestamps and payloads; a
+    /// page span covers at most one page); `0` =
+    /// [`defaults::TARGET_PAGE_BYTES`] (256 KiB).
     pub target_page_bytes: usize,
-    /// Backpressure: number of sealed, unflushed memtables that makes writes busy.
+    /// Backpressure: number of sealed, unflushed memtables that makes
+    /// writes busy; `0` = [`defaults::SEALED_MAX_RUNS`] (8).
     pub sealed_max_runs: usize,
-    /// Seal early once out-of-order records in the memtable exceed this many bytes.
+    /// Seal early once out-of-order records in the memtable exceed this
+    /// many bytes; `0` = the memtable size (`memtable_max_bytes`).
     pub ooo_budget_bytes: usize,
-    /// Under background maintenance, how long a busy writer waits for the worker.
+    /// Under background maintenance, how long (milliseconds) a busy writer
+    /// first waits for the worker; `0` = [`defaults::SEALED_WAIT_MS`] (no wait).
     pub sealed_wait_ms: u64,
-    /// Sealed memtables flushed by one maintenance step.
+    /// Sealed memtables flushed by one maintenance step; `0` =
+    /// [`defaults::DRAIN_BATCH_LIMIT`] (4).
     pub drain_batch_limit: usize,
-    /// Worker wake-up period.
+    /// Worker wake-up period in milliseconds; `0` =
+    /// [`defaults::MAINTENANCE_WAKEUP_MS`] (10).
     pub maintenance_wakeup_ms: u64,
     /// Scheduling niceness (0–19) of the background maintenance thread on
     /// Linux (`None` = [`defaults::MAINTENANCE_NICE`], 0; other systems
@@ -206,11 +253,14 @@ pub struct Config {
     /// pay: with `busy_policy = Flush` the writer flushes, and once per
     /// memtable it seals does the compaction that is due, on its own thread.
     pub maintenance_nice: Option<u8>,
-    /// Compact once L0 holds this many segments.
+    /// Compact once L0 holds this many segments; `0` =
+    /// [`defaults::MAX_DELTA_SEGMENTS`] (8).
     pub max_delta_segments: usize,
-    /// Width of one L1 window (in the time unit).
+    /// Width of one L1 window, in the time unit; `0` = one hour
+    /// ([`TimeUnit::default_window`]). With adaptive sizing on, the
+    /// starting width.
     pub window_size: i64,
-    /// Windows are aligned to `window_origin + k * window_size`.
+    /// Windows are aligned to `window_origin + k * window_size` (default 0).
     pub window_origin: i64,
     /// Compact when committed tombstones hide at least this fraction of the
     /// stored records (0.0 = off). The default,
@@ -220,7 +270,9 @@ pub struct Config {
     /// the memtables), and each compaction frees at least a quarter of what
     /// it reads.
     pub delete_debt_threshold: f64,
+    /// Compaction selection knobs (default: every one the engine default).
     pub compaction: CompactionConfig,
+    /// Adaptive L1 window sizing (default: off).
     pub adaptive: AdaptiveConfig,
 }
 
@@ -254,12 +306,16 @@ impl Default for Config {
 pub mod defaults {
     // Under the model checkers (loom, shuttle) sizes shrink so that a
     // scenario of a few records seals, flushes and cuts pages.
+    /// `memtable_max_bytes`: 4 MiB.
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     pub const MEMTABLE_MAX_BYTES: usize = 4 << 20;
+    /// `memtable_max_bytes` under the model checkers: 256 bytes.
     #[cfg(any(timelog_loom, timelog_shuttle))]
     pub const MEMTABLE_MAX_BYTES: usize = 256;
+    /// `target_page_bytes`: 256 KiB.
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     pub const TARGET_PAGE_BYTES: usize = 256 << 10;
+    /// `target_page_bytes` under the model checkers: 64 bytes.
     #[cfg(any(timelog_loom, timelog_shuttle))]
     pub const TARGET_PAGE_BYTES: usize = 64;
     /// Smallest page (records); 2 under the model checkers.
@@ -267,30 +323,42 @@ pub mod defaults {
     pub(crate) const MIN_PAGE_RECORDS: usize = 16;
     #[cfg(any(timelog_loom, timelog_shuttle))]
     pub(crate) const MIN_PAGE_RECORDS: usize = 2;
+    /// `sealed_max_runs`: 8 sealed memtables.
     pub const SEALED_MAX_RUNS: usize = 8;
     /// Default `delete_debt_threshold`: see [`super::Config::delete_debt_threshold`].
     pub const DELETE_DEBT_THRESHOLD: f64 = 0.25;
+    /// `sealed_wait_ms`: 0 ms (a busy writer does not wait).
     pub const SEALED_WAIT_MS: u64 = 0;
+    /// `drain_batch_limit`: 4 sealed memtables per step.
     pub const DRAIN_BATCH_LIMIT: usize = 4;
+    /// `maintenance_wakeup_ms`: 10 ms.
     pub const MAINTENANCE_WAKEUP_MS: u64 = 10;
-    /// 0 (was 10): a niced worker is starved when every core is busy and,
-    /// preempted while it holds the maintainer lock, keeps writers from
-    /// helping; sealed memtables, L0 and deleted records then pile up (a
-    /// 100,000-record sliding window peaked at 56-90 MiB over the empty log
-    /// at load 10-13 on 2 cores, against about 13 MiB at niceness 0;
-    /// docs/performance.md, "Memory").
+    /// `maintenance_nice` (`None`): niceness 0 (was 10): a niced worker is
+    /// starved when every core is busy and, preempted while it holds the
+    /// maintainer lock, keeps writers from helping; sealed memtables, L0 and
+    /// deleted records then pile up (a 100,000-record sliding window peaked
+    /// at 56-90 MiB over the empty log at load 10-13 on 2 cores, against
+    /// about 13 MiB at niceness 0; docs/performance.md, "Memory").
     pub const MAINTENANCE_NICE: u8 = 0;
+    /// `max_delta_segments`: 8 L0 segments.
     pub const MAX_DELTA_SEGMENTS: usize = 8;
+    /// `compaction.max_inputs`: 64 L0 segments.
     pub const COMPACTION_MAX_INPUTS: usize = 64;
+    /// `compaction.max_windows`: no limit.
     pub const COMPACTION_MAX_WINDOWS: usize = usize::MAX;
+    /// `compaction.target_bytes`: 64 MiB.
     pub const COMPACTION_TARGET_BYTES: usize = 64 << 20;
     /// Smoothing of the flushed-run density EWMA (`adaptive.alpha = 0`).
     pub const ADAPTIVE_ALPHA: f64 = 0.2;
     /// Smallest adaptive window (`adaptive.min_window = 0`): one time unit.
     pub const ADAPTIVE_MIN_WINDOW: i64 = 1;
+    /// `adaptive.hysteresis_pct`: 10 percent.
     pub const ADAPTIVE_HYSTERESIS_PCT: u32 = 10;
+    /// `adaptive.warmup_flushes`: 4 flushes.
     pub const ADAPTIVE_WARMUP_FLUSHES: u32 = 4;
+    /// `adaptive.failure_backoff_threshold`: 3 failed publications.
     pub const ADAPTIVE_FAILURE_BACKOFF_THRESHOLD: u32 = 3;
+    /// `adaptive.failure_backoff_pct`: 50 percent.
     pub const ADAPTIVE_FAILURE_BACKOFF_PCT: u32 = 50;
 }
 

@@ -1,4 +1,9 @@
 //! Errors returned by the engine.
+//!
+//! The engine decides every refusal — a closed log, reversed bounds, the
+//! retention floor, readers pinning a close, a manual step while the
+//! worker runs — and words its message; a binding maps each variant to its
+//! language's exception and shows the message as is.
 
 use std::fmt;
 
@@ -16,20 +21,40 @@ pub enum Error {
     /// states its rule (see [`config::rule`](crate::config::rule)) and
     /// prints the value given; it is shown as is.
     InvalidConfig(String),
-    /// `t1 > t2` in a range operation.
-    InvalidRange { t1: Timestamp, t2: Timestamp },
-    /// A point delete at `i64::MAX` cannot be written as the half-open range `[T, T+1)`.
+    /// `t1 > t2` in a range operation (see [`Bounds::range`](crate::Bounds::range)).
+    InvalidRange {
+        /// The range's start, as given.
+        t1: Timestamp,
+        /// The range's end (exclusive), as given: smaller than `t1`.
+        t2: Timestamp,
+    },
+    /// A point delete at `i64::MAX` (the timestamp carried) cannot be
+    /// written as the half-open range `[T, T+1)`.
     Unrepresentable(Timestamp),
     /// A write below the retention floor (`min_ts`).
-    BelowFloor { ts: Timestamp, floor: Timestamp },
+    BelowFloor {
+        /// The refused record's timestamp.
+        ts: Timestamp,
+        /// The retention floor: the smallest timestamp a write may have.
+        floor: Timestamp,
+    },
     /// Two parallel inputs of a bulk write have different lengths.
-    LengthMismatch { timestamps: usize, payloads: usize },
-    /// `close()` was refused because readers still pin snapshots of the log.
+    LengthMismatch {
+        /// How many timestamps were given.
+        timestamps: usize,
+        /// How many payloads were given.
+        payloads: usize,
+    },
+    /// `close()` was refused because readers still pin snapshots of the
+    /// log (the number of pinned snapshots carried).
     Pinned(usize),
-    /// `validate()` found a broken invariant.
+    /// `validate()` found a broken invariant (described by the message).
     Corrupt(String),
     /// An argument was out of its domain (e.g. a histogram bucket width `<= 0`).
     InvalidArgument(String),
+    /// [`maint_step`](crate::Timelog::maint_step) was called while the
+    /// background worker runs: manual steps are for logs without a worker.
+    WorkerRunning,
 }
 
 impl fmt::Display for Error {
@@ -60,21 +85,15 @@ impl fmt::Display for Error {
             ),
             Error::Corrupt(msg) => write!(f, "invariant violated: {msg}"),
             Error::InvalidArgument(msg) => f.write_str(msg),
+            Error::WorkerRunning => f.write_str(
+                "maint_step() is for maintenance='disabled': this log's background worker is running; \
+                 call flush() or compact() to force work now, or stop_maintenance() first to step by hand",
+            ),
         }
     }
 }
 
 impl std::error::Error for Error {}
-
-/// The retention-floor rule of every write: a record at `ts` below `floor`
-/// is refused with [`Error::BelowFloor`] (`None`: no floor).
-#[inline]
-pub fn check_floor(ts: Timestamp, floor: Option<Timestamp>) -> Result<()> {
-    match floor {
-        Some(floor) if ts < floor => Err(Error::BelowFloor { ts, floor }),
-        _ => Ok(()),
-    }
-}
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

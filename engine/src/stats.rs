@@ -38,7 +38,8 @@ pub(crate) struct Counters {
     /// The adaptive L1 window; 0 until adaptive sizing first sets it (the
     /// configured window is in use until then). Written only under the
     /// maintainer lock, which also covers every compaction that reads it
-    /// (`Inner::l1_window`), so one compaction sees one window.
+    /// (`Maint::l1_window` in `maint/compact.rs`), so one compaction sees
+    /// one window.
     pub(crate) adaptive_window: AtomicI64,
     /// Consecutive compactions that failed to publish (reset by a success
     /// or a back-off).
@@ -224,40 +225,66 @@ pub(crate) fn adaptive_target(a: &AdaptiveResolved, density: f64) -> i64 {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stats {
     // storage
+    /// L0 segments (flushed memtables not yet compacted).
     pub segments_l0: usize,
+    /// L1 segments (compacted, windowed, non-overlapping).
     pub segments_l1: usize,
+    /// Pages of all segments.
     pub pages_total: usize,
-    /// Records stored in segments and memtables, before tombstone filtering.
+    /// Visible records (what `len()` returns, tombstones applied).
     pub records_estimate: usize,
     /// Records physically stored (segments and memtables), deleted ones
     /// included until a flush or compaction drops them.
     pub records_stored: usize,
+    /// Smallest visible timestamp (`None`: no record).
     pub min_ts: Option<Timestamp>,
+    /// Greatest visible timestamp (`None`: no record).
     pub max_ts: Option<Timestamp>,
+    /// Tombstones held: the manifest's list and those still in memtables.
     pub tombstone_count: usize,
     // memtable
+    /// Records in the active memtable (in-order run and out-of-order index).
     pub active_records: usize,
+    /// Records of the active memtable that arrived out of order.
     pub ooo_records: usize,
+    /// Sealed memtables waiting for a flush (backpressure at
+    /// `sealed_max_runs`).
     pub sealed_runs: usize,
     // operational
+    /// Memtables sealed since the log was built.
     pub seals_total: u64,
+    /// Seals triggered early by the out-of-order budget (`ooo_budget_bytes`).
     pub ooo_budget_hits: u64,
+    /// Busy writers that waited for the background worker (`sealed_wait_ms > 0`).
     pub backpressure_waits: u64,
+    /// Flushes published (a sealed memtable became an L0 segment).
     pub flushes_total: u64,
+    /// Compactions published.
     pub compactions_total: u64,
+    /// Compaction publications retried over a manifest a concurrent seal changed.
     pub compaction_retries: u64,
+    /// Compactions abandoned because their inputs changed before publication
+    /// (the C package's `EBUSY`).
     pub compaction_publish_ebusy: u64,
+    /// Writes that hit backpressure (whatever `busy_policy` reported).
     pub busy_events: u64,
+    /// Bulk-write items a caller skipped (`Timelog::note_extend_skipped`).
     pub extend_skipped: u64,
     /// Retired memtables and segments still alive because a snapshot pins them.
     pub retired_queue_len: usize,
     /// Live snapshots (iterators, page spans, explicit snapshots).
     pub pinned_readers: usize,
     // compaction selection
+    /// The L1 window in use, in the time unit (the adaptive one once set).
     pub window_size: i64,
+    /// The windows' alignment (`window_origin` of the configuration).
     pub window_origin: Timestamp,
+    /// L0 segments that trigger a compaction (resolved `max_delta_segments`).
     pub max_delta_segments: usize,
+    /// Fraction (0.0–1.0) of stored records that committed tombstones hide
+    /// and only a compaction can drop; compared with `delete_debt_threshold`.
     pub delete_debt: f64,
+    /// Distinct L1 windows holding segments.
     pub l1_windows: usize,
     /// Compaction selections made (by `compact()`, `maint_step()` and the worker).
     pub select_calls: u64,
@@ -276,7 +303,9 @@ pub struct Stats {
     /// changed) since the last success or back-off.
     pub adaptive_failures: u64,
     // sequencing
+    /// The visible watermark: every write with a sequence up to it is visible.
     pub visible_seq: u64,
+    /// Version of the current manifest (incremented by every publication).
     pub manifest_version: u64,
 }
 
@@ -296,7 +325,7 @@ mod tests {
         log.note_extend_skipped(3);
         log.note_alloc_failure();
         log.compact().unwrap();
-        let s = log.stats();
+        let s = log.stats().unwrap();
         let pairs = [
             (Counter::SealsTotal, s.seals_total),
             (Counter::OooBudgetHits, s.ooo_budget_hits),

@@ -22,6 +22,7 @@ use std::sync::atomic::Ordering::Relaxed;
 #[cfg(feature = "test-hooks")]
 use std::time::Duration;
 
+use crate::bounds::Bounds;
 use crate::catalog::Catalog;
 use crate::config::{Config, MaintenanceMode, Resolved};
 use crate::error::{Error, Result};
@@ -102,6 +103,8 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
     }
 
+    /// The retention-floor rule of every write (the only copy): a record
+    /// at `ts` below the floor is refused with [`Error::BelowFloor`].
     #[inline]
     fn check_floor(&self, ts: Timestamp) -> Result<()> {
         let floor = self.floor.load(Relaxed);
@@ -209,10 +212,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
 
     fn push_tombstone(&self, t1: Timestamp, t2: Timestamp) -> Result<WriteStatus> {
         self.check_open()?;
-        if t1 > t2 {
-            return Err(Error::InvalidRange { t1, t2 });
-        }
-        if t1 == t2 {
+        if Bounds::range(t1, t2)?.is_empty() {
             return Ok(WriteStatus::Ok);
         }
         let (seq, mt) = self.with_active(|mt| {
@@ -285,10 +285,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     pub fn extend<I: IntoIterator<Item = (Timestamp, T)>>(&self, records: I) -> Result<WriteStatus> {
         self.inner.check_open()?;
         let mut batch: Vec<(Timestamp, T)> = records.into_iter().collect();
-        let floor = self.inner.floor.load(Relaxed);
-        if let Some(&(ts, _)) = batch.iter().find(|r| r.0 < floor) {
-            return Err(Error::BelowFloor { ts, floor });
-        }
+        batch.iter().try_for_each(|r| self.inner.check_floor(r.0))?;
         if !batch.windows(2).all(|w| w[0].0 <= w[1].0) {
             batch.sort_by_key(|r| r.0);
         }
@@ -348,27 +345,30 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         Ok(self.inner.catalog.read(&self.inner.seq).into_snapshot())
     }
 
-    /// Records in `[t1, t2)`; `t1 > t2` is an error, `t1 == t2` empty.
+    /// A cursor over `b` of a snapshot taken now.
+    pub fn cursor(&self, b: Bounds, order: Order) -> Result<Cursor<T>> {
+        Ok(self.snapshot()?.into_cursor(b.lo, b.hi, order))
+    }
+
+    /// Records in `[t1, t2)`; `t1 > t2` is an error, `t1 == t2` empty
+    /// ([`Bounds::range`]).
     pub fn range(&self, t1: Timestamp, t2: Timestamp, order: Order) -> Result<Cursor<T>> {
-        if t1 > t2 {
-            return Err(Error::InvalidRange { t1, t2 });
-        }
-        Ok(self.snapshot()?.range(t1, t2, order))
+        self.cursor(Bounds::range(t1, t2)?, order)
     }
 
-    /// Records at or after `t`.
+    /// Records at or after `t` ([`Bounds::since`]).
     pub fn since(&self, t: Timestamp, order: Order) -> Result<Cursor<T>> {
-        Ok(self.snapshot()?.since(t, order))
+        self.cursor(Bounds::since(t), order)
     }
 
-    /// Records before `t`.
+    /// Records before `t` ([`Bounds::until`]).
     pub fn until(&self, t: Timestamp, order: Order) -> Result<Cursor<T>> {
-        Ok(self.snapshot()?.until(t, order))
+        self.cursor(Bounds::until(t), order)
     }
 
     /// Every record.
     pub fn all(&self, order: Order) -> Result<Cursor<T>> {
-        Ok(self.snapshot()?.all(order))
+        self.cursor(Bounds::ALL, order)
     }
 
     /// A short-lived view for one-shot reads, from the same snapshot
@@ -404,25 +404,44 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         self.with_view(|v| Self::next_ts_in(&v, t))
     }
 
-    /// `next_ts` in a view (shared with the model checkers' twin).
+    /// `next_ts` in a view (shared with the model checkers' twin): the
+    /// first timestamp of [`Bounds::after`]`(t)`.
     #[inline]
     fn next_ts_in(v: &crate::query::plan::View<'_, T>, t: Timestamp) -> Option<Timestamp> {
-        t.checked_add(1).and_then(|t| v.first_at_or_after(t))
+        Self::first_in(v, Bounds::after(t))
     }
 
-    /// Greatest visible timestamp `< t`.
+    /// Smallest visible timestamp in `b`.
+    #[inline]
+    fn first_in(v: &crate::query::plan::View<'_, T>, b: Bounds) -> Option<Timestamp> {
+        if b.is_empty() {
+            return None;
+        }
+        v.first_at_or_after(b.lo).filter(|&t| t <= b.hi)
+    }
+
+    /// Greatest visible timestamp in `b`.
+    #[inline]
+    fn last_in(v: &crate::query::plan::View<'_, T>, b: Bounds) -> Option<Timestamp> {
+        if b.is_empty() {
+            return None;
+        }
+        v.last_at_or_before(b.hi).filter(|&t| t >= b.lo)
+    }
+
+    /// Greatest visible timestamp `< t`: the last of [`Bounds::until`]`(t)`.
     pub fn prev_ts(&self, t: Timestamp) -> Result<Option<Timestamp>> {
-        self.with_view(|v| t.checked_sub(1).and_then(|t| v.last_at_or_before(t)))
+        self.with_view(|v| Self::last_in(&v, Bounds::until(t)))
     }
 
     /// Smallest visible timestamp.
     pub fn min_ts(&self) -> Result<Option<Timestamp>> {
-        self.with_view(|v| v.first_at_or_after(Timestamp::MIN))
+        self.with_view(|v| Self::first_in(&v, Bounds::ALL))
     }
 
     /// Greatest visible timestamp.
     pub fn max_ts(&self) -> Result<Option<Timestamp>> {
-        self.with_view(|v| v.last_at_or_before(Timestamp::MAX))
+        self.with_view(|v| Self::last_in(&v, Bounds::ALL))
     }
 
     /// Number of visible records.
@@ -433,16 +452,25 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// `len` in a view (shared with the model checkers' twin).
     #[inline]
     fn len_in(v: &crate::query::plan::View<'_, T>) -> usize {
-        v.count(Timestamp::MIN, Timestamp::MAX)
+        Self::count_in(v, Bounds::ALL)
+    }
+
+    /// Visible records in `b` (0 when `b` is empty).
+    #[inline]
+    fn count_in(v: &crate::query::plan::View<'_, T>, b: Bounds) -> usize {
+        if b.is_empty() {
+            0
+        } else {
+            v.count(b.lo, b.hi)
+        }
     }
 
     /// Number of visible records in `[t1, t2)`, read from one consistent
-    /// view without touching payloads; `t1 > t2` is an error, `t1 == t2` is 0.
+    /// view without touching payloads; `t1 > t2` is an error, `t1 == t2` is 0
+    /// ([`Bounds::range`]).
     pub fn count(&self, t1: Timestamp, t2: Timestamp) -> Result<usize> {
-        if t1 > t2 {
-            return Err(Error::InvalidRange { t1, t2 });
-        }
-        self.with_view(|v| crate::query::snapshot::half_open(t1, t2).map_or(0, |(lo, hi)| v.count(lo, hi)))
+        let b = Bounds::range(t1, t2)?;
+        self.with_view(|v| Self::count_in(&v, b))
     }
 
     /// Visible records per time bucket of `[t1, t2)`, from one consistent
@@ -458,15 +486,14 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     }
 
     /// Zero-copy spans of flushed pages overlapping `[t1, t2)` (`None`
-    /// bounds = unbounded).
+    /// bounds = unbounded, [`Bounds::slice`]: a reversed or empty range has
+    /// no spans).
     pub fn page_spans(&self, t1: Option<Timestamp>, t2: Option<Timestamp>) -> Result<Vec<PageSpan<T>>> {
-        let lo = t1.unwrap_or(Timestamp::MIN);
-        let hi = match t2 {
-            None => Timestamp::MAX,
-            Some(t2) if t2 <= lo => return Ok(Vec::new()),
-            Some(t2) => t2 - 1,
-        };
-        Ok(self.snapshot()?.page_spans(lo, hi))
+        let b = Bounds::slice(t1, t2);
+        if b.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(self.snapshot()?.page_spans(b.lo, b.hi))
     }
 
     // ----- maintenance --------------------------------------------------
@@ -491,8 +518,16 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
 
     /// One unit of maintenance (flush a few sealed memtables, or one
     /// compaction when triggered). Returns whether it did any work.
+    ///
+    /// Manual steps are for logs without a background worker (as in the C
+    /// package): while the worker runs, [`Error::WorkerRunning`] (call
+    /// [`flush`](Self::flush) or [`compact`](Self::compact) to force work,
+    /// or [`stop_maintenance`](Self::stop_maintenance) first).
     pub fn maint_step(&self) -> Result<bool> {
         self.inner.check_open()?;
+        if self.maintenance_running() {
+            return Err(Error::WorkerRunning);
+        }
         Ok(self.inner.maint().step())
     }
 
@@ -516,8 +551,17 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// Stops the background worker and waits for it (idempotent). Called
     /// on the worker thread itself (from code a payload release runs), it
     /// tells the worker to stop and returns: the worker exits when the
-    /// current step ends.
-    pub fn stop_maintenance(&self) {
+    /// current step ends. [`Error::Closed`] on a closed log (whose worker
+    /// [`close`](Self::close) already stopped).
+    pub fn stop_maintenance(&self) -> Result<()> {
+        self.inner.check_open()?;
+        self.stop_worker();
+        Ok(())
+    }
+
+    /// [`stop_maintenance`](Self::stop_maintenance) whether closed or not
+    /// (for `close`, `fork_prepare` and `Drop`).
+    fn stop_worker(&self) {
         let h = self.worker.lock().unwrap().take();
         if let Some(h) = h {
             self.inner.maint.request_stop();
@@ -554,7 +598,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// waits for `finish`).
     pub fn fork_prepare(&self) -> ForkGuard<'_, T> {
         let restart = self.maintenance_running();
-        self.stop_maintenance();
+        self.stop_worker();
         let maint = self.inner.maint().lock();
         ForkGuard { log: self, maint: Some(maint), restart }
     }
@@ -611,7 +655,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         if self.inner.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        self.stop_maintenance();
+        self.stop_worker();
         let _g = self.inner.maint().lock();
         // Publish an empty manifest: the old one, and everything only it
         // referenced, is dropped as soon as in-flight one-shot reads end.
@@ -624,19 +668,25 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         self.inner.closed.load(Ordering::Acquire)
     }
 
+    /// [`Error::Closed`] if the log is closed, as every operation checks
+    /// first; for callers that convert their input before calling a
+    /// write (a binding's batch), so a closed log is reported before any
+    /// conversion error.
+    pub fn check_open(&self) -> Result<()> {
+        self.inner.check_open()
+    }
+
     // ----- introspection ------------------------------------------------
 
-    /// Counters and layer sizes.
-    pub fn stats(&self) -> Stats {
+    /// Counters and layer sizes; [`Error::Closed`] on a closed log.
+    pub fn stats(&self) -> Result<Stats> {
         let i = &self.inner;
+        i.check_open()?;
         let m = i.catalog.load();
         let c = &i.counters;
         let segs = m.l0.iter().chain(m.l1.iter());
-        let (min_ts, max_ts) = if i.closed.load(Relaxed) {
-            (None, None)
-        } else {
-            (self.min_ts().unwrap_or(None), self.max_ts().unwrap_or(None))
-        };
+        // A `close` racing this report empties the reads: no error then.
+        let (min_ts, max_ts) = (self.min_ts().unwrap_or(None), self.max_ts().unwrap_or(None));
         let mut tombstone_count = m.tombstones.len();
         let mut mem_records = 0;
         for mt in m.sealed.iter().chain(std::iter::once(&m.active)) {
@@ -644,16 +694,12 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             mem_records += mt.len();
         }
         let windows: std::collections::BTreeSet<_> = m.l1.iter().map(|s| s.window).collect();
-        Stats {
+        Ok(Stats {
             segments_l0: m.l0.len(),
             segments_l1: m.l1.len(),
             pages_total: segs.clone().map(|s| s.pages.len()).sum(),
-            records_estimate: if i.closed.load(Relaxed) {
-                segs.map(|s| s.len).sum::<usize>() + mem_records
-            } else {
-                self.len().unwrap_or(0)
-            },
-            records_stored: m.l0.iter().chain(m.l1.iter()).map(|s| s.len).sum::<usize>() + mem_records,
+            records_estimate: self.len().unwrap_or(0),
+            records_stored: segs.map(|s| s.len).sum::<usize>() + mem_records,
             min_ts,
             max_ts,
             tombstone_count,
@@ -685,7 +731,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             adaptive_failures: c.adaptive_failures.load(Relaxed),
             visible_seq: i.seq.visible(),
             manifest_version: m.version,
-        }
+        })
     }
 
     /// Contention audit (test-only, `contention-audit`): named byte ranges
@@ -718,8 +764,10 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         v
     }
 
-    /// Checks the engine's invariants; returns the first violation.
+    /// Checks the engine's invariants; returns the first violation
+    /// ([`Error::Corrupt`]), or [`Error::Closed`] on a closed log.
     pub fn validate(&self) -> Result<()> {
+        self.inner.check_open()?;
         crate::validate::validate(&self.inner.catalog, &self.inner.seq)
     }
 
@@ -786,7 +834,7 @@ impl<T: Clone + Send + Sync + 'static> Drop for Timelog<T> {
         if crate::sync::unwinding() {
             return;
         }
-        self.stop_maintenance();
+        self.stop_worker();
     }
 }
 

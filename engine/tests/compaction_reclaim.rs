@@ -24,9 +24,9 @@ fn compaction_releases_deleted_payloads_after_snapshots_go() {
     log.compact().unwrap();
     // The old snapshot still sees (and so pins) the deleted records.
     assert_eq!(snap.len(), 200);
-    assert!(log.stats().retired_queue_len > 0);
+    assert!(log.stats().unwrap().retired_queue_len > 0);
     drop(snap);
-    assert_eq!(log.stats().retired_queue_len, 0);
+    assert_eq!(log.stats().unwrap().retired_queue_len, 0);
     assert_eq!(log.len().unwrap(), 50);
     assert_eq!(Arc::strong_count(&payload), 1 + 50, "deleted payloads must be dropped");
     log.close().unwrap();
@@ -49,7 +49,7 @@ fn compaction_builds_windowed_non_overlapping_l1() {
         let _ = log.append(*t, i as u64).unwrap();
     }
     log.compact().unwrap();
-    let st = log.stats();
+    let st = log.stats().unwrap();
     assert_eq!(st.segments_l0, 0);
     assert_eq!(st.l1_windows, 10);
     log.validate().unwrap();
@@ -69,6 +69,34 @@ fn close_refuses_while_pinned_then_discards() {
     assert!(matches!(log.append(2, 2), Err(timelog::Error::Closed)));
     assert!(log.is_closed());
     log.close().unwrap();
+}
+
+/// The engine decides the closed-log policy of every call (a binding only
+/// maps `Error::Closed`): introspection and worker control refuse a closed
+/// log too. A manual maintenance step is refused while the background
+/// worker runs (`Error::WorkerRunning`, whose message says what to do).
+#[test]
+fn closed_log_and_running_worker_refusals_are_the_engines() {
+    use timelog::Error;
+    let log: Timelog<u8> = Timelog::new();
+    assert!(log.maintenance_running());
+    assert_eq!(log.maint_step(), Err(Error::WorkerRunning));
+    let msg = Error::WorkerRunning.to_string();
+    assert!(msg.contains("call flush() or compact()") && msg.contains("stop_maintenance() first"), "{msg}");
+    log.stop_maintenance().unwrap();
+    assert_eq!(log.maint_step(), Ok(false), "no worker: the step runs (nothing to do)");
+    log.start_maintenance().unwrap();
+    let _ = log.append(1, 1).unwrap();
+    assert_eq!(log.stats().unwrap().records_estimate, 1);
+    log.validate().unwrap();
+    log.check_open().unwrap();
+    log.close().unwrap();
+    assert_eq!(log.stats().map(|_| ()), Err(Error::Closed));
+    assert_eq!(log.validate(), Err(Error::Closed));
+    assert_eq!(log.stop_maintenance(), Err(Error::Closed));
+    assert_eq!(log.maint_step(), Err(Error::Closed));
+    assert_eq!(log.check_open(), Err(Error::Closed));
+    assert!(!log.maintenance_running(), "close stopped the worker");
 }
 
 /// Waits up to `secs` for `cond`, polling.
@@ -103,7 +131,7 @@ fn delete_over_flushed_data_is_debt_at_once_and_the_worker_reclaims_it() {
     // stop compaction, so read the debt from stats right after the delete.
     let _ = log.delete_before(8_000).unwrap();
     assert!(wait_for(20, || Arc::strong_count(&payload) == 2_001), "the worker compacted the debt away");
-    let st = log.stats();
+    let st = log.stats().unwrap();
     assert_eq!(st.tombstone_count, 0, "the applied tombstone was retired");
     assert_eq!(st.delete_debt, 0.0);
     assert_eq!(log.len().unwrap(), 2_000);
@@ -116,14 +144,14 @@ fn delete_debt_is_current_before_any_flush() {
         Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
     let _ = log.extend((0..1_000).map(|t| (t, t as u64))).unwrap();
     log.flush().unwrap();
-    assert_eq!(log.stats().delete_debt, 0.0);
+    assert_eq!(log.stats().unwrap().delete_debt, 0.0);
     let _ = log.delete_range(0, 500).unwrap();
-    let d = log.stats().delete_debt;
+    let d = log.stats().unwrap().delete_debt;
     assert!((d - 0.5).abs() < 1e-9, "half of the stored records are hidden: {d}");
     // One maintenance step flushes the delete and compacts.
     assert!(log.maint_step().unwrap());
-    assert_eq!(log.stats().delete_debt, 0.0);
-    assert_eq!(log.stats().tombstone_count, 0);
+    assert_eq!(log.stats().unwrap().delete_debt, 0.0);
+    assert_eq!(log.stats().unwrap().tombstone_count, 0);
     assert_eq!(log.len().unwrap(), 500);
     // 0.0 = off: nothing happens.
     let off: Timelog<u64> = Timelog::with_config(Config {
@@ -136,7 +164,7 @@ fn delete_debt_is_current_before_any_flush() {
     off.flush().unwrap();
     let _ = off.delete_range(0, 900).unwrap();
     assert!(!off.maint_step().unwrap());
-    assert_eq!(off.stats().segments_l0, 1);
+    assert_eq!(off.stats().unwrap().segments_l0, 1);
 }
 
 /// `delete_before` / `delete_range` chains collapse to one tombstone in the
@@ -162,7 +190,7 @@ fn delete_chains_collapse_to_one_tombstone() {
         let _ = log.delete_range(50_000, 50_000 + k * 5).unwrap();
     }
     log.flush().unwrap();
-    assert_eq!(log.stats().tombstone_count, 2, "one per chain");
+    assert_eq!(log.stats().unwrap().tombstone_count, 2, "one per chain");
     for (cut, s) in &snaps {
         assert_eq!(s.len(), (100_000 - cut) as usize, "a snapshot between deletes keeps its view");
         assert_eq!(s.all(Order::Asc).next().map(|r| r.0), Some(*cut));
@@ -172,7 +200,7 @@ fn delete_chains_collapse_to_one_tombstone() {
     assert_eq!(log.next_ts(49_999).unwrap(), Some(60_000));
     drop(snaps);
     log.compact().unwrap();
-    assert_eq!(log.stats().tombstone_count, 0);
+    assert_eq!(log.stats().unwrap().tombstone_count, 0);
     assert_eq!(log.len().unwrap(), 70_000);
 }
 
@@ -203,11 +231,11 @@ fn sliding_window_keeps_tombstones_and_storage_bounded() {
             if t % 100_000 == 0 {
                 // Let the worker catch up the way a paced stream would.
                 let settled = wait_for(10, || {
-                    let st = log.stats();
+                    let st = log.stats().unwrap();
                     st.sealed_runs == 0 && st.delete_debt < 0.25
                 });
-                assert!(settled, "maintenance keeps up: {:?}", log.stats());
-                let st = log.stats();
+                assert!(settled, "maintenance keeps up: {:?}", log.stats().unwrap());
+                let st = log.stats().unwrap();
                 let stored = st.records_stored - st.active_records;
                 max_stored = max_stored.max(stored);
                 max_tombs = max_tombs.max(st.tombstone_count);
@@ -313,10 +341,10 @@ fn starved_worker_writer_keeps_sliding_window_bounded_under_flush_policy() {
             let _ = log.delete_before(t + 1 - window).unwrap();
         }
         if (t + 1) % 50_000 == 0 {
-            max_stored = max_stored.max(log.stats().records_stored);
+            max_stored = max_stored.max(log.stats().unwrap().records_stored);
         }
     }
-    let st = log.stats();
+    let st = log.stats().unwrap();
     assert_eq!(st.records_estimate, window as usize);
     assert!(st.compactions_total > 0, "the writer compacted: {st:?}");
     // The window, plus the delete debt threshold's share of what is stored,

@@ -139,7 +139,7 @@ struct Bound {
 
 impl Bound {
     fn of(log: &Timelog<u64>, records: usize) -> Self {
-        let s = log.stats();
+        let s = log.stats().unwrap();
         Self {
             segs: (s.segments_l0 + s.segments_l1) as u64,
             mems: 2 * (s.sealed_runs + 1) as u64,
@@ -386,7 +386,7 @@ fn deletes_over_a_sealed_memtable_from_the_next_one() {
     let n = 6_000i64;
     let (log, mut model) = build(Layout::Run, n);
     assert!(log.test_seal_active());
-    assert_eq!(log.stats().sealed_runs, 1);
+    assert_eq!(log.stats().unwrap().sealed_runs, 1);
     let mut rng = Rng(7);
     let ranges = deletes(Pattern::Nested, n, &mut rng);
     for &(a, b) in &ranges {
@@ -471,7 +471,7 @@ fn timing() {
         let deleted = retention_log(true, settle);
         assert_eq!(fresh.len().unwrap(), deleted.len().unwrap(), "same live records");
         let shape = |l: &Timelog<u64>| {
-            let s = l.stats();
+            let s = l.stats().unwrap();
             format!(
                 "L0 {} L1 {} sealed {} tombstones {}",
                 s.segments_l0, s.segments_l1, s.sealed_runs, s.tombstone_count
@@ -589,6 +589,6 @@ fn readers_beside_a_sliding_window_writer() {
     for r in readers {
         assert!(r.join().unwrap() >= 20);
     }
-    log.stop_maintenance();
+    log.stop_maintenance().unwrap();
     log.validate().unwrap();
 }

@@ -74,7 +74,7 @@ fn scenario(seed: u64) {
             assert_eq!(log.count(t1, t2).unwrap(), naive(&m, t1, t2, t2 - t1).iter().sum::<u64>() as usize);
         }
     }
-    let s = log.stats();
+    let s = log.stats().unwrap();
     assert!(s.pages_total > 3, "{s:?}");
 }
 

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{burst, small_config, Model, Rng};
-use timelog::{Order, Snapshot, Timelog};
+use timelog::{Config, MaintenanceMode, Order, Snapshot, Timelog};
 
 fn check(snap: &Snapshot<u64>, model: &Model, rng: &mut Rng, lo: i64, hi: i64) {
     let sorted = model.sorted();
@@ -66,7 +66,7 @@ fn scenario(seed: u64) {
             }
         }
     }
-    let s = log.stats();
+    let s = log.stats().unwrap();
     assert!(s.pages_total > 3, "{s:?}");
 }
 
@@ -96,7 +96,7 @@ fn cursor_read_paths_agree() {
             _ => {}
         }
     }
-    let s = log.stats();
+    let s = log.stats().unwrap();
     assert!(s.segments_l0 > 1 && s.ooo_records > 0, "overlapping sources: {s:?}");
     let snap = log.snapshot().unwrap();
     let asc = m.sorted();
@@ -163,4 +163,39 @@ fn cursor_read_paths_agree() {
         let got: Vec<_> = c.collect();
         assert_eq!(got, want[1..(778).min(want.len())], "truncate {order:?}");
     }
+}
+
+/// The facade's read paths at the edges of `i64` (their bounds come from
+/// `timelog::Bounds`): navigation past either end finds nothing, open ends
+/// include `i64::MIN` and `i64::MAX`, reversed named ranges are refused and
+/// reversed optional page-span bounds are empty.
+#[test]
+fn facade_bounds_at_the_int64_edges() {
+    const MIN: i64 = i64::MIN;
+    const MAX: i64 = i64::MAX;
+    let log: Timelog<u64> =
+        Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+    for (t, v) in [(MIN, 0), (0, 1), (MAX, 2)] {
+        let _ = log.append(t, v).unwrap();
+    }
+    assert_eq!(log.next_ts(MAX).unwrap(), None);
+    assert_eq!(log.prev_ts(MIN).unwrap(), None);
+    assert_eq!(log.next_ts(MIN).unwrap(), Some(0));
+    assert_eq!(log.prev_ts(MAX).unwrap(), Some(0));
+    assert_eq!((log.min_ts().unwrap(), log.max_ts().unwrap()), (Some(MIN), Some(MAX)));
+    assert_eq!(log.since(MAX, Order::Asc).unwrap().collect::<Vec<_>>(), vec![(MAX, 2)]);
+    assert_eq!(log.until(MIN, Order::Asc).unwrap().count(), 0);
+    assert_eq!(log.until(MAX, Order::Desc).unwrap().map(|r| r.1).collect::<Vec<_>>(), vec![1, 0]);
+    assert_eq!(log.range(MIN, MAX, Order::Asc).unwrap().count(), 2, "[MIN, MAX) leaves MAX out");
+    assert_eq!(log.count(MIN, MAX).unwrap(), 2);
+    assert_eq!(log.count(5, 5).unwrap(), 0);
+    assert_eq!(log.count(6, 5), Err(timelog::Error::InvalidRange { t1: 6, t2: 5 }));
+    assert!(matches!(log.range(6, 5, Order::Asc), Err(timelog::Error::InvalidRange { t1: 6, t2: 5 })));
+    assert_eq!(log.len().unwrap(), 3);
+    log.flush().unwrap();
+    let spans = |t1, t2| log.page_spans(t1, t2).unwrap().iter().map(|s| s.len()).sum::<usize>();
+    assert_eq!(spans(None, None), 3);
+    assert_eq!(spans(Some(0), None), 2, "an open end reads through MAX");
+    assert_eq!(spans(None, Some(0)), 1);
+    assert_eq!(spans(Some(5), Some(3)), 0, "reversed optional bounds are empty");
 }

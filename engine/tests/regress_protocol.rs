@@ -91,5 +91,5 @@ fn backpressure_wait_wakes_up_on_progress() {
         i += 1;
     }
     assert!(slowest < Duration::from_secs(5), "a backpressure wait missed the worker's progress ({slowest:?})");
-    log.stop_maintenance();
+    log.stop_maintenance().unwrap();
 }

@@ -112,7 +112,7 @@ fn stress(writers: usize, readers: usize, cfg: Config) {
         assert_eq!(last[w], acked[w].load(Ordering::Acquire), "writer {w}: acknowledged writes missing");
     }
     log.validate().unwrap();
-    let st = log.stats();
+    let st = log.stats().unwrap();
     assert!(st.seals_total > 0 && st.flushes_total > 0, "the stress never exercised seal/flush: {st:?}");
     log.compact().unwrap();
     assert_eq!(log.len().unwrap(), rows.len());

@@ -387,7 +387,7 @@ pub fn err(e: timelog::Error) -> PyErr {
     use timelog::Error as E;
     match e {
         E::Closed => TimelogError::new_err("Timelog is closed"),
-        E::Pinned(_) | E::Corrupt(_) => TimelogError::new_err(e.to_string()),
+        E::Pinned(_) | E::Corrupt(_) | E::WorkerRunning => TimelogError::new_err(e.to_string()),
         E::InvalidConfig(_)
         | E::InvalidRange { .. }
         | E::Unrepresentable(_)

@@ -322,9 +322,8 @@ impl PyTimelog {
         // stably by the engine whatever the hint; only its type is checked.
         let _ = mostly_ordered;
         let st = self.state();
-        if st.log.is_closed() {
-            return Err(err(timelog::Error::Closed));
-        }
+        // A closed log raises before any item is converted (the engine's check).
+        st.log.check_open().map_err(err)?;
         if !insert_on_error && !items.hasattr("__len__")? {
             return Err(PyTypeError::new_err(
                 "extend(insert_on_error=False) validates the whole batch first and needs a sequence, not a generator or iterator; pass list(items)",
@@ -823,13 +822,7 @@ impl PyTimelog {
     /// Raises: TimelogError if the log is closed.
     fn maint_step(&self, py: Python<'_>) -> PyResult<bool> {
         let st = self.state();
-        // As in the C package: manual steps are for logs without a worker.
-        if st.log.maintenance_running() {
-            return Err(crate::TimelogError::new_err(
-                "maint_step() is for maintenance='disabled': this log's background worker is running; \
-                 call flush() or compact() to force work now, or stop_maintenance() first to step by hand",
-            ));
-        }
+        // The engine refuses while the worker runs (`Error::WorkerRunning`).
         released(py, || st.log.maint_step()).map_err(err)
     }
 
@@ -872,12 +865,8 @@ impl PyTimelog {
     /// Raises: TimelogError if the log is closed.
     fn stop_maintenance(&self, py: Python<'_>) -> PyResult<()> {
         let st = self.state();
-        if st.log.is_closed() {
-            return Err(err(timelog::Error::Closed));
-        }
         // The worker attaches to the interpreter for each step: wait for it detached.
-        released(py, || st.log.stop_maintenance());
-        Ok(())
+        released(py, || st.log.stop_maintenance()).map_err(err)
     }
 
     /// Counters and settings, by section: {'storage': {...}, 'memtable': {...}, 'operational': {...}, ...}.
@@ -886,22 +875,14 @@ impl PyTimelog {
     ///
     /// Raises: TimelogError if the log is closed.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let st = self.state();
-        if st.log.is_closed() {
-            return Err(err(timelog::Error::Closed));
-        }
-        crate::stats::to_dict(py, &st.log)
+        crate::stats::to_dict(py, &self.state().log)
     }
 
     /// Checks the log's internal invariants (ordering, manifest, tombstones).
     ///
     /// Raises: TimelogError if an invariant is broken, or if the log is closed.
     fn validate(&self) -> PyResult<()> {
-        let st = self.state();
-        if st.log.is_closed() {
-            return Err(err(timelog::Error::Closed));
-        }
-        st.log.validate().map_err(err)
+        self.state().log.validate().map_err(err)
     }
 
     // ----- lifecycle ----------------------------------------------------

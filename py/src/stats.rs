@@ -9,7 +9,7 @@ use crate::convert::PyObj;
 
 /// The `stats()` dict of `log`: the engine's report and configuration.
 pub fn to_dict<'py>(py: Python<'py>, log: &Timelog<PyObj>) -> PyResult<Bound<'py, PyDict>> {
-    let s = &log.stats();
+    let s = &log.stats().map_err(crate::convert::err)?;
     let cfg = log.config();
     let d = PyDict::new(py);
     let storage = PyDict::new(py);

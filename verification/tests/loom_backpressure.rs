@@ -28,11 +28,11 @@ fn backpressure_wait_vs_worker() {
         let log = Timelog::<Id>::with_config(cfg).unwrap();
         let status = log.append(1, 1).unwrap();
         assert_eq!(status, WriteStatus::Ok, "the worker flushed, the wait must end in Ok");
-        let st = log.stats();
+        let st = log.stats().unwrap();
         assert_eq!(st.sealed_runs, 0, "{st:?}");
         let (_s, seen) = observe(&log, None, 0);
         assert_eq!(seen.view, vec![(1, 1)]);
-        log.stop_maintenance();
+        log.stop_maintenance().unwrap();
     });
 }
 
@@ -52,7 +52,7 @@ fn busy_flush_vs_maintainer() {
         };
         append(&log, 1, 1);
         maintainer.join().unwrap();
-        let st = log.stats();
+        let st = log.stats().unwrap();
         assert_eq!((st.sealed_runs, st.segments_l0), (0, 1), "{st:?}");
         finish(&log, &[vec![app(1, 1)]], Vec::new());
     });

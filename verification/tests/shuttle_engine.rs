@@ -116,7 +116,7 @@ fn writers_readers_maintainer() {
             obs.extend(r.join().unwrap());
         }
         check(&log, histories, obs);
-        let st = log.stats();
+        let st = log.stats().unwrap();
         assert_eq!(st.pinned_readers, 0, "{st:?}");
         assert_eq!(st.retired_queue_len, 0, "retired parts outlived every reader: {st:?}");
     });
@@ -171,7 +171,7 @@ fn background_worker_and_backpressure() {
         }
         obs.extend(rd.join().unwrap());
         check(&log, histories, obs);
-        log.stop_maintenance();
+        log.stop_maintenance().unwrap();
     });
 }
 

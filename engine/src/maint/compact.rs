@@ -436,18 +436,18 @@ mod tests {
             ..crate::AdaptiveConfig::default()
         };
         let log = adaptive_log(a, 1_000_000);
-        assert_eq!(log.stats().window_size, 1_000_000);
+        assert_eq!(log.stats().unwrap().window_size, 1_000_000);
         // Density 1 record per unit: 100 records per window of 100.
         let _ = log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
         log.flush().unwrap();
-        assert_eq!(log.stats().window_size, 100);
+        assert_eq!(log.stats().unwrap().window_size, 100);
         log.compact().unwrap();
         log.validate().unwrap();
-        assert_eq!(log.stats().l1_windows, 10);
+        assert_eq!(log.stats().unwrap().l1_windows, 10);
         // Density 10 per unit: window 10, applied to the next compaction.
         let _ = log.extend((0..1000).map(|i| (2000 + i / 10, 1000 + i as u64))).unwrap();
         log.flush().unwrap();
-        assert_eq!(log.stats().window_size, 10);
+        assert_eq!(log.stats().unwrap().window_size, 10);
         log.compact().unwrap();
         log.validate().unwrap();
         assert_eq!(log.len().unwrap(), 2000);
@@ -456,7 +456,7 @@ mod tests {
         let log = adaptive_log(b, 1_000_000);
         let _ = log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
         log.flush().unwrap();
-        assert_eq!(log.stats().window_size, 500, "100 clamped to 300, snapped to a multiple of 250 >= 300");
+        assert_eq!(log.stats().unwrap().window_size, 500, "100 clamped to 300, snapped to a multiple of 250 >= 300");
     }
 
     /// Hysteresis: a change smaller than `hysteresis_pct` is not applied.
@@ -472,15 +472,15 @@ mod tests {
         let log = adaptive_log(a, 100);
         let _ = log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
         log.flush().unwrap();
-        assert_eq!(log.stats().window_size, 100, "warm-up: one flush is not enough");
+        assert_eq!(log.stats().unwrap().window_size, 100, "warm-up: one flush is not enough");
         // 100 records over [5000, 5138]: want 139, 39% away from 100: below the hysteresis.
         let _ = log.extend((0..100).map(|i| (5000 + i * 14 / 10, i as u64))).unwrap();
         log.flush().unwrap();
-        assert_eq!(log.stats().window_size, 100);
+        assert_eq!(log.stats().unwrap().window_size, 100);
         // 100 records over [10_000, 10_396]: want 397, 297% away: applied.
         let _ = log.extend((0..100).map(|i| (10_000 + i * 4, i as u64))).unwrap();
         log.flush().unwrap();
-        assert_eq!(log.stats().window_size, 397);
+        assert_eq!(log.stats().unwrap().window_size, 397);
     }
 
     /// Windows changing between compactions (segments of several grids in
@@ -527,7 +527,7 @@ mod tests {
                 model.retain(|&(t, _)| !(lo <= t && t < hi));
             }
             log.flush().unwrap();
-            windows.insert(log.stats().window_size);
+            windows.insert(log.stats().unwrap().window_size);
             if round % 3 == 2 {
                 log.compact().unwrap();
             } else {
@@ -563,10 +563,10 @@ mod tests {
             log.compact().unwrap();
         }
         assert_eq!(l1_ids(&log).len(), 3, "a, u, b: three L1 segments of window [0, 1000)");
-        assert_eq!(log.stats().window_size, 1000, "still warming up");
+        assert_eq!(log.stats().unwrap().window_size, 1000, "still warming up");
         let _ = log.extend((10_000..10_100).map(|t| (t, t as u64))).unwrap();
         log.flush().unwrap();
-        assert_eq!(log.stats().window_size, 100, "density 1: windows of 100");
+        assert_eq!(log.stats().unwrap().window_size, 100, "density 1: windows of 100");
         let _ = log.delete_range(10, 20).unwrap();
         let _ = log.append(985, 1).unwrap();
         log.compact().unwrap();
