@@ -31,7 +31,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 use pyo3::Borrowed;
 
+use timelog::{Bounds, Order};
+
 use crate::convert::{coerce_ts, err, write_result, PyObj};
+use crate::iter::PyTimelogIter;
 use crate::log::PyTimelog;
 
 type Args = *const *mut ffi::PyObject;
@@ -355,7 +358,6 @@ unsafe fn delete_range(
 /// Adds the entry points above to `Timelog` as method descriptors.
 /// (`cutoff` is `delete_before` under the C package's other name.)
 pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
-    let ty = py.get_type::<PyTimelog>();
     let methods: [(&'static CStr, ffi::PyCFunctionFastWithKeywords, &'static CStr); 6] = [
         (
             c"append",
@@ -388,6 +390,16 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
             c"delete_range($self, t1, t2)\n--\n\nDeletes every record with t1 <= timestamp < t2 (records written later stay visible).\n\nRaises: ValueError if t1 > t2; TypeError if a timestamp is not an int (or __index__ object); OverflowError outside int64; TimelogBusyError if the delete was committed but hit backpressure: do not retry it; TimelogError if the log is closed.",
         ),
     ];
+    add_methods(py, methods)
+}
+
+/// Installs `methods` on `Timelog` as `METH_FASTCALL | METH_KEYWORDS`
+/// method descriptors.
+fn add_methods<const N: usize>(
+    py: Python<'_>,
+    methods: [(&'static CStr, ffi::PyCFunctionFastWithKeywords, &'static CStr); N],
+) -> PyResult<()> {
+    let ty = py.get_type::<PyTimelog>();
     for (name, f, doc) in methods {
         // The definition must outlive the type: leak it (once per import).
         let def = Box::leak(Box::new(ffi::PyMethodDef {
@@ -407,4 +419,174 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
         ty.setattr(name.to_str().expect("ASCII names"), descr)?;
     }
     Ok(())
+}
+
+// ----- reads (issue 13 item 4) ----------------------------------------------
+//
+// `range`, `point`/`equal` and `at` through the same vectorcall entry points:
+// they took pyo3's generic argument parser (and, for `range`, its keyword-only
+// `reverse` handling) on every short read.
+
+/// Collects a vectorcall's arguments into `slots` by position, then by
+/// keyword (`names[i]` is the keyword of slot `i`; slots at or beyond
+/// `npos` are keyword-only).
+///
+/// # Safety
+///
+/// `args`, `nargs` and `kwnames` are those of a vectorcall ([vectorcall]).
+unsafe fn collect_args<'a, 'py, const N: usize>(
+    py: Python<'py>,
+    fname: &str,
+    names: [&str; N],
+    npos: usize,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<[Option<Borrowed<'a, 'py, PyAny>>; N]> {
+    let mut vals: [Option<Borrowed<'a, 'py, PyAny>>; N] = [None; N];
+    if nargs as usize > npos {
+        let want = if npos == 1 { "exactly 1".to_owned() } else { format!("at most {npos}") };
+        return Err(arity(fname, &want, nargs));
+    }
+    for (i, v) in vals.iter_mut().enumerate().take(nargs as usize) {
+        // SAFETY: [vectorcall]: `i < nargs`, so `args[i]` exists.
+        *v = Some(unsafe { arg(py, args, i) });
+    }
+    if !kwnames.is_null() {
+        // SAFETY: [vectorcall]: a non-null `kwnames` is a tuple (of str),
+        // borrowed for the call, so the unchecked cast to `PyTuple` holds.
+        let kws = unsafe { Borrowed::from_ptr(py, kwnames).cast_unchecked::<PyTuple>() };
+        for (i, name) in kws.iter().enumerate() {
+            let key = name.cast::<PyString>().ok().and_then(|s| s.to_str().ok().map(str::to_owned));
+            let Some(slot) = key.as_deref().and_then(|k| names.iter().position(|n| *n == k)) else {
+                return Err(unexpected_keyword(fname, &name));
+            };
+            if vals[slot].is_some() {
+                return Err(PyTypeError::new_err(format!("{fname}() got multiple values for argument '{}'", names[slot])));
+            }
+            // SAFETY: [vectorcall]: keyword value `i` sits at `nargs + i`,
+            // `i < len(kwnames)`.
+            vals[slot] = Some(unsafe { arg(py, args, nargs as usize + i) });
+        }
+    }
+    Ok(vals)
+}
+
+#[cold]
+fn missing(fname: &str, name: &str) -> PyErr {
+    PyTypeError::new_err(format!("{fname}() missing required argument '{name}'"))
+}
+
+/// A new `TimelogIter` over `b` in `order`, as a new reference.
+fn new_iter(py: Python<'_>, log: &PyTimelog, b: Bounds, order: Order) -> PyResult<*mut ffi::PyObject> {
+    let snap = log.state().log.snapshot().map_err(err)?;
+    Ok(Bound::new(py, PyTimelogIter::new(snap, b.lo, b.hi, order))?.into_ptr())
+}
+
+/// `range(t1, t2, *, reverse=False)`: the vectorcall entry point.
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe fn range(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    const NAME: &str = "range";
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install_reads` as a `METH_FASTCALL | METH_KEYWORDS` method.
+    let log = unsafe { receiver(py, slf) };
+    let (t1, t2, reverse) = if kwnames.is_null() && nargs == 2 {
+        // SAFETY: [vectorcall]: `nargs == 2`, so `args[0]`, `args[1]` exist.
+        unsafe { (arg(py, args, 0), arg(py, args, 1), None) }
+    } else {
+        // SAFETY: [vectorcall], as this function's contract states.
+        let [t1, t2, rev] = unsafe { collect_args(py, NAME, ["t1", "t2", "reverse"], 2, args, nargs, kwnames)? };
+        (t1.ok_or_else(|| missing(NAME, "t1"))?, t2.ok_or_else(|| missing(NAME, "t2"))?, rev)
+    };
+    let order = match reverse {
+        None => Order::Asc,
+        // pyo3's `bool` extraction, as the `#[pymethods]` signature had.
+        Some(r) => {
+            if r.extract::<bool>()
+                .map_err(|e| PyTypeError::new_err(format!("{NAME}() argument 'reverse': {e}")))?
+            {
+                Order::Desc
+            } else {
+                Order::Asc
+            }
+        }
+    };
+    new_iter(py, log, Bounds::range(coerce_ts(&t1)?, coerce_ts(&t2)?).map_err(err)?, order)
+}
+
+/// `point(ts)` / `equal(ts)`: the vectorcall entry point.
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe fn point(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install_reads` as a `METH_FASTCALL | METH_KEYWORDS` method.
+    let (log, t) = unsafe { log_and_ts(py, "point", slf, args, nargs, kwnames)? };
+    new_iter(py, log, Bounds::point(t), Order::Asc)
+}
+
+/// `at(ts)`: the objects at `ts`, in insertion order (a new list).
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe fn at(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install_reads` as a `METH_FASTCALL | METH_KEYWORDS` method.
+    let (log, t) = unsafe { log_and_ts(py, "at", slf, args, nargs, kwnames)? };
+    Ok(log.points(py, t)?.into_ptr())
+}
+
+/// Adds the read entry points above to `Timelog` as method descriptors,
+/// replacing the `#[pymethods]` ones of the same names (same behaviour,
+/// same documentation).
+pub(crate) fn install_reads(py: Python<'_>) -> PyResult<()> {
+    let methods: [(&'static CStr, ffi::PyCFunctionFastWithKeywords, &'static CStr); 4] = [
+        (
+            c"range",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, range),
+            c"range($self, t1, t2, *, reverse=False)\n--\n\nIterator over the records in [t1, t2), ascending (`reverse=True`: descending).\n\nThe iterator reads one snapshot: the writes committed before this call.\n\nRaises: ValueError if t1 > t2; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.",
+        ),
+        (
+            c"point",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, point),
+            c"point($self, ts)\n--\n\nIterator over the records at exactly `ts`, in insertion order.\n\nRaises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.",
+        ),
+        (
+            c"equal",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, point),
+            c"equal($self, ts)\n--\n\nSame as point(ts): iterator over the records at exactly `ts`.\n\nRaises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.",
+        ),
+        (
+            c"at",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, at),
+            c"at($self, ts)\n--\n\nThe objects at timestamp `ts`, in insertion order (a new list).\n\nRaises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.",
+        ),
+    ];
+    add_methods(py, methods)
 }
