@@ -590,3 +590,92 @@ pub(crate) fn install_reads(py: Python<'_>) -> PyResult<()> {
     ];
     add_methods(py, methods)
 }
+
+/// pyo3's `mp_subscript` slot of `Timelog` (its `__getitem__`), kept by
+/// [`install_subscript`] for the keys [`subscript`] does not handle itself.
+static PYO3_SUBSCRIPT: std::sync::OnceLock<ffi::binaryfunc> = std::sync::OnceLock::new();
+
+/// `log[key]` for the two common keys, without pyo3's wrapper:
+/// an exact `int` (the objects at that timestamp, a list) and a slice
+/// whose step is `None` (an iterator over `[start, stop)`, open ends
+/// allowed), read straight from the slice object's fields (the `#[pymethods]`
+/// version looks `start`, `stop` and `step` up by name). Every other key —
+/// a slice with a step, an `__index__` object, a bool, anything else —
+/// goes to pyo3's `__getitem__`, unchanged, for its conversions and errors.
+///
+/// # Safety
+///
+/// Called only by CPython, as `Timelog`'s `mp_subscript` slot ([`install_subscript`]),
+/// through pyo3's trampoline: `slf` is a live instance of `Timelog` (or of
+/// a Python subclass that did not override `__getitem__`) and `key` a live
+/// object, both borrowed for the call.
+unsafe fn subscript(py: Python<'_>, slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: CPython C API: the type checks read only the type of `key`,
+    // a live object (this function's contract).
+    let (is_int, is_slice) = unsafe { (ffi::PyLong_CheckExact(key) != 0, ffi::PySlice_Check(key) != 0) };
+    if is_int {
+        // SAFETY: `receiver`'s contract holds (this function's contract);
+        // `key` is live and borrowed for the call.
+        let (log, k) = unsafe { (receiver(py, slf), Borrowed::from_ptr(py, key)) };
+        return Ok(log.points(py, coerce_ts(&k)?)?.into_ptr());
+    }
+    if is_slice {
+        // SAFETY: `key` is a slice object (PySlice_Check), whose C layout is
+        // `PySliceObject` (non-limited API); its `start`, `stop` and `step`
+        // are never NULL (None when omitted) and are borrowed from the
+        // slice, which outlives the call.
+        let (start, stop, step) = unsafe {
+            let s = key.cast::<ffi::PySliceObject>();
+            ((*s).start, (*s).stop, (*s).step)
+        };
+        // SAFETY: CPython C API: Py_None returns a borrowed pointer to the
+        // None singleton (only its address is compared below).
+        let none = unsafe { ffi::Py_None() };
+        if step == none {
+            let conv = |p: *mut ffi::PyObject| -> PyResult<Option<i64>> {
+                if p == none {
+                    return Ok(None);
+                }
+                // SAFETY: `p` is a live object borrowed from the slice (above).
+                let b = unsafe { Borrowed::from_ptr(py, p) };
+                coerce_ts(&b).map(Some)
+            };
+            let (lo, hi) = (conv(start)?, conv(stop)?);
+            // SAFETY: `receiver`'s contract holds (this function's contract).
+            let log = unsafe { receiver(py, slf) };
+            return new_iter(py, log, Bounds::slice(lo, hi), Order::Asc);
+        }
+    }
+    let f = PYO3_SUBSCRIPT.get().expect("installed before the slot is");
+    // SAFETY: pyo3's slot function, called as CPython would call it: an
+    // attached thread, the same live receiver and key. It returns a new
+    // reference, or NULL with an exception set, which `from_owned_ptr_or_err`
+    // takes over or fetches.
+    unsafe { Ok(Bound::from_owned_ptr_or_err(py, f(slf, key))?.into_ptr()) }
+}
+
+/// Installs [`subscript`] as `Timelog`'s `mp_subscript` slot (pyo3's is
+/// kept for the other keys). Called once, by the module's init, right
+/// after the class is created and before any instance exists.
+pub(crate) fn install_subscript(py: Python<'_>) {
+    let ty = py.get_type::<PyTimelog>();
+    let tp = ty.as_ptr().cast::<ffi::PyTypeObject>();
+    // SAFETY: CPython C API (non-limited: the binding is not built for the
+    // stable ABI): a heap type's `tp_as_mapping` points at the mapping
+    // methods inside its own heap type object, which lives as long as the
+    // type; pyo3 fills `mp_subscript` for `__getitem__`. Writing a slot of
+    // a heap type is what `type.__setattr__` does for a dunder
+    // (update_slot); it happens before any other thread can use the type
+    // (module init, under the import lock, before any instance exists), and
+    // Python subclasses made later inherit it (or replace it if they define
+    // `__getitem__`). `PyType_Modified` invalidates the caches that may have
+    // seen the old slot.
+    unsafe {
+        let m = (*tp).tp_as_mapping;
+        assert!(!m.is_null(), "Timelog defines __getitem__");
+        let old = (*m).mp_subscript.expect("Timelog defines __getitem__");
+        PYO3_SUBSCRIPT.get_or_init(|| old);
+        (*m).mp_subscript = Some(get_trampoline_function!(binaryfunc, subscript));
+        ffi::PyType_Modified(tp);
+    }
+}
