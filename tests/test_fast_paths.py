@@ -155,7 +155,8 @@ def test_refcounts_stay_balanced_through_the_slot():
 def test_in_use_error_from_the_slot_is_a_runtime_error():
     # A __del__ run by a collection inside the iterator's own call that
     # calls next(it): the inner call finds it owned (RuntimeError from the
-    # slot, raised as a Python exception), and no row is lost.
+    # tp_iternext slot, raised as a Python exception), leaves it owned, and
+    # no row is lost.
     lg = Timelog(maintenance="disabled")
     lg.extend([(t, t) for t in range(2000)])
     it = lg.all()
@@ -167,11 +168,18 @@ def test_in_use_error_from_the_slot_is_a_runtime_error():
 
         def __del__(self):
             try:
-                next(it)
-                seen.append("ran")
+                if next(it, None) is not None:
+                    seen.append("ran")
             except RuntimeError as e:
                 assert "already executing" in str(e)
                 seen.append("busy")
+                # A call that finds the iterator owned must leave it owned:
+                # a second one raises too (it once gave the flag back).
+                try:
+                    len(it)
+                    seen.append("second call ran inside the owner")
+                except RuntimeError:
+                    pass
 
     gc.disable()
     try:
@@ -179,10 +187,20 @@ def test_in_use_error_from_the_slot_is_a_runtime_error():
             Cyclic()
         gc.set_threshold(1)
         gc.enable()
-        rows = [r for r in it]
+        # next_batch allocates its tuples inside the owned call, so the
+        # collections (threshold 1) run there; the __del__ then calls the
+        # slot (next) and a method (len) on the owned iterator.
+        rows = []
+        while True:
+            b = it.next_batch(7)
+            if not b:
+                break
+            rows += b
     finally:
         gc.set_threshold(700)
         gc.enable()
     gc.collect()
     assert len(rows) + seen.count("ran") == 2000
+    assert "second call ran inside the owner" not in seen
+    assert "busy" in seen, "no collection ran inside the iterator's call: the test proves nothing"
     lg.close()

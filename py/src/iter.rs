@@ -1,14 +1,20 @@
 //! `TimelogIter`: a Python iterator that owns its snapshot.
 //!
 //! An iterator takes no lock. Its state is owned by one call at a time
-//! through an ownership flag (one compare-and-swap to take it, one store to
-//! give it back): a second call that finds it taken — another thread
+//! through an ownership flag (on free-threaded builds one compare-and-swap
+//! to take it, one store to give it back; on GIL builds, where every call
+//! holds the GIL, a plain read and two stores): a second call that finds it taken — another thread
 //! driving the same iterator at the same moment, or code run by the first
 //! call (a garbage collector's finalizer) re-entering it — raises
 //! `RuntimeError` at once, as CPython's generators do ("generator already
 //! executing"). Payloads and tuples the state lets go of are released
 //! after the flag is given back, so a `__del__` they run may use the
 //! iterator.
+//!
+//! Per row, a `for` loop calls the type's `tp_iternext` slot, which is
+//! [`iternext`] (installed over pyo3's by [`install_iternext`]): no pyo3
+//! trampoline, no receiver check, no locked instruction on GIL builds, and
+//! the result tuple refilled in place when the loop has let go of it.
 
 use std::cell::UnsafeCell;
 use std::ffi::CStr;
@@ -233,10 +239,16 @@ pub struct PyTimelogIter {
 
 // SAFETY: std's `Sync` contract (shared references may be used from
 // several threads at once): `st` is only reached through an `Owned` guard,
-// which exists for one caller at a time — the `busy` flag is taken with an
-// Acquire compare-and-swap and given back with a Release store, so each
-// owner's accesses happen after the previous owner's (the same
-// acquire/release pairing as a mutex); `IterState` itself is `Send`.
+// which exists for one caller at a time — on free-threaded builds the
+// `busy` flag is taken with an Acquire compare-and-swap and given back with
+// a Release store, so each owner's accesses happen after the previous
+// owner's (the same acquire/release pairing as a mutex); on GIL builds
+// every use of an iterator is by a thread holding the GIL (all its methods
+// and slots run attached and none detaches; pyo3 refuses to import the
+// module in a subinterpreter, the only place another GIL exists), so the
+// flag's read and write happen with no other thread running, and the GIL's
+// release/acquire orders successive owners (see `try_own`). `IterState`
+// itself is `Send`.
 unsafe impl Sync for PyTimelogIter {}
 
 /// Exclusive access to an iterator's state (see the module docs).
@@ -336,7 +348,13 @@ impl PyTimelogIter {
             self.busy.store(true, Ordering::Relaxed);
             true
         };
-        taken.then_some(Owned { it: self })
+        // Not `then_some`: it would build (and drop) a guard even when the
+        // flag was not taken, and dropping a guard gives the flag back.
+        if taken {
+            Some(Owned { it: self })
+        } else {
+            None
+        }
     }
 
     /// Takes ownership of the state, or raises `RuntimeError`.
