@@ -462,7 +462,10 @@ unsafe fn collect_args<'a, 'py, const N: usize>(
                 return Err(unexpected_keyword(fname, &name));
             };
             if vals[slot].is_some() {
-                return Err(PyTypeError::new_err(format!("{fname}() got multiple values for argument '{}'", names[slot])));
+                return Err(PyTypeError::new_err(format!(
+                    "{fname}() got multiple values for argument '{}'",
+                    names[slot]
+                )));
             }
             // SAFETY: [vectorcall]: keyword value `i` sits at `nargs + i`,
             // `i < len(kwnames)`.
@@ -512,9 +515,7 @@ unsafe fn range(
         None => Order::Asc,
         // pyo3's `bool` extraction, as the `#[pymethods]` signature had.
         Some(r) => {
-            if r.extract::<bool>()
-                .map_err(|e| PyTypeError::new_err(format!("{NAME}() argument 'reverse': {e}")))?
-            {
+            if r.extract::<bool>().map_err(|e| PyTypeError::new_err(format!("{NAME}() argument 'reverse': {e}")))? {
                 Order::Desc
             } else {
                 Order::Asc
