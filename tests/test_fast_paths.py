@@ -202,5 +202,9 @@ def test_in_use_error_from_the_slot_is_a_runtime_error():
     gc.collect()
     assert len(rows) + seen.count("ran") == 2000
     assert "second call ran inside the owner" not in seen
-    assert "busy" in seen, "no collection ran inside the iterator's call: the test proves nothing"
+    if "busy" not in seen:
+        # The free-threaded build's collector does not run at a threshold
+        # of one allocation (nothing ran inside the call): nothing proven.
+        assert not getattr(sys, "_is_gil_enabled", lambda: True)(), "no collection ran inside the iterator's call"
+        pytest.skip("no collection ran inside the iterator's call on this free-threaded build")
     lg.close()
