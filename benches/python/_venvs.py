@@ -24,7 +24,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-CPYTHON_TOOL = ROOT.parent / "shared" / "tools" / "cpython"
+# The shared interpreter tool beside the checkout; TIMELOG_CPYTHON_TOOL overrides it
+# (a git worktree elsewhere, e.g. /work/wt/<name>).
+CPYTHON_TOOL = Path(os.environ.get("TIMELOG_CPYTHON_TOOL", ROOT.parent / "shared" / "tools" / "cpython"))
 C_PACKAGE = "timelog-lib==1.4.0"
 STAMP = ".timelog-src-hash"
 BUILD_INFO = ".timelog-build-info.json"

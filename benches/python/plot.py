@@ -21,7 +21,7 @@ def plot_compare(res: dict, png: str) -> None:
     sp = [r["speedup"] for _, r in rows]
     colors = []
     for _, r in rows:
-        if r["kind"] == "floor":
+        if r["kind"] in ("floor", "floor_thr"):
             colors.append("#999999")
         elif r["meets_target"]:
             colors.append("#2a9d3a")

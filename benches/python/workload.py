@@ -336,6 +336,112 @@ def row_range10(d, S):
     return _timed(run) / len(keys)
 
 
+def row_at(d, S):
+    """`log.at(k)` (list of the objects at k); ns/call."""
+    f, keys = d.log.at, d.keys
+
+    def run():
+        for k in keys:
+            f(k)
+
+    return _timed(run) / len(keys)
+
+
+def row_slice10(d, S):
+    """`for r in log[k:k+10]: pass` (10 rows); ns/call."""
+    log, keys = d.log, d.keys
+
+    def run():
+        for k in keys:
+            for _ in log[k:k + 10]:
+                pass
+
+    return _timed(run) / len(keys)
+
+
+def row_range100(d, S):
+    """`for r in log.range(k, k+100): pass` (100 rows); ns/call."""
+    f = d.log.range
+    m = d.n - 100
+    keys = [k % m for k in d.keys]
+
+    def run():
+        for k in keys:
+            for _ in f(k, k + 100):
+                pass
+
+    return _timed(run) / len(keys)
+
+
+# CPython's own floors for the per-row cost of a scan, measured in the same
+# process as the rows above (identical code under both packages; only the
+# interpreter runs). Records/s over `data` records.
+
+
+def row_floor_iter_tuples(d, S):
+    """`for r in prebuilt_list_of_tuples: c += 1` (no tuple or int built)."""
+    pairs = list(zip(range(d.n), d.payloads))
+    cnt = [0]
+
+    def run():
+        c = 0
+        for _ in pairs:
+            c += 1
+        cnt[0] = c
+
+    r = d.n / (_timed(run) / 1e9)
+    assert cnt[0] == d.n
+    return r
+
+
+def row_floor_iter_zip_range(d, S):
+    """`for r in zip(range(n), payloads): c += 1`: a C iterator that makes an
+    int per row and reuses its result tuple, as `for r in log` does."""
+    payloads, n = d.payloads, d.n
+    cnt = [0]
+
+    def run():
+        c = 0
+        for _ in zip(range(n), payloads):
+            c += 1
+        cnt[0] = c
+
+    r = d.n / (_timed(run) / 1e9)
+    assert cnt[0] == d.n
+    return r
+
+
+def row_floor_list_zip(d, S):
+    """`list(zip(timestamps, payloads))` over prebuilt lists: one new tuple
+    per row, appended to a list (the shape of `next_batch`)."""
+    ts = list(range(d.n))
+    payloads = d.payloads
+    out = [None]
+
+    def run():
+        out[0] = list(zip(ts, payloads))
+
+    r = d.n / (_timed(run) / 1e9)
+    assert len(out[0]) == d.n
+    out[0] = None
+    return r
+
+
+def row_floor_list_zip_range(d, S):
+    """`list(zip(range(n), payloads))`: as floor_list_zip, making the int too
+    (the full work of `next_batch`: an int and a tuple per row)."""
+    payloads, n = d.payloads, d.n
+    out = [None]
+
+    def run():
+        out[0] = list(zip(range(n), payloads))
+
+    r = d.n / (_timed(run) / 1e9)
+    assert len(out[0]) == d.n
+    out[0] = None
+    return r
+
+
 def row_scan_iter(d, S):
     """`for r in log: pass` over all records; records/s."""
     log = d.log
@@ -437,7 +543,9 @@ def row_delete_range(d, S):
     return _timed(run) / m
 
 
-READ_ROWS = ["point", "getitem", "next_ts", "range10", "scan_iter", "scan_batch", "views_len", "views_numpy",
+READ_ROWS = ["point", "getitem", "at", "next_ts", "range10", "slice10", "range100", "scan_iter", "scan_batch",
+             "floor_iter_tuples", "floor_iter_zip_range", "floor_list_zip", "floor_list_zip_range", "views_len",
+             "views_numpy",
              "delete_before", "delete_range"]
 OTHER_ROWS = ["loop_floor", "empty_getter", "empty_call1", "append_obj", "append_ts_obj", "append_obj_kw", "setitem",
               "extend", "bulk_append", "ingest_ooo5", "ingest_ooo20"]

@@ -31,7 +31,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 use pyo3::Borrowed;
 
+use timelog::{Bounds, Order};
+
 use crate::convert::{coerce_ts, err, write_result, PyObj};
+use crate::iter::PyTimelogIter;
 use crate::log::PyTimelog;
 
 type Args = *const *mut ffi::PyObject;
@@ -355,7 +358,6 @@ unsafe fn delete_range(
 /// Adds the entry points above to `Timelog` as method descriptors.
 /// (`cutoff` is `delete_before` under the C package's other name.)
 pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
-    let ty = py.get_type::<PyTimelog>();
     let methods: [(&'static CStr, ffi::PyCFunctionFastWithKeywords, &'static CStr); 6] = [
         (
             c"append",
@@ -388,6 +390,16 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
             c"delete_range($self, t1, t2)\n--\n\nDeletes every record with t1 <= timestamp < t2 (records written later stay visible).\n\nRaises: ValueError if t1 > t2; TypeError if a timestamp is not an int (or __index__ object); OverflowError outside int64; TimelogBusyError if the delete was committed but hit backpressure: do not retry it; TimelogError if the log is closed.",
         ),
     ];
+    add_methods(py, methods)
+}
+
+/// Installs `methods` on `Timelog` as `METH_FASTCALL | METH_KEYWORDS`
+/// method descriptors.
+fn add_methods<const N: usize>(
+    py: Python<'_>,
+    methods: [(&'static CStr, ffi::PyCFunctionFastWithKeywords, &'static CStr); N],
+) -> PyResult<()> {
+    let ty = py.get_type::<PyTimelog>();
     for (name, f, doc) in methods {
         // The definition must outlive the type: leak it (once per import).
         let def = Box::leak(Box::new(ffi::PyMethodDef {
@@ -407,4 +419,264 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
         ty.setattr(name.to_str().expect("ASCII names"), descr)?;
     }
     Ok(())
+}
+
+// ----- reads (issue 13 item 4) ----------------------------------------------
+//
+// `range`, `point`/`equal` and `at` through the same vectorcall entry points:
+// they took pyo3's generic argument parser (and, for `range`, its keyword-only
+// `reverse` handling) on every short read.
+
+/// Collects a vectorcall's arguments into `slots` by position, then by
+/// keyword (`names[i]` is the keyword of slot `i`; slots at or beyond
+/// `npos` are keyword-only).
+///
+/// # Safety
+///
+/// `args`, `nargs` and `kwnames` are those of a vectorcall ([vectorcall]).
+unsafe fn collect_args<'a, 'py, const N: usize>(
+    py: Python<'py>,
+    fname: &str,
+    names: [&str; N],
+    npos: usize,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<[Option<Borrowed<'a, 'py, PyAny>>; N]> {
+    let mut vals: [Option<Borrowed<'a, 'py, PyAny>>; N] = [None; N];
+    if nargs as usize > npos {
+        let want = if npos == 1 { "exactly 1".to_owned() } else { format!("at most {npos}") };
+        return Err(arity(fname, &want, nargs));
+    }
+    for (i, v) in vals.iter_mut().enumerate().take(nargs as usize) {
+        // SAFETY: [vectorcall]: `i < nargs`, so `args[i]` exists.
+        *v = Some(unsafe { arg(py, args, i) });
+    }
+    if !kwnames.is_null() {
+        // SAFETY: [vectorcall]: a non-null `kwnames` is a tuple (of str),
+        // borrowed for the call, so the unchecked cast to `PyTuple` holds.
+        let kws = unsafe { Borrowed::from_ptr(py, kwnames).cast_unchecked::<PyTuple>() };
+        for (i, name) in kws.iter().enumerate() {
+            let key = name.cast::<PyString>().ok().and_then(|s| s.to_str().ok().map(str::to_owned));
+            let Some(slot) = key.as_deref().and_then(|k| names.iter().position(|n| *n == k)) else {
+                return Err(unexpected_keyword(fname, &name));
+            };
+            if vals[slot].is_some() {
+                return Err(PyTypeError::new_err(format!(
+                    "{fname}() got multiple values for argument '{}'",
+                    names[slot]
+                )));
+            }
+            // SAFETY: [vectorcall]: keyword value `i` sits at `nargs + i`,
+            // `i < len(kwnames)`.
+            vals[slot] = Some(unsafe { arg(py, args, nargs as usize + i) });
+        }
+    }
+    Ok(vals)
+}
+
+#[cold]
+fn missing(fname: &str, name: &str) -> PyErr {
+    PyTypeError::new_err(format!("{fname}() missing required argument '{name}'"))
+}
+
+/// A new `TimelogIter` over `b` in `order`, as a new reference.
+fn new_iter(py: Python<'_>, log: &PyTimelog, b: Bounds, order: Order) -> PyResult<*mut ffi::PyObject> {
+    let snap = log.state().log.snapshot().map_err(err)?;
+    Ok(Bound::new(py, PyTimelogIter::new(snap, b.lo, b.hi, order))?.into_ptr())
+}
+
+/// `range(t1, t2, *, reverse=False)`: the vectorcall entry point.
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe fn range(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    const NAME: &str = "range";
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install_reads` as a `METH_FASTCALL | METH_KEYWORDS` method.
+    let log = unsafe { receiver(py, slf) };
+    let (t1, t2, reverse) = if kwnames.is_null() && nargs == 2 {
+        // SAFETY: [vectorcall]: `nargs == 2`, so `args[0]`, `args[1]` exist.
+        unsafe { (arg(py, args, 0), arg(py, args, 1), None) }
+    } else {
+        // SAFETY: [vectorcall], as this function's contract states.
+        let [t1, t2, rev] = unsafe { collect_args(py, NAME, ["t1", "t2", "reverse"], 2, args, nargs, kwnames)? };
+        (t1.ok_or_else(|| missing(NAME, "t1"))?, t2.ok_or_else(|| missing(NAME, "t2"))?, rev)
+    };
+    let order = match reverse {
+        None => Order::Asc,
+        // pyo3's `bool` extraction, as the `#[pymethods]` signature had.
+        Some(r) => {
+            if r.extract::<bool>().map_err(|e| PyTypeError::new_err(format!("{NAME}() argument 'reverse': {e}")))? {
+                Order::Desc
+            } else {
+                Order::Asc
+            }
+        }
+    };
+    new_iter(py, log, Bounds::range(coerce_ts(&t1)?, coerce_ts(&t2)?).map_err(err)?, order)
+}
+
+/// `point(ts)` / `equal(ts)`: the vectorcall entry point.
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe fn point(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install_reads` as a `METH_FASTCALL | METH_KEYWORDS` method.
+    let (log, t) = unsafe { log_and_ts(py, "point", slf, args, nargs, kwnames)? };
+    new_iter(py, log, Bounds::point(t), Order::Asc)
+}
+
+/// `at(ts)`: the objects at `ts`, in insertion order (a new list).
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe fn at(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install_reads` as a `METH_FASTCALL | METH_KEYWORDS` method.
+    let (log, t) = unsafe { log_and_ts(py, "at", slf, args, nargs, kwnames)? };
+    Ok(log.points(py, t)?.into_ptr())
+}
+
+/// Adds the read entry points above to `Timelog` as method descriptors,
+/// replacing the `#[pymethods]` ones of the same names (same behaviour,
+/// same documentation).
+pub(crate) fn install_reads(py: Python<'_>) -> PyResult<()> {
+    let methods: [(&'static CStr, ffi::PyCFunctionFastWithKeywords, &'static CStr); 4] = [
+        (
+            c"range",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, range),
+            c"range($self, t1, t2, *, reverse=False)\n--\n\nIterator over the records in [t1, t2), ascending (`reverse=True`: descending).\n\nThe iterator reads one snapshot: the writes committed before this call.\n\nRaises: ValueError if t1 > t2; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.",
+        ),
+        (
+            c"point",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, point),
+            c"point($self, ts)\n--\n\nIterator over the records at exactly `ts`, in insertion order.\n\nRaises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.",
+        ),
+        (
+            c"equal",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, point),
+            c"equal($self, ts)\n--\n\nSame as point(ts): iterator over the records at exactly `ts`.\n\nRaises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.",
+        ),
+        (
+            c"at",
+            get_trampoline_function!(fastcall_cfunction_with_keywords, at),
+            c"at($self, ts)\n--\n\nThe objects at timestamp `ts`, in insertion order (a new list).\n\nRaises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.",
+        ),
+    ];
+    add_methods(py, methods)
+}
+
+/// pyo3's `mp_subscript` slot of `Timelog` (its `__getitem__`), kept by
+/// [`install_subscript`] for the keys [`subscript`] does not handle itself.
+static PYO3_SUBSCRIPT: std::sync::OnceLock<ffi::binaryfunc> = std::sync::OnceLock::new();
+
+/// `log[key]` for the two common keys, without pyo3's wrapper:
+/// an exact `int` (the objects at that timestamp, a list) and a slice
+/// whose step is `None` (an iterator over `[start, stop)`, open ends
+/// allowed), read straight from the slice object's fields (the `#[pymethods]`
+/// version looks `start`, `stop` and `step` up by name). Every other key —
+/// a slice with a step, an `__index__` object, a bool, anything else —
+/// goes to pyo3's `__getitem__`, unchanged, for its conversions and errors.
+///
+/// # Safety
+///
+/// Called only by CPython, as `Timelog`'s `mp_subscript` slot ([`install_subscript`]),
+/// through pyo3's trampoline: `slf` is a live instance of `Timelog` (or of
+/// a Python subclass that did not override `__getitem__`) and `key` a live
+/// object, both borrowed for the call.
+unsafe fn subscript(py: Python<'_>, slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: CPython C API: the type checks read only the type of `key`,
+    // a live object (this function's contract).
+    let (is_int, is_slice) = unsafe { (ffi::PyLong_CheckExact(key) != 0, ffi::PySlice_Check(key) != 0) };
+    if is_int {
+        // SAFETY: `receiver`'s contract holds (this function's contract);
+        // `key` is live and borrowed for the call.
+        let (log, k) = unsafe { (receiver(py, slf), Borrowed::from_ptr(py, key)) };
+        return Ok(log.points(py, coerce_ts(&k)?)?.into_ptr());
+    }
+    if is_slice {
+        // SAFETY: `key` is a slice object (PySlice_Check), whose C layout is
+        // `PySliceObject` (non-limited API); its `start`, `stop` and `step`
+        // are never NULL (None when omitted) and are borrowed from the
+        // slice, which outlives the call.
+        let (start, stop, step) = unsafe {
+            let s = key.cast::<ffi::PySliceObject>();
+            ((*s).start, (*s).stop, (*s).step)
+        };
+        // SAFETY: CPython C API: Py_None returns a borrowed pointer to the
+        // None singleton (only its address is compared below).
+        let none = unsafe { ffi::Py_None() };
+        if step == none {
+            let conv = |p: *mut ffi::PyObject| -> PyResult<Option<i64>> {
+                if p == none {
+                    return Ok(None);
+                }
+                // SAFETY: `p` is a live object borrowed from the slice (above).
+                let b = unsafe { Borrowed::from_ptr(py, p) };
+                coerce_ts(&b).map(Some)
+            };
+            let (lo, hi) = (conv(start)?, conv(stop)?);
+            // SAFETY: `receiver`'s contract holds (this function's contract).
+            let log = unsafe { receiver(py, slf) };
+            return new_iter(py, log, Bounds::slice(lo, hi), Order::Asc);
+        }
+    }
+    let f = PYO3_SUBSCRIPT.get().expect("installed before the slot is");
+    // SAFETY: pyo3's slot function, called as CPython would call it: an
+    // attached thread, the same live receiver and key. It returns a new
+    // reference, or NULL with an exception set, which `from_owned_ptr_or_err`
+    // takes over or fetches.
+    unsafe { Ok(Bound::from_owned_ptr_or_err(py, f(slf, key))?.into_ptr()) }
+}
+
+/// Installs [`subscript`] as `Timelog`'s `mp_subscript` slot (pyo3's is
+/// kept for the other keys). Called once, by the module's init, right
+/// after the class is created and before any instance exists.
+pub(crate) fn install_subscript(py: Python<'_>) {
+    let ty = py.get_type::<PyTimelog>();
+    let tp = ty.as_ptr().cast::<ffi::PyTypeObject>();
+    // SAFETY: CPython C API (non-limited: the binding is not built for the
+    // stable ABI): a heap type's `tp_as_mapping` points at the mapping
+    // methods inside its own heap type object, which lives as long as the
+    // type; pyo3 fills `mp_subscript` for `__getitem__`. Writing a slot of
+    // a heap type is what `type.__setattr__` does for a dunder
+    // (update_slot); it happens before any other thread can use the type
+    // (module init, under the import lock, before any instance exists), and
+    // Python subclasses made later inherit it (or replace it if they define
+    // `__getitem__`). `PyType_Modified` invalidates the caches that may have
+    // seen the old slot.
+    unsafe {
+        let m = (*tp).tp_as_mapping;
+        assert!(!m.is_null(), "Timelog defines __getitem__");
+        let old = (*m).mp_subscript.expect("Timelog defines __getitem__");
+        PYO3_SUBSCRIPT.get_or_init(|| old);
+        (*m).mp_subscript = Some(get_trampoline_function!(binaryfunc, subscript));
+        ffi::PyType_Modified(tp);
+    }
 }

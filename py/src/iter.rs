@@ -1,16 +1,23 @@
 //! `TimelogIter`: a Python iterator that owns its snapshot.
 //!
 //! An iterator takes no lock. Its state is owned by one call at a time
-//! through an ownership flag (one compare-and-swap to take it, one store to
-//! give it back): a second call that finds it taken — another thread
+//! through an ownership flag (on free-threaded builds one compare-and-swap
+//! to take it, one store to give it back; on GIL builds, where every call
+//! holds the GIL, a plain read and two stores): a second call that finds it taken — another thread
 //! driving the same iterator at the same moment, or code run by the first
 //! call (a garbage collector's finalizer) re-entering it — raises
 //! `RuntimeError` at once, as CPython's generators do ("generator already
 //! executing"). Payloads and tuples the state lets go of are released
 //! after the flag is given back, so a `__del__` they run may use the
 //! iterator.
+//!
+//! Per row, a `for` loop calls the type's `tp_iternext` slot, which is
+//! [`iternext`] (installed over pyo3's by [`install_iternext`]): no pyo3
+//! trampoline, no receiver check, no locked instruction on GIL builds, and
+//! the result tuple refilled in place when the loop has let go of it.
 
 use std::cell::UnsafeCell;
+use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -119,9 +126,12 @@ impl Recycler {
                 // refill their result tuple under the same test).
                 // PyTuple_GET_ITEM returns borrowed references; the tuple
                 // owns them, and since PyTuple_SET_ITEM "steals" the new
-                // item and does not release the old one, each old item's
-                // ownership moves to `dead` (released once, after the
-                // iterator is given back). The new items are new references
+                // item and does not release the old one, each old item is
+                // released here, once: item 0 at once with Py_DECREF — it
+                // is an exact `int` made by PyLong_FromLongLong (only this
+                // code fills these tuples), whose deallocation runs no
+                // Python code — and the payload through `release_soon`
+                // (its contract: GIL build, attached, owned reference). The new items are new references
                 // (PyLong_FromLongLong's result, checked non-NULL, and the
                 // payload after Py_INCREF; `v` keeps it alive meanwhile).
                 // A tuple the collector untracked (all-atomic items) is
@@ -132,8 +142,8 @@ impl Recycler {
                     if pyo3::ffi::Py_REFCNT(p) == 1 {
                         let n = pyo3::ffi::PyLong_FromLongLong(ts);
                         assert!(!n.is_null(), "out of memory converting a timestamp");
-                        dead.push(pyo3::ffi::PyTuple_GET_ITEM(p, 0));
-                        dead.push(pyo3::ffi::PyTuple_GET_ITEM(p, 1));
+                        pyo3::ffi::Py_DECREF(pyo3::ffi::PyTuple_GET_ITEM(p, 0));
+                        release_soon(pyo3::ffi::PyTuple_GET_ITEM(p, 1), dead);
                         pyo3::ffi::PyTuple_SET_ITEM(p, 0, n);
                         let obj = v.as_ptr();
                         pyo3::ffi::Py_INCREF(obj);
@@ -153,6 +163,35 @@ impl Recycler {
         }
         #[cfg(Py_GIL_DISABLED)]
         pair(py, ts, v)
+    }
+}
+
+/// Releases `p`, a payload reference taken out of a spare tuple (see
+/// [`Recycler::pair`]): at once when it is not the last reference — a
+/// plain decrement that cannot free anything, so it runs no code while the
+/// iterator is owned — else through `dead`, after ownership ends (the
+/// object's deallocation may run a `__del__` that uses this iterator).
+/// The common case (the snapshot still holds the payload) saves a call to
+/// `Py_DecRef` per row.
+///
+/// # Safety
+///
+/// GIL build, attached, and `p` is an owned reference.
+#[cfg(not(Py_GIL_DISABLED))]
+#[inline]
+unsafe fn release_soon(p: *mut pyo3::ffi::PyObject, dead: &mut Dead) {
+    // SAFETY: CPython C API, GIL build (this function's contract): the
+    // attached thread holds the GIL, so no other thread changes the count
+    // between the read and the decrement; a count above 1 with one of them
+    // ours stays above 0 after Py_DECREF, which then only decrements (no
+    // deallocation, no code run). Immortal objects report a huge count and
+    // Py_DECREF leaves them alone.
+    unsafe {
+        if pyo3::ffi::Py_REFCNT(p) > 1 {
+            pyo3::ffi::Py_DECREF(p);
+        } else {
+            dead.push(p);
+        }
     }
 }
 
@@ -200,10 +239,16 @@ pub struct PyTimelogIter {
 
 // SAFETY: std's `Sync` contract (shared references may be used from
 // several threads at once): `st` is only reached through an `Owned` guard,
-// which exists for one caller at a time — the `busy` flag is taken with an
-// Acquire compare-and-swap and given back with a Release store, so each
-// owner's accesses happen after the previous owner's (the same
-// acquire/release pairing as a mutex); `IterState` itself is `Send`.
+// which exists for one caller at a time — on free-threaded builds the
+// `busy` flag is taken with an Acquire compare-and-swap and given back with
+// a Release store, so each owner's accesses happen after the previous
+// owner's (the same acquire/release pairing as a mutex); on GIL builds
+// every use of an iterator is by a thread holding the GIL (all its methods
+// and slots run attached and none detaches; pyo3 refuses to import the
+// module in a subinterpreter, the only place another GIL exists), so the
+// flag's read and write happen with no other thread running, and the GIL's
+// release/acquire orders successive owners (see `try_own`). `IterState`
+// itself is `Send`.
 unsafe impl Sync for PyTimelogIter {}
 
 /// Exclusive access to an iterator's state (see the module docs).
@@ -226,12 +271,23 @@ impl Drop for Owned<'_> {
     }
 }
 
+/// The message of the `RuntimeError` a call raises when another call owns
+/// the iterator.
+const IN_USE: &CStr = c"TimelogIter already executing: another thread (or code run by this iterator's own call, like a __del__) is using it; an iterator is for one thread at a time, so give each thread its own (log[t1:t2] is cheap)";
+
+/// Another call owns the iterator (see the module docs).
+struct InUse;
+
+impl From<InUse> for PyErr {
+    #[cold]
+    fn from(_: InUse) -> PyErr {
+        in_use()
+    }
+}
+
 #[cold]
 fn in_use() -> PyErr {
-    PyRuntimeError::new_err(
-        "TimelogIter already executing: another thread (or code run by this iterator's own call, like a __del__) \
-         is using it; an iterator is for one thread at a time, so give each thread its own (log[t1:t2] is cheap)",
-    )
+    PyRuntimeError::new_err(IN_USE.to_str().expect("ASCII message"))
 }
 
 /// Builds the `(ts, obj)` tuple.
@@ -272,13 +328,65 @@ impl PyTimelogIter {
     }
 
     /// Takes ownership of the state, or `None` if a call holds it.
+    ///
+    /// Free-threaded builds take the flag with a compare-and-swap: two
+    /// threads may call at the same instant. GIL builds only read and set
+    /// it (no locked instruction per row): every caller holds the GIL (all
+    /// methods of this class run attached, none detaches while it owns the
+    /// state), and the GIL changes hands only when a thread releases it, so
+    /// no other call can run between the read and the write; a call that
+    /// finds the flag set — re-entry from code run inside the owning call,
+    /// or another thread that got the GIL while that code ran — still
+    /// raises. The GIL's hand-over orders each owner's accesses after the
+    /// previous owner's, as the Acquire/Release pair does without it.
+    #[inline]
     fn try_own(&self) -> Option<Owned<'_>> {
-        self.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).ok().map(|_| Owned { it: self })
+        #[cfg(Py_GIL_DISABLED)]
+        let taken = self.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok();
+        #[cfg(not(Py_GIL_DISABLED))]
+        let taken = !self.busy.load(Ordering::Relaxed) && {
+            self.busy.store(true, Ordering::Relaxed);
+            true
+        };
+        // Not `then_some`: it would build (and drop) a guard even when the
+        // flag was not taken, and dropping a guard gives the flag back.
+        if taken {
+            Some(Owned { it: self })
+        } else {
+            None
+        }
     }
 
     /// Takes ownership of the state, or raises `RuntimeError`.
     fn own(&self) -> PyResult<Owned<'_>> {
         self.try_own().ok_or_else(in_use)
+    }
+
+    /// The next `(ts, obj)` row, or `None` once exhausted; `InUse`, with no
+    /// change, when another call owns the iterator.
+    #[inline]
+    fn next_row<'py>(&self, py: Python<'py>) -> Result<Option<Bound<'py, PyTuple>>, InUse> {
+        let mut dead = Dead::default();
+        let mut spare = None;
+        let out = {
+            let mut own = self.try_own().ok_or(InUse)?;
+            let st = own.st();
+            let Some(c) = st.cursor.as_mut() else { return Ok(None) };
+            let spares = &mut st.spare;
+            let out = c.next_with(|ts, v| spares.pair(py, ts, v, &mut dead));
+            if out.is_some() {
+                st.taken += 1;
+            }
+            if st.cursor.as_ref().is_none_or(|c| c.remaining() == 0) {
+                spare = Some(st.release());
+            }
+            out
+        };
+        // Ownership given back: releasing a payload may run arbitrary
+        // `__del__` code, which may use this iterator.
+        drop(spare);
+        dead.release(py);
+        Ok(out)
     }
 
     pub(crate) fn take_list<'py>(&self, py: Python<'py>, n: usize) -> PyResult<Bound<'py, PyList>> {
@@ -338,28 +446,10 @@ impl PyTimelogIter {
         slf
     }
 
+    /// `it.__next__()` (a `for` loop calls the `tp_iternext` slot,
+    /// [`iternext`], which does the same without pyo3's wrapper).
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let mut dead = Dead::default();
-        let mut spare = None;
-        let out = {
-            let mut own = self.own()?;
-            let st = own.st();
-            let Some(c) = st.cursor.as_mut() else { return Ok(None) };
-            let spares = &mut st.spare;
-            let out = c.next_with(|ts, v| spares.pair(py, ts, v, &mut dead));
-            if out.is_some() {
-                st.taken += 1;
-            }
-            if st.cursor.as_ref().is_none_or(|c| c.remaining() == 0) {
-                spare = Some(st.release());
-            }
-            out
-        };
-        // Ownership given back: releasing a payload may run arbitrary
-        // `__del__` code, which may use this iterator.
-        drop(spare);
-        dead.release(py);
-        Ok(out)
+        Ok(self.next_row(py)?)
     }
 
     /// Rows still to come (exact; no scan).
@@ -487,5 +577,85 @@ impl PyTimelogIter {
         let released = own.st().release();
         drop(own);
         drop(released);
+    }
+}
+
+/// The type's `tp_iternext` slot: what a `for` loop, `next()`, `list()`
+/// and every C-level consumer call per row.
+///
+/// pyo3's slot for `__next__` goes through its trampoline (a thread-local
+/// attach counter up and down, a panic trap) and a checked downcast of the
+/// receiver; this one calls [`PyTimelogIter::next_row`] directly. What the
+/// trampoline provides is kept: a panic becomes a Python exception
+/// (`PanicException`, as pyo3 raises), and the one error of the path
+/// (another call owns the iterator) is raised with `PyErr_SetString`.
+/// pyo3's attach counter is not needed: nothing on this path uses it —
+/// payloads are released through `PyObj`, which asks CPython with
+/// `PyGILState_Check`; tuples and ints through the C API; no `Py<T>` is
+/// cloned or dropped, and no pyo3 `PyErr` is made (restoring one drops
+/// `Py` references, which pyo3 would leak without the counter). The panic
+/// path, cold, attaches through pyo3 first. `it.__next__()` stays pyo3's
+/// method and runs the same body.
+///
+/// # Safety
+///
+/// Installed by [`install_iternext`] as `tp_iternext` of `TimelogIter`:
+/// CPython calls it attached, with a live instance of that type (the class
+/// is not subclassable), borrowed for the call.
+unsafe extern "C" fn iternext(slf: *mut pyo3::ffi::PyObject) -> *mut pyo3::ffi::PyObject {
+    // SAFETY: `Python::assume_attached`'s contract: the thread is attached
+    // — CPython calls a type slot only from an attached thread.
+    let py = unsafe { Python::assume_attached() };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: pyo3's `Borrowed::from_ptr` needs a live object pointer
+        // and `cast_unchecked` an instance of the target class: CPython
+        // passes the iterator itself (this function's contract), alive for
+        // the call. The class is `frozen`, so pyo3 allows a shared
+        // reference to its Rust value at any time (no borrow flag).
+        let it = unsafe {
+            let b: pyo3::Borrowed<'_, '_, PyAny> = pyo3::Borrowed::from_ptr(py, slf);
+            &*(b.cast_unchecked::<PyTimelogIter>().get() as *const PyTimelogIter)
+        };
+        it.next_row(py).map(|o| o.map_or(std::ptr::null_mut(), Bound::into_ptr))
+    }));
+    match r {
+        Ok(Ok(p)) => p,
+        Ok(Err(InUse)) => {
+            // SAFETY: CPython C API, attached: PyErr_SetString takes a
+            // borrowed exception type (the static PyExc_RuntimeError) and a
+            // NUL-terminated UTF-8 message, and sets the error.
+            unsafe { pyo3::ffi::PyErr_SetString(pyo3::ffi::PyExc_RuntimeError, IN_USE.as_ptr()) };
+            std::ptr::null_mut()
+        }
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panic in TimelogIter.__next__".to_owned());
+            Python::attach(|py| pyo3::panic::PanicException::new_err(msg).restore(py));
+            std::ptr::null_mut()
+        }
+    }
+}
+
+/// Replaces `TimelogIter`'s `tp_iternext` (pyo3's trampoline to
+/// `__next__`) with [`iternext`]. Called once, by the module's init, right
+/// after the class is created and before any instance exists.
+pub(crate) fn install_iternext(py: Python<'_>) {
+    let ty = py.get_type::<PyTimelogIter>();
+    let tp = ty.as_ptr().cast::<pyo3::ffi::PyTypeObject>();
+    // SAFETY: CPython C API (non-limited: the binding is not built for the
+    // stable ABI): `tp_iternext` is a field of the type object, which lives
+    // as long as the module. Writing a slot of a heap type is what
+    // `type.__setattr__` does for a dunder (update_slot); it must happen
+    // before any other thread can use the type: module init runs under the
+    // import lock, and no instance exists yet (`TimelogIter` has no
+    // constructor and the log's methods are not reachable before init
+    // returns). `PyType_Modified` invalidates the method caches that may
+    // have seen the old slot.
+    unsafe {
+        (*tp).tp_iternext = Some(iternext);
+        pyo3::ffi::PyType_Modified(tp);
     }
 }

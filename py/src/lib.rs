@@ -106,7 +106,10 @@ fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<log::PyTimelog>()?;
     fast::install(py)?;
+    fast::install_reads(py)?;
+    fast::install_subscript(py);
     m.add_class::<iter::PyTimelogIter>()?;
+    iter::install_iternext(py);
     m.add_class::<views::PyPageSpan>()?;
     m.add_class::<views::PyPageSpanIter>()?;
     m.add_class::<views::PyObjectsView>()?;

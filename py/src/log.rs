@@ -174,7 +174,7 @@ impl PyTimelog {
         self.iter_over(Bounds::slice(start, stop), order)
     }
 
-    fn points<'py>(&self, py: Python<'py>, ts: i64) -> PyResult<Bound<'py, PyList>> {
+    pub(crate) fn points<'py>(&self, py: Python<'py>, ts: i64) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         let mut res = Ok(());
         self.state()
