@@ -320,36 +320,10 @@ unsafe fn delete_range(
     // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
     // `install` as a `METH_FASTCALL | METH_KEYWORDS` method.
     let log = unsafe { receiver(py, slf) };
-    if nargs > 2 {
-        return Err(arity(NAME, "exactly 2", nargs));
-    }
-    let mut vals: [Option<Borrowed<'_, '_, PyAny>>; 2] = [None, None];
-    for (i, v) in vals.iter_mut().enumerate().take(nargs as usize) {
-        // SAFETY: [vectorcall]: `i < nargs`, so `args[i]` exists.
-        *v = Some(unsafe { arg(py, args, i) });
-    }
-    if !kwnames.is_null() {
-        // SAFETY: [vectorcall]: a non-null `kwnames` is a tuple (of str),
-        // borrowed for the call, so the unchecked cast to `PyTuple` holds.
-        let names = unsafe { Borrowed::from_ptr(py, kwnames).cast_unchecked::<PyTuple>() };
-        for (i, name) in names.iter().enumerate() {
-            let slot = match name.cast::<PyString>().ok().and_then(|s| s.to_str().ok().map(str::to_owned)).as_deref() {
-                Some("t1") => 0,
-                Some("t2") => 1,
-                _ => return Err(unexpected_keyword(NAME, &name)),
-            };
-            if vals[slot].is_some() {
-                return Err(PyTypeError::new_err(format!("{NAME}() got multiple values for argument 't{}'", slot + 1)));
-            }
-            // SAFETY: [vectorcall]: keyword value `i` sits at `nargs + i`,
-            // `i < len(kwnames)`.
-            vals[slot] = Some(unsafe { arg(py, args, nargs as usize + i) });
-        }
-    }
-    let [Some(t1), Some(t2)] = vals else {
-        let missing = if vals[0].is_none() { "t1" } else { "t2" };
-        return Err(PyTypeError::new_err(format!("{NAME}() missing required argument '{missing}'")));
-    };
+    // SAFETY: [vectorcall], as this function's contract states.
+    let [t1, t2] = unsafe { collect_args(py, NAME, ["t1", "t2"], 2, args, nargs, kwnames)? };
+    let t1 = t1.ok_or_else(|| missing(NAME, "t1"))?;
+    let t2 = t2.ok_or_else(|| missing(NAME, "t2"))?;
     // `t1 > t2` is the engine's `Error::InvalidRange` (ValueError).
     write_result(log.state().log.delete_range(coerce_ts(&t1)?, coerce_ts(&t2)?))?;
     Ok(none(py))
@@ -445,7 +419,7 @@ unsafe fn collect_args<'a, 'py, const N: usize>(
 ) -> PyResult<[Option<Borrowed<'a, 'py, PyAny>>; N]> {
     let mut vals: [Option<Borrowed<'a, 'py, PyAny>>; N] = [None; N];
     if nargs as usize > npos {
-        let want = if npos == 1 { "exactly 1".to_owned() } else { format!("at most {npos}") };
+        let want = if npos == N { format!("exactly {npos}") } else { format!("at most {npos}") };
         return Err(arity(fname, &want, nargs));
     }
     for (i, v) in vals.iter_mut().enumerate().take(nargs as usize) {
