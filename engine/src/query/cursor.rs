@@ -8,15 +8,25 @@
 //! run per span; data with late records costs one gallop per switch
 //! between sources instead of a comparison of every head per record.
 //!
-//! The current run is cached in the cursor (`run`, `at`, `left`): `next`
-//! takes the next record from it, and only re-plans (the next gallop) when
-//! it is empty. The batch API, `Iterator::fold` and `skip` consume whole
-//! runs at a time.
+//! The current run is cached in the cursor as a span and a position range
+//! (`at`, moving by `step` up to `end`), and it is never empty unless the
+//! cursor is exhausted: whoever takes the last record of a run cuts the
+//! next one at once (or, at the end, releases the snapshot). So
+//! [`Iterator::next`] is one comparison, two loads and an increment, plus
+//! a second comparison that is almost always false; everything else — the
+//! merge step ([`cut_run`]) and the release ([`drop_parts`]) — is out of
+//! line, and is handed the heap parts of the merge by value, never the
+//! cursor's address. That matters for a `for` loop, whose cursor lives in
+//! the caller's frame: a call that could see the cursor would force the
+//! compiler to keep `at`/`end` in memory, loaded and stored on every
+//! record; with none, they stay in registers. The batch API,
+//! [`Iterator::fold`] and `skip` consume whole runs at a time.
 
 use super::dir::{Asc, Desc, Dir};
 use super::plan::{SeqSrc, Source, Span, ValSrc};
 use crate::query::snapshot::Snapshot;
 use crate::{SeqNo, Timestamp};
+use std::mem::ManuallyDrop;
 
 /// Reading position inside one source.
 struct SrcCursor<T> {
@@ -118,39 +128,43 @@ impl<T> SrcCursor<T> {
 /// It borrows nothing from the [`Timelog`](crate::Timelog): it can be stored
 /// in a struct, sent to another thread (`T: Send + Sync`), and kept for as
 /// long as needed. While it lives it pins the parts of the log its snapshot
-/// references (see `docs/protocol.md`, R9); dropping or exhausting it
-/// releases them.
+/// references (see `docs/protocol.md`, R9); taking its last record (or
+/// dropping it) releases them.
 ///
 /// Among equal timestamps, records come in insertion (sequence) order when
 /// ascending and in reverse insertion order when descending.
 ///
-/// Reading one record at a time ([`Iterator::next`], [`next_with`](Self::next_with))
-/// costs about what a batch ([`next_batch_with`](Self::next_batch_with))
-/// costs per record: both take records from the cursor's current run (see
-/// the module docs); [`Iterator::fold`] (and so `for_each`, `sum`, …) walks
-/// whole runs.
+/// Reading one record at a time ([`Iterator::next`], [`next_with`](Self::next_with),
+/// a `for` loop, `collect()`) costs about what a batch
+/// ([`next_batch_with`](Self::next_batch_with)) costs per record: both
+/// take records from the cursor's current run (see the module docs);
+/// [`Iterator::fold`] (and so `for_each`, `sum`, …) walks whole runs.
+/// [`size_hint`](Iterator::size_hint) is exact at every point, so
+/// `collect()` allocates once.
 pub struct Cursor<T: Send + Sync + 'static> {
-    /// The span of the current run (`left` records from `at` on, moving by
-    /// `step`: 1, or `usize::MAX` — minus one, wrapping — descending).
+    /// The span of the current run: positions `at`, `at + step`, … up to
+    /// `end` (exclusive); `step` is 1, or `usize::MAX` (minus one,
+    /// wrapping) descending. `at == end` only once exhausted.
     run: Span<T>,
     at: usize,
-    left: usize,
+    end: usize,
     step: usize,
     /// Records not yet moved into a run (bounded by `truncate`).
     rest: usize,
-    /// The sources with records left, beyond those of the current run.
-    srcs: Vec<SrcCursor<T>>,
-    /// The source the current run was cut from, once it has nothing else
-    /// left (it may own the run's storage: `Source::buf`).
-    spent: Option<SrcCursor<T>>,
+    /// The sources: `srcs[..live]` still have records beyond the current
+    /// run; the others are finished, and kept until the cursor is released
+    /// (one of them may own the run's storage: `Source::buf`).
+    /// (`ManuallyDrop`: dropped only through `release`, see `Drop`.)
+    srcs: ManuallyDrop<Vec<SrcCursor<T>>>,
+    live: usize,
     desc: bool,
-    snap: Option<Snapshot<T>>,
+    snap: ManuallyDrop<Option<Snapshot<T>>>,
 }
 
 impl<T: Send + Sync + 'static> std::fmt::Debug for Cursor<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cursor")
-            .field("sources", &self.srcs.len())
+            .field("sources", &self.live)
             .field("descending", &self.desc)
             .field("remaining", &self.remaining())
             .finish()
@@ -164,9 +178,83 @@ unsafe impl<T: Send + Sync + 'static> Send for Cursor<T> {}
 // SAFETY: as above; `&Cursor` exposes only counts.
 unsafe impl<T: Send + Sync + 'static> Sync for Cursor<T> {}
 
-/// The run of a cursor that has none (never read: `left == 0`).
+/// The run of a cursor that has none.
 fn no_run<T>() -> Span<T> {
     Span { ts: std::ptr::null(), seq: SeqSrc::Const(0), val: ValSrc::Direct(std::ptr::null()), len: 0 }
+}
+
+/// A run cut by [`cut_run`]: `n` records of `run` from position `at` on
+/// (in reading order), and how many sources are still live after it.
+struct Cut<T> {
+    run: Span<T>,
+    at: usize,
+    n: usize,
+    live: usize,
+}
+
+/// The merge step: the source whose head comes first wins, and its
+/// records before the runner-up's head (at most `rest`) become the run. A
+/// source with nothing left after it is swapped behind the live ones.
+///
+/// Out of line and handed only the sources' heap slice, so that the
+/// caller's cursor never escapes (see the module docs).
+///
+/// # Safety
+///
+/// `srcs[..live]` are initialized and not otherwise borrowed for the call.
+#[cold]
+#[inline(never)]
+#[allow(improper_ctypes_definitions)] // "C" only for no-unwind: see `NoUnwind`
+unsafe extern "C" fn cut_run<D: Dir, T>(srcs: *mut SrcCursor<T>, live: usize, rest: usize) -> Cut<T> {
+    // SAFETY: the caller's contract.
+    let srcs = unsafe { std::slice::from_raw_parts_mut(srcs, live) };
+    debug_assert!(!srcs.is_empty() && rest > 0);
+    let (k, runner) = if srcs.len() == 1 {
+        (0, None)
+    } else {
+        let mut win = 0;
+        let mut win_key = srcs[0].head::<D>();
+        let mut second: Option<(Timestamp, SeqNo)> = None;
+        for (i, s) in srcs.iter().enumerate().skip(1) {
+            let key = s.head::<D>();
+            if D::key_before(key.0, || key.1, win_key) {
+                second = Some(win_key);
+                win = i;
+                win_key = key;
+            } else if second.is_none_or(|r| D::key_before(key.0, || key.1, r)) {
+                second = Some(key);
+            }
+        }
+        (win, second)
+    };
+    let s = &mut srcs[k];
+    let n = match runner {
+        None => s.cur.len - s.pos,
+        Some(r) => s.run_before::<D>(r),
+    };
+    let n = n.min(rest);
+    let cut = Cut { run: s.cur, at: D::idx(s.cur.len, s.pos), n, live };
+    s.pos += n;
+    if s.pos == s.cur.len {
+        s.next_span::<D>();
+        if s.done() {
+            // Kept (behind the live ones) until the cursor is released: its
+            // owned buffer (a skiplist source) may hold the run just cut.
+            srcs.swap(k, live - 1);
+            return Cut { live: live - 1, ..cut };
+        }
+    }
+    cut
+}
+
+/// Drops what a released cursor held: out of line, and by value, so the
+/// cursor's address does not escape (see the module docs).
+#[cold]
+#[inline(never)]
+#[allow(improper_ctypes_definitions)] // "C" only for no-unwind: see `NoUnwind`
+extern "C" fn drop_parts<T>(snap: Option<Snapshot<T>>, srcs: Vec<SrcCursor<T>>) {
+    drop(srcs);
+    drop(snap);
 }
 
 impl<T: Send + Sync + 'static> Cursor<T> {
@@ -180,24 +268,30 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         let mut c = Self {
             run: no_run(),
             at: 0,
-            left: 0,
+            end: 0,
             step: if desc { usize::MAX } else { 1 },
             rest,
-            srcs,
-            spent: None,
+            live: srcs.len(),
+            srcs: ManuallyDrop::new(srcs),
             desc,
-            snap: Some(snap),
+            snap: ManuallyDrop::new(Some(snap)),
         };
-        if rest == 0 {
-            c.release();
-        }
+        c.advance();
         c
+    }
+
+    /// Records left in the current run.
+    #[inline]
+    fn run_left(&self) -> usize {
+        // `(end - at) * step`: `end - at` ascending, `at - end` descending
+        // (`step` is -1 as a wrapping `usize`).
+        self.end.wrapping_sub(self.at).wrapping_mul(self.step)
     }
 
     /// Number of records still to come. O(1): counted when planned.
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.left + self.rest
+        self.run_left() + self.rest
     }
 
     /// Whether the cursor reads in descending timestamp order.
@@ -212,187 +306,172 @@ impl<T: Send + Sync + 'static> Cursor<T> {
 
     /// Yields at most `n` more records.
     pub fn truncate(&mut self, n: usize) {
-        if n < self.left {
-            self.left = n;
+        let left = self.run_left();
+        if n < left {
+            self.end = self.at.wrapping_add(self.step.wrapping_mul(n));
             self.rest = 0;
         } else {
-            self.rest = self.rest.min(n - self.left);
+            self.rest = self.rest.min(n - left);
         }
-        self.release_if_done();
+        if self.at == self.end {
+            // `n == 0`: nothing more; the run emptied here, so release.
+            self.advance();
+        }
     }
 
     /// Releases the snapshot early; the cursor then yields nothing.
-    pub fn release(&mut self) {
-        self.srcs.clear();
-        self.spent = None;
-        self.left = 0;
-        self.rest = 0;
-        self.run = no_run();
-        self.snap = None;
-    }
-
-    /// Releases the snapshot once the last record was handed out, so that
-    /// an exhausted cursor pins nothing (R9).
     #[inline]
-    fn release_if_done(&mut self) {
-        if self.left == 0 && self.rest == 0 && self.snap.is_some() {
+    pub fn release(&mut self) {
+        self.run = no_run();
+        self.at = 0;
+        self.end = 0;
+        self.rest = 0;
+        self.live = 0;
+        // Moved out and dropped by value: see `drop_parts`. (Without a
+        // snapshot, the sources were released with it.)
+        if self.snap.is_some() {
+            drop_parts(self.snap.take(), std::mem::take(&mut *self.srcs));
+        }
+    }
+
+    /// Called whenever the current run has just been emptied: makes the
+    /// next run current, or — no record left — releases the snapshot, so
+    /// that an exhausted cursor pins nothing (R9). The merge step itself
+    /// is out of line ([`cut_run`]).
+    #[inline]
+    fn advance(&mut self) {
+        debug_assert_eq!(self.at, self.end);
+        if self.rest == 0 || self.live == 0 {
             self.release();
+            return;
         }
-    }
-
-    /// Makes the next run current; `false` (releasing the snapshot) if no
-    /// record is left. Called only with `left == 0`.
-    #[inline(never)]
-    fn refill(&mut self) -> bool {
-        debug_assert_eq!(self.left, 0);
-        if self.rest == 0 {
-            self.release();
-            return false;
-        }
-        if self.desc {
-            self.refill_in::<Desc>();
-        } else {
-            self.refill_in::<Asc>();
-        }
-        true
-    }
-
-    /// The merge step: the source whose head comes first wins, and its
-    /// records before the runner-up's head become the run.
-    fn refill_in<D: Dir>(&mut self) {
-        let (k, runner) = if self.srcs.len() == 1 {
-            (0, None)
-        } else {
-            let mut win = 0;
-            let mut win_key = self.srcs[0].head::<D>();
-            let mut second: Option<(Timestamp, SeqNo)> = None;
-            for (i, s) in self.srcs.iter().enumerate().skip(1) {
-                let key = s.head::<D>();
-                if D::key_before(key.0, || key.1, win_key) {
-                    second = Some(win_key);
-                    win = i;
-                    win_key = key;
-                } else if second.is_none_or(|r| D::key_before(key.0, || key.1, r)) {
-                    second = Some(key);
-                }
+        debug_assert!(self.live <= self.srcs.len());
+        let (srcs, live, rest) = (self.srcs.as_mut_ptr(), self.live, self.rest);
+        // SAFETY: `srcs[..live]` are initialized elements of the vector
+        // (`live <= len` always); the vector is not touched while the
+        // merge step runs.
+        let c = unsafe {
+            if self.desc {
+                cut_run::<Desc, T>(srcs, live, rest)
+            } else {
+                cut_run::<Asc, T>(srcs, live, rest)
             }
-            (win, second)
         };
-        let s = &self.srcs[k];
-        let n = match runner {
-            None => s.cur.len - s.pos,
-            Some(r) => s.run_before::<D>(r),
-        };
-        let n = n.min(self.rest);
-        let s = &mut self.srcs[k];
-        self.run = s.cur;
-        self.at = D::idx(s.cur.len, s.pos);
-        self.left = n;
-        self.rest -= n;
-        s.pos += n;
-        if s.pos == s.cur.len {
-            s.next_span::<D>();
-            if s.done() {
-                // A finished source leaves the merge; it is kept until the
-                // next refill, as its owned buffer (a skiplist source) may
-                // hold the run just cut.
-                self.spent = Some(self.srcs.swap_remove(k));
-            }
-        }
+        self.run = c.run;
+        self.at = c.at;
+        self.end = c.at.wrapping_add(self.step.wrapping_mul(c.n));
+        self.rest -= c.n;
+        self.live = c.live;
     }
 
-    /// Folds the next `k <= left` records of the current run.
+    /// Folds the next `k <= run_left()` records of the current run, then
+    /// moves to the next run if this one is done.
     #[inline]
     fn fold_run<B>(&mut self, k: usize, acc: B, f: impl FnMut(B, Timestamp, &T) -> B) -> B {
-        debug_assert!(k <= self.left);
+        debug_assert!(k <= self.run_left());
         crate::hooks::visit(k);
         let at = self.at;
         let lo = if self.desc { at + 1 - k } else { at };
         self.at = at.wrapping_add(self.step.wrapping_mul(k));
-        self.left -= k;
         // SAFETY: `[lo, lo + k)` lies within the run's span (the run was
-        // cut from it by `refill_in`, `k <= left`), and the snapshot that
-        // owns the span's storage is held by `self` (R9), which the
-        // borrow of `self.run` keeps alive for the call.
-        unsafe { self.run.fold_in(lo, k, self.desc, acc, f) }
+        // cut from it by `cut_run`, `k <= run_left()`), and the snapshot
+        // that owns the span's storage is held by `self` (R9) until the
+        // `advance` below, after the fold.
+        let acc = unsafe { self.run.fold_in(lo, k, self.desc, acc, f) };
+        if self.at == self.end {
+            self.advance();
+        }
+        acc
     }
 
     /// Advances by one record and hands it to `f` while the snapshot is
     /// still pinned. Returns `None` when exhausted.
     #[inline]
     pub fn next_with<R>(&mut self, f: impl FnOnce(Timestamp, &T) -> R) -> Option<R> {
-        if self.left == 0 && !self.refill() {
+        let i = self.at;
+        if i == self.end {
             return None;
         }
-        let i = self.at;
         self.at = i.wrapping_add(self.step);
-        self.left -= 1;
         crate::hooks::visit(1);
-        // SAFETY: `i` is the next position of the current run (within its
-        // span), whose storage the snapshot held by `self` keeps alive
-        // (R9); the payload is borrowed only for the call of `f`.
+        // SAFETY: `i` is a position of the current run (`at != end`), within
+        // its span, whose storage the snapshot held by `self` keeps alive
+        // (R9) until the `advance` below; the payload is borrowed only for
+        // the call of `f`.
         let r = unsafe { f(self.run.ts(i), self.run.val(i)) };
-        if self.left == 0 {
-            self.release_if_done();
+        if self.at == self.end {
+            self.advance();
         }
         Some(r)
     }
 
     /// Hands up to `n` records to `f`; returns how many.
     pub fn next_batch_with(&mut self, n: usize, mut f: impl FnMut(Timestamp, &T)) -> usize {
-        let take = n.min(self.remaining());
-        let mut want = take;
-        while want > 0 {
-            if self.left == 0 && !self.refill() {
+        let mut want = n;
+        loop {
+            let k = self.run_left().min(want);
+            if k == 0 {
                 break;
             }
-            let k = self.left.min(want);
             self.fold_run(k, (), |(), ts, v| f(ts, v));
             want -= k;
         }
-        self.release_if_done();
-        take - want
+        n - want
     }
 
     /// Skips up to `n` records without visiting payloads; returns how many.
     pub fn skip(&mut self, n: usize) -> usize {
-        let take = n.min(self.remaining());
-        let mut want = take;
-        while want > 0 {
-            if self.left == 0 && !self.refill() {
+        let mut want = n;
+        loop {
+            let k = self.run_left().min(want);
+            if k == 0 {
                 break;
             }
-            let k = self.left.min(want);
             crate::hooks::visit(k);
             self.at = self.at.wrapping_add(self.step.wrapping_mul(k));
-            self.left -= k;
             want -= k;
+            if self.at == self.end {
+                self.advance();
+            }
         }
-        self.release_if_done();
-        take - want
+        n - want
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for Cursor<T> {
+    #[inline]
+    fn drop(&mut self) {
+        // Moved out and dropped by value (see `release`), so a `for` loop's
+        // cursor is not handed by address to the drop glue either.
+        self.release();
     }
 }
 
 impl<T: Clone + Send + Sync + 'static> Iterator for Cursor<T> {
     type Item = (Timestamp, T);
 
+    /// The current run's next record; the merge step runs (out of line)
+    /// only when the run is used up.
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         self.next_with(|ts, v| (ts, v.clone()))
     }
 
-    /// Exact: the count planned, minus what was handed out.
+    /// Exact, at every point: the count planned, minus what was handed out.
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (self.remaining(), Some(self.remaining()))
+        let n = self.remaining();
+        (n, Some(n))
     }
 
     /// O(1), without cloning a payload.
+    #[inline]
     fn count(self) -> usize {
         self.remaining()
     }
 
     /// Skips `n` records run by run, without cloning their payloads.
+    #[inline]
     fn nth(&mut self, n: usize) -> Option<Self::Item> {
         if Cursor::skip(self, n) < n {
             return None;
@@ -400,19 +479,34 @@ impl<T: Clone + Send + Sync + 'static> Iterator for Cursor<T> {
         self.next()
     }
 
+    /// Skips to the last record without cloning the others.
+    #[inline]
+    fn last(mut self) -> Option<Self::Item> {
+        let n = self.remaining();
+        self.nth(n.checked_sub(1)?)
+    }
+
     /// Walks whole runs (see the module docs). (`try_fold` cannot be
     /// overridden on stable Rust — `std::ops::Try` is unstable — so the
     /// adapters built on it use `next`, which reads the cached run.)
+    #[inline]
     fn fold<B, F>(mut self, init: B, mut f: F) -> B
     where
         F: FnMut(B, Self::Item) -> B,
     {
         let mut acc = init;
-        while self.left > 0 || self.refill() {
-            acc = self.fold_run(self.left, acc, |a, ts, v| f(a, (ts, v.clone())));
+        loop {
+            let k = self.run_left();
+            if k == 0 {
+                return acc;
+            }
+            acc = self.fold_run(k, acc, |a, ts, v| f(a, (ts, v.clone())));
         }
-        acc
     }
 }
 
 impl<T: Clone + Send + Sync + 'static> ExactSizeIterator for Cursor<T> {}
+
+/// Once `next` returns `None` it always does: an exhausted cursor has
+/// released its snapshot and has no run.
+impl<T: Clone + Send + Sync + 'static> std::iter::FusedIterator for Cursor<T> {}
