@@ -142,10 +142,14 @@ impl<T> SrcCursor<T> {
 /// [`size_hint`](Iterator::size_hint) is exact at every point, so
 /// `collect()` allocates once.
 pub struct Cursor<T: Send + Sync + 'static> {
-    /// The span of the current run: positions `at`, `at + step`, … up to
-    /// `end` (exclusive); `step` is 1, or `usize::MAX` (minus one,
-    /// wrapping) descending. `at == end` only once exhausted.
-    run: Span<T>,
+    /// The current run: positions `at`, `at + step`, … up to `end`
+    /// (exclusive) of the span cut from (its timestamps, payloads and
+    /// length; kept as scalars, not a `Span`, so the compiler keeps them
+    /// in registers in a `for` loop); `step` is 1, or `usize::MAX` (minus
+    /// one, wrapping) descending. `at == end` only once exhausted.
+    ts: *const Timestamp,
+    val: ValSrc<T>,
+    len: usize,
     at: usize,
     end: usize,
     step: usize,
@@ -177,11 +181,6 @@ impl<T: Send + Sync + 'static> std::fmt::Debug for Cursor<T> {
 unsafe impl<T: Send + Sync + 'static> Send for Cursor<T> {}
 // SAFETY: as above; `&Cursor` exposes only counts.
 unsafe impl<T: Send + Sync + 'static> Sync for Cursor<T> {}
-
-/// The run of a cursor that has none.
-fn no_run<T>() -> Span<T> {
-    Span { ts: std::ptr::null(), seq: SeqSrc::Const(0), val: ValSrc::Direct(std::ptr::null()), len: 0 }
-}
 
 /// A run cut by [`cut_run`]: `n` records of `run` from position `at` on
 /// (in reading order), and how many sources are still live after it.
@@ -266,7 +265,9 @@ impl<T: Send + Sync + 'static> Cursor<T> {
             srcs.push(SrcCursor::new(src, desc));
         });
         let mut c = Self {
-            run: no_run(),
+            ts: std::ptr::null(),
+            val: ValSrc::Direct(std::ptr::null()),
+            len: 0,
             at: 0,
             end: 0,
             step: if desc { usize::MAX } else { 1 },
@@ -278,6 +279,12 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         };
         c.advance();
         c
+    }
+
+    /// The span of the current run (its sequences are not needed).
+    #[inline(always)]
+    fn run(&self) -> Span<T> {
+        Span { ts: self.ts, seq: SeqSrc::Const(0), val: self.val, len: self.len }
     }
 
     /// Records left in the current run.
@@ -320,9 +327,9 @@ impl<T: Send + Sync + 'static> Cursor<T> {
     }
 
     /// Releases the snapshot early; the cursor then yields nothing.
-    #[inline]
+    #[inline(always)]
     pub fn release(&mut self) {
-        self.run = no_run();
+        // `at == end`: the run (now dangling) is never read again.
         self.at = 0;
         self.end = 0;
         self.rest = 0;
@@ -357,7 +364,9 @@ impl<T: Send + Sync + 'static> Cursor<T> {
                 cut_run::<Asc, T>(srcs, live, rest)
             }
         };
-        self.run = c.run;
+        self.ts = c.run.ts;
+        self.val = c.run.val;
+        self.len = c.run.len;
         self.at = c.at;
         self.end = c.at.wrapping_add(self.step.wrapping_mul(c.n));
         self.rest -= c.n;
@@ -377,7 +386,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         // cut from it by `cut_run`, `k <= run_left()`), and the snapshot
         // that owns the span's storage is held by `self` (R9) until the
         // `advance` below, after the fold.
-        let acc = unsafe { self.run.fold_in(lo, k, self.desc, acc, f) };
+        let acc = unsafe { self.run().fold_in(lo, k, self.desc, acc, f) };
         if self.at == self.end {
             self.advance();
         }
@@ -398,7 +407,8 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         // its span, whose storage the snapshot held by `self` keeps alive
         // (R9) until the `advance` below; the payload is borrowed only for
         // the call of `f`.
-        let r = unsafe { f(self.run.ts(i), self.run.val(i)) };
+        let run = self.run();
+        let r = unsafe { f(run.ts(i), run.val(i)) };
         if self.at == self.end {
             self.advance();
         }
@@ -439,7 +449,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
 }
 
 impl<T: Send + Sync + 'static> Drop for Cursor<T> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         // Moved out and dropped by value (see `release`), so a `for` loop's
         // cursor is not handed by address to the drop glue either.
