@@ -15,7 +15,10 @@
 //! The scan groups read each timelog state through the batch API
 //! (`/batch`: `next_batch_with`), the `Iterator` API (`/iter`: a `for`
 //! loop, i.e. `next`), `/fold` (full scans) and `/collect` (into a
-//! `Vec`); the states come in twins: in-order data and the same with 5%
+//! `Vec`; `/desc/…`: the same in descending order, for `flushed` and
+//! `memtable_ooo5`); `vec/pages_iter` is a `for` loop over `std`'s
+//! `Flatten` of 4 096-record slices, the `Iterator` protocol's own cost
+//! for data in spans; the states come in twins: in-order data and the same with 5%
 //! late records (`memtable` / `memtable_ooo5`, `l0x8` / `l0x8_ooo5`).
 //!
 //! Run: `cargo bench -p timelog-benches --bench engine` (full) or
@@ -226,6 +229,16 @@ impl SortedVec {
         }
         acc
     }
+    /// The `Iterator` protocol's floor for data in spans: a `for` loop
+    /// over `std`'s `Flatten` of 4 096-record slices (pages).
+    #[inline]
+    fn pages_scan(&self, t1: i64, t2: i64) -> u64 {
+        let mut acc = 0u64;
+        for &(ts, v) in self.bounds(t1, t2).chunks(4096).flatten() {
+            acc = mix(acc, ts, v);
+        }
+        acc
+    }
     #[inline]
     fn point(&self, ts: i64) -> u64 {
         self.bounds(ts, ts + 1).iter().fold(0u64, |a, r| a.wrapping_add(r.1))
@@ -394,6 +407,9 @@ fn scan_states(l: &Loaded) -> [(&'static str, &Tl); 5] {
     ]
 }
 
+/// The states whose scans are also read in descending order (`/desc/…`).
+const DESC_STATES: [&str; 2] = ["flushed", "memtable_ooo5"];
+
 fn read_group<'a>(c: &'a mut Criterion, name: &str, elems: u64) -> BenchmarkGroup<'a, WallTime> {
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(elems))
@@ -424,6 +440,7 @@ fn bench_scans(c: &mut Criterion) {
     };
     range_case(&mut g, "vec", &|a, b| l.vec.scan(a, b));
     range_case(&mut g, "vec/collect", &|a, b| l.vec.bounds(a, b).to_vec().len() as u64);
+    range_case(&mut g, "vec/pages_iter", &|a, b| l.vec.pages_scan(a, b));
     for (state, tl) in scan_states(&l) {
         range_case(&mut g, &format!("timelog_{state}/batch"), &|a, b| tl.scan(a, b));
         range_case(&mut g, &format!("timelog_{state}/iter"), &|a, b| {
@@ -436,6 +453,25 @@ fn bench_scans(c: &mut Criterion) {
         range_case(&mut g, &format!("timelog_{state}/collect"), &|a, b| {
             tl.0.range(a, b, Order::Asc).unwrap().collect::<Vec<_>>().len() as u64
         });
+        if DESC_STATES.contains(&state) {
+            range_case(&mut g, &format!("timelog_{state}/desc/batch"), &|a, b| {
+                let mut acc = 0u64;
+                let mut f = |ts: i64, v: &u64| acc = mix(acc, ts, *v);
+                let mut c = tl.0.range(a, b, Order::Desc).unwrap();
+                while c.next_batch_with(BATCH, &mut f) > 0 {}
+                acc
+            });
+            range_case(&mut g, &format!("timelog_{state}/desc/iter"), &|a, b| {
+                let mut acc = 0;
+                for (ts, v) in tl.0.range(a, b, Order::Desc).unwrap() {
+                    acc = mix(acc, ts, v);
+                }
+                acc
+            });
+            range_case(&mut g, &format!("timelog_{state}/desc/collect"), &|a, b| {
+                tl.0.range(a, b, Order::Desc).unwrap().collect::<Vec<_>>().len() as u64
+            });
+        }
     }
     range_case(&mut g, "skipmap", &|a, b| l.skipmap.scan(a, b));
     range_case(&mut g, "rwlock_btree", &|a, b| l.btree.scan(a, b));
@@ -448,6 +484,7 @@ fn bench_scans(c: &mut Criterion) {
     let (lo, hi) = (i64::MIN, i64::MAX);
     g.bench_function("vec", |b| b.iter(|| l.vec.scan(lo, hi)));
     g.bench_function("vec/collect", |b| b.iter(|| l.vec.bounds(lo, hi).to_vec().len() as u64));
+    g.bench_function("vec/pages_iter", |b| b.iter(|| l.vec.pages_scan(lo, hi)));
     for (state, tl) in scan_states(&l) {
         g.bench_function(format!("timelog_{state}/batch"), |b| {
             b.iter(|| {
@@ -473,6 +510,32 @@ fn bench_scans(c: &mut Criterion) {
         g.bench_function(format!("timelog_{state}/collect"), |b| {
             b.iter(|| tl.0.all(Order::Asc).unwrap().collect::<Vec<_>>().len() as u64)
         });
+        if DESC_STATES.contains(&state) {
+            g.bench_function(format!("timelog_{state}/desc/batch"), |b| {
+                b.iter(|| {
+                    let mut acc = 0u64;
+                    let mut f = |ts: i64, v: &u64| acc = mix(acc, ts, *v);
+                    let mut cur = tl.0.all(Order::Desc).unwrap();
+                    while cur.next_batch_with(BATCH, &mut f) > 0 {}
+                    acc
+                })
+            });
+            g.bench_function(format!("timelog_{state}/desc/iter"), |b| {
+                b.iter(|| {
+                    let mut acc = 0u64;
+                    for (ts, v) in tl.0.all(Order::Desc).unwrap() {
+                        acc = mix(acc, ts, v);
+                    }
+                    acc
+                })
+            });
+            g.bench_function(format!("timelog_{state}/desc/fold"), |b| {
+                b.iter(|| tl.0.all(Order::Desc).unwrap().fold(0u64, |a, (ts, v)| mix(a, ts, v)))
+            });
+            g.bench_function(format!("timelog_{state}/desc/collect"), |b| {
+                b.iter(|| tl.0.all(Order::Desc).unwrap().collect::<Vec<_>>().len() as u64)
+            });
+        }
     }
     g.bench_function("skipmap", |b| b.iter(|| l.skipmap.iter().fold(0u64, |a, e| mix(a, e.key().0, *e.value()))));
     g.bench_function("rwlock_btree", |b| {

@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Arguments: state (`flushed`, `memtable`, `memtable_ooo5`, `l0x8_ooo5`),
-//! path (`for`, `collect`, `fold`, `batch`, `vec`, `vec_collect`), order
+//! path (`for`, `collect`, `fold`, `batch`, `vec`, `vec_collect`,
+//! `vec_pages_for`), order
 //! (`asc`, `desc`), shape (`full`: one scan of all 100 000 records;
 //! `range`: 100 ranges of 1 000 records). Prints a checksum, the rows read
 //! and the best wall time of a few repeats.
@@ -105,6 +106,18 @@ fn measured_vec(vec: &[(i64, u64)], order: Order, lo: i64, hi: i64) -> (u64, usi
     (acc, n)
 }
 
+/// The `Iterator` protocol's own floor for data in spans: a `for` loop
+/// over `std`'s `Flatten` of 4 096-record slices (pages), ascending only.
+#[inline(never)]
+fn measured_vec_pages_for(vec: &[(i64, u64)], lo: i64, hi: i64) -> (u64, usize) {
+    let (mut acc, mut n) = (0u64, 0usize);
+    for &(ts, v) in bounds(vec, lo, hi).chunks(4096).flatten() {
+        acc = mix(acc, ts, v);
+        n += 1;
+    }
+    (acc, n)
+}
+
 #[inline(never)]
 fn measured_vec_collect(vec: &[(i64, u64)], lo: i64, hi: i64) -> (u64, usize) {
     let v = bounds(vec, lo, hi).to_vec();
@@ -120,6 +133,7 @@ fn measured(log: &Timelog<u64>, vec: &[(i64, u64)], path: &str, order: Order, lo
         "batch" => measured_batch(log, order, lo, hi),
         "vec" => measured_vec(vec, order, lo, hi),
         "vec_collect" => measured_vec_collect(vec, lo, hi),
+        "vec_pages_for" => measured_vec_pages_for(vec, lo, hi),
         p => panic!("unknown path {p}"),
     }
 }

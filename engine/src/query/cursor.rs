@@ -520,3 +520,165 @@ impl<T: Clone + Send + Sync + 'static> ExactSizeIterator for Cursor<T> {}
 /// Once `next` returns `None` it always does: an exhausted cursor has
 /// released its snapshot and has no run.
 impl<T: Clone + Send + Sync + 'static> std::iter::FusedIterator for Cursor<T> {}
+
+#[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
+mod tests {
+    use crate::{Config, MaintenanceMode, Order, Snapshot, Timelog, Timestamp};
+
+    /// A log whose reads cross every kind of boundary the cursor's fast
+    /// path has: small pages (many spans per segment), two overlapping L0
+    /// segments, a memtable run and late records in the memtable (runs cut
+    /// by the merge every few records), a deleted stretch (a gap inside a
+    /// segment), and duplicate timestamps. Returns the log and its records
+    /// in ascending (timestamp, insertion) order.
+    fn log() -> (Timelog<u64>, Vec<(Timestamp, u64)>) {
+        let cfg = Config { maintenance: MaintenanceMode::Disabled, target_page_bytes: 64, ..Config::default() };
+        let log = Timelog::with_config(cfg).unwrap();
+        let mut all = Vec::new();
+        let put = |ts: Timestamp, all: &mut Vec<(Timestamp, u64)>| {
+            let v = all.len() as u64;
+            let _ = log.append(ts, v).unwrap();
+            all.push((ts, v));
+        };
+        for t in 0..600 {
+            put(t, &mut all);
+            if t % 7 == 0 {
+                put(t, &mut all); // a duplicate timestamp
+            }
+        }
+        log.flush().unwrap();
+        for t in 600..1200 {
+            put(t, &mut all);
+            if t % 13 == 0 {
+                put(t - 550, &mut all); // late, overlapping the first segment
+            }
+        }
+        log.flush().unwrap();
+        for t in 1200..1800 {
+            put(t, &mut all);
+            if t % 9 == 0 {
+                put(t - 300, &mut all); // late, in the memtable's skiplist
+            }
+        }
+        let _ = log.delete_range(100, 140).unwrap();
+        all.retain(|r| !(100..140).contains(&r.0));
+        all.sort_by_key(|r| r.0); // stable: insertion order among equal timestamps
+        let s = log.stats().unwrap();
+        assert!(s.segments_l0 == 2 && s.ooo_records > 0 && s.active_records > 0, "{s:?}");
+        (log, all)
+    }
+
+    fn want(all: &[(Timestamp, u64)], lo: Timestamp, hi: Timestamp, order: Order) -> Vec<(Timestamp, u64)> {
+        let mut w: Vec<_> = all.iter().copied().filter(|r| lo <= r.0 && r.0 < hi).collect();
+        if order == Order::Desc {
+            w.reverse(); // equal timestamps: reverse insertion order
+        }
+        w
+    }
+
+    const ORDERS: [Order; 2] = [Order::Asc, Order::Desc];
+
+    /// `next` across every span and run boundary, both orders: the right
+    /// records, `size_hint`/`len` exact after every step, and the snapshot
+    /// released exactly when the last record is taken.
+    #[test]
+    fn next_crosses_every_boundary_with_exact_size_hint() {
+        let (log, all) = log();
+        let snap = log.snapshot().unwrap();
+        for order in ORDERS {
+            for (lo, hi) in [(Timestamp::MIN, Timestamp::MAX), (95, 145), (590, 1210), (1199, 1200), (0, 1)] {
+                let w = want(&all, lo, hi, order);
+                let mut c = snap.range(lo, hi, order);
+                assert_eq!(c.size_hint(), (w.len(), Some(w.len())));
+                for (i, r) in w.iter().enumerate() {
+                    assert!(c.snapshot().is_some(), "pinned until the last record ({order:?} [{lo}, {hi}) at {i})");
+                    assert_eq!(c.next(), Some(*r), "{order:?} [{lo}, {hi}) at {i}");
+                    let left = w.len() - i - 1;
+                    assert_eq!((c.size_hint(), c.len(), c.remaining()), ((left, Some(left)), left, left));
+                }
+                assert!(c.snapshot().is_none(), "taking the last record releases ({order:?} [{lo}, {hi}))");
+                assert_eq!(c.next(), None);
+                assert_eq!(c.next(), None, "fused");
+            }
+        }
+    }
+
+    /// Empty ranges (no data, an inverted or empty interval, a deleted
+    /// stretch): nothing is yielded, nothing stays pinned.
+    #[test]
+    fn empty_ranges_yield_nothing_and_pin_nothing() {
+        let (log, _) = log();
+        let snap: Snapshot<u64> = log.snapshot().unwrap();
+        for order in ORDERS {
+            for (lo, hi) in [(5000, 6000), (-10, 0), (7, 7), (100, 140), (101, 102)] {
+                let mut c = snap.range(lo, hi, order);
+                assert!(c.snapshot().is_none(), "{order:?} [{lo}, {hi})");
+                assert_eq!((c.size_hint(), c.len()), ((0, Some(0)), 0));
+                assert_eq!(c.next(), None);
+                assert_eq!(snap.range(lo, hi, order).last(), None);
+                assert_eq!(snap.range(lo, hi, order).nth(0), None);
+                assert_eq!(snap.range(lo, hi, order).count(), 0);
+                assert!(snap.range(lo, hi, order).collect::<Vec<_>>().is_empty());
+                assert_eq!(snap.range(lo, hi, order).fold(0, |n, _| n + 1), 0);
+            }
+        }
+    }
+
+    /// `next`, `next_batch_with`, `skip`, `nth`, `truncate` interleaved at
+    /// random, both orders: every step yields the expected records and
+    /// keeps `size_hint` exact; `last` and `collect` (one allocation of the
+    /// exact size) agree with the reference.
+    #[test]
+    fn mixed_consumers_keep_position_and_size_hint() {
+        let (log, all) = log();
+        let snap = log.snapshot().unwrap();
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n) as usize
+        };
+        for order in ORDERS {
+            let w = want(&all, Timestamp::MIN, Timestamp::MAX, order);
+            assert_eq!(snap.all(order).last(), w.last().copied());
+            let v: Vec<_> = snap.all(order).collect();
+            assert_eq!((v.len(), v.capacity()), (w.len(), w.len()), "collect allocates once, exactly");
+            assert_eq!(v, w);
+            for round in 0..20 {
+                let mut c = snap.all(order);
+                let mut i = 0;
+                if round % 4 == 3 {
+                    let n = rnd(w.len() as u64);
+                    c.truncate(n);
+                    assert_eq!(c.len(), n);
+                }
+                let end = c.len();
+                while i < end {
+                    match rnd(4) {
+                        0 => {
+                            assert_eq!(c.next(), Some(w[i]), "{order:?} next at {i}");
+                            i += 1;
+                        }
+                        1 => {
+                            let mut got = Vec::new();
+                            let k = c.next_batch_with(1 + rnd(60), |ts, v| got.push((ts, *v)));
+                            assert_eq!(got, w[i..i + k], "{order:?} batch at {i}");
+                            i += k;
+                        }
+                        2 => i += crate::Cursor::skip(&mut c, rnd(60)),
+                        _ => {
+                            let n = rnd(40);
+                            let r = c.nth(n);
+                            assert_eq!(r, w.get(i + n).filter(|_| i + n < end).copied(), "{order:?} nth at {i}");
+                            i = (i + n + 1).min(end);
+                        }
+                    }
+                    let left = end.saturating_sub(i);
+                    assert_eq!(c.size_hint(), (left, Some(left)), "{order:?} at {i}");
+                }
+                assert!(c.snapshot().is_none() && c.next().is_none());
+            }
+        }
+    }
+}
