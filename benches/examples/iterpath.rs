@@ -13,7 +13,7 @@
 //!
 //! Arguments: state (`flushed`, `memtable`, `memtable_ooo5`, `l0x8_ooo5`),
 //! path (`for`, `collect`, `fold`, `batch`, `vec`, `vec_collect`,
-//! `vec_pages_for`), order
+//! `vec_pages_for`, `vec_pages_collect`), order
 //! (`asc`, `desc`), shape (`full`: one scan of all 100 000 records;
 //! `range`: 100 ranges of 1 000 records). Prints a checksum, the rows read
 //! and the best wall time of a few repeats.
@@ -118,6 +118,13 @@ fn measured_vec_pages_for(vec: &[(i64, u64)], lo: i64, hi: i64) -> (u64, usize) 
     (acc, n)
 }
 
+/// The same floor for `collect()`: `std`'s `Flatten` of pages into a `Vec`.
+#[inline(never)]
+fn measured_vec_pages_collect(vec: &[(i64, u64)], lo: i64, hi: i64) -> (u64, usize) {
+    let v: Vec<(i64, u64)> = bounds(vec, lo, hi).chunks(4096).flatten().copied().collect();
+    (v.last().map_or(0, |r| r.1), v.len())
+}
+
 #[inline(never)]
 fn measured_vec_collect(vec: &[(i64, u64)], lo: i64, hi: i64) -> (u64, usize) {
     let v = bounds(vec, lo, hi).to_vec();
@@ -134,6 +141,7 @@ fn measured(log: &Timelog<u64>, vec: &[(i64, u64)], path: &str, order: Order, lo
         "vec" => measured_vec(vec, order, lo, hi),
         "vec_collect" => measured_vec_collect(vec, lo, hi),
         "vec_pages_for" => measured_vec_pages_for(vec, lo, hi),
+        "vec_pages_collect" => measured_vec_pages_collect(vec, lo, hi),
         p => panic!("unknown path {p}"),
     }
 }
@@ -162,5 +170,9 @@ fn main() {
         best = best.min(t.elapsed().as_secs_f64());
         (sum, rows) = (s, r);
     }
-    println!("{state} {path} {shape} sum={sum} rows={rows} best={:.1}us ({:.2} ns/row)", best * 1e6, best * 1e9 / rows as f64);
+    println!(
+        "{state} {path} {shape} sum={sum} rows={rows} best={:.1}us ({:.2} ns/row)",
+        best * 1e6,
+        best * 1e9 / rows as f64
+    );
 }

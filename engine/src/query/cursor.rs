@@ -8,19 +8,23 @@
 //! run per span; data with late records costs one gallop per switch
 //! between sources instead of a comparison of every head per record.
 //!
-//! The current run is cached in the cursor as a span and a position range
-//! (`at`, moving by `step` up to `end`), and it is never empty unless the
-//! cursor is exhausted: whoever takes the last record of a run cuts the
-//! next one at once (or, at the end, releases the snapshot). So
-//! [`Iterator::next`] is one comparison, two loads and an increment, plus
-//! a second comparison that is almost always false; everything else — the
-//! merge step ([`cut_run`]) and the release ([`drop_parts`]) — is out of
-//! line, and is handed the heap parts of the merge by value, never the
-//! cursor's address. That matters for a `for` loop, whose cursor lives in
-//! the caller's frame: a call that could see the cursor would force the
-//! compiler to keep `at`/`end` in memory, loaded and stored on every
-//! record; with none, they stay in registers. The batch API,
-//! [`Iterator::fold`] and `skip` consume whole runs at a time.
+//! The current run is cached in the cursor as scalars (its timestamps,
+//! its payloads, a position `at` moving by `step` up to `end`), and it is
+//! never empty unless the cursor is exhausted: whoever takes the last
+//! record of a run cuts the next one at once (or, at the end, releases
+//! the snapshot). So [`Iterator::next`] is a comparison, the record's
+//! loads and an increment, plus a second comparison that is almost always
+//! false. Everything else is out of line and is handed the heap parts of
+//! the merge, never the cursor's address: the merge step (`cut_run`) gets
+//! the sources' slice, the release (`drop_parts`) gets the snapshot and
+//! the source vector moved out by value, and the cursor's `Drop` goes
+//! through the same release (its fields are `ManuallyDrop`, so no drop
+//! glue takes the cursor's address either). That matters for a `for`
+//! loop, whose cursor lives in the caller's frame: while no call in the
+//! loop can see the cursor, the compiler keeps the run in registers;
+//! otherwise it is loaded and stored through memory on every record.
+//! The batch API, [`Iterator::fold`] and `skip` consume whole runs at a
+//! time.
 
 use super::dir::{Asc, Desc, Dir};
 use super::plan::{SeqSrc, Source, Span, ValSrc};
@@ -195,17 +199,17 @@ struct Cut<T> {
 /// records before the runner-up's head (at most `rest`) become the run. A
 /// source with nothing left after it is swapped behind the live ones.
 ///
-/// Out of line and handed only the sources' heap slice, so that the
-/// caller's cursor never escapes (see the module docs).
+/// Out of line, cold, and handed only the sources' heap slice, so that
+/// the caller's cursor never escapes (see the module docs).
 ///
 /// # Safety
 ///
 /// `srcs[..live]` are initialized and not otherwise borrowed for the call.
 #[cold]
 #[inline(never)]
-#[allow(improper_ctypes_definitions)] // "C" only for no-unwind: see `NoUnwind`
-unsafe extern "C" fn cut_run<D: Dir, T>(srcs: *mut SrcCursor<T>, live: usize, rest: usize) -> Cut<T> {
-    // SAFETY: the caller's contract.
+unsafe fn cut_run<D: Dir, T>(srcs: *mut SrcCursor<T>, live: usize, rest: usize) -> Cut<T> {
+    // SAFETY: the caller's contract: `srcs[..live]` are initialized
+    // elements of the cursor's source vector, exclusively ours for the call.
     let srcs = unsafe { std::slice::from_raw_parts_mut(srcs, live) };
     debug_assert!(!srcs.is_empty() && rest > 0);
     let (k, runner) = if srcs.len() == 1 {
@@ -250,8 +254,7 @@ unsafe extern "C" fn cut_run<D: Dir, T>(srcs: *mut SrcCursor<T>, live: usize, re
 /// cursor's address does not escape (see the module docs).
 #[cold]
 #[inline(never)]
-#[allow(improper_ctypes_definitions)] // "C" only for no-unwind: see `NoUnwind`
-extern "C" fn drop_parts<T>(snap: Option<Snapshot<T>>, srcs: Vec<SrcCursor<T>>) {
+fn drop_parts<T>(snap: Option<Snapshot<T>>, srcs: Vec<SrcCursor<T>>) {
     drop(srcs);
     drop(snap);
 }
@@ -403,11 +406,11 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         }
         self.at = i.wrapping_add(self.step);
         crate::hooks::visit(1);
+        let run = self.run();
         // SAFETY: `i` is a position of the current run (`at != end`), within
         // its span, whose storage the snapshot held by `self` keeps alive
         // (R9) until the `advance` below; the payload is borrowed only for
         // the call of `f`.
-        let run = self.run();
         let r = unsafe { f(run.ts(i), run.val(i)) };
         if self.at == self.end {
             self.advance();
@@ -616,7 +619,7 @@ mod tests {
                 assert_eq!((c.size_hint(), c.len()), ((0, Some(0)), 0));
                 assert_eq!(c.next(), None);
                 assert_eq!(snap.range(lo, hi, order).last(), None);
-                assert_eq!(snap.range(lo, hi, order).nth(0), None);
+                assert_eq!(snap.range(lo, hi, order).nth(1), None);
                 assert_eq!(snap.range(lo, hi, order).count(), 0);
                 assert!(snap.range(lo, hi, order).collect::<Vec<_>>().is_empty());
                 assert_eq!(snap.range(lo, hi, order).fold(0, |n, _| n + 1), 0);
