@@ -1,21 +1,38 @@
 #!/usr/bin/env bash
 # Seeded faults: builds the engine once per deliberate protocol bug
 # (`cfg(timelog_fault = "NAME")`, compiled only here) and runs the loom and
-# shuttle suites against it. Every fault must make at least one scenario
-# fail; the script prints which ones and exits non-zero if a fault goes
-# unnoticed (or if the suites do not pass without any fault).
+# shuttle scenarios that catch it. Every fault must make a scenario of each
+# suite expected to catch it fail; the script prints which ones and exits
+# non-zero if a fault goes unnoticed (or if the suites do not pass without
+# any fault).
 #
 #   verification/faults.sh                 # every fault
 #   verification/faults.sh reclaim_early   # some faults
+#   FAULT_FULL=1 verification/faults.sh    # every fault against every scenario
+#
+# Which scenarios run per fault: LOOM_TESTS and SHUTTLE_TESTS below (the
+# scenarios that catch it, from the full runs recorded in
+# docs/verification.md). FAULT_FULL=1 runs every scenario of both suites for
+# every fault instead (as the script did before; ~4x longer), e.g. to
+# re-check the mapping after a protocol change.
 #
 # Bounds: LOOM_MAX_PREEMPTIONS (default 2, as in CI) and
 # TIMELOG_SHUTTLE_SCHEDULES (default 500 per scheduler and test).
 # FAULT_TOOLS="loom" (or "shuttle") runs one suite only (default: both).
+# FAULT_SKIP_BASELINE=1 skips the run without a fault (every scenario of
+# the chosen suites, which must pass): CI sets it because verification/run.sh
+# has just run every scenario of both suites, from the same build, at the same
+# loom bound and with more shuttle schedules.
 #
-# Builds go to target/fault-loom and target/fault-shuttle. The fault cfg is
-# added to the engine crate only (verification/fault-rustc.sh, a rustc
-# wrapper), so the dependencies are compiled once per tool and each fault
-# rebuilds just the engine and the test crates; the normal build cache
+# Logs: target/fault-logs/FAULT-TOOL.log (FAULT_LOGS=DIR elsewhere).
+#
+# Builds go to target/loom and target/shuttle, the directories of run.sh:
+# same RUSTFLAGS and profile, so the dependencies are compiled once for both
+# scripts. The fault cfg is added to the engine crate only
+# (verification/fault-rustc.sh, a rustc wrapper, which cargo does not
+# fingerprint), and the engine reads TIMELOG_FAULT with option_env!, so
+# cargo rebuilds just the engine and the test crates when the fault changes
+# (and again for the next run without one); the normal build cache
 # (target/debug, target/release) is never touched.
 set -u
 cd "$(dirname "$0")/.."
@@ -35,30 +52,148 @@ declare -A RULE=(
     [progress_lost_wakeup]="Backpressure: progress notified without the worker mutex"
     [tomb_coalesce_one_class]="R11: coalescing merges tombstones across a segment's tomb_applied"
 )
-ALL=(seal_no_recheck seal_no_drain run_relaxed_publish commit_before_insert commit_ring_no_wait snapshot_no_cap
-     manifest_relaxed_publish tomb_relaxed_push flush_before_commit reclaim_early compact_no_check
-     progress_lost_wakeup tomb_coalesce_one_class)
+# The scenarios each fault runs against: "SUITE" is every scenario of
+# tests/<tool>_SUITE.rs, "SUITE/SCENARIO" one of them (names as in
+# docs/verification.md); "none": the suite cannot catch the fault (shuttle
+# models every atomic as SeqCst) and is not run for it. loom: the scenarios
+# that catch the fault at bound 2 (the table in docs/verification.md),
+# leaving out a catching scenario that costs seconds when cheap ones catch
+# it too (seal/two_writers_advance_the_watermark: ~30 s). shuttle: its one
+# suite, whole (schedules are random: which of its three scenarios catches a
+# fault can vary, and all three take ~1 s at 500 schedules). Every fault
+# needs an entry in both (the script stops otherwise); a fault is caught only
+# if every suite with an entry other than "none" catches it.
+declare -A LOOM_TESTS=(
+    [seal_no_recheck]="seal/writer_vs_seal_and_flush delete/delete_vs_flush"
+    [seal_no_drain]="seal/writer_vs_seal_and_flush delete/delete_vs_flush"
+    [run_relaxed_publish]="seal/writer_vs_seal_and_flush seal/reader_vs_seal seal/bulk_write_is_atomic delete/delete_vs_snapshot_watermark"
+    [commit_before_insert]="seal/writer_vs_seal_and_flush seal/reader_vs_seal delete/delete_vs_snapshot_watermark"
+    [commit_ring_no_wait]="commit"
+    [snapshot_no_cap]="seal/reader_vs_seal oneshot"
+    [manifest_relaxed_publish]="compact delete/delete_vs_flush"
+    [tomb_relaxed_push]="delete"
+    [flush_before_commit]="flush/flush_waits_for_commits delete/delete_vs_flush"
+    [reclaim_early]="compact delete/delete_vs_flush"
+    [compact_no_check]="compact/compactions_race_without_the_mutex"
+    [progress_lost_wakeup]="backpressure/backpressure_wait_vs_worker"
+    [tomb_coalesce_one_class]="delete/snapshot_between_deletes_vs_coalescing"
+)
+declare -A SHUTTLE_TESTS=(
+    [seal_no_recheck]="engine"
+    [seal_no_drain]="engine"
+    [run_relaxed_publish]="none"
+    [commit_before_insert]="engine"
+    [commit_ring_no_wait]="none"
+    [snapshot_no_cap]="engine"
+    [manifest_relaxed_publish]="none"
+    [tomb_relaxed_push]="none"
+    [flush_before_commit]="engine"
+    [reclaim_early]="none"
+    [compact_no_check]="engine"
+    [progress_lost_wakeup]="none"
+    [tomb_coalesce_one_class]="engine"
+)
+# Every fault, in the order of the rule it breaks.
+mapfile -t ALL < <(for f in "${!RULE[@]}"; do printf '%s\t%s\n' "${RULE[$f]%%:*}" "$f"; done | sort -V | cut -f2)
 if [ $# -gt 0 ]; then FAULTS=("$@"); else FAULTS=("${ALL[@]}"); fi
 
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 export TIMELOG_SHUTTLE_SCHEDULES="${TIMELOG_SHUTTLE_SCHEDULES:-500}"
+export SHUTTLE_SILENCE_WARNINGS=1
 export RUSTC_WRAPPER="$PWD/verification/fault-rustc.sh"
-LOGS="target/fault-logs"
+LOGS="${FAULT_LOGS:-target/fault-logs}"
 mkdir -p "$LOGS"
 TIMEOUT="${FAULT_TIMEOUT:-900}"
+FULL="${FAULT_FULL:-}"
 read -r -a TOOLS <<<"${FAULT_TOOLS:-loom shuttle}"
 on() { [[ " ${TOOLS[*]} " == *" $1 "* ]]; }
 start=$(date +%s)
 
-# run TOOL FAULT -> prints the failing scenarios ("" if none); log in $LOGS
+# tests TOOL FAULT -> the mapping entry ("" if there is none)
+tests() {
+    if [ "$1" = loom ]; then echo "${LOOM_TESTS[$2]:-}"; else echo "${SHUTTLE_TESTS[$2]:-}"; fi
+}
+
+# Every fault named, known and mapped for every suite, every mapped suite
+# and scenario present: checked before anything is built.
+bad=0
+for tool in "${TOOLS[@]}"; do
+    [[ $tool == loom || $tool == shuttle ]] || { echo "faults.sh: unknown tool '$tool' in FAULT_TOOLS"; exit 2; }
+done
+for f in "${FAULTS[@]}"; do
+    [ -n "${RULE[$f]:-}" ] || { echo "faults.sh: unknown fault: $f"; bad=1; continue; }
+    for tool in loom shuttle; do
+        spec=$(tests "$tool" "$f")
+        if [ -z "$spec" ]; then
+            echo "faults.sh: fault $f has no ${tool^^}_TESTS entry (the scenarios that catch it, or \"none\")"
+            bad=1
+            continue
+        fi
+        [ "$spec" = none ] && continue
+        for e in $spec; do
+            file="verification/tests/${tool}_${e%%/*}.rs"
+            if [ ! -f "$file" ]; then
+                echo "faults.sh: ${tool^^}_TESTS[$f]: no $file"
+                bad=1
+            elif [[ $e == */* ]] && ! grep -qE "^fn ${e#*/}\(\)" "$file"; then
+                echo "faults.sh: ${tool^^}_TESTS[$f]: no scenario ${e#*/} in $file"
+                bad=1
+            fi
+        done
+    done
+    [ "$(tests loom "$f")" != none ] || [ "$(tests shuttle "$f")" != none ] ||
+        { echo "faults.sh: fault $f: no suite is expected to catch it"; bad=1; }
+done
+for f in "${!LOOM_TESTS[@]}" "${!SHUTTLE_TESTS[@]}"; do
+    [ -n "${RULE[$f]:-}" ] || { echo "faults.sh: mapping for $f, which has no RULE entry"; bad=1; }
+done
+[ "$bad" = 0 ] || exit 2
+
+# run TOOL FAULT SPEC -> prints the failing scenarios ("" if none); log in
+# $LOGS. SPEC: "all" (every scenario of the suite) or a mapping entry.
 run() {
-    local tool="$1" fault="$2" log="$LOGS/${2:-baseline}-$1.log"
-    TIMELOG_FAULT="$fault" CARGO_TARGET_DIR="target/fault-$tool" RUSTFLAGS="--cfg timelog_$tool" \
-        timeout "$TIMEOUT" cargo test --release -p timelog-verification --no-fail-fast --test "${tool}_*" \
-        -- --test-threads=2 >"$log" 2>&1
+    local tool="$1" fault="$2" spec="$3" log="$LOGS/${2:-baseline}-$1.log"
+    local -a envs=(CARGO_TARGET_DIR="target/$tool" RUSTFLAGS="--cfg timelog_$tool")
+    [ -n "$fault" ] && envs+=(TIMELOG_FAULT="$fault")
+    # The test binaries, each with its scenarios ("" = all of them).
+    local -A filt=()
+    local -a bins=() targets=()
+    local e b
+    if [ "$spec" = all ]; then
+        bins=("${tool}_*")
+        filt["${tool}_*"]=""
+    else
+        for e in $spec; do
+            b="${tool}_${e%%/*}"
+            [ -n "${filt[$b]+x}" ] || bins+=("$b")
+            if [[ $e != */* ]]; then
+                filt[$b]="*"
+            elif [ "${filt[$b]:-}" != "*" ]; then
+                filt[$b]+=" ${e#*/}"
+            fi
+        done
+    fi
+    for b in "${bins[@]}"; do targets+=(--test "$b"); done
+    : >"$log"
+    # One build of every binary needed (in parallel), then each binary with
+    # its scenarios.
+    env "${envs[@]}" timeout "$TIMEOUT" cargo test --release -p timelog-verification --no-run "${targets[@]}" >>"$log" 2>&1
     local rc=$?
-    if grep -q 'could not compile' "$log"; then
+    if [ "$rc" != 0 ]; then
         echo "BUILD-ERROR"
+        return
+    fi
+    local -a args names
+    local timedout=""
+    for b in "${bins[@]}"; do
+        args=(--test-threads=2)
+        [ -n "${filt[$b]}" ] && [ "${filt[$b]}" != "*" ] && read -r -a names <<<"${filt[$b]}" && args+=(--exact "${names[@]}")
+        env "${envs[@]}" timeout "$TIMEOUT" cargo test --release -p timelog-verification --no-fail-fast --test "$b" \
+            -- "${args[@]}" >>"$log" 2>&1
+        [ $? = 124 ] && timedout="(timeout) "
+    done
+    if grep -q '^running 0 tests$' "$log"; then
+        echo "NO-SCENARIO"
         return
     fi
     # Failed scenarios: libtest's verdicts, plus the test threads that
@@ -71,49 +206,69 @@ run() {
     if [ -z "$failed" ] && grep -q "process didn't exit successfully" "$log"; then
         crashed="(crashed) "
     fi
-    [ "$rc" = 124 ] && crashed="$crashed(timeout) "
-    echo "${failed}${crashed}" | sed -E 's/ +$//'
+    echo "${failed}${crashed}${timedout}" | sed -E 's/ +$//'
 }
 
-echo "== baseline (no fault): the suites must pass"
-ok=1
-for tool in "${TOOLS[@]}"; do
-    r=$(run "$tool" "")
-    if [ -n "$r" ]; then
-        echo "   $tool: FAILS WITHOUT A FAULT: $r (see $LOGS/baseline-$tool.log)"
-        ok=0
-    else
-        echo "   $tool: pass"
-    fi
-done
-[ "$ok" = 1 ] || { echo "faults.sh: the suites fail without a fault; fix that first"; exit 2; }
+if [ -n "${FAULT_SKIP_BASELINE:-}" ]; then
+    echo "== baseline (no fault): skipped (FAULT_SKIP_BASELINE; verification/run.sh ran every scenario)"
+else
+    echo "== baseline (no fault): every scenario must pass"
+    ok=1
+    for tool in "${TOOLS[@]}"; do
+        r=$(run "$tool" "" all)
+        if [ -n "$r" ]; then
+            echo "   $tool: FAILS WITHOUT A FAULT: $r (see $LOGS/baseline-$tool.log)"
+            ok=0
+        else
+            echo "   $tool: pass"
+        fi
+    done
+    [ "$ok" = 1 ] || { echo "faults.sh: the suites fail without a fault; fix that first"; exit 2; }
+fi
 
 missed=0
+notrun=0
 rows=()
 for f in "${FAULTS[@]}"; do
-    [ -n "${RULE[$f]:-}" ] || { echo "unknown fault: $f"; exit 2; }
     echo "== fault $f (${RULE[$f]})"
-    l=""
-    s=""
-    lt="(skipped)"
-    st="(skipped)"
-    if on loom; then l=$(run loom "$f"); lt="${l:-(not caught)}"; fi
-    if on shuttle; then s=$(run shuttle "$f"); st="${s:-(not caught)}"; fi
-    echo "   loom:    $lt"
-    echo "   shuttle: $st"
     verdict=CAUGHT
-    if [ "$l" = BUILD-ERROR ] || [ "$s" = BUILD-ERROR ]; then
-        verdict=BUILD-ERROR
-        missed=$((missed + 1))
-    elif [ -z "$l" ] && [ -z "$s" ]; then
-        verdict=MISSED
+    ran=0
+    cols=()
+    for tool in loom shuttle; do
+        spec=$(tests "$tool" "$f")
+        r="-"
+        if ! on "$tool"; then
+            shown="(skipped)"
+        elif [ "$spec" = none ] && [ -z "$FULL" ]; then
+            shown="(not run: cannot catch it)"
+        else
+            [ -n "$FULL" ] && spec=all
+            r=$(run "$tool" "$f" "$spec")
+            ran=1
+            shown="${r:-(not caught)}"
+            if [ "$r" = BUILD-ERROR ] || [ "$r" = NO-SCENARIO ]; then
+                verdict="$r"
+            elif [ -z "$r" ] && [ "$(tests "$tool" "$f")" != none ] && [ "$verdict" = CAUGHT ]; then
+                verdict=MISSED
+            fi
+            r="${r:-(not caught)}"
+        fi
+        printf '   %-8s %s\n' "$tool:" "$shown"
+        cols+=("$r")
+    done
+    if [ "$ran" = 0 ]; then
+        verdict=NOT-RUN
+        notrun=$((notrun + 1))
+    elif [ "$verdict" != CAUGHT ]; then
         missed=$((missed + 1))
     fi
-    rows+=("$(printf '%-26s %-8s %s | loom: %s | shuttle: %s' "$f" "$verdict" "${RULE[$f]}" "${l:--}" "${s:--}")")
+    rows+=("$(printf '%-26s %-8s %s | loom: %s | shuttle: %s' "$f" "$verdict" "${RULE[$f]}" "${cols[0]}" "${cols[1]}")")
 done
 
 echo
-echo "== seeded faults (LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS, TIMELOG_SHUTTLE_SCHEDULES=$TIMELOG_SHUTTLE_SCHEDULES)"
+mode="scenarios of LOOM_TESTS/SHUTTLE_TESTS"
+[ -n "$FULL" ] && mode="FAULT_FULL: every scenario"
+echo "== seeded faults ($mode; LOOM_MAX_PREEMPTIONS=$LOOM_MAX_PREEMPTIONS, TIMELOG_SHUTTLE_SCHEDULES=$TIMELOG_SHUTTLE_SCHEDULES)"
 for r in "${rows[@]}"; do echo "$r"; done
-echo "faults.sh: ${#FAULTS[@]} faults, $((${#FAULTS[@]} - missed)) caught, $missed missed, $(( $(date +%s) - start ))s"
+echo "faults.sh: ${#FAULTS[@]} faults, $((${#FAULTS[@]} - missed - notrun)) caught, $missed missed, $notrun not run (no chosen suite catches them), $(( $(date +%s) - start ))s"
 [ "$missed" = 0 ]

@@ -12,6 +12,13 @@ the repository root), which builds them once. Our package is reinstalled
 whenever the hash of its sources (engine/, py/, the Cargo and pyproject
 files) differs from the one recorded at the last install, with
 CARGO_TARGET_DIR defaulting to <repo>/target so the build cache is reused.
+
+TIMELOG_BENCH_WHEELS=DIR (set by .ci/run): install our package from the
+release wheel in DIR built for the venv's interpreter (scripts/wheels.sh
+builds them into target/wheels-ci a few stages earlier, from the same
+checkout, with the same profile, features and flags as `pip install .`)
+instead of building it again. It is then reinstalled on every run (the
+wheel's sources are not hashed), and a missing wheel is an error.
 """
 
 from __future__ import annotations
@@ -113,6 +120,9 @@ def ensure_ours(flavor: str, *, plotting: bool = False, numpy: bool = True, inst
     if missing:
         log(f"{venv.name}: pip install {' '.join(missing)}")
         _pip(venv, *missing)
+    wheels = os.environ.get("TIMELOG_BENCH_WHEELS")
+    if wheels:
+        return _install_wheel(venv, Path(wheels))
     want = source_hash()
     stamp = venv / STAMP
     fresh = stamp.exists() and stamp.read_text() == want and (venv / BUILD_INFO).exists()
@@ -132,6 +142,27 @@ def ensure_ours(flavor: str, *, plotting: bool = False, numpy: bool = True, inst
 
         info = dict(git_state(), source_hash=want, built=time.strftime("%Y-%m-%dT%H:%M:%S"))
         (venv / BUILD_INFO).write_text(json.dumps(info))
+    return venv
+
+
+def _install_wheel(venv: Path, wheels: Path) -> Path:
+    """Installs the wheel of `wheels` whose tag matches the venv's interpreter."""
+    import json
+    import time
+
+    probe = ("import sys, sysconfig; v = f'cp{sys.version_info[0]}{sys.version_info[1]}'; "
+             "print(v, v + ('t' if sysconfig.get_config_var('Py_GIL_DISABLED') else ''))")
+    out = subprocess.run([str(venv_python(venv)), "-c", probe], check=True, capture_output=True, text=True)
+    py_tag, abi_tag = out.stdout.split()
+    found = sorted(wheels.glob(f"timelog-*-{py_tag}-{abi_tag}-*.whl"))
+    if len(found) != 1:
+        raise SystemExit(f"TIMELOG_BENCH_WHEELS={wheels}: expected one {py_tag}-{abi_tag} wheel, found {found}")
+    log(f"{venv.name}: installing {found[0].name} (TIMELOG_BENCH_WHEELS)")
+    _pip(venv, "--force-reinstall", "--no-deps", str(found[0]))
+    # Never "fresh" for a later source build: the stamp is not a source hash.
+    (venv / STAMP).write_text(f"wheel:{found[0].name}")
+    info = dict(git_state(), wheel=str(found[0]), built=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    (venv / BUILD_INFO).write_text(json.dumps(info))
     return venv
 
 
