@@ -14,7 +14,7 @@
 //! a sealed memtable therefore has a smaller sequence than every record of
 //! the memtables after it.
 
-mod ooo;
+pub(crate) mod ooo;
 pub(crate) mod run;
 
 use crate::sync::{stat, Arc, AtomicBool, AtomicU64, AtomicUsize, Backoff, Ordering};
@@ -227,6 +227,11 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         return self.ooo_max_seq.load(Ordering::Relaxed);
         #[cfg(any(timelog_loom, timelog_shuttle))]
         return SeqNo::MAX; // not maintained under the model checkers (`insert_ooo`)
+    }
+    /// Contention audit (test-only): the skiplist arena's byte ranges.
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+    pub(crate) fn ooo_audit_ranges(&self) -> Vec<std::ops::Range<usize>> {
+        self.ooo.audit_ranges()
     }
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0 && self.tombs.is_empty()

@@ -267,6 +267,23 @@ impl<T: Send + Sync + 'static> Ooo<T> {
         self.arena.bytes.load(Ordering::Relaxed)
     }
 
+    /// Contention audit (test-only): the byte ranges of the arena — each
+    /// chunk's memory (the nodes) and its header (the bump counter).
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+    pub(crate) fn audit_ranges(&self) -> Vec<std::ops::Range<usize>> {
+        let mut v = Vec::new();
+        let mut c = self.arena.cur.load(Ordering::Acquire);
+        // SAFETY: chunks are published by the arena's `AcqRel` CAS, their
+        // headers immutable but for `used`, and freed only with the index (R6).
+        while let Some(ch) = unsafe { c.as_ref() } {
+            v.push(ch.base as usize..ch.base as usize + ch.cap);
+            let h = ch as *const Chunk as usize;
+            v.push(h..h + std::mem::size_of::<Chunk>());
+            c = ch.prev;
+        }
+        v
+    }
+
     /// The link after `p` at `level` (`p` null: the head).
     #[inline(always)]
     fn next(&self, p: *mut Node<T>, level: usize) -> &AtomicPtr<Node<T>> {
