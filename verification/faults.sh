@@ -34,10 +34,11 @@ declare -A RULE=(
     [compact_no_check]="R10: compaction publishes without checking its inputs"
     [progress_lost_wakeup]="Backpressure: progress notified without the worker mutex"
     [tomb_coalesce_one_class]="R11: coalescing merges tombstones across a segment's tomb_applied"
+    [skiplist_relaxed_link]="R6: skiplist node linked at level 0 Relaxed, not Release"
 )
 ALL=(seal_no_recheck seal_no_drain run_relaxed_publish commit_before_insert commit_ring_no_wait snapshot_no_cap
      manifest_relaxed_publish tomb_relaxed_push flush_before_commit reclaim_early compact_no_check
-     progress_lost_wakeup tomb_coalesce_one_class)
+     progress_lost_wakeup tomb_coalesce_one_class skiplist_relaxed_link)
 if [ $# -gt 0 ]; then FAULTS=("$@"); else FAULTS=("${ALL[@]}"); fi
 
 export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"

@@ -119,6 +119,12 @@ pub mod bench_internals {
     /// keys `(timestamp, sequence)` unique, freed with the index (R6).
     pub struct OooIndex<T>(crate::memtable::ooo::Ooo<T>);
 
+    impl<T> std::fmt::Debug for OooIndex<T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("OooIndex").finish_non_exhaustive()
+        }
+    }
+
     impl<T: Send + Sync + 'static> Default for OooIndex<T> {
         fn default() -> Self {
             Self(crate::memtable::ooo::Ooo::new())
