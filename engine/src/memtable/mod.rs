@@ -146,8 +146,8 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     }
 
     fn insert_ooo(&self, ts: Timestamp, seq: SeqNo, val: T) {
-        // Its bytes are the arena's chunks, counted as they are allocated
-        // (`ooo_bytes`): no per-record counter.
+        // Its bytes are read from the arena (`ooo_bytes`): no per-record
+        // counter.
         self.ooo.insert((ts, seq), val);
         self.ooo_len.fetch_add(1, Ordering::Relaxed);
         // Before the commit, like `ooo_len` (R5 orders it before any read
@@ -201,9 +201,8 @@ impl<T: Send + Sync + 'static> Memtable<T> {
 
     /// Approximate size: run records are counted from the run's length (no
     /// shared counter on the in-order path); the skiplist by the bytes of
-    /// its arena (every chunk allocated: nodes with their inline payloads,
-    /// and the unused tail of the current chunk); tombstones as they are
-    /// added.
+    /// its arena (its nodes with their inline payloads and towers, and the
+    /// unused tails of filled chunks); tombstones as they are added.
     pub(crate) fn bytes(&self) -> usize {
         self.run.len() * self.record_bytes + self.ooo.bytes() + self.bytes.load(Ordering::Relaxed)
     }

@@ -151,14 +151,14 @@ struct Chunk {
 pub(crate) struct Arena {
     cur: AtomicPtr<Chunk>,
     align: usize,
-    /// Bytes of every chunk allocated (the memtable's accounting): std
-    /// counter, any value is safe (`sync::stat`).
-    bytes: stat::AtomicUsize,
+    /// Bytes of the chunks that were filled and replaced (their unused
+    /// tails included): std counter, any value is safe (`sync::stat`).
+    full: stat::AtomicUsize,
 }
 
 impl Arena {
     fn new(align: usize) -> Self {
-        Self { cur: AtomicPtr::new(ptr::null_mut()), align: align.max(16), bytes: stat::AtomicUsize::new(0) }
+        Self { cur: AtomicPtr::new(ptr::null_mut()), align: align.max(16), full: stat::AtomicUsize::new(0) }
     }
 
     fn layout(&self, cap: usize) -> Layout {
@@ -194,7 +194,7 @@ impl Arena {
             let new = Box::into_raw(Box::new(Chunk { base, cap, used: AtomicUsize::new(size), prev: c }));
             match self.cur.compare_exchange(c, new, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
-                    self.bytes.fetch_add(cap, Ordering::Relaxed);
+                    self.full.fetch_add(prev_cap, Ordering::Relaxed);
                     return base;
                 }
                 Err(actual) => {
@@ -206,6 +206,18 @@ impl Arena {
                 }
             }
         }
+    }
+}
+
+impl Arena {
+    /// Bytes handed out: every replaced chunk whole, and the claimed part
+    /// of the current one (its unused tail is not counted, so the figure
+    /// grows with the records, not by a chunk at a time).
+    fn bytes(&self) -> usize {
+        let c = self.cur.load(Ordering::Acquire);
+        // SAFETY: as in `alloc` (R6).
+        let cur = unsafe { c.as_ref() }.map_or(0, |ch| ch.used.load(Ordering::Relaxed).min(ch.cap));
+        self.full.load(Ordering::Relaxed) + cur
     }
 }
 
@@ -261,10 +273,11 @@ impl<T: Send + Sync + 'static> Ooo<T> {
         }
     }
 
-    /// Bytes of arena memory this index holds (chunks allocated, nodes and
-    /// their inline payloads included).
+    /// Bytes of arena memory this index holds: its nodes (key, inline
+    /// payload, tower sized by height) and the unused tails of the chunks
+    /// it filled (see `Arena::bytes`).
     pub(crate) fn bytes(&self) -> usize {
-        self.arena.bytes.load(Ordering::Relaxed)
+        self.arena.bytes()
     }
 
     /// Contention audit (test-only): the byte ranges of the arena — each
@@ -691,7 +704,10 @@ mod tests {
             for &(ts, seq) in &late_keys(n) {
                 o.insert((ts, seq), Counted(drops.clone()));
             }
-            assert!(o.bytes() >= n as usize * Node::<Counted>::size(1));
+            // The arena counts the nodes, plus under a node's size of tail
+            // per filled chunk.
+            let nodes: usize = late_keys(n).iter().map(|&k| Node::<Counted>::size(height_of(k))).sum();
+            assert!(o.bytes() >= nodes && o.bytes() < nodes + 64 * Node::<Counted>::size(MAX_HEIGHT), "{}", o.bytes());
             assert_eq!(drops.load(Relaxed), 0, "nothing is dropped while the index lives (R6)");
         }
         assert_eq!(drops.load(Relaxed), n as usize);
