@@ -32,8 +32,10 @@
 //!   kept per thread — which also keeps a loom execution reproducible.
 //!
 //! Under the model checkers the same code runs through the `sync` shim with
-//! a lower height cap (2) and a branching factor of 2, so small scenarios
-//! build towers of both heights; every node carries a [`Region`], read on
+//! a lower height cap — 2 under shuttle, with a branching factor of 2 so
+//! small scenarios build towers of both heights; 1 under loom, without the
+//! finger, to keep its scenarios within CI's budget — and every node
+//! carries a [`Region`], read on
 //! every access, so loom reports a reader that reaches a node whose
 //! initialization it is not ordered after (a broken publication) and a
 //! node dropped while a reader may still reach it (R6/R9).
@@ -49,8 +51,21 @@ use crate::{SeqNo, Timestamp};
 pub(crate) type Key = (Timestamp, SeqNo);
 
 /// The tallest tower (RocksDB's default; with branching 4 it serves
-/// `4^12` = 16 M records per memtable at full speed). 2 under the checkers.
-pub(crate) const MAX_HEIGHT: usize = if MODEL { 2 } else { 12 };
+/// `4^12` = 16 M records per memtable at full speed). 2 under shuttle; 1
+/// under loom (a sorted linked list: the upper levels and the finger
+/// multiplied the interleavings of every loom scenario with a late record
+/// past CI's budget — `docs/verification.md`).
+pub(crate) const MAX_HEIGHT: usize = if cfg!(timelog_loom) {
+    1
+} else if MODEL {
+    2
+} else {
+    12
+};
+
+/// Whether inserts start from the finger (module docs). Off under loom
+/// only (see [`MAX_HEIGHT`]); shuttle and the std tests run it.
+const FINGER: bool = !cfg!(timelog_loom);
 
 /// log2 of the branching factor: a node reaches level `i` with probability
 /// `2^-(BRANCH_BITS * i)`.
@@ -328,10 +343,10 @@ impl<T: Send + Sync + 'static> Ooo<T> {
     /// The predecessors and successors of `key` at levels `0..h`, starting
     /// from the finger (module docs).
     fn splice(&self, key: Key, h: usize, preds: &mut [*mut Node<T>; MAX_HEIGHT], succs: &mut [*mut Node<T>; MAX_HEIGHT]) {
-        let top = self.height.load(Ordering::Relaxed).max(h);
+        let top = self.top().max(h);
         // The lowest level whose hint brackets the key; else the head at the top.
         let (mut level, mut x) = (top - 1, ptr::null_mut());
-        for i in 0..top {
+        for i in (0..top).take_while(|_| FINGER) {
             let p = self.hint[i].load(Ordering::Acquire);
             // SAFETY: a hint is a node of this index, stored `Release` after
             // it was linked at level `i` (so its height exceeds `i`), R6.
@@ -359,7 +374,7 @@ impl<T: Send + Sync + 'static> Ooo<T> {
         // Levels above the start that the new tower needs (rare): from that
         // level's hint if it lies before the key, else from the head.
         for (i, (p, n)) in preds.iter_mut().zip(succs.iter_mut()).enumerate().take(h).skip(start + 1) {
-            let mut from = self.hint[i].load(Ordering::Acquire);
+            let mut from = if FINGER { self.hint[i].load(Ordering::Acquire) } else { ptr::null_mut() };
             // SAFETY: as for the hints above.
             if !from.is_null() && unsafe { Node::key(from) } >= key {
                 from = ptr::null_mut();
@@ -382,7 +397,7 @@ impl<T: Send + Sync + 'static> Ooo<T> {
                 ptr::write(tower.add(i), AtomicPtr::new(ptr::null_mut()));
             }
         }
-        let mut cur = self.height.load(Ordering::Relaxed);
+        let mut cur = self.top();
         while h > cur {
             match self.height.compare_exchange_weak(cur, h, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => break,
@@ -408,15 +423,25 @@ impl<T: Send + Sync + 'static> Ooo<T> {
             }
         }
         // The finger: linked at every level below `h` by now.
-        for hint in &self.hint[..h] {
+        for hint in self.hint[..h].iter().take_while(|_| FINGER) {
             hint.store(node, Ordering::Release);
+        }
+    }
+
+    /// The list's height (a constant where towers have one level).
+    #[inline(always)]
+    fn top(&self) -> usize {
+        if MAX_HEIGHT == 1 {
+            1
+        } else {
+            self.height.load(Ordering::Relaxed)
         }
     }
 
     /// The first node with key `>= key` (null: none).
     fn seek(&self, key: Key) -> *mut Node<T> {
         let mut x = ptr::null_mut();
-        let mut level = self.height.load(Ordering::Relaxed) - 1;
+        let mut level = self.top() - 1;
         loop {
             let (p, n) = self.walk(x, key, level);
             if level == 0 {
@@ -430,7 +455,7 @@ impl<T: Send + Sync + 'static> Ooo<T> {
     /// The last node with key `< key` (null: none).
     fn seek_before(&self, key: Key) -> *mut Node<T> {
         let mut x = ptr::null_mut();
-        for level in (0..self.height.load(Ordering::Relaxed)).rev() {
+        for level in (0..self.top()).rev() {
             x = self.walk(x, key, level).0;
         }
         x
