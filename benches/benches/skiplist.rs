@@ -71,9 +71,7 @@ fn bench_insert(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     for (name, keys) in cases() {
-        g.bench_function(format!("{name}/ours"), |b| {
-            b.iter_batched(|| (), |()| ours(&keys), BatchSize::PerIteration)
-        });
+        g.bench_function(format!("{name}/ours"), |b| b.iter_batched(|| (), |()| ours(&keys), BatchSize::PerIteration));
         g.bench_function(format!("{name}/crossbeam"), |b| {
             b.iter_batched(|| (), |()| theirs(&keys), BatchSize::PerIteration)
         });

@@ -32,7 +32,6 @@
 //! maintainer lock, R10); `validate.rs` (reads). The query layer never sees
 //! the catalog: it reads a `View` or a `Snapshot`.
 
-
 use crate::hooks::Hooks;
 use crate::manifest::{guard_into_arc, Manifest, ManifestCell, ManifestGuard};
 use crate::memtable::Memtable;

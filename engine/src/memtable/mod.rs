@@ -240,7 +240,12 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     /// order. The `&T` handed out lives as long as the borrow of the
     /// memtable: nodes are never removed from the skiplist (R6), so they are
     /// freed only when the skiplist itself is dropped.
-    pub(crate) fn ooo_range<'a>(&'a self, lo: Timestamp, hi: Timestamp, f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool) {
+    pub(crate) fn ooo_range<'a>(
+        &'a self,
+        lo: Timestamp,
+        hi: Timestamp,
+        f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool,
+    ) {
         if lo > hi || self.ooo_len() == 0 {
             return;
         }

@@ -342,7 +342,13 @@ impl<T: Send + Sync + 'static> Ooo<T> {
 
     /// The predecessors and successors of `key` at levels `0..h`, starting
     /// from the finger (module docs).
-    fn splice(&self, key: Key, h: usize, preds: &mut [*mut Node<T>; MAX_HEIGHT], succs: &mut [*mut Node<T>; MAX_HEIGHT]) {
+    fn splice(
+        &self,
+        key: Key,
+        h: usize,
+        preds: &mut [*mut Node<T>; MAX_HEIGHT],
+        succs: &mut [*mut Node<T>; MAX_HEIGHT],
+    ) {
         let top = self.top().max(h);
         // The lowest level whose hint brackets the key; else the head at the top.
         let (mut level, mut x) = (top - 1, ptr::null_mut());
@@ -371,15 +377,19 @@ impl<T: Send + Sync + 'static> Ooo<T> {
             }
             level -= 1;
         }
-        // Levels above the start that the new tower needs (rare): from that
-        // level's hint if it lies before the key, else from the head.
-        for (i, (p, n)) in preds.iter_mut().zip(succs.iter_mut()).enumerate().take(h).skip(start + 1) {
-            let mut from = if FINGER { self.hint[i].load(Ordering::Acquire) } else { ptr::null_mut() };
-            // SAFETY: as for the hints above.
-            if !from.is_null() && unsafe { Node::key(from) } >= key {
-                from = ptr::null_mut();
+        // Levels above the start that the new tower needs (a quarter of the
+        // inserts): a search from the head down to them. Not from their
+        // hints: a hint left by a record late by a lot lies before the key
+        // but may be far from it (measured: a walk of thousands of nodes).
+        if h > start + 1 {
+            let mut x = ptr::null_mut();
+            for i in (start + 1..top).rev() {
+                let (p, n) = self.walk(x, key, i);
+                if i < h {
+                    (preds[i], succs[i]) = (p, n);
+                }
+                x = p;
             }
-            (*p, *n) = self.walk(from, key, i);
         }
     }
 
@@ -500,7 +510,12 @@ impl<T: Send + Sync + 'static> Ooo<T> {
     /// Visits the records with `ts <= hi` in descending order until
     /// `ts < lo` or `f` returns false. Each step is a search for the last
     /// node before the current one (`O(log n)`: towers point forward only).
-    pub(crate) fn range_rev<'a>(&'a self, lo: Timestamp, hi: Timestamp, mut f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool) {
+    pub(crate) fn range_rev<'a>(
+        &'a self,
+        lo: Timestamp,
+        hi: Timestamp,
+        mut f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool,
+    ) {
         crate::hooks::visit(1);
         // Sequences never reach `SeqNo::MAX` (the counter starts at 1 and
         // a block is reserved before use), so this is "every key at `hi`".
