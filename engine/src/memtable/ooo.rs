@@ -147,7 +147,12 @@ fn height_of(key: Key) -> usize {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^= z >> 31;
-    1 + ((z.trailing_zeros() / BRANCH_BITS) as usize).min(MAX_HEIGHT - 1)
+    let h = 1 + (z.trailing_zeros() / BRANCH_BITS) as usize;
+    if h > MAX_HEIGHT {
+        MAX_HEIGHT
+    } else {
+        h
+    }
 }
 
 /// One block of arena memory. `used` may run past `cap` (a failed bump);
