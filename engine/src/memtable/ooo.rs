@@ -178,30 +178,7 @@ pub(crate) struct Arena {
 
 impl Arena {
     fn new(align: usize) -> Self {
-        let align = align.max(16);
-        Self { cur: AtomicPtr::new(Self::first_chunk(align)), align, full: stat::AtomicUsize::new(0) }
-    }
-
-    /// Under loom the first chunk comes with the index: two inserters
-    /// racing to install it multiplied the interleavings of every scenario
-    /// with a late record. (The replacement of a full chunk — the same CAS
-    /// — is still explored: a few nodes fill one.) In the std build the
-    /// first late record allocates it, so a memtable without one pays
-    /// nothing.
-    #[cfg(timelog_loom)]
-    fn first_chunk(align: usize) -> *mut Chunk {
-        let layout = Layout::from_size_align(MIN_CHUNK, align).expect("arena chunk layout");
-        // SAFETY: std `alloc` contract: `layout` has a non-zero size.
-        let base = unsafe { alloc::alloc(layout) };
-        if base.is_null() {
-            alloc::handle_alloc_error(layout);
-        }
-        Box::into_raw(Box::new(Chunk { base, cap: MIN_CHUNK, used: AtomicUsize::new(0), prev: ptr::null_mut() }))
-    }
-
-    #[cfg(not(timelog_loom))]
-    fn first_chunk(_align: usize) -> *mut Chunk {
-        ptr::null_mut()
+        Self { cur: AtomicPtr::new(ptr::null_mut()), align: align.max(16), full: stat::AtomicUsize::new(0) }
     }
 
     fn layout(&self, cap: usize) -> Layout {
