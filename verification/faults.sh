@@ -51,6 +51,7 @@ declare -A RULE=(
     [compact_no_check]="R10: compaction publishes without checking its inputs"
     [progress_lost_wakeup]="Backpressure: progress notified without the worker mutex"
     [tomb_coalesce_one_class]="R11: coalescing merges tombstones across a segment's tomb_applied"
+    [skiplist_relaxed_link]="R6: skiplist node linked at level 0 Relaxed, not Release"
 )
 # The scenarios each fault runs against: "SUITE" is every scenario of
 # tests/<tool>_SUITE.rs, "SUITE/SCENARIO" one of them (names as in
@@ -77,6 +78,7 @@ declare -A LOOM_TESTS=(
     [compact_no_check]="compact/compactions_race_without_the_mutex"
     [progress_lost_wakeup]="backpressure/backpressure_wait_vs_worker"
     [tomb_coalesce_one_class]="delete/snapshot_between_deletes_vs_coalescing"
+    [skiplist_relaxed_link]="skiplist/snapshot_held_across_seal_vs_late_insert"
 )
 declare -A SHUTTLE_TESTS=(
     [seal_no_recheck]="engine"
@@ -92,6 +94,7 @@ declare -A SHUTTLE_TESTS=(
     [compact_no_check]="engine"
     [progress_lost_wakeup]="none"
     [tomb_coalesce_one_class]="engine"
+    [skiplist_relaxed_link]="none"
 )
 # Every fault, in the order of the rule it breaks.
 mapfile -t ALL < <(for f in "${!RULE[@]}"; do printf '%s\t%s\n' "${RULE[$f]%%:*}" "$f"; done | sort -V | cut -f2)

@@ -3,8 +3,7 @@
 //!
 //! **Owns** the [`ManifestCell`] (the one published pointer to the current
 //! [`Manifest`]), the log's [`PinCounter`] (one `Arc` of it in every
-//! manifest), the count of retired parts, the part ids and the epoch
-//! collector new memtables are built with, and the *graveyard*: manifests a
+//! manifest), the count of retired parts, the part ids, and the *graveyard*: manifests a
 //! maintainer's publication replaced, kept until they can be dropped with no
 //! engine lock held (R12).
 //!
@@ -32,8 +31,6 @@
 //! flush and compaction with [`Catalog::publish_maint`] under the
 //! maintainer lock, R10); `validate.rs` (reads). The query layer never sees
 //! the catalog: it reads a `View` or a `Snapshot`.
-
-use crossbeam_epoch::Collector;
 
 use crate::hooks::Hooks;
 use crate::manifest::{guard_into_arc, Manifest, ManifestCell, ManifestGuard};
@@ -75,7 +72,6 @@ pub(crate) struct Catalog<T> {
     retired: Arc<AtomicUsize>,
     /// Ids of memtables and segments.
     ids: AtomicU64,
-    collector: Collector,
     /// Manifests replaced by a maintainer's publication, kept alive until
     /// the maintainer lock is released: dropping one may drop the last
     /// reference to payloads, whose release may run embedder code (a Python
@@ -119,8 +115,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// segments and no tombstones.
     pub(crate) fn new(unit: TimeUnit) -> Self {
         let retired = Arc::new(AtomicUsize::new(0));
-        let collector = crossbeam_epoch::default_collector().clone();
-        let active = Arc::new(Memtable::new(0, &collector, &retired));
+        let active = Arc::new(Memtable::new(0, &retired));
         let pins = Arc::new(PinCounter::new(unit));
         let manifest = Manifest {
             version: 0,
@@ -138,7 +133,6 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
             pins,
             retired,
             ids: AtomicU64::new(1),
-            collector,
             graveyard: Graveyard(Mutex::new(Vec::new())),
         }
     }
@@ -256,7 +250,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
 
     /// A fresh, empty memtable (the seal's successor, `publish_empty`'s).
     pub(crate) fn new_memtable(&self) -> Arc<Memtable<T>> {
-        Arc::new(Memtable::new(self.next_id(), &self.collector, &self.retired))
+        Arc::new(Memtable::new(self.next_id(), &self.retired))
     }
 
     /// The count of retired parts, shared with every part built.

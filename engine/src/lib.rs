@@ -109,6 +109,52 @@ pub use sync::audit;
 pub use timelog::{ForkGuard, Timelog, WriteStatus};
 pub use tombstone::Tombstone;
 
+/// Not part of the API (no stability promise): the memtable's out-of-order
+/// index on its own, for the benchmark that compares it with
+/// crossbeam-skiplist (`benches/benches/skiplist.rs`).
+#[doc(hidden)]
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+pub mod bench_internals {
+    /// The arena skiplist of a memtable (`memtable/ooo.rs`): insert-only,
+    /// keys `(timestamp, sequence)` unique, freed with the index (R6).
+    pub struct OooIndex<T>(crate::memtable::ooo::Ooo<T>);
+
+    impl<T> std::fmt::Debug for OooIndex<T> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("OooIndex").finish_non_exhaustive()
+        }
+    }
+
+    impl<T: Send + Sync + 'static> Default for OooIndex<T> {
+        fn default() -> Self {
+            Self(crate::memtable::ooo::Ooo::new())
+        }
+    }
+
+    impl<T: Send + Sync + 'static> OooIndex<T> {
+        /// An empty index.
+        pub fn new() -> Self {
+            Self::default()
+        }
+        /// Inserts `v` at `(ts, seq)`; the key must be new.
+        pub fn insert(&self, ts: i64, seq: u64, v: T) {
+            self.0.insert((ts, seq), v)
+        }
+        /// Visits `lo <= ts <= hi` ascending until `f` returns false.
+        pub fn range<'a>(&'a self, lo: i64, hi: i64, f: impl FnMut(i64, u64, &'a T) -> bool) {
+            self.0.range(lo, hi, f)
+        }
+        /// Visits `lo <= ts <= hi` descending until `f` returns false.
+        pub fn range_rev<'a>(&'a self, lo: i64, hi: i64, f: impl FnMut(i64, u64, &'a T) -> bool) {
+            self.0.range_rev(lo, hi, f)
+        }
+        /// Bytes of the arena.
+        pub fn bytes(&self) -> usize {
+            self.0.bytes()
+        }
+    }
+}
+
 /// A timestamp: a signed 64-bit integer in the log's time unit.
 pub type Timestamp = i64;
 /// A sequence number: the global order of writes (1, 2, ...; 0 = none).

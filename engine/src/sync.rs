@@ -9,12 +9,13 @@
 //!
 //! What differs under the checker cfgs (and only there):
 //!
-//! - the memtable's out-of-order index and the manifest publication cell
-//!   are small model implementations (`memtable/ooo.rs`, `manifest.rs`):
-//!   loom cannot look inside crossbeam-skiplist or arc-swap;
+//! - the manifest publication cell is a small model implementation
+//!   (`manifest.rs`): loom cannot look inside arc-swap (the memtable's
+//!   out-of-order index, `memtable/ooo.rs`, is the engine's own and runs
+//!   as it is, with towers of at most 2 levels);
 //! - [`Region`] — a zero-sized no-op in the std build — becomes a
 //!   loom-tracked cell standing for a piece of plain memory (a run slot, a
-//!   page, a tombstone node): it is "written" when the memory is
+//!   page, a tombstone node, a skiplist node): it is "written" when the memory is
 //!   initialized and when it is destroyed, and "read" whenever a reader
 //!   touches it, so loom reports a read that is not ordered after the
 //!   initialization (a broken publication, R4/R5/R7) or not ordered before
@@ -344,7 +345,7 @@ const _: Option<&str> = option_env!("TIMELOG_FAULT");
 /// Recording is per thread ([`record`](audit::record)): other threads' writes never land
 /// in the log. Without the feature none of this exists and the shim
 /// re-exports `std` (zero cost). What the recording cannot see (arc-swap's
-/// and crossbeam's own atomics, the `Relaxed` counters of `stats.rs`, plain
+/// own atomics, the `Relaxed` counters of `stats.rs`, plain
 /// stores) is listed in `docs/threading.md`, "Contention audit".
 #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
 pub mod audit {

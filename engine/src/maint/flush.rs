@@ -34,8 +34,7 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
             push(&mut b, run.ts_at(i), run.seq_at(i), run.val_at(i));
             i += 1;
         }
-        // SAFETY: R6: skiplist nodes live as long as the memtable we borrow.
-        push(&mut b, ts, seq, unsafe { &*v });
+        push(&mut b, ts, seq, v);
         true
     });
     while i < n {

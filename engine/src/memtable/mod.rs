@@ -1,8 +1,9 @@
 //! The active memtable: where every write lands first.
 //!
-//! A memtable is an append-only [`Run`] (the in-order fast path) plus a
-//! lock-free skiplist keyed by `(timestamp, sequence)` for out-of-order
-//! records, plus the tombstones written while it was active. Nothing is
+//! A memtable is an append-only [`Run`] (the in-order fast path) plus an
+//! insert-only lock-free skiplist keyed by `(timestamp, sequence)` for
+//! out-of-order records, its nodes in an arena of its own (`ooo.rs`), plus
+//! the tombstones written while it was active. Nothing is
 //! ever removed from a memtable; it is dropped whole once no manifest and no
 //! snapshot reaches it.
 //!
@@ -13,23 +14,18 @@
 //! a sealed memtable therefore has a smaller sequence than every record of
 //! the memtables after it.
 
-mod ooo;
+pub(crate) mod ooo;
 pub(crate) mod run;
-
-use crossbeam_epoch::Collector;
 
 use crate::sync::{stat, Arc, AtomicBool, AtomicU64, AtomicUsize, Backoff, Ordering};
 use crate::tombstone::{TombStack, Tombstone};
 use crate::{SeqNo, Timestamp};
 pub(crate) use run::{Run, RunSlice};
 
-/// Approximate bytes of one skiplist node beyond key and payload.
-const SKIP_NODE_OVERHEAD: usize = 48;
-
 pub(crate) struct Memtable<T> {
     pub(crate) id: u64,
     pub(crate) run: Run<T>,
-    /// Out-of-order records (a lock-free skiplist; a model under the checkers).
+    /// Out-of-order records: the arena skiplist (the same code under the checkers).
     ooo: ooo::Ooo<T>,
     pub(crate) tombs: TombStack,
     /// Written twice per write (enter, leave): on a cache line of its own,
@@ -43,7 +39,6 @@ pub(crate) struct Memtable<T> {
     /// Size heuristics deciding when to seal: any value is safe (std atomics
     /// in every build, see `sync::stat`).
     bytes: stat::AtomicUsize,
-    ooo_bytes: stat::AtomicUsize,
     /// Published with the insert it counts; readers skip the index while it
     /// is 0, which is safe because every record a snapshot may see was
     /// counted before its commit (R5).
@@ -85,17 +80,16 @@ impl<T> Drop for Entered<'_, T> {
 }
 
 impl<T: Send + Sync + 'static> Memtable<T> {
-    pub(crate) fn new(id: u64, collector: &Collector, retired: &Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(id: u64, retired: &Arc<AtomicUsize>) -> Self {
         Self {
             id,
             run: Run::new(),
-            ooo: ooo::Ooo::new(collector),
+            ooo: ooo::Ooo::new(),
             tombs: TombStack::new(),
             writers: crossbeam_utils::CachePadded::new(AtomicUsize::new(0)),
             sealed: AtomicBool::new(false),
             seal_bound: AtomicU64::new(u64::MAX),
             bytes: stat::AtomicUsize::new(0),
-            ooo_bytes: stat::AtomicUsize::new(0),
             ooo_len: AtomicUsize::new(0),
             ooo_max_seq: AtomicU64::new(0),
             record_bytes: 16 + std::mem::size_of::<T>(),
@@ -152,10 +146,9 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     }
 
     fn insert_ooo(&self, ts: Timestamp, seq: SeqNo, val: T) {
+        // Its bytes are read from the arena (`ooo_bytes`): no per-record
+        // counter.
         self.ooo.insert((ts, seq), val);
-        let b = self.record_bytes + SKIP_NODE_OVERHEAD;
-        self.bytes.fetch_add(b, Ordering::Relaxed);
-        self.ooo_bytes.fetch_add(b, Ordering::Relaxed);
         self.ooo_len.fetch_add(1, Ordering::Relaxed);
         // Before the commit, like `ooo_len` (R5 orders it before any read
         // that sees the record).
@@ -207,13 +200,15 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     }
 
     /// Approximate size: run records are counted from the run's length (no
-    /// shared counter on the in-order path); skiplist records and
-    /// tombstones are counted as they are added.
+    /// shared counter on the in-order path); the skiplist by the bytes of
+    /// its arena (its nodes with their inline payloads and towers, and the
+    /// unused tails of filled chunks); tombstones as they are added.
     pub(crate) fn bytes(&self) -> usize {
-        self.run.len() * self.record_bytes + self.bytes.load(Ordering::Relaxed)
+        self.run.len() * self.record_bytes + self.ooo.bytes() + self.bytes.load(Ordering::Relaxed)
     }
+    /// Bytes of the skiplist's arena.
     pub(crate) fn ooo_bytes(&self) -> usize {
-        self.ooo_bytes.load(Ordering::Relaxed)
+        self.ooo.bytes()
     }
     pub(crate) fn ooo_len(&self) -> usize {
         self.ooo_len.load(Ordering::Relaxed)
@@ -232,15 +227,25 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         #[cfg(any(timelog_loom, timelog_shuttle))]
         return SeqNo::MAX; // not maintained under the model checkers (`insert_ooo`)
     }
+    /// Contention audit (test-only): the skiplist arena's byte ranges.
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+    pub(crate) fn ooo_audit_ranges(&self) -> Vec<std::ops::Range<usize>> {
+        self.ooo.audit_ranges()
+    }
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0 && self.tombs.is_empty()
     }
 
     /// Visits the out-of-order records with `lo <= ts <= hi` in `(ts, seq)`
-    /// order. The `&T` handed out lives as long as the memtable: nodes are
-    /// never removed from the skiplist (R6), so they are freed only when the
-    /// skiplist itself is dropped.
-    pub(crate) fn ooo_range(&self, lo: Timestamp, hi: Timestamp, f: impl FnMut(Timestamp, SeqNo, *const T) -> bool) {
+    /// order. The `&T` handed out lives as long as the borrow of the
+    /// memtable: nodes are never removed from the skiplist (R6), so they are
+    /// freed only when the skiplist itself is dropped.
+    pub(crate) fn ooo_range<'a>(
+        &'a self,
+        lo: Timestamp,
+        hi: Timestamp,
+        f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool,
+    ) {
         if lo > hi || self.ooo_len() == 0 {
             return;
         }
@@ -250,12 +255,12 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     /// Like [`ooo_range`](Self::ooo_range), starting at the key
     /// `(lo, seq_from)`: the records at `lo` with a smaller sequence are
     /// skipped by the skiplist's own search, not visited.
-    pub(crate) fn ooo_range_from(
-        &self,
+    pub(crate) fn ooo_range_from<'a>(
+        &'a self,
         lo: Timestamp,
         seq_from: SeqNo,
         hi: Timestamp,
-        f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
+        f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool,
     ) {
         if lo > hi || self.ooo_len() == 0 {
             return;
@@ -264,11 +269,11 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     }
 
     /// Like [`ooo_range`](Self::ooo_range), descending from `hi` (inclusive).
-    pub(crate) fn ooo_range_rev(
-        &self,
+    pub(crate) fn ooo_range_rev<'a>(
+        &'a self,
         lo: Timestamp,
         hi: Timestamp,
-        f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
+        f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool,
     ) {
         if lo > hi || self.ooo_len() == 0 {
             return;

@@ -1,226 +1,789 @@
-//! The out-of-order index of a memtable: records keyed by `(timestamp,
-//! sequence)`, insert-only (R6), read concurrently.
+//! The out-of-order index of a memtable: an insert-only lock-free skiplist
+//! keyed by `(timestamp, sequence)`, whose nodes live in an arena owned by
+//! the index (the LevelDB/RocksDB memtable design).
 //!
-//! The std build wraps a lock-free `crossbeam-skiplist`. That structure is
-//! trusted, not checked: loom cannot look inside it (nor inside
-//! crossbeam-epoch). Under the model checkers it is replaced by a small
-//! model with the same interface and the same guarantees the protocol
-//! relies on — an insert is published by one Release CAS, a reader finds a
-//! record only through an Acquire load that synchronizes with it, nothing
-//! is removed before the memtable is dropped — so that the code around it
-//! is the real protocol code (see `docs/verification.md`).
+//! - **Insert-only (R6).** Nothing is ever unlinked. A node — key, payload,
+//!   height, and a tower of `height` next pointers — is bump-allocated from
+//!   the index's [`Arena`] and freed (its payload dropped) only when the
+//!   index itself is dropped, i.e. when no manifest and no snapshot holds
+//!   the memtable (R9). So readers need no epoch pin and no reference
+//!   count per step, and hand out `&T` for as long as they borrow the index.
+//! - **Publication.** A node's fields are written before it is linked; it is
+//!   linked bottom-up, each level by one compare-and-swap of its
+//!   predecessor's next pointer with `Release` (level 0 first: a node is in
+//!   the index once level 0 links it; the upper levels are shortcuts).
+//!   Readers load every next pointer with `Acquire`, so whatever reaches a
+//!   node sees its fields (R6; the same publication argument as R4).
+//! - **Concurrent inserters.** Several writers insert at once (a memtable
+//!   has one run appender and any number of late writers, R3). A lost CAS
+//!   re-searches from the predecessor it had at that level — still before
+//!   the key, since nothing is removed.
+//! - **Finger.** Late records are mostly late by a few positions, so each
+//!   insert starts from a racy *hint*: per level, the last node linked at
+//!   that level. The insert climbs from level 0 to the first level whose
+//!   hint brackets its key (hint before the key, hint's successor not),
+//!   and searches down from there: `O(log d)` for a record `d` positions
+//!   from the last insert, `O(log n)` otherwise. A hint is only a starting
+//!   point: it is validated (its key compared) before use, and any node
+//!   before the key is a correct starting point because nothing is removed.
+//! - **Keys are unique** (a sequence is allocated once), so no two nodes
+//!   compare equal. Heights come from a hash of the key (branching factor 4,
+//!   at most [`MAX_HEIGHT`]): deterministic, with no random state shared or
+//!   kept per thread — which also keeps a loom execution reproducible.
+//!
+//! Under the model checkers the same code runs through the `sync` shim with
+//! a lower height cap — 2 under shuttle, with a branching factor of 2 so
+//! small scenarios build towers of both heights; 1 under loom, without the
+//! finger, to keep its scenarios within CI's budget — and every node
+//! carries a [`Region`], read on
+//! every access, so loom reports a reader that reaches a node whose
+//! initialization it is not ordered after (a broken publication) and a
+//! node dropped while a reader may still reach it (R6/R9).
 
+use std::alloc::{self, Layout};
+use std::marker::PhantomData;
+use std::ptr;
+
+use crate::sync::{stat, AtomicPtr, AtomicUsize, Ordering, Region, UnsyncGet, MODEL};
 use crate::{SeqNo, Timestamp};
 
-#[cfg(not(any(timelog_loom, timelog_shuttle)))]
-mod imp {
-    use crossbeam_epoch::{self as epoch, Collector};
-    use crossbeam_skiplist::base::SkipList;
+/// A key: unique, since a sequence is allocated once.
+pub(crate) type Key = (Timestamp, SeqNo);
 
-    use super::*;
+/// The tallest tower (RocksDB's default; with branching 4 it serves
+/// `4^12` = 16 M records per memtable at full speed). 2 under shuttle; 1
+/// under loom (a sorted linked list: the upper levels and the finger
+/// multiplied the interleavings of every loom scenario with a late record
+/// past CI's budget — `docs/verification.md`).
+pub(crate) const MAX_HEIGHT: usize = if cfg!(timelog_loom) {
+    1
+} else if MODEL {
+    2
+} else {
+    12
+};
 
-    pub(crate) struct Ooo<T> {
-        list: SkipList<(Timestamp, SeqNo), T>,
+/// Whether inserts start from the finger (module docs). Off under loom
+/// only (see [`MAX_HEIGHT`]); shuttle and the std tests run it.
+const FINGER: bool = !cfg!(timelog_loom);
+
+/// log2 of the branching factor: a node reaches level `i` with probability
+/// `2^-(BRANCH_BITS * i)`.
+const BRANCH_BITS: u32 = if MODEL { 1 } else { 2 };
+
+/// The first chunk of an arena; each next one doubles, up to [`MAX_CHUNK`]
+/// (a memtable with a handful of late records pays a small chunk, a busy
+/// one few allocations).
+const MIN_CHUNK: usize = if MODEL { 256 } else { 4 << 10 };
+const MAX_CHUNK: usize = 256 << 10;
+
+/// The level-0 link's success ordering. Seeded fault (R6 publication):
+/// `Relaxed`, so a reader may reach a node before its fields are visible.
+#[cfg(not(timelog_fault = "skiplist_relaxed_link"))]
+const LINK0: Ordering = Ordering::Release;
+#[cfg(timelog_fault = "skiplist_relaxed_link")]
+const LINK0: Ordering = Ordering::Relaxed;
+
+/// A node. Allocated in the arena with room for `height` next pointers
+/// after it (`tower` marks where they start).
+#[repr(C)]
+struct Node<T> {
+    key: Key,
+    height: usize,
+    /// Written (created) by the inserter before the node is linked; read
+    /// on every access (loom's check of the publication, R6).
+    region: Region,
+    val: T,
+    tower: [AtomicPtr<Node<T>>; 0],
+}
+
+impl<T> Node<T> {
+    /// Bytes of a node with `height` next pointers, rounded up to the
+    /// node's alignment (so that consecutive nodes in a chunk stay aligned).
+    fn size(height: usize) -> usize {
+        let raw = std::mem::size_of::<Self>() + height * std::mem::size_of::<AtomicPtr<Self>>();
+        raw.next_multiple_of(std::mem::align_of::<Self>())
     }
 
-    impl<T: Send + Sync + 'static> Ooo<T> {
-        pub(crate) fn new(collector: &Collector) -> Self {
-            Self { list: SkipList::new(collector.clone()) }
-        }
+    /// Next pointer `i` of node `p`.
+    ///
+    /// # Safety
+    ///
+    /// `p` is a node of an index the caller borrows (alive: R6), and
+    /// `i < p.height`; the tower was initialized before `p` was published
+    /// (the `Release` link the caller's `Acquire` load synchronized with).
+    #[inline(always)]
+    unsafe fn next<'a>(p: *mut Self, i: usize) -> &'a AtomicPtr<Self> {
+        // SAFETY: the caller's contract: `p` is a live node allocated with
+        // room for `height > i` pointers after `tower` (`Node::size`), all
+        // initialized before it was linked. The pointer keeps the
+        // provenance of the whole arena chunk (never narrowed to a `&Node`).
+        unsafe { &*(ptr::addr_of!((*p).tower) as *const AtomicPtr<Self>).add(i) }
+    }
 
-        #[inline]
-        pub(crate) fn insert(&self, key: (Timestamp, SeqNo), val: T) {
-            let guard = &epoch::pin();
-            self.list.insert(key, val, guard).release(guard);
+    /// The key of node `p`.
+    ///
+    /// # Safety
+    ///
+    /// `p` is a node of a borrowed index reached through an `Acquire` load
+    /// of a link or hint (R6).
+    #[inline(always)]
+    unsafe fn key(p: *mut Self) -> Key {
+        // SAFETY: the caller's contract: `p` is alive (R6) and its fields
+        // were written before the `Release` that published it.
+        unsafe {
+            (*p).region.read();
+            (*p).key
         }
+    }
+}
 
-        /// Visits the records with `ts >= lo` in ascending order until
-        /// `ts > hi` or `f` returns false.
-        #[inline]
-        pub(crate) fn range(&self, lo: Timestamp, hi: Timestamp, f: impl FnMut(Timestamp, SeqNo, *const T) -> bool) {
-            self.range_from((lo, 0), hi, f)
-        }
+/// Height of the node for `key`: a hash of the key (unique) decides,
+/// `P(height > i) = 2^-(BRANCH_BITS * i)`.
+#[inline]
+fn height_of(key: Key) -> usize {
+    // splitmix64 of both halves.
+    let mut z = (key.0 as u64) ^ key.1.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let h = 1 + (z.trailing_zeros() / BRANCH_BITS) as usize;
+    if h > MAX_HEIGHT {
+        MAX_HEIGHT
+    } else {
+        h
+    }
+}
 
-        /// Like `range`, from the key `from` (a seek, not a walk).
-        #[inline]
-        pub(crate) fn range_from(
-            &self,
-            from: (Timestamp, SeqNo),
-            hi: Timestamp,
-            mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
-        ) {
-            let guard = &epoch::pin();
-            crate::hooks::visit(1);
-            let mut e = self.list.lower_bound(std::ops::Bound::Included(&from), guard);
-            while let Some(entry) = e {
-                crate::hooks::visit(1);
-                let &(ts, seq) = entry.key();
-                if ts > hi {
-                    break;
+/// One block of arena memory. `used` may run past `cap` (a failed bump);
+/// the bytes below `min(used, cap)` are handed out.
+struct Chunk {
+    base: *mut u8,
+    cap: usize,
+    used: AtomicUsize,
+    /// The chunk that was current before this one (all are freed together).
+    prev: *mut Chunk,
+}
+
+/// A concurrent bump allocator: nodes of one index, freed all at once when
+/// the index drops (R6). A node is claimed by one `fetch_add` on the
+/// current chunk; a full chunk is replaced by one CAS of `cur`.
+pub(crate) struct Arena {
+    cur: AtomicPtr<Chunk>,
+    align: usize,
+    /// Bytes of the chunks that were filled and replaced (their unused
+    /// tails included): std counter, any value is safe (`sync::stat`).
+    full: stat::AtomicUsize,
+}
+
+impl Arena {
+    fn new(align: usize) -> Self {
+        Self { cur: AtomicPtr::new(ptr::null_mut()), align: align.max(16), full: stat::AtomicUsize::new(0) }
+    }
+
+    fn layout(&self, cap: usize) -> Layout {
+        Layout::from_size_align(cap, self.align).expect("arena chunk layout")
+    }
+
+    /// `size` bytes (a multiple of the arena's alignment), aligned,
+    /// uninitialized, owned by the caller until the arena drops.
+    fn alloc(&self, size: usize) -> *mut u8 {
+        let mut c = self.cur.load(Ordering::Acquire);
+        loop {
+            // SAFETY: a chunk published by the `AcqRel` CAS below (its
+            // header written before), freed only when the arena drops (R6).
+            if let Some(ch) = unsafe { c.as_ref() } {
+                let off = ch.used.fetch_add(size, Ordering::Relaxed);
+                if off <= ch.cap && size <= ch.cap - off {
+                    // SAFETY: `[off, off + size)` lies inside the chunk and
+                    // this `fetch_add` gave it to us alone.
+                    return unsafe { ch.base.add(off) };
                 }
-                if !f(ts, seq, entry.value() as *const T) {
-                    break;
-                }
-                e = entry.next();
             }
-        }
-
-        /// Visits the records with `ts <= hi` in descending order until
-        /// `ts < lo` or `f` returns false.
-        #[inline]
-        pub(crate) fn range_rev(
-            &self,
-            lo: Timestamp,
-            hi: Timestamp,
-            mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
-        ) {
-            let guard = &epoch::pin();
-            crate::hooks::visit(1);
-            let mut e = self.list.upper_bound(std::ops::Bound::Included(&(hi, SeqNo::MAX)), guard);
-            while let Some(entry) = e {
-                crate::hooks::visit(1);
-                let &(ts, seq) = entry.key();
-                if ts < lo {
-                    break;
+            // No chunk yet, or it is full: a new one, its first `size`
+            // bytes ours; the loser of a race frees its chunk and retries.
+            // SAFETY: as above.
+            let prev_cap = unsafe { c.as_ref() }.map_or(0, |ch| ch.cap);
+            let cap = (prev_cap * 2).clamp(MIN_CHUNK, MAX_CHUNK).max(size);
+            let layout = self.layout(cap);
+            // SAFETY: std `alloc` contract: `layout` has a non-zero size.
+            let base = unsafe { alloc::alloc(layout) };
+            if base.is_null() {
+                alloc::handle_alloc_error(layout);
+            }
+            let new = Box::into_raw(Box::new(Chunk { base, cap, used: AtomicUsize::new(size), prev: c }));
+            match self.cur.compare_exchange(c, new, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    self.full.fetch_add(prev_cap, Ordering::Relaxed);
+                    return base;
                 }
-                if !f(ts, seq, entry.value() as *const T) {
-                    break;
+                Err(actual) => {
+                    // SAFETY: `new` was never published; we own it and its memory.
+                    let lost = unsafe { Box::from_raw(new) };
+                    // SAFETY: allocated just above with this layout.
+                    unsafe { alloc::dealloc(lost.base, layout) };
+                    c = actual;
                 }
-                e = entry.prev();
             }
         }
     }
 }
 
-#[cfg(any(timelog_loom, timelog_shuttle))]
-mod imp {
-    //! Model: a copy-on-write sorted vector. Each insert publishes a new
-    //! immutable version (Release CAS on `head`); readers load `head`
-    //! (Acquire) and binary-search it. Old versions and every payload stay
-    //! allocated until the index is dropped (R6), so a reader may keep
-    //! `*const T` for as long as it holds the memtable.
+impl Arena {
+    /// Bytes handed out: every replaced chunk whole, and the claimed part
+    /// of the current one (its unused tail is not counted, so the figure
+    /// grows with the records, not by a chunk at a time).
+    fn bytes(&self) -> usize {
+        let c = self.cur.load(Ordering::Acquire);
+        // SAFETY: as in `alloc` (R6).
+        let cur = unsafe { c.as_ref() }.map_or(0, |ch| ch.used.load(Ordering::Relaxed).min(ch.cap));
+        self.full.load(Ordering::Relaxed) + cur
+    }
+}
 
-    use std::ptr;
+impl Drop for Arena {
+    fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return; // a model checker's report: leak rather than touch model state
+        }
+        let mut c = self.cur.unsync_get();
+        while !c.is_null() {
+            // SAFETY: `&mut self`: nobody else reaches the chunks (R6); each
+            // came from `Box::into_raw` in `alloc` and is freed once.
+            let ch = unsafe { Box::from_raw(c) };
+            // SAFETY: allocated in `alloc` with this layout.
+            unsafe { alloc::dealloc(ch.base, self.layout(ch.cap)) };
+            c = ch.prev;
+        }
+    }
+}
 
-    use crossbeam_epoch::Collector;
+/// The index. `head` is the tower of a virtual first node (a null
+/// predecessor below stands for it).
+pub(crate) struct Ooo<T> {
+    head: [AtomicPtr<Node<T>>; MAX_HEIGHT],
+    /// Height of the tallest tower linked or being linked (`>= 1`);
+    /// `Relaxed`: a reader that misses a raise searches from a lower level.
+    height: AtomicUsize,
+    /// The finger: per level, the last node linked at that level (stored
+    /// `Release` after the node is linked there, loaded `Acquire`). Racy:
+    /// validated before use (module docs).
+    hint: [AtomicPtr<Node<T>>; MAX_HEIGHT],
+    arena: Arena,
+    _own: PhantomData<T>,
+}
 
-    use super::*;
-    use crate::sync::{AtomicPtr, Ordering, Region, UnsyncGet};
+// SAFETY: the index owns its payloads (`T: Send`) and frees them only in
+// `drop` (`&mut self`, R6); its raw pointers point into its own arena.
+unsafe impl<T: Send> Send for Ooo<T> {}
+// SAFETY: nodes are immutable once published by a `Release` link and read
+// through `Acquire` loads (R6); readers get `&T` of `T: Sync` payloads;
+// concurrent inserts synchronize through the links' CAS and the arena's
+// atomics.
+unsafe impl<T: Send + Sync> Sync for Ooo<T> {}
 
-    type Entry<T> = ((Timestamp, SeqNo), *const T);
-
-    struct Version<T> {
-        entries: Vec<Entry<T>>,
-        /// The payload this version added (each payload is owned once).
-        added: Option<Box<T>>,
-        prev: *mut Version<T>,
-        /// Initialized by the inserter before the CAS; read by every reader.
-        region: Region,
+impl<T: Send + Sync + 'static> Ooo<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            head: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            height: AtomicUsize::new(1),
+            hint: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
+            arena: Arena::new(std::mem::align_of::<Node<T>>()),
+            _own: PhantomData,
+        }
     }
 
-    pub(crate) struct Ooo<T> {
-        head: AtomicPtr<Version<T>>,
+    /// Bytes of arena memory this index holds: its nodes (key, inline
+    /// payload, tower sized by height) and the unused tails of the chunks
+    /// it filled (see `Arena::bytes`).
+    pub(crate) fn bytes(&self) -> usize {
+        self.arena.bytes()
     }
 
-    // SAFETY: versions are immutable once published by the Release CAS in
-    // `insert` and freed only in `drop` (`&mut self`), R6; readers get
-    // `&T` of `T: Sync` payloads.
-    unsafe impl<T: Send + Sync> Sync for Ooo<T> {}
-    // SAFETY: the index owns its payloads (`T: Send`); versions are freed only in `drop` (R6).
-    unsafe impl<T: Send> Send for Ooo<T> {}
-
-    impl<T: Send + Sync + 'static> Ooo<T> {
-        pub(crate) fn new(_collector: &Collector) -> Self {
-            Self { head: AtomicPtr::new(ptr::null_mut()) }
+    /// Contention audit (test-only): the byte ranges of the arena — each
+    /// chunk's memory (the nodes) and its header (the bump counter).
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+    pub(crate) fn audit_ranges(&self) -> Vec<std::ops::Range<usize>> {
+        let mut v = Vec::new();
+        let mut c = self.arena.cur.load(Ordering::Acquire);
+        // SAFETY: chunks are published by the arena's `AcqRel` CAS, their
+        // headers immutable but for `used`, and freed only with the index (R6).
+        while let Some(ch) = unsafe { c.as_ref() } {
+            v.push(ch.base as usize..ch.base as usize + ch.cap);
+            let h = ch as *const Chunk as usize;
+            v.push(h..h + std::mem::size_of::<Chunk>());
+            c = ch.prev;
         }
+        v
+    }
 
-        fn current(&self) -> Option<&Version<T>> {
-            let p = self.head.load(Ordering::Acquire);
-            // SAFETY: R6: a published version is freed only when the index
-            // is dropped, which cannot happen while `&self` is held.
-            let v = unsafe { p.as_ref() }?;
-            v.region.read();
-            Some(v)
+    /// The link after `p` at `level` (`p` null: the head).
+    #[inline(always)]
+    fn next(&self, p: *mut Node<T>, level: usize) -> &AtomicPtr<Node<T>> {
+        if p.is_null() {
+            &self.head[level]
+        } else {
+            // SAFETY: every non-null predecessor here was reached through an
+            // `Acquire` load at a level `>= level` (so its height exceeds
+            // `level`) of this index, which we borrow (R6).
+            unsafe { Node::next(p, level) }
         }
+    }
 
-        pub(crate) fn insert(&self, key: (Timestamp, SeqNo), val: T) {
-            let mut added = Box::new(val);
-            let vp: *const T = &*added;
-            let mut cur = self.head.load(Ordering::Acquire);
+    /// From `x` (before `key`, or the head), walks `level` forward: the last
+    /// node before `key` and its successor there.
+    #[inline]
+    fn walk(&self, mut x: *mut Node<T>, key: Key, level: usize) -> (*mut Node<T>, *mut Node<T>) {
+        loop {
+            let n = self.next(x, level).load(Ordering::Acquire);
+            // SAFETY: `n` came from an `Acquire` load of a link of this index (R6).
+            if !n.is_null() && unsafe { Node::key(n) } < key {
+                x = n;
+            } else {
+                return (x, n);
+            }
+        }
+    }
+
+    /// The predecessors and successors of `key` at levels `0..h`, starting
+    /// from the finger (module docs).
+    fn splice(
+        &self,
+        key: Key,
+        h: usize,
+        preds: &mut [*mut Node<T>; MAX_HEIGHT],
+        succs: &mut [*mut Node<T>; MAX_HEIGHT],
+    ) {
+        let top = self.top().max(h);
+        // The lowest level whose hint brackets the key; else the head at the top.
+        let (mut level, mut x) = (top - 1, ptr::null_mut());
+        for i in (0..top).take_while(|_| FINGER) {
+            let p = self.hint[i].load(Ordering::Acquire);
+            // SAFETY: a hint is a node of this index, stored `Release` after
+            // it was linked at level `i` (so its height exceeds `i`), R6.
+            if p.is_null() || unsafe { Node::key(p) } >= key {
+                continue; // after the key: a higher (older, taller) hint may do
+            }
+            // SAFETY: as above.
+            let n = unsafe { Node::next(p, i) }.load(Ordering::Acquire);
+            // SAFETY: an `Acquire`-loaded link of this index (R6).
+            if n.is_null() || unsafe { Node::key(n) } >= key {
+                (level, x) = (i, p);
+                break;
+            }
+        }
+        let start = level;
+        loop {
+            let (p, n) = self.walk(x, key, level);
+            (preds[level], succs[level]) = (p, n);
+            x = p;
+            if level == 0 {
+                break;
+            }
+            level -= 1;
+        }
+        // Levels above the start that the new tower needs (a quarter of the
+        // inserts): a search from the head down to them. Not from their
+        // hints: a hint left by a record late by a lot lies before the key
+        // but may be far from it (measured: a walk of thousands of nodes).
+        if h > start + 1 {
+            let mut x = ptr::null_mut();
+            for i in (start + 1..top).rev() {
+                let (p, n) = self.walk(x, key, i);
+                if i < h {
+                    (preds[i], succs[i]) = (p, n);
+                }
+                x = p;
+            }
+        }
+    }
+
+    /// Inserts `val` at `key` (unique). Lock-free: concurrent inserts
+    /// retry only the level whose CAS they lost.
+    pub(crate) fn insert(&self, key: Key, val: T) {
+        let h = height_of(key);
+        let node = self.arena.alloc(Node::<T>::size(h)) as *mut Node<T>;
+        // SAFETY: `node` is fresh arena memory of `Node::size(h)` bytes,
+        // aligned for `Node<T>`, ours alone until linked below.
+        unsafe {
+            ptr::write(node, Node { key, height: h, region: Region::new(), val, tower: [] });
+            let tower = ptr::addr_of_mut!((*node).tower) as *mut AtomicPtr<Node<T>>;
+            for i in 0..h {
+                ptr::write(tower.add(i), AtomicPtr::new(ptr::null_mut()));
+            }
+        }
+        let mut cur = self.top();
+        while h > cur {
+            match self.height.compare_exchange_weak(cur, h, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(a) => cur = a,
+            }
+        }
+        let mut preds = [ptr::null_mut(); MAX_HEIGHT];
+        let mut succs = [ptr::null_mut(); MAX_HEIGHT];
+        self.splice(key, h, &mut preds, &mut succs);
+        for level in 0..h {
+            let order = if level == 0 { LINK0 } else { Ordering::Release };
             loop {
-                // SAFETY: as in `current` (R6).
-                let mut entries = match unsafe { cur.as_ref() } {
-                    Some(v) => {
-                        v.region.read();
-                        v.entries.clone()
-                    }
-                    None => Vec::new(),
-                };
-                let pos = entries.partition_point(|e| e.0 < key);
-                entries.insert(pos, (key, vp));
-                let next =
-                    Box::into_raw(Box::new(Version { entries, added: Some(added), prev: cur, region: Region::new() }));
-                match self.head.compare_exchange(cur, next, Ordering::AcqRel, Ordering::Acquire) {
-                    Ok(_) => return,
-                    Err(actual) => {
-                        // SAFETY: `next` was never published (R6: only a successful CAS publishes); it is ours.
-                        let mut lost = unsafe { Box::from_raw(next) };
-                        added = lost.added.take().expect("set above");
-                        cur = actual;
-                    }
+                // SAFETY: our node, `level < h`.
+                unsafe { Node::next(node, level) }.store(succs[level], Ordering::Relaxed);
+                // R6: the `Release` CAS publishes the node's fields (and this
+                // level's next pointer) to every `Acquire` load that reaches it.
+                match self.next(preds[level], level).compare_exchange(succs[level], node, order, Ordering::Acquire) {
+                    Ok(_) => break,
+                    // Lost a race at this level: the predecessor is still
+                    // before `key` (nothing is removed): search on from it.
+                    Err(_) => (preds[level], succs[level]) = self.walk(preds[level], key, level),
                 }
             }
         }
-
-        pub(crate) fn range(&self, lo: Timestamp, hi: Timestamp, f: impl FnMut(Timestamp, SeqNo, *const T) -> bool) {
-            self.range_from((lo, 0), hi, f)
-        }
-
-        pub(crate) fn range_from(
-            &self,
-            from: (Timestamp, SeqNo),
-            hi: Timestamp,
-            mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
-        ) {
-            let Some(v) = self.current() else { return };
-            let start = v.entries.partition_point(|e| e.0 < from);
-            for &((ts, seq), p) in &v.entries[start..] {
-                if ts > hi || !f(ts, seq, p) {
-                    break;
-                }
-            }
-        }
-
-        pub(crate) fn range_rev(
-            &self,
-            lo: Timestamp,
-            hi: Timestamp,
-            mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
-        ) {
-            let Some(v) = self.current() else { return };
-            let end = v.entries.partition_point(|e| e.0 <= (hi, SeqNo::MAX));
-            for &((ts, seq), p) in v.entries[..end].iter().rev() {
-                if ts < lo || !f(ts, seq, p) {
-                    break;
-                }
-            }
+        // The finger: linked at every level below `h` by now.
+        for hint in self.hint[..h].iter().take_while(|_| FINGER) {
+            hint.store(node, Ordering::Release);
         }
     }
 
-    impl<T> Drop for Ooo<T> {
-        fn drop(&mut self) {
-            if crate::sync::unwinding() {
+    /// The list's height (a constant where towers have one level).
+    #[inline(always)]
+    fn top(&self) -> usize {
+        if MAX_HEIGHT == 1 {
+            1
+        } else {
+            self.height.load(Ordering::Relaxed)
+        }
+    }
+
+    /// The first node with key `>= key` (null: none).
+    fn seek(&self, key: Key) -> *mut Node<T> {
+        let mut x = ptr::null_mut();
+        let mut level = self.top() - 1;
+        loop {
+            let (p, n) = self.walk(x, key, level);
+            if level == 0 {
+                return n;
+            }
+            x = p;
+            level -= 1;
+        }
+    }
+
+    /// The last node with key `< key` (null: none).
+    fn seek_before(&self, key: Key) -> *mut Node<T> {
+        let mut x = ptr::null_mut();
+        for level in (0..self.top()).rev() {
+            x = self.walk(x, key, level).0;
+        }
+        x
+    }
+
+    /// Visits the records with `ts >= lo` in ascending order until
+    /// `ts > hi` or `f` returns false.
+    #[inline]
+    pub(crate) fn range<'a>(&'a self, lo: Timestamp, hi: Timestamp, f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool) {
+        self.range_from((lo, 0), hi, f)
+    }
+
+    /// Like `range`, from the key `from` (a seek, not a walk).
+    pub(crate) fn range_from<'a>(
+        &'a self,
+        from: Key,
+        hi: Timestamp,
+        mut f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool,
+    ) {
+        crate::hooks::visit(1);
+        let mut n = self.seek(from);
+        while !n.is_null() {
+            crate::hooks::visit(1);
+            // SAFETY: `n` was reached through `Acquire` loads of this index's
+            // links: its fields are published and it lives as long as the
+            // index, which `'a` borrows (R6).
+            let (ts, seq) = unsafe { Node::key(n) };
+            if ts > hi {
+                break;
+            }
+            // SAFETY: as above: the payload is never moved or dropped before
+            // the index (R6), so a `&'a T` stays valid for the borrow.
+            let v: &'a T = unsafe { &(*n).val };
+            if !f(ts, seq, v) {
+                break;
+            }
+            // SAFETY: as above; level 0 exists in every tower.
+            n = unsafe { Node::next(n, 0) }.load(Ordering::Acquire);
+        }
+    }
+
+    /// Visits the records with `ts <= hi` in descending order until
+    /// `ts < lo` or `f` returns false. Each step is a search for the last
+    /// node before the current one (`O(log n)`: towers point forward only).
+    pub(crate) fn range_rev<'a>(
+        &'a self,
+        lo: Timestamp,
+        hi: Timestamp,
+        mut f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool,
+    ) {
+        crate::hooks::visit(1);
+        // Sequences never reach `SeqNo::MAX` (the counter starts at 1 and
+        // a block is reserved before use), so this is "every key at `hi`".
+        let mut bound = (hi, SeqNo::MAX);
+        loop {
+            let n = self.seek_before(bound);
+            if n.is_null() {
                 return;
             }
-            let mut p = self.head.unsync_get();
-            while !p.is_null() {
-                // SAFETY: R6: `&mut self`, nobody else reaches the versions; each
-                // came from `Box::into_raw` in `insert` and is freed once.
-                let v = unsafe { Box::from_raw(p) };
-                p = v.prev;
+            crate::hooks::visit(1);
+            // SAFETY: as in `range_from` (R6).
+            let (ts, seq) = unsafe { Node::key(n) };
+            if ts < lo {
+                return;
+            }
+            // SAFETY: as in `range_from` (R6).
+            let v: &'a T = unsafe { &(*n).val };
+            if !f(ts, seq, v) {
+                return;
+            }
+            bound = (ts, seq);
+        }
+    }
+}
+
+impl<T> Drop for Ooo<T> {
+    fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return; // a model checker's report: leak rather than touch model state
+        }
+        let mut p = self.head[0].unsync_get();
+        while !p.is_null() {
+            // SAFETY: `&mut self` (R6: the memtable is dropped, no reader or
+            // writer reaches it, R9); every node ever allocated was linked at
+            // level 0 before its insert returned, so this walk meets each one
+            // once; its fields were initialized in `insert` and are dropped
+            // here once. The memory itself goes with the arena.
+            unsafe {
+                let h = (*p).height;
+                let tower = ptr::addr_of_mut!((*p).tower) as *mut AtomicPtr<Node<T>>;
+                let next = (*tower).unsync_get();
+                for i in 0..h {
+                    ptr::drop_in_place(tower.add(i));
+                }
+                ptr::drop_in_place(p);
+                p = next;
             }
         }
     }
 }
 
-pub(crate) use imp::Ooo;
+#[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
+mod tests {
+    use std::sync::atomic::{AtomicUsize as StdUsize, Ordering::Relaxed};
+    use std::sync::Arc as StdArc;
+
+    use super::*;
+
+    fn all(o: &Ooo<u64>) -> Vec<(Timestamp, SeqNo, u64)> {
+        let mut v = Vec::new();
+        o.range(Timestamp::MIN, Timestamp::MAX, |ts, seq, x| {
+            v.push((ts, seq, *x));
+            true
+        });
+        v
+    }
+
+    fn rev(o: &Ooo<u64>, lo: Timestamp, hi: Timestamp) -> Vec<(Timestamp, SeqNo, u64)> {
+        let mut v = Vec::new();
+        o.range_rev(lo, hi, |ts, seq, x| {
+            v.push((ts, seq, *x));
+            true
+        });
+        v
+    }
+
+    /// A reproducible shuffle-ish stream: mostly increasing, some records
+    /// late by a few positions, some by a lot.
+    fn late_keys(n: u64) -> Vec<Key> {
+        let mut s = 0x1234_5678u64;
+        (1..=n)
+            .map(|seq| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                let ts = seq as i64 * 10;
+                let ts = match s % 20 {
+                    0 => ts - 5_000,
+                    1..=3 => ts - (s % 50) as i64,
+                    _ => ts,
+                };
+                (ts, seq)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ordered_by_key_whatever_the_insert_order() {
+        let o = Ooo::new();
+        let keys = late_keys(5_000);
+        for &(ts, seq) in &keys {
+            o.insert((ts, seq), seq);
+        }
+        let mut want: Vec<_> = keys.iter().map(|&(ts, seq)| (ts, seq, seq)).collect();
+        want.sort();
+        assert_eq!(all(&o), want);
+        let mut back = rev(&o, Timestamp::MIN, Timestamp::MAX);
+        back.reverse();
+        assert_eq!(back, want);
+    }
+
+    #[test]
+    fn equal_timestamps_order_by_sequence() {
+        let o = Ooo::new();
+        for seq in [5u64, 2, 9, 1, 7] {
+            o.insert((3, seq), seq * 10);
+        }
+        o.insert((2, 100), 1);
+        o.insert((4, 0), 2);
+        let seqs: Vec<SeqNo> = all(&o).iter().filter(|r| r.0 == 3).map(|r| r.1).collect();
+        assert_eq!(seqs, vec![1, 2, 5, 7, 9]);
+        // A seek into the middle of equal timestamps.
+        let mut from = Vec::new();
+        o.range_from((3, 6), 3, |_, seq, v| {
+            from.push((seq, *v));
+            true
+        });
+        assert_eq!(from, vec![(7, 70), (9, 90)]);
+        assert_eq!(rev(&o, 3, 3).iter().map(|r| r.1).collect::<Vec<_>>(), vec![9, 7, 5, 2, 1]);
+    }
+
+    #[test]
+    fn range_bounds_are_inclusive_and_stop_early() {
+        let o = Ooo::new();
+        for ts in (0..100).rev() {
+            o.insert((ts, ts as u64 + 1), ts as u64);
+        }
+        let got: Vec<Timestamp> = all(&o).iter().map(|r| r.0).collect();
+        assert_eq!(got, (0..100).collect::<Vec<_>>());
+        let mut r = Vec::new();
+        o.range(10, 20, |ts, _, _| {
+            r.push(ts);
+            true
+        });
+        assert_eq!(r, (10..=20).collect::<Vec<_>>());
+        assert_eq!(rev(&o, 10, 20).iter().map(|r| r.0).collect::<Vec<_>>(), (10..=20).rev().collect::<Vec<_>>());
+        // Outside the keys, empty, early stop.
+        assert!(rev(&o, 200, 300).is_empty());
+        assert!(rev(&o, -10, -1).is_empty());
+        let mut n = 0;
+        o.range(Timestamp::MIN, Timestamp::MAX, |_, _, _| {
+            n += 1;
+            n < 3
+        });
+        assert_eq!(n, 3);
+        let mut last = None;
+        o.range_rev(Timestamp::MIN, Timestamp::MAX, |ts, _, _| {
+            last = Some(ts);
+            false
+        });
+        assert_eq!(last, Some(99));
+        // Extreme keys.
+        o.insert((Timestamp::MIN, 1_000), 0);
+        o.insert((Timestamp::MAX, 1_001), 0);
+        assert_eq!(all(&o).first().map(|r| r.0), Some(Timestamp::MIN));
+        assert_eq!(rev(&o, Timestamp::MAX, Timestamp::MAX).len(), 1);
+    }
+
+    #[test]
+    fn empty_index_visits_nothing() {
+        let o: Ooo<u64> = Ooo::new();
+        assert!(all(&o).is_empty());
+        assert!(rev(&o, Timestamp::MIN, Timestamp::MAX).is_empty());
+        assert_eq!(o.bytes(), 0, "no arena chunk before the first insert");
+    }
+
+    #[test]
+    fn concurrent_inserts_from_threads() {
+        let o = Ooo::new();
+        let threads = 4u64;
+        let per = 20_000u64;
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let o = &o;
+                s.spawn(move || {
+                    for i in 0..per {
+                        // Interleaved, partly late timestamps; unique sequences.
+                        let seq = i * threads + t + 1;
+                        let ts = (i as i64) * 3 - (seq % 7) as i64 * ((t % 2) as i64 + 1);
+                        o.insert((ts, seq), seq);
+                    }
+                });
+            }
+            // A reader scanning while they insert: always sorted.
+            let o = &o;
+            s.spawn(move || {
+                for _ in 0..20 {
+                    let v = all(o);
+                    assert!(v.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
+                }
+            });
+        });
+        let v = all(&o);
+        assert_eq!(v.len() as u64, threads * per);
+        assert!(v.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
+        let mut seqs: Vec<u64> = v.iter().map(|r| r.1).collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=threads * per).collect::<Vec<_>>());
+        assert!(v.iter().all(|r| r.1 == r.2));
+    }
+
+    /// A payload counting its drops.
+    struct Counted(StdArc<StdUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Relaxed);
+        }
+    }
+
+    #[test]
+    fn drop_runs_every_destructor_once() {
+        let drops = StdArc::new(StdUsize::new(0));
+        let n = 3_000u64;
+        {
+            let o = Ooo::new();
+            for &(ts, seq) in &late_keys(n) {
+                o.insert((ts, seq), Counted(drops.clone()));
+            }
+            // The arena counts the nodes, plus under a node's size of tail
+            // per filled chunk.
+            let nodes: usize = late_keys(n).iter().map(|&k| Node::<Counted>::size(height_of(k))).sum();
+            assert!(o.bytes() >= nodes && o.bytes() < nodes + 64 * Node::<Counted>::size(MAX_HEIGHT), "{}", o.bytes());
+            assert_eq!(drops.load(Relaxed), 0, "nothing is dropped while the index lives (R6)");
+        }
+        assert_eq!(drops.load(Relaxed), n as usize);
+    }
+
+    #[test]
+    fn heights_follow_the_branching_factor() {
+        let n = 100_000u64;
+        let mut at = [0usize; MAX_HEIGHT + 1];
+        for seq in 1..=n {
+            at[height_of((seq as i64, seq))] += 1;
+        }
+        // About 3/4 of the towers have height 1, 3/16 height 2.
+        assert!((70_000..80_000).contains(&at[1]), "{at:?}");
+        assert!((16_000..21_000).contains(&at[2]), "{at:?}");
+        assert_eq!(at[0], 0);
+    }
+
+    #[test]
+    fn arena_grows_and_large_payloads_fit() {
+        let o = Ooo::new();
+        for seq in 1..=100u64 {
+            o.insert((seq as i64, seq), [seq; 2048]); // 16 KiB payloads: bigger than a first chunk
+        }
+        let mut n = 0u64;
+        o.range(Timestamp::MIN, Timestamp::MAX, |ts, _, v| {
+            n += 1;
+            assert!(v.iter().all(|&x| x == ts as u64));
+            true
+        });
+        assert_eq!(n, 100);
+        assert!(o.bytes() >= 100 * 16 * 1024);
+    }
+}

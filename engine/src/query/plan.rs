@@ -325,7 +325,9 @@ fn ooo_collect<T: Send + Sync + 'static>(mt: &Memtable<T>, vis: &Vis<'_>, t1: Ti
     ooo_walk::<Asc, T>(mt, vis, t1, t2, |ts, seq, v| {
         buf.ts.push(ts);
         buf.seq.push(seq);
-        buf.val.push(v);
+        // Kept as a pointer in the cursor's buffer: valid while the
+        // cursor's snapshot holds the memtable (R6, R9).
+        buf.val.push(v as *const T);
         true
     });
     buf

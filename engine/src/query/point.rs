@@ -57,9 +57,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                     // From key `(ts, hide + 1)`: the hidden records are not visited.
                     mt.ooo_range_from(ts, hide.saturating_add(1), ts, |_, seq, v| {
                         if vis.visible(ts, seq) {
-                            // SAFETY: R6: skiplist nodes live as long as the
-                            // memtable, which the view's manifest holds for 'a.
-                            mem.push((seq, unsafe { &*v }));
+                            mem.push((seq, v));
                         }
                         true
                     });
@@ -418,11 +416,10 @@ mod tests {
     /// records are newer than the tombstones covering them; every watermark.
     #[test]
     fn memtable_seeks_match_a_scan() {
-        let collector = crossbeam_epoch::default_collector().clone();
         let ctr = Arc::new(AtomicUsize::new(0));
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for round in 0..40 {
-            let mt: Memtable<u64> = Memtable::new(1, &collector, &ctr);
+            let mt: Memtable<u64> = Memtable::new(1, &ctr);
             let mut seq: SeqNo = 0;
             let mut recs: Vec<(Timestamp, SeqNo)> = Vec::new();
             let mut tombs: Vec<Tombstone> = Vec::new();

@@ -68,8 +68,7 @@ pub(crate) fn visit_owned_parts<T: Send + Sync + 'static>(m: &Manifest<T>, f: &m
             f(mt.run.val_at(i));
         }
         mt.ooo_range(Timestamp::MIN, Timestamp::MAX, |_, _, v| {
-            // SAFETY: R6: skiplist nodes live as long as the memtable we borrow.
-            f(unsafe { &*v });
+            f(v);
             true
         });
     }

@@ -249,11 +249,11 @@ pub(crate) fn for_each_visible_run<T: Send + Sync + 'static>(
 }
 
 /// Walks the skiplist of `mt` over `[lo, hi]` in direction `D`.
-fn ooo_dir<D: Dir, T: Send + Sync + 'static>(
-    mt: &Memtable<T>,
+fn ooo_dir<'a, D: Dir, T: Send + Sync + 'static>(
+    mt: &'a Memtable<T>,
     lo: Timestamp,
     hi: Timestamp,
-    f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
+    f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool,
 ) {
     if D::DESC {
         mt.ooo_range_rev(lo, hi, f)
@@ -271,12 +271,12 @@ fn ooo_dir<D: Dir, T: Send + Sync + 'static>(
 /// instead of visiting them. Only where a covering tombstone may be older
 /// than some skiplist record (a record inserted after the delete, possibly
 /// at a deleted timestamp) are the covered records checked one by one.
-pub(crate) fn ooo_walk<D: Dir, T: Send + Sync + 'static>(
-    mt: &Memtable<T>,
+pub(crate) fn ooo_walk<'a, D: Dir, T: Send + Sync + 'static>(
+    mt: &'a Memtable<T>,
     vis: &Vis<'_>,
     mut lo: Timestamp,
     mut hi: Timestamp,
-    mut f: impl FnMut(Timestamp, SeqNo, *const T) -> bool,
+    mut f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool,
 ) {
     if mt.ooo_len() == 0 {
         return;
