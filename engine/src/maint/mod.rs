@@ -30,6 +30,7 @@
 //! `compact.rs` (L0 + L1 → L1, window selection, delete debt).
 
 pub(crate) mod compact;
+use compact::Pick;
 pub(crate) mod flush;
 mod worker;
 
@@ -81,6 +82,10 @@ pub(crate) struct Maintainer {
     /// Milliseconds after `born` at which `debt_kicked` was last re-armed.
     debt_armed_ms: AtomicU64,
     born: Instant,
+    /// Records compactions read and rewrote (tests: a segment hidden whole
+    /// is dropped unread, a partial delete rewrites only its segment).
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub(crate) compact_records_read: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Maintainer {
@@ -99,6 +104,8 @@ impl Maintainer {
             debt_kicked: AtomicBool::new(false),
             debt_armed_ms: AtomicU64::new(0),
             born: Instant::now(),
+            #[cfg(any(test, feature = "test-hooks"))]
+            compact_records_read: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -462,22 +469,23 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
                     let m = self.cat.load();
                     let debt = self.cfg.cfg.delete_debt_threshold;
                     if m.l0.len() >= self.cfg.max_delta_segments {
-                        Some((false, false))
+                        Some((Pick::L0, false))
                     } else if debt > 0.0 && self.delete_debt(&m) >= debt {
                         // Tombstones still in the active memtable enter the
                         // manifest (where compaction applies them) through
-                        // a seal and a flush.
-                        Some((true, !m.active.tombs.is_empty()))
+                        // a seal and a flush, which also drops the active
+                        // memtable's records they hide (R8).
+                        Some((Pick::Debt, !m.active.tombs.is_empty()))
                     } else {
                         None
                     }
                 };
-                if let Some((with_debt, seal_first)) = compact {
+                if let Some((pick, seal_first)) = compact {
                     if seal_first && self.seal_active() {
                         while self.flush_one() {}
                         did = true;
                     }
-                    did |= self.compact_once(with_debt);
+                    did |= self.compact_pick(pick);
                 }
             }
             did
