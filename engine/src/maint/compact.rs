@@ -540,6 +540,143 @@ mod tests {
         assert_eq!(log.point(500).unwrap(), vec![500, 7]);
     }
 
+    fn disabled_log() -> crate::Timelog<u64> {
+        crate::Timelog::with_config(crate::Config {
+            maintenance: crate::MaintenanceMode::Disabled,
+            window_size: 1_000_000,
+            ..crate::Config::default()
+        })
+        .unwrap()
+    }
+
+    /// Records compactions read since the last call.
+    fn records_read(log: &crate::Timelog<u64>) -> u64 {
+        log.inner.maint.compact_records_read.swap(0, Relaxed)
+    }
+
+    fn l0_ids(log: &crate::Timelog<u64>) -> Vec<u64> {
+        log.inner.catalog.load().l0.iter().map(|s| s.id).collect()
+    }
+
+    /// Three L1 segments, [0, 1000), [1000, 2000), [2000, 3000), each
+    /// compacted on its own (in-order ingest keeps them apart).
+    fn three_l1_segments(log: &crate::Timelog<u64>) -> Vec<u64> {
+        for k in 0..3 {
+            let _ = log.extend((k * 1000..(k + 1) * 1000).map(|t| (t, t as u64))).unwrap();
+            log.compact().unwrap();
+        }
+        let ids = l1_ids(log);
+        assert_eq!(ids.len(), 3);
+        records_read(log);
+        ids
+    }
+
+    /// R10 (compaction inputs): a segment hidden whole by tombstones it has
+    /// not applied leaves the manifest unread; a partial delete rewrites
+    /// only the segment it touches, not the window.
+    #[test]
+    fn hidden_segment_is_dropped_unread_and_a_partial_delete_rewrites_only_its_segment() {
+        let log = disabled_log();
+        let ids = three_l1_segments(&log);
+        // Hides all of the first segment.
+        let _ = log.delete_before(1000).unwrap();
+        log.compact().unwrap();
+        assert_eq!(records_read(&log), 0, "the hidden segment was dropped without being read");
+        assert_eq!(l1_ids(&log), ids[1..].to_vec(), "the others were not rewritten");
+        assert_eq!(log.stats().unwrap().tombstone_count, 0, "the tombstone was retired with it");
+        // A delete inside the second segment: that segment alone is rewritten.
+        let _ = log.delete_range(1500, 1600).unwrap();
+        log.compact().unwrap();
+        assert_eq!(records_read(&log), 1000, "one segment read");
+        let after = l1_ids(&log);
+        assert_eq!(after.len(), 2);
+        assert_ne!(after[0], ids[1], "the touched segment was rewritten");
+        assert_eq!(after[1], ids[2], "the untouched one (same window) was not");
+        // A delete_before over a segment boundary: the covered segment is
+        // dropped, the straddled one rewritten alone.
+        let _ = log.extend((3000..4000).map(|t| (t, t as u64))).unwrap();
+        log.compact().unwrap();
+        records_read(&log);
+        let ids = l1_ids(&log);
+        assert_eq!(ids.len(), 3);
+        let _ = log.delete_before(2500).unwrap();
+        log.compact().unwrap();
+        assert_eq!(records_read(&log), 1000, "only [2000, 3000) was read");
+        let after = l1_ids(&log);
+        assert_eq!(after.len(), 2);
+        assert_eq!(after[1], ids[2]);
+        log.validate().unwrap();
+        assert_eq!(log.len().unwrap(), 1500);
+        let got: Vec<i64> = log.snapshot().unwrap().all(crate::Order::Asc).map(|r| r.0).collect();
+        assert_eq!(got, (2500..4000).collect::<Vec<_>>());
+    }
+
+    /// A snapshot taken before a segment is dropped keeps reading it (R9):
+    /// dropping publishes a new manifest, the old one holds the segment.
+    #[test]
+    fn a_snapshot_keeps_a_dropped_segment() {
+        let log = disabled_log();
+        three_l1_segments(&log);
+        let before = log.snapshot().unwrap();
+        let _ = log.delete_before(1000).unwrap();
+        let between = log.snapshot().unwrap();
+        log.compact().unwrap();
+        assert_eq!(records_read(&log), 0);
+        assert_eq!(before.len(), 3000);
+        assert_eq!(between.len(), 2000);
+        assert_eq!(before.all(crate::Order::Asc).next(), Some((0, 0)));
+        assert_eq!(log.len().unwrap(), 2000);
+    }
+
+    /// A debt-triggered step rewrites the segments with debt only: an L0
+    /// segment the delete does not touch stays in L0, unread.
+    #[test]
+    fn debt_step_picks_the_segments_with_debt() {
+        let log = disabled_log();
+        let _ = log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
+        log.compact().unwrap();
+        let _ = log.extend((1000..2000).map(|t| (t, t as u64))).unwrap();
+        log.flush().unwrap();
+        let l0 = l0_ids(&log);
+        assert_eq!(l0.len(), 1);
+        records_read(&log);
+        // 600 of 2,000 stored records hidden: past the default threshold.
+        let _ = log.delete_before(600).unwrap();
+        assert!(log.stats().unwrap().delete_debt >= log.config().delete_debt_threshold);
+        assert!(log.maint_step().unwrap());
+        assert_eq!(records_read(&log), 1000, "the L1 segment with debt, not the L0 one");
+        assert_eq!(l0_ids(&log), l0, "the L0 segment without debt stayed");
+        assert_eq!(log.stats().unwrap().delete_debt, 0.0);
+        assert_eq!(log.stats().unwrap().tombstone_count, 0);
+        assert!(!log.maint_step().unwrap(), "nothing left to do below the threshold");
+        log.validate().unwrap();
+        assert_eq!(log.len().unwrap(), 1400);
+    }
+
+    /// Records of a memtable hidden by its own deletes are delete debt
+    /// (before any flush); the step seals and flushes it, and the flush
+    /// drops them (R8): a small segment.
+    #[test]
+    fn memtable_records_hidden_by_its_own_deletes_are_debt() {
+        let log = disabled_log();
+        let _ = log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
+        assert_eq!(log.stats().unwrap().delete_debt, 0.0);
+        let _ = log.delete_before(600).unwrap();
+        let d = log.stats().unwrap().delete_debt;
+        assert!((d - 0.6).abs() < 1e-9, "600 of 1,000 memtable records hidden: {d}");
+        // A later insert at a deleted timestamp is newer than the delete: not debt.
+        let _ = log.append(10, 10).unwrap();
+        let d = log.stats().unwrap().delete_debt;
+        assert!((d - 600.0 / 1001.0).abs() < 1e-9, "{d}");
+        assert!(log.maint_step().unwrap());
+        let st = log.stats().unwrap();
+        assert_eq!((st.active_records, st.segments_l0 + st.segments_l1), (0, 1), "{st:?}");
+        assert_eq!(st.records_stored, 401, "the flush dropped the hidden records");
+        assert_eq!(st.delete_debt, 0.0);
+        assert_eq!(log.len().unwrap(), 401);
+        log.validate().unwrap();
+    }
+
     fn adaptive_log(a: crate::AdaptiveConfig, window_size: i64) -> crate::Timelog<u64> {
         crate::Timelog::with_config(crate::Config {
             maintenance: crate::MaintenanceMode::Disabled,
