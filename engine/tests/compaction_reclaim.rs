@@ -122,7 +122,7 @@ fn delete_over_flushed_data_is_debt_at_once_and_the_worker_reclaims_it() {
         ..Config::default()
     })
     .unwrap();
-    assert_eq!(log.config().delete_debt_threshold, 0.25, "the default acts on deletes");
+    assert_eq!(log.config().delete_debt_threshold, 0.1, "the default acts on deletes");
     let payload = Arc::new(1u32);
     let _ = log.extend((0..10_000).map(|t| (t, payload.clone()))).unwrap();
     log.flush().unwrap();
