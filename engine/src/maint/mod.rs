@@ -13,8 +13,9 @@
 //!
 //! **Upholds** R2 (sealing: `seal`), R8 (flush waits for its seal bound to be
 //! committed, and builds segments with no per-record sequence: `flush.rs`;
-//! compaction consumes a prefix of L0: `compact.rs`), R10 (one maintainer at
-//! a time, checked publication), R11 (flush and compaction coalesce the
+//! compaction merges a prefix of L0: `compact.rs`), R10 (one maintainer at
+//! a time, checked publication; compaction inputs: segments hidden whole
+//! dropped unread, segments with delete debt rewritten alone), R11 (flush and compaction coalesce the
 //! tombstone list they publish), R12 (payload drops outside its locks:
 //! [`MaintGuard`]) and the backpressure contract of `docs/protocol.md`.
 //!
@@ -424,8 +425,9 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         n
     }
 
-    /// Compacts all of L0 and every L1 window with pending deletes into L1
-    /// (after a flush; `Timelog::compact`).
+    /// Compacts all of L0 and every segment with pending deletes into L1
+    /// (after a flush; `Timelog::compact`): segments hidden whole are
+    /// dropped unread, the others with debt rewritten alone (R10).
     pub(crate) fn compact_all(self) {
         let g = self.lock();
         while self.compact_once(true) {
