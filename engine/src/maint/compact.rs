@@ -156,9 +156,8 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         let hidden_whole = |s: &Segment<T>| {
             cov.as_ref().is_some_and(|c| c.hidden_end(s.min_ts, s.tomb_applied).is_some_and(|e| e > s.max_ts))
         };
-        let has_debt = |s: &Segment<T>| {
-            m.tombstones.iter().any(|t| t.seq > s.tomb_applied && t.t1 <= s.max_ts && s.min_ts < t.t2)
-        };
+        let has_debt =
+            |s: &Segment<T>| m.tombstones.iter().any(|t| t.seq > s.tomb_applied && t.t1 <= s.max_ts && s.min_ts < t.t2);
         let dropped: Vec<_> = m.l0.iter().chain(m.l1.iter()).filter(|s| hidden_whole(s)).cloned().collect();
         let kept_l0: Vec<&Arc<Segment<T>>> = m.l0.iter().filter(|s| !has(&dropped, s)).collect();
         let l0_len = match pick {
@@ -194,7 +193,12 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
 
     /// Merges `l0` (an L0 prefix, oldest first) and `l1` (disjoint L1
     /// segments in key order) into new L1 segments (one or more per window).
-    pub(crate) fn build_l1(&self, m: &Manifest<T>, l0: &[Arc<Segment<T>>], l1: &[Arc<Segment<T>>]) -> Vec<Arc<Segment<T>>> {
+    pub(crate) fn build_l1(
+        &self,
+        m: &Manifest<T>,
+        l0: &[Arc<Segment<T>>],
+        l1: &[Arc<Segment<T>>],
+    ) -> Vec<Arc<Segment<T>>> {
         // R8: compaction applies every tombstone of the manifest's list.
         let cov = CoverageBuilder::new().list(&m.tombstones).build();
         // Sources, oldest first: L1 (one chain: disjoint), then L0 in order.
@@ -390,8 +394,12 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                 }
                 let mut next = cur.successor();
                 next.l0 = cur.l0.iter().filter(|s| !has(&sel.l0, s) && !has(&sel.dropped, s)).cloned().collect();
-                let mut l1: Vec<_> =
-                    cur.l1.iter().filter(|s| !has(&sel.l1, s) && !has(&sel.alone, s) && !has(&sel.dropped, s)).cloned().collect();
+                let mut l1: Vec<_> = cur
+                    .l1
+                    .iter()
+                    .filter(|s| !has(&sel.l1, s) && !has(&sel.alone, s) && !has(&sel.dropped, s))
+                    .cloned()
+                    .collect();
                 l1.extend(outputs.iter().cloned());
                 l1.sort_by_key(|s| s.min_ts);
                 next.l1 = l1;
