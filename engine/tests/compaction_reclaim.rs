@@ -361,9 +361,12 @@ fn starved_worker_writer_keeps_sliding_window_bounded_under_flush_policy() {
             f();
         }
     });
+    // Field by field: with the `test-hooks` feature `Hooks` has a private field.
+    let mut hooks = timelog::Hooks::default();
+    hooks.worker_scope = Some(worker_scope);
     let log: Timelog<u64> = Timelog::with_hooks(
         Config { memtable_max_bytes: 64 << 10, busy_policy: timelog::BusyPolicy::Flush, ..Config::default() },
-        timelog::Hooks { worker_scope: Some(worker_scope), ..Default::default() },
+        hooks,
     )
     .unwrap();
     assert!(log.maintenance_running());
