@@ -355,13 +355,15 @@ fn delete_loop_for_profiling() {
 /// (`sealed_max_runs`) and L0 and the deleted records in it grew without
 /// bound (here: the whole stream).
 #[test]
+// `Hooks` is built field by field: with the `test-hooks` feature it has a
+// private field, so struct-update syntax does not compile there.
+#[allow(clippy::field_reassign_with_default)]
 fn starved_worker_writer_keeps_sliding_window_bounded_under_flush_policy() {
     let worker_scope: timelog::hooks::Scope = Arc::new(|f: &mut dyn FnMut()| {
         if std::thread::current().name() != Some("timelog-maint") {
             f();
         }
     });
-    // Field by field: with the `test-hooks` feature `Hooks` has a private field.
     let mut hooks = timelog::Hooks::default();
     hooks.worker_scope = Some(worker_scope);
     let log: Timelog<u64> = Timelog::with_hooks(
