@@ -199,7 +199,7 @@ pub struct AdaptiveConfig {
 }
 
 /// Every knob of a log. `0` means "engine default" for numeric knobs, except
-/// `delete_debt_threshold` (0.0 = off; default 0.25) and
+/// `delete_debt_threshold` (0.0 = off; default 0.1) and
 /// `adaptive.target_records` (0 = off).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -262,13 +262,15 @@ pub struct Config {
     pub window_size: i64,
     /// Windows are aligned to `window_origin + k * window_size` (default 0).
     pub window_origin: i64,
-    /// Compact when committed tombstones hide at least this fraction of the
-    /// stored records (0.0 = off). The default,
-    /// [`defaults::DELETE_DEBT_THRESHOLD`] (0.25), makes a sliding retention
+    /// Seal, flush and compact when committed tombstones hide at least this
+    /// fraction of the stored records, memtables included (0.0 = off;
+    /// docs/protocol.md, "Delete debt"). The default,
+    /// [`defaults::DELETE_DEBT_THRESHOLD`] (0.1), makes a sliding retention
     /// window give its memory back with no explicit `compact()`: stored
-    /// records stay below 1 / (1 - 0.25) = 1.33 times the live ones (plus
-    /// the memtables), and each compaction frees at least a quarter of what
-    /// it reads.
+    /// records stay below 1 / (1 - 0.1) = 1.11 times the live ones, and a
+    /// debt compaction reads only the segments a delete touches (those it
+    /// hides whole are dropped unread). Deletes scattered over every segment are the costly case: up to
+    /// 1 / threshold - 1 records copied per record freed (9 at 0.1).
     pub delete_debt_threshold: f64,
     /// Compaction selection knobs (default: every one the engine default).
     pub compaction: CompactionConfig,
@@ -326,7 +328,7 @@ pub mod defaults {
     /// `sealed_max_runs`: 8 sealed memtables.
     pub const SEALED_MAX_RUNS: usize = 8;
     /// Default `delete_debt_threshold`: see [`super::Config::delete_debt_threshold`].
-    pub const DELETE_DEBT_THRESHOLD: f64 = 0.25;
+    pub const DELETE_DEBT_THRESHOLD: f64 = 0.1;
     /// `sealed_wait_ms`: 0 ms (a busy writer does not wait).
     pub const SEALED_WAIT_MS: u64 = 0;
     /// `drain_batch_limit`: 4 sealed memtables per step.

@@ -281,8 +281,9 @@ pub struct Stats {
     pub window_origin: Timestamp,
     /// L0 segments that trigger a compaction (resolved `max_delta_segments`).
     pub max_delta_segments: usize,
-    /// Fraction (0.0–1.0) of stored records that committed tombstones hide
-    /// and only a compaction can drop; compared with `delete_debt_threshold`.
+    /// Fraction (0.0–1.0) of stored records (memtables included) that
+    /// committed tombstones hide and a flush or a compaction can drop;
+    /// compared with `delete_debt_threshold` (docs/protocol.md, "Delete debt").
     pub delete_debt: f64,
     /// Distinct L1 windows holding segments.
     pub l1_windows: usize,

@@ -24,21 +24,62 @@ pub(crate) fn window_bounds(w: i128, origin: Timestamp, size: i64) -> (Timestamp
     (clamp(start), clamp(start + size as i128))
 }
 
-/// The L1 segments of `m` not in `sel` that an output overlaps, if any.
+/// The L1 segments of `m` that an output of the merged group overlaps and
+/// that the selection neither merges nor drops, if any. Outputs of a segment
+/// rewritten alone lie within that segment's own `[min_ts, max_ts]` and
+/// overlap nothing else (L1 is disjoint).
 fn overlapped_l1<T>(m: &Manifest<T>, sel: &Selection<T>, outputs: &[Arc<Segment<T>>]) -> Option<Vec<Arc<Segment<T>>>> {
     let extra: Vec<_> =
         m.l1.iter()
-            .filter(|u| !sel.l1.iter().any(|s| Arc::ptr_eq(s, u)))
+            .filter(|u| !has(&sel.l1, u) && !has(&sel.dropped, u))
             .filter(|u| outputs.iter().any(|o| o.min_ts <= u.max_ts && u.min_ts <= o.max_ts))
             .cloned()
             .collect();
     (!extra.is_empty()).then_some(extra)
 }
 
-/// What one compaction consumes.
+/// Whether `v` holds `s` (by identity).
+fn has<T>(v: &[Arc<Segment<T>>], s: &Arc<Segment<T>>) -> bool {
+    v.iter().any(|x| Arc::ptr_eq(x, s))
+}
+
+/// What a compaction is for (R10: which inputs it selects).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pick {
+    /// L0 reached its trigger: an L0 prefix and the L1 segments it overlaps.
+    L0,
+    /// Delete debt: only the segments with debt — each L1 one rewritten
+    /// alone, the L0 prefix up to the last L0 segment with debt.
+    Debt,
+    /// `compact()`: all of L0 (up to the input limits) and every segment
+    /// with debt.
+    All,
+}
+
+/// What one compaction consumes (rule R10, "compaction inputs").
+///
+/// - `l0` (an L0 prefix once `dropped` is set aside, oldest first) and `l1`
+///   (the L1 segments overlapping the key range of `l0`) are merged into
+///   new L1 segments, split by window;
+/// - each segment of `alone` (an L1 segment with delete debt outside that
+///   range) is rewritten by itself: its outputs lie within its own
+///   `[min_ts, max_ts]`, so L1 stays disjoint whatever lies next to it;
+/// - each segment of `dropped` (L0 or L1) is hidden whole by tombstones of
+///   the manifest's list it has not applied: it leaves the manifest
+///   without being read.
 pub(crate) struct Selection<T> {
     pub(crate) l0: Vec<Arc<Segment<T>>>,
     pub(crate) l1: Vec<Arc<Segment<T>>>,
+    pub(crate) alone: Vec<Arc<Segment<T>>>,
+    pub(crate) dropped: Vec<Arc<Segment<T>>>,
+}
+
+impl<T> Selection<T> {
+    /// Segments read and rewritten (not the dropped ones).
+    #[cfg(any(test, feature = "test-hooks"))]
+    fn rewritten(&self) -> impl Iterator<Item = &Arc<Segment<T>>> {
+        self.l0.iter().chain(&self.l1).chain(&self.alone)
+    }
 }
 
 impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
@@ -82,23 +123,50 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         ws
     }
 
-    /// Picks the inputs: a prefix of L0 (oldest first, at most `max_inputs`
-    /// segments and `max_windows` windows); the L1 segments that overlap
-    /// the key range `[min, max]` of those L0 inputs; and with `with_debt`
-    /// every L1 segment of a window holding records hidden by tombstones
-    /// not yet applied to them.
+    /// Picks the inputs (R10, "compaction inputs"; see [`Selection`]).
     ///
-    /// Only overlapping L1 segments are rewritten (not whole windows), so
+    /// - Every segment (L0 or L1) hidden whole by list tombstones it has not
+    ///   applied is dropped unread, whatever `pick` is: the list's
+    ///   tombstones are settled (R11), so no reader of the successor can see
+    ///   any of its records.
+    /// - An L0 prefix (oldest first, at most `max_inputs` segments and
+    ///   `max_windows` windows; the dropped ones set aside): all of L0 for
+    ///   [`Pick::L0`] and [`Pick::All`]; for [`Pick::Debt`] only up to the
+    ///   last L0 segment with debt (a prefix, so that the outputs order
+    ///   below what stays in L0, R8). With it, the L1 segments that overlap
+    ///   its key range `[min, max]`, merged with it.
+    /// - For [`Pick::Debt`] and [`Pick::All`], every other L1 segment with
+    ///   debt (a list tombstone it has not applied overlaps it), each
+    ///   rewritten alone — not its whole window, so a delete rewrites only
+    ///   the segments it touches and a compaction's peak memory is the old
+    ///   and new copies of those segments only.
+    ///
+    /// Only overlapping L1 segments are merged (not whole windows), so
     /// in-order ingest does not rewrite the L1 data of the current window
     /// on every compaction. The outputs stay disjoint from the L1 segments
     /// left in place: L1 segments are pairwise disjoint, so one that is not
-    /// selected lies entirely outside `[min, max]` and cannot lie between
-    /// two selected ones (that one would contain it); outputs are split by
-    /// window and contain only records of the selected inputs.
-    pub(crate) fn select(&self, m: &Manifest<T>, with_debt: bool) -> Option<Selection<T>> {
+    /// merged lies entirely outside `[min, max]` and cannot lie between two
+    /// merged ones (that one would contain it); merged outputs are split by
+    /// window and contain only records of the merged inputs; a segment
+    /// rewritten alone yields outputs within its own `[min_ts, max_ts]`.
+    pub(crate) fn select(&self, m: &Manifest<T>, pick: Pick) -> Option<Selection<T>> {
+        // R8/R11: hiding over the manifest's (settled) list, each segment's
+        // records ordering as its `tomb_applied`.
+        let cov = (!m.tombstones.is_empty()).then(|| CoverageBuilder::new().list(&m.tombstones).build());
+        let hidden_whole = |s: &Segment<T>| {
+            cov.as_ref().is_some_and(|c| c.hidden_end(s.min_ts, s.tomb_applied).is_some_and(|e| e > s.max_ts))
+        };
+        let has_debt =
+            |s: &Segment<T>| m.tombstones.iter().any(|t| t.seq > s.tomb_applied && t.t1 <= s.max_ts && s.min_ts < t.t2);
+        let dropped: Vec<_> = m.l0.iter().chain(m.l1.iter()).filter(|s| hidden_whole(s)).cloned().collect();
+        let kept_l0: Vec<&Arc<Segment<T>>> = m.l0.iter().filter(|s| !has(&dropped, s)).collect();
+        let l0_len = match pick {
+            Pick::Debt => kept_l0.iter().rposition(|s| has_debt(s)).map_or(0, |i| i + 1),
+            Pick::L0 | Pick::All => kept_l0.len(),
+        };
         let mut windows: BTreeSet<i128> = BTreeSet::new();
-        let mut l0 = Vec::new();
-        for s in m.l0.iter().take(self.cfg.compaction_max_inputs) {
+        let mut l0: Vec<Arc<Segment<T>>> = Vec::new();
+        for s in kept_l0.into_iter().take(l0_len.min(self.cfg.compaction_max_inputs)) {
             let ws = self.segment_windows(s);
             if !l0.is_empty() && windows.union(&ws).count() > self.cfg.compaction_max_windows {
                 break;
@@ -106,32 +174,31 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
             windows.extend(ws);
             l0.push(s.clone());
         }
-        let hull =
-            l0.iter().map(|s: &Arc<Segment<T>>| (s.min_ts, s.max_ts)).reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
-        let mut debt: BTreeSet<i128> = BTreeSet::new();
-        if with_debt {
-            for s in &m.l1 {
-                if m.tombstones.iter().any(|t| t.seq > s.tomb_applied && t.t1 <= s.max_ts && s.min_ts < t.t2) {
-                    debt.insert(self.window(s.min_ts));
-                }
+        let hull = l0.iter().map(|s| (s.min_ts, s.max_ts)).reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+        let in_hull = |s: &Segment<T>| hull.is_some_and(|(lo, hi)| s.min_ts <= hi && s.max_ts >= lo);
+        let mut l1 = Vec::new();
+        let mut alone = Vec::new();
+        for s in m.l1.iter().filter(|s| !has(&dropped, s)) {
+            if in_hull(s) {
+                l1.push(s.clone());
+            } else if pick != Pick::L0 && has_debt(s) {
+                alone.push(s.clone());
             }
         }
-        let l1: Vec<_> = m
-            .l1
-            .iter()
-            .filter(|s| {
-                hull.is_some_and(|(lo, hi)| s.min_ts <= hi && s.max_ts >= lo) || debt.contains(&self.window(s.min_ts))
-            })
-            .cloned()
-            .collect();
-        if l0.is_empty() && l1.is_empty() {
+        if l0.is_empty() && l1.is_empty() && alone.is_empty() && dropped.is_empty() {
             return None;
         }
-        Some(Selection { l0, l1 })
+        Some(Selection { l0, l1, alone, dropped })
     }
 
-    /// Merges a selection into new L1 segments (one or more per window).
-    pub(crate) fn build_l1(&self, m: &Manifest<T>, sel: &Selection<T>) -> Vec<Arc<Segment<T>>> {
+    /// Merges `l0` (an L0 prefix, oldest first) and `l1` (disjoint L1
+    /// segments in key order) into new L1 segments (one or more per window).
+    pub(crate) fn build_l1(
+        &self,
+        m: &Manifest<T>,
+        l0: &[Arc<Segment<T>>],
+        l1: &[Arc<Segment<T>>],
+    ) -> Vec<Arc<Segment<T>>> {
         // R8: compaction applies every tombstone of the manifest's list.
         let cov = CoverageBuilder::new().list(&m.tombstones).build();
         // Sources, oldest first: L1 (one chain: disjoint), then L0 in order.
@@ -179,13 +246,13 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
             }
         }
         let mut srcs: Vec<Src<'_, T>> = Vec::new();
-        if !sel.l1.is_empty() {
-            srcs.push(Src::new(sel.l1.iter().map(|s| &**s).collect()));
+        if !l1.is_empty() {
+            srcs.push(Src::new(l1.iter().map(|s| &**s).collect()));
         }
-        for s in &sel.l0 {
+        for s in l0 {
             srcs.push(Src::new(vec![&**s]));
         }
-        let seq_hi = sel.l0.iter().chain(sel.l1.iter()).map(|s| s.seq_hi).max().unwrap_or(0);
+        let seq_hi = l0.iter().chain(l1.iter()).map(|s| s.seq_hi).max().unwrap_or(0);
         let tomb_applied = m.flushed_bound;
         let target = self.cfg.compaction_target_bytes.max(1);
         let rec_bytes = 8 + std::mem::size_of::<T>();
@@ -252,28 +319,51 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         out
     }
 
-    /// One compaction. Caller holds the maintainer lock. Returns whether it
+    /// One compaction of everything due (`compact()` with `with_debt`), or
+    /// of L0 only. Caller holds the maintainer lock. Returns whether it
     /// published anything.
     pub(crate) fn compact_once(&self, with_debt: bool) -> bool {
+        self.compact_pick(if with_debt { Pick::All } else { Pick::L0 })
+    }
+
+    /// One compaction of what `pick` selects (see [`select`](Self::select)).
+    /// Caller holds the maintainer lock. Returns whether it published
+    /// anything.
+    pub(crate) fn compact_pick(&self, pick: Pick) -> bool {
         let mut work = None;
         // Payload clones (and drops of what we loaded) inside the payload scope.
         let built = self.hooks.scoped(&mut || {
             let start = self.cat.load_full();
-            let sel = self.select(&start, with_debt);
-            self.counters.note_selection(sel.as_ref().map(|s| (s.l0.len(), s.l1.len())));
+            let sel = self.select(&start, pick);
+            self.counters.note_selection(sel.as_ref().map(|s| (s.l0.len(), s.l1.len() + s.alone.len())));
             if let Some(mut sel) = sel {
-                let mut outputs = self.build_l1(&start, &sel);
+                let merge = |sel: &Selection<T>| {
+                    if sel.l0.is_empty() && sel.l1.is_empty() {
+                        Vec::new()
+                    } else {
+                        self.build_l1(&start, &sel.l0, &sel.l1)
+                    }
+                };
+                let mut outputs = merge(&sel);
                 // Once the adaptive window has changed, L1 holds segments
                 // of older window grids, and an output (one new window) can
-                // span an L1 segment left out of the selection. Take such a
+                // span an L1 segment left out of the merge. Take such a
                 // segment in too and rebuild, until no output overlaps what
-                // stays in place (L1 stays disjoint). With one grid this
-                // never happens (see `select`).
+                // stays in place or is rewritten alone (L1 stays disjoint).
+                // With one grid this never happens (see `select`).
                 while let Some(extra) = overlapped_l1(&start, &sel, &outputs) {
+                    sel.alone.retain(|s| !has(&extra, s));
                     sel.l1.extend(extra);
                     sel.l1.sort_by_key(|s| s.min_ts);
-                    outputs = self.build_l1(&start, &sel);
+                    outputs = merge(&sel);
                 }
+                // Each segment with debt outside the merge, by itself: its
+                // old and new records are all this costs at a time.
+                for s in &sel.alone {
+                    outputs.extend(self.build_l1(&start, &[], std::slice::from_ref(s)));
+                }
+                #[cfg(any(test, feature = "test-hooks"))]
+                self.st.compact_records_read.fetch_add(sel.rewritten().map(|s| s.len as u64).sum(), Relaxed);
                 work = Some((sel, outputs));
             }
         });
@@ -288,22 +378,28 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
             loop {
                 let cur = self.cat.load_full();
                 // R10: publish only over a manifest that still holds every input
-                // (the L0 prefix and the L1 segments we merged).
+                // (the L0 prefix in order once the dropped segments are set
+                // aside, the L1 segments merged or rewritten, the dropped ones).
                 #[cfg(not(timelog_fault = "compact_no_check"))]
                 {
-                    let l0_ok =
-                        cur.l0.len() >= sel.l0.len() && cur.l0.iter().zip(&sel.l0).all(|(a, b)| Arc::ptr_eq(a, b));
-                    let l1_ok = sel.l1.iter().all(|s| cur.l1.iter().any(|x| Arc::ptr_eq(x, s)));
-                    if !(l0_ok && l1_ok) {
+                    let rest: Vec<_> = cur.l0.iter().filter(|s| !has(&sel.dropped, s)).collect();
+                    let l0_ok = rest.len() >= sel.l0.len() && rest.iter().zip(&sel.l0).all(|(a, b)| Arc::ptr_eq(a, b));
+                    let l1_ok = sel.l1.iter().chain(&sel.alone).all(|s| has(&cur.l1, s));
+                    let dropped_ok = sel.dropped.iter().all(|s| has(&cur.l0, s) || has(&cur.l1, s));
+                    if !(l0_ok && l1_ok && dropped_ok) {
                         self.counters.compaction_publish_ebusy.fetch_add(1, Relaxed);
                         self.counters.note_compaction(false, &self.cfg.adaptive, self.cfg.window_size);
                         return;
                     }
                 }
                 let mut next = cur.successor();
-                next.l0 = cur.l0[sel.l0.len().min(cur.l0.len())..].to_vec();
-                let mut l1: Vec<_> =
-                    cur.l1.iter().filter(|s| !sel.l1.iter().any(|x| Arc::ptr_eq(x, s))).cloned().collect();
+                next.l0 = cur.l0.iter().filter(|s| !has(&sel.l0, s) && !has(&sel.dropped, s)).cloned().collect();
+                let mut l1: Vec<_> = cur
+                    .l1
+                    .iter()
+                    .filter(|s| !has(&sel.l1, s) && !has(&sel.alone, s) && !has(&sel.dropped, s))
+                    .cloned()
+                    .collect();
                 l1.extend(outputs.iter().cloned());
                 l1.sort_by_key(|s| s.min_ts);
                 next.l1 = l1;
@@ -325,43 +421,80 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
     }
 
     /// Fraction of stored records (segments and memtables) that committed
-    /// tombstones hide in segments and that only a compaction can drop:
-    /// those of the manifest's list and those still in memtables (`seq <=
-    /// visible`), so a delete over flushed data counts at once, not after
-    /// the flush of its memtable. (Memtable records a tombstone hides are
-    /// dropped by their own flush, R8, and not counted.)
+    /// tombstones (`seq <= visible`) hide and that maintenance can drop:
+    ///
+    /// - segment records hidden by the manifest's list or by memtable
+    ///   tombstones (a compaction drops them), so a delete over flushed data
+    ///   counts at once, not after the flush of its memtable;
+    /// - memtable records hidden by memtable tombstones (their memtable's
+    ///   flush drops them, R8, once it is sealed), so a memtable that a
+    ///   sliding window deletes behind the writer is sealed and flushed
+    ///   while mostly deleted instead of holding its deleted records (and
+    ///   their payloads) until it is full. Runs are counted exactly in
+    ///   O(log n) per covering interval (sequences increase along a run,
+    ///   R3); skiplist records (out-of-order inserts, bounded by
+    ///   `ooo_budget_bytes`) are not counted.
     pub(crate) fn delete_debt(&self, m: &Manifest<T>) -> f64 {
         let w = self.seq.visible();
+        let mts = || m.sealed.iter().chain(std::iter::once(&m.active));
+        let mut total: usize = mts().map(|mt| mt.len()).sum();
+        let mut hidden = 0usize;
+        // Memtable records: only memtable tombstones can hide them (every
+        // list tombstone is older than every memtable record, R7/R8).
+        let mut mb = CoverageBuilder::new();
+        for mt in mts() {
+            mb = mb.stack(&mt.tombs, w);
+        }
+        if !mb.is_empty() {
+            let cov = mb.build();
+            hidden += mts().map(|mt| run_hidden(&mt.run, &cov)).sum::<usize>();
+        }
         let mut b = CoverageBuilder::new().list(&m.tombstones);
-        for mt in m.sealed.iter().chain(std::iter::once(&m.active)) {
+        for mt in mts() {
             b = b.stack(&mt.tombs, w);
         }
-        if b.is_empty() {
-            return 0.0;
+        if !b.is_empty() {
+            // Every tombstone here is seen by this computation, so the R11
+            // coalescing keeps what each one hides in a segment; it also
+            // makes the coverage build linear (disjoint intervals).
+            let mut applied: Vec<_> = m.l0.iter().chain(m.l1.iter()).map(|s| s.tomb_applied).collect();
+            applied.sort_unstable();
+            applied.dedup();
+            let cov = b.coalesced(&applied).build();
+            for s in m.l0.iter().chain(m.l1.iter()) {
+                let vis: usize = crate::query::plan::visible_ranges_segment(s, Timestamp::MIN, Timestamp::MAX, &cov)
+                    .iter()
+                    .map(|r| r.1 - r.0)
+                    .sum();
+                hidden += s.len - vis;
+            }
         }
-        // Every tombstone here is seen by this computation, so the R11
-        // coalescing keeps what each one hides in a segment; it also makes
-        // the coverage build linear (disjoint intervals).
-        let mut applied: Vec<_> = m.l0.iter().chain(m.l1.iter()).map(|s| s.tomb_applied).collect();
-        applied.sort_unstable();
-        applied.dedup();
-        let cov = b.coalesced(&applied).build();
-        let mut total: usize = m.sealed.iter().chain(std::iter::once(&m.active)).map(|mt| mt.len()).sum();
-        let mut hidden = 0usize;
-        for s in m.l0.iter().chain(m.l1.iter()) {
-            total += s.len;
-            let vis: usize = crate::query::plan::visible_ranges_segment(s, Timestamp::MIN, Timestamp::MAX, &cov)
-                .iter()
-                .map(|r| r.1 - r.0)
-                .sum();
-            hidden += s.len - vis;
-        }
+        total += m.l0.iter().chain(m.l1.iter()).map(|s| s.len).sum::<usize>();
         if total == 0 {
             0.0
         } else {
             hidden as f64 / total as f64
         }
     }
+}
+
+/// Records of `run` that `cov` hides (R7: a covering interval of greatest
+/// sequence `m` hides the records below `m`; sequences increase along a
+/// run, R3, so those are a prefix of the interval's records).
+fn run_hidden<T>(run: &crate::memtable::run::Run<T>, cov: &crate::tombstone::Coverage) -> usize {
+    let n = run.len();
+    if n == 0 {
+        return 0;
+    }
+    let (first, last) = (run.ts_at(0), run.ts_at(n - 1));
+    cov.overlapping(first, last)
+        .iter()
+        .map(|&(a, b, m)| {
+            let lo = run.lower_bound(a, 0, n);
+            let hi = run.lower_bound(b, lo, n);
+            run.seq_upper_bound(m.saturating_sub(1), lo, hi) - lo
+        })
+        .sum()
 }
 
 #[cfg(test)]
@@ -413,6 +546,143 @@ mod tests {
         log.validate().unwrap();
         assert_eq!(log.len().unwrap(), 2001);
         assert_eq!(log.point(500).unwrap(), vec![500, 7]);
+    }
+
+    fn disabled_log() -> crate::Timelog<u64> {
+        crate::Timelog::with_config(crate::Config {
+            maintenance: crate::MaintenanceMode::Disabled,
+            window_size: 1_000_000,
+            ..crate::Config::default()
+        })
+        .unwrap()
+    }
+
+    /// Records compactions read since the last call.
+    fn records_read(log: &crate::Timelog<u64>) -> u64 {
+        log.inner.maint.compact_records_read.swap(0, Relaxed)
+    }
+
+    fn l0_ids(log: &crate::Timelog<u64>) -> Vec<u64> {
+        log.inner.catalog.load().l0.iter().map(|s| s.id).collect()
+    }
+
+    /// Three L1 segments, [0, 1000), [1000, 2000), [2000, 3000), each
+    /// compacted on its own (in-order ingest keeps them apart).
+    fn three_l1_segments(log: &crate::Timelog<u64>) -> Vec<u64> {
+        for k in 0..3 {
+            let _ = log.extend((k * 1000..(k + 1) * 1000).map(|t| (t, t as u64))).unwrap();
+            log.compact().unwrap();
+        }
+        let ids = l1_ids(log);
+        assert_eq!(ids.len(), 3);
+        records_read(log);
+        ids
+    }
+
+    /// R10 (compaction inputs): a segment hidden whole by tombstones it has
+    /// not applied leaves the manifest unread; a partial delete rewrites
+    /// only the segment it touches, not the window.
+    #[test]
+    fn hidden_segment_is_dropped_unread_and_a_partial_delete_rewrites_only_its_segment() {
+        let log = disabled_log();
+        let ids = three_l1_segments(&log);
+        // Hides all of the first segment.
+        let _ = log.delete_before(1000).unwrap();
+        log.compact().unwrap();
+        assert_eq!(records_read(&log), 0, "the hidden segment was dropped without being read");
+        assert_eq!(l1_ids(&log), ids[1..].to_vec(), "the others were not rewritten");
+        assert_eq!(log.stats().unwrap().tombstone_count, 0, "the tombstone was retired with it");
+        // A delete inside the second segment: that segment alone is rewritten.
+        let _ = log.delete_range(1500, 1600).unwrap();
+        log.compact().unwrap();
+        assert_eq!(records_read(&log), 1000, "one segment read");
+        let after = l1_ids(&log);
+        assert_eq!(after.len(), 2);
+        assert_ne!(after[0], ids[1], "the touched segment was rewritten");
+        assert_eq!(after[1], ids[2], "the untouched one (same window) was not");
+        // A delete_before over a segment boundary: the covered segment is
+        // dropped, the straddled one rewritten alone.
+        let _ = log.extend((3000..4000).map(|t| (t, t as u64))).unwrap();
+        log.compact().unwrap();
+        records_read(&log);
+        let ids = l1_ids(&log);
+        assert_eq!(ids.len(), 3);
+        let _ = log.delete_before(2500).unwrap();
+        log.compact().unwrap();
+        assert_eq!(records_read(&log), 1000, "only [2000, 3000) was read");
+        let after = l1_ids(&log);
+        assert_eq!(after.len(), 2);
+        assert_eq!(after[1], ids[2]);
+        log.validate().unwrap();
+        assert_eq!(log.len().unwrap(), 1500);
+        let got: Vec<i64> = log.snapshot().unwrap().all(crate::Order::Asc).map(|r| r.0).collect();
+        assert_eq!(got, (2500..4000).collect::<Vec<_>>());
+    }
+
+    /// A snapshot taken before a segment is dropped keeps reading it (R9):
+    /// dropping publishes a new manifest, the old one holds the segment.
+    #[test]
+    fn a_snapshot_keeps_a_dropped_segment() {
+        let log = disabled_log();
+        three_l1_segments(&log);
+        let before = log.snapshot().unwrap();
+        let _ = log.delete_before(1000).unwrap();
+        let between = log.snapshot().unwrap();
+        log.compact().unwrap();
+        assert_eq!(records_read(&log), 0);
+        assert_eq!(before.len(), 3000);
+        assert_eq!(between.len(), 2000);
+        assert_eq!(before.all(crate::Order::Asc).next(), Some((0, 0)));
+        assert_eq!(log.len().unwrap(), 2000);
+    }
+
+    /// A debt-triggered step rewrites the segments with debt only: an L0
+    /// segment the delete does not touch stays in L0, unread.
+    #[test]
+    fn debt_step_picks_the_segments_with_debt() {
+        let log = disabled_log();
+        let _ = log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
+        log.compact().unwrap();
+        let _ = log.extend((1000..2000).map(|t| (t, t as u64))).unwrap();
+        log.flush().unwrap();
+        let l0 = l0_ids(&log);
+        assert_eq!(l0.len(), 1);
+        records_read(&log);
+        // 600 of 2,000 stored records hidden: past the default threshold.
+        let _ = log.delete_before(600).unwrap();
+        assert!(log.stats().unwrap().delete_debt >= log.config().delete_debt_threshold);
+        assert!(log.maint_step().unwrap());
+        assert_eq!(records_read(&log), 1000, "the L1 segment with debt, not the L0 one");
+        assert_eq!(l0_ids(&log), l0, "the L0 segment without debt stayed");
+        assert_eq!(log.stats().unwrap().delete_debt, 0.0);
+        assert_eq!(log.stats().unwrap().tombstone_count, 0);
+        assert!(!log.maint_step().unwrap(), "nothing left to do below the threshold");
+        log.validate().unwrap();
+        assert_eq!(log.len().unwrap(), 1400);
+    }
+
+    /// Records of a memtable hidden by its own deletes are delete debt
+    /// (before any flush); the step seals and flushes it, and the flush
+    /// drops them (R8): a small segment.
+    #[test]
+    fn memtable_records_hidden_by_its_own_deletes_are_debt() {
+        let log = disabled_log();
+        let _ = log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
+        assert_eq!(log.stats().unwrap().delete_debt, 0.0);
+        let _ = log.delete_before(600).unwrap();
+        let d = log.stats().unwrap().delete_debt;
+        assert!((d - 0.6).abs() < 1e-9, "600 of 1,000 memtable records hidden: {d}");
+        // A later insert at a deleted timestamp is newer than the delete: not debt.
+        let _ = log.append(10, 10).unwrap();
+        let d = log.stats().unwrap().delete_debt;
+        assert!((d - 600.0 / 1001.0).abs() < 1e-9, "{d}");
+        assert!(log.maint_step().unwrap());
+        let st = log.stats().unwrap();
+        assert_eq!((st.active_records, st.segments_l0 + st.segments_l1), (0, 1), "{st:?}");
+        assert_eq!(st.records_stored, 401, "the flush dropped the hidden records");
+        assert_eq!(st.delete_debt, 0.0);
+        assert_eq!(log.len().unwrap(), 401);
+        log.validate().unwrap();
     }
 
     fn adaptive_log(a: crate::AdaptiveConfig, window_size: i64) -> crate::Timelog<u64> {

@@ -13,8 +13,9 @@
 //!
 //! **Upholds** R2 (sealing: `seal`), R8 (flush waits for its seal bound to be
 //! committed, and builds segments with no per-record sequence: `flush.rs`;
-//! compaction consumes a prefix of L0: `compact.rs`), R10 (one maintainer at
-//! a time, checked publication), R11 (flush and compaction coalesce the
+//! compaction merges a prefix of L0: `compact.rs`), R10 (one maintainer at
+//! a time, checked publication; compaction inputs: segments hidden whole
+//! dropped unread, segments with delete debt rewritten alone), R11 (flush and compaction coalesce the
 //! tombstone list they publish), R12 (payload drops outside its locks:
 //! [`MaintGuard`]) and the backpressure contract of `docs/protocol.md`.
 //!
@@ -30,6 +31,7 @@
 //! `compact.rs` (L0 + L1 → L1, window selection, delete debt).
 
 pub(crate) mod compact;
+use compact::Pick;
 pub(crate) mod flush;
 mod worker;
 
@@ -81,6 +83,10 @@ pub(crate) struct Maintainer {
     /// Milliseconds after `born` at which `debt_kicked` was last re-armed.
     debt_armed_ms: AtomicU64,
     born: Instant,
+    /// Records compactions read and rewrote (tests: a segment hidden whole
+    /// is dropped unread, a partial delete rewrites only its segment).
+    #[cfg(any(test, feature = "test-hooks"))]
+    pub(crate) compact_records_read: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Maintainer {
@@ -99,6 +105,8 @@ impl Maintainer {
             debt_kicked: AtomicBool::new(false),
             debt_armed_ms: AtomicU64::new(0),
             born: Instant::now(),
+            #[cfg(any(test, feature = "test-hooks"))]
+            compact_records_read: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -417,8 +425,9 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         n
     }
 
-    /// Compacts all of L0 and every L1 window with pending deletes into L1
-    /// (after a flush; `Timelog::compact`).
+    /// Compacts all of L0 and every segment with pending deletes into L1
+    /// (after a flush; `Timelog::compact`): segments hidden whole are
+    /// dropped unread, the others with debt rewritten alone (R10).
     pub(crate) fn compact_all(self) {
         let g = self.lock();
         while self.compact_once(true) {
@@ -462,22 +471,23 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
                     let m = self.cat.load();
                     let debt = self.cfg.cfg.delete_debt_threshold;
                     if m.l0.len() >= self.cfg.max_delta_segments {
-                        Some((false, false))
+                        Some((Pick::L0, false))
                     } else if debt > 0.0 && self.delete_debt(&m) >= debt {
                         // Tombstones still in the active memtable enter the
                         // manifest (where compaction applies them) through
-                        // a seal and a flush.
-                        Some((true, !m.active.tombs.is_empty()))
+                        // a seal and a flush, which also drops the active
+                        // memtable's records they hide (R8).
+                        Some((Pick::Debt, !m.active.tombs.is_empty()))
                     } else {
                         None
                     }
                 };
-                if let Some((with_debt, seal_first)) = compact {
+                if let Some((pick, seal_first)) = compact {
                     if seal_first && self.seal_active() {
                         while self.flush_one() {}
                         did = true;
                     }
-                    did |= self.compact_once(with_debt);
+                    did |= self.compact_pick(pick);
                 }
             }
             did

@@ -131,7 +131,7 @@ class Timelog(_timelog.Timelog):
                 target_page_bytes=0, sealed_max_runs=0, ooo_budget_bytes=0,
                 sealed_wait_ms=0, drain_batch_limit=0, maintenance_wakeup_ms=0, maintenance_nice=None,
                 max_delta_segments=0, window_size=0, window_origin=0,
-                delete_debt_threshold=0.25, compaction=None, adaptive=None)
+                delete_debt_threshold=0.1, compaction=None, adaptive=None)
 
     The C package's flat legacy keywords are accepted too, each setting
     exactly what its dict form sets: ``adaptive_target_records``,
