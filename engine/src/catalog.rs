@@ -36,7 +36,7 @@
 use crossbeam_epoch::Collector;
 
 use crate::hooks::Hooks;
-use crate::manifest::{guard_into_arc, Manifest, ManifestCell, ManifestGuard};
+use crate::manifest::{guard_into_arc, retire, Manifest, ManifestCell, ManifestGuard};
 use crate::memtable::Memtable;
 use crate::pin::PinCounter;
 use crate::query::plan::View;
@@ -107,10 +107,11 @@ impl<T: Send + Sync + 'static> ReadPoint<T> {
         View { m: &self.m, w: self.w }
     }
 
-    /// An owned, pinned snapshot (R9).
+    /// An owned, pinned snapshot (R9): a hold on this thread's stripe of
+    /// the manifest, no shared reference count ("Holds").
     #[inline]
     pub(crate) fn into_snapshot(self) -> Snapshot<T> {
-        Snapshot::new(guard_into_arc(self.m), self.w)
+        Snapshot::new(self.m, self.w)
     }
 }
 
@@ -131,7 +132,8 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
             tombstones: Arc::new(Vec::new()),
             flushed_bound: 0,
             pins: pins.clone(),
-            cov: Default::default(),
+            holds: Default::default(),
+            holders_region: crate::sync::Region::new(),
         };
         Self {
             cell: ManifestCell::new(manifest),
@@ -183,20 +185,30 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// CAS). For the sealer (R2), whose replaced manifest stays referenced
     /// by the writers and readers that loaded it; maintainers use
     /// [`publish_maint`](Self::publish_maint).
+    /// On success the replaced manifest is retired (R9, "Holds"); the
+    /// caller's `cur` outlives that, so nothing is freed here.
     #[inline]
     pub(crate) fn publish(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
-        self.cell.publish(cur, next)
+        if !self.cell.publish(cur, next) {
+            return false;
+        }
+        drop(retire(cur.clone()));
+        true
     }
 
     /// Publishes `next` over `cur` for a maintainer (the caller holds the
     /// maintainer lock, R10). On success the replaced manifest goes to the
     /// graveyard, so that neither this publication nor the caller's own
-    /// references drop payloads while the lock is held (R12).
+    /// references drop payloads while the lock is held (R12), and is
+    /// retired (R9, "Holds": if no snapshot holds it, the holders'
+    /// reference comes straight back and is dropped here — never the last
+    /// one, the graveyard's is buried first).
     pub(crate) fn publish_maint(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
         if !self.cell.publish(cur, next) {
             return false;
         }
         self.graveyard.bury(cur.clone());
+        drop(retire(cur.clone()));
         true
     }
 
@@ -286,8 +298,22 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         let count = Arc::strong_count(&*m);
         #[cfg(any(timelog_loom, timelog_shuttle))]
         let count = Arc::strong_count(&m);
-        if count == own {
+        // Nor any snapshot: those hold the manifest without a reference
+        // count (R9, "Holds").
+        if count == own && m.holds.total() == 0 {
             crate::query::snapshot::visit_owned_parts(&m, f);
         }
+    }
+}
+
+impl<T> Drop for Catalog<T> {
+    /// The cell's last manifest is retired as the cell goes (R9, "Holds"):
+    /// snapshots may outlive the log, and the ones holding it keep it alive
+    /// by the holders' reference from here on.
+    fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return;
+        }
+        drop(retire(self.cell.load_full()));
     }
 }

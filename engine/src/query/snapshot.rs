@@ -1,8 +1,10 @@
-//! Snapshots: a pinned manifest plus a sequence watermark.
+//! Snapshots: a held manifest plus a sequence watermark.
+
+use std::ptr::NonNull;
 
 use crate::sync::Arc;
 
-use crate::manifest::Manifest;
+use crate::manifest::{guard_into_arc, release_hold, strong_count_raw, Manifest, ManifestGuard};
 use crate::query::cursor::Cursor;
 use crate::query::plan::View;
 use crate::segment::{Page, Segment};
@@ -10,16 +12,102 @@ use crate::{SeqNo, Timestamp};
 
 /// What a snapshot holds, shared by its clones: the manifest (and through
 /// it every memtable and segment it references), the watermark, and the
-/// stripe its pin was counted on (released when the last clone drops).
+/// stripe its pin — and its hold — were counted on (released when the last
+/// clone drops).
+///
+/// The manifest is kept alive by a *hold* on this thread's stripe of the
+/// manifest (R9, "Holds": a word of this stripe's own cache line, no shared
+/// reference count), or — when the manifest was retired before the hold
+/// could be counted, i.e. the snapshot raced a publication — by a
+/// reference of its own (`own`).
 struct Held<T> {
-    m: Arc<Manifest<T>>,
+    m: NonNull<Manifest<T>>,
+    /// `None`: a hold on `stripe`; `Some`: the fallback reference.
+    own: Option<Arc<Manifest<T>>>,
     w: SeqNo,
     stripe: usize,
+    /// Model checkers only: keeps the manifest's memory alive whatever the
+    /// holds do, so that a faulty reclamation is reported by
+    /// `holders_region`, never a real use after free (as the model cell
+    /// keeps its slots).
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    _keep: Arc<Manifest<T>>,
+}
+
+// SAFETY: R9 (Holds): `Held` shares the manifest between threads exactly as
+// an `Arc<Manifest<T>>` would (a hold is a reference count kept elsewhere),
+// so it is `Send`/`Sync` under the bounds of `Arc<Manifest<T>>`.
+unsafe impl<T> Send for Held<T> where Manifest<T>: Send + Sync {}
+// SAFETY: as above.
+unsafe impl<T> Sync for Held<T> where Manifest<T>: Send + Sync {}
+
+impl<T> Held<T> {
+    /// Holds the manifest `g` borrows (R9, "Holds"): counts the pin and a
+    /// hold on this thread's stripe; `g` keeps the manifest alive until
+    /// the hold is counted, and becomes the fallback reference if the
+    /// manifest was retired first.
+    fn new(g: ManifestGuard<T>, w: SeqNo) -> Self {
+        let stripe = crate::pin::stripe();
+        let m: &Manifest<T> = &g;
+        m.pins.pin(stripe);
+        let held = m.holds.try_hold(stripe);
+        let p = NonNull::from(m);
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        let _keep = g.clone();
+        let own = if held { None } else { Some(guard_into_arc(g)) };
+        Self {
+            m: p,
+            own,
+            w,
+            stripe,
+            #[cfg(any(timelog_loom, timelog_shuttle))]
+            _keep,
+        }
+    }
+
+    #[inline]
+    fn manifest(&self) -> &Manifest<T> {
+        // SAFETY: R9 (Holds): the hold (released only in `drop`) or `own`
+        // keeps the manifest alive while `self` lives.
+        let m = unsafe { self.m.as_ref() };
+        if self.own.is_none() {
+            m.holders_region.read();
+        }
+        m
+    }
+
+    /// Whether this is the only owner of the manifest: no cell, no
+    /// graveyard, no other snapshot or read holds it.
+    fn sole_owner(&self) -> bool {
+        // The model builds' keep-alive reference.
+        let keep = usize::from(cfg!(any(timelog_loom, timelog_shuttle)));
+        let m = self.manifest();
+        match &self.own {
+            Some(a) => Arc::strong_count(a) == 1 + keep,
+            // Retired (so the cell no longer holds it), this the only hold,
+            // and the holders' reference the only one left.
+            None => {
+                m.holds.is_retired()
+                    && m.holds.total() == 1
+                    // SAFETY: R9 (Holds): our hold keeps it alive.
+                    && unsafe { strong_count_raw(self.m.as_ptr()) } == 1 + keep
+            }
+        }
+    }
 }
 
 impl<T> Drop for Held<T> {
     fn drop(&mut self) {
-        self.m.pins.unpin(self.stripe);
+        self.manifest().pins.unpin(self.stripe);
+        if self.own.is_none() {
+            // SAFETY: R9 (Holds): this is our counted hold, released once;
+            // the manifest is not touched after it unless it is returned.
+            let last = unsafe { release_hold(self.m.as_ptr(), self.stripe) };
+            // The last holder of a retired manifest drops the holders'
+            // reference here, with no engine lock held (R12): the payloads
+            // only it kept go now, not at a later publication.
+            drop(last);
+        }
     }
 }
 
@@ -33,9 +121,10 @@ impl<T> Drop for Held<T> {
 /// kept, cloned and sent across threads. Keeping one alive keeps the data
 /// it references alive — and only that.
 ///
-/// Taking one costs one allocation and two shared-counter increments (the
-/// manifest's reference count and this thread's pin stripe); a clone costs
-/// one increment of a count private to the snapshot.
+/// Taking one costs one allocation and two counter increments, both on
+/// this thread's stripe (the log's pin count and the manifest's hold
+/// count: no cache line shared with readers on other stripes, R9 "Holds");
+/// a clone costs one increment of a count private to the snapshot.
 pub struct Snapshot<T> {
     held: Arc<Held<T>>,
 }
@@ -48,7 +137,7 @@ impl<T> Clone for Snapshot<T> {
 
 impl<T> std::fmt::Debug for Snapshot<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot").field("watermark", &self.held.w).field("manifest", &self.held.m).finish()
+        f.debug_struct("Snapshot").field("watermark", &self.held.w).field("manifest", self.held.manifest()).finish()
     }
 }
 
@@ -86,15 +175,14 @@ pub(crate) fn visit_owned_parts<T: Send + Sync + 'static>(m: &Manifest<T>, f: &m
 }
 
 impl<T> Snapshot<T> {
-    /// Pins `m` at watermark `w` (counted in `m.pins`).
-    pub(crate) fn new(m: Arc<Manifest<T>>, w: SeqNo) -> Self {
-        let stripe = m.pins.pin();
-        Self { held: Arc::new(Held { m, w, stripe }) }
+    /// Pins and holds the manifest `m` borrows, at watermark `w` (R9).
+    pub(crate) fn new(m: ManifestGuard<T>, w: SeqNo) -> Self {
+        Self { held: Arc::new(Held::new(m, w)) }
     }
 
     #[inline]
     pub(crate) fn manifest(&self) -> &Manifest<T> {
-        &self.held.m
+        self.held.manifest()
     }
 }
 
@@ -118,12 +206,12 @@ pub(crate) fn half_open(t1: Timestamp, t2: Timestamp) -> Option<(Timestamp, Time
 impl<T: Send + Sync + 'static> Snapshot<T> {
     #[inline]
     pub(crate) fn view(&self) -> View<'_, T> {
-        View { m: &self.held.m, w: self.held.w }
+        View { m: self.held.manifest(), w: self.held.w }
     }
 
     /// The time unit of the log this snapshot was taken of.
     pub fn time_unit(&self) -> crate::TimeUnit {
-        self.held.m.pins.unit
+        self.manifest().pins.unit
     }
 
     /// Visits every payload that only this snapshot holds (see
@@ -132,8 +220,8 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
     /// or its manifest with the log or other snapshots; otherwise the
     /// payloads of the parts no other manifest references. Takes no lock.
     pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
-        if Arc::strong_count(&self.held) == 1 && Arc::strong_count(&self.held.m) == 1 {
-            visit_owned_parts(&self.held.m, f);
+        if Arc::strong_count(&self.held) == 1 && self.held.sole_owner() {
+            visit_owned_parts(self.manifest(), f);
         }
     }
 
@@ -276,6 +364,9 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
             return Some(Vec::new());
         }
         let v = self.view();
+        // Counted before the coverage is taken: a read holds its stripe's
+        // coverage cache until it drops the coverage (tombstone::CovCache).
+        let visible = v.count(lo, hi);
         let cov = v.cov();
         let mut in_segments = 0usize;
         let mut cut = |at: SegAt, s: &Arc<Segment<T>>, out: &mut Vec<PageSpan<T>>| {
@@ -303,7 +394,7 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
         }
         // Every visible record lives in exactly one source: the rest of
         // the count is in memtables.
-        if v.count(lo, hi) != in_segments {
+        if visible != in_segments {
             return None;
         }
         sources.retain(|o| !o.is_empty());
@@ -395,7 +486,7 @@ impl<T> PageSpan<T> {
     /// Takes no lock.
     pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
         let held = &self.snap.held;
-        if Arc::strong_count(held) == 1 && Arc::strong_count(&held.m) == 1 && Arc::strong_count(self.segment()) == 1 {
+        if Arc::strong_count(held) == 1 && held.sole_owner() && Arc::strong_count(self.segment()) == 1 {
             self.payloads().iter().for_each(f);
         }
     }
