@@ -270,11 +270,14 @@ impl<E> Holds<E> {
         self.lines[0].count.load(Ordering::Acquire) & RETIRED != 0
     }
 
-    /// Contention audit (test-only): the bytes of this thread's line.
+    /// Contention audit (test-only): the bytes of `stripe`'s line (this
+    /// thread's if `None`), and of `remaining`'s.
     #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
-    pub(crate) fn audit_line(&self) -> std::ops::Range<usize> {
-        let l = &self.lines[stripe()];
-        let p = l as *const _ as usize;
-        p..p + std::mem::size_of_val(l)
+    pub(crate) fn audit_lines(&self, stripe: Option<usize>) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        fn of<X>(x: &X) -> std::ops::Range<usize> {
+            let p = x as *const X as usize;
+            p..p + std::mem::size_of_val(x)
+        }
+        (of(&self.lines[stripe.unwrap_or_else(self::stripe)]), of(&self.remaining))
     }
 }

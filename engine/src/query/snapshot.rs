@@ -225,6 +225,16 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
         }
     }
 
+    /// Contention audit (test-only, `contention-audit`): the bytes of the
+    /// line of the manifest's stripe this snapshot holds it on (its hold
+    /// count and that stripe's coverage cache), and of the manifest's
+    /// `remaining` count (R9, "Holds"), for classifying recorded writes.
+    #[doc(hidden)]
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+    pub fn audit_hold_lines(&self) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        self.manifest().holds.audit_lines(Some(self.held.stripe))
+    }
+
     /// The sequence watermark: the snapshot sees sequences `<=` this.
     pub fn watermark(&self) -> SeqNo {
         self.held.w
