@@ -30,13 +30,15 @@ declare -A RULE=(
     [manifest_relaxed_publish]="R5: manifest CAS Relaxed, not Release (model cell)"
     [tomb_relaxed_push]="R7: tombstone pushed Relaxed, not Release"
     [flush_before_commit]="R8: flush publishes before the seal bound is committed"
-    [reclaim_early]="R9: replaced manifest reclaimed with readers in flight"
+    [reclaim_early]="R9: replaced manifest reclaimed with holders in flight (holds ignored at retirement)"
+    [hold_ignore_retired]="R9: a reader counts a hold on a retired manifest (ignores RETIRED)"
+    [cell_reclaim_early]="R9: model cell reclaims a replaced slot with loaders in flight (not in the default list)"
     [compact_no_check]="R10: compaction publishes without checking its inputs"
     [progress_lost_wakeup]="Backpressure: progress notified without the worker mutex"
     [tomb_coalesce_one_class]="R11: coalescing merges tombstones across a segment's tomb_applied"
 )
 ALL=(seal_no_recheck seal_no_drain run_relaxed_publish commit_before_insert commit_ring_no_wait snapshot_no_cap
-     manifest_relaxed_publish tomb_relaxed_push flush_before_commit reclaim_early compact_no_check
+     manifest_relaxed_publish tomb_relaxed_push flush_before_commit reclaim_early hold_ignore_retired compact_no_check
      progress_lost_wakeup tomb_coalesce_one_class)
 if [ $# -gt 0 ]; then FAULTS=("$@"); else FAULTS=("${ALL[@]}"); fi
 

@@ -508,10 +508,11 @@ mod cell {
         /// Retires `old`, just replaced by the slot of generation `gen`, and
         /// reclaims what no reader can reach any more (R9, module docs).
         fn retire(&self, old: *mut Slot<T>, gen: u64) {
-            #[cfg(timelog_fault = "reclaim_early")]
+            #[cfg(timelog_fault = "cell_reclaim_early")]
             {
-                // Seeded fault (R9): reclaim at once, while a reader that
-                // loaded `old` may still be about to take its reference.
+                // Seeded fault (R9, the model cell): reclaim at once, while
+                // a reader that loaded `old` may still be about to take its
+                // reference.
                 // SAFETY: none — this is the seeded R9 bug; slot memory itself
                 // stays allocated, so the early reclamation is reported, not UB.
                 unsafe { (*old).reclaim() };

@@ -34,6 +34,12 @@ struct Held<T> {
     _keep: Arc<Manifest<T>>,
 }
 
+/// Model checkers only: snapshots that took the fallback reference, over
+/// all executions (a plain counter the checkers do not see; it steers
+/// nothing).
+#[cfg(any(timelog_loom, timelog_shuttle))]
+static MODEL_FALLBACKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 // SAFETY: R9 (Holds): `Held` shares the manifest between threads exactly as
 // an `Arc<Manifest<T>>` would (a hold is a reference count kept elsewhere),
 // so it is `Send`/`Sync` under the bounds of `Arc<Manifest<T>>`.
@@ -54,6 +60,10 @@ impl<T> Held<T> {
         let p = NonNull::from(m);
         #[cfg(any(timelog_loom, timelog_shuttle))]
         let _keep = g.clone();
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        if !held {
+            MODEL_FALLBACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let own = if held { None } else { Some(guard_into_arc(g)) };
         Self {
             m: p,
@@ -183,6 +193,16 @@ impl<T> Snapshot<T> {
     #[inline]
     pub(crate) fn manifest(&self) -> &Manifest<T> {
         self.held.manifest()
+    }
+
+    /// Model checkers only: how many snapshots, over all executions so far,
+    /// found their manifest retired before their hold was counted and took
+    /// a reference instead (R9, "Holds"): lets a scenario show it covers
+    /// that path.
+    #[doc(hidden)]
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    pub fn model_hold_fallbacks() -> usize {
+        MODEL_FALLBACKS.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
