@@ -15,8 +15,12 @@
 //!   `Timelog::snapshot`) and one-shot reads (`len`, `next_ts`, `log[ts]`,
 //!   point reads, counts) are both built from its [`ReadPoint`].
 //! - R5/R9 (publication, reclamation): every manifest is published by one
-//!   compare-and-swap of the cell; parts are freed when the last manifest or
-//!   snapshot holding them goes away.
+//!   compare-and-swap of the cell; the publisher retires the manifest it
+//!   replaced (R9, "Holds": owned snapshots hold a manifest on their
+//!   thread's stripe, without a shared reference count, and the last holder
+//!   reclaims it — [`manifest::retire`](crate::manifest::retire)), as does
+//!   the catalog's drop for its last one; parts are freed when the last
+//!   manifest or snapshot holding them goes away.
 //! - R12 (payload drops outside locks): [`Catalog::publish_maint`] buries the
 //!   replaced manifest instead of dropping it; [`Catalog::drain_graveyard`]
 //!   drops the buried ones. The graveyard lives here because what it holds
