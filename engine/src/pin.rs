@@ -281,3 +281,34 @@ impl<E> Holds<E> {
         (of(&self.lines[stripe.unwrap_or_else(self::stripe)]), of(&self.remaining))
     }
 }
+
+#[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
+mod tests {
+    use super::*;
+
+    /// R9 (Holds): the publisher reclaims at once when nothing holds.
+    #[test]
+    fn retire_without_holds_returns_the_reference() {
+        let h: Holds<()> = Holds::default();
+        assert!(h.try_hold(1));
+        assert!(!h.release(1), "a release before the retirement reclaims nothing");
+        assert!(h.retire());
+        assert!(h.is_retired());
+    }
+
+    /// R9 (Holds): counted stripes keep the manifest until the last of
+    /// them is released; a hold after the mark falls back; exactly one
+    /// party reclaims.
+    #[test]
+    fn last_counted_release_reclaims_once() {
+        let h: Holds<()> = Holds::default();
+        assert!(h.try_hold(0) && h.try_hold(0) && h.try_hold(3));
+        assert!(!h.retire(), "holds are in flight");
+        assert!(!h.try_hold(0) && !h.try_hold(5), "no hold is counted after the mark");
+        assert_eq!(h.total(), 3);
+        assert!(!h.release(0));
+        assert!(!h.release(3), "stripe 3 done, stripe 0 still held");
+        assert!(h.release(0), "the last holder reclaims");
+        assert_eq!(h.total(), 0);
+    }
+}

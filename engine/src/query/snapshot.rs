@@ -521,3 +521,64 @@ impl<T> PageSpan<T> {
         }
     }
 }
+
+#[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
+mod tests {
+    use std::sync::Arc as StdArc;
+
+    use crate::{Config, MaintenanceMode, Order, Timelog};
+
+    fn log_of(payload: &StdArc<u32>, n: i64) -> Timelog<StdArc<u32>> {
+        let log = Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for t in 0..n {
+            let _ = log.append(t, payload.clone()).unwrap();
+        }
+        log
+    }
+
+    /// R9 (Holds): snapshots may outlive their log. The log's drop retires
+    /// its last manifest (the one the snapshot holds by a hold, not a
+    /// reference), and the snapshot's drop — the last holder — frees the
+    /// payloads; until then only the last snapshot standing owns them.
+    #[test]
+    fn a_snapshot_outlives_its_log_and_frees_the_payloads_last() {
+        let payload = StdArc::new(7u32);
+        let log = log_of(&payload, 100);
+        let snap = log.snapshot().unwrap();
+        let other = log.snapshot().unwrap();
+        let mut seen = 0;
+        snap.for_each_owned_payload(&mut |_| seen += 1);
+        assert_eq!(seen, 0, "the log's cell holds the manifest too");
+        let cursor = snap.all(Order::Asc);
+        drop(log);
+        assert_eq!(StdArc::strong_count(&payload), 101, "held by the snapshots");
+        snap.for_each_owned_payload(&mut |_| seen += 1);
+        assert_eq!(seen, 0, "shared with the cursor and another snapshot");
+        drop(other);
+        assert_eq!(cursor.count(), 100);
+        snap.for_each_owned_payload(&mut |_| seen += 1);
+        assert_eq!(seen, 100, "the last snapshot standing owns every payload");
+        assert_eq!(snap.len(), 100);
+        drop(snap);
+        assert_eq!(StdArc::strong_count(&payload), 1, "the last holder freed the payloads");
+    }
+
+    /// R9 (Holds) + R12: a snapshot held across a maintainer's publication
+    /// keeps the replaced manifest; the publication's graveyard is drained
+    /// when the maintainer is done, and the snapshot's drop frees what only
+    /// it held, at once (not at a later publication).
+    #[test]
+    fn payloads_go_when_the_last_holder_goes() {
+        let payload = StdArc::new(7u32);
+        let log = log_of(&payload, 100);
+        let snap = log.snapshot().unwrap();
+        let _ = log.delete_before(100).unwrap();
+        log.flush().unwrap();
+        log.compact().unwrap();
+        assert_eq!(log.len().unwrap(), 0);
+        assert_eq!(StdArc::strong_count(&payload), 101, "the snapshot holds the replaced manifest");
+        assert_eq!(snap.len(), 100);
+        drop(snap);
+        assert_eq!(StdArc::strong_count(&payload), 1);
+    }
+}
