@@ -82,10 +82,7 @@ impl std::fmt::Debug for PinCounter {
 
 impl PinCounter {
     pub(crate) fn new(unit: crate::TimeUnit) -> Self {
-        Self {
-            stripes: (0..STRIPES).map(|_| crossbeam_utils::CachePadded::new(AtomicUsize::new(0))).collect(),
-            unit,
-        }
+        Self { stripes: (0..STRIPES).map(|_| crossbeam_utils::CachePadded::new(AtomicUsize::new(0))).collect(), unit }
     }
 
     /// Counts one snapshot on `stripe` (the caller's, [`stripe`]).
@@ -166,7 +163,9 @@ impl<E: Default> Default for Holds<E> {
     fn default() -> Self {
         Self {
             lines: (0..STRIPES)
-                .map(|_| crossbeam_utils::CachePadded::new(HoldLine { count: AtomicUsize::new(0), extra: E::default() }))
+                .map(|_| {
+                    crossbeam_utils::CachePadded::new(HoldLine { count: AtomicUsize::new(0), extra: E::default() })
+                })
                 .collect(),
             remaining: crossbeam_utils::CachePadded::new(AtomicUsize::new(STRIPES + 1)),
         }

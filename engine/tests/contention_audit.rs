@@ -92,7 +92,10 @@ fn show(regions: &[(String, Range<usize>)], ws: &[Write]) -> String {
 /// This thread's own lines: its pin stripe and its stripe's line of the
 /// current manifest (hold count and coverage cache, R9 "Holds").
 fn own_lines(regions: &[(String, Range<usize>)]) -> Vec<Range<usize>> {
-    vec![region(regions, "pins: this thread's stripe").clone(), region(regions, "manifest: this thread's stripe").clone()]
+    vec![
+        region(regions, "pins: this thread's stripe").clone(),
+        region(regions, "manifest: this thread's stripe").clone(),
+    ]
 }
 
 /// The writes of `ws` that another thread could also write: every atomic
