@@ -4,9 +4,13 @@
 //! Every change of the layer structure (seal, flush, compaction) builds a
 //! new `Manifest` and publishes it with one atomic compare-and-swap on a
 //! [`ManifestCell`] (R5). Readers load the current manifest without any
-//! lock; an `Arc` keeps what a long-lived snapshot needs alive, so a
+//! lock; a long-lived snapshot keeps its manifest alive by a hold counted
+//! on its thread's stripe ([`Manifest::holds`], R9 "Holds": no shared
+//! reference count), and the manifest's `Arc`s keep its parts alive, so a
 //! snapshot held for minutes pins only the parts it references, never the
-//! reclamation of anything else (R9).
+//! reclamation of anything else (R9). The publisher that replaces a
+//! manifest retires it ([`retire`]); the last holder reclaims it
+//! ([`release_hold`]).
 
 use crate::memtable::Memtable;
 use crate::pin::Holds;
