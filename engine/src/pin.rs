@@ -194,7 +194,9 @@ impl<E> Holds<E> {
         }
         #[allow(unreachable_code)]
         {
-            let mut v = c.load(Ordering::Relaxed);
+            // First guess: no other hold on this stripe (the common case:
+            // one snapshot at a time per thread) — saves a load.
+            let mut v = 0;
             loop {
                 if v & RETIRED != 0 {
                     return false;

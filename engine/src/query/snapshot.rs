@@ -26,11 +26,13 @@ struct Held<T> {
     own: Option<Arc<Manifest<T>>>,
     w: SeqNo,
     stripe: usize,
-    /// Model checkers only: keeps the manifest's memory alive whatever the
-    /// holds do, so that a faulty reclamation is reported by
+    /// Seeded-fault model builds only: keeps the manifest's memory alive
+    /// whatever the holds do, so that a faulty reclamation is reported by
     /// `holders_region`, never a real use after free (as the model cell
-    /// keeps its slots).
-    #[cfg(any(timelog_loom, timelog_shuttle))]
+    /// keeps its slots). Not in the plain model builds: it would add two
+    /// reference-count operations per snapshot to every scenario's
+    /// interleavings.
+    #[cfg(all(any(timelog_loom, timelog_shuttle), timelog_fault))]
     _keep: Arc<Manifest<T>>,
 }
 
@@ -58,7 +60,7 @@ impl<T> Held<T> {
         m.pins.pin(stripe);
         let held = m.holds.try_hold(stripe);
         let p = NonNull::from(m);
-        #[cfg(any(timelog_loom, timelog_shuttle))]
+        #[cfg(all(any(timelog_loom, timelog_shuttle), timelog_fault))]
         let _keep = g.clone();
         #[cfg(any(timelog_loom, timelog_shuttle))]
         if !held {
@@ -70,7 +72,7 @@ impl<T> Held<T> {
             own,
             w,
             stripe,
-            #[cfg(any(timelog_loom, timelog_shuttle))]
+            #[cfg(all(any(timelog_loom, timelog_shuttle), timelog_fault))]
             _keep,
         }
     }
@@ -89,8 +91,8 @@ impl<T> Held<T> {
     /// Whether this is the only owner of the manifest: no cell, no
     /// graveyard, no other snapshot or read holds it.
     fn sole_owner(&self) -> bool {
-        // The model builds' keep-alive reference.
-        let keep = usize::from(cfg!(any(timelog_loom, timelog_shuttle)));
+        // The seeded-fault model builds' keep-alive reference.
+        let keep = usize::from(cfg!(all(any(timelog_loom, timelog_shuttle), timelog_fault)));
         let m = self.manifest();
         match &self.own {
             Some(a) => Arc::strong_count(a) == 1 + keep,
