@@ -14,8 +14,12 @@
 //!   `Timelog::snapshot`) and one-shot reads (`len`, `next_ts`, `log[ts]`,
 //!   point reads, counts) are both built from its [`ReadPoint`].
 //! - R5/R9 (publication, reclamation): every manifest is published by one
-//!   compare-and-swap of the cell; parts are freed when the last manifest or
-//!   snapshot holding them goes away.
+//!   compare-and-swap of the cell; the publisher retires the manifest it
+//!   replaced (R9, "Holds": owned snapshots hold a manifest on their
+//!   thread's stripe, without a shared reference count, and the last holder
+//!   reclaims it — [`manifest::retire`](crate::manifest::retire)), as does
+//!   the catalog's drop for its last one; parts are freed when the last
+//!   manifest or snapshot holding them goes away.
 //! - R12 (payload drops outside locks): [`Catalog::publish_maint`] buries the
 //!   replaced manifest instead of dropping it; [`Catalog::drain_graveyard`]
 //!   drops the buried ones. The graveyard lives here because what it holds
@@ -33,7 +37,7 @@
 //! the catalog: it reads a `View` or a `Snapshot`.
 
 use crate::hooks::Hooks;
-use crate::manifest::{guard_into_arc, Manifest, ManifestCell, ManifestGuard};
+use crate::manifest::{guard_into_arc, retire, Manifest, ManifestCell, ManifestGuard};
 use crate::memtable::Memtable;
 use crate::pin::PinCounter;
 use crate::query::plan::View;
@@ -103,10 +107,11 @@ impl<T: Send + Sync + 'static> ReadPoint<T> {
         View { m: &self.m, w: self.w }
     }
 
-    /// An owned, pinned snapshot (R9).
+    /// An owned, pinned snapshot (R9): a hold on this thread's stripe of
+    /// the manifest, no shared reference count ("Holds").
     #[inline]
     pub(crate) fn into_snapshot(self) -> Snapshot<T> {
-        Snapshot::new(guard_into_arc(self.m), self.w)
+        Snapshot::new(self.m, self.w)
     }
 }
 
@@ -126,7 +131,8 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
             tombstones: Arc::new(Vec::new()),
             flushed_bound: 0,
             pins: pins.clone(),
-            cov: Default::default(),
+            holds: Default::default(),
+            holders_region: crate::sync::Region::new(),
         };
         Self {
             cell: ManifestCell::new(manifest),
@@ -177,20 +183,30 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// CAS). For the sealer (R2), whose replaced manifest stays referenced
     /// by the writers and readers that loaded it; maintainers use
     /// [`publish_maint`](Self::publish_maint).
+    /// On success the replaced manifest is retired (R9, "Holds"); the
+    /// caller's `cur` outlives that, so nothing is freed here.
     #[inline]
     pub(crate) fn publish(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
-        self.cell.publish(cur, next)
+        if !self.cell.publish(cur, next) {
+            return false;
+        }
+        drop(retire(cur.clone()));
+        true
     }
 
     /// Publishes `next` over `cur` for a maintainer (the caller holds the
     /// maintainer lock, R10). On success the replaced manifest goes to the
     /// graveyard, so that neither this publication nor the caller's own
-    /// references drop payloads while the lock is held (R12).
+    /// references drop payloads while the lock is held (R12), and is
+    /// retired (R9, "Holds": if no snapshot holds it, the holders'
+    /// reference comes straight back and is dropped here — never the last
+    /// one, the graveyard's is buried first).
     pub(crate) fn publish_maint(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
         if !self.cell.publish(cur, next) {
             return false;
         }
         self.graveyard.bury(cur.clone());
+        drop(retire(cur.clone()));
         true
     }
 
@@ -280,8 +296,22 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         let count = Arc::strong_count(&*m);
         #[cfg(any(timelog_loom, timelog_shuttle))]
         let count = Arc::strong_count(&m);
-        if count == own {
+        // Nor any snapshot: those hold the manifest without a reference
+        // count (R9, "Holds").
+        if count == own && m.holds.total() == 0 {
             crate::query::snapshot::visit_owned_parts(&m, f);
         }
+    }
+}
+
+impl<T> Drop for Catalog<T> {
+    /// The cell's last manifest is retired as the cell goes (R9, "Holds"):
+    /// snapshots may outlive the log, and the ones holding it keep it alive
+    /// by the holders' reference from here on.
+    fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return;
+        }
+        drop(retire(self.cell.load_full()));
     }
 }

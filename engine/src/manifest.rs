@@ -4,13 +4,18 @@
 //! Every change of the layer structure (seal, flush, compaction) builds a
 //! new `Manifest` and publishes it with one atomic compare-and-swap on a
 //! [`ManifestCell`] (R5). Readers load the current manifest without any
-//! lock; an `Arc` keeps what a long-lived snapshot needs alive, so a
+//! lock; a long-lived snapshot keeps its manifest alive by a hold counted
+//! on its thread's stripe ([`Manifest::holds`], R9 "Holds": no shared
+//! reference count), and the manifest's `Arc`s keep its parts alive, so a
 //! snapshot held for minutes pins only the parts it references, never the
-//! reclamation of anything else (R9).
+//! reclamation of anything else (R9). The publisher that replaces a
+//! manifest retires it ([`retire`]); the last holder reclaims it
+//! ([`release_hold`]).
 
 use crate::memtable::Memtable;
+use crate::pin::Holds;
 use crate::segment::Segment;
-use crate::sync::Arc;
+use crate::sync::{Arc, Region};
 use crate::tombstone::Tombstone;
 use crate::SeqNo;
 
@@ -31,10 +36,16 @@ pub(crate) struct Manifest<T> {
     /// The log's live-snapshot counter (the same one in every manifest of
     /// the log), reached through the manifest a snapshot holds.
     pub(crate) pins: Arc<crate::pin::PinCounter>,
-    /// Read-side cache of the coverage of every tombstone reachable from
-    /// this manifest (built by the first read that needs it, R7).
-    #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // no cache under the model checkers
-    pub(crate) cov: crate::tombstone::CovCache,
+    /// The owned snapshots holding this manifest, counted per stripe, and
+    /// its retirement (R9, "Holds"); each stripe's line also carries that
+    /// stripe's read-side cache of the coverage of every tombstone
+    /// reachable from this manifest (built by the stripe's first read that
+    /// needs it, R7).
+    pub(crate) holds: Holds<crate::tombstone::CovCache>,
+    /// Stands for the holders' reference (R9, "Holds") for the model
+    /// checkers: read by every access of a holder, written when the
+    /// reference is reclaimed. Zero-sized and free in the std build.
+    pub(crate) holders_region: Region,
 }
 
 impl<T> std::fmt::Debug for Manifest<T> {
@@ -61,8 +72,15 @@ impl<T> Manifest<T> {
             tombstones: self.tombstones.clone(),
             flushed_bound: self.flushed_bound,
             pins: self.pins.clone(),
-            cov: Default::default(),
+            holds: Holds::default(),
+            holders_region: Region::new(),
         }
+    }
+
+    /// This thread's stripe of the read-side coverage cache (R7, R9).
+    #[inline]
+    pub(crate) fn cov_cache(&self) -> &crate::tombstone::CovCache {
+        self.holds.local()
     }
 
     /// Coalesces the tombstone list (rule R11: every tombstone of a
@@ -128,6 +146,69 @@ impl<T> Manifest<T> {
             }
         }
     }
+}
+
+/// Retires `m`, a manifest just replaced in the cell (or the cell's last
+/// one, as the cell goes): the reference `m` passes to the manifest's
+/// holders, and the publisher marks every stripe retired (R9, "Holds",
+/// [`Holds::retire`]). Returns that reference if no hold was left — the
+/// caller then drops it like any other (a maintainer holding its lock has
+/// buried a reference of its own first, R12) — else the last holder
+/// reclaims it ([`release_hold`]). Called once per published manifest, by
+/// the catalog.
+pub(crate) fn retire<T>(m: Arc<Manifest<T>>) -> Option<Arc<Manifest<T>>> {
+    let p = Arc::into_raw(m);
+    // SAFETY: R9 (Holds): the reference just turned into `p` keeps the
+    // manifest alive until whoever brings `remaining` to zero reclaims it.
+    let last = unsafe { &*p }.holds.retire();
+    // SAFETY: R9 (Holds): `last`: this call brought `remaining` to zero.
+    last.then(|| unsafe { reclaim(p) })
+}
+
+/// Releases a hold counted on `stripe` of `*p` (R9, "Holds"); returns the
+/// holders' reference if this was the last hold of a retired manifest.
+///
+/// # Safety
+/// The caller holds a hold on `stripe` of `*p` (counted by
+/// `Holds::try_hold`) and gives it up: unless this returns `Some`, `*p`
+/// may be freed as soon as the call returns.
+#[inline]
+pub(crate) unsafe fn release_hold<T>(p: *const Manifest<T>, stripe: usize) -> Option<Arc<Manifest<T>>> {
+    // SAFETY: R9 (Holds): the caller's hold keeps `*p` alive until this
+    // release, and a retired stripe's last release keeps `remaining` above
+    // zero until its own subtraction (`Holds::release`).
+    let last = unsafe { &*p }.holds.release(stripe);
+    // SAFETY: R9 (Holds): `last`: this call brought `remaining` to zero.
+    last.then(|| unsafe { reclaim(p) })
+}
+
+/// The holders' reference, back from its raw pointer.
+///
+/// # Safety
+/// Once per retired manifest, by whoever brought `remaining` to zero.
+unsafe fn reclaim<T>(p: *const Manifest<T>) -> Arc<Manifest<T>> {
+    // SAFETY: R9 (Holds): `remaining` reached zero only now, so the
+    // holders' reference (from `retire`'s `Arc::into_raw`) still exists.
+    let m = unsafe { &*p };
+    // Model checkers: a second reclamation fails this read; a holder's
+    // access not ordered before this write is reported.
+    m.holders_region.read();
+    m.holders_region.kill();
+    // SAFETY: `p` came from `Arc::into_raw` in `retire`; reclaimed once
+    // (the caller's contract), std `Arc::from_raw` contract.
+    unsafe { Arc::from_raw(p) }
+}
+
+/// Strong count of `*p`'s allocation, for the owned-payload checks.
+///
+/// # Safety
+/// `*p` is alive (the caller holds it).
+pub(crate) unsafe fn strong_count_raw<T>(p: *const Manifest<T>) -> usize {
+    // SAFETY: R9: the caller keeps `*p` alive, and it lives in an `Arc`
+    // allocation (every manifest is published as one); the borrowed `Arc`
+    // is never dropped, so no count changes.
+    let a = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) });
+    Arc::strong_count(&a)
 }
 
 pub(crate) use cell::{guard_into_arc, ManifestCell, ManifestGuard};
@@ -431,10 +512,11 @@ mod cell {
         /// Retires `old`, just replaced by the slot of generation `gen`, and
         /// reclaims what no reader can reach any more (R9, module docs).
         fn retire(&self, old: *mut Slot<T>, gen: u64) {
-            #[cfg(timelog_fault = "reclaim_early")]
+            #[cfg(timelog_fault = "cell_reclaim_early")]
             {
-                // Seeded fault (R9): reclaim at once, while a reader that
-                // loaded `old` may still be about to take its reference.
+                // Seeded fault (R9, the model cell): reclaim at once, while
+                // a reader that loaded `old` may still be about to take its
+                // reference.
                 // SAFETY: none — this is the seeded R9 bug; slot memory itself
                 // stays allocated, so the early reclamation is reported, not UB.
                 unsafe { (*old).reclaim() };

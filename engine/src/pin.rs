@@ -1,22 +1,71 @@
-//! The pin counter: how many snapshots of a log are alive (R9).
+//! Per-thread stripes: the pin counter (how many snapshots of a log are
+//! alive, R9) and the striped hold counts of a manifest (R9, "Holds").
 //!
-//! Owned by the catalog (`catalog.rs`), which puts one `Arc` of it in every
-//! manifest it publishes, so a snapshot reaches the counter through the
-//! manifest it holds and releases its pin when its last clone drops
-//! (`query/snapshot.rs`). `close()` reads the total. Its own module so that the
-//! manifest (which holds it) and the snapshot (which counts on it) both
+//! Owned by the catalog (`catalog.rs`), which puts one `Arc` of the
+//! [`PinCounter`] in every manifest it publishes, so a snapshot reaches the
+//! counter through the manifest it holds and releases its pin when its last
+//! clone drops (`query/snapshot.rs`). `close()` reads the total. Every
+//! manifest carries a [`Holds`] (`manifest.rs`): the striped count of the
+//! owned snapshots that hold it, and its retirement. Its own module so that
+//! the manifest (which holds both) and the snapshot (which counts on them)
 //! depend on it, not on each other.
+//!
+//! A thread counts on *its* stripe ([`stripe`]), a cache-line-padded word
+//! of its own (shared only with the threads assigned the same stripe, round
+//! robin): readers on different threads write no common cache line
+//! (docs/threading.md, "Contention audit").
 
 use crate::sync::{AtomicUsize, Ordering};
+
+/// Number of stripes.
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+pub(crate) const STRIPES: usize = 16;
+/// Two stripes under the model checkers: enough for two threads to count
+/// on different words (so a retirement sees counted and uncounted stripes),
+/// few enough to keep the interleavings small.
+#[cfg(any(timelog_loom, timelog_shuttle))]
+pub(crate) const STRIPES: usize = 2;
+
+/// This thread's stripe (assigned round-robin on first use; under the
+/// model checkers, the model thread's index modulo [`STRIPES`], which is
+/// deterministic per execution as the checkers require).
+#[inline]
+pub(crate) fn stripe() -> usize {
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    {
+        use std::cell::Cell;
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        thread_local! {
+            static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+        }
+        STRIPE.with(|s| {
+            if s.get() == usize::MAX {
+                s.set(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES);
+            }
+            s.get()
+        })
+    }
+    #[cfg(timelog_loom)]
+    {
+        // loom prints its per-execution thread index: "ThreadId(N)".
+        let id = format!("{:?}", loom::thread::current().id());
+        id.bytes().filter(u8::is_ascii_digit).fold(0usize, |n, d| n * 10 + usize::from(d - b'0')) % STRIPES
+    }
+    #[cfg(all(timelog_shuttle, not(timelog_loom)))]
+    {
+        usize::from(shuttle::thread::current().id()) % STRIPES
+    }
+}
 
 /// Counts the live snapshots of a log, so `close()` can refuse while
 /// readers are alive. Clones of a snapshot (a cursor's, a page span's)
 /// share its pin: the count is of snapshots taken, not of handles.
 ///
 /// The count is striped over cache-line-padded counters, one chosen per
-/// thread, so readers taking snapshots on different threads do not write
-/// one shared cache line (on free-threaded Python, every short `range()`
-/// or `point()` iterator takes a snapshot). `total()` sums the stripes.
+/// thread ([`stripe`]), so readers taking snapshots on different threads do
+/// not write one shared cache line (on free-threaded Python, every short
+/// `range()` or `point()` iterator takes a snapshot). `total()` sums the
+/// stripes.
 pub(crate) struct PinCounter {
     stripes: Box<[crossbeam_utils::CachePadded<AtomicUsize>]>,
     /// The log's time unit: the counter is the one per-log object every
@@ -31,48 +80,15 @@ impl std::fmt::Debug for PinCounter {
     }
 }
 
-#[cfg(not(any(timelog_loom, timelog_shuttle)))]
-const PIN_STRIPES: usize = 16;
-// One stripe under the model checkers: the protocol, not the striping, is
-// what they check (and a thread-local index would be state they cannot see).
-#[cfg(any(timelog_loom, timelog_shuttle))]
-const PIN_STRIPES: usize = 1;
-
 impl PinCounter {
     pub(crate) fn new(unit: crate::TimeUnit) -> Self {
-        Self {
-            stripes: (0..PIN_STRIPES).map(|_| crossbeam_utils::CachePadded::new(AtomicUsize::new(0))).collect(),
-            unit,
-        }
+        Self { stripes: (0..STRIPES).map(|_| crossbeam_utils::CachePadded::new(AtomicUsize::new(0))).collect(), unit }
     }
 
-    /// This thread's stripe (assigned round-robin on first use).
+    /// Counts one snapshot on `stripe` (the caller's, [`stripe`]).
     #[inline]
-    fn stripe() -> usize {
-        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-        {
-            use std::cell::Cell;
-            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-            thread_local! {
-                static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
-            }
-            STRIPE.with(|s| {
-                if s.get() == usize::MAX {
-                    s.set(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % PIN_STRIPES);
-                }
-                s.get()
-            })
-        }
-        #[cfg(any(timelog_loom, timelog_shuttle))]
-        0
-    }
-
-    /// Counts one snapshot; returns the stripe to release it on.
-    #[inline]
-    pub(crate) fn pin(&self) -> usize {
-        let i = Self::stripe();
-        self.stripes[i].fetch_add(1, Ordering::Relaxed);
-        i
+    pub(crate) fn pin(&self, stripe: usize) {
+        self.stripes[stripe].fetch_add(1, Ordering::Relaxed);
     }
 
     #[inline]
@@ -88,7 +104,7 @@ impl PinCounter {
             let p = &self.stripes[i] as *const _ as usize;
             p..p + std::mem::size_of_val(&self.stripes[i])
         };
-        (line(Self::stripe()), line(0).start..line(PIN_STRIPES - 1).end)
+        (line(stripe()), line(0).start..line(STRIPES - 1).end)
     }
 
     /// Live snapshots. Exact when no snapshot is taken or released
@@ -98,5 +114,202 @@ impl PinCounter {
         // thread drops it), so no stripe goes below zero and the sum is the
         // number of live snapshots.
         self.stripes.iter().map(|c| c.load(Ordering::Acquire)).sum()
+    }
+}
+
+/// The high bit of a hold stripe: the manifest was retired (R9, "Holds").
+const RETIRED: usize = 1 << (usize::BITS - 1);
+
+/// The striped hold count of one manifest, and its retirement (rule R9,
+/// "Holds", docs/protocol.md). Each stripe is a cache-line-padded line
+/// holding the count of owned snapshots that hold the manifest on that
+/// stripe, plus `E`, per-stripe state of the manifest's readers (the
+/// coverage cache, R7), so that everything a reader of the manifest writes
+/// is on its own stripe's line.
+///
+/// - [`try_hold`](Self::try_hold): a reader with a borrow of the manifest
+///   (which keeps it alive meanwhile) adds one to its stripe with a CAS
+///   that fails once the stripe is `RETIRED`; on failure it takes a real
+///   reference instead (rare: only a reader racing a publication).
+/// - [`retire`](Self::retire): the publisher that replaced the manifest —
+///   having handed one reference to "the holders" — marks every stripe
+///   `RETIRED` (`fetch_or`, which returns the count), counts the stripes
+///   whose count was not zero, and subtracts from `remaining` its bias less
+///   that number. After the mark no stripe count grows (`try_hold`'s CAS
+///   fails), so each counted stripe reaches zero exactly once.
+/// - [`release`](Self::release): `fetch_sub` of the holder's stripe; the
+///   holder that moves a retired stripe from 1 to 0 subtracts one from
+///   `remaining`. Whoever brings `remaining` to zero (the publisher or the
+///   last holder) owns the holders' reference.
+///
+/// Only read-modify-writes of single words are involved: the order between
+/// a hold and the retirement is the modification order of one stripe (no
+/// store→load handshake, so nothing depends on `SeqCst`). Releases are
+/// `AcqRel` and so is the publisher's mark, so the one who ends up with the
+/// holders' reference has acquired every holder's reads.
+pub(crate) struct Holds<E> {
+    lines: Box<[crossbeam_utils::CachePadded<HoldLine<E>>]>,
+    /// `STRIPES + 1` until retired; see the type docs.
+    remaining: crossbeam_utils::CachePadded<AtomicUsize>,
+}
+
+/// One stripe's line of a manifest.
+pub(crate) struct HoldLine<E> {
+    count: AtomicUsize,
+    pub(crate) extra: E,
+}
+
+impl<E: Default> Default for Holds<E> {
+    fn default() -> Self {
+        Self {
+            lines: (0..STRIPES)
+                .map(|_| {
+                    crossbeam_utils::CachePadded::new(HoldLine { count: AtomicUsize::new(0), extra: E::default() })
+                })
+                .collect(),
+            remaining: crossbeam_utils::CachePadded::new(AtomicUsize::new(STRIPES + 1)),
+        }
+    }
+}
+
+impl<E> Holds<E> {
+    /// This thread's per-stripe state.
+    #[inline]
+    pub(crate) fn local(&self) -> &E {
+        &self.lines[stripe()].extra
+    }
+
+    /// Counts a hold on `stripe`; false if the manifest is retired (the
+    /// caller must then keep it alive by a reference of its own). The
+    /// caller keeps the manifest alive during the call.
+    #[inline]
+    pub(crate) fn try_hold(&self, stripe: usize) -> bool {
+        let c = &self.lines[stripe].count;
+        // Seeded fault (R9): the reader ignores the retirement mark and
+        // relies on a hold the publisher did not count.
+        #[cfg(timelog_fault = "hold_ignore_retired")]
+        {
+            c.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        #[allow(unreachable_code)]
+        {
+            // First guess: no other hold on this stripe (the common case:
+            // one snapshot at a time per thread) — saves a load.
+            let mut v = 0;
+            loop {
+                if v & RETIRED != 0 {
+                    return false;
+                }
+                // Relaxed: the hold orders nothing by itself (the caller's
+                // borrow keeps the manifest alive until it is counted); its
+                // place before or after the publisher's mark is the
+                // modification order of this one word.
+                match c.compare_exchange(v, v + 1, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => return true,
+                    Err(x) => v = x,
+                }
+            }
+        }
+    }
+
+    /// Releases a hold counted on `stripe`. Returns true if the caller now
+    /// owns the holders' reference (it was the last holder of a retired
+    /// manifest). If it returns false, the manifest may be freed at any
+    /// moment: the caller must not touch it again.
+    #[inline]
+    pub(crate) fn release(&self, stripe: usize) -> bool {
+        // AcqRel: Release publishes this holder's reads; Acquire makes the
+        // holder that zeroes a retired stripe acquire the earlier holders'
+        // releases of it (release sequences of one word).
+        let prev = self.lines[stripe].count.fetch_sub(1, Ordering::AcqRel);
+        debug_assert!(prev & !RETIRED != 0, "hold released twice");
+        if prev != RETIRED | 1 {
+            return false;
+        }
+        // This holder moved a counted stripe to zero (once per stripe: no
+        // hold is added after the mark); `remaining` stays above zero until
+        // its subtraction, so the manifest is alive here.
+        self.remaining.fetch_sub(1, Ordering::AcqRel) == 1
+    }
+
+    /// Retires the manifest: called once, by the publisher that replaced it,
+    /// after it handed one reference to the holders (see the type docs).
+    /// Returns true if no hold was left, and the publisher owns the holders'
+    /// reference again.
+    pub(crate) fn retire(&self) -> bool {
+        let mut counted = 0;
+        for line in self.lines.iter() {
+            // AcqRel: Acquire of the releases before the mark (a stripe
+            // found at zero is done with); no hold is counted after it.
+            let prev = line.count.fetch_or(RETIRED, Ordering::AcqRel);
+            debug_assert!(prev & RETIRED == 0, "manifest retired twice");
+            if prev != 0 {
+                counted += 1;
+            }
+        }
+        // Seeded fault (R9): the publisher ignores the holds in flight and
+        // reclaims at once.
+        #[cfg(timelog_fault = "reclaim_early")]
+        {
+            counted = 0;
+        }
+        // The bias `STRIPES + 1 - counted` is at least 1, and before this
+        // subtraction at most `counted` holders subtracted one each, so no
+        // holder saw `remaining` at 1 before it.
+        let bias = STRIPES + 1 - counted;
+        self.remaining.fetch_sub(bias, Ordering::AcqRel) == bias
+    }
+
+    /// Live holds (racy unless no hold is taken or released meanwhile).
+    pub(crate) fn total(&self) -> usize {
+        self.lines.iter().map(|l| l.count.load(Ordering::Acquire) & !RETIRED).sum()
+    }
+
+    /// Whether [`retire`](Self::retire) ran.
+    pub(crate) fn is_retired(&self) -> bool {
+        self.lines[0].count.load(Ordering::Acquire) & RETIRED != 0
+    }
+
+    /// Contention audit (test-only): the bytes of `stripe`'s line (this
+    /// thread's if `None`), and of `remaining`'s.
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+    pub(crate) fn audit_lines(&self, stripe: Option<usize>) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        fn of<X>(x: &X) -> std::ops::Range<usize> {
+            let p = x as *const X as usize;
+            p..p + std::mem::size_of_val(x)
+        }
+        (of(&self.lines[stripe.unwrap_or_else(self::stripe)]), of(&self.remaining))
+    }
+}
+
+#[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
+mod tests {
+    use super::*;
+
+    /// R9 (Holds): the publisher reclaims at once when nothing holds.
+    #[test]
+    fn retire_without_holds_returns_the_reference() {
+        let h: Holds<()> = Holds::default();
+        assert!(h.try_hold(1));
+        assert!(!h.release(1), "a release before the retirement reclaims nothing");
+        assert!(h.retire());
+        assert!(h.is_retired());
+    }
+
+    /// R9 (Holds): counted stripes keep the manifest until the last of
+    /// them is released; a hold after the mark falls back; exactly one
+    /// party reclaims.
+    #[test]
+    fn last_counted_release_reclaims_once() {
+        let h: Holds<()> = Holds::default();
+        assert!(h.try_hold(0) && h.try_hold(0) && h.try_hold(3));
+        assert!(!h.retire(), "holds are in flight");
+        assert!(!h.try_hold(0) && !h.try_hold(5), "no hold is counted after the mark");
+        assert_eq!(h.total(), 3);
+        assert!(!h.release(0));
+        assert!(!h.release(3), "stripe 3 done, stripe 0 still held");
+        assert!(h.release(0), "the last holder reclaims");
+        assert_eq!(h.total(), 0);
     }
 }

@@ -586,6 +586,24 @@ pub mod audit {
         }
     }
 
+    #[allow(missing_docs)] // the std methods of the same names (no count changes: nothing to record)
+    impl<T> Arc<T> {
+        #[inline]
+        pub fn into_raw(this: Self) -> *const T {
+            let me = ManuallyDrop::new(this);
+            // SAFETY: `me` is never dropped, so the std `Arc` read out of it
+            // is the one owner of this reference (std `ptr::read` contract).
+            std::sync::Arc::into_raw(unsafe { std::ptr::read(&*me.0) })
+        }
+        /// # Safety
+        /// std `Arc::from_raw`'s contract.
+        #[inline]
+        pub unsafe fn from_raw(ptr: *const T) -> Self {
+            // SAFETY: the caller's contract (std `Arc::from_raw`).
+            Self(ManuallyDrop::new(unsafe { std::sync::Arc::from_raw(ptr) }))
+        }
+    }
+
     impl<T: ?Sized> Clone for Arc<T> {
         #[inline]
         fn clone(&self) -> Self {

@@ -755,6 +755,8 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             ("manifest".to_string(), of(&**m)),
             ("manifest: tombstone list".to_string(), of(&*m.tombstones)),
             ("manifest: pin counter".to_string(), of(&*m.pins)),
+            ("manifest: this thread's stripe".to_string(), m.holds.audit_lines(None).0),
+            ("manifest: holds remaining".to_string(), m.holds.audit_lines(None).1),
             ("memtable: active".to_string(), of(&*m.active)),
         ];
         v.extend(m.active.ooo_audit_ranges().into_iter().map(|r| ("memtable: active skiplist arena".to_string(), r)));

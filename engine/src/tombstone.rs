@@ -345,10 +345,10 @@ impl CoverageBuilder {
     }
 }
 
-/// Per-manifest cache of the coverage of the tombstones a view sees, so
-/// that a one-shot read binary-searches one sorted interval list instead of
-/// collecting and sorting the tombstones (its cost would otherwise grow
-/// with the number of deletes).
+/// Per-manifest, per-stripe cache of the coverage of the tombstones a view
+/// sees, so that a one-shot read binary-searches one sorted interval list
+/// instead of collecting and sorting the tombstones (its cost would
+/// otherwise grow with the number of deletes).
 ///
 /// What a view `(manifest, w)` sees is `N(w)`: the tombstones reachable
 /// from the manifest (its own list, its sealed memtables' stacks, the
@@ -369,13 +369,80 @@ impl CoverageBuilder {
 /// (Rule R7, "read-side coverage".) Two slots: one for complete entries
 /// (the live log's readers), one for the others (snapshots with an older
 /// watermark), so the two kinds of reader do not evict each other.
-/// Entries are swapped with `arc-swap` (lock-free loads; a replaced entry
-/// is freed when the last read using it ends). Under the model checkers
-/// there is no cache: every read builds its coverage (the same function).
+///
+/// **One cache per stripe** (R9, "Holds": it lives in the manifest's line
+/// of the reader's stripe, `pin::Holds`), so a read — hit or miss — writes
+/// only its own stripe's line. Each slot has a small reader/writer word: a
+/// read holds its slot shared (one increment, one decrement) for as long
+/// as it uses the coverage; a miss stores its entry with a *try*-CAS of
+/// the word from 0 to exclusive, then turns it into its shared hold. A
+/// read never waits: a slot held exclusive is skipped, and a miss that
+/// cannot take its slot (another read of the same stripe — another thread
+/// assigned the same stripe, or this thread re-entering from a payload
+/// callback — is using it) uses the coverage it built without caching it.
+/// A replaced entry is freed under the exclusive hold (a coverage holds no
+/// payload, so R12 does not apply). Each stripe builds its own entries:
+/// with `k` reading threads, up to `k` builds per manifest and watermark
+/// change instead of one (the price of writing no shared line). Under the
+/// model checkers there is no cache: every read builds its coverage (the
+/// same function).
 #[derive(Default)]
 pub(crate) struct CovCache {
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    slots: [arc_swap::ArcSwapOption<CovEntry>; 2],
+    slots: [CovSlot; 2],
+}
+
+/// One slot of a stripe's cache: its entry and its reader/writer word.
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+#[derive(Default)]
+struct CovSlot {
+    /// Readers using `entry`, plus [`EXCLUSIVE`] while one replaces it.
+    state: crate::sync::AtomicUsize,
+    entry: UnsafeCell<Option<Box<CovEntry>>>,
+}
+
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+const EXCLUSIVE: usize = 1 << (usize::BITS - 1);
+
+// SAFETY: a slot's `entry` is written only under its word's EXCLUSIVE hold
+// (a CAS from 0: no reader), read only under a shared hold (an increment
+// that found no EXCLUSIVE), with Acquire/Release on the word (see
+// `CovCache::get`, `CovGuard`); an entry is plain immutable data (R7).
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+unsafe impl Sync for CovSlot {}
+// SAFETY: as above; the entries are owned `Box`es of plain data.
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+unsafe impl Send for CovSlot {}
+
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+impl CovSlot {
+    /// A shared hold, unless the slot is held exclusive.
+    #[inline]
+    fn share(&self) -> bool {
+        // Acquire: the entry's store happens-before this read of it.
+        if self.state.fetch_add(1, Ordering::Acquire) & EXCLUSIVE == 0 {
+            return true;
+        }
+        self.state.fetch_sub(1, Ordering::Relaxed);
+        false
+    }
+
+    /// Releases a shared hold.
+    #[inline]
+    fn unshare(&self) {
+        // Release: this read of the entry happens-before its replacement.
+        self.state.fetch_sub(1, Ordering::Release);
+    }
+
+    /// The entry, under a hold.
+    ///
+    /// # Safety
+    /// The caller holds the slot (shared or exclusive).
+    #[inline]
+    unsafe fn entry(&self) -> Option<&CovEntry> {
+        // SAFETY: the caller's hold: nobody writes the entry meanwhile.
+        unsafe { (*self.entry.get()).as_deref() }
+    }
 }
 
 #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // no cache under the model checkers
@@ -399,70 +466,93 @@ impl CovEntry {
 
 static NO_COVERAGE: Coverage = Coverage { ivs: Vec::new() };
 
-/// The coverage one read uses: none, a cached entry, or its own.
-pub(crate) enum CovRef {
+/// The coverage one read uses: none, a cached entry (its slot held shared
+/// until this drops), or its own.
+pub(crate) enum CovRef<'a> {
     Empty,
+    /// Served by the stripe's cache (a hit).
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    Cached(arc_swap::Guard<Option<std::sync::Arc<CovEntry>>>),
+    Cached(CovGuard<'a>),
+    /// Built by this read and stored in the stripe's cache (a miss).
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    Shared(std::sync::Arc<CovEntry>),
-    #[cfg(any(timelog_loom, timelog_shuttle))]
-    Owned(Coverage),
+    Built(CovGuard<'a>),
+    Owned(Coverage, std::marker::PhantomData<&'a ()>),
 }
 
-impl std::ops::Deref for CovRef {
+/// A shared hold of a filled cache slot (see [`CovCache`]).
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+pub(crate) struct CovGuard<'a>(&'a CovSlot);
+
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+impl Drop for CovGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.0.unshare();
+    }
+}
+
+impl std::ops::Deref for CovRef<'_> {
     type Target = Coverage;
     #[inline]
     fn deref(&self) -> &Coverage {
         match self {
             CovRef::Empty => &NO_COVERAGE,
             #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-            CovRef::Cached(g) => match g.as_ref() {
-                Some(e) => &e.cov,
-                None => &NO_COVERAGE,
-            },
-            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-            CovRef::Shared(e) => &e.cov,
-            #[cfg(any(timelog_loom, timelog_shuttle))]
-            CovRef::Owned(c) => c,
+            CovRef::Cached(g) | CovRef::Built(g) => {
+                // SAFETY: the guard holds the slot shared, and it was filled
+                // before the guard was made.
+                &unsafe { g.0.entry() }.expect("a guarded slot is filled").cov
+            }
+            CovRef::Owned(c, _) => c,
         }
     }
 }
 
 impl CovCache {
     /// The coverage a view with watermark `w` sees, the active memtable's
-    /// stack being `active`: a cached entry when it serves the view, else
-    /// built by `build` (the view's tombstones, [`CoverageBuilder`]) and
-    /// cached — in the slot for complete entries when no reachable
-    /// tombstone was above `w`, else in the other one. Under the model
+    /// stack being `active`: this stripe's cached entry when it serves the
+    /// view, else built by `build` (the view's tombstones,
+    /// [`CoverageBuilder`]) and cached — in the slot for complete entries
+    /// when no reachable tombstone was above `w`, else in the other one —
+    /// unless that slot is in use (see the type docs). Under the model
     /// checkers every call builds (no cache).
-    pub(crate) fn get(&self, w: SeqNo, active: &TombStack, build: impl FnOnce() -> CoverageBuilder) -> CovRef {
+    pub(crate) fn get(&self, w: SeqNo, active: &TombStack, build: impl FnOnce() -> CoverageBuilder) -> CovRef<'_> {
         #[cfg(not(any(timelog_loom, timelog_shuttle)))]
         {
             // R7: the head is read after the view's watermark (see above).
             let head = active.head_id();
             for slot in &self.slots {
-                let g = slot.load();
-                if g.as_ref().is_some_and(|e| e.serves(w, head)) {
+                if !slot.share() {
+                    continue;
+                }
+                let g = CovGuard(slot);
+                // SAFETY: `g` holds the slot shared.
+                if unsafe { slot.entry() }.is_some_and(|e| e.serves(w, head)) {
                     return CovRef::Cached(g);
                 }
             }
             let b = build();
             crate::hooks::visit(b.seen);
-            let e = std::sync::Arc::new(CovEntry {
-                head,
-                w_built: w,
-                max_seq: b.max_seq(),
-                complete: b.complete(),
-                cov: b.build(),
-            });
-            self.slots[usize::from(!e.complete)].store(Some(e.clone()));
-            CovRef::Shared(e)
+            let e = CovEntry { head, w_built: w, max_seq: b.max_seq(), complete: b.complete(), cov: b.build() };
+            let slot = &self.slots[usize::from(!e.complete)];
+            // Acquire: every earlier read of the replaced entry happens-before
+            // its drop below.
+            if slot.state.compare_exchange(0, EXCLUSIVE, Ordering::Acquire, Ordering::Relaxed).is_err() {
+                // In use: never wait.
+                return CovRef::Owned(e.cov, std::marker::PhantomData);
+            }
+            // SAFETY: held exclusive (the CAS above).
+            unsafe { *slot.entry.get() = Some(Box::new(e)) };
+            // Exclusive to shared (keeping the increments of readers that
+            // found it exclusive and are backing off); Release: the store
+            // happens-before the next reader's use.
+            slot.state.fetch_sub(EXCLUSIVE - 1, Ordering::Release);
+            CovRef::Built(CovGuard(slot))
         }
         #[cfg(any(timelog_loom, timelog_shuttle))]
         {
             let _ = (w, active);
-            CovRef::Owned(build().build())
+            CovRef::Owned(build().build(), std::marker::PhantomData)
         }
     }
 }

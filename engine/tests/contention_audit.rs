@@ -6,11 +6,12 @@
 //! single operations and classify every write against the named byte
 //! ranges of the log's shared structures (`Timelog::audit_regions`):
 //!
-//! - a reader writes only its own pin stripe and allocations it made itself
-//!   (its snapshot), plus — found by this audit — the manifest's reference
-//!   count once per snapshot (cursor, page spans) and nothing per row;
-//!   one-shot reads (point, navigation, `len`/`count`, `stats()`) write
-//!   nothing at all;
+//! - a reader writes only its own stripe's lines — the log's pin stripe
+//!   and the held manifest's stripe line (its hold count and that stripe's
+//!   coverage cache; R9 "Holds", R7) — and allocations it made itself
+//!   (its snapshot): no manifest reference count, nothing per row; one-shot
+//!   reads (point, navigation, `len`/`count`, `stats()`) write nothing at
+//!   all without tombstones, and only their stripe's coverage cache with;
 //! - a writer's append writes a bounded, listed set of cache lines.
 //!
 //! What the recording cannot see (arc-swap's and crossbeam's own atomics,
@@ -88,14 +89,23 @@ fn show(regions: &[(String, Range<usize>)], ws: &[Write]) -> String {
     ws.iter().map(|w| format!("\n  {:?} {:#x} {:?}", w.op, w.addr, names(regions, w.addr))).collect()
 }
 
+/// This thread's own lines: its pin stripe and its stripe's line of the
+/// current manifest (hold count and coverage cache, R9 "Holds").
+fn own_lines(regions: &[(String, Range<usize>)]) -> Vec<Range<usize>> {
+    vec![
+        region(regions, "pins: this thread's stripe").clone(),
+        region(regions, "manifest: this thread's stripe").clone(),
+    ]
+}
+
 /// The writes of `ws` that another thread could also write: every atomic
-/// write outside this thread's own pin stripe (every atomic a read path
-/// can reach lives in the log's shared structures: nothing of the shim is
-/// allocated per read), and every `Arc` count change of an allocation
+/// write outside this thread's own lines (`own_lines`; every atomic a read
+/// path can reach lives in the log's shared structures: nothing of the shim
+/// is allocated per read), and every `Arc` count change of an allocation
 /// that neither this recording created (`Op::ArcNew`) nor is in `own` (a
 /// snapshot this thread took earlier and has not shared).
 fn shared_but(regions: &[(String, Range<usize>)], ws: &[Write], own: &HashSet<usize>) -> Vec<Write> {
-    let stripe = region(regions, "pins: this thread's stripe").clone();
+    let lines = own_lines(regions);
     let made: HashSet<usize> = ws.iter().filter(|w| w.op == Op::ArcNew).map(|w| w.addr).collect();
     ws.iter()
         .copied()
@@ -103,7 +113,7 @@ fn shared_but(regions: &[(String, Range<usize>)], ws: &[Write], own: &HashSet<us
             Op::ArcNew => false,
             Op::ArcClone | Op::ArcDrop => !made.contains(&w.addr) && !own.contains(&w.addr),
             Op::Store | Op::Swap | Op::Cas | Op::Rmw => {
-                !(stripe.contains(&w.addr) && stripe.contains(&(w.addr + w.len - 1)))
+                !lines.iter().any(|l| l.contains(&w.addr) && l.contains(&(w.addr + w.len - 1)))
             }
         })
         .collect()
@@ -119,36 +129,39 @@ fn assert_private(what: &str, regions: &[(String, Range<usize>)], ws: &[Write]) 
     assert!(s.is_empty(), "{what} wrote shared lines:{}", show(regions, &s));
 }
 
-/// Asserts that the shared writes of `ws` are exactly one increment and one
-/// decrement of the manifest's reference count (the one shared write a
-/// snapshot makes, see the docs).
-fn assert_manifest_only(what: &str, regions: &[(String, Range<usize>)], ws: &[Write]) {
-    let m = region(regions, "manifest").start;
-    let want: Vec<(String, Op)> = vec![("manifest".into(), Op::ArcClone), ("manifest".into(), Op::ArcDrop)];
-    let mut got: Vec<(String, Op)> = shared(regions, ws)
-        .iter()
-        .map(|w| {
-            let n = if w.addr == m {
-                "manifest".to_string()
-            } else {
-                names(regions, w.addr).first().map(|s| s.split('+').next().unwrap().to_string()).unwrap_or_default()
-            };
-            (n, w.op)
-        })
-        .collect();
-    got.sort_by(|a, b| (&a.0, a.1 as u8).cmp(&(&b.0, b.1 as u8)));
-    assert_eq!(got, want, "{what}: shared writes{}", show(regions, ws));
+/// The writes of `ws` in `name`'s region.
+fn writes_in(regions: &[(String, Range<usize>)], ws: &[Write], name: &str) -> Vec<Op> {
+    let r = region(regions, name);
+    ws.iter().filter(|w| r.contains(&w.addr)).map(|w| w.op).collect()
+}
+
+/// Asserts what one owned snapshot (taken and dropped within `ws`) writes:
+/// nothing shared; on the pin stripe a pin and an unpin; on the manifest's
+/// stripe line the hold (a CAS) and its release — exactly, without
+/// tombstones; with them, also the coverage cache's slot words there.
+fn assert_snapshot_writes(what: &str, regions: &[(String, Range<usize>)], ws: &[Write], deletes: bool) {
+    assert_private(what, regions, ws);
+    let pins = writes_in(regions, ws, "pins: this thread's stripe");
+    assert_eq!(pins, vec![Op::Rmw, Op::Rmw], "{what}: pin and unpin{}", show(regions, ws));
+    let line = writes_in(regions, ws, "manifest: this thread's stripe");
+    if deletes {
+        assert!(line.iter().filter(|o| **o == Op::Cas).count() >= 1, "{what}: hold{}", show(regions, ws));
+    } else {
+        assert_eq!(line, vec![Op::Cas, Op::Rmw], "{what}: hold and release{}", show(regions, ws));
+    }
 }
 
 /// Every read path, run on the calling thread; returns nothing (the
-/// recordings are asserted inside).
-fn audit_reads(log: &Timelog<u64>) {
+/// recordings are asserted inside). `deletes`: the log has tombstones.
+fn audit_reads(log: &Timelog<u64>, deletes: bool) {
     // The pin stripe of a thread is assigned on its first snapshot.
     drop(log.snapshot().unwrap());
     let regions = log.audit_regions();
 
     // One-shot reads borrow the manifest (arc-swap debt slot) and count no
-    // pin: they write nothing the shim sees, not even the own stripe.
+    // pin and no hold: without tombstones they write nothing the shim
+    // sees, not even the own stripe; with tombstones, only their stripe's
+    // coverage cache (the manifest's stripe line).
     type Read<'a> = Box<dyn Fn() -> usize + 'a>;
     let one_shot: Vec<(&str, Read)> = vec![
         ("point (run)", Box::new(|| log.point(3500).unwrap().len())),
@@ -174,20 +187,36 @@ fn audit_reads(log: &Timelog<u64>) {
         let (r, ws) = record(f);
         assert!(r > 0 || *what == "is_empty" || *what == "pinned", "{what} read nothing");
         assert_private(what, &regions, &ws);
-        assert!(ws.is_empty(), "{what} wrote:{}", show(&regions, &ws));
+        if deletes {
+            let pins = writes_in(&regions, &ws, "pins: this thread's stripe");
+            assert!(pins.is_empty(), "{what} counted a pin:{}", show(&regions, &ws));
+        } else {
+            assert!(ws.is_empty(), "{what} wrote:{}", show(&regions, &ws));
+        }
+    }
+    if deletes {
+        // Served from the stripe's cache now: a hit writes the slot's
+        // reader word (share, unshare) and nothing else.
+        let (_, ws) = record(|| log.point(3500).unwrap().len());
+        assert_eq!(
+            writes_in(&regions, &ws, "manifest: this thread's stripe"),
+            vec![Op::Rmw, Op::Rmw],
+            "a coverage-cache hit{}",
+            show(&regions, &ws)
+        );
+        assert_eq!(ws.len(), 2, "{}", show(&regions, &ws));
     }
 
     // Cursors, both orders, short and full ranges: the snapshot costs one
-    // own allocation, one pin on the own stripe (and its release) and one
-    // increment/decrement of the manifest's count; the rows cost nothing.
+    // own allocation, a pin and an unpin on this thread's pin stripe, and a
+    // hold and its release on this thread's stripe of the manifest (no
+    // reference count of the manifest); the rows cost nothing.
     for order in [Order::Asc, Order::Desc] {
         for (t1, t2) in [(0, 4000), (3890, 3910), (10, 20), (2500, 2510)] {
             let what = format!("range({t1}, {t2}, {order:?})");
             let (n, ws) = record(|| log.range(t1, t2, order).unwrap().count());
             assert!(n > 0, "{what} read nothing");
-            assert_manifest_only(&what, &regions, &ws);
-            let pins = ws.iter().filter(|w| w.op == Op::Rmw).count();
-            assert_eq!(pins, 2, "{what}: pin and unpin on the own stripe{}", show(&regions, &ws));
+            assert_snapshot_writes(&what, &regions, &ws, deletes);
         }
         // Per row: nothing at all, whatever the sources.
         let mut c = log.range(0, 4000, order).unwrap();
@@ -200,8 +229,10 @@ fn audit_reads(log: &Timelog<u64>) {
     }
 
     // An explicit snapshot and the reads on it: the same per-snapshot cost,
-    // then nothing per read (they use the snapshot's own view).
+    // then nothing per read (they use the snapshot's own view) but the
+    // stripe's coverage cache with tombstones.
     let (snap, ws) = record(|| log.snapshot().unwrap());
+    assert_eq!(snap.audit_hold_lines().0, *region(&regions, "manifest: this thread's stripe"));
     let (_, reads) = record(|| {
         snap.len()
             + snap.count(5, 3000)
@@ -211,15 +242,16 @@ fn audit_reads(log: &Timelog<u64>) {
             + snap.min_ts().unwrap() as usize
             + snap.max_ts().unwrap() as usize
     });
-    assert!(reads.is_empty(), "reads on a snapshot wrote:{}", show(&regions, &reads));
+    assert_private("reads on a snapshot", &regions, &reads);
+    assert!(deletes || reads.is_empty(), "reads on a snapshot wrote:{}", show(&regions, &reads));
     let (_, ws2) = record(|| drop(snap));
     let all: Vec<Write> = ws.into_iter().chain(ws2).collect();
-    assert_manifest_only("snapshot", &regions, &all);
+    assert_snapshot_writes("snapshot", &regions, &all, false);
 
     // Page spans (views): one snapshot, shared by every span.
     let (n, ws) = record(|| log.page_spans(None, None).unwrap().len());
     assert!(n >= 3, "one span per flushed page at least");
-    assert_manifest_only("page_spans", &regions, &ws);
+    assert_snapshot_writes("page_spans", &regions, &ws, false);
     let (snap, made) = record(|| log.snapshot().unwrap());
     let own: HashSet<usize> = made.iter().filter(|w| w.op == Op::ArcNew).map(|w| w.addr).collect();
     assert_eq!(own.len(), 1, "a snapshot is one allocation");
@@ -230,48 +262,55 @@ fn audit_reads(log: &Timelog<u64>) {
 }
 
 #[test]
-fn reads_write_only_their_own_pin_stripe() {
+fn reads_write_only_their_own_stripe() {
     let log = layered();
-    audit_reads(&log);
+    audit_reads(&log, false);
 }
 
-/// The same with tombstones (`layered_with(true)`). The reads build
-/// and cache their tombstone coverage; the cache store goes through
-/// arc-swap, outside the shim (see the docs): what the shim sees is the
-/// same as without tombstones.
+/// The same with tombstones (`layered_with(true)`). The reads build and
+/// cache their tombstone coverage in their stripe's line of the manifest
+/// (R7, R9 "Holds"): a miss or a hit writes that line only.
 #[test]
-fn reads_with_tombstones_write_only_their_own_pin_stripe() {
+fn reads_with_tombstones_write_only_their_own_stripe() {
     let log = layered_with(true);
     assert!(log.stats().unwrap().tombstone_count >= 2);
-    audit_reads(&log);
+    audit_reads(&log, true);
 }
 
 #[test]
 fn reads_on_other_threads_write_their_own_stripes() {
-    let log = layered();
+    let log = layered_with(true);
     let mut stripes = BTreeSet::new();
     std::thread::scope(|s| {
         for _ in 0..3 {
             let h = s.spawn(|| {
-                audit_reads(&log);
+                audit_reads(&log, true);
                 let r = log.audit_regions();
-                region(&r, "pins: this thread's stripe").start
+                (region(&r, "pins: this thread's stripe").start, region(&r, "manifest: this thread's stripe").start)
             });
             stripes.insert(h.join().unwrap());
         }
     });
     assert!(stripes.len() >= 2, "threads get different stripes (round-robin)");
+    let lines: BTreeSet<usize> = stripes.iter().map(|s| s.1).collect();
+    assert_eq!(lines.len(), stripes.len(), "and different lines of the manifest");
 }
 
 /// Recording is per thread: a reader recording beside a busy writer (who
-/// seals memtables meanwhile) sees none of the writer's writes, and a
-/// reader never writes an atomic other than its own pin stripe — it never
-/// helps a commit, never touches a memtable.
+/// seals memtables meanwhile, publishing and retiring manifests) sees none
+/// of the writer's writes, and a reader never writes an atomic outside its
+/// own stripe's lines — the pin stripe and the line of the manifest its
+/// cursor holds — but for the one exception of R9 "Holds": the last holder
+/// on a stripe of a manifest retired meanwhile counts that stripe done in
+/// the manifest's `remaining` (once per stripe and retired manifest). A
+/// cursor racing a seal may find the manifest retired before its hold is
+/// counted and take a reference instead (the fallback; `Arc` operations are
+/// not counted here).
 #[test]
 fn recording_is_per_thread() {
     let log = layered();
     let stop = std::sync::atomic::AtomicBool::new(false);
-    let mut atomics = 0;
+    let (mut atomics, mut remaining, mut fallbacks) = (0, 0, 0);
     std::thread::scope(|s| {
         s.spawn(|| {
             for t in 10_000..60_000 {
@@ -285,19 +324,34 @@ fn recording_is_per_thread() {
         let regions = log.audit_regions();
         let stripe = region(&regions, "pins: this thread's stripe").clone();
         for _ in 0..300 {
+            let mut lines = None;
             let (_, ws) = record(|| {
-                log.len().unwrap()
-                    + log.next_ts(9_999).unwrap().unwrap_or(0) as usize
-                    + log.range(9_000, i64::MAX, Order::Desc).unwrap().take(100).count()
+                let n = log.len().unwrap() + log.next_ts(9_999).unwrap().unwrap_or(0) as usize;
+                let mut c = log.range(0, i64::MAX, Order::Desc).unwrap();
+                lines = c.snapshot().map(|s| s.audit_hold_lines());
+                n + c.by_ref().take(100).count()
             });
+            let (line, rem) = lines.expect("a fresh cursor has its snapshot");
+            let mut held = 0;
             for w in ws.iter().filter(|w| !matches!(w.op, Op::ArcNew | Op::ArcClone | Op::ArcDrop)) {
-                assert!(stripe.contains(&w.addr), "a write outside the own stripe: {w:?}");
+                if line.contains(&w.addr) {
+                    held += 1;
+                } else if rem.contains(&w.addr) {
+                    remaining += 1;
+                } else {
+                    assert!(stripe.contains(&w.addr), "a write outside the own stripe lines: {w:?}");
+                }
                 atomics += 1;
             }
+            // The hold and its release, or no hold (the fallback).
+            assert!(held == 2 || held == 0, "{ws:?}");
+            fallbacks += usize::from(held == 0);
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
-    assert_eq!(atomics, 300 * 2, "one pin and one unpin per cursor");
+    assert_eq!(atomics, 300 * 4 - 2 * fallbacks + remaining, "pin, hold, release, unpin per cursor");
+    assert!(remaining <= 300, "at most one `remaining` write per cursor");
+    eprintln!("300 cursors beside a sealing writer: {fallbacks} fallbacks, {remaining} `remaining` writes");
 }
 
 /// The cache lines one append writes, by region (64-byte lines relative to

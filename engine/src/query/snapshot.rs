@@ -1,8 +1,10 @@
-//! Snapshots: a pinned manifest plus a sequence watermark.
+//! Snapshots: a held manifest plus a sequence watermark.
+
+use std::ptr::NonNull;
 
 use crate::sync::Arc;
 
-use crate::manifest::Manifest;
+use crate::manifest::{guard_into_arc, release_hold, strong_count_raw, Manifest, ManifestGuard};
 use crate::query::cursor::Cursor;
 use crate::query::plan::View;
 use crate::segment::{Page, Segment};
@@ -10,16 +12,117 @@ use crate::{SeqNo, Timestamp};
 
 /// What a snapshot holds, shared by its clones: the manifest (and through
 /// it every memtable and segment it references), the watermark, and the
-/// stripe its pin was counted on (released when the last clone drops).
+/// stripe its pin — and its hold — were counted on (released when the last
+/// clone drops).
+///
+/// The manifest is kept alive by a *hold* on this thread's stripe of the
+/// manifest (R9, "Holds": a word of this stripe's own cache line, no shared
+/// reference count), or — when the manifest was retired before the hold
+/// could be counted, i.e. the snapshot raced a publication — by a
+/// reference of its own (`own`).
 struct Held<T> {
-    m: Arc<Manifest<T>>,
+    m: NonNull<Manifest<T>>,
+    /// `None`: a hold on `stripe`; `Some`: the fallback reference.
+    own: Option<Arc<Manifest<T>>>,
     w: SeqNo,
     stripe: usize,
+    /// Seeded-fault model builds only: keeps the manifest's memory alive
+    /// whatever the holds do, so that a faulty reclamation is reported by
+    /// `holders_region`, never a real use after free (as the model cell
+    /// keeps its slots). Not in the plain model builds: it would add two
+    /// reference-count operations per snapshot to every scenario's
+    /// interleavings.
+    #[cfg(all(any(timelog_loom, timelog_shuttle), timelog_fault))]
+    _keep: Arc<Manifest<T>>,
+}
+
+/// Model checkers only: snapshots that took the fallback reference, over
+/// all executions (a plain counter the checkers do not see; it steers
+/// nothing).
+#[cfg(any(timelog_loom, timelog_shuttle))]
+static MODEL_FALLBACKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+// SAFETY: R9 (Holds): `Held` shares the manifest between threads exactly as
+// an `Arc<Manifest<T>>` would (a hold is a reference count kept elsewhere),
+// so it is `Send`/`Sync` under the bounds of `Arc<Manifest<T>>`.
+unsafe impl<T> Send for Held<T> where Manifest<T>: Send + Sync {}
+// SAFETY: as above.
+unsafe impl<T> Sync for Held<T> where Manifest<T>: Send + Sync {}
+
+impl<T> Held<T> {
+    /// Holds the manifest `g` borrows (R9, "Holds"): counts the pin and a
+    /// hold on this thread's stripe; `g` keeps the manifest alive until
+    /// the hold is counted, and becomes the fallback reference if the
+    /// manifest was retired first.
+    fn new(g: ManifestGuard<T>, w: SeqNo) -> Self {
+        let stripe = crate::pin::stripe();
+        let m: &Manifest<T> = &g;
+        m.pins.pin(stripe);
+        let held = m.holds.try_hold(stripe);
+        let p = NonNull::from(m);
+        #[cfg(all(any(timelog_loom, timelog_shuttle), timelog_fault))]
+        let _keep = g.clone();
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        if !held {
+            MODEL_FALLBACKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let own = if held { None } else { Some(guard_into_arc(g)) };
+        Self {
+            m: p,
+            own,
+            w,
+            stripe,
+            #[cfg(all(any(timelog_loom, timelog_shuttle), timelog_fault))]
+            _keep,
+        }
+    }
+
+    #[inline]
+    fn manifest(&self) -> &Manifest<T> {
+        // SAFETY: R9 (Holds): the hold (released only in `drop`) or `own`
+        // keeps the manifest alive while `self` lives.
+        let m = unsafe { self.m.as_ref() };
+        if self.own.is_none() {
+            m.holders_region.read();
+        }
+        m
+    }
+
+    /// Whether this is the only owner of the manifest: no cell, no
+    /// graveyard, no other snapshot or read holds it.
+    fn sole_owner(&self) -> bool {
+        // The seeded-fault model builds' keep-alive reference.
+        let keep = usize::from(cfg!(all(any(timelog_loom, timelog_shuttle), timelog_fault)));
+        let m = self.manifest();
+        match &self.own {
+            Some(a) => Arc::strong_count(a) == 1 + keep,
+            // Retired (so the cell no longer holds it), this the only hold,
+            // and the holders' reference the only one left.
+            None => {
+                m.holds.is_retired()
+                    && m.holds.total() == 1
+                    // SAFETY: R9 (Holds): our hold keeps it alive.
+                    && unsafe { strong_count_raw(self.m.as_ptr()) } == 1 + keep
+            }
+        }
+    }
 }
 
 impl<T> Drop for Held<T> {
     fn drop(&mut self) {
-        self.m.pins.unpin(self.stripe);
+        if crate::sync::unwinding() {
+            return; // model builds: keep the checker's report (see `sync::unwinding`)
+        }
+        self.manifest().pins.unpin(self.stripe);
+        if self.own.is_none() {
+            // SAFETY: R9 (Holds): this is our counted hold, released once;
+            // the manifest is not touched after it unless it is returned.
+            let last = unsafe { release_hold(self.m.as_ptr(), self.stripe) };
+            // The last holder of a retired manifest drops the holders'
+            // reference here, with no engine lock held (R12): the payloads
+            // only it kept go now, not at a later publication.
+            drop(last);
+        }
     }
 }
 
@@ -33,9 +136,10 @@ impl<T> Drop for Held<T> {
 /// kept, cloned and sent across threads. Keeping one alive keeps the data
 /// it references alive — and only that.
 ///
-/// Taking one costs one allocation and two shared-counter increments (the
-/// manifest's reference count and this thread's pin stripe); a clone costs
-/// one increment of a count private to the snapshot.
+/// Taking one costs one allocation and two counter increments, both on
+/// this thread's stripe (the log's pin count and the manifest's hold
+/// count: no cache line shared with readers on other stripes, R9 "Holds");
+/// a clone costs one increment of a count private to the snapshot.
 pub struct Snapshot<T> {
     held: Arc<Held<T>>,
 }
@@ -48,7 +152,7 @@ impl<T> Clone for Snapshot<T> {
 
 impl<T> std::fmt::Debug for Snapshot<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot").field("watermark", &self.held.w).field("manifest", &self.held.m).finish()
+        f.debug_struct("Snapshot").field("watermark", &self.held.w).field("manifest", self.held.manifest()).finish()
     }
 }
 
@@ -85,15 +189,24 @@ pub(crate) fn visit_owned_parts<T: Send + Sync + 'static>(m: &Manifest<T>, f: &m
 }
 
 impl<T> Snapshot<T> {
-    /// Pins `m` at watermark `w` (counted in `m.pins`).
-    pub(crate) fn new(m: Arc<Manifest<T>>, w: SeqNo) -> Self {
-        let stripe = m.pins.pin();
-        Self { held: Arc::new(Held { m, w, stripe }) }
+    /// Pins and holds the manifest `m` borrows, at watermark `w` (R9).
+    pub(crate) fn new(m: ManifestGuard<T>, w: SeqNo) -> Self {
+        Self { held: Arc::new(Held::new(m, w)) }
     }
 
     #[inline]
     pub(crate) fn manifest(&self) -> &Manifest<T> {
-        &self.held.m
+        self.held.manifest()
+    }
+
+    /// Model checkers only: how many snapshots, over all executions so far,
+    /// found their manifest retired before their hold was counted and took
+    /// a reference instead (R9, "Holds"): lets a scenario show it covers
+    /// that path.
+    #[doc(hidden)]
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    pub fn model_hold_fallbacks() -> usize {
+        MODEL_FALLBACKS.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -117,12 +230,12 @@ pub(crate) fn half_open(t1: Timestamp, t2: Timestamp) -> Option<(Timestamp, Time
 impl<T: Send + Sync + 'static> Snapshot<T> {
     #[inline]
     pub(crate) fn view(&self) -> View<'_, T> {
-        View { m: &self.held.m, w: self.held.w }
+        View { m: self.held.manifest(), w: self.held.w }
     }
 
     /// The time unit of the log this snapshot was taken of.
     pub fn time_unit(&self) -> crate::TimeUnit {
-        self.held.m.pins.unit
+        self.manifest().pins.unit
     }
 
     /// Visits every payload that only this snapshot holds (see
@@ -131,9 +244,19 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
     /// or its manifest with the log or other snapshots; otherwise the
     /// payloads of the parts no other manifest references. Takes no lock.
     pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
-        if Arc::strong_count(&self.held) == 1 && Arc::strong_count(&self.held.m) == 1 {
-            visit_owned_parts(&self.held.m, f);
+        if Arc::strong_count(&self.held) == 1 && self.held.sole_owner() {
+            visit_owned_parts(self.manifest(), f);
         }
+    }
+
+    /// Contention audit (test-only, `contention-audit`): the bytes of the
+    /// line of the manifest's stripe this snapshot holds it on (its hold
+    /// count and that stripe's coverage cache), and of the manifest's
+    /// `remaining` count (R9, "Holds"), for classifying recorded writes.
+    #[doc(hidden)]
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+    pub fn audit_hold_lines(&self) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        self.manifest().holds.audit_lines(Some(self.held.stripe))
     }
 
     /// The sequence watermark: the snapshot sees sequences `<=` this.
@@ -275,6 +398,9 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
             return Some(Vec::new());
         }
         let v = self.view();
+        // Counted before the coverage is taken: a read holds its stripe's
+        // coverage cache until it drops the coverage (tombstone::CovCache).
+        let visible = v.count(lo, hi);
         let cov = v.cov();
         let mut in_segments = 0usize;
         let mut cut = |at: SegAt, s: &Arc<Segment<T>>, out: &mut Vec<PageSpan<T>>| {
@@ -302,7 +428,7 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
         }
         // Every visible record lives in exactly one source: the rest of
         // the count is in memtables.
-        if v.count(lo, hi) != in_segments {
+        if visible != in_segments {
             return None;
         }
         sources.retain(|o| !o.is_empty());
@@ -394,8 +520,69 @@ impl<T> PageSpan<T> {
     /// Takes no lock.
     pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
         let held = &self.snap.held;
-        if Arc::strong_count(held) == 1 && Arc::strong_count(&held.m) == 1 && Arc::strong_count(self.segment()) == 1 {
+        if Arc::strong_count(held) == 1 && held.sole_owner() && Arc::strong_count(self.segment()) == 1 {
             self.payloads().iter().for_each(f);
         }
+    }
+}
+
+#[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
+mod tests {
+    use std::sync::Arc as StdArc;
+
+    use crate::{Config, MaintenanceMode, Order, Timelog};
+
+    fn log_of(payload: &StdArc<u32>, n: i64) -> Timelog<StdArc<u32>> {
+        let log = Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for t in 0..n {
+            let _ = log.append(t, payload.clone()).unwrap();
+        }
+        log
+    }
+
+    /// R9 (Holds): snapshots may outlive their log. The log's drop retires
+    /// its last manifest (the one the snapshot holds by a hold, not a
+    /// reference), and the snapshot's drop — the last holder — frees the
+    /// payloads; until then only the last snapshot standing owns them.
+    #[test]
+    fn a_snapshot_outlives_its_log_and_frees_the_payloads_last() {
+        let payload = StdArc::new(7u32);
+        let log = log_of(&payload, 100);
+        let snap = log.snapshot().unwrap();
+        let other = log.snapshot().unwrap();
+        let mut seen = 0;
+        snap.for_each_owned_payload(&mut |_| seen += 1);
+        assert_eq!(seen, 0, "the log's cell holds the manifest too");
+        let cursor = snap.all(Order::Asc);
+        drop(log);
+        assert_eq!(StdArc::strong_count(&payload), 101, "held by the snapshots");
+        snap.for_each_owned_payload(&mut |_| seen += 1);
+        assert_eq!(seen, 0, "shared with the cursor and another snapshot");
+        drop(other);
+        assert_eq!(cursor.count(), 100);
+        snap.for_each_owned_payload(&mut |_| seen += 1);
+        assert_eq!(seen, 100, "the last snapshot standing owns every payload");
+        assert_eq!(snap.len(), 100);
+        drop(snap);
+        assert_eq!(StdArc::strong_count(&payload), 1, "the last holder freed the payloads");
+    }
+
+    /// R9 (Holds) + R12: a snapshot held across a maintainer's publication
+    /// keeps the replaced manifest; the publication's graveyard is drained
+    /// when the maintainer is done, and the snapshot's drop frees what only
+    /// it held, at once (not at a later publication).
+    #[test]
+    fn payloads_go_when_the_last_holder_goes() {
+        let payload = StdArc::new(7u32);
+        let log = log_of(&payload, 100);
+        let snap = log.snapshot().unwrap();
+        let _ = log.delete_before(100).unwrap();
+        log.flush().unwrap();
+        log.compact().unwrap();
+        assert_eq!(log.len().unwrap(), 0);
+        assert_eq!(StdArc::strong_count(&payload), 101, "the snapshot holds the replaced manifest");
+        assert_eq!(snap.len(), 100);
+        drop(snap);
+        assert_eq!(StdArc::strong_count(&payload), 1);
     }
 }

@@ -116,15 +116,17 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
     }
 
     /// Coverage of every tombstone this view sees, over all timestamps:
-    /// nothing to build when there is no tombstone, else the manifest's
-    /// coverage cache ([`CovCache`](crate::tombstone::CovCache)) serves it or builds it with the one
+    /// nothing to build when there is no tombstone, else this thread's
+    /// stripe of the manifest's coverage cache
+    /// ([`CovCache`](crate::tombstone::CovCache), R7, R9 "Holds") serves it or builds it with the one
     /// builder ([`CoverageBuilder`]): the manifest's list plus each
     /// memtable's stack up to the watermark (R7).
-    pub(crate) fn cov(&self) -> CovRef {
+    pub(crate) fn cov(&self) -> CovRef<'a> {
         if self.m.tombstones.is_empty() && self.memtables().all(|mt| mt.tombs.is_empty()) {
             return CovRef::Empty;
         }
-        self.m.cov.get(self.w, &self.m.active.tombs, || {
+        let (m, w) = (self.m, self.w);
+        m.cov_cache().get(w, &m.active.tombs, || {
             self.memtables().fold(CoverageBuilder::new().list(&self.m.tombstones), |b, mt| b.stack(&mt.tombs, self.w))
         })
     }
