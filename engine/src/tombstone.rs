@@ -706,6 +706,20 @@ mod tests {
         let mut want: Vec<u64> = (0..4u64).flat_map(|k| (0..5_000).map(move |i| k * 10_000 + i)).collect();
         want.sort_unstable();
         assert_eq!(seqs, want);
+        assert_eq!(s.len(), 20_000, "concurrent claims that overflowed a block are not counted");
+    }
+
+    /// `len` (the memtable's size heuristic, `Memtable::bytes`) counts every
+    /// push, within the first block, at each block boundary (16, 32, ...,
+    /// then 1024 a block) and beyond.
+    #[test]
+    fn stack_len_counts_pushes_across_blocks() {
+        let s = TombStack::new();
+        assert_eq!(s.len(), 0);
+        for i in 0..5_000u64 {
+            s.push(t(0, 1, i));
+            assert_eq!(s.len(), i as usize + 1);
+        }
     }
 
     #[test]
