@@ -75,7 +75,7 @@ fn deletes_alone_seal_the_memtable_at_its_size() {
     })
     .unwrap();
     for t in 1..=2_500 {
-        log.delete_before(t).unwrap();
+        assert_eq!(log.delete_before(t).unwrap(), WriteStatus::Ok);
     }
     let st = log.stats().unwrap();
     assert_eq!(st.seals_total, 2, "sealed at the 1,000th and the 2,000th delete");
