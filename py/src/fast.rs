@@ -13,7 +13,10 @@
 //! way it calls a C extension's methods (`method_vectorcall_FASTCALL_KEYWORDS`,
 //! with its own receiver type check).
 //!
-//! They still run inside pyo3's trampoline (`get_trampoline_function!`):
+//! The delete entry points take their common form (positional exact `int`
+//! arguments) without pyo3's trampoline, see "deletes outside the
+//! trampoline" below; every other call, and every other entry point, runs
+//! inside pyo3's trampoline (`get_trampoline_function!`):
 //! it marks the thread as attached for pyo3 (so dropped `Py` references are
 //! released at once, not deferred), turns a Rust panic into a Python
 //! exception and restores a returned `PyErr`. Argument errors raise the
