@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from timelog import TimelogError
+from timelog import TimelogBusyError, TimelogError
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -704,3 +704,87 @@ def test_a_batch_allocation_failure_raises_memory_error_and_is_counted():
 
     p = subprocess.run([sys.executable, "-c", _ALLOC_SCRIPT], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0 and p.stdout.strip() == "ok", (p.returncode, p.stdout, p.stderr[-2000:])
+
+
+# ------------------------------------------ the deletes' untrampolined fast path
+# `delete_before`, `cutoff` and `delete_range` with positional exact ints skip
+# pyo3's trampoline (py/src/fast.rs `delete_before_entry`, `delete_range_entry`);
+# errors raised from there must be the same as from the general path.
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lg: lg.delete_before(5),
+        lambda lg: lg.cutoff(5),
+        lambda lg: lg.delete_range(1, 5),
+    ],
+)
+def test_fast_deletes_on_a_closed_log_raise(log, call):
+    log.close()
+    with pytest.raises(TimelogError):
+        call(log)
+
+
+def test_fast_delete_range_reversed_raises_value_error(log):
+    log.extend([(t, t) for t in range(10)])
+    with pytest.raises(ValueError):
+        log.delete_range(5, 2)
+    assert len(log) == 10
+
+
+def test_fast_deletes_report_busy_and_commit(make_log):
+    lg = make_log(maintenance="disabled", busy_policy="raise", memtable_max_bytes=64, sealed_max_runs=1)
+    busy = 0
+    for t in range(1, 50):
+        try:
+            lg.delete_before(t)
+        except TimelogBusyError:
+            busy += 1
+    assert busy > 0, "sealed memtables piled up: the deletes reported busy"
+    with pytest.raises(TimelogBusyError):
+        lg.delete_range(0, 1)
+    lg.flush()
+    lg.append(0, "old")
+    with pytest.raises(TimelogBusyError):
+        lg.delete_range(0, 1)  # committed: it hides the record written before it
+    assert list(lg) == []
+
+
+class _Int(int):
+    pass
+
+
+@pytest.mark.parametrize(
+    "call, want",
+    [
+        (lambda lg: lg.delete_before(_Int(5)), list(range(5, 10))),
+        (lambda lg: lg.cutoff(_Int(5)), list(range(5, 10))),
+        (lambda lg: lg.delete_range(_Int(2), 4), [0, 1] + list(range(4, 10))),
+        (lambda lg: lg.delete_range(2, _Int(4)), [0, 1] + list(range(4, 10))),
+        (lambda lg: lg.delete_range(-(2**63), 2**63 - 1), []),
+    ],
+)
+def test_fast_deletes_accept_what_the_general_path_accepts(log, call, want):
+    log.extend([(t, t) for t in range(10)])
+    call(log)
+    assert [t for t, _ in log] == want
+
+
+@pytest.mark.parametrize(
+    "call, exc",
+    [
+        (lambda lg: lg.delete_before(2**63), OverflowError),
+        (lambda lg: lg.delete_range(0, 2**70), OverflowError),
+        (lambda lg: lg.delete_range(-(2**64), 0), OverflowError),
+        (lambda lg: lg.delete_before(True), TypeError),
+        (lambda lg: lg.delete_range(0, False), TypeError),
+        (lambda lg: lg.delete_range(0), TypeError),
+        (lambda lg: lg.delete_range(0, 1, 2), TypeError),
+    ],
+)
+def test_fast_deletes_leave_other_arguments_to_the_general_path(log, call, exc):
+    log.extend([(t, t) for t in range(10)])
+    with pytest.raises(exc):
+        call(log)
+    assert len(log) == 10, "a refused call deletes nothing"

@@ -218,7 +218,7 @@ mod cell {
     use arc_swap::{ArcSwapAny, Guard};
 
     use super::Manifest;
-    use crate::sync::Arc;
+    use crate::sync::{Arc, AtomicU64, Ordering};
 
     /// A short-lived borrow of the current manifest (R9: an arc-swap debt
     /// slot, no reference count taken in the common case).
@@ -242,11 +242,20 @@ mod cell {
         // `ArcSwapAny` of the shim's `Arc` (= `ArcSwap` in the std build;
         // the recording `Arc` under `contention-audit`).
         cur: ArcSwapAny<Arc<Manifest<T>>>,
+        /// The version of the current manifest, raised (`fetch_max`) by each
+        /// publisher right after its CAS, while it still holds the manifest
+        /// it replaced. Versions increase along the published chain (a
+        /// successor is published by a CAS on its predecessor), so this is
+        /// what [`is_current`](Self::is_current) compares with: one load,
+        /// not an arc-swap load and release (two read-modify-writes of the
+        /// thread's debt slot) on every write.
+        published: AtomicU64,
     }
 
     impl<T> ManifestCell<T> {
         pub(crate) fn new(m: Manifest<T>) -> Self {
-            Self { cur: ArcSwapAny::new(Arc::new(m)) }
+            let published = AtomicU64::new(m.version);
+            Self { cur: ArcSwapAny::new(Arc::new(m)), published }
         }
 
         /// A short-lived borrow of the current manifest (for point reads).
@@ -262,18 +271,32 @@ mod cell {
         }
 
         /// Whether `m` is the current manifest (no reference is taken).
+        ///
+        /// `m` must be a manifest loaded from this cell. Between a
+        /// publisher's CAS and its `fetch_max` the replaced manifest still
+        /// reads as current: the publisher holds a reference to it until
+        /// after the `fetch_max`, so a caller that drops its guard then is
+        /// not its last owner (what `Maint::release_guard` needs), and a
+        /// writer waiting for a sealer's successor (`with_active`) waits
+        /// until the `fetch_max`. A manifest published after the caller's
+        /// load reads as not current, which both callers take as "maybe
+        /// replaced" (a slower path, no wrong result).
         #[inline]
         pub(crate) fn is_current(&self, m: &Manifest<T>) -> bool {
-            std::ptr::eq(&**self.cur.load(), m)
+            self.published.load(Ordering::Acquire) == m.version
         }
 
         /// Publishes `next` iff the current manifest is still `expected`.
         /// Returns whether it did.
         pub(crate) fn publish(&self, expected: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
             let next = Arc::new(next);
+            debug_assert_eq!(next.version, expected.version + 1, "a successor of the expected manifest");
             let prev = self.cur.compare_and_swap(expected, next.clone());
             let ok = Arc::ptr_eq(&prev, expected);
             if ok {
+                // While `prev` (the replaced manifest) is still held: see
+                // `is_current`.
+                self.published.fetch_max(next.version, Ordering::AcqRel);
                 expected.retire_missing_in(&next);
             }
             ok

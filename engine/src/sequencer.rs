@@ -36,6 +36,10 @@ const COMMIT_RING: u64 = 4096;
 const COMMIT_RING: u64 = 2;
 #[cfg(all(timelog_shuttle, not(timelog_loom)))]
 const COMMIT_RING: u64 = 4;
+// A power of two, so `seq % COMMIT_RING` is a mask, not a division: the
+// ring is indexed three times per commit (the slot store, and one load per
+// step of `advance_visible`), on every write.
+const _: () = assert!(COMMIT_RING.is_power_of_two());
 
 /// Sequence allocation and the visible watermark (R5); see the module docs.
 pub(crate) struct Sequencer {
@@ -130,7 +134,7 @@ impl Sequencer {
     #[inline]
     pub(crate) fn commit(&self, first: SeqNo, n: u64, hooks: &Hooks) {
         let last = first + n - 1;
-        let ring = self.done.len() as u64;
+        let ring = COMMIT_RING;
         let mut b = Backoff::new();
         // The slot of `first` is free once the watermark passed `first - ring`.
         // (Seeded fault `commit_ring_no_wait`, R5: reuse the slot at once.)
@@ -152,7 +156,7 @@ impl Sequencer {
     /// Moves the watermark over consecutive completed blocks (R5).
     #[inline]
     fn advance_visible(&self) {
-        let ring = self.done.len() as u64;
+        let ring = COMMIT_RING;
         let mut v = self.visible.load(Ordering::Acquire);
         loop {
             let next = v + 1;

@@ -57,6 +57,8 @@ struct Block {
     nodes: Box<[UnsafeCell<MaybeUninit<Node>>]>,
     /// The block this one replaced as the current one (for the drop).
     prev: *mut Block,
+    /// Slots of all the blocks before this one (for [`TombStack::len`]).
+    base: usize,
 }
 
 /// The tombstones of one memtable: a push-only lock-free stack.
@@ -104,7 +106,14 @@ impl TombStack {
             };
             let nodes: Box<[UnsafeCell<MaybeUninit<Node>>]> =
                 (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
-            let fresh = Box::into_raw(Box::new(Block { used: AtomicUsize::new(1), nodes, prev: b }));
+            let base = if b.is_null() {
+                0
+            } else {
+                // SAFETY: R6: a published block lives until the stack drops.
+                let prev = unsafe { &*b };
+                prev.base + prev.nodes.len()
+            };
+            let fresh = Box::into_raw(Box::new(Block { used: AtomicUsize::new(1), nodes, prev: b, base }));
             match self.block.compare_exchange(b, fresh, Ordering::AcqRel, Ordering::Acquire) {
                 // SAFETY: R6: installed, so it lives until the drop; slot 0 is ours (`used` = 1).
                 Ok(_) => return unsafe { (*fresh).nodes[0].get().cast::<Node>() },
@@ -141,6 +150,26 @@ impl TombStack {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.head.load(Ordering::Acquire).is_null()
+    }
+
+    /// How many node slots were claimed: the tombstones pushed, plus those
+    /// being pushed right now. Two loads, no shared write: the memtable's
+    /// size heuristic reads it instead of counting every push with a
+    /// read-modify-write of its own ([`Memtable::bytes`](crate::memtable::Memtable::bytes)).
+    #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // model builds count pushes (`Memtable::bytes`)
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        // Acquire: pairs with the AcqRel CAS that installed the block.
+        let b = self.block.load(Ordering::Acquire);
+        if b.is_null() {
+            return 0;
+        }
+        // SAFETY: R6: a published block lives until the stack drops, which
+        // cannot happen while `&self` is held.
+        let blk = unsafe { &*b };
+        // A claim at or beyond the capacity failed (its claimer moves on to
+        // a new block), so it is not counted.
+        blk.base + blk.used.load(Ordering::Relaxed).min(blk.nodes.len())
     }
 
     /// Identity of the stack's current state (its head node; 0 while
@@ -767,6 +796,20 @@ mod tests {
         let mut want: Vec<u64> = (0..4u64).flat_map(|k| (0..5_000).map(move |i| k * 10_000 + i)).collect();
         want.sort_unstable();
         assert_eq!(seqs, want);
+        assert_eq!(s.len(), 20_000, "concurrent claims that overflowed a block are not counted");
+    }
+
+    /// `len` (the memtable's size heuristic, `Memtable::bytes`) counts every
+    /// push, within the first block, at each block boundary (16, 32, ...,
+    /// then 1024 a block) and beyond.
+    #[test]
+    fn stack_len_counts_pushes_across_blocks() {
+        let s = TombStack::new();
+        assert_eq!(s.len(), 0);
+        for i in 0..5_000u64 {
+            s.push(t(0, 1, i));
+            assert_eq!(s.len(), i as usize + 1);
+        }
     }
 
     #[test]

@@ -61,3 +61,23 @@ fn config_errors_say_what_to_do() {
     assert!(matches!(log.delete_point(i64::MAX), Err(timelog::Error::Unrepresentable(_))));
     assert!(matches!(log.range(5, 1, timelog::Order::Asc), Err(timelog::Error::InvalidRange { .. })));
 }
+
+/// Deletes alone fill a memtable too: each tombstone counts 64 bytes of its
+/// size (`Memtable::bytes` counts the tombstone stack's slots), so a stream
+/// of deletes seals it at `memtable_max_bytes` like a stream of appends.
+#[test]
+fn deletes_alone_seal_the_memtable_at_its_size() {
+    let log: Timelog<u32> = Timelog::with_config(Config {
+        maintenance: MaintenanceMode::Disabled,
+        memtable_max_bytes: 64 * 1_000,
+        sealed_max_runs: 100,
+        ..Config::default()
+    })
+    .unwrap();
+    for t in 1..=2_500 {
+        assert_eq!(log.delete_before(t).unwrap(), WriteStatus::Ok);
+    }
+    let st = log.stats().unwrap();
+    assert_eq!(st.seals_total, 2, "sealed at the 1,000th and the 2,000th delete");
+    assert_eq!(st.sealed_runs, 2);
+}

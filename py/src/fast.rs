@@ -13,7 +13,10 @@
 //! way it calls a C extension's methods (`method_vectorcall_FASTCALL_KEYWORDS`,
 //! with its own receiver type check).
 //!
-//! They still run inside pyo3's trampoline (`get_trampoline_function!`):
+//! The delete entry points take their common form (positional exact `int`
+//! arguments) without pyo3's trampoline, see "deletes outside the
+//! trampoline" below; every other call, and every other entry point, runs
+//! inside pyo3's trampoline (`get_trampoline_function!`):
 //! it marks the thread as attached for pyo3 (so dropped `Py` references are
 //! released at once, not deferred), turns a Rust panic into a Python
 //! exception and restores a returned `PyErr`. Argument errors raise the
@@ -329,6 +332,146 @@ unsafe fn delete_range(
     Ok(none(py))
 }
 
+// ----- deletes outside the trampoline ---------------------------------------
+//
+// `delete_before`, `cutoff` and `delete_range` are called in loops whose
+// per-call cost is mostly fixed overhead (issue 10 item 4). Their common
+// form — positional exact `int` arguments in int64 range — is handled by
+// plain `extern "C"` entry points that do not enter pyo3's trampoline (two
+// thread-local accesses for pyo3's attach count, through `__tls_get_addr`
+// in a shared library, and the panic trap: about 70 of the call's
+// instructions). Only raw C API calls and the engine run there: no
+// `Py`/`Bound` is created or dropped, so pyo3's attach count is not needed
+// (payloads the engine may drop are `PyObj`, whose drop asks CPython with
+// `PyGILState_Check`, not pyo3). Everything else — keywords, other
+// argument counts, non-`int` or out-of-range timestamps — goes to the
+// trampolined entry points above, unchanged; an engine error or a busy
+// status is raised, and a panic turned into pyo3's `PanicException`,
+// inside `Python::attach` (cold).
+
+/// The `int64` value of `o` if it is an exact `int` in range (else `None`:
+/// the caller takes the slow path, which raises the right error).
+///
+/// # Safety
+///
+/// `o` is a live object and the thread is attached ([vectorcall]).
+#[inline]
+unsafe fn exact_i64(o: *mut ffi::PyObject) -> Option<i64> {
+    // SAFETY: C API: `PyLong_CheckExact` reads the type of a live object.
+    if unsafe { ffi::PyLong_CheckExact(o) } == 0 {
+        return None;
+    }
+    let mut overflow = 0;
+    // SAFETY: C API, `PyLong_AsLongLongAndOverflow`: on an `int`, returns
+    // the value, or -1 with `overflow` set (no exception) when it does not
+    // fit; it has no other failure on an exact `int` (no conversion runs).
+    let v = unsafe { ffi::PyLong_AsLongLongAndOverflow(o, &mut overflow) };
+    (overflow == 0).then_some(v)
+}
+
+/// Runs a delete of the fast path and converts its result: `None` on
+/// success; otherwise the exception is set and NULL returned.
+#[inline]
+fn run_delete(f: impl FnOnce() -> timelog::Result<timelog::WriteStatus>) -> *mut ffi::PyObject {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(Ok(timelog::WriteStatus::Ok)) => {
+            // SAFETY: C API: `Py_None` is the (immortal) `None`; returning it
+            // needs a new reference, which `Py_IncRef` takes (the thread is
+            // attached: a method call).
+            unsafe {
+                let none = ffi::Py_None();
+                ffi::Py_IncRef(none);
+                none
+            }
+        }
+        Ok(r) => raise_write(r),
+        Err(payload) => raise_panic(payload),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn raise_write(r: timelog::Result<timelog::WriteStatus>) -> *mut ffi::PyObject {
+    Python::attach(|py| match write_result(r) {
+        Err(e) => {
+            e.restore(py);
+            std::ptr::null_mut()
+        }
+        Ok(()) => none(py),
+    })
+}
+
+#[cold]
+#[inline(never)]
+fn raise_panic(payload: Box<dyn std::any::Any + Send>) -> *mut ffi::PyObject {
+    let msg = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic from Rust code".to_string());
+    Python::attach(|py| pyo3::panic::PanicException::new_err((msg,)).restore(py));
+    std::ptr::null_mut()
+}
+
+/// `delete_before(ts)` and `cutoff(ts)`: positional exact `int` here, any
+/// other call through the trampolined [`delete_before`].
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe extern "C" fn delete_before_entry(
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    if kwnames.is_null() && nargs == 1 {
+        // SAFETY: [vectorcall]: `nargs == 1`, so `args[0]` exists and is live.
+        if let Some(t) = unsafe { exact_i64(*args) } {
+            // SAFETY: pyo3's `assume_attached` contract: CPython calls a
+            // method with the thread attached. [descriptor]: `slf` is a
+            // live `PyTimelog`.
+            let log = unsafe { receiver(Python::assume_attached(), slf) };
+            return run_delete(|| log.state().log.delete_before(t));
+        }
+    }
+    let slow: ffi::PyCFunctionFastWithKeywords =
+        get_trampoline_function!(fastcall_cfunction_with_keywords, delete_before);
+    // SAFETY: the same vectorcall, passed on unchanged ([descriptor],
+    // [vectorcall] hold for it as they did for us).
+    unsafe { slow(slf, args, nargs, kwnames) }
+}
+
+/// `delete_range(t1, t2)`: positional exact `int`s here, any other call
+/// through the trampolined [`delete_range`].
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe extern "C" fn delete_range_entry(
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    if kwnames.is_null() && nargs == 2 {
+        // SAFETY: [vectorcall]: `nargs == 2`, so `args[0]` and `args[1]`
+        // exist and are live.
+        if let (Some(t1), Some(t2)) = unsafe { (exact_i64(*args), exact_i64(*args.add(1))) } {
+            // SAFETY: as in `delete_before_entry`.
+            let log = unsafe { receiver(Python::assume_attached(), slf) };
+            // `t1 > t2` is the engine's `Error::InvalidRange` (ValueError).
+            return run_delete(|| log.state().log.delete_range(t1, t2));
+        }
+    }
+    let slow: ffi::PyCFunctionFastWithKeywords =
+        get_trampoline_function!(fastcall_cfunction_with_keywords, delete_range);
+    // SAFETY: the same vectorcall, passed on unchanged.
+    unsafe { slow(slf, args, nargs, kwnames) }
+}
+
 /// Adds the entry points above to `Timelog` as method descriptors.
 /// (`cutoff` is `delete_before` under the C package's other name.)
 pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
@@ -350,17 +493,17 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
         ),
         (
             c"delete_before",
-            get_trampoline_function!(fastcall_cfunction_with_keywords, delete_before),
+            delete_before_entry,
             c"delete_before($self, ts)\n--\n\nDeletes every record with a timestamp < ts (records written later stay visible).\n\nRaises: TypeError if a timestamp is not an int (or __index__ object); OverflowError outside int64; TimelogBusyError if the delete was committed but hit backpressure: do not retry it; TimelogError if the log is closed.",
         ),
         (
             c"cutoff",
-            get_trampoline_function!(fastcall_cfunction_with_keywords, delete_before),
+            delete_before_entry,
             c"cutoff($self, ts)\n--\n\nSame as delete_before(ts): deletes every record with a timestamp < ts.\n\nRaises: as delete_before().",
         ),
         (
             c"delete_range",
-            get_trampoline_function!(fastcall_cfunction_with_keywords, delete_range),
+            delete_range_entry,
             c"delete_range($self, t1, t2)\n--\n\nDeletes every record with t1 <= timestamp < t2 (records written later stay visible).\n\nRaises: ValueError if t1 > t2; TypeError if a timestamp is not an int (or __index__ object); OverflowError outside int64; TimelogBusyError if the delete was committed but hit backpressure: do not retry it; TimelogError if the log is closed.",
         ),
     ];

@@ -22,6 +22,9 @@ use crate::tombstone::{TombStack, Tombstone};
 use crate::{SeqNo, Timestamp};
 pub(crate) use run::{Run, RunSlice};
 
+/// Bytes one tombstone counts for in the size heuristic.
+const TOMB_BYTES: usize = 64;
+
 pub(crate) struct Memtable<T> {
     pub(crate) id: u64,
     pub(crate) run: Run<T>,
@@ -37,7 +40,9 @@ pub(crate) struct Memtable<T> {
     /// record of this memtable can have (R2).
     seal_bound: AtomicU64,
     /// Size heuristics deciding when to seal: any value is safe (std atomics
-    /// in every build, see `sync::stat`).
+    /// in every build, see `sync::stat`). Only the model builds add to it
+    /// (tombstones, see `push_tombstone`); std builds count the run, the
+    /// arena and the tombstone stack directly and it stays 0 there.
     bytes: stat::AtomicUsize,
     /// Published with the insert it counts; readers skip the index while it
     /// is 0, which is safe because every record a snapshot may see was
@@ -161,7 +166,11 @@ impl<T: Send + Sync + 'static> Memtable<T> {
 
     pub(crate) fn push_tombstone(&self, t: Tombstone) {
         self.tombs.push(t);
-        self.bytes.fetch_add(64, Ordering::Relaxed);
+        // `bytes()` counts the stack's claimed slots (no shared write per
+        // delete); the model builds count here instead, so that `bytes()`
+        // adds no model-checked loads to every write's scenario.
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        self.bytes.fetch_add(TOMB_BYTES, Ordering::Relaxed);
     }
 
     /// R2, first half: claim the seal. Returns false if someone else did.
@@ -199,12 +208,17 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         self.seal_bound.load(Ordering::Acquire)
     }
 
-    /// Approximate size: run records are counted from the run's length (no
-    /// shared counter on the in-order path); the skiplist by the bytes of
-    /// its arena (its nodes with their inline payloads and towers, and the
-    /// unused tails of filled chunks); tombstones as they are added.
+    /// Approximate size: run records are counted from the run's length and
+    /// tombstones from the stack's claimed slots (no shared counter on the
+    /// in-order append and delete paths); the skiplist by the bytes of its
+    /// arena (its nodes with their inline payloads and towers, and the
+    /// unused tails of filled chunks).
     pub(crate) fn bytes(&self) -> usize {
-        self.run.len() * self.record_bytes + self.ooo.bytes() + self.bytes.load(Ordering::Relaxed)
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        let tombs = self.tombs.len() * TOMB_BYTES;
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        let tombs = 0; // counted in `bytes` by `push_tombstone`
+        self.run.len() * self.record_bytes + self.ooo.bytes() + self.bytes.load(Ordering::Relaxed) + tombs
     }
     /// Bytes of the skiplist's arena.
     pub(crate) fn ooo_bytes(&self) -> usize {
