@@ -28,7 +28,7 @@
 
 use super::dir::{Asc, Desc, Dir};
 use super::plan::{SeqSrc, Source, Span, ValSrc};
-use crate::query::snapshot::Snapshot;
+use crate::query::snapshot::{Order, Snapshot};
 use crate::{SeqNo, Timestamp};
 use std::mem::ManuallyDrop;
 
@@ -448,6 +448,44 @@ impl<T: Send + Sync + 'static> Cursor<T> {
             }
         }
         n - want
+    }
+}
+
+/// The cursors of a snapshot. Written here, beside the cursor they build,
+/// so that `snapshot.rs` does not import this file (the cursor owns a
+/// snapshot; a snapshot only hands itself over): no import circle in the
+/// query layer.
+impl<T: Send + Sync + 'static> Snapshot<T> {
+    /// A cursor over `lo ..= hi` (inclusive bounds; empty if `lo > hi`).
+    pub fn cursor(&self, lo: Timestamp, hi: Timestamp, order: Order) -> Cursor<T> {
+        Cursor::new(self.clone(), lo, hi, order == Order::Desc)
+    }
+
+    /// Like [`cursor`](Self::cursor), consuming the snapshot (no clone).
+    pub fn into_cursor(self, lo: Timestamp, hi: Timestamp, order: Order) -> Cursor<T> {
+        Cursor::new(self, lo, hi, order == Order::Desc)
+    }
+
+    /// Records in the half-open range `[t1, t2)`; empty if `t1 >= t2`.
+    pub fn range(&self, t1: Timestamp, t2: Timestamp, order: Order) -> Cursor<T> {
+        let b = crate::Bounds::half_open(t1, t2);
+        self.cursor(b.lo, b.hi, order)
+    }
+
+    /// Records with timestamp `>= t` (up to and including `i64::MAX`).
+    pub fn since(&self, t: Timestamp, order: Order) -> Cursor<T> {
+        self.cursor(t, Timestamp::MAX, order)
+    }
+
+    /// Records with timestamp `< t`.
+    pub fn until(&self, t: Timestamp, order: Order) -> Cursor<T> {
+        let b = crate::Bounds::until(t);
+        self.cursor(b.lo, b.hi, order)
+    }
+
+    /// Every visible record.
+    pub fn all(&self, order: Order) -> Cursor<T> {
+        self.cursor(Timestamp::MIN, Timestamp::MAX, order)
     }
 }
 

@@ -5,7 +5,6 @@ use std::ptr::NonNull;
 use crate::sync::Arc;
 
 use crate::manifest::{guard_into_arc, release_hold, strong_count_raw, Manifest, ManifestGuard};
-use crate::query::cursor::Cursor;
 use crate::query::plan::View;
 use crate::segment::{Page, Segment};
 use crate::{SeqNo, Timestamp};
@@ -262,38 +261,6 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
     /// The sequence watermark: the snapshot sees sequences `<=` this.
     pub fn watermark(&self) -> SeqNo {
         self.held.w
-    }
-
-    /// A cursor over `lo ..= hi` (inclusive bounds; empty if `lo > hi`).
-    pub fn cursor(&self, lo: Timestamp, hi: Timestamp, order: Order) -> Cursor<T> {
-        Cursor::new(self.clone(), lo, hi, order == Order::Desc)
-    }
-
-    /// Like [`cursor`](Self::cursor), consuming the snapshot (no clone).
-    pub fn into_cursor(self, lo: Timestamp, hi: Timestamp, order: Order) -> Cursor<T> {
-        Cursor::new(self, lo, hi, order == Order::Desc)
-    }
-
-    /// Records in the half-open range `[t1, t2)`; empty if `t1 >= t2`.
-    pub fn range(&self, t1: Timestamp, t2: Timestamp, order: Order) -> Cursor<T> {
-        let b = crate::Bounds::half_open(t1, t2);
-        self.cursor(b.lo, b.hi, order)
-    }
-
-    /// Records with timestamp `>= t` (up to and including `i64::MAX`).
-    pub fn since(&self, t: Timestamp, order: Order) -> Cursor<T> {
-        self.cursor(t, Timestamp::MAX, order)
-    }
-
-    /// Records with timestamp `< t`.
-    pub fn until(&self, t: Timestamp, order: Order) -> Cursor<T> {
-        let b = crate::Bounds::until(t);
-        self.cursor(b.lo, b.hi, order)
-    }
-
-    /// Every visible record.
-    pub fn all(&self, order: Order) -> Cursor<T> {
-        self.cursor(Timestamp::MIN, Timestamp::MAX, order)
     }
 
     /// Visits the visible payloads at exactly `ts`, in insertion order;
