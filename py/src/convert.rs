@@ -135,7 +135,13 @@ impl Drop for PyObj {
 /// and maintainer locks dropped before any re-attach), and the process is
 /// exiting anyway. Attaching from a thread that is not attached (the
 /// maintenance worker) also checks `Py_IsFinalizing` first and skips the
-/// work instead.
+/// work instead. The binding's calls that may run Python code (which may
+/// release and re-attach) are guarded the same way: releasing an object
+/// ([`decref`](interp::decref)), advancing `extend`'s input
+/// ([`iter_next`](interp::iter_next)), a Python `__index__`
+/// ([`number_index`](interp::number_index)) and `close()`'s collection
+/// ([`call0_discard`](interp::call0_discard)); docs/threading.md,
+/// "Shutdown", lists the calls pyo3 still makes itself.
 ///
 /// pyo3 keeps a per-thread "attached" count that `detach` resets; ours does
 /// not, so inside [`detach`] only code that does not rely on pyo3's notion
