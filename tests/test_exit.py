@@ -207,6 +207,97 @@ ITER_CASES = {
 }
 
 
+# Objects that are not payloads, released or run by a call while the
+# interpreter exits: the items of extend()'s input that the input made
+# itself (skipped timestamps, and the items before an error), the
+# exception of a skipped item, a Python generator as the input, a Python
+# __index__, and close()'s collection of unreachable readers (finalizers).
+# Before the fix, each was released or called inline through pyo3 ("C"
+# declarations; the forced unwind met pyo3's trampoline): on 3.11 every
+# case failed its test (at least one abort in 4 attempts).
+OBJ_PRELUDE = """
+from itertools import chain, repeat, starmap
+import warnings
+warnings.simplefilter("ignore")
+class Slow:
+    def __del__(self):
+        for _ in range(20):
+            time.sleep(0.001)  # re-attaches every millisecond
+class BadTs(Slow):
+    def __index__(self):
+        raise TypeError("not a timestamp")
+class PyTs:
+    def __init__(self, t):
+        self.t = t
+    def __index__(self):
+        time.sleep(0.0005)
+        return self.t
+"""
+
+OBJ_CASES = {
+    # Skipped items, made by the input (starmap: no Python frame of its own).
+    "extend_fresh_skipped": """
+        log = Timelog(maintenance="disabled")
+        def work():
+            t = 0
+            while True:
+                log.extend(chain(zip(starmap(BadTs, repeat((), 3)), repeat(1, 3)), [(t, 1)])); t += 1
+    """,
+    # The objects form: the object paired with a skipped timestamp.
+    "extend_fresh_objects_of_skipped": """
+        log = Timelog(maintenance="disabled")
+        def work():
+            t = 0
+            while True:
+                log.extend(chain([t], starmap(BadTs, repeat((), 2))), starmap(Slow, repeat((), 3))); t += 1
+    """,
+    "extend_generator": """
+        log = Timelog(maintenance="disabled")
+        def work():
+            t = 0
+            while True:
+                def g(t=t):
+                    for i in range(10):
+                        time.sleep(0.0005)
+                        yield (t + i, i)
+                log.extend(g()); t += 10
+    """,
+    "python_index": """
+        log = Timelog(maintenance="disabled")
+        def work():
+            t = 0
+            while True:
+                log.extend([(PyTs(t + i), i) for i in range(10)]); t += 10
+    """,
+    "close_collects_readers": """
+        import gc
+        gc.disable()  # only close() collects
+        def work():
+            while True:
+                log = Timelog(maintenance="disabled")
+                box = Slow()
+                log.append(1, box)
+                log.append(2, "keep")
+                it = log.all()
+                box.ref = it
+                log.delete_range(1, 2)
+                log.compact()
+                del it, box
+                log.close()
+    """,
+}
+
+
+@pytest.mark.parametrize("case", sorted(OBJ_CASES))
+def test_exit_with_daemon_threads_releasing_or_running_non_payload_objects(case):
+    for attempt in range(4):
+        proc = _run(OBJ_PRELUDE + textwrap.dedent(OBJ_CASES[case]))
+        assert proc.returncode == 0, (
+            f"{case}, attempt {attempt}: exit code {proc.returncode} (-6/134 = abort)\n{proc.stderr[-2000:]}"
+        )
+        assert "FATAL" not in proc.stderr and "Fatal Python error" not in proc.stderr, proc.stderr[-2000:]
+
+
 @pytest.mark.parametrize("case", sorted(ITER_CASES))
 def test_exit_with_daemon_threads_releasing_payloads_in_iterator_calls(case):
     for attempt in range(4):

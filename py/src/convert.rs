@@ -135,7 +135,13 @@ impl Drop for PyObj {
 /// and maintainer locks dropped before any re-attach), and the process is
 /// exiting anyway. Attaching from a thread that is not attached (the
 /// maintenance worker) also checks `Py_IsFinalizing` first and skips the
-/// work instead.
+/// work instead. The binding's calls that may run Python code (which may
+/// release and re-attach) are guarded the same way: releasing an object
+/// ([`decref`](interp::decref)), advancing `extend`'s input
+/// ([`iter_next`](interp::iter_next)), a Python `__index__`
+/// ([`number_index`](interp::number_index)) and `close()`'s collection
+/// ([`call0_discard`](interp::call0_discard)); docs/threading.md,
+/// "Shutdown", lists the calls pyo3 still makes itself.
 ///
 /// pyo3 keeps a per-thread "attached" count that `detach` resets; ours does
 /// not, so inside [`detach`] only code that does not rely on pyo3's notion
@@ -155,6 +161,9 @@ pub mod interp {
             pub(super) fn PyEval_RestoreThread(tstate: *mut ffi::PyThreadState);
             pub(super) fn PyGILState_Ensure() -> ffi::PyGILState_STATE;
             pub(super) fn Py_DecRef(o: *mut ffi::PyObject);
+            pub(super) fn PyIter_Next(o: *mut ffi::PyObject) -> *mut ffi::PyObject;
+            pub(super) fn PyNumber_Index(o: *mut ffi::PyObject) -> *mut ffi::PyObject;
+            pub(super) fn PyObject_CallNoArgs(o: *mut ffi::PyObject) -> *mut ffi::PyObject;
             #[cfg(not(Py_3_13))]
             pub(super) fn _Py_IsFinalizing() -> std::os::raw::c_int;
         }
@@ -189,6 +198,62 @@ pub mod interp {
         // (CPython < 3.14 ends a thread that re-attaches during
         // finalization that way) and reach `guard`.
         unsafe { raw::Py_DecRef(p) };
+        std::mem::forget(guard);
+    }
+
+    /// `PyIter_Next(it)` (the next item as a new reference, NULL at the end
+    /// or on error), guarded like [`decref`]: the iterator may run Python
+    /// code (a generator) that re-attaches while the interpreter exits.
+    ///
+    /// # Safety
+    ///
+    /// The thread is attached and `it` is a live iterator object.
+    pub unsafe fn iter_next(it: *mut ffi::PyObject) -> *mut ffi::PyObject {
+        let guard = HangOnUnwind;
+        // SAFETY: C API: PyIter_Next needs an attached thread and an
+        // iterator (this function's contract); declared "C-unwind" so that
+        // pthread_exit's forced unwind may cross it and reach `guard`.
+        let r = unsafe { raw::PyIter_Next(it) };
+        std::mem::forget(guard);
+        r
+    }
+
+    /// `PyNumber_Index(o)` (a new reference, or NULL with an exception),
+    /// guarded like [`decref`]: `__index__` may be Python code.
+    ///
+    /// # Safety
+    ///
+    /// The thread is attached and `o` is a live object.
+    pub unsafe fn number_index(o: *mut ffi::PyObject) -> *mut ffi::PyObject {
+        let guard = HangOnUnwind;
+        // SAFETY: C API: PyNumber_Index needs an attached thread and a live
+        // object (this function's contract); "C-unwind" as above.
+        let r = unsafe { raw::PyNumber_Index(o) };
+        std::mem::forget(guard);
+        r
+    }
+
+    /// Calls `f()` and releases the result (an error is cleared): guarded
+    /// like [`decref`], for calls that run arbitrary Python code (a
+    /// collection's finalizers).
+    ///
+    /// # Safety
+    ///
+    /// The thread is attached and `f` is a live callable.
+    pub unsafe fn call0_discard(f: *mut ffi::PyObject) {
+        let guard = HangOnUnwind;
+        // SAFETY: C API: PyObject_CallNoArgs needs an attached thread and a
+        // live callable (this function's contract); it returns a new
+        // reference or NULL with an exception set, which PyErr_Clear drops
+        // (no code of ours runs in between). "C-unwind" as above.
+        unsafe {
+            let r = raw::PyObject_CallNoArgs(f);
+            if r.is_null() {
+                ffi::PyErr_Clear();
+            } else {
+                raw::Py_DecRef(r);
+            }
+        }
         std::mem::forget(guard);
     }
 
@@ -370,10 +435,13 @@ fn coerce_slow(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     if obj.hasattr("__index__")? {
         // operator.index semantics: CPython's own TypeError when __index__
         // returns a non-int ("__index__ returned non-int (type str)").
-        // SAFETY: C API: PyNumber_Index needs an attached thread (`obj` is
-        // bound) and a live object; it returns a new reference or NULL with
-        // an exception set, which is what `from_owned_ptr_or_err` takes.
-        let i = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyNumber_Index(obj.as_ptr()))? };
+        // `interp::number_index`: `__index__` may be Python code that
+        // re-attaches while the interpreter exits (see `interp`).
+        // SAFETY: C API: `interp::number_index`'s contract and
+        // PyNumber_Index's: an attached thread (`obj` is bound) and a live
+        // object; it returns a new reference or NULL with an exception set,
+        // which is what `from_owned_ptr_or_err` takes.
+        let i = unsafe { Bound::from_owned_ptr_or_err(py, interp::number_index(obj.as_ptr()))? };
         return i.extract::<i64>().map_err(|_| overflow(&i));
     }
     Err(PyTypeError::new_err(format!(

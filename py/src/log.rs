@@ -227,6 +227,34 @@ enum BulkObjects<'py> {
     Tuple(Bound<'py, PyTuple>),
 }
 
+/// Holds `b` as a [`PyObj`]: its last reference is released through
+/// `interp::decref` (see `extend`).
+fn own(b: Bound<'_, PyAny>) -> PyObj {
+    PyObj::new(b.unbind())
+}
+
+/// The next item of `it` (held as a [`PyObj`]), `None` at the end. The
+/// iterator may run Python code (a generator): it is advanced through
+/// `interp::iter_next`, which parks a daemon thread that the interpreter
+/// terminates at exit instead of aborting the process.
+fn next_item(it: &Bound<'_, pyo3::types::PyIterator>) -> PyResult<Option<PyObj>> {
+    let py = it.py();
+    // SAFETY: `interp::iter_next`'s contract: attached (`it` is a `Bound`)
+    // and `it` is a live iterator (a `PyIterator`). It returns a new
+    // reference (owned by the `Py` built from it) or NULL, at the end (no
+    // exception set) or on error (exception set: `PyErr::take`).
+    let p = unsafe { interp::iter_next(it.as_ptr()) };
+    if p.is_null() {
+        return match PyErr::take(py) {
+            Some(e) => Err(e),
+            None => Ok(None),
+        };
+    }
+    // SAFETY: `Bound::from_owned_ptr`'s contract: attached, `p` is a non-null new
+    // reference (checked above), ownership passed to the `Py`.
+    Ok(Some(PyObj::new(unsafe { Bound::from_owned_ptr(py, p) }.unbind())))
+}
+
 /// The converted `start`, `stop` of a slice (`None` for an open end).
 fn slice_bounds(s: &Bound<'_, PySlice>) -> PyResult<(Option<i64>, Option<i64>)> {
     let conv = |v: Bound<'_, PyAny>| if v.is_none() { Ok(None) } else { coerce_ts(&v).map(Some) };
@@ -331,13 +359,19 @@ impl PyTimelog {
         }
         let mut batch: Vec<(i64, PyObj)> = Vec::new();
         let mut skipped = 0u64;
-        let mut take = |t: &Bound<'_, PyAny>, obj: Bound<'_, PyAny>, batch: &mut Vec<(i64, PyObj)>| -> PyResult<()> {
-            match coerce_ts(t) {
+        // Every object taken from the caller's iterables is held as a
+        // `PyObj` (see `own`), the skipped errors too: the last reference to
+        // one (an object the iterable made) is released through
+        // `interp::decref`, so a `__del__` that re-attaches while the
+        // interpreter exits parks a daemon thread instead of aborting the
+        // process (docs/threading.md, "Shutdown").
+        let mut take = |t: &PyObj, obj: PyObj, batch: &mut Vec<(i64, PyObj)>| -> PyResult<()> {
+            match coerce_ts(&t.bind(py)) {
                 Ok(ts) => {
                     // The engine's floor rule, item by item: a record below
                     // the floor raises before any warning or count.
                     st.log.check_floor(ts).map_err(err)?;
-                    batch.push((ts, PyObj::new(obj.unbind())));
+                    batch.push((ts, obj));
                     Ok(())
                 }
                 // Skipped, as in the C package: a timestamp that is not an
@@ -350,6 +384,7 @@ impl PyTimelog {
                             || e.is_instance_of::<pyo3::exceptions::PyOverflowError>(py)) =>
                 {
                     skipped += 1;
+                    drop(PyObj::new(e.into_value(py).into_any()));
                     Ok(())
                 }
                 Err(e) => Err(e),
@@ -369,11 +404,11 @@ impl PyTimelog {
                 // (a sequence that shrank during the call, or unsized
                 // iterables of different lengths) is an error, never a
                 // silent truncation.
-                let mut ts_it = items.try_iter()?;
-                let mut obj_it = objs.try_iter()?;
+                let ts_it = items.try_iter()?;
+                let obj_it = objs.try_iter()?;
                 let mut i = 0usize;
                 loop {
-                    match (ts_it.next().transpose()?, obj_it.next().transpose()?) {
+                    match (next_item(&ts_it)?, next_item(&obj_it)?) {
                         (Some(t), Some(o)) => take(&t, o, &mut batch)?,
                         (None, None) => break,
                         (t, _) => {
@@ -392,16 +427,17 @@ impl PyTimelog {
                 if let Ok(n) = items.len() {
                     batch = batch_with_capacity(&st.log, n)?;
                 }
-                for item in items.try_iter()? {
-                    let item = item?;
+                let it = items.try_iter()?;
+                while let Some(item) = next_item(&it)? {
+                    let item = item.bind(py);
                     let pair = match item.cast::<PyTuple>() {
-                        Ok(t) if t.len() == 2 => (t.get_item(0)?, t.get_item(1)?),
+                        Ok(t) if t.len() == 2 => (own(t.get_item(0)?), own(t.get_item(1)?)),
                         Ok(_) => return Err(PyValueError::new_err("extend() expects (ts, obj) pairs")),
                         Err(_) => {
                             let seq = item.cast::<pyo3::types::PySequence>();
                             match seq {
                                 Ok(s) if !item.is_instance_of::<pyo3::types::PyString>() && s.len()? == 2 => {
-                                    (s.get_item(0)?, s.get_item(1)?)
+                                    (own(s.get_item(0)?), own(s.get_item(1)?))
                                 }
                                 _ => return Err(PyValueError::new_err("extend() expects (ts, obj) pairs")),
                             }
@@ -899,7 +935,13 @@ impl PyTimelog {
             // Readers in unreachable cycles pin the log until a collection
             // frees them (docs/threading.md, "Garbage collection"). The
             // finalizers it runs may close or reopen this log: look again.
-            let _ = py.import("gc").and_then(|gc| gc.call_method0("collect"));
+            // Through `interp`: the collection runs finalizers, whose
+            // Python code may re-attach while the interpreter exits.
+            if let Ok(collect) = py.import("gc").and_then(|gc| gc.getattr("collect")) {
+                // SAFETY: `interp::call0_discard`'s contract: attached
+                // (`py`) and `collect` is a live callable (bound above).
+                unsafe { interp::call0_discard(collect.as_ptr()) };
+            }
             st = self.state();
         }
         // Detached: the engine refuses while readers are pinned
