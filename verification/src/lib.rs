@@ -123,6 +123,15 @@ fn dfs(threads: &[Vec<Op>], obs: &[Observed], pos: &mut Vec<usize>, order: &mut 
     false
 }
 
+/// Width of a shuttle writer's lane: writer `t` writes only timestamps in
+/// `t * LANE .. (t + 1) * LANE` (see [`check_lanes`]).
+pub const LANE: Ts = 1000;
+
+/// The lane of `ts`: the writer thread that may write it ([`check_lanes`]).
+pub fn lane(ts: Ts) -> usize {
+    (ts / LANE) as usize
+}
+
 /// Oracle for larger (shuttle) histories where each writer thread `t` only
 /// touches its own *lane* of timestamps (`lane(ts) == t`, deletes included),
 /// so a view splits into one independent part per thread. Each snapshot

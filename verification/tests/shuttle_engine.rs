@@ -15,12 +15,6 @@ use shuttle::thread;
 use timelog::{BusyPolicy, Config, MaintenanceMode, Order, Timelog, WriteStatus};
 use timelog_verification::*;
 
-const LANE: Ts = 1000;
-
-fn lane(ts: Ts) -> usize {
-    (ts / LANE) as usize
-}
-
 /// One writer's program in lane `t`: in-order and out-of-order appends, a
 /// bulk write, a range delete, a re-insert at a deleted timestamp. Returns
 /// the history (in program order) and the observations of its own

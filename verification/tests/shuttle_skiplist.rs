@@ -13,12 +13,6 @@ use shuttle::thread;
 use timelog::{Order, Timelog};
 use timelog_verification::*;
 
-const LANE: Ts = 1000;
-
-fn lane(ts: Ts) -> usize {
-    (ts / LANE) as usize
-}
-
 /// Writer `t`: an in-order record, then late records in its lane (each
 /// lands in the skiplist unless the run's tail is below it), a snapshot.
 fn writer(log: &Timelog<Id>, t: usize) -> (Vec<Op>, Vec<Observed>) {
