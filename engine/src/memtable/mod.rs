@@ -17,7 +17,7 @@
 pub(crate) mod ooo;
 pub(crate) mod run;
 
-use crate::sync::{stat, Arc, AtomicBool, AtomicU64, AtomicUsize, Backoff, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Backoff, Ordering};
 use crate::tombstone::{TombStack, Tombstone};
 use crate::{SeqNo, Timestamp};
 pub(crate) use run::{Run, RunSlice};
@@ -39,11 +39,11 @@ pub(crate) struct Memtable<T> {
     /// `u64::MAX` until sealed and drained; then the greatest sequence any
     /// record of this memtable can have (R2).
     seal_bound: AtomicU64,
-    /// Size heuristics deciding when to seal: any value is safe (std atomics
-    /// in every build, see `sync::stat`). Only the model builds add to it
-    /// (tombstones, see `push_tombstone`); std builds count the run, the
-    /// arena and the tombstone stack directly and it stays 0 there.
-    bytes: stat::AtomicUsize,
+    /// Model builds only: the tombstones' share of the size heuristic (std
+    /// builds read it from the stack's claimed slots, see `bytes()`). Any
+    /// value is safe (a std atomic in every build, see `sync::stat`).
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    tomb_bytes: crate::sync::stat::AtomicUsize,
     /// Published with the insert it counts; readers skip the index while it
     /// is 0, which is safe because every record a snapshot may see was
     /// counted before its commit (R5).
@@ -94,7 +94,8 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             writers: crossbeam_utils::CachePadded::new(AtomicUsize::new(0)),
             sealed: AtomicBool::new(false),
             seal_bound: AtomicU64::new(u64::MAX),
-            bytes: stat::AtomicUsize::new(0),
+            #[cfg(any(timelog_loom, timelog_shuttle))]
+            tomb_bytes: crate::sync::stat::AtomicUsize::new(0),
             ooo_len: AtomicUsize::new(0),
             ooo_max_seq: AtomicU64::new(0),
             record_bytes: 16 + std::mem::size_of::<T>(),
@@ -170,7 +171,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         // delete); the model builds count here instead, so that `bytes()`
         // adds no model-checked loads to every write's scenario.
         #[cfg(any(timelog_loom, timelog_shuttle))]
-        self.bytes.fetch_add(TOMB_BYTES, Ordering::Relaxed);
+        self.tomb_bytes.fetch_add(TOMB_BYTES, Ordering::Relaxed);
     }
 
     /// R2, first half: claim the seal. Returns false if someone else did.
@@ -217,8 +218,8 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         #[cfg(not(any(timelog_loom, timelog_shuttle)))]
         let tombs = self.tombs.len() * TOMB_BYTES;
         #[cfg(any(timelog_loom, timelog_shuttle))]
-        let tombs = 0; // counted in `bytes` by `push_tombstone`
-        self.run.len() * self.record_bytes + self.ooo.bytes() + self.bytes.load(Ordering::Relaxed) + tombs
+        let tombs = self.tomb_bytes.load(Ordering::Relaxed);
+        self.run.len() * self.record_bytes + self.ooo.bytes() + tombs
     }
     /// Bytes of the skiplist's arena.
     pub(crate) fn ooo_bytes(&self) -> usize {
