@@ -31,7 +31,7 @@ done
 args=()
 [[ -n $features ]] && args=(--config-settings "build-args=--features $features")
 "$vpy" -m pip install -q --disable-pip-version-check --no-build-isolation --force-reinstall --no-deps "${args[@]}" .
-"$vpy" -m pytest tests -q -p no:cacheprovider
+"$vpy" -m pytest ${PYTEST_ARGS:-tests} -q -p no:cacheprovider
 echo "=== python -m timelog (demo smoke run) on $name"
 abs_vpy=$PWD/$vpy
 (cd "${TMPDIR:-/tmp}" && "$abs_vpy" -m timelog --events 50000 > /dev/null)

@@ -1,14 +1,17 @@
 """Garbage collection of logs, iterators, spans and object views (issue 11,
 defect 4).
 
-The log and its readers report to the cycle collector the payloads that only
-they hold (``__traverse__``), and drop them when the collector clears a
-cycle (``__clear__``). A payload held by parts several owners share is
-reported by none of them: the collector then keeps it, which is safe, where
-reporting it twice would not be. So a cycle through a reader whose snapshot
-shares the log's parts is kept (intact) until the reader is closed — the
-known gap, pinned below with its reason in docs/threading.md; ``close()``
-collects before it refuses.
+The log's current data is reported to the cycle collector by one node (the
+log's collector root) that the log and every reader of it reference, through
+a link per reader stripe; a reader reports, itself, the payloads only its
+snapshot holds (``__traverse__``), and everything drops its data when the
+collector clears a cycle (``__clear__``). So every payload is reported once,
+by an object that is reachable whenever anything that can return the payload
+is: cycles through payloads are collected whoever shares the parts — the log,
+iterators (partially consumed, reversed, two of one snapshot), page spans,
+objects views, Arrow streams — and nothing reachable is ever cleared
+(docs/threading.md, "Garbage collection"). ``close()`` collects before it
+refuses.
 """
 
 from __future__ import annotations
@@ -183,9 +186,9 @@ def test_span_and_objects_view_in_a_cycle():
 
 def test_traverse_reports_no_more_references_than_exist():
     # A payload held by a segment that the log and an iterator share is
-    # reported by neither (reporting it by both would make the collector
-    # see more references than the payload has): it survives collection
-    # while the iterator lives, and everything stays readable.
+    # reported once, by the log's root (reporting it by both would make the
+    # collector see more references than the payload has): with the log
+    # reachable it survives collection, and everything stays readable.
     log = Timelog(maintenance="disabled")
     box = Box()
     log.append(1, box)
@@ -287,11 +290,10 @@ def test_close_still_refuses_a_reachable_reader_and_says_what_to_do():
 
 @needs_proc
 def test_cycle_through_an_iterator_sharing_the_logs_parts_is_kept_until_the_iterator_is_closed():
-    # The known gap (docs/threading.md, "Garbage collection"): log -> payload
-    # -> (log, iterator), the iterator's snapshot sharing the log's segment.
-    # Neither the log nor the iterator may report the shared payload, so the
-    # collector keeps the whole cycle, intact, and the worker runs on; once
-    # the iterator is closed, the next collection frees it all and the
+    # log -> payload -> (log, iterator), the iterator's snapshot sharing the
+    # log's segment, and the iterator still reachable from outside (`keep`):
+    # the collector keeps the whole cycle, intact, and the worker runs on;
+    # once the iterator is closed, the next collection frees it all and the
     # worker stops.
     gc.collect()
     before = _tasks()
@@ -358,3 +360,76 @@ def test_reachable_log_keeps_shared_payloads_of_a_garbage_iterator_intact():
     assert [ts for ts, _ in b.ref] == [1, 2]
     b.ref.close()
     log.close()
+
+
+def _readers(log, kind):
+    """Readers of `log` whose snapshots share the log's current parts."""
+    if kind == "iterator":
+        return [log.all()]
+    if kind == "partial":
+        it = log.all()
+        next(it)
+        return [it]
+    if kind == "reversed":
+        it = log.all()
+        return [it, reversed(it), reversed(reversed(it))]
+    if kind == "two_of_one_snapshot":
+        it = log.all()
+        return [it, it.view()]
+    if kind == "span":
+        spans = log.views()
+        span = next(spans)
+        return [spans, span, span.objects()]
+    if kind == "arrow":
+        return [log.arrow()]
+    raise AssertionError(kind)
+
+
+@needs_proc
+@pytest.mark.parametrize("kind", ["iterator", "partial", "reversed", "two_of_one_snapshot", "span", "arrow"])
+def test_cycle_through_readers_sharing_the_logs_parts_is_collected(kind):
+    # The former gap: log -> payload -> (log, readers), the readers'
+    # snapshots sharing the log's parts (segment and memtable), every name
+    # dropped. The whole cycle is collected and the worker thread stops.
+    gc.collect()
+    before = _tasks()
+    log = Timelog(maintenance="background")
+    assert _wait(lambda: _tasks() == before + 1), "the worker thread started"
+    box = Box()
+    log.append(1, box)
+    log.append(2, "two")
+    log.flush()
+    log.append(3, Box(box))
+    readers = _readers(log, kind)
+    box.ref = (log, readers)
+    wlog, wbox = weakref.ref(log), weakref.ref(box)
+    wreaders = [weakref.ref(r) for r in readers if type(r).__weakrefoffset__]
+    del log, box, readers
+    _collect()
+    assert wlog() is None and wbox() is None
+    assert all(w() is None for w in wreaders)
+    assert _wait(lambda: _tasks() == before), f"the worker thread stopped ({_tasks()} threads, {before} before)"
+
+
+@pytest.mark.parametrize("kind", ["iterator", "partial", "reversed", "two_of_one_snapshot", "span", "arrow"])
+def test_a_reachable_reader_keeps_a_garbage_logs_data_intact(kind):
+    # The log is garbage (a cycle through its payload) while readers of it
+    # stay reachable: nothing is cleared, and the readers read it all.
+    log = Timelog(maintenance="disabled")
+    box = Box(log)
+    box.tag = "payload"
+    log.append(1, box)
+    log.append(2, "two")
+    log.flush()
+    readers = _readers(log, kind)
+    wlog, wbox = weakref.ref(log), weakref.ref(box)
+    del log, box
+    _collect()
+    assert wlog() is not None and wbox() is not None
+    assert wbox().tag == "payload" and wbox().ref is wlog()
+    assert [b for _, b in wlog().all()][0] is wbox()
+    if kind == "span":
+        assert readers[2].copy()[0] is wbox()
+    del readers
+    _collect()
+    assert wlog() is None and wbox() is None

@@ -281,26 +281,11 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         &self.pins
     }
 
-    /// Visits every payload that only the current manifest holds (see
-    /// `Timelog::for_each_owned_payload`): nothing if anyone else (a
-    /// snapshot, a one-shot read, a maintainer) holds the manifest itself.
-    pub(crate) fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
+    /// Visits every payload the current manifest's parts hold, each part
+    /// once, whoever else shares them (see `Timelog::for_each_payload`).
+    pub(crate) fn for_each_payload(&self, f: &mut dyn FnMut(&T)) {
         let m = self.cell.load();
-        // The cell's own reference; under the model checkers a load also
-        // takes one.
-        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-        let own = 1;
-        #[cfg(any(timelog_loom, timelog_shuttle))]
-        let own = 2;
-        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-        let count = Arc::strong_count(&*m);
-        #[cfg(any(timelog_loom, timelog_shuttle))]
-        let count = Arc::strong_count(&m);
-        // Nor any snapshot: those hold the manifest without a reference
-        // count (R9, "Holds").
-        if count == own && m.holds.total() == 0 {
-            crate::query::snapshot::visit_owned_parts(&m, f);
-        }
+        crate::query::snapshot::visit_parts(&m, false, f);
     }
 }
 

@@ -603,19 +603,26 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         ForkGuard { log: self, maint: Some(maint), restart }
     }
 
-    /// Visits every payload that only this log's current state holds: the
-    /// records of the memtables and segments of the current manifest that
-    /// no snapshot, other manifest or maintenance step also references.
-    /// Shared parts are skipped (their payloads are not reported), so a
-    /// payload is reported by at most one owner — what a cycle collector
-    /// needs of its traversal (Python's `tp_traverse`). Takes no lock and
-    /// allocates nothing on the payload side; it may run while writers and
-    /// maintainers work (it then reports a subset).
-    pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
+    /// Visits every payload the parts of the log's current state hold: the
+    /// records of every memtable and segment of the current manifest, each
+    /// part once, whether or not snapshots share it — one visit per
+    /// reference the current manifest's parts own. Parts that only older
+    /// manifests (snapshots, maintenance steps in flight) hold are not
+    /// visited: a snapshot reports those it alone holds
+    /// ([`Snapshot::for_each_owned_payload`](crate::Snapshot::for_each_owned_payload)).
+    ///
+    /// For a cycle collector's traversal (Python's `tp_traverse`): the
+    /// binding reports these from one collector node that every reader of
+    /// the log references, so a payload is reported once and its reporter
+    /// is reachable whenever any holder of the log's data is. Takes no lock
+    /// and allocates nothing; it may run while writers and maintainers
+    /// work (records being appended meanwhile may or may not be visited;
+    /// nothing is visited twice).
+    pub fn for_each_payload(&self, f: &mut dyn FnMut(&T)) {
         if self.inner.closed.load(Ordering::Acquire) {
             return;
         }
-        self.inner.catalog.for_each_owned_payload(f);
+        self.inner.catalog.for_each_payload(f);
     }
 
     /// Drops everything the log holds and marks it closed, like

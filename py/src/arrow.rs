@@ -48,6 +48,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyCapsule, PyFloat, PyInt, PyString, PyTuple};
 use pyo3::Borrowed;
+use pyo3::{PyTraverseError, PyVisit};
 
 use timelog::{Order, PageSpan, Snapshot, TimeUnit};
 
@@ -474,15 +475,17 @@ pub struct PyArrowStream {
     source: Source,
     payloads: Payloads,
     rows: usize,
+    /// The log's collector link (`crate::gc`): exports read the payloads.
+    link: Option<PyObj>,
 }
 
 impl PyArrowStream {
-    pub(crate) fn new(source: Source, payloads: Payloads, rows: isize) -> PyResult<Self> {
+    pub(crate) fn new(source: Source, payloads: Payloads, rows: isize, link: Option<PyObj>) -> PyResult<Self> {
         let rows = usize::try_from(rows)
             .ok()
             .filter(|&r| r > 0)
             .ok_or_else(|| PyValueError::new_err(format!("batch_rows must be > 0, got {rows}")))?;
-        Ok(Self { source, payloads, rows })
+        Ok(Self { source, payloads, rows, link })
     }
 }
 
@@ -519,6 +522,16 @@ impl PyArrowStream {
         let kind = decide(py, &self.source.plan(), self.payloads)?;
         let s = FFI_ArrowSchema::try_from(schema_of(self.source.unit(), kind).as_ref()).map_err(arrow_err)?;
         capsule(py, s, c"arrow_schema")
+    }
+
+    /// Reports the log's collector link (`crate::gc`). The payloads only
+    /// this stream's snapshot holds are not reported: a cycle through them
+    /// is kept (never cleared) until the stream goes.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        match &self.link {
+            Some(l) => visit.call(l.as_py()),
+            None => Ok(()),
+        }
     }
 
     fn __repr__(&self) -> String {

@@ -600,7 +600,7 @@ fn missing(fname: &str, name: &str) -> PyErr {
 /// A new `TimelogIter` over `b` in `order`, as a new reference.
 fn new_iter(py: Python<'_>, log: &PyTimelog, b: Bounds, order: Order) -> PyResult<*mut ffi::PyObject> {
     let snap = log.state().log.snapshot().map_err(err)?;
-    Ok(Bound::new(py, PyTimelogIter::new(snap, b.lo, b.hi, order))?.into_ptr())
+    Ok(Bound::new(py, PyTimelogIter::new(snap, b.lo, b.hi, order, log.gc_link(py)))?.into_ptr())
 }
 
 /// `range(t1, t2, *, reverse=False)`: the vectorcall entry point.

@@ -46,12 +46,18 @@ struct IterState {
     taken: usize,
     /// The last two tuples `__next__` returned, for reuse (see [`Recycler`]).
     spare: Recycler,
+    /// The log's collector link (`crate::gc`), held with the snapshot and
+    /// released with it (an exhausted or closed iterator no longer ties
+    /// the log's data to itself). A `PyObj`, so that it is released safely
+    /// from the `tp_iternext` slot (see [`iternext`]).
+    link: Option<PyObj>,
 }
 
 impl IterState {
-    fn new(cursor: Option<Cursor<PyObj>>, lo: i64, hi: i64, order: Order) -> Self {
+    fn new(cursor: Option<Cursor<PyObj>>, lo: i64, hi: i64, order: Order, link: Option<PyObj>) -> Self {
         let total = cursor.as_ref().map_or(0, |c| c.remaining());
-        IterState { cursor, lo, hi, order, total, skip: 0, taken: 0, spare: Recycler::default() }
+        let link = cursor.as_ref().and(link);
+        IterState { cursor, lo, hi, order, total, skip: 0, taken: 0, spare: Recycler::default(), link }
     }
 
     /// The snapshot, while the iterator is not exhausted or closed.
@@ -63,12 +69,16 @@ impl IterState {
     /// caller to drop once ownership is given back (they may hold the last
     /// reference to a payload, whose `__del__` could use this iterator).
     fn release(&mut self) -> Released {
-        Released(self.cursor.take(), std::mem::take(&mut self.spare))
+        Released(self.cursor.take(), std::mem::take(&mut self.spare), self.link.take())
     }
 }
 
 /// What [`IterState::release`] took out; dropped after ownership ends.
-struct Released(#[allow(dead_code)] Option<Cursor<PyObj>>, #[allow(dead_code)] Recycler);
+struct Released(
+    #[allow(dead_code)] Option<Cursor<PyObj>>,
+    #[allow(dead_code)] Recycler,
+    #[allow(dead_code)] Option<PyObj>,
+);
 
 /// Reuse of result tuples in `__next__`, as CPython's own `zip`,
 /// `enumerate` and `dict.items()` iterators do.
@@ -315,14 +325,15 @@ pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTup
 }
 
 impl PyTimelogIter {
-    pub(crate) fn new(snap: Snapshot<PyObj>, lo: i64, hi: i64, order: Order) -> Self {
+    pub(crate) fn new(snap: Snapshot<PyObj>, lo: i64, hi: i64, order: Order, link: PyObj) -> Self {
         let cursor = snap.into_cursor(lo, hi, order);
-        Self::from_state(IterState::new(Some(cursor), lo, hi, order))
+        Self::from_state(IterState::new(Some(cursor), lo, hi, order, Some(link)))
     }
 
     fn from_state(mut st: IterState) -> Self {
         if st.cursor.as_ref().is_some_and(|c| c.remaining() == 0) {
             st.cursor = None;
+            st.link = None;
         }
         Self { busy: AtomicBool::new(false), st: UnsafeCell::new(st) }
     }
@@ -476,8 +487,9 @@ impl PyTimelogIter {
             Order::Desc => Order::Asc,
         };
         let remaining = st.cursor.as_ref().map_or(0, |c| c.remaining());
+        let link = st.link.clone();
         let Some(snap) = st.snapshot().filter(|_| remaining > 0).cloned() else {
-            return Ok(PyTimelogIter::from_state(IterState::new(None, st.lo, st.hi, rev)));
+            return Ok(PyTimelogIter::from_state(IterState::new(None, st.lo, st.hi, rev, None)));
         };
         // What this iterator has not yielded yet are the records at
         // positions [pos, pos + remaining) of its walk, `pos` = skip +
@@ -490,7 +502,7 @@ impl PyTimelogIter {
         debug_assert_eq!(cursor.remaining(), total, "the same range of the same snapshot");
         Cursor::skip(&mut cursor, skip);
         cursor.truncate(remaining);
-        let mut rst = IterState::new(Some(cursor), lo, hi, rev);
+        let mut rst = IterState::new(Some(cursor), lo, hi, rev, link);
         rst.total = total;
         rst.skip = skip;
         Ok(PyTimelogIter::from_state(rst))
@@ -506,8 +518,9 @@ impl PyTimelogIter {
             Some(s) => s.page_spans(st.lo, st.hi),
             None => Vec::new(),
         };
+        let link = st.link.clone();
         drop(own);
-        Ok(PyPageSpanIter::new(spans))
+        Ok(PyPageSpanIter::new(spans, link))
     }
 
     /// Releases the iterator's snapshot (its pin on the log) early. Idempotent.
@@ -550,13 +563,17 @@ impl PyTimelogIter {
         Ok(false)
     }
 
-    /// Reports the spare tuples and the payloads only this iterator's
-    /// snapshot holds (see `Snapshot::for_each_owned_payload`). Skipped
-    /// while a call owns the iterator (a collection triggered inside it):
-    /// reporting less is safe, the collector then keeps the objects.
+    /// Reports the log's collector link (`crate::gc`), the spare tuples and
+    /// the payloads only this iterator's snapshot holds (see
+    /// `Snapshot::for_each_owned_payload`). The state is skipped while a
+    /// call owns the iterator (a collection triggered inside it): reporting
+    /// less is safe, the collector then keeps the objects.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         let Some(mut own) = self.try_own() else { return Ok(()) };
         let st = own.st();
+        if let Some(l) = &st.link {
+            visit.call(l.as_py())?;
+        }
         for t in st.spare.slots.iter().flatten() {
             visit.call(t)?;
         }

@@ -16,6 +16,7 @@ mod arrow;
 mod config;
 mod convert;
 mod fast;
+mod gc;
 mod iter;
 pub(crate) mod log;
 mod stats;

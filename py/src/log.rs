@@ -14,6 +14,7 @@ use timelog::{Bounds, Config, Counter, Hooks, MaintenanceMode, Order, Timelog};
 
 use crate::config;
 use crate::convert::{coerce_ts, deferred, err, interp, write_result, PyObj};
+use crate::gc::Gc;
 use crate::iter::PyTimelogIter;
 use crate::views::PyPageSpanIter;
 
@@ -101,16 +102,48 @@ impl Wait<'_> {
     }
 }
 
-#[pyclass(frozen, subclass, weakref, name = "Timelog", module = "timelog._timelog")]
-pub struct PyTimelog {
-    /// The current state: always one of the states in `states`.
+/// A log's engine states: the current one and every one it has had.
+pub(crate) struct States {
+    /// The current state: always one of the states in `list`.
     cur: AtomicPtr<State>,
     /// Every state this log has had, the current one last. `reopen()` and
     /// `configure()` (rare, and only on a closed log) push a new one; none
-    /// is freed before the log itself, so `state()` hands out a plain
-    /// reference after a single atomic load — no reference count, no
-    /// hazard slot on the per-call paths.
-    states: Mutex<Vec<Arc<State>>>,
+    /// is freed before the log itself (and its collector root, which
+    /// shares this), so `current()` hands out a plain reference after a
+    /// single atomic load — no reference count, no hazard slot on the
+    /// per-call paths.
+    list: Mutex<Vec<Arc<State>>>,
+}
+
+impl States {
+    #[inline]
+    pub(crate) fn current(&self) -> &State {
+        // SAFETY: std's `*const T` dereference contract (non-null, aligned,
+        // pointing to a live `T` for the returned lifetime, no `&mut`
+        // alias): `cur` only ever holds `Arc::as_ptr` of a state pushed on
+        // `self.list`, a list that only grows and is dropped with `self` —
+        // so the pointee outlives `&self` — and states are never mutated
+        // after construction. The Acquire load pairs with the Release store
+        // in `replace` (published after the `Arc` was built).
+        unsafe { &*self.cur.load(Ordering::Acquire) }
+    }
+
+    /// Installs a new state (the old one stays alive with `self`).
+    fn replace(&self, st: State) {
+        let mut list = self.list.lock().unwrap_or_else(|e| e.into_inner());
+        let a = Arc::new(st);
+        self.cur.store(Arc::as_ptr(&a).cast_mut(), Ordering::Release);
+        list.push(a);
+    }
+}
+
+#[pyclass(frozen, subclass, weakref, name = "Timelog", module = "timelog._timelog")]
+pub struct PyTimelog {
+    /// The engine states (shared with the collector root, `gc`).
+    states: Arc<States>,
+    /// The log's node in the cycle collector's graph and the links its
+    /// readers hold (see `crate::gc`).
+    gc: Gc,
     /// Held between `_fork_prepare()` and `_fork_finish()` (see those).
     fork: Mutex<Option<ForkHold>>,
 }
@@ -130,39 +163,38 @@ struct ForkHold(timelog::ForkGuard<'static, PyObj>);
 unsafe impl Send for ForkHold {}
 
 impl PyTimelog {
-    fn from_state(st: State) -> Self {
+    fn from_state(py: Python<'_>, st: State) -> PyResult<Self> {
         let a = Arc::new(st);
         let cur = AtomicPtr::new(Arc::as_ptr(&a).cast_mut());
-        Self { cur, states: Mutex::new(vec![a]), fork: Mutex::new(None) }
+        let states = Arc::new(States { cur, list: Mutex::new(vec![a]) });
+        let gc = Gc::new(py, &states)?;
+        Ok(Self { states, gc, fork: Mutex::new(None) })
     }
 
     #[inline]
     pub(crate) fn state(&self) -> &State {
-        // SAFETY: std's `*const T` dereference contract (non-null, aligned,
-        // pointing to a live `T` for the returned lifetime, no `&mut`
-        // alias): `cur` only ever holds `Arc::as_ptr` of a state pushed on
-        // `self.states`, a list that only grows and is dropped with `self`
-        // — so the pointee outlives `&self` — and states are never mutated
-        // after construction. The Acquire load pairs with the Release store
-        // in `replace_state` (published after the `Arc` was built).
-        unsafe { &*self.cur.load(Ordering::Acquire) }
+        self.states.current()
     }
 
     /// Installs a new state (the old one stays alive with `self`).
     fn replace_state(&self, st: State) {
-        let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-        let a = Arc::new(st);
-        self.cur.store(Arc::as_ptr(&a).cast_mut(), Ordering::Release);
-        states.push(a);
+        self.states.replace(st);
+    }
+
+    /// A reference to the collector link for a reader of this log to hold
+    /// (see `crate::gc`).
+    #[inline]
+    pub(crate) fn gc_link(&self, py: Python<'_>) -> PyObj {
+        self.gc.link(py)
     }
 
     /// An iterator over `b` (bounds from the engine's `timelog::Bounds`).
-    fn iter_over(&self, b: Bounds, order: Order) -> PyResult<PyTimelogIter> {
+    fn iter_over(&self, py: Python<'_>, b: Bounds, order: Order) -> PyResult<PyTimelogIter> {
         let snap = self.state().log.snapshot().map_err(err)?;
-        Ok(PyTimelogIter::new(snap, b.lo, b.hi, order))
+        Ok(PyTimelogIter::new(snap, b.lo, b.hi, order, self.gc_link(py)))
     }
 
-    fn slice_iter(&self, s: &Bound<'_, PySlice>, order: Order) -> PyResult<PyTimelogIter> {
+    fn slice_iter(&self, py: Python<'_>, s: &Bound<'_, PySlice>, order: Order) -> PyResult<PyTimelogIter> {
         let step = s.getattr("step")?;
         if !step.is_none() && !step_is_one(&step) {
             return Err(PyValueError::new_err(format!(
@@ -171,7 +203,7 @@ impl PyTimelog {
             )));
         }
         let (start, stop) = slice_bounds(s)?;
-        self.iter_over(Bounds::slice(start, stop), order)
+        self.iter_over(py, Bounds::slice(start, stop), order)
     }
 
     pub(crate) fn points<'py>(&self, py: Python<'py>, ts: i64) -> PyResult<Bound<'py, PyList>> {
@@ -306,9 +338,9 @@ fn order_of(reverse: bool) -> Order {
 impl PyTimelog {
     #[new]
     #[pyo3(signature = (**kwargs))]
-    fn py_new(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
+    fn py_new(py: Python<'_>, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         let cfg = config::parse(kwargs, None, "Timelog()")?;
-        Ok(Self::from_state(build(cfg)?))
+        Self::from_state(py, build(cfg)?)
     }
 
     // ----- writes -------------------------------------------------------
@@ -562,7 +594,7 @@ impl PyTimelog {
     /// Raises: ValueError for a slice step; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     fn __getitem__<'py>(&self, py: Python<'py>, key: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         if let Ok(s) = key.cast::<PySlice>() {
-            return self.slice_iter(s, Order::Asc)?.into_bound_py_any(py);
+            return self.slice_iter(py, s, Order::Asc)?.into_bound_py_any(py);
         }
         let ts = coerce_ts(&key)?;
         Ok(self.points(py, ts)?.into_any())
@@ -581,60 +613,66 @@ impl PyTimelog {
     ///
     /// Raises: ValueError if t1 > t2; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (t1, t2, *, reverse = false))]
-    fn range(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
-        self.iter_over(Bounds::range(coerce_ts(&t1)?, coerce_ts(&t2)?).map_err(err)?, order_of(reverse))
+    fn range(
+        &self,
+        py: Python<'_>,
+        t1: Bound<'_, PyAny>,
+        t2: Bound<'_, PyAny>,
+        reverse: bool,
+    ) -> PyResult<PyTimelogIter> {
+        self.iter_over(py, Bounds::range(coerce_ts(&t1)?, coerce_ts(&t2)?).map_err(err)?, order_of(reverse))
     }
 
     /// Iterator over the records with a timestamp >= ts (`reverse=True`: descending).
     ///
     /// Raises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (ts, *, reverse = false))]
-    fn since(&self, ts: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
-        self.iter_over(Bounds::since(coerce_ts(&ts)?), order_of(reverse))
+    fn since(&self, py: Python<'_>, ts: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
+        self.iter_over(py, Bounds::since(coerce_ts(&ts)?), order_of(reverse))
     }
 
     /// Iterator over the records with a timestamp < ts (`reverse=True`: descending).
     ///
     /// Raises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (ts, *, reverse = false))]
-    fn until(&self, ts: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
-        self.iter_over(Bounds::until(coerce_ts(&ts)?), order_of(reverse))
+    fn until(&self, py: Python<'_>, ts: Bound<'_, PyAny>, reverse: bool) -> PyResult<PyTimelogIter> {
+        self.iter_over(py, Bounds::until(coerce_ts(&ts)?), order_of(reverse))
     }
 
     /// Iterator over every record, ascending (`reverse=True`: descending).
     ///
     /// Raises: TimelogError if the log is closed.
     #[pyo3(signature = (*, reverse = false))]
-    fn all(&self, reverse: bool) -> PyResult<PyTimelogIter> {
-        self.iter_over(Bounds::ALL, order_of(reverse))
+    fn all(&self, py: Python<'_>, reverse: bool) -> PyResult<PyTimelogIter> {
+        self.iter_over(py, Bounds::ALL, order_of(reverse))
     }
 
     /// Iterator over the records at exactly `ts`, in insertion order.
     ///
     /// Raises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
-    fn point(&self, ts: Bound<'_, PyAny>) -> PyResult<PyTimelogIter> {
-        self.iter_over(Bounds::point(coerce_ts(&ts)?), Order::Asc)
+    fn point(&self, py: Python<'_>, ts: Bound<'_, PyAny>) -> PyResult<PyTimelogIter> {
+        self.iter_over(py, Bounds::point(coerce_ts(&ts)?), Order::Asc)
     }
 
     /// Same as point(ts): iterator over the records at exactly `ts`.
     ///
     /// Raises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
-    fn equal(&self, ts: Bound<'_, PyAny>) -> PyResult<PyTimelogIter> {
-        self.point(ts)
+    fn equal(&self, py: Python<'_>, ts: Bound<'_, PyAny>) -> PyResult<PyTimelogIter> {
+        self.point(py, ts)
     }
 
     /// iter(log): every record in ascending timestamp order (one snapshot).
     ///
     /// Raises: TimelogError if the log is closed.
-    fn __iter__(&self) -> PyResult<PyTimelogIter> {
-        self.iter_over(Bounds::ALL, Order::Asc)
+    fn __iter__(&self, py: Python<'_>) -> PyResult<PyTimelogIter> {
+        self.iter_over(py, Bounds::ALL, Order::Asc)
     }
 
     /// reversed(log): every record in descending timestamp order (one snapshot).
     ///
     /// Raises: TimelogError if the log is closed.
-    fn __reversed__(&self) -> PyResult<PyTimelogIter> {
-        self.iter_over(Bounds::ALL, Order::Desc)
+    fn __reversed__(&self, py: Python<'_>) -> PyResult<PyTimelogIter> {
+        self.iter_over(py, Bounds::ALL, Order::Desc)
     }
 
     /// The newest `n` records, in ascending order (no scan of the rest).
@@ -642,7 +680,7 @@ impl PyTimelog {
     /// Raises: TypeError if n is not an int (bools included); ValueError if n < 0; TimelogError if the log is closed.
     fn tail<'py>(&self, py: Python<'py>, n: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let n = count_arg("tail", &n)?;
-        let it = self.iter_over(Bounds::ALL, Order::Desc)?;
+        let it = self.iter_over(py, Bounds::ALL, Order::Desc)?;
         let list = it.take_list(py, n)?;
         list.reverse()?;
         Ok(list)
@@ -653,7 +691,7 @@ impl PyTimelog {
     /// Raises: TypeError if n is not an int (bools included); ValueError if n < 0; TimelogError if the log is closed.
     fn head<'py>(&self, py: Python<'py>, n: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
         let n = count_arg("head", &n)?;
-        self.iter_over(Bounds::ALL, Order::Asc)?.take_list(py, n)
+        self.iter_over(py, Bounds::ALL, Order::Asc)?.take_list(py, n)
     }
 
     /// len(log): the number of visible records (deletes applied).
@@ -759,6 +797,7 @@ impl PyTimelog {
     #[pyo3(signature = (t1 = None, t2 = None, *, payloads = "auto", batch_rows = crate::arrow::DEFAULT_BATCH_ROWS as isize))]
     fn arrow(
         &self,
+        py: Python<'_>,
         t1: Option<Bound<'_, PyAny>>,
         t2: Option<Bound<'_, PyAny>>,
         payloads: &str,
@@ -768,7 +807,12 @@ impl PyTimelog {
         let (t1, t2) = (t1.as_ref().map(coerce_ts).transpose()?, t2.as_ref().map(coerce_ts).transpose()?);
         let b = Bounds::optional(t1, t2).map_err(err)?;
         let snap = self.state().log.snapshot().map_err(err)?;
-        crate::arrow::PyArrowStream::new(crate::arrow::Source::Range { snap, lo: b.lo, hi: b.hi }, policy, batch_rows)
+        crate::arrow::PyArrowStream::new(
+            crate::arrow::Source::Range { snap, lo: b.lo, hi: b.hi },
+            policy,
+            batch_rows,
+            Some(self.gc_link(py)),
+        )
     }
 
     /// Arrow PyCapsule interface: every record of the log as a stream of
@@ -779,7 +823,8 @@ impl PyTimelog {
         py: Python<'py>,
         requested_schema: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, pyo3::types::PyCapsule>> {
-        self.arrow(None, None, "auto", crate::arrow::DEFAULT_BATCH_ROWS as isize)?.export(py, requested_schema.as_ref())
+        self.arrow(py, None, None, "auto", crate::arrow::DEFAULT_BATCH_ROWS as isize)?
+            .export(py, requested_schema.as_ref())
     }
 
     /// Zero-copy PageSpans over the flushed records of [t1, t2) (or of everything).
@@ -794,6 +839,7 @@ impl PyTimelog {
     #[pyo3(signature = (t1 = None, t2 = None, *, kind = "segment"))]
     fn views(
         &self,
+        py: Python<'_>,
         t1: Option<Bound<'_, PyAny>>,
         t2: Option<Bound<'_, PyAny>>,
         kind: &str,
@@ -815,15 +861,21 @@ impl PyTimelog {
             }
         };
         let spans = self.state().log.snapshot().map_err(err)?.page_spans(b.lo, b.hi);
-        Ok(PyPageSpanIter::new(spans))
+        Ok(PyPageSpanIter::new(spans, Some(self.gc_link(py))))
     }
 
     /// Same as views(t1, t2, kind=kind), with both bounds required.
     ///
     /// Raises: ValueError if t1 > t2 or for a kind other than 'segment'; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.
     #[pyo3(signature = (t1, t2, *, kind = "segment"))]
-    fn page_spans(&self, t1: Bound<'_, PyAny>, t2: Bound<'_, PyAny>, kind: &str) -> PyResult<PyPageSpanIter> {
-        self.views(Some(t1), Some(t2), kind)
+    fn page_spans(
+        &self,
+        py: Python<'_>,
+        t1: Bound<'_, PyAny>,
+        t2: Bound<'_, PyAny>,
+        kind: &str,
+    ) -> PyResult<PyPageSpanIter> {
+        self.views(py, Some(t1), Some(t2), kind)
     }
 
     // ----- maintenance --------------------------------------------------
@@ -871,7 +923,7 @@ impl PyTimelog {
         // SAFETY: `mem::transmute` between two instances of one type that
         // differ only in lifetime (std's contract: same layout). Extending
         // the borrow is sound because the guard borrows `st`, a state kept
-        // alive by `self.states` until `self` is dropped (see `state()`),
+        // alive by `self.states` until `self` is dropped (see `States`),
         // and `Drop for PyTimelog` finishes the guard before anything else
         // is dropped, so the borrow never outlives its referent.
         let g: timelog::ForkGuard<'static, PyObj> = unsafe { std::mem::transmute(g) };
@@ -1042,20 +1094,11 @@ impl PyTimelog {
         self.state().log.config().mostly_ordered_default
     }
 
-    /// Reports the payloads only this log holds (the parts of its current
-    /// state no snapshot shares; `Timelog::for_each_owned_payload`), so the
-    /// collector can free cycles through them (`log.append(t, [log])`).
-    /// Lock-free and allocation-free; on 3.13t it runs with the world
-    /// stopped, concurrent with detached writers and maintainers, and then
-    /// reports a subset — never more references than the engine holds.
+    /// Reports the log's collector root and its readers' links (see
+    /// `crate::gc`: the root reports the payloads). Lock-free and
+    /// allocation-free.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
-        let mut res = Ok(());
-        self.state().log.for_each_owned_payload(&mut |v| {
-            if res.is_ok() {
-                res = visit.call(v.as_py());
-            }
-        });
-        res
+        self.gc.traverse(&visit)
     }
 
     /// Breaks reference cycles: drops the log's data and stops its worker

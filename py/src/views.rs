@@ -115,6 +115,8 @@ fn closed_err() -> PyErr {
 pub struct PyPageSpan {
     span: ArcSwapOption<PageSpan<PyObj>>,
     exports: Arc<AtomicUsize>,
+    /// The log's collector link (`crate::gc`; `None` for an empty read).
+    link: Option<PyObj>,
 }
 
 impl PyPageSpan {
@@ -143,7 +145,7 @@ impl PyPageSpan {
     ///
     /// Raises: ValueError if the span was closed.
     fn objects(&self) -> PyResult<PyObjectsView> {
-        Ok(PyObjectsView { span: self.get()? })
+        Ok(PyObjectsView { span: self.get()?, link: self.link.clone() })
     }
 
     /// The span's timestamps as a new list of ints.
@@ -221,9 +223,13 @@ impl PyPageSpan {
         Ok(false)
     }
 
-    /// Reports the span's payloads when only this span holds them
+    /// Reports the log's collector link (`crate::gc`) and the span's
+    /// payloads when only this span holds them
     /// (`PageSpan::for_each_owned_payload`). Lock-free.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(l) = &self.link {
+            visit.call(l.as_py())?;
+        }
         let g = self.span.load();
         match g.as_ref() {
             Some(s) if Arc::strong_count(s) == 1 => visit_span(s, &visit),
@@ -353,6 +359,8 @@ fn visit_span(span: &PageSpan<PyObj>, visit: &PyVisit<'_>) -> Result<(), PyTrave
 #[pyclass(frozen, sequence, name = "PageSpanObjectsView", module = "timelog._timelog")]
 pub struct PyObjectsView {
     span: Span,
+    /// The log's collector link (`crate::gc`).
+    link: Option<PyObj>,
 }
 
 #[pymethods]
@@ -392,8 +400,12 @@ impl PyObjectsView {
         format!("<PageSpanObjectsView len={}>", self.span.len())
     }
 
-    /// Reports the payloads when only this view holds its span.
+    /// Reports the log's collector link (`crate::gc`) and the payloads
+    /// when only this view holds its span.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(l) = &self.link {
+            visit.call(l.as_py())?;
+        }
         if Arc::strong_count(&self.span) == 1 {
             return visit_span(&self.span, &visit);
         }
@@ -405,11 +417,13 @@ impl PyObjectsView {
 #[pyclass(frozen, name = "PageSpanIter", module = "timelog._timelog")]
 pub struct PyPageSpanIter {
     spans: Mutex<Option<VecDeque<Span>>>,
+    /// The log's collector link (`crate::gc`).
+    link: Option<PyObj>,
 }
 
 impl PyPageSpanIter {
-    pub(crate) fn new(spans: Vec<PageSpan<PyObj>>) -> Self {
-        Self { spans: Mutex::new(Some(spans.into_iter().map(Arc::new).collect())) }
+    pub(crate) fn new(spans: Vec<PageSpan<PyObj>>, link: Option<PyObj>) -> Self {
+        Self { spans: Mutex::new(Some(spans.into_iter().map(Arc::new).collect())), link }
     }
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<VecDeque<Span>>> {
         self.spans.lock().unwrap_or_else(|e| e.into_inner())
@@ -426,7 +440,11 @@ impl PyPageSpanIter {
         let mut g = self.lock();
         let q = g.as_mut()?;
         match q.pop_front() {
-            Some(s) => Some(PyPageSpan { span: ArcSwapOption::from(Some(s)), exports: Arc::new(AtomicUsize::new(0)) }),
+            Some(s) => Some(PyPageSpan {
+                span: ArcSwapOption::from(Some(s)),
+                exports: Arc::new(AtomicUsize::new(0)),
+                link: self.link.clone(),
+            }),
             None => {
                 *g = None;
                 None
@@ -452,6 +470,7 @@ impl PyPageSpanIter {
             crate::arrow::Source::Spans(spans),
             crate::arrow::Payloads::Auto,
             crate::arrow::DEFAULT_BATCH_ROWS as isize,
+            self.link.clone(),
         )?
         .export(py, requested_schema.as_ref())
     }
@@ -473,6 +492,9 @@ impl PyPageSpanIter {
     /// Reports the payloads of a span only this iterator holds. Skipped if
     /// the state is locked (a collection inside one of its calls).
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(l) = &self.link {
+            visit.call(l.as_py())?;
+        }
         let Ok(g) = self.spans.try_lock() else { return Ok(()) };
         for s in g.iter().flatten() {
             if Arc::strong_count(s) == 1 {

@@ -155,16 +155,17 @@ impl<T> std::fmt::Debug for Snapshot<T> {
     }
 }
 
-/// Visits the payloads of the parts of `m` that only `m` references
-/// (reference count 1): the out-of-order index and the published run of
-/// each such memtable, the pages of each such segment. Parts another
-/// manifest, snapshot or maintenance step also holds are skipped, so that
-/// across all owners a payload is reported at most once (a cycle
-/// collector's traversal must never report more references than exist).
-/// The caller has established that it is the only owner of `m` itself.
-pub(crate) fn visit_owned_parts<T: Send + Sync + 'static>(m: &Manifest<T>, f: &mut dyn FnMut(&T)) {
+/// Visits the payloads of the parts of `m`: the out-of-order index and the
+/// published run of each memtable, the pages of each segment — each part
+/// once (a part appears at most once in a manifest). With `owned_only`,
+/// only the parts that only `m` references (reference count 1): parts
+/// another manifest, snapshot or maintenance step also holds are skipped,
+/// so that across all owners a payload is reported at most once (a cycle
+/// collector's traversal must never report more references than exist);
+/// the caller has then established that it is the only owner of `m`.
+pub(crate) fn visit_parts<T: Send + Sync + 'static>(m: &Manifest<T>, owned_only: bool, f: &mut dyn FnMut(&T)) {
     for mt in m.sealed.iter().chain(std::iter::once(&m.active)) {
-        if Arc::strong_count(mt) != 1 {
+        if owned_only && Arc::strong_count(mt) != 1 {
             continue;
         }
         for i in 0..mt.run.len() {
@@ -176,7 +177,7 @@ pub(crate) fn visit_owned_parts<T: Send + Sync + 'static>(m: &Manifest<T>, f: &m
         });
     }
     for s in m.l0.iter().chain(m.l1.iter()) {
-        if Arc::strong_count(s) != 1 {
+        if owned_only && Arc::strong_count(s) != 1 {
             continue;
         }
         for p in s.read_pages() {
@@ -237,14 +238,14 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
         self.manifest().pins.unit
     }
 
-    /// Visits every payload that only this snapshot holds (see
-    /// [`Timelog::for_each_owned_payload`](crate::Timelog::for_each_owned_payload)):
+    /// Visits every payload that only this snapshot holds (the complement
+    /// of [`Timelog::for_each_payload`](crate::Timelog::for_each_payload)):
     /// nothing when the snapshot is shared with clones (cursors, page spans)
     /// or its manifest with the log or other snapshots; otherwise the
     /// payloads of the parts no other manifest references. Takes no lock.
     pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
         if Arc::strong_count(&self.held) == 1 && self.held.sole_owner() {
-            visit_owned_parts(self.manifest(), f);
+            visit_parts(self.manifest(), true, f);
         }
     }
 
@@ -520,6 +521,9 @@ mod tests {
         let mut seen = 0;
         snap.for_each_owned_payload(&mut |_| seen += 1);
         assert_eq!(seen, 0, "the log's cell holds the manifest too");
+        let mut by_log = 0;
+        log.for_each_payload(&mut |_| by_log += 1);
+        assert_eq!(by_log, 100, "the log visits its current parts whoever shares them");
         let cursor = snap.all(Order::Asc);
         drop(log);
         assert_eq!(StdArc::strong_count(&payload), 101, "held by the snapshots");
@@ -532,6 +536,44 @@ mod tests {
         assert_eq!(snap.len(), 100);
         drop(snap);
         assert_eq!(StdArc::strong_count(&payload), 1, "the last holder freed the payloads");
+    }
+
+    /// `Timelog::for_each_payload` and `Snapshot::for_each_owned_payload`
+    /// together visit each payload reference the engine holds exactly
+    /// once (what a cycle collector's traversal needs): the log every part
+    /// of its current manifest (memtable run and late records, L0, L1),
+    /// shared or not; a snapshot the parts only its retired manifest holds.
+    #[test]
+    fn the_log_and_a_lone_snapshot_visit_each_reference_once() {
+        let payload = StdArc::new(7u32);
+        let log = log_of(&payload, 100);
+        let _ = log.append(50, payload.clone()).unwrap();
+        log.flush().unwrap();
+        log.compact().unwrap();
+        for t in 100..150 {
+            let _ = log.append(t, payload.clone()).unwrap();
+        }
+        log.flush().unwrap();
+        for t in (150..160).rev() {
+            let _ = log.append(t, payload.clone()).unwrap();
+        }
+        let visits = |log: &Timelog<StdArc<u32>>| {
+            let mut n = 0;
+            log.for_each_payload(&mut |_| n += 1);
+            n
+        };
+        let snap = log.snapshot().unwrap();
+        assert_eq!(visits(&log), StdArc::strong_count(&payload) - 1);
+        let _ = log.delete_range(0, 120).unwrap();
+        log.flush().unwrap();
+        log.compact().unwrap();
+        let mut by_snap = 0;
+        snap.for_each_owned_payload(&mut |_| by_snap += 1);
+        assert!(by_snap > 0, "the deleted parts are the snapshot's alone");
+        assert_eq!(visits(&log) + by_snap, StdArc::strong_count(&payload) - 1);
+        drop(snap);
+        assert_eq!(visits(&log), StdArc::strong_count(&payload) - 1);
+        assert_eq!(visits(&log), 40);
     }
 
     /// R9 (Holds) + R12: a snapshot held across a maintainer's publication

@@ -1,0 +1,157 @@
+//! The log's node in the cycle collector's graph: how cycles through
+//! payloads are collected, including cycles through readers that share the
+//! log's data.
+//!
+//! A payload reference is owned once per engine part (memtable or segment),
+//! and a part is shared — through reference-counted manifests and
+//! snapshots, which the collector cannot see — by the log and by every
+//! reader whose snapshot references it. The collector needs each payload
+//! reported by at most as many objects as hold a counted reference to it
+//! (or it frees objects still in use), and reported by an object that is
+//! reachable whenever any holder of the part is (or it clears a payload a
+//! live reader still returns). So the log's payloads are reported by one
+//! object that every holder of the log's data references:
+//!
+//! - [`PyGcRoot`] reports every payload of the current manifest's parts,
+//!   each part once, shared or not (`Timelog::for_each_payload`);
+//! - the log holds the root and reports it;
+//! - every reader (iterator, page span, span iterator, objects view,
+//!   timestamps buffer, Arrow stream) holds a [`PyGcLink`] and reports it,
+//!   and a link holds and reports the root. A reader still reports, itself,
+//!   the payloads of parts only its snapshot holds (parts the log has since
+//!   deleted and compacted away: `Snapshot::for_each_owned_payload`), which
+//!   the root no longer reports.
+//!
+//! Then the root is unreachable only when the log and every reader are, and
+//! a payload of the log's data is reported exactly once. The links exist
+//! for free-threaded builds: a reader takes a counted reference to a link
+//! of its thread's stripe instead of to the root, so reader threads do not
+//! all write one reference count (GIL builds, where reference counts are
+//! plain increments under the GIL, have one link). A link is padded so
+//! that two links' counts do not share a cache line.
+//!
+//! The graph is stable during a collection: payload reference counts change
+//! only on attached threads (the engine clones and drops payloads inside
+//! its payload scope, attached; a detached drop is deferred), and the
+//! publications that change the current manifest's parts (flush,
+//! compaction, close) run attached too, so the collector — which runs with
+//! the GIL held, or with the world stopped on free-threaded builds — sees
+//! one set of parts in all its traversals. A seal, which may publish from a
+//! detached thread, moves a memtable from active to sealed within the
+//! current manifest; records appended meanwhile by a detached writer were
+//! counted before they became visible, so a traversal that sees them
+//! reports references that exist.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::{PyTraverseError, PyVisit};
+
+use crate::convert::PyObj;
+use crate::log::States;
+
+/// Links per log: one per reader stripe on free-threaded builds, one on
+/// GIL builds (see the module docs).
+#[cfg(Py_GIL_DISABLED)]
+const LINKS: usize = 16;
+#[cfg(not(Py_GIL_DISABLED))]
+const LINKS: usize = 1;
+
+/// The collector node that reports a log's current data (module docs).
+#[pyclass(frozen, name = "_GcRoot", module = "timelog._timelog")]
+pub struct PyGcRoot {
+    states: Arc<States>,
+}
+
+#[pymethods]
+impl PyGcRoot {
+    /// Reports every payload of the log's current manifest, each part once
+    /// (`Timelog::for_each_payload`). Lock-free and allocation-free.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        let mut res = Ok(());
+        self.states.current().log.for_each_payload(&mut |v| {
+            if res.is_ok() {
+                res = visit.call(v.as_py());
+            }
+        });
+        res
+    }
+
+    /// Breaks reference cycles: the root is unreachable only when the log
+    /// and all its readers are (module docs), so the data goes
+    /// (`Timelog::discard`; retried by a later collection while a
+    /// maintenance step holds the maintainer lock).
+    fn __clear__(&self) {
+        let _ = self.states.current().log.discard();
+    }
+}
+
+/// A reader's reference to its log's [`PyGcRoot`] (module docs).
+#[pyclass(frozen, name = "_GcLink", module = "timelog._timelog")]
+pub struct PyGcLink {
+    root: Py<PyGcRoot>,
+    /// Keeps the next link's header (its reference count) off this one's
+    /// cache line.
+    _pad: [u64; 8],
+}
+
+#[pymethods]
+impl PyGcLink {
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.root)
+    }
+}
+
+/// What a log holds of the collector graph: the root and its links.
+pub(crate) struct Gc {
+    root: Py<PyGcRoot>,
+    links: Box<[Py<PyGcLink>]>,
+}
+
+impl Gc {
+    pub(crate) fn new(py: Python<'_>, states: &Arc<States>) -> PyResult<Self> {
+        let root = Py::new(py, PyGcRoot { states: states.clone() })?;
+        let links = (0..LINKS)
+            .map(|_| Py::new(py, PyGcLink { root: root.clone_ref(py), _pad: [0; 8] }))
+            .collect::<PyResult<Box<[_]>>>()?;
+        Ok(Gc { root, links })
+    }
+
+    /// A new reference to the link of the calling thread's stripe, for a
+    /// reader to hold (a [`PyObj`]: released safely from any path, see
+    /// `PyObj`'s `Drop`).
+    #[inline]
+    pub(crate) fn link(&self, py: Python<'_>) -> PyObj {
+        let i = if LINKS == 1 { 0 } else { stripe() % LINKS };
+        PyObj::new(self.links[i].clone_ref(py).into_any())
+    }
+
+    /// Reports what the log holds of the graph (the root and every link).
+    pub(crate) fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.root)?;
+        for l in self.links.iter() {
+            visit.call(l)?;
+        }
+        Ok(())
+    }
+}
+
+/// The calling thread's stripe: threads are numbered as they first ask.
+#[inline]
+fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    STRIPE.with(|s| {
+        let v = s.get();
+        if v != usize::MAX {
+            return v;
+        }
+        let v = NEXT.fetch_add(1, Ordering::Relaxed);
+        s.set(v);
+        v
+    })
+}
