@@ -42,7 +42,9 @@
 //! counted before they became visible, so a traversal that sees them
 //! reports references that exist.
 
+#[cfg(Py_GIL_DISABLED)]
 use std::cell::Cell;
+#[cfg(Py_GIL_DISABLED)]
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -124,8 +126,7 @@ impl Gc {
     /// `PyObj`'s `Drop`).
     #[inline]
     pub(crate) fn link(&self, py: Python<'_>) -> PyObj {
-        let i = if LINKS == 1 { 0 } else { stripe() % LINKS };
-        PyObj::new(self.links[i].clone_ref(py).into_any())
+        PyObj::new(self.links[stripe()].clone_ref(py).into_any())
     }
 
     /// Reports what the log holds of the graph (the root and every link).
@@ -139,6 +140,15 @@ impl Gc {
 }
 
 /// The calling thread's stripe: threads are numbered as they first ask.
+#[cfg(not(Py_GIL_DISABLED))]
+#[inline]
+fn stripe() -> usize {
+    0
+}
+
+/// The calling thread's stripe: threads are numbered as they first ask,
+/// modulo [`LINKS`].
+#[cfg(Py_GIL_DISABLED)]
 #[inline]
 fn stripe() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -150,7 +160,7 @@ fn stripe() -> usize {
         if v != usize::MAX {
             return v;
         }
-        let v = NEXT.fetch_add(1, Ordering::Relaxed);
+        let v = NEXT.fetch_add(1, Ordering::Relaxed) % LINKS;
         s.set(v);
         v
     })
