@@ -269,6 +269,63 @@ OBJ_CASES = {
             while True:
                 log.extend([(PyTs(t + i), i) for i in range(10)]); t += 10
     """,
+    # extend()'s input through its own protocol: a Python __iter__, the
+    # objects form's __len__ and sequence __getitem__, each re-attaching.
+    "extend_python_iter_and_sequence": """
+        class Seq:
+            def __init__(self, n):
+                self.n = n
+            def __len__(self):
+                time.sleep(0.0005)
+                return self.n
+            def __getitem__(self, i):
+                time.sleep(0.0005)
+                if i >= self.n:
+                    raise IndexError(i)
+                return i
+        class It:
+            def __init__(self, t):
+                self.t = t
+            def __iter__(self):
+                time.sleep(0.0005)
+                return iter([(self.t, 1), (self.t + 1, 2)])
+        log = Timelog(maintenance="disabled")
+        def work():
+            t = 0
+            while True:
+                log.extend(It(t)); log.extend(range(t, t + 5), Seq(5)); t += 10
+    """,
+    # The RuntimeWarning of skipped items, shown by a Python hook.
+    "extend_warning_hook": """
+        def show(*a, **k):
+            time.sleep(0.0005)
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        warnings.showwarning = show
+        log = Timelog(maintenance="disabled")
+        def work():
+            t = 0
+            while True:
+                log.extend([("bad", 1), (t, 2)]); t += 1
+    """,
+    # Finalizers of automatic collections that allocations inside calls
+    # trigger (a low threshold: nearly every call collects).
+    "gc_finalizers_inside_calls": """
+        import gc
+        gc.set_threshold(5, 1, 1)
+        class Cyc(Slow):
+            def __init__(self):
+                self.me = self
+        log = Timelog(maintenance="disabled")
+        def work():
+            t = 0
+            while True:
+                Cyc()
+                log.extend([(t + i, [i]) for i in range(20)])
+                for r in log[t:t + 20]:
+                    pass
+                t += 20
+    """,
     "close_collects_readers": """
         import gc
         gc.disable()  # only close() collects

@@ -137,8 +137,10 @@ impl Drop for PyObj {
 /// maintenance worker) also checks `Py_IsFinalizing` first and skips the
 /// work instead. The binding's calls that may run Python code (which may
 /// release and re-attach) are guarded the same way: releasing an object
-/// ([`decref`](interp::decref)), advancing `extend`'s input
-/// ([`iter_next`](interp::iter_next)), a Python `__index__`
+/// ([`decref`](interp::decref)), `extend`'s input protocol
+/// ([`get_iter`](interp::get_iter), [`iter_next`](interp::iter_next),
+/// [`size`](interp::size), [`sequence_item`](interp::sequence_item)), its
+/// skip warning ([`warn`](interp::warn)), a Python `__index__`
 /// ([`number_index`](interp::number_index)) and `close()`'s collection
 /// ([`call0_discard`](interp::call0_discard)); docs/threading.md,
 /// "Shutdown", lists the calls pyo3 still makes itself.
@@ -164,6 +166,14 @@ pub mod interp {
             pub(super) fn PyIter_Next(o: *mut ffi::PyObject) -> *mut ffi::PyObject;
             pub(super) fn PyNumber_Index(o: *mut ffi::PyObject) -> *mut ffi::PyObject;
             pub(super) fn PyObject_CallNoArgs(o: *mut ffi::PyObject) -> *mut ffi::PyObject;
+            pub(super) fn PyObject_GetIter(o: *mut ffi::PyObject) -> *mut ffi::PyObject;
+            pub(super) fn PyObject_Size(o: *mut ffi::PyObject) -> ffi::Py_ssize_t;
+            pub(super) fn PySequence_GetItem(o: *mut ffi::PyObject, i: ffi::Py_ssize_t) -> *mut ffi::PyObject;
+            pub(super) fn PyErr_WarnEx(
+                category: *mut ffi::PyObject,
+                message: *const std::os::raw::c_char,
+                stack_level: ffi::Py_ssize_t,
+            ) -> std::os::raw::c_int;
             #[cfg(not(Py_3_13))]
             pub(super) fn _Py_IsFinalizing() -> std::os::raw::c_int;
         }
@@ -229,6 +239,73 @@ pub mod interp {
         // SAFETY: C API: PyNumber_Index needs an attached thread and a live
         // object (this function's contract); "C-unwind" as above.
         let r = unsafe { raw::PyNumber_Index(o) };
+        std::mem::forget(guard);
+        r
+    }
+
+    /// `PyObject_GetIter(o)` (`iter(o)`: a new reference, or NULL with an
+    /// exception), guarded like [`decref`]: `__iter__` may be Python code.
+    ///
+    /// # Safety
+    ///
+    /// The thread is attached and `o` is a live object.
+    pub unsafe fn get_iter(o: *mut ffi::PyObject) -> *mut ffi::PyObject {
+        let guard = HangOnUnwind;
+        // SAFETY: C API: PyObject_GetIter needs an attached thread and a
+        // live object (this function's contract); "C-unwind" as above.
+        let r = unsafe { raw::PyObject_GetIter(o) };
+        std::mem::forget(guard);
+        r
+    }
+
+    /// `PyObject_Size(o)` (`len(o)`, or -1 with an exception), guarded like
+    /// [`decref`]: `__len__` may be Python code.
+    ///
+    /// # Safety
+    ///
+    /// The thread is attached and `o` is a live object.
+    pub unsafe fn size(o: *mut ffi::PyObject) -> ffi::Py_ssize_t {
+        let guard = HangOnUnwind;
+        // SAFETY: C API: PyObject_Size needs an attached thread and a live
+        // object (this function's contract); "C-unwind" as above.
+        let r = unsafe { raw::PyObject_Size(o) };
+        std::mem::forget(guard);
+        r
+    }
+
+    /// `PySequence_GetItem(o, i)` (`o[i]`: a new reference, or NULL with an
+    /// exception), guarded like [`decref`]: `__getitem__` may be Python code.
+    ///
+    /// # Safety
+    ///
+    /// The thread is attached and `o` is a live object.
+    pub unsafe fn sequence_item(o: *mut ffi::PyObject, i: ffi::Py_ssize_t) -> *mut ffi::PyObject {
+        let guard = HangOnUnwind;
+        // SAFETY: C API: PySequence_GetItem needs an attached thread and a
+        // live object (this function's contract); "C-unwind" as above.
+        let r = unsafe { raw::PySequence_GetItem(o, i) };
+        std::mem::forget(guard);
+        r
+    }
+
+    /// `PyErr_WarnEx(category, message, stack_level)` (0, or -1 with an
+    /// exception when the warning is an error), guarded like [`decref`]:
+    /// warning filters and `warnings.showwarning` may be Python code.
+    ///
+    /// # Safety
+    ///
+    /// The thread is attached, `category` is a live warning class and
+    /// `message` a NUL-terminated UTF-8 string.
+    pub unsafe fn warn(
+        category: *mut ffi::PyObject,
+        message: &std::ffi::CStr,
+        stack_level: isize,
+    ) -> std::os::raw::c_int {
+        let guard = HangOnUnwind;
+        // SAFETY: C API: PyErr_WarnEx needs an attached thread, a warning
+        // category and a C string (this function's contract); "C-unwind"
+        // as above.
+        let r = unsafe { raw::PyErr_WarnEx(category, message.as_ptr(), stack_level) };
         std::mem::forget(guard);
         r
     }

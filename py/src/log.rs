@@ -269,12 +269,13 @@ fn own(b: Bound<'_, PyAny>) -> PyObj {
 /// iterator may run Python code (a generator): it is advanced through
 /// `interp::iter_next`, which parks a daemon thread that the interpreter
 /// terminates at exit instead of aborting the process.
-fn next_item(it: &Bound<'_, pyo3::types::PyIterator>) -> PyResult<Option<PyObj>> {
+fn next_item(it: &Bound<'_, PyAny>) -> PyResult<Option<PyObj>> {
     let py = it.py();
     // SAFETY: `interp::iter_next`'s contract: attached (`it` is a `Bound`)
-    // and `it` is a live iterator (a `PyIterator`). It returns a new
-    // reference (owned by the `Py` built from it) or NULL, at the end (no
-    // exception set) or on error (exception set: `PyErr::take`).
+    // and `it` is a live iterator (made by `input_iter`, i.e.
+    // `PyObject_GetIter`). It returns a new reference (owned by the `Py`
+    // built from it) or NULL, at the end (no exception set) or on error
+    // (exception set: `PyErr::take`).
     let p = unsafe { interp::iter_next(it.as_ptr()) };
     if p.is_null() {
         return match PyErr::take(py) {
@@ -285,6 +286,51 @@ fn next_item(it: &Bound<'_, pyo3::types::PyIterator>) -> PyResult<Option<PyObj>>
     // SAFETY: `Bound::from_owned_ptr`'s contract: attached, `p` is a non-null new
     // reference (checked above), ownership passed to the `Py`.
     Ok(Some(PyObj::new(unsafe { Bound::from_owned_ptr(py, p) }.unbind())))
+}
+
+/// `iter(o)` for `extend`'s input, held as a [`PyObj`] (its release may
+/// run a generator's `finally`). A Python `__iter__` runs through
+/// `interp::get_iter` (guarded like `next_item`).
+fn input_iter(o: &Bound<'_, PyAny>) -> PyResult<PyObj> {
+    let py = o.py();
+    // SAFETY: `interp::get_iter`'s contract: attached (`o` is a `Bound`) and
+    // `o` is live. It returns a new reference or NULL with an exception set.
+    let p = unsafe { interp::get_iter(o.as_ptr()) };
+    if p.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: `Bound::from_owned_ptr`'s contract: attached, `p` is a non-null
+    // new reference (checked above), ownership passed to the `Py`.
+    Ok(PyObj::new(unsafe { Bound::from_owned_ptr(py, p) }.unbind()))
+}
+
+/// `len(o)` for `extend`'s input, `None` when `o` has no length (the error
+/// is cleared). A Python `__len__` runs through `interp::size`.
+fn input_len(o: &Bound<'_, PyAny>) -> Option<usize> {
+    // SAFETY: `interp::size`'s contract: attached (`o` is a `Bound`) and `o`
+    // is live. It returns the length, or -1 with an exception set.
+    let n = unsafe { interp::size(o.as_ptr()) };
+    if n < 0 {
+        drop(PyErr::take(o.py()));
+        return None;
+    }
+    usize::try_from(n).ok()
+}
+
+/// `o[i]` of a sequence item of `extend`'s input, held as a [`PyObj`]. A
+/// Python `__getitem__` runs through `interp::sequence_item`.
+fn input_item(o: &Bound<'_, PyAny>, i: isize) -> PyResult<PyObj> {
+    let py = o.py();
+    // SAFETY: `interp::sequence_item`'s contract: attached (`o` is a
+    // `Bound`) and `o` is live. It returns a new reference or NULL with an
+    // exception set.
+    let p = unsafe { interp::sequence_item(o.as_ptr(), i) };
+    if p.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: `Bound::from_owned_ptr`'s contract: attached, `p` is a non-null
+    // new reference (checked above), ownership passed to the `Py`.
+    Ok(PyObj::new(unsafe { Bound::from_owned_ptr(py, p) }.unbind()))
 }
 
 /// The converted `start`, `stop` of a slice (`None` for an open end).
@@ -424,7 +470,7 @@ impl PyTimelog {
         };
         match objects {
             Some(objs) => {
-                if let (Ok(n1), Ok(n2)) = (items.len(), objs.len()) {
+                if let (Some(n1), Some(n2)) = (input_len(&items), input_len(&objs)) {
                     if n1 != n2 {
                         return Err(PyValueError::new_err(format!(
                             "extend(timestamps, objects) needs sequences of equal length, got {n1} timestamps and {n2} objects"
@@ -436,8 +482,9 @@ impl PyTimelog {
                 // (a sequence that shrank during the call, or unsized
                 // iterables of different lengths) is an error, never a
                 // silent truncation.
-                let ts_it = items.try_iter()?;
-                let obj_it = objs.try_iter()?;
+                let ts_it = input_iter(&items)?;
+                let obj_it = input_iter(&objs)?;
+                let (ts_it, obj_it) = (ts_it.bind(py), obj_it.bind(py));
                 let mut i = 0usize;
                 loop {
                     match (next_item(&ts_it)?, next_item(&obj_it)?) {
@@ -456,10 +503,11 @@ impl PyTimelog {
                 }
             }
             None => {
-                if let Ok(n) = items.len() {
+                if let Some(n) = input_len(&items) {
                     batch = batch_with_capacity(&st.log, n)?;
                 }
-                let it = items.try_iter()?;
+                let it = input_iter(&items)?;
+                let it = it.bind(py);
                 while let Some(item) = next_item(&it)? {
                     let item = item.bind(py);
                     let pair = match item.cast::<PyTuple>() {
@@ -468,8 +516,11 @@ impl PyTimelog {
                         Err(_) => {
                             let seq = item.cast::<pyo3::types::PySequence>();
                             match seq {
-                                Ok(s) if !item.is_instance_of::<pyo3::types::PyString>() && s.len()? == 2 => {
-                                    (own(s.get_item(0)?), own(s.get_item(1)?))
+                                Ok(_)
+                                    if !item.is_instance_of::<pyo3::types::PyString>()
+                                        && input_len(&item) == Some(2) =>
+                                {
+                                    (input_item(&item, 0)?, input_item(&item, 1)?)
                                 }
                                 _ => return Err(PyValueError::new_err("extend() expects (ts, obj) pairs")),
                             }
@@ -483,15 +534,18 @@ impl PyTimelog {
             // The warning comes before the commit: when warnings are errors
             // the call raises and writes nothing (no exception for a write
             // that happened).
-            let warnings = py.import("warnings")?;
-            warnings.call_method1(
-                "warn",
-                (
-                    format!("extend() skipped {skipped} item(s) whose timestamp could not be converted to int64; pass insert_on_error=False to raise instead"),
-                    py.get_type::<pyo3::exceptions::PyRuntimeWarning>(),
-                    2,
-                ),
-            )?;
+            // Filters and `showwarning` may be Python code: through
+            // `interp::warn` (guarded like `next_item`).
+            let msg = std::ffi::CString::new(format!(
+                "extend() skipped {skipped} item(s) whose timestamp could not be converted to int64; pass insert_on_error=False to raise instead"
+            ))
+            .expect("no NUL in the message");
+            // SAFETY: `interp::warn`'s contract: attached (`py`), a warning
+            // class (CPython's `PyExc_RuntimeWarning`, a static object) and
+            // a NUL-terminated UTF-8 message.
+            if unsafe { interp::warn(pyo3::ffi::PyExc_RuntimeWarning, &msg, 2) } < 0 {
+                return Err(PyErr::fetch(py));
+            }
             st.log.note_extend_skipped(skipped);
         }
         self.write_batch(py, batch)
