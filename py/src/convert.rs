@@ -84,11 +84,9 @@ impl Clone for PyObj {
             // and a live object (`self` owns a reference to it).
             unsafe { ffi::Py_INCREF(self.as_ptr()) };
         };
-        // SAFETY: C API: PyGILState_Check may be called from any thread,
-        // attached or not; it only reads this thread's state.
-        if unsafe { ffi::PyGILState_Check() } == 1 {
-            // SAFETY: `assume_attached`'s contract: PyGILState_Check
-            // returned 1, so this thread is attached (no subinterpreters).
+        if interp::attached() {
+            // SAFETY: `assume_attached`'s contract: `interp::attached`
+            // returned true, so this thread is attached (no subinterpreters).
             incref(unsafe { Python::assume_attached() });
         } else {
             // The engine clones only inside its payload scope (attached);
@@ -102,10 +100,7 @@ impl Clone for PyObj {
 impl Drop for PyObj {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: C API: PyGILState_Check may be called from any thread; it
-        // returns 1 exactly when this thread is attached to the interpreter
-        // (we do not support subinterpreters, which disable the check).
-        if unsafe { ffi::PyGILState_Check() } == 1 {
+        if interp::attached() {
             // SAFETY: `interp::decref`'s contract: attached (checked just
             // above), and `self` owns this reference, released once (drop).
             unsafe { interp::decref(self.as_ptr()) }
@@ -148,7 +143,7 @@ impl Drop for PyObj {
 /// pyo3 keeps a per-thread "attached" count that `detach` resets; ours does
 /// not, so inside [`detach`] only code that does not rely on pyo3's notion
 /// of being attached may run: the engine (whose payloads are [`PyObj`],
-/// which checks `PyGILState_Check` itself) and [`attach`].
+/// which checks [`attached`](interp::attached) itself) and [`attach`].
 pub mod interp {
     use pyo3::ffi;
     use pyo3::Python;
@@ -334,6 +329,33 @@ pub mod interp {
         std::mem::forget(guard);
     }
 
+    /// Whether this thread is attached to the interpreter.
+    ///
+    /// Not `PyGILState_Check`: once finalization has started that answers
+    /// "attached" for every thread (its check is disabled), so a daemon
+    /// thread that the interpreter terminates with a forced unwind — whose
+    /// cleanup code releases payloads on the way to our guard — would
+    /// release them without the interpreter ("PyThreadState_Get: the
+    /// function must be called with the GIL held", seen on 3.13). The
+    /// thread's own state answers exactly: on 3.12 and later (free-threaded
+    /// builds included) the current thread state is thread-local and set
+    /// only while the thread is attached; on 3.11 it is the GIL holder's,
+    /// compared with this thread's.
+    #[inline]
+    pub fn attached() -> bool {
+        // SAFETY: C API: PyThreadState_GetUnchecked (pyo3-ffi's compat
+        // shim calls _PyThreadState_UncheckedGet before 3.13) returns the
+        // current thread state or NULL, from any thread, attached or not,
+        // with no error and no precondition.
+        let cur = unsafe { ffi::compat::PyThreadState_GetUnchecked() };
+        #[cfg(Py_3_12)]
+        return !cur.is_null();
+        // SAFETY: C API: PyGILState_GetThisThreadState reads this thread's
+        // gilstate slot, from any thread, attached or not.
+        #[cfg(not(Py_3_12))]
+        return !cur.is_null() && cur == unsafe { ffi::PyGILState_GetThisThreadState() };
+    }
+
     /// Whether the interpreter is finalizing (threads that attach now are
     /// terminated or, with our guard, parked).
     pub fn finalizing() -> bool {
@@ -391,8 +413,7 @@ pub mod interp {
     /// `PyGILState_Ensure` (released afterwards). `None` when the
     /// interpreter is not initialized or is finalizing: `f` did not run.
     pub fn attach<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
-        // SAFETY: C API: PyGILState_Check may be called from any thread.
-        if unsafe { ffi::PyGILState_Check() } == 1 {
+        if attached() {
             // SAFETY: `assume_attached`'s contract: attached (checked just
             // above).
             return Some(f(unsafe { Python::assume_attached() }));
