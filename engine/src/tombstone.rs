@@ -8,7 +8,7 @@ use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::ptr;
 
-use crate::sync::{AtomicPtr, AtomicUsize, Ordering, Region, UnsyncGet};
+use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
 /// A range delete `[t1, t2)` issued with sequence number `seq`.
@@ -35,58 +35,70 @@ impl Tombstone {
     }
 }
 
-struct Node {
-    tomb: Tombstone,
-    next: *const Node,
-    /// Model checkers: the node's memory (zero-sized no-op in std builds).
+/// One tombstone slot of a [`Block`]. Its claimer writes `tomb`, then
+/// publishes the slot by storing its sequence in `seq` with Release (R7);
+/// `seq` is 0 until then (sequences start at 1, R5).
+struct Slot {
+    seq: AtomicU64,
+    tomb: UnsafeCell<MaybeUninit<Tombstone>>,
+    /// Model checkers: the slot's memory (zero-sized no-op in std builds).
     region: Region,
 }
 
-/// Slots of the first node block of a stack; later blocks double, up to
-/// [`MAX_BLOCK`]. Nodes come from blocks, not one allocation each: a delete
+/// Slots of the first block of a stack; later blocks double, up to
+/// [`MAX_BLOCK`]. Slots come from blocks, not one allocation each: a delete
 /// is a handful of atomics, and a `malloc` + `free` per node was about half
 /// of its engine cost.
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
 const FIRST_BLOCK: usize = 16;
+// Model checkers: small, so that a few deletes cross a block boundary (each
+// slot is a modelled atomic and cell).
+#[cfg(any(timelog_loom, timelog_shuttle))]
+const FIRST_BLOCK: usize = 2;
 const MAX_BLOCK: usize = 1024;
 
-/// A block of node slots. A slot is claimed by a `fetch_add` on `used`
-/// (a claim at or beyond the capacity fails and moves on to a new block);
-/// its claimer writes the node and publishes it by the stack's Release CAS.
+/// A block of slots. A slot is claimed by a `fetch_add` on `used` (a claim
+/// at or beyond the capacity fails and moves on to a new block); its
+/// claimer writes it and publishes it by the Release store of its sequence.
 struct Block {
     used: AtomicUsize,
-    nodes: Box<[UnsafeCell<MaybeUninit<Node>>]>,
-    /// The block this one replaced as the current one (for the drop).
+    slots: Box<[Slot]>,
+    /// The block this one replaced as the current one (for the walk and the
+    /// drop).
     prev: *mut Block,
     /// Slots of all the blocks before this one (for [`TombStack::len`]).
     base: usize,
 }
 
-/// The tombstones of one memtable: a push-only lock-free stack.
+/// The tombstones of one memtable: a push-only, lock-free array of slots in
+/// blocks.
 ///
-/// Nodes are never removed while the memtable lives, so readers may walk
-/// the list from the head they loaded (Acquire) without any guard; nodes
-/// (and the blocks they live in) are freed when the memtable is dropped
-/// (rule R6).
+/// A push is one claim (`fetch_add`) and one Release store (R7): no CAS on
+/// a shared head. Slots are never removed or rewritten while the memtable
+/// lives, so readers walk the blocks from the current one (Acquire) without
+/// any guard; a slot whose sequence still reads 0 is being written and is
+/// skipped — its delete has not committed, so no snapshot's watermark
+/// covers it (R7). Blocks are freed when the memtable is dropped (R6).
 pub(crate) struct TombStack {
-    head: AtomicPtr<Node>,
-    /// The block new nodes are claimed from (null before the first push).
+    /// The block new slots are claimed from (null before the first push).
     block: AtomicPtr<Block>,
 }
 
-// SAFETY: nodes are immutable after publication by the Release CAS in `push`
-// and freed only in `drop` (`&mut self`), see R6; a block's slots are each
-// written by the one thread whose `fetch_add` claimed them.
+// SAFETY: a slot's tombstone is written only by the one thread whose
+// `fetch_add` claimed it, before the Release store of its sequence, and read
+// only after an Acquire load of that sequence found it non-zero (R7); blocks
+// are freed only in `drop` (`&mut self`), R6.
 unsafe impl Send for TombStack {}
 // SAFETY: as above.
 unsafe impl Sync for TombStack {}
 
 impl TombStack {
     pub(crate) fn new() -> Self {
-        Self { head: AtomicPtr::new(ptr::null_mut()), block: AtomicPtr::new(ptr::null_mut()) }
+        Self { block: AtomicPtr::new(ptr::null_mut()) }
     }
 
-    /// Claims an unwritten node slot (R6: blocks live until the drop).
-    fn claim(&self) -> *mut Node {
+    /// Claims an unwritten slot (R6: blocks live until the drop).
+    fn claim(&self) -> &Slot {
         // Acquire: pairs with the AcqRel CAS that installed the block (its
         // fields are initialized before it is published).
         let mut b = self.block.load(Ordering::Acquire);
@@ -96,27 +108,32 @@ impl TombStack {
             } else {
                 // SAFETY: R6: a published block lives until the stack drops.
                 let blk = unsafe { &*b };
-                // Relaxed: the claim only needs atomicity; the node is
-                // published by the head CAS of `push`.
+                // Relaxed: the claim only needs atomicity; the slot is
+                // published by the Release store of its sequence (`push`).
                 let i = blk.used.fetch_add(1, Ordering::Relaxed);
-                if i < blk.nodes.len() {
-                    return blk.nodes[i].get().cast::<Node>();
+                if i < blk.slots.len() {
+                    return &blk.slots[i];
                 }
-                (blk.nodes.len() * 2).min(MAX_BLOCK)
+                (blk.slots.len() * 2).min(MAX_BLOCK)
             };
-            let nodes: Box<[UnsafeCell<MaybeUninit<Node>>]> =
-                (0..cap).map(|_| UnsafeCell::new(MaybeUninit::uninit())).collect();
+            let slots: Box<[Slot]> = (0..cap)
+                .map(|_| Slot {
+                    seq: AtomicU64::new(0),
+                    tomb: UnsafeCell::new(MaybeUninit::uninit()),
+                    region: Region::new(),
+                })
+                .collect();
             let base = if b.is_null() {
                 0
             } else {
                 // SAFETY: R6: a published block lives until the stack drops.
                 let prev = unsafe { &*b };
-                prev.base + prev.nodes.len()
+                prev.base + prev.slots.len()
             };
-            let fresh = Box::into_raw(Box::new(Block { used: AtomicUsize::new(1), nodes, prev: b, base }));
+            let fresh = Box::into_raw(Box::new(Block { used: AtomicUsize::new(1), slots, prev: b, base }));
             match self.block.compare_exchange(b, fresh, Ordering::AcqRel, Ordering::Acquire) {
                 // SAFETY: R6: installed, so it lives until the drop; slot 0 is ours (`used` = 1).
-                Ok(_) => return unsafe { (*fresh).nodes[0].get().cast::<Node>() },
+                Ok(_) => return unsafe { &(*fresh).slots[0] },
                 Err(cur) => {
                     // SAFETY: never published: ours to free.
                     drop(unsafe { Box::from_raw(fresh) });
@@ -126,33 +143,32 @@ impl TombStack {
         }
     }
 
+    /// Pushes `tomb` (R7): claim a slot, write it, publish it by the
+    /// Release store of its sequence. The caller commits afterwards (R5).
     pub(crate) fn push(&self, tomb: Tombstone) {
-        let node = self.claim();
-        // SAFETY: R7: the claimed slot is ours (nobody else claims it, no
-        // reader reaches it before the CAS below publishes it).
-        unsafe { node.write(Node { tomb, next: ptr::null(), region: Region::new() }) };
-        let mut head = self.head.load(Ordering::Relaxed);
-        loop {
-            // SAFETY: R7: `node` is ours until the CAS below publishes it.
-            unsafe { (*node).next = head };
-            // R7: the Release CAS publishes the node's contents.
-            #[cfg(not(timelog_fault = "tomb_relaxed_push"))]
-            let published = Ordering::Release;
-            // Seeded fault (R7): a Relaxed publication orders nothing.
-            #[cfg(timelog_fault = "tomb_relaxed_push")]
-            let published = Ordering::Relaxed;
-            match self.head.compare_exchange_weak(head, node, published, Ordering::Relaxed) {
-                Ok(_) => return,
-                Err(h) => head = h,
-            }
-        }
+        debug_assert!(tomb.seq != 0, "sequences start at 1 (R5)");
+        let slot = self.claim();
+        // SAFETY: R7: the claimed slot is ours: nobody else claims it, and
+        // no reader touches its tombstone before the store below publishes
+        // it (a reader that loads 0 skips the slot).
+        unsafe { (*slot.tomb.get()).write(tomb) };
+        slot.region.init();
+        // R7: the Release store publishes the slot's tombstone.
+        #[cfg(not(timelog_fault = "tomb_relaxed_push"))]
+        let published = Ordering::Release;
+        // Seeded fault (R7): a Relaxed publication orders nothing.
+        #[cfg(timelog_fault = "tomb_relaxed_push")]
+        let published = Ordering::Relaxed;
+        slot.seq.store(tomb.seq, published);
     }
 
+    /// Whether no slot was ever claimed (a push in progress counts: callers
+    /// use this to skip work, so "not empty" is the safe answer).
     pub(crate) fn is_empty(&self) -> bool {
-        self.head.load(Ordering::Acquire).is_null()
+        self.block.load(Ordering::Acquire).is_null()
     }
 
-    /// How many node slots were claimed: the tombstones pushed, plus those
+    /// How many slots were claimed: the tombstones pushed, plus those
     /// being pushed right now. Two loads, no shared write: the memtable's
     /// size heuristic reads it instead of counting every push with a
     /// read-modify-write of its own ([`Memtable::bytes`](crate::memtable::Memtable::bytes)).
@@ -169,29 +185,59 @@ impl TombStack {
         let blk = unsafe { &*b };
         // A claim at or beyond the capacity failed (its claimer moves on to
         // a new block), so it is not counted.
-        blk.base + blk.used.load(Ordering::Relaxed).min(blk.nodes.len())
+        blk.base + blk.used.load(Ordering::Relaxed).min(blk.slots.len())
     }
 
-    /// Identity of the stack's current state (its head node; 0 while
-    /// empty): nodes are only pushed and live as long as the stack (R6),
-    /// so equal identities mean the same tombstones. Keys the read-side
-    /// coverage cache ([`CovCache`], R7).
+    /// Identity of the stack's state: the count of claimed slots. Slots
+    /// are only claimed, never released, while the stack lives (R6), so
+    /// equal counts mean no slot was claimed in between — the same
+    /// tombstones, provided none of them was still being written (a walk
+    /// that met such a slot reports it, see
+    /// [`CoverageBuilder::stack`]). Keys the read-side coverage cache
+    /// ([`CovCache`], R7).
     #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // the cache is std-only
     pub(crate) fn head_id(&self) -> usize {
-        self.head.load(Ordering::Acquire) as usize
+        self.len()
     }
 
-    /// Calls `f` for every tombstone pushed so far (newest first).
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&Tombstone)) {
-        let mut p = self.head.load(Ordering::Acquire) as *const Node;
-        while !p.is_null() {
-            // SAFETY: R6: published nodes are immutable and live until the
-            // stack is dropped, which cannot happen while `&self` is held.
-            let n = unsafe { &*p };
-            n.region.read();
-            f(&n.tomb);
-            p = n.next;
+    /// Calls `f` for every claimed slot, newest block first: `Some` with the
+    /// tombstone of a published slot, `None` for one still being written
+    /// (R7: its delete has not committed).
+    ///
+    /// Every tombstone whose delete committed before the caller loaded its
+    /// watermark is visited: its claim happened-before that commit, so the
+    /// block and `used` loads below see it (R7).
+    pub(crate) fn for_each_slot(&self, mut f: impl FnMut(Option<&Tombstone>)) {
+        // Acquire: pairs with the AcqRel CAS that installed the block.
+        let mut b = self.block.load(Ordering::Acquire) as *const Block;
+        while !b.is_null() {
+            // SAFETY: R6: published blocks live until the stack is dropped,
+            // which cannot happen while `&self` is held.
+            let blk = unsafe { &*b };
+            let n = blk.used.load(Ordering::Relaxed).min(blk.slots.len());
+            for slot in blk.slots[..n].iter().rev() {
+                // Acquire: pairs with the Release store of `push` (R7).
+                if slot.seq.load(Ordering::Acquire) == 0 {
+                    f(None);
+                    continue;
+                }
+                slot.region.read();
+                // SAFETY: R7: the non-zero sequence was stored (Release)
+                // after the tombstone was written, and the slot is never
+                // written again.
+                f(Some(unsafe { (*slot.tomb.get()).assume_init_ref() }));
+            }
+            b = blk.prev;
         }
+    }
+
+    /// Calls `f` for every published tombstone (newest block first).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Tombstone)) {
+        self.for_each_slot(|t| {
+            if let Some(t) = t {
+                f(t)
+            }
+        });
     }
 
     pub(crate) fn to_vec(&self) -> Vec<Tombstone> {
@@ -210,15 +256,9 @@ impl Drop for TombStack {
         let mut b = self.block.unsync_get();
         while !b.is_null() {
             // SAFETY: R6: `&mut self`, nobody else reaches the blocks; each
-            // was made by `Box::into_raw` and is on the chain once.
-            let mut blk = unsafe { Box::from_raw(b) };
-            // Every claimed slot below the capacity was written by its
-            // claimer before its push returned (a push cannot fail).
-            let n = blk.used.unsync_get().min(blk.nodes.len());
-            for cell in &blk.nodes[..n] {
-                // SAFETY: initialized (above), dropped once.
-                unsafe { ptr::drop_in_place(cell.get().cast::<Node>()) };
-            }
+            // was made by `Box::into_raw` and is on the chain once. The
+            // slots' tombstones are `Copy`: nothing to drop in them.
+            let blk = unsafe { Box::from_raw(b) };
             b = blk.prev;
         }
     }
@@ -331,10 +371,14 @@ impl CoverageBuilder {
 
     /// Adds the tombstones of a memtable's stack with a sequence `<= w` (R7:
     /// those a view with watermark `w` sees; `SeqNo::MAX` for all of them).
+    /// A slot still being written counts as examined and not kept, so
+    /// the build is not [`complete`](Self::complete): its delete has not
+    /// committed (not in `N(w)`), but it may commit later under the same
+    /// stack identity ([`TombStack::head_id`], R7).
     pub(crate) fn stack(mut self, stack: &TombStack, w: SeqNo) -> Self {
-        stack.for_each(|t| {
+        stack.for_each_slot(|t| {
             self.seen += 1;
-            if t.seq <= w {
+            if let Some(t) = t.filter(|t| t.seq <= w) {
                 self.tombs.push(*t);
             }
         });
@@ -783,7 +827,7 @@ mod tests {
                 let s = s.clone();
                 std::thread::spawn(move || {
                     for i in 0..5_000u64 {
-                        s.push(t(k, k + 1, k as u64 * 10_000 + i));
+                        s.push(t(k, k + 1, k as u64 * 10_000 + i + 1));
                     }
                 })
             })
@@ -793,7 +837,7 @@ mod tests {
         }
         let mut seqs: Vec<u64> = s.to_vec().iter().map(|t| t.seq).collect();
         seqs.sort_unstable();
-        let mut want: Vec<u64> = (0..4u64).flat_map(|k| (0..5_000).map(move |i| k * 10_000 + i)).collect();
+        let mut want: Vec<u64> = (0..4u64).flat_map(|k| (0..5_000).map(move |i| k * 10_000 + i + 1)).collect();
         want.sort_unstable();
         assert_eq!(seqs, want);
         assert_eq!(s.len(), 20_000, "concurrent claims that overflowed a block are not counted");
@@ -807,7 +851,7 @@ mod tests {
         let s = TombStack::new();
         assert_eq!(s.len(), 0);
         for i in 0..5_000u64 {
-            s.push(t(0, 1, i));
+            s.push(t(0, 1, i + 1));
             assert_eq!(s.len(), i as usize + 1);
         }
     }
@@ -816,12 +860,36 @@ mod tests {
     fn stack_keeps_every_push() {
         let s = TombStack::new();
         for i in 0..10 {
-            s.push(t(i, i + 1, i as u64));
+            s.push(t(i, i + 1, i as u64 + 1));
         }
         let v = s.to_vec();
         assert_eq!(v.len(), 10);
         assert_eq!(v[0].t1, 0);
         assert_eq!(v[9].t1, 9);
+    }
+
+    /// R7: a claimed slot whose tombstone is not yet published (its
+    /// sequence still 0) is skipped by every walk, counted by `len` and the
+    /// stack's identity, and makes a coverage build incomplete (the cache
+    /// must not serve a later watermark from it: the delete may commit
+    /// without another claim); once published it is seen.
+    #[test]
+    fn a_slot_being_written_is_skipped_and_makes_the_build_incomplete() {
+        let s = TombStack::new();
+        s.push(t(0, 10, 1));
+        let slot = s.claim();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.to_vec(), vec![t(0, 10, 1)]);
+        let b = CoverageBuilder::new().stack(&s, SeqNo::MAX);
+        assert!(!b.complete(), "a slot being written was left out");
+        assert_eq!(b.max_seq(), 1);
+        let id = s.head_id();
+        // SAFETY: the slot was claimed above and is written once, as `push` does.
+        unsafe { (*slot.tomb.get()).write(t(20, 30, 2)) };
+        slot.seq.store(2, Ordering::Release);
+        assert_eq!(s.head_id(), id, "publishing a claimed slot claims nothing");
+        assert_eq!(s.to_vec(), vec![t(0, 10, 1), t(20, 30, 2)]);
+        assert!(CoverageBuilder::new().stack(&s, SeqNo::MAX).complete());
     }
 
     /// Reference: the greatest covering sequence by a scan over the tombstones.

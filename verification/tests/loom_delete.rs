@@ -7,8 +7,8 @@ use loom::thread;
 use timelog::Timelog;
 use timelog_verification::*;
 
-/// R7: a delete is a memtable write: its tombstone is pushed (Release CAS)
-/// before it commits. A snapshot sees it exactly when its watermark covers
+/// R7: a delete is a memtable write: its tombstone is pushed (the Release
+/// store of its slot's sequence) before it commits. A snapshot sees it exactly when its watermark covers
 /// it, and a later insert at a deleted timestamp stays visible.
 #[test]
 fn delete_vs_snapshot_watermark() {
