@@ -14,6 +14,7 @@
 //! a sealed memtable therefore has a smaller sequence than every record of
 //! the memtables after it.
 
+pub(crate) mod merged;
 pub(crate) mod ooo;
 pub(crate) mod run;
 
@@ -56,6 +57,8 @@ pub(crate) struct Memtable<T> {
     #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // see `insert_ooo`
     ooo_max_seq: AtomicU64,
     record_bytes: usize,
+    /// The merged view of run and skiplist, built by scans (R13, `merged.rs`).
+    merged: merged::Slot<T>,
     pub(crate) retired: crate::segment::Retired,
 }
 
@@ -99,6 +102,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             ooo_len: AtomicUsize::new(0),
             ooo_max_seq: AtomicU64::new(0),
             record_bytes: 16 + std::mem::size_of::<T>(),
+            merged: merged::Slot::new(),
             retired: crate::segment::Retired::new(retired),
         }
     }
