@@ -250,7 +250,13 @@ mod tests {
         }
     }
 
-    fn want(all: &[(Timestamp, u64)], upto: usize, lo: Timestamp, hi: Timestamp, order: Order) -> Vec<(Timestamp, u64)> {
+    fn want(
+        all: &[(Timestamp, u64)],
+        upto: usize,
+        lo: Timestamp,
+        hi: Timestamp,
+        order: Order,
+    ) -> Vec<(Timestamp, u64)> {
         let mut w: Vec<_> = all[..upto].iter().copied().filter(|r| lo <= r.0 && r.0 < hi).collect();
         w.sort_by_key(|r| r.0); // stable: insertion order among equal timestamps
         if order == Order::Desc {

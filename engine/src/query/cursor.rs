@@ -288,7 +288,6 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
 }
 
 impl<T: Send + Sync + 'static> Cursor<T> {
-
     /// The span of the current run (its sequences are not needed).
     #[inline(always)]
     fn run(&self) -> Span<T> {

@@ -295,7 +295,6 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
             true
         });
     }
-
 }
 
 impl<T: Send + Sync + 'static> View<'_, T> {
