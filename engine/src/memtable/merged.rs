@@ -133,8 +133,10 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
     /// must add to it (module docs): `None` when the memtable has few late
     /// records, when the current view is newer than `w`, or when this
     /// reader lost the race to publish a new one. Builds the view if there
-    /// is none, or if the records after it outnumber half of it.
-    pub(crate) fn merged(&self, w: SeqNo) -> Option<&Merged<T>> {
+    /// is none, or if the records after it outnumber half of it — but not
+    /// for a read that ends (at `hi`, inclusive) before the memtable's first
+    /// record: a read of older data does not pay for a view it would not use.
+    pub(crate) fn merged(&self, w: SeqNo, hi: Timestamp) -> Option<&Merged<T>> {
         if self.ooo_len() < MIN_LATE {
             return None;
         }
@@ -152,6 +154,10 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
             if run_tail + ooo_tail <= m.len() / 2 {
                 return Some(m);
             }
+        }
+        let first = self.ooo.first_ts().unwrap_or(Timestamp::MAX).min(self.run.first_ts());
+        if hi < first {
+            return None;
         }
         let new = Box::into_raw(Box::new(self.build_merged(w, p)));
         // R13: the `Release` CAS publishes the view's arrays (written by
@@ -301,9 +307,9 @@ mod tests {
         assert_eq!(views(&s1), 0, "no view before a scan");
         check(&s1, &all, n1); // builds it at s1's watermark
         assert_eq!(views(&s1), 1);
-        assert!(s1.view().m.active.merged(s1.watermark()).is_some());
+        assert!(s1.view().m.active.merged(s1.watermark(), Timestamp::MAX).is_some());
         // An older snapshot: not served by the newer view (its records would show).
-        assert!(s0.view().m.active.merged(s0.watermark()).is_none());
+        assert!(s0.view().m.active.merged(s0.watermark(), Timestamp::MAX).is_none());
         check(&s0, &all, 700);
         // Growth under half the view: the view plus the run's tail and the
         // newer late records.
@@ -324,6 +330,20 @@ mod tests {
         all.retain(|r| !(150..250).contains(&r.0));
         let s4 = log.snapshot().unwrap();
         check(&s4, &all, all.len());
+    }
+
+    /// A read that ends before the memtable's first record (older data)
+    /// builds no view; one that reaches it does.
+    #[test]
+    fn reads_of_older_data_build_no_view() {
+        let log = log();
+        let mut all = Vec::new();
+        fill(&log, &mut all, 1000, 700);
+        let s = log.snapshot().unwrap();
+        assert!(s.range(0, 900, Order::Asc).next().is_none());
+        assert_eq!(views(&s), 0);
+        check(&s, &all, all.len());
+        assert_eq!(views(&s), 1);
     }
 
     /// Few late records: no view (the merge of run and skiplist is cheap).
