@@ -137,7 +137,7 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
     /// for a read that ends (at `hi`, inclusive) before the memtable's first
     /// record: a read of older data does not pay for a view it would not use.
     pub(crate) fn merged(&self, w: SeqNo, hi: Timestamp) -> Option<&Merged<T>> {
-        if self.ooo_len() < MIN_LATE {
+        if self.late_hint() < MIN_LATE {
             return None;
         }
         let p = self.merged.cur.load(Ordering::Acquire);
@@ -150,7 +150,7 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
                 return None;
             }
             let run_tail = self.run.seq_upper_bound(w, 0, self.run.len()).saturating_sub(m.run_n);
-            let ooo_tail = self.ooo_len().saturating_sub(m.ooo_n);
+            let ooo_tail = self.late_hint().saturating_sub(m.ooo_n);
             if run_tail + ooo_tail <= m.len() / 2 {
                 return Some(m);
             }
@@ -182,7 +182,7 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
     /// prefix merged with the skiplist's records of sequence `<= w`.
     fn build_merged(&self, w: SeqNo, prev: *mut Merged<T>) -> Merged<T> {
         let run_n = self.run.seq_upper_bound(w, 0, self.run.len());
-        let mut late: Vec<(Timestamp, SeqNo, &T)> = Vec::with_capacity(self.ooo_len());
+        let mut late: Vec<(Timestamp, SeqNo, &T)> = Vec::with_capacity(self.late_hint());
         self.ooo_range(Timestamp::MIN, Timestamp::MAX, |ts, seq, v| {
             if seq <= w {
                 late.push((ts, seq, v));
