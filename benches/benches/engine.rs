@@ -20,6 +20,8 @@
 //! `Flatten` of 4 096-record slices, the `Iterator` protocol's own cost
 //! for data in spans; the states come in twins: in-order data and the same with 5%
 //! late records (`memtable` / `memtable_ooo5`, `l0x8` / `l0x8_ooo5`).
+//! `scan_range1000/timelog_memtable{,_ooo5}_live/batch` append one record
+//! before each scan (read after write; every 20th record late in `_ooo5`).
 //!
 //! Run: `cargo bench -p timelog-benches --bench engine` (full) or
 //! `... -- --quick` (CI smoke; a few seconds per group).
@@ -35,7 +37,7 @@ use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput};
 use crossbeam_skiplist::SkipMap;
 use timelog::{Config, MaintenanceMode, Order, Timelog};
-use timelog_benches::{ooo_keys, ordered_keys, random_ts, Cycle, SEED};
+use timelog_benches::{ooo_keys, ordered_keys, random_ts, Cycle, MAX_BACK, SEED};
 
 /// Records per ingest iteration and per pre-loaded structure.
 const N: usize = 100_000;
@@ -472,6 +474,22 @@ fn bench_scans(c: &mut Criterion) {
                 tl.0.range(a, b, Order::Desc).unwrap().collect::<Vec<_>>().len() as u64
             });
         }
+    }
+    // Read after write: one append before each scan (every 20th record
+    // late by up to 1,000 in the `_ooo5` twin), so a memtable's merged view
+    // (R13) is read with newer records beside it; own logs, the static
+    // states above stay as they are.
+    for (state, late) in [("memtable_live", false), ("memtable_ooo5_live", true)] {
+        let keys = if late { ooo_keys(N, 5, SEED) } else { ordered_keys(N) };
+        let tl = filled(Tl::new(disabled()), &keys);
+        let next = std::cell::Cell::new(N as i64);
+        range_case(&mut g, &format!("timelog_{state}/batch"), &|a, b| {
+            let i = next.get();
+            next.set(i + 1);
+            let ts = if late && i % 20 == 7 { i - 1 - (i * 37) % MAX_BACK as i64 } else { i };
+            tl.insert(ts, i as u64 + 1);
+            tl.scan(a, b)
+        });
     }
     range_case(&mut g, "skipmap", &|a, b| l.skipmap.scan(a, b));
     range_case(&mut g, "rwlock_btree", &|a, b| l.btree.scan(a, b));

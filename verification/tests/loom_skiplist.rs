@@ -66,3 +66,32 @@ fn snapshot_held_across_seal_vs_late_insert() {
         finish(&log, &[vec![app(10, 100), app(4, 101)], vec![app(5, 1)]], vec![seen]);
     });
 }
+
+/// R13 (+ R5, R6, R9): the merged view of a memtable with late records.
+/// Three late records make the first scan build the view (the model
+/// threshold is 3); a reader scans (building and publishing it) while a
+/// writer inserts a third late record and then scans too — finding the
+/// reader's view (published by a `Release` CAS: loom reports a reader
+/// that uses a view its build is not ordered before, through the view's
+/// region), or building its own and racing the other to publish. Either
+/// way both see exactly a prefix of one write order, and the view plus
+/// what came after it (the newer late record) is what the writer reads.
+#[test]
+fn merged_view_published_to_reader() {
+    loom_model("skiplist/merged_view_published_to_reader", || {
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
+        append(&log, 10, 100);
+        append(&log, 4, 101);
+        append(&log, 6, 102);
+        append(&log, 8, 103);
+        let reader = {
+            let log = log.clone();
+            thread::spawn(move || observe(&log, None, 0).1)
+        };
+        append(&log, 5, 1);
+        let (_s, mine) = observe(&log, Some(1), 1);
+        let theirs = reader.join().unwrap();
+        let first = vec![app(10, 100), app(4, 101), app(6, 102), app(8, 103)];
+        finish(&log, &[first, vec![app(5, 1)]], vec![theirs, mine]);
+    });
+}

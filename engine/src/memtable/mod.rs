@@ -14,6 +14,7 @@
 //! a sealed memtable therefore has a smaller sequence than every record of
 //! the memtables after it.
 
+pub(crate) mod merged;
 pub(crate) mod ooo;
 pub(crate) mod run;
 
@@ -56,6 +57,13 @@ pub(crate) struct Memtable<T> {
     #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // see `insert_ooo`
     ooo_max_seq: AtomicU64,
     record_bytes: usize,
+    /// The merged view of run and skiplist, built by scans (R13, `merged.rs`).
+    merged: merged::Slot<T>,
+    /// Model builds only: the skiplist's length for the view's heuristics
+    /// (`late_hint`), a std atomic (`sync::stat`): any value is safe, and
+    /// it adds no model-checked load to every read's plan.
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    late_stat: crate::sync::stat::AtomicUsize,
     pub(crate) retired: crate::segment::Retired,
 }
 
@@ -99,6 +107,9 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             ooo_len: AtomicUsize::new(0),
             ooo_max_seq: AtomicU64::new(0),
             record_bytes: 16 + std::mem::size_of::<T>(),
+            merged: merged::Slot::new(),
+            #[cfg(any(timelog_loom, timelog_shuttle))]
+            late_stat: crate::sync::stat::AtomicUsize::new(0),
             retired: crate::segment::Retired::new(retired),
         }
     }
@@ -122,6 +133,16 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     /// Inserts one record with a sequence from `alloc`, taken after the
     /// write position is decided (so that the run's sequences increase, R3).
     pub(crate) fn insert(&self, ts: Timestamp, val: T, alloc: impl FnOnce() -> SeqNo) -> SeqNo {
+        // A record before the run's tail goes to the skiplist whoever
+        // appends: the tail only grows, so the appender would refuse it
+        // (no compare-and-swap of the appender flag for a late record).
+        // Not under loom: one more model-checked load in every write of
+        // every scenario, for a shortcut that orders nothing.
+        if !cfg!(timelog_loom) && self.run.before_tail(ts) {
+            let seq = alloc();
+            self.insert_ooo(ts, seq, val);
+            return seq;
+        }
         if let Some(mut app) = self.run.try_acquire() {
             if app.accepts(ts) {
                 let seq = alloc();
@@ -156,6 +177,8 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         // counter.
         self.ooo.insert((ts, seq), val);
         self.ooo_len.fetch_add(1, Ordering::Relaxed);
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        self.late_stat.fetch_add(1, Ordering::Relaxed);
         // Before the commit, like `ooo_len` (R5 orders it before any read
         // that sees the record).
         // Not under the model checkers (it would double the interleavings
@@ -230,6 +253,16 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     }
     pub(crate) fn len(&self) -> usize {
         self.run.len() + self.ooo_len()
+    }
+    /// The skiplist's length for heuristics that order nothing (the merged
+    /// view's threshold and rebuild rule, R13): `ooo_len`, or under the
+    /// model checkers a std counter (see `late_stat`).
+    #[inline]
+    pub(crate) fn late_hint(&self) -> usize {
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        return self.ooo_len();
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        return self.late_stat.load(Ordering::Relaxed);
     }
     /// At least the sequence of every skiplist record a reader can see
     /// (see the field): every such record orders as this sequence or less

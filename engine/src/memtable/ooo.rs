@@ -453,6 +453,13 @@ impl<T: Send + Sync + 'static> Ooo<T> {
         }
     }
 
+    /// The smallest timestamp in the index (`None`: empty).
+    pub(crate) fn first_ts(&self) -> Option<Timestamp> {
+        let n = self.head[0].load(Ordering::Acquire);
+        // SAFETY: `n` came from an `Acquire` load of a link of this index (R6).
+        (!n.is_null()).then(|| unsafe { Node::key(n) }.0)
+    }
+
     /// The first node with key `>= key` (null: none).
     fn seek(&self, key: Key) -> *mut Node<T> {
         let mut x = ptr::null_mut();

@@ -164,7 +164,8 @@ struct Hot {
     len: AtomicUsize,
     /// The appender flag (R3).
     appending: AtomicBool,
-    /// Last appended timestamp; only read and written by the appender.
+    /// Last appended timestamp; written only by the appender, read by it
+    /// and, racily, by writers deciding that a record is late (`before_tail`).
     last_ts: AtomicI64,
 }
 
@@ -200,6 +201,14 @@ impl<T> Run<T> {
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
             .ok()
             .map(|_| Appender { run: self })
+    }
+
+    /// Whether `ts` is before the last appended timestamp, which only
+    /// grows: an appender would refuse it (`Appender::accepts`). A racy
+    /// read (R3: only the appender writes it); false is no promise.
+    #[inline]
+    pub(crate) fn before_tail(&self, ts: Timestamp) -> bool {
+        ts < self.hot.last_ts.load(Ordering::Relaxed)
     }
 
     /// The run's smallest timestamp, or `Timestamp::MAX` while no record is

@@ -259,7 +259,9 @@ fn drop_parts<T>(snap: Option<Snapshot<T>>, srcs: Vec<SrcCursor<T>>) {
     drop(snap);
 }
 
-impl<T: Send + Sync + 'static> Cursor<T> {
+impl<T: Clone + Send + Sync + 'static> Cursor<T> {
+    /// Plans the range (`T: Clone`: a memtable with late records may be
+    /// read through its merged view, which holds clones, R13).
     pub(crate) fn new(snap: Snapshot<T>, lo: Timestamp, hi: Timestamp, desc: bool) -> Self {
         let mut srcs = Vec::new();
         let mut rest = 0;
@@ -283,7 +285,9 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         c.advance();
         c
     }
+}
 
+impl<T: Send + Sync + 'static> Cursor<T> {
     /// The span of the current run (its sequences are not needed).
     #[inline(always)]
     fn run(&self) -> Span<T> {
@@ -455,7 +459,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
 /// so that `snapshot.rs` does not import this file (the cursor owns a
 /// snapshot; a snapshot only hands itself over): no import circle in the
 /// query layer.
-impl<T: Send + Sync + 'static> Snapshot<T> {
+impl<T: Clone + Send + Sync + 'static> Snapshot<T> {
     /// A cursor over `lo ..= hi` (inclusive bounds; empty if `lo > hi`).
     pub fn cursor(&self, lo: Timestamp, hi: Timestamp, order: Order) -> Cursor<T> {
         Cursor::new(self.clone(), lo, hi, order == Order::Desc)

@@ -5,6 +5,7 @@
 //! records, so the merge never re-checks tombstones per record and
 //! `remaining()` is the sum of span lengths (O(sources), no payload touched).
 
+use crate::memtable::merged::Merged;
 use crate::memtable::{Memtable, RunSlice};
 use crate::query::dir::Asc;
 use crate::query::view::{for_each_visible_run, ooo_walk, SourceRef, Vis};
@@ -223,7 +224,7 @@ impl<T> Source<T> {
     }
 }
 
-impl<T: Send + Sync + 'static> View<'_, T> {
+impl<T: Clone + Send + Sync + 'static> View<'_, T> {
     /// Plans the sources of `[lo, hi]` (inclusive bounds), oldest first,
     /// handing each non-empty one to `out` (the sources of
     /// [`View::sources`], cut into their visible spans by [`Vis`]).
@@ -233,6 +234,11 @@ impl<T: Send + Sync + 'static> View<'_, T> {
         }
         let cov = self.cov();
         let vis = Vis { w: self.w, cov: &cov };
+        // Where no tombstone covers the range, a memtable with late records
+        // is read through its merged view (R13) plus what came after it:
+        // the memtable and the view's watermark, for its skiplist source.
+        let use_merged = cov.overlapping(lo, hi).is_empty();
+        let mut merged_for: Option<(*const Memtable<T>, SeqNo)> = None;
         self.sources(lo, hi, |src| {
             let mut s = Source::new();
             match src {
@@ -243,9 +249,34 @@ impl<T: Send + Sync + 'static> View<'_, T> {
                     }
                 }
                 SourceRef::L0(seg) => segment_spans(seg, lo, hi, &cov, &mut s),
-                SourceRef::Run(mt) => run_spans(mt, &vis, lo, hi, &mut s),
+                SourceRef::Run(mt) => match if use_merged { mt.merged(self.w, hi) } else { None } {
+                    Some(m) => {
+                        merged_spans(m, lo, hi, &mut s);
+                        // The run's positions after the view (sequences `> m.w`, R3).
+                        if mt.run.len() > m.run_n {
+                            let mut tail = Source::new();
+                            run_spans(mt, &vis, lo, hi, m.run_n, &mut tail);
+                            if tail.count > 0 {
+                                out(tail);
+                            }
+                        }
+                        merged_for = Some((mt as *const Memtable<T>, m.w));
+                    }
+                    None => run_spans(mt, &vis, lo, hi, 0, &mut s),
+                },
                 SourceRef::Ooo(mt) => {
-                    let buf = ooo_collect(mt, &vis, lo, hi);
+                    // Read through the view: only the skiplist records newer
+                    // than it, and none if its greatest sequence is not (R7's
+                    // `ooo_max_seq` argument, R13).
+                    let after = match merged_for {
+                        Some((p, w)) if std::ptr::eq(p, mt) => Some(w),
+                        _ => None,
+                    };
+                    let buf = match after {
+                        Some(w) if mt.ooo_max_seq() <= w => OooBuf { ts: Vec::new(), seq: Vec::new(), val: Vec::new() },
+                        Some(w) => ooo_collect(mt, &vis, lo, hi, w),
+                        None => ooo_collect(mt, &vis, lo, hi, 0),
+                    };
                     if !buf.ts.is_empty() {
                         s.push(Span {
                             ts: buf.ts.as_ptr(),
@@ -264,7 +295,9 @@ impl<T: Send + Sync + 'static> View<'_, T> {
             true
         });
     }
+}
 
+impl<T: Send + Sync + 'static> View<'_, T> {
     /// Number of visible records in `[t1, t2]` without building spans of
     /// payloads (used by `len()`).
     pub(crate) fn count(&self, t1: Timestamp, t2: Timestamp) -> usize {
@@ -305,24 +338,60 @@ fn segment_spans<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage
     });
 }
 
+/// The visible run positions of `[t1, t2]` from position `from` on.
 fn run_spans<T: Send + Sync + 'static>(
     mt: &Memtable<T>,
     vis: &Vis<'_>,
     t1: Timestamp,
     t2: Timestamp,
+    from: usize,
     out: &mut Source<T>,
 ) {
     // Allocated only if some range is visible.
     let mut slices: Vec<RunSlice<T>> = Vec::new();
-    for_each_visible_run(mt, vis, t1, t2, |a, b| mt.run.slices(a, b, &mut slices));
+    for_each_visible_run(mt, vis, t1, t2, |a, b| {
+        let a = a.max(from);
+        if a < b {
+            mt.run.slices(a, b, &mut slices)
+        }
+    });
     for s in slices {
         out.push(Span { ts: s.ts, seq: SeqSrc::Arr(s.seq), val: ValSrc::Direct(s.val), len: s.len });
     }
 }
 
-fn ooo_collect<T: Send + Sync + 'static>(mt: &Memtable<T>, vis: &Vis<'_>, t1: Timestamp, t2: Timestamp) -> OooBuf<T> {
+/// The records of a memtable's merged view within `[t1, t2]`: one span.
+/// Used only where no tombstone the reader sees covers the range, by a
+/// reader whose watermark is at least the view's (R13), so every record
+/// of the view is visible to it.
+fn merged_spans<T>(m: &Merged<T>, t1: Timestamp, t2: Timestamp, out: &mut Source<T>) {
+    let (a, b) = m.bounds(t1, t2);
+    if a < b {
+        out.push(Span {
+            ts: m.ts[a..b].as_ptr(),
+            seq: SeqSrc::Arr(m.seq[a..b].as_ptr()),
+            // The view's own payload clones, alive as long as the memtable
+            // (R13), which the snapshot holds (R9).
+            val: ValSrc::Direct(m.val[a..b].as_ptr()),
+            len: b - a,
+        });
+    }
+}
+
+/// The visible skiplist records of `[t1, t2]` with a sequence `> after`
+/// (0: all of them).
+fn ooo_collect<T: Send + Sync + 'static>(
+    mt: &Memtable<T>,
+    vis: &Vis<'_>,
+    t1: Timestamp,
+    t2: Timestamp,
+    after: SeqNo,
+) -> OooBuf<T> {
     let mut buf = OooBuf { ts: Vec::new(), seq: Vec::new(), val: Vec::new() };
     ooo_walk::<Asc, T>(mt, vis, t1, t2, |ts, seq, v| {
+        if seq <= after {
+            return true;
+        }
         buf.ts.push(ts);
         buf.seq.push(seq);
         // Kept as a pointer in the cursor's buffer: valid while the

@@ -1,0 +1,363 @@
+//! The merged view of a memtable with late records (rule R13).
+//!
+//! A memtable keeps its in-order records in a [`Run`](super::Run) and its
+//! late ones in the skiplist (`ooo.rs`). A scan over both merges two
+//! sources whose heads alternate every few records (with 5% late records,
+//! a switch every ~20), and reaches the late payloads through skiplist
+//! nodes. The merged view is that merge done once and shared: the
+//! memtable's records with a sequence `<= w` (for the watermark `w` of the
+//! reader that built it), sorted by `(ts, seq)`, as three arrays —
+//! timestamps, sequences and payloads. The payloads are clones (`T: Clone`
+//! is the engine's contract for cheap handles: the flush clones them into
+//! a segment the same way), so a scan reads one sorted span with its
+//! payloads in place, like a segment's page — the loop the compiler
+//! vectorizes for in-order data — not a pointer per record.
+//!
+//! - **Built by a reader, never by a writer**, the first time a scan of a
+//!   memtable with at least [`MIN_LATE`] late records finds no usable view,
+//!   and published by one compare-and-swap of the memtable's slot
+//!   (`Release`; readers load it with `Acquire`, R13). A reader that loses
+//!   the race frees its own, never published, view and plans the usual way.
+//!   Nobody waits.
+//! - **Complete up to its watermark** (R5): every record of the memtable
+//!   with a sequence `<= w` was inserted (into the run below its published
+//!   length, or linked into the skiplist) before `w` was committed, so the
+//!   builder, holding a snapshot at `w`, sees all of them. The run's
+//!   sequences increase (R3), so its records in the view are a prefix
+//!   `[0, run_n)` and every later position has a sequence `> w`.
+//! - **Extended, not rebuilt, while the memtable grows**: a reader with a
+//!   watermark `w' >= w` reads the view plus what came after it — the run's
+//!   positions from `run_n` on and the skiplist records with a sequence in
+//!   `(w, w']` (none when the skiplist's greatest sequence is `<= w`, R7's
+//!   `ooo_max_seq` argument) — as extra sources of the merge. Once that
+//!   tail exceeds half the view, the next scan builds a new view. A reader
+//!   with `w' < w` (a snapshot older than the view) plans the usual way.
+//! - **Tombstones are not in it**: the view holds records, not visibility;
+//!   a reader uses it only where no tombstone it sees covers the range.
+//! - **Never freed while reachable** (R13, with R9): a replaced view stays
+//!   in a chain owned by the memtable and is freed with it, when no
+//!   snapshot reaches the memtable. A view is rebuilt only after the
+//!   memtable grew by half of it, so the chain holds at most about three
+//!   times the last view's bytes (`16 + size_of::<T>()` per record, and
+//!   the clones: for a reference-counted payload, one more reference).
+//!   Until the memtable drops, the clones keep their payloads alive, as the
+//!   memtable's own records do.
+
+use crate::sync::{AtomicPtr, Ordering, Region, UnsyncGet};
+use crate::{SeqNo, Timestamp};
+
+use super::Memtable;
+
+/// Late records a memtable needs before a scan builds its view: below it,
+/// the merge of run and skiplist switches sources a few times per read and
+/// a view would not pay for its build. Under the model checkers 3: the
+/// skiplist scenarios (three late records or more) exercise the view, and
+/// the scenarios where at most two writes miss the appender flag (e.g.
+/// `seal/two_writers_advance_the_watermark`, already at CI's budget) do not
+/// explore it.
+pub(crate) const MIN_LATE: usize = if crate::sync::MODEL { 3 } else { 64 };
+
+/// A memtable's records with sequence `<= w`, sorted by `(ts, seq)` (see
+/// the module docs). Immutable once published.
+pub(crate) struct Merged<T> {
+    /// The watermark it was built at.
+    pub(crate) w: SeqNo,
+    /// Run positions `[0, run_n)` are in it; the later ones have a sequence `> w` (R3).
+    pub(crate) run_n: usize,
+    /// Skiplist records in it (for the rebuild heuristic).
+    pub(crate) ooo_n: usize,
+    pub(crate) ts: Vec<Timestamp>,
+    pub(crate) seq: Vec<SeqNo>,
+    /// Clones of the payloads.
+    pub(crate) val: Vec<T>,
+    /// Model checkers: created with the view, read by every reader that
+    /// uses it, destroyed with it (R13's publication and reclamation).
+    region: Region,
+    /// The view this one replaced (freed together, with the memtable).
+    prev: *mut Merged<T>,
+}
+
+impl<T> Merged<T> {
+    /// Records in the view.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    /// The positions with `lo <= ts <= hi`.
+    #[inline]
+    pub(crate) fn bounds(&self, lo: Timestamp, hi: Timestamp) -> (usize, usize) {
+        let a = self.ts.partition_point(|&t| t < lo);
+        let b = a + self.ts[a..].partition_point(|&t| t <= hi);
+        (a, b)
+    }
+}
+
+/// The memtable's slot for its current view, and the owner of every view
+/// it ever published.
+pub(crate) struct Slot<T> {
+    cur: AtomicPtr<Merged<T>>,
+}
+
+// SAFETY: views are immutable once published (R13) and own `T: Send + Sync`
+// payloads; the slot owns its views.
+unsafe impl<T: Send + Sync> Send for Slot<T> {}
+// SAFETY: as above: shared access only reads published views.
+unsafe impl<T: Send + Sync> Sync for Slot<T> {}
+
+impl<T> Slot<T> {
+    pub(crate) fn new() -> Self {
+        Self { cur: AtomicPtr::new(std::ptr::null_mut()) }
+    }
+}
+
+impl<T> Drop for Slot<T> {
+    fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return; // a model checker's report: leak rather than touch model state
+        }
+        let mut p = self.cur.unsync_get();
+        while !p.is_null() {
+            // SAFETY: R13/R9: `&mut self`, the memtable is being dropped, so
+            // no snapshot reaches it or any of its views; each view came
+            // from `Box::into_raw` in `Memtable::merged` and is in the
+            // chain once.
+            let b = unsafe { Box::from_raw(p) };
+            p = b.prev;
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Memtable<T> {
+    /// The merged view a reader with watermark `w` may use, with what it
+    /// must add to it (module docs): `None` when the memtable has few late
+    /// records, when the current view is newer than `w`, or when this
+    /// reader lost the race to publish a new one. Builds the view if there
+    /// is none, or if the records after it outnumber half of it — but not
+    /// for a read that ends (at `hi`, inclusive) before the memtable's first
+    /// record: a read of older data does not pay for a view it would not use.
+    pub(crate) fn merged(&self, w: SeqNo, hi: Timestamp) -> Option<&Merged<T>> {
+        if self.late_hint() < MIN_LATE {
+            return None;
+        }
+        let p = self.merged.cur.load(Ordering::Acquire);
+        // SAFETY: R13: a non-null view was published by the `Release` CAS
+        // below after it was built, and is freed only with the memtable,
+        // which the caller borrows.
+        if let Some(m) = unsafe { p.as_ref() } {
+            m.region.read();
+            if m.w > w {
+                return None;
+            }
+            let run_tail = self.run.seq_upper_bound(w, 0, self.run.len()).saturating_sub(m.run_n);
+            let ooo_tail = self.late_hint().saturating_sub(m.ooo_n);
+            if run_tail + ooo_tail <= m.len() / 2 {
+                return Some(m);
+            }
+        }
+        let first = self.ooo.first_ts().unwrap_or(Timestamp::MAX).min(self.run.first_ts());
+        if hi < first {
+            return None;
+        }
+        let new = Box::into_raw(Box::new(self.build_merged(w, p)));
+        // R13: the `Release` CAS publishes the view's arrays (written by
+        // `build_merged` above) to every `Acquire` load that finds it.
+        #[cfg(not(timelog_fault = "merged_relaxed_publish"))]
+        const PUBLISH: Ordering = Ordering::AcqRel;
+        // Seeded fault (R13): a Relaxed publication orders nothing.
+        #[cfg(timelog_fault = "merged_relaxed_publish")]
+        const PUBLISH: Ordering = Ordering::Relaxed;
+        match self.merged.cur.compare_exchange(p, new, PUBLISH, Ordering::Relaxed) {
+            // SAFETY: just published; freed only with the memtable (R13).
+            Ok(_) => Some(unsafe { &*new }),
+            Err(_) => {
+                // SAFETY: `new` was never published: ours alone.
+                drop(unsafe { Box::from_raw(new) });
+                None
+            }
+        }
+    }
+
+    /// The view of the records with sequence `<= w`: the run's visible
+    /// prefix merged with the skiplist's records of sequence `<= w`.
+    fn build_merged(&self, w: SeqNo, prev: *mut Merged<T>) -> Merged<T> {
+        let run_n = self.run.seq_upper_bound(w, 0, self.run.len());
+        let mut late: Vec<(Timestamp, SeqNo, &T)> = Vec::with_capacity(self.late_hint());
+        self.ooo_range(Timestamp::MIN, Timestamp::MAX, |ts, seq, v| {
+            if seq <= w {
+                late.push((ts, seq, v));
+            }
+            true
+        });
+        let n = run_n + late.len();
+        let (mut ts, mut sq, mut val) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut slices = Vec::new();
+        self.run.slices(0, run_n, &mut slices);
+        let mut li = late.iter().peekable();
+        for s in slices {
+            for i in 0..s.len {
+                // SAFETY: R4: `i < s.len` within a slice below the run's
+                // published length (`run_n <= len()`): initialized, never
+                // written again, alive as long as the memtable.
+                let (t, q) = unsafe { (*s.ts.add(i), *s.seq.add(i)) };
+                while let Some(&&(lt, lq, lv)) = li.peek() {
+                    if (lt, lq) >= (t, q) {
+                        break;
+                    }
+                    ts.push(lt);
+                    sq.push(lq);
+                    val.push(lv.clone());
+                    li.next();
+                }
+                ts.push(t);
+                sq.push(q);
+                // SAFETY: as above (R4): an initialized payload of the run,
+                // borrowed for the clone.
+                val.push(unsafe { &*s.val.add(i) }.clone());
+            }
+        }
+        for &(lt, lq, lv) in li {
+            ts.push(lt);
+            sq.push(lq);
+            val.push(lv.clone());
+        }
+        Merged { w, run_n, ooo_n: late.len(), ts, seq: sq, val, region: Region::new(), prev }
+    }
+}
+
+#[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
+mod tests {
+    use super::*;
+    use crate::{Config, MaintenanceMode, Order, Snapshot, Timelog};
+
+    impl<T> Slot<T> {
+        /// Views published so far (the chain's length).
+        fn published(&self) -> usize {
+            let mut n = 0;
+            let mut p = self.cur.load(Ordering::Acquire);
+            // SAFETY: test-only walk of published views, alive with the memtable (R13).
+            while let Some(m) = unsafe { p.as_ref() } {
+                n += 1;
+                p = m.prev;
+            }
+            n
+        }
+    }
+
+    fn log() -> Timelog<u64> {
+        Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap()
+    }
+
+    /// Appends `n` records from `t0`, every 7th of them late by up to 40.
+    fn fill(log: &Timelog<u64>, all: &mut Vec<(Timestamp, u64)>, t0: Timestamp, n: i64) {
+        for i in 0..n {
+            let t = t0 + i;
+            let ts = if i % 7 == 3 { t - 1 - (i * 13) % 40 } else { t };
+            let v = all.len() as u64;
+            let _ = log.append(ts, v).unwrap();
+            all.push((ts, v));
+        }
+    }
+
+    fn want(
+        all: &[(Timestamp, u64)],
+        upto: usize,
+        lo: Timestamp,
+        hi: Timestamp,
+        order: Order,
+    ) -> Vec<(Timestamp, u64)> {
+        let mut w: Vec<_> = all[..upto].iter().copied().filter(|r| lo <= r.0 && r.0 < hi).collect();
+        w.sort_by_key(|r| r.0); // stable: insertion order among equal timestamps
+        if order == Order::Desc {
+            w.reverse();
+        }
+        w
+    }
+
+    fn check(s: &Snapshot<u64>, all: &[(Timestamp, u64)], upto: usize) {
+        for order in [Order::Asc, Order::Desc] {
+            for (lo, hi) in [(Timestamp::MIN, Timestamp::MAX), (100, 400), (-50, 3), (990, 1300), (5000, 6000)] {
+                let got: Vec<_> = s.range(lo, hi, order).collect();
+                assert_eq!(got, want(all, upto, lo, hi, order), "{order:?} [{lo}, {hi}) w={}", s.watermark());
+                let mut b = Vec::new();
+                let mut c = s.range(lo, hi, order);
+                while c.next_batch_with(97, |ts, v| b.push((ts, *v))) > 0 {}
+                assert_eq!(b, got, "batch {order:?} [{lo}, {hi})");
+            }
+        }
+    }
+
+    fn views(s: &Snapshot<u64>) -> usize {
+        s.view().m.active.merged.published()
+    }
+
+    /// The view serves its own watermark and newer ones (with the run's
+    /// tail and the newer late records as extra sources), is not used by
+    /// an older snapshot, is rebuilt once the memtable grew by half of it,
+    /// and is bypassed where a tombstone covers the range.
+    #[test]
+    fn view_serves_newer_readers_and_is_rebuilt_after_growth() {
+        let log = log();
+        let mut all = Vec::new();
+        fill(&log, &mut all, 0, 700);
+        let s0 = log.snapshot().unwrap();
+        fill(&log, &mut all, 700, 300);
+        let n1 = all.len();
+        let s1 = log.snapshot().unwrap();
+        assert_eq!(views(&s1), 0, "no view before a scan");
+        check(&s1, &all, n1); // builds it at s1's watermark
+        assert_eq!(views(&s1), 1);
+        assert!(s1.view().m.active.merged(s1.watermark(), Timestamp::MAX).is_some());
+        // An older snapshot: not served by the newer view (its records would show).
+        assert!(s0.view().m.active.merged(s0.watermark(), Timestamp::MAX).is_none());
+        check(&s0, &all, 700);
+        // Growth under half the view: the view plus the run's tail and the
+        // newer late records.
+        fill(&log, &mut all, 1000, 200);
+        let s2 = log.snapshot().unwrap();
+        check(&s2, &all, all.len());
+        check(&s1, &all, n1);
+        assert_eq!(views(&s2), 1, "extended, not rebuilt");
+        // Past half: rebuilt at the next scan; the old view stays in the chain.
+        fill(&log, &mut all, 1200, 600);
+        let s3 = log.snapshot().unwrap();
+        check(&s3, &all, all.len());
+        assert_eq!(views(&s3), 2, "rebuilt once the tail outgrew half the view");
+        check(&s2, &all, 1200);
+        check(&s1, &all, n1);
+        // A tombstone: ranges it covers are read the usual way.
+        let _ = log.delete_range(150, 250).unwrap();
+        all.retain(|r| !(150..250).contains(&r.0));
+        let s4 = log.snapshot().unwrap();
+        check(&s4, &all, all.len());
+    }
+
+    /// A read that ends before the memtable's first record (older data)
+    /// builds no view; one that reaches it does.
+    #[test]
+    fn reads_of_older_data_build_no_view() {
+        let log = log();
+        let mut all = Vec::new();
+        fill(&log, &mut all, 1000, 700);
+        let s = log.snapshot().unwrap();
+        assert!(s.range(0, 900, Order::Asc).next().is_none());
+        assert_eq!(views(&s), 0);
+        check(&s, &all, all.len());
+        assert_eq!(views(&s), 1);
+    }
+
+    /// Few late records: no view (the merge of run and skiplist is cheap).
+    #[test]
+    fn few_late_records_build_no_view() {
+        let log = log();
+        let mut all = Vec::new();
+        for t in 0..1000 {
+            let ts = if t % 100 == 50 { t - 20 } else { t };
+            let _ = log.append(ts, t as u64).unwrap();
+            all.push((ts, t as u64));
+        }
+        let s = log.snapshot().unwrap();
+        check(&s, &all, all.len());
+        assert_eq!(views(&s), 0);
+    }
+}
