@@ -211,6 +211,14 @@ impl<T> Run<T> {
         ts < self.hot.last_ts.load(Ordering::Relaxed)
     }
 
+    /// The last appended timestamp (every record of the memtable, late
+    /// ones included, is `<=` it once published); a racy hint (R3: only
+    /// the appender writes it).
+    #[inline]
+    pub(crate) fn last_ts_hint(&self) -> Timestamp {
+        self.hot.last_ts.load(Ordering::Relaxed)
+    }
+
     /// The run's smallest timestamp, or `Timestamp::MAX` while no record is
     /// published. Every record a snapshot can see is `>=` it (the store
     /// precedes the first slot's publication and so every commit of the

@@ -249,7 +249,7 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                     }
                 }
                 SourceRef::L0(seg) => segment_spans(seg, lo, hi, &cov, &mut s),
-                SourceRef::Run(mt) => match if use_merged { mt.merged(self.w, hi) } else { None } {
+                SourceRef::Run(mt) => match if use_merged { mt.merged(self.w, lo, hi) } else { None } {
                     Some(m) => {
                         merged_spans(m, lo, hi, &mut s);
                         // The run's positions after the view (sequences `> m.w`, R3).
