@@ -498,6 +498,79 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         did
     }
 
+    // ----- idle maintenance ----------------------------------------------
+
+    /// What an idle log's maintenance would do, if anything (see
+    /// [`idle_step_with`](Self::idle_step_with)): `(seal the active
+    /// memtable first, compaction pick)`.
+    fn idle_work(self) -> Option<(bool, Option<Pick>)> {
+        let m = self.cat.load();
+        let debt_on = self.cfg.cfg.delete_debt_threshold > 0.0;
+        // Tombstones still in the active memtable: every read pays for
+        // them; sealing and flushing moves them into the list (and drops
+        // the memtable records they hide, R8), where a compaction applies
+        // them.
+        let seal = debt_on && !m.active.tombs.is_empty();
+        // Sources a read visits besides the memtables: each L0 segment, and
+        // L1 as one chain (disjoint).
+        let sources = m.l0.len() + usize::from(!m.l1.is_empty());
+        let pick = if debt_on && !m.tombstones.is_empty() {
+            Some(Pick::All)
+        } else if sources >= 2 {
+            Some(Pick::L0)
+        } else {
+            None
+        };
+        let sealed = !m.sealed.is_empty();
+        self.release_guard(m);
+        (seal || pick.is_some() || sealed).then_some((seal, pick))
+    }
+
+    /// One unit of *idle* maintenance, under `g`: called by the background
+    /// worker only, once the log has been quiet (no committed write) for a
+    /// while and no regular step finds work (`worker.rs`, "idle"). It takes
+    /// the log toward the shape a fresh log of the same records has — one
+    /// source and no tombstone — which is what every later read pays for:
+    ///
+    /// - a read visits every L0 segment and L1 (one chain) per call, so two
+    ///   or more such sources are merged ([`Pick::L0`]: L0 and the L1
+    ///   segments it overlaps) even below `max_delta_segments`;
+    /// - tombstones left under `delete_debt_threshold` cost every read a
+    ///   coverage lookup per source and keep deleted records (and their
+    ///   payloads) in memory, so they are applied ([`Pick::All`]: the
+    ///   segments with debt rewritten alone, those hidden whole dropped
+    ///   unread), the active memtable's sealed and flushed first.
+    ///   `delete_debt_threshold = 0.0` (deletes never trigger compaction)
+    ///   turns this part off too.
+    ///
+    /// A lone L0 segment and nothing else is left as it is (one source
+    /// already; rewriting it into L1 would buy no read anything). Returns
+    /// whether it did any work.
+    pub(crate) fn idle_step_with(self, g: MaintGuard<'a, T>) -> bool {
+        let did = {
+            let _g = g;
+            let mut did = false;
+            while self.flush_one() {
+                did = true;
+            }
+            if let Some((seal, pick)) = self.idle_work() {
+                if seal && self.seal_active() {
+                    while self.flush_one() {}
+                    did = true;
+                }
+                if let Some(pick) = pick {
+                    did |= self.compact_pick(pick);
+                }
+            }
+            did
+        };
+        if did {
+            self.counters.idle_steps.fetch_add(1, Relaxed);
+            self.notify_progress();
+        }
+        did
+    }
+
     // ----- wake-ups --------------------------------------------------------
 
     /// Wakes the writers waiting for maintenance progress (backpressure).
