@@ -47,6 +47,19 @@ use crate::sequencer::Sequencer;
 use crate::stats::Counters;
 use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard};
 
+/// How often (milliseconds) the delete wake-up is re-armed at most: a
+/// stream of deletes wakes the worker at most this often (a mutex and a
+/// futex wake on the deleting thread, about a thousand a second at most),
+/// and the worker sees the debt a delete made within about this long. It
+/// was the wake-up period (10 ms): a 100,000-record sliding window deleting
+/// every 10,000 appends crossed `delete_debt_threshold` and then waited
+/// two to four more deletes (debt 0.23-0.33 instead of 0.17) for the
+/// worker's next period; the deleted records and their payloads stayed
+/// alive meanwhile, and under CPython the interpreter's allocator keeps
+/// the high-water mark of those payloads resident (docs/performance.md,
+/// "Retention", Session 6).
+const DEBT_REARM_MS: u64 = 1;
+
 /// What a committed write reports.
 #[must_use = "a Busy write was committed; do not retry it, but slow down"]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +90,7 @@ pub(crate) struct Maintainer {
     /// Delete debt wake-up: set by the first delete after the worker last
     /// re-armed it, which kicks the worker (so a delete over flushed data
     /// is acted on with no further writes); the worker re-arms it at most
-    /// once per wake-up period, so a stream of deletes pays one Relaxed
+    /// once per [`DEBT_REARM_MS`], so a stream of deletes pays one Relaxed
     /// load each, not a mutex and a futex wake.
     debt_kicked: AtomicBool,
     /// Milliseconds after `born` at which `debt_kicked` was last re-armed.
@@ -396,7 +409,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         }
     }
 
-    /// Re-arms the delete wake-up once a wake-up period passed since the
+    /// Re-arms the delete wake-up once [`DEBT_REARM_MS`] passed since the
     /// last re-arming (called by maintenance steps).
     fn rearm_debt_kick(self) {
         if !self.st.debt_kicked.load(Relaxed) {
@@ -404,7 +417,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         }
         let now = self.st.born.elapsed().as_millis() as u64;
         let last = self.st.debt_armed_ms.load(Relaxed);
-        if now.saturating_sub(last) >= self.cfg.wakeup_ms
+        if now.saturating_sub(last) >= DEBT_REARM_MS.min(self.cfg.wakeup_ms)
             && self.st.debt_armed_ms.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
         {
             self.st.debt_kicked.store(false, Relaxed);
