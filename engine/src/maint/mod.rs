@@ -463,7 +463,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     /// One maintenance step under `g`, the maintainer lock.
     fn step_with(self, g: MaintGuard<'a, T>) -> bool {
         let did = {
-            let _g = g;
+            let mut g = Some(g);
             let mut did = false;
             for _ in 0..self.cfg.drain_batch_limit {
                 if !self.flush_one() {
@@ -497,18 +497,76 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
                 };
                 if let Some((pick, seal_first)) = compact {
                     if seal_first && self.seal_active() {
-                        while self.flush_one() {}
                         did = true;
                     }
-                    did |= self.compact_pick(pick);
+                    did |= self.flush_and_compact(pick, &mut g);
                 }
             }
+            drop(g);
             did
         };
         if did {
             self.notify_progress();
         }
         did
+    }
+
+    /// Flushes every sealed memtable, then one compaction of `pick`
+    /// (holding the maintainer lock `g`), in one payload phase when no
+    /// flush has to wait for commits: the flushes' and the compaction's own
+    /// phases then run nested in it, and so does the release of what the
+    /// compaction replaced — `g` is dropped there, which releases the lock
+    /// first and then drops the buried manifests (R12: no engine lock is
+    /// held while payloads are released). Under CPython's GIL each entry into
+    /// the phase waits for the interpreter's switch interval while a Python
+    /// thread runs (5 ms); a delete-debt step (seal, flush, compact) took
+    /// three such waits before it released anything, and a sliding window
+    /// deleted several more times meanwhile (docs/performance.md,
+    /// "Retention", Session 6). Nothing in the phase waits for another
+    /// thread: a flush whose seal bound is not committed yet ends the
+    /// phase, and the rest runs as separate phases (the flush waits for the
+    /// commits outside any, R8).
+    fn flush_and_compact(self, pick: Pick, g: &mut Option<MaintGuard<'a, T>>) -> bool {
+        let mut did = false;
+        let mut done = false;
+        self.hooks.scoped(&mut || {
+            while self.flush_ready() {
+                did = true;
+            }
+            let flushed = {
+                let m = self.cat.load();
+                let empty = m.sealed.is_empty();
+                self.release_guard(m);
+                empty
+            };
+            if flushed {
+                did |= self.compact_pick(pick);
+                done = true;
+                drop(g.take());
+            }
+        });
+        if !done {
+            while self.flush_one() {
+                did = true;
+            }
+            did |= self.compact_pick(pick);
+        }
+        did
+    }
+
+    /// Flushes the oldest sealed memtable if its seal bound is committed
+    /// (its flush then waits for nothing). Returns whether it did.
+    fn flush_ready(self) -> bool {
+        let ready = {
+            let m = self.cat.load();
+            let ready = m
+                .sealed
+                .first()
+                .is_some_and(|mt| cfg!(timelog_fault = "flush_before_commit") || self.seq.visible() >= mt.seal_bound());
+            self.release_guard(m);
+            ready
+        };
+        ready && self.flush_one()
     }
 
     // ----- idle maintenance ----------------------------------------------
