@@ -210,6 +210,31 @@ def test_background_compaction(make_log):
     assert len(log) == 30
 
 
+def test_background_maintenance_compacts_a_quiet_log(make_log):
+    # Issue 10: what a sliding window by delete_range leaves under the
+    # write-side triggers (L0 segments beside L1, a tombstone under the
+    # delete debt threshold) is compacted once the log is quiet, so reads
+    # pay for one source and no tombstone, as on a fresh log.
+    log = make_log(maintenance="background", maintenance_wakeup_ms=5)
+    log.extend([(i, i) for i in range(20_000)])
+    log.compact()
+    log.stop_maintenance()
+    for k in range(3):
+        lo = 1_000_000 + k * 2_000
+        log.extend([(t, t) for t in range(lo, lo + 2_000)])
+        log.flush()
+    log.delete_range(1_000_000, 1_001_000)
+    log.flush()
+    s = log.stats()
+    assert (s["storage"]["segments_l0"], s["storage"]["tombstone_count"]) == (3, 1)
+    assert 0 < s["compaction_selection"]["delete_debt"] < s["compaction_selection"]["delete_debt_threshold"]
+    log.start_maintenance()
+    assert _wait_for(lambda: log.stats()["storage"]["segments_l0"] == 0 and log.stats()["storage"]["tombstone_count"] == 0)
+    assert len(log) == 25_000
+    assert log.next_ts(1_000_000) == 1_001_000
+    log.validate()
+
+
 def test_flush_works_in_background_mode(make_log):
     log = make_log(maintenance="background")
     log.extend([(i, i) for i in range(10)])

@@ -22,6 +22,8 @@ pub(crate) struct Counters {
     /// Allocations sized by a caller's input that failed and were reported
     /// as an error instead of aborting (`Timelog::note_alloc_failure`).
     pub(crate) alloc_failures: AtomicU64,
+    /// Idle maintenance steps that did work (`Maint::idle_step_with`).
+    pub(crate) idle_steps: AtomicU64,
     // compaction selection (`select`, counted by `note_selection`)
     pub(crate) select_calls: AtomicU64,
     pub(crate) select_l0_inputs: AtomicU64,
@@ -76,6 +78,12 @@ pub enum Counter {
     /// any other allocation failure aborts the process, as Rust's
     /// allocator does.
     AllocFailures,
+    /// Maintenance steps the background worker ran because the log was
+    /// quiet (no write for ten wake-up periods) and still had more than
+    /// one read source or tombstones left under `delete_debt_threshold`
+    /// (docs/protocol.md, "Delete debt"; docs/performance.md, "Retention").
+    /// Counted in the compactions and flushes they publish as well.
+    IdleSteps,
     /// [`Stats::select_calls`].
     SelectCalls,
     /// [`Stats::select_l0_inputs`].
@@ -104,6 +112,7 @@ impl Counters {
             Counter::BusyEvents => &self.busy_events,
             Counter::ExtendSkipped => &self.extend_skipped,
             Counter::AllocFailures => &self.alloc_failures,
+            Counter::IdleSteps => &self.idle_steps,
             Counter::SelectCalls => &self.select_calls,
             Counter::SelectL0Inputs => &self.select_l0_inputs,
             Counter::SelectL1Inputs => &self.select_l1_inputs,

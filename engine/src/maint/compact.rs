@@ -330,94 +330,101 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
     /// Caller holds the maintainer lock. Returns whether it published
     /// anything.
     pub(crate) fn compact_pick(&self, pick: Pick) -> bool {
-        let mut work = None;
-        // Payload clones (and drops of what we loaded) inside the payload scope.
-        let built = self.hooks.scoped(&mut || {
+        let mut published = false;
+        // One payload phase for the whole compaction: the payload clones of
+        // the build, and the publication (which may drop the last reference
+        // to a replaced segment) with the drops of what we loaded. Nothing
+        // in it waits for another thread (the test pause point waits in the
+        // blocking scope). Under CPython's GIL, entering the phase waits for
+        // the interpreter's switch interval while a Python thread runs
+        // (5 ms): the build and the publication used to be two phases, two
+        // such waits per compaction, which made a delete-debt step lag a
+        // sliding window by several deletes (docs/performance.md,
+        // "Retention", Session 6).
+        let ran = self.hooks.scoped(&mut || {
             let start = self.cat.load_full();
             let sel = self.select(&start, pick);
             self.counters.note_selection(sel.as_ref().map(|s| (s.l0.len(), s.l1.len() + s.alone.len())));
-            if let Some(mut sel) = sel {
-                let merge = |sel: &Selection<T>| {
-                    if sel.l0.is_empty() && sel.l1.is_empty() {
-                        Vec::new()
-                    } else {
-                        self.build_l1(&start, &sel.l0, &sel.l1)
-                    }
-                };
-                let mut outputs = merge(&sel);
-                // Once the adaptive window has changed, L1 holds segments
-                // of older window grids, and an output (one new window) can
-                // span an L1 segment left out of the merge. Take such a
-                // segment in too and rebuild, until no output overlaps what
-                // stays in place or is rewritten alone (L1 stays disjoint).
-                // With one grid this never happens (see `select`).
-                while let Some(extra) = overlapped_l1(&start, &sel, &outputs) {
-                    sel.alone.retain(|s| !has(&extra, s));
-                    sel.l1.extend(extra);
-                    sel.l1.sort_by_key(|s| s.min_ts);
-                    outputs = merge(&sel);
+            let Some(mut sel) = sel else { return };
+            let merge = |sel: &Selection<T>| {
+                if sel.l0.is_empty() && sel.l1.is_empty() {
+                    Vec::new()
+                } else {
+                    self.build_l1(&start, &sel.l0, &sel.l1)
                 }
-                // Each segment with debt outside the merge, by itself: its
-                // old and new records are all this costs at a time.
-                for s in &sel.alone {
-                    outputs.extend(self.build_l1(&start, &[], std::slice::from_ref(s)));
-                }
-                #[cfg(any(test, feature = "test-hooks"))]
-                self.st.compact_records_read.fetch_add(sel.rewritten().map(|s| s.len as u64).sum(), Relaxed);
-                work = Some((sel, outputs));
+            };
+            let mut outputs = merge(&sel);
+            // Once the adaptive window has changed, L1 holds segments
+            // of older window grids, and an output (one new window) can
+            // span an L1 segment left out of the merge. Take such a
+            // segment in too and rebuild, until no output overlaps what
+            // stays in place or is rewritten alone (L1 stays disjoint).
+            // With one grid this never happens (see `select`).
+            while let Some(extra) = overlapped_l1(&start, &sel, &outputs) {
+                sel.alone.retain(|s| !has(&extra, s));
+                sel.l1.extend(extra);
+                sel.l1.sort_by_key(|s| s.min_ts);
+                outputs = merge(&sel);
             }
-        });
-        let Some((sel, outputs)) = work.filter(|_| built) else {
-            return false;
-        };
-        self.hooks.pause(crate::hooks::Point::CompactPublish);
-        let mut work = Some((sel, outputs));
-        let mut published = false;
-        let ran = self.hooks.scoped(&mut || {
-            let Some((sel, outputs)) = work.take() else { return };
-            loop {
-                let cur = self.cat.load_full();
-                // R10: publish only over a manifest that still holds every input
-                // (the L0 prefix in order once the dropped segments are set
-                // aside, the L1 segments merged or rewritten, the dropped ones).
-                #[cfg(not(timelog_fault = "compact_no_check"))]
-                {
-                    let rest: Vec<_> = cur.l0.iter().filter(|s| !has(&sel.dropped, s)).collect();
-                    let l0_ok = rest.len() >= sel.l0.len() && rest.iter().zip(&sel.l0).all(|(a, b)| Arc::ptr_eq(a, b));
-                    let l1_ok = sel.l1.iter().chain(&sel.alone).all(|s| has(&cur.l1, s));
-                    let dropped_ok = sel.dropped.iter().all(|s| has(&cur.l0, s) || has(&cur.l1, s));
-                    if !(l0_ok && l1_ok && dropped_ok) {
-                        self.counters.compaction_publish_ebusy.fetch_add(1, Relaxed);
-                        self.counters.note_compaction(false, &self.cfg.adaptive, self.cfg.window_size);
-                        return;
-                    }
-                }
-                let mut next = cur.successor();
-                next.l0 = cur.l0.iter().filter(|s| !has(&sel.l0, s) && !has(&sel.dropped, s)).cloned().collect();
-                let mut l1: Vec<_> = cur
-                    .l1
-                    .iter()
-                    .filter(|s| !has(&sel.l1, s) && !has(&sel.alone, s) && !has(&sel.dropped, s))
-                    .cloned()
-                    .collect();
-                l1.extend(outputs.iter().cloned());
-                l1.sort_by_key(|s| s.min_ts);
-                next.l1 = l1;
-                // R11: coalesce over the classes of the new segments.
-                next.coalesce_tombstones();
-                if self.cat.publish_maint(&cur, next) {
-                    published = true;
-                    break;
-                }
-                // Only a concurrent seal can have changed the manifest; retry over it.
-                self.counters.compaction_retries.fetch_add(1, Relaxed);
+            // Each segment with debt outside the merge, by itself: its
+            // old and new records are all this costs at a time.
+            for s in &sel.alone {
+                outputs.extend(self.build_l1(&start, &[], std::slice::from_ref(s)));
             }
+            #[cfg(any(test, feature = "test-hooks"))]
+            self.st.compact_records_read.fetch_add(sel.rewritten().map(|s| s.len as u64).sum(), Relaxed);
+            drop(start);
+            self.hooks.pause(crate::hooks::Point::CompactPublish);
+            published = self.publish_compaction(&sel, &outputs);
         });
         if ran && published {
             self.counters.compactions_total.fetch_add(1, Relaxed);
             self.counters.note_compaction(true, &self.cfg.adaptive, self.cfg.window_size);
         }
         ran && published
+    }
+
+    /// Publishes a compaction's outputs in place of its inputs (R10), over
+    /// the current manifest; `false` when an input is gone (`EBUSY`).
+    /// Inside the payload phase (the publication may drop the last
+    /// reference to a replaced segment).
+    fn publish_compaction(&self, sel: &Selection<T>, outputs: &[Arc<Segment<T>>]) -> bool {
+        loop {
+            let cur = self.cat.load_full();
+            // R10: publish only over a manifest that still holds every input
+            // (the L0 prefix in order once the dropped segments are set
+            // aside, the L1 segments merged or rewritten, the dropped ones).
+            #[cfg(not(timelog_fault = "compact_no_check"))]
+            {
+                let rest: Vec<_> = cur.l0.iter().filter(|s| !has(&sel.dropped, s)).collect();
+                let l0_ok = rest.len() >= sel.l0.len() && rest.iter().zip(&sel.l0).all(|(a, b)| Arc::ptr_eq(a, b));
+                let l1_ok = sel.l1.iter().chain(&sel.alone).all(|s| has(&cur.l1, s));
+                let dropped_ok = sel.dropped.iter().all(|s| has(&cur.l0, s) || has(&cur.l1, s));
+                if !(l0_ok && l1_ok && dropped_ok) {
+                    self.counters.compaction_publish_ebusy.fetch_add(1, Relaxed);
+                    self.counters.note_compaction(false, &self.cfg.adaptive, self.cfg.window_size);
+                    return false;
+                }
+            }
+            let mut next = cur.successor();
+            next.l0 = cur.l0.iter().filter(|s| !has(&sel.l0, s) && !has(&sel.dropped, s)).cloned().collect();
+            let mut l1: Vec<_> = cur
+                .l1
+                .iter()
+                .filter(|s| !has(&sel.l1, s) && !has(&sel.alone, s) && !has(&sel.dropped, s))
+                .cloned()
+                .collect();
+            l1.extend(outputs.iter().cloned());
+            l1.sort_by_key(|s| s.min_ts);
+            next.l1 = l1;
+            // R11: coalesce over the classes of the new segments.
+            next.coalesce_tombstones();
+            if self.cat.publish_maint(&cur, next) {
+                return true;
+            }
+            // Only a concurrent seal can have changed the manifest; retry over it.
+            self.counters.compaction_retries.fetch_add(1, Relaxed);
+        }
     }
 
     /// Fraction of stored records (segments and memtables) that committed

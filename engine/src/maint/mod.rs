@@ -47,6 +47,19 @@ use crate::sequencer::Sequencer;
 use crate::stats::Counters;
 use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard};
 
+/// How often (milliseconds) the delete wake-up is re-armed at most: a
+/// stream of deletes wakes the worker at most this often (a mutex and a
+/// futex wake on the deleting thread, about a thousand a second at most),
+/// and the worker sees the debt a delete made within about this long. It
+/// was the wake-up period (10 ms): a 100,000-record sliding window deleting
+/// every 10,000 appends crossed `delete_debt_threshold` and then waited
+/// two to four more deletes (debt 0.23-0.33 instead of 0.17) for the
+/// worker's next period; the deleted records and their payloads stayed
+/// alive meanwhile, and under CPython the interpreter's allocator keeps
+/// the high-water mark of those payloads resident (docs/performance.md,
+/// "Retention", Session 6).
+const DEBT_REARM_MS: u64 = 1;
+
 /// What a committed write reports.
 #[must_use = "a Busy write was committed; do not retry it, but slow down"]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +90,7 @@ pub(crate) struct Maintainer {
     /// Delete debt wake-up: set by the first delete after the worker last
     /// re-armed it, which kicks the worker (so a delete over flushed data
     /// is acted on with no further writes); the worker re-arms it at most
-    /// once per wake-up period, so a stream of deletes pays one Relaxed
+    /// once per [`DEBT_REARM_MS`], so a stream of deletes pays one Relaxed
     /// load each, not a mutex and a futex wake.
     debt_kicked: AtomicBool,
     /// Milliseconds after `born` at which `debt_kicked` was last re-armed.
@@ -396,7 +409,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         }
     }
 
-    /// Re-arms the delete wake-up once a wake-up period passed since the
+    /// Re-arms the delete wake-up once [`DEBT_REARM_MS`] passed since the
     /// last re-arming (called by maintenance steps).
     fn rearm_debt_kick(self) {
         if !self.st.debt_kicked.load(Relaxed) {
@@ -404,7 +417,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         }
         let now = self.st.born.elapsed().as_millis() as u64;
         let last = self.st.debt_armed_ms.load(Relaxed);
-        if now.saturating_sub(last) >= self.cfg.wakeup_ms
+        if now.saturating_sub(last) >= DEBT_REARM_MS.min(self.cfg.wakeup_ms)
             && self.st.debt_armed_ms.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
         {
             self.st.debt_kicked.store(false, Relaxed);
@@ -450,7 +463,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     /// One maintenance step under `g`, the maintainer lock.
     fn step_with(self, g: MaintGuard<'a, T>) -> bool {
         let did = {
-            let _g = g;
+            let mut g = Some(g);
             let mut did = false;
             for _ in 0..self.cfg.drain_batch_limit {
                 if !self.flush_one() {
@@ -484,15 +497,146 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
                 };
                 if let Some((pick, seal_first)) = compact {
                     if seal_first && self.seal_active() {
-                        while self.flush_one() {}
                         did = true;
                     }
+                    did |= self.flush_and_compact(pick, &mut g);
+                }
+            }
+            drop(g);
+            did
+        };
+        if did {
+            self.notify_progress();
+        }
+        did
+    }
+
+    /// Flushes every sealed memtable, then one compaction of `pick`
+    /// (holding the maintainer lock `g`), in one payload phase when no
+    /// flush has to wait for commits: the flushes' and the compaction's own
+    /// phases then run nested in it, and so does the release of what the
+    /// compaction replaced — `g` is dropped there, which releases the lock
+    /// first and then drops the buried manifests (R12: no engine lock is
+    /// held while payloads are released). Under CPython's GIL each entry into
+    /// the phase waits for the interpreter's switch interval while a Python
+    /// thread runs (5 ms); a delete-debt step (seal, flush, compact) took
+    /// three such waits before it released anything, and a sliding window
+    /// deleted several more times meanwhile (docs/performance.md,
+    /// "Retention", Session 6). Nothing in the phase waits for another
+    /// thread: a flush whose seal bound is not committed yet ends the
+    /// phase, and the rest runs as separate phases (the flush waits for the
+    /// commits outside any, R8).
+    fn flush_and_compact(self, pick: Pick, g: &mut Option<MaintGuard<'a, T>>) -> bool {
+        let mut did = false;
+        let mut done = false;
+        self.hooks.scoped(&mut || {
+            while self.flush_ready() {
+                did = true;
+            }
+            let flushed = {
+                let m = self.cat.load();
+                let empty = m.sealed.is_empty();
+                self.release_guard(m);
+                empty
+            };
+            if flushed {
+                did |= self.compact_pick(pick);
+                done = true;
+                drop(g.take());
+            }
+        });
+        if !done {
+            while self.flush_one() {
+                did = true;
+            }
+            did |= self.compact_pick(pick);
+        }
+        did
+    }
+
+    /// Flushes the oldest sealed memtable if its seal bound is committed
+    /// (its flush then waits for nothing). Returns whether it did.
+    fn flush_ready(self) -> bool {
+        let ready = {
+            let m = self.cat.load();
+            let ready = m
+                .sealed
+                .first()
+                .is_some_and(|mt| cfg!(timelog_fault = "flush_before_commit") || self.seq.visible() >= mt.seal_bound());
+            self.release_guard(m);
+            ready
+        };
+        ready && self.flush_one()
+    }
+
+    // ----- idle maintenance ----------------------------------------------
+
+    /// What an idle log's maintenance would do, if anything (see
+    /// [`idle_step_with`](Self::idle_step_with)): `(seal the active
+    /// memtable first, compaction pick)`.
+    fn idle_work(self) -> Option<(bool, Option<Pick>)> {
+        let m = self.cat.load();
+        let debt_on = self.cfg.cfg.delete_debt_threshold > 0.0;
+        // Tombstones still in the active memtable: every read pays for
+        // them; sealing and flushing moves them into the list (and drops
+        // the memtable records they hide, R8), where a compaction applies
+        // them.
+        let seal = debt_on && !m.active.tombs.is_empty();
+        // Sources a read visits besides the memtables: each L0 segment, and
+        // L1 as one chain (disjoint).
+        let sources = m.l0.len() + usize::from(!m.l1.is_empty());
+        let pick = if debt_on && !m.tombstones.is_empty() {
+            Some(Pick::All)
+        } else if sources >= 2 {
+            Some(Pick::L0)
+        } else {
+            None
+        };
+        let sealed = !m.sealed.is_empty();
+        self.release_guard(m);
+        (seal || pick.is_some() || sealed).then_some((seal, pick))
+    }
+
+    /// One unit of *idle* maintenance, under `g`: called by the background
+    /// worker only, once the log has been quiet (no committed write) for a
+    /// while and no regular step finds work (`worker.rs`, "idle"). It takes
+    /// the log toward the shape a fresh log of the same records has — one
+    /// source and no tombstone — which is what every later read pays for:
+    ///
+    /// - a read visits every L0 segment and L1 (one chain) per call, so two
+    ///   or more such sources are merged ([`Pick::L0`]: L0 and the L1
+    ///   segments it overlaps) even below `max_delta_segments`;
+    /// - tombstones left under `delete_debt_threshold` cost every read a
+    ///   coverage lookup per source and keep deleted records (and their
+    ///   payloads) in memory, so they are applied ([`Pick::All`]: the
+    ///   segments with debt rewritten alone, those hidden whole dropped
+    ///   unread), the active memtable's sealed and flushed first.
+    ///   `delete_debt_threshold = 0.0` (deletes never trigger compaction)
+    ///   turns this part off too.
+    ///
+    /// A lone L0 segment and nothing else is left as it is (one source
+    /// already; rewriting it into L1 would buy no read anything). Returns
+    /// whether it did any work.
+    pub(crate) fn idle_step_with(self, g: MaintGuard<'a, T>) -> bool {
+        let did = {
+            let _g = g;
+            let mut did = false;
+            while self.flush_one() {
+                did = true;
+            }
+            if let Some((seal, pick)) = self.idle_work() {
+                if seal && self.seal_active() {
+                    while self.flush_one() {}
+                    did = true;
+                }
+                if let Some(pick) = pick {
                     did |= self.compact_pick(pick);
                 }
             }
             did
         };
         if did {
+            self.counters.idle_steps.fetch_add(1, Relaxed);
             self.notify_progress();
         }
         did

@@ -1,10 +1,51 @@
 //! The background maintenance thread: waits for a kick or its wake-up
-//! period, then runs maintenance steps while they find work. Spawned by the
+//! period, then runs maintenance steps while they find work, and once the
+//! log has been quiet for a while, idle steps (below). Spawned by the
 //! facade (`Timelog::start_maintenance`), which owns its join handle.
+//!
+//! **Idle maintenance.** The regular triggers (`max_delta_segments`,
+//! `delete_debt_threshold`) bound what a *writing* log accumulates; what is
+//! left under them when the writes stop — a few L0 segments beside L1, a
+//! tombstone or two whose debt stayed under the threshold — every later
+//! read pays for (one more source, one more coverage lookup per source)
+//! for as long as the log lives, and the deleted records keep their
+//! payloads. An LSM tree's write-side triggers exist to keep compaction off
+//! the writers' backs; once no one writes, the spare CPU is better spent
+//! taking the log to the shape a fresh log of the same records has.
+//!
+//! So when no write has committed (the visible watermark has not moved)
+//! for [`IDLE_WAKEUPS`] wake-up periods (100 ms by default) and a regular
+//! step finds nothing, the worker runs idle steps
+//! ([`Maint::idle_step_with`](super::Maint::idle_step_with)) until they
+//! find nothing either — once per quiet period: a write ends it, and the
+//! next quiet period starts over. Write amplification stays bounded: an
+//! idle step merges what L0 holds (records every compaction copies once
+//! anyway) and rewrites the segments with delete debt (which the debt
+//! trigger would rewrite later). A pathological rhythm — one delete into a
+//! large segment, a pause, again — would rewrite that segment once per
+//! pause; the quiet period is therefore stretched to nine times the last
+//! idle work's duration, which keeps idle maintenance under a tenth of the
+//! wall time whatever the rhythm.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::Maint;
+use crate::SeqNo;
+
+/// Wake-up periods without a committed write after which the worker runs
+/// idle maintenance (see the module docs).
+pub(crate) const IDLE_WAKEUPS: u32 = 10;
+
+/// The worker's view of quiet: the watermark it last saw, since when, and
+/// whether this quiet period's idle work is done.
+struct Quiet {
+    seen: SeqNo,
+    since: Instant,
+    done: bool,
+    /// How long the log must stay quiet before idle work (grows with the
+    /// idle work's own cost: at most a tenth of the wall time).
+    wait: Duration,
+}
 
 impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
     /// The worker thread's body: lowers its priority, runs until told to
@@ -18,6 +59,8 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
     fn worker_run(self) {
         let st = self.st;
         let period = Duration::from_millis(self.cfg.wakeup_ms);
+        let idle_min = period * IDLE_WAKEUPS;
+        let mut quiet = Quiet { seen: self.seq.visible(), since: Instant::now(), done: false, wait: idle_min };
         loop {
             {
                 let mut w = st.worker.lock().unwrap();
@@ -60,7 +103,37 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                     }
                 }
             }
+            self.idle(&mut quiet, idle_min);
         }
+    }
+
+    /// After the regular steps found nothing: idle steps once the log has
+    /// been quiet long enough (module docs).
+    fn idle(self, quiet: &mut Quiet, idle_min: Duration) {
+        let now = self.seq.visible();
+        if now != quiet.seen {
+            *quiet = Quiet { seen: now, since: Instant::now(), done: false, wait: quiet.wait };
+            return;
+        }
+        if quiet.done || quiet.since.elapsed() < quiet.wait {
+            return;
+        }
+        let t0 = Instant::now();
+        loop {
+            if self.st.worker.lock().unwrap().stop || self.seq.visible() != quiet.seen {
+                // Stopping, or a write ended the quiet period: the next one
+                // starts over.
+                return;
+            }
+            // Never wait for the lock (a `flush()` or `compact()` call holds
+            // it): the next wake-up tries again.
+            let Some(g) = self.try_lock() else { return };
+            if !self.idle_step_with(g) {
+                break;
+            }
+        }
+        quiet.done = true;
+        quiet.wait = idle_min.max(t0.elapsed() * 9);
     }
 }
 
