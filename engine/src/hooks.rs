@@ -28,7 +28,10 @@ pub enum Point {
 ///   drops payloads (building a segment; publishing a manifest, which may
 ///   drop the last reference to a replaced memtable or segment). It must run
 ///   the closure, or not at all (then the step is skipped and retried later;
-///   nothing is published).
+///   nothing is published), and it must allow being entered from inside
+///   itself (a maintenance step runs its flushes, compaction and release in
+///   one phase, and those open their own phases: a nested call must just
+///   run the closure, as the Python binding's does when already attached).
 /// - `blocking_scope` wraps every place where an engine thread may wait for
 ///   another (a writer waiting for the maintenance worker under
 ///   backpressure, the test pause points), so a binding can release its
