@@ -110,7 +110,7 @@ fn the_run_orders_between_older_and_newer_writes_through_compaction() {
     log.append(3, 1).unwrap();
     log.flush().unwrap();
     log.compact().unwrap(); // (3, 1) is in L1
-    log.extend(batch(std::iter::repeat(3).take(MT), 100)).unwrap();
+    log.extend(batch(std::iter::repeat_n(3, MT), 100)).unwrap();
     log.append(3, 2).unwrap();
     let ids = |log: &Timelog<u64>| all(log).into_iter().map(|r| r.1).collect::<Vec<_>>();
     let expect: Vec<u64> = std::iter::once(1).chain(100..100 + MT as u64).chain(std::iter::once(2)).collect();

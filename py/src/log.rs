@@ -218,11 +218,8 @@ impl PyTimelog {
         // interpreter; payload moves need no reference-count changes. The
         // engine's batch entry decides how (a run of a memtable's worth or
         // more is published whole, rule R13).
-        let r = if batch.len() > 4096 {
-            released(py, || st.log.append_batch(batch))
-        } else {
-            st.log.append_batch(batch)
-        };
+        let r =
+            if batch.len() > 4096 { released(py, || st.log.append_batch(batch)) } else { st.log.append_batch(batch) };
         write_result(r)
     }
 }
