@@ -87,7 +87,7 @@ enum RunOutcome<T> {
     Published,
     /// Not published (the log was not in the state R13 needs); no sequence
     /// was taken: the records take the memtable path.
-    Refused(Segment<T>),
+    Refused(Box<Segment<T>>),
     /// The log was closed during the publication: the records are dropped.
     Closed(Arc<Segment<T>>),
 }
@@ -272,7 +272,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 self.maint().kick_worker();
                 Ok(WriteStatus::Ok)
             }
-            RunOutcome::Refused(seg) => self.insert_sorted(seg.into_records()),
+            RunOutcome::Refused(seg) => self.insert_sorted((*seg).into_records()),
             RunOutcome::Closed(seg) => {
                 // The log was closed while the run was being published: its
                 // records are discarded like the rest of the log's (R12:
@@ -304,7 +304,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // sealer of the active memtable does, and that is this call.
         if !(m.sealed.is_empty() && x.is_empty() && x.seal_begin()) {
             self.release_arc(m);
-            return RunOutcome::Refused(seg);
+            return RunOutcome::Refused(Box::new(seg));
         }
         self.release_arc(m);
         // (2) R2's drain: the writers inside `x` leave; none can enter.
@@ -315,7 +315,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             // sealed like a full memtable (R2) and the batch takes the
             // memtable path.
             self.publish_plain_seal(&x, &fresh);
-            return RunOutcome::Refused(seg);
+            return RunOutcome::Refused(Box::new(seg));
         }
         // (3) Every sequence is allocated inside an entered active
         // memtable (R1): with `x` sealed and no successor published, this
