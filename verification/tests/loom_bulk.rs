@@ -61,10 +61,13 @@ fn run_vs_writer() {
 /// R13 (2), R8, R10: a run races the flush of a sealed memtable. The run
 /// is published only once no sealed memtable is left (else the batch takes
 /// the memtable path), so the age order L0 < sealed < active holds and
-/// equal timestamps keep the write order; a reader sees a prefix.
+/// equal timestamps keep the write order (checked by `finish`: one write
+/// order, and `validate`). No reader thread here (`run_vs_reader` has one):
+/// with one, the scenario takes 119,428 schedules at bound 2 and more than
+/// six minutes at bound 3.
 #[test]
-fn run_vs_flush_and_reader() {
-    loom_model("bulk/run_vs_flush_and_reader", || {
+fn run_vs_flush() {
+    loom_model("bulk/run_vs_flush", || {
         let log = Arc::new(Timelog::<Id>::with_config(model_config(MT2)).unwrap());
         append(&log, 1, 100);
         append(&log, 2, 101); // seals: one sealed memtable, an empty active one
@@ -72,15 +75,8 @@ fn run_vs_flush_and_reader() {
             let log = log.clone();
             thread::spawn(move || log.flush().unwrap())
         };
-        let bulk = {
-            let log = log.clone();
-            thread::spawn(move || {
-                let _ = log.extend([(2, 1), (1, 2)]).unwrap();
-            })
-        };
-        let (_snap, seen) = observe(&log, None, 0);
+        let _ = log.extend([(2, 1), (1, 2)]).unwrap();
         maintainer.join().unwrap();
-        bulk.join().unwrap();
-        finish(&log, &[vec![app(1, 100), app(2, 101)], vec![app(1, 2), app(2, 1)]], vec![seen]);
+        finish(&log, &[vec![app(1, 100), app(2, 101)], vec![app(1, 2), app(2, 1)]], vec![]);
     });
 }
