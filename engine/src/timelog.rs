@@ -302,11 +302,14 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // active memtable `x`, which this call seals (R2: one sealer wins).
         // No other thread can add a sealed memtable from here on: only the
         // sealer of the active memtable does, and that is this call.
-        if !(m.sealed.is_empty() && x.is_empty() && x.seal_begin()) {
-            self.release_arc(m);
+        // (`m` is released before the seal: once `x` is sealed, writers
+        // wait for this call's publication, and a last reference would be
+        // released in the payload scope.)
+        let flushed = m.sealed.is_empty() && x.is_empty();
+        self.release_arc(m);
+        if !(flushed && x.seal_begin()) {
             return RunOutcome::Refused(Box::new(seg));
         }
-        self.release_arc(m);
         // (2) R2's drain: the writers inside `x` leave; none can enter.
         x.seal_drain(self.seq.next_seq());
         let fresh = self.catalog.new_memtable();
