@@ -294,9 +294,10 @@ def test_bulk_append_two_dimensional(log):
     assert len(log) == 0
 
 
-# A memtable of 64 records (24 bytes each): a batch of 64 or more is a
-# memtable's worth, published as one sorted run (docs/protocol.md, R13).
-RUN_MT = {"memtable_max_bytes": 64 * 24}
+# A memtable of 64 records (24 bytes each) and pages of 64 (16 bytes each):
+# a batch of 64 or more is a memtable's and a page's worth, published as one
+# sorted run (docs/protocol.md, R13).
+RUN_MT = {"memtable_max_bytes": 64 * 24, "target_page_bytes": 64 * 16}
 
 
 def _run_layout(log):

@@ -12,11 +12,13 @@ use std::sync::Arc;
 
 use timelog::{Config, MaintenanceMode, Order, Timelog};
 
-/// Records per memtable in these logs (`u64` payloads: 24 bytes each).
+/// Records per memtable (and per page) in these logs (`u64` payloads: 24
+/// bytes each in a memtable, 16 in a page).
 const MT: usize = 64;
 
 fn cfg(maintenance: MaintenanceMode) -> Config {
-    Config { maintenance, memtable_max_bytes: MT * 24, ..Config::default() }
+    // Pages of at most `MT` records too: a run is at least a memtable and a page.
+    Config { maintenance, memtable_max_bytes: MT * 24, target_page_bytes: MT * 16, ..Config::default() }
 }
 
 fn log() -> Timelog<u64> {
