@@ -8,9 +8,12 @@ use loom::thread;
 use timelog::Timelog;
 use timelog_verification::*;
 
-/// Memtables of two records: a batch of two is a memtable's worth, so
-/// `extend` publishes it as a run when the log allows (R13).
-const MT2: usize = 2 * RECORD_BYTES;
+/// Memtables and pages of two records: a batch of two is a memtable's and
+/// a page's worth, so `extend` publishes it as a run when the log allows
+/// (R13).
+fn cfg2() -> timelog::Config {
+    timelog::Config { target_page_bytes: 2 * 16, ..model_config(2 * RECORD_BYTES) }
+}
 
 /// R13 (3)–(5), R5: a run races a reader. The batch is visible whole or
 /// not at all, and no snapshot sees it above its watermark: the run is
@@ -18,7 +21,7 @@ const MT2: usize = 2 * RECORD_BYTES;
 #[test]
 fn run_vs_reader() {
     loom_model("bulk/run_vs_reader", || {
-        let log = Arc::new(Timelog::<Id>::with_config(model_config(MT2)).unwrap());
+        let log = Arc::new(Timelog::<Id>::with_config(cfg2()).unwrap());
         append(&log, 4, 100);
         log.flush().unwrap(); // the run needs an empty active memtable
         let bulk = {
@@ -45,7 +48,7 @@ fn run_vs_reader() {
 #[test]
 fn run_vs_writer() {
     loom_model("bulk/run_vs_writer", || {
-        let log = Arc::new(Timelog::<Id>::with_config(model_config(MT2)).unwrap());
+        let log = Arc::new(Timelog::<Id>::with_config(cfg2()).unwrap());
         let bulk = {
             let log = log.clone();
             thread::spawn(move || {
@@ -68,7 +71,7 @@ fn run_vs_writer() {
 #[test]
 fn run_vs_flush() {
     loom_model("bulk/run_vs_flush", || {
-        let log = Arc::new(Timelog::<Id>::with_config(model_config(MT2)).unwrap());
+        let log = Arc::new(Timelog::<Id>::with_config(cfg2()).unwrap());
         append(&log, 1, 100);
         append(&log, 2, 101); // seals: one sealed memtable, an empty active one
         let maintainer = {

@@ -1,8 +1,8 @@
 //! shuttle: bulk runs (R13) among writers, deletes, readers and a
 //! maintainer, checked by the lane oracle (`check_lanes`).
 //!
-//! Memtables of two records, so every two-record `extend` is a memtable's
-//! worth: it is published as a run when the log has no sealed memtable and
+//! Memtables and pages of two records, so every two-record `extend` is a
+//! memtable's and a page's worth: it is published as a run when the log has no sealed memtable and
 //! an empty active one, and takes the memtable path otherwise — shuttle
 //! explores both, and the seals, flushes and compactions around them.
 #![cfg(timelog_shuttle)]
@@ -63,7 +63,10 @@ fn reader(log: &Timelog<Id>) -> Vec<Observed> {
 #[test]
 fn runs_writers_reader_maintainer() {
     shuttle_check("bulk/runs_writers_reader_maintainer", shuttle_schedules(2500), || {
-        let log = Arc::new(Timelog::<Id>::with_config(model_config(2 * RECORD_BYTES)).unwrap());
+        let log = Arc::new(
+            Timelog::<Id>::with_config(timelog::Config { target_page_bytes: 2 * 16, ..model_config(2 * RECORD_BYTES) })
+                .unwrap(),
+        );
         let bw = {
             let log = log.clone();
             thread::spawn(move || bulk_writer(&log, 0))
