@@ -294,6 +294,88 @@ def test_bulk_append_two_dimensional(log):
     assert len(log) == 0
 
 
+# A memtable of 64 records (24 bytes each) and pages of 64 (16 bytes each):
+# a batch of 64 or more is a memtable's and a page's worth, published as one
+# sorted run (docs/protocol.md, R14).
+RUN_MT = {"memtable_max_bytes": 64 * 24, "target_page_bytes": 64 * 16}
+
+
+def _run_layout(log):
+    st = log.stats()
+    return (
+        st["storage"]["segments_l0"],
+        st["memtable"]["sealed_runs"],
+        st["memtable"]["active_records"],
+        st["operational"]["seals_total"],
+        st["operational"]["flushes_total"],
+    )
+
+
+@pytest.mark.parametrize("maintenance", ["disabled", "background"])
+@pytest.mark.parametrize("how", ["bulk_append", "extend_pairs", "extend_parallel"])
+def test_large_batch_is_one_run_without_seal_or_flush(make_log, maintenance, how):
+    log = make_log(maintenance=maintenance, **RUN_MT)
+    n = 1000
+    objs = [object() for _ in range(n)]
+    ts = np.arange(n, 0, -1, dtype=np.int64)  # descending: sorted once by the engine
+    if how == "bulk_append":
+        log.bulk_append(ts, objs)
+    elif how == "extend_pairs":
+        log.extend(list(zip(ts.tolist(), objs)))
+    else:
+        log.extend(ts.tolist(), objs)
+    # One L0 segment, nothing sealed or flushed inside the call.
+    assert _run_layout(log) == (1, 0, 0, 0, 0)
+    got = list(log)
+    assert [t for t, _ in got] == list(range(1, n + 1))
+    assert all(o is objs[n - t] for t, o in got)
+    log.flush()
+    assert len(log) == n
+
+
+def test_large_batch_is_invisible_to_earlier_snapshots_and_deletes(make_log):
+    log = make_log(maintenance="disabled", **RUN_MT)
+    log.append(50, "old")
+    log.flush()
+    log.delete(0, 100)  # before the batch: hides only "old"
+    log.flush()  # the delete is in the manifest's list (the segment of "old" needs it)
+    assert log.stats()["storage"]["tombstone_count"] == 1
+    it = iter(log)  # a snapshot before the batch
+    log.bulk_append(np.arange(200, dtype=np.int64), [f"r{i}" for i in range(200)])
+    assert _run_layout(log)[0] == 1 + 1, "published as a run beside the flushed segment"
+    assert list(it) == []
+    assert len(log) == 200 and log[50] == ["r50"]
+    log.delete(10, 20)  # after the batch: hides its records
+    assert len(log) == 190 and log[15] == []
+    log.append(15, "new")
+    assert log[15] == ["new"]
+    log.flush()
+    log.compact()
+    assert len(log) == 191
+    assert [t for t, _ in log] == sorted([t for t in range(200) if not 10 <= t < 20] + [15])
+
+
+def test_large_batch_after_small_writes_takes_the_memtable_path(make_log):
+    log = make_log(maintenance="disabled", **RUN_MT)
+    log.append(-1, "first")
+    log.bulk_append(np.arange(500, dtype=np.int64), list(range(500)))
+    assert _run_layout(log)[0] == 0  # no run: the active memtable held a record
+    assert len(log) == 501
+    assert list(log)[:3] == [(-1, "first"), (0, 0), (1, 1)]
+
+
+def test_large_batch_payloads_released_on_close(make_log):
+    import sys
+
+    log = make_log(maintenance="disabled", **RUN_MT)
+    payload = object()
+    base = sys.getrefcount(payload)
+    log.bulk_append(np.arange(300, dtype=np.int64), [payload] * 300)
+    assert sys.getrefcount(payload) == base + 300  # one reference per record, no copy
+    log.close()
+    assert sys.getrefcount(payload) == base
+
+
 def test_bulk_append_keeps_numpy_buffer_independent(log):
     ts = np.array([1, 2, 3], dtype=np.int64)
     log.bulk_append(ts, ["a", "b", "c"])

@@ -58,6 +58,7 @@ declare -A RULE=(
     [tomb_coalesce_one_class]="R11: coalescing merges tombstones across a segment's tomb_applied"
     [skiplist_relaxed_link]="R6: skiplist node linked at level 0 Relaxed, not Release"
     [merged_relaxed_publish]="R13: a memtable's merged view published Relaxed, not Release"
+    [run_publish_before_commit]="R14: a bulk run published before its block of sequences is committed"
 )
 # The scenarios each fault runs against: "SUITE" is every scenario of
 # tests/<tool>_SUITE.rs, "SUITE/SCENARIO" one of them (names as in
@@ -88,6 +89,7 @@ declare -A LOOM_TESTS=(
     [tomb_coalesce_one_class]="delete/snapshot_between_deletes_vs_coalescing"
     [skiplist_relaxed_link]="skiplist/snapshot_held_across_seal_vs_late_insert"
     [merged_relaxed_publish]="skiplist/merged_view_published_to_reader"
+    [run_publish_before_commit]="bulk/run_vs_reader"
 )
 declare -A SHUTTLE_TESTS=(
     [seal_no_recheck]="engine"
@@ -107,6 +109,7 @@ declare -A SHUTTLE_TESTS=(
     [tomb_coalesce_one_class]="engine"
     [skiplist_relaxed_link]="none"
     [merged_relaxed_publish]="none"
+    [run_publish_before_commit]="bulk"
 )
 # Every fault, in the order of the rule it breaks.
 mapfile -t ALL < <(for f in "${!RULE[@]}"; do printf '%s\t%s\n' "${RULE[$f]%%:*}" "$f"; done | sort -V | cut -f2)

@@ -77,6 +77,25 @@ impl<T> Manifest<T> {
         }
     }
 
+    /// R14: the successor publishing a bulk write's run `seg` (its
+    /// sequences already set and committed): the active memtable — sealed,
+    /// drained and empty — is replaced by `fresh`, and `seg` becomes the
+    /// newest L0 segment, as if a memtable holding exactly the batch had
+    /// been sealed and flushed in one publication. Only over a manifest
+    /// with no sealed memtable, so the age order L1 < L0 < sealed < active
+    /// (R8) holds: every older record is in a segment, every newer one will
+    /// be in `fresh` or later.
+    pub(crate) fn with_run(&self, fresh: Arc<Memtable<T>>, seg: Arc<Segment<T>>) -> Self {
+        debug_assert!(self.sealed.is_empty(), "R14: a run is published only with no sealed memtable");
+        let mut next = self.successor();
+        next.active = fresh;
+        // Every record and tombstone at or below the run's last sequence
+        // is now in a segment or in the list (R11's premise).
+        next.flushed_bound = seg.seq_hi;
+        next.l0.push(seg);
+        next
+    }
+
     /// This thread's stripe of the read-side coverage cache (R7, R9).
     #[inline]
     pub(crate) fn cov_cache(&self) -> &crate::tombstone::CovCache {

@@ -33,6 +33,7 @@ use crate::manifest::ManifestGuard;
 use crate::memtable::Memtable;
 use crate::query::cursor::Cursor;
 use crate::query::snapshot::{Order, PageSpan, Snapshot};
+use crate::segment::Segment;
 use crate::sequencer::Sequencer;
 use crate::stats::{Counters, Stats};
 use crate::sync::{Arc, AtomicBool, AtomicI64, Backoff, Mutex, Ordering};
@@ -78,6 +79,17 @@ impl<T: Clone + Send + Sync + 'static> std::fmt::Debug for Timelog<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Timelog").field("inner", &self.inner).finish()
     }
+}
+
+/// What [`Inner::publish_run`] did with a run (R14).
+enum RunOutcome<T> {
+    /// Published: the batch is committed and visible.
+    Published,
+    /// Not published (the log was not in the state R14 needs); no sequence
+    /// was taken: the records take the memtable path.
+    Refused(Box<Segment<T>>),
+    /// The log was closed during the publication: the records are dropped.
+    Closed(Arc<Segment<T>>),
 }
 
 impl<T: Clone + Send + Sync + 'static> Inner<T> {
@@ -210,6 +222,185 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
     }
 
+    /// The batch-append entry: a batch already sorted by timestamp (stably)
+    /// and checked against the floor. A batch of at least a memtable's
+    /// worth of records (and a page's) is published as a sorted run (R14,
+    /// [`append_run`](Self::append_run)); a smaller one goes through the
+    /// active memtable ([`insert_sorted`](Self::insert_sorted)).
+    ///
+    /// Why the threshold: a batch that fits in a memtable is inserted
+    /// without a seal and is flushed together with the writes around it
+    /// (one segment for many batches); publishing it as a run of its own
+    /// would add an L0 segment per batch — a source every read merges and
+    /// compaction rewrites — and would seal the active memtable (a short
+    /// wait of concurrent writers, R2) for every call. From a memtable's
+    /// worth on, the memtable path pays a seal per memtable and a second
+    /// copy of every record at flush; the run path copies each record once.
+    fn append_batch(&self, batch: Vec<(Timestamp, T)>) -> Result<WriteStatus> {
+        if batch.len() >= self.run_min_records() {
+            return self.append_run(batch);
+        }
+        self.insert_sorted(batch)
+    }
+
+    /// The smallest batch published as a run (R14; see `append_batch`):
+    /// the records of a full memtable, and at least one full page — below
+    /// a page, a segment's fixed costs (its page block, fence arrays, a
+    /// source in every read's merge, an L0 slot towards the compaction
+    /// trigger) outweigh the copy a run saves. At the defaults the
+    /// memtable decides (174,762 records of 8-byte payloads, against
+    /// 16,384 per page); tiny test memtables keep the memtable path.
+    #[inline]
+    fn run_min_records(&self) -> usize {
+        let memtable = self.cfg.memtable_max_bytes / (16 + std::mem::size_of::<T>());
+        memtable.max(self.cfg.page_records).max(2)
+    }
+
+    /// R14: a bulk write published as an immutable sorted run. The batch
+    /// (sorted, floor-checked) is moved into the pages of an L0 segment
+    /// outside every lock and before any sequence is taken; then the run
+    /// is sequenced and published ([`publish_run`](Self::publish_run)). When
+    /// the log is not in the state R14 needs (a sealed memtable not yet
+    /// flushed, or an active memtable that holds anything), the records
+    /// are moved back out and take the memtable path.
+    fn append_run(&self, batch: Vec<(Timestamp, T)>) -> Result<WriteStatus> {
+        if !self.run_publishable() {
+            return self.insert_sorted(batch);
+        }
+        let Some(seg) =
+            Segment::from_sorted(batch, self.cfg.page_records, self.catalog.next_id(), self.catalog.retired())
+        else {
+            return Ok(WriteStatus::Ok);
+        };
+        match self.publish_run(seg) {
+            RunOutcome::Published => {
+                // L0 grew: the worker decides whether to compact.
+                self.maint().kick_worker();
+                Ok(WriteStatus::Ok)
+            }
+            RunOutcome::Refused(seg) => self.insert_sorted((*seg).into_records()),
+            RunOutcome::Closed(seg) => {
+                // The log was closed while the run was being published: its
+                // records are discarded like the rest of the log's (R12:
+                // released in the payload scope).
+                let mut seg = Some(seg);
+                self.hooks.scoped(&mut || drop(seg.take()));
+                drop(seg);
+                Err(Error::Closed)
+            }
+        }
+    }
+
+    /// R14 (1), checked without sealing anything: no sealed memtable and an
+    /// empty active one.
+    fn run_publishable(&self) -> bool {
+        let m = self.catalog.load();
+        let ok = m.sealed.is_empty() && m.active.is_empty();
+        self.maint().release_guard(m);
+        ok
+    }
+
+    /// R14: sequences and publishes the run `seg` (see docs/protocol.md).
+    fn publish_run(&self, mut seg: Segment<T>) -> RunOutcome<T> {
+        let m = self.catalog.load_full();
+        let x = m.active.clone();
+        // (1) Only over a manifest with no sealed memtable and an empty
+        // active memtable `x`, which this call seals (R2: one sealer wins).
+        // No other thread can add a sealed memtable from here on: only the
+        // sealer of the active memtable does, and that is this call.
+        // (`m` is released before the seal: once `x` is sealed, writers
+        // wait for this call's publication, and a last reference would be
+        // released in the payload scope.)
+        let flushed = m.sealed.is_empty() && x.is_empty();
+        self.release_arc(m);
+        if !(flushed && x.seal_begin()) {
+            return RunOutcome::Refused(Box::new(seg));
+        }
+        // (2) R2's drain: the writers inside `x` leave; none can enter.
+        x.seal_drain(self.seq.next_seq());
+        let fresh = self.catalog.new_memtable();
+        if !x.is_empty() {
+            // A writer entered `x` between the check and the seal: `x` is
+            // sealed like a full memtable (R2) and the batch takes the
+            // memtable path.
+            self.publish_plain_seal(&x, &fresh);
+            return RunOutcome::Refused(Box::new(seg));
+        }
+        // (3) Every sequence is allocated inside an entered active
+        // memtable (R1): with `x` sealed and no successor published, this
+        // thread is the only allocator, so the block `first ..= last` lies
+        // above every record and tombstone reachable now (all of them at
+        // or below `x`'s seal bound) and below every later one.
+        let n = seg.len as u64;
+        let first = self.seq.alloc(n);
+        let last = first + n - 1;
+        seg.set_run_seqs(last);
+        let seg = Arc::new(seg);
+        // (4) Commit before publication: a segment has no per-record
+        // sequence to filter with (R8), so every snapshot that can load the
+        // run must have `W >= last`. A snapshot of an older manifest caps
+        // its watermark at `x`'s seal bound (R5), below `first`.
+        #[cfg(not(timelog_fault = "run_publish_before_commit"))]
+        self.seq.commit(first, n, &self.hooks);
+        // (5) One CAS: `x` leaves, `fresh` becomes active, the run becomes
+        // the newest L0 segment and the flushed bound (`Manifest::with_run`).
+        // A lost CAS (a compaction or flush published meanwhile) rebuilds
+        // over the new manifest; only `close`/`discard` replace `x`.
+        let out = loop {
+            let cur = self.catalog.load_full();
+            if !Arc::ptr_eq(&cur.active, &x) {
+                self.release_arc(cur);
+                break RunOutcome::Closed(seg);
+            }
+            let next = cur.with_run(fresh.clone(), seg.clone());
+            let ok = self.catalog.publish(&cur, next);
+            self.release_arc(cur);
+            if ok {
+                break RunOutcome::Published;
+            }
+        };
+        // Seeded fault (R14): the run is published before its block is
+        // committed.
+        #[cfg(timelog_fault = "run_publish_before_commit")]
+        self.seq.commit(first, n, &self.hooks);
+        out
+    }
+
+    /// Publishes `x` (sealed and drained) as sealed, with `fresh` active:
+    /// the second half of an ordinary seal (R2), for a run that found `x`
+    /// written to after its check.
+    fn publish_plain_seal(&self, x: &Arc<Memtable<T>>, fresh: &Arc<Memtable<T>>) {
+        loop {
+            let cur = self.catalog.load_full();
+            if !Arc::ptr_eq(&cur.active, x) {
+                // Closed meanwhile: nothing to publish.
+                self.release_arc(cur);
+                return;
+            }
+            let mut next = cur.successor();
+            next.sealed.push(x.clone());
+            next.active = fresh.clone();
+            let ok = self.catalog.publish(&cur, next);
+            self.release_arc(cur);
+            if ok {
+                break;
+            }
+        }
+        self.counters.seals_total.fetch_add(1, Relaxed);
+        self.maint().kick_worker();
+    }
+
+    /// Drops a manifest reference inside the payload scope: a bulk write
+    /// may run outside it (a binding releases its interpreter for it), and
+    /// this reference may be the last one of a manifest a maintainer
+    /// replaced meanwhile (R12; as `insert_sorted` releases its guards).
+    fn release_arc(&self, m: Arc<crate::manifest::Manifest<T>>) {
+        if Arc::strong_count(&m) == 1 {
+            let mut m = Some(m);
+            self.hooks.scoped(&mut || drop(m.take()));
+        }
+    }
+
     fn push_tombstone(&self, t1: Timestamp, t2: Timestamp) -> Result<WriteStatus> {
         self.check_open()?;
         if Bounds::range(t1, t2)?.is_empty() {
@@ -280,16 +471,30 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
 
     /// Appends many records. The batch is validated first (nothing is
     /// written if a timestamp is below the floor), sorted stably by
-    /// timestamp if needed (equal timestamps keep their order) and written
-    /// in memtable-sized chunks, each committed atomically.
+    /// timestamp if needed (equal timestamps keep their order) and written:
+    /// a batch of at least a memtable's (and a page's) worth of records as one immutable
+    /// sorted run, each record copied once and the whole batch committed
+    /// atomically (rule R14 of `docs/protocol.md`; when the log has an
+    /// unflushed sealed memtable or a non-empty active one, as below);
+    /// a smaller batch through the active memtable, in memtable-sized
+    /// chunks, each committed atomically.
     pub fn extend<I: IntoIterator<Item = (Timestamp, T)>>(&self, records: I) -> Result<WriteStatus> {
+        self.append_batch(records.into_iter().collect())
+    }
+
+    /// [`extend`](Self::extend) of a vector, taken as is (sorted in place
+    /// if needed, never copied before it is written): the engine's
+    /// batch-append entry.
+    pub fn append_batch(&self, mut batch: Vec<(Timestamp, T)>) -> Result<WriteStatus> {
         self.inner.check_open()?;
-        let mut batch: Vec<(Timestamp, T)> = records.into_iter().collect();
         batch.iter().try_for_each(|r| self.inner.check_floor(r.0))?;
         if !batch.windows(2).all(|w| w[0].0 <= w[1].0) {
             batch.sort_by_key(|r| r.0);
         }
-        self.inner.insert_sorted(batch)
+        if batch.is_empty() {
+            return Ok(WriteStatus::Ok);
+        }
+        self.inner.append_batch(batch)
     }
 
     /// Appends parallel slices of timestamps and payloads.

@@ -246,9 +246,12 @@ impl PyTimelog {
 
     fn write_batch(&self, py: Python<'_>, batch: Vec<(i64, PyObj)>) -> PyResult<()> {
         let st = self.state();
-        // Large batches are sorted and inserted without holding the
-        // interpreter; payload moves need no reference-count changes.
-        let r = if batch.len() > 4096 { released(py, || st.log.extend(batch)) } else { st.log.extend(batch) };
+        // Large batches are sorted and written without holding the
+        // interpreter; payload moves need no reference-count changes. The
+        // engine's batch entry decides how (a run of a memtable's worth or
+        // more is published whole, rule R14).
+        let r =
+            if batch.len() > 4096 { released(py, || st.log.append_batch(batch)) } else { st.log.append_batch(batch) };
         write_result(r)
     }
 }
@@ -410,7 +413,9 @@ impl PyTimelog {
     /// sorted stably whatever it says. With `insert_on_error=True` (default)
     /// items whose timestamp cannot be converted are skipped with a RuntimeWarning
     /// (counted in `extend_skipped`); with False the first one raises and nothing
-    /// is written. The batch becomes visible in chunks of about one memtable.
+    /// is written. A batch of a memtable's worth or more becomes visible at once
+    /// (one sorted run) when the log holds no unflushed memtable data, otherwise
+    /// in chunks of about one memtable.
     ///
     /// Raises: ValueError for items that are not pairs, unequal lengths, or a
     /// timestamp below the retention floor; TypeError (insert_on_error=False) for

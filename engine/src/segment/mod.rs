@@ -343,6 +343,60 @@ impl<T> Segment<T> {
     }
 }
 
+impl<T> Page<T> {
+    /// Moves every record out into `out` and leaves the page empty (its
+    /// block is freed with it; nothing is dropped twice).
+    fn drain_into(&mut self, out: &mut Vec<(Timestamp, T)>) {
+        let n = std::mem::replace(&mut self.len, 0);
+        out.reserve(n);
+        for i in 0..n {
+            // SAFETY: slots below the old `len` were initialized by `push`;
+            // `len` is already 0, so each is read (moved out) exactly once
+            // and `Drop` drops none of them (std pointer API contract).
+            out.push(unsafe { (self.ts_ptr().add(i).read(), self.vals_ptr().add(i).read()) });
+        }
+    }
+}
+
+impl<T> Segment<T> {
+    /// R14: an L0 segment straight from a batch sorted by timestamp (a bulk
+    /// write): each record is moved once, from the batch into the pages.
+    /// Its sequences are not known yet (`seq_hi` and `tomb_applied` are 0):
+    /// the publisher sets them with [`set_run_seqs`](Self::set_run_seqs)
+    /// before the segment is shared.
+    pub(crate) fn from_sorted(
+        batch: Vec<(Timestamp, T)>,
+        page_cap: usize,
+        id: u64,
+        retired: &Arc<AtomicUsize>,
+    ) -> Option<Segment<T>> {
+        let mut b = SegmentBuilder::new(page_cap);
+        for (ts, v) in batch {
+            b.push(ts, v);
+        }
+        b.finish(id, Level::L0, 0, 0, None, retired)
+    }
+
+    /// R14: the sequences of a run published by a bulk write whose records
+    /// took the block `..= last`: every record orders as `last` against
+    /// tombstones and other sources (no tombstone has a sequence inside
+    /// the block).
+    pub(crate) fn set_run_seqs(&mut self, last: SeqNo) {
+        self.seq_hi = last;
+        self.tomb_applied = last;
+    }
+
+    /// The records back, in order, moved out of the pages (a bulk write
+    /// that could not publish its run falls back to the memtable path).
+    pub(crate) fn into_records(mut self) -> Vec<(Timestamp, T)> {
+        let mut out = Vec::with_capacity(self.len);
+        for p in &mut self.pages {
+            p.drain_into(&mut out);
+        }
+        out
+    }
+}
+
 /// Builds a segment from records pushed in `(ts, seq)` order, straight into
 /// its pages (no intermediate vectors: each record is written once).
 pub(crate) struct SegmentBuilder<T> {
