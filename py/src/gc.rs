@@ -30,17 +30,21 @@
 //! plain increments under the GIL, have one link). A link is padded so
 //! that two links' counts do not share a cache line.
 //!
-//! The graph is stable during a collection: payload reference counts change
-//! only on attached threads (the engine clones and drops payloads inside
-//! its payload scope, attached; a detached drop is deferred), and the
-//! publications that change the current manifest's parts (flush,
-//! compaction, close) run attached too, so the collector — which runs with
-//! the GIL held, or with the world stopped on free-threaded builds — sees
-//! one set of parts in all its traversals. A seal, which may publish from a
-//! detached thread, moves a memtable from active to sealed within the
-//! current manifest; records appended meanwhile by a detached writer were
-//! counted before they became visible, so a traversal that sees them
-//! reports references that exist.
+//! The graph only grows during a collection, never shrinks: payload
+//! reference counts change only on attached threads (the engine clones and
+//! drops payloads inside its payload scope, attached; a detached drop is
+//! deferred), and the publications that *remove* parts from the current
+//! manifest (flush, compaction, close) run attached too, so the collector —
+//! which runs with the GIL held, or with the world stopped on free-threaded
+//! builds — never sees a reported part disappear between its traversals.
+//! What detached threads publish only adds references that were counted
+//! before they became visible: a seal moves a memtable from active to
+//! sealed within the current manifest, a detached writer appends records,
+//! and a large `extend`/`bulk_append` publishes its batch as a new L0 run
+//! (R14) — the batch's references were counted (unreported) all along. A
+//! reference that appears between the collector's subtracting and marking
+//! passes is then reported by the marking pass only: it is kept, never
+//! over-subtracted.
 
 #[cfg(Py_GIL_DISABLED)]
 use std::cell::Cell;
