@@ -94,6 +94,9 @@ struct Released(
 #[derive(Default)]
 struct Recycler {
     slots: [Option<Py<PyTuple>>; 2],
+    /// Which slot the next refill tries (GIL builds only: free-threaded
+    /// builds never refill).
+    #[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
     turn: usize,
 }
 
