@@ -185,6 +185,18 @@ pub mod interp {
         }
     }
 
+    /// Runs `f` — a call of a `"C-unwind"` CPython function that may end
+    /// the thread with `pthread_exit`'s forced unwind — under a
+    /// [`HangOnUnwind`] guard: the unwind stops at the guard and parks the
+    /// thread (module docs).
+    #[inline(always)]
+    fn parked_on_unwind<R>(f: impl FnOnce() -> R) -> R {
+        let guard = HangOnUnwind;
+        let r = f();
+        std::mem::forget(guard);
+        r
+    }
+
     /// Releases an owned reference whose release may run arbitrary code
     /// (a payload's `__del__`): if that code re-attaches after finalization
     /// started (say, `time.sleep` on a daemon thread at exit) and CPython
@@ -196,14 +208,12 @@ pub mod interp {
     /// The thread is attached and owns the reference `p`.
     #[inline]
     pub unsafe fn decref(p: *mut ffi::PyObject) {
-        let guard = HangOnUnwind;
         // SAFETY: C API: Py_DecRef needs an attached thread and an owned,
         // non-NULL reference (this function's contract). It is declared
         // "C-unwind" so that pthread_exit's forced unwind may cross it
         // (CPython < 3.14 ends a thread that re-attaches during
-        // finalization that way) and reach `guard`.
-        unsafe { raw::Py_DecRef(p) };
-        std::mem::forget(guard);
+        // finalization that way) and reach the guard.
+        parked_on_unwind(|| unsafe { raw::Py_DecRef(p) });
     }
 
     /// `PyIter_Next(it)` (the next item as a new reference, NULL at the end
@@ -214,13 +224,10 @@ pub mod interp {
     ///
     /// The thread is attached and `it` is a live iterator object.
     pub unsafe fn iter_next(it: *mut ffi::PyObject) -> *mut ffi::PyObject {
-        let guard = HangOnUnwind;
         // SAFETY: C API: PyIter_Next needs an attached thread and an
         // iterator (this function's contract); declared "C-unwind" so that
-        // pthread_exit's forced unwind may cross it and reach `guard`.
-        let r = unsafe { raw::PyIter_Next(it) };
-        std::mem::forget(guard);
-        r
+        // pthread_exit's forced unwind may cross it and reach the guard.
+        parked_on_unwind(|| unsafe { raw::PyIter_Next(it) })
     }
 
     /// `PyNumber_Index(o)` (a new reference, or NULL with an exception),
@@ -230,12 +237,9 @@ pub mod interp {
     ///
     /// The thread is attached and `o` is a live object.
     pub unsafe fn number_index(o: *mut ffi::PyObject) -> *mut ffi::PyObject {
-        let guard = HangOnUnwind;
         // SAFETY: C API: PyNumber_Index needs an attached thread and a live
         // object (this function's contract); "C-unwind" as above.
-        let r = unsafe { raw::PyNumber_Index(o) };
-        std::mem::forget(guard);
-        r
+        parked_on_unwind(|| unsafe { raw::PyNumber_Index(o) })
     }
 
     /// `PyObject_GetIter(o)` (`iter(o)`: a new reference, or NULL with an
@@ -245,12 +249,9 @@ pub mod interp {
     ///
     /// The thread is attached and `o` is a live object.
     pub unsafe fn get_iter(o: *mut ffi::PyObject) -> *mut ffi::PyObject {
-        let guard = HangOnUnwind;
         // SAFETY: C API: PyObject_GetIter needs an attached thread and a
         // live object (this function's contract); "C-unwind" as above.
-        let r = unsafe { raw::PyObject_GetIter(o) };
-        std::mem::forget(guard);
-        r
+        parked_on_unwind(|| unsafe { raw::PyObject_GetIter(o) })
     }
 
     /// `PyObject_Size(o)` (`len(o)`, or -1 with an exception), guarded like
@@ -260,12 +261,9 @@ pub mod interp {
     ///
     /// The thread is attached and `o` is a live object.
     pub unsafe fn size(o: *mut ffi::PyObject) -> ffi::Py_ssize_t {
-        let guard = HangOnUnwind;
         // SAFETY: C API: PyObject_Size needs an attached thread and a live
         // object (this function's contract); "C-unwind" as above.
-        let r = unsafe { raw::PyObject_Size(o) };
-        std::mem::forget(guard);
-        r
+        parked_on_unwind(|| unsafe { raw::PyObject_Size(o) })
     }
 
     /// `PySequence_GetItem(o, i)` (`o[i]`: a new reference, or NULL with an
@@ -275,12 +273,9 @@ pub mod interp {
     ///
     /// The thread is attached and `o` is a live object.
     pub unsafe fn sequence_item(o: *mut ffi::PyObject, i: ffi::Py_ssize_t) -> *mut ffi::PyObject {
-        let guard = HangOnUnwind;
         // SAFETY: C API: PySequence_GetItem needs an attached thread and a
         // live object (this function's contract); "C-unwind" as above.
-        let r = unsafe { raw::PySequence_GetItem(o, i) };
-        std::mem::forget(guard);
-        r
+        parked_on_unwind(|| unsafe { raw::PySequence_GetItem(o, i) })
     }
 
     /// `PyErr_WarnEx(category, message, stack_level)` (0, or -1 with an
@@ -296,13 +291,10 @@ pub mod interp {
         message: &std::ffi::CStr,
         stack_level: isize,
     ) -> std::os::raw::c_int {
-        let guard = HangOnUnwind;
         // SAFETY: C API: PyErr_WarnEx needs an attached thread, a warning
         // category and a C string (this function's contract); "C-unwind"
         // as above.
-        let r = unsafe { raw::PyErr_WarnEx(category, message.as_ptr(), stack_level) };
-        std::mem::forget(guard);
-        r
+        parked_on_unwind(|| unsafe { raw::PyErr_WarnEx(category, message.as_ptr(), stack_level) })
     }
 
     /// Calls `f()` and releases the result (an error is cleared): guarded
@@ -313,20 +305,18 @@ pub mod interp {
     ///
     /// The thread is attached and `f` is a live callable.
     pub unsafe fn call0_discard(f: *mut ffi::PyObject) {
-        let guard = HangOnUnwind;
         // SAFETY: C API: PyObject_CallNoArgs needs an attached thread and a
         // live callable (this function's contract); it returns a new
         // reference or NULL with an exception set, which PyErr_Clear drops
         // (no code of ours runs in between). "C-unwind" as above.
-        unsafe {
+        parked_on_unwind(|| unsafe {
             let r = raw::PyObject_CallNoArgs(f);
             if r.is_null() {
                 ffi::PyErr_Clear();
             } else {
                 raw::Py_DecRef(r);
             }
-        }
-        std::mem::forget(guard);
+        });
     }
 
     /// Whether this thread is attached to the interpreter.
@@ -376,14 +366,12 @@ pub mod interp {
     ///
     /// `tstate` is this thread's state, saved by `PyEval_SaveThread`.
     unsafe fn restore(tstate: *mut ffi::PyThreadState) {
-        let guard = HangOnUnwind;
         // SAFETY: C API: PyEval_RestoreThread must get the state this
         // thread saved with PyEval_SaveThread (this function's contract).
         // Declared "C-unwind": on CPython < 3.14 it may end the thread with
         // pthread_exit during finalization, whose forced unwind must reach
-        // `guard` (module docs).
-        unsafe { raw::PyEval_RestoreThread(tstate) };
-        std::mem::forget(guard);
+        // the guard (module docs).
+        parked_on_unwind(|| unsafe { raw::PyEval_RestoreThread(tstate) });
     }
 
     /// Runs `f` detached from the interpreter (`Py_BEGIN_ALLOW_THREADS`),
@@ -432,14 +420,12 @@ pub mod interp {
                 unsafe { ffi::PyGILState_Release(self.0) }
             }
         }
-        let guard = HangOnUnwind;
         // SAFETY: C API: PyGILState_Ensure may be called from any thread
         // once the interpreter is initialized (checked above); if
         // finalization started since the check, CPython < 3.14 ends the
         // thread inside it with pthread_exit, whose forced unwind stops at
-        // `guard` (declared "C-unwind" for that) and parks the thread.
-        let _st = Release(unsafe { raw::PyGILState_Ensure() });
-        std::mem::forget(guard);
+        // the guard (declared "C-unwind" for that) and parks the thread.
+        let _st = Release(parked_on_unwind(|| unsafe { raw::PyGILState_Ensure() }));
         // SAFETY: `assume_attached`'s contract: attached by the Ensure above
         // until `_st` drops, after `f` returns.
         Some(f(unsafe { Python::assume_attached() }))
