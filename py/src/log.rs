@@ -176,11 +176,6 @@ impl PyTimelog {
         self.states.current()
     }
 
-    /// Installs a new state (the old one stays alive with `self`).
-    fn replace_state(&self, st: State) {
-        self.states.replace(st);
-    }
-
     /// A reference to the collector link for a reader of this log to hold
     /// (see `crate::gc`).
     #[inline]
@@ -240,7 +235,7 @@ impl PyTimelog {
             )));
         }
         let cfg = config::parse(kwargs, Some(st.log.config()), what)?;
-        self.replace_state(build(cfg)?);
+        self.states.replace(build(cfg)?);
         Ok(())
     }
 
@@ -295,15 +290,26 @@ fn next_item(it: &Bound<'_, PyAny>) -> PyResult<Option<PyObj>> {
 /// run a generator's `finally`). A Python `__iter__` runs through
 /// `interp::get_iter` (guarded like `next_item`).
 fn input_iter(o: &Bound<'_, PyAny>) -> PyResult<PyObj> {
-    let py = o.py();
     // SAFETY: `interp::get_iter`'s contract: attached (`o` is a `Bound`) and
-    // `o` is live. It returns a new reference or NULL with an exception set.
-    let p = unsafe { interp::get_iter(o.as_ptr()) };
+    // `o` is live. It returns a new reference or NULL with an exception set,
+    // as `owned_or_err` requires.
+    unsafe { owned_or_err(o.py(), interp::get_iter(o.as_ptr())) }
+}
+
+/// The new reference `p` as a [`PyObj`], or the exception set when `p` is
+/// NULL.
+///
+/// # Safety
+///
+/// `p` is a new reference or NULL with an exception set, returned to this
+/// attached thread (`py`) by the C API.
+unsafe fn owned_or_err(py: Python<'_>, p: *mut pyo3::ffi::PyObject) -> PyResult<PyObj> {
     if p.is_null() {
         return Err(PyErr::fetch(py));
     }
     // SAFETY: `Bound::from_owned_ptr`'s contract: attached, `p` is a non-null
-    // new reference (checked above), ownership passed to the `Py`.
+    // new reference (checked above, this function's contract), ownership
+    // passed to the `Py`.
     Ok(PyObj::new(unsafe { Bound::from_owned_ptr(py, p) }.unbind()))
 }
 
@@ -323,17 +329,10 @@ fn input_len(o: &Bound<'_, PyAny>) -> Option<usize> {
 /// `o[i]` of a sequence item of `extend`'s input, held as a [`PyObj`]. A
 /// Python `__getitem__` runs through `interp::sequence_item`.
 fn input_item(o: &Bound<'_, PyAny>, i: isize) -> PyResult<PyObj> {
-    let py = o.py();
     // SAFETY: `interp::sequence_item`'s contract: attached (`o` is a
     // `Bound`) and `o` is live. It returns a new reference or NULL with an
-    // exception set.
-    let p = unsafe { interp::sequence_item(o.as_ptr(), i) };
-    if p.is_null() {
-        return Err(PyErr::fetch(py));
-    }
-    // SAFETY: `Bound::from_owned_ptr`'s contract: attached, `p` is a non-null
-    // new reference (checked above), ownership passed to the `Py`.
-    Ok(PyObj::new(unsafe { Bound::from_owned_ptr(py, p) }.unbind()))
+    // exception set, as `owned_or_err` requires.
+    unsafe { owned_or_err(o.py(), interp::sequence_item(o.as_ptr(), i)) }
 }
 
 /// The converted `start`, `stop` of a slice (`None` for an open end).
