@@ -90,13 +90,6 @@ fn runs_writers_reader_maintainer() {
             obs.extend(o);
         }
         obs.extend(rd.join().unwrap());
-        let total: usize = histories.iter().map(Vec::len).sum();
-        let last = observe(&log, None, 0).1;
-        assert_eq!(last.w as usize, total, "every write is visible once all writers returned");
-        obs.push(last);
-        if let Err(e) = check_lanes(&histories, &obs, lane) {
-            panic!("{e}");
-        }
-        log.validate().expect("engine invariants");
+        finish_lanes(&log, &histories, obs);
     });
 }

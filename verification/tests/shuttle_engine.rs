@@ -68,17 +68,6 @@ fn maintainer(log: &Timelog<Id>) {
     log.compact().unwrap();
 }
 
-fn check(log: &Timelog<Id>, histories: Vec<Vec<Op>>, mut obs: Vec<Observed>) {
-    let total: usize = histories.iter().map(Vec::len).sum();
-    let last = observe(log, None, 0).1;
-    assert_eq!(last.w as usize, total, "every write is visible once all writers returned");
-    obs.push(last);
-    if let Err(e) = check_lanes(&histories, &obs, lane) {
-        panic!("{e}");
-    }
-    log.validate().expect("engine invariants");
-}
-
 /// Two writers, two readers and a maintainer (manual maintenance: seal,
 /// flush, compaction of L0 and of delete debt), 5 threads.
 #[test]
@@ -109,7 +98,7 @@ fn writers_readers_maintainer() {
         for r in readers {
             obs.extend(r.join().unwrap());
         }
-        check(&log, histories, obs);
+        finish_lanes(&log, &histories, obs);
         let st = log.stats().unwrap();
         assert_eq!(st.pinned_readers, 0, "{st:?}");
         assert_eq!(st.retired_queue_len, 0, "retired parts outlived every reader: {st:?}");
@@ -164,7 +153,7 @@ fn background_worker_and_backpressure() {
             obs.push(o);
         }
         obs.extend(rd.join().unwrap());
-        check(&log, histories, obs);
+        finish_lanes(&log, &histories, obs);
         log.stop_maintenance().unwrap();
     });
 }
@@ -204,6 +193,6 @@ fn unlocked_compactions_vs_flushes() {
             c.join().unwrap();
         }
         obs.extend(rd.join().unwrap());
-        check(&log, vec![h], obs);
+        finish_lanes(&log, &[h], obs);
     });
 }

@@ -67,14 +67,7 @@ fn late_writers_vs_reader_across_seal() {
             obs.extend(o);
         }
         obs.extend(reader.join().unwrap());
-        let total: usize = histories.iter().map(Vec::len).sum();
-        let last = observe(&log, None, 0).1;
-        assert_eq!(last.w as usize, total, "every write is visible once all writers returned");
-        obs.push(last);
-        if let Err(e) = check_lanes(&histories, &obs, lane) {
-            panic!("{e}");
-        }
-        log.validate().expect("engine invariants");
+        finish_lanes(&log, &histories, obs);
         assert_eq!(log.stats().unwrap().retired_queue_len, 0);
     });
 }
