@@ -3,7 +3,9 @@
 use crate::sync::Arc;
 
 use super::Maint;
-use crate::memtable::Memtable;
+use crate::memtable::ooo::Key;
+use crate::memtable::run::partition;
+use crate::memtable::{Memtable, RunSlice};
 use crate::segment::{Level, Segment, SegmentBuilder};
 use crate::tombstone::CoverageBuilder;
 use crate::tombstone::Tombstone;
@@ -11,6 +13,12 @@ use crate::SeqNo;
 
 /// Merges the run and the skiplist of a drained memtable in `(ts, seq)`
 /// order, drops the records its own tombstones hide, and builds a segment.
+///
+/// Without tombstones (the usual flush) the run is read as its contiguous
+/// bucket slices: between two skiplist records, the stretch of run records
+/// before the next one is found by a galloping search and pushed in bulk
+/// (timestamps copied, payloads cloned), so an in-order record costs no
+/// per-record bound check or bucket lookup.
 pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
     mt: &Memtable<T>,
     bound: SeqNo,
@@ -20,13 +28,24 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
 ) -> Option<Segment<T>> {
     // R8: a memtable's own tombstones, all of them (it is drained).
     let cov = CoverageBuilder::new().stack(&mt.tombs, SeqNo::MAX).build();
+    let mut b = SegmentBuilder::new(page_cap);
+    if cov.is_empty() {
+        let mut run = RunStretches::new(mt);
+        mt.ooo_range(i64::MIN, i64::MAX, |ts, seq, v| {
+            debug_assert!(seq <= bound, "R2: a drained memtable holds no sequence above its bound");
+            run.push_before(&mut b, (ts, seq));
+            b.push(ts, v.clone());
+            true
+        });
+        run.push_before(&mut b, (i64::MAX, SeqNo::MAX));
+        return b.finish(id, Level::L0, bound, bound, None, retired);
+    }
     let run = &mt.run;
     let n = run.len();
-    let mut b = SegmentBuilder::new(page_cap);
     let mut i = 0;
     let push = |b: &mut SegmentBuilder<T>, ts: i64, seq: SeqNo, v: &T| {
         debug_assert!(seq <= bound, "R2: a drained memtable holds no sequence above its bound");
-        if cov.is_empty() || cov.max_seq(ts) <= seq {
+        if cov.max_seq(ts) <= seq {
             b.push(ts, v.clone());
         }
     };
@@ -43,6 +62,68 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
         i += 1;
     }
     b.finish(id, Level::L0, bound, bound, None, retired)
+}
+
+/// The run of a drained memtable as a cursor over its bucket slices.
+struct RunStretches<'a, T> {
+    slices: Vec<RunSlice<T>>,
+    /// Current slice and the position in it.
+    k: usize,
+    o: usize,
+    _mt: std::marker::PhantomData<&'a Memtable<T>>,
+}
+
+impl<'a, T: Clone + Send + Sync + 'static> RunStretches<'a, T> {
+    fn new(mt: &'a Memtable<T>) -> Self {
+        let mut slices = Vec::new();
+        mt.run.slices(0, mt.run.len(), &mut slices);
+        Self { slices, k: 0, o: 0, _mt: std::marker::PhantomData }
+    }
+
+    /// Pushes every run record with a key below `key` not pushed yet.
+    fn push_before(&mut self, b: &mut SegmentBuilder<T>, key: Key) {
+        while let Some(s) = self.slices.get(self.k) {
+            // SAFETY: the slices lie below the run's published length (R4:
+            // `slices` was given `len()`, loaded Acquire), whose slots were
+            // written before that publication and are never written again;
+            // the run lives as long as the memtable we borrow for `'a` (R6).
+            let (ts, seq, vals) = unsafe {
+                (
+                    std::slice::from_raw_parts(s.ts, s.len),
+                    std::slice::from_raw_parts(s.seq, s.len),
+                    std::slice::from_raw_parts(s.val, s.len),
+                )
+            };
+            let end = gallop(self.o, s.len, |i| (ts[i], seq[i]) < key);
+            b.push_cloned(&ts[self.o..end], &vals[self.o..end]);
+            if end < s.len {
+                self.o = end;
+                return;
+            }
+            (self.k, self.o) = (self.k + 1, 0);
+        }
+    }
+}
+
+/// First index in `[lo, hi)` for which `before` is false (`before` holds
+/// on a prefix), probing `lo`, `lo + 1`, `lo + 3`, … before a binary
+/// search: `O(log d)` for an answer `d` positions after `lo` (between two
+/// late records the run's stretch is short).
+#[inline]
+fn gallop(lo: usize, hi: usize, before: impl Fn(usize) -> bool) -> usize {
+    if lo >= hi || !before(lo) {
+        return lo;
+    }
+    // `before(a)` holds: the answer is past `a`.
+    let (mut a, mut step) = (lo, 1);
+    loop {
+        let probe = a + step;
+        if probe >= hi || !before(probe) {
+            return partition(a + 1, probe.min(hi), before);
+        }
+        a = probe;
+        step *= 2;
+    }
 }
 
 impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
@@ -143,5 +224,71 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                 return;
             }
         }
+    }
+}
+
+#[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
+mod tests {
+    use super::*;
+    use crate::tombstone::Tombstone;
+
+    #[test]
+    fn gallop_finds_the_first_false() {
+        let v: Vec<u32> = (0..300).collect();
+        for lo in [0usize, 1, 5, 100, 299, 300] {
+            for cut in 0..=300u32 {
+                let want = if (lo as u32) >= cut { lo } else { cut as usize };
+                assert_eq!(gallop(lo, 300, |i| v[i] < cut), want, "lo {lo} cut {cut}");
+            }
+        }
+    }
+
+    /// Flushes a memtable built from `keys` (sequences in insertion order)
+    /// and returns the segment's records.
+    fn flushed(keys: &[i64], tombs: &[(i64, i64)]) -> (Vec<(i64, u64)>, Vec<(i64, u64)>) {
+        let retired = Arc::new(crate::sync::AtomicUsize::new(0));
+        let mt = Memtable::new(1, &retired);
+        let mut seq = 0;
+        let mut all = Vec::new();
+        for &ts in keys {
+            seq += 1;
+            mt.insert(ts, seq, || seq);
+            all.push((ts, seq));
+        }
+        for &(t1, t2) in tombs {
+            seq += 1;
+            mt.push_tombstone(Tombstone { t1, t2, seq });
+        }
+        assert!(mt.ooo_len() > 0 && mt.run.len() > 0, "both sources in use");
+        let s = build_l0(&mt, seq, 7, 1, &retired).expect("records");
+        let got =
+            s.pages.iter().flat_map(|p| p.timestamps().iter().copied().zip(p.payloads().iter().copied())).collect();
+        all.sort_unstable();
+        let want = all.into_iter().filter(|&(ts, _)| !tombs.iter().any(|&(a, b)| a <= ts && ts < b)).collect();
+        (got, want)
+    }
+
+    #[test]
+    fn flush_merges_run_and_skiplist_in_key_order() {
+        // Late records between every stretch, before the run's first, after
+        // runs of equal timestamps, and across the run's buckets (64, 128, …).
+        let mut keys = Vec::new();
+        for i in 0..2_000i64 {
+            keys.push(i / 3);
+            match i % 7 {
+                0 => keys.push(i / 3 - 5),
+                3 => keys.push(i / 3),
+                5 => keys.push(-1 - i),
+                _ => {}
+            }
+        }
+        let (got, want) = flushed(&keys, &[]);
+        assert_eq!(got, want);
+        // Page boundaries every 7 records: bulk stretches span pages.
+        let (got, want) = flushed(&(0..500).chain([3, 2, 1]).chain(500..1_000).collect::<Vec<_>>(), &[]);
+        assert_eq!(got, want);
+        // With tombstones: the per-record path.
+        let (got, want) = flushed(&keys, &[(10, 20), (-50, -40)]);
+        assert_eq!(got, want);
     }
 }

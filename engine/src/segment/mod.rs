@@ -82,6 +82,30 @@ impl<T> Page<T> {
         self.len += 1;
     }
 
+    /// Appends `ts.len()` records, cloning the payloads; the caller checked
+    /// `len + ts.len() <= cap` and `vals.len() == ts.len()`.
+    #[inline]
+    fn extend_cloned(&mut self, ts: &[Timestamp], vals: &[T])
+    where
+        T: Clone,
+    {
+        let n = ts.len();
+        assert!(vals.len() == n && n <= self.cap - self.len, "page full");
+        // SAFETY: slots `len..len + n` lie within both arrays (checked above)
+        // and are not yet initialized; `&mut self` excludes every reader; the
+        // source slices cannot overlap the page's own block (std pointer API
+        // contract). `len` counts each payload once written, so a panicking
+        // `clone` leaves the page dropping exactly the payloads it holds.
+        unsafe {
+            std::ptr::copy_nonoverlapping(ts.as_ptr(), self.ts_ptr().add(self.len), n);
+            let dst = self.vals_ptr().add(self.len);
+            for (k, v) in vals.iter().enumerate() {
+                dst.add(k).write(v.clone());
+                self.len += 1;
+            }
+        }
+    }
+
     /// The page's timestamps, sorted ascending.
     #[inline]
     pub fn timestamps(&self) -> &[Timestamp] {
@@ -436,6 +460,36 @@ impl<T> SegmentBuilder<T> {
         }
     }
 
+    /// Pushes a sorted stretch of records (timestamps copied, payloads
+    /// cloned), page by page: the flush's bulk path for the stretches of
+    /// the run between two late records.
+    pub(crate) fn push_cloned(&mut self, ts: &[Timestamp], vals: &[T])
+    where
+        T: Clone,
+    {
+        debug_assert_eq!(ts.len(), vals.len());
+        let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else { return };
+        debug_assert!(self.len == 0 || first >= self.max_ts, "segment input must be sorted");
+        debug_assert!(ts.windows(2).all(|w| w[0] <= w[1]), "segment input must be sorted");
+        if self.len == 0 {
+            self.min_ts = first;
+        }
+        self.max_ts = last;
+        let cap = self.page_cap;
+        let mut i = 0;
+        while i < ts.len() {
+            let page = self.cur.get_or_insert_with(|| Page::with_capacity(cap));
+            let n = (cap - page.len).min(ts.len() - i);
+            page.extend_cloned(&ts[i..i + n], &vals[i..i + n]);
+            let full = page.len == cap;
+            self.len += n;
+            i += n;
+            if full {
+                self.cut_page();
+            }
+        }
+    }
+
     fn cut_page(&mut self) {
         if let Some(p) = self.cur.take().filter(|p| p.len > 0) {
             self.pages.push(p);
@@ -491,6 +545,34 @@ impl<T> SegmentBuilder<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_cloned_matches_push_across_pages() {
+        let ctr = Arc::new(AtomicUsize::new(0));
+        let recs: Vec<(i64, String)> = (0..50i64).map(|i| (i / 2, format!("v{i}"))).collect();
+        // Stretches of every length from 0 to 9 (page capacity 4).
+        let mut one = SegmentBuilder::new(4);
+        let mut bulk = SegmentBuilder::new(4);
+        let (mut i, mut n) = (0, 0);
+        while i < recs.len() {
+            let j = (i + n % 10).min(recs.len());
+            let (ts, vals): (Vec<i64>, Vec<String>) = recs[i..j].iter().cloned().unzip();
+            bulk.push_cloned(&ts, &vals);
+            for (t, v) in &recs[i..j] {
+                one.push(*t, v.clone());
+            }
+            (i, n) = (j, n + 1);
+        }
+        assert_eq!(bulk.len(), recs.len());
+        let (a, b) =
+            (one.finish(1, Level::L0, 1, 1, None, &ctr).unwrap(), bulk.finish(2, Level::L0, 1, 1, None, &ctr).unwrap());
+        assert_eq!((a.len, a.min_ts, a.max_ts, a.pages.len()), (b.len, b.min_ts, b.max_ts, b.pages.len()));
+        for (p, q) in a.pages.iter().zip(&b.pages) {
+            assert_eq!((p.timestamps(), p.payloads()), (q.timestamps(), q.payloads()));
+        }
+        assert_eq!(&*a.fences, &*b.fences);
+        assert_eq!(&*a.blocks, &*b.blocks);
+    }
 
     #[test]
     fn bounds_across_pages() {
