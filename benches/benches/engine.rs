@@ -9,7 +9,8 @@
 //! | `scc_tree` | `scc::TreeIndex<(i64, u64), u64>` |
 //! | `vec` | sorted `Vec<(i64, u64)>` (reference for scans, not a concurrent index) |
 //!
-//! Groups: `ingest_{ordered,ooo5,ooo20}`, `scan_range1000`, `scan_full`,
+//! Groups: `ingest_{ordered,ooo5,ooo20}` (`timelog_flush`: the appends
+//! and then `flush()`), `scan_range1000`, `scan_full`,
 //! `point`, `contains`, `next_ts`, `concurrent_{scan1000,point}`.
 //!
 //! The scan groups read each timelog state through the batch API
@@ -300,6 +301,21 @@ fn bench_ingest(c: &mut Criterion) {
             .warm_up_time(Duration::from_secs(1))
             .measurement_time(Duration::from_secs(4));
         ingest_one(&mut g, "timelog", keys, || Tl::new(disabled()));
+        // The appends and then `flush()` (the memtable into an L0 segment):
+        // the shape of the Python ingest rows, which include the flush.
+        g.bench_function("timelog_flush", |b| {
+            b.iter_batched(
+                || Timelog::<u64>::with_config(disabled()).unwrap(),
+                |log| {
+                    for &(ts, seq) in keys.iter() {
+                        let _ = log.append(ts, seq).expect("append");
+                    }
+                    log.flush().expect("flush");
+                    log
+                },
+                BatchSize::PerIteration,
+            )
+        });
         if *name == "ingest_ordered" {
             // The bulk path, for reference: one `extend` call of all N records.
             g.bench_function("timelog_extend", |b| {

@@ -243,9 +243,12 @@ mod tests {
         }
     }
 
-    /// Flushes a memtable built from `keys` (sequences in insertion order)
-    /// and returns the segment's records.
-    fn flushed(keys: &[i64], tombs: &[(i64, i64)]) -> (Vec<(i64, u64)>, Vec<(i64, u64)>) {
+    /// `(timestamp, payload)` records.
+    type Records = Vec<(i64, u64)>;
+
+    /// Flushes a memtable built from `keys` (sequences in insertion order):
+    /// the segment's records, and the expected ones.
+    fn flushed(keys: &[i64], tombs: &[(i64, i64)]) -> (Records, Records) {
         let retired = Arc::new(crate::sync::AtomicUsize::new(0));
         let mt = Memtable::new(1, &retired);
         let mut seq = 0;
