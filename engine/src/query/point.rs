@@ -9,7 +9,6 @@ use super::dir::{Asc, Desc, Dir};
 use super::view::{ooo_walk, SourceRef, View, Vis};
 use crate::memtable::Memtable;
 use crate::segment::Segment;
-use crate::tombstone::{CovRef, Settled};
 use crate::{SeqNo, Timestamp};
 
 impl<'a, T: Send + Sync + 'static> View<'a, T> {
@@ -98,25 +97,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
     /// records are never walked one by one.
     pub(crate) fn nav<D: Dir>(&self, t: Timestamp) -> Option<Timestamp> {
         let cov = self.cov();
-        // Two instances: without a settled coverage (no tombstone, or one
-        // in a memtable) the visible-bounds code is compiled out.
-        match cov.settled() {
-            Some(st) => self.nav_in::<D, true>(t, &cov, Some(st)),
-            None => self.nav_in::<D, false>(t, &cov, None),
-        }
-    }
-
-    /// [`nav`](Self::nav) with coverage `cov`, `settled` its settled entry
-    /// (`Some` iff `S`).
-    #[inline(always)]
-    fn nav_in<D: Dir, const S: bool>(
-        &self,
-        t: Timestamp,
-        cov: &CovRef<'_>,
-        settled: Option<&Settled>,
-    ) -> Option<Timestamp> {
-        let settled = if S { settled } else { None };
-        let vis = Vis { w: self.w, cov };
+        let vis = Vis { w: self.w, cov: &cov };
         let (lo, hi) = if D::DESC { (Timestamp::MIN, t) } else { (t, Timestamp::MAX) };
         // The timestamp of `[a, b]` read first in direction `D`.
         let near = |a: Timestamp, b: Timestamp| if D::DESC { b } else { a };
@@ -131,8 +112,8 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         };
         let mut best: Option<Timestamp> = None;
         // The settled coverage knows each segment's visible bounds.
-        let f = |src, vb: Option<(Timestamp, Timestamp)>| {
-            let vb = if S { vb } else { None };
+        let settled = cov.settled();
+        self.sources_in(lo, hi, &cov, |src, vb| {
             if best == Some(t) {
                 return false; // nothing comes before `t`
             }
@@ -190,8 +171,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                 }
             }
             true
-        };
-        self.sources_skipping(lo, hi, settled, f);
+        });
         best
     }
 }

@@ -118,7 +118,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
     }
 
     #[inline]
-    pub(crate) fn sources_skipping(
+    fn sources_skipping(
         &self,
         lo: Timestamp,
         hi: Timestamp,
