@@ -468,9 +468,9 @@ impl CoverageBuilder {
 /// pushed before `w` was loaded, R7, and stacks only grow, so an empty
 /// stack holds none). That coverage, and what it says of the manifest's
 /// segments ([`Settled`]: each one's first and last visible timestamps,
-/// how many records they show), is then fixed for the manifest's life: each stripe builds it once
-/// and publishes it with a CAS of a pointer in its own line, never
-/// replaced, freed with the manifest. A read of it is one Acquire load: no
+/// how many records they show), is then fixed for the manifest's life:
+/// each stripe builds it once and publishes it with a CAS of a pointer in
+/// its own line, never replaced, freed with the manifest. A read of it is one Acquire load: no
 /// hold, no write (R7, "read-side coverage"; the state a log is left in by
 /// deletes and a `flush()` with maintenance disabled).
 #[derive(Default)]
@@ -484,8 +484,8 @@ pub(crate) struct CovCache {
 
 /// What every reader of a manifest sees of its tombstones when no memtable
 /// of it holds one (see [`CovCache`], "The settled entry"): the coverage of
-/// the manifest's list and, per segment, what it leaves visible — fixed for the
-/// manifest's life, as both the list and the segments are.
+/// the manifest's list and, per segment, what it leaves visible — fixed
+/// for the manifest's life, as both the list and the segments are.
 #[derive(Debug, Default)]
 pub(crate) struct Settled {
     pub(crate) cov: Coverage,
