@@ -14,13 +14,14 @@
 //! worker has settled: its stats stopped changing). The `fresh` log gets the
 //! same live records in one `extend_from_parts` + `flush` (one segment).
 //!
-//! Groups `retention_{range,before}/{next_ts,next_ts_gap,point,range100,len}`,
+//! Groups `retention_{range,before}/{next_ts,next_ts_gap,prev_ts,point,range100,len}`,
 //! ids `fresh`, `disabled`, `background`: `next_ts` at live timestamps,
 //! `next_ts_gap` at deleted ones (the answer lies past the deleted span),
+//! `prev_ts` at live timestamps,
 //! `point_with` at live timestamps, a 100-row `range` drained with
 //! `next_batch_with`, `len()`. After criterion, a summary table gives each
 //! retained log's best-of-7 time over the fresh log's (target <= 1.2) and
-//! the tombstone counts.
+//! the tombstone and segment counts.
 //!
 //! Run: `cargo bench -p timelog-benches --bench retention` (2,000,000
 //! appends, window 20,000 every 5,000) or `... -- --quick` (200,000 appends,
@@ -196,10 +197,15 @@ fn op_len(l: &Timelog<u64>, _k: i64) -> u64 {
     l.len().unwrap() as u64
 }
 
-fn reads(c: &Case) -> [(&'static str, Op, &[i64]); 5] {
+fn op_prev_ts(l: &Timelog<u64>, k: i64) -> u64 {
+    l.prev_ts(k).unwrap().unwrap_or(0) as u64
+}
+
+fn reads(c: &Case) -> [(&'static str, Op, &[i64]); 6] {
     [
         ("next_ts", op_next_ts as Op, &c.live),
         ("next_ts_gap", op_next_ts as Op, &c.gap),
+        ("prev_ts", op_prev_ts as Op, &c.live),
         ("point", op_point as Op, &c.live),
         ("range100", op_range100 as Op, &c.starts),
         ("len", op_len as Op, &c.live),
@@ -258,9 +264,15 @@ fn summary(cases: &[Case], sh: &Shape) {
                 cell(&c.logs[2].1)
             );
         }
-        let t: Vec<String> =
-            c.logs.iter().map(|(n, l)| format!("{n} {}", l.stats().unwrap().tombstone_count)).collect();
-        println!("{:<8} tombstones: {}", c.d.name(), t.join(", "));
+        let t: Vec<String> = c
+            .logs
+            .iter()
+            .map(|(n, l)| {
+                let s = l.stats().unwrap();
+                format!("{n} {} (L0 {}, L1 {})", s.tombstone_count, s.segments_l0, s.segments_l1)
+            })
+            .collect();
+        println!("{:<8} tombstones (sources): {}", c.d.name(), t.join(", "));
     }
 }
 

@@ -459,10 +459,70 @@ impl CoverageBuilder {
 /// change instead of one (the price of writing no shared line). Under the
 /// model checkers there is no cache: every read builds its coverage (the
 /// same function).
+///
+/// **The settled entry.** When no memtable of the manifest has a
+/// tombstone (every stack empty when the read checks it, after loading its
+/// watermark), what a view sees is the manifest's list alone, whatever its
+/// watermark: `N(w)` is the list (its sequences are at most
+/// `flushed_bound <= w`, R8; a stack tombstone with a sequence `<= w` was
+/// pushed before `w` was loaded, R7, and stacks only grow, so an empty
+/// stack holds none). That coverage, and what it says of the manifest's
+/// segments ([`Settled`]: each one's first and last visible timestamps,
+/// how many records they show), is then fixed for the manifest's life:
+/// each stripe builds it once and publishes it with a CAS of a pointer in
+/// its own line, never replaced, freed with the manifest. A read of it is one Acquire load: no
+/// hold, no write (R7, "read-side coverage"; the state a log is left in by
+/// deletes and a `flush()` with maintenance disabled).
 #[derive(Default)]
 pub(crate) struct CovCache {
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     slots: [CovSlot; 2],
+    /// The stripe's settled entry: null until built, then never replaced.
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    settled: SettledPtr,
+}
+
+/// What every reader of a manifest sees of its tombstones when no memtable
+/// of it holds one (see [`CovCache`], "The settled entry"): the coverage of
+/// the manifest's list and, per segment, what it leaves visible — fixed
+/// for the manifest's life, as both the list and the segments are.
+#[derive(Debug, Default)]
+pub(crate) struct Settled {
+    pub(crate) cov: Coverage,
+    /// The L0 segments not hidden whole, in the manifest's order: index
+    /// in `l0`, first and last visible timestamps — the same for every
+    /// reader of the manifest (R8).
+    pub(crate) l0_live: Box<[(usize, Timestamp, Timestamp)]>,
+    /// Per L1 segment, in the manifest's order: its first and last
+    /// visible timestamps; `None` when it is hidden whole.
+    pub(crate) l1_vis: Box<[Option<(Timestamp, Timestamp)>]>,
+    /// Visible records of all segments (L0 and L1), over the whole timeline.
+    pub(crate) seg_visible: usize,
+}
+
+/// A stripe's settled entry: a pointer set once (null to a leaked `Box`),
+/// freed on drop.
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+struct SettledPtr(AtomicPtr<Settled>);
+
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+impl Default for SettledPtr {
+    fn default() -> Self {
+        Self(AtomicPtr::new(ptr::null_mut()))
+    }
+}
+
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+impl Drop for SettledPtr {
+    fn drop(&mut self) {
+        let p = self.0.unsync_get();
+        if !p.is_null() {
+            // SAFETY: set once from `Box::into_raw` (`CovCache::settled`)
+            // and never replaced; `&mut self`: no reader holds it (a read
+            // borrows it from the manifest, which is being dropped, R9).
+            drop(unsafe { Box::from_raw(p) });
+        }
+    }
 }
 
 /// One slot of a stripe's cache: its entry and its reader/writer word.
@@ -543,13 +603,21 @@ static NO_COVERAGE: Coverage = Coverage { ivs: Vec::new() };
 /// until this drops), or its own.
 pub(crate) enum CovRef<'a> {
     Empty,
+    /// The manifest's settled entry (see [`CovCache`]): no hold needed.
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    Settled(&'a Settled),
+    /// The model checkers' settled entry, built by this read.
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    SettledOwned(Box<Settled>),
     /// Served by the stripe's cache (a hit).
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     Cached(CovGuard<'a>),
     /// Built by this read and stored in the stripe's cache (a miss).
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     Built(CovGuard<'a>),
-    Owned(Coverage, std::marker::PhantomData<&'a ()>),
+    /// Built by this read and not cached (boxed: every variant is one
+    /// pointer, so matching on the kind is one load and compare).
+    Owned(Box<Coverage>, std::marker::PhantomData<&'a ()>),
 }
 
 /// A shared hold of a filled cache slot (see [`CovCache`]).
@@ -571,6 +639,10 @@ impl std::ops::Deref for CovRef<'_> {
         match self {
             CovRef::Empty => &NO_COVERAGE,
             #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+            CovRef::Settled(e) => &e.cov,
+            #[cfg(any(timelog_loom, timelog_shuttle))]
+            CovRef::SettledOwned(e) => &e.cov,
+            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
             CovRef::Cached(g) | CovRef::Built(g) => {
                 // SAFETY: the guard holds the slot shared, and it was filled
                 // before the guard was made.
@@ -581,7 +653,67 @@ impl std::ops::Deref for CovRef<'_> {
     }
 }
 
+impl CovRef<'_> {
+    /// The settled entry's facts about the manifest's segments, when this
+    /// coverage is a settled one (see [`CovCache`]).
+    #[inline]
+    pub(crate) fn settled(&self) -> Option<&Settled> {
+        match self {
+            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+            CovRef::Settled(e) => Some(e),
+            #[cfg(any(timelog_loom, timelog_shuttle))]
+            CovRef::SettledOwned(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
 impl CovCache {
+    /// The settled entry of this stripe (see the type docs: only for a view
+    /// of the manifest none of whose memtables holds a tombstone), built by
+    /// `build` on the stripe's first such read. Once set it is never
+    /// replaced, so a read takes no hold: one Acquire load. Two reads of
+    /// the stripe may both build it; the first CAS wins, the other's is
+    /// dropped. Under the model checkers every call builds (no cache).
+    #[inline]
+    pub(crate) fn settled(&self, build: impl FnOnce() -> Settled) -> CovRef<'_> {
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        {
+            // Acquire: pairs with the Release CAS below (the entry's
+            // contents happen-before this read of them).
+            let p = self.settled.0.load(Ordering::Acquire);
+            if !p.is_null() {
+                // SAFETY: set once from a `Box` and freed only with the
+                // manifest (`SettledPtr::drop`), which `&self` borrows.
+                return CovRef::Settled(unsafe { &*p });
+            }
+            self.settle(build)
+        }
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        {
+            CovRef::SettledOwned(Box::new(build()))
+        }
+    }
+
+    /// The slow part of [`settled`](Self::settled): build and publish.
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    #[cold]
+    fn settle(&self, build: impl FnOnce() -> Settled) -> CovRef<'_> {
+        let fresh = Box::into_raw(Box::new(build()));
+        // Release: the entry's contents happen-before every Acquire load
+        // that finds the pointer; Acquire on failure: the winner's too.
+        match self.settled.0.compare_exchange(ptr::null_mut(), fresh, Ordering::AcqRel, Ordering::Acquire) {
+            // SAFETY: published: lives until the manifest drops.
+            Ok(_) => CovRef::Settled(unsafe { &*fresh }),
+            Err(won) => {
+                // SAFETY: ours, never published.
+                drop(unsafe { Box::from_raw(fresh) });
+                // SAFETY: as in `settled`.
+                CovRef::Settled(unsafe { &*won })
+            }
+        }
+    }
+
     /// The coverage a view with watermark `w` sees, the active memtable's
     /// stack being `active`: this stripe's cached entry when it serves the
     /// view, else built by `build` (the view's tombstones,
@@ -612,7 +744,7 @@ impl CovCache {
             // its drop below.
             if slot.state.compare_exchange(0, EXCLUSIVE, Ordering::Acquire, Ordering::Relaxed).is_err() {
                 // In use: never wait.
-                return CovRef::Owned(e.cov, std::marker::PhantomData);
+                return CovRef::Owned(Box::new(e.cov), std::marker::PhantomData);
             }
             // SAFETY: held exclusive (the CAS above).
             unsafe { *slot.entry.get() = Some(Box::new(e)) };
@@ -625,7 +757,7 @@ impl CovCache {
         #[cfg(any(timelog_loom, timelog_shuttle))]
         {
             let _ = (w, active);
-            CovRef::Owned(build().build(), std::marker::PhantomData)
+            CovRef::Owned(Box::new(build().build()), std::marker::PhantomData)
         }
     }
 }

@@ -277,6 +277,43 @@ fn reads_with_tombstones_write_only_their_own_stripe() {
     audit_reads(&log, true);
 }
 
+/// Tombstones settled in the manifest's list, none in a memtable (deletes,
+/// then `flush()`): the reads use the stripe's settled coverage entry
+/// (R7), built and published by the first read with a CAS in this
+/// thread's stripe line, then only loaded — a later read writes nothing.
+#[test]
+fn reads_over_settled_tombstones_write_nothing_once_built() {
+    let log = layered_with(true);
+    log.flush().unwrap();
+    let s = log.stats().unwrap();
+    assert!(s.tombstone_count >= 1 && s.sealed_runs == 0 && s.active_records == 0, "{s:?}");
+    drop(log.snapshot().unwrap());
+    let regions = log.audit_regions();
+    type Read<'a> = Box<dyn Fn() -> usize + 'a>;
+    let reads: Vec<(&str, Read)> = vec![
+        ("point", Box::new(|| log.point(10).unwrap().len())),
+        ("next_ts", Box::new(|| log.next_ts(1550).unwrap().unwrap_or(0) as usize)),
+        ("prev_ts", Box::new(|| log.prev_ts(3955).unwrap().unwrap_or(0) as usize)),
+        ("len", Box::new(|| log.len().unwrap())),
+        ("count", Box::new(|| log.count(100, 3950).unwrap())),
+        ("histogram", Box::new(|| log.histogram(0, 4000, 100).unwrap().len())),
+    ];
+    let (_, ws) = record(|| reads.iter().map(|(_, f)| f()).sum::<usize>());
+    assert_private("the first reads", &regions, &ws);
+    // (`stats` above may have built it already: its record count is `len`.)
+    let line = writes_in(&regions, &ws, "manifest: this thread's stripe");
+    assert!(
+        line.len() == ws.len() && line.iter().all(|o| *o == Op::Cas) && line.len() <= 1,
+        "the entry's publication, once{}",
+        show(&regions, &ws)
+    );
+    for (what, f) in &reads {
+        let (r, ws) = record(f);
+        assert!(r > 0, "{what} read nothing");
+        assert!(ws.is_empty(), "{what} wrote:{}", show(&regions, &ws));
+    }
+}
+
 #[test]
 fn reads_on_other_threads_write_their_own_stripes() {
     let log = layered_with(true);

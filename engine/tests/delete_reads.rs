@@ -398,6 +398,141 @@ fn deletes_over_a_sealed_memtable_from_the_next_one() {
 }
 
 // ---------------------------------------------------------------------------
+// The settled state: deletes, then `flush()`, maintenance disabled.
+
+/// Visible records per bucket of `[t1, t2)`, from the reference.
+fn histogram_of(model: &Model, t1: i64, t2: i64, width: i64) -> Vec<u64> {
+    let mut out = vec![0u64; ((t2 - t1) as u64).div_ceil(width as u64) as usize];
+    for r in model.0.iter().filter(|r| t1 <= r.0 && r.0 < t2) {
+        out[((r.0 - t1) / width) as usize] += 1;
+    }
+    out
+}
+
+/// [`check`], plus `len`, histograms and navigation from far outside the
+/// live data (the first and last visible records of every source).
+fn check_settled(snap: &Snapshot<u64>, model: &Model, rng: &mut Rng, n: i64, bound: Option<(&Bound, usize)>) {
+    check(snap, model, rng, n, bound);
+    let sorted = model.sorted();
+    assert_eq!(snap.len(), sorted.len());
+    for (t1, t2, w) in [(0, n, 97), (-50, n + 50, 1000), (n / 3, n / 2, 7), (i64::MIN / 2, i64::MAX / 2, i64::MAX / 4)]
+    {
+        assert_eq!(snap.histogram(t1, t2, w).unwrap(), histogram_of(model, t1, t2, w), "histogram [{t1}, {t2}) / {w}");
+    }
+    // Every timestamp: each source's first and last visible records among them.
+    let ts: Vec<i64> = sorted.iter().map(|r| r.0).collect();
+    for t in -2..n + 2 {
+        let (a, b) = (ts.partition_point(|&x| x < t), ts.partition_point(|&x| x <= t));
+        assert_eq!(snap.point_with(t, |_| ()), b - a, "point {t}");
+        assert_eq!(snap.next_ts(t), ts.get(b).copied(), "next_ts {t}");
+        assert_eq!(snap.prev_ts(t), a.checked_sub(1).map(|i| ts[i]), "prev_ts {t}");
+    }
+    for t in [i64::MIN, -1, 0, 1, n / 2, n - 1, n, i64::MAX] {
+        assert_eq!(snap.next_ts(t), sorted.iter().map(|r| r.0).find(|&x| x > t), "next_ts {t}");
+        assert_eq!(snap.prev_ts(t), sorted.iter().rev().map(|r| r.0).find(|&x| x < t), "prev_ts {t}");
+        let want = sorted.iter().filter(|r| r.0 < t).count();
+        assert_eq!(snap.count(i64::MIN, t), want, "count up to {t}");
+    }
+}
+
+/// The state a sliding-window delete stream leaves with maintenance
+/// disabled once the user calls `flush()`: L1 from before the stream, many
+/// L0 segments (small memtables), most of them hidden whole, some cut by
+/// the window's edge or by holes, and every tombstone in the manifest's
+/// list (no memtable holds one). Reads there use the manifest's settled
+/// coverage: segments judged by their visible bounds, hidden ones never
+/// looked at, `len` from the settled count. Every read against the
+/// reference — on the live log, on snapshots taken during the stream (the
+/// tombstones still in memtables, a watermark between them) and on a
+/// snapshot of the settled manifest after a later delete and a later
+/// record at a deleted timestamp (MVCC: it must not see the delete, and the
+/// live log must see the record) — with the visited-records bound.
+#[test]
+fn reads_over_many_hidden_sources_after_a_flush() {
+    for (seed, before) in [(0x51ed_u64, true), (0x2718_2818, false), (0x3141_5926, true)] {
+        let n = 24_000i64;
+        let log: Timelog<u64> = Timelog::with_config(Config {
+            maintenance: MaintenanceMode::Disabled,
+            memtable_max_bytes: 24 << 10,
+            sealed_max_runs: 10_000,
+            window_size: 1_000,
+            ..Config::default()
+        })
+        .unwrap();
+        let mut rng = Rng(seed);
+        let mut model = Model::default();
+        let mut p = 0u64;
+        let mut put = |t: i64, m: &mut Model| {
+            p += 1;
+            let _ = log.append(t, p).unwrap();
+            m.0.push((t, p));
+        };
+        let old = 4_000i64;
+        for t in 0..old {
+            put(t, &mut model);
+        }
+        log.flush().unwrap();
+        log.compact().unwrap();
+        // Holes in L1: some windows hidden whole, some cut.
+        for (a, b) in [(1_000, 2_000), (2_500, 2_600), (3_990, 4_000)] {
+            let _ = log.delete_range(a, b).unwrap();
+            model.delete(a, b);
+        }
+        log.flush().unwrap();
+        let (window, every) = (3_000i64, 400i64);
+        let mut snaps: Vec<(Snapshot<u64>, Model)> = Vec::new();
+        let mut deleted = 0;
+        for t in old..n {
+            put(t, &mut model);
+            if t % 7 == 0 {
+                put(t, &mut model);
+            }
+            if t % every == 0 && t - window > old {
+                let cut = t - window;
+                if before {
+                    let _ = log.delete_before(cut).unwrap();
+                    model.delete(i64::MIN, cut);
+                } else {
+                    let _ = log.delete_range(old, cut).unwrap();
+                    model.delete(old, cut);
+                }
+                deleted += 1;
+            }
+            if t % 5_000 == 0 && rng.below(2) == 0 {
+                snaps.push((log.snapshot().unwrap(), model.clone()));
+            }
+        }
+        log.flush().unwrap();
+        let s = log.stats().unwrap();
+        assert!(s.segments_l0 >= 10 && s.segments_l1 >= 3, "many sources: {s:?}");
+        assert!(deleted > 10 && s.tombstone_count >= 1 && s.sealed_runs == 0, "{s:?}");
+        let bd = Bound::of(&log, model.0.len());
+        let st = 4;
+        let settled = log.snapshot().unwrap();
+        check_settled(&settled, &model, &mut rng, n, Some((&bd, st)));
+        for (sn, m) in &snaps {
+            check_settled(sn, m, &mut rng, n, None);
+        }
+        // A later delete (on the active memtable's stack of the same
+        // manifest) and a record written after it at a deleted timestamp.
+        let settled_model = model.clone();
+        let (a, b) = (n - 2_000, n - 1_500);
+        let _ = log.delete_range(a, b).unwrap();
+        model.delete(a, b);
+        put(a + 10, &mut model);
+        check_settled(&settled, &settled_model, &mut rng, n, Some((&bd, st)));
+        check_settled(&log.snapshot().unwrap(), &model, &mut rng, n, None);
+        assert_eq!(log.len().unwrap(), model.0.len());
+        // Settled again, over a new manifest.
+        log.flush().unwrap();
+        let bd = Bound::of(&log, model.0.len());
+        check_settled(&log.snapshot().unwrap(), &model, &mut rng, n, Some((&bd, st)));
+        check_settled(&settled, &settled_model, &mut rng, n, None);
+        log.validate().unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Timing (ignored): reads after a sliding-window delete stream vs fresh.
 
 /// A log with `old` flushed and compacted records at `0..old`, then

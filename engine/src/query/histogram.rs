@@ -146,7 +146,7 @@ impl<T: Send + Sync + 'static> View<'_, T> {
         let (lo, hi) = (b.t1, b.t2 - 1);
         let cov = self.cov();
         let vis = Vis { w: self.w, cov: &cov };
-        self.sources(lo, hi, |src| {
+        self.sources_in(lo, hi, &cov, |src, _| {
             match src {
                 SourceRef::L1(segs) => segs.iter().for_each(|s| count_segment(s, b, &cov, &mut out)),
                 SourceRef::L0(s) => count_segment(s, b, &cov, &mut out),

@@ -297,34 +297,6 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
     }
 }
 
-impl<T: Send + Sync + 'static> View<'_, T> {
-    /// Number of visible records in `[t1, t2]` without building spans of
-    /// payloads (used by `len()`).
-    pub(crate) fn count(&self, t1: Timestamp, t2: Timestamp) -> usize {
-        if t1 > t2 {
-            return 0;
-        }
-        let cov = self.cov();
-        let vis = Vis { w: self.w, cov: &cov };
-        let mut n = 0;
-        let mut seg = |s: &Segment<T>| for_each_visible_segment(s, t1, t2, &cov, |a, b| n += b - a);
-        let mut mem = 0;
-        self.sources(t1, t2, |src| {
-            match src {
-                SourceRef::L1(segs) => segs.iter().for_each(|s| seg(s)),
-                SourceRef::L0(s) => seg(s),
-                SourceRef::Run(mt) => for_each_visible_run(mt, &vis, t1, t2, |a, b| mem += b - a),
-                SourceRef::Ooo(mt) => ooo_walk::<Asc, T>(mt, &vis, t1, t2, |_, _, _| {
-                    mem += 1;
-                    true
-                }),
-            }
-            true
-        });
-        n + mem
-    }
-}
-
 fn segment_spans<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage, out: &mut Source<T>) {
     for_each_visible_segment(s, t1, t2, cov, |a, b| {
         s.pieces(a, b, |_, page, x, y| {

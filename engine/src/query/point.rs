@@ -34,7 +34,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         // (R2), so insertion order only needs a merge inside one memtable,
         // where run and skiplist records interleave by sequence.
         let mut mem: Vec<(SeqNo, &'a T)> = Vec::new();
-        self.sources(ts, ts, |src| {
+        self.sources_in(ts, ts, &cov, |src, _| {
             match src {
                 SourceRef::L1(segs) => segs.iter().for_each(|s| n += seg_point(s, &vis, ts, &mut f)),
                 SourceRef::L0(s) => n += seg_point(s, &vis, ts, &mut f),
@@ -111,7 +111,9 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
             }
         };
         let mut best: Option<Timestamp> = None;
-        self.sources(lo, hi, |src| {
+        // The settled coverage knows each segment's visible bounds.
+        let settled = cov.settled();
+        self.sources_in(lo, hi, &cov, |src, vb| {
             if best == Some(t) {
                 return false; // nothing comes before `t`
             }
@@ -119,15 +121,22 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                 // L1 windows are sorted and disjoint: the first one in
                 // reading order with a visible record holds the L1 answer.
                 // A segment whose part from `t` on is hidden whole is passed
-                // over by a coverage lookup, without touching its records.
+                // over by a coverage lookup (or, settled, by its visible
+                // bounds), without touching its records.
                 SourceRef::L1(segs) => {
-                    let first = |s: &crate::sync::Arc<Segment<T>>| seg_nav::<D, T>(s, t, &vis, None);
-                    let c = if D::DESC { segs.iter().rev().find_map(first) } else { segs.iter().find_map(first) };
+                    let base = settled.map_or(0, |_| self.l1_index(segs));
+                    let first = |(j, s): (usize, &crate::sync::Arc<Segment<T>>)| match settled {
+                        Some(st) => st.l1_vis[base + j].and_then(|b| seg_nav::<D, T>(s, t, &vis, None, Some(b))),
+                        None => seg_nav::<D, T>(s, t, &vis, None, None),
+                    };
+                    let mut it = segs.iter().enumerate();
+                    let c = if D::DESC { it.rev().find_map(first) } else { it.find_map(first) };
                     take(&mut best, c);
                 }
                 SourceRef::L0(s) => {
-                    if useful(best, s.min_ts, s.max_ts) {
-                        let c = seg_nav::<D, T>(s, t, &vis, best);
+                    let (a, b) = vb.unwrap_or((s.min_ts, s.max_ts));
+                    if useful(best, a, b) {
+                        let c = seg_nav::<D, T>(s, t, &vis, best, vb);
                         take(&mut best, c);
                     }
                 }
@@ -214,8 +223,28 @@ fn run_point<'a, T: Send + Sync + 'static>(
 ///
 /// A segment whose part from `t` on is hidden whole is passed over by one
 /// coverage lookup, without touching its records (segments differ in
-/// `tomb_applied`: each is checked against its own).
-fn seg_nav<D: Dir, T>(s: &Segment<T>, t: Timestamp, vis: &Vis<'_>, best: Option<Timestamp>) -> Option<Timestamp> {
+/// `tomb_applied`: each is checked against its own). With its visible
+/// bounds `vb` (its first and last visible timestamps, from the settled
+/// coverage: [`Settled`](crate::tombstone::Settled)), a `t` outside them
+/// is answered without a search: the nearer bound, or nothing.
+fn seg_nav<D: Dir, T>(
+    s: &Segment<T>,
+    t: Timestamp,
+    vis: &Vis<'_>,
+    best: Option<Timestamp>,
+    vb: Option<(Timestamp, Timestamp)>,
+) -> Option<Timestamp> {
+    if let Some((x, y)) = vb {
+        let (near, far) = if D::DESC { (y, x) } else { (x, y) };
+        // `t` at or before the first visible record in reading order: it
+        // is the answer; past the last one: there is none.
+        if !D::before(near, t) {
+            return best.is_none_or(|b| D::before(near, b)).then_some(near);
+        }
+        if D::before(far, t) {
+            return None;
+        }
+    }
     let (start, far) = if D::DESC { (t.min(s.max_ts), s.min_ts) } else { (t.max(s.min_ts), s.max_ts) };
     match D::past_hidden(vis.cov, start, s.tomb_applied) {
         Some(None) => return None,
@@ -308,10 +337,10 @@ mod tests {
         Vis { w, cov }
     }
     fn seg_first<T>(s: &Segment<T>, t: Timestamp, cov: &Coverage, best: Option<Timestamp>) -> Option<Timestamp> {
-        seg_nav::<Asc, T>(s, t, &vis_of(cov, SeqNo::MAX), best)
+        seg_nav::<Asc, T>(s, t, &vis_of(cov, SeqNo::MAX), best, None)
     }
     fn seg_last<T>(s: &Segment<T>, t: Timestamp, cov: &Coverage, best: Option<Timestamp>) -> Option<Timestamp> {
-        seg_nav::<Desc, T>(s, t, &vis_of(cov, SeqNo::MAX), best)
+        seg_nav::<Desc, T>(s, t, &vis_of(cov, SeqNo::MAX), best, None)
     }
     fn run_first(
         mt: &Memtable<u64>,
@@ -396,14 +425,20 @@ mod tests {
             let w = 1000;
             let cov = cov_of(&tombs, w);
             let vis: Vec<Timestamp> = ts.iter().copied().filter(|&t| !hidden(&tombs, w, t, applied)).collect();
+            // The visible bounds a settled coverage hands with the segment.
+            let vb = vis.first().map(|&a| (a, *vis.last().unwrap()));
             for t in -2..305 {
                 for best in [None, Some(t + 3), Some(t + 40)] {
                     let want = vis.iter().copied().find(|&x| x >= t && best.is_none_or(|b| x < b));
                     assert_eq!(seg_first(&s, t, &cov, best), want, "seg_first({t}, {best:?})");
+                    let got = seg_nav::<Asc, _>(&s, t, &vis_of(&cov, SeqNo::MAX), best, vb);
+                    assert_eq!(got, want, "seg_first({t}, {best:?}) within {vb:?}");
                 }
                 for best in [None, Some(t - 3), Some(t - 40)] {
                     let want = vis.iter().rev().copied().find(|&x| x <= t && best.is_none_or(|b| x > b));
                     assert_eq!(seg_last(&s, t, &cov, best), want, "seg_last({t}, {best:?})");
+                    let got = seg_nav::<Desc, _>(&s, t, &vis_of(&cov, SeqNo::MAX), best, vb);
+                    assert_eq!(got, want, "seg_last({t}, {best:?}) within {vb:?}");
                 }
             }
             let mut n = 0;

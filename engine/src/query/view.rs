@@ -20,9 +20,10 @@
 
 use crate::manifest::Manifest;
 use crate::memtable::Memtable;
+use crate::query::dir::Asc;
 use crate::query::dir::Dir;
 use crate::segment::Segment;
-use crate::tombstone::{CovRef, Coverage, CoverageBuilder};
+use crate::tombstone::{CovRef, Coverage, CoverageBuilder, Settled};
 use crate::{SeqNo, Timestamp};
 
 /// A manifest plus the watermark of a snapshot: what one read sees.
@@ -92,39 +93,107 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
     /// a chain of adapters was measured to cost a tenth of them.)
     #[inline]
     pub(crate) fn sources(&self, lo: Timestamp, hi: Timestamp, mut f: impl FnMut(SourceRef<'a, T>) -> bool) {
+        self.sources_skipping(lo, hi, None, |src, _| f(src))
+    }
+
+    /// [`sources`](Self::sources) for a read using coverage `cov`, each
+    /// source handed with its visible bounds when known. When `cov` is the
+    /// manifest's settled one ([`Settled`]), a segment is judged by its
+    /// first and last *visible* timestamps instead of its stored ones: the
+    /// L0 segments with nothing visible in `[lo, hi]` (those hidden whole
+    /// among them) are not handed out, each one that is comes with those
+    /// bounds, and the L1 slice does not start or end with such a segment.
+    /// A read never looks at a segment with nothing visible for it,
+    /// however many a delete stream left (every visible record of
+    /// `[lo, hi]` still lies in exactly one source handed out).
+    #[inline]
+    pub(crate) fn sources_in(
+        &self,
+        lo: Timestamp,
+        hi: Timestamp,
+        cov: &CovRef<'_>,
+        f: impl FnMut(SourceRef<'a, T>, Option<(Timestamp, Timestamp)>) -> bool,
+    ) {
+        self.sources_skipping(lo, hi, cov.settled(), f)
+    }
+
+    #[inline]
+    fn sources_skipping(
+        &self,
+        lo: Timestamp,
+        hi: Timestamp,
+        skip: Option<&Settled>,
+        mut f: impl FnMut(SourceRef<'a, T>, Option<(Timestamp, Timestamp)>) -> bool,
+    ) {
         if lo > hi {
             return;
         }
-        let l1 = self.l1_overlapping(lo, hi);
-        if !l1.is_empty() && !f(SourceRef::L1(l1)) {
+        let mut l1 = self.l1_overlapping(lo, hi);
+        if let Some(st) = skip {
+            // The bounds of the slice: it starts at index `a` of `m.l1`.
+            let a = self.l1_index(l1);
+            let vis = &st.l1_vis[a..a + l1.len()];
+            let useful = |b: &Option<(Timestamp, Timestamp)>| b.is_some_and(|(x, y)| y >= lo && x <= hi);
+            let x = vis.iter().position(useful).unwrap_or(vis.len());
+            let y = vis.iter().rposition(useful).map_or(x, |y| y + 1);
+            l1 = &l1[x..y.max(x)];
+        }
+        if !l1.is_empty() && !f(SourceRef::L1(l1), None) {
             return;
         }
-        for s in self.m.l0.iter() {
-            if s.max_ts >= lo && s.min_ts <= hi && !f(SourceRef::L0(s)) {
-                return;
+        match skip {
+            Some(st) => {
+                for &(i, x, y) in st.l0_live.iter() {
+                    if y >= lo && x <= hi && !f(SourceRef::L0(&self.m.l0[i]), Some((x, y))) {
+                        return;
+                    }
+                }
+            }
+            None => {
+                for s in self.m.l0.iter() {
+                    if s.max_ts >= lo && s.min_ts <= hi && !f(SourceRef::L0(s), None) {
+                        return;
+                    }
+                }
             }
         }
         for mt in self.m.sealed.iter() {
-            if !f(SourceRef::Run(mt)) || !f(SourceRef::Ooo(mt)) {
+            if !f(SourceRef::Run(mt), None) || !f(SourceRef::Ooo(mt), None) {
                 return;
             }
         }
         let mt: &'a Memtable<T> = &self.m.active;
-        if f(SourceRef::Run(mt)) {
-            f(SourceRef::Ooo(mt));
+        if f(SourceRef::Run(mt), None) {
+            f(SourceRef::Ooo(mt), None);
         }
     }
 
     /// Coverage of every tombstone this view sees, over all timestamps:
-    /// nothing to build when there is no tombstone, else this thread's
-    /// stripe of the manifest's coverage cache
-    /// ([`CovCache`](crate::tombstone::CovCache), R7, R9 "Holds") serves it or builds it with the one
-    /// builder ([`CoverageBuilder`]): the manifest's list plus each
-    /// memtable's stack up to the watermark (R7).
+    /// nothing to build when there is no tombstone; the manifest's settled
+    /// entry when no memtable holds one (this thread's stripe builds it
+    /// once per manifest and then reads it without a hold: [`Settled`],
+    /// R7); else this thread's stripe of the manifest's coverage cache
+    /// ([`CovCache`](crate::tombstone::CovCache), R7, R9 "Holds") serves it
+    /// or builds it with the one builder ([`CoverageBuilder`]): the
+    /// manifest's list plus each memtable's stack up to the watermark (R7).
+    #[inline]
     pub(crate) fn cov(&self) -> CovRef<'a> {
-        if self.m.tombstones.is_empty() && self.memtables().all(|mt| mt.tombs.is_empty()) {
-            return CovRef::Empty;
+        let m = self.m;
+        // R7: the stacks are read after the view's watermark was loaded; an
+        // empty stack holds no tombstone the view sees (see `CovCache`).
+        if m.active.tombs.is_empty() && m.sealed.iter().all(|mt| mt.tombs.is_empty()) {
+            if m.tombstones.is_empty() {
+                return CovRef::Empty;
+            }
+            return m.cov_cache().settled(|| settle(m));
         }
+        self.cov_cached()
+    }
+
+    /// [`cov`](Self::cov) when a memtable holds a tombstone: the stripe's
+    /// coverage cache.
+    #[inline(never)]
+    fn cov_cached(&self) -> CovRef<'a> {
         let (m, w) = (self.m, self.w);
         m.cov_cache().get(w, &m.active.tombs, || {
             self.memtables().fold(CoverageBuilder::new().list(&self.m.tombstones), |b, mt| b.stack(&mt.tombs, self.w))
@@ -136,6 +205,48 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         self.m.sealed.iter().map(|m| &**m).chain(std::iter::once(&*self.m.active))
     }
 
+    /// The index in `m.l1` of the first segment of `sub`, a subslice of it.
+    #[inline]
+    pub(crate) fn l1_index(&self, sub: &[crate::sync::Arc<Segment<T>>]) -> usize {
+        (sub.as_ptr() as usize - self.m.l1.as_ptr() as usize)
+            / std::mem::size_of::<crate::sync::Arc<Segment<T>>>().max(1)
+    }
+
+    /// Number of visible records in `[t1, t2]` without building spans of
+    /// payloads (`count`, `len`). Over the whole timeline with the settled
+    /// coverage, the segments' part is the settled entry's count (fixed for
+    /// the manifest, [`Settled`]): only the memtables are counted.
+    pub(crate) fn count(&self, t1: Timestamp, t2: Timestamp) -> usize {
+        if t1 > t2 {
+            return 0;
+        }
+        let cov = self.cov();
+        let vis = Vis { w: self.w, cov: &cov };
+        let mut n = 0;
+        let whole = (t1, t2) == (Timestamp::MIN, Timestamp::MAX);
+        if let Some(st) = cov.settled().filter(|_| whole) {
+            n = st.seg_visible;
+            for mt in self.memtables() {
+                count_memtable(mt, &vis, t1, t2, &mut n);
+            }
+            return n;
+        }
+        let seg = |s: &Segment<T>, n: &mut usize| for_each_visible_segment(s, t1, t2, &cov, |a, b| *n += b - a);
+        self.sources_in(t1, t2, &cov, |src, _| {
+            match src {
+                SourceRef::L1(segs) => segs.iter().for_each(|s| seg(s, &mut n)),
+                SourceRef::L0(s) => seg(s, &mut n),
+                SourceRef::Run(mt) => for_each_visible_run(mt, &vis, t1, t2, |a, b| n += b - a),
+                SourceRef::Ooo(mt) => ooo_walk::<Asc, T>(mt, &vis, t1, t2, |_, _, _| {
+                    n += 1;
+                    true
+                }),
+            }
+            true
+        });
+        n
+    }
+
     /// L1 segments overlapping `[t1, t2]` (they are sorted and disjoint).
     pub(crate) fn l1_overlapping(&self, t1: Timestamp, t2: Timestamp) -> &'a [crate::sync::Arc<Segment<T>>] {
         let l1 = &self.m.l1;
@@ -143,6 +254,46 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         let b = l1.partition_point(|s| s.min_ts <= t2);
         &l1[a..b.max(a)]
     }
+}
+
+/// The visible records of memtable `mt` in `[t1, t2]`, added to `n`.
+fn count_memtable<T: Send + Sync + 'static>(
+    mt: &Memtable<T>,
+    vis: &Vis<'_>,
+    t1: Timestamp,
+    t2: Timestamp,
+    n: &mut usize,
+) {
+    for_each_visible_run(mt, vis, t1, t2, |a, b| *n += b - a);
+    ooo_walk::<Asc, T>(mt, vis, t1, t2, |_, _, _| {
+        *n += 1;
+        true
+    });
+}
+
+/// Builds the settled entry of manifest `m` (see [`Settled`]; only for a
+/// view none of whose memtables holds a tombstone, so that the manifest's
+/// list is all it sees): the list's coverage and, per segment, its first
+/// and last visible timestamps and how many of its records are visible.
+/// Once per stripe and manifest: per segment, a pair of seeks per covering
+/// interval over it.
+fn settle<T: Send + Sync + 'static>(m: &Manifest<T>) -> Settled {
+    let b = CoverageBuilder::new().list(&m.tombstones);
+    crate::hooks::visit(m.tombstones.len());
+    let cov = b.build();
+    let mut seg_visible = 0;
+    let mut bounds = |s: &Segment<T>| {
+        let (mut first, mut last) = (None, 0);
+        for_each_visible_segment(s, Timestamp::MIN, Timestamp::MAX, &cov, |a, b| {
+            seg_visible += b - a;
+            first = first.or(Some(a));
+            last = b - 1;
+        });
+        first.map(|a| (s.ts_at(a), s.ts_at(last)))
+    };
+    let l0_live = m.l0.iter().enumerate().filter_map(|(i, s)| bounds(s).map(|(x, y)| (i, x, y))).collect();
+    let l1_vis = m.l1.iter().map(|s| bounds(s)).collect();
+    Settled { cov, l0_live, l1_vis, seg_visible }
 }
 
 /// Visible position ranges of a segment within `[t1, t2]`: the positions of
@@ -162,6 +313,7 @@ pub(crate) fn visible_ranges_segment<T>(
 /// `tomb_applied`, so a covering interval newer than it hides a whole
 /// position range, found by two seeks): calls `f(a, b)` for each
 /// non-empty visible position range within `[t1, t2]`, in ascending order.
+#[inline(always)]
 pub(crate) fn for_each_visible_segment<T>(
     s: &Segment<T>,
     t1: Timestamp,
