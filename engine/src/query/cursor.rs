@@ -804,6 +804,121 @@ mod tests {
         }
     }
 
+    /// Ranges over every kind of source of `log()`: all of it (late
+    /// records read through the skiplist's payload pointers, since a
+    /// tombstone covers part of the range), the deleted stretch's edges,
+    /// the overlap of the two segments with the memtable, one record.
+    const RANGES: [(Timestamp, Timestamp); 5] =
+        [(Timestamp::MIN, Timestamp::MAX), (95, 145), (590, 1210), (1150, 1800), (1199, 1200)];
+
+    /// How far each test reads with `next` before handing the cursor to
+    /// the method under test: every count up to 40 (the pages of `log()`
+    /// hold a few records each, so this crosses many run boundaries, where
+    /// the next run is cut lazily, by the next read), a few farther, and
+    /// all but the last record, and all of them.
+    fn prefixes(n: usize) -> impl Iterator<Item = usize> {
+        (0..=40).chain([97, 150, n.saturating_sub(1), n]).filter(move |&k| k <= n)
+    }
+
+    /// `collect()` (the batch path into an exact `Vec`, handed over as a
+    /// `vec::IntoIter`) into a `Vec`, a `VecDeque`, a `BTreeMap` and a
+    /// `HashMap`, after every prefix read by `next`, both orders: the same
+    /// records as the reference, and the `Vec` allocated once, exactly.
+    #[test]
+    fn collect_after_next_matches_reference_in_every_collection() {
+        use std::collections::{BTreeMap, HashMap, VecDeque};
+        let (log, all) = log();
+        let snap = log.snapshot().unwrap();
+        for order in ORDERS {
+            for (lo, hi) in RANGES {
+                let w = want(&all, lo, hi, order);
+                for k in prefixes(w.len()) {
+                    let at = || {
+                        let mut c = snap.range(lo, hi, order);
+                        for r in &w[..k] {
+                            assert_eq!(c.next().as_ref(), Some(r));
+                        }
+                        c
+                    };
+                    let rest = &w[k..];
+                    let v: Vec<_> = at().collect();
+                    assert_eq!(v, rest, "{order:?} [{lo}, {hi}) after {k}");
+                    assert_eq!(v.capacity(), rest.len(), "exact allocation, {order:?} [{lo}, {hi}) after {k}");
+                    let d: VecDeque<_> = at().collect();
+                    assert!(d.iter().eq(rest.iter()), "{order:?} [{lo}, {hi}) after {k}");
+                    let m: BTreeMap<_, _> = at().map(|(ts, v)| (v, ts)).collect();
+                    assert_eq!(m, rest.iter().map(|&(ts, v)| (v, ts)).collect(), "{order:?} [{lo}, {hi}) after {k}");
+                    let h: HashMap<_, _> = at().collect::<Vec<_>>().into_iter().map(|(ts, v)| (v, ts)).collect();
+                    let h2: HashMap<_, _> = at().map(|(ts, v)| (v, ts)).collect();
+                    assert_eq!(h, h2);
+                    let b: Box<[_]> = at().collect();
+                    assert_eq!(&*b, rest);
+                }
+            }
+        }
+    }
+
+    /// The overridden `fold`, `for_each`, `count`, `nth`, `last` and
+    /// `collect` agree with `std`'s default implementations (the same
+    /// cursor behind an iterator that forwards only `next`) and with the
+    /// reference, after every prefix read by `next`, both orders; the
+    /// adapters built on `try_fold` (`take`, `position`, `all`) too.
+    #[test]
+    fn overridden_methods_match_the_defaults() {
+        let (log, all) = log();
+        let snap = log.snapshot().unwrap();
+        for order in ORDERS {
+            for (lo, hi) in RANGES {
+                let w = want(&all, lo, hi, order);
+                for k in prefixes(w.len()) {
+                    let ctx = format!("{order:?} [{lo}, {hi}) after {k}");
+                    let at = || {
+                        let mut c = snap.range(lo, hi, order);
+                        for r in &w[..k] {
+                            assert_eq!(c.next().as_ref(), Some(r));
+                        }
+                        c
+                    };
+                    // `std`'s defaults, built on `next` alone.
+                    let dflt = || {
+                        let mut c = at();
+                        std::iter::from_fn(move || c.next())
+                    };
+                    let rest = &w[k..];
+                    let hash = |a: u64, (ts, v): (Timestamp, u64)| a.wrapping_mul(31).wrapping_add(ts as u64 ^ v);
+                    let want_fold = rest.iter().copied().fold(7, hash);
+                    assert_eq!(at().fold(7, hash), want_fold, "fold, {ctx}");
+                    assert_eq!(dflt().fold(7, hash), want_fold, "default fold, {ctx}");
+                    let mut seen = Vec::new();
+                    at().for_each(|r| seen.push(r));
+                    assert_eq!(seen, rest, "for_each, {ctx}");
+                    assert_eq!((at().count(), dflt().count()), (rest.len(), rest.len()), "count, {ctx}");
+                    assert_eq!((at().last(), dflt().last()), (rest.last().copied(), rest.last().copied()), "{ctx}");
+                    for n in [0, 1, 2, 17, rest.len().saturating_sub(1), rest.len(), rest.len() + 3] {
+                        let mut c = at();
+                        let mut d = dflt();
+                        assert_eq!(c.nth(n), rest.get(n).copied(), "nth({n}), {ctx}");
+                        assert_eq!(d.nth(n), rest.get(n).copied(), "default nth({n}), {ctx}");
+                        // Where `nth` left the cursor, the rest follows.
+                        let tail = rest.get(n + 1..).unwrap_or(&[]);
+                        assert_eq!(c.len(), tail.len(), "len after nth({n}), {ctx}");
+                        assert_eq!(c.collect::<Vec<_>>(), tail, "after nth({n}), {ctx}");
+                    }
+                    let third = rest.len() / 3;
+                    assert_eq!(at().take(third).collect::<Vec<_>>(), rest[..third], "take, {ctx}");
+                    assert_eq!(
+                        Iterator::skip(at(), third).fold(7, hash),
+                        rest[third..].iter().copied().fold(7, hash),
+                        "{ctx}"
+                    );
+                    let needle = rest.get(third).copied();
+                    assert_eq!(at().position(|r| Some(r) == needle), needle.map(|_| third), "position, {ctx}");
+                    assert!(at().all(|r| lo <= r.0 && r.0 < hi), "all, {ctx}");
+                }
+            }
+        }
+    }
+
     /// `next`, `next_batch_with`, `skip`, `nth`, `truncate` interleaved at
     /// random, both orders: every step yields the expected records and
     /// keeps `size_hint` exact; `last` and `collect` (one allocation of the
