@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Arguments: state (`flushed`, `memtable`, `memtable_ooo5`, `l0x8_ooo5`),
-//! path (`for`, `collect`, `fold`, `batch`, `vec`, `vec_collect`,
+//! path (`for`, `collect`, `extend`, `fold`, `batch`, `batch_collect`,
+//! `vec`, `vec_collect`,
 //! `vec_pages_for`, `vec_pages_collect`), order
 //! (`asc`, `desc`), shape (`full`: one scan of all 100 000 records;
 //! `range`: 100 ranges of 1 000 records). Prints a checksum, the rows read
@@ -91,6 +92,25 @@ fn measured_batch(log: &Timelog<u64>, order: Order, lo: i64, hi: i64) -> (u64, u
     (acc, n)
 }
 
+/// What `collect()` is measured against: the batch API filling a `Vec`
+/// allocated once at the cursor's exact length.
+#[inline(never)]
+fn measured_batch_collect(log: &Timelog<u64>, order: Order, lo: i64, hi: i64) -> (u64, usize) {
+    let mut c = log.range(lo, hi, order).unwrap();
+    let mut v: Vec<(i64, u64)> = Vec::with_capacity(c.len());
+    while c.next_batch_with(BATCH, |ts, x| v.push((ts, *x))) > 0 {}
+    (v.last().map_or(0, |r| r.1), v.len())
+}
+
+/// `Vec::extend` from a cursor (`Vec`'s own loop over `next`, which a
+/// cursor cannot change: `TrustedLen` is unstable).
+#[inline(never)]
+fn measured_extend(log: &Timelog<u64>, order: Order, lo: i64, hi: i64) -> (u64, usize) {
+    let mut v: Vec<(i64, u64)> = Vec::new();
+    v.extend(log.range(lo, hi, order).unwrap());
+    (v.last().map_or(0, |r| r.1), v.len())
+}
+
 #[inline(never)]
 fn measured_vec(vec: &[(i64, u64)], order: Order, lo: i64, hi: i64) -> (u64, usize) {
     let (mut acc, mut n) = (0u64, 0usize);
@@ -138,6 +158,8 @@ fn measured(log: &Timelog<u64>, vec: &[(i64, u64)], path: &str, order: Order, lo
         "collect" => measured_collect(log, order, lo, hi),
         "fold" => measured_fold(log, order, lo, hi),
         "batch" => measured_batch(log, order, lo, hi),
+        "batch_collect" => measured_batch_collect(log, order, lo, hi),
+        "extend" => measured_extend(log, order, lo, hi),
         "vec" => measured_vec(vec, order, lo, hi),
         "vec_collect" => measured_vec_collect(vec, lo, hi),
         "vec_pages_for" => measured_vec_pages_for(vec, lo, hi),

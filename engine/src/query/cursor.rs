@@ -513,6 +513,12 @@ impl<T: Send + Sync + 'static> Cursor<T> {
     }
 
     /// Hands up to `n` records to `f`; returns how many.
+    ///
+    /// (`#[inline]`: without it, a caller in another codegen unit than the
+    /// instance calls it, and `f` is not inlined into the loop over the
+    /// run — measured: 2.8 → 5.6 instructions and 0.22 → 1.8 ns per record,
+    /// the loop no longer vectorized.)
+    #[inline]
     pub fn next_batch_with(&mut self, n: usize, mut f: impl FnMut(Timestamp, &T)) -> usize {
         let mut want = n;
         loop {
@@ -527,6 +533,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
     }
 
     /// Skips up to `n` records without visiting payloads; returns how many.
+    #[inline]
     pub fn skip(&mut self, n: usize) -> usize {
         let mut want = n;
         loop {
@@ -670,6 +677,7 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
     /// many (`collect` of this cursor): the runs are walked as by
     /// [`next_batch_with`](Self::next_batch_with), each record written in
     /// place without a capacity test.
+    #[inline]
     fn into_vec(mut self) -> Vec<(Timestamp, T)> {
         let mut out: Vec<(Timestamp, T)> = Vec::with_capacity(self.remaining());
         loop {
