@@ -9,12 +9,14 @@
 //! between sources instead of a comparison of every head per record.
 //!
 //! The current run is cached in the cursor as scalars (its timestamps,
-//! its payloads, a position `at` moving by `step` up to `end`), and it is
-//! never empty unless the cursor is exhausted: whoever takes the last
-//! record of a run cuts the next one at once (or, at the end, releases
-//! the snapshot). So [`Iterator::next`] is a comparison, the record's
-//! loads and an increment, plus a second comparison that is almost always
-//! false. Everything else is out of line and is handed the heap parts of
+//! its payloads, a position `at` moving by `step` up to `end`), with a
+//! *fast window* `at .. fast_end` of it: the records whose payloads are
+//! in place, minus the cursor's very last record. [`Iterator::next`] on
+//! the window is a comparison, the record's two loads and an increment,
+//! like a slice iterator's. Outside it (a used-up run — the next one is
+//! cut lazily, by the next read —, payloads reached through pointers, the
+//! last record, whose read releases the snapshot at once) `next` takes an
+//! inline slow path. Everything else is out of line and is handed the heap parts of
 //! the merge, never the cursor's address: the merge step (`cut_run`) gets
 //! the sources' slice, the release (`drop_parts`) gets the snapshot and
 //! the source vector moved out by value, and the cursor's `Drop` goes
@@ -139,12 +141,12 @@ impl<T> SrcCursor<T> {
 /// ascending and in reverse insertion order when descending.
 ///
 /// Reading one record at a time ([`Iterator::next`], [`next_with`](Self::next_with),
-/// a `for` loop, `collect()`) costs about what a batch
-/// ([`next_batch_with`](Self::next_batch_with)) costs per record: both
-/// take records from the cursor's current run (see the module docs);
-/// [`Iterator::fold`] (and so `for_each`, `sum`, …) walks whole runs.
-/// [`size_hint`](Iterator::size_hint) is exact at every point, so
-/// `collect()` allocates once.
+/// a `for` loop) takes records from the cursor's current run like a slice
+/// iterator (see the module docs); [`Iterator::fold`] (and so `for_each`,
+/// `sum`, …), `collect()` and the batch API
+/// ([`next_batch_with`](Self::next_batch_with)) walk whole runs, in loops
+/// the compiler can vectorize. [`size_hint`](Iterator::size_hint) is exact
+/// at every point, and `collect()` into a `Vec` allocates once, exactly.
 pub struct Cursor<T: Send + Sync + 'static> {
     /// The fast window of [`Iterator::next`]: positions `at`, `at + step`,
     /// … up to `fast_end` (exclusive), read as `ts[i]` and `direct[i]`
@@ -464,7 +466,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
     ///
     /// The fast path — a record of the fast window — is a comparison, the
     /// record's two loads and an increment; everything else (a used-up
-    /// run, an indirect payload, the last record) is [`next_slow`](Self::next_slow).
+    /// run, an indirect payload, the last record) is the inline slow path.
     #[inline(always)]
     pub fn next_with<R>(&mut self, f: impl FnOnce(Timestamp, &T) -> R) -> Option<R> {
         let i = self.at;
