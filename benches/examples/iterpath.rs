@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Arguments: state (`flushed`, `memtable`, `memtable_ooo5`, `l0x8_ooo5`),
-//! path (`for`, `collect`, `fold`, `batch`, `vec`, `vec_collect`,
+//! path (`for`, `for_sum`, `collect`, `extend`, `fold`, `batch`, `batch_collect`,
+//! `vec`, `vec_collect`,
 //! `vec_pages_for`, `vec_pages_collect`), order
 //! (`asc`, `desc`), shape (`full`: one scan of all 100 000 records;
 //! `range`: 100 ranges of 1 000 records). Prints a checksum, the rows read
@@ -68,6 +69,18 @@ fn measured_for(log: &Timelog<u64>, order: Order, lo: i64, hi: i64) -> (u64, usi
     (acc, n)
 }
 
+/// A `for` loop with a lighter body (one add per record: a one-cycle
+/// dependency chain), where the loop's own instructions show in its time.
+#[inline(never)]
+fn measured_for_sum(log: &Timelog<u64>, order: Order, lo: i64, hi: i64) -> (u64, usize) {
+    let (mut acc, mut n) = (0u64, 0usize);
+    for (_, v) in log.range(lo, hi, order).unwrap() {
+        acc = acc.wrapping_add(v);
+        n += 1;
+    }
+    (acc, n)
+}
+
 #[inline(never)]
 fn measured_collect(log: &Timelog<u64>, order: Order, lo: i64, hi: i64) -> (u64, usize) {
     let v: Vec<(i64, u64)> = log.range(lo, hi, order).unwrap().collect();
@@ -89,6 +102,25 @@ fn measured_batch(log: &Timelog<u64>, order: Order, lo: i64, hi: i64) -> (u64, u
     let mut c = log.range(lo, hi, order).unwrap();
     while c.next_batch_with(BATCH, &mut f) > 0 {}
     (acc, n)
+}
+
+/// What `collect()` is measured against: the batch API filling a `Vec`
+/// allocated once at the cursor's exact length.
+#[inline(never)]
+fn measured_batch_collect(log: &Timelog<u64>, order: Order, lo: i64, hi: i64) -> (u64, usize) {
+    let mut c = log.range(lo, hi, order).unwrap();
+    let mut v: Vec<(i64, u64)> = Vec::with_capacity(c.len());
+    while c.next_batch_with(BATCH, |ts, x| v.push((ts, *x))) > 0 {}
+    (v.last().map_or(0, |r| r.1), v.len())
+}
+
+/// `Vec::extend` from a cursor (`Vec`'s own loop over `next`, which a
+/// cursor cannot change: `TrustedLen` is unstable).
+#[inline(never)]
+fn measured_extend(log: &Timelog<u64>, order: Order, lo: i64, hi: i64) -> (u64, usize) {
+    let mut v: Vec<(i64, u64)> = Vec::new();
+    v.extend(log.range(lo, hi, order).unwrap());
+    (v.last().map_or(0, |r| r.1), v.len())
 }
 
 #[inline(never)]
@@ -135,9 +167,12 @@ fn measured_vec_collect(vec: &[(i64, u64)], lo: i64, hi: i64) -> (u64, usize) {
 fn measured(log: &Timelog<u64>, vec: &[(i64, u64)], path: &str, order: Order, lo: i64, hi: i64) -> (u64, usize) {
     match path {
         "for" => measured_for(log, order, lo, hi),
+        "for_sum" => measured_for_sum(log, order, lo, hi),
         "collect" => measured_collect(log, order, lo, hi),
         "fold" => measured_fold(log, order, lo, hi),
         "batch" => measured_batch(log, order, lo, hi),
+        "batch_collect" => measured_batch_collect(log, order, lo, hi),
+        "extend" => measured_extend(log, order, lo, hi),
         "vec" => measured_vec(vec, order, lo, hi),
         "vec_collect" => measured_vec_collect(vec, lo, hi),
         "vec_pages_for" => measured_vec_pages_for(vec, lo, hi),

@@ -350,6 +350,9 @@ fn merged_spans<T>(m: &Merged<T>, t1: Timestamp, t2: Timestamp, out: &mut Source
     }
 }
 
+/// First capacity of a read's late-record buffer (see `ooo_collect`).
+const OOO_BUF_FIRST: usize = 64;
+
 /// The visible skiplist records of `[t1, t2]` with a sequence `> after`
 /// (0: all of them).
 fn ooo_collect<T: Send + Sync + 'static>(
@@ -363,6 +366,14 @@ fn ooo_collect<T: Send + Sync + 'static>(
     ooo_walk::<Asc, T>(mt, vis, t1, t2, |ts, seq, v| {
         if seq <= after {
             return true;
+        }
+        if buf.ts.is_empty() {
+            // Growing three vectors from nothing by doubling cost 16% of a
+            // 1000-row range's instructions with 5% late records (~50 of
+            // them: five reallocations each); one allocation each instead.
+            buf.ts.reserve(OOO_BUF_FIRST);
+            buf.seq.reserve(OOO_BUF_FIRST);
+            buf.val.reserve(OOO_BUF_FIRST);
         }
         buf.ts.push(ts);
         buf.seq.push(seq);
