@@ -413,9 +413,10 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         });
         self.seq.commit(seq, 1, &self.hooks);
         let maint = self.maint();
-        maint.note_delete();
         let status = maint.after_write(&mt);
         maint.release_guard(mt);
+        // After the guard's release: it may step aside for a delete-debt step.
+        maint.note_delete();
         Ok(status)
     }
 }

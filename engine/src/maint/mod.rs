@@ -92,9 +92,18 @@ pub(crate) struct Maintainer {
     /// is acted on with no further writes); the worker re-arms it at most
     /// once per [`DEBT_REARM_MS`], so a stream of deletes pays one Relaxed
     /// load each, not a mutex and a futex wake.
-    debt_kicked: AtomicBool,
+    pub(crate) debt_kicked: AtomicBool,
     /// Milliseconds after `born` at which `debt_kicked` was last re-armed.
     debt_armed_ms: AtomicU64,
+    /// Set while the background worker waits to enter a payload phase
+    /// (`worker.rs`, [`Maint::worker_hooks`]); cleared on entry. A
+    /// deleting writer that sees it steps aside in the blocking scope until
+    /// then ([`Maint::note_delete`]): under an interpreter lock the worker
+    /// waits for what the writer holds, and would otherwise wait for the
+    /// interpreter's switch interval (CPython: 5 ms) while the deleted
+    /// records and their payloads stay alive. Written twice per phase by
+    /// the worker, read (Relaxed) by every delete.
+    pub(crate) phase_wait: std::sync::Arc<AtomicBool>,
     born: Instant,
     /// Records compactions read and rewrote (tests: a segment hidden whole
     /// is dropped unread, a partial delete rewrites only its segment).
@@ -117,6 +126,7 @@ impl Maintainer {
             progress_cv: Condvar::new(),
             debt_kicked: AtomicBool::new(false),
             debt_armed_ms: AtomicU64::new(0),
+            phase_wait: std::sync::Arc::new(AtomicBool::new(false)),
             born: Instant::now(),
             #[cfg(any(test, feature = "test-hooks"))]
             compact_records_read: std::sync::atomic::AtomicU64::new(0),
@@ -393,13 +403,47 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
 
     // ----- delete debt ---------------------------------------------------
 
-    /// After a delete: wake the worker for the delete debt (at most once per
-    /// wake-up period; otherwise one Relaxed load).
+    /// After a delete (its manifest guard released): wake the worker for
+    /// the delete debt (at most once per [`DEBT_REARM_MS`]), and step aside
+    /// while the worker waits to enter a payload phase; otherwise two
+    /// Relaxed loads.
     #[inline]
     pub(crate) fn note_delete(self) {
-        if self.cfg.cfg.delete_debt_threshold > 0.0 && !self.st.debt_kicked.load(Relaxed) {
-            self.kick_for_debt();
+        if self.cfg.cfg.delete_debt_threshold > 0.0 {
+            if !self.st.debt_kicked.load(Relaxed) {
+                self.kick_for_debt();
+            }
+            if self.st.phase_wait.load(Relaxed) {
+                self.yield_to_worker();
+            }
         }
+    }
+
+    /// The worker waits to enter a payload phase: wait in the blocking
+    /// scope until it has entered (at most one wake-up period). Under an
+    /// interpreter lock the worker waits for what this thread holds: the
+    /// binding releases it here, so the worker enters at once instead of
+    /// after the interpreter's switch interval (CPython: 5 ms, in which a
+    /// sliding window deletes again and the deleted records and their
+    /// payloads stay alive; docs/performance.md, "Retention", Session 7).
+    /// The worker then runs its flushes, compaction and the release of
+    /// what they replaced in that phase; under a GIL this thread gets the
+    /// interpreter back when the phase ends, free-threaded it goes on
+    /// beside it (entering waits for nothing there, so the flag is rarely
+    /// seen). The caller holds no manifest guard: one held across the phase
+    /// could be the last owner of a manifest the worker replaces, whose
+    /// payloads would then wait for its next phase (`release_guard`).
+    #[cold]
+    fn yield_to_worker(self) {
+        let deadline = Instant::now() + Duration::from_millis(self.cfg.wakeup_ms);
+        // A short wait for a thread that is runnable (it only waits for the
+        // lock this thread just gave up): yield rather than park, so the
+        // worker needs no notification of this thread on its entry.
+        self.hooks.blocking(&mut || {
+            while self.st.phase_wait.load(Relaxed) && Instant::now() < deadline {
+                crate::sync::thread::yield_now();
+            }
+        });
     }
 
     #[cold]
