@@ -583,7 +583,15 @@ fn a_delete_steps_aside_for_a_debt_step_waiting_for_its_interpreter_lock() {
             let st = log.stats().unwrap();
             max_debt = max_debt.max(st.delete_debt);
             if std::env::var_os("DEBT_TRACE").is_some() {
-                eprintln!("t={} debt={:.3} compactions={} sealed={} l0={} l1={}", t + 1, st.delete_debt, st.compactions_total - c0, st.sealed_runs, st.segments_l0, st.segments_l1);
+                eprintln!(
+                    "t={} debt={:.3} compactions={} sealed={} l0={} l1={}",
+                    t + 1,
+                    st.delete_debt,
+                    st.compactions_total - c0,
+                    st.sealed_runs,
+                    st.segments_l0,
+                    st.segments_l1
+                );
             }
             compacted_while_held = st.compactions_total - c0;
         }

@@ -60,6 +60,13 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard};
 /// "Retention", Session 6).
 const DEBT_REARM_MS: u64 = 1;
 
+/// The longest (milliseconds) a delete steps aside for the worker waiting
+/// to enter a payload phase (`Maint::note_delete`; also at most the wake-up
+/// period): about CPython's switch interval (5 ms), after which the
+/// interpreter hands its lock over anyway; it bounds the wait should the
+/// worker never enter (an interpreter that finalizes parks it).
+const YIELD_MAX_MS: u64 = 10;
+
 /// What a committed write reports.
 #[must_use = "a Busy write was committed; do not retry it, but slow down"]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -435,13 +442,22 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     /// payloads would then wait for its next phase (`release_guard`).
     #[cold]
     fn yield_to_worker(self) {
-        let deadline = Instant::now() + Duration::from_millis(self.cfg.wakeup_ms);
-        // A short wait for a thread that is runnable (it only waits for the
-        // lock this thread just gave up): yield rather than park, so the
-        // worker needs no notification of this thread on its entry.
+        let deadline = Instant::now() + Duration::from_millis(self.cfg.wakeup_ms.min(YIELD_MAX_MS));
+        // Usually a short wait for a runnable thread (it waits for the lock
+        // this thread just gave up): yield rather than park, so the worker
+        // needs no notification on its entry; past a few rounds (it waits
+        // for something else: another thread holds the interpreter, or the
+        // machine's cores are busy), sleep between looks instead of
+        // spinning on a core.
         self.hooks.blocking(&mut || {
+            let mut rounds = 0u32;
             while self.st.phase_wait.load(Relaxed) && Instant::now() < deadline {
-                crate::sync::thread::yield_now();
+                if rounds < 64 {
+                    crate::sync::thread::yield_now();
+                    rounds += 1;
+                } else {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
             }
         });
     }
