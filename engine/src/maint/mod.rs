@@ -427,9 +427,10 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     }
 
     /// The worker waits to enter a payload phase: wait in the blocking
-    /// scope until it has entered (at most one wake-up period). Under an
-    /// interpreter lock the worker waits for what this thread holds: the
-    /// binding releases it here, so the worker enters at once instead of
+    /// scope until it has entered (at most [`YIELD_MAX_MS`] and one wake-up
+    /// period). Under an interpreter lock the worker waits for what this
+    /// thread holds: the binding releases it here, so the worker enters at
+    /// once instead of
     /// after the interpreter's switch interval (CPython: 5 ms, in which a
     /// sliding window deletes again and the deleted records and their
     /// payloads stay alive; docs/performance.md, "Retention", Session 7).
