@@ -45,7 +45,7 @@ use crate::manifest::ManifestGuard;
 use crate::memtable::Memtable;
 use crate::sequencer::Sequencer;
 use crate::stats::Counters;
-use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard};
+use crate::sync::{Arc, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard};
 
 /// How often (milliseconds) the delete wake-up is re-armed at most: a
 /// stream of deletes wakes the worker at most this often (a mutex and a
@@ -59,6 +59,11 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard};
 /// the high-water mark of those payloads resident (docs/performance.md,
 /// "Retention", Session 6).
 const DEBT_REARM_MS: u64 = 1;
+
+/// [`Maintainer::debt_flags`]: the delete-debt wake-up is armed when clear.
+pub(crate) const DEBT_KICKED: usize = 1;
+/// [`Maintainer::debt_flags`]: the worker waits to enter a payload phase.
+pub(crate) const PHASE_WAIT: usize = 2;
 
 /// The longest (milliseconds) a delete steps aside for the worker waiting
 /// to enter a payload phase (`Maint::note_delete`; also at most the wake-up
@@ -94,23 +99,27 @@ pub(crate) struct Maintainer {
     worker: Mutex<WorkerState>,
     worker_cv: Condvar,
     progress_cv: Condvar,
-    /// Delete debt wake-up: set by the first delete after the worker last
-    /// re-armed it, which kicks the worker (so a delete over flushed data
-    /// is acted on with no further writes); the worker re-arms it at most
-    /// once per [`DEBT_REARM_MS`], so a stream of deletes pays one Relaxed
-    /// load each, not a mutex and a futex wake.
-    pub(crate) debt_kicked: AtomicBool,
-    /// Milliseconds after `born` at which `debt_kicked` was last re-armed.
+    /// What every delete looks at, one word read with one Relaxed load
+    /// (shared with the worker's hooks, hence the `Arc`):
+    ///
+    /// - [`DEBT_KICKED`], the delete-debt wake-up: set by the first delete
+    ///   after the worker last re-armed it, which kicks the worker (so a
+    ///   delete over flushed data is acted on with no further writes); the
+    ///   worker re-arms it at most once per [`DEBT_REARM_MS`], so a stream
+    ///   of deletes pays one Relaxed load each, not a mutex and a futex
+    ///   wake;
+    /// - [`PHASE_WAIT`]: set while the background worker waits to enter a
+    ///   payload phase (`worker.rs`, `Maint::worker_hooks`), cleared on
+    ///   entry. A deleting writer that sees it steps aside in the blocking
+    ///   scope until then ([`Maint::note_delete`]): under an interpreter
+    ///   lock the worker waits for what the writer holds, and would
+    ///   otherwise wait for the interpreter's switch interval (CPython:
+    ///   5 ms) while the deleted records and their payloads stay alive.
+    ///
+    /// A stream of deletes finds `DEBT_KICKED` alone, its common state.
+    pub(crate) debt_flags: std::sync::Arc<AtomicUsize>,
+    /// Milliseconds after `born` at which [`DEBT_KICKED`] was last cleared.
     debt_armed_ms: AtomicU64,
-    /// Set while the background worker waits to enter a payload phase
-    /// (`worker.rs`, [`Maint::worker_hooks`]); cleared on entry. A
-    /// deleting writer that sees it steps aside in the blocking scope until
-    /// then ([`Maint::note_delete`]): under an interpreter lock the worker
-    /// waits for what the writer holds, and would otherwise wait for the
-    /// interpreter's switch interval (CPython: 5 ms) while the deleted
-    /// records and their payloads stay alive. Written twice per phase by
-    /// the worker, read (Relaxed) by every delete.
-    pub(crate) phase_wait: std::sync::Arc<AtomicBool>,
     born: Instant,
     /// Records compactions read and rewrote (tests: a segment hidden whole
     /// is dropped unread, a partial delete rewrites only its segment).
@@ -131,9 +140,8 @@ impl Maintainer {
             worker: Mutex::new(WorkerState::default()),
             worker_cv: Condvar::new(),
             progress_cv: Condvar::new(),
-            debt_kicked: AtomicBool::new(false),
+            debt_flags: std::sync::Arc::new(AtomicUsize::new(0)),
             debt_armed_ms: AtomicU64::new(0),
-            phase_wait: std::sync::Arc::new(AtomicBool::new(false)),
             born: Instant::now(),
             #[cfg(any(test, feature = "test-hooks"))]
             compact_records_read: std::sync::atomic::AtomicU64::new(0),
@@ -412,17 +420,22 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
 
     /// After a delete (its manifest guard released): wake the worker for
     /// the delete debt (at most once per [`DEBT_REARM_MS`]), and step aside
-    /// while the worker waits to enter a payload phase; otherwise two
-    /// Relaxed loads.
+    /// while the worker waits to enter a payload phase; otherwise one
+    /// Relaxed load.
     #[inline]
     pub(crate) fn note_delete(self) {
-        if self.cfg.cfg.delete_debt_threshold > 0.0 {
-            if !self.st.debt_kicked.load(Relaxed) {
-                self.kick_for_debt();
-            }
-            if self.st.phase_wait.load(Relaxed) {
-                self.yield_to_worker();
-            }
+        if self.cfg.cfg.delete_debt_threshold > 0.0 && self.st.debt_flags.load(Relaxed) != DEBT_KICKED {
+            self.note_delete_slow();
+        }
+    }
+
+    #[cold]
+    fn note_delete_slow(self) {
+        if self.st.debt_flags.fetch_or(DEBT_KICKED, Relaxed) & DEBT_KICKED == 0 {
+            self.kick_worker();
+        }
+        if self.st.debt_flags.load(Relaxed) & PHASE_WAIT != 0 {
+            self.yield_to_worker();
         }
     }
 
@@ -452,7 +465,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         // spinning on a core.
         self.hooks.blocking(&mut || {
             let mut rounds = 0u32;
-            while self.st.phase_wait.load(Relaxed) && Instant::now() < deadline {
+            while self.st.debt_flags.load(Relaxed) & PHASE_WAIT != 0 && Instant::now() < deadline {
                 if rounds < 64 {
                     crate::sync::thread::yield_now();
                     rounds += 1;
@@ -463,17 +476,10 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         });
     }
 
-    #[cold]
-    fn kick_for_debt(self) {
-        if !self.st.debt_kicked.swap(true, Relaxed) {
-            self.kick_worker();
-        }
-    }
-
     /// Re-arms the delete wake-up once [`DEBT_REARM_MS`] passed since the
     /// last re-arming (called by maintenance steps).
     fn rearm_debt_kick(self) {
-        if !self.st.debt_kicked.load(Relaxed) {
+        if self.st.debt_flags.load(Relaxed) & DEBT_KICKED == 0 {
             return;
         }
         let now = self.st.born.elapsed().as_millis() as u64;
@@ -481,7 +487,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         if now.saturating_sub(last) >= DEBT_REARM_MS.min(self.cfg.wakeup_ms)
             && self.st.debt_armed_ms.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
         {
-            self.st.debt_kicked.store(false, Relaxed);
+            self.st.debt_flags.fetch_and(!DEBT_KICKED, Relaxed);
         }
     }
 

@@ -30,7 +30,7 @@
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use super::Maint;
+use super::{Maint, DEBT_KICKED, PHASE_WAIT};
 use crate::SeqNo;
 
 /// Wake-up periods without a committed write after which the worker runs
@@ -60,7 +60,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
     }
 
     /// The worker's hooks: the log's, with a payload scope that raises
-    /// [`phase_wait`](super::Maintainer) while it waits to enter the log's
+    /// [`PHASE_WAIT`](super::PHASE_WAIT) while it waits to enter the log's
     /// scope (the outermost entry only: a nested one enters at once). A
     /// deleting writer that sees it steps aside (`Maint::note_delete`).
     fn worker_hooks(self) -> crate::hooks::Hooks {
@@ -69,17 +69,17 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
             // No scope: entering waits for nothing.
             return hooks;
         };
-        let flag = self.st.phase_wait.clone();
+        let flags = self.st.debt_flags.clone();
         // Only the worker thread uses these hooks: the depth is its own.
         let depth = std::sync::Arc::new(crate::sync::AtomicUsize::new(0));
         hooks.worker_scope = Some(std::sync::Arc::new(move |f: &mut dyn FnMut()| {
             let outer = depth.load(Relaxed) == 0;
             if outer {
-                flag.store(true, Relaxed);
+                flags.fetch_or(PHASE_WAIT, Relaxed);
             }
             inner(&mut || {
                 if outer {
-                    flag.store(false, Relaxed);
+                    flags.fetch_and(!PHASE_WAIT, Relaxed);
                 }
                 depth.fetch_add(1, Relaxed);
                 f();
@@ -87,7 +87,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
             });
             // The scope skipped its closure (the embedder shuts down).
             if outer {
-                flag.store(false, Relaxed);
+                flags.fetch_and(!PHASE_WAIT, Relaxed);
             }
         }));
         hooks
@@ -112,7 +112,8 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                     // within `DEBT_REARM_MS` of the previous re-arming):
                     // deletes since then kick no one, so come back for them
                     // once it can be re-armed, not a whole period later.
-                    let wait = if st.debt_kicked.load(Relaxed) { period.min(debt_rearm) } else { period };
+                    let wait =
+                        if st.debt_flags.load(Relaxed) & DEBT_KICKED != 0 { period.min(debt_rearm) } else { period };
                     w = st.worker_cv.wait_timeout(w, wait).unwrap().0;
                 }
                 w.kick = false;
