@@ -413,10 +413,13 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         });
         self.seq.commit(seq, 1, &self.hooks);
         let maint = self.maint();
+        let step_aside = maint.note_delete();
         let status = maint.after_write(&mt);
         maint.release_guard(mt);
-        // After the guard's release: it may step aside for a delete-debt step.
-        maint.note_delete();
+        if step_aside {
+            // After the guard's release (see `Maint::yield_to_worker`).
+            maint.yield_to_worker();
+        }
         Ok(status)
     }
 }

@@ -418,25 +418,25 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
 
     // ----- delete debt ---------------------------------------------------
 
-    /// After a delete (its manifest guard released): wake the worker for
-    /// the delete debt (at most once per [`DEBT_REARM_MS`]), and step aside
-    /// while the worker waits to enter a payload phase; otherwise one
-    /// Relaxed load.
+    /// After a delete: wake the worker for the delete debt (at most once per
+    /// [`DEBT_REARM_MS`]); returns whether the worker waits to enter a
+    /// payload phase, for which the caller steps aside once it released its
+    /// manifest guard ([`yield_to_worker`](Self::yield_to_worker)). One
+    /// Relaxed load in the common case.
     #[inline]
-    pub(crate) fn note_delete(self) {
-        if self.cfg.cfg.delete_debt_threshold > 0.0 && self.st.debt_flags.load(Relaxed) != DEBT_KICKED {
-            self.note_delete_slow();
-        }
+    #[must_use]
+    pub(crate) fn note_delete(self) -> bool {
+        self.cfg.cfg.delete_debt_threshold > 0.0
+            && self.st.debt_flags.load(Relaxed) != DEBT_KICKED
+            && self.note_delete_slow()
     }
 
     #[cold]
-    fn note_delete_slow(self) {
+    fn note_delete_slow(self) -> bool {
         if self.st.debt_flags.fetch_or(DEBT_KICKED, Relaxed) & DEBT_KICKED == 0 {
             self.kick_worker();
         }
-        if self.st.debt_flags.load(Relaxed) & PHASE_WAIT != 0 {
-            self.yield_to_worker();
-        }
+        self.st.debt_flags.load(Relaxed) & PHASE_WAIT != 0
     }
 
     /// The worker waits to enter a payload phase: wait in the blocking
@@ -455,7 +455,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     /// could be the last owner of a manifest the worker replaces, whose
     /// payloads would then wait for its next phase (`release_guard`).
     #[cold]
-    fn yield_to_worker(self) {
+    pub(crate) fn yield_to_worker(self) {
         let deadline = Instant::now() + Duration::from_millis(self.cfg.wakeup_ms.min(YIELD_MAX_MS));
         // Usually a short wait for a runnable thread (it waits for the lock
         // this thread just gave up): yield rather than park, so the worker
