@@ -400,6 +400,9 @@ def part_memory(S) -> dict:
     app, db = log.append, log.delete_before
     sample_every = max(every, N // 100)
     samples = []
+    # Diagnostics (TIMELOG_BENCH_MEM_TRACE=1, ours only): what the log holds
+    # at each sample. Off by default: stats() is a call into the log.
+    trace = [] if os.environ.get("TIMELOG_BENCH_MEM_TRACE") and impl_name() == "ours" else None
     stopped = None
     c0, w0 = CPU(), time.perf_counter()
     for i in range(N):
@@ -409,6 +412,8 @@ def part_memory(S) -> dict:
         if (i + 1) % sample_every == 0:
             d = _rss() - r0
             samples.append((i + 1, d, round(time.perf_counter() - w0, 2)))
+            if trace is not None:
+                trace.append(_mem_trace(log))
             if d > cap:
                 stopped = i + 1
                 break
@@ -417,8 +422,21 @@ def part_memory(S) -> dict:
     out = {"samples": samples, "stopped_at": stopped, "appends": samples[-1][0] if samples else 0,
            "live_at_end": live, "tombstones_at_end": _tombstones(log), "cpu_s": cpu_s,
            "rss_empty_log": r0}
+    if trace is not None:
+        out["trace"] = trace
     log.close()
     return out
+
+
+def _mem_trace(log) -> dict:
+    """What our log holds (stats()) and CPython's allocated blocks, for the
+    memory part's diagnostics."""
+    s = log.stats()
+    st, mt = s.get("storage", {}), s.get("memtable", {})
+    return {"blocks": sys.getallocatedblocks(), "debt": s.get("compaction_selection", {}).get("delete_debt"),
+            "stored": st.get("records_estimate"), "sealed": mt.get("sealed_runs"),
+            "active": mt.get("active_records"), "l0": st.get("segments_l0"), "l1": st.get("segments_l1"),
+            "compactions": s.get("operational", {}).get("compactions_total")}
 
 
 def part_window(S) -> dict:

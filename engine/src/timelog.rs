@@ -413,9 +413,13 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         });
         self.seq.commit(seq, 1, &self.hooks);
         let maint = self.maint();
-        maint.note_delete();
+        let step_aside = maint.note_delete();
         let status = maint.after_write(&mt);
         maint.release_guard(mt);
+        if step_aside {
+            // After the guard's release (see `Maint::yield_to_worker`).
+            maint.yield_to_worker();
+        }
         Ok(status)
     }
 }

@@ -45,7 +45,7 @@ use crate::manifest::ManifestGuard;
 use crate::memtable::Memtable;
 use crate::sequencer::Sequencer;
 use crate::stats::Counters;
-use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard};
+use crate::sync::{Arc, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard};
 
 /// How often (milliseconds) the delete wake-up is re-armed at most: a
 /// stream of deletes wakes the worker at most this often (a mutex and a
@@ -59,6 +59,18 @@ use crate::sync::{Arc, AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard};
 /// the high-water mark of those payloads resident (docs/performance.md,
 /// "Retention", Session 6).
 const DEBT_REARM_MS: u64 = 1;
+
+/// [`Maintainer::debt_flags`]: the delete-debt wake-up is armed when clear.
+pub(crate) const DEBT_KICKED: usize = 1;
+/// [`Maintainer::debt_flags`]: the worker waits to enter a payload phase.
+pub(crate) const PHASE_WAIT: usize = 2;
+
+/// The longest (milliseconds) a delete steps aside for the worker waiting
+/// to enter a payload phase (`Maint::note_delete`; also at most the wake-up
+/// period): about CPython's switch interval (5 ms), after which the
+/// interpreter hands its lock over anyway; it bounds the wait should the
+/// worker never enter (an interpreter that finalizes parks it).
+const YIELD_MAX_MS: u64 = 10;
 
 /// What a committed write reports.
 #[must_use = "a Busy write was committed; do not retry it, but slow down"]
@@ -87,13 +99,26 @@ pub(crate) struct Maintainer {
     worker: Mutex<WorkerState>,
     worker_cv: Condvar,
     progress_cv: Condvar,
-    /// Delete debt wake-up: set by the first delete after the worker last
-    /// re-armed it, which kicks the worker (so a delete over flushed data
-    /// is acted on with no further writes); the worker re-arms it at most
-    /// once per [`DEBT_REARM_MS`], so a stream of deletes pays one Relaxed
-    /// load each, not a mutex and a futex wake.
-    debt_kicked: AtomicBool,
-    /// Milliseconds after `born` at which `debt_kicked` was last re-armed.
+    /// What every delete looks at, one word read with one Relaxed load
+    /// (shared with the worker's hooks, hence the `Arc`):
+    ///
+    /// - [`DEBT_KICKED`], the delete-debt wake-up: set by the first delete
+    ///   after the worker last re-armed it, which kicks the worker (so a
+    ///   delete over flushed data is acted on with no further writes); the
+    ///   worker re-arms it at most once per [`DEBT_REARM_MS`], so a stream
+    ///   of deletes pays one Relaxed load each, not a mutex and a futex
+    ///   wake;
+    /// - [`PHASE_WAIT`]: set while the background worker waits to enter a
+    ///   payload phase (`worker.rs`, `Maint::worker_hooks`), cleared on
+    ///   entry. A deleting writer that sees it steps aside in the blocking
+    ///   scope until then ([`Maint::note_delete`]): under an interpreter
+    ///   lock the worker waits for what the writer holds, and would
+    ///   otherwise wait for the interpreter's switch interval (CPython:
+    ///   5 ms) while the deleted records and their payloads stay alive.
+    ///
+    /// A stream of deletes finds `DEBT_KICKED` alone, its common state.
+    pub(crate) debt_flags: std::sync::Arc<AtomicUsize>,
+    /// Milliseconds after `born` at which [`DEBT_KICKED`] was last cleared.
     debt_armed_ms: AtomicU64,
     born: Instant,
     /// Records compactions read and rewrote (tests: a segment hidden whole
@@ -115,7 +140,7 @@ impl Maintainer {
             worker: Mutex::new(WorkerState::default()),
             worker_cv: Condvar::new(),
             progress_cv: Condvar::new(),
-            debt_kicked: AtomicBool::new(false),
+            debt_flags: std::sync::Arc::new(AtomicUsize::new(0)),
             debt_armed_ms: AtomicU64::new(0),
             born: Instant::now(),
             #[cfg(any(test, feature = "test-hooks"))]
@@ -394,25 +419,67 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     // ----- delete debt ---------------------------------------------------
 
     /// After a delete: wake the worker for the delete debt (at most once per
-    /// wake-up period; otherwise one Relaxed load).
+    /// [`DEBT_REARM_MS`]); returns whether the worker waits to enter a
+    /// payload phase, for which the caller steps aside once it released its
+    /// manifest guard ([`yield_to_worker`](Self::yield_to_worker)). One
+    /// Relaxed load in the common case.
     #[inline]
-    pub(crate) fn note_delete(self) {
-        if self.cfg.cfg.delete_debt_threshold > 0.0 && !self.st.debt_kicked.load(Relaxed) {
-            self.kick_for_debt();
-        }
+    #[must_use]
+    pub(crate) fn note_delete(self) -> bool {
+        self.cfg.cfg.delete_debt_threshold > 0.0
+            && self.st.debt_flags.load(Relaxed) != DEBT_KICKED
+            && self.note_delete_slow()
     }
 
     #[cold]
-    fn kick_for_debt(self) {
-        if !self.st.debt_kicked.swap(true, Relaxed) {
+    fn note_delete_slow(self) -> bool {
+        if self.st.debt_flags.fetch_or(DEBT_KICKED, Relaxed) & DEBT_KICKED == 0 {
             self.kick_worker();
         }
+        self.st.debt_flags.load(Relaxed) & PHASE_WAIT != 0
+    }
+
+    /// The worker waits to enter a payload phase: wait in the blocking
+    /// scope until it has entered (at most [`YIELD_MAX_MS`] and one wake-up
+    /// period). Under an interpreter lock the worker waits for what this
+    /// thread holds: the binding releases it here, so the worker enters at
+    /// once instead of
+    /// after the interpreter's switch interval (CPython: 5 ms, in which a
+    /// sliding window deletes again and the deleted records and their
+    /// payloads stay alive; docs/performance.md, "Retention", Session 7).
+    /// The worker then runs its flushes, compaction and the release of
+    /// what they replaced in that phase; under a GIL this thread gets the
+    /// interpreter back when the phase ends, free-threaded it goes on
+    /// beside it (entering waits for nothing there, so the flag is rarely
+    /// seen). The caller holds no manifest guard: one held across the phase
+    /// could be the last owner of a manifest the worker replaces, whose
+    /// payloads would then wait for its next phase (`release_guard`).
+    #[cold]
+    pub(crate) fn yield_to_worker(self) {
+        let deadline = Instant::now() + Duration::from_millis(self.cfg.wakeup_ms.min(YIELD_MAX_MS));
+        // Usually a short wait for a runnable thread (it waits for the lock
+        // this thread just gave up): yield rather than park, so the worker
+        // needs no notification on its entry; past a few rounds (it waits
+        // for something else: another thread holds the interpreter, or the
+        // machine's cores are busy), sleep between looks instead of
+        // spinning on a core.
+        self.hooks.blocking(&mut || {
+            let mut rounds = 0u32;
+            while self.st.debt_flags.load(Relaxed) & PHASE_WAIT != 0 && Instant::now() < deadline {
+                if rounds < 64 {
+                    crate::sync::thread::yield_now();
+                    rounds += 1;
+                } else {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            }
+        });
     }
 
     /// Re-arms the delete wake-up once [`DEBT_REARM_MS`] passed since the
     /// last re-arming (called by maintenance steps).
     fn rearm_debt_kick(self) {
-        if !self.st.debt_kicked.load(Relaxed) {
+        if self.st.debt_flags.load(Relaxed) & DEBT_KICKED == 0 {
             return;
         }
         let now = self.st.born.elapsed().as_millis() as u64;
@@ -420,7 +487,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         if now.saturating_sub(last) >= DEBT_REARM_MS.min(self.cfg.wakeup_ms)
             && self.st.debt_armed_ms.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
         {
-            self.st.debt_kicked.store(false, Relaxed);
+            self.st.debt_flags.fetch_and(!DEBT_KICKED, Relaxed);
         }
     }
 

@@ -27,9 +27,10 @@
 //! idle work's duration, which keeps idle maintenance under a tenth of the
 //! wall time whatever the rhythm.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use super::Maint;
+use super::{Maint, DEBT_KICKED, PHASE_WAIT};
 use crate::SeqNo;
 
 /// Wake-up periods without a committed write after which the worker runs
@@ -52,14 +53,51 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
     /// stop, then drops what writers buried for it (`release_guard`, R12).
     pub(crate) fn run_worker(self) {
         lower_thread_priority(self.cfg.maintenance_nice);
-        self.worker_run();
-        self.cat.drain_graveyard(self.hooks);
+        let hooks = self.worker_hooks();
+        let me = Maint { hooks: &hooks, ..self };
+        me.worker_run();
+        me.cat.drain_graveyard(me.hooks);
+    }
+
+    /// The worker's hooks: the log's, with a payload scope that raises
+    /// [`PHASE_WAIT`](super::PHASE_WAIT) while it waits to enter the log's
+    /// scope (the outermost entry only: a nested one enters at once). A
+    /// deleting writer that sees it steps aside (`Maint::note_delete`).
+    fn worker_hooks(self) -> crate::hooks::Hooks {
+        let mut hooks = self.hooks.clone();
+        let Some(inner) = hooks.worker_scope.clone() else {
+            // No scope: entering waits for nothing.
+            return hooks;
+        };
+        let flags = self.st.debt_flags.clone();
+        // Only the worker thread uses these hooks: the depth is its own.
+        let depth = std::sync::Arc::new(crate::sync::AtomicUsize::new(0));
+        hooks.worker_scope = Some(std::sync::Arc::new(move |f: &mut dyn FnMut()| {
+            let outer = depth.load(Relaxed) == 0;
+            if outer {
+                flags.fetch_or(PHASE_WAIT, Relaxed);
+            }
+            inner(&mut || {
+                if outer {
+                    flags.fetch_and(!PHASE_WAIT, Relaxed);
+                }
+                depth.fetch_add(1, Relaxed);
+                f();
+                depth.fetch_sub(1, Relaxed);
+            });
+            // The scope skipped its closure (the embedder shuts down).
+            if outer {
+                flags.fetch_and(!PHASE_WAIT, Relaxed);
+            }
+        }));
+        hooks
     }
 
     fn worker_run(self) {
         let st = self.st;
         let period = Duration::from_millis(self.cfg.wakeup_ms);
         let idle_min = period * IDLE_WAKEUPS;
+        let debt_rearm = Duration::from_millis(super::DEBT_REARM_MS);
         let mut quiet = Quiet { seen: self.seq.visible(), since: Instant::now(), done: false, wait: idle_min };
         loop {
             {
@@ -70,7 +108,13 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                     return;
                 }
                 if !w.kick {
-                    w = st.worker_cv.wait_timeout(w, period).unwrap().0;
+                    // A delete wake-up not re-armed yet (the last step came
+                    // within `DEBT_REARM_MS` of the previous re-arming):
+                    // deletes since then kick no one, so come back for them
+                    // once it can be re-armed, not a whole period later.
+                    let wait =
+                        if st.debt_flags.load(Relaxed) & DEBT_KICKED != 0 { period.min(debt_rearm) } else { period };
+                    w = st.worker_cv.wait_timeout(w, wait).unwrap().0;
                 }
                 w.kick = false;
                 if w.stop {
