@@ -54,6 +54,7 @@ struct IterState {
 }
 
 impl IterState {
+    #[inline(always)]
     fn new(cursor: Option<Cursor<PyObj>>, lo: i64, hi: i64, order: Order, link: Option<PyObj>) -> Self {
         let total = cursor.as_ref().map_or(0, |c| c.remaining());
         let link = cursor.as_ref().and(link);
@@ -93,7 +94,10 @@ struct Released(
 /// every row gets a fresh tuple there.
 #[derive(Default)]
 struct Recycler {
-    slots: [Option<Py<PyTuple>>; 2],
+    /// Released only by `Drop` (as `PyObj`): `ManuallyDrop` keeps the
+    /// compiler's drop glue for `Py` (a read of pyo3's thread-local attach
+    /// counter per iterator, even for empty slots) out of the path.
+    slots: std::mem::ManuallyDrop<[Option<Py<PyTuple>>; 2]>,
     /// Which slot the next refill tries (GIL builds only: free-threaded
     /// builds never refill).
     #[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
@@ -107,7 +111,8 @@ impl Drop for Recycler {
     /// `__del__` that re-attaches while the interpreter exits parks this
     /// thread instead of aborting the process — or the deferred queue.
     fn drop(&mut self) {
-        for slot in &mut self.slots {
+        // Every slot is emptied here, so `ManuallyDrop` leaks nothing.
+        for slot in self.slots.iter_mut() {
             if let Some(t) = slot.take() {
                 drop(PyObj::new(t.into_any()));
             }
@@ -328,11 +333,13 @@ pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTup
 }
 
 impl PyTimelogIter {
+    #[inline(always)]
     pub(crate) fn new(snap: Snapshot<PyObj>, lo: i64, hi: i64, order: Order, link: PyObj) -> Self {
         let cursor = snap.into_cursor(lo, hi, order);
         Self::from_state(IterState::new(Some(cursor), lo, hi, order, Some(link)))
     }
 
+    #[inline(always)]
     fn from_state(mut st: IterState) -> Self {
         if st.cursor.as_ref().is_some_and(|c| c.remaining() == 0) {
             st.cursor = None;
