@@ -209,3 +209,181 @@ def test_in_use_error_from_the_slot_is_a_runtime_error():
         assert sys.version_info >= (3, 12), "no collection ran inside the iterator's call"
         pytest.skip("collections do not run inside C calls on CPython >= 3.12")
     lg.close()
+
+
+# ----- session 7: since/until/all entry points, slots without pyo3's wrappers
+
+
+def test_since_until_all_argument_forms(log):
+    rows = list(log)
+    assert list(log.since(4)) == [r for r in rows if r[0] >= 4]
+    assert list(log.since(ts=4)) == [r for r in rows if r[0] >= 4]
+    assert list(log.since(4, reverse=True)) == [r for r in rows if r[0] >= 4][::-1]
+    assert list(log.since(ts=4, reverse=False)) == [r for r in rows if r[0] >= 4]
+    assert list(log.until(4)) == [r for r in rows if r[0] < 4]
+    assert list(log.until(ts=4)) == [r for r in rows if r[0] < 4]
+    assert list(log.until(4, reverse=True)) == [r for r in rows if r[0] < 4][::-1]
+    assert list(log.all()) == rows
+    assert list(log.all(reverse=False)) == rows
+    assert list(log.all(reverse=True)) == rows[::-1]
+    # An `__index__` timestamp goes through the trampolined entry point.
+    class Idx:
+        def __index__(self):
+            return 4
+
+    assert list(log.since(Idx())) == list(log.since(4))
+    assert list(log.until(Idx())) == list(log.until(4))
+
+
+def test_since_until_all_argument_errors(log):
+    for f in (log.since, log.until):
+        with pytest.raises(TypeError, match="missing required argument 'ts'"):
+            f()
+        with pytest.raises(TypeError, match="missing required argument 'ts'"):
+            f(reverse=True)
+        with pytest.raises(TypeError, match="at most 1 positional"):
+            f(1, True)
+        with pytest.raises(TypeError, match="unexpected keyword argument 't'"):
+            f(t=1)
+        with pytest.raises(TypeError, match="multiple values for argument 'ts'"):
+            f(1, ts=1)
+        with pytest.raises(TypeError, match="reverse"):
+            f(1, reverse=1)
+        with pytest.raises(TypeError, match="bool not allowed"):
+            f(True)
+        with pytest.raises(TypeError):
+            f(1.5)
+        with pytest.raises(OverflowError):
+            f(2**64)
+    with pytest.raises(TypeError, match="no positional"):
+        log.all(True)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'rev'"):
+        log.all(rev=True)
+    with pytest.raises(TypeError, match="reverse"):
+        log.all(reverse=1)
+
+
+def test_since_until_all_on_a_closed_log_raise(log):
+    from timelog import TimelogError
+
+    log.close()
+    calls = (lambda: log.since(0), lambda: log.until(0), lambda: log.all(), lambda: log[0:1], lambda: log[:])
+    for call in calls:
+        with pytest.raises(TimelogError):
+            call()
+    # The trampolined forms raise the same.
+    for call in (lambda: log.since(0, reverse=True), lambda: log.all(reverse=True)):
+        with pytest.raises(TimelogError):
+            call()
+
+
+def test_since_until_all_signatures_and_docs():
+    for name in ("since", "until"):
+        sig = inspect.signature(getattr(Timelog, name))
+        assert list(sig.parameters) == ["self", "ts", "reverse"]
+        assert sig.parameters["reverse"].kind is inspect.Parameter.KEYWORD_ONLY
+    sig = inspect.signature(Timelog.all)
+    assert list(sig.parameters) == ["self", "reverse"]
+    assert sig.parameters["reverse"].kind is inspect.Parameter.KEYWORD_ONLY
+    for name in ("since", "until", "all"):
+        assert "Raises:" in getattr(Timelog, name).__doc__
+
+
+def test_slices_on_the_fast_and_the_slow_path_agree(log):
+    rows = list(log)
+
+    class Idx:
+        def __init__(self, v):
+            self.v = v
+
+        def __index__(self):
+            return self.v
+
+    # Exact ints and None: the slot's fast path; __index__ objects and a
+    # step of 1: pyo3's __getitem__. Same rows.
+    assert list(log[2:5]) == list(log[Idx(2):Idx(5)]) == list(log[2:5:1]) == [r for r in rows if 2 <= r[0] < 5]
+    assert list(log[:5]) == list(log[None:Idx(5)]) == [r for r in rows if r[0] < 5]
+    assert list(log[5:]) == list(log[Idx(5):None]) == [r for r in rows if r[0] >= 5]
+    assert list(log[:]) == rows
+    assert list(log[5:2]) == []
+    with pytest.raises(TypeError, match="bool not allowed"):
+        log[True:5]
+    with pytest.raises(OverflowError):
+        log[0 : 2**64]
+    with pytest.raises(ValueError, match="step"):
+        log[0:5:2]
+
+
+def test_iter_of_an_iterator_is_itself(log):
+    it = log.range(0, 5)
+    assert iter(it) is it
+    assert it.__iter__() is it
+    before = sys.getrefcount(it)
+    for _ in range(100):
+        iter(it)
+    assert sys.getrefcount(it) == before
+    assert list(it) == list(log.range(0, 5))
+
+
+def test_iterators_release_their_reference_to_the_type():
+    # pyo3 0.28.3's deallocator never released the reference each instance
+    # holds to its (heap) type: TimelogIter's count grew by one per
+    # iterator ever made. The slot's deallocator releases it.
+    from timelog._timelog import TimelogIter
+
+    lg = Timelog(maintenance="disabled")
+    lg.extend([(t, t) for t in range(10)])
+    base = sys.getrefcount(TimelogIter)
+    for _ in range(1000):
+        list(lg.range(0, 5))
+        for _r in lg.point(3):
+            pass
+        it = lg.all()
+        next(it)
+        del it
+        reversed(lg[0:5])
+    assert sys.getrefcount(TimelogIter) == base
+    lg.close()
+
+
+def test_iterator_dropped_unexhausted_releases_payloads_and_pin():
+    # The deallocator drops a live state: snapshot, spare tuples, link.
+    payload = object()
+    lg = Timelog(maintenance="disabled")
+    lg.extend([(t, payload) for t in range(100)])
+    base = sys.getrefcount(payload)
+    it = lg.all()
+    a, b, c = next(it), next(it), next(it)
+    del a, b, c
+    del it
+    assert sys.getrefcount(payload) == base
+    # No reader pins the log any more: close() succeeds.
+    lg.close()
+    del lg
+    gc.collect()
+    assert sys.getrefcount(payload) == 2
+
+
+def test_payload_del_run_by_the_deallocator_may_use_the_log():
+    # The last reference to a deleted, compacted-away payload is the one an
+    # iterator's snapshot holds; dropping the iterator runs its __del__,
+    # which reads the log (a new iterator, made and dropped inside the
+    # deallocator of the old one).
+    seen = []
+    lg = Timelog(maintenance="disabled")
+
+    class P:
+        def __del__(self):
+            seen.append(list(lg.range(0, 3)))
+
+    lg.append(1, P())
+    lg.append(2, "two")
+    lg.flush()
+    it = lg.all()
+    lg.delete_range(0, 2)
+    lg.flush()
+    lg.compact()
+    assert seen == []
+    del it
+    assert seen == [[(2, "two")]]
+    lg.close()

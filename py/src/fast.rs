@@ -540,9 +540,9 @@ fn add_methods<const N: usize>(
 
 // ----- reads (issue 13 item 4) ----------------------------------------------
 //
-// `range`, `point`/`equal` and `at` through the same vectorcall entry points:
-// they took pyo3's generic argument parser (and, for `range`, its keyword-only
-// `reverse` handling) on every short read.
+// `range`, `point`/`equal`, `since`, `until`, `all` and `at` through the same
+// vectorcall entry points: they took pyo3's generic argument parser (and its
+// keyword-only `reverse` handling) on every short read.
 
 /// Collects a vectorcall's arguments into `slots` by position, then by
 /// keyword (`names[i]` is the keyword of slot `i`; slots at or beyond
@@ -562,7 +562,11 @@ unsafe fn collect_args<'a, 'py, const N: usize>(
 ) -> PyResult<[Option<Borrowed<'a, 'py, PyAny>>; N]> {
     let mut vals: [Option<Borrowed<'a, 'py, PyAny>>; N] = [None; N];
     if nargs as usize > npos {
-        let want = if npos == N { format!("exactly {npos}") } else { format!("at most {npos}") };
+        let want = match npos {
+            0 => "no".to_owned(),
+            n if n == N => format!("exactly {n}"),
+            n => format!("at most {n}"),
+        };
         return Err(arity(fname, &want, nargs));
     }
     for (i, v) in vals.iter_mut().enumerate().take(nargs as usize) {
@@ -628,18 +632,94 @@ unsafe fn range(
         let [t1, t2, rev] = unsafe { collect_args(py, NAME, ["t1", "t2", "reverse"], 2, args, nargs, kwnames)? };
         (t1.ok_or_else(|| missing(NAME, "t1"))?, t2.ok_or_else(|| missing(NAME, "t2"))?, rev)
     };
-    let order = match reverse {
-        None => Order::Asc,
-        // pyo3's `bool` extraction, as the `#[pymethods]` signature had.
-        Some(r) => {
-            if r.extract::<bool>().map_err(|e| PyTypeError::new_err(format!("{NAME}() argument 'reverse': {e}")))? {
-                Order::Desc
-            } else {
-                Order::Asc
-            }
-        }
-    };
+    let order = order_arg(NAME, reverse)?;
     new_iter(py, log, Bounds::range(coerce_ts(&t1)?, coerce_ts(&t2)?).map_err(err)?, order)
+}
+
+/// The order a `reverse=` keyword asks for (absent: ascending), with
+/// pyo3's `bool` extraction, as the `#[pymethods]` signatures had.
+fn order_arg(fname: &str, reverse: Option<Borrowed<'_, '_, PyAny>>) -> PyResult<Order> {
+    let Some(r) = reverse else { return Ok(Order::Asc) };
+    let rev = r.extract::<bool>().map_err(|e| PyTypeError::new_err(format!("{fname}() argument 'reverse': {e}")))?;
+    Ok(if rev { Order::Desc } else { Order::Asc })
+}
+
+/// `since(ts, *, reverse=False)` and `until(ts, *, reverse=False)`: the
+/// arguments, collected and converted.
+///
+/// # Safety
+///
+/// `args`, `nargs` and `kwnames` are those of a vectorcall ([vectorcall]).
+unsafe fn ts_and_order(
+    py: Python<'_>,
+    fname: &str,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<(i64, Order)> {
+    // SAFETY: [vectorcall], as this function's contract states.
+    let [ts, rev] = unsafe { collect_args(py, fname, ["ts", "reverse"], 1, args, nargs, kwnames)? };
+    let ts = ts.ok_or_else(|| missing(fname, "ts"))?;
+    Ok((coerce_ts(&ts)?, order_arg(fname, rev)?))
+}
+
+/// `since(ts, *, reverse=False)`: the vectorcall entry point.
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe fn since(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install_reads` as a `METH_FASTCALL | METH_KEYWORDS` method.
+    let (log, (t, order)) = unsafe { (receiver(py, slf), ts_and_order(py, "since", args, nargs, kwnames)?) };
+    new_iter(py, log, Bounds::since(t), order)
+}
+
+/// `until(ts, *, reverse=False)`: the vectorcall entry point.
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe fn until(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install_reads` as a `METH_FASTCALL | METH_KEYWORDS` method.
+    let (log, (t, order)) = unsafe { (receiver(py, slf), ts_and_order(py, "until", args, nargs, kwnames)?) };
+    new_iter(py, log, Bounds::until(t), order)
+}
+
+/// `all(*, reverse=False)`: the vectorcall entry point.
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe fn all(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install_reads` as a `METH_FASTCALL | METH_KEYWORDS` method.
+    let log = unsafe { receiver(py, slf) };
+    // SAFETY: [vectorcall], as this function's contract states.
+    let [rev] = unsafe { collect_args(py, "all", ["reverse"], 0, args, nargs, kwnames)? };
+    new_iter(py, log, Bounds::ALL, order_arg("all", rev)?)
 }
 
 /// `point(ts)` / `equal(ts)`: the vectorcall entry point.
@@ -680,25 +760,240 @@ unsafe fn at(
     Ok(log.points(py, t)?.into_ptr())
 }
 
+// ----- reads outside the trampoline (session 7) -----------------------------
+//
+// A short read (`for r in log.point(k)`, `log.range(k, k + 10)`) pays a
+// fixed cost per call; pyo3's trampoline is part of it (two thread-local
+// accesses for pyo3's attach count, through `__tls_get_addr` in a shared
+// library, and the panic trap). As for the deletes above, the common form
+// — positional exact `int` timestamps in int64 range (and, for `range`,
+// `t1 <= t2`) — is handled by plain `extern "C"` entry points; every other
+// call goes to the trampolined entry points, unchanged. What runs there:
+// the engine (its snapshot and plan; payloads it may drop are `PyObj`,
+// released through `interp`), pyo3's `Bound::new` for the iterator
+// (`tp_alloc` of the class and a write of its contents; it drops no `Py`),
+// a `Py_INCREF` of the collector link (`Gc::link`, held as a `PyObj`), and
+// `Bound::into_ptr`. No `Py`/`PyErr` is dropped or restored outside
+// `Python::attach`: an engine error (closed log), a failed allocation and
+// a panic are raised inside it (cold).
+
+/// Why a read of the fast path did not return an iterator.
+enum ReadFail {
+    Engine(timelog::Error),
+    Py(PyErr),
+}
+
+#[cold]
+#[inline(never)]
+fn raise_read(f: ReadFail) -> *mut ffi::PyObject {
+    Python::attach(|py| {
+        match f {
+            ReadFail::Engine(e) => err(e).restore(py),
+            ReadFail::Py(e) => e.restore(py),
+        }
+        std::ptr::null_mut()
+    })
+}
+
+/// A new `TimelogIter` over `b` in `order`: the new reference, or NULL
+/// with the exception set (see "reads outside the trampoline").
+///
+/// # Safety
+///
+/// Called from an entry point CPython called as a method of `PyTimelog`:
+/// the thread is attached and [descriptor] holds for `slf`.
+#[inline]
+unsafe fn iter_entry(slf: *mut ffi::PyObject, b: Bounds, order: Order) -> *mut ffi::PyObject {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: pyo3's `assume_attached` contract: CPython calls a method
+        // with the thread attached. [descriptor]: `slf` is a live
+        // `PyTimelog` for the call (this function's contract).
+        let (py, log) = unsafe {
+            let py = Python::assume_attached();
+            (py, receiver(py, slf))
+        };
+        let snap = log.state().log.snapshot().map_err(ReadFail::Engine)?;
+        let it = Bound::new(py, PyTimelogIter::new(snap, b.lo, b.hi, order, log.gc_link(py))).map_err(ReadFail::Py)?;
+        Ok(it.into_ptr())
+    }));
+    match r {
+        Ok(Ok(p)) => p,
+        Ok(Err(f)) => raise_read(f),
+        Err(payload) => raise_panic(payload),
+    }
+}
+
+/// The one positional exact `int` argument of a vectorcall in int64 range,
+/// if that is how it was called.
+///
+/// # Safety
+///
+/// `args`, `nargs` and `kwnames` are those of a vectorcall ([vectorcall]),
+/// on an attached thread.
+#[inline]
+unsafe fn one_exact_i64(args: Args, nargs: ffi::Py_ssize_t, kwnames: *mut ffi::PyObject) -> Option<i64> {
+    if kwnames.is_null() && nargs == 1 {
+        // SAFETY: [vectorcall]: `nargs == 1`, so `args[0]` exists and is live.
+        unsafe { exact_i64(*args) }
+    } else {
+        None
+    }
+}
+
+/// `range(t1, t2)`: positional exact `int`s with `t1 <= t2` here, any other
+/// call through the trampolined [`range`].
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe extern "C" fn range_entry(
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    if kwnames.is_null() && nargs == 2 {
+        // SAFETY: [vectorcall]: `nargs == 2`, so `args[0]` and `args[1]`
+        // exist and are live.
+        if let (Some(t1), Some(t2)) = unsafe { (exact_i64(*args), exact_i64(*args.add(1))) } {
+            if let Ok(b) = Bounds::range(t1, t2) {
+                // SAFETY: [descriptor], attached: a method call.
+                return unsafe { iter_entry(slf, b, Order::Asc) };
+            }
+        }
+    }
+    let slow: ffi::PyCFunctionFastWithKeywords = get_trampoline_function!(fastcall_cfunction_with_keywords, range);
+    // SAFETY: the same vectorcall, passed on unchanged ([descriptor],
+    // [vectorcall] hold for it as they did for us).
+    unsafe { slow(slf, args, nargs, kwnames) }
+}
+
+/// `point(ts)` / `equal(ts)`: a positional exact `int` here, any other call
+/// through the trampolined [`point`].
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe extern "C" fn point_entry(
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: [vectorcall]; attached (a method call).
+    if let Some(t) = unsafe { one_exact_i64(args, nargs, kwnames) } {
+        // SAFETY: [descriptor], attached: a method call.
+        return unsafe { iter_entry(slf, Bounds::point(t), Order::Asc) };
+    }
+    let slow: ffi::PyCFunctionFastWithKeywords = get_trampoline_function!(fastcall_cfunction_with_keywords, point);
+    // SAFETY: the same vectorcall, passed on unchanged.
+    unsafe { slow(slf, args, nargs, kwnames) }
+}
+
+/// `since(ts)`: a positional exact `int` here, any other call (`reverse=`
+/// included) through the trampolined [`since`].
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe extern "C" fn since_entry(
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: [vectorcall]; attached (a method call).
+    if let Some(t) = unsafe { one_exact_i64(args, nargs, kwnames) } {
+        // SAFETY: [descriptor], attached: a method call.
+        return unsafe { iter_entry(slf, Bounds::since(t), Order::Asc) };
+    }
+    let slow: ffi::PyCFunctionFastWithKeywords = get_trampoline_function!(fastcall_cfunction_with_keywords, since);
+    // SAFETY: the same vectorcall, passed on unchanged.
+    unsafe { slow(slf, args, nargs, kwnames) }
+}
+
+/// `until(ts)`: a positional exact `int` here, any other call (`reverse=`
+/// included) through the trampolined [`until`].
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe extern "C" fn until_entry(
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: [vectorcall]; attached (a method call).
+    if let Some(t) = unsafe { one_exact_i64(args, nargs, kwnames) } {
+        // SAFETY: [descriptor], attached: a method call.
+        return unsafe { iter_entry(slf, Bounds::until(t), Order::Asc) };
+    }
+    let slow: ffi::PyCFunctionFastWithKeywords = get_trampoline_function!(fastcall_cfunction_with_keywords, until);
+    // SAFETY: the same vectorcall, passed on unchanged.
+    unsafe { slow(slf, args, nargs, kwnames) }
+}
+
+/// `all()`: no arguments here, any other call (`reverse=` included)
+/// through the trampolined [`all`].
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install_reads`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe extern "C" fn all_entry(
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    if kwnames.is_null() && nargs == 0 {
+        // SAFETY: [descriptor], attached: a method call.
+        return unsafe { iter_entry(slf, Bounds::ALL, Order::Asc) };
+    }
+    let slow: ffi::PyCFunctionFastWithKeywords = get_trampoline_function!(fastcall_cfunction_with_keywords, all);
+    // SAFETY: the same vectorcall, passed on unchanged.
+    unsafe { slow(slf, args, nargs, kwnames) }
+}
+
 /// Adds the read entry points above to `Timelog` as method descriptors,
 /// replacing the `#[pymethods]` ones of the same names (same behaviour,
 /// same documentation).
 pub(crate) fn install_reads(py: Python<'_>) -> PyResult<()> {
-    let methods: [(&'static CStr, ffi::PyCFunctionFastWithKeywords, &'static CStr); 4] = [
+    let methods: [(&'static CStr, ffi::PyCFunctionFastWithKeywords, &'static CStr); 7] = [
         (
             c"range",
-            get_trampoline_function!(fastcall_cfunction_with_keywords, range),
+            range_entry,
             c"range($self, t1, t2, *, reverse=False)\n--\n\nIterator over the records in [t1, t2), ascending (`reverse=True`: descending).\n\nThe iterator reads one snapshot: the writes committed before this call.\n\nRaises: ValueError if t1 > t2; TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.",
         ),
         (
             c"point",
-            get_trampoline_function!(fastcall_cfunction_with_keywords, point),
+            point_entry,
             c"point($self, ts)\n--\n\nIterator over the records at exactly `ts`, in insertion order.\n\nRaises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.",
         ),
         (
             c"equal",
-            get_trampoline_function!(fastcall_cfunction_with_keywords, point),
+            point_entry,
             c"equal($self, ts)\n--\n\nSame as point(ts): iterator over the records at exactly `ts`.\n\nRaises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.",
+        ),
+        (
+            c"since",
+            since_entry,
+            c"since($self, ts, *, reverse=False)\n--\n\nIterator over the records with a timestamp >= ts (`reverse=True`: descending).\n\nRaises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.",
+        ),
+        (
+            c"until",
+            until_entry,
+            c"until($self, ts, *, reverse=False)\n--\n\nIterator over the records with a timestamp < ts (`reverse=True`: descending).\n\nRaises: TypeError if a timestamp is not an int (or `__index__` object); OverflowError outside int64; TimelogError if the log is closed.",
+        ),
+        (
+            c"all",
+            all_entry,
+            c"all($self, *, reverse=False)\n--\n\nIterator over every record, ascending (`reverse=True`: descending).\n\nRaises: TimelogError if the log is closed.",
         ),
         (
             c"at",
@@ -772,8 +1067,62 @@ unsafe fn subscript(py: Python<'_>, slf: *mut ffi::PyObject, key: *mut ffi::PyOb
     unsafe { Ok(Bound::from_owned_ptr_or_err(py, f(slf, key))?.into_ptr()) }
 }
 
-/// Installs [`subscript`] as `Timelog`'s `mp_subscript` slot (pyo3's is
-/// kept for the other keys). Called once, by the module's init, right
+/// The bound of a step-less slice the fast path takes: `None`, or an exact
+/// `int` in int64 range (`Some(None)` / `Some(Some(t))`); `None` for any
+/// other object (the trampolined [`subscript`] converts it, or raises).
+///
+/// # Safety
+///
+/// `p` is a live object and the thread is attached.
+#[inline]
+unsafe fn slice_bound(p: *mut ffi::PyObject) -> Option<Option<i64>> {
+    // SAFETY: C API: Py_None returns a borrowed pointer to the None
+    // singleton (only its address is compared).
+    if p == unsafe { ffi::Py_None() } {
+        return Some(None);
+    }
+    // SAFETY: this function's contract ([`exact_i64`]'s).
+    unsafe { exact_i64(p) }.map(Some)
+}
+
+/// `log[key]`, the `mp_subscript` slot: a slice without a step whose
+/// bounds are `None` or exact `int`s in int64 range is handled here,
+/// outside pyo3's trampoline (see "reads outside the trampoline"); every
+/// other key goes to the trampolined [`subscript`], unchanged.
+///
+/// # Safety
+///
+/// Called only by CPython, as `Timelog`'s `mp_subscript` slot
+/// ([`install_subscript`]): attached, `slf` a live instance of `Timelog`
+/// (or of a Python subclass that did not override `__getitem__`) and `key`
+/// a live object, both borrowed for the call.
+unsafe extern "C" fn subscript_entry(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: CPython C API: the type check reads only the type of `key`,
+    // a live object (this function's contract). A slice object's C layout
+    // is `PySliceObject` (non-limited API); its `start`, `stop` and `step`
+    // are never NULL (None when omitted) and are borrowed from the slice,
+    // which outlives the call. Py_None is the None singleton (its address
+    // is compared).
+    unsafe {
+        if ffi::PySlice_Check(key) != 0 {
+            let s = key.cast::<ffi::PySliceObject>();
+            if (*s).step == ffi::Py_None() {
+                if let (Some(lo), Some(hi)) = (slice_bound((*s).start), slice_bound((*s).stop)) {
+                    // [descriptor] holds for `slf` as for a method: a live
+                    // `PyTimelog` for the call (this function's contract).
+                    return iter_entry(slf, Bounds::slice(lo, hi), Order::Asc);
+                }
+            }
+        }
+    }
+    let slow: ffi::binaryfunc = get_trampoline_function!(binaryfunc, subscript);
+    // SAFETY: the same slot call, passed on unchanged (this function's
+    // contract is [`subscript`]'s).
+    unsafe { slow(slf, key) }
+}
+
+/// Installs [`subscript_entry`] (then [`subscript`]) as `Timelog`'s
+/// `mp_subscript` slot (pyo3's is kept for the other keys). Called once, by the module's init, right
 /// after the class is created and before any instance exists.
 pub(crate) fn install_subscript(py: Python<'_>) {
     let ty = py.get_type::<PyTimelog>();
@@ -793,7 +1142,7 @@ pub(crate) fn install_subscript(py: Python<'_>) {
         assert!(!m.is_null(), "Timelog defines __getitem__");
         let old = (*m).mp_subscript.expect("Timelog defines __getitem__");
         PYO3_SUBSCRIPT.get_or_init(|| old);
-        (*m).mp_subscript = Some(get_trampoline_function!(binaryfunc, subscript));
+        (*m).mp_subscript = Some(subscript_entry);
         ffi::PyType_Modified(tp);
     }
 }

@@ -54,6 +54,7 @@ struct IterState {
 }
 
 impl IterState {
+    #[inline(always)]
     fn new(cursor: Option<Cursor<PyObj>>, lo: i64, hi: i64, order: Order, link: Option<PyObj>) -> Self {
         let total = cursor.as_ref().map_or(0, |c| c.remaining());
         let link = cursor.as_ref().and(link);
@@ -93,7 +94,10 @@ struct Released(
 /// every row gets a fresh tuple there.
 #[derive(Default)]
 struct Recycler {
-    slots: [Option<Py<PyTuple>>; 2],
+    /// Released only by `Drop` (as `PyObj`): `ManuallyDrop` keeps the
+    /// compiler's drop glue for `Py` (a read of pyo3's thread-local attach
+    /// counter per iterator, even for empty slots) out of the path.
+    slots: std::mem::ManuallyDrop<[Option<Py<PyTuple>>; 2]>,
     /// Which slot the next refill tries (GIL builds only: free-threaded
     /// builds never refill).
     #[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
@@ -107,7 +111,8 @@ impl Drop for Recycler {
     /// `__del__` that re-attaches while the interpreter exits parks this
     /// thread instead of aborting the process — or the deferred queue.
     fn drop(&mut self) {
-        for slot in &mut self.slots {
+        // Every slot is emptied here, so `ManuallyDrop` leaks nothing.
+        for slot in self.slots.iter_mut() {
             if let Some(t) = slot.take() {
                 drop(PyObj::new(t.into_any()));
             }
@@ -328,11 +333,13 @@ pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTup
 }
 
 impl PyTimelogIter {
+    #[inline(always)]
     pub(crate) fn new(snap: Snapshot<PyObj>, lo: i64, hi: i64, order: Order, link: PyObj) -> Self {
         let cursor = snap.into_cursor(lo, hi, order);
         Self::from_state(IterState::new(Some(cursor), lo, hi, order, Some(link)))
     }
 
+    #[inline(always)]
     fn from_state(mut st: IterState) -> Self {
         if st.cursor.as_ref().is_some_and(|c| c.remaining() == 0) {
             st.cursor = None;
@@ -659,15 +666,111 @@ unsafe extern "C" fn iternext(slf: *mut pyo3::ffi::PyObject) -> *mut pyo3::ffi::
     }
 }
 
+/// The type's `tp_dealloc` slot: what every short read pays once, when
+/// its iterator goes.
+///
+/// pyo3's (`tp_dealloc_with_gc`) untracks the object, then enters a
+/// trampoline (pyo3's attach counter up and down through
+/// `__tls_get_addr`, a panic trap), looks the type object and its
+/// `tp_free` up through pyo3's type machinery, drops the Rust value and
+/// frees the object — and never releases the reference to the (heap) type
+/// that `PyType_GenericAlloc` took for the instance (pyo3 0.28.3: the
+/// type's reference count grows by one per iterator ever made). This one
+/// does what the C API asks of a heap type's deallocator
+/// (`PyObject_GC_UnTrack`, the object's own cleanup, `tp_free`, then
+/// `Py_DECREF` of the type) with the Rust value dropped in place between.
+/// Dropping the value needs no pyo3 attach counter: its parts are the
+/// engine cursor (payloads are `PyObj`), the spare tuples (released as
+/// `PyObj`, see [`Recycler`]'s `Drop`) and the collector link (a
+/// `PyObj`), each released through `interp::decref` — exit-safe, as in
+/// every other path that lets go of the state. A panic while dropping is
+/// reported as pyo3 reports one in a destructor (an unraisable
+/// `PanicException`, written inside `Python::attach`), and the object is
+/// freed all the same.
+///
+/// # Safety
+///
+/// Installed by [`install_iternext`] as `tp_dealloc` of `TimelogIter`:
+/// CPython calls it attached, once, with an instance of that type (the
+/// class is not subclassable) whose reference count reached zero.
+unsafe extern "C" fn dealloc(slf: *mut pyo3::ffi::PyObject) {
+    // SAFETY: CPython C API, attached (this function's contract):
+    // PyObject_GC_UnTrack takes a GC object that is tracked or not (the
+    // type has Py_TPFLAGS_HAVE_GC: pyo3 sets it for a class with
+    // `__traverse__`); untracking first keeps a collection run by the
+    // drops below from seeing a half-dropped object.
+    unsafe { pyo3::ffi::PyObject_GC_UnTrack(slf.cast()) };
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: `Python::assume_attached`'s contract: CPython calls a
+        // type slot attached. pyo3's `Borrowed::from_ptr` needs a non-null
+        // object pointer (it does not touch the reference count, which is
+        // zero here) and `cast_unchecked` an instance of the class (this
+        // function's contract); `get` only computes the address of the Rust
+        // value inside the object (pyo3's layout for the class). The value
+        // is then reached from `slf` itself at that offset (so the pointer
+        // has the provenance of the whole object), and
+        // `ptr::drop_in_place` drops it exactly once: no reference to the
+        // object remains (count zero), CPython calls tp_dealloc once, and
+        // this slot replaces pyo3's, which would drop it too.
+        unsafe {
+            let py = Python::assume_attached();
+            let b: pyo3::Borrowed<'_, '_, PyAny> = pyo3::Borrowed::from_ptr(py, slf);
+            let v = b.cast_unchecked::<PyTimelogIter>().get() as *const PyTimelogIter;
+            let off = v.cast::<u8>().offset_from(slf.cast::<u8>());
+            std::ptr::drop_in_place(slf.cast::<u8>().offset(off).cast::<PyTimelogIter>());
+        }
+    }));
+    if let Err(payload) = r {
+        dealloc_panic(payload);
+    }
+    // SAFETY: CPython C API, attached: the object's type is a heap type
+    // (pyo3 creates classes with PyType_FromSpec) whose `tp_free` is set
+    // (PyObject_GC_Del for a GC type); it frees the object, which nothing
+    // uses afterwards. The instance owned a reference to its heap type
+    // (taken by PyType_GenericAlloc); the type outlives the instance only
+    // through the module's own reference, which it keeps, so Py_DECREF
+    // after the free is the C API's order for heap types ("Heap types
+    // should also decrement the reference count of their type", tp_dealloc).
+    unsafe {
+        let tp = pyo3::ffi::Py_TYPE(slf);
+        let free = (*tp).tp_free.expect("a heap type has tp_free");
+        free(slf.cast());
+        pyo3::ffi::Py_DECREF(tp.cast());
+    }
+}
+
+/// A panic while dropping an iterator, reported as pyo3's deallocator
+/// reports one (cold).
+#[cold]
+#[inline(never)]
+fn dealloc_panic(payload: Box<dyn std::any::Any + Send>) {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic while dropping a TimelogIter".to_owned());
+    Python::attach(|py| pyo3::panic::PanicException::new_err(msg).write_unraisable(py, None));
+}
+
 /// Replaces `TimelogIter`'s `tp_iternext` (pyo3's trampoline to
-/// `__next__`) with [`iternext`]. Called once, by the module's init, right
-/// after the class is created and before any instance exists.
+/// `__next__`) with [`iternext`], and its `tp_iter` (pyo3's trampoline to
+/// `__iter__`, which every `for r in log.range(..)` calls once) with
+/// CPython's own `PyObject_SelfIter` (a new reference to the iterator, as
+/// `__iter__` returns; what CPython's own iterators use), and its
+/// `tp_dealloc` with [`dealloc`]. Called once, by
+/// the module's init, right after the class is created and before any
+/// instance exists. `it.__iter__()` and `it.__next__()` stay pyo3's
+/// methods and return the same.
 pub(crate) fn install_iternext(py: Python<'_>) {
     let ty = py.get_type::<PyTimelogIter>();
     let tp = ty.as_ptr().cast::<pyo3::ffi::PyTypeObject>();
     // SAFETY: CPython C API (non-limited: the binding is not built for the
-    // stable ABI): `tp_iternext` is a field of the type object, which lives
-    // as long as the module. Writing a slot of a heap type is what
+    // stable ABI): `tp_iternext` and `tp_iter` are fields of the type
+    // object, which lives as long as the module (as does `tp_dealloc`;
+    // replacing it before any instance exists means every instance is
+    // freed by the deallocator it was made for); `PyObject_SelfIter` has
+    // the `getiterfunc` signature, needs only an attached thread (CPython
+    // calls slots attached) and takes no lock. Writing a slot of a heap type is what
     // `type.__setattr__` does for a dunder (update_slot); it must happen
     // before any other thread can use the type: module init runs under the
     // import lock, and no instance exists yet (`TimelogIter` has no
@@ -676,6 +779,8 @@ pub(crate) fn install_iternext(py: Python<'_>) {
     // have seen the old slot.
     unsafe {
         (*tp).tp_iternext = Some(iternext);
+        (*tp).tp_iter = Some(pyo3::ffi::PyObject_SelfIter);
+        (*tp).tp_dealloc = Some(dealloc);
         pyo3::ffi::PyType_Modified(tp);
     }
 }
