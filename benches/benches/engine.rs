@@ -23,6 +23,8 @@
 //! late records (`memtable` / `memtable_ooo5`, `l0x8` / `l0x8_ooo5`).
 //! `scan_range1000/timelog_memtable{,_ooo5}_live/batch` append one record
 //! before each scan (read after write; every 20th record late in `_ooo5`).
+//! `scan_range1000/timelog_memtable_ooo5_viewed/{batch,iter}`: the 5% late
+//! memtable after one full scan (its merged view built), as in a log being read.
 //!
 //! Run: `cargo bench -p timelog-benches --bench engine` (full) or
 //! `... -- --quick` (CI smoke; a few seconds per group).
@@ -507,6 +509,20 @@ fn bench_scans(c: &mut Criterion) {
             tl.scan(a, b)
         });
     }
+    // A log that is being read: the 5% late memtable after one full scan,
+    // which built its merged view (R13); the short ranges read through it
+    // (they never build one). Own log: `memtable_ooo5` above stays the
+    // merge path of a memtable no long scan has read.
+    let tl_viewed = filled(Tl::new(disabled()), &ooo_keys(N, 5, SEED));
+    let _ = tl_viewed.scan(i64::MIN, i64::MAX);
+    range_case(&mut g, "timelog_memtable_ooo5_viewed/batch", &|a, b| tl_viewed.scan(a, b));
+    range_case(&mut g, "timelog_memtable_ooo5_viewed/iter", &|a, b| {
+        let mut acc = 0;
+        for (ts, v) in tl_viewed.0.range(a, b, Order::Asc).unwrap() {
+            acc = mix(acc, ts, v);
+        }
+        acc
+    });
     range_case(&mut g, "skipmap", &|a, b| l.skipmap.scan(a, b));
     range_case(&mut g, "rwlock_btree", &|a, b| l.btree.scan(a, b));
     range_case(&mut g, "scc_tree", &|a, b| l.scc.scan(a, b));

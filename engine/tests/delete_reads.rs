@@ -332,6 +332,74 @@ fn reads_under_deletes_over_memtables() {
     }
 }
 
+/// Short reads of `snap` (ranges of up to 60 timestamps, both orders)
+/// against `model`, each within `bd`'s bound. (Not bounded here: `count`,
+/// `len` and an unbounded cursor's first rows, `since(t).take(3)` — they
+/// visit a memtable's late records in the range one by one, and without a
+/// view `since(t)` is a long scan by its range and builds one.)
+fn check_short_reads(snap: &Snapshot<u64>, model: &Model, rng: &mut Rng, n: i64, bd: &Bound) {
+    let sorted = model.sorted();
+    for _ in 0..200 {
+        let t = rng.below(n as u64 + 20) as i64 - 10;
+        let k = rng.below(60) as i64;
+        let want: Vec<(i64, u64)> = sorted.iter().copied().filter(|r| t <= r.0 && r.0 < t + k).collect();
+        let (asc, v) = counted(|| snap.range(t, t + k, Order::Asc).collect::<Vec<_>>());
+        assert_eq!(asc, want, "range [{t}, {})", t + k);
+        if let Some(v) = v {
+            bd.check(&format!("range asc [{t}, {})", t + k), v, asc.len());
+        }
+        let (mut desc, v) = counted(|| snap.range(t, t + k, Order::Desc).collect::<Vec<_>>());
+        if let Some(v) = v {
+            bd.check(&format!("range desc [{t}, {})", t + k), v, desc.len());
+        }
+        desc.reverse();
+        assert_eq!(desc, want, "range desc [{t}, {})", t + k);
+    }
+}
+
+/// A memtable with late records (every 20th late by up to 1,000) that a
+/// long scan has read, so its merged view (R13) exists: short reads use
+/// it, build nothing, and stay within the bound — alone, with newer
+/// records beside the view (the run's tail and newer late records), and
+/// with a tombstone (ranges it covers are read the usual way).
+#[test]
+fn short_reads_through_a_prebuilt_view() {
+    let n = 6_000i64;
+    let log: Timelog<u64> = Timelog::with_config(config(Layout::Run)).unwrap();
+    let mut m = Model::default();
+    let put = |i: i64, m: &mut Model| {
+        let t = if i % 20 == 7 { i - 1 - (i * 37) % 1_000 } else { i };
+        let _ = log.append(t, i as u64).unwrap();
+        m.0.push((t, i as u64));
+    };
+    for i in 0..n {
+        put(i, &mut m);
+    }
+    assert!(log.stats().unwrap().ooo_records >= 64, "enough late records for a view");
+    let mut rng = Rng(7);
+    let s = log.snapshot().unwrap();
+    // Short reads before any long scan: no view, the merge path.
+    let bd = Bound::of(&log, m.0.len());
+    check_short_reads(&s, &m, &mut rng, n, &bd);
+    // The long scan builds the view; the short reads then read through it.
+    assert_eq!(s.all(Order::Asc).collect::<Vec<_>>(), m.sorted());
+    check_short_reads(&s, &m, &mut rng, n, &bd);
+    check_short_reads(&log.snapshot().unwrap(), &m, &mut rng, n, &bd);
+    // Newer records beside the view (well under half of it: not rebuilt).
+    for i in n..n + 600 {
+        put(i, &mut m);
+    }
+    let bd = Bound::of(&log, m.0.len());
+    check_short_reads(&log.snapshot().unwrap(), &m, &mut rng, n + 600, &bd);
+    check_short_reads(&s, &Model(m.0[..n as usize].to_vec()), &mut rng, n, &bd);
+    // A tombstone: the ranges it covers take the merge path.
+    let _ = log.delete_range(2_000, 2_500).unwrap();
+    m.delete(2_000, 2_500);
+    let s = log.snapshot().unwrap();
+    check_short_reads(&s, &m, &mut rng, n + 600, &bd);
+    check(&s, &m, &mut rng, n + 600, None);
+}
+
 /// Records written after a delete at deleted timestamps are newer than the
 /// tombstone and stay visible: in the run, in the skiplist and, after
 /// flush and compaction, in segments; snapshots taken in between do not see

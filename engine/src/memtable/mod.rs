@@ -33,7 +33,7 @@ pub(crate) struct Memtable<T> {
     ooo: ooo::Ooo<T>,
     pub(crate) tombs: TombStack,
     /// Written twice per write (enter, leave): on a cache line of its own,
-    /// so readers loading the fields below (`ooo_len`, `seal_bound`) do not
+    /// so readers loading the fields below (`ooo_max_seq`, `seal_bound`) do not
     /// pull the writers' line (false sharing).
     writers: crossbeam_utils::CachePadded<AtomicUsize>,
     sealed: AtomicBool,
@@ -45,12 +45,9 @@ pub(crate) struct Memtable<T> {
     /// value is safe (a std atomic in every build, see `sync::stat`).
     #[cfg(any(timelog_loom, timelog_shuttle))]
     tomb_bytes: crate::sync::stat::AtomicUsize,
-    /// Published with the insert it counts; readers skip the index while it
-    /// is 0, which is safe because every record a snapshot may see was
-    /// counted before its commit (R5).
-    ooo_len: AtomicUsize,
     /// The greatest sequence of any skiplist record, raised before the
-    /// record's commit (like `ooo_len`): a reader that can see a skiplist
+    /// record's commit (R5, like the skiplist's count of its nodes in its
+    /// arena, `Ooo::len`): a reader that can see a skiplist
     /// record (R5) sees a value at least its sequence, so a tombstone newer
     /// than it hides every skiplist record it covers (R7) and a read seeks
     /// past it instead of walking them.
@@ -104,7 +101,6 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             seal_bound: AtomicU64::new(u64::MAX),
             #[cfg(any(timelog_loom, timelog_shuttle))]
             tomb_bytes: crate::sync::stat::AtomicUsize::new(0),
-            ooo_len: AtomicUsize::new(0),
             ooo_max_seq: AtomicU64::new(0),
             record_bytes: 16 + std::mem::size_of::<T>(),
             merged: merged::Slot::new(),
@@ -173,13 +169,12 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     }
 
     fn insert_ooo(&self, ts: Timestamp, seq: SeqNo, val: T) {
-        // Its bytes are read from the arena (`ooo_bytes`): no per-record
-        // counter.
+        // Its bytes and its count are read from the arena (`ooo_bytes`,
+        // `Ooo::len`: its bump counts it): no per-record counter.
         self.ooo.insert((ts, seq), val);
-        self.ooo_len.fetch_add(1, Ordering::Relaxed);
         #[cfg(any(timelog_loom, timelog_shuttle))]
         self.late_stat.fetch_add(1, Ordering::Relaxed);
-        // Before the commit, like `ooo_len` (R5 orders it before any read
+        // Before the commit, like the node's count (R5 orders it before any read
         // that sees the record).
         // Not under the model checkers (it would double the interleavings
         // of the writer scenarios): there `ooo_max_seq()` says "unknown" and
@@ -248,19 +243,28 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     pub(crate) fn ooo_bytes(&self) -> usize {
         self.ooo.bytes()
     }
+    /// Records in the skiplist: exact once no insert is in flight, never
+    /// fewer than a reader can see (R5). A walk of the arena's chunks: for
+    /// `stats()`; reads ask [`ooo_is_empty`](Self::ooo_is_empty).
     pub(crate) fn ooo_len(&self) -> usize {
-        self.ooo_len.load(Ordering::Relaxed)
+        self.ooo.len()
+    }
+    /// No skiplist record was ever inserted (never true for a reader that
+    /// can see one, R5): reads skip the index.
+    #[inline]
+    pub(crate) fn ooo_is_empty(&self) -> bool {
+        self.ooo.is_empty()
     }
     pub(crate) fn len(&self) -> usize {
         self.run.len() + self.ooo_len()
     }
     /// The skiplist's length for heuristics that order nothing (the merged
-    /// view's threshold and rebuild rule, R13): `ooo_len`, or under the
-    /// model checkers a std counter (see `late_stat`).
+    /// view's threshold and rebuild rule, R13): about `ooo_len`, in two
+    /// loads, or under the model checkers a std counter (see `late_stat`).
     #[inline]
     pub(crate) fn late_hint(&self) -> usize {
         #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-        return self.ooo_len();
+        return self.ooo.len_hint();
         #[cfg(any(timelog_loom, timelog_shuttle))]
         return self.late_stat.load(Ordering::Relaxed);
     }
@@ -281,7 +285,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         self.ooo.audit_ranges()
     }
     pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0 && self.tombs.is_empty()
+        self.run.len() == 0 && self.ooo_is_empty() && self.tombs.is_empty()
     }
 
     /// Visits the out-of-order records with `lo <= ts <= hi` in `(ts, seq)`
@@ -294,7 +298,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         hi: Timestamp,
         f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool,
     ) {
-        if lo > hi || self.ooo_len() == 0 {
+        if lo > hi || self.ooo_is_empty() {
             return;
         }
         self.ooo.range(lo, hi, f);
@@ -310,7 +314,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         hi: Timestamp,
         f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool,
     ) {
-        if lo > hi || self.ooo_len() == 0 {
+        if lo > hi || self.ooo_is_empty() {
             return;
         }
         self.ooo.range_from((lo, seq_from), hi, f);
@@ -323,7 +327,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         hi: Timestamp,
         f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool,
     ) {
-        if lo > hi || self.ooo_len() == 0 {
+        if lo > hi || self.ooo_is_empty() {
             return;
         }
         self.ooo.range_rev(lo, hi, f);

@@ -44,7 +44,7 @@ use std::alloc::{self, Layout};
 use std::marker::PhantomData;
 use std::ptr;
 
-use crate::sync::{stat, AtomicPtr, AtomicUsize, Ordering, Region, UnsyncGet, MODEL};
+use crate::sync::{stat, AtomicPtr, AtomicU64, AtomicUsize, Ordering, Region, UnsyncGet, MODEL};
 use crate::{SeqNo, Timestamp};
 
 /// A key: unique, since a sequence is allocated once.
@@ -155,12 +155,26 @@ fn height_of(key: Key) -> usize {
     }
 }
 
-/// One block of arena memory. `used` may run past `cap` (a failed bump);
-/// the bytes below `min(used, cap)` are handed out.
+/// Bits of a chunk's bump word that hold its offset; the bits above count
+/// the bumps (one per node: the index's length without a counter of its
+/// own).
+const OFF_BITS: u32 = 40;
+/// One bump of one node: `BUMP | size`.
+const BUMP: u64 = 1 << OFF_BITS;
+/// `Chunk::fit` before the chunk's first bump that did not fit.
+const OPEN: u64 = u64::MAX;
+
+/// One block of arena memory. `used` packs the bumps made (above
+/// `OFF_BITS`) and the offset (below), which may run past `cap` (a failed
+/// bump); the bytes below `min(offset, cap)` are handed out. Offsets only
+/// grow, so the bumps that fit are the first ones: the first that does not
+/// fit (the one whose offset was `<= cap`) stores their number in `fit`.
 struct Chunk {
     base: *mut u8,
     cap: usize,
-    used: AtomicUsize,
+    used: AtomicU64,
+    /// The nodes in the chunk once a bump did not fit, [`OPEN`] before.
+    fit: AtomicU64,
     /// The chunk that was current before this one (all are freed together).
     prev: *mut Chunk,
 }
@@ -174,11 +188,19 @@ pub(crate) struct Arena {
     /// Bytes of the chunks that were filled and replaced (their unused
     /// tails included): std counter, any value is safe (`sync::stat`).
     full: stat::AtomicUsize,
+    /// Bumps of the chunks that were replaced, counted by the replacer
+    /// (`len_hint` only): std counter, any value is safe.
+    full_bumps: stat::AtomicUsize,
 }
 
 impl Arena {
     fn new(align: usize) -> Self {
-        Self { cur: AtomicPtr::new(ptr::null_mut()), align: align.max(16), full: stat::AtomicUsize::new(0) }
+        Self {
+            cur: AtomicPtr::new(ptr::null_mut()),
+            align: align.max(16),
+            full: stat::AtomicUsize::new(0),
+            full_bumps: stat::AtomicUsize::new(0),
+        }
     }
 
     fn layout(&self, cap: usize) -> Layout {
@@ -193,11 +215,20 @@ impl Arena {
             // SAFETY: a chunk published by the `AcqRel` CAS below (its
             // header written before), freed only when the arena drops (R6).
             if let Some(ch) = unsafe { c.as_ref() } {
-                let off = ch.used.fetch_add(size, Ordering::Relaxed);
+                let w = ch.used.fetch_add(BUMP | size as u64, Ordering::Relaxed);
+                let off = (w & (BUMP - 1)) as usize;
                 if off <= ch.cap && size <= ch.cap - off {
                     // SAFETY: `[off, off + size)` lies inside the chunk and
                     // this `fetch_add` gave it to us alone.
                     return unsafe { ch.base.add(off) };
+                }
+                if off <= ch.cap {
+                    // The chunk's first bump that does not fit (offsets
+                    // only grow): the `w >> OFF_BITS` bumps before it are
+                    // its nodes, for good. Before any read that can see
+                    // a node of a later chunk: this insert's own commit
+                    // (R5) comes after this store.
+                    ch.fit.store(w >> OFF_BITS, Ordering::Relaxed);
                 }
             }
             // No chunk yet, or it is full: a new one, its first `size`
@@ -211,10 +242,19 @@ impl Arena {
             if base.is_null() {
                 alloc::handle_alloc_error(layout);
             }
-            let new = Box::into_raw(Box::new(Chunk { base, cap, used: AtomicUsize::new(size), prev: c }));
+            let new = Box::into_raw(Box::new(Chunk {
+                base,
+                cap,
+                used: AtomicU64::new(BUMP | size as u64),
+                fit: AtomicU64::new(OPEN),
+                prev: c,
+            }));
             match self.cur.compare_exchange(c, new, Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
                     self.full.fetch_add(prev_cap, Ordering::Relaxed);
+                    // SAFETY: as above.
+                    let bumps = unsafe { c.as_ref() }.map_or(0, |ch| ch.bumps());
+                    self.full_bumps.fetch_add(bumps, Ordering::Relaxed);
                     return base;
                 }
                 Err(actual) => {
@@ -236,8 +276,48 @@ impl Arena {
     fn bytes(&self) -> usize {
         let c = self.cur.load(Ordering::Acquire);
         // SAFETY: as in `alloc` (R6).
-        let cur = unsafe { c.as_ref() }.map_or(0, |ch| ch.used.load(Ordering::Relaxed).min(ch.cap));
+        let cur =
+            unsafe { c.as_ref() }.map_or(0, |ch| ((ch.used.load(Ordering::Relaxed) & (BUMP - 1)) as usize).min(ch.cap));
         self.full.load(Ordering::Relaxed) + cur
+    }
+
+    /// Nodes allocated: exact once no allocation is in flight; while one
+    /// is, it may count that node, or a bump that did not fit (never
+    /// fewer than the nodes of the inserts that returned, R5). A walk of
+    /// the chunks.
+    fn len(&self) -> usize {
+        let mut n = 0;
+        let mut c = self.cur.load(Ordering::Acquire);
+        // SAFETY: as in `alloc` (R6).
+        while let Some(ch) = unsafe { c.as_ref() } {
+            n += ch.bumps();
+            c = ch.prev;
+        }
+        n
+    }
+
+    /// About `len()`, in two loads (heuristics only).
+    #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // `late_hint` reads a std counter there
+    fn len_hint(&self) -> usize {
+        let c = self.cur.load(Ordering::Acquire);
+        // SAFETY: as in `alloc` (R6).
+        self.full_bumps.load(Ordering::Relaxed) + unsafe { c.as_ref() }.map_or(0, |ch| ch.bumps())
+    }
+
+    /// No node was ever allocated. A node's allocation happens before its
+    /// insert returns (and so before its commit, R5): a reader that can see
+    /// a node finds the arena non-empty.
+    fn is_empty(&self) -> bool {
+        self.cur.load(Ordering::Acquire).is_null()
+    }
+}
+
+impl Chunk {
+    /// The nodes in the chunk: its bumps, or the ones that fit once one did not.
+    fn bumps(&self) -> usize {
+        let w = self.used.load(Ordering::Relaxed);
+        let f = self.fit.load(Ordering::Relaxed);
+        (if f == OPEN { w >> OFF_BITS } else { f }) as usize
     }
 }
 
@@ -298,6 +378,25 @@ impl<T: Send + Sync + 'static> Ooo<T> {
     /// it filled (see `Arena::bytes`).
     pub(crate) fn bytes(&self) -> usize {
         self.arena.bytes()
+    }
+
+    /// Records in the index (see `Arena::len`: exact once no insert is in
+    /// flight, never fewer than the inserts that returned).
+    pub(crate) fn len(&self) -> usize {
+        self.arena.len()
+    }
+
+    /// About `len()`, in two loads (heuristics only).
+    #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // `late_hint` reads a std counter there
+    pub(crate) fn len_hint(&self) -> usize {
+        self.arena.len_hint()
+    }
+
+    /// No record was ever inserted (or is being inserted). Never true for a
+    /// reader that can see a record (R5).
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.arena.is_empty()
     }
 
     /// Contention audit (test-only): the byte ranges of the arena — each
@@ -702,6 +801,8 @@ mod tests {
         assert!(all(&o).is_empty());
         assert!(rev(&o, Timestamp::MIN, Timestamp::MAX).is_empty());
         assert_eq!(o.bytes(), 0, "no arena chunk before the first insert");
+        assert!(o.is_empty());
+        assert_eq!((o.len(), o.len_hint()), (0, 0));
     }
 
     #[test]
@@ -732,6 +833,9 @@ mod tests {
         });
         let v = all(&o);
         assert_eq!(v.len() as u64, threads * per);
+        // The arena's count: exact once the inserts returned, across the
+        // chunks that concurrent bumps overflowed.
+        assert_eq!(o.len() as u64, threads * per);
         assert!(v.windows(2).all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1)));
         let mut seqs: Vec<u64> = v.iter().map(|r| r.1).collect();
         seqs.sort_unstable();
@@ -791,6 +895,23 @@ mod tests {
             true
         });
         assert_eq!(n, 100);
+        assert_eq!(o.len(), 100, "one count per node, across chunks sized for big nodes");
         assert!(o.bytes() >= 100 * 16 * 1024);
+    }
+
+    /// The count of nodes in the arena's bump words: exact after every
+    /// insert, across chunk boundaries (every node height, so that bumps
+    /// of several sizes overflow chunks).
+    #[test]
+    fn len_counts_every_insert_across_chunks() {
+        let o = Ooo::new();
+        for (i, k) in late_keys(20_000).into_iter().enumerate() {
+            assert_eq!(o.len(), i);
+            o.insert(k, k.1);
+            assert!(!o.is_empty());
+        }
+        assert_eq!(o.len(), 20_000);
+        assert_eq!(o.len_hint(), 20_000, "single-threaded: the hint is exact too");
+        assert_eq!(all(&o).len(), 20_000);
     }
 }

@@ -40,10 +40,10 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                 SourceRef::L0(s) => n += seg_point(s, &vis, ts, &mut f),
                 SourceRef::Run(mt) => {
                     // Sequences increase along the run (R3): if the skiplist
-                    // holds nothing a snapshot may see (`ooo_len` is counted
+                    // holds nothing a snapshot may see (its nodes are counted
                     // before the commit, R5), the run's records are already in
                     // insertion order.
-                    let direct = mt.ooo_len() == 0;
+                    let direct = mt.ooo_is_empty();
                     run_point(mt, &vis, ts, hide, |seq, v| {
                         if direct {
                             f(v);

@@ -432,7 +432,7 @@ pub(crate) fn ooo_walk<'a, D: Dir, T: Send + Sync + 'static>(
     mut hi: Timestamp,
     mut f: impl FnMut(Timestamp, SeqNo, &'a T) -> bool,
 ) {
-    if mt.ooo_len() == 0 {
+    if mt.ooo_is_empty() {
         return;
     }
     let newest = mt.ooo_max_seq();
