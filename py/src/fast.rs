@@ -13,10 +13,12 @@
 //! way it calls a C extension's methods (`method_vectorcall_FASTCALL_KEYWORDS`,
 //! with its own receiver type check).
 //!
-//! The delete entry points take their common form (positional exact `int`
-//! arguments) without pyo3's trampoline, see "deletes outside the
-//! trampoline" below; every other call, and every other entry point, runs
-//! inside pyo3's trampoline (`get_trampoline_function!`):
+//! The deletes, `append`, `next_ts`/`prev_ts` and the short reads take
+//! their common form (exact `int` timestamps) without pyo3's trampoline,
+//! see "deletes outside the trampoline", "appends and neighbours outside
+//! the trampoline" and "reads outside the trampoline" below; every other
+//! call, and every other entry point, runs inside pyo3's trampoline
+//! (`get_trampoline_function!`):
 //! it marks the thread as attached for pyo3 (so dropped `Py` references are
 //! released at once, not deferred), turns a Rust panic into a Python
 //! exception and restores a returned `PyErr`. Argument errors raise the
@@ -369,8 +371,9 @@ unsafe fn exact_i64(o: *mut ffi::PyObject) -> Option<i64> {
     (overflow == 0).then_some(v)
 }
 
-/// Runs a delete of the fast path and converts its result: `None` on
-/// success; otherwise the exception is set and NULL returned.
+/// Runs a write (a delete or an append) of the fast path and converts its
+/// result: `None` on success; otherwise the exception is set and NULL
+/// returned.
 #[inline]
 fn run_delete(f: impl FnOnce() -> timelog::Result<timelog::WriteStatus>) -> *mut ffi::PyObject {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
