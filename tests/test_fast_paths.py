@@ -387,3 +387,212 @@ def test_payload_del_run_by_the_deallocator_may_use_the_log():
     del it
     assert seen == [[(2, "two")]]
     lg.close()
+
+
+# ----- append, next_ts, prev_ts (py/src/fast.rs `append_entry`,
+# `next_ts_entry`, `prev_ts_entry`): the common forms outside pyo3's
+# trampoline, every other form through it, with the same results and errors.
+
+
+class _Idx:
+    def __init__(self, v):
+        self.v = v
+
+    def __index__(self):
+        return self.v
+
+
+def test_append_argument_forms():
+    lg = Timelog(maintenance="disabled")
+    lg.append(5, "pos")  # fast: positional exact int
+    lg.append("kw", ts=6)  # fast: ts= keyword, exact int
+    lg.append("kwd", **{"ts": 7})  # fast: a keyword name built at run time
+    lg.append(_Idx(8), "idx")  # slow: __index__ timestamp
+    lg.append("kwidx", ts=_Idx(9))  # slow
+    before = lg.next_ts(9)
+    assert before is None
+    lg.append("now")  # fast: stamped with the current time
+    lg.append("now-none", ts=None)  # slow: ts=None is append(obj)
+    rows = list(lg)
+    assert rows[:5] == [(5, "pos"), (6, "kw"), (7, "kwd"), (8, "idx"), (9, "kwidx")]
+    assert [o for _, o in rows[5:]] == ["now", "now-none"]
+    assert all(type(t) is int and t > 9 for t, _ in rows[5:])
+    lg.close()
+
+
+def test_append_argument_errors():
+    lg = Timelog(maintenance="disabled")
+    with pytest.raises(TypeError, match="1 or 2"):
+        lg.append()
+    with pytest.raises(TypeError, match="1 or 2"):
+        lg.append(1, 2, 3)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'tss'"):
+        lg.append("x", tss=1)
+    with pytest.raises(TypeError, match="not both"):
+        lg.append(1, "x", ts=2)
+    with pytest.raises(TypeError, match="bool"):
+        lg.append(True, "x")
+    with pytest.raises(TypeError, match="bool"):
+        lg.append("x", ts=False)
+    with pytest.raises(TypeError, match="float"):
+        lg.append(1.5, "x")
+    with pytest.raises(OverflowError):
+        lg.append(2**63, "x")
+    with pytest.raises(OverflowError):
+        lg.append("x", ts=-(2**63) - 1)
+    assert len(lg) == 0
+    # int64's ends are in range (the fast path's overflow check is exact).
+    lg.append(2**63 - 1, "max")
+    lg.append("min", ts=-(2**63))
+    assert list(lg) == [(-(2**63), "min"), (2**63 - 1, "max")]
+    lg.close()
+
+
+def test_append_to_a_subclass_instance():
+    class Sub(Timelog):
+        pass
+
+    lg = Sub(maintenance="disabled")
+    lg.append(1, "a")
+    lg.append("b", ts=2)
+    assert list(lg) == [(1, "a"), (2, "b")]
+    lg.close()
+
+
+def test_append_on_a_closed_log_raises_and_keeps_no_reference():
+    from timelog import TimelogError
+
+    payload = object()
+    base = sys.getrefcount(payload)
+    lg = Timelog(maintenance="disabled")
+    lg.close()
+    for call in (lambda: lg.append(payload), lambda: lg.append(1, payload), lambda: lg.append(payload, ts=1)):
+        with pytest.raises(TimelogError):
+            call()
+    assert sys.getrefcount(payload) == base
+
+
+def test_append_below_the_floor_raises_and_keeps_no_reference():
+    payload = object()
+    base = sys.getrefcount(payload)
+    lg = Timelog(maintenance="disabled", min_ts=10)
+    with pytest.raises(ValueError):
+        lg.append(9, payload)
+    with pytest.raises(ValueError):
+        lg.append(payload, ts=3)
+    assert sys.getrefcount(payload) == base
+    lg.append(10, payload)
+    assert list(lg) == [(10, payload)]
+    assert sys.getrefcount(payload) == base + 1
+    lg.close()
+    del lg
+    gc.collect()
+    assert sys.getrefcount(payload) == base
+
+
+@pytest.mark.parametrize("form", ["obj", "ts_obj", "obj_kw"])
+def test_append_reports_busy_and_commits(form):
+    from timelog import TimelogBusyError
+
+    lg = Timelog(maintenance="disabled", busy_policy="raise", memtable_max_bytes=64, sealed_max_runs=1)
+    calls = {
+        "obj": lambda t: lg.append(("row", t)),
+        "ts_obj": lambda t: lg.append(t, ("row", t)),
+        "obj_kw": lambda t: lg.append(("row", t), ts=t),
+    }
+    busy = 0
+    for t in range(200):
+        try:
+            calls[form](t)
+        except TimelogBusyError:
+            busy += 1
+    assert busy > 0, "sealed memtables piled up: the appends reported busy"
+    # Every write was committed, busy or not.
+    assert sorted(o for _, o in lg) == [("row", t) for t in range(200)]
+    lg.close()
+
+
+def test_append_with_busy_policy_flush_helps_and_commits():
+    # busy_policy='flush' with a running worker: the writer may run a
+    # maintenance step inside append (after_write), outside the trampoline.
+    lg = Timelog(busy_policy="flush", memtable_max_bytes=256, sealed_max_runs=2)
+    payload = object()
+    base = sys.getrefcount(payload)
+    for t in range(3000):
+        lg.append(t, payload)
+        lg.append(payload, ts=t)
+    lg.flush()
+    assert len(lg) == 6000
+    # At least one reference per record (the worker may still hold the
+    # memtables a flush replaced, until it drops them).
+    assert sys.getrefcount(payload) >= base + 6000
+    lg.close()
+    del lg
+    gc.collect()
+    assert sys.getrefcount(payload) == base
+
+
+def test_append_refcounts_balance_over_every_form():
+    payload = object()
+    ts_obj = 12345
+    base = sys.getrefcount(payload)
+    lg = Timelog(maintenance="disabled")
+    for t in range(100):
+        lg.append(payload)
+        lg.append(t, payload)
+        lg.append(payload, ts=t)
+        lg.append(_Idx(t), payload)
+    assert sys.getrefcount(payload) == base + 400
+    # The timestamp object is never kept.
+    tb = sys.getrefcount(ts_obj)
+    for _ in range(10):
+        lg.append(ts_obj, "x")
+        lg.append("y", ts=ts_obj)
+    assert sys.getrefcount(ts_obj) == tb
+    lg.close()
+    del lg
+    gc.collect()
+    assert sys.getrefcount(payload) == base
+
+
+def test_next_prev_ts_argument_forms_and_errors(log):
+    assert log.next_ts(3) == 4
+    assert log.prev_ts(3) == 2
+    assert log.next_ts(ts=3) == 4
+    assert log.prev_ts(ts=3) == 2
+    assert log.next_ts(_Idx(3)) == 4
+    assert log.prev_ts(_Idx(3)) == 2
+    assert log.next_ts(9) is None
+    assert log.prev_ts(0) is None
+    assert log.next_ts(-(2**63)) == 0
+    assert log.prev_ts(2**63 - 1) == 9
+    assert type(log.next_ts(3)) is int
+    for f in (log.next_ts, log.prev_ts):
+        with pytest.raises(TypeError, match="exactly 1"):
+            f()
+        with pytest.raises(TypeError, match="exactly 1"):
+            f(1, 2)
+        with pytest.raises(TypeError, match="unexpected keyword argument 't'"):
+            f(t=1)
+        with pytest.raises(TypeError, match="multiple values"):
+            f(1, ts=1)
+        with pytest.raises(TypeError, match="bool"):
+            f(True)
+        with pytest.raises(OverflowError):
+            f(2**63)
+
+
+def test_next_prev_ts_on_a_closed_log_raise(log):
+    from timelog import TimelogError
+
+    log.close()
+    for call in (lambda: log.next_ts(0), lambda: log.prev_ts(0), lambda: log.next_ts(ts=0)):
+        with pytest.raises(TimelogError):
+            call()
+
+
+def test_append_next_prev_ts_signatures_and_docs():
+    for name in ("append", "next_ts", "prev_ts"):
+        assert "Raises:" in getattr(Timelog, name).__doc__
+    for name in ("next_ts", "prev_ts"):
+        assert list(inspect.signature(getattr(Timelog, name)).parameters) == ["self", "ts"]

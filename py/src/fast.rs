@@ -13,10 +13,12 @@
 //! way it calls a C extension's methods (`method_vectorcall_FASTCALL_KEYWORDS`,
 //! with its own receiver type check).
 //!
-//! The delete entry points take their common form (positional exact `int`
-//! arguments) without pyo3's trampoline, see "deletes outside the
-//! trampoline" below; every other call, and every other entry point, runs
-//! inside pyo3's trampoline (`get_trampoline_function!`):
+//! The deletes, `append`, `next_ts`/`prev_ts` and the short reads take
+//! their common form (exact `int` timestamps) without pyo3's trampoline,
+//! see "deletes outside the trampoline", "appends and neighbours outside
+//! the trampoline" and "reads outside the trampoline" below; every other
+//! call, and every other entry point, runs inside pyo3's trampoline
+//! (`get_trampoline_function!`):
 //! it marks the thread as attached for pyo3 (so dropped `Py` references are
 //! released at once, not deferred), turns a Rust panic into a Python
 //! exception and restores a returned `PyErr`. Argument errors raise the
@@ -369,8 +371,9 @@ unsafe fn exact_i64(o: *mut ffi::PyObject) -> Option<i64> {
     (overflow == 0).then_some(v)
 }
 
-/// Runs a delete of the fast path and converts its result: `None` on
-/// success; otherwise the exception is set and NULL returned.
+/// Runs a write (a delete or an append) of the fast path and converts its
+/// result: `None` on success; otherwise the exception is set and NULL
+/// returned.
 #[inline]
 fn run_delete(f: impl FnOnce() -> timelog::Result<timelog::WriteStatus>) -> *mut ffi::PyObject {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
@@ -472,23 +475,217 @@ unsafe extern "C" fn delete_range_entry(
     unsafe { slow(slf, args, nargs, kwnames) }
 }
 
+// ----- appends and neighbours outside the trampoline (session 7) ----------
+//
+// `append` is the per-row write (issue 13 item 7) and `next_ts`/`prev_ts`
+// are one-value reads called in loops: as for the deletes above, their
+// common forms are handled by plain `extern "C"` entry points — `append(obj)`,
+// `append(T, obj)` and `append(obj, ts=T)` with `T` an exact `int` in int64
+// range, and `next_ts(T)`/`prev_ts(T)` with a positional one. Every other
+// call (`ts=None`, other keywords or counts, non-`int` or out-of-range
+// timestamps) goes to the trampolined entry points, unchanged. What runs
+// here is what runs for the deletes — raw C API calls and the engine —
+// plus, for `append`, a `Py_INCREF` of the payload, whose reference is
+// then owned by a `PyObj` (no `Py` is dropped). The write's `after_write`
+// (sealing, a `busy_policy='flush'` writer step, backpressure) uses only
+// the engine's hooks, which go through `convert::interp` and `deferred`
+// (the thread's own state, not pyo3's attach count); a payload the engine
+// drops (an error after the payload was taken: closed log, below floor) is
+// a `PyObj`, released through `interp::decref` (exit-safe). An engine error,
+// a busy status and a panic are raised inside `Python::attach` (cold).
+
+/// Whether the keyword names of a vectorcall are exactly `("ts",)`.
+///
+/// # Safety
+///
+/// `kwnames` is a vectorcall's non-null `kwnames` ([vectorcall]), on an
+/// attached thread.
+#[inline]
+unsafe fn only_ts_keyword(kwnames: *mut ffi::PyObject) -> bool {
+    // SAFETY: [vectorcall]: `kwnames` is a tuple of str, borrowed for the
+    // call; `PyTuple_GET_SIZE`/`PyTuple_GET_ITEM` read a live tuple (item 0
+    // exists when the size is 1). `PyUnicode_CompareWithASCIIString` takes
+    // a str and a NUL-terminated ASCII string and raises no exception (C
+    // API docs); the exact-str check before it guards the type.
+    unsafe {
+        if ffi::PyTuple_GET_SIZE(kwnames) != 1 {
+            return false;
+        }
+        let k = ffi::PyTuple_GET_ITEM(kwnames, 0);
+        ffi::PyUnicode_CheckExact(k) != 0 && ffi::PyUnicode_CompareWithASCIIString(k, c"ts".as_ptr()) == 0
+    }
+}
+
+/// `append` of the fast path: `obj` and its timestamp (`None`: now).
+///
+/// # Safety
+///
+/// Called from [`append_entry`]: attached, [descriptor] holds for `slf`,
+/// `obj` is a live object borrowed for the call.
+#[inline]
+unsafe fn run_append(slf: *mut ffi::PyObject, obj: *mut ffi::PyObject, ts: Option<i64>) -> *mut ffi::PyObject {
+    run_delete(|| {
+        // SAFETY: pyo3's `assume_attached` contract: CPython calls a method
+        // with the thread attached. [descriptor]: `slf` is a live
+        // `PyTimelog`. `Borrowed::from_ptr`: `obj` is live for the call;
+        // `to_owned` takes a new reference (Py_INCREF), which the `PyObj`
+        // owns from here on.
+        let (log, obj) = unsafe {
+            let py = Python::assume_attached();
+            (receiver(py, slf), PyObj::new(Borrowed::from_ptr(py, obj).to_owned().unbind()))
+        };
+        let log = &log.state().log;
+        match ts {
+            Some(t) => log.append(t, obj),
+            None => log.append_now(obj),
+        }
+    })
+}
+
+/// `append(obj)`, `append(T, obj)`, `append(obj, ts=T)` with `T` an exact
+/// `int` in int64 range here, any other call through the trampolined
+/// [`append`].
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe extern "C" fn append_entry(
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    if kwnames.is_null() {
+        if nargs == 1 {
+            // SAFETY: [vectorcall]: `nargs == 1`, so `args[0]` exists and is
+            // live; [descriptor] for `slf`; attached (a method call).
+            return unsafe { run_append(slf, *args, None) };
+        }
+        if nargs == 2 {
+            // SAFETY: [vectorcall]: `nargs == 2`, so `args[0]` and `args[1]`
+            // exist and are live; attached (a method call).
+            if let Some(t) = unsafe { exact_i64(*args) } {
+                // SAFETY: as above; [descriptor] for `slf`.
+                return unsafe { run_append(slf, *args.add(1), Some(t)) };
+            }
+        }
+    } else if nargs == 1 {
+        // SAFETY: [vectorcall]: a non-null `kwnames`; with one name, its
+        // value is `args[1]` (after the one positional `args[0]`), both live;
+        // attached (a method call).
+        unsafe {
+            if only_ts_keyword(kwnames) {
+                if let Some(t) = exact_i64(*args.add(1)) {
+                    // [descriptor] for `slf`.
+                    return run_append(slf, *args, Some(t));
+                }
+            }
+        }
+    }
+    let slow: ffi::PyCFunctionFastWithKeywords = get_trampoline_function!(fastcall_cfunction_with_keywords, append);
+    // SAFETY: the same vectorcall, passed on unchanged ([descriptor],
+    // [vectorcall] hold for it as they did for us).
+    unsafe { slow(slf, args, nargs, kwnames) }
+}
+
+/// `next_ts(T)` / `prev_ts(T)` of the fast path: the timestamp as a new
+/// `int` or `None`, or NULL with the exception set.
+///
+/// # Safety
+///
+/// Called from [`next_ts_entry`] / [`prev_ts_entry`]: attached,
+/// [descriptor] holds for `slf`.
+#[inline]
+unsafe fn neighbour_entry(
+    slf: *mut ffi::PyObject,
+    f: impl FnOnce(&timelog::Timelog<PyObj>) -> timelog::Result<Option<i64>>,
+) -> *mut ffi::PyObject {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: as in `delete_before_entry`.
+        let log = unsafe { receiver(Python::assume_attached(), slf) };
+        f(&log.state().log)
+    }));
+    match r {
+        // SAFETY: CPython C API, `PyLong_FromLongLong`: attached (a method
+        // call); returns a new reference, or NULL with an exception set —
+        // both what a `PyCFunction` returns.
+        Ok(Ok(Some(t))) => unsafe { ffi::PyLong_FromLongLong(t) },
+        // SAFETY: C API: `Py_None` is the (immortal) `None`; returning it
+        // needs a new reference, which `Py_IncRef` takes (attached).
+        Ok(Ok(None)) => unsafe {
+            let none = ffi::Py_None();
+            ffi::Py_IncRef(none);
+            none
+        },
+        Ok(Err(e)) => raise_read(ReadFail::Engine(e)),
+        Err(payload) => raise_panic(payload),
+    }
+}
+
+/// `next_ts(T)`: a positional exact `int` here, any other call through the
+/// trampolined [`next_ts`].
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe extern "C" fn next_ts_entry(
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: [vectorcall]; attached (a method call).
+    if let Some(t) = unsafe { one_exact_i64(args, nargs, kwnames) } {
+        // SAFETY: [descriptor], attached: a method call.
+        return unsafe { neighbour_entry(slf, |log| log.next_ts(t)) };
+    }
+    let slow: ffi::PyCFunctionFastWithKeywords = get_trampoline_function!(fastcall_cfunction_with_keywords, next_ts);
+    // SAFETY: the same vectorcall, passed on unchanged.
+    unsafe { slow(slf, args, nargs, kwnames) }
+}
+
+/// `prev_ts(T)`: a positional exact `int` here, any other call through the
+/// trampolined [`prev_ts`].
+///
+/// # Safety
+///
+/// Called only by CPython, through the method descriptor [`install`]
+/// creates: [descriptor] and [vectorcall] hold for its arguments.
+unsafe extern "C" fn prev_ts_entry(
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: [vectorcall]; attached (a method call).
+    if let Some(t) = unsafe { one_exact_i64(args, nargs, kwnames) } {
+        // SAFETY: [descriptor], attached: a method call.
+        return unsafe { neighbour_entry(slf, |log| log.prev_ts(t)) };
+    }
+    let slow: ffi::PyCFunctionFastWithKeywords = get_trampoline_function!(fastcall_cfunction_with_keywords, prev_ts);
+    // SAFETY: the same vectorcall, passed on unchanged.
+    unsafe { slow(slf, args, nargs, kwnames) }
+}
+
 /// Adds the entry points above to `Timelog` as method descriptors.
 /// (`cutoff` is `delete_before` under the C package's other name.)
 pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     let methods: [(&'static CStr, ffi::PyCFunctionFastWithKeywords, &'static CStr); 6] = [
         (
             c"append",
-            get_trampoline_function!(fastcall_cfunction_with_keywords, append),
+            append_entry,
             c"append($self, a, b=..., /, *, ts=None)\n--\n\nappend(obj) | append(obj, ts=T) | append(T, obj): appends one record.\n\nappend(obj) stamps it with the current time in the log's time_unit.\n\nRaises: TypeError if a timestamp is not an int (or __index__ object); OverflowError outside int64; ValueError below the retention floor (min_ts); TimelogBusyError if the write was committed but hit backpressure (busy_policy='raise'): do not retry it; TimelogError if the log is closed.",
         ),
         (
             c"next_ts",
-            get_trampoline_function!(fastcall_cfunction_with_keywords, next_ts),
+            next_ts_entry,
             c"next_ts($self, ts)\n--\n\nThe smallest visible timestamp > ts, or None.\n\nRaises: TypeError if a timestamp is not an int (or __index__ object); OverflowError outside int64; TimelogError if the log is closed.",
         ),
         (
             c"prev_ts",
-            get_trampoline_function!(fastcall_cfunction_with_keywords, prev_ts),
+            prev_ts_entry,
             c"prev_ts($self, ts)\n--\n\nThe largest visible timestamp < ts, or None.\n\nRaises: TypeError if a timestamp is not an int (or __index__ object); OverflowError outside int64; TimelogError if the log is closed.",
         ),
         (
