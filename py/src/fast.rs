@@ -623,50 +623,49 @@ unsafe fn neighbour_entry(
     }
 }
 
-/// `next_ts(T)`: a positional exact `int` here, any other call through the
-/// trampolined [`next_ts`].
-///
-/// # Safety
-///
-/// Called only by CPython, through the method descriptor [`install`]
-/// creates: [descriptor] and [vectorcall] hold for its arguments.
-unsafe extern "C" fn next_ts_entry(
-    slf: *mut ffi::PyObject,
-    args: Args,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: [vectorcall]; attached (a method call).
-    if let Some(t) = unsafe { one_exact_i64(args, nargs, kwnames) } {
-        // SAFETY: [descriptor], attached: a method call.
-        return unsafe { neighbour_entry(slf, |log| log.next_ts(t)) };
-    }
-    let slow: ffi::PyCFunctionFastWithKeywords = get_trampoline_function!(fastcall_cfunction_with_keywords, next_ts);
-    // SAFETY: the same vectorcall, passed on unchanged.
-    unsafe { slow(slf, args, nargs, kwnames) }
+/// Defines a raw entry point for a method whose common call is one
+/// positional exact `int`: that call runs `$fast` (with `$t` the
+/// timestamp) outside pyo3's trampoline; every other call goes to the
+/// trampolined `$slow`, unchanged (the pattern of "reads outside the
+/// trampoline" and of the deletes).
+macro_rules! one_ts_entry {
+    ($(#[$doc:meta])* $name:ident, $slow:ident, |$slf:ident, $t:ident| $fast:expr) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        ///
+        /// Called only by CPython, through the method descriptor the
+        /// module's init creates: [descriptor] and [vectorcall] hold for its
+        /// arguments.
+        unsafe extern "C" fn $name(
+            $slf: *mut ffi::PyObject,
+            args: Args,
+            nargs: ffi::Py_ssize_t,
+            kwnames: *mut ffi::PyObject,
+        ) -> *mut ffi::PyObject {
+            // SAFETY: [vectorcall]; attached (a method call).
+            if let Some($t) = unsafe { one_exact_i64(args, nargs, kwnames) } {
+                // SAFETY: [descriptor], attached: a method call.
+                return unsafe { $fast };
+            }
+            let slow: ffi::PyCFunctionFastWithKeywords =
+                get_trampoline_function!(fastcall_cfunction_with_keywords, $slow);
+            // SAFETY: the same vectorcall, passed on unchanged.
+            unsafe { slow($slf, args, nargs, kwnames) }
+        }
+    };
 }
 
-/// `prev_ts(T)`: a positional exact `int` here, any other call through the
-/// trampolined [`prev_ts`].
-///
-/// # Safety
-///
-/// Called only by CPython, through the method descriptor [`install`]
-/// creates: [descriptor] and [vectorcall] hold for its arguments.
-unsafe extern "C" fn prev_ts_entry(
-    slf: *mut ffi::PyObject,
-    args: Args,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: [vectorcall]; attached (a method call).
-    if let Some(t) = unsafe { one_exact_i64(args, nargs, kwnames) } {
-        // SAFETY: [descriptor], attached: a method call.
-        return unsafe { neighbour_entry(slf, |log| log.prev_ts(t)) };
-    }
-    let slow: ffi::PyCFunctionFastWithKeywords = get_trampoline_function!(fastcall_cfunction_with_keywords, prev_ts);
-    // SAFETY: the same vectorcall, passed on unchanged.
-    unsafe { slow(slf, args, nargs, kwnames) }
+one_ts_entry! {
+    /// `next_ts(T)`: a positional exact `int` here, any other call through the
+    /// trampolined [`next_ts`].
+    next_ts_entry, next_ts, |slf, t| neighbour_entry(slf, |log| log.next_ts(t))
+}
+
+one_ts_entry! {
+    /// `prev_ts(T)`: a positional exact `int` here, any other call through the
+    /// trampolined [`prev_ts`].
+    prev_ts_entry, prev_ts, |slf, t| neighbour_entry(slf, |log| log.prev_ts(t))
 }
 
 /// Adds the entry points above to `Timelog` as method descriptors.
@@ -1066,73 +1065,22 @@ unsafe extern "C" fn range_entry(
     unsafe { slow(slf, args, nargs, kwnames) }
 }
 
-/// `point(ts)` / `equal(ts)`: a positional exact `int` here, any other call
-/// through the trampolined [`point`].
-///
-/// # Safety
-///
-/// Called only by CPython, through the method descriptor [`install_reads`]
-/// creates: [descriptor] and [vectorcall] hold for its arguments.
-unsafe extern "C" fn point_entry(
-    slf: *mut ffi::PyObject,
-    args: Args,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: [vectorcall]; attached (a method call).
-    if let Some(t) = unsafe { one_exact_i64(args, nargs, kwnames) } {
-        // SAFETY: [descriptor], attached: a method call.
-        return unsafe { iter_entry(slf, Bounds::point(t), Order::Asc) };
-    }
-    let slow: ffi::PyCFunctionFastWithKeywords = get_trampoline_function!(fastcall_cfunction_with_keywords, point);
-    // SAFETY: the same vectorcall, passed on unchanged.
-    unsafe { slow(slf, args, nargs, kwnames) }
+one_ts_entry! {
+    /// `point(ts)` / `equal(ts)`: a positional exact `int` here, any other call
+    /// through the trampolined [`point`].
+    point_entry, point, |slf, t| iter_entry(slf, Bounds::point(t), Order::Asc)
 }
 
-/// `since(ts)`: a positional exact `int` here, any other call (`reverse=`
-/// included) through the trampolined [`since`].
-///
-/// # Safety
-///
-/// Called only by CPython, through the method descriptor [`install_reads`]
-/// creates: [descriptor] and [vectorcall] hold for its arguments.
-unsafe extern "C" fn since_entry(
-    slf: *mut ffi::PyObject,
-    args: Args,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: [vectorcall]; attached (a method call).
-    if let Some(t) = unsafe { one_exact_i64(args, nargs, kwnames) } {
-        // SAFETY: [descriptor], attached: a method call.
-        return unsafe { iter_entry(slf, Bounds::since(t), Order::Asc) };
-    }
-    let slow: ffi::PyCFunctionFastWithKeywords = get_trampoline_function!(fastcall_cfunction_with_keywords, since);
-    // SAFETY: the same vectorcall, passed on unchanged.
-    unsafe { slow(slf, args, nargs, kwnames) }
+one_ts_entry! {
+    /// `since(ts)`: a positional exact `int` here, any other call (`reverse=`
+    /// included) through the trampolined [`since`].
+    since_entry, since, |slf, t| iter_entry(slf, Bounds::since(t), Order::Asc)
 }
 
-/// `until(ts)`: a positional exact `int` here, any other call (`reverse=`
-/// included) through the trampolined [`until`].
-///
-/// # Safety
-///
-/// Called only by CPython, through the method descriptor [`install_reads`]
-/// creates: [descriptor] and [vectorcall] hold for its arguments.
-unsafe extern "C" fn until_entry(
-    slf: *mut ffi::PyObject,
-    args: Args,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    // SAFETY: [vectorcall]; attached (a method call).
-    if let Some(t) = unsafe { one_exact_i64(args, nargs, kwnames) } {
-        // SAFETY: [descriptor], attached: a method call.
-        return unsafe { iter_entry(slf, Bounds::until(t), Order::Asc) };
-    }
-    let slow: ffi::PyCFunctionFastWithKeywords = get_trampoline_function!(fastcall_cfunction_with_keywords, until);
-    // SAFETY: the same vectorcall, passed on unchanged.
-    unsafe { slow(slf, args, nargs, kwnames) }
+one_ts_entry! {
+    /// `until(ts)`: a positional exact `int` here, any other call (`reverse=`
+    /// included) through the trampolined [`until`].
+    until_entry, until, |slf, t| iter_entry(slf, Bounds::until(t), Order::Asc)
 }
 
 /// `all()`: no arguments here, any other call (`reverse=` included)
