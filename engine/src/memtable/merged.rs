@@ -128,6 +128,32 @@ impl<T> Drop for Slot<T> {
     }
 }
 
+impl<T: Send + Sync + 'static> Memtable<T> {
+    /// Whether view `m` (with `m.w <= w`) serves a reader at `w`: the
+    /// records after it are at most half of it (the rebuild heuristic).
+    fn serves(&self, m: &Merged<T>, w: SeqNo) -> bool {
+        let run_tail = self.run.seq_upper_bound(w, 0, self.run.len()).saturating_sub(m.run_n);
+        let ooo_tail = self.late_hint().saturating_sub(m.ooo_n);
+        run_tail + ooo_tail <= m.len() / 2
+    }
+
+    /// The view that exists and serves a reader at `w` (as
+    /// [`Memtable::merged`] finds it), never building one: for the reads
+    /// that must not pay for a build (`count`, `len`).
+    pub(crate) fn merged_existing(&self, w: SeqNo) -> Option<&Merged<T>> {
+        if self.late_hint() < MIN_LATE {
+            return None;
+        }
+        let p = self.merged.cur.load(Ordering::Acquire);
+        // SAFETY: R13: a non-null view was published by the `Release` CAS
+        // of `merged` after it was built, and is freed only with the
+        // memtable, which the caller borrows.
+        let m = unsafe { p.as_ref() }?;
+        m.region.read();
+        (m.w <= w && self.serves(m, w)).then_some(m)
+    }
+}
+
 impl<T: Clone + Send + Sync + 'static> Memtable<T> {
     /// The merged view a reader with watermark `w` may use, with what it
     /// must add to it (module docs): `None` when the memtable has few late
@@ -153,9 +179,7 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
             if m.w > w {
                 return None;
             }
-            let run_tail = self.run.seq_upper_bound(w, 0, self.run.len()).saturating_sub(m.run_n);
-            let ooo_tail = self.late_hint().saturating_sub(m.ooo_n);
-            if run_tail + ooo_tail <= m.len() / 2 {
+            if self.serves(m, w) {
                 return Some(m);
             }
         }
