@@ -322,6 +322,44 @@ mod tests {
         s.view().m.active.merged.published()
     }
 
+    /// `count` and `len` never build a view; through one that serves them
+    /// (`merged_existing`) they answer as the walk does — from the view's
+    /// snapshot, a newer one (the run's tail after the view), one older
+    /// than the view (no view: the walk), and with late records newer
+    /// than the view (the walk).
+    #[test]
+    fn counts_use_the_view_and_build_none() {
+        let log = log();
+        let mut all = Vec::new();
+        fill(&log, &mut all, 0, 1000);
+        let counts = |s: &Snapshot<u64>, all: &[(Timestamp, u64)], upto: usize| {
+            for (lo, hi) in [(Timestamp::MIN, Timestamp::MAX), (100, 400), (-50, 3), (990, 1300), (0, 1)] {
+                assert_eq!(s.count(lo, hi), want(all, upto, lo, hi, Order::Asc).len(), "count [{lo}, {hi})");
+            }
+            assert_eq!(s.len(), upto);
+        };
+        let old = log.snapshot().unwrap();
+        let _ = log.append(1000, 0).unwrap();
+        all.push((1000, 0));
+        let s = log.snapshot().unwrap();
+        counts(&s, &all, all.len());
+        assert_eq!(views(&s), 0, "counts build nothing");
+        let _ = s.all(Order::Asc).count();
+        assert_eq!(views(&s), 1);
+        assert!(s.view().m.active.merged_existing(s.watermark()).is_some());
+        counts(&s, &all, all.len());
+        counts(&old, &all, all.len() - 1);
+        assert!(old.view().m.active.merged_existing(old.watermark()).is_none(), "older than the view");
+        for t in 1001..1051 {
+            let _ = log.append(t, 0).unwrap();
+            all.push((t, 0));
+        }
+        counts(&log.snapshot().unwrap(), &all, all.len());
+        fill(&log, &mut all, 1051, 40);
+        counts(&log.snapshot().unwrap(), &all, all.len());
+        assert_eq!(views(&s), 1, "counts build nothing");
+    }
+
     /// A scan over at least a quarter of the memtable's span builds the
     /// view; a short one never does (it uses a view a longer scan built);
     /// a read of older data never does.
