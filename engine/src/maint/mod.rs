@@ -484,7 +484,10 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         }
         let now = self.st.born.elapsed().as_millis() as u64;
         let last = self.st.debt_armed_ms.load(Relaxed);
-        if now.saturating_sub(last) >= DEBT_REARM_MS.min(self.cfg.wakeup_ms)
+        // Under the model checkers the interval always counts as passed: a
+        // branch on wall time would make the model non-deterministic (see
+        // `idle` in worker.rs).
+        if (crate::sync::MODEL || now.saturating_sub(last) >= DEBT_REARM_MS.min(self.cfg.wakeup_ms))
             && self.st.debt_armed_ms.compare_exchange(last, now, Relaxed, Relaxed).is_ok()
         {
             self.st.debt_flags.fetch_and(!DEBT_KICKED, Relaxed);
