@@ -830,6 +830,23 @@ mod tests {
         (0..=40).chain([97, 150, n.saturating_sub(1), n]).filter(move |&k| k <= n)
     }
 
+    /// A cursor over `[lo, hi)` of `snap` that has read `prefix` by `next`
+    /// (checked record by record): what each test hands to the method
+    /// under test.
+    fn after_prefix(
+        snap: &Snapshot<u64>,
+        lo: Timestamp,
+        hi: Timestamp,
+        order: Order,
+        prefix: &[(Timestamp, u64)],
+    ) -> super::Cursor<u64> {
+        let mut c = snap.range(lo, hi, order);
+        for r in prefix {
+            assert_eq!(c.next().as_ref(), Some(r));
+        }
+        c
+    }
+
     /// `collect()` (the batch path into an exact `Vec`, handed over as a
     /// `vec::IntoIter`) into a `Vec`, a `VecDeque`, a `BTreeMap` and a
     /// `HashMap`, after every prefix read by `next`, both orders: the same
@@ -843,13 +860,7 @@ mod tests {
             for (lo, hi) in RANGES {
                 let w = want(&all, lo, hi, order);
                 for k in prefixes(w.len()) {
-                    let at = || {
-                        let mut c = snap.range(lo, hi, order);
-                        for r in &w[..k] {
-                            assert_eq!(c.next().as_ref(), Some(r));
-                        }
-                        c
-                    };
+                    let at = || after_prefix(&snap, lo, hi, order, &w[..k]);
                     let rest = &w[k..];
                     let v: Vec<_> = at().collect();
                     assert_eq!(v, rest, "{order:?} [{lo}, {hi}) after {k}");
@@ -882,13 +893,7 @@ mod tests {
                 let w = want(&all, lo, hi, order);
                 for k in prefixes(w.len()) {
                     let ctx = format!("{order:?} [{lo}, {hi}) after {k}");
-                    let at = || {
-                        let mut c = snap.range(lo, hi, order);
-                        for r in &w[..k] {
-                            assert_eq!(c.next().as_ref(), Some(r));
-                        }
-                        c
-                    };
+                    let at = || after_prefix(&snap, lo, hi, order, &w[..k]);
                     // `std`'s defaults, built on `next` alone.
                     let dflt = || {
                         let mut c = at();
