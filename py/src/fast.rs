@@ -859,6 +859,27 @@ unsafe fn ts_and_order(
     Ok((coerce_ts(&ts)?, order_arg(fname, rev)?))
 }
 
+/// `since` / `until` (`name`): one timestamp and `reverse=`, read as the
+/// iterator over `bounds(ts)`.
+///
+/// # Safety
+///
+/// As [`since`]: [descriptor] and [vectorcall] hold for the arguments.
+unsafe fn half_open(
+    py: Python<'_>,
+    slf: *mut ffi::PyObject,
+    args: Args,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+    name: &str,
+    bounds: fn(i64) -> Bounds,
+) -> PyResult<*mut ffi::PyObject> {
+    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
+    // `install_reads` as a `METH_FASTCALL | METH_KEYWORDS` method.
+    let (log, (t, order)) = unsafe { (receiver(py, slf), ts_and_order(py, name, args, nargs, kwnames)?) };
+    new_iter(py, log, bounds(t), order)
+}
+
 /// `since(ts, *, reverse=False)`: the vectorcall entry point.
 ///
 /// # Safety
@@ -872,10 +893,8 @@ unsafe fn since(
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
-    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
-    // `install_reads` as a `METH_FASTCALL | METH_KEYWORDS` method.
-    let (log, (t, order)) = unsafe { (receiver(py, slf), ts_and_order(py, "since", args, nargs, kwnames)?) };
-    new_iter(py, log, Bounds::since(t), order)
+    // SAFETY: this function's contract, passed on.
+    unsafe { half_open(py, slf, args, nargs, kwnames, "since", Bounds::since) }
 }
 
 /// `until(ts, *, reverse=False)`: the vectorcall entry point.
@@ -891,10 +910,8 @@ unsafe fn until(
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> PyResult<*mut ffi::PyObject> {
-    // SAFETY: [descriptor] and [vectorcall]: installed on `PyTimelog` by
-    // `install_reads` as a `METH_FASTCALL | METH_KEYWORDS` method.
-    let (log, (t, order)) = unsafe { (receiver(py, slf), ts_and_order(py, "until", args, nargs, kwnames)?) };
-    new_iter(py, log, Bounds::until(t), order)
+    // SAFETY: this function's contract, passed on.
+    unsafe { half_open(py, slf, args, nargs, kwnames, "until", Bounds::until) }
 }
 
 /// `all(*, reverse=False)`: the vectorcall entry point.
