@@ -16,7 +16,7 @@ use pyo3::types::{PyDict, PyString};
 use timelog::config::{ADAPTIVE_KEYS, COMPACTION_KEYS};
 use timelog::{AdaptiveConfig, BusyPolicy, CompactionConfig, Config, MaintenanceMode, TimeUnit};
 
-use crate::convert::{coerce_ts, err};
+use crate::convert::{coerce_ts, err, interp};
 
 pub const KEYS: &[&str] = &[
     "time_unit",
@@ -148,6 +148,8 @@ fn nice(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Option<u8>> {
 fn int64(name: &str, v: &Bound<'_, PyAny>) -> PyResult<i64> {
     coerce_ts(v).map_err(|e| {
         let py = v.py();
+        // Settled: asking a lazy error its class would detach and re-attach.
+        let e = interp::settled(py, e);
         PyErr::from_type(e.get_type(py), format!("{name}: {}", e.value(py)))
     })
 }

@@ -297,6 +297,25 @@ pub mod interp {
         parked_on_unwind(|| unsafe { raw::PyErr_WarnEx(category, message.as_ptr(), stack_level) })
     }
 
+    /// `e` with its exception object made now, without leaving the
+    /// interpreter.
+    ///
+    /// pyo3 0.28 makes a lazy error's object (`PyTypeError::new_err(..)`)
+    /// on its first `is_instance_of`, `value`, `get_type` or `into_value`
+    /// by detaching and re-attaching with `PyGILState_Ensure` (to order the
+    /// threads that normalize one shared error) — a re-attach that ends the
+    /// thread with `pthread_exit` once finalization has started, whose
+    /// forced unwind then aborts the process at pyo3's trampoline (a daemon
+    /// thread whose `extend` skipped an out-of-range timestamp, at exit).
+    /// Raising the error and fetching it back makes the same object on this
+    /// thread, attached throughout; the result is normalized, so those
+    /// methods no longer detach. An error that is already normalized comes
+    /// back unchanged.
+    pub fn settled(py: Python<'_>, e: pyo3::PyErr) -> pyo3::PyErr {
+        e.restore(py);
+        pyo3::PyErr::fetch(py)
+    }
+
     /// Calls `f()` and releases the result (an error is cleared): guarded
     /// like [`decref`], for calls that run arbitrary Python code (a
     /// collection's finalizers).

@@ -459,15 +459,19 @@ impl PyTimelog {
                 // Skipped, as in the C package: a timestamp that is not an
                 // int (TypeError) or outside int64 (OverflowError). Anything
                 // else (KeyboardInterrupt, MemoryError, a ValueError from a
-                // user __index__) propagates and nothing is written.
-                Err(e)
-                    if insert_on_error
-                        && (e.is_instance_of::<PyTypeError>(py)
-                            || e.is_instance_of::<pyo3::exceptions::PyOverflowError>(py)) =>
-                {
-                    skipped += 1;
-                    drop(PyObj::new(e.into_value(py).into_any()));
-                    Ok(())
+                // user __index__) propagates and nothing is written. The
+                // error is settled first: asking a lazy one its class would
+                // detach and re-attach (`interp::settled`).
+                Err(e) if insert_on_error => {
+                    let e = interp::settled(py, e);
+                    if e.is_instance_of::<PyTypeError>(py) || e.is_instance_of::<pyo3::exceptions::PyOverflowError>(py)
+                    {
+                        skipped += 1;
+                        drop(PyObj::new(e.into_value(py).into_any()));
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
                 }
                 Err(e) => Err(e),
             }
