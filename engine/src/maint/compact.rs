@@ -352,8 +352,6 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
             Some(e) => s.lower_bound(e),
             None => 0,
         };
-        #[cfg(timelog_fault = "prefix_cut_keeps_hidden")]
-        let k = k.saturating_sub(1);
         if k < s.len {
             // Nothing at or after position `k` may be hidden.
             let rest = cov.overlapping(s.ts_at(k), s.max_ts);
@@ -369,6 +367,9 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
             Some(page) if o > 0 => (&page.timestamps()[o..], p + 1),
             _ => (&[][..], p),
         };
+        // Seeded fault (R10, prefix cut): a page below the cut kept.
+        #[cfg(timelog_fault = "prefix_cut_keeps_a_page")]
+        let shared_from = shared_from.saturating_sub(1);
         if let (Some(&last), Some(next)) = (copied.last(), pages.get(shared_from)) {
             if next.timestamps()[0] == last {
                 return None;
