@@ -584,6 +584,11 @@ pub mod audit {
         pub fn as_ptr(this: &Self) -> *const T {
             std::sync::Arc::as_ptr(&this.0)
         }
+        /// No count changes (it succeeds only for the one owner): nothing to record.
+        #[inline]
+        pub fn get_mut(this: &mut Self) -> Option<&mut T> {
+            std::sync::Arc::get_mut(&mut this.0)
+        }
     }
 
     #[allow(missing_docs)] // the std methods of the same names (no count changes: nothing to record)

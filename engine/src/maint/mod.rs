@@ -121,8 +121,9 @@ pub(crate) struct Maintainer {
     /// Milliseconds after `born` at which [`DEBT_KICKED`] was last cleared.
     debt_armed_ms: AtomicU64,
     born: Instant,
-    /// Records compactions read and rewrote (tests: a segment hidden whole
-    /// is dropped unread, a partial delete rewrites only its segment).
+    /// Records compactions copied (tests: a segment hidden whole is dropped
+    /// unread, a partial delete rewrites only its segment, a prefix cut
+    /// copies only the survivors of the page it straddles).
     #[cfg(any(test, feature = "test-hooks"))]
     pub(crate) compact_records_read: std::sync::atomic::AtomicU64,
 }
