@@ -252,9 +252,10 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         }
         // Seeded fault (R3): a writer that found the right taken appends anyway.
         let rogue = cfg!(timelog_fault = "appender_shared") && appender;
-        // Acquire is not needed by R1 (nothing the writer reads depends on
-        // the sealer's writes; the RMW order alone decides who sees whom);
-        // it costs nothing on the RMW and keeps the leave/enter chain simple.
+        // R1 needs only the RMW order (who reads whose value), not Acquire;
+        // Acquire is free on an RMW (one locked instruction on x86 either
+        // way) and orders this entry after earlier leaves like the
+        // appender's CAS, so that no reasoning has to tell the two apart.
         let prev = self.state.fetch_add(WRITER, Ordering::Acquire);
         if prev & CLOSED != 0 {
             self.state.fetch_sub(WRITER, Ordering::Release);
