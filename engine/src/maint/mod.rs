@@ -209,7 +209,9 @@ impl<T: Clone + Send + Sync + 'static> Drop for MaintGuard<'_, T> {
         if self.leave_to_worker {
             self.maint.kick_worker();
         } else {
-            self.maint.cat.drain_graveyard(self.maint.hooks);
+            // While the worker runs, what a reader or writer still shares
+            // stays buried for its next drain (`Catalog::drain_graveyard`).
+            self.maint.cat.drain_graveyard(self.maint.hooks, self.maint.worker_running());
         }
     }
 }
