@@ -8,6 +8,10 @@ step    bg_deletes.py step: 10 cuts of 5,000 on a flushed 100,000-record log,
         maintenance disabled, CPU of each maint_step() that did work
 deletes retention.py --worker --part deletes (maintenance disabled; full sizes)
 memory  retention.py --worker --part memory and --part window (full sizes)
+
+The record of how docs/performance.md "Session 8: prefix cut" was measured:
+VENVS and RET name the session's worktrees (before = main 2d5740a, after =
+branch s8-prefix); point them at your own builds to rerun it.
 """
 import json
 import os
