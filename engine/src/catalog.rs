@@ -389,40 +389,52 @@ mod tests {
         }
     }
 
-    /// R12 (the graveyard keeps what is shared), owned snapshots: with a
-    /// worker running, a reader whose snapshot outlives a seal and the
-    /// flush of the sealed memtable is not the one that releases the
-    /// memtable's payloads when it lets go — the worker does.
-    #[test]
-    fn a_snapshot_outliving_a_flush_leaves_the_payloads_to_the_worker() {
-        let drops = StdArc::new(StdMutex::new(Vec::new()));
-        let log = log_with(MaintenanceMode::Background, &drops);
-        let snap = log.snapshot().unwrap();
+    /// R12 (the graveyard keeps what is shared): with a worker running, a
+    /// reader taken by `hold` that outlives a seal and the flush of the
+    /// sealed memtable (`read` checks it still reads) is not the one that
+    /// releases the memtable's payloads when it lets go — the worker does.
+    fn the_worker_releases_what_a_reader_outlived<'a, R>(
+        log: &'a Timelog<Tracked>,
+        drops: &StdArc<StdMutex<Vec<ThreadId>>>,
+        hold: impl FnOnce(&'a Timelog<Tracked>) -> R,
+        read: impl FnOnce(&R),
+    ) {
+        let r = hold(log);
         log.flush().unwrap();
-        assert_eq!(snap.len(), N as usize);
-        drop(snap);
-        let d = memtable_drops(&drops);
+        read(&r);
+        drop(r);
+        let d = memtable_drops(drops);
         assert_eq!(d.len(), N as usize, "the flushed memtable's payloads are released");
         let me = thread::current().id();
         assert!(d.iter().all(|t| *t != me), "released on the reader's thread");
         log.close().unwrap();
     }
 
-    /// The same for a one-shot read's borrow (`Catalog::read`), which the
-    /// seal's publication turns into a reference (an arc-swap debt paid).
+    /// Owned snapshots (the last holder's reference, R9).
+    #[test]
+    fn a_snapshot_outliving_a_flush_leaves_the_payloads_to_the_worker() {
+        let drops = StdArc::new(StdMutex::new(Vec::new()));
+        let log = log_with(MaintenanceMode::Background, &drops);
+        the_worker_releases_what_a_reader_outlived(
+            &log,
+            &drops,
+            |log| log.snapshot().unwrap(),
+            |snap| assert_eq!(snap.len(), N as usize),
+        );
+    }
+
+    /// A one-shot read's borrow (`Catalog::read`), which the seal's
+    /// publication turns into a reference (an arc-swap debt paid).
     #[test]
     fn a_one_shot_borrow_outliving_a_flush_leaves_the_payloads_to_the_worker() {
         let drops = StdArc::new(StdMutex::new(Vec::new()));
         let log = log_with(MaintenanceMode::Background, &drops);
-        let r = log.inner.catalog.read(&log.inner.seq);
-        log.flush().unwrap();
-        assert_eq!(r.view().point(7, |_| ()), 1);
-        drop(r);
-        let d = memtable_drops(&drops);
-        assert_eq!(d.len(), N as usize, "the flushed memtable's payloads are released");
-        let me = thread::current().id();
-        assert!(d.iter().all(|t| *t != me), "released on the reader's thread");
-        log.close().unwrap();
+        the_worker_releases_what_a_reader_outlived(
+            &log,
+            &drops,
+            |log| log.inner.catalog.read(&log.inner.seq),
+            |r| assert_eq!(r.view().point(7, |_| ()), 1),
+        );
     }
 
     /// Without a worker nothing would come back for a kept manifest: the

@@ -34,28 +34,46 @@ fn history() -> Vec<Vec<Op>> {
 fn reader_vs_compaction_and_reclaim() {
     loom_model("compact/reader_vs_compaction_and_reclaim", || {
         let log = two_segments_and_a_tombstone();
-        let maintainer = {
-            let log = log.clone();
-            thread::spawn(move || log.compact().unwrap())
-        };
-        let snap = log.snapshot().unwrap();
-        let spans = snap.page_spans(i64::MIN, i64::MAX);
-        let mut cursor = snap.all(Order::Asc);
-        let first = cursor.next();
-        drop(snap);
-        let rest: Vec<_> = cursor.collect();
-        assert_eq!(first, Some((2, 2)));
-        assert_eq!(rest, vec![(3, 3)]);
-        let physical: Vec<i64> = spans.iter().flat_map(|s| s.timestamps().to_vec()).collect();
-        assert!(physical == vec![1, 2, 3] || physical == vec![2, 3], "page spans changed: {physical:?}");
-        drop(spans);
-        let after = observe(&log, None, 0).1;
-        maintainer.join().unwrap();
-        finish(&log, &history(), vec![after]);
-        let st = log.stats().unwrap();
+        let st = read_beside_a_compaction(&log, &history(), (2, 2), vec![(3, 3)], &[&[1, 2, 3], &[2, 3]]);
         assert_eq!((st.segments_l0, st.segments_l1), (0, 1), "{st:?}");
-        assert_eq!(st.retired_queue_len, 0, "replaced segments were not reclaimed: {st:?}");
     });
+}
+
+/// The reader side of the compaction scenarios: a snapshot, its page spans
+/// and a cursor read once, taken while `log.compact()` runs on another
+/// thread; the snapshot is dropped before the cursor finishes. The cursor
+/// reads `first` then `rest`, the spans show one of `spans` (before or
+/// after the compaction, never a mix), the log then matches `history`, and
+/// every replaced segment is reclaimed (retired count back to zero).
+/// Returns the final stats for the scenario's own checks.
+fn read_beside_a_compaction(
+    log: &Arc<Timelog<Id>>,
+    history: &[Vec<Op>],
+    first: (i64, Id),
+    rest: Vec<(i64, Id)>,
+    spans: &[&[i64]],
+) -> timelog::Stats {
+    let maintainer = {
+        let log = log.clone();
+        thread::spawn(move || log.compact().unwrap())
+    };
+    let snap = log.snapshot().unwrap();
+    let page_spans = snap.page_spans(i64::MIN, i64::MAX);
+    let mut cursor = snap.all(Order::Asc);
+    let got = cursor.next();
+    drop(snap);
+    let got_rest: Vec<_> = cursor.collect();
+    assert_eq!(got, Some(first));
+    assert_eq!(got_rest, rest);
+    let physical: Vec<i64> = page_spans.iter().flat_map(|s| s.timestamps().to_vec()).collect();
+    assert!(spans.contains(&physical.as_slice()), "page spans changed: {physical:?}");
+    drop(page_spans);
+    let after = observe(log, None, 0).1;
+    maintainer.join().unwrap();
+    finish(log, history, vec![after]);
+    let st = log.stats().unwrap();
+    assert_eq!(st.retired_queue_len, 0, "replaced segments were not reclaimed: {st:?}");
+    st
 }
 
 /// R10, second guard: a compaction publishes only over a manifest that
@@ -112,26 +130,14 @@ fn prefix_cut_history() -> Vec<Vec<Op>> {
 fn reader_vs_prefix_cut() {
     loom_model("compact/reader_vs_prefix_cut", || {
         let log = three_pages_and_a_prefix_cut();
-        let maintainer = {
-            let log = log.clone();
-            thread::spawn(move || log.compact().unwrap())
-        };
-        let snap = log.snapshot().unwrap();
-        let spans = snap.page_spans(i64::MIN, i64::MAX);
-        let mut cursor = snap.all(Order::Asc);
-        let first = cursor.next();
-        drop(snap);
-        let rest: Vec<_> = cursor.collect();
-        assert_eq!(first, Some((6, 6)));
-        assert_eq!(rest, vec![(7, 7), (8, 8), (9, 9)]);
-        let physical: Vec<i64> = spans.iter().flat_map(|s| s.timestamps().to_vec()).collect();
-        assert!(physical == (1..=9).collect::<Vec<_>>() || physical == vec![6, 7, 8, 9], "{physical:?}");
-        drop(spans);
-        let after = observe(&log, None, 0).1;
-        maintainer.join().unwrap();
-        finish(&log, &prefix_cut_history(), vec![after]);
-        let st = log.stats().unwrap();
+        let all: Vec<i64> = (1..=9).collect();
+        let st = read_beside_a_compaction(
+            &log,
+            &prefix_cut_history(),
+            (6, 6),
+            vec![(7, 7), (8, 8), (9, 9)],
+            &[&all, &[6, 7, 8, 9]],
+        );
         assert_eq!((st.segments_l0, st.segments_l1, st.records_stored), (0, 2, 4), "{st:?}");
-        assert_eq!(st.retired_queue_len, 0, "replaced segments were not reclaimed: {st:?}");
     });
 }
