@@ -190,11 +190,16 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// replace that successor soon after, and then the reader of this
     /// manifest would be the last owner of the flushed memtable and release
     /// its payloads on its own thread — the graveyard keeps it instead
-    /// (see [`drain_graveyard`](Self::drain_graveyard)). Nothing else
-    /// changes for the caller (a sealing writer or a maintainer): burying
-    /// is a push under the graveyard's leaf mutex.
+    /// (see [`drain_graveyard`](Self::drain_graveyard)). Only with
+    /// `worker` (a background worker runs, so a drain comes within a
+    /// wake-up period): without one nothing would drain the graveyard
+    /// until the next maintenance call, and the buried manifest's parts
+    /// and payloads would outlive every reader (shuttle's
+    /// `writers_readers_maintainer` caught that: retired parts left at the
+    /// end). Nothing else changes for the caller (a sealing writer or a
+    /// maintainer): burying is a push under the graveyard's leaf mutex.
     #[inline]
-    pub(crate) fn publish(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
+    pub(crate) fn publish(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>, worker: bool) -> bool {
         if !self.cell.publish(cur, next) {
             return false;
         }
@@ -203,7 +208,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         // the holders' one just handed back (the publication paid every
         // borrow's debt, so the count includes them; none can be added to
         // a replaced manifest but by its holders).
-        if back.is_none() || Arc::strong_count(cur) > 2 {
+        if worker && (back.is_none() || Arc::strong_count(cur) > 2) {
             self.bury_shared(cur);
         }
         drop(back);

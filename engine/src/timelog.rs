@@ -356,7 +356,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 break RunOutcome::Closed(seg);
             }
             let next = cur.with_run(fresh.clone(), seg.clone());
-            let ok = self.catalog.publish(&cur, next);
+            let ok = self.catalog.publish(&cur, next, self.maint().worker_running());
             self.release_arc(cur);
             if ok {
                 break RunOutcome::Published;
@@ -383,7 +383,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             let mut next = cur.successor();
             next.sealed.push(x.clone());
             next.active = fresh.clone();
-            let ok = self.catalog.publish(&cur, next);
+            let ok = self.catalog.publish(&cur, next, self.maint().worker_running());
             self.release_arc(cur);
             if ok {
                 break;

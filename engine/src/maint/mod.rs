@@ -258,13 +258,14 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         mt.seal_drain(self.seq.next_seq());
         let fresh = self.cat.new_memtable();
         self.hooks.pause(crate::hooks::Point::SealPublish);
+        let worker = self.worker_running();
         loop {
             let cur = self.cat.load_full();
             debug_assert!(Arc::ptr_eq(&cur.active, mt), "only the sealer replaces the active memtable");
             let mut next = cur.successor();
             next.sealed.push(cur.active.clone());
             next.active = fresh.clone();
-            if self.cat.publish(&cur, next) {
+            if self.cat.publish(&cur, next, worker) {
                 break;
             }
         }
