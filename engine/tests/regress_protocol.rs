@@ -93,3 +93,54 @@ fn backpressure_wait_wakes_up_on_progress() {
     assert!(slowest < Duration::from_secs(5), "a backpressure wait missed the worker's progress ({slowest:?})");
     log.stop_maintenance().unwrap();
 }
+
+/// Backpressure against a stopping worker. A writer waiting for the
+/// worker's progress re-checked only the sealed count when woken, so a
+/// worker stopped meanwhile (`stop_maintenance`, which wakes the waiters)
+/// left the writer asleep for the rest of `sealed_wait_ms` — a minute
+/// here. The wait now also ends when the worker no longer runs. The worker
+/// is kept from flushing by a payload scope that skips its closure (a
+/// binding's scope does that while its interpreter shuts down).
+#[test]
+fn backpressure_wait_ends_when_the_worker_stops() {
+    let blocked = Arc::new(AtomicBool::new(true));
+    let mut hooks = timelog::hooks::Hooks::default();
+    let b = blocked.clone();
+    hooks.worker_scope = Some(Arc::new(move |f: &mut dyn FnMut()| {
+        if !b.load(Ordering::Acquire) {
+            f();
+        }
+    }));
+    let cfg = Config {
+        maintenance: MaintenanceMode::Background,
+        busy_policy: BusyPolicy::Raise,
+        memtable_max_bytes: 64,
+        sealed_max_runs: 1,
+        sealed_wait_ms: 60_000,
+        ..Config::default()
+    };
+    let log: Arc<Timelog<u64>> = Arc::new(Timelog::with_hooks(cfg, hooks).unwrap());
+    let writer = {
+        let log = log.clone();
+        thread::spawn(move || {
+            let t0 = Instant::now();
+            let mut i = 0i64;
+            // Append until a write waits for the blocked worker.
+            while log.stats().unwrap().backpressure_waits == 0 {
+                log.append(i, i as u64).unwrap();
+                i += 1;
+            }
+            t0.elapsed()
+        })
+    };
+    while log.stats().unwrap().backpressure_waits == 0 {
+        thread::sleep(Duration::from_millis(1));
+    }
+    thread::sleep(Duration::from_millis(50));
+    log.stop_maintenance().unwrap();
+    let waited = writer.join().unwrap();
+    blocked.store(false, Ordering::Release);
+    assert!(waited < Duration::from_secs(20), "the writer slept on after the worker stopped ({waited:?})");
+    log.flush().unwrap();
+    assert_eq!(log.snapshot().unwrap().len() as u64, log.snapshot().unwrap().watermark());
+}

@@ -35,7 +35,7 @@ use compact::Pick;
 pub(crate) mod flush;
 mod worker;
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::{Duration, Instant};
 
 use crate::catalog::Catalog;
@@ -45,7 +45,7 @@ use crate::manifest::ManifestGuard;
 use crate::memtable::Memtable;
 use crate::sequencer::Sequencer;
 use crate::stats::Counters;
-use crate::sync::{Arc, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard};
+use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, MutexGuard};
 
 /// How often (milliseconds) the delete wake-up is re-armed at most: a
 /// stream of deletes wakes the worker at most this often (a mutex and a
@@ -97,6 +97,16 @@ pub(crate) struct Maintainer {
     /// only (R10); readers and writers never take it.
     lock: Mutex<()>,
     worker: Mutex<WorkerState>,
+    /// `WorkerState::running`, mirrored: written under the `worker` mutex
+    /// together with it, read without the mutex by
+    /// [`Maint::worker_running`] — a hint that decides where a replaced
+    /// manifest is dropped (R12) and whether a writer waits for the worker
+    /// (the wait itself re-checks `running` under the mutex). Reading it
+    /// takes no lock, so a maintainer's guard drop and a seal no longer
+    /// take the worker mutex on their way (which had also ordered a lost
+    /// progress wake-up away by accident, hiding the seeded fault
+    /// `progress_lost_wakeup` from loom).
+    running: AtomicBool,
     worker_cv: Condvar,
     progress_cv: Condvar,
     /// What every delete looks at, one word read with one Relaxed load
@@ -139,6 +149,7 @@ impl Maintainer {
         Self {
             lock: Mutex::new(()),
             worker: Mutex::new(WorkerState::default()),
+            running: AtomicBool::new(false),
             worker_cv: Condvar::new(),
             progress_cv: Condvar::new(),
             debt_flags: std::sync::Arc::new(AtomicUsize::new(0)),
@@ -154,6 +165,15 @@ impl Maintainer {
         let mut st = self.worker.lock().unwrap();
         st.stop = false;
         st.running = true;
+        self.running.store(true, Release);
+    }
+
+    /// Marks the worker as stopped: its thread's last act, under the
+    /// worker mutex `st` (waiting writers re-check `running` and leave).
+    fn worker_stopped(&self, st: &mut WorkerState) {
+        st.running = false;
+        self.running.store(false, Release);
+        self.progress_cv.notify_all();
     }
 
     /// Tells the worker to stop (it exits when its current step ends).
@@ -359,7 +379,9 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
             // lock): wait in the blocking scope.
             self.hooks.blocking(&mut || {
                 let mut st = self.st.worker.lock().unwrap();
-                while over() {
+                // A worker that stopped after the check above makes no more
+                // progress: leave at once, not at the deadline.
+                while st.running && over() {
                     let now = Instant::now();
                     if now >= deadline {
                         break;
@@ -738,7 +760,9 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         }
     }
 
+    /// Whether the background worker runs (a lock-free read of the
+    /// mirror of `WorkerState::running`).
     pub(crate) fn worker_running(self) -> bool {
-        self.st.worker.lock().unwrap().running
+        self.st.running.load(Acquire)
     }
 }

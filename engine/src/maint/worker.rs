@@ -103,8 +103,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
             {
                 let mut w = st.worker.lock().unwrap();
                 if w.stop {
-                    w.running = false;
-                    st.progress_cv.notify_all();
+                    st.worker_stopped(&mut w);
                     return;
                 }
                 if !w.kick {
@@ -118,8 +117,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                 }
                 w.kick = false;
                 if w.stop {
-                    w.running = false;
-                    st.progress_cv.notify_all();
+                    st.worker_stopped(&mut w);
                     return;
                 }
             }
