@@ -184,41 +184,14 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// by the writers and readers that loaded it; maintainers use
     /// [`publish_maint`](Self::publish_maint).
     /// On success the replaced manifest is retired (R9, "Holds"); the
-    /// caller's `cur` outlives that, so nothing is freed here. If a reader
-    /// still holds or references it, it is buried too: a seal's
-    /// replacement shares every part with its successor, but a flush may
-    /// replace that successor soon after, and then the reader of this
-    /// manifest would be the last owner of the flushed memtable and release
-    /// its payloads on its own thread — the graveyard keeps it instead
-    /// (see [`drain_graveyard`](Self::drain_graveyard)). Only with
-    /// `worker` (a background worker runs, so a drain comes within a
-    /// wake-up period): without one nothing would drain the graveyard
-    /// until the next maintenance call, and the buried manifest's parts
-    /// and payloads would outlive every reader (shuttle's
-    /// `writers_readers_maintainer` caught that: retired parts left at the
-    /// end). Nothing else changes for the caller (a sealing writer or a
-    /// maintainer): burying is a push under the graveyard's leaf mutex.
+    /// caller's `cur` outlives that, so nothing is freed here.
     #[inline]
-    pub(crate) fn publish(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>, worker: bool) -> bool {
+    pub(crate) fn publish(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
         if !self.cell.publish(cur, next) {
             return false;
         }
-        let back = retire(cur.clone());
-        // Holds in flight (`None`), or references besides the caller's and
-        // the holders' one just handed back (the publication paid every
-        // borrow's debt, so the count includes them; none can be added to
-        // a replaced manifest but by its holders).
-        if worker && (back.is_none() || Arc::strong_count(cur) > 2) {
-            self.bury_shared(cur);
-        }
-        drop(back);
+        drop(retire(cur.clone()));
         true
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn bury_shared(&self, cur: &Arc<Manifest<T>>) {
-        self.graveyard.bury(cur.clone());
     }
 
     /// Publishes `next` over `cur` for a maintainer (the caller holds the
@@ -274,32 +247,8 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
 
     /// Drops the buried manifests, in `hooks`' payload scope. Called with
     /// no engine lock held (R12).
-    ///
-    /// With `keep_shared` (the caller knows a background worker runs, which
-    /// drains again within a wake-up period) a buried manifest that someone
-    /// else still references stays buried, and a later drain drops it once
-    /// the graveyard's is its only reference (R12, "the graveyard keeps
-    /// what is shared"). The other owner is a reader — a one-shot read's
-    /// borrow that the publication paid for (an arc-swap debt turned into a
-    /// reference), an owned snapshot's holders' reference (R9) — or a
-    /// writer's guard. Dropped now, that owner would hold the last
-    /// reference and release on its own thread every payload only the
-    /// replaced manifest kept: a flushed memtable's, up to
-    /// `memtable_max_bytes` of records, inside a point read or a `next()`
-    /// (on free-threaded Python, a reader beside a retention writer spent a
-    /// quarter of its CPU there; docs/threading.md, "Retention"). A count
-    /// of 1 is final: a replaced manifest is reachable only through the
-    /// references counted here (the publication paid every debt on it
-    /// before it was buried), so no new one can appear.
-    pub(crate) fn drain_graveyard(&self, hooks: &Hooks, keep_shared: bool) {
-        let mut dead = std::mem::take(&mut *self.graveyard.0.lock().unwrap_or_else(|e| e.into_inner()));
-        if keep_shared && dead.iter().any(|m| Arc::strong_count(m) > 1) {
-            let (unique, shared): (Vec<_>, Vec<_>) = dead.into_iter().partition(|m| Arc::strong_count(m) == 1);
-            // Buried again (after any buried meanwhile): dropped by a later
-            // drain, or with the catalog.
-            self.graveyard.0.lock().unwrap_or_else(|e| e.into_inner()).extend(shared);
-            dead = unique;
-        }
+    pub(crate) fn drain_graveyard(&self, hooks: &Hooks) {
+        let dead = std::mem::take(&mut *self.graveyard.0.lock().unwrap_or_else(|e| e.into_inner()));
         if dead.is_empty() {
             return;
         }
@@ -349,114 +298,5 @@ impl<T> Drop for Catalog<T> {
             return;
         }
         drop(retire(self.cell.load_full()));
-    }
-}
-
-#[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]
-mod tests {
-    use std::sync::{Arc as StdArc, Mutex as StdMutex};
-    use std::thread::{self, ThreadId};
-    use std::time::{Duration, Instant};
-
-    use crate::{Config, MaintenanceMode, Timelog};
-
-    /// A payload that records the thread each of its copies is dropped on.
-    #[derive(Clone)]
-    struct Tracked(StdArc<StdMutex<Vec<ThreadId>>>);
-
-    impl Drop for Tracked {
-        fn drop(&mut self) {
-            self.0.lock().unwrap().push(thread::current().id());
-        }
-    }
-
-    const N: i64 = 500;
-
-    fn log_with(maintenance: MaintenanceMode, drops: &StdArc<StdMutex<Vec<ThreadId>>>) -> Timelog<Tracked> {
-        let log = Timelog::with_config(Config { maintenance, ..Config::default() }).unwrap();
-        for t in 0..N {
-            let _ = log.append(t, Tracked(drops.clone())).unwrap();
-        }
-        assert!(drops.lock().unwrap().is_empty());
-        log
-    }
-
-    /// Waits until the `N` copies the flushed memtable held are dropped;
-    /// returns the threads they were dropped on.
-    fn memtable_drops(drops: &StdArc<StdMutex<Vec<ThreadId>>>) -> Vec<ThreadId> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let d = drops.lock().unwrap().clone();
-            if d.len() >= N as usize || Instant::now() > deadline {
-                return d;
-            }
-            thread::sleep(Duration::from_millis(1));
-        }
-    }
-
-    /// R12 (the graveyard keeps what is shared): with a worker running, a
-    /// reader taken by `hold` that outlives a seal and the flush of the
-    /// sealed memtable (`read` checks it still reads) is not the one that
-    /// releases the memtable's payloads when it lets go — the worker does.
-    fn the_worker_releases_what_a_reader_outlived<'a, R>(
-        log: &'a Timelog<Tracked>,
-        drops: &StdArc<StdMutex<Vec<ThreadId>>>,
-        hold: impl FnOnce(&'a Timelog<Tracked>) -> R,
-        read: impl FnOnce(&R),
-    ) {
-        let r = hold(log);
-        log.flush().unwrap();
-        read(&r);
-        drop(r);
-        let d = memtable_drops(drops);
-        assert_eq!(d.len(), N as usize, "the flushed memtable's payloads are released");
-        let me = thread::current().id();
-        assert!(d.iter().all(|t| *t != me), "released on the reader's thread");
-        log.close().unwrap();
-    }
-
-    /// Owned snapshots (the last holder's reference, R9).
-    #[test]
-    fn a_snapshot_outliving_a_flush_leaves_the_payloads_to_the_worker() {
-        let drops = StdArc::new(StdMutex::new(Vec::new()));
-        let log = log_with(MaintenanceMode::Background, &drops);
-        the_worker_releases_what_a_reader_outlived(
-            &log,
-            &drops,
-            |log| log.snapshot().unwrap(),
-            |snap| assert_eq!(snap.len(), N as usize),
-        );
-    }
-
-    /// A one-shot read's borrow (`Catalog::read`), which the seal's
-    /// publication turns into a reference (an arc-swap debt paid).
-    #[test]
-    fn a_one_shot_borrow_outliving_a_flush_leaves_the_payloads_to_the_worker() {
-        let drops = StdArc::new(StdMutex::new(Vec::new()));
-        let log = log_with(MaintenanceMode::Background, &drops);
-        the_worker_releases_what_a_reader_outlived(
-            &log,
-            &drops,
-            |log| log.inner.catalog.read(&log.inner.seq),
-            |r| assert_eq!(r.view().point(7, |_| ()), 1),
-        );
-    }
-
-    /// Without a worker nothing would come back for a kept manifest: the
-    /// graveyard keeps nothing, and the payloads only a snapshot kept go
-    /// when it goes (R9, "Reclaim").
-    #[test]
-    fn without_a_worker_the_last_reader_releases_at_once() {
-        let drops = StdArc::new(StdMutex::new(Vec::new()));
-        let log = log_with(MaintenanceMode::Disabled, &drops);
-        let snap = log.snapshot().unwrap();
-        log.flush().unwrap();
-        assert!(drops.lock().unwrap().is_empty(), "the snapshot keeps the memtable");
-        drop(snap);
-        let me = thread::current().id();
-        let d = drops.lock().unwrap().clone();
-        assert_eq!(d.len(), N as usize);
-        assert!(d.iter().all(|t| *t == me));
-        log.close().unwrap();
     }
 }

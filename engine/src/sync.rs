@@ -20,13 +20,11 @@
 //!   touches it, so loom reports a read that is not ordered after the
 //!   initialization (a broken publication, R4/R5/R7) or not ordered before
 //!   the destruction (a use after reclamation, R6/R9);
-//! - `model_sc_fence` (checker builds only) is a `fence(SeqCst)` under
-//!   loom, which models `SeqCst` *accesses* as `AcqRel` (loom README,
-//!   "Unsupported features") and would otherwise report false
-//!   store-buffering outcomes for the Dekker handshake of the model
-//!   manifest cell's reader announcement; C11 `SeqCst` accesses already
-//!   forbid them. (R1/R2 need no handshake: the writer state is one word,
-//!   `memtable/mod.rs`.)
+//! - [`model_sc_fence`] is a `fence(SeqCst)` under loom, which models
+//!   `SeqCst` *accesses* as `AcqRel` (loom README, "Unsupported features")
+//!   and would otherwise report false store-buffering outcomes for the R1/R2
+//!   Dekker handshake; C11 `SeqCst` accesses already forbid them, so the std
+//!   build needs (and has) no fence;
 //! - spinning waits yield to the model scheduler on every iteration, and
 //!   sizes (run buckets, pages, default memtable bytes) shrink, in the style
 //!   of tokio's `loom/mocked.rs`.
@@ -53,6 +51,10 @@ mod imp {
     pub(crate) fn spin_hint() {
         std::hint::spin_loop();
     }
+
+    /// No-op: `SeqCst` accesses already give the store→load order (see the module docs).
+    #[inline(always)]
+    pub(crate) fn model_sc_fence() {}
 }
 
 /// The counting build (`--features contention-audit`, std only): the
@@ -70,6 +72,10 @@ mod imp {
     pub(crate) fn spin_hint() {
         std::hint::spin_loop();
     }
+
+    /// No-op: `SeqCst` accesses already give the store→load order (see the module docs).
+    #[inline(always)]
+    pub(crate) fn model_sc_fence() {}
 }
 
 #[cfg(timelog_loom)]
@@ -577,11 +583,6 @@ pub mod audit {
         #[inline]
         pub fn as_ptr(this: &Self) -> *const T {
             std::sync::Arc::as_ptr(&this.0)
-        }
-        /// No count changes (it succeeds only for the one owner): nothing to record.
-        #[inline]
-        pub fn get_mut(this: &mut Self) -> Option<&mut T> {
-            std::sync::Arc::get_mut(&mut this.0)
         }
     }
 

@@ -30,7 +30,7 @@ use crate::hooks::Hooks;
 pub use crate::maint::WriteStatus;
 use crate::maint::{Maint, MaintGuard, Maintainer};
 use crate::manifest::ManifestGuard;
-use crate::memtable::{Entered, Entry, Memtable};
+use crate::memtable::Memtable;
 use crate::query::cursor::Cursor;
 use crate::query::snapshot::{Order, PageSpan, Snapshot};
 use crate::segment::Segment;
@@ -127,19 +127,18 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
     }
 
-    /// Runs `f` inside an entered active memtable (R1; for `entry`, with
-    /// the run's appender right if it was free, R3), retrying across seals.
+    /// Runs `f` inside an entered active memtable (R1), retrying across seals.
     /// Returns the manifest guard the write went through, so the caller can
     /// check the memtable's size and the backpressure without another load
     /// or a reference-count change.
     #[inline]
-    fn with_active<R>(&self, entry: Entry, mut f: impl FnMut(&Entered<'_, T>) -> R) -> (R, ManifestGuard<T>) {
+    fn with_active<R>(&self, mut f: impl FnMut(&Memtable<T>) -> R) -> (R, ManifestGuard<T>) {
         let mut b = Backoff::new();
         loop {
             let m = self.catalog.load();
             // The entered guard (R1) ends with this statement: the writer has
             // left the memtable before the caller commits.
-            let r = m.active.enter(entry).map(|e| f(&e));
+            let r = m.active.enter().map(|e| f(e.mt));
             if let Some(r) = r {
                 return (r, m);
             }
@@ -159,19 +158,18 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         self.check_floor(ts)?;
         let mut val = Some(val);
         #[cfg(not(timelog_fault = "commit_before_insert"))]
-        let (seq, mt) = self
-            .with_active(Entry::Record(ts), |e| e.insert(ts, val.take().expect("inserted once"), || self.seq.alloc(1)));
+        let (seq, mt) = self.with_active(|mt| mt.insert(ts, val.take().expect("inserted once"), || self.seq.alloc(1)));
         #[cfg(not(timelog_fault = "commit_before_insert"))]
         self.seq.commit(seq, 1, &self.hooks);
         // Seeded fault (R5): the watermark passes the write before its insert.
         #[cfg(timelog_fault = "commit_before_insert")]
-        let (_, mt) = self.with_active(Entry::Record(ts), |e| {
+        let (_, mt) = self.with_active(|mt| {
             let alloc = || {
                 let seq = self.seq.alloc(1);
                 self.seq.commit(seq, 1, &self.hooks);
                 seq
             };
-            e.insert(ts, val.take().expect("inserted once"), alloc)
+            mt.insert(ts, val.take().expect("inserted once"), alloc)
         });
         let maint = self.maint();
         let status = maint.after_write(&mt);
@@ -186,9 +184,8 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let maint = self.maint();
         let insert = |part: Vec<(Timestamp, T)>| {
             let mut part = Some(part);
-            let ((first, n), mt) = self.with_active(Entry::Batch, |e| {
-                e.insert_batch(part.take().expect("inserted once"), |n| self.seq.alloc(n))
-            });
+            let ((first, n), mt) =
+                self.with_active(|mt| mt.insert_batch(part.take().expect("inserted once"), |n| self.seq.alloc(n)));
             self.seq.commit(first, n, &self.hooks);
             let status = maint.after_write(&mt);
             // A batch may run outside the payload scope (a binding releases
@@ -356,7 +353,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 break RunOutcome::Closed(seg);
             }
             let next = cur.with_run(fresh.clone(), seg.clone());
-            let ok = self.catalog.publish(&cur, next, self.maint().worker_running());
+            let ok = self.catalog.publish(&cur, next);
             self.release_arc(cur);
             if ok {
                 break RunOutcome::Published;
@@ -383,7 +380,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             let mut next = cur.successor();
             next.sealed.push(x.clone());
             next.active = fresh.clone();
-            let ok = self.catalog.publish(&cur, next, self.maint().worker_running());
+            let ok = self.catalog.publish(&cur, next);
             self.release_arc(cur);
             if ok {
                 break;
@@ -409,9 +406,9 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         if Bounds::range(t1, t2)?.is_empty() {
             return Ok(WriteStatus::Ok);
         }
-        let (seq, mt) = self.with_active(Entry::Delete, |e| {
+        let (seq, mt) = self.with_active(|mt| {
             let seq = self.seq.alloc(1);
-            e.mt.push_tombstone(Tombstone { t1, t2, seq });
+            mt.push_tombstone(Tombstone { t1, t2, seq });
             seq
         });
         self.seq.commit(seq, 1, &self.hooks);

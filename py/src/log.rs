@@ -138,20 +138,7 @@ impl States {
 }
 
 #[pyclass(frozen, subclass, weakref, name = "Timelog", module = "timelog._timelog")]
-#[repr(C)]
 pub struct PyTimelog {
-    /// Keeps `states`, which every call reads (a writer's `append` too), off
-    /// the cache line of the object's reference count, which every reader
-    /// of another thread writes: `log.next_ts(t)` and `log[t]` take and drop
-    /// a reference to `log` (on free-threaded builds an atomic add on its
-    /// shared count, the log being owned by the thread that made it). With
-    /// the two on one line, a writer appending beside a reader took that
-    /// line from the reader on every append, and the reader took it back on
-    /// its next call (docs/threading.md, "Retention"). The object header
-    /// ends at byte 32 (free-threaded; 16 with the GIL), its counts at byte
-    /// 24; `states` follows `PAD` bytes after it, at least 64 bytes past the
-    /// counts however the object is aligned (`repr(C)` keeps this order).
-    _pad: [u64; PAD_WORDS],
     /// The engine states (shared with the collector root, `gc`).
     states: Arc<States>,
     /// The log's node in the cycle collector's graph and the links its
@@ -160,22 +147,6 @@ pub struct PyTimelog {
     /// Held between `_fork_prepare()` and `_fork_finish()` (see those).
     fork: Mutex<Option<ForkHold>>,
 }
-
-/// Words of [`PyTimelog`]'s leading pad: the object header ends at byte 32
-/// on free-threaded builds, whose shared reference count occupies bytes
-/// 16..24; 7 words put `states` at byte 88, 65 bytes past the count's last
-/// byte — on another 64-byte line wherever the object starts (with the GIL:
-/// header 16 bytes, count 0..8, `states` at 72).
-const PAD_WORDS: usize = 7;
-
-// The class object is the header (`ffi::PyObject`, whose last word is
-// `ob_type`, after the counts) followed by the `repr(C)` struct: `states`
-// starts 64 bytes or more past the counts' end.
-const _: () = {
-    let header = std::mem::size_of::<pyo3::ffi::PyObject>();
-    let counts_end = header - std::mem::size_of::<*mut pyo3::ffi::PyTypeObject>();
-    assert!(header + std::mem::offset_of!(PyTimelog, states) >= counts_end + 64);
-};
 
 /// The engine's fork guard, kept between the `os.register_at_fork` hooks.
 struct ForkHold(timelog::ForkGuard<'static, PyObj>);
@@ -197,7 +168,7 @@ impl PyTimelog {
         let cur = AtomicPtr::new(Arc::as_ptr(&a).cast_mut());
         let states = Arc::new(States { cur, list: Mutex::new(vec![a]) });
         let gc = Gc::new(py, &states)?;
-        Ok(Self { _pad: [0; PAD_WORDS], states, gc, fork: Mutex::new(None) })
+        Ok(Self { states, gc, fork: Mutex::new(None) })
     }
 
     #[inline]

@@ -34,27 +34,6 @@ fn writer_vs_seal_and_flush() {
     });
 }
 
-/// R1/R2/R3 on the one-word writer state (session 8): an in-order writer
-/// (entering by the CAS that takes the appender right) and a delete
-/// (entering by `fetch_add`) race each other's seal: every write seals
-/// its memtable after it (a one-record memtable). The drain waits for the
-/// other writer, whatever it added to the word (`WRITER | APPENDER` or
-/// `WRITER`), or that writer sees SEALED and moves on to the fresh
-/// memtable: neither write is lost or lands after a seal bound.
-#[test]
-fn appender_and_delete_vs_seal() {
-    loom_model("seal/appender_and_delete_vs_seal", || {
-        let log = Arc::new(Timelog::<Id>::with_config(model_config(RECORD_BYTES)).unwrap());
-        let writer = {
-            let log = log.clone();
-            thread::spawn(move || append(&log, 3, 1))
-        };
-        delete(&log, 0, 5);
-        writer.join().unwrap();
-        finish(&log, &[vec![app(3, 1)], vec![Op::Delete { t1: 0, t2: 5 }]], vec![]);
-    });
-}
-
 /// R2 + R5 (the watermark cap): a reader loads a manifest whose active
 /// memtable is then sealed, while the writer goes on in the next memtable.
 /// The reader's watermark is capped by the seal bound, so it never claims
@@ -79,8 +58,7 @@ fn reader_vs_seal() {
     });
 }
 
-/// R3/R4/R5: two writers (one may take the run's appender right, APPENDER in
-/// the memtable's state word, in its entering CAS; the other
+/// R3/R4/R5: two writers (one may take the run's appender flag, the other
 /// then goes to the out-of-order index) and a reader. The watermark only
 /// passes complete writes, in sequence order; a reader never sees a slot
 /// that is not published, nor a record above its watermark.

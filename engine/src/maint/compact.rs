@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::Maint;
 use crate::manifest::Manifest;
 use crate::segment::{Level, Segment, SegmentBuilder};
-use crate::tombstone::{Coverage, CoverageBuilder};
+use crate::tombstone::CoverageBuilder;
 use crate::Timestamp;
 
 /// Window index of `ts`: `floor((ts - origin) / size)`.
@@ -72,6 +72,14 @@ pub(crate) struct Selection<T> {
     pub(crate) l1: Vec<Arc<Segment<T>>>,
     pub(crate) alone: Vec<Arc<Segment<T>>>,
     pub(crate) dropped: Vec<Arc<Segment<T>>>,
+}
+
+impl<T> Selection<T> {
+    /// Segments read and rewritten (not the dropped ones).
+    #[cfg(any(test, feature = "test-hooks"))]
+    fn rewritten(&self) -> impl Iterator<Item = &Arc<Segment<T>>> {
+        self.l0.iter().chain(&self.l1).chain(&self.alone)
+    }
 }
 
 impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
@@ -311,85 +319,6 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         out
     }
 
-    /// R10, "prefix cut": the compaction of the one segment `s` (an L1
-    /// segment rewritten alone, or an L0 prefix of one segment merged with
-    /// no L1 segment) when the records the list tombstones it has not
-    /// applied hide are a prefix of its positions — a `delete_before` or
-    /// `cutoff` it straddles, or tombstones hiding nothing of it (over a
-    /// gap) — built without rewriting it: its whole pages above the cut are
-    /// shared with it ([`Segment::share_pages`]), and the records of the one
-    /// page the cut straddles that survive are copied into a segment of
-    /// their own below them. The outputs hold exactly the records a full
-    /// rewrite ([`build_l1`](Self::build_l1)) keeps, with the same `seq_hi`,
-    /// `tomb_applied` and window; only the segment boundaries differ.
-    ///
-    /// `None` (rewrite it in full) when the shape does not fit: `s` spans
-    /// more than one window of the current grid or more than the target
-    /// size (a rewrite would split it), a record past the cut is hidden, or
-    /// a run of equal timestamps crosses from the copied page into the
-    /// shared ones (L1 segments never share a timestamp, R8).
-    ///
-    /// Returns the outputs and the number of records copied.
-    pub(crate) fn cut_prefix(
-        &self,
-        m: &Manifest<T>,
-        cov: &Coverage,
-        s: &Segment<T>,
-    ) -> Option<(Vec<Arc<Segment<T>>>, usize)> {
-        let w = self.window(s.min_ts);
-        if w != self.window(s.max_ts) {
-            return None;
-        }
-        let rec_bytes = 8 + std::mem::size_of::<T>();
-        if s.len.saturating_mul(rec_bytes) > self.cfg.compaction_target_bytes.max(1) {
-            return None;
-        }
-        // R8: a record is hidden iff a list tombstone newer than the
-        // segment's `tomb_applied` covers it (the test of `build_l1`). The
-        // hidden stretch from `min_ts` ends at `e`: positions `..k`.
-        let applied = s.tomb_applied;
-        let k = match cov.hidden_end(s.min_ts, applied) {
-            Some(e) => s.lower_bound(e),
-            None => 0,
-        };
-        if k < s.len {
-            // Nothing at or after position `k` may be hidden.
-            let rest = cov.overlapping(s.ts_at(k), s.max_ts);
-            if rest.iter().any(|&(a, b, sq)| sq > applied && s.lower_bound(a) < s.lower_bound(b)) {
-                return None;
-            }
-        }
-        let (p, o) = (k / s.page_cap, k % s.page_cap);
-        let pages = s.read_pages();
-        // The copied part: the survivors of the straddled page (none if the
-        // cut falls on a page boundary); the shared part: the pages after it.
-        let (copied, shared_from) = match pages.get(p) {
-            Some(page) if o > 0 => (&page.timestamps()[o..], p + 1),
-            _ => (&[][..], p),
-        };
-        // Seeded fault (R10, prefix cut): a page below the cut kept.
-        #[cfg(timelog_fault = "prefix_cut_keeps_a_page")]
-        let shared_from = shared_from.saturating_sub(1);
-        if let (Some(&last), Some(next)) = (copied.last(), pages.get(shared_from)) {
-            if next.timestamps()[0] == last {
-                return None;
-            }
-        }
-        let win = Some(window_bounds(w, self.cfg.cfg.window_origin, self.l1_window()));
-        let (seq_hi, tomb_applied, retired) = (s.seq_hi, m.flushed_bound, self.cat.retired());
-        let mut out = Vec::new();
-        if !copied.is_empty() {
-            let mut b = SegmentBuilder::new(self.cfg.page_records);
-            b.push_cloned(copied, &pages[p].payloads()[o..]);
-            out.extend(b.finish(self.cat.next_id(), Level::L1, seq_hi, tomb_applied, win, retired).map(Arc::new));
-        }
-        out.extend(
-            Segment::share_pages(s, shared_from, self.cat.next_id(), Level::L1, seq_hi, tomb_applied, win, retired)
-                .map(Arc::new),
-        );
-        Some((out, copied.len()))
-    }
-
     /// One compaction of everything due (`compact()` with `with_debt`), or
     /// of L0 only. Caller holds the maintainer lock. Returns whether it
     /// published anything.
@@ -417,31 +346,14 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
             let sel = self.select(&start, pick);
             self.counters.note_selection(sel.as_ref().map(|s| (s.l0.len(), s.l1.len() + s.alone.len())));
             let Some(mut sel) = sel else { return };
-            // R8: the coverage of the list, as `build_l1` builds it.
-            let cov = CoverageBuilder::new().list(&start.tombstones).build();
-            let mut copied = 0usize;
-            let merge = |sel: &Selection<T>, copied: &mut usize| {
+            let merge = |sel: &Selection<T>| {
                 if sel.l0.is_empty() && sel.l1.is_empty() {
                     Vec::new()
-                } else if let ([s], []) = (&sel.l0[..], &sel.l1[..]) {
-                    // One L0 segment and no L1 one: the output is that
-                    // segment's records in L1, cut where the shape allows.
-                    match self.cut_prefix(&start, &cov, s) {
-                        Some((out, n)) => {
-                            *copied += n;
-                            out
-                        }
-                        None => {
-                            *copied += s.len;
-                            self.build_l1(&start, &sel.l0, &sel.l1)
-                        }
-                    }
                 } else {
-                    *copied += sel.l0.iter().chain(&sel.l1).map(|s| s.len).sum::<usize>();
                     self.build_l1(&start, &sel.l0, &sel.l1)
                 }
             };
-            let mut outputs = merge(&sel, &mut copied);
+            let mut outputs = merge(&sel);
             // Once the adaptive window has changed, L1 holds segments
             // of older window grids, and an output (one new window) can
             // span an L1 segment left out of the merge. Take such a
@@ -452,28 +364,15 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                 sel.alone.retain(|s| !has(&extra, s));
                 sel.l1.extend(extra);
                 sel.l1.sort_by_key(|s| s.min_ts);
-                outputs = merge(&sel, &mut copied);
+                outputs = merge(&sel);
             }
             // Each segment with debt outside the merge, by itself: its
-            // old and new records are all this costs at a time, and only
-            // the page a prefix cut straddles when it is one (R10).
+            // old and new records are all this costs at a time.
             for s in &sel.alone {
-                match self.cut_prefix(&start, &cov, s) {
-                    Some((out, n)) => {
-                        copied += n;
-                        outputs.extend(out);
-                    }
-                    None => {
-                        copied += s.len;
-                        outputs.extend(self.build_l1(&start, &[], std::slice::from_ref(s)));
-                    }
-                }
+                outputs.extend(self.build_l1(&start, &[], std::slice::from_ref(s)));
             }
-            // The records copied feed a test counter only.
             #[cfg(any(test, feature = "test-hooks"))]
-            self.st.compact_records_read.fetch_add(copied as u64, Relaxed);
-            #[cfg(not(any(test, feature = "test-hooks")))]
-            let _ = copied;
+            self.st.compact_records_read.fetch_add(sel.rewritten().map(|s| s.len as u64).sum(), Relaxed);
             drop(start);
             self.hooks.pause(crate::hooks::Point::CompactPublish);
             published = self.publish_compaction(&sel, &outputs);
@@ -717,9 +616,7 @@ mod tests {
         assert_eq!(ids.len(), 3);
         let _ = log.delete_before(2500).unwrap();
         log.compact().unwrap();
-        // R10, prefix cut: only the 500 survivors of the page the cut
-        // straddles are copied (one page: [2000, 3000) is 1,000 records).
-        assert_eq!(records_read(&log), 500, "only the survivors in [2000, 3000) were copied");
+        assert_eq!(records_read(&log), 1000, "only [2000, 3000) was read");
         let after = l1_ids(&log);
         assert_eq!(after.len(), 2);
         assert_eq!(after[1], ids[2]);
@@ -762,8 +659,7 @@ mod tests {
         let _ = log.delete_before(600).unwrap();
         assert!(log.stats().unwrap().delete_debt >= log.config().delete_debt_threshold);
         assert!(log.maint_step().unwrap());
-        // The L1 segment with debt (a prefix cut: its 400 survivors copied), not the L0 one.
-        assert_eq!(records_read(&log), 400, "the L1 segment with debt, not the L0 one");
+        assert_eq!(records_read(&log), 1000, "the L1 segment with debt, not the L0 one");
         assert_eq!(l0_ids(&log), l0, "the L0 segment without debt stayed");
         assert_eq!(log.stats().unwrap().delete_debt, 0.0);
         assert_eq!(log.stats().unwrap().tombstone_count, 0);
@@ -953,238 +849,5 @@ mod tests {
         log.compact().unwrap();
         log.validate().unwrap();
         assert_eq!(log.len().unwrap(), 951 - 10 + 11 + 11 + 100 + 1);
-    }
-
-    // ----- prefix cut (R10) -------------------------------------------------
-
-    /// A log of 16-record pages (so that a few hundred records span many).
-    fn small_page_log<T: Clone + Send + Sync + 'static>() -> crate::Timelog<T> {
-        crate::Timelog::with_config(crate::Config {
-            maintenance: crate::MaintenanceMode::Disabled,
-            window_size: 1_000_000,
-            target_page_bytes: 16 * (8 + std::mem::size_of::<T>()),
-            ..crate::Config::default()
-        })
-        .unwrap()
-    }
-
-    fn flat(segs: &[Arc<Segment<u64>>]) -> Vec<(i64, u64)> {
-        segs.iter()
-            .flat_map(|s| s.read_pages().iter())
-            .flat_map(|p| p.timestamps().iter().copied().zip(p.payloads().iter().copied()))
-            .collect()
-    }
-
-    fn xorshift(mut seed: u64) -> impl FnMut(u64) -> u64 {
-        move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n.max(1)
-        }
-    }
-
-    /// R10, prefix cut: on random segments (runs of equal timestamps,
-    /// several pages, one or two L1 segments) under random nested and
-    /// overlapping deletes (`delete_before` chains, ranges reaching into or
-    /// past the cut, applied in several flushes and compactions so the
-    /// segments' `tomb_applied` differ), the cut's outputs hold exactly the
-    /// records of the full rewrite, with its `seq_hi`, `tomb_applied`,
-    /// level and window, as pairwise disjoint segments whose pages are all
-    /// full but the last; it copies less than a page. The log compacted
-    /// with it matches a model.
-    #[test]
-    fn prefix_cut_equals_the_full_rewrite() {
-        let mut rnd = xorshift(0x51ed_270b_1f3c_84a7);
-        let (mut hits, mut misses, mut shared) = (0, 0, 0);
-        for round in 0..300 {
-            let log = small_page_log::<u64>();
-            let cap = log.inner.cfg.page_records;
-            let mut model: Vec<(i64, u64)> = Vec::new();
-            let mut t = rnd(50) as i64 - 25;
-            let mut id = 0u64;
-            for _ in 0..1 + rnd(2) {
-                let n = 1 + rnd(300);
-                let mut batch = Vec::new();
-                for _ in 0..n {
-                    t += rnd(3) as i64; // gaps of 0 (equal timestamps) to 2
-                    batch.push((t, id));
-                    id += 1;
-                }
-                t += 1;
-                model.extend(batch.iter().copied());
-                let _ = log.extend(batch).unwrap();
-                log.compact().unwrap();
-            }
-            let (lo, hi) = (model[0].0, model[model.len() - 1].0);
-            let span = (hi - lo + 10) as u64;
-            let mut cut = lo - 5;
-            for k in 0..1 + rnd(5) {
-                match rnd(6) {
-                    // A delete_before chain: mostly forward, sometimes back (nested).
-                    0..=2 => {
-                        cut = if rnd(4) == 0 { cut - rnd(20) as i64 } else { cut + rnd(span / 3 + 1) as i64 };
-                        let _ = log.delete_before(cut).unwrap();
-                        model.retain(|&(ts, _)| ts >= cut);
-                    }
-                    // A range reaching into the cut from below (overlapping it).
-                    3 => {
-                        let a = cut - rnd(30) as i64;
-                        let b = cut + rnd(10) as i64;
-                        let _ = log.delete_range(a, b).unwrap();
-                        model.retain(|&(ts, _)| !(a <= ts && ts < b));
-                    }
-                    // A range anywhere (past the cut: not a prefix), or over nothing.
-                    _ => {
-                        let a = lo - 5 + rnd(span) as i64;
-                        let b = a + rnd(8) as i64;
-                        let _ = log.delete_range(a, b).unwrap();
-                        model.retain(|&(ts, _)| !(a <= ts && ts < b));
-                    }
-                }
-                if k % 2 == 1 && rnd(2) == 0 {
-                    log.compact().unwrap();
-                } else {
-                    log.flush().unwrap();
-                }
-            }
-            log.flush().unwrap();
-            let maint = log.inner.maint();
-            let m = log.inner.catalog.load_full();
-            let cov = CoverageBuilder::new().list(&m.tombstones).build();
-            for s in m.l0.iter().chain(m.l1.iter()) {
-                let full = maint.build_l1(&m, &[], std::slice::from_ref(s));
-                let Some((out, copied)) = maint.cut_prefix(&m, &cov, s) else {
-                    misses += 1;
-                    continue;
-                };
-                hits += 1;
-                assert_eq!(flat(&out), flat(&full), "round {round}: records of the cut vs the rewrite");
-                assert!(copied < cap, "round {round}: copied {copied} of a page of {cap}");
-                for (o, f) in out.iter().zip(std::iter::repeat(full.first()).flatten()) {
-                    assert_eq!(
-                        (o.level, o.seq_hi, o.tomb_applied, o.window),
-                        (f.level, f.seq_hi, f.tomb_applied, f.window),
-                        "round {round}"
-                    );
-                    assert!(o.read_pages().iter().rev().skip(1).all(|p| p.len() == o.page_cap), "round {round}");
-                    assert_eq!(o.len, o.read_pages().iter().map(|p| p.len()).sum::<usize>());
-                    assert_eq!((o.min_ts, o.max_ts), (o.ts_at(0), o.ts_at(o.len - 1)));
-                }
-                for w in out.windows(2) {
-                    assert!(w[0].max_ts < w[1].min_ts, "round {round}: outputs share a timestamp");
-                }
-                // The shared part's pages are the input's own buffers.
-                if let Some(last) = out.last().filter(|o| o.len > copied) {
-                    let p = last.read_pages().last().unwrap();
-                    let q = s.read_pages().last().unwrap();
-                    assert!(std::ptr::eq(p.timestamps(), q.timestamps()), "round {round}: shared, not copied");
-                    shared += 1;
-                }
-            }
-            drop(m);
-            log.compact().unwrap();
-            log.validate().unwrap();
-            let got: Vec<(i64, u64)> = log.snapshot().unwrap().all(crate::Order::Asc).collect();
-            assert_eq!(got, model, "round {round}");
-        }
-        assert!(hits > 100 && misses > 20 && shared > 50, "hits {hits}, misses {misses}, shared {shared}");
-    }
-
-    /// A payload that counts the live copies of itself (a clone is one
-    /// more, as a Python object's reference).
-    struct Counted(std::sync::Arc<std::sync::atomic::AtomicUsize>);
-    impl Counted {
-        fn new(live: &std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Self {
-            live.fetch_add(1, Relaxed);
-            Self(live.clone())
-        }
-    }
-    impl Clone for Counted {
-        fn clone(&self) -> Self {
-            Self::new(&self.0)
-        }
-    }
-    impl Drop for Counted {
-        fn drop(&mut self) {
-            self.0.fetch_sub(1, Relaxed);
-        }
-    }
-
-    /// R10, prefix cut, and R9: the payloads of the records a cut drops —
-    /// whole pages and the hidden part of the page it straddles — are
-    /// released when the old segment goes (here at once: nothing else
-    /// holds it), the survivors' are kept; a snapshot taken before the cut
-    /// keeps reading every old record (the shared pages stay alive with
-    /// the new segment, the dropped ones with the old), and when it goes
-    /// what the cut dropped is released.
-    #[test]
-    fn prefix_cut_releases_the_dropped_payloads_only() {
-        let live = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let log = small_page_log::<Counted>();
-        let cap = log.inner.cfg.page_records as i64;
-        let n = 10 * cap;
-        let _ = log.extend((0..n).map(|t| (t, Counted::new(&live)))).unwrap();
-        log.compact().unwrap();
-        assert_eq!(live.load(Relaxed), n as usize);
-        assert_eq!(l1_ids_of(&log).len(), 1);
-        records_read_of(&log);
-        // Cut 3.5 pages: three whole pages and half of the fourth.
-        let cut = 3 * cap + cap / 2;
-        let _ = log.delete_before(cut).unwrap();
-        log.compact().unwrap();
-        assert_eq!(records_read_of(&log), (cap - cap / 2) as u64, "only the straddled page's survivors");
-        assert_eq!(live.load(Relaxed), (n - cut) as usize, "every hidden payload released, every survivor kept");
-        assert_eq!(log.len().unwrap(), (n - cut) as usize);
-        log.validate().unwrap();
-        // A snapshot across the next cut: it keeps the old segment.
-        let before = log.snapshot().unwrap();
-        let cut2 = 6 * cap + 3;
-        let _ = log.delete_before(cut2).unwrap();
-        log.compact().unwrap();
-        assert_eq!(live.load(Relaxed), (n - cut + cap - 3) as usize, "the snapshot holds the old segment");
-        let old: Vec<i64> = before.all(crate::Order::Asc).map(|r| r.0).collect();
-        assert_eq!(old, (cut..n).collect::<Vec<_>>());
-        drop(before);
-        assert_eq!(live.load(Relaxed), (n - cut2) as usize, "released with the snapshot, survivors kept");
-        let now: Vec<i64> = log.snapshot().unwrap().all(crate::Order::Asc).map(|r| r.0).collect();
-        assert_eq!(now, (cut2..n).collect::<Vec<_>>());
-        drop(log);
-        assert_eq!(live.load(Relaxed), 0, "each survivor dropped once");
-    }
-
-    fn l1_ids_of<T: Clone + Send + Sync + 'static>(log: &crate::Timelog<T>) -> Vec<u64> {
-        log.inner.catalog.load().l1.iter().map(|s| s.id).collect()
-    }
-
-    fn records_read_of<T: Clone + Send + Sync + 'static>(log: &crate::Timelog<T>) -> u64 {
-        log.inner.maint.compact_records_read.swap(0, Relaxed)
-    }
-
-    /// The debt step of a `delete_before` loop over a flushed log (the
-    /// shape of `retention.py`'s deletes with background maintenance): the
-    /// first step moves the lone L0 segment to L1 by the cut (its pages
-    /// shared), each later one copies at most a page; the contents stay
-    /// exact.
-    #[test]
-    fn delete_before_loop_debt_steps_copy_at_most_a_page_each() {
-        let log = small_page_log::<u64>();
-        let cap = log.inner.cfg.page_records as u64;
-        let n = 4000i64;
-        let _ = log.extend((0..n).map(|t| (t, t as u64))).unwrap();
-        log.flush().unwrap();
-        records_read(&log);
-        let mut steps = 0;
-        for t in 1..=n / 2 {
-            let _ = log.delete_before(t).unwrap();
-            while log.maint_step().unwrap() {
-                steps += 1;
-                assert!(records_read(&log) < cap, "a step copied more than a page");
-            }
-        }
-        assert!(steps >= 5, "{steps} debt steps");
-        log.validate().unwrap();
-        let got: Vec<i64> = log.snapshot().unwrap().all(crate::Order::Asc).map(|r| r.0).collect();
-        assert_eq!(got, (n / 2..n).collect::<Vec<_>>());
     }
 }

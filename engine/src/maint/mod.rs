@@ -121,9 +121,8 @@ pub(crate) struct Maintainer {
     /// Milliseconds after `born` at which [`DEBT_KICKED`] was last cleared.
     debt_armed_ms: AtomicU64,
     born: Instant,
-    /// Records compactions copied (tests: a segment hidden whole is dropped
-    /// unread, a partial delete rewrites only its segment, a prefix cut
-    /// copies only the survivors of the page it straddles).
+    /// Records compactions read and rewrote (tests: a segment hidden whole
+    /// is dropped unread, a partial delete rewrites only its segment).
     #[cfg(any(test, feature = "test-hooks"))]
     pub(crate) compact_records_read: std::sync::atomic::AtomicU64,
 }
@@ -209,9 +208,7 @@ impl<T: Clone + Send + Sync + 'static> Drop for MaintGuard<'_, T> {
         if self.leave_to_worker {
             self.maint.kick_worker();
         } else {
-            // While the worker runs, what a reader or writer still shares
-            // stays buried for its next drain (`Catalog::drain_graveyard`).
-            self.maint.cat.drain_graveyard(self.maint.hooks, self.maint.worker_running());
+            self.maint.cat.drain_graveyard(self.maint.hooks);
         }
     }
 }
@@ -258,14 +255,13 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         mt.seal_drain(self.seq.next_seq());
         let fresh = self.cat.new_memtable();
         self.hooks.pause(crate::hooks::Point::SealPublish);
-        let worker = self.worker_running();
         loop {
             let cur = self.cat.load_full();
             debug_assert!(Arc::ptr_eq(&cur.active, mt), "only the sealer replaces the active memtable");
             let mut next = cur.successor();
             next.sealed.push(cur.active.clone());
             next.active = fresh.clone();
-            if self.cat.publish(&cur, next, worker) {
+            if self.cat.publish(&cur, next) {
                 break;
             }
         }

@@ -56,7 +56,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         let hooks = self.worker_hooks();
         let me = Maint { hooks: &hooks, ..self };
         me.worker_run();
-        me.cat.drain_graveyard(me.hooks, false);
+        me.cat.drain_graveyard(me.hooks);
     }
 
     /// The worker's hooks: the log's, with a payload scope that raises

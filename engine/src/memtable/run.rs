@@ -7,17 +7,16 @@
 //! its timestamps, sequence numbers and payloads in three separate arrays,
 //! so that a reader sees contiguous `&[i64]` slices just like in a page.
 //!
-//! One appender at a time (rule R3): the right to append is the APPENDER
-//! bit of the memtable's writer state, taken in the same compare-and-swap
-//! that enters the memtable (`Memtable::enter`); a writer that finds it
-//! taken inserts into the skiplist instead, so no writer ever waits here. Readers read `len` (Acquire) and then only
+//! One appender at a time (rule R3): a writer *tries* to take the appender
+//! flag; if another writer holds it, it inserts into the skiplist instead,
+//! so no writer ever waits here. Readers read `len` (Acquire) and then only
 //! slots below it (rule R4).
 
 use std::ptr;
 
 use crate::segment::block::Block;
 
-use crate::sync::{AtomicI64, AtomicPtr, AtomicUsize, Ordering, UnsyncGet};
+use crate::sync::{AtomicBool, AtomicI64, AtomicPtr, AtomicUsize, Ordering, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
 // Under the model checkers buckets start at 4 slots, so that a scenario of a
@@ -163,6 +162,8 @@ pub(crate) struct Run<T> {
 struct Hot {
     /// Number of published slots (R4: written with Release after the slot).
     len: AtomicUsize,
+    /// The appender flag (R3).
+    appending: AtomicBool,
     /// Last appended timestamp; written only by the appender, read by it
     /// and, racily, by writers deciding that a record is late (`before_tail`).
     last_ts: AtomicI64,
@@ -183,23 +184,23 @@ impl<T> Run<T> {
             first_ts: AtomicI64::new(Timestamp::MAX),
             hot: crossbeam_utils::CachePadded::new(Hot {
                 len: AtomicUsize::new(0),
+                appending: AtomicBool::new(false),
                 last_ts: AtomicI64::new(Timestamp::MIN),
             }),
         }
     }
 
-    /// The appender (R3).
-    ///
-    /// # Safety
-    ///
-    /// The caller holds the run's appender right for as long as the
-    /// returned value lives: the APPENDER bit of its memtable's `state`
-    /// (`Memtable::enter`), taken by an acquiring read-modify-write and
-    /// released by a releasing one after the appender is gone — or the run
-    /// is not shared (tests).
+    /// Tries to become the appender. Never waits.
     #[inline]
-    pub(crate) unsafe fn appender(&self) -> Appender<'_, T> {
-        Appender { run: self }
+    pub(crate) fn try_acquire(&self) -> Option<Appender<'_, T>> {
+        if self.hot.appending.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.hot
+            .appending
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| Appender { run: self })
     }
 
     /// Whether `ts` is before the last appended timestamp, which only
@@ -338,8 +339,7 @@ pub(crate) fn partition(mut lo: usize, mut hi: usize, pred: impl Fn(usize) -> bo
     lo
 }
 
-/// Exclusive right to append to a run (R3), borrowed from the holder of the
-/// APPENDER bit (see [`Run::appender`]).
+/// Exclusive right to append to a run (R3). Released on drop.
 pub(crate) struct Appender<'a, T> {
     run: &'a Run<T>,
 }
@@ -388,6 +388,15 @@ impl<T> Appender<'_, T> {
     }
 }
 
+impl<T> Drop for Appender<'_, T> {
+    fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return;
+        }
+        self.run.hot.appending.store(false, Ordering::Release);
+    }
+}
+
 impl<T> Drop for Run<T> {
     fn drop(&mut self) {
         if crate::sync::unwinding() {
@@ -428,8 +437,8 @@ mod tests {
     fn append_search_and_slices() {
         let run = Run::new();
         {
-            // SAFETY: the run is not shared: this is its only appender.
-            let mut a = unsafe { run.appender() };
+            let mut a = run.try_acquire().unwrap();
+            assert!(run.try_acquire().is_none(), "second appender must be refused");
             for i in 0..1000i64 {
                 assert!(a.accepts(i / 3));
                 a.push(i / 3, i as u64 + 1, format!("v{i}"));
@@ -453,8 +462,7 @@ mod tests {
     fn reads_past_len_are_defined() {
         let run = Run::new();
         {
-            // SAFETY: the run is not shared: this is its only appender.
-            let mut a = unsafe { run.appender() };
+            let mut a = run.try_acquire().unwrap();
             for i in 0..10i64 {
                 a.push(i + 100, i as u64 + 1, i);
             }

@@ -14,42 +14,44 @@ use crate::{SeqNo, Timestamp};
 pub(crate) mod block;
 
 use std::marker::PhantomData;
-use std::ptr::NonNull;
 
 use block::Block;
 
-/// The storage of one page: a `Block` of `cap` slots for timestamps, then
-/// `cap` slots for payloads, the first `len` of each initialized. Filled
-/// once by the `SegmentBuilder`, immutable once shared; it owns its
-/// payloads and drops them with it.
+/// One page of a segment: `timestamps()[i]` is the timestamp of
+/// `payloads()[i]`.
 ///
-/// A default page (`target_page_bytes` 256 KiB) is one direct mapping,
-/// returned to the OS when the page is dropped, and the unused tail of a
-/// short last page is never touched, so never resident.
-struct PageBuf<T> {
+/// Both arrays live in one `Block` of `cap` slots each (timestamps first,
+/// then payloads), filled once by the `SegmentBuilder` and immutable
+/// after: a default page (`target_page_bytes` 256 KiB) is one direct
+/// mapping, returned to the OS when the page is dropped, and the unused
+/// tail of a short last page is never touched, so never resident.
+pub struct Page<T> {
     block: Block,
     len: usize,
     cap: usize,
     _vals: PhantomData<T>,
 }
 
-// SAFETY: a buffer owns its `T`s (dropped in `Drop`) like a `Box<[T]>`;
-// shared through an `Arc` by the pages of several segments (R10, "prefix
-// cut"), it may be dropped on any thread that held one of them, so sending
-// it needs `T: Send`, and sharing it hands out `&T` on every such thread,
-// so it needs `T: Sync` too (std API contract of `Arc`).
-unsafe impl<T: Send + Sync> Send for PageBuf<T> {}
-// SAFETY: as above: shared access is `&[T]` only, once built.
-unsafe impl<T: Send + Sync> Sync for PageBuf<T> {}
+// SAFETY: a page owns its `T`s (dropped in `Drop`) like a `Box<[T]>`; it
+// is immutable once built and hands out only `&[T]` (std API contract).
+unsafe impl<T: Send> Send for Page<T> {}
+// SAFETY: as above: shared access is `&[T]` only.
+unsafe impl<T: Sync> Sync for Page<T> {}
 
-impl<T> PageBuf<T> {
+impl<T> std::fmt::Debug for Page<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Page").field("len", &self.len).field("cap", &self.cap).finish()
+    }
+}
+
+impl<T> Page<T> {
     /// Byte offset of the payload array: after `cap` timestamps, aligned for `T`.
     #[inline(always)]
     fn vals_offset(cap: usize) -> usize {
         (cap * std::mem::size_of::<Timestamp>()).next_multiple_of(std::mem::align_of::<T>())
     }
 
-    /// An empty buffer with room for `cap` records.
+    /// An empty page with room for `cap` records.
     fn with_capacity(cap: usize) -> Self {
         let size = Self::vals_offset(cap) + cap * std::mem::size_of::<T>();
         let align = std::mem::align_of::<Timestamp>().max(std::mem::align_of::<T>());
@@ -104,99 +106,35 @@ impl<T> PageBuf<T> {
         }
     }
 
-    /// Moves every record out into `out` and leaves the buffer empty (its
-    /// block is freed with it; nothing is dropped twice).
-    fn drain_into(&mut self, out: &mut Vec<(Timestamp, T)>) {
-        let n = std::mem::replace(&mut self.len, 0);
-        out.reserve(n);
-        for i in 0..n {
-            // SAFETY: slots below the old `len` were initialized by `push`;
-            // `len` is already 0, so each is read (moved out) exactly once
-            // and `Drop` drops none of them (std pointer API contract).
-            out.push(unsafe { (self.ts_ptr().add(i).read(), self.vals_ptr().add(i).read()) });
-        }
-    }
-}
-
-impl<T> Drop for PageBuf<T> {
-    fn drop(&mut self) {
-        if crate::sync::unwinding() {
-            return;
-        }
-        // SAFETY: the first `len` payloads were initialized by `push` and
-        // are dropped once, here (the last `Arc` of the buffer is gone); the
-        // block is freed after (its own Drop).
-        unsafe { std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(self.vals_ptr(), self.len)) };
-    }
-}
-
-/// One page of a segment: `timestamps()[i]` is the timestamp of
-/// `payloads()[i]`.
-///
-/// The records live in a [`PageBuf`] that the page shares by an `Arc`: a
-/// compaction that cuts a prefix off a segment builds its output from the
-/// segment's whole pages above the cut without copying them (R10, "prefix
-/// cut"), so one buffer may belong to several segments, and its payloads
-/// are released when the last of them goes (R9). The page keeps the
-/// buffer's array addresses and length inline, so a read costs the same
-/// loads as when the page owned its block.
-pub struct Page<T> {
-    ts: NonNull<Timestamp>,
-    vals: NonNull<T>,
-    len: usize,
-    buf: Arc<PageBuf<T>>,
-}
-
-// SAFETY: a page is a shared reference to an immutable `PageBuf` (`Arc`):
-// `Send`/`Sync` as `Arc<PageBuf<T>>`, i.e. `T: Send + Sync`; the inline
-// pointers address the buffer's own arrays, which live as long as the `Arc`
-// (std API contract of `Arc`).
-unsafe impl<T: Send + Sync> Send for Page<T> {}
-// SAFETY: as above: shared access is `&[T]` only.
-unsafe impl<T: Send + Sync> Sync for Page<T> {}
-
-impl<T> std::fmt::Debug for Page<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Page").field("len", &self.len).field("cap", &self.buf.cap).finish()
-    }
-}
-
-impl<T> Page<T> {
-    /// Freezes a filled buffer into a page (it is never written again).
-    fn from_buf(buf: PageBuf<T>) -> Self {
-        let len = buf.len;
-        let (ts, vals) = (buf.ts_ptr(), buf.vals_ptr());
-        // The block's pointer is non-null and aligned (`Block::new`), and so
-        // is the payload array's start within it.
-        let (ts, vals) = (NonNull::new(ts).expect("block pointer"), NonNull::new(vals).expect("block pointer"));
-        Self { ts, vals, len, buf: Arc::new(buf) }
-    }
-
-    /// Another page over the same buffer (no record is copied): R10,
-    /// "prefix cut".
-    fn share(&self) -> Self {
-        Self { ts: self.ts, vals: self.vals, len: self.len, buf: self.buf.clone() }
-    }
-
     /// The page's timestamps, sorted ascending.
     #[inline]
     pub fn timestamps(&self) -> &[Timestamp] {
-        // SAFETY: the first `len` slots of the buffer were initialized by
-        // `push` and are never written again (the buffer is immutable once
-        // frozen, `from_buf`); `self.buf` keeps it alive.
-        unsafe { std::slice::from_raw_parts(self.ts.as_ptr(), self.len) }
+        // SAFETY: the first `len` slots were initialized by `push` and are
+        // never written again (the page is immutable once built).
+        unsafe { std::slice::from_raw_parts(self.ts_ptr(), self.len) }
     }
     /// The page's payloads, parallel to [`timestamps`](Self::timestamps).
     #[inline]
     pub fn payloads(&self) -> &[T] {
         // SAFETY: as in `timestamps`.
-        unsafe { std::slice::from_raw_parts(self.vals.as_ptr(), self.len) }
+        unsafe { std::slice::from_raw_parts(self.vals_ptr(), self.len) }
     }
     pub fn len(&self) -> usize {
         self.len
     }
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+}
+
+impl<T> Drop for Page<T> {
+    fn drop(&mut self) {
+        if crate::sync::unwinding() {
+            return;
+        }
+        // SAFETY: the first `len` payloads were initialized by `push` and
+        // are dropped once, here; the block is freed after (its own Drop).
+        unsafe { std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(self.vals_ptr(), self.len)) };
     }
 }
 
@@ -429,6 +367,21 @@ impl<T> Segment<T> {
     }
 }
 
+impl<T> Page<T> {
+    /// Moves every record out into `out` and leaves the page empty (its
+    /// block is freed with it; nothing is dropped twice).
+    fn drain_into(&mut self, out: &mut Vec<(Timestamp, T)>) {
+        let n = std::mem::replace(&mut self.len, 0);
+        out.reserve(n);
+        for i in 0..n {
+            // SAFETY: slots below the old `len` were initialized by `push`;
+            // `len` is already 0, so each is read (moved out) exactly once
+            // and `Drop` drops none of them (std pointer API contract).
+            out.push(unsafe { (self.ts_ptr().add(i).read(), self.vals_ptr().add(i).read()) });
+        }
+    }
+}
+
 impl<T> Segment<T> {
     /// R14: an L0 segment straight from a batch sorted by timestamp (a bulk
     /// write): each record is moved once, from the batch into the pages.
@@ -457,53 +410,12 @@ impl<T> Segment<T> {
         self.tomb_applied = last;
     }
 
-    /// R10, "prefix cut": a segment of the whole pages `from..` of `src`,
-    /// shared with it, not copied (each page's buffer is kept by both until
-    /// the last of them goes, R9). Its pages are `src`'s last ones, so every
-    /// page but the last is full and a position still maps to its page by a
-    /// division; the fence arrays are `src`'s from that page on. `None` if
-    /// `from` is past the last page.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn share_pages(
-        src: &Segment<T>,
-        from: usize,
-        id: u64,
-        level: Level,
-        seq_hi: SeqNo,
-        tomb_applied: SeqNo,
-        window: Option<(Timestamp, Timestamp)>,
-        retired: &Arc<AtomicUsize>,
-    ) -> Option<Segment<T>> {
-        let pages: Vec<Page<T>> = src.read_pages().get(from..)?.iter().map(Page::share).collect();
-        let min_ts = *pages.first()?.timestamps().first()?;
-        Some(Segment {
-            id,
-            level,
-            fences: src.fences[from..].into(),
-            blocks: src.blocks[from * src.blocks_per_page..].into(),
-            blocks_per_page: src.blocks_per_page,
-            len: pages.iter().map(Page::len).sum(),
-            pages,
-            page_cap: src.page_cap,
-            min_ts,
-            max_ts: src.max_ts,
-            seq_hi,
-            tomb_applied,
-            window,
-            retired: Retired::new(retired),
-            region: Region::new(),
-        })
-    }
-
     /// The records back, in order, moved out of the pages (a bulk write
     /// that could not publish its run falls back to the memtable path).
     pub(crate) fn into_records(mut self) -> Vec<(Timestamp, T)> {
         let mut out = Vec::with_capacity(self.len);
         for p in &mut self.pages {
-            // Never shared: the segment was built and refused before
-            // publication, so each buffer has this one page.
-            Arc::get_mut(&mut p.buf).expect("an unpublished segment's pages are its own").drain_into(&mut out);
-            p.len = 0;
+            p.drain_into(&mut out);
         }
         out
     }
@@ -514,7 +426,7 @@ impl<T> Segment<T> {
 pub(crate) struct SegmentBuilder<T> {
     page_cap: usize,
     pages: Vec<Page<T>>,
-    cur: Option<PageBuf<T>>,
+    cur: Option<Page<T>>,
     len: usize,
     min_ts: Timestamp,
     max_ts: Timestamp,
@@ -540,7 +452,7 @@ impl<T> SegmentBuilder<T> {
         }
         self.max_ts = ts;
         let cap = self.page_cap;
-        let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
+        let page = self.cur.get_or_insert_with(|| Page::with_capacity(cap));
         page.push(ts, val);
         self.len += 1;
         if page.len == cap {
@@ -566,7 +478,7 @@ impl<T> SegmentBuilder<T> {
         let cap = self.page_cap;
         let mut i = 0;
         while i < ts.len() {
-            let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
+            let page = self.cur.get_or_insert_with(|| Page::with_capacity(cap));
             let n = (cap - page.len).min(ts.len() - i);
             page.extend_cloned(&ts[i..i + n], &vals[i..i + n]);
             let full = page.len == cap;
@@ -580,7 +492,7 @@ impl<T> SegmentBuilder<T> {
 
     fn cut_page(&mut self) {
         if let Some(p) = self.cur.take().filter(|p| p.len > 0) {
-            self.pages.push(Page::from_buf(p));
+            self.pages.push(p);
         }
     }
 
