@@ -38,7 +38,7 @@ use pyo3::Borrowed;
 
 use timelog::{Bounds, Order};
 
-use crate::convert::{coerce_ts, err, write_result, PyObj};
+use crate::convert::{coerce_ts, err, interp, write_result, PyObj};
 use crate::iter::PyTimelogIter;
 use crate::log::PyTimelog;
 
@@ -836,7 +836,11 @@ unsafe fn range(
 /// pyo3's `bool` extraction, as the `#[pymethods]` signatures had.
 fn order_arg(fname: &str, reverse: Option<Borrowed<'_, '_, PyAny>>) -> PyResult<Order> {
     let Some(r) = reverse else { return Ok(Order::Asc) };
-    let rev = r.extract::<bool>().map_err(|e| PyTypeError::new_err(format!("{fname}() argument 'reverse': {e}")))?;
+    // Settled before it is formatted: printing a lazy error would detach
+    // and re-attach (`interp::settled`).
+    let rev = r
+        .extract::<bool>()
+        .map_err(|e| PyTypeError::new_err(format!("{fname}() argument 'reverse': {}", interp::settled(r.py(), e))))?;
     Ok(if rev { Order::Desc } else { Order::Asc })
 }
 
