@@ -127,7 +127,8 @@ fn backpressure_wait_ends_when_the_worker_stops() {
             let mut i = 0i64;
             // Append until a write waits for the blocked worker.
             while log.stats().unwrap().backpressure_waits == 0 {
-                log.append(i, i as u64).unwrap();
+                let st = log.append(i, i as u64).unwrap();
+                assert!(matches!(st, WriteStatus::Ok | WriteStatus::Busy));
                 i += 1;
             }
             t0.elapsed()
