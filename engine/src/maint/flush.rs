@@ -4,7 +4,7 @@ use crate::sync::Arc;
 
 use super::Maint;
 use crate::memtable::ooo::Key;
-use crate::memtable::run::partition;
+use crate::memtable::run::gallop;
 use crate::memtable::{Memtable, RunSlice};
 use crate::segment::{Level, Segment, SegmentBuilder};
 use crate::tombstone::CoverageBuilder;
@@ -102,27 +102,6 @@ impl<'a, T: Clone + Send + Sync + 'static> RunStretches<'a, T> {
             }
             (self.k, self.o) = (self.k + 1, 0);
         }
-    }
-}
-
-/// First index in `[lo, hi)` for which `before` is false (`before` holds
-/// on a prefix), probing `lo`, `lo + 1`, `lo + 3`, … before a binary
-/// search: `O(log d)` for an answer `d` positions after `lo` (between two
-/// late records the run's stretch is short).
-#[inline]
-fn gallop(lo: usize, hi: usize, before: impl Fn(usize) -> bool) -> usize {
-    if lo >= hi || !before(lo) {
-        return lo;
-    }
-    // `before(a)` holds: the answer is past `a`.
-    let (mut a, mut step) = (lo, 1);
-    loop {
-        let probe = a + step;
-        if probe >= hi || !before(probe) {
-            return partition(a + 1, probe.min(hi), before);
-        }
-        a = probe;
-        step *= 2;
     }
 }
 

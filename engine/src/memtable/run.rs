@@ -338,6 +338,28 @@ pub(crate) fn partition(mut lo: usize, mut hi: usize, pred: impl Fn(usize) -> bo
     lo
 }
 
+/// First index in `[lo, hi)` for which `before` is false (`before` holds
+/// on a prefix), probing `lo`, `lo + 1`, `lo + 3`, … before a binary
+/// search: `O(log d)` for an answer `d` positions after `lo` (between two
+/// late records the run's stretch is short; a short read's end lies a few
+/// records after its start).
+#[inline]
+pub(crate) fn gallop(lo: usize, hi: usize, before: impl Fn(usize) -> bool) -> usize {
+    if lo >= hi || !before(lo) {
+        return lo;
+    }
+    // `before(a)` holds: the answer is past `a`.
+    let (mut a, mut step) = (lo, 1);
+    loop {
+        let probe = a + step;
+        if probe >= hi || !before(probe) {
+            return partition(a + 1, probe.min(hi), before);
+        }
+        a = probe;
+        step *= 2;
+    }
+}
+
 /// Exclusive right to append to a run (R3), borrowed from the holder of the
 /// APPENDER bit (see [`Run::appender`]).
 pub(crate) struct Appender<'a, T> {

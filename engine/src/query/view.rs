@@ -373,7 +373,7 @@ pub(crate) fn for_each_visible_segment<T>(
         return;
     }
     let lo = s.lower_bound(t1);
-    let hi = s.upper_bound(t2);
+    let hi = s.upper_bound_from(lo, t2);
     let mut cur = lo;
     if lo >= hi {
         return;
@@ -402,6 +402,7 @@ pub(crate) fn for_each_visible_segment<T>(
 /// admits are a prefix (R5), and inside a covering interval of sequence
 /// `m` the hidden ones (sequence below `m`, R7) are a prefix of its
 /// positions: each interval costs a few searches.
+#[inline(always)]
 pub(crate) fn for_each_visible_run<T: Send + Sync + 'static>(
     mt: &Memtable<T>,
     vis: &Vis<'_>,
@@ -423,7 +424,19 @@ pub(crate) fn for_each_visible_run<T: Send + Sync + 'static>(
     }
     let nvis = run.seq_upper_bound(vis.w, 0, n);
     let lo = run.lower_bound(t1, 0, nvis);
-    let hi = run.upper_bound(t2, 0, nvis);
+    // A short read (a point above all) ends a few records after it starts:
+    // one probe `NEAR` records on says whether to search only up to it
+    // (three probes) or the rest of the run (one probe more than a search
+    // of the whole run).
+    const NEAR: usize = 8;
+    let p = lo + NEAR;
+    let hi = if p >= nvis {
+        run.upper_bound(t2, lo, nvis)
+    } else if run.ts_at(p) > t2 {
+        run.upper_bound(t2, lo, p)
+    } else {
+        run.upper_bound(t2, p + 1, nvis)
+    };
     if lo >= hi {
         return;
     }
@@ -471,6 +484,7 @@ fn ooo_dir<'a, D: Dir, T: Send + Sync + 'static>(
 /// instead of visiting them. Only where a covering tombstone may be older
 /// than some skiplist record (a record inserted after the delete, possibly
 /// at a deleted timestamp) are the covered records checked one by one.
+#[inline(always)]
 pub(crate) fn ooo_walk<'a, D: Dir, T: Send + Sync + 'static>(
     mt: &'a Memtable<T>,
     vis: &Vis<'_>,

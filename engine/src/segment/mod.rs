@@ -366,6 +366,30 @@ impl<T> Segment<T> {
         p * self.page_cap + o
     }
 
+    /// First position whose timestamp is `> ts`, knowing it is at or after
+    /// `from` (a `lower_bound` of a timestamp `<= ts`): a short range —
+    /// a point read above all — ends a few records after it starts, so
+    /// the end is found by galloping from `from` (probes at +1, +2, +4, …,
+    /// then a binary search between the last two) inside `from`'s page,
+    /// and by the fence search of [`upper_bound`](Self::upper_bound) only
+    /// when it lies beyond that page.
+    #[inline]
+    pub(crate) fn upper_bound_from(&self, from: usize, ts: Timestamp) -> usize {
+        self.region.read();
+        if from >= self.len || ts >= self.max_ts {
+            return self.len;
+        }
+        let page = self.pages[from / self.page_cap].timestamps();
+        let rest = &page[from % self.page_cap..];
+        // The page ends at or below `ts`: the end is in a later page.
+        if rest.last().is_none_or(|&l| l <= ts) {
+            return self.upper_bound(ts);
+        }
+        // One seek (test counter), as `search`.
+        crate::hooks::visit(1);
+        from + crate::memtable::run::gallop(0, rest.len(), |i| rest[i] <= ts)
+    }
+
     /// `(page, offset)` of the first position whose timestamp is `> ts`
     /// (`incl`) or `>= ts`, for `min_ts <= ts <= max_ts` (`(pages, 0)` if
     /// none): page fences, then the page's block fences (both small and
@@ -706,6 +730,12 @@ mod tests {
             let (a, b) = (ts.partition_point(|&x| x < q), ts.partition_point(|&x| x <= q));
             assert_eq!(s.lower_bound(q), a, "lower_bound({q}) cap {page_cap}");
             assert_eq!(s.upper_bound(q), b, "upper_bound({q}) cap {page_cap}");
+            // From the start of any range that ends at `q` (a point read:
+            // from `a` itself).
+            for from in [q, q.saturating_sub(1), q.saturating_sub(7), q.saturating_sub(300), Timestamp::MIN] {
+                let f = ts.partition_point(|&x| x < from);
+                assert_eq!(s.upper_bound_from(f, q), b, "upper_bound_from({f}, {q}) cap {page_cap}");
+            }
             let mut seen = Vec::new();
             assert_eq!(s.for_each_at(q, |&i| seen.push(i)), b - a);
             assert_eq!(seen, (a..b).collect::<Vec<_>>(), "for_each_at({q}) cap {page_cap}");

@@ -1,0 +1,102 @@
+//! Instruction-count harness for point reads (issue 13, item 4/7: the
+//! `point(ts)` row): a `Cursor` over `[t, t]` drained (what the Python
+//! iterator does), `Snapshot::point_with` (what `log[t]` does) and a
+//! `BTreeMap` lookup, one path per process, so that
+//! `valgrind --tool=callgrind --toggle-collect='*measured_*'` counts only
+//! the reads.
+//!
+//! ```text
+//! cargo build --release -p timelog-benches --example pointpath
+//! valgrind --tool=callgrind --toggle-collect='*measured_*' \
+//!     target/release/examples/pointpath compacted cursor
+//! ```
+//!
+//! Arguments: state (`compacted`: 1,000,000 in-order records, flushed and
+//! compacted; `memtable`: 100,000 in one memtable; `memtable_ooo5`: the
+//! same with 5% late records), path (`cursor`, `snap_cursor`,
+//! `point_with`, `btree`). Prints a checksum and the best wall time.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::Instant;
+
+use timelog::{Config, MaintenanceMode, Order, Timelog};
+use timelog_benches::{ooo_keys, ordered_keys, random_ts, SEED};
+
+const LOOKUPS: usize = 2_000;
+
+fn build(state: &str) -> (Timelog<u64>, Vec<(i64, u64)>) {
+    let log = Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+    let n = if state == "compacted" { 1_000_000 } else { 100_000 };
+    let keys = if state.ends_with("ooo5") { ooo_keys(n, 5, SEED) } else { ordered_keys(n) };
+    for &(ts, v) in &keys {
+        let _ = log.append(ts, v).unwrap();
+    }
+    if state == "compacted" {
+        log.flush().unwrap();
+        log.compact().unwrap();
+    }
+    (log, keys)
+}
+
+#[inline(never)]
+fn measured_cursor(log: &Timelog<u64>, ts: &[i64]) -> u64 {
+    let mut s = 0u64;
+    for &t in ts {
+        for (k, v) in log.range(t, t + 1, Order::Asc).unwrap() {
+            s = s.wrapping_add(k as u64).wrapping_add(v);
+        }
+    }
+    s
+}
+
+#[inline(never)]
+fn measured_snap_cursor(log: &Timelog<u64>, ts: &[i64]) -> u64 {
+    let mut s = 0u64;
+    for &t in ts {
+        for (k, v) in log.snapshot().unwrap().into_cursor(t, t, Order::Asc) {
+            s = s.wrapping_add(k as u64).wrapping_add(v);
+        }
+    }
+    s
+}
+
+#[inline(never)]
+fn measured_point_with(log: &Timelog<u64>, ts: &[i64]) -> u64 {
+    let mut s = 0u64;
+    for &t in ts {
+        log.snapshot().unwrap().point_with(t, |v| s = s.wrapping_add(t as u64).wrapping_add(*v));
+    }
+    s
+}
+
+#[inline(never)]
+fn measured_btree(map: &BTreeMap<i64, u64>, ts: &[i64]) -> u64 {
+    let mut s = 0u64;
+    for &t in ts {
+        if let Some(v) = map.get(&t) {
+            s = s.wrapping_add(t as u64).wrapping_add(*v);
+        }
+    }
+    s
+}
+
+fn main() {
+    let a: Vec<String> = std::env::args().skip(1).collect();
+    let (state, path) = (a[0].as_str(), a[1].as_str());
+    let (log, keys) = build(state);
+    let map: BTreeMap<i64, u64> = if path == "btree" { keys.iter().copied().collect() } else { BTreeMap::new() };
+    let ts = random_ts(LOOKUPS, keys.len() as i64, SEED ^ 7);
+    let (mut best, mut sum) = (f64::MAX, 0u64);
+    for _ in 0..3 {
+        let t = Instant::now();
+        sum = match black_box(path) {
+            "cursor" => measured_cursor(&log, &ts),
+            "snap_cursor" => measured_snap_cursor(&log, &ts),
+            "point_with" => measured_point_with(&log, &ts),
+            _ => measured_btree(&map, &ts),
+        };
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    println!("{state} {path} sum={sum} best={:.1} ns/lookup", best * 1e9 / LOOKUPS as f64);
+}
