@@ -13,8 +13,11 @@
 //!
 //! Arguments: state (`compacted`: 1,000,000 in-order records, flushed and
 //! compacted; `memtable`: 100,000 in one memtable; `memtable_ooo5`: the
-//! same with 5% late records), path (`cursor`, `snap_cursor`,
-//! `point_with`, `btree`). Prints a checksum and the best wall time.
+//! same with 5% late records), path (`cursor`: `Timelog::range` over
+//! `[t, t + 1)`; `snap_cursor`: `Snapshot::into_cursor` over `[t, t]`, as
+//! the Python iterator; `point_with`: `Snapshot::point_with` of a
+//! snapshot taken per lookup; `log_point_with`: `Timelog::point_with`,
+//! no snapshot; `btree`). Prints a checksum and the best wall time.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -71,6 +74,15 @@ fn measured_point_with(log: &Timelog<u64>, ts: &[i64]) -> u64 {
 }
 
 #[inline(never)]
+fn measured_log_point_with(log: &Timelog<u64>, ts: &[i64]) -> u64 {
+    let mut s = 0u64;
+    for &t in ts {
+        log.point_with(t, |v| s = s.wrapping_add(t as u64).wrapping_add(*v)).unwrap();
+    }
+    s
+}
+
+#[inline(never)]
 fn measured_btree(map: &BTreeMap<i64, u64>, ts: &[i64]) -> u64 {
     let mut s = 0u64;
     for &t in ts {
@@ -94,6 +106,7 @@ fn main() {
             "cursor" => measured_cursor(&log, &ts),
             "snap_cursor" => measured_snap_cursor(&log, &ts),
             "point_with" => measured_point_with(&log, &ts),
+            "log_point_with" => measured_log_point_with(&log, &ts),
             _ => measured_btree(&map, &ts),
         };
         best = best.min(t.elapsed().as_secs_f64());

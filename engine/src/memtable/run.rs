@@ -130,6 +130,17 @@ impl<T> Bucket<T> {
 type AtomicI64Slot = std::sync::atomic::AtomicI64;
 type AtomicU64Slot = std::sync::atomic::AtomicU64;
 
+/// A run slot's atomic view, and the plain integer it is stored as.
+trait Slot {
+    type Plain;
+}
+impl Slot for AtomicI64Slot {
+    type Plain = Timestamp;
+}
+impl Slot for AtomicU64Slot {
+    type Plain = SeqNo;
+}
+
 /// Where index `i` lives: (bucket, offset, bucket capacity).
 #[inline]
 fn locate(i: usize) -> (usize, usize, usize) {
@@ -284,13 +295,14 @@ impl<T> Run<T> {
     }
 
     /// First index in `[lo, hi)` whose timestamp is `>= ts` (hi if none).
+    /// `hi <= len()` (R4).
     pub(crate) fn lower_bound(&self, ts: Timestamp, lo: usize, hi: usize) -> usize {
-        partition(lo, hi, |i| self.ts_at(i) < ts)
+        self.search(lo, hi, Bucket::ts, |x: &AtomicI64Slot| x.load(Ordering::Relaxed) < ts)
     }
 
     /// First index in `[lo, hi)` whose timestamp is `> ts`.
     pub(crate) fn upper_bound(&self, ts: Timestamp, lo: usize, hi: usize) -> usize {
-        partition(lo, hi, |i| self.ts_at(i) <= ts)
+        self.search(lo, hi, Bucket::ts, |x: &AtomicI64Slot| x.load(Ordering::Relaxed) <= ts)
     }
 
     /// First index in `[lo, hi)` whose sequence is `> seq`. Sequence
@@ -300,7 +312,53 @@ impl<T> Run<T> {
         if hi > lo && self.seq_at(hi - 1) <= seq {
             return hi;
         }
-        partition(lo, hi, |i| self.seq_at(i) <= seq)
+        self.search(lo, hi, Bucket::seq, |x: &AtomicU64Slot| x.load(Ordering::Relaxed) <= seq)
+    }
+
+    /// First index in `[lo, hi)` (`hi <= len()`, R4) whose slot of the
+    /// array `arr` fails `below`, which holds on a prefix (the run is
+    /// sorted by timestamp and by sequence, R3). Bucket by bucket, from
+    /// the one holding `hi - 1` back: a bucket whose first slot in range
+    /// is below is the one, and is searched as a slice of cells — no
+    /// bucket lookup per probe, as [`ts_at`](Self::ts_at) pays. Buckets
+    /// double in size, so a uniformly random key is in the last bucket
+    /// half the time, and reads of recent data nearly always.
+    #[inline]
+    fn search<A>(
+        &self,
+        lo: usize,
+        mut hi: usize,
+        arr: fn(&Bucket<T>, usize) -> *mut A::Plain,
+        below: impl Fn(&A) -> bool,
+    ) -> usize
+    where
+        A: Slot,
+    {
+        if lo >= hi {
+            return lo;
+        }
+        let (mut k, _, _) = locate(hi - 1);
+        loop {
+            let start = FIRST * ((1usize << k) - 1);
+            let b = self.bucket(k);
+            let cell = |i: usize| {
+                crate::hooks::visit(1);
+                b.read_slot(i - start);
+                // SAFETY: `start <= i < hi <= len`: bucket `k`'s slot
+                // `i - start < cap`, initialized before `len` was published
+                // and never written again (R4); an `A` is the atomic view
+                // of the slot's plain integer (same size and alignment,
+                // std API contract), as `ts_cell`/`seq_cell`.
+                below(unsafe { &*arr(b, i - start).cast::<A>() })
+            };
+            if start <= lo || cell(start) {
+                // The answer is in `[max(start, lo), hi]`.
+                return partition(start.max(lo), hi, cell);
+            }
+            // Everything from `start` on fails: the answer is at or below it.
+            hi = start;
+            k -= 1;
+        }
     }
 
     /// Splits `[lo, hi)` into contiguous slices, one per bucket touched.
