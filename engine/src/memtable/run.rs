@@ -352,8 +352,21 @@ impl<T> Run<T> {
                 below(unsafe { &*arr(b, i - start).cast::<A>() })
             };
             if start <= lo || cell(start) {
-                // The answer is in `[max(start, lo), hi]`.
-                return partition(start.max(lo), hi, cell);
+                // The answer is in `[a, hi]`.
+                let a = start.max(lo);
+                #[cfg(any(timelog_loom, timelog_shuttle))]
+                return partition(a, hi, cell);
+                // std's branch-free binary search over the bucket's cells.
+                #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+                {
+                    // SAFETY: as in `cell`, for slots `a - start .. hi - start`
+                    // of bucket `k`, all below `len` (R4).
+                    let cells = unsafe { std::slice::from_raw_parts(arr(b, a - start).cast::<A>(), hi - a) };
+                    return a + cells.partition_point(|x| {
+                        crate::hooks::visit(1);
+                        below(x)
+                    });
+                }
             }
             // Everything from `start` on fails: the answer is at or below it.
             hi = start;
