@@ -539,6 +539,57 @@ mod tests {
         assert_eq!(run.val_at(999), "v999");
     }
 
+    /// The searches (bucket by bucket, then inside one bucket) against
+    /// `partition_point` on the flat arrays: every probe, windows `[lo, hi)`
+    /// that start and end inside, at and across bucket boundaries, runs of
+    /// equal timestamps spanning buckets.
+    #[test]
+    fn searches_match_flat_search_across_buckets() {
+        let n = 5 * FIRST * 8;
+        let ts: Vec<i64> = (0..n as i64).map(|i| i / 7 - 3).collect();
+        let run = Run::new();
+        {
+            // SAFETY: the run is not shared: this is its only appender.
+            let mut a = unsafe { run.appender() };
+            for (i, &t) in ts.iter().enumerate() {
+                a.push(t, 2 * i as u64 + 1, i);
+            }
+        }
+        let seq: Vec<u64> = (0..n as u64).map(|i| 2 * i + 1).collect();
+        let starts: Vec<usize> = (0..6).map(|k| FIRST * ((1 << k) - 1)).collect();
+        let mut edges: Vec<usize> = vec![0, 1, n / 3, n - 1, n];
+        for &s in &starts {
+            edges.extend([s.saturating_sub(1), s, s + 1].into_iter().filter(|&e| e <= n));
+        }
+        for &lo in &edges {
+            for &hi in &edges {
+                if lo > hi {
+                    continue;
+                }
+                let (t, q) = (&ts[lo..hi], &seq[lo..hi]);
+                for x in -5..(n as i64 / 7 + 3) {
+                    assert_eq!(
+                        run.lower_bound(x, lo, hi),
+                        lo + t.partition_point(|&y| y < x),
+                        "lower_bound({x}, {lo}, {hi})"
+                    );
+                    assert_eq!(
+                        run.upper_bound(x, lo, hi),
+                        lo + t.partition_point(|&y| y <= x),
+                        "upper_bound({x}, {lo}, {hi})"
+                    );
+                }
+                for x in [0u64, 1, 2, 63, 64, 129, 2 * n as u64] {
+                    assert_eq!(
+                        run.seq_upper_bound(x, lo, hi),
+                        lo + q.partition_point(|&y| y <= x),
+                        "seq_upper_bound({x})"
+                    );
+                }
+            }
+        }
+    }
+
     /// Issue 12: reading past the published length is defined: a
     /// timestamp/sequence read gives 0 inside an allocated bucket (zeroed)
     /// or panics past them; a payload read panics.
