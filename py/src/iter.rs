@@ -152,10 +152,11 @@ impl Recycler {
                 // (its contract: GIL build, attached, owned reference). The new items are new references
                 // (PyLong_FromLongLong's result, checked non-NULL, and the
                 // payload after Py_INCREF; `v` keeps it alive meanwhile).
-                // A tuple the collector untracked (all-atomic items) is
-                // tracked again with PyObject_GC_Track, which requires an
-                // untracked GC object (checked with PyObject_GC_IsTracked),
-                // since the new payload may be a container.
+                // The tuple's tracking by the cycle collector is then set
+                // for its new payload (see [`set_tracking`]: the old
+                // payload may have been atomic and the new one a
+                // container, or the reverse); the tuple is a GC object and
+                // an exact tuple, as that function requires.
                 unsafe {
                     if pyo3::ffi::Py_REFCNT(p) == 1 {
                         let n = pyo3::ffi::PyLong_FromLongLong(ts);
@@ -166,9 +167,7 @@ impl Recycler {
                         let obj = v.as_ptr();
                         pyo3::ffi::Py_INCREF(obj);
                         pyo3::ffi::PyTuple_SET_ITEM(p, 1, obj);
-                        if pyo3::ffi::PyObject_GC_IsTracked(p) == 0 {
-                            pyo3::ffi::PyObject_GC_Track(p.cast());
-                        }
+                        set_tracking(p, obj);
                         return t.bind(py).clone();
                     }
                 }
@@ -308,7 +307,74 @@ fn in_use() -> PyErr {
     PyRuntimeError::new_err(IN_USE.to_str().expect("ASCII message"))
 }
 
-/// Builds the `(ts, obj)` tuple.
+/// Whether a tuple holding `p` (and an exact `int`, the timestamp) can
+/// never be part of a reference cycle: CPython's own test for untracking a
+/// tuple (`_PyTuple_MaybeUntrack`, which the cycle collector runs on the
+/// tuples it examines, on GIL and free-threaded builds alike), item by
+/// item `!_PyObject_GC_MAY_BE_TRACKED(item)`: `p` is not a GC object (its
+/// type lacks `Py_TPFLAGS_HAVE_GC`: `int`, `float`, `str`, `bytes`,
+/// `None`, `bool`, ... — such objects are never traversed, so no cycle the
+/// collector could find goes through them), or `p` is an exact tuple the
+/// collector does not track (tuples are immutable, so one that holds
+/// nothing trackable stays so). One case is treated more conservatively
+/// than CPython: a type whose objects are GC objects only per instance
+/// (`tp_is_gc`, which only `type` objects have) counts as trackable. The
+/// timestamp, an exact `int`, is never a GC object.
+///
+/// # Safety
+///
+/// `p` is a live object; attached.
+#[inline(always)]
+unsafe fn untrackable(p: *mut pyo3::ffi::PyObject) -> bool {
+    // SAFETY: CPython C API (non-limited build), attached (this function's
+    // contract): Py_TYPE reads the live object's type; PyType_IS_GC reads
+    // its `tp_flags` (HAVE_GC is fixed when a type is created, and
+    // `__class__` assignment refuses to change it); PyObject_GC_IsTracked
+    // takes any object and is called only on an exact tuple, a GC object.
+    unsafe {
+        let tp = pyo3::ffi::Py_TYPE(p);
+        pyo3::ffi::PyType_IS_GC(tp) == 0
+            || (tp == std::ptr::addr_of_mut!(pyo3::ffi::PyTuple_Type) && pyo3::ffi::PyObject_GC_IsTracked(p) == 0)
+    }
+}
+
+/// Sets whether the cycle collector tracks `t`, a `(ts, obj)` tuple whose
+/// items are set: untracked when `obj` is [`untrackable`] (the tuple can
+/// never be part of a cycle: the collector would untrack it itself the
+/// first time it examined it, after traversing it; doing it now spares a
+/// young collection that traversal), tracked otherwise.
+///
+/// # Safety
+///
+/// Attached; `t` is an exact tuple (a GC object) whose items are set and
+/// which no other code can see or change during the call (a fresh tuple,
+/// or a spare whose only reference is ours, see [`Recycler::pair`]); `obj`
+/// is its item 1.
+#[inline(always)]
+unsafe fn set_tracking(t: *mut pyo3::ffi::PyObject, obj: *mut pyo3::ffi::PyObject) {
+    // SAFETY: CPython C API, attached (this function's contract).
+    // PyObject_GC_UnTrack accepts a GC object tracked or not (it checks);
+    // PyObject_GC_Track requires a GC object that is not tracked, checked
+    // first with PyObject_GC_IsTracked, and one whose items are all set
+    // (a collection may traverse it at once): they are. Changing the
+    // tracking of an object no other code can reach needs no more: on GIL
+    // builds the GIL is held; on free-threaded builds UnTrack clears a bit
+    // of the object's own `ob_gc_bits`, which only its owner writes outside
+    // a stop-the-world collection, and the collector runs only with every
+    // other thread stopped (it never sees a half-done change). An
+    // untracked tuple with an untrackable item is a state CPython's own
+    // collector creates (`_PyTuple_MaybeUntrack`) on both builds.
+    unsafe {
+        if untrackable(obj) {
+            pyo3::ffi::PyObject_GC_UnTrack(t.cast());
+        } else if pyo3::ffi::PyObject_GC_IsTracked(t) == 0 {
+            pyo3::ffi::PyObject_GC_Track(t.cast());
+        }
+    }
+}
+
+/// Builds the `(ts, obj)` tuple, untracked by the cycle collector when
+/// `obj` is atomic (see [`set_tracking`]).
 #[inline]
 pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTuple> {
     // SAFETY: CPython C API; every call needs an attached thread (`py`).
@@ -317,8 +383,11 @@ pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTup
     // may only fill a fresh tuple's slots and steals the references passed,
     // which are new ones: PyLong_FromLongLong's result (checked non-NULL)
     // and the payload after Py_INCREF (`v` keeps it alive meanwhile).
-    // `Bound::from_owned_ptr` takes over the tuple's new reference, and the
-    // object is a tuple, as `cast_into_unchecked` requires.
+    // PyObject_GC_UnTrack takes a GC object (a tuple is one) and is called
+    // once both items are set, while the tuple is still ours alone (see
+    // `set_tracking`). `Bound::from_owned_ptr` takes over the tuple's new
+    // reference, and the object is a tuple, as `cast_into_unchecked`
+    // requires.
     unsafe {
         let t = pyo3::ffi::PyTuple_New(2);
         assert!(!t.is_null(), "out of memory building a (ts, obj) tuple");
@@ -328,6 +397,10 @@ pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTup
         let p = v.as_ptr();
         pyo3::ffi::Py_INCREF(p);
         pyo3::ffi::PyTuple_SET_ITEM(t, 1, p);
+        if untrackable(p) {
+            // PyTuple_New returns a tracked tuple: only untracking applies.
+            pyo3::ffi::PyObject_GC_UnTrack(t.cast());
+        }
         Bound::from_owned_ptr(py, t).cast_into_unchecked()
     }
 }
