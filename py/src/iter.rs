@@ -350,6 +350,7 @@ unsafe fn untrackable(p: *mut pyo3::ffi::PyObject) -> bool {
 /// which no other code can see or change during the call (a fresh tuple,
 /// or a spare whose only reference is ours, see [`Recycler::pair`]); `obj`
 /// is its item 1.
+#[cfg(not(Py_GIL_DISABLED))]
 #[inline(always)]
 unsafe fn set_tracking(t: *mut pyo3::ffi::PyObject, obj: *mut pyo3::ffi::PyObject) {
     // SAFETY: CPython C API, attached (this function's contract).
@@ -374,7 +375,7 @@ unsafe fn set_tracking(t: *mut pyo3::ffi::PyObject, obj: *mut pyo3::ffi::PyObjec
 }
 
 /// Builds the `(ts, obj)` tuple, untracked by the cycle collector when
-/// `obj` is atomic (see [`set_tracking`]).
+/// `obj` is atomic (see `set_tracking`).
 #[inline]
 pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTuple> {
     // SAFETY: CPython C API; every call needs an attached thread (`py`).
