@@ -102,6 +102,15 @@ struct Recycler {
     /// builds never refill).
     #[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
     turn: usize,
+    /// Per slot: whether this code untracked the slot's tuple (see
+    /// [`set_tracking`]), so that a refill with another atomic payload
+    /// makes no call. An untracked tuple stays untracked: CPython tracks a
+    /// tuple only when it makes one (or refills its own, in `zip` and
+    /// alike), and nothing else tracks the tuples of this iterator. (Were
+    /// one tracked behind our back, the flag would only leave it tracked:
+    /// the collector's state before this change.)
+    #[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
+    untracked: [bool; 2],
 }
 
 impl Drop for Recycler {
@@ -128,7 +137,8 @@ impl Recycler {
     fn pair<'py>(&mut self, py: Python<'py>, ts: i64, v: &PyObj, dead: &mut Dead) -> Bound<'py, PyTuple> {
         #[cfg(not(Py_GIL_DISABLED))]
         {
-            let slot = &mut self.slots[self.turn];
+            let k = self.turn;
+            let slot = &mut self.slots[k];
             self.turn ^= 1;
             if let Some(t) = slot.as_ref() {
                 let p = t.as_ptr();
@@ -156,7 +166,9 @@ impl Recycler {
                 // for its new payload (see [`set_tracking`]: the old
                 // payload may have been atomic and the new one a
                 // container, or the reverse); the tuple is a GC object and
-                // an exact tuple, as that function requires.
+                // an exact tuple whose items are set, only we can reach it
+                // (count 1), and `untracked[k]` is its flag, as that
+                // function requires.
                 unsafe {
                     if pyo3::ffi::Py_REFCNT(p) == 1 {
                         let n = pyo3::ffi::PyLong_FromLongLong(ts);
@@ -167,12 +179,13 @@ impl Recycler {
                         let obj = v.as_ptr();
                         pyo3::ffi::Py_INCREF(obj);
                         pyo3::ffi::PyTuple_SET_ITEM(p, 1, obj);
-                        set_tracking(p, obj);
+                        set_tracking(p, obj, &mut self.untracked[k]);
                         return t.bind(py).clone();
                     }
                 }
             }
-            let t = pair(py, ts, v);
+            let (t, untracked) = new_pair(py, ts, v);
+            self.untracked[k] = untracked;
             if let Some(old) = slot.replace(t.clone().unbind()) {
                 dead.push(old.into_ptr());
             }
@@ -338,21 +351,24 @@ unsafe fn untrackable(p: *mut pyo3::ffi::PyObject) -> bool {
     }
 }
 
-/// Sets whether the cycle collector tracks `t`, a `(ts, obj)` tuple whose
-/// items are set: untracked when `obj` is [`untrackable`] (the tuple can
-/// never be part of a cycle: the collector would untrack it itself the
-/// first time it examined it, after traversing it; doing it now spares a
-/// young collection that traversal), tracked otherwise.
+/// Sets whether the cycle collector tracks `t`, a refilled `(ts, obj)`
+/// tuple: untracked when `obj` is [`untrackable`] (the tuple can never be
+/// part of a cycle: the collector would untrack it itself the first time
+/// it examined it, after traversing it; doing it at once spares a young
+/// collection that traversal), tracked otherwise. `untracked` is the
+/// slot's flag (see [`Recycler`]): set when this code untracked `t`, so
+/// that an atomic payload after an atomic one costs no call.
 ///
 /// # Safety
 ///
 /// Attached; `t` is an exact tuple (a GC object) whose items are set and
-/// which no other code can see or change during the call (a fresh tuple,
-/// or a spare whose only reference is ours, see [`Recycler::pair`]); `obj`
-/// is its item 1.
+/// which no other code can see or change during the call (a spare whose
+/// only reference is ours, see [`Recycler::pair`]); `obj` is its item 1;
+/// `untracked` is true only if `t` was untracked by this code since
+/// (see [`Recycler`]: it then still is).
 #[cfg(not(Py_GIL_DISABLED))]
 #[inline(always)]
-unsafe fn set_tracking(t: *mut pyo3::ffi::PyObject, obj: *mut pyo3::ffi::PyObject) {
+unsafe fn set_tracking(t: *mut pyo3::ffi::PyObject, obj: *mut pyo3::ffi::PyObject, untracked: &mut bool) {
     // SAFETY: CPython C API, attached (this function's contract).
     // PyObject_GC_UnTrack accepts a GC object tracked or not (it checks);
     // PyObject_GC_Track requires a GC object that is not tracked, checked
@@ -364,12 +380,22 @@ unsafe fn set_tracking(t: *mut pyo3::ffi::PyObject, obj: *mut pyo3::ffi::PyObjec
     // a stop-the-world collection, and the collector runs only with every
     // other thread stopped (it never sees a half-done change). An
     // untracked tuple with an untrackable item is a state CPython's own
-    // collector creates (`_PyTuple_MaybeUntrack`) on both builds.
+    // collector creates (`_PyTuple_MaybeUntrack`) on both builds. The flag
+    // only ever skips an UnTrack (idempotent; skipping it wrongly would
+    // leave a tuple tracked, which is always safe); Track is decided by
+    // PyObject_GC_IsTracked alone (the collector may have untracked a
+    // tuple whose payload was a tuple it untracked meanwhile).
     unsafe {
         if untrackable(obj) {
-            pyo3::ffi::PyObject_GC_UnTrack(t.cast());
-        } else if pyo3::ffi::PyObject_GC_IsTracked(t) == 0 {
-            pyo3::ffi::PyObject_GC_Track(t.cast());
+            if !*untracked {
+                pyo3::ffi::PyObject_GC_UnTrack(t.cast());
+                *untracked = true;
+            }
+        } else {
+            if pyo3::ffi::PyObject_GC_IsTracked(t) == 0 {
+                pyo3::ffi::PyObject_GC_Track(t.cast());
+            }
+            *untracked = false;
         }
     }
 }
@@ -378,6 +404,12 @@ unsafe fn set_tracking(t: *mut pyo3::ffi::PyObject, obj: *mut pyo3::ffi::PyObjec
 /// `obj` is atomic (see `set_tracking`).
 #[inline]
 pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTuple> {
+    new_pair(py, ts, v).0
+}
+
+/// [`pair`], and whether the tuple was untracked.
+#[inline(always)]
+fn new_pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> (Bound<'py, PyTuple>, bool) {
     // SAFETY: CPython C API; every call needs an attached thread (`py`).
     // PyTuple_New(2) returns a new reference to a fresh tuple no one else
     // can see yet, or NULL when out of memory (checked); PyTuple_SET_ITEM
@@ -398,11 +430,12 @@ pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTup
         let p = v.as_ptr();
         pyo3::ffi::Py_INCREF(p);
         pyo3::ffi::PyTuple_SET_ITEM(t, 1, p);
-        if untrackable(p) {
-            // PyTuple_New returns a tracked tuple: only untracking applies.
+        // PyTuple_New returns a tracked tuple: only untracking applies.
+        let untrack = untrackable(p);
+        if untrack {
             pyo3::ffi::PyObject_GC_UnTrack(t.cast());
         }
-        Bound::from_owned_ptr(py, t).cast_into_unchecked()
+        (Bound::from_owned_ptr(py, t).cast_into_unchecked(), untrack)
     }
 }
 
