@@ -374,13 +374,9 @@ unsafe fn set_tracking(t: *mut pyo3::ffi::PyObject, obj: *mut pyo3::ffi::PyObjec
     // PyObject_GC_Track requires a GC object that is not tracked, checked
     // first with PyObject_GC_IsTracked, and one whose items are all set
     // (a collection may traverse it at once): they are. Changing the
-    // tracking of an object no other code can reach needs no more: on GIL
-    // builds the GIL is held; on free-threaded builds UnTrack clears a bit
-    // of the object's own `ob_gc_bits`, which only its owner writes outside
-    // a stop-the-world collection, and the collector runs only with every
-    // other thread stopped (it never sees a half-done change). An
-    // untracked tuple with an untrackable item is a state CPython's own
-    // collector creates (`_PyTuple_MaybeUntrack`) on both builds. The flag
+    // tracking of an object no other code can reach needs no more (GIL
+    // build: the GIL is held). An untracked tuple with an untrackable item
+    // is a state CPython's own collector creates (`_PyTuple_MaybeUntrack`). The flag
     // only ever skips an UnTrack (idempotent; skipping it wrongly would
     // leave a tuple tracked, which is always safe); Track is decided by
     // PyObject_GC_IsTracked alone (the collector may have untracked a
@@ -416,11 +412,17 @@ fn new_pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> (Bound<'py, PyTuple>, b
     // may only fill a fresh tuple's slots and steals the references passed,
     // which are new ones: PyLong_FromLongLong's result (checked non-NULL)
     // and the payload after Py_INCREF (`v` keeps it alive meanwhile).
-    // PyObject_GC_UnTrack takes a GC object (a tuple is one) and is called
-    // once both items are set, while the tuple is still ours alone (see
-    // `set_tracking`). `Bound::from_owned_ptr` takes over the tuple's new
-    // reference, and the object is a tuple, as `cast_into_unchecked`
-    // requires.
+    // PyObject_GC_UnTrack takes a GC object (a tuple is one, tracked by
+    // PyTuple_New) and is called once both items are set, while the tuple
+    // is still ours alone, which is all a change of tracking needs: on GIL
+    // builds the GIL is held; on free-threaded builds UnTrack clears a bit
+    // of the object's own `ob_gc_bits`, which only its owner writes outside
+    // a stop-the-world collection (the collector runs with every other
+    // thread stopped: it never sees a half-done change). An untracked tuple
+    // whose items are not GC objects is a state CPython's own collector
+    // creates (`_PyTuple_MaybeUntrack`, run by both builds' collectors).
+    // `Bound::from_owned_ptr` takes over the tuple's new reference, and the
+    // object is a tuple, as `cast_into_unchecked` requires.
     unsafe {
         let t = pyo3::ffi::PyTuple_New(2);
         assert!(!t.is_null(), "out of memory building a (ts, obj) tuple");
