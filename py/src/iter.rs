@@ -102,6 +102,15 @@ struct Recycler {
     /// builds never refill).
     #[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
     turn: usize,
+    /// Per slot: whether this code untracked the slot's tuple (see
+    /// [`set_tracking`]), so that a refill with another atomic payload
+    /// makes no call. An untracked tuple stays untracked: CPython tracks a
+    /// tuple only when it makes one (or refills its own, in `zip` and
+    /// alike), and nothing else tracks the tuples of this iterator. (Were
+    /// one tracked behind our back, the flag would only leave it tracked:
+    /// the collector's state before this change.)
+    #[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
+    untracked: [bool; 2],
 }
 
 impl Drop for Recycler {
@@ -128,7 +137,8 @@ impl Recycler {
     fn pair<'py>(&mut self, py: Python<'py>, ts: i64, v: &PyObj, dead: &mut Dead) -> Bound<'py, PyTuple> {
         #[cfg(not(Py_GIL_DISABLED))]
         {
-            let slot = &mut self.slots[self.turn];
+            let k = self.turn;
+            let slot = &mut self.slots[k];
             self.turn ^= 1;
             if let Some(t) = slot.as_ref() {
                 let p = t.as_ptr();
@@ -152,10 +162,13 @@ impl Recycler {
                 // (its contract: GIL build, attached, owned reference). The new items are new references
                 // (PyLong_FromLongLong's result, checked non-NULL, and the
                 // payload after Py_INCREF; `v` keeps it alive meanwhile).
-                // A tuple the collector untracked (all-atomic items) is
-                // tracked again with PyObject_GC_Track, which requires an
-                // untracked GC object (checked with PyObject_GC_IsTracked),
-                // since the new payload may be a container.
+                // The tuple's tracking by the cycle collector is then set
+                // for its new payload (see [`set_tracking`]: the old
+                // payload may have been atomic and the new one a
+                // container, or the reverse); the tuple is a GC object and
+                // an exact tuple whose items are set, only we can reach it
+                // (count 1), and `untracked[k]` is its flag, as that
+                // function requires.
                 unsafe {
                     if pyo3::ffi::Py_REFCNT(p) == 1 {
                         let n = pyo3::ffi::PyLong_FromLongLong(ts);
@@ -166,14 +179,13 @@ impl Recycler {
                         let obj = v.as_ptr();
                         pyo3::ffi::Py_INCREF(obj);
                         pyo3::ffi::PyTuple_SET_ITEM(p, 1, obj);
-                        if pyo3::ffi::PyObject_GC_IsTracked(p) == 0 {
-                            pyo3::ffi::PyObject_GC_Track(p.cast());
-                        }
+                        set_tracking(p, obj, &mut self.untracked[k]);
                         return t.bind(py).clone();
                     }
                 }
             }
-            let t = pair(py, ts, v);
+            let (t, untracked) = new_pair(py, ts, v);
+            self.untracked[k] = untracked;
             if let Some(old) = slot.replace(t.clone().unbind()) {
                 dead.push(old.into_ptr());
             }
@@ -308,15 +320,107 @@ fn in_use() -> PyErr {
     PyRuntimeError::new_err(IN_USE.to_str().expect("ASCII message"))
 }
 
-/// Builds the `(ts, obj)` tuple.
+/// Whether a tuple holding `p` (and an exact `int`, the timestamp) can
+/// never be part of a reference cycle: CPython's own test for untracking a
+/// tuple (`_PyTuple_MaybeUntrack`, which the cycle collector runs on the
+/// tuples it examines, on GIL and free-threaded builds alike), item by
+/// item `!_PyObject_GC_MAY_BE_TRACKED(item)`: `p` is not a GC object (its
+/// type lacks `Py_TPFLAGS_HAVE_GC`: `int`, `float`, `str`, `bytes`,
+/// `None`, `bool`, ... — such objects are never traversed, so no cycle the
+/// collector could find goes through them), or `p` is an exact tuple the
+/// collector does not track (tuples are immutable, so one that holds
+/// nothing trackable stays so). One case is treated more conservatively
+/// than CPython: a type whose objects are GC objects only per instance
+/// (`tp_is_gc`, which only `type` objects have) counts as trackable. The
+/// timestamp, an exact `int`, is never a GC object.
+///
+/// # Safety
+///
+/// `p` is a live object; attached.
+#[inline(always)]
+unsafe fn untrackable(p: *mut pyo3::ffi::PyObject) -> bool {
+    // SAFETY: CPython C API (non-limited build), attached (this function's
+    // contract): Py_TYPE reads the live object's type; PyType_IS_GC reads
+    // its `tp_flags` (HAVE_GC is fixed when a type is created, and
+    // `__class__` assignment refuses to change it); PyObject_GC_IsTracked
+    // takes any object and is called only on an exact tuple, a GC object.
+    unsafe {
+        let tp = pyo3::ffi::Py_TYPE(p);
+        pyo3::ffi::PyType_IS_GC(tp) == 0
+            || (tp == std::ptr::addr_of_mut!(pyo3::ffi::PyTuple_Type) && pyo3::ffi::PyObject_GC_IsTracked(p) == 0)
+    }
+}
+
+/// Sets whether the cycle collector tracks `t`, a refilled `(ts, obj)`
+/// tuple: untracked when `obj` is [`untrackable`] (the tuple can never be
+/// part of a cycle: the collector would untrack it itself the first time
+/// it examined it, after traversing it; doing it at once spares a young
+/// collection that traversal), tracked otherwise. `untracked` is the
+/// slot's flag (see [`Recycler`]): set when this code untracked `t`, so
+/// that an atomic payload after an atomic one costs no call.
+///
+/// # Safety
+///
+/// Attached; `t` is an exact tuple (a GC object) whose items are set and
+/// which no other code can see or change during the call (a spare whose
+/// only reference is ours, see [`Recycler::pair`]); `obj` is its item 1;
+/// `untracked` is true only if `t` was untracked by this code since
+/// (see [`Recycler`]: it then still is).
+#[cfg(not(Py_GIL_DISABLED))]
+#[inline(always)]
+unsafe fn set_tracking(t: *mut pyo3::ffi::PyObject, obj: *mut pyo3::ffi::PyObject, untracked: &mut bool) {
+    // SAFETY: CPython C API, attached (this function's contract).
+    // PyObject_GC_UnTrack accepts a GC object tracked or not (it checks);
+    // PyObject_GC_Track requires a GC object that is not tracked, checked
+    // first with PyObject_GC_IsTracked, and one whose items are all set
+    // (a collection may traverse it at once): they are. Changing the
+    // tracking of an object no other code can reach needs no more (GIL
+    // build: the GIL is held). An untracked tuple with an untrackable item
+    // is a state CPython's own collector creates (`_PyTuple_MaybeUntrack`). The flag
+    // only ever skips an UnTrack (idempotent; skipping it wrongly would
+    // leave a tuple tracked, which is always safe); Track is decided by
+    // PyObject_GC_IsTracked alone (the collector may have untracked a
+    // tuple whose payload was a tuple it untracked meanwhile).
+    unsafe {
+        if untrackable(obj) {
+            if !*untracked {
+                pyo3::ffi::PyObject_GC_UnTrack(t.cast());
+                *untracked = true;
+            }
+        } else {
+            if pyo3::ffi::PyObject_GC_IsTracked(t) == 0 {
+                pyo3::ffi::PyObject_GC_Track(t.cast());
+            }
+            *untracked = false;
+        }
+    }
+}
+
+/// Builds the `(ts, obj)` tuple, untracked by the cycle collector when
+/// `obj` is atomic (see `set_tracking`).
 #[inline]
 pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTuple> {
+    new_pair(py, ts, v).0
+}
+
+/// [`pair`], and whether the tuple was untracked.
+#[inline(always)]
+fn new_pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> (Bound<'py, PyTuple>, bool) {
     // SAFETY: CPython C API; every call needs an attached thread (`py`).
     // PyTuple_New(2) returns a new reference to a fresh tuple no one else
     // can see yet, or NULL when out of memory (checked); PyTuple_SET_ITEM
     // may only fill a fresh tuple's slots and steals the references passed,
     // which are new ones: PyLong_FromLongLong's result (checked non-NULL)
     // and the payload after Py_INCREF (`v` keeps it alive meanwhile).
+    // PyObject_GC_UnTrack takes a GC object (a tuple is one, tracked by
+    // PyTuple_New) and is called once both items are set, while the tuple
+    // is still ours alone, which is all a change of tracking needs: on GIL
+    // builds the GIL is held; on free-threaded builds UnTrack clears a bit
+    // of the object's own `ob_gc_bits`, which only its owner writes outside
+    // a stop-the-world collection (the collector runs with every other
+    // thread stopped: it never sees a half-done change). An untracked tuple
+    // whose items are not GC objects is a state CPython's own collector
+    // creates (`_PyTuple_MaybeUntrack`, run by both builds' collectors).
     // `Bound::from_owned_ptr` takes over the tuple's new reference, and the
     // object is a tuple, as `cast_into_unchecked` requires.
     unsafe {
@@ -328,7 +432,12 @@ pub(crate) fn pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> Bound<'py, PyTup
         let p = v.as_ptr();
         pyo3::ffi::Py_INCREF(p);
         pyo3::ffi::PyTuple_SET_ITEM(t, 1, p);
-        Bound::from_owned_ptr(py, t).cast_into_unchecked()
+        // PyTuple_New returns a tracked tuple: only untracking applies.
+        let untrack = untrackable(p);
+        if untrack {
+            pyo3::ffi::PyObject_GC_UnTrack(t.cast());
+        }
+        (Bound::from_owned_ptr(py, t).cast_into_unchecked(), untrack)
     }
 }
 
