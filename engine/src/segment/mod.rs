@@ -379,12 +379,14 @@ impl<T> Segment<T> {
         if from >= self.len || ts >= self.max_ts {
             return self.len;
         }
-        let page = self.pages[from / self.page_cap].timestamps();
-        let rest = &page[from % self.page_cap..];
-        // The page ends at or below `ts`: the end is in a later page.
-        if rest.last().is_none_or(|&l| l <= ts) {
+        let p = from / self.page_cap;
+        // The page ends at or below `ts` (its fence, which the search of
+        // `from` has just read: no other line is loaded): the end is in a
+        // later page.
+        if self.fences[p] <= ts {
             return self.upper_bound(ts);
         }
+        let rest = &self.pages[p].timestamps()[from % self.page_cap..];
         // One seek (test counter), as `search`.
         crate::hooks::visit(1);
         from + crate::memtable::run::gallop(0, rest.len(), |i| rest[i] <= ts)
