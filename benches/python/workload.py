@@ -71,15 +71,17 @@ WALL: dict = {}
 _CURRENT = [None]
 
 
-def _timed(fn):
-    """Runs fn() with the GC off; returns the CPU time it took, in ns.
+def _timed(fn, collector=False):
+    """Runs fn() with the GC off (`collector`: on, at its default
+    thresholds, as a program runs); returns the CPU time it took, in ns.
 
     CPU time of the whole process (all threads, so a background maintenance
     thread's work is counted too) is the primary measure: on a shared,
     oversubscribed machine, wall time mostly measures the other tenants.
     Wall time is recorded too (WALL) and reported in the JSON."""
     gc.collect()
-    gc.disable()
+    if not collector:
+        gc.disable()
     try:
         w0 = NS()
         t0 = CPU()
@@ -458,7 +460,7 @@ def row_scan_iter(d, S):
     return r
 
 
-def row_scan_batch(d, S):
+def row_scan_batch(d, S, collector=False):
     """`it.next_batch(4096)` until empty over all records; records/s."""
     log = d.log
     cnt = [0]
@@ -474,7 +476,7 @@ def row_scan_batch(d, S):
             c += len(b)
         cnt[0] = c
 
-    r = d.n / (_timed(run) / 1e9)
+    r = d.n / (_timed(run, collector) / 1e9)
     assert cnt[0] == d.n, cnt
     return r
 
@@ -543,8 +545,40 @@ def row_delete_range(d, S):
     return _timed(run) / m
 
 
+def row_scan_batch_gc(d, S):
+    """`row_scan_batch` with the cycle collector on: every other row runs
+    with it off (as timeit does), which hides what a program pays for the
+    young collections its new row tuples trigger; records/s."""
+    return row_scan_batch(d, S, collector=True)
+
+
+def row_list_all_gc(d, S):
+    """`list(log.all())` (the rows kept) with the cycle collector on; records/s."""
+    log = d.log
+    cnt = [0]
+
+    def run():
+        cnt[0] = len(list(log.all()))
+
+    r = d.n / (_timed(run, True) / 1e9)
+    assert cnt[0] == d.n, cnt
+    return r
+
+
+def row_floor_list_zip_range_gc(d, S):
+    """`list(zip(range(n), objs))` with the cycle collector on: the floor of
+    `row_list_all_gc` (an int and a tracked tuple per row); records/s."""
+    objs = d.payloads
+
+    def run():
+        list(zip(range(d.n), objs))
+
+    return d.n / (_timed(run, True) / 1e9)
+
+
 READ_ROWS = ["point", "getitem", "at", "next_ts", "range10", "slice10", "range100", "scan_iter", "scan_batch",
-             "floor_iter_tuples", "floor_iter_zip_range", "floor_list_zip", "floor_list_zip_range", "views_len",
+             "floor_iter_tuples", "floor_iter_zip_range", "floor_list_zip", "floor_list_zip_range",
+             "scan_batch_gc", "list_all_gc", "floor_list_zip_range_gc", "views_len",
              "views_numpy",
              "delete_before", "delete_range"]
 OTHER_ROWS = ["loop_floor", "empty_getter", "empty_call1", "append_obj", "append_ts_obj", "append_obj_kw", "setitem",
