@@ -17,7 +17,8 @@
 //! `[t, t + 1)`; `snap_cursor`: `Snapshot::into_cursor` over `[t, t]`, as
 //! the Python iterator; `point_with`: `Snapshot::point_with` of a
 //! snapshot taken per lookup; `log_point_with`: `Timelog::point_with`,
-//! no snapshot; `btree`). Prints a checksum and the best wall time.
+//! no snapshot; `log_next_ts`: `Timelog::next_ts`; `btree`: `BTreeMap::get`;
+//! `btree_next`: `BTreeMap::range(t + 1..).next()`). Prints a checksum and the best wall time.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -83,6 +84,24 @@ fn measured_log_point_with(log: &Timelog<u64>, ts: &[i64]) -> u64 {
 }
 
 #[inline(never)]
+fn measured_log_next_ts(log: &Timelog<u64>, ts: &[i64]) -> u64 {
+    let mut s = 0u64;
+    for &t in ts {
+        s = s.wrapping_add(log.next_ts(t).unwrap().unwrap_or(0) as u64);
+    }
+    s
+}
+
+#[inline(never)]
+fn measured_btree_next(map: &BTreeMap<i64, u64>, ts: &[i64]) -> u64 {
+    let mut s = 0u64;
+    for &t in ts {
+        s = s.wrapping_add(map.range(t + 1..).next().map_or(0, |(k, _)| *k) as u64);
+    }
+    s
+}
+
+#[inline(never)]
 fn measured_btree(map: &BTreeMap<i64, u64>, ts: &[i64]) -> u64 {
     let mut s = 0u64;
     for &t in ts {
@@ -97,7 +116,8 @@ fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let (state, path) = (a[0].as_str(), a[1].as_str());
     let (log, keys) = build(state);
-    let map: BTreeMap<i64, u64> = if path == "btree" { keys.iter().copied().collect() } else { BTreeMap::new() };
+    let map: BTreeMap<i64, u64> =
+        if path.starts_with("btree") { keys.iter().copied().collect() } else { BTreeMap::new() };
     let ts = random_ts(LOOKUPS, keys.len() as i64, SEED ^ 7);
     let (mut best, mut sum) = (f64::MAX, 0u64);
     for _ in 0..3 {
@@ -107,6 +127,8 @@ fn main() {
             "snap_cursor" => measured_snap_cursor(&log, &ts),
             "point_with" => measured_point_with(&log, &ts),
             "log_point_with" => measured_log_point_with(&log, &ts),
+            "log_next_ts" => measured_log_next_ts(&log, &ts),
+            "btree_next" => measured_btree_next(&map, &ts),
             _ => measured_btree(&map, &ts),
         };
         best = best.min(t.elapsed().as_secs_f64());
