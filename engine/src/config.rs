@@ -87,6 +87,8 @@ fn wall_clock() -> (i64, i64) {
     // here to a live local; CLOCK_REALTIME is a clock every Linux has.
     let ok = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut t) } == 0;
     if ok && t.tv_sec >= 0 {
+        // `time_t` and `c_long` are `i64` on 64-bit Linux, `i32` on 32-bit.
+        #[allow(clippy::useless_conversion)]
         (i64::from(t.tv_sec), i64::from(t.tv_nsec))
     } else if ok {
         (0, 0)
