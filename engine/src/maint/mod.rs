@@ -311,9 +311,10 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     pub(crate) fn after_write(self, m: &ManifestGuard<T>) -> WriteStatus {
         let mt = &m.active;
         let mut sealed = false;
-        if mt.bytes() >= self.cfg.memtable_max_bytes {
+        let (bytes, ooo) = mt.bytes_and_ooo();
+        if bytes >= self.cfg.memtable_max_bytes {
             sealed = self.seal(mt);
-        } else if mt.ooo_bytes() >= self.cfg.ooo_budget_bytes && self.seal(mt) {
+        } else if ooo >= self.cfg.ooo_budget_bytes && self.seal(mt) {
             sealed = true;
             self.counters.ooo_budget_hits.fetch_add(1, Relaxed);
         }

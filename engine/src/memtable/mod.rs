@@ -348,17 +348,15 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     /// tombstones from the stack's claimed slots (no shared counter on the
     /// in-order append and delete paths); the skiplist by the bytes of its
     /// arena (its nodes with their inline payloads and towers, and the
-    /// unused tails of filled chunks).
-    pub(crate) fn bytes(&self) -> usize {
+    /// unused tails of filled chunks) — and those arena bytes, read once for
+    /// both (`Maint::after_write` tests the two against their limits).
+    pub(crate) fn bytes_and_ooo(&self) -> (usize, usize) {
         #[cfg(not(any(timelog_loom, timelog_shuttle)))]
         let tombs = self.tombs.len() * TOMB_BYTES;
         #[cfg(any(timelog_loom, timelog_shuttle))]
         let tombs = self.tomb_bytes.load(Ordering::Relaxed);
-        self.run.len() * self.record_bytes + self.ooo.bytes() + tombs
-    }
-    /// Bytes of the skiplist's arena.
-    pub(crate) fn ooo_bytes(&self) -> usize {
-        self.ooo.bytes()
+        let ooo = self.ooo.bytes();
+        (self.run.len() * self.record_bytes + ooo + tombs, ooo)
     }
     /// Records in the skiplist: exact once no insert is in flight, never
     /// fewer than a reader can see (R5). A walk of the arena's chunks: for
