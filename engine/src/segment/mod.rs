@@ -380,9 +380,9 @@ impl<T> Segment<T> {
             return self.len;
         }
         let p = from / self.page_cap;
-        // The page ends at or below `ts` (its fence, which the search of
-        // `from` has just read: no other line is loaded): the end is in a
-        // later page.
+        // The page ends at or below `ts` (its fence, in the small array the
+        // search of `from` has just walked, not the page's last line): the
+        // end is in a later page.
         if self.fences[p] <= ts {
             return self.upper_bound(ts);
         }
