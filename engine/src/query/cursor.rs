@@ -29,7 +29,7 @@
 //! time.
 
 use super::dir::{Asc, Desc, Dir};
-use super::plan::{SeqSrc, Source, Span, ValSrc};
+use super::plan::{SeqSrc, Source, Span, Spans, ValSrc};
 use crate::query::snapshot::{Order, Snapshot};
 use crate::{SeqNo, Timestamp};
 use std::mem::ManuallyDrop;
@@ -279,15 +279,43 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
     /// Plans the range (`T: Clone`: a memtable with late records may be
     /// read through its merged view, which holds clones, R13).
     pub(crate) fn new(snap: Snapshot<T>, lo: Timestamp, hi: Timestamp, desc: bool) -> Self {
-        // Sized up front for the common case (a memtable's two sources, an
-        // L0 segment, L1): the first push would go through `Vec`'s generic
-        // growth path, about 200 instructions of a short read.
-        let mut srcs = Vec::with_capacity(4);
+        // The first source is kept aside: a read whose whole answer is one
+        // span of one source (a short read of flushed or in-order data)
+        // needs no source vector at all (see `single_span`). From the
+        // second on, the vector is sized up front for the common case (a
+        // memtable's two sources, an L0 segment, L1): the first push would
+        // go through `Vec`'s generic growth path, about 200 instructions of
+        // a short read.
+        let mut first: Option<Source<T>> = None;
+        let mut srcs = Vec::new();
         let mut rest = 0;
         snap.view().plan(lo, hi, |src| {
             rest += src.count;
+            if srcs.is_empty() {
+                match first.take() {
+                    None => {
+                        first = Some(src);
+                        return;
+                    }
+                    Some(f) => {
+                        srcs.reserve_exact(4);
+                        srcs.push(SrcCursor::new(f, desc));
+                    }
+                }
+            }
             srcs.push(SrcCursor::new(src, desc));
         });
+        let single = match first {
+            Some(f) => match single_span(&f) {
+                Some(span) => Some(span),
+                None => {
+                    srcs.reserve_exact(1);
+                    srcs.push(SrcCursor::new(f, desc));
+                    None
+                }
+            },
+            None => None,
+        };
         let mut c = Self {
             at: 0,
             fast_end: 0,
@@ -302,8 +330,24 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
             srcs: ManuallyDrop::new(srcs),
             snap: ManuallyDrop::new(Some(snap)),
         };
-        c.advance();
+        match single {
+            // The whole answer is the first run: the merge step never runs.
+            Some(span) => c.set_run(span, if desc { span.len - 1 } else { 0 }, span.len, 0),
+            None => c.advance(),
+        }
         c
+    }
+}
+
+/// The one span of `src` when it is all the source holds and lives in
+/// storage the snapshot owns (a segment's pages, a memtable's run or its
+/// merged view, R9) — not in the source's own buffer (a skiplist source's
+/// collected records, `Source::buf`), which the cursor would have to keep.
+#[inline]
+fn single_span<T>(src: &Source<T>) -> Option<Span<T>> {
+    match (&src.spans, &src.buf) {
+        (Spans::One(span), None) => Some(*span),
+        _ => None,
     }
 }
 
@@ -428,16 +472,23 @@ impl<T: Send + Sync + 'static> Cursor<T> {
                 cut_run::<Asc, T>(srcs, live, rest)
             }
         };
-        self.ts = c.run.ts;
-        (self.direct, self.indirect) = match c.run.val {
+        self.live = c.live;
+        self.set_run(c.run, c.at, c.n, self.rest - c.n);
+    }
+
+    /// Makes `n` records of `run` from position `at` on (in reading
+    /// order) the current run, with `rest` records left after it.
+    #[inline(always)]
+    fn set_run(&mut self, run: Span<T>, at: usize, n: usize, rest: usize) {
+        self.ts = run.ts;
+        (self.direct, self.indirect) = match run.val {
             ValSrc::Direct(p) => (p, std::ptr::null()),
             ValSrc::Indirect(p) => (std::ptr::null(), p),
         };
-        self.len = c.run.len;
-        self.at = c.at;
-        self.end = c.at.wrapping_add(self.step.wrapping_mul(c.n));
-        self.rest -= c.n;
-        self.live = c.live;
+        self.len = run.len;
+        self.at = at;
+        self.end = at.wrapping_add(self.step.wrapping_mul(n));
+        self.rest = rest;
         self.set_fast_end();
     }
 
@@ -991,6 +1042,70 @@ mod tests {
                     assert_eq!(c.size_hint(), (left, Some(left)), "{order:?} at {i}");
                 }
                 assert!(c.snapshot().is_none() && c.next().is_none());
+            }
+        }
+    }
+
+    /// A read whose answer is one span of one source (here: inside one
+    /// page of a flushed, compacted log, or of an in-order memtable run)
+    /// plans no source vector and never runs the merge step; it reads
+    /// like any other cursor in both orders, with `skip`, `truncate`,
+    /// `fold` and `next` mixed, and releases its snapshot with its last
+    /// record. A read across pages (several spans) still gets the vector.
+    #[test]
+    fn one_span_reads_plan_no_sources() {
+        let log: Timelog<u64> =
+            Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for t in 0..1000 {
+            let _ = log.append(t, t as u64 * 10).unwrap();
+            let _ = log.append(t, t as u64 * 10 + 1).unwrap(); // two records per timestamp
+        }
+        let ours = |log: &Timelog<u64>, lo: Timestamp, hi: Timestamp, order: Order| {
+            let mut w: Vec<(Timestamp, u64)> =
+                (lo.max(0)..hi.min(1000)).flat_map(|t| [(t, t as u64 * 10), (t, t as u64 * 10 + 1)]).collect();
+            if order == Order::Desc {
+                w.reverse();
+            }
+            let c = log.range(lo, hi, order).unwrap();
+            (w, c)
+        };
+        for flushed in [false, true] {
+            if flushed {
+                log.flush().unwrap();
+                log.compact().unwrap();
+            }
+            for order in ORDERS {
+                for (lo, hi) in [(500, 501), (10, 13), (0, 1), (999, 1000)] {
+                    let (w, c) = ours(&log, lo, hi, order);
+                    assert_eq!((c.srcs.capacity(), c.live, c.rest), (0, 0, 0), "{flushed} {order:?} [{lo}, {hi})");
+                    assert_eq!(c.collect::<Vec<_>>(), w, "{flushed} {order:?} [{lo}, {hi})");
+                    for k in 0..=w.len() {
+                        let (w, mut c) = ours(&log, lo, hi, order);
+                        assert_eq!(super::Cursor::skip(&mut c, k), k);
+                        assert_eq!(c.len(), w.len() - k);
+                        let mut d = ours(&log, lo, hi, order).1;
+                        d.truncate(k);
+                        assert_eq!(
+                            d.fold(Vec::new(), |mut v, r| {
+                                v.push(r);
+                                v
+                            }),
+                            w[..k]
+                        );
+                        let mut got = Vec::new();
+                        while let Some(r) = c.next() {
+                            assert!(c.snapshot().is_some() || c.len() == 0);
+                            got.push(r);
+                        }
+                        assert!(c.snapshot().is_none(), "released with the last record");
+                        assert_eq!(got, w[k..]);
+                    }
+                }
+                // The whole memtable run: several buckets, so several spans
+                // (flushed, the log fits one page: one span again).
+                let (w, c) = ours(&log, Timestamp::MIN, Timestamp::MAX, order);
+                assert_eq!(c.srcs.capacity() > 0, !flushed, "{flushed} {order:?}");
+                assert_eq!(c.collect::<Vec<_>>(), w);
             }
         }
     }
