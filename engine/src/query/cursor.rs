@@ -6,7 +6,10 @@
 //! before the runner-up's head. Those records are handed out without any
 //! further comparison. In-order data (one source, or disjoint ones) is one
 //! run per span; data with late records costs one gallop per switch
-//! between sources instead of a comparison of every head per record.
+//! between sources instead of a comparison of every head per record. A
+//! read whose whole answer is one span of one source (a point, a short
+//! range inside a page) is that run from the start: it keeps no sources
+//! and never merges.
 //!
 //! The current run is cached in the cursor as scalars (its timestamps,
 //! its payloads, a position `at` moving by `step` up to `end`), with a
@@ -178,7 +181,9 @@ pub struct Cursor<T: Send + Sync + 'static> {
     rest: usize,
     /// The sources: `srcs[..live]` still have records beyond the current
     /// run; the others are finished, and kept until the cursor is released
-    /// (one of them may own the run's storage: `Source::buf`).
+    /// (one of them may own the run's storage: `Source::buf`). Empty (never
+    /// allocated) when the plan's only source was one span in storage the
+    /// snapshot owns: that span is the current run (`single_span`).
     /// (`ManuallyDrop`: dropped only through `release`, see `Drop`.)
     srcs: ManuallyDrop<Vec<SrcCursor<T>>>,
     live: usize,
