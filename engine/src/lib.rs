@@ -74,10 +74,6 @@
 
 pub mod bounds;
 mod catalog;
-// NOTE: `missing_docs` is live for the crate. The public items of
-// `segment` are not yet documented in the code; that module is being
-// changed by other work of issue 12, so its allowance is here, narrowly,
-// until it is documented.
 pub mod config;
 pub mod error;
 pub mod hooks;
@@ -86,7 +82,6 @@ mod manifest;
 mod memtable;
 mod pin;
 mod query;
-#[allow(missing_docs)]
 pub mod segment;
 mod sequencer;
 pub mod stats;

@@ -133,7 +133,7 @@ impl<T> Drop for PageBuf<T> {
 /// One page of a segment: `timestamps()[i]` is the timestamp of
 /// `payloads()[i]`.
 ///
-/// The records live in a [`PageBuf`] that the page shares by an `Arc`: a
+/// The records live in a `PageBuf` (a buffer of the segment module) that the page shares by an `Arc`: a
 /// compaction that cuts a prefix off a segment builds its output from the
 /// segment's whole pages above the cut without copying them (R10, "prefix
 /// cut"), so one buffer may belong to several segments, and its payloads
@@ -192,9 +192,11 @@ impl<T> Page<T> {
         // SAFETY: as in `timestamps`.
         unsafe { std::slice::from_raw_parts(self.vals.as_ptr(), self.len) }
     }
+    /// Records in the page.
     pub fn len(&self) -> usize {
         self.len
     }
+    /// Whether the page holds no record (a frozen page never does).
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -240,7 +242,10 @@ fn count_below(blk: &[Timestamp], ts: Timestamp, incl: bool) -> usize {
 /// Which layer a segment belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    /// A flushed memtable (or a bulk run, R14), not yet compacted: L0
+    /// segments may overlap in time.
     L0,
+    /// Compacted: L1 segments are sorted and disjoint in time.
     L1,
 }
 
