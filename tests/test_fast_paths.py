@@ -131,6 +131,95 @@ def test_tuples_kept_by_the_caller_are_never_refilled(log):
     assert pairs == rows[:3]
 
 
+# Timestamps across every digit count of a 64-bit int (30-bit digits:
+# 1, 2, 3), both signs, CPython's cached small ints (-5..256) and the
+# edges between them: a scan rewrites the previous row's `int` in place
+# only when it keeps its digit count and is not a small int.
+_EDGE_TS = sorted(
+    {
+        -(2**63), -(2**63) + 1, -(2**62), -(2**60) - 1, -(2**60), -(2**60) + 1, -(2**30) - 1, -(2**30),
+        -(2**30) + 1, -1000, -257, -6, -5, -4, -1, 0, 1, 2, 255, 256, 257, 258, 1000, 2**30 - 1, 2**30,
+        2**30 + 1, 2**31, 2**59, 2**60 - 1, 2**60, 2**60 + 1, 2**62, 2**63 - 2, 2**63 - 1,
+    }
+    | set(range(-300, 300, 7))
+    | set(range(2**30 - 20, 2**30 + 20, 3))
+)
+
+
+def _edge_log():
+    lg = Timelog(maintenance="disabled")
+    for i, t in enumerate(_EDGE_TS):
+        lg.append(t, i)
+    return lg
+
+
+def test_scanned_timestamps_are_right_at_every_digit_count():
+    # The reused ints equal, hash and compare as fresh ones, in every
+    # consumer that lets go of the row (for, unpacking, sum, a dict built
+    # from copies) and in both orders.
+    lg = _edge_log()
+    want = list(_EDGE_TS)
+    got = []
+    for ts, _ in lg:
+        got.append(ts + 0)  # a new int: the row's own may be reused
+    assert got == want
+    assert [ts + 0 for ts, _ in lg.all(reverse=True)] == want[::-1]
+    assert sum(ts for ts, _ in lg) == sum(want)
+    assert {int(str(ts)) for ts, _ in lg} == set(want)
+    hashes = [hash(r[0]) for r in lg]
+    assert hashes == [hash(t) for t in want]
+    eq = [r[0] == t for r, t in zip(lg, want)]
+    assert all(eq)
+    for t, r in zip(want, lg):
+        assert (r[0] < t, r[0] > t, r[0] == t, -r[0] == -t, r[0] // 7 == t // 7) == (False, False, True, True, True)
+    lg.close()
+
+
+def test_small_timestamps_are_cached_ints():
+    # -5..256 always come out as CPython's shared objects, also right
+    # after a larger timestamp whose int could have been rewritten.
+    lg = _edge_log()
+    small = list(range(-5, 257))
+    for ts, _ in lg:
+        if -5 <= ts <= 256:
+            assert ts is small[ts + 5]
+    lg.close()
+
+
+def test_timestamps_kept_by_the_caller_are_never_changed():
+    # An int the caller still references (kept, in a kept tuple, as a
+    # dict key) is never rewritten: later rows do not change it.
+    lg = _edge_log()
+    kept, tuples, keys = [], [], {}
+    for ts, i in lg:
+        kept.append(ts)
+    for r in lg:
+        tuples.append(r)
+    for ts, i in lg:
+        keys[ts] = i
+    assert kept == list(_EDGE_TS)
+    assert [r[0] for r in tuples] == list(_EDGE_TS)
+    assert sorted(keys) == list(_EDGE_TS) and all(keys[t] == i for i, t in enumerate(_EDGE_TS))
+    it = lg.all()
+    a, b, c = next(it)[0], next(it)[0], next(it)[0]
+    rest = [ts for ts, _ in it]
+    assert [a, b, c] + rest == list(_EDGE_TS)
+    lg.close()
+
+
+def test_int_reuse_is_on_exactly_where_it_is_sound():
+    # GIL builds before 3.14 with 30-bit digits reuse ints (the layout
+    # probe at import passed); free-threaded builds never do.
+    import sysconfig
+
+    from timelog import _timelog
+
+    if sysconfig.get_config_var("Py_GIL_DISABLED") or sys.version_info >= (3, 14):
+        assert _timelog._int_reuse is False
+    else:
+        assert _timelog._int_reuse is (sys.int_info.bits_per_digit == 30 and sys.int_info.sizeof_digit == 4)
+
+
 def test_refcounts_stay_balanced_through_the_slot():
     payload = object()
     lg = Timelog(maintenance="disabled")

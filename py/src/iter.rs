@@ -154,11 +154,15 @@ impl Recycler {
                 // refill their result tuple under the same test).
                 // PyTuple_GET_ITEM returns borrowed references; the tuple
                 // owns them, and since PyTuple_SET_ITEM "steals" the new
-                // item and does not release the old one, each old item is
-                // released here, once: item 0 at once with Py_DECREF — it
-                // is an exact `int` made by PyLong_FromLongLong (only this
-                // code fills these tuples), whose deallocation runs no
-                // Python code — and the payload through `release_soon`
+                // item and does not release the old one, each replaced
+                // item is released here, once: item 0 at once with
+                // Py_DECREF — it is an exact `int` made by
+                // PyLong_FromLongLong (only this code fills these
+                // tuples), whose deallocation runs no Python code — unless
+                // `ints::refill` rewrote it in place (its contract: that
+                // int, referenced by this tuple that only we can reach;
+                // it then stays item 0, nothing is released or stolen),
+                // and the payload through `release_soon`
                 // (its contract: GIL build, attached, owned reference). The new items are new references
                 // (PyLong_FromLongLong's result, checked non-NULL, and the
                 // payload after Py_INCREF; `v` keeps it alive meanwhile).
@@ -171,11 +175,19 @@ impl Recycler {
                 // function requires.
                 unsafe {
                     if pyo3::ffi::Py_REFCNT(p) == 1 {
-                        let n = pyo3::ffi::PyLong_FromLongLong(ts);
-                        assert!(!n.is_null(), "out of memory converting a timestamp");
-                        pyo3::ffi::Py_DECREF(pyo3::ffi::PyTuple_GET_ITEM(p, 0));
+                        // The timestamp: the old `int` rewritten in place
+                        // when only this tuple holds it (`ints::refill`:
+                        // item 0 is an exact int made by
+                        // PyLong_FromLongLong, and the tuple, ours alone,
+                        // holds it), else a new one.
+                        let old = pyo3::ffi::PyTuple_GET_ITEM(p, 0);
+                        if !crate::ints::refill(old, ts) {
+                            let n = pyo3::ffi::PyLong_FromLongLong(ts);
+                            assert!(!n.is_null(), "out of memory converting a timestamp");
+                            pyo3::ffi::Py_DECREF(old);
+                            pyo3::ffi::PyTuple_SET_ITEM(p, 0, n);
+                        }
                         release_soon(pyo3::ffi::PyTuple_GET_ITEM(p, 1), dead);
-                        pyo3::ffi::PyTuple_SET_ITEM(p, 0, n);
                         let obj = v.as_ptr();
                         pyo3::ffi::Py_INCREF(obj);
                         pyo3::ffi::PyTuple_SET_ITEM(p, 1, obj);

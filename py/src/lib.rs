@@ -17,6 +17,7 @@ mod config;
 mod convert;
 mod fast;
 mod gc;
+mod ints;
 mod iter;
 pub(crate) mod log;
 mod stats;
@@ -111,6 +112,9 @@ fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fast::install_subscript(py);
     m.add_class::<iter::PyTimelogIter>()?;
     iter::install_iternext(py);
+    ints::probe(py);
+    // Whether rows' timestamps are rewritten in place (`ints`): for the tests.
+    m.setattr("_int_reuse", ints::enabled())?;
     m.add_class::<views::PyPageSpan>()?;
     m.add_class::<views::PyPageSpanIter>()?;
     m.add_class::<views::PyObjectsView>()?;
