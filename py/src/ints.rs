@@ -218,3 +218,14 @@ pub(crate) fn probe(_py: pyo3::Python<'_>) {}
 pub(crate) fn enabled() -> bool {
     false
 }
+
+/// GIL builds of 3.14 and later (the spare tuples are refilled there, see
+/// `iter::Recycler`): never rewrites.
+///
+/// # Safety
+/// None needed; `unsafe` only to match the other builds' signature.
+#[cfg(all(Py_3_14, not(Py_GIL_DISABLED)))]
+#[inline]
+pub(crate) unsafe fn refill(_p: *mut pyo3::ffi::PyObject, _v: i64) -> bool {
+    false
+}
