@@ -133,8 +133,9 @@ impl<T> Drop for PageBuf<T> {
 /// One page of a segment: `timestamps()[i]` is the timestamp of
 /// `payloads()[i]`.
 ///
-/// The records live in a `PageBuf` (a buffer of the segment module) that the page shares by an `Arc`: a
-/// compaction that cuts a prefix off a segment builds its output from the
+/// The records live in a `PageBuf` (a buffer of the segment module) that
+/// the page shares by an `Arc`: a compaction that cuts a prefix off a
+/// segment builds its output from the
 /// segment's whole pages above the cut without copying them (R10, "prefix
 /// cut"), so one buffer may belong to several segments, and its payloads
 /// are released when the last of them goes (R9). The page keeps the
