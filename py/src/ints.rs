@@ -7,9 +7,9 @@
 //! `PyLong_FromLongLong`; when the tuple's reference is the only one to it
 //! too, no code can observe that object any more, and instead of freeing
 //! it and allocating the next row's `int` (a quarter of a scanned row's
-//! time, measured), its value is rewritten: the digits and the sign, when the new value
-//! needs as many digits as the old one (timestamps of one range nearly
-//! always do). CPython does the same with a `str` whose only reference is
+//! time, measured), its value is rewritten: the digits and the sign, when
+//! the new value needs as many digits as the old one (timestamps of one
+//! range nearly always do). CPython does the same with a `str` whose only reference is
 //! the caller's (`PyUnicode_Append` resizes it in place).
 //!
 //! That needs the layout of an `int` object, which is not part of the
