@@ -379,11 +379,12 @@ fn run_delete(f: impl FnOnce() -> timelog::Result<timelog::WriteStatus>) -> *mut
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(Ok(timelog::WriteStatus::Ok)) => {
             // SAFETY: C API: `Py_None` is the (immortal) `None`; returning it
-            // needs a new reference, which `Py_IncRef` takes (the thread is
-            // attached: a method call).
+            // needs a new reference, which `Py_INCREF` takes (the thread is
+            // attached: a method call; pyo3-ffi's inline form of the
+            // header's, which leaves an immortal count alone).
             unsafe {
                 let none = ffi::Py_None();
-                ffi::Py_IncRef(none);
+                ffi::Py_INCREF(none);
                 none
             }
         }
@@ -612,10 +613,10 @@ unsafe fn neighbour_entry(
         // both what a `PyCFunction` returns.
         Ok(Ok(Some(t))) => unsafe { ffi::PyLong_FromLongLong(t) },
         // SAFETY: C API: `Py_None` is the (immortal) `None`; returning it
-        // needs a new reference, which `Py_IncRef` takes (attached).
+        // needs a new reference, which `Py_INCREF` takes (attached).
         Ok(Ok(None)) => unsafe {
             let none = ffi::Py_None();
-            ffi::Py_IncRef(none);
+            ffi::Py_INCREF(none);
             none
         },
         Ok(Err(e)) => raise_read(ReadFail::Engine(e)),
