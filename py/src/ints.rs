@@ -9,8 +9,8 @@
 //! it and allocating the next row's `int` (a quarter of a scanned row's
 //! time, measured), its value is rewritten: the digits and the sign, when
 //! the new value needs as many digits as the old one (timestamps of one
-//! range nearly always do). CPython does the same with a `str` whose only reference is
-//! the caller's (`PyUnicode_Append` resizes it in place).
+//! range nearly always do). CPython does the same with a `str` whose only
+//! reference is the caller's (`PyUnicode_Append` resizes it in place).
 //!
 //! That needs the layout of an `int` object, which is not part of the
 //! limited API: `Include/cpython/longintrepr.h` of each version (3.12 and
