@@ -38,6 +38,7 @@
 
 use crate::hooks::Hooks;
 use crate::manifest::{guard_into_arc, retire, Manifest, ManifestCell, ManifestGuard};
+use crate::memtable::door::Door;
 use crate::memtable::Memtable;
 use crate::pin::PinCounter;
 use crate::query::plan::View;
@@ -82,6 +83,15 @@ pub(crate) struct Catalog<T> {
     /// `__del__`) that calls back into the log — so payload drops happen
     /// outside every engine lock (R12).
     graveyard: Graveyard<T>,
+    /// The writers' way to the current manifest's active memtable (R1, R2):
+    /// replaced, with the manifest, only by the holder of its SEALED bit.
+    door: Door<T>,
+    /// The current manifest's count of sealed memtables, for the writers'
+    /// backpressure check (which no longer loads the manifest): every
+    /// successful publication adds its change. A heuristic: between two
+    /// racing publications it may be off by one for a moment, and the
+    /// backpressure path checks the manifest itself before acting.
+    sealed_runs: crate::sync::stat::AtomicUsize,
 }
 
 impl<T> std::fmt::Debug for Catalog<T> {
@@ -121,6 +131,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     pub(crate) fn new(unit: TimeUnit) -> Self {
         let retired = Arc::new(AtomicUsize::new(0));
         let active = Arc::new(Memtable::new(0, &retired));
+        let door = Door::new(&active);
         let pins = Arc::new(PinCounter::new(unit));
         let manifest = Manifest {
             version: 0,
@@ -140,6 +151,31 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
             retired,
             ids: AtomicU64::new(1),
             graveyard: Graveyard(Mutex::new(Vec::new())),
+            door,
+            sealed_runs: crate::sync::stat::AtomicUsize::new(0),
+        }
+    }
+
+    /// The door to the active memtable (R1, R2).
+    #[inline]
+    pub(crate) fn door(&self) -> &Door<T> {
+        &self.door
+    }
+
+    /// The current manifest's count of sealed memtables, as the last
+    /// publications left it (see the field: a heuristic for backpressure).
+    #[inline]
+    pub(crate) fn sealed_runs(&self) -> usize {
+        self.sealed_runs.load(Ordering::Relaxed)
+    }
+
+    /// Adds a publication's change of the sealed count (wrapping: two
+    /// racing publishers may apply theirs in either order).
+    #[inline]
+    fn count_sealed(&self, cur: &Manifest<T>, next_len: usize) {
+        let (a, b) = (cur.sealed.len(), next_len);
+        if a != b {
+            self.sealed_runs.fetch_add(b.wrapping_sub(a), Ordering::Relaxed);
         }
     }
 
@@ -200,9 +236,11 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// maintainer): burying is a push under the graveyard's leaf mutex.
     #[inline]
     pub(crate) fn publish(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>, worker: bool) -> bool {
+        let n = next.sealed.len();
         if !self.cell.publish(cur, next) {
             return false;
         }
+        self.count_sealed(cur, n);
         let back = retire(cur.clone());
         // Holds in flight (`None`), or references besides the caller's and
         // the holders' one just handed back (the publication paid every
@@ -229,9 +267,11 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// reference comes straight back and is dropped here — never the last
     /// one, the graveyard's is buried first).
     pub(crate) fn publish_maint(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
+        let n = next.sealed.len();
         if !self.cell.publish(cur, next) {
             return false;
         }
+        self.count_sealed(cur, n);
         self.graveyard.bury(cur.clone());
         drop(retire(cur.clone()));
         true
@@ -240,11 +280,23 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// Publishes an empty manifest (a fresh memtable, no segments, no
     /// tombstones) for `close` and `discard`; the caller holds the
     /// maintainer lock, so the replaced manifest goes to the graveyard (R12).
-    pub(crate) fn publish_empty(&self) {
+    ///
+    /// The active memtable is replaced like a seal replaces it (R2): this
+    /// call claims the door (waiting, in `hooks`' snooze steps, for a seal
+    /// in progress to finish first — that sealer takes no engine lock),
+    /// waits for the writers inside to leave, publishes, and puts the fresh
+    /// memtable behind the door. A writer that entered before the claim
+    /// wrote into the replaced memtable, which is discarded: such a write
+    /// raced the close.
+    pub(crate) fn publish_empty(&self, hooks: &Hooks) {
+        let mut b = crate::sync::Backoff::new();
+        self.door.seal_claim(|| hooks.snooze(&mut b));
+        self.door.drain();
+        let fresh = self.new_memtable();
         loop {
             let cur = self.load_full();
             let mut next = cur.successor();
-            next.active = self.new_memtable();
+            next.active = fresh.clone();
             next.sealed.clear();
             next.l0.clear();
             next.l1.clear();
@@ -253,6 +305,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
                 break;
             }
         }
+        self.door.install(&fresh);
     }
 
     /// Buries `m` if it is the last reference to a replaced manifest;

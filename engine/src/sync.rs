@@ -117,10 +117,10 @@ pub(crate) use imp::*;
 /// (the `contention-audit` build records them: they are lines a writer writes).
 pub(crate) mod stat {
     #[cfg(not(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle))))]
-    pub(crate) use std::sync::atomic::AtomicUsize;
+    pub(crate) use std::sync::atomic::{AtomicI64, AtomicUsize};
     // The counting build records them too: they are shared lines a writer writes.
     #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
-    pub(crate) use super::audit::AtomicUsize;
+    pub(crate) use super::audit::{AtomicI64, AtomicUsize};
 }
 
 // Plain (non-atomic) storage — run buckets, pages — is raw memory owned by

@@ -29,8 +29,8 @@ use crate::error::{Error, Result};
 use crate::hooks::Hooks;
 pub use crate::maint::WriteStatus;
 use crate::maint::{Maint, MaintGuard, Maintainer};
-use crate::manifest::ManifestGuard;
-use crate::memtable::{Entered, Entry, Memtable};
+use crate::memtable::door::{Entered, Written};
+use crate::memtable::{Entry, Memtable};
 use crate::query::cursor::Cursor;
 use crate::query::snapshot::{Order, PageSpan, Snapshot};
 use crate::segment::Segment;
@@ -88,8 +88,6 @@ enum RunOutcome<T> {
     /// Not published (the log was not in the state R14 needs); no sequence
     /// was taken: the records take the memtable path.
     Refused(Box<Segment<T>>),
-    /// The log was closed during the publication: the records are dropped.
-    Closed(Arc<Segment<T>>),
 }
 
 impl<T: Clone + Send + Sync + 'static> Inner<T> {
@@ -127,30 +125,27 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
     }
 
-    /// Runs `f` inside an entered active memtable (R1; for `entry`, with
-    /// the run's appender right if it was free, R3), retrying across seals.
-    /// Returns the manifest guard the write went through, so the caller can
-    /// check the memtable's size and the backpressure without another load
-    /// or a reference-count change.
+    /// Runs `f` inside the active memtable, entered through the door (R1;
+    /// for `entry`, with the run's appender right if it was free, R3),
+    /// retrying across seals. Returns, besides `f`'s result, what the seal
+    /// policy needs to know about the memtable written to ([`Written`]),
+    /// read before leaving: once this writer is out, that memtable may be
+    /// replaced and dropped.
     #[inline]
-    fn with_active<R>(&self, entry: Entry, mut f: impl FnMut(&Entered<'_, T>) -> R) -> (R, ManifestGuard<T>) {
+    fn with_active<R>(&self, entry: Entry, mut f: impl FnMut(&Entered<'_, T>) -> R) -> (R, Written) {
+        let door = self.catalog.door();
         let mut b = Backoff::new();
         loop {
-            let m = self.catalog.load();
-            // The entered guard (R1) ends with this statement: the writer has
-            // left the memtable before the caller commits.
-            let r = m.active.enter(entry).map(|e| f(&e));
-            if let Some(r) = r {
-                return (r, m);
+            match door.enter(entry) {
+                // The entered writer leaves at the end of this arm: before
+                // the caller commits.
+                Ok(e) => return (f(&e), e.written()),
+                // R1/R2: the active memtable is being sealed. Wait for the
+                // sealer to reopen the door without touching the writer
+                // count again: the sealer's drain waits for it to reach zero
+                // (retrying `enter` here could keep it from doing so).
+                Err(shut) => door.wait_reopened(shut, || self.hooks.snooze(&mut b)),
             }
-            // R1/R2: the active memtable is being sealed. Wait for the
-            // sealer to publish its successor without touching the writer
-            // count again: the sealer's drain waits for it to reach zero
-            // (retrying `enter` here could keep it from doing so).
-            while self.catalog.is_current(&m) {
-                self.hooks.snooze(&mut b);
-            }
-            drop(m);
         }
     }
 
@@ -159,13 +154,13 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         self.check_floor(ts)?;
         let mut val = Some(val);
         #[cfg(not(timelog_fault = "commit_before_insert"))]
-        let (seq, mt) = self
+        let (seq, w) = self
             .with_active(Entry::Record(ts), |e| e.insert(ts, val.take().expect("inserted once"), || self.seq.alloc(1)));
         #[cfg(not(timelog_fault = "commit_before_insert"))]
         self.seq.commit(seq, 1, &self.hooks);
         // Seeded fault (R5): the watermark passes the write before its insert.
         #[cfg(timelog_fault = "commit_before_insert")]
-        let (_, mt) = self.with_active(Entry::Record(ts), |e| {
+        let (_, w) = self.with_active(Entry::Record(ts), |e| {
             let alloc = || {
                 let seq = self.seq.alloc(1);
                 self.seq.commit(seq, 1, &self.hooks);
@@ -173,10 +168,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             };
             e.insert(ts, val.take().expect("inserted once"), alloc)
         });
-        let maint = self.maint();
-        let status = maint.after_write(&mt);
-        maint.release_guard(mt);
-        Ok(status)
+        Ok(self.maint().after_write(w))
     }
 
     fn insert_sorted(&self, batch: Vec<(Timestamp, T)>) -> Result<WriteStatus> {
@@ -186,23 +178,11 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let maint = self.maint();
         let insert = |part: Vec<(Timestamp, T)>| {
             let mut part = Some(part);
-            let ((first, n), mt) = self.with_active(Entry::Batch, |e| {
+            let ((first, n), w) = self.with_active(Entry::Batch, |e| {
                 e.insert_batch(part.take().expect("inserted once"), |n| self.seq.alloc(n))
             });
             self.seq.commit(first, n, &self.hooks);
-            let status = maint.after_write(&mt);
-            // A batch may run outside the payload scope (a binding releases
-            // its interpreter for it), and its manifest guard may now be the
-            // last owner of a memtable that a flush — possibly this call's
-            // own backpressure flush — replaced: release it inside the scope,
-            // so the payloads are released directly, not deferred.
-            let mut mt = Some(mt);
-            self.hooks.scoped(&mut || {
-                if let Some(mt) = mt.take() {
-                    maint.release_guard(mt);
-                }
-            });
-            status
+            maint.after_write(w)
         };
         // Chunks of about one memtable, so a huge batch seals as it goes. A
         // batch that fits is inserted as is (no copy); larger ones are cut
@@ -282,15 +262,6 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 Ok(WriteStatus::Ok)
             }
             RunOutcome::Refused(seg) => self.insert_sorted((*seg).into_records()),
-            RunOutcome::Closed(seg) => {
-                // The log was closed while the run was being published: its
-                // records are discarded like the rest of the log's (R12:
-                // released in the payload scope).
-                let mut seg = Some(seg);
-                self.hooks.scoped(&mut || drop(seg.take()));
-                drop(seg);
-                Err(Error::Closed)
-            }
         }
     }
 
@@ -307,20 +278,23 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     fn publish_run(&self, mut seg: Segment<T>) -> RunOutcome<T> {
         let m = self.catalog.load_full();
         let x = m.active.clone();
+        let door = self.catalog.door();
         // (1) Only over a manifest with no sealed memtable and an empty
-        // active memtable `x`, which this call seals (R2: one sealer wins).
-        // No other thread can add a sealed memtable from here on: only the
-        // sealer of the active memtable does, and that is this call.
+        // active memtable `x`, which this call seals (R2: one sealer wins
+        // the door's claim, and only while `x` is behind it). No other
+        // thread can add a sealed memtable from here on: only the sealer
+        // of the active memtable does, and that is this call.
         // (`m` is released before the seal: once `x` is sealed, writers
         // wait for this call's publication, and a last reference would be
         // released in the payload scope.)
         let flushed = m.sealed.is_empty() && x.is_empty();
         self.release_arc(m);
-        if !(flushed && x.seal_begin()) {
+        if !(flushed && door.seal_begin_if(&x)) {
             return RunOutcome::Refused(Box::new(seg));
         }
         // (2) R2's drain: the writers inside `x` leave; none can enter.
-        x.seal_drain(self.seq.next_seq());
+        door.drain();
+        x.finish_seal(self.seq.next_seq());
         let fresh = self.catalog.new_memtable();
         if !x.is_empty() {
             // A writer entered `x` between the check and the seal: `x` is
@@ -329,11 +303,11 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             self.publish_plain_seal(&x, &fresh);
             return RunOutcome::Refused(Box::new(seg));
         }
-        // (3) Every sequence is allocated inside an entered active
-        // memtable (R1): with `x` sealed and no successor published, this
-        // thread is the only allocator, so the block `first ..= last` lies
-        // above every record and tombstone reachable now (all of them at
-        // or below `x`'s seal bound) and below every later one.
+        // (3) Every sequence is allocated inside the entered active
+        // memtable (R1): with the door shut and no successor installed,
+        // this thread is the only allocator, so the block `first ..= last`
+        // lies above every record and tombstone reachable now (all of them
+        // at or below `x`'s seal bound) and below every later one.
         let n = seg.len as u64;
         let first = self.seq.alloc(n);
         let last = first + n - 1;
@@ -348,38 +322,35 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // (5) One CAS: `x` leaves, `fresh` becomes active, the run becomes
         // the newest L0 segment and the flushed bound (`Manifest::with_run`).
         // A lost CAS (a compaction or flush published meanwhile) rebuilds
-        // over the new manifest; only `close`/`discard` replace `x`.
-        let out = loop {
+        // over the new manifest; nothing else replaces `x` while this call
+        // holds the door's claim (`close` and `discard` claim it too).
+        loop {
             let cur = self.catalog.load_full();
-            if !Arc::ptr_eq(&cur.active, &x) {
-                self.release_arc(cur);
-                break RunOutcome::Closed(seg);
-            }
+            debug_assert!(Arc::ptr_eq(&cur.active, &x), "only the door's claimant replaces the active memtable");
             let next = cur.with_run(fresh.clone(), seg.clone());
             let ok = self.catalog.publish(&cur, next, self.maint().worker_running());
             self.release_arc(cur);
             if ok {
-                break RunOutcome::Published;
+                break;
             }
-        };
+        }
+        // (6) R2's last step: `fresh` (now held by the published manifest)
+        // goes behind the door, which reopens.
+        door.install(&fresh);
         // Seeded fault (R14): the run is published before its block is
         // committed.
         #[cfg(timelog_fault = "run_publish_before_commit")]
         self.seq.commit(first, n, &self.hooks);
-        out
+        RunOutcome::Published
     }
 
-    /// Publishes `x` (sealed and drained) as sealed, with `fresh` active:
-    /// the second half of an ordinary seal (R2), for a run that found `x`
-    /// written to after its check.
+    /// Publishes `x` (sealed and drained) as sealed, with `fresh` active,
+    /// and reopens the door on `fresh`: the second half of an ordinary seal
+    /// (R2), for a run that found `x` written to after its check.
     fn publish_plain_seal(&self, x: &Arc<Memtable<T>>, fresh: &Arc<Memtable<T>>) {
         loop {
             let cur = self.catalog.load_full();
-            if !Arc::ptr_eq(&cur.active, x) {
-                // Closed meanwhile: nothing to publish.
-                self.release_arc(cur);
-                return;
-            }
+            debug_assert!(Arc::ptr_eq(&cur.active, x), "only the door's claimant replaces the active memtable");
             let mut next = cur.successor();
             next.sealed.push(x.clone());
             next.active = fresh.clone();
@@ -389,6 +360,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 break;
             }
         }
+        self.catalog.door().install(fresh);
         self.counters.seals_total.fetch_add(1, Relaxed);
         self.maint().kick_worker();
     }
@@ -409,7 +381,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         if Bounds::range(t1, t2)?.is_empty() {
             return Ok(WriteStatus::Ok);
         }
-        let (seq, mt) = self.with_active(Entry::Delete, |e| {
+        let (seq, w) = self.with_active(Entry::Delete, |e| {
             let seq = self.seq.alloc(1);
             e.mt.push_tombstone(Tombstone { t1, t2, seq });
             seq
@@ -417,10 +389,8 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         self.seq.commit(seq, 1, &self.hooks);
         let maint = self.maint();
         let step_aside = maint.note_delete();
-        let status = maint.after_write(&mt);
-        maint.release_guard(mt);
+        let status = maint.after_write(w);
         if step_aside {
-            // After the guard's release (see `Maint::yield_to_worker`).
             maint.yield_to_worker();
         }
         Ok(status)
@@ -848,7 +818,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         };
         self.inner.closed.store(true, Ordering::Release);
         self.stop_maintenance_detached();
-        self.inner.catalog.publish_empty();
+        self.inner.catalog.publish_empty(&self.inner.hooks);
         drop(g);
         true
     }
@@ -878,7 +848,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         let _g = self.inner.maint().lock();
         // Publish an empty manifest: the old one, and everything only it
         // referenced, is dropped as soon as in-flight one-shot reads end.
-        self.inner.catalog.publish_empty();
+        self.inner.catalog.publish_empty(&self.inner.hooks);
         Ok(())
     }
 

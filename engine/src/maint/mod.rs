@@ -42,6 +42,7 @@ use crate::catalog::Catalog;
 use crate::config::{BusyPolicy, MaintenanceMode, Resolved};
 use crate::hooks::Hooks;
 use crate::manifest::ManifestGuard;
+use crate::memtable::door::Written;
 use crate::memtable::Memtable;
 use crate::sequencer::Sequencer;
 use crate::stats::Counters;
@@ -272,23 +273,45 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     /// Seals `mt` if it is still the active memtable (R2). Returns whether
     /// this call sealed it.
     pub(crate) fn seal(self, mt: &Arc<Memtable<T>>) -> bool {
-        if !mt.seal_begin() {
-            return false;
-        }
-        mt.seal_drain(self.seq.next_seq());
+        self.cat.door().seal_begin_if(mt) && self.seal_claimed()
+    }
+
+    /// Seals the memtable of the door's generation `gen` (the one a writer
+    /// wrote to) if it is still the active memtable (R2).
+    fn seal_gen(self, gen: u64) -> bool {
+        self.cat.door().seal_begin(gen) && self.seal_claimed()
+    }
+
+    /// R2 after the door's claim: drain, record the bound, publish the
+    /// active memtable as sealed with a fresh one active, then put the
+    /// fresh one behind the door (which reopens it). Returns true.
+    fn seal_claimed(self) -> bool {
+        let door = self.cat.door();
+        door.drain();
+        // The door's claimant is the only thread that replaces the active
+        // memtable, so the door's memtable is the current manifest's until
+        // this call publishes.
+        let x = {
+            let m = self.cat.load();
+            let x = m.active.clone();
+            self.release_guard(m);
+            x
+        };
+        x.finish_seal(self.seq.next_seq());
         let fresh = self.cat.new_memtable();
         self.hooks.pause(crate::hooks::Point::SealPublish);
         let worker = self.worker_running();
         loop {
             let cur = self.cat.load_full();
-            debug_assert!(Arc::ptr_eq(&cur.active, mt), "only the sealer replaces the active memtable");
+            debug_assert!(Arc::ptr_eq(&cur.active, &x), "only the door's claimant replaces the active memtable");
             let mut next = cur.successor();
-            next.sealed.push(cur.active.clone());
+            next.sealed.push(x.clone());
             next.active = fresh.clone();
             if self.cat.publish(&cur, next, worker) {
                 break;
             }
         }
+        door.install(&fresh);
         self.counters.seals_total.fetch_add(1, Relaxed);
         self.kick_worker();
         true
@@ -305,20 +328,20 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
 
     // ----- after a write: seal policy and backpressure -------------------
 
-    /// After a write through the manifest `m`: seal a full memtable, then
-    /// apply backpressure.
+    /// After a write that left `w` behind (read inside the memtable): seal
+    /// a full memtable, then apply backpressure.
     #[inline]
-    pub(crate) fn after_write(self, m: &ManifestGuard<T>) -> WriteStatus {
-        let mt = &m.active;
+    pub(crate) fn after_write(self, w: Written) -> WriteStatus {
         let mut sealed = false;
-        let (bytes, ooo) = mt.bytes_and_ooo();
-        if bytes >= self.cfg.memtable_max_bytes {
-            sealed = self.seal(mt);
-        } else if ooo >= self.cfg.ooo_budget_bytes && self.seal(mt) {
+        if w.bytes >= self.cfg.memtable_max_bytes {
+            sealed = self.seal_gen(w.gen);
+        } else if w.ooo >= self.cfg.ooo_budget_bytes && self.seal_gen(w.gen) {
             sealed = true;
             self.counters.ooo_budget_hits.fetch_add(1, Relaxed);
         }
-        // The guard's manifest is current enough unless this call just sealed.
+        // Unless this call just sealed, the catalog's count of sealed
+        // memtables says whether backpressure may apply (no manifest load
+        // on the write path; `backpressure` checks the manifest).
         let runs = if sealed {
             let cur = self.cat.load();
             // Maintenance behind (the memtable sealed before this one is
@@ -353,7 +376,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
             self.release_guard(cur);
             n
         } else {
-            m.sealed.len()
+            self.cat.sealed_runs()
         };
         if runs < self.cfg.sealed_max_runs {
             return WriteStatus::Ok;
@@ -372,6 +395,11 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
             self.cat.bury_if_last(m);
             over
         };
+        // The catalog's count may be a publication ahead of the manifest
+        // for a moment (`Catalog::sealed_runs`): act on the manifest.
+        if !over() {
+            return WriteStatus::Ok;
+        }
         if self.cfg.sealed_wait_ms > 0 && self.worker_running() {
             self.counters.backpressure_waits.fetch_add(1, Relaxed);
             let deadline = Instant::now() + Duration::from_millis(self.cfg.sealed_wait_ms);

@@ -213,14 +213,6 @@ impl<T> Run<T> {
         Appender { run: self }
     }
 
-    /// Whether `ts` is before the last appended timestamp, which only
-    /// grows: an appender would refuse it (`Appender::accepts`). A racy
-    /// read (R3: only the appender writes it); false is no promise.
-    #[inline]
-    pub(crate) fn before_tail(&self, ts: Timestamp) -> bool {
-        ts < self.hot.last_ts.load(Ordering::Relaxed)
-    }
-
     /// The last appended timestamp (every record of the memtable, late
     /// ones included, is `<=` it once published); a racy hint (R3: only
     /// the appender writes it).
