@@ -939,6 +939,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         let mut v = vec![
             ("pins: this thread's stripe".to_string(), own),
             ("pins: all stripes".to_string(), all),
+            ("door".to_string(), of(i.catalog.door())),
             ("log: Inner".to_string(), of(i)),
             ("log: retired counter".to_string(), of(&**i.catalog.retired())),
             ("manifest".to_string(), of(&**m)),
