@@ -28,8 +28,13 @@
 //!   — after the maintainer lock is released, on the worker — is the
 //!   maintainer's decision (`maint/`).
 //!
-//! **Callers:** the facade (`timelog.rs`: the write path loads the manifest
-//! to enter its active memtable, R1; reads call [`Catalog::read`]; `close`
+//! **Owns** also the *door* ([`Door`]): the writers' way to the current
+//! manifest's active memtable (R1, R2), replaced together with the
+//! manifest's active memtable by the holder of its seal only — so that a
+//! writer reaches the active memtable without loading the manifest.
+//!
+//! **Callers:** the facade (`timelog.rs`: the write path enters the active
+//! memtable through the door, R1; reads call [`Catalog::read`]; `close`
 //! and `discard` call [`Catalog::publish_empty`] under the maintainer lock);
 //! the maintainer (`maint/`: seal publishes with [`Catalog::publish`],
 //! flush and compaction with [`Catalog::publish_maint`] under the

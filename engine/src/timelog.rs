@@ -14,7 +14,8 @@
 //!
 //! This module owns only the lifecycle (`closed`, the retention floor, the
 //! worker's join handle) and the order of a write: check, enter the active
-//! memtable (R1), allocate and insert (R3, R4), commit (R5), then let the
+//! memtable through the catalog's door (R1), allocate and insert (R3, R4),
+//! leave, commit (R5), then let the
 //! maintainer seal and apply backpressure. Reads go to the catalog's
 //! snapshot function and hand the view to the query layer.
 
