@@ -289,15 +289,21 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// The active memtable is replaced like a seal replaces it (R2): this
     /// call claims the door (waiting, in `hooks`' snooze steps, for a seal
     /// in progress to finish first — that sealer takes no engine lock),
-    /// waits for the writers inside to leave, publishes, and puts the fresh
+    /// waits for the writers inside to leave and for the deletes admitted
+    /// before the claim to commit (R1), publishes, and puts the fresh
     /// memtable behind the door. A writer that entered before the claim
     /// wrote into the replaced memtable, which is discarded: such a write
     /// raced the close.
-    pub(crate) fn publish_empty(&self, hooks: &Hooks) {
+    pub(crate) fn publish_empty(&self, seq: &Sequencer, hooks: &Hooks) {
         let mut b = crate::sync::Backoff::new();
         self.door.seal_claim(|| hooks.snooze(&mut b));
         self.door.drain();
-        let fresh = self.new_memtable();
+        // Deletes admitted by their sequence (R1) before the claim may still
+        // be writing into the replaced memtable: it is dropped only after
+        // they committed (its bound is never stored: nothing reads it again).
+        let bound = seq.next_seq().load(Ordering::SeqCst) - 1;
+        seq.wait_visible(bound);
+        let fresh = self.new_memtable(bound);
         loop {
             let cur = self.load_full();
             let mut next = cur.successor();
@@ -373,9 +379,11 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         self.ids.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// A fresh, empty memtable (the seal's successor, `publish_empty`'s).
-    pub(crate) fn new_memtable(&self) -> Arc<Memtable<T>> {
-        Arc::new(Memtable::new(self.next_id(), &self.retired))
+    /// A fresh, empty memtable for sequences above `base` (the seal's
+    /// successor: `base` is the sealed one's bound; a bulk run's: the run's
+    /// last sequence; `publish_empty`'s: the sequences allocated before it).
+    pub(crate) fn new_memtable(&self, base: SeqNo) -> Arc<Memtable<T>> {
+        Arc::new(Memtable::new(self.next_id(), &self.retired).above(base))
     }
 
     /// The count of retired parts, shared with every part built.

@@ -17,6 +17,9 @@ pub enum Point {
     FlushPublish,
     /// The maintainer has built L1 segments and is about to publish them.
     CompactPublish,
+    /// A delete was admitted into the active memtable by its sequence (R1)
+    /// and has not pushed its tombstone yet.
+    DeleteAdmitted,
 }
 
 /// Hooks given to [`Timelog::with_hooks`](crate::Timelog::with_hooks).

@@ -98,6 +98,14 @@ impl Sequencer {
         self.next_seq.fetch_add(n, Ordering::AcqRel)
     }
 
+    /// A delete's allocation (R1, admission by sequence): SeqCst, the
+    /// delete's half of the handshake with a seal's claimant (then its
+    /// SeqCst load of the door's word, `Door::admit`).
+    #[inline]
+    pub(crate) fn alloc_sc(&self) -> SeqNo {
+        self.next_seq.fetch_add(1, Ordering::SeqCst)
+    }
+
     /// The allocation counter itself, for the sealer's drain (R2: the seal
     /// bound is `next_seq - 1`, read once the writers inside have left).
     #[inline]

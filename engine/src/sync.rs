@@ -44,7 +44,7 @@
 
 #[cfg(all(not(timelog_loom), not(timelog_shuttle), not(feature = "contention-audit")))]
 mod imp {
-    pub(crate) use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use std::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use std::thread;
 
@@ -61,7 +61,7 @@ mod imp {
 #[cfg(all(not(timelog_loom), not(timelog_shuttle), feature = "contention-audit"))]
 mod imp {
     pub(crate) use super::audit::{Arc, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize};
-    pub(crate) use std::sync::atomic::Ordering;
+    pub(crate) use std::sync::atomic::{fence, Ordering};
     pub(crate) use std::sync::{Condvar, Mutex, MutexGuard};
     pub(crate) use std::thread;
 
@@ -74,7 +74,7 @@ mod imp {
 
 #[cfg(timelog_loom)]
 mod imp {
-    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use loom::thread;
 
@@ -93,7 +93,7 @@ mod imp {
 
 #[cfg(all(timelog_shuttle, not(timelog_loom)))]
 mod imp {
-    pub(crate) use shuttle::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+    pub(crate) use shuttle::sync::atomic::{fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
     pub(crate) use shuttle::sync::{Arc, Condvar, Mutex, MutexGuard};
     pub(crate) use shuttle::thread;
 

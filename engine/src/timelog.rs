@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::hooks::Hooks;
 pub use crate::maint::WriteStatus;
 use crate::maint::{Maint, MaintGuard, Maintainer};
-use crate::memtable::door::{Entered, Written};
+use crate::memtable::door::{Admit, Entered, Written};
 use crate::memtable::{Entry, Memtable};
 use crate::query::cursor::Cursor;
 use crate::query::snapshot::{Order, PageSpan, Snapshot};
@@ -294,10 +294,14 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             return RunOutcome::Refused(Box::new(seg));
         }
         // (2) R2's drain: the writers inside `x` leave; none can enter.
+        // Deletes admitted by their sequence before the claim (R1) may
+        // still be writing into `x`: wait for their commits before looking
+        // at it (every sequence up to the bound).
         door.drain();
-        x.finish_seal(self.seq.next_seq());
-        let fresh = self.catalog.new_memtable();
+        let bound = x.finish_seal(self.seq.next_seq());
+        self.seq.wait_visible(bound);
         if !x.is_empty() {
+            let fresh = self.catalog.new_memtable(bound);
             // A writer entered `x` between the check and the seal: `x` is
             // sealed like a full memtable (R2) and the batch takes the
             // memtable path.
@@ -312,6 +316,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let n = seg.len as u64;
         let first = self.seq.alloc(n);
         let last = first + n - 1;
+        let fresh = self.catalog.new_memtable(last);
         seg.set_run_seqs(last);
         let seg = Arc::new(seg);
         // (4) Commit before publication: a segment has no per-record
@@ -382,11 +387,30 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         if Bounds::range(t1, t2)?.is_empty() {
             return Ok(WriteStatus::Ok);
         }
-        let (seq, w) = self.with_active(Entry::Delete, |e| {
-            let seq = self.seq.alloc(1);
-            e.mt.push_tombstone(Tombstone { t1, t2, seq });
-            seq
-        });
+        // R1, admission by sequence: a delete enters nothing. It allocates
+        // its sequence, then reads the door; a sequence the door cannot
+        // take (shut, or moved on since the allocation) is committed as a
+        // hole — no record, no tombstone — and the delete retries.
+        let door = self.catalog.door();
+        let mut b = Backoff::new();
+        let (seq, w) = loop {
+            let seq = self.seq.alloc_sc();
+            match door.admit(seq) {
+                Admit::In(mt, gen) => {
+                    self.hooks.pause(crate::hooks::Point::DeleteAdmitted);
+                    mt.push_tombstone(Tombstone { t1, t2, seq });
+                    let (bytes, ooo) = mt.bytes_and_ooo();
+                    // `mt` is not touched after the commit below (it may
+                    // then be flushed and dropped).
+                    break (seq, Written { bytes, ooo, gen });
+                }
+                Admit::Shut(shut) => {
+                    self.seq.commit(seq, 1, &self.hooks);
+                    door.wait_reopened(shut, || self.hooks.snooze(&mut b));
+                }
+                Admit::Retry => self.seq.commit(seq, 1, &self.hooks),
+            }
+        };
         self.seq.commit(seq, 1, &self.hooks);
         let maint = self.maint();
         let step_aside = maint.note_delete();
@@ -819,7 +843,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         };
         self.inner.closed.store(true, Ordering::Release);
         self.stop_maintenance_detached();
-        self.inner.catalog.publish_empty(&self.inner.hooks);
+        self.inner.catalog.publish_empty(&self.inner.seq, &self.inner.hooks);
         drop(g);
         true
     }
@@ -849,7 +873,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         let _g = self.inner.maint().lock();
         // Publish an empty manifest: the old one, and everything only it
         // referenced, is dropped as soon as in-flight one-shot reads end.
-        self.inner.catalog.publish_empty(&self.inner.hooks);
+        self.inner.catalog.publish_empty(&self.inner.seq, &self.inner.hooks);
         Ok(())
     }
 

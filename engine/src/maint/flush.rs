@@ -114,59 +114,38 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         };
         let bound = mt.seal_bound();
         debug_assert_ne!(bound, u64::MAX, "R2: sealed memtables are published only after the drain");
+        // R8: a segment carries no per-record sequence, so it may only be
+        // published once every record in it is committed; and R1/R7: a
+        // delete admitted by its sequence before the seal may still be
+        // pushing its tombstone into this memtable until its sequence
+        // commits. The drain (R2) waited for the writers inside to leave,
+        // not for those: wait until the watermark reaches the bound (a
+        // short wait on writes already admitted) before reading anything.
+        // Found by loom (`loom_flush::flush_waits_for_commits`; the wait
+        // was after the build until session 11, when deletes stopped
+        // entering the memtable).
+        #[cfg(not(timelog_fault = "flush_before_commit"))]
+        self.seq.wait_visible(bound);
         let tombs = mt.tombs.to_vec();
-        // Payload clones happen inside the payload scope. When every record
-        // up to the bound is already committed (the usual case: the drain
-        // waited for the writers to leave the memtable, and their commits
-        // follow at once), the publication runs in the same payload phase:
-        // one entry into the phase — under CPython's GIL, one wait for the
-        // interpreter's switch interval while a Python thread runs — instead
-        // of two. Otherwise it waits for the commits outside the phase and
-        // publishes in a second one (R8, below).
+        // Payload clones happen inside the payload scope, and the
+        // publication runs in the same payload phase: one entry into the
+        // phase — under CPython's GIL, one wait for the interpreter's
+        // switch interval while a Python thread runs.
         let mut mt = Some(mt);
-        let mut seg: Option<Option<Arc<Segment<T>>>> = None;
         let mut run = None;
         let mut published = false;
         let built = self.hooks.scoped(&mut || {
             let Some(m) = mt.as_ref() else { return };
             let s = build_l0(m, bound, self.cfg.page_records, self.cat.next_id(), self.cat.retired()).map(Arc::new);
             run = Some(s.as_ref().map(|x| (x.len, x.min_ts, x.max_ts)));
-            #[cfg(not(timelog_fault = "flush_before_commit"))]
-            let committed = self.seq.visible() >= bound;
-            #[cfg(timelog_fault = "flush_before_commit")]
-            let committed = true;
-            if committed {
-                self.hooks.pause(crate::hooks::Point::FlushPublish);
-                if let Some(m) = mt.take() {
-                    self.publish_flush(m, s, bound, &tombs);
-                    published = true;
-                }
-            } else {
-                seg = Some(s);
+            self.hooks.pause(crate::hooks::Point::FlushPublish);
+            if let Some(m) = mt.take() {
+                self.publish_flush(m, s, bound, &tombs);
+                published = true;
             }
         });
         if !built {
             return false;
-        }
-        if !published {
-            let Some(s) = seg.take() else { return false };
-            // R8: a segment carries no per-record sequence, so it may only
-            // be published once every record in it is committed. The drain
-            // (R2) waited for the writers to leave the memtable, not for
-            // their commits: wait until the watermark reaches the bound (a
-            // short wait on writers that already inserted). Found by loom
-            // (`loom_flush::flush_waits_for_commits`).
-            self.seq.wait_visible(bound);
-            self.hooks.pause(crate::hooks::Point::FlushPublish);
-            // Publishing may drop the last reference to the memtable (and
-            // its payloads): inside the payload scope, together with our
-            // own references.
-            let mut s = Some(s);
-            self.hooks.scoped(&mut || {
-                let (Some(m), Some(s)) = (mt.take(), s.take()) else { return };
-                self.publish_flush(m, s, bound, &tombs);
-                published = true;
-            });
         }
         if published {
             self.counters.flushes_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

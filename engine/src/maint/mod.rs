@@ -297,8 +297,8 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
             self.release_guard(m);
             x
         };
-        x.finish_seal(self.seq.next_seq());
-        let fresh = self.cat.new_memtable();
+        let bound = x.finish_seal(self.seq.next_seq());
+        let fresh = self.cat.new_memtable(bound);
         self.hooks.pause(crate::hooks::Point::SealPublish);
         let worker = self.worker_running();
         loop {

@@ -80,6 +80,26 @@ impl<T> std::fmt::Debug for Door<T> {
     }
 }
 
+/// A delete's admission by its sequence ([`Door::admit`]).
+pub(crate) enum Admit<'a, T> {
+    /// Push into this memtable (of this generation).
+    In(&'a Memtable<T>, u64),
+    /// The door is shut: the sequence is committed as a hole, and the
+    /// delete waits for the door to reopen and retries with a new one.
+    Shut(Shut),
+    /// The door moved on since the sequence was allocated: commit it as a
+    /// hole and retry with a new one.
+    Retry,
+}
+
+/// A SeqCst fence under loom, which models SeqCst accesses as AcqRel
+/// (`sync` module docs); nothing elsewhere (the SeqCst accesses suffice).
+#[inline(always)]
+fn sc_fence() {
+    #[cfg(any(timelog_loom, timelog_shuttle))]
+    crate::sync::model_sc_fence();
+}
+
 /// What a sealed-out writer saw: wait with [`Door::wait_reopened`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Shut(u64);
@@ -122,7 +142,8 @@ impl<T: Send + Sync + 'static> Door<T> {
     /// count changed under it: lock-free, each failure is another writer's
     /// success); with APPENDER taken the writer enters without it and
     /// inserts into the skiplist. A late record (visibly before the run's
-    /// tail, by the door's hint) and a delete enter by one `fetch_add`.
+    /// tail, by the door's hint) enters by one `fetch_add`. (A delete does
+    /// not enter: it is admitted by its sequence, [`admit`](Self::admit).)
     ///
     /// No Dekker handshake: the writer's RMW and the sealer's claim are
     /// RMWs of one location, so one precedes the other in its modification
@@ -131,7 +152,6 @@ impl<T: Send + Sync + 'static> Door<T> {
     pub(crate) fn enter(&self, entry: Entry) -> Result<Entered<'_, T>, Shut> {
         let h = &*self.hot;
         let appender = match entry {
-            Entry::Delete => false,
             Entry::Batch => true,
             // A record before the run's tail goes to the skiplist whoever
             // appends: the tail only grows, so the appender would refuse it
@@ -197,6 +217,56 @@ impl<T: Send + Sync + 'static> Door<T> {
         }
     }
 
+    /// R1 for a delete, admitted by its sequence `seq` (allocated just
+    /// before, SeqCst): the memtable to push its tombstone into, without
+    /// entering — no read-modify-write of the word. Store-buffering
+    /// handshake with the claimant of a seal (`seal_begin`: its claim, then
+    /// its load of `next_seq` for the bound): if this load of the word
+    /// does not see the claim, the claimant's load sees `seq`, so `seq` is
+    /// at most the bound of the memtable read here, and that memtable is
+    /// not dropped before `seq` commits (a flush, a bulk run and `close`
+    /// wait for the bound's commit before they let it go, R2, R8, R14).
+    /// The pointer is checked against a second load of the word (a seqlock
+    /// read: the installer stores it with Release after its claim, so a
+    /// pointer stored after the first load shows as a changed word) and
+    /// the memtable against its base (a memtable installed after `seq` was
+    /// allocated may not take it: its records must all be newer than its
+    /// predecessor's bound).
+    #[inline]
+    pub(crate) fn admit(&self, seq: SeqNo) -> Admit<'_, T> {
+        let h = &*self.hot;
+        sc_fence();
+        // Seeded fault (R1): the delete's load of the word is not part of
+        // the handshake (Relaxed, no fence).
+        #[cfg(not(timelog_fault = "delete_admit_relaxed"))]
+        let s1 = h.state.load(Ordering::SeqCst);
+        #[cfg(timelog_fault = "delete_admit_relaxed")]
+        let s1 = h.state.load(Ordering::Relaxed);
+        if s1 & SEALED != 0 {
+            return Admit::Shut(Shut(s1));
+        }
+        let p = h.mt.load(Ordering::Relaxed);
+        crate::sync::fence(Ordering::Acquire);
+        let s2 = h.state.load(Ordering::Relaxed);
+        if (s1 ^ s2) & (SEALED | GEN) != 0 {
+            return Admit::Retry;
+        }
+        // SAFETY: R1 (admission by sequence). The word read twice in the
+        // same open generation brackets the pointer load, so `p` is the
+        // memtable behind the door in that generation (the installer
+        // stores it with Release before reopening, after its claim); it was
+        // alive then (the current manifest's active memtable), and it stays
+        // alive until `seq` commits: by the handshake above `seq` is at most
+        // its seal bound, and every path that drops a memtable once behind
+        // the door waits for the watermark to reach that bound first.
+        let mt = unsafe { &*p };
+        #[cfg(not(timelog_fault = "delete_no_base_check"))]
+        if seq <= mt.base() {
+            return Admit::Retry;
+        }
+        Admit::In(mt, gen_of(s1))
+    }
+
     /// Waits, in `snooze`'s steps, until the door is reopened after the
     /// seal a writer was refused by (R1: a new memtable is installed).
     pub(crate) fn wait_reopened(&self, shut: Shut, mut snooze: impl FnMut()) {
@@ -220,8 +290,16 @@ impl<T: Send + Sync + 'static> Door<T> {
         let h = &*self.hot;
         let mut s = h.state.load(Ordering::Relaxed);
         while s & SEALED == 0 && gen_of(s) == gen {
-            match h.state.compare_exchange_weak(s, s | SEALED, Ordering::AcqRel, Ordering::Relaxed) {
-                Ok(_) => return true,
+            // SeqCst (and, under loom, a SeqCst fence after it): the
+            // claimant's half of R1's handshake with deletes admitted by
+            // their sequence — this RMW, then the seal bound's load of
+            // `next_seq` (`Memtable::finish_seal`, SeqCst), against the
+            // delete's allocation, then its load of this word (`admit`).
+            match h.state.compare_exchange_weak(s, s | SEALED, Ordering::SeqCst, Ordering::Relaxed) {
+                Ok(_) => {
+                    sc_fence();
+                    return true;
+                }
                 Err(now) => s = now,
             }
         }
@@ -286,7 +364,9 @@ impl<T: Send + Sync + 'static> Door<T> {
     /// word loads this pointer (and sees `mt`'s initialization).
     pub(crate) fn install(&self, mt: &Memtable<T>) {
         let h = &*self.hot;
-        h.mt.store(mt as *const Memtable<T> as *mut Memtable<T>, Ordering::Relaxed);
+        // Release: a delete's seqlock read (`admit`) that loads this pointer
+        // then sees the claim in its second load of the word.
+        h.mt.store(mt as *const Memtable<T> as *mut Memtable<T>, Ordering::Release);
         h.tail.store(Timestamp::MIN, Ordering::Relaxed);
         let mut s = h.state.load(Ordering::Relaxed);
         loop {
@@ -435,15 +515,13 @@ mod tests {
         assert_eq!(a.held, WRITER | APPENDER);
         let b = door.enter(Entry::Batch).expect("open");
         assert_eq!(b.held, WRITER, "the appender right is taken: the second writer enters without it");
-        let d = door.enter(Entry::Delete).expect("open");
-        assert_eq!(d.held, WRITER);
-        assert_eq!(state(&door), 3 | APPENDER);
+        assert_eq!(state(&door), 2 | APPENDER);
         // The writer without the right goes to the skiplist, even in order.
         assert_eq!(b.insert(6, 60, || 2), 2);
         assert_eq!(a.insert(5, 50, || 1), 1);
         assert_eq!((mt.run.len(), mt.ooo_len()), (1, 1));
         drop(a);
-        assert_eq!(state(&door), 2, "leaving released the appender right and one writer");
+        assert_eq!(state(&door), 1, "leaving released the appender right and one writer");
         // A record visibly before the run's tail does not ask for the right.
         let late = door.enter(Entry::Record(4)).expect("open");
         assert_eq!(late.held, WRITER);
@@ -459,11 +537,11 @@ mod tests {
         assert!(!door.seal_begin_if(&mt), "one sealer only");
         assert!(door.is_sealed());
         let mut shut = None;
-        for e in [Entry::Record(8), Entry::Record(1), Entry::Batch, Entry::Delete] {
+        for e in [Entry::Record(8), Entry::Record(1), Entry::Batch] {
             shut = Some(door.enter(e).err().expect("entered a sealed door"));
         }
-        assert_eq!(state(&door), SEALED | 2, "a refused entry leaves the count as it was");
-        drop((b, d));
+        assert_eq!(state(&door), SEALED | 1, "a refused entry leaves the count as it was");
+        drop(b);
         assert_eq!(state(&door), SEALED);
         door.drain();
         let next: Memtable<u64> = Memtable::new(2, &retired);

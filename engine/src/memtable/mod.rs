@@ -36,8 +36,6 @@ const TOMB_BYTES: usize = 64;
 /// the run's appender right (R3) in the same read-modify-write.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Entry {
-    /// A delete: tombstones never touch the run.
-    Delete,
     /// One record at this timestamp: the appender right is asked for unless
     /// the record is visibly before the run's tail.
     Record(Timestamp),
@@ -68,6 +66,12 @@ pub(crate) struct Memtable<T> {
     #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // see `insert_ooo`
     ooo_max_seq: AtomicU64,
     record_bytes: usize,
+    /// Every record and tombstone of this memtable has a greater sequence
+    /// (R2: its predecessor's seal bound, or the last sequence of the bulk
+    /// run published with it, R14). A delete admitted by its sequence (R1)
+    /// checks it: one that allocated before this memtable's predecessor
+    /// was sealed must not write here.
+    base: SeqNo,
     /// The merged view of run and skiplist, built by scans (R13, `merged.rs`).
     merged: merged::Slot<T>,
     /// Model builds only: the skiplist's length for the view's heuristics
@@ -101,6 +105,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             tomb_bytes: crate::sync::stat::AtomicUsize::new(0),
             ooo_max_seq: AtomicU64::new(0),
             record_bytes: 16 + std::mem::size_of::<T>(),
+            base: 0,
             merged: merged::Slot::new(),
             #[cfg(any(timelog_loom, timelog_shuttle))]
             late_stat: crate::sync::stat::AtomicUsize::new(0),
@@ -137,6 +142,18 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         // adds no model-checked loads to every write's scenario.
         #[cfg(any(timelog_loom, timelog_shuttle))]
         self.tomb_bytes.fetch_add(TOMB_BYTES, Ordering::Relaxed);
+    }
+
+    /// This memtable with sequences above `base` only (see the field).
+    pub(crate) fn above(mut self, base: SeqNo) -> Self {
+        self.base = base;
+        self
+    }
+
+    /// Every sequence in this memtable is above this (see the field).
+    #[inline]
+    pub(crate) fn base(&self) -> SeqNo {
+        self.base
     }
 
     /// R2, after the door's drain (`Door::drain`): record the seal bound,

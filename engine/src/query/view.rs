@@ -196,7 +196,11 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
     fn cov_cached(&self) -> CovRef<'a> {
         let (m, w) = (self.m, self.w);
         m.cov_cache().get(w, &m.active.tombs, || {
-            self.memtables().fold(CoverageBuilder::new().list(&self.m.tombstones), |b, mt| b.stack(&mt.tombs, self.w))
+            let b = m
+                .sealed
+                .iter()
+                .fold(CoverageBuilder::new().list(&m.tombstones), |b, mt| b.sealed(&mt.tombs, w, mt.seal_bound()));
+            b.stack(&m.active.tombs, w)
         })
     }
 
