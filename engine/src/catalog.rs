@@ -302,6 +302,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         // be writing into the replaced memtable: it is dropped only after
         // they committed (its bound is never stored: nothing reads it again).
         let bound = seq.next_seq().load(Ordering::SeqCst) - 1;
+        self.door.set_bound(bound);
         seq.wait_visible(bound);
         let fresh = self.new_memtable(bound);
         loop {

@@ -30,7 +30,7 @@ use crate::error::{Error, Result};
 use crate::hooks::Hooks;
 pub use crate::maint::WriteStatus;
 use crate::maint::{Maint, MaintGuard, Maintainer};
-use crate::memtable::door::{Admit, Entered, Written};
+use crate::memtable::door::{Admit, Entered, Written, NO_GEN};
 use crate::memtable::{Entry, Memtable};
 use crate::query::cursor::Cursor;
 use crate::query::snapshot::{Order, PageSpan, Snapshot};
@@ -39,7 +39,7 @@ use crate::sequencer::Sequencer;
 use crate::stats::{Counters, Stats};
 use crate::sync::{Arc, AtomicBool, AtomicI64, Backoff, Mutex, Ordering};
 use crate::tombstone::Tombstone;
-use crate::Timestamp;
+use crate::{SeqNo, Timestamp};
 
 /// What the log's handles and its worker thread share: the three
 /// components, and what every one of them reads (configuration, counters,
@@ -299,6 +299,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // at it (every sequence up to the bound).
         door.drain();
         let bound = x.finish_seal(self.seq.next_seq());
+        door.set_bound(bound);
         self.seq.wait_visible(bound);
         if !x.is_empty() {
             let fresh = self.catalog.new_memtable(bound);
@@ -316,6 +317,15 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let n = seg.len as u64;
         let first = self.seq.alloc(n);
         let last = first + n - 1;
+        if first != bound + 1 {
+            // Deletes allocated between the bound and the block (R1: they
+            // look at the door for a memtable whose range holds their
+            // sequences, and none does yet). They belong to `x`: its bound
+            // becomes `first - 1` (nothing has read it as final: `x` is not
+            // published as sealed), they land in it, and the batch goes
+            // into the successor with the block it was given.
+            return self.publish_run_after_deletes(&x, seg, first);
+        }
         let fresh = self.catalog.new_memtable(last);
         seg.set_run_seqs(last);
         let seg = Arc::new(seg);
@@ -347,6 +357,31 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // committed.
         #[cfg(timelog_fault = "run_publish_before_commit")]
         self.seq.commit(first, n, &self.hooks);
+        RunOutcome::Published
+    }
+
+    /// R14 with deletes in the way (see `publish_run`): `x`'s bound is
+    /// raised to `first - 1` for the deletes that allocated below the
+    /// block, and once they committed `x` is sealed like a full memtable
+    /// and the batch goes into its successor with the block `first..`
+    /// (entered through a door of its own: nobody else can reach a
+    /// memtable before it is installed). Rare: a delete racing a bulk write
+    /// over a flushed log.
+    #[cold]
+    fn publish_run_after_deletes(&self, x: &Arc<Memtable<T>>, seg: Segment<T>, first: SeqNo) -> RunOutcome<T> {
+        let bound = first - 1;
+        x.raise_seal_bound(bound);
+        self.catalog.door().set_bound(bound);
+        self.seq.wait_visible(bound);
+        let fresh = self.catalog.new_memtable(bound);
+        let records = seg.into_records();
+        let n = records.len() as u64;
+        let private = crate::memtable::door::Door::new(&fresh);
+        let e = private.enter(Entry::Batch).unwrap_or_else(|_| unreachable!("a fresh door is open"));
+        e.insert_batch(records, |_| first);
+        drop(e);
+        self.seq.commit(first, n, &self.hooks);
+        self.publish_plain_seal(x, &fresh);
         RunOutcome::Published
     }
 
@@ -382,33 +417,47 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
     }
 
+    /// R1: a delete whose sequence was allocated before the seal of a
+    /// memtable older than the one now behind the door: it belongs to that
+    /// memtable, sealed and still in the current manifest (a flush of it
+    /// waits for the sequence's commit first, R8).
+    #[cold]
+    fn push_into_sealed(&self, tomb: Tombstone) {
+        let m = self.catalog.load();
+        let home = m.sealed.iter().find(|x| x.base() < tomb.seq && tomb.seq <= x.seal_bound()).expect(
+            "R1: a delete's sequence below the active memtable's base belongs to a sealed memtable not yet flushed",
+        );
+        home.push_tombstone(tomb);
+        self.maint().release_guard(m);
+    }
+
     fn push_tombstone(&self, t1: Timestamp, t2: Timestamp) -> Result<WriteStatus> {
         self.check_open()?;
         if Bounds::range(t1, t2)?.is_empty() {
             return Ok(WriteStatus::Ok);
         }
         // R1, admission by sequence: a delete enters nothing. It allocates
-        // its sequence, then reads the door; a sequence the door cannot
-        // take (shut, or moved on since the allocation) is committed as a
-        // hole — no record, no tombstone — and the delete retries.
+        // its sequence, then looks at the door to find the memtable whose
+        // `(base, bound]` holds it, and pushes there.
         let door = self.catalog.door();
+        let seq = self.seq.alloc_sc();
         let mut b = Backoff::new();
-        let (seq, w) = loop {
-            let seq = self.seq.alloc_sc();
+        let tomb = Tombstone { t1, t2, seq };
+        let w = loop {
             match door.admit(seq) {
                 Admit::In(mt, gen) => {
                     self.hooks.pause(crate::hooks::Point::DeleteAdmitted);
-                    mt.push_tombstone(Tombstone { t1, t2, seq });
-                    let (bytes, ooo) = mt.bytes_and_ooo();
+                    mt.push_tombstone(tomb);
                     // `mt` is not touched after the commit below (it may
                     // then be flushed and dropped).
-                    break (seq, Written { bytes, ooo, gen });
+                    let (bytes, ooo) = mt.bytes_and_ooo();
+                    break Written { bytes, ooo, gen };
                 }
-                Admit::Shut(shut) => {
-                    self.seq.commit(seq, 1, &self.hooks);
-                    door.wait_reopened(shut, || self.hooks.snooze(&mut b));
+                Admit::Earlier => {
+                    self.push_into_sealed(tomb);
+                    break Written { bytes: 0, ooo: 0, gen: NO_GEN };
                 }
-                Admit::Retry => self.seq.commit(seq, 1, &self.hooks),
+                Admit::Wait => self.hooks.snooze(&mut b),
             }
         };
         self.seq.commit(seq, 1, &self.hooks);

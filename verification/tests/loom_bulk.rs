@@ -61,6 +61,31 @@ fn run_vs_writer() {
     });
 }
 
+/// R14 (2), R1 (session 11: deletes admitted by their sequence): a run
+/// races a delete. The delete does not enter the door: it lands in the
+/// memtable whose `(base, bound]` holds its sequence — the run's claimed
+/// memtable (which then is sealed like a full one, and the batch takes the
+/// memtable path), or its successor. One that allocated between the
+/// claim's bound and the run's block makes the run raise the bound and
+/// put the batch into the successor with its block
+/// (`publish_run_after_deletes`); neither waits for the other forever,
+/// nothing is lost, and the sequence order is one write order.
+#[test]
+fn run_vs_delete() {
+    loom_model("bulk/run_vs_delete", || {
+        let log = Arc::new(Timelog::<Id>::with_config(cfg2()).unwrap());
+        let bulk = {
+            let log = log.clone();
+            thread::spawn(move || {
+                let _ = log.extend([(5, 1), (2, 2)]).unwrap();
+            })
+        };
+        delete(&log, 0, 3);
+        bulk.join().unwrap();
+        finish(&log, &[vec![app(2, 2), app(5, 1)], vec![Op::Delete { t1: 0, t2: 3 }]], vec![]);
+    });
+}
+
 /// R14 (2), R8, R10: a run races the flush of a sealed memtable. The run
 /// is published only once no sealed memtable is left (else the batch takes
 /// the memtable path), so the age order L0 < sealed < active holds and

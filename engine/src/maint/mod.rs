@@ -298,6 +298,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
             x
         };
         let bound = x.finish_seal(self.seq.next_seq());
+        door.set_bound(bound);
         let fresh = self.cat.new_memtable(bound);
         self.hooks.pause(crate::hooks::Point::SealPublish);
         let worker = self.worker_running();

@@ -55,6 +55,10 @@ struct Hot<T> {
     /// asking for the appender right (the memtable cannot be looked at
     /// before entering). Any value is safe: the appender checks again.
     tail: crate::sync::stat::AtomicI64,
+    /// While shut: the bound of the seal in progress once its claimant
+    /// has taken it ([`Door::set_bound`]), else 0. Read by deletes
+    /// admitted by their sequence ([`Door::admit`]).
+    bound: AtomicU64,
 }
 
 /// The one door to a log's active memtable; see the module docs.
@@ -82,15 +86,20 @@ impl<T> std::fmt::Debug for Door<T> {
 
 /// A delete's admission by its sequence ([`Door::admit`]).
 pub(crate) enum Admit<'a, T> {
-    /// Push into this memtable (of this generation).
+    /// Push into this memtable (of this generation of the door, or
+    /// [`NO_GEN`] for a memtable being sealed).
     In(&'a Memtable<T>, u64),
-    /// The door is shut: the sequence is committed as a hole, and the
-    /// delete waits for the door to reopen and retries with a new one.
-    Shut(Shut),
-    /// The door moved on since the sequence was allocated: commit it as a
-    /// hole and retry with a new one.
-    Retry,
+    /// The sequence belongs to a sealed memtable not yet flushed, older
+    /// than the one behind the door: the one of the current manifest whose
+    /// base is below it and whose seal bound is at or above it.
+    Earlier,
+    /// A seal is in progress: look again.
+    Wait,
 }
+
+/// [`Written::gen`] of a write into a memtable no longer behind the door:
+/// no generation matches it, so the write seals nothing.
+pub(crate) const NO_GEN: u64 = u64::MAX;
 
 /// A SeqCst fence under loom, which models SeqCst accesses as AcqRel
 /// (`sync` module docs); nothing elsewhere (the SeqCst accesses suffice).
@@ -126,6 +135,7 @@ impl<T: Send + Sync + 'static> Door<T> {
                 state: AtomicU64::new(0),
                 mt: AtomicPtr::new(mt as *const Memtable<T> as *mut Memtable<T>),
                 tail: crate::sync::stat::AtomicI64::new(Timestamp::MIN),
+                bound: AtomicU64::new(0),
             }),
         }
     }
@@ -218,20 +228,36 @@ impl<T: Send + Sync + 'static> Door<T> {
     }
 
     /// R1 for a delete, admitted by its sequence `seq` (allocated just
-    /// before, SeqCst): the memtable to push its tombstone into, without
-    /// entering — no read-modify-write of the word. Store-buffering
-    /// handshake with the claimant of a seal (`seal_begin`: its claim, then
-    /// its load of `next_seq` for the bound): if this load of the word
-    /// does not see the claim, the claimant's load sees `seq`, so `seq` is
-    /// at most the bound of the memtable read here, and that memtable is
-    /// not dropped before `seq` commits (a flush, a bulk run and `close`
-    /// wait for the bound's commit before they let it go, R2, R8, R14).
-    /// The pointer is checked against a second load of the word (a seqlock
-    /// read: the installer stores it with Release after its claim, so a
-    /// pointer stored after the first load shows as a changed word) and
-    /// the memtable against its base (a memtable installed after `seq` was
-    /// allocated may not take it: its records must all be newer than its
-    /// predecessor's bound).
+    /// before, SeqCst): which memtable takes it — without entering, no
+    /// read-modify-write of the word. One look at the door, a seqlock read:
+    /// the word, the pointer and the bound of a seal in progress, an
+    /// Acquire fence, the word again (the installer changes the word's
+    /// generation before it stores a new pointer, with Release; a look
+    /// across a change is retried).
+    ///
+    /// Store-buffering handshake with the claimant of a seal (`seal_begin`:
+    /// its claim, then its load of `next_seq` for the bound): if the first
+    /// load of the word does not see the claim, the claimant's load sees
+    /// `seq`, so `seq` is at most the seal bound of the memtable behind the
+    /// door, which is therefore not dropped before `seq` commits (every
+    /// path that lets a memtable go waits for the watermark to reach its
+    /// bound first: a flush before it reads it, a bulk run and `close`
+    /// before they publish, R2, R8, R14). So:
+    ///
+    /// - door open, `seq` above the memtable's base: that memtable
+    ///   ([`Admit::In`]);
+    /// - door open, `seq` at or below the base: `seq` was allocated before
+    ///   the previous seal's bound was taken, and belongs to an older
+    ///   memtable, sealed and not yet flushed ([`Admit::Earlier`]: the
+    ///   caller finds it in the manifest by its base and bound);
+    /// - door shut and the seal's bound published (`set_bound`) at or
+    ///   above `seq`: the memtable being sealed (alive until `seq`
+    ///   commits: its bound is at least `seq`);
+    /// - otherwise ([`Admit::Wait`]): look again (the seal is in progress,
+    ///   or `seq` is above its bound and belongs to the next memtable).
+    ///
+    /// No sequence is ever given back: a delete lands in the memtable whose
+    /// `(base, bound]` holds its sequence.
     #[inline]
     pub(crate) fn admit(&self, seq: SeqNo) -> Admit<'_, T> {
         let h = &*self.hot;
@@ -242,29 +268,48 @@ impl<T: Send + Sync + 'static> Door<T> {
         let s1 = h.state.load(Ordering::SeqCst);
         #[cfg(timelog_fault = "delete_admit_relaxed")]
         let s1 = h.state.load(Ordering::Relaxed);
-        if s1 & SEALED != 0 {
-            return Admit::Shut(Shut(s1));
-        }
         let p = h.mt.load(Ordering::Relaxed);
+        let bound = h.bound.load(Ordering::Relaxed);
         crate::sync::fence(Ordering::Acquire);
         let s2 = h.state.load(Ordering::Relaxed);
         if (s1 ^ s2) & (SEALED | GEN) != 0 {
-            return Admit::Retry;
+            return Admit::Wait;
         }
-        // SAFETY: R1 (admission by sequence). The word read twice in the
-        // same open generation brackets the pointer load, so `p` is the
-        // memtable behind the door in that generation (the installer
-        // stores it with Release before reopening, after its claim); it was
-        // alive then (the current manifest's active memtable), and it stays
-        // alive until `seq` commits: by the handshake above `seq` is at most
-        // its seal bound, and every path that drops a memtable once behind
-        // the door waits for the watermark to reach that bound first.
+        let gen = gen_of(s1);
+        if s1 & SEALED != 0 {
+            if bound == 0 || seq > bound {
+                return Admit::Wait;
+            }
+            // SAFETY: R1 (admission by sequence). The two loads of the word
+            // in one shut generation bracket the pointer's and the bound's:
+            // they are that generation's (the installer changes the
+            // generation before it stores either). The memtable was behind
+            // the door, alive, when the claim was made; its bound is at
+            // least `seq`, and nothing drops it before the watermark
+            // reaches its bound, which needs `seq`'s commit.
+            return Admit::In(unsafe { &*p }, NO_GEN);
+        }
+        // SAFETY: R1 (admission by sequence). As above, `p` is the memtable
+        // behind the door in the open generation `gen`: the current
+        // manifest's active memtable, alive then. By the handshake its seal
+        // bound, whenever it is sealed, is at least `seq`, and nothing drops
+        // it before the watermark reaches that bound, which needs `seq`'s
+        // commit.
         let mt = unsafe { &*p };
         #[cfg(not(timelog_fault = "delete_no_base_check"))]
         if seq <= mt.base() {
-            return Admit::Retry;
+            return Admit::Earlier;
         }
-        Admit::In(mt, gen_of(s1))
+        Admit::In(mt, gen)
+    }
+
+    /// R2, for the claimant after its drain: publish the seal's bound to
+    /// deletes admitted by their sequence (`admit`), so that one whose
+    /// sequence is at or below it lands in the memtable being sealed
+    /// without waiting for the door to reopen — a bulk run and `close`
+    /// wait for those sequences' commits before they reopen it.
+    pub(crate) fn set_bound(&self, bound: SeqNo) {
+        self.hot.bound.store(bound, Ordering::Release);
     }
 
     /// Waits, in `snooze`'s steps, until the door is reopened after the
@@ -358,27 +403,39 @@ impl<T: Send + Sync + 'static> Door<T> {
     /// R2, last step: put `mt` behind the door and reopen it with the next
     /// generation. Only the holder of SEALED calls this, after `drain` and
     /// after publishing a manifest whose active memtable is `mt` (which
-    /// keeps it alive from then on, R1). A CAS, not a store: a writer that
-    /// read SEALED may still be undoing its `fetch_add` (its count must
-    /// survive). Release: a writer whose entering RMW reads the reopened
-    /// word loads this pointer (and sees `mt`'s initialization).
+    /// keeps it alive from then on, R1). In three steps, each a CAS, not a
+    /// store (a writer that read SEALED may still be undoing its
+    /// `fetch_add`: its count must survive):
+    ///
+    /// 1. the next generation, still shut: a delete's seqlock read (`admit`)
+    ///    that loads anything stored below sees the word change;
+    /// 2. the seal's bound cleared and `mt` stored (Release: a delete that
+    ///    loads it sees step 1 in its second load of the word);
+    /// 3. SEALED cleared (Release: a writer whose entering RMW reads the
+    ///    reopened word loads this pointer and sees `mt`'s initialization).
     pub(crate) fn install(&self, mt: &Memtable<T>) {
         let h = &*self.hot;
-        // Release: a delete's seqlock read (`admit`) that loads this pointer
-        // then sees the claim in its second load of the word.
+        let mut s = h.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(s & SEALED != 0, "install without the seal");
+            let next = (s & (COUNT | SEALED)) | (gen_of(s).wrapping_add(GEN_ONE) & GEN);
+            match h.state.compare_exchange_weak(s, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(now) => s = now,
+            }
+        }
+        h.bound.store(0, Ordering::Relaxed);
         h.mt.store(mt as *const Memtable<T> as *mut Memtable<T>, Ordering::Release);
         h.tail.store(Timestamp::MIN, Ordering::Relaxed);
         let mut s = h.state.load(Ordering::Relaxed);
         loop {
-            debug_assert!(s & SEALED != 0, "install without the seal");
-            let next = (s & COUNT) | (gen_of(s).wrapping_add(GEN_ONE) & GEN);
             // Seeded fault (R1/R2): the door reopens without releasing the
             // new pointer, so an entering writer may load the sealed one.
             #[cfg(not(timelog_fault = "door_relaxed_install"))]
             let ord = Ordering::Release;
             #[cfg(timelog_fault = "door_relaxed_install")]
             let ord = Ordering::Relaxed;
-            match h.state.compare_exchange_weak(s, next, ord, Ordering::Relaxed) {
+            match h.state.compare_exchange_weak(s, s & !SEALED, ord, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(now) => s = now,
             }

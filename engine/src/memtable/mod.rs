@@ -168,6 +168,17 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         bound
     }
 
+    /// A bulk run's claimant only (R14, `publish_run_after_deletes`), before
+    /// this memtable is published as sealed: the bound grows to `bound`,
+    /// for deletes that allocated between the first bound and the run's
+    /// block (R1). A reader that capped its watermark at the first bound
+    /// sees none of them, one that reads the new bound sees them once
+    /// committed: both are snapshots of the write order.
+    pub(crate) fn raise_seal_bound(&self, bound: SeqNo) {
+        debug_assert!(bound >= self.seal_bound.load(Ordering::Relaxed));
+        self.seal_bound.store(bound, Ordering::Release);
+    }
+
     /// Whether the seal bound was recorded (R2: the memtable was sealed
     /// and drained).
     #[inline]
