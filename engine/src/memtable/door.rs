@@ -261,9 +261,10 @@ impl<T: Send + Sync + 'static> Door<T> {
     #[inline]
     pub(crate) fn admit(&self, seq: SeqNo) -> Admit<'_, T> {
         let h = &*self.hot;
-        sc_fence();
         // Seeded fault (R1): the delete's load of the word is not part of
         // the handshake (Relaxed, no fence).
+        #[cfg(not(timelog_fault = "delete_admit_relaxed"))]
+        sc_fence();
         #[cfg(not(timelog_fault = "delete_admit_relaxed"))]
         let s1 = h.state.load(Ordering::SeqCst);
         #[cfg(timelog_fault = "delete_admit_relaxed")]
