@@ -303,7 +303,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         // they committed (its bound is never stored: nothing reads it again).
         let bound = seq.next_seq().load(Ordering::SeqCst) - 1;
         self.door.set_bound(bound);
-        seq.wait_visible(bound);
+        seq.wait_visible(bound, hooks);
         let fresh = self.new_memtable(bound);
         loop {
             let cur = self.load_full();

@@ -120,14 +120,19 @@ impl Sequencer {
         self.visible.load(Ordering::Acquire)
     }
 
-    /// Waits until the watermark reaches `bound` (a flush before publishing
-    /// a segment, R8: the drain waited for the writers to leave the
-    /// memtable, not for their commits — a short wait on writers that
-    /// already inserted).
-    pub(crate) fn wait_visible(&self, bound: SeqNo) {
+    /// Waits until the watermark reaches `bound` (a flush before reading a
+    /// sealed memtable, R8; a bulk run and `close` before they let their
+    /// claimed memtable go, R14, R1: the drain waited for the writers to
+    /// leave the memtable, not for their commits, nor for the deletes
+    /// admitted by their sequence — a short wait on writes already
+    /// admitted). Long waits yield inside `hooks`' blocking scope: a
+    /// delete admitted by its sequence may itself be waiting (for a seal
+    /// in progress to publish its bound) in that scope, and must be able to
+    /// come back to push and commit.
+    pub(crate) fn wait_visible(&self, bound: SeqNo, hooks: &Hooks) {
         let mut b = Backoff::new();
         while self.visible() < bound {
-            b.snooze();
+            hooks.snooze(&mut b);
         }
     }
 

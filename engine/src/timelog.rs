@@ -300,7 +300,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         door.drain();
         let bound = x.finish_seal(self.seq.next_seq());
         door.set_bound(bound);
-        self.seq.wait_visible(bound);
+        self.seq.wait_visible(bound, &self.hooks);
         if !x.is_empty() {
             let fresh = self.catalog.new_memtable(bound);
             // A writer entered `x` between the check and the seal: `x` is
@@ -372,7 +372,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let bound = first - 1;
         x.raise_seal_bound(bound);
         self.catalog.door().set_bound(bound);
-        self.seq.wait_visible(bound);
+        self.seq.wait_visible(bound, &self.hooks);
         let fresh = self.catalog.new_memtable(bound);
         let records = seg.into_records();
         let n = records.len() as u64;

@@ -125,7 +125,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         // was after the build until session 11, when deletes stopped
         // entering the memtable).
         #[cfg(not(timelog_fault = "flush_before_commit"))]
-        self.seq.wait_visible(bound);
+        self.seq.wait_visible(bound, self.hooks);
         let tombs = mt.tombs.to_vec();
         // Payload clones happen inside the payload scope, and the
         // publication runs in the same payload phase: one entry into the
