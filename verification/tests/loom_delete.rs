@@ -50,6 +50,34 @@ fn delete_vs_flush() {
     });
 }
 
+/// R1 (session 11: deletes admitted by their sequence) + R8: a writer
+/// appends a record and then deletes it while the main thread flushes. The
+/// delete's sequence may be allocated before the seal's bound is taken and
+/// its look at the door come after the successor was installed: it must
+/// land in the sealed memtable (below the successor's base), which the
+/// flush waits for — never in the successor, where a segment of the sealed
+/// memtable (`tomb_applied` = its bound, at or above the delete) would
+/// count it as already applied and keep the record (seeded fault
+/// `delete_no_base_check`). Program order puts the delete after the
+/// record, so the record is gone in the end.
+#[test]
+fn delete_admitted_across_a_seal() {
+    loom_model("delete/delete_admitted_across_a_seal", || {
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
+        append(&log, 10, 10); // the active memtable is not empty: flush seals it
+        let writer = {
+            let log = log.clone();
+            thread::spawn(move || {
+                append(&log, 1, 1);
+                delete(&log, 0, 2);
+            })
+        };
+        log.flush().unwrap();
+        writer.join().unwrap();
+        finish(&log, &[vec![app(10, 10)], vec![app(1, 1), Op::Delete { t1: 0, t2: 2 }]], vec![]);
+    });
+}
+
 /// R11: coalescing a manifest's tombstones never changes what a snapshot
 /// sees. Records 5 and 15 are flushed; `[0, 10)` deletes 5, record 7 is
 /// written at a deleted timestamp after it and flushed (its segment applied

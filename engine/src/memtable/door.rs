@@ -26,10 +26,13 @@ use crate::{SeqNo, Timestamp};
 const SEALED: u64 = 1 << 63;
 /// `state`: a writer inside holds the run's appender right (R3).
 const APPENDER: u64 = 1 << 62;
-/// `state`: one step of the generation (bits 32..62).
+/// `state`, with SEALED only: the claimant is installing the next memtable
+/// (R2): the pointer and the seal's bound are being replaced.
+const INSTALLING: u64 = 1 << 61;
+/// `state`: one step of the generation (bits 32..61).
 const GEN_ONE: u64 = 1 << 32;
 /// `state`: the mask of the generation.
-const GEN: u64 = APPENDER - GEN_ONE;
+const GEN: u64 = INSTALLING - GEN_ONE;
 /// `state`: one writer inside (R1).
 const WRITER: u64 = 1;
 /// `state`: the mask of the writer count (bits 0..32).
@@ -273,7 +276,11 @@ impl<T: Send + Sync + 'static> Door<T> {
         let bound = h.bound.load(Ordering::Relaxed);
         crate::sync::fence(Ordering::Acquire);
         let s2 = h.state.load(Ordering::Relaxed);
-        if (s1 ^ s2) & (SEALED | GEN) != 0 {
+        // One generation, and not being installed: the pointer and the
+        // bound read between the two loads are that generation's (the
+        // installer sets INSTALLING before it replaces either, and clears
+        // it only when it steps the generation).
+        if (s1 ^ s2) & (SEALED | INSTALLING | GEN) != 0 || s1 & INSTALLING != 0 {
             return Admit::Wait;
         }
         let gen = gen_of(s1);
@@ -408,19 +415,20 @@ impl<T: Send + Sync + 'static> Door<T> {
     /// store (a writer that read SEALED may still be undoing its
     /// `fetch_add`: its count must survive):
     ///
-    /// 1. the next generation, still shut: a delete's seqlock read (`admit`)
-    ///    that loads anything stored below sees the word change;
+    /// 1. INSTALLING set: a delete's seqlock read (`admit`) that loads
+    ///    anything stored below sees the word change, or sees INSTALLING
+    ///    and looks again;
     /// 2. the seal's bound cleared and `mt` stored (Release: a delete that
-    ///    loads it sees step 1 in its second load of the word);
-    /// 3. SEALED cleared (Release: a writer whose entering RMW reads the
-    ///    reopened word loads this pointer and sees `mt`'s initialization).
+    ///    loads the pointer sees step 1 in its second load of the word);
+    /// 3. SEALED and INSTALLING cleared and the generation stepped (Release:
+    ///    a writer whose entering RMW reads the reopened word loads this
+    ///    pointer and sees `mt`'s initialization).
     pub(crate) fn install(&self, mt: &Memtable<T>) {
         let h = &*self.hot;
         let mut s = h.state.load(Ordering::Relaxed);
         loop {
             debug_assert!(s & SEALED != 0, "install without the seal");
-            let next = (s & (COUNT | SEALED)) | (gen_of(s).wrapping_add(GEN_ONE) & GEN);
-            match h.state.compare_exchange_weak(s, next, Ordering::Relaxed, Ordering::Relaxed) {
+            match h.state.compare_exchange_weak(s, s | INSTALLING, Ordering::Relaxed, Ordering::Relaxed) {
                 Ok(_) => break,
                 Err(now) => s = now,
             }
@@ -436,7 +444,8 @@ impl<T: Send + Sync + 'static> Door<T> {
             let ord = Ordering::Release;
             #[cfg(timelog_fault = "door_relaxed_install")]
             let ord = Ordering::Relaxed;
-            match h.state.compare_exchange_weak(s, s & !SEALED, ord, Ordering::Relaxed) {
+            let next = (s & COUNT) | (gen_of(s).wrapping_add(GEN_ONE) & GEN);
+            match h.state.compare_exchange_weak(s, next, ord, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(now) => s = now,
             }
