@@ -310,7 +310,13 @@ def test_sealed_wait_ms_is_an_upper_bound_while_the_worker_releases_slow_payload
                 worst = max(worst, time.monotonic() - s)
                 t += 1
                 if t % 200 == 0:
-                    log.delete_before(t - 100)
+                    # A delete is a write: under busy_policy="raise" it meets
+                    # the same backpressure (committed, then reported busy;
+                    # a loaded CI machine saw it once).
+                    try:
+                        log.delete_before(t - 100)
+                    except TimelogBusyError:
+                        pass
             print(policy, "worst write", round(worst, 3), "writes", t)
             assert worst < 0.05 + 0.1, (policy, worst)
         print("OK", flush=True)
