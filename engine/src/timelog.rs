@@ -309,11 +309,13 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             self.publish_plain_seal(&x, &fresh);
             return RunOutcome::Refused(Box::new(seg));
         }
-        // (3) Every sequence is allocated inside the entered active
-        // memtable (R1): with the door shut and no successor installed,
-        // this thread is the only allocator, so the block `first ..= last`
-        // lies above every record and tombstone reachable now (all of them
-        // at or below `x`'s seal bound) and below every later one.
+        // (3) Every sequence that lands in a memtable is allocated inside
+        // the entered door or admitted by it (R1): with the door shut, no
+        // successor installed and every sequence up to `x`'s bound
+        // committed, the block `first ..= last` lies above every record and
+        // tombstone reachable now (all of them at or below the bound) and
+        // below every later one — unless deletes allocated between the
+        // bound and the block, handled below.
         let n = seg.len as u64;
         let first = self.seq.alloc(n);
         let last = first + n - 1;
