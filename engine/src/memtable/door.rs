@@ -17,6 +17,14 @@
 //! by every [`install`](Door::install)) names which memtable a writer
 //! entered, so that the writer can ask, after it left, to seal *that*
 //! memtable and no successor.
+//!
+//! Deletes do not enter ([`admit`](Door::admit)): a delete allocates its
+//! sequence first and takes one seqlock look at the door — the word, the
+//! pointer, the bound of a seal in progress, the word again — to find the
+//! memtable whose `(base, seal bound]` holds that sequence (R1, admission
+//! by sequence). The installer marks the word INSTALLING while it replaces
+//! the pointer and the bound, so such a look never pairs one memtable's
+//! pointer with another's bound.
 
 use super::{run, Entry, Memtable};
 use crate::sync::{AtomicPtr, AtomicU64, Backoff, Ordering};
@@ -45,13 +53,14 @@ fn gen_of(s: u64) -> u64 {
 }
 
 /// The word and the pointer, on one cache line of their own: a writer
-/// reads the pointer right after its read-modify-write of the word, and
-/// readers never touch either.
+/// reads the pointer right after its read-modify-write of the word (a
+/// delete right after its load of it), and readers never touch either.
 struct Hot<T> {
     /// SEALED, APPENDER, the generation and the writer count.
     state: AtomicU64,
     /// The memtable behind the door. Written only by the holder of SEALED
-    /// ([`install`](Door::install)); read only by a writer inside (R1).
+    /// ([`install`](Door::install)); read by a writer inside (R1) and by a
+    /// delete's seqlock look ([`admit`](Door::admit)).
     mt: AtomicPtr<Memtable<T>>,
     /// The run's last timestamp as its appender last wrote it: a racy hint
     /// that lets a record visibly before the run's tail enter without
