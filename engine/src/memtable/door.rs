@@ -243,9 +243,9 @@ impl<T: Send + Sync + 'static> Door<T> {
     /// before, SeqCst): which memtable takes it — without entering, no
     /// read-modify-write of the word. One look at the door, a seqlock read:
     /// the word, the pointer and the bound of a seal in progress, an
-    /// Acquire fence, the word again (the installer changes the word's
-    /// generation before it stores a new pointer, with Release; a look
-    /// across a change is retried).
+    /// Acquire fence, the word again (the installer sets INSTALLING before
+    /// it clears the bound or stores a new pointer, with Release; a look
+    /// across a change, or during an install, is retried).
     ///
     /// Store-buffering handshake with the claimant of a seal (`seal_begin`:
     /// its claim, then its load of `next_seq` for the bound): if the first
@@ -298,9 +298,9 @@ impl<T: Send + Sync + 'static> Door<T> {
                 return Admit::Wait;
             }
             // SAFETY: R1 (admission by sequence). The two loads of the word
-            // in one shut generation bracket the pointer's and the bound's:
-            // they are that generation's (the installer changes the
-            // generation before it stores either). The memtable was behind
+            // in one shut generation, neither INSTALLING, bracket the
+            // pointer's and the bound's: they are that generation's (the
+            // installer sets INSTALLING before it replaces either). The memtable was behind
             // the door, alive, when the claim was made; its bound is at
             // least `seq`, and nothing drops it before the watermark
             // reaches its bound, which needs `seq`'s commit.
