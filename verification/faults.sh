@@ -97,7 +97,7 @@ declare -A LOOM_TESTS=(
     [prefix_cut_keeps_a_page]="compact/reader_vs_prefix_cut"
     [progress_lost_wakeup]="backpressure/backpressure_wait_vs_worker"
     [tomb_coalesce_one_class]="delete/snapshot_between_deletes_vs_coalescing"
-    [skiplist_relaxed_link]="skiplist/snapshot_held_across_seal_vs_late_insert"
+    [skiplist_relaxed_link]="skiplist/snapshot_held_across_seal_vs_late_insert skiplist/late_writers_vs_reader"
     [merged_relaxed_publish]="skiplist/merged_view_published_to_reader"
     [run_publish_before_commit]="bulk/run_vs_reader"
 )
