@@ -231,8 +231,7 @@ fn deletes_race_seals_flushes_and_batches() {
     for h in hs {
         let (base, n, deleted) = h.join().unwrap();
         deletes += deleted.len();
-        let want: Vec<i64> =
-            (base..base + n).filter(|t| !deleted.iter().any(|&(a, b)| a <= *t && *t < b)).collect();
+        let want: Vec<i64> = (base..base + n).filter(|t| !deleted.iter().any(|&(a, b)| a <= *t && *t < b)).collect();
         let got: Vec<i64> = log.range(base, base + n, Order::Asc).unwrap().map(|(t, _)| t).collect();
         assert_eq!(got.len(), want.len(), "writer at {base}: {} records, {} expected", got.len(), want.len());
         assert_eq!(got, want, "writer at {base}: a deleted record came back or a record was lost");
