@@ -174,14 +174,20 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         self.sealed_runs.load(Ordering::Relaxed)
     }
 
-    /// Adds a publication's change of the sealed count (wrapping: two
-    /// racing publishers may apply theirs in either order).
+    /// The cell's compare-and-swap from `cur` to `next` (R5), shared by
+    /// both publications; on success it adds the publication's change of
+    /// the sealed count (wrapping: two racing publishers may apply theirs in
+    /// either order).
     #[inline]
-    fn count_sealed(&self, cur: &Manifest<T>, next_len: usize) {
-        let (a, b) = (cur.sealed.len(), next_len);
+    fn swap(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
+        let (a, b) = (cur.sealed.len(), next.sealed.len());
+        if !self.cell.publish(cur, next) {
+            return false;
+        }
         if a != b {
             self.sealed_runs.fetch_add(b.wrapping_sub(a), Ordering::Relaxed);
         }
+        true
     }
 
     /// THE snapshot function (R5): loads the manifest (Acquire), then the
@@ -241,11 +247,9 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// maintainer): burying is a push under the graveyard's leaf mutex.
     #[inline]
     pub(crate) fn publish(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>, worker: bool) -> bool {
-        let n = next.sealed.len();
-        if !self.cell.publish(cur, next) {
+        if !self.swap(cur, next) {
             return false;
         }
-        self.count_sealed(cur, n);
         let back = retire(cur.clone());
         // Holds in flight (`None`), or references besides the caller's and
         // the holders' one just handed back (the publication paid every
@@ -272,11 +276,9 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// reference comes straight back and is dropped here — never the last
     /// one, the graveyard's is buried first).
     pub(crate) fn publish_maint(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
-        let n = next.sealed.len();
-        if !self.cell.publish(cur, next) {
+        if !self.swap(cur, next) {
             return false;
         }
-        self.count_sealed(cur, n);
         self.graveyard.bury(cur.clone());
         drop(retire(cur.clone()));
         true

@@ -297,9 +297,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // Deletes admitted by their sequence before the claim (R1) may
         // still be writing into `x`: wait for their commits before looking
         // at it (every sequence up to the bound).
-        door.drain();
-        let bound = x.finish_seal(self.seq.next_seq());
-        door.set_bound(bound);
+        let bound = door.drain_and_bound(&x, self.seq.next_seq());
         self.seq.wait_visible(bound, &self.hooks);
         if !x.is_empty() {
             let fresh = self.catalog.new_memtable(bound);
@@ -391,21 +389,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// and reopens the door on `fresh`: the second half of an ordinary seal
     /// (R2), for a run that found `x` written to after its check.
     fn publish_plain_seal(&self, x: &Arc<Memtable<T>>, fresh: &Arc<Memtable<T>>) {
-        loop {
-            let cur = self.catalog.load_full();
-            debug_assert!(Arc::ptr_eq(&cur.active, x), "only the door's claimant replaces the active memtable");
-            let mut next = cur.successor();
-            next.sealed.push(x.clone());
-            next.active = fresh.clone();
-            let ok = self.catalog.publish(&cur, next, self.maint().worker_running());
-            self.release_arc(cur);
-            if ok {
-                break;
-            }
-        }
-        self.catalog.door().install(fresh);
-        self.counters.seals_total.fetch_add(1, Relaxed);
-        self.maint().kick_worker();
+        self.maint().publish_seal(x, fresh, |m| self.release_arc(m));
     }
 
     /// Drops a manifest reference inside the payload scope: a bulk write

@@ -286,8 +286,6 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     /// active memtable as sealed with a fresh one active, then put the
     /// fresh one behind the door (which reopens it). Returns true.
     fn seal_claimed(self) -> bool {
-        let door = self.cat.door();
-        door.drain();
         // The door's claimant is the only thread that replaces the active
         // memtable, so the door's memtable is the current manifest's until
         // this call publishes.
@@ -297,25 +295,41 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
             self.release_guard(m);
             x
         };
-        let bound = x.finish_seal(self.seq.next_seq());
-        door.set_bound(bound);
+        let bound = self.cat.door().drain_and_bound(&x, self.seq.next_seq());
         let fresh = self.cat.new_memtable(bound);
         self.hooks.pause(crate::hooks::Point::SealPublish);
+        self.publish_seal(&x, &fresh, drop);
+        true
+    }
+
+    /// R2's publication, for the holder of the door's claim: a manifest in
+    /// which `x` (drained, its bound recorded) is sealed and `fresh` is
+    /// active, then `fresh` behind the door (which reopens it). `release`
+    /// lets go of each manifest loaded for a try (the caller's rule for what
+    /// may be a last reference). The seal's and a bulk run's fallback
+    /// (`Inner::publish_run`) share it.
+    pub(crate) fn publish_seal(
+        self,
+        x: &Arc<Memtable<T>>,
+        fresh: &Arc<Memtable<T>>,
+        release: impl Fn(Arc<crate::manifest::Manifest<T>>),
+    ) {
         let worker = self.worker_running();
         loop {
             let cur = self.cat.load_full();
-            debug_assert!(Arc::ptr_eq(&cur.active, &x), "only the door's claimant replaces the active memtable");
+            debug_assert!(Arc::ptr_eq(&cur.active, x), "only the door's claimant replaces the active memtable");
             let mut next = cur.successor();
             next.sealed.push(x.clone());
             next.active = fresh.clone();
-            if self.cat.publish(&cur, next, worker) {
+            let ok = self.cat.publish(&cur, next, worker);
+            release(cur);
+            if ok {
                 break;
             }
         }
-        door.install(&fresh);
+        self.cat.door().install(fresh);
         self.counters.seals_total.fetch_add(1, Relaxed);
         self.kick_worker();
-        true
     }
 
     /// Seals the active memtable if it holds anything.

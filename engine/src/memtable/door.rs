@@ -320,6 +320,18 @@ impl<T: Send + Sync + 'static> Door<T> {
         Admit::In(mt, gen)
     }
 
+    /// R2 for the holder of the claim on `x` (the memtable behind the
+    /// door): wait for the writers inside to leave ([`drain`](Self::drain)),
+    /// record `x`'s seal bound ([`Memtable::finish_seal`]) and publish it to
+    /// deletes admitted by their sequence ([`set_bound`](Self::set_bound)).
+    /// Returns the bound.
+    pub(crate) fn drain_and_bound(&self, x: &Memtable<T>, next_seq: &AtomicU64) -> SeqNo {
+        self.drain();
+        let bound = x.finish_seal(next_seq);
+        self.set_bound(bound);
+        bound
+    }
+
     /// R2, for the claimant after its drain: publish the seal's bound to
     /// deletes admitted by their sequence (`admit`), so that one whose
     /// sequence is at or below it lands in the memtable being sealed
