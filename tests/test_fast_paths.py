@@ -175,6 +175,33 @@ def test_scanned_timestamps_are_right_at_every_digit_count():
     lg.close()
 
 
+def test_argument_ints_are_read_right_at_every_digit_count():
+    # The fast entry points read an exact int's digits directly (GIL
+    # builds before 3.14, `ints::read`; elsewhere the C API): every
+    # timestamp argument at every digit-count edge and sign, and the
+    # int64 ends (i64::MIN: the C API's path), reads as its value.
+    lg = _edge_log()
+    want = list(_EDGE_TS)
+    for i, t in enumerate(want):
+        assert lg[t] == [i] and lg.at(t) == [i]
+        assert list(lg.point(t)) == [(t, i)]
+        assert t in lg
+        nxt = want[i + 1] if i + 1 < len(want) else None
+        prv = want[i - 1] if i > 0 else None
+        assert lg.next_ts(t) == nxt and lg.prev_ts(t) == prv
+        if nxt is not None:
+            assert list(lg.range(t, nxt)) == [(t, i)]
+    for i, t in enumerate(want[:-1]):  # the last: t + 1 is past int64
+        lg.delete_range(t, t + 1)
+        assert lg.min_ts() == want[i + 1]
+    lg.close()
+    lg = _edge_log()
+    for i, t in enumerate(want):
+        lg.delete_before(t)
+        assert lg.min_ts() == t and len(lg) == len(want) - i
+    lg.close()
+
+
 def test_small_timestamps_are_cached_ints():
     # -5..256 always come out as CPython's shared objects, also right
     # after a larger timestamp whose int could have been rewritten.

@@ -97,22 +97,47 @@ impl TombStack {
         Self { block: AtomicPtr::new(ptr::null_mut()) }
     }
 
-    /// Claims an unwritten slot (R6: blocks live until the drop).
+    /// Claims an unwritten slot (R6: blocks live until the drop). Inline:
+    /// a slot of the current block (one read-modify-write, on every
+    /// delete); a new block out of line.
+    #[inline]
     fn claim(&self) -> &Slot {
         // Acquire: pairs with the AcqRel CAS that installed the block (its
         // fields are initialized before it is published).
-        let mut b = self.block.load(Ordering::Acquire);
+        let b = self.block.load(Ordering::Acquire);
+        if !b.is_null() {
+            // SAFETY: R6: a published block lives until the stack drops.
+            let blk = unsafe { &*b };
+            // Relaxed: the claim only needs atomicity; the slot is
+            // published by the Release store of its sequence (`push`).
+            let i = blk.used.fetch_add(1, Ordering::Relaxed);
+            if i < blk.slots.len() {
+                return &blk.slots[i];
+            }
+        }
+        self.claim_in_new_block(b)
+    }
+
+    /// [`claim`](Self::claim) when block `b` (null: none yet) is full:
+    /// install a new block (twice as large, up to `MAX_BLOCK`), or claim
+    /// in the one another pusher installed first.
+    #[cold]
+    #[inline(never)]
+    fn claim_in_new_block(&self, mut b: *mut Block) -> &Slot {
+        let mut full = true;
         loop {
             let cap = if b.is_null() {
                 FIRST_BLOCK
             } else {
                 // SAFETY: R6: a published block lives until the stack drops.
                 let blk = unsafe { &*b };
-                // Relaxed: the claim only needs atomicity; the slot is
-                // published by the Release store of its sequence (`push`).
-                let i = blk.used.fetch_add(1, Ordering::Relaxed);
-                if i < blk.slots.len() {
-                    return &blk.slots[i];
+                // `b` was found full by the caller's claim; a block another
+                // pusher installed since may have room (Relaxed, as there).
+                if !full {
+                    let i = blk.used.fetch_add(1, Ordering::Relaxed);
+                    if i < blk.slots.len() {
+                        return &blk.slots[i];
+                    }
                 }
                 (blk.slots.len() * 2).min(MAX_BLOCK)
             };
@@ -138,6 +163,7 @@ impl TombStack {
                     // SAFETY: never published: ours to free.
                     drop(unsafe { Box::from_raw(fresh) });
                     b = cur;
+                    full = false;
                 }
             }
         }
@@ -145,6 +171,7 @@ impl TombStack {
 
     /// Pushes `tomb` (R7): claim a slot, write it, publish it by the
     /// Release store of its sequence. The caller commits afterwards (R5).
+    #[inline]
     pub(crate) fn push(&self, tomb: Tombstone) {
         debug_assert!(tomb.seq != 0, "sequences start at 1 (R5)");
         let slot = self.claim();

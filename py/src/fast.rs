@@ -363,6 +363,10 @@ unsafe fn exact_i64(o: *mut ffi::PyObject) -> Option<i64> {
     if unsafe { ffi::PyLong_CheckExact(o) } == 0 {
         return None;
     }
+    // SAFETY: `o` is a live exact `int` (checked above), attached.
+    if let Some(v) = unsafe { crate::ints::read(o) } {
+        return Some(v);
+    }
     let mut overflow = 0;
     // SAFETY: C API, `PyLong_AsLongLongAndOverflow`: on an `int`, returns
     // the value, or -1 with `overflow` set (no exception) when it does not

@@ -1,4 +1,11 @@
-//! Reuse of a row's timestamp `int` in place (GIL builds before 3.14).
+//! Reuse of a row's timestamp `int` in place, and a direct read of an
+//! argument's value (GIL builds before 3.14).
+//!
+//! The read ([`read`]) serves every timestamp argument of the fast entry
+//! points (`py/src/fast.rs`): the digits of an `int` of at most three
+//! 30-bit digits, read as `PyLong_AsLongLongAndOverflow` reads them, without
+//! the call and its loop (about twenty instructions of a `delete_before`
+//! call's three hundred, measured). The rest of this text is the reuse.
 //!
 //! A `for` loop over a [`TimelogIter`](crate::iter::PyTimelogIter) gets
 //! its `(ts, obj)` tuples refilled in place once the loop has let go of
@@ -127,17 +134,70 @@ mod imp {
         true
     }
 
+    /// The value of `p`, read from its digits when it fits an `i64` in at
+    /// most three of them and is not `i64::MIN` (`None`: the caller asks
+    /// `PyLong_AsLongLongAndOverflow`), if the layout probe passed. What
+    /// the C API's own conversion does, without its call and its loop:
+    /// the fixed cost of every timestamp argument of the fast paths.
+    ///
+    /// # Safety
+    /// `p` is a live exact `int`, attached (GIL build): its digits do not
+    /// change under the read (ints are immutable to every code but
+    /// [`refill`]'s, which runs only on ints no other code can see).
+    #[inline]
+    pub(crate) unsafe fn read(p: *mut ffi::PyObject) -> Option<i64> {
+        if !ENABLED.load(Ordering::Relaxed) {
+            return None;
+        }
+        // SAFETY: this function's contract.
+        unsafe { read_digits(p) }
+    }
+
+    /// [`read`] without the probe's flag (the probe checks it).
+    ///
+    /// # Safety
+    /// As [`read`].
+    #[inline]
+    unsafe fn read_digits(p: *mut ffi::PyObject) -> Option<i64> {
+        let base = p as *const u8;
+        // SAFETY: the count word and the digits are laid out as `rewrite`
+        // says (the probe checked it on CPython's own ints); an int with
+        // `n` digits has `n` `u32`s after the count word, and only digits
+        // below `n` are read (none for zero).
+        unsafe {
+            let w = *base.add(HEAD).cast::<isize>();
+            #[cfg(Py_3_12)]
+            let (n, neg) = ((w as usize) >> 3, w & 3 == 2);
+            #[cfg(not(Py_3_12))]
+            let (n, neg) = (w.unsigned_abs(), w < 0);
+            let d = base.add(DIGITS).cast::<u32>();
+            let mag = match n {
+                0 => return Some(0),
+                1 => u64::from(*d),
+                2 => u64::from(*d) | u64::from(*d.add(1)) << SHIFT,
+                // Below 2^63: the top digit under 8 (i64::MIN goes the slow way).
+                3 if *d.add(2) < 8 => {
+                    u64::from(*d) | u64::from(*d.add(1)) << SHIFT | u64::from(*d.add(2)) << (2 * SHIFT)
+                }
+                _ => return None,
+            };
+            let v = mag as i64;
+            Some(if neg { -v } else { v })
+        }
+    }
+
     /// Checks the layout on CPython's own objects and enables [`refill`]
     /// if every check passes (called once, at import).
     pub(crate) fn probe(_py: pyo3::Python<'_>) {
         // SAFETY: C API, attached (`_py`): PyLong_GetInfo returns a new
         // reference to `sys.int_info` (a struct sequence) or NULL;
         // PyStructSequence_GetItem borrows a field; PyLong_AsLong reads
-        // an int (errors are cleared and fail the probe). Every int made
-        // below comes from PyLong_FromLongLong, outside the small-int
-        // range, so it is a fresh object with a count of 1 that only this
-        // function references, as `rewrite` requires; each is released
-        // once. PyObject_RichCompareBool and PyObject_Hash take live
+        // an int (errors are cleared and fail the probe). The small ints
+        // (CPython's cached objects, a new reference each) are only read,
+        // by `read_digits`, on live exact ints; every other int made below
+        // comes from PyLong_FromLongLong, outside the small-int range, so
+        // it is a fresh object with a count of 1 that only this function
+        // references, as `rewrite` requires. Each is released once. PyObject_RichCompareBool and PyObject_Hash take live
         // objects.
         let ok = unsafe {
             let info = ffi::PyLong_GetInfo();
@@ -151,7 +211,18 @@ mod imp {
                 ffi::Py_DECREF(info);
             }
             ffi::PyErr_Clear();
-            digits_ok && CASES.iter().all(|&(a, b)| case(a, b))
+            // Cached small ints (zero has no digit): read, never made here.
+            let small_ok = [0, 1, -1, -5, 256].iter().all(|&v| {
+                let x = ffi::PyLong_FromLongLong(v);
+                let ok = !x.is_null() && read_digits(x) == Some(v);
+                if x.is_null() {
+                    ffi::PyErr_Clear();
+                } else {
+                    ffi::Py_DECREF(x);
+                }
+                ok
+            });
+            digits_ok && small_ok && CASES.iter().all(|&(a, b)| case(a, b))
         };
         ENABLED.store(ok, Ordering::Relaxed);
     }
@@ -188,6 +259,8 @@ mod imp {
                 return false;
             }
             let ok = digits_of(x) == ndigits(a.unsigned_abs())
+                && read_digits(x).is_none_or(|v| v == a)
+                && read_digits(y).is_none_or(|v| v == b)
                 && ffi::Py_REFCNT(x) == 1
                 && rewrite(x, b)
                 && ffi::PyLong_AsLongLong(x) == b
@@ -207,7 +280,17 @@ mod imp {
 }
 
 #[cfg(not(any(Py_GIL_DISABLED, Py_3_14)))]
-pub(crate) use imp::{enabled, probe, refill};
+pub(crate) use imp::{enabled, probe, read, refill};
+
+/// Free-threaded and 3.14+ builds: the caller converts through the C API.
+///
+/// # Safety
+/// None needed; `unsafe` only to match the other builds' signature.
+#[cfg(any(Py_GIL_DISABLED, Py_3_14))]
+#[inline]
+pub(crate) unsafe fn read(_p: *mut pyo3::ffi::PyObject) -> Option<i64> {
+    None
+}
 
 /// Free-threaded and 3.14+ builds: never in use.
 #[cfg(any(Py_GIL_DISABLED, Py_3_14))]

@@ -272,7 +272,9 @@ impl Arena {
 impl Arena {
     /// Bytes handed out: every replaced chunk whole, and the claimed part
     /// of the current one (its unused tail is not counted, so the figure
-    /// grows with the records, not by a chunk at a time).
+    /// grows with the records, not by a chunk at a time). Inlined: every
+    /// write reads it for the seal policy (`Memtable::bytes_and_ooo`).
+    #[inline]
     fn bytes(&self) -> usize {
         let c = self.cur.load(Ordering::Acquire);
         // SAFETY: as in `alloc` (R6).
@@ -376,6 +378,7 @@ impl<T: Send + Sync + 'static> Ooo<T> {
     /// Bytes of arena memory this index holds: its nodes (key, inline
     /// payload, tower sized by height) and the unused tails of the chunks
     /// it filled (see `Arena::bytes`).
+    #[inline]
     pub(crate) fn bytes(&self) -> usize {
         self.arena.bytes()
     }
