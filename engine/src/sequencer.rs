@@ -12,6 +12,8 @@
 //! so no writer needs to be scheduled in sequence order, and a writer waits
 //! only for an *earlier* writer still inside its insert (or, with the ring
 //! full, for the watermark to come within the ring's length of its block).
+//! A writer with no earlier write in flight skips the ring: one CAS of the
+//! watermark (the fast path of [`commit`](Sequencer::commit)).
 //!
 //! **Callers:** the write path of the facade (`timelog.rs`: `alloc` inside
 //! an entered memtable, R1/R3; `commit` after the insert); the catalog's
@@ -136,7 +138,10 @@ impl Sequencer {
         }
     }
 
-    /// R5: commit with helping. A writer marks its block `first .. first + n`
+    /// R5: commit with helping. A writer whose block follows the watermark
+    /// directly (every earlier write complete: always so for a writer
+    /// alone) moves the watermark over it with one CAS — the fast path, no
+    /// mark. Otherwise it marks its block `first .. first + n`
     /// complete in the completion ring, then advances the watermark over
     /// every consecutive complete block — its own and those of writers that
     /// finished before it — so no writer has to be scheduled in sequence

@@ -197,8 +197,8 @@ mod imp {
         // by `read_digits`, on live exact ints; every other int made below
         // comes from PyLong_FromLongLong, outside the small-int range, so
         // it is a fresh object with a count of 1 that only this function
-        // references, as `rewrite` requires. Each is released once. PyObject_RichCompareBool and PyObject_Hash take live
-        // objects.
+        // references, as `rewrite` requires. Each is released once.
+        // PyObject_RichCompareBool and PyObject_Hash take live objects.
         let ok = unsafe {
             let info = ffi::PyLong_GetInfo();
             let field = |i| {
