@@ -32,7 +32,7 @@
 //! time.
 
 use super::dir::{Asc, Desc, Dir};
-use super::plan::{SeqSrc, Source, Span, Spans, ValSrc};
+use super::plan::{PointPlan, SeqSrc, Source, Span, Spans, ValSrc};
 use crate::query::snapshot::{Order, Snapshot};
 use crate::{SeqNo, Timestamp};
 use std::mem::ManuallyDrop;
@@ -284,6 +284,15 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
     /// Plans the range (`T: Clone`: a memtable with late records may be
     /// read through its merged view, which holds clones, R13).
     pub(crate) fn new(snap: Snapshot<T>, lo: Timestamp, hi: Timestamp, desc: bool) -> Self {
+        // A point read whose answer is in one segment span, or nowhere, is
+        // planned without the general plan (`View::point_plan`).
+        if lo == hi {
+            match snap.view().point_plan(lo) {
+                PointPlan::One(span) => return Self::assemble(snap, Vec::new(), span.len, Some(span), desc),
+                PointPlan::Empty => return Self::assemble(snap, Vec::new(), 0, None, desc),
+                PointPlan::General => {}
+            }
+        }
         // The first source is kept aside: a read whose whole answer is one
         // span of one source (a short read of flushed or in-order data)
         // needs no source vector at all (see `single_span`). From the
@@ -321,6 +330,13 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
             },
             None => None,
         };
+        Self::assemble(snap, srcs, rest, single, desc)
+    }
+
+    /// The cursor over sources `srcs` holding `rest` records, the first
+    /// run being `single` when the whole answer is that one span.
+    #[inline(always)]
+    fn assemble(snap: Snapshot<T>, srcs: Vec<SrcCursor<T>>, rest: usize, single: Option<Span<T>>, desc: bool) -> Self {
         let mut c = Self {
             at: 0,
             fast_end: 0,
@@ -1057,6 +1073,57 @@ mod tests {
     /// like any other cursor in both orders, with `skip`, `truncate`,
     /// `fold` and `next` mixed, and releases its snapshot with its last
     /// record. A read across pages (several spans) still gets the vector.
+    /// A point read (`[t, t]`) planned by `View::point_plan` reads what the
+    /// general plan reads: the records at `t` of a range `[t - 1, t]`
+    /// (planned by `View::plan`), in both orders, in every state a log
+    /// goes through — duplicates across a page boundary, overlapping L0
+    /// segments, records at `t` in a memtable's run and skiplist, deletes
+    /// over flushed and unflushed records, after compaction.
+    #[test]
+    fn point_plans_agree_with_the_general_plan() {
+        // Small pages (64 records): runs of equal timestamps cross them.
+        let cfg = Config { maintenance: MaintenanceMode::Disabled, target_page_bytes: 1024, ..Config::default() };
+        let log: Timelog<u64> = Timelog::with_config(cfg).unwrap();
+        let mut id = 0u64;
+        let mut add = |log: &Timelog<u64>, t: Timestamp, n: usize| {
+            for _ in 0..n {
+                id += 1;
+                let _ = log.append(t, id).unwrap();
+            }
+        };
+        for t in 0..300 {
+            add(&log, t * 2, (t % 4) as usize + 1);
+        }
+        add(&log, 700, 200); // across pages
+        let check = |log: &Timelog<u64>, phase: &str| {
+            for t in -2..705 {
+                for order in ORDERS {
+                    let got: Vec<_> = log.range(t, t + 1, order).unwrap().collect();
+                    let want: Vec<_> = log.range(t - 1, t + 1, order).unwrap().filter(|r| r.0 == t).collect();
+                    assert_eq!(got, want, "{phase}: t = {t}, {order:?}");
+                }
+            }
+        };
+        check(&log, "memtable");
+        log.flush().unwrap();
+        check(&log, "one L0 segment");
+        for t in (30..300).step_by(3) {
+            add(&log, t * 2, 2); // the same timestamps again, in the run
+        }
+        add(&log, 11, 1);
+        add(&log, 4, 3); // late, below the run's first record: the skiplist alone
+        add(&log, 90, 1); // late, inside the run's bounds
+        check(&log, "segment and memtable");
+        let _ = log.delete_range(100, 140).unwrap();
+        let _ = log.delete_point(700).unwrap();
+        add(&log, 120, 2);
+        check(&log, "deletes over both");
+        log.flush().unwrap();
+        check(&log, "two overlapping L0 segments");
+        log.compact().unwrap();
+        check(&log, "compacted");
+    }
+
     #[test]
     fn one_span_reads_plan_no_sources() {
         let log: Timelog<u64> =

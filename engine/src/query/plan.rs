@@ -297,6 +297,87 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
     }
 }
 
+/// The plan of a point read (`[ts, ts]`) when it needs no source vector:
+/// see [`View::point_plan`].
+pub(crate) enum PointPlan<T> {
+    /// No visible record at `ts`.
+    Empty,
+    /// Every visible record at `ts` is in this one span of a segment page.
+    One(Span<T>),
+    /// Anything else (records at `ts` in a memtable, or in more than one
+    /// span): the general plan ([`View::plan`]).
+    General,
+}
+
+impl<T: Clone + Send + Sync + 'static> View<'_, T> {
+    /// The plan of a point read in the common case, without the general
+    /// plan's machinery (no `Source`, no merged-view lookup, no run
+    /// slices): the segments are cut exactly as [`plan`](Self::plan) cuts
+    /// them (`for_each_visible_segment`, R8), and a memtable only has to
+    /// show that it holds nothing at `ts` — its run's bounds (R3: sorted)
+    /// and its skiplist's first key from `(ts, 0)` — or the read takes the
+    /// general plan ([`PointPlan::General`]: a memtable record at `ts`
+    /// needs the watermark and the merge with the run by sequence). What a
+    /// memtable holds beyond the watermark only sends more reads to the
+    /// general plan, never changes an answer.
+    pub(crate) fn point_plan(&self, ts: Timestamp) -> PointPlan<T> {
+        let cov = self.cov();
+        let mut one: Option<Span<T>> = None;
+        let mut general = false;
+        self.sources_in(ts, ts, &cov, |src, _| {
+            let ok = match src {
+                SourceRef::L1(segs) => segs.iter().all(|s| segment_point_span(s, ts, &cov, &mut one)),
+                SourceRef::L0(s) => segment_point_span(s, ts, &cov, &mut one),
+                SourceRef::Run(mt) => !run_may_hold(mt, ts),
+                SourceRef::Ooo(mt) => !ooo_may_hold(mt, ts),
+            };
+            general |= !ok;
+            ok
+        });
+        match (general, one) {
+            (true, _) => PointPlan::General,
+            (false, Some(span)) => PointPlan::One(span),
+            (false, None) => PointPlan::Empty,
+        }
+    }
+}
+
+/// The visible records of `s` at `ts` (the spans [`segment_spans`] would
+/// cut) into `one`; `false` if they, with what `one` held, are more than
+/// one span.
+fn segment_point_span<T>(s: &Segment<T>, ts: Timestamp, cov: &Coverage, one: &mut Option<Span<T>>) -> bool {
+    let mut ok = true;
+    let mut tmp = Source::new();
+    segment_spans(s, ts, ts, cov, &mut tmp);
+    match tmp.spans {
+        Spans::Zero => {}
+        Spans::One(span) if one.is_none() => *one = Some(span),
+        _ => ok = false,
+    }
+    ok
+}
+
+/// Whether `mt`'s run may hold a record at `ts` (any record appended,
+/// committed or not: a bound, R3). The run's first timestamp first: a
+/// point below it does not load the appender's line (as `run_point`).
+#[inline]
+fn run_may_hold<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Timestamp) -> bool {
+    let run = &mt.run;
+    let len = if run.first_ts() <= ts { run.len() } else { 0 };
+    len > 0 && ts <= run.ts_at(len - 1)
+}
+
+/// Whether `mt`'s skiplist holds a record at `ts` (committed or not).
+#[inline]
+fn ooo_may_hold<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Timestamp) -> bool {
+    let mut any = false;
+    mt.ooo_range_from(ts, 0, ts, |_, _, _| {
+        any = true;
+        false
+    });
+    any
+}
+
 fn segment_spans<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage, out: &mut Source<T>) {
     for_each_visible_segment(s, t1, t2, cov, |a, b| {
         s.pieces(a, b, |_, page, x, y| {
