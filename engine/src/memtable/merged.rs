@@ -166,10 +166,17 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
     /// visits and clones every record of the memtable, which a short read
     /// must not pay for — its cost stays bounded by what it returns plus
     /// O(sources × log n) (issue 10's bound, `tests/delete_reads.rs`).
+    #[inline]
     pub(crate) fn merged(&self, w: SeqNo, lo: Timestamp, hi: Timestamp) -> Option<&Merged<T>> {
+        // Inline: the common answer (too few late records for a view).
         if self.late_hint() < MIN_LATE {
             return None;
         }
+        self.merged_lookup(w, lo, hi)
+    }
+
+    /// [`merged`](Self::merged) past its first test.
+    fn merged_lookup(&self, w: SeqNo, lo: Timestamp, hi: Timestamp) -> Option<&Merged<T>> {
         let p = self.merged.cur.load(Ordering::Acquire);
         // SAFETY: R13: a non-null view was published by the `Release` CAS
         // below after it was built, and is freed only with the memtable,

@@ -264,6 +264,8 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                     }
                     None => run_spans(mt, &vis, lo, hi, 0, &mut s),
                 },
+                // An empty skiplist: nothing to collect (checked here, inline).
+                SourceRef::Ooo(mt) if mt.ooo_is_empty() => {}
                 SourceRef::Ooo(mt) => {
                     // Read through the view: only the skiplist records newer
                     // than it, and none if its greatest sequence is not (R7's
@@ -320,7 +322,21 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
     /// needs the watermark and the merge with the run by sequence). What a
     /// memtable holds beyond the watermark only sends more reads to the
     /// general plan, never changes an answer.
+    #[inline(always)]
     pub(crate) fn point_plan(&self, ts: Timestamp) -> PointPlan<T> {
+        // The memtables first, inline: a read they send to the general plan
+        // has done nothing else twice (the coverage, the segments' searches).
+        let holds = |mt: &Memtable<T>| run_may_hold(mt, ts) || ooo_may_hold(mt, ts);
+        if holds(&self.m.active) || self.m.sealed.iter().any(|mt| holds(mt)) {
+            return PointPlan::General;
+        }
+        self.segments_point_plan(ts)
+    }
+
+    /// [`point_plan`](Self::point_plan) once no memtable holds a record at
+    /// `ts`: the segments' spans.
+    #[inline(never)]
+    fn segments_point_plan(&self, ts: Timestamp) -> PointPlan<T> {
         let cov = self.cov();
         let mut one: Option<Span<T>> = None;
         let mut general = false;
@@ -328,8 +344,8 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
             let ok = match src {
                 SourceRef::L1(segs) => segs.iter().all(|s| segment_point_span(s, ts, &cov, &mut one)),
                 SourceRef::L0(s) => segment_point_span(s, ts, &cov, &mut one),
-                SourceRef::Run(mt) => !run_may_hold(mt, ts),
-                SourceRef::Ooo(mt) => !ooo_may_hold(mt, ts),
+                // Shown above to hold nothing at `ts`.
+                SourceRef::Run(_) | SourceRef::Ooo(_) => true,
             };
             general |= !ok;
             ok
@@ -436,6 +452,7 @@ const OOO_BUF_FIRST: usize = 64;
 
 /// The visible skiplist records of `[t1, t2]` with a sequence `> after`
 /// (0: all of them).
+#[inline]
 fn ooo_collect<T: Send + Sync + 'static>(
     mt: &Memtable<T>,
     vis: &Vis<'_>,
