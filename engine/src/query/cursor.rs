@@ -281,11 +281,11 @@ fn drop_parts<T>(snap: Option<Snapshot<T>>, srcs: Vec<SrcCursor<T>>) {
 }
 
 impl<T: Clone + Send + Sync + 'static> Cursor<T> {
-    /// Plans the range (`T: Clone`: a memtable with late records may be
-    /// read through its merged view, which holds clones, R13).
     /// A cursor over `lo ..= hi`: a point read (`lo == hi`) whose answer is
     /// in one segment span, or nowhere, planned without the general plan
-    /// (`View::point_plan`), anything else by [`planned`](Self::planned).
+    /// (`View::point_plan`), anything else by [`planned`](Self::planned)
+    /// (`T: Clone`: a memtable with late records may be read through its
+    /// merged view, which holds clones, R13).
     #[inline]
     pub(crate) fn new(snap: Snapshot<T>, lo: Timestamp, hi: Timestamp, desc: bool) -> Self {
         if lo == hi {
@@ -1078,12 +1078,6 @@ mod tests {
         }
     }
 
-    /// A read whose answer is one span of one source (here: inside one
-    /// page of a flushed, compacted log, or of an in-order memtable run)
-    /// plans no source vector and never runs the merge step; it reads
-    /// like any other cursor in both orders, with `skip`, `truncate`,
-    /// `fold` and `next` mixed, and releases its snapshot with its last
-    /// record. A read across pages (several spans) still gets the vector.
     /// A point read (`[t, t]`) planned by `View::point_plan` reads what the
     /// general plan reads: the records at `t` of a range `[t - 1, t]`
     /// (planned by `View::plan`), in both orders, in every state a log
@@ -1135,6 +1129,12 @@ mod tests {
         check(&log, "compacted");
     }
 
+    /// A read whose answer is one span of one source (here: inside one
+    /// page of a flushed, compacted log, or of an in-order memtable run)
+    /// plans no source vector and never runs the merge step; it reads
+    /// like any other cursor in both orders, with `skip`, `truncate`,
+    /// `fold` and `next` mixed, and releases its snapshot with its last
+    /// record. A read across pages (several spans) still gets the vector.
     #[test]
     fn one_span_reads_plan_no_sources() {
         let log: Timelog<u64> =
