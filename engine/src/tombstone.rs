@@ -124,20 +124,18 @@ impl TombStack {
     #[cold]
     #[inline(never)]
     fn claim_in_new_block(&self, mut b: *mut Block) -> &Slot {
-        let mut full = true;
         loop {
             let cap = if b.is_null() {
                 FIRST_BLOCK
             } else {
                 // SAFETY: R6: a published block lives until the stack drops.
                 let blk = unsafe { &*b };
-                // `b` was found full by the caller's claim; a block another
-                // pusher installed since may have room (Relaxed, as there).
-                if !full {
-                    let i = blk.used.fetch_add(1, Ordering::Relaxed);
-                    if i < blk.slots.len() {
-                        return &blk.slots[i];
-                    }
+                // A block another pusher installed may have room (the one
+                // the caller found full fails the claim again; a failed
+                // claim is not counted, see `len`). Relaxed, as there.
+                let i = blk.used.fetch_add(1, Ordering::Relaxed);
+                if i < blk.slots.len() {
+                    return &blk.slots[i];
                 }
                 (blk.slots.len() * 2).min(MAX_BLOCK)
             };
@@ -163,7 +161,6 @@ impl TombStack {
                     // SAFETY: never published: ours to free.
                     drop(unsafe { Box::from_raw(fresh) });
                     b = cur;
-                    full = false;
                 }
             }
         }

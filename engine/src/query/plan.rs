@@ -8,6 +8,7 @@
 use crate::memtable::merged::Merged;
 use crate::memtable::{Memtable, RunSlice};
 use crate::query::dir::Asc;
+use crate::query::point::run_len_at;
 use crate::query::view::{for_each_visible_run, ooo_walk, SourceRef, Vis};
 use crate::segment::Segment;
 use crate::tombstone::Coverage;
@@ -326,7 +327,7 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
     pub(crate) fn point_plan(&self, ts: Timestamp) -> PointPlan<T> {
         // The memtables first, inline: a read they send to the general plan
         // has done nothing else twice (the coverage, the segments' searches).
-        let holds = |mt: &Memtable<T>| run_may_hold(mt, ts) || ooo_may_hold(mt, ts);
+        let holds = |mt: &Memtable<T>| run_len_at(mt, ts) > 0 || ooo_may_hold(mt, ts);
         if holds(&self.m.active) || self.m.sealed.iter().any(|mt| holds(mt)) {
             return PointPlan::General;
         }
@@ -371,16 +372,6 @@ fn segment_point_span<T>(s: &Segment<T>, ts: Timestamp, cov: &Coverage, one: &mu
         _ => ok = false,
     }
     ok
-}
-
-/// Whether `mt`'s run may hold a record at `ts` (any record appended,
-/// committed or not: a bound, R3). The run's first timestamp first: a
-/// point below it does not load the appender's line (as `run_point`).
-#[inline]
-fn run_may_hold<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Timestamp) -> bool {
-    let run = &mt.run;
-    let len = if run.first_ts() <= ts { run.len() } else { 0 };
-    len > 0 && ts <= run.ts_at(len - 1)
 }
 
 /// Whether `mt`'s skiplist holds a record at `ts` (committed or not).

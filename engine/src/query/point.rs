@@ -198,10 +198,8 @@ fn run_point<'a, T: Send + Sync + 'static>(
     mut f: impl FnMut(SeqNo, &'a T),
 ) {
     let run = &mt.run;
-    // `first_ts` first: a point below the run (reads of older data beside
-    // an appender) never loads the appender's hot line.
-    let len = if run.first_ts() <= ts { run.len() } else { 0 };
-    if len == 0 || ts > run.ts_at(len - 1) {
+    let len = run_len_at(mt, ts);
+    if len == 0 {
         return;
     }
     let nvis = run.seq_upper_bound(vis.w, 0, len);
@@ -213,6 +211,21 @@ fn run_point<'a, T: Send + Sync + 'static>(
     while i < nvis && run.ts_at(i) == ts {
         f(run.seq_at(i), run.val_at(i));
         i += 1;
+    }
+}
+
+/// The run's length (every record appended, committed or not) if its
+/// bounds may hold a record at `ts` (R3: sorted), else 0. `first_ts` first:
+/// a point below the run (reads of older data beside an appender) never
+/// loads the appender's hot line.
+#[inline]
+pub(crate) fn run_len_at<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Timestamp) -> usize {
+    let run = &mt.run;
+    let len = if run.first_ts() <= ts { run.len() } else { 0 };
+    if len == 0 || ts > run.ts_at(len - 1) {
+        0
+    } else {
+        len
     }
 }
 
