@@ -395,6 +395,16 @@ pub mod audit {
         (r, log)
     }
 
+    /// Records an allocation's creation or a change of its reference count
+    /// made outside [`Arc`] (a snapshot's handle count, `query/snapshot.rs`,
+    /// kept in its own allocation as an `Arc`'s is): `addr` and `len` are
+    /// the allocation's, as for an `Arc`'s value.
+    #[inline]
+    pub fn note_count(op: Op, addr: usize, len: usize) {
+        debug_assert!(matches!(op, Op::ArcNew | Op::ArcClone | Op::ArcDrop));
+        note(op, addr, len);
+    }
+
     #[inline]
     fn note(op: Op, addr: usize, len: usize) {
         // `try_with`: `Arc`s may drop in other thread-locals' destructors.

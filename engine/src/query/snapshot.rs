@@ -1,8 +1,9 @@
 //! Snapshots: a held manifest plus a sequence watermark.
 
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use crate::sync::Arc;
+use crate::sync::{fence, Arc, AtomicUsize, Ordering};
 
 use crate::manifest::{guard_into_arc, release_hold, strong_count_raw, Manifest, ManifestGuard};
 use crate::query::plan::View;
@@ -140,18 +141,122 @@ impl<T> Drop for Held<T> {
 /// count: no cache line shared with readers on other stripes, R9 "Holds");
 /// a clone costs one increment of a count private to the snapshot.
 pub struct Snapshot<T> {
-    held: Arc<Held<T>>,
+    /// The [`Shared`] of this snapshot and its clones, owned by them
+    /// together (a count of handles, freed by the last).
+    shared: NonNull<Shared<T>>,
+    _owns: PhantomData<Shared<T>>,
+}
+
+/// What a snapshot and its clones share: the [`Held`] manifest and the
+/// number of handles.
+///
+/// Not an `Arc<Held<T>>`: most snapshots are never cloned (an iterator's,
+/// a short read's), and an `Arc`'s last drop pays two atomic
+/// read-modify-writes (its strong count, then its weak one) where a
+/// handle that finds itself alone needs none — one load (session 13: a
+/// point read takes and drops a snapshot per call).
+struct Shared<T> {
+    handles: HandleCount,
+    held: Held<T>,
+}
+
+/// The handle count: the shim's atomic, except in the contention audit,
+/// which records its changes as an `Arc`'s count changes (`note`): the
+/// count sits in the snapshot's own allocation, as an `Arc`'s does.
+#[cfg(not(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle))))]
+type HandleCount = AtomicUsize;
+#[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+type HandleCount = std::sync::atomic::AtomicUsize;
+
+/// Contention audit: records `op` on a snapshot's allocation (see
+/// [`HandleCount`]); nothing in other builds.
+#[inline]
+fn note<T>(_op: CountOp, _s: NonNull<Shared<T>>) {
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+    crate::sync::audit::note_count(_op, _s.as_ptr() as usize, std::mem::size_of::<Shared<T>>());
+}
+
+#[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+use crate::sync::audit::Op as CountOp;
+/// What `note` records (only the contention audit records it).
+#[cfg(not(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle))))]
+#[derive(Clone, Copy)]
+enum CountOp {
+    ArcNew,
+    ArcClone,
+    ArcDrop,
+}
+
+// SAFETY: `Shared` is reached only through `Snapshot` handles, which share
+// it as an `Arc` shares its value: `Held` is read through shared
+// references from any thread and dropped once, by the last handle (see
+// `Drop for Snapshot`), so a handle may be sent and shared under the
+// bounds `Arc<Held<T>>` has (`Held: Send + Sync`).
+unsafe impl<T> Send for Snapshot<T> where Held<T>: Send + Sync {}
+// SAFETY: as above.
+unsafe impl<T> Sync for Snapshot<T> where Held<T>: Send + Sync {}
+
+impl<T> Snapshot<T> {
+    #[inline]
+    fn shared(&self) -> &Shared<T> {
+        // SAFETY: this handle is counted in `handles`, so `Shared` is not
+        // freed while it lives (`Drop for Snapshot`).
+        unsafe { self.shared.as_ref() }
+    }
+
+    #[inline]
+    fn held(&self) -> &Held<T> {
+        &self.shared().held
+    }
+
+    /// Whether this is the only handle: no clone is alive (and none can
+    /// be made but from this one). Acquire: the uses of every handle
+    /// dropped before happen before what the caller does next.
+    #[inline]
+    fn sole_handle(&self) -> bool {
+        self.shared().handles.load(Ordering::Acquire) == 1
+    }
 }
 
 impl<T> Clone for Snapshot<T> {
     fn clone(&self) -> Self {
-        Self { held: Arc::clone(&self.held) }
+        // Relaxed, as `Arc::clone`: the new handle is made from a live one,
+        // which keeps `Shared` alive meanwhile.
+        note(CountOp::ArcClone, self.shared);
+        let old = self.shared().handles.fetch_add(1, Ordering::Relaxed);
+        if old > isize::MAX as usize {
+            std::process::abort(); // as `Arc`: billions of leaked clones
+        }
+        Self { shared: self.shared, _owns: PhantomData }
+    }
+}
+
+impl<T> Drop for Snapshot<T> {
+    fn drop(&mut self) {
+        // The last handle frees `Shared` (and so releases the hold and the
+        // pin, `Drop for Held`). A handle that sees a count of 1 is the last:
+        // no other handle exists, and none can be made without one; its
+        // Acquire load reads the Release decrement of every handle dropped
+        // before, so their reads of `Shared` happen before the free. Else
+        // the decrement that takes the count from 1 to 0 is the last one,
+        // as in `Arc`'s drop.
+        if !self.sole_handle() {
+            note(CountOp::ArcDrop, self.shared);
+            if self.shared().handles.fetch_sub(1, Ordering::Release) != 1 {
+                return;
+            }
+            fence(Ordering::Acquire);
+        }
+        // SAFETY: `Box::from_raw`'s contract: `shared` came from
+        // `Box::into_raw` (`Snapshot::new`) and this is its last handle
+        // (above), so nothing else reads it and it is freed once.
+        drop(unsafe { Box::from_raw(self.shared.as_ptr()) });
     }
 }
 
 impl<T> std::fmt::Debug for Snapshot<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot").field("watermark", &self.held.w).field("manifest", self.held.manifest()).finish()
+        f.debug_struct("Snapshot").field("watermark", &self.held().w).field("manifest", self.held().manifest()).finish()
     }
 }
 
@@ -191,12 +296,14 @@ pub(crate) fn visit_parts<T: Send + Sync + 'static>(m: &Manifest<T>, owned_only:
 impl<T> Snapshot<T> {
     /// Pins and holds the manifest `m` borrows, at watermark `w` (R9).
     pub(crate) fn new(m: ManifestGuard<T>, w: SeqNo) -> Self {
-        Self { held: Arc::new(Held::new(m, w)) }
+        let shared = NonNull::from(Box::leak(Box::new(Shared { handles: HandleCount::new(1), held: Held::new(m, w) })));
+        note(CountOp::ArcNew, shared);
+        Self { shared, _owns: PhantomData }
     }
 
     #[inline]
     pub(crate) fn manifest(&self) -> &Manifest<T> {
-        self.held.manifest()
+        self.held().manifest()
     }
 
     /// Model checkers only: how many snapshots, over all executions so far,
@@ -230,7 +337,7 @@ pub(crate) fn half_open(t1: Timestamp, t2: Timestamp) -> Option<(Timestamp, Time
 impl<T: Send + Sync + 'static> Snapshot<T> {
     #[inline]
     pub(crate) fn view(&self) -> View<'_, T> {
-        View { m: self.held.manifest(), w: self.held.w }
+        View { m: self.held().manifest(), w: self.held().w }
     }
 
     /// The time unit of the log this snapshot was taken of.
@@ -244,7 +351,7 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
     /// or its manifest with the log or other snapshots; otherwise the
     /// payloads of the parts no other manifest references. Takes no lock.
     pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
-        if Arc::strong_count(&self.held) == 1 && self.held.sole_owner() {
+        if self.sole_handle() && self.held().sole_owner() {
             visit_parts(self.manifest(), true, f);
         }
     }
@@ -256,12 +363,12 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
     #[doc(hidden)]
     #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
     pub fn audit_hold_lines(&self) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
-        self.manifest().holds.audit_lines(Some(self.held.stripe))
+        self.manifest().holds.audit_lines(Some(self.held().stripe))
     }
 
     /// The sequence watermark: the snapshot sees sequences `<=` this.
     pub fn watermark(&self) -> SeqNo {
-        self.held.w
+        self.held().w
     }
 
     /// Visits the visible payloads at exactly `ts`, in insertion order;
@@ -487,8 +594,7 @@ impl<T> PageSpan<T> {
     /// Otherwise visits nothing (see [`Snapshot::for_each_owned_payload`]).
     /// Takes no lock.
     pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
-        let held = &self.snap.held;
-        if Arc::strong_count(held) == 1 && held.sole_owner() && Arc::strong_count(self.segment()) == 1 {
+        if self.snap.sole_handle() && self.snap.held().sole_owner() && Arc::strong_count(self.segment()) == 1 {
             self.payloads().iter().for_each(f);
         }
     }
@@ -536,6 +642,42 @@ mod tests {
         assert_eq!(snap.len(), 100);
         drop(snap);
         assert_eq!(StdArc::strong_count(&payload), 1, "the last holder freed the payloads");
+    }
+
+    /// The handle count (`Shared`): clones made and dropped on several
+    /// threads at once, in every order, free the snapshot exactly once —
+    /// after the last handle — and only then release its pin and the
+    /// payloads its retired manifest kept; a clone's drop is never the
+    /// last while another handle lives.
+    #[test]
+    fn clones_dropped_on_many_threads_free_the_snapshot_once() {
+        let payload = StdArc::new(7u32);
+        for round in 0..50 {
+            let log = log_of(&payload, 20);
+            let snap = log.snapshot().unwrap();
+            let clones: Vec<_> = (0..4).map(|_| snap.clone()).collect();
+            drop(log); // only the snapshot's handles hold the manifest now
+            assert_eq!(StdArc::strong_count(&payload), 21);
+            // Round-dependent: the original goes first, last or meanwhile.
+            let (early, late) = if round % 2 == 0 { (Some(snap), None) } else { (None, Some(snap)) };
+            drop(early);
+            std::thread::scope(|s| {
+                for c in clones {
+                    s.spawn(move || {
+                        assert_eq!(c.len(), 20, "a live handle reads the snapshot");
+                        drop(c);
+                    });
+                }
+            });
+            if let Some(last) = late {
+                assert_eq!(StdArc::strong_count(&payload), 21, "one handle left");
+                let mut owned = 0;
+                last.for_each_owned_payload(&mut |_| owned += 1);
+                assert_eq!(owned, 20, "the sole handle of the sole holder");
+                drop(last);
+            }
+            assert_eq!(StdArc::strong_count(&payload), 1, "round {round}: freed once, after the last handle");
+        }
     }
 
     /// `Timelog::for_each_payload` and `Snapshot::for_each_owned_payload`
