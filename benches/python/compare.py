@@ -65,6 +65,7 @@ ROWS = [
     ("floor_iter_zip_range", "floor: `for r in zip(range(n), objs)` (int per row, reused tuple)", "records/s", "floor_thr"),
     ("floor_list_zip", "floor: `list(zip(timestamps, objs))` over prebuilt lists", "records/s", "floor_thr"),
     ("floor_list_zip_range", "floor: `list(zip(range(n), objs))` (int + tuple per row)", "records/s", "floor_thr"),
+    ("floor_batch_zip_range", "floor: `list(zip(range(i, i+4096), it))` per batch (the shape of `next_batch(4096)`)", "records/s", "floor_thr"),
     ("scan_batch_gc", "full scan, `next_batch(4096)`, cycle collector on", "records/s", "thr"),
     ("list_all_gc", "full scan, `list(log.all())`, cycle collector on", "records/s", "thr"),
     ("floor_list_zip_range_gc", "floor: `list(zip(range(n), objs))`, cycle collector on", "records/s", "floor_thr"),
@@ -101,6 +102,24 @@ def meets(kind: str, ours: float, c: float):
     if kind == "mem":
         return ours <= c
     return speedup(kind, ours, c) >= TARGET
+
+
+# Issue 13, item 7: a row where both packages sit on CPython's own floor
+# (building a tuple and an int per row) is met within FLOOR_TOLERANCE of
+# that floor, measured in the same run by the row of the same shape named
+# here. "On the floor": within FLOOR_TOLERANCE of it either way (a package
+# well above the floor is not on it, and the 1.5x target stands).
+FLOOR_OF = {"scan_batch": "floor_batch_zip_range", "list_all_gc": "floor_list_zip_range_gc"}
+FLOOR_TOLERANCE = 1.1
+
+
+def on_floor(ours: float, c: float, floor: float) -> dict:
+    """Throughput rows: each package's rate over the floor's, and whether
+    both sit on it (C within the tolerance either way, ours within it or
+    above)."""
+    co, oo = c / floor, ours / floor
+    both = 1 / FLOOR_TOLERANCE <= co <= FLOOR_TOLERANCE and oo >= 1 / FLOOR_TOLERANCE
+    return {"c_over_floor": co, "ours_over_floor": oo, "both_on_floor": both}
 
 
 def fmt(v: float, unit: str) -> str:
@@ -152,10 +171,16 @@ def table(results: dict) -> str:
         sp = speedup(kind, o, c)
         m = r["meets_target"]
         mark = "—" if m is None else ("**met**" if m else "missed")
+        fl = r.get("floor")
+        if fl and fl["both_on_floor"] and sp < TARGET:
+            mark = (f"**met** on CPython's floor (C {fl['c_over_floor']:.2f}x, ours "
+                    f"{fl['ours_over_floor']:.2f}x of it)")
         if kind in ("floor", "floor_thr"):
             mark = "floor (no target)"
         tgt = {"time": "≥1.5x", "thr": "≥1.5x", "mem": "≤ C", "floor": "", "floor_thr": ""}[kind]
         tail = f" ({tgt})" if tgt and m is not None else ""
+        if fl and fl["both_on_floor"] and sp < TARGET:
+            tail = f" (≥1.5x, or both within {FLOOR_TOLERANCE}x of the floor)"
         wall = f"{r['wall']['ratio_ours_over_c']:.2f}" if "wall" in r else "n/a"
         lines.append(
             f"| {label} | {unit} | {fmt(o, unit)} | {fmt(c, unit)} | {o / c:.2f} | {better_of(kind)} | "
@@ -228,6 +253,11 @@ def main(argv=None) -> int:
             "speedup": speedup(kind, o, c),
             "meets_target": meets(kind, o, c),
         }
+        f = FLOOR_OF.get(name)
+        if f in samples:
+            fl = on_floor(o, c, statistics.median(samples[f]["ours"] + samples[f]["c"]))
+            out_rows[name]["floor"] = {"row": f, **fl}
+            out_rows[name]["meets_target"] = out_rows[name]["meets_target"] or fl["both_on_floor"]
         if walls[name]["ours"] and walls[name]["c"]:
             wo, wc = statistics.median(walls[name]["ours"]), statistics.median(walls[name]["c"])
             out_rows[name]["wall"] = {"ours": wo, "c": wc, "ratio_ours_over_c": wo / wc, "speedup": speedup(kind, wo, wc)}

@@ -444,6 +444,27 @@ def row_floor_list_zip_range(d, S):
     return r
 
 
+def row_floor_batch_zip_range(d, S):
+    """`list(zip(range(i, i + 4096), it))` per batch of 4,096 over one
+    iterator of the payloads: the shape of `next_batch(4096)` exactly (an
+    int and a new tuple per row into a list of 4,096, the previous batch
+    freed as the next is made), built by CPython's own C iterators."""
+    payloads, n = d.payloads, d.n
+    cnt = [0]
+
+    def run():
+        it = iter(payloads)
+        c = 0
+        for i in range(0, n, 4096):
+            b = list(zip(range(i, min(i + 4096, n)), it))
+            c += len(b)
+        cnt[0] = c
+
+    r = d.n / (_timed(run) / 1e9)
+    assert cnt[0] == d.n
+    return r
+
+
 def row_scan_iter(d, S):
     """`for r in log: pass` over all records; records/s."""
     log = d.log
@@ -578,7 +599,7 @@ def row_floor_list_zip_range_gc(d, S):
 
 READ_ROWS = ["point", "getitem", "at", "next_ts", "range10", "slice10", "range100", "scan_iter", "scan_batch",
              "floor_iter_tuples", "floor_iter_zip_range", "floor_list_zip", "floor_list_zip_range",
-             "scan_batch_gc", "list_all_gc", "floor_list_zip_range_gc", "views_len",
+             "floor_batch_zip_range", "scan_batch_gc", "list_all_gc", "floor_list_zip_range_gc", "views_len",
              "views_numpy",
              "delete_before", "delete_range"]
 OTHER_ROWS = ["loop_floor", "empty_getter", "empty_call1", "append_obj", "append_ts_obj", "append_obj_kw", "setitem",
