@@ -3,7 +3,7 @@
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
-use crate::sync::{fence, Arc, AtomicUsize, Ordering};
+use crate::sync::{fence, Arc, Ordering};
 
 use crate::manifest::{guard_into_arc, release_hold, strong_count_raw, Manifest, ManifestGuard};
 use crate::query::plan::View;
@@ -164,7 +164,7 @@ struct Shared<T> {
 /// which records its changes as an `Arc`'s count changes (`note`): the
 /// count sits in the snapshot's own allocation, as an `Arc`'s does.
 #[cfg(not(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle))))]
-type HandleCount = AtomicUsize;
+type HandleCount = crate::sync::AtomicUsize;
 #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
 type HandleCount = std::sync::atomic::AtomicUsize;
 
@@ -181,6 +181,7 @@ use crate::sync::audit::Op as CountOp;
 /// What `note` records (only the contention audit records it).
 #[cfg(not(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle))))]
 #[derive(Clone, Copy)]
+#[allow(clippy::enum_variant_names)] // the names of the `audit::Op` variants it stands in for
 enum CountOp {
     ArcNew,
     ArcClone,
