@@ -249,7 +249,7 @@ impl<T> Drop for Snapshot<T> {
             fence(Ordering::Acquire);
         }
         // SAFETY: `Box::from_raw`'s contract: `shared` came from
-        // `Box::into_raw` (`Snapshot::new`) and this is its last handle
+        // `Box::leak` (`Snapshot::new`) and this is its last handle
         // (above), so nothing else reads it and it is freed once.
         drop(unsafe { Box::from_raw(self.shared.as_ptr()) });
     }
