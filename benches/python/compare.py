@@ -172,14 +172,15 @@ def table(results: dict) -> str:
         m = r["meets_target"]
         mark = "—" if m is None else ("**met**" if m else "missed")
         fl = r.get("floor")
-        if fl and fl["both_on_floor"] and sp < TARGET:
+        by_floor = bool(fl and fl["both_on_floor"] and sp < TARGET)  # met by the floor rule alone
+        if by_floor:
             mark = (f"**met** on CPython's floor (C {fl['c_over_floor']:.2f}x, ours "
                     f"{fl['ours_over_floor']:.2f}x of it)")
         if kind in ("floor", "floor_thr"):
             mark = "floor (no target)"
         tgt = {"time": "≥1.5x", "thr": "≥1.5x", "mem": "≤ C", "floor": "", "floor_thr": ""}[kind]
         tail = f" ({tgt})" if tgt and m is not None else ""
-        if fl and fl["both_on_floor"] and sp < TARGET:
+        if by_floor:
             tail = f" (≥1.5x, or both within {FLOOR_TOLERANCE}x of the floor)"
         wall = f"{r['wall']['ratio_ours_over_c']:.2f}" if "wall" in r else "n/a"
         lines.append(
