@@ -47,14 +47,15 @@ use crate::memtable::door::Door;
 use crate::memtable::Memtable;
 use crate::pin::PinCounter;
 use crate::query::plan::View;
-use crate::query::snapshot::Snapshot;
+use crate::query::snapshot::{Evicted, Snapshot};
 use crate::sequencer::Sequencer;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::{SeqNo, TimeUnit};
 
 /// Manifests a maintainer replaced, dropped only once the maintainer lock
-/// is released (R12).
-struct Graveyard<T>(Mutex<Vec<Arc<Manifest<T>>>>);
+/// is released (R12); and snapshots a publication evicted from a park that
+/// may hold the last reference to an older manifest (R9, "Parking").
+struct Graveyard<T>(Mutex<Vec<Arc<Manifest<T>>>>, Mutex<Vec<Evicted<T>>>);
 
 // SAFETY: under the model checkers a segment's `Region` (the checkers'
 // memory model of its pages) is not `Sync`, so neither is `Manifest<T>`;
@@ -70,6 +71,10 @@ unsafe impl<T: Send + Sync> Send for Graveyard<T> {}
 impl<T> Graveyard<T> {
     fn bury(&self, m: Arc<Manifest<T>>) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).push(m);
+    }
+
+    fn bury_evicted(&self, s: Evicted<T>) {
+        self.1.lock().unwrap_or_else(|e| e.into_inner()).push(s);
     }
 }
 
@@ -137,7 +142,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         let retired = Arc::new(AtomicUsize::new(0));
         let active = Arc::new(Memtable::new(0, &retired));
         let door = Door::new(&active);
-        let pins = Arc::new(PinCounter::new(unit));
+        let pins = Arc::new(PinCounter::new(unit, 0));
         let manifest = Manifest {
             version: 0,
             active,
@@ -155,7 +160,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
             pins,
             retired,
             ids: AtomicU64::new(1),
-            graveyard: Graveyard(Mutex::new(Vec::new())),
+            graveyard: Graveyard(Mutex::new(Vec::new()), Mutex::new(Vec::new())),
             door,
             sealed_runs: crate::sync::stat::AtomicUsize::new(0),
         }
@@ -178,16 +183,152 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// both publications; on success it adds the publication's change of
     /// the sealed count (wrapping: two racing publishers may apply theirs in
     /// either order).
+    /// Then it sweeps the parks (R9, "Parking"): no snapshot of `cur` or
+    /// older parks after this returns, and what was parked is evicted.
     #[inline]
     fn swap(&self, cur: &Arc<Manifest<T>>, next: Manifest<T>) -> bool {
         let (a, b) = (cur.sealed.len(), next.sealed.len());
+        let version = next.version;
         if !self.cell.publish(cur, next) {
             return false;
         }
         if a != b {
             self.sealed_runs.fetch_add(b.wrapping_sub(a), Ordering::Relaxed);
         }
+        self.sweep_parks(version, cur);
         true
+    }
+
+    /// A publication's sweep (R9, "Parking"): raises every park to the
+    /// generation of `version` (the manifest just published over `cur`) —
+    /// or the current one if a later publication already happened — and
+    /// evicts the parked snapshots. One of `cur` is dropped at once: the
+    /// caller holds `cur`, so its release drops no manifest. One of an
+    /// older manifest (parked before an earlier publication's sweep
+    /// reached its stripe, or in the window of a take that left a park a
+    /// generation behind, see [`snapshot`](Self::snapshot)) may hold that
+    /// manifest's last reference: it is buried (R12), since a publisher
+    /// may hold the maintainer lock or the door's claim.
+    fn sweep_parks(&self, version: u64, cur: &Arc<Manifest<T>>) {
+        let gen = version.max(self.cell.version());
+        self.pins.sweep(gen, &mut |addr| {
+            // SAFETY: R9 (Parking): `addr` was just evicted from a park by
+            // this sweep's CAS, so it is a parked snapshot of this log's
+            // `T`, and ours.
+            let s = unsafe { Evicted::<T>::new(addr) };
+            if std::ptr::eq(s.manifest(), Arc::as_ptr(cur)) {
+                drop(s);
+            } else {
+                self.bury_evicted(s);
+            }
+        });
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn bury_evicted(&self, s: Evicted<T>) {
+        self.graveyard.bury_evicted(s);
+    }
+
+    /// An owned snapshot (R5, R9): the one this thread's stripe parked, if
+    /// its manifest is still the current one, with its watermark read now;
+    /// else a new one ([`read`](Self::read)). See docs/protocol.md, R9
+    /// "Parking".
+    #[inline]
+    pub(crate) fn snapshot(&self, seq: &Sequencer) -> Snapshot<T> {
+        let stripe = crate::pin::stripe();
+        // The version before the take: the park is left empty for it.
+        let current = self.cell.version();
+        if let Some(addr) = self.pins.take(stripe, current) {
+            // SAFETY: R9 (Parking): the take's CAS removed `addr` from the
+            // park, so it is a parked snapshot of this log's `T`, and ours.
+            let mut s = unsafe { Snapshot::<T>::from_parked(addr) };
+            let v = s.manifest().version;
+            if v == current || self.unpark_late(stripe, v) {
+                // R5: the manifest was current at the load of `current`
+                // (or, late, at `unpark_late`'s), before the watermark is
+                // read — as a load of the cell is before a reader's
+                // watermark.
+                let w = Self::watermark(s.manifest(), seq);
+                s.refresh(w);
+                return s;
+            }
+            // A snapshot of a replaced manifest whose publication's sweep
+            // had not reached this stripe yet: freed (its park is left for
+            // `current`, which it is not of: it does not park again).
+            drop(s);
+        }
+        self.read(seq).into_snapshot()
+    }
+
+    /// The rare case of [`snapshot`](Self::snapshot): the snapshot taken
+    /// out of the park is not of the version loaded before the take. Either
+    /// its manifest was replaced (its version is older: the publication's
+    /// sweep had not reached this stripe), or it was parked after a
+    /// publication newer than that load (the park's word held another
+    /// snapshot at the same address when it was loaded: freed and
+    /// reallocated meanwhile) — then the take left the park a generation
+    /// behind, and a snapshot of a replaced manifest may have parked since.
+    /// Either way the stripe is swept again up to the current generation
+    /// (evicting and freeing what parked in that window), and the caller
+    /// may keep the snapshot iff it is of the current manifest now.
+    #[cold]
+    #[inline(never)]
+    fn unpark_late(&self, stripe: usize, v: u64) -> bool {
+        let now = self.cell.version();
+        self.pins.sweep_stripe(stripe, now, &mut |addr| {
+            // SAFETY: R9 (Parking): evicted by this sweep's CAS: ours. A
+            // reader's thread holds no engine lock (R12).
+            drop(unsafe { Evicted::<T>::new(addr) })
+        });
+        v == now
+    }
+
+    /// R5's watermark of a read of `m`: the sequencer's visible sequence,
+    /// capped by `m`'s active memtable's seal bound.
+    #[inline]
+    fn watermark(m: &Manifest<T>, seq: &Sequencer) -> SeqNo {
+        #[cfg(not(timelog_fault = "snapshot_no_cap"))]
+        let w = seq.visible().min(m.active.seal_bound());
+        // Seeded fault (R5): the watermark is not capped by the seal bound.
+        #[cfg(timelog_fault = "snapshot_no_cap")]
+        let w = {
+            let _ = m;
+            seq.visible()
+        };
+        w
+    }
+
+    /// Evicts every parked snapshot and keeps snapshots of the current
+    /// manifest from parking until the next publication (the parks are
+    /// raised one generation past it), so that [`PinCounter::total`] then
+    /// counts the live snapshots only: for `pinned()` and `close()`. The
+    /// caller holds no engine lock (R12).
+    pub(crate) fn evict_parked(&self) {
+        let gen = self.cell.version() + 1;
+        self.pins.sweep(gen, &mut |addr| {
+            // SAFETY: R9 (Parking): evicted by this sweep's CAS: ours.
+            drop(unsafe { Evicted::<T>::new(addr) })
+        });
+    }
+
+    /// Test hook: how many parked snapshots hold a manifest that is not
+    /// the current one. Only meaningful when no other thread uses the log
+    /// (the end of a model-checked scenario, a test): no publication ever
+    /// leaves one (R9, "Parking").
+    pub(crate) fn parked_stale(&self) -> usize {
+        let now = self.cell.version();
+        self.pins
+            .parked_addrs()
+            .into_iter()
+            .filter(|&addr| {
+                // SAFETY: R9 (Parking): the caller's contract — no other
+                // thread takes, parks or evicts meanwhile — keeps `addr` a
+                // parked snapshot, alive, and not freed here (forgotten).
+                let s = std::mem::ManuallyDrop::new(unsafe { Snapshot::<T>::from_parked(addr) });
+                s.manifest().version != now
+            })
+            .count()
     }
 
     /// THE snapshot function (R5): loads the manifest (Acquire), then the
@@ -200,11 +341,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     #[inline]
     pub(crate) fn read(&self, seq: &Sequencer) -> ReadPoint<T> {
         let m = self.cell.load();
-        #[cfg(not(timelog_fault = "snapshot_no_cap"))]
-        let w = seq.visible().min(m.active.seal_bound());
-        // Seeded fault (R5): the watermark is not capped by the seal bound.
-        #[cfg(timelog_fault = "snapshot_no_cap")]
-        let w = seq.visible();
+        let w = Self::watermark(&m, seq);
         ReadPoint { m, w }
     }
 
@@ -359,6 +496,14 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// references counted here (the publication paid every debt on it
     /// before it was buried), so no new one can appear.
     pub(crate) fn drain_graveyard(&self, hooks: &Hooks, keep_shared: bool) {
+        // Evicted snapshots first: their holds may be what keeps a buried
+        // manifest shared.
+        let evicted = std::mem::take(&mut *self.graveyard.1.lock().unwrap_or_else(|e| e.into_inner()));
+        if !evicted.is_empty() {
+            let mut evicted = Some(evicted);
+            hooks.scoped(&mut || drop(evicted.take()));
+            drop(evicted);
+        }
         let mut dead = std::mem::take(&mut *self.graveyard.0.lock().unwrap_or_else(|e| e.into_inner()));
         if keep_shared && dead.iter().any(|m| Arc::strong_count(m) > 1) {
             let (unique, shared): (Vec<_>, Vec<_>) = dead.into_iter().partition(|m| Arc::strong_count(m) == 1);
@@ -395,7 +540,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         &self.retired
     }
 
-    /// The live-snapshot counter (R9).
+    /// The snapshot counter and the parks (R9).
     #[inline]
     pub(crate) fn pins(&self) -> &PinCounter {
         &self.pins
@@ -417,6 +562,12 @@ impl<T> Drop for Catalog<T> {
         if crate::sync::unwinding() {
             return;
         }
+        // No snapshot parks after this (R9, "Parking"); the parked ones go
+        // now (snapshots outliving the log keep what they hold).
+        self.pins.sweep(crate::pin::GEN_CLOSED, &mut |addr| {
+            // SAFETY: R9 (Parking): evicted by this sweep's CAS: ours.
+            drop(unsafe { Evicted::<T>::new(addr) })
+        });
         drop(retire(self.cell.load_full()));
     }
 }

@@ -289,6 +289,13 @@ mod cell {
             self.cur.load_full()
         }
 
+        /// The current manifest's version (one Acquire load; see
+        /// [`is_current`](Self::is_current) for the moment it changes).
+        #[inline]
+        pub(crate) fn version(&self) -> u64 {
+            self.published.load(Ordering::Acquire)
+        }
+
         /// Whether `m` is the current manifest (no reference is taken).
         ///
         /// `m` must be a manifest loaded from this cell. Between a
@@ -373,6 +380,8 @@ mod cell {
         /// Identity of the manifest (compared by `publish`), never freed
         /// before the cell.
         mptr: *const Manifest<T>,
+        /// The manifest's version (readable after the manifest is freed).
+        version: u64,
         /// The slot this one replaced (every published slot is on this chain).
         prev: *mut Slot<T>,
         /// Position in the publication order (the initial slot is 0).
@@ -386,6 +395,7 @@ mod cell {
         fn new(m: Arc<Manifest<T>>) -> *mut Self {
             Box::into_raw(Box::new(Self {
                 mptr: Arc::as_ptr(&m),
+                version: m.version,
                 m: UnsafeCell::new(Some(m)),
                 prev: ptr::null_mut(),
                 gen: 0,
@@ -464,6 +474,14 @@ mod cell {
                 self.reclaim_retired(unsafe { (*p).gen });
             }
             m
+        }
+
+        /// The current manifest's version (an Acquire load of the slot;
+        /// its `version` is immutable and its memory outlives the cell's use).
+        pub(crate) fn version(&self) -> u64 {
+            let p = self.cur.load(Ordering::Acquire);
+            // SAFETY: R9: slot memory is freed only when the cell drops.
+            unsafe { (*p).version }
         }
 
         /// Whether `m` is the current manifest (no reference is taken: a

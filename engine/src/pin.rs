@@ -15,7 +15,7 @@
 //! robin): readers on different threads write no common cache line
 //! (docs/threading.md, "Contention audit").
 
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicU64, AtomicUsize, Ordering};
 
 /// Number of stripes.
 #[cfg(not(any(timelog_loom, timelog_shuttle)))]
@@ -61,39 +61,166 @@ pub(crate) fn stripe() -> usize {
 /// readers are alive. Clones of a snapshot (a cursor's, a page span's)
 /// share its pin: the count is of snapshots taken, not of handles.
 ///
-/// The count is striped over cache-line-padded counters, one chosen per
+/// The count is striped over cache-line-padded lines, one chosen per
 /// thread ([`stripe`]), so readers taking snapshots on different threads do
 /// not write one shared cache line (on free-threaded Python, every short
 /// `range()` or `point()` iterator takes a snapshot). `total()` sums the
 /// stripes.
+///
+/// Each line also holds the stripe's *park* (R9, "Parking",
+/// docs/protocol.md): one word that is either the address of a parked
+/// snapshot — an unused one its last handle left there, pinned and held,
+/// for the stripe's next snapshot to take back — or [`empty`]`(g)`, an
+/// empty park that accepts snapshots of manifest version `g` only. Every
+/// publication raises `g` ([`sweep`](Self::sweep)) and evicts what was
+/// parked, so a snapshot of a replaced manifest never stays parked after
+/// the publication that replaced it. The counter does not know the
+/// snapshot type: it stores and hands back addresses; the catalog turns
+/// them back into snapshots.
 pub(crate) struct PinCounter {
-    stripes: Box<[crossbeam_utils::CachePadded<AtomicUsize>]>,
+    stripes: Box<[crossbeam_utils::CachePadded<PinLine>]>,
     /// The log's time unit: the counter is the one per-log object every
     /// manifest (and so every snapshot) reaches, and exporters of
     /// snapshot data (Arrow timestamps) need the unit.
     pub(crate) unit: crate::TimeUnit,
 }
 
+/// One stripe's line: its pin count and its park.
+struct PinLine {
+    count: AtomicUsize,
+    /// A parked snapshot's address (even: a `Box` is aligned), or
+    /// [`empty`]`(g)` (odd).
+    park: AtomicU64,
+}
+
+/// The word of an empty park that accepts snapshots of manifest version
+/// `gen` (R9, "Parking"). Odd, so never a snapshot's address.
+#[inline]
+pub(crate) const fn empty(gen: u64) -> u64 {
+    gen << 1 | 1
+}
+
+/// The generation of a closed log's parks: above every manifest version,
+/// so no snapshot parks any more ([`empty`]`(GEN_CLOSED)` is `u64::MAX`).
+pub(crate) const GEN_CLOSED: u64 = u64::MAX >> 1;
+
 impl std::fmt::Debug for PinCounter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PinCounter").field("total", &self.total()).finish()
+        f.debug_struct("PinCounter").field("total", &self.total()).field("parked", &self.parked()).finish()
     }
 }
 
 impl PinCounter {
-    pub(crate) fn new(unit: crate::TimeUnit) -> Self {
-        Self { stripes: (0..STRIPES).map(|_| crossbeam_utils::CachePadded::new(AtomicUsize::new(0))).collect(), unit }
+    /// A counter whose parks accept snapshots of manifest version `gen`
+    /// (the first manifest's).
+    pub(crate) fn new(unit: crate::TimeUnit, gen: u64) -> Self {
+        Self {
+            stripes: (0..STRIPES)
+                .map(|_| {
+                    crossbeam_utils::CachePadded::new(PinLine {
+                        count: AtomicUsize::new(0),
+                        park: AtomicU64::new(empty(gen)),
+                    })
+                })
+                .collect(),
+            unit,
+        }
     }
 
     /// Counts one snapshot on `stripe` (the caller's, [`stripe`]).
     #[inline]
     pub(crate) fn pin(&self, stripe: usize) {
-        self.stripes[stripe].fetch_add(1, Ordering::Relaxed);
+        self.stripes[stripe].count.fetch_add(1, Ordering::Relaxed);
     }
 
     #[inline]
     pub(crate) fn unpin(&self, stripe: usize) {
-        self.stripes[stripe].fetch_sub(1, Ordering::Release);
+        self.stripes[stripe].count.fetch_sub(1, Ordering::Release);
+    }
+
+    /// Parks the snapshot at `addr`, of manifest version `version`, on
+    /// `stripe` (R9, "Parking"): succeeds only if the park is empty and
+    /// accepts that version — i.e. no publication since that manifest's
+    /// has swept this stripe. Release: the snapshot's contents and every
+    /// read of it by its last handle happen before whoever takes or evicts
+    /// it (their CAS is Acquire). On failure the caller still owns it.
+    #[inline]
+    pub(crate) fn park(&self, stripe: usize, version: u64, addr: u64) -> bool {
+        debug_assert_eq!(addr & 1, 0, "a snapshot's address is even");
+        let park = &self.stripes[stripe].park;
+        // Seeded fault (R9, Parking): a snapshot parks in any empty park,
+        // whatever generation the sweeps left there — so a snapshot of a
+        // replaced manifest can park after the publication that replaced it
+        // swept the stripe, and keeps that manifest alive.
+        #[cfg(timelog_fault = "park_ignores_generation")]
+        {
+            let cur = park.load(Ordering::Relaxed);
+            let _ = version;
+            return cur & 1 == 1 && park.compare_exchange(cur, addr, Ordering::Release, Ordering::Relaxed).is_ok();
+        }
+        #[allow(unreachable_code)]
+        park.compare_exchange(empty(version), addr, Ordering::Release, Ordering::Relaxed).is_ok()
+    }
+
+    /// Takes the snapshot parked on `stripe`, if any, leaving the park
+    /// empty for version `current` (the caller's load of the current
+    /// manifest version, made before this call). Acquire: see
+    /// [`park`](Self::park). The caller owns the returned snapshot and must
+    /// check its version (it may be of a manifest replaced meanwhile, R9).
+    #[inline]
+    pub(crate) fn take(&self, stripe: usize, current: u64) -> Option<u64> {
+        let park = &self.stripes[stripe].park;
+        let w = park.load(Ordering::Relaxed);
+        if w & 1 == 1 {
+            return None;
+        }
+        park.compare_exchange(w, empty(current), Ordering::Acquire, Ordering::Relaxed).ok()
+    }
+
+    /// Raises the generation of `stripe`'s park to at least `gen` (never
+    /// lowers it), evicting the snapshot parked there if any: `evicted` gets
+    /// its address (the caller owns it). Lock-free: a failed CAS means
+    /// another thread parked, took, evicted or raised meanwhile.
+    pub(crate) fn sweep_stripe(&self, stripe: usize, gen: u64, evicted: &mut dyn FnMut(u64)) {
+        let park = &self.stripes[stripe].park;
+        let mut w = park.load(Ordering::Acquire);
+        loop {
+            if w & 1 == 1 && w >> 1 >= gen {
+                return; // a newer publication's sweep was here first
+            }
+            match park.compare_exchange(w, empty(gen), Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => {
+                    if w & 1 == 0 {
+                        evicted(w);
+                    }
+                    return;
+                }
+                Err(x) => w = x,
+            }
+        }
+    }
+
+    /// [`sweep_stripe`](Self::sweep_stripe) on every stripe: called by
+    /// every publication (with the new manifest's version, or the current
+    /// one if higher), by `pinned()` and `close()`, and by the catalog's
+    /// drop ([`GEN_CLOSED`]).
+    pub(crate) fn sweep(&self, gen: u64, evicted: &mut dyn FnMut(u64)) {
+        for stripe in 0..STRIPES {
+            self.sweep_stripe(stripe, gen, evicted);
+        }
+    }
+
+    /// Parked snapshots (racy unless no snapshot is parked, taken or
+    /// evicted meanwhile).
+    pub(crate) fn parked(&self) -> usize {
+        self.stripes.iter().filter(|l| l.park.load(Ordering::Acquire) & 1 == 0).count()
+    }
+
+    /// The addresses of the parked snapshots, for a quiescent check (tests
+    /// and the model checkers' end-of-scenario check): the caller makes
+    /// sure no other thread uses the log meanwhile.
+    pub(crate) fn parked_addrs(&self) -> Vec<u64> {
+        self.stripes.iter().map(|l| l.park.load(Ordering::Acquire)).filter(|w| w & 1 == 0).collect()
     }
 
     /// Contention audit (test-only): the bytes of this thread's stripe
@@ -107,13 +234,13 @@ impl PinCounter {
         (line(stripe()), line(0).start..line(STRIPES - 1).end)
     }
 
-    /// Live snapshots. Exact when no snapshot is taken or released
-    /// meanwhile (`close()` reads it after making sure of that).
+    /// Snapshots counted: live ones and parked ones. Exact when no
+    /// snapshot is taken or released meanwhile.
     pub(crate) fn total(&self) -> usize {
         // A pin is released on the stripe it was counted on (whatever
         // thread drops it), so no stripe goes below zero and the sum is the
-        // number of live snapshots.
-        self.stripes.iter().map(|c| c.load(Ordering::Acquire)).sum()
+        // number of counted snapshots.
+        self.stripes.iter().map(|c| c.count.load(Ordering::Acquire)).sum()
     }
 }
 

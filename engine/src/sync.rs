@@ -361,6 +361,10 @@ pub mod audit {
         Rmw,
         /// `Arc::new`: a new allocation (its header is written by this thread only).
         ArcNew,
+        /// A snapshot's allocation taken back out of a park (R9, "Parking"):
+        /// this thread owns it alone again, as after `ArcNew` (nothing is
+        /// written: the take is the CAS recorded on the park word).
+        ArcReuse,
         /// `Arc::clone`: the reference count of the allocation is incremented.
         ArcClone,
         /// `Arc` drop: the reference count is decremented.
@@ -401,7 +405,7 @@ pub mod audit {
     /// the allocation's, as for an `Arc`'s value.
     #[inline]
     pub fn note_count(op: Op, addr: usize, len: usize) {
-        debug_assert!(matches!(op, Op::ArcNew | Op::ArcClone | Op::ArcDrop));
+        debug_assert!(matches!(op, Op::ArcNew | Op::ArcReuse | Op::ArcClone | Op::ArcDrop));
         note(op, addr, len);
     }
 

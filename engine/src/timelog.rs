@@ -584,7 +584,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// A snapshot of the log now.
     pub fn snapshot(&self) -> Result<Snapshot<T>> {
         self.inner.check_open()?;
-        Ok(self.inner.catalog.read(&self.inner.seq).into_snapshot())
+        Ok(self.inner.catalog.snapshot(&self.inner.seq))
     }
 
     /// A cursor over `b` of a snapshot taken now.
@@ -886,8 +886,23 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     // ----- lifecycle ----------------------------------------------------
 
     /// Live snapshots (cursors, page spans, explicit snapshots).
+    ///
+    /// Exact while no snapshot is taken or dropped meanwhile: the unused
+    /// snapshots the log keeps for reuse (R9, "Parking") are released
+    /// first, and snapshots of the current state are not kept for reuse
+    /// again until the log's next change.
     pub fn pinned(&self) -> usize {
+        self.inner.catalog.evict_parked();
         self.inner.catalog.pins().total()
+    }
+
+    /// Test hook: parked snapshots (R9, "Parking") whose manifest is no
+    /// longer the current one. Always 0 when no other thread uses the log:
+    /// every publication evicts them. Read only when nothing else uses the
+    /// log (the model checkers' end-of-scenario check, tests).
+    #[doc(hidden)]
+    pub fn parked_stale(&self) -> usize {
+        self.inner.catalog.parked_stale()
     }
 
     /// Discards all data and refuses every later operation with
@@ -965,7 +980,8 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             busy_events: c.busy_events.load(Relaxed),
             extend_skipped: c.extend_skipped.load(Relaxed),
             retired_queue_len: i.catalog.retired().load(Relaxed),
-            pinned_readers: i.catalog.pins().total(),
+            // Parked snapshots (R9, "Parking") are no readers.
+            pinned_readers: i.catalog.pins().total().saturating_sub(i.catalog.pins().parked()),
             window_size: i.maint().l1_window(),
             window_origin: i.cfg.cfg.window_origin,
             max_delta_segments: i.cfg.max_delta_segments,

@@ -184,6 +184,7 @@ use crate::sync::audit::Op as CountOp;
 #[allow(clippy::enum_variant_names)] // the names of the `audit::Op` variants it stands in for
 enum CountOp {
     ArcNew,
+    ArcReuse,
     ArcClone,
     ArcDrop,
 }
@@ -234,19 +235,25 @@ impl<T> Clone for Snapshot<T> {
 
 impl<T> Drop for Snapshot<T> {
     fn drop(&mut self) {
-        // The last handle frees `Shared` (and so releases the hold and the
-        // pin, `Drop for Held`). A handle that sees a count of 1 is the last:
-        // no other handle exists, and none can be made without one; its
-        // Acquire load reads the Release decrement of every handle dropped
-        // before, so their reads of `Shared` happen before the free. Else
-        // the decrement that takes the count from 1 to 0 is the last one,
-        // as in `Arc`'s drop.
+        // The last handle parks `Shared` or frees it (and so releases the
+        // hold and the pin, `Drop for Held`). A handle that sees a count of
+        // 1 is the last: no other handle exists, and none can be made
+        // without one; its Acquire load reads the Release decrement of every
+        // handle dropped before, so their reads of `Shared` happen before
+        // the park or the free. Else the decrement that takes the count from
+        // 1 to 0 is the last one, as in `Arc`'s drop.
         if !self.sole_handle() {
             note(CountOp::ArcDrop, self.shared);
             if self.shared().handles.fetch_sub(1, Ordering::Release) != 1 {
                 return;
             }
             fence(Ordering::Acquire);
+            // The last handle: the count is ours to reset for the next
+            // owner if the snapshot parks.
+            self.shared().handles.store(1, Ordering::Relaxed);
+        }
+        if self.park() {
+            return;
         }
         // SAFETY: `Box::from_raw`'s contract: `shared` came from
         // `Box::leak` (`Snapshot::new`) and this is its last handle
@@ -307,6 +314,99 @@ impl<T> Snapshot<T> {
         self.held().manifest()
     }
 
+    /// Leaves this snapshot — its last handle, about to drop — in its
+    /// stripe's park, pinned and held, for the stripe's next snapshot to
+    /// take back (R9, "Parking"). Only a snapshot holding its manifest by a
+    /// hold parks (one that raced a publication holds a retired manifest
+    /// by a reference of its own), and only while its manifest's version is
+    /// the one the park accepts (no publication since has swept the
+    /// stripe). Returns whether it parked: then `Shared` belongs to the
+    /// park, and the caller must not touch it again.
+    #[inline]
+    fn park(&self) -> bool {
+        if crate::sync::unwinding() {
+            return false; // model builds: keep the checker's report
+        }
+        let held = self.held();
+        if held.own.is_some() {
+            return false;
+        }
+        let m = held.manifest();
+        m.pins.park(held.stripe, m.version, self.shared.as_ptr() as u64)
+    }
+
+    /// The snapshot a park held at `addr`, owned again (R9, "Parking").
+    ///
+    /// # Safety
+    /// `addr` was taken out of a park by this call's caller (a successful
+    /// `PinCounter::take` or an eviction by `PinCounter::sweep_stripe`), so
+    /// the caller owns it: it was parked by [`park`](Self::park) as the
+    /// address of a last handle's `Shared` of this `T`.
+    #[inline]
+    pub(crate) unsafe fn from_parked(addr: u64) -> Self {
+        // SAFETY: the caller's contract: `addr` is a parked `Shared<T>`'s
+        // address (never null: a `Box`'s), now owned by the caller.
+        let shared = unsafe { NonNull::new_unchecked(addr as usize as *mut Shared<T>) };
+        Self { shared, _owns: PhantomData }
+    }
+
+    /// Moves the watermark of a snapshot just taken out of a park to `w`
+    /// (R5: the caller checked that its manifest is the current one after
+    /// taking it, and `w` is read after that check).
+    #[inline]
+    pub(crate) fn refresh(&mut self, w: SeqNo) {
+        debug_assert!(self.sole_handle(), "only a snapshot just taken from a park is refreshed");
+        // SAFETY: `self` is the only handle of a snapshot just taken out of
+        // a park (`from_parked`'s contract): no other thread can reach
+        // `Shared` (the park's word no longer holds its address), so this
+        // write races nothing; the Acquire of the take ordered the parking
+        // handle's reads before it.
+        unsafe { (*self.shared.as_ptr()).held.w = w };
+        note(CountOp::ArcReuse, self.shared);
+    }
+
+    /// Frees a snapshot a sweep evicted from a park without parking it
+    /// again (R9, "Parking"): the drop of an [`Evicted`].
+    fn free(self) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `Box::from_raw`'s contract: `shared` came from
+        // `Box::leak` (`Snapshot::new`) and `this` is its only handle (a
+        // parked snapshot has exactly one, `from_parked`'s contract); it is
+        // freed once, here, and `this` is never dropped.
+        drop(unsafe { Box::from_raw(this.shared.as_ptr()) });
+    }
+}
+
+/// A snapshot a sweep took out of a park (R9, "Parking"): dropping it
+/// releases its pin and hold — and, if it held the last hold of a retired
+/// manifest, that manifest — without parking it again. The catalog drops
+/// it at once when that cannot release payloads under an engine lock, and
+/// buries it otherwise (R12).
+pub(crate) struct Evicted<T>(Option<Snapshot<T>>);
+
+impl<T> Evicted<T> {
+    /// # Safety
+    /// As [`Snapshot::from_parked`].
+    pub(crate) unsafe fn new(addr: u64) -> Self {
+        // SAFETY: the caller's contract, the same.
+        Self(Some(unsafe { Snapshot::from_parked(addr) }))
+    }
+
+    /// The manifest the evicted snapshot holds.
+    pub(crate) fn manifest(&self) -> &Manifest<T> {
+        self.0.as_ref().expect("alive until dropped").manifest()
+    }
+}
+
+impl<T> Drop for Evicted<T> {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            s.free();
+        }
+    }
+}
+
+impl<T> Snapshot<T> {
     /// Model checkers only: how many snapshots, over all executions so far,
     /// found their manifest retired before their hold was counted and took
     /// a reference instead (R9, "Holds"): lets a scenario show it covers
