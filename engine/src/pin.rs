@@ -414,6 +414,39 @@ impl<E> Holds<E> {
 mod tests {
     use super::*;
 
+    /// R9 (Parking): a park accepts a snapshot of its generation only;
+    /// a take empties it for the caller's version; sweeps raise the
+    /// generation and evict, and never lower it (the older of two racing
+    /// publications sweeping last must not let snapshots of the manifest
+    /// the newer one replaced park again); a closed counter's parks accept
+    /// nothing.
+    #[test]
+    fn parks_sweeps_and_generations() {
+        let p = PinCounter::new(crate::TimeUnit::Millis, 5);
+        assert!(!p.park(0, 4, 8), "an older version is refused");
+        assert!(p.park(0, 5, 8));
+        assert!(!p.park(0, 5, 16), "occupied");
+        assert_eq!(p.parked(), 1);
+        assert_eq!(p.take(1, 5), None, "another stripe's park is empty");
+        assert_eq!(p.take(0, 5), Some(8));
+        assert_eq!(p.take(0, 5), None);
+        assert!(p.park(0, 5, 8));
+        let mut evicted = Vec::new();
+        p.sweep(7, &mut |a| evicted.push(a));
+        assert_eq!(evicted, vec![8]);
+        assert_eq!(p.parked(), 0);
+        assert!(!p.park(0, 5, 8) && !p.park(3, 6, 8), "below the swept generation");
+        p.sweep_stripe(0, 6, &mut |_| unreachable!());
+        assert!(!p.park(0, 6, 8), "a sweep never lowers the generation");
+        assert!(p.park(0, 7, 8) && p.park(3, 7, 24));
+        assert_eq!(p.parked_addrs(), vec![8, 24]);
+        evicted.clear();
+        p.sweep(GEN_CLOSED, &mut |a| evicted.push(a));
+        assert_eq!(evicted, vec![8, 24]);
+        assert!(!p.park(0, 7, 8) && !p.park(0, GEN_CLOSED - 1, 8), "closed");
+        assert_eq!(p.stripes[0].park.load(Ordering::Relaxed), u64::MAX);
+    }
+
     /// R9 (Holds): the publisher reclaims at once when nothing holds.
     #[test]
     fn retire_without_holds_returns_the_reference() {

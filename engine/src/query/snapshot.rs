@@ -781,6 +781,159 @@ mod tests {
         }
     }
 
+    fn parked<T: Clone + Send + Sync + 'static>(log: &Timelog<T>) -> usize {
+        log.inner.catalog.pins().parked()
+    }
+
+    /// R9 (Parking): the last handle of an unused snapshot parks it; the
+    /// thread's next snapshot takes it back — the same allocation — with
+    /// its watermark read anew (it sees what was written meanwhile without
+    /// a publication), and parks it again.
+    #[test]
+    fn a_dropped_snapshot_is_taken_back_with_a_fresh_watermark() {
+        let payload = StdArc::new(7u32);
+        let log = log_of(&payload, 10);
+        let s = log.snapshot().unwrap();
+        let addr = s.shared.as_ptr() as usize;
+        let w = s.watermark();
+        drop(s);
+        assert_eq!(parked(&log), 1);
+        let _ = log.append(10, payload.clone()).unwrap();
+        let version = log.stats().unwrap().manifest_version;
+        let s = log.snapshot().unwrap();
+        assert_eq!(log.stats().unwrap().manifest_version, version, "the append published nothing");
+        assert_eq!(s.shared.as_ptr() as usize, addr, "the parked snapshot is reused");
+        assert_eq!(parked(&log), 0, "taken out of the park");
+        assert!(s.watermark() > w, "its watermark is read anew");
+        assert_eq!(s.len(), 11, "it sees the record appended while it was parked");
+        assert_eq!(log.stats().unwrap().pinned_readers, 1);
+        drop(s);
+        assert_eq!(parked(&log), 1);
+        assert_eq!(log.stats().unwrap().pinned_readers, 0, "a parked snapshot is no reader");
+        log.close().unwrap();
+        assert_eq!(StdArc::strong_count(&payload), 1, "close() evicted it and freed the payloads");
+    }
+
+    /// R9 (Parking): every publication evicts what is parked and refuses
+    /// snapshots of the manifest it replaced, so a snapshot of a replaced
+    /// manifest never stays parked: taken before a flush and dropped after
+    /// it, it is freed, and the next snapshot is a new one of the new
+    /// manifest.
+    #[test]
+    fn a_publication_evicts_and_refuses_replaced_snapshots() {
+        let payload = StdArc::new(7u32);
+        let log = log_of(&payload, 10);
+        drop(log.snapshot().unwrap());
+        assert_eq!(parked(&log), 1);
+        let held = log.snapshot().unwrap(); // the parked one, taken back
+        drop(log.snapshot().unwrap()); // a second one parks
+        assert_eq!(parked(&log), 1);
+        log.flush().unwrap();
+        assert_eq!(parked(&log), 0, "the flush's publication evicted it");
+        drop(held); // of the replaced manifest: refused
+        assert_eq!(parked(&log), 0);
+        assert_eq!(log.parked_stale(), 0);
+        let s = log.snapshot().unwrap();
+        assert_eq!(s.manifest().version, log.stats().unwrap().manifest_version);
+        assert_eq!(s.len(), 10);
+        drop(s);
+        assert_eq!(parked(&log), 1, "a snapshot of the new manifest parks");
+        assert_eq!(log.parked_stale(), 0);
+    }
+
+    /// R9 (Parking): `pinned()` counts live snapshots only: it evicts the
+    /// parked ones and keeps the current manifest's from parking until the
+    /// next publication; `close()` then succeeds with nothing live.
+    #[test]
+    fn pinned_and_close_do_not_count_parked_snapshots() {
+        let payload = StdArc::new(7u32);
+        let log = log_of(&payload, 10);
+        drop(log.snapshot().unwrap());
+        let live = log.snapshot().unwrap();
+        drop(log.snapshot().unwrap());
+        assert_eq!(parked(&log), 1);
+        assert_eq!(log.pinned(), 1, "the live one only");
+        assert_eq!(parked(&log), 0, "evicted");
+        drop(live);
+        assert_eq!(parked(&log), 0, "no parking until the next publication");
+        assert_eq!(log.pinned(), 0);
+        let _ = log.append(10, payload.clone()).unwrap();
+        log.flush().unwrap();
+        drop(log.snapshot().unwrap());
+        assert_eq!(parked(&log), 1, "parking resumes after a publication");
+        log.close().unwrap();
+        assert_eq!(parked(&log), 0);
+        assert_eq!(StdArc::strong_count(&payload), 1);
+    }
+
+    /// R9 (Parking): a snapshot parked when its log drops is freed with the
+    /// log; a snapshot outliving the log does not park (the log's drop
+    /// closed the parks) and frees the payloads last.
+    #[test]
+    fn the_log_drop_frees_the_parked_snapshots() {
+        let payload = StdArc::new(7u32);
+        let log = log_of(&payload, 10);
+        drop(log.snapshot().unwrap());
+        let outliving = log.snapshot().unwrap();
+        drop(log.snapshot().unwrap());
+        assert_eq!(parked(&log), 1);
+        drop(log);
+        assert_eq!(StdArc::strong_count(&payload), 11, "the outliving snapshot holds the payloads");
+        assert_eq!(outliving.len(), 10);
+        drop(outliving);
+        assert_eq!(StdArc::strong_count(&payload), 1, "nothing parked keeps them");
+    }
+
+    /// R9 (Parking): snapshots taken and dropped on many threads at once,
+    /// beside a writer whose seals publish all the time: every snapshot
+    /// reads a consistent prefix (its watermark's records, in order), and
+    /// once everything stops no parked snapshot holds a replaced manifest
+    /// and the payloads are all freed with the log.
+    #[test]
+    fn parking_beside_publications_keeps_reads_consistent() {
+        let payload = StdArc::new(7u32);
+        let log = Timelog::with_config(Config {
+            maintenance: MaintenanceMode::Disabled,
+            memtable_max_bytes: 4096,
+            ..Config::default()
+        })
+        .unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for t in 0..20_000 {
+                    let _ = log.append(t, payload.clone()).unwrap();
+                    if t % 2000 == 0 {
+                        log.flush().unwrap();
+                    }
+                }
+                stop.store(true, std::sync::atomic::Ordering::Release);
+            });
+            for _ in 0..3 {
+                s.spawn(|| {
+                    let mut last = 0;
+                    loop {
+                        let done = stop.load(std::sync::atomic::Ordering::Acquire);
+                        let snap = log.snapshot().unwrap();
+                        let n = snap.len();
+                        assert!(n >= last, "a later snapshot sees no fewer records");
+                        let ts: Vec<i64> = snap.all(Order::Asc).map(|(t, _)| t).collect();
+                        assert_eq!(ts, (0..n as i64).collect::<Vec<_>>(), "a prefix, in order");
+                        last = n;
+                        drop(snap);
+                        if done {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(log.parked_stale(), 0);
+        assert_eq!(log.pinned(), 0);
+        drop(log);
+        assert_eq!(StdArc::strong_count(&payload), 1);
+    }
+
     /// `Timelog::for_each_payload` and `Snapshot::for_each_owned_payload`
     /// together visit each payload reference the engine holds exactly
     /// once (what a cycle collector's traversal needs): the log every part
