@@ -335,6 +335,10 @@ fn finish_with(
     check: impl Fn(&[Vec<Op>], &[Observed]) -> Result<(), String>,
 ) {
     let total: usize = threads.iter().map(Vec::len).sum();
+    // R9 (Parking): no publication leaves a snapshot of a manifest it
+    // replaced in a park. Checked before the final observation, whose
+    // snapshot would take (and free) a stale one on this thread's stripe.
+    assert_eq!(log.parked_stale(), 0, "a parked snapshot keeps a replaced manifest (R9, Parking)");
     let (_s, last) = observe(log, None, 0);
     assert_eq!(last.w as usize, total, "every write is visible once all writers returned");
     obs.push(last);

@@ -51,3 +51,33 @@ fn snapshots_vs_publication() {
         "no execution raced a hold with the retirement (the fallback path)"
     );
 }
+
+/// R9 (Parking): a snapshot parked on the main thread's stripe races the
+/// publication of a seal. The main thread takes a snapshot — the parked
+/// one, taken back before or after the publication (then of a replaced
+/// manifest: freed, a new one taken), or a new one if the sweep evicted it
+/// first — reads it and drops it (parking it again, refused if its
+/// manifest was replaced meanwhile). Its read is a consistent prefix of
+/// the writes; at the end no parked snapshot keeps a replaced manifest
+/// (`finish` checks `parked_stale`; the seeded fault
+/// `park_ignores_generation` breaks that), and `finish`'s own snapshot —
+/// the one parked last, taken back, or a new one — reads everything.
+#[test]
+fn parked_snapshots_vs_publication() {
+    loom_model("holds/parked_snapshots_vs_publication", || {
+        // Every append seals its memtable: a publication.
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(RECORD_BYTES)).unwrap());
+        append(&log, 1, 1);
+        // Main thread: stripe 0; its snapshot parks there.
+        drop(log.snapshot().unwrap());
+        let writer = {
+            let log = log.clone();
+            // Model thread 1: stripe 1.
+            thread::spawn(move || append(&log, 2, 2))
+        };
+        let (s, seen) = observe(&log, None, 0);
+        drop(s);
+        writer.join().unwrap();
+        finish(&log, &[vec![app(1, 1), app(2, 2)]], vec![seen]);
+    });
+}
