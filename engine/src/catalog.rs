@@ -202,13 +202,16 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// A publication's sweep (R9, "Parking"): raises every park to the
     /// generation of `version` (the manifest just published over `cur`) —
     /// or the current one if a later publication already happened — and
-    /// evicts the parked snapshots. One of `cur` is dropped at once: the
-    /// caller holds `cur`, so its release drops no manifest. One of an
-    /// older manifest (parked before an earlier publication's sweep
-    /// reached its stripe, or in the window of a take that left a park a
-    /// generation behind, see [`snapshot`](Self::snapshot)) may hold that
-    /// manifest's last reference: it is buried (R12), since a publisher
-    /// may hold the maintainer lock or the door's claim.
+    /// evicts the parked snapshots. Dropping one cannot drop its manifest
+    /// while that manifest is not retired: its publisher, which retires it
+    /// after its own sweep, holds it until then. That covers `cur` (this
+    /// caller holds it) and an older manifest whose publisher's sweep has
+    /// not reached the stripe yet (how a snapshot of it is still parked):
+    /// dropped at once. One of a retired manifest (parked in the window of
+    /// a take that left a park a generation behind, see
+    /// [`snapshot`](Self::snapshot)) may hold its last reference: it is
+    /// buried (R12), since a publisher may hold the maintainer lock or the
+    /// door's claim.
     fn sweep_parks(&self, version: u64, cur: &Arc<Manifest<T>>) {
         let gen = version.max(self.cell.version());
         self.pins.sweep(gen, &mut |addr| {
@@ -216,7 +219,8 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
             // this sweep's CAS, so it is a parked snapshot of this log's
             // `T`, and ours.
             let s = unsafe { Evicted::<T>::new(addr) };
-            if std::ptr::eq(s.manifest(), Arc::as_ptr(cur)) {
+            let m = s.manifest();
+            if std::ptr::eq(m, Arc::as_ptr(cur)) || !m.holds.is_retired() {
                 drop(s);
             } else {
                 self.bury_evicted(s);

@@ -153,8 +153,12 @@ fn background_worker_and_backpressure() {
             obs.push(o);
         }
         obs.extend(rd.join().unwrap());
-        finish_lanes(&log, &histories, obs);
+        // The worker stops first: `finish` checks the parks (R9, Parking)
+        // at quiescence, and a publication in flight (its CAS done, its
+        // sweep not yet) leaves a snapshot of the manifest it replaced
+        // parked for that moment.
         log.stop_maintenance().unwrap();
+        finish_lanes(&log, &histories, obs);
     });
 }
 
