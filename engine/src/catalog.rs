@@ -257,9 +257,9 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
                 s.refresh(w);
                 return s;
             }
-            // A snapshot of a replaced manifest whose publication's sweep
-            // had not reached this stripe yet: freed (its park is left for
-            // `current`, which it is not of: it does not park again).
+            // Of a replaced manifest: freed. It does not park again:
+            // `unpark_late` swept the park to the current version, which is
+            // not its own.
             drop(s);
         }
         self.read(seq).into_snapshot()
