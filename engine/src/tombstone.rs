@@ -255,6 +255,37 @@ impl TombStack {
         }
     }
 
+    /// [`for_each_slot`](Self::for_each_slot) of the slots claimed at or
+    /// after position `start` (in claim order; [`head_id`](Self::head_id)
+    /// counts positions): the walk stops at the first block wholly before
+    /// it. For the coverage cache's extension of an entry built when the
+    /// stack's head was `start` ([`CovCache`], R7).
+    #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // the cache is std-only
+    pub(crate) fn for_each_slot_from(&self, start: usize, mut f: impl FnMut(Option<&Tombstone>)) {
+        // Acquire: pairs with the AcqRel CAS that installed the block.
+        let mut b = self.block.load(Ordering::Acquire) as *const Block;
+        while !b.is_null() {
+            // SAFETY: R6: published blocks live until the stack is dropped,
+            // which cannot happen while `&self` is held.
+            let blk = unsafe { &*b };
+            let n = blk.used.load(Ordering::Relaxed).min(blk.slots.len());
+            if blk.base + n <= start {
+                return; // this block and every older one lie before `start`
+            }
+            for slot in blk.slots[start.saturating_sub(blk.base)..n].iter().rev() {
+                // Acquire: pairs with the Release store of `push` (R7).
+                if slot.seq.load(Ordering::Acquire) == 0 {
+                    f(None);
+                    continue;
+                }
+                slot.region.read();
+                // SAFETY: R7, as in `for_each_slot`.
+                f(Some(unsafe { (*slot.tomb.get()).assume_init_ref() }));
+            }
+            b = blk.prev;
+        }
+    }
+
     /// Calls `f` for every published tombstone (newest block first).
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Tombstone)) {
         self.for_each_slot(|t| {
@@ -634,6 +665,49 @@ impl CovEntry {
     fn serves(&self, w: SeqNo, head: usize) -> bool {
         self.max_seq <= w && (w <= self.w_built || (self.complete && self.head == head))
     }
+
+    /// Whether [`extend`](Self::extend) derives the entry of a view with
+    /// watermark `w` from this one, the active stack being at `head`: a
+    /// complete entry built at a watermark `<= w`, the stack having grown
+    /// since (R7, "extension").
+    #[inline]
+    fn extends_to(&self, w: SeqNo, head: usize) -> bool {
+        self.complete && self.w_built <= w && self.head < head
+    }
+
+    /// The entry of a view with watermark `w`, the active stack `active`
+    /// being at `head`, from this one (see [`extends_to`](Self::extends_to)):
+    /// this entry's coverage plus the tombstones of the slots claimed since
+    /// it was built with a sequence `<= w`. R7, "extension": this entry
+    /// being complete, it holds `N(w_built)`, which was everything
+    /// reachable from the manifest then — the list and the sealed stacks
+    /// (final, as none was open) and the active stack's slots before
+    /// `self.head`; so `N(w)` is `N(w_built)` plus the kept slots from
+    /// `self.head` on, and the coverage of a union is the maximum of the
+    /// two coverages, built here by treating this entry's intervals as
+    /// tombstones. Costs the entry's intervals and the new slots, not every
+    /// tombstone of the stack (a sliding-window delete stream with
+    /// maintenance disabled rebuilt thousands per delete).
+    fn extend(&self, w: SeqNo, head: usize, active: &TombStack) -> CovEntry {
+        let mut tombs: Vec<Tombstone> = self.cov.ivs.iter().map(|&(t1, t2, seq)| Tombstone { t1, t2, seq }).collect();
+        let (mut seen, mut kept) = (0, 0);
+        active.for_each_slot_from(self.head, |t| {
+            seen += 1;
+            if let Some(t) = t.filter(|t| t.seq <= w) {
+                kept += 1;
+                tombs.push(*t);
+            }
+        });
+        crate::hooks::visit(self.cov.ivs.len() + seen);
+        let max_seq = tombs.iter().map(|t| t.seq).max().unwrap_or(0).max(self.max_seq);
+        CovEntry {
+            head,
+            w_built: w,
+            max_seq,
+            complete: kept == seen,
+            cov: Coverage::build(&mut tombs, Timestamp::MIN, Timestamp::MAX),
+        }
+    }
 }
 
 static NO_COVERAGE: Coverage = Coverage { ivs: Vec::new() };
@@ -765,19 +839,26 @@ impl CovCache {
         {
             // R7: the head is read after the view's watermark (see above).
             let head = active.head_id();
+            let mut extended = None;
             for slot in &self.slots {
                 if !slot.share() {
                     continue;
                 }
                 let g = CovGuard(slot);
                 // SAFETY: `g` holds the slot shared.
-                if unsafe { slot.entry() }.is_some_and(|e| e.serves(w, head)) {
-                    return CovRef::Cached(g);
+                match unsafe { slot.entry() } {
+                    Some(e) if e.serves(w, head) => return CovRef::Cached(g),
+                    Some(e) if extended.is_none() && e.extends_to(w, head) => {
+                        extended = Some(e.extend(w, head, active))
+                    }
+                    _ => {}
                 }
             }
-            let b = build();
-            crate::hooks::visit(b.seen);
-            let e = CovEntry { head, w_built: w, max_seq: b.max_seq(), complete: b.complete(), cov: b.build() };
+            let e = extended.unwrap_or_else(|| {
+                let b = build();
+                crate::hooks::visit(b.seen);
+                CovEntry { head, w_built: w, max_seq: b.max_seq(), complete: b.complete(), cov: b.build() }
+            });
             let slot = &self.slots[usize::from(!e.complete)];
             // Acquire: every earlier read of the replaced entry happens-before
             // its drop below.
@@ -981,6 +1062,49 @@ mod tests {
         let c = CoverageBuilder::new().list(&list).stack(&stack, 7).coalesced(&[6]).build();
         assert_eq!(c.max_seq(3), 1);
         assert_eq!(c.max_seq(8), 7);
+    }
+
+    /// The coverage cache (R7, "extension"): over a stream of deletes —
+    /// sliding windows, nested and random ones, across the stack's blocks
+    /// — and views at the newest watermark or older ones, every coverage
+    /// it returns is the one a full build of the view's tombstones gives,
+    /// and a fresh view after one more delete extends the entry instead of
+    /// rebuilding it (it examines the entry's intervals and the new slot,
+    /// not the whole stack).
+    #[test]
+    fn cache_extends_a_complete_entry_with_the_slots_pushed_since() {
+        let cache = CovCache::default();
+        let list = [t(-100, -50, 1)];
+        let stack = TombStack::new();
+        let full = |w: SeqNo| CoverageBuilder::new().list(&list).stack(&stack, w);
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut seq: SeqNo = 1;
+        for step in 0..600i64 {
+            seq += 1;
+            let r = next();
+            let tomb = match r % 3 {
+                0 => t(0, step * 10, seq),                                         // sliding window
+                1 => t(step * 5, step * 5 + 40, seq),                              // overlapping neighbours
+                _ => t((r >> 8) as i64 % 5_000, (r >> 8) as i64 % 5_000 + 7, seq), // anywhere
+            };
+            stack.push(tomb);
+            let w = if next() % 4 == 0 { seq - next() % 3 } else { seq };
+            let want = full(w).build();
+            let got = cache.get(w, &stack, || full(w));
+            assert_eq!(got.ivs, want.ivs, "step {step}, watermark {w} (newest {seq})");
+        }
+        // One more delete, then a fresh view: extended, not rebuilt.
+        let fresh = |cache: &CovCache, w: SeqNo| cache.get(w, &stack, || panic!("rebuilt: {w}")).ivs.clone();
+        let _ = fresh(&cache, seq);
+        seq += 1;
+        stack.push(t(0, 6_000, seq));
+        assert_eq!(fresh(&cache, seq), full(seq).build().ivs);
     }
 
     #[test]
