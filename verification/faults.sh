@@ -64,6 +64,7 @@ declare -A RULE=(
     [progress_lost_wakeup]="Backpressure: progress notified without the worker mutex"
     [tomb_coalesce_one_class]="R11: coalescing merges tombstones across a segment's tomb_applied"
     [skiplist_relaxed_link]="R6: skiplist node linked at level 0 Relaxed, not Release"
+    [ooo_filter_unset]="R6: a late insert leaves its timestamp's filter bit clear (point reads skip it)"
     [merged_relaxed_publish]="R13: a memtable's merged view published Relaxed, not Release"
     [run_publish_before_commit]="R14: a bulk run published before its block of sequences is committed"
 )
@@ -102,6 +103,7 @@ declare -A LOOM_TESTS=(
     [progress_lost_wakeup]="backpressure/backpressure_wait_vs_worker"
     [tomb_coalesce_one_class]="delete/snapshot_between_deletes_vs_coalescing"
     [skiplist_relaxed_link]="skiplist/snapshot_held_across_seal_vs_late_insert skiplist/late_writers_vs_reader"
+    [ooo_filter_unset]="skiplist/late_writers_vs_reader"
     [merged_relaxed_publish]="skiplist/merged_view_published_to_reader"
     [run_publish_before_commit]="bulk/run_vs_reader"
 )
@@ -129,6 +131,7 @@ declare -A SHUTTLE_TESTS=(
     [progress_lost_wakeup]="none"
     [tomb_coalesce_one_class]="engine"
     [skiplist_relaxed_link]="none"
+    [ooo_filter_unset]="skiplist"
     [merged_relaxed_publish]="none"
     [run_publish_before_commit]="bulk"
 )

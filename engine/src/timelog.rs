@@ -1026,6 +1026,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
             ("memtable: active".to_string(), of(&*m.active)),
         ];
         v.extend(m.active.ooo_audit_ranges().into_iter().map(|r| ("memtable: active skiplist arena".to_string(), r)));
+        v.push(("memtable: active skiplist filter".to_string(), m.active.ooo_audit_filter_range()));
         v.extend(i.seq.audit_regions());
         v.extend(m.sealed.iter().enumerate().map(|(k, x)| (format!("memtable: sealed[{k}]"), of(&**x))));
         v.extend(m.l0.iter().enumerate().map(|(k, x)| (format!("segment: l0[{k}]"), of(&**x))));

@@ -475,7 +475,8 @@ fn lines(regions: &[(String, Range<usize>)], ws: &[Write]) -> BTreeMap<String, B
 /// - the run's hot line (appender flag, last timestamp, published length:
 ///   R3, R4) — or, for a late record, the appender-flag try and the
 ///   skiplist counters' line (`bytes`, `ooo_bytes`, `ooo_len`,
-///   `ooo_max_seq`);
+///   `ooo_max_seq`), the arena, and one word of the skiplist's timestamp
+///   filter (R6, "filter");
 /// - the sequence allocator `next_seq` and the visible watermark (R5) — a
 ///   line each; no completion-ring slot: a write alone takes the commit's
 ///   fast path (every earlier write visible: one CAS of the watermark, no
@@ -498,6 +499,7 @@ fn append_writes_a_bounded_listed_set_of_lines() {
         "door",
         "memtable: active",
         "memtable: active skiplist arena",
+        "memtable: active skiplist filter",
         "sequencer: next_seq",
         "sequencer: completion ring",
         "sequencer: visible",
@@ -544,6 +546,14 @@ fn append_writes_a_bounded_listed_set_of_lines() {
             let arena = by.get("memtable: active skiplist arena").map_or(0, |s| s.len());
             assert!(late || arena == 0, "an in-order append touched the skiplist:{}", show(&regions, &ws));
             assert!(arena <= 4, "late: arena lines {arena}:{}", show(&regions, &ws));
+            // The skiplist's timestamp filter (late only): one `fetch_or`
+            // of one word (R6, "filter").
+            let filter = count("memtable: active skiplist filter");
+            assert!(
+                filter == usize::from(late && arena > 0),
+                "late={late}: filter writes {filter}:{}",
+                show(&regions, &ws)
+            );
             eprintln!("late={late}: memtable lines {}, arena lines {arena}, writes {}", mt.len(), ws.len());
             assert!(
                 ws.iter().all(|w| !matches!(w.op, Op::ArcClone | Op::ArcDrop | Op::ArcNew | Op::ArcReuse)),
@@ -551,7 +561,7 @@ fn append_writes_a_bounded_listed_set_of_lines() {
                 show(&regions, &ws)
             );
             let total: usize = by.values().map(|s| s.len()).sum();
-            assert!(total <= 1 + max_lines + 2 + arena, "late={late}: {total} lines: {by:?}");
+            assert!(total <= 1 + max_lines + 2 + arena + filter, "late={late}: {total} lines: {by:?}");
         }
     }
     assert_eq!(log.stats().unwrap().seals_total, seals, "no seal among the audited appends (a seal writes more)");

@@ -218,6 +218,13 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     pub(crate) fn ooo_is_empty(&self) -> bool {
         self.ooo.is_empty()
     }
+    /// Whether the skiplist may hold a record at `ts` that a reader with
+    /// an `Acquire`-loaded watermark can see (`Ooo::may_hold`, R6
+    /// "filter"): `false` lets a point read skip the skiplist's search.
+    #[inline]
+    pub(crate) fn ooo_may_hold(&self, ts: Timestamp) -> bool {
+        !self.ooo_is_empty() && self.ooo.may_hold(ts)
+    }
     pub(crate) fn len(&self) -> usize {
         self.run.len() + self.ooo_len()
     }
@@ -246,6 +253,11 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
     pub(crate) fn ooo_audit_ranges(&self) -> Vec<std::ops::Range<usize>> {
         self.ooo.audit_ranges()
+    }
+    /// Contention audit (test-only): the skiplist filter's byte range.
+    #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
+    pub(crate) fn ooo_audit_filter_range(&self) -> std::ops::Range<usize> {
+        self.ooo.audit_filter_range()
     }
     pub(crate) fn is_empty(&self) -> bool {
         self.run.len() == 0 && self.ooo_is_empty() && self.tombs.is_empty()

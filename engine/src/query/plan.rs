@@ -265,8 +265,10 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                     }
                     None => run_spans(mt, &vis, lo, hi, 0, &mut s),
                 },
-                // An empty skiplist: nothing to collect (checked here, inline).
-                SourceRef::Ooo(mt) if mt.ooo_is_empty() => {}
+                // An empty skiplist: nothing to collect (checked here,
+                // inline); nor for a point read its filter shows holds
+                // nothing this view sees at `lo` (R6, "filter").
+                SourceRef::Ooo(mt) if mt.ooo_is_empty() || (lo == hi && !mt.ooo_may_hold(lo)) => {}
                 SourceRef::Ooo(mt) => {
                     // Read through the view: only the skiplist records newer
                     // than it, and none if its greatest sequence is not (R7's
@@ -374,9 +376,14 @@ fn segment_point_span<T>(s: &Segment<T>, ts: Timestamp, cov: &Coverage, one: &mu
     ok
 }
 
-/// Whether `mt`'s skiplist holds a record at `ts` (committed or not).
+/// Whether `mt`'s skiplist holds a record at `ts` that the view may see:
+/// its filter first (R6, "filter": a clear bit proves none with a sequence
+/// at or below the view's watermark), then a search (committed or not).
 #[inline]
 fn ooo_may_hold<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Timestamp) -> bool {
+    if !mt.ooo_may_hold(ts) {
+        return false;
+    }
     let mut any = false;
     mt.ooo_range_from(ts, 0, ts, |_, _, _| {
         any = true;

@@ -54,13 +54,18 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                     });
                 }
                 SourceRef::Ooo(mt) => {
-                    // From key `(ts, hide + 1)`: the hidden records are not visited.
-                    mt.ooo_range_from(ts, hide.saturating_add(1), ts, |_, seq, v| {
-                        if vis.visible(ts, seq) {
-                            mem.push((seq, v));
-                        }
-                        true
-                    });
+                    // From key `(ts, hide + 1)`: the hidden records are not
+                    // visited; none at all where the skiplist's filter
+                    // proves it holds nothing this view sees at `ts` (R6,
+                    // "filter": `self.w` was loaded with Acquire).
+                    if mt.ooo_may_hold(ts) {
+                        mt.ooo_range_from(ts, hide.saturating_add(1), ts, |_, seq, v| {
+                            if vis.visible(ts, seq) {
+                                mem.push((seq, v));
+                            }
+                            true
+                        });
+                    }
                     mem.sort_by_key(|e| e.0);
                     for (_, v) in mem.drain(..) {
                         f(v);
