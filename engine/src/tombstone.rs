@@ -230,29 +230,9 @@ impl TombStack {
     ///
     /// Every tombstone whose delete committed before the caller loaded its
     /// watermark is visited: its claim happened-before that commit, so the
-    /// block and `used` loads below see it (R7).
-    pub(crate) fn for_each_slot(&self, mut f: impl FnMut(Option<&Tombstone>)) {
-        // Acquire: pairs with the AcqRel CAS that installed the block.
-        let mut b = self.block.load(Ordering::Acquire) as *const Block;
-        while !b.is_null() {
-            // SAFETY: R6: published blocks live until the stack is dropped,
-            // which cannot happen while `&self` is held.
-            let blk = unsafe { &*b };
-            let n = blk.used.load(Ordering::Relaxed).min(blk.slots.len());
-            for slot in blk.slots[..n].iter().rev() {
-                // Acquire: pairs with the Release store of `push` (R7).
-                if slot.seq.load(Ordering::Acquire) == 0 {
-                    f(None);
-                    continue;
-                }
-                slot.region.read();
-                // SAFETY: R7: the non-zero sequence was stored (Release)
-                // after the tombstone was written, and the slot is never
-                // written again.
-                f(Some(unsafe { (*slot.tomb.get()).assume_init_ref() }));
-            }
-            b = blk.prev;
-        }
+    /// block and `used` loads of [`for_each_slot_from`](Self::for_each_slot_from) see it (R7).
+    pub(crate) fn for_each_slot(&self, f: impl FnMut(Option<&Tombstone>)) {
+        self.for_each_slot_from(0, f);
     }
 
     /// [`for_each_slot`](Self::for_each_slot) of the slots claimed at or
@@ -260,7 +240,6 @@ impl TombStack {
     /// counts positions): the walk stops at the first block wholly before
     /// it. For the coverage cache's extension of an entry built when the
     /// stack's head was `start` ([`CovCache`], R7).
-    #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // the cache is std-only
     pub(crate) fn for_each_slot_from(&self, start: usize, mut f: impl FnMut(Option<&Tombstone>)) {
         // Acquire: pairs with the AcqRel CAS that installed the block.
         let mut b = self.block.load(Ordering::Acquire) as *const Block;
@@ -279,7 +258,9 @@ impl TombStack {
                     continue;
                 }
                 slot.region.read();
-                // SAFETY: R7, as in `for_each_slot`.
+                // SAFETY: R7: the non-zero sequence was stored (Release)
+                // after the tombstone was written, and the slot is never
+                // written again.
                 f(Some(unsafe { (*slot.tomb.get()).assume_init_ref() }));
             }
             b = blk.prev;
