@@ -34,11 +34,12 @@
 //!   record's bit: a clear bit proves that no record it can see is at that
 //!   timestamp, and a point read of the memtable skips the list's search
 //!   (R6, "filter"). With 5% late records most point reads of a memtable
-//!   hit the run, and the search was half their cost (docs/performance.md,
+//!   hit the run, and the search was a third of their cost (docs/performance.md,
 //!   "Session 15"). A set bit proves nothing (another timestamp's hash, or
-//!   a record the reader cannot see yet): the search runs as before. Past
-//!   about 50,000 late records per memtable most bits are set and the
-//!   filter stops helping; it never changes an answer.
+//!   a record the reader cannot see yet): the search runs as before. With
+//!   50,000 late records in a memtable about half the bits are set, and
+//!   the filter skips fewer searches as more come; it never changes an
+//!   answer.
 //! - **Keys are unique** (a sequence is allocated once), so no two nodes
 //!   compare equal. Heights come from a hash of the key (branching factor 4,
 //!   at most [`MAX_HEIGHT`]): deterministic, with no random state shared or
