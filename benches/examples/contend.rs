@@ -24,10 +24,15 @@ fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let (op, beside) = (a[0].as_str(), a[1].as_str());
     let mut cfg = Config::default();
-    if a.get(2).is_some_and(|m| m == "disabled") {
-        cfg.maintenance = timelog::MaintenanceMode::Disabled;
+    match a.get(2).map(String::as_str) {
+        Some("disabled") => cfg.maintenance = timelog::MaintenanceMode::Disabled,
+        // One memtable for the whole run: no seal, no flush, no publication.
+        Some("bigmem") => cfg.memtable_max_bytes = 8 << 30,
+        _ => {}
     }
-    let log: Timelog<u64> = Timelog::with_config(cfg).unwrap();
+    let log: Timelog<u64> = Timelog::with_config(cfg.clone()).unwrap();
+    // `other`: the appender writes to this log instead (same config).
+    let other: Timelog<u64> = Timelog::with_config(cfg).unwrap();
     for i in 0..1_000_000i64 {
         let _ = log.append(i * 2, i as u64).unwrap();
     }
@@ -41,8 +46,9 @@ fn main() {
                 let mut t = 4_000_000i64;
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    if beside == "writer" || beside == "appender" {
-                        let _ = log.append(t, 1).unwrap();
+                    if beside == "writer" || beside == "appender" || beside == "other" {
+                        let w = if beside == "other" { &other } else { &log };
+                        let _ = w.append(t, 1).unwrap();
                         n += 1;
                         if beside == "writer" && n.is_multiple_of(2048) && t - 20_000 > 4_000_000 {
                             let _ = log.delete_range(4_000_000, t - 20_000).unwrap();
