@@ -365,6 +365,30 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
 /// cut) into `one`; `false` if they, with what `one` held, are more than
 /// one span.
 fn segment_point_span<T>(s: &Segment<T>, ts: Timestamp, cov: &Coverage, one: &mut Option<Span<T>>) -> bool {
+    // The common case: `ts` is not hidden from this segment (no interval
+    // newer than what it applied covers it, R8), so its records at `ts`
+    // are visible whole — one search and a scan of the equal run, not a
+    // bounds search, a second (galloping) search and a position-to-page
+    // split.
+    if cov.hidden_end(ts, s.tomb_applied).is_none() {
+        let mut ok = true;
+        s.pieces_at(ts, |page, o, k| {
+            if k > 0 {
+                let span = Span {
+                    ts: page.timestamps()[o..o + k].as_ptr(),
+                    seq: SeqSrc::Const(s.seq_hi),
+                    val: ValSrc::Direct(page.payloads()[o..o + k].as_ptr()),
+                    len: k,
+                };
+                // A second span (from another segment, or the equal run
+                // continuing into the next page): the general plan.
+                ok = one.is_none();
+                *one = Some(span);
+            }
+            ok
+        });
+        return ok;
+    }
     let mut ok = true;
     let mut tmp = Source::new();
     segment_spans(s, ts, ts, cov, &mut tmp);

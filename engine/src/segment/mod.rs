@@ -483,24 +483,36 @@ impl<T> Segment<T> {
     /// many. One search, then a walk over the equal run (which may cross
     /// pages).
     pub(crate) fn for_each_at<'s>(&'s self, ts: Timestamp, mut f: impl FnMut(&'s T)) -> usize {
+        let mut n = 0;
+        self.pieces_at(ts, |page, o, k| {
+            page.payloads()[o..o + k].iter().for_each(&mut f);
+            n += k;
+            true
+        });
+        n
+    }
+
+    /// The records at exactly `ts`, one page piece at a time: `f(page,
+    /// offset, count)` for each page the equal run touches (count 0 only
+    /// for the first call, when `ts` is absent), until `f` returns false.
+    /// One search, then a scan of the equal timestamps (each of which the
+    /// caller returns). No call if `ts` is outside the segment's bounds.
+    #[inline]
+    pub(crate) fn pieces_at<'s>(&'s self, ts: Timestamp, mut f: impl FnMut(&'s Page<T>, usize, usize) -> bool) {
         self.region.read();
         if ts < self.min_ts || ts > self.max_ts {
-            return 0;
+            return;
         }
         let (mut p, mut o) = if ts == self.min_ts { (0, 0) } else { self.search(ts, false) };
-        let mut n = 0;
         while let Some(page) = self.pages.get(p) {
             let k = page.timestamps()[o..].iter().take_while(|&&x| x == ts).count();
             crate::hooks::visit(k + 1);
-            page.payloads()[o..o + k].iter().for_each(&mut f);
-            n += k;
-            if o + k < page.len() {
+            if !f(page, o, k) || o + k < page.len() {
                 break;
             }
             p += 1;
             o = 0;
         }
-        n
     }
 
     /// Visits contiguous page pieces of positions `[lo, hi)`.
