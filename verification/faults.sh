@@ -67,6 +67,8 @@ declare -A RULE=(
     [ooo_filter_unset]="R6: a late insert leaves its timestamp's filter bit clear (point reads skip it)"
     [merged_relaxed_publish]="R13: a memtable's merged view published Relaxed, not Release"
     [run_publish_before_commit]="R14: a bulk run published before its block of sequences is committed"
+    [wfree_ignores_stacks]="R15: a watermark-free read leaves the memtables' tombstones out"
+    [wfree_reads_run]="R15: a watermark-free read answers from a memtable run without the watermark"
 )
 # The scenarios each fault runs against: "SUITE" is every scenario of
 # tests/<tool>_SUITE.rs, "SUITE/SCENARIO" one of them (names as in
@@ -106,6 +108,8 @@ declare -A LOOM_TESTS=(
     [ooo_filter_unset]="skiplist/late_writers_vs_reader"
     [merged_relaxed_publish]="skiplist/merged_view_published_to_reader"
     [run_publish_before_commit]="bulk/run_vs_reader"
+    [wfree_ignores_stacks]="oneshot/wfree_reads_vs_delete_and_append"
+    [wfree_reads_run]="oneshot/wfree_reads_vs_delete_and_append"
 )
 declare -A SHUTTLE_TESTS=(
     [seal_no_recheck]="engine"
@@ -134,6 +138,8 @@ declare -A SHUTTLE_TESTS=(
     [ooo_filter_unset]="skiplist"
     [merged_relaxed_publish]="none"
     [run_publish_before_commit]="bulk"
+    [wfree_ignores_stacks]="none"
+    [wfree_reads_run]="none"
 )
 # Every fault, in the order of the rule it breaks.
 mapfile -t ALL < <(for f in "${!RULE[@]}"; do printf '%s\t%s\n' "${RULE[$f]%%:*}" "$f"; done | sort -V | cut -f2)

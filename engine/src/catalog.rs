@@ -349,6 +349,31 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         ReadPoint { m, w }
     }
 
+    /// A one-shot read that loads the watermark only if its answer needs
+    /// it (R15): `wfree` reads the manifest without one (both closures get `ctx`, the
+    /// caller's state) and returns `None`
+    /// when the answer may depend on it; then `f` reads a view of the same
+    /// manifest with the watermark loaded now — [`read`](Self::read)'s
+    /// order (manifest, then watermark), the manifest loaded a little
+    /// earlier. An appender advances the watermark on every commit: a
+    /// reader of older records that loads it takes the appender's cache
+    /// line on every read.
+    #[inline]
+    pub(crate) fn read_wfree<C, R>(
+        &self,
+        seq: &Sequencer,
+        ctx: &mut C,
+        wfree: impl FnOnce(&Manifest<T>, &mut C) -> Option<R>,
+        f: impl FnOnce(View<'_, T>, &mut C) -> R,
+    ) -> R {
+        let m = self.cell.load();
+        if let Some(r) = wfree(&m, ctx) {
+            return r;
+        }
+        let w = Self::watermark(&m, seq);
+        f(View { m: &m, w }, ctx)
+    }
+
     /// A short-lived borrow of the current manifest (R9).
     #[inline]
     pub(crate) fn load(&self) -> ManifestGuard<T> {

@@ -30,9 +30,12 @@ use crate::error::{Error, Result};
 use crate::hooks::Hooks;
 pub use crate::maint::WriteStatus;
 use crate::maint::{Maint, MaintGuard, Maintainer};
+use crate::manifest::Manifest;
 use crate::memtable::door::{Admit, Entered, Written, NO_GEN};
 use crate::memtable::{Entry, Memtable};
 use crate::query::cursor::Cursor;
+use crate::query::dir::{Asc, Desc};
+use crate::query::plan::View;
 use crate::query::snapshot::{Order, PageSpan, Snapshot};
 use crate::segment::Segment;
 use crate::sequencer::Sequencer;
@@ -625,8 +628,14 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     }
 
     /// Visits the payloads at exactly `ts` in insertion order; returns how many.
-    pub fn point_with(&self, ts: Timestamp, f: impl FnMut(&T)) -> Result<usize> {
-        self.with_view(|v| v.point(ts, f))
+    pub fn point_with(&self, ts: Timestamp, mut f: impl FnMut(&T)) -> Result<usize> {
+        self.inner.check_open()?;
+        Ok(self.inner.catalog.read_wfree(
+            &self.inner.seq,
+            &mut f,
+            |m, f| View::point_wfree(m, ts, f),
+            |v, f| v.point(ts, f),
+        ))
     }
 
     /// The payloads at exactly `ts`, in insertion order.
@@ -638,19 +647,32 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
 
     /// Whether a visible record has timestamp `ts`.
     pub fn contains(&self, ts: Timestamp) -> Result<bool> {
-        self.with_view(|v| v.point(ts, |_| ()) > 0)
+        Ok(self.point_with(ts, |_| ())? > 0)
     }
 
     /// Smallest visible timestamp `> t`.
     pub fn next_ts(&self, t: Timestamp) -> Result<Option<Timestamp>> {
-        self.with_view(|v| Self::next_ts_in(&v, t))
+        self.nav_wfree(Bounds::after(t), true)
     }
 
-    /// `next_ts` in a view (shared with the model checkers' twin): the
-    /// first timestamp of [`Bounds::after`]`(t)`.
+    /// The first (`first_in`) or last (`last_in`) visible timestamp of
+    /// `b`, read without the watermark when the answer does not need it
+    /// (R15, [`Catalog::read_wfree`](crate::catalog::Catalog::read_wfree)).
     #[inline]
-    fn next_ts_in(v: &crate::query::plan::View<'_, T>, t: Timestamp) -> Option<Timestamp> {
-        Self::first_in(v, Bounds::after(t))
+    fn nav_wfree(&self, b: Bounds, asc: bool) -> Result<Option<Timestamp>> {
+        self.inner.check_open()?;
+        if b.is_empty() {
+            return Ok(None);
+        }
+        let wfree = |m: &Manifest<T>| {
+            if asc {
+                View::nav_wfree::<Asc>(m, b.lo).map(|r| r.filter(|&t| t <= b.hi))
+            } else {
+                View::nav_wfree::<Desc>(m, b.hi).map(|r| r.filter(|&t| t >= b.lo))
+            }
+        };
+        let read = |v: View<'_, T>| if asc { Self::first_in(&v, b) } else { Self::last_in(&v, b) };
+        Ok(self.inner.catalog.read_wfree(&self.inner.seq, &mut (), |m, _| wfree(m), |v, _| read(v)))
     }
 
     /// Smallest visible timestamp in `b`.
@@ -673,12 +695,12 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
 
     /// Greatest visible timestamp `< t`: the last of [`Bounds::until`]`(t)`.
     pub fn prev_ts(&self, t: Timestamp) -> Result<Option<Timestamp>> {
-        self.with_view(|v| Self::last_in(&v, Bounds::until(t)))
+        self.nav_wfree(Bounds::until(t), false)
     }
 
     /// Smallest visible timestamp.
     pub fn min_ts(&self) -> Result<Option<Timestamp>> {
-        self.with_view(|v| Self::first_in(&v, Bounds::ALL))
+        self.nav_wfree(Bounds::ALL, true)
     }
 
     /// Greatest visible timestamp.

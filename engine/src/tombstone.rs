@@ -789,6 +789,39 @@ impl CovCache {
         }
     }
 
+    /// For a watermark-free read (R15): this stripe's complete entry, if
+    /// the active stack `active` has not grown since its walk — then it
+    /// holds every tombstone a view of the manifest sees at any watermark
+    /// from its build on, up to this read of the stack's head (the
+    /// argument of "read-side coverage" for `w > w_b`, with the head read
+    /// standing for the load of `w`). The entry is taken (Acquire) before
+    /// the head is read, so the builder's watermark is at most the one at
+    /// that read. `None` under the model checkers (no cache).
+    #[inline]
+    pub(crate) fn complete_at(&self, active: &TombStack) -> Option<CovRef<'_>> {
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        {
+            // Slot 0 holds complete entries (see `get`).
+            let slot = &self.slots[0];
+            if !slot.share() {
+                return None;
+            }
+            let g = CovGuard(slot);
+            // R15: after the entry was taken.
+            let head = active.head_id();
+            // SAFETY: `g` holds the slot shared.
+            match unsafe { slot.entry() } {
+                Some(e) if e.complete && e.head == head => Some(CovRef::Cached(g)),
+                _ => None,
+            }
+        }
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        {
+            let _ = active;
+            None
+        }
+    }
+
     /// The slow part of [`settled`](Self::settled): build and publish.
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     #[cold]

@@ -252,6 +252,28 @@ pub enum OneShot {
 /// `w` writes of `order` (R5: exactly a prefix; the single-writer form of
 /// the snapshot oracle).
 pub fn check_one_shot(order: &[Op], w: u64, r: &OneShot) -> Result<(), String> {
+    check_one_shot_in(order, w, w, r)
+}
+
+/// Checks a one-shot read made between two loads of the watermark,
+/// `lo <= hi`, against the views of the prefixes of `order` of every length
+/// in `[lo, hi]`: one of them must match (R15: a read that skips the
+/// watermark reads some state between the two).
+pub fn check_one_shot_in(order: &[Op], lo: u64, hi: u64, r: &OneShot) -> Result<(), String> {
+    let mut last = Err(String::new());
+    for w in lo..=hi {
+        last = check_one_shot_at(order, w, r);
+        if last.is_ok() {
+            return last;
+        }
+    }
+    if lo < hi {
+        return Err(format!("no watermark in [{lo}, {hi}] explains the read: {}", last.unwrap_err()));
+    }
+    last
+}
+
+fn check_one_shot_at(order: &[Op], w: u64, r: &OneShot) -> Result<(), String> {
     if w as usize > order.len() {
         return Err(format!("one-shot read: watermark {w} above the number of writes {}", order.len()));
     }

@@ -3,11 +3,13 @@
 //!
 //! A one-shot read borrows the manifest for one call and takes its
 //! watermark from the same snapshot function as an owned snapshot
-//! (`Catalog::read`). It exposes no watermark, so the scenario reads through
-//! the model-only twins of those methods (`Timelog::model_len`,
-//! `model_next_ts`, `model_point`: the same `with_view` and the same query,
-//! returning the view's watermark too), and checks each result against the
-//! prefix of the write order of that length.
+//! (`Catalog::read`) — or, for `next_ts` and point reads whose answer does
+//! not depend on it, none at all (R15). It exposes no watermark, so the
+//! scenarios read through the model-only twins of those methods
+//! (`Timelog::model_len`: the same `with_view` and query, returning the
+//! view's watermark; `model_next_ts`, `model_point`: the public read
+//! between two loads of the watermark) and check each result against the
+//! prefixes of the write order of those lengths.
 //!
 //! Run with `RUSTFLAGS="--cfg timelog_loom"` (see `verification/run.sh`).
 #![cfg(timelog_loom)]
@@ -38,15 +40,55 @@ fn one_shot_reads_vs_seal() {
         };
         let (w, n) = log.model_len().unwrap();
         check_one_shot(&order, w, &OneShot::Len(n)).unwrap_or_else(|e| panic!("{e}"));
-        let (w, next) = log.model_next_ts(1).unwrap();
-        check_one_shot(&order, w, &OneShot::NextTs(1, next)).unwrap_or_else(|e| panic!("{e}"));
-        let (w, at) = log.model_point(2).unwrap();
-        check_one_shot(&order, w, &OneShot::Point(2, at)).unwrap_or_else(|e| panic!("{e}"));
+        let (lo, next, hi) = log.model_next_ts(1).unwrap();
+        check_one_shot_in(&order, lo, hi, &OneShot::NextTs(1, next)).unwrap_or_else(|e| panic!("{e}"));
+        let (lo, at, hi) = log.model_point(2).unwrap();
+        check_one_shot_in(&order, lo, hi, &OneShot::Point(2, at)).unwrap_or_else(|e| panic!("{e}"));
         writer.join().unwrap();
         // Once the writer returned, the public one-shot reads see it all.
         assert_eq!(log.len().unwrap(), 2);
         assert_eq!(log.next_ts(1).unwrap(), Some(2));
         assert_eq!(log.point(2).unwrap(), vec![2]);
+        finish(&log, &[order.to_vec()], Vec::new());
+    });
+}
+
+/// R15: watermark-free one-shot reads of flushed records race a writer
+/// whose append lands in the memtable inside the range `next_ts` searches
+/// (the read must not answer from the run without the watermark) and whose
+/// delete then covers a flushed record (its tombstone goes to the
+/// memtable's stack: the read must see it once it committed). Every answer is one of
+/// a watermark between two loads around the read; once the writer
+/// returned, the reads see everything. Seeded faults `wfree_ignores_stacks`
+/// (the stacks' tombstones left out) and `wfree_reads_run` (the run read
+/// without the watermark) break it.
+#[test]
+fn wfree_reads_vs_delete_and_append() {
+    loom_model("oneshot/wfree_reads_vs_delete_and_append", || {
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
+        append(&log, 1, 1);
+        append(&log, 2, 2);
+        append(&log, 4, 4);
+        log.flush().unwrap();
+        let order = [app(1, 1), app(2, 2), app(4, 4), app(3, 5), Op::Delete { t1: 2, t2: 3 }];
+        let writer = {
+            let log = log.clone();
+            thread::spawn(move || {
+                append(&log, 3, 5);
+                delete(&log, 2, 3);
+            })
+        };
+        let (lo, next, hi) = log.model_next_ts(1).unwrap();
+        check_one_shot_in(&order, lo, hi, &OneShot::NextTs(1, next)).unwrap_or_else(|e| panic!("{e}"));
+        // The segments answer 4, the run's first timestamp (3) is below.
+        let (lo, next, hi) = log.model_next_ts(2).unwrap();
+        check_one_shot_in(&order, lo, hi, &OneShot::NextTs(2, next)).unwrap_or_else(|e| panic!("{e}"));
+        let (lo, at, hi) = log.model_point(2).unwrap();
+        check_one_shot_in(&order, lo, hi, &OneShot::Point(2, at)).unwrap_or_else(|e| panic!("{e}"));
+        writer.join().unwrap();
+        assert_eq!(log.next_ts(2).unwrap(), Some(3));
+        assert_eq!(log.next_ts(1).unwrap(), Some(3));
+        assert_eq!(log.point(2).unwrap(), Vec::<Id>::new());
         finish(&log, &[order.to_vec()], Vec::new());
     });
 }

@@ -404,7 +404,7 @@ fn segment_point_span<T>(s: &Segment<T>, ts: Timestamp, cov: &Coverage, one: &mu
 /// its filter first (R6, "filter": a clear bit proves none with a sequence
 /// at or below the view's watermark), then a search (committed or not).
 #[inline]
-fn ooo_may_hold<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Timestamp) -> bool {
+pub(crate) fn ooo_may_hold<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Timestamp) -> bool {
     if !mt.ooo_may_hold(ts) {
         return false;
     }

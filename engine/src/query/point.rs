@@ -6,9 +6,12 @@
 //! `prev_ts`/`max_ts` are `nav::<Desc>`.
 
 use super::dir::{Asc, Desc, Dir};
+use super::plan::ooo_may_hold;
 use super::view::{ooo_walk, SourceRef, View, Vis};
+use crate::manifest::Manifest;
 use crate::memtable::Memtable;
 use crate::segment::Segment;
+use crate::tombstone::CovRef;
 use crate::{SeqNo, Timestamp};
 
 impl<'a, T: Send + Sync + 'static> View<'a, T> {
@@ -102,7 +105,17 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
     /// records are never walked one by one.
     pub(crate) fn nav<D: Dir>(&self, t: Timestamp) -> Option<Timestamp> {
         let cov = self.cov();
-        let vis = Vis { w: self.w, cov: &cov };
+        self.nav_in::<D>(t, &cov, false).flatten()
+    }
+
+    /// [`nav`](Self::nav) with the coverage `cov`. With `wfree` (a
+    /// watermark-free read, R15: `self.w` is then no watermark and only
+    /// segment records are judged by it, which every view sees), a memtable
+    /// source that may hold a better answer — by its bounds or by a record
+    /// of its skiplist in the range, committed or not — is not read:
+    /// `None`, the read is undecided. Without `wfree`, always `Some`.
+    fn nav_in<D: Dir>(&self, t: Timestamp, cov: &CovRef<'_>, wfree: bool) -> Option<Option<Timestamp>> {
+        let vis = Vis { w: self.w, cov };
         let (lo, hi) = if D::DESC { (Timestamp::MIN, t) } else { (t, Timestamp::MAX) };
         // The timestamp of `[a, b]` read first in direction `D`.
         let near = |a: Timestamp, b: Timestamp| if D::DESC { b } else { a };
@@ -116,9 +129,10 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
             }
         };
         let mut best: Option<Timestamp> = None;
+        let mut undecided = false;
         // The settled coverage knows each segment's visible bounds.
         let settled = cov.settled();
-        self.sources_in(lo, hi, &cov, |src, vb| {
+        self.sources_in(lo, hi, cov, |src, vb| {
             if best == Some(t) {
                 return false; // nothing comes before `t`
             }
@@ -154,6 +168,11 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                     if first > hi || (!D::DESC && best.is_some_and(|b| first >= b)) {
                         return true;
                     }
+                    #[cfg(not(timelog_fault = "wfree_reads_run"))]
+                    if wfree {
+                        undecided = true;
+                        return false;
+                    }
                     let len = run.len();
                     if len > 0 && useful(best, first, run.ts_at(len - 1)) {
                         let c = run_nav::<D, T>(mt, t, &vis, best);
@@ -167,6 +186,16 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                         Some(x) if D::DESC => (x.saturating_add(1), hi),
                         Some(x) => (lo, x.saturating_sub(1)),
                     };
+                    if wfree {
+                        // Any record in `[a, b]`, committed or not (R15).
+                        let mut any = false;
+                        mt.ooo_range(a, b, |_, _, _| {
+                            any = true;
+                            false
+                        });
+                        undecided = any;
+                        return !any;
+                    }
                     let mut found = None;
                     ooo_walk::<D, T>(mt, &vis, a, b, |ts, _, _| {
                         found = Some(ts);
@@ -177,7 +206,51 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
             }
             true
         });
-        best
+        (!undecided).then_some(best)
+    }
+
+    /// A watermark-free [`point`](Self::point) of manifest `m` (R15):
+    /// `None` — before any call of `f` — when the answer may depend on the
+    /// watermark (a memtable may hold a record at `ts`, or the coverage of
+    /// its tombstones is not known without it); the caller then reads with
+    /// one. The coverage is decided first, then the memtables (R15's order).
+    #[inline]
+    pub(crate) fn point_wfree(m: &'a Manifest<T>, ts: Timestamp, mut f: impl FnMut(&'a T)) -> Option<usize> {
+        let holds = |mt: &Memtable<T>| run_len_at(mt, ts) > 0 || ooo_may_hold(mt, ts);
+        let memtables_hold = || holds(&m.active) || m.sealed.iter().any(|mt| holds(mt));
+        // Early: a point in a memtable reads with the watermark, without
+        // taking the coverage twice. Not R15's check (that one follows the
+        // coverage).
+        if memtables_hold() {
+            return None;
+        }
+        let cov = Self::cov_wfree(m)?;
+        if memtables_hold() {
+            return None;
+        }
+        // R15: only segment records are judged; every view sees them (R8).
+        let view = View { m, w: SeqNo::MAX };
+        let vis = Vis { w: SeqNo::MAX, cov: &cov };
+        let mut n = 0;
+        view.sources_in(ts, ts, &cov, |src, _| {
+            match src {
+                SourceRef::L1(segs) => segs.iter().for_each(|s| n += seg_point(s, &vis, ts, &mut f)),
+                SourceRef::L0(s) => n += seg_point(s, &vis, ts, &mut f),
+                // Shown above to hold nothing at `ts`.
+                SourceRef::Run(_) | SourceRef::Ooo(_) => {}
+            }
+            true
+        });
+        Some(n)
+    }
+
+    /// A watermark-free [`nav`](Self::nav) of manifest `m` (R15): `None`
+    /// when the answer may depend on the watermark.
+    #[inline]
+    pub(crate) fn nav_wfree<D: Dir>(m: &'a Manifest<T>, t: Timestamp) -> Option<Option<Timestamp>> {
+        let cov = Self::cov_wfree(m)?;
+        // R15: only segment records are judged; every view sees them (R8).
+        View { m, w: SeqNo::MAX }.nav_in::<D>(t, &cov, true)
     }
 }
 

@@ -190,6 +190,28 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         self.cov_cached()
     }
 
+    /// The coverage of a watermark-free read of `m` (R15), if it does not
+    /// depend on the watermark: the settled entry when no memtable holds a
+    /// tombstone (as [`cov`](Self::cov)), else the stripe's complete entry
+    /// if the active stack has not grown since its walk
+    /// ([`CovCache::complete_at`](crate::tombstone::CovCache::complete_at)).
+    /// Read before the memtables' records (R15's order).
+    #[inline(always)]
+    pub(crate) fn cov_wfree(m: &'a Manifest<T>) -> Option<CovRef<'a>> {
+        #[cfg(not(timelog_fault = "wfree_ignores_stacks"))]
+        let stacks_empty = m.active.tombs.is_empty() && m.sealed.iter().all(|mt| mt.tombs.is_empty());
+        // Seeded fault (R15): the memtables' tombstones are left out.
+        #[cfg(timelog_fault = "wfree_ignores_stacks")]
+        let stacks_empty = true;
+        if stacks_empty {
+            if m.tombstones.is_empty() {
+                return Some(CovRef::Empty);
+            }
+            return Some(m.cov_cache().settled(|| settle(m)));
+        }
+        m.cov_cache().complete_at(&m.active.tombs)
+    }
+
     /// [`cov`](Self::cov) when a memtable holds a tombstone: the stripe's
     /// coverage cache.
     #[inline(never)]

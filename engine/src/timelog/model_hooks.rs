@@ -26,19 +26,25 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         self.with_view(|v| (v.w, Self::len_in(&v)))
     }
 
-    /// [`next_ts`](Self::next_ts) and its view's watermark (see `model_len`).
+    /// [`next_ts`](Self::next_ts) — the public read, which skips the
+    /// watermark when its answer does not need it (R15) — between two
+    /// loads of the watermark: `(before, answer, after)`. The answer must
+    /// be the one of some watermark in `[before, after]` (`loom_oneshot`):
+    /// everything committed before the first load happens-before the read,
+    /// and nothing it returns was committed after the second.
     #[doc(hidden)]
-    pub fn model_next_ts(&self, t: Timestamp) -> Result<(SeqNo, Option<Timestamp>)> {
-        self.with_view(|v| (v.w, Self::next_ts_in(&v, t)))
+    pub fn model_next_ts(&self, t: Timestamp) -> Result<(SeqNo, Option<Timestamp>, SeqNo)> {
+        let before = self.inner.seq.visible();
+        let r = self.next_ts(t)?;
+        Ok((before, r, self.inner.seq.visible()))
     }
 
-    /// [`point`](Self::point) and its view's watermark (see `model_len`).
+    /// [`point`](Self::point) between two loads of the watermark (see
+    /// `model_next_ts`).
     #[doc(hidden)]
-    pub fn model_point(&self, ts: Timestamp) -> Result<(SeqNo, Vec<T>)> {
-        self.with_view(|v| {
-            let mut out = Vec::new();
-            v.point(ts, |x| out.push(x.clone()));
-            (v.w, out)
-        })
+    pub fn model_point(&self, ts: Timestamp) -> Result<(SeqNo, Vec<T>, SeqNo)> {
+        let before = self.inner.seq.visible();
+        let r = self.point(ts)?;
+        Ok((before, r, self.inner.seq.visible()))
     }
 }
