@@ -54,8 +54,14 @@ tombstones pile up while the readers read the old ones), and beside one
 thread of independent pure-Python work. Reported per k:
 cpu_retention(k) = reader units per reader-thread-CPU-second beside the
 retention writer / the same beside the pure-Python thread (target >= 0.90),
-and the wall-throughput ratio. Writes results/scaling-retention-<date>[-quick].json
-(no chart).
+and the wall-throughput ratio. A third phase measures the floor of that
+ratio on the machine: the readers beside a pure-Python WRITER of the same
+shape that never touches the log (the same `(t, obj)` rows, CHUNK per op,
+into a thread-local list that keeps the last RET_WINDOW): cpu_floor(k) =
+units per reader-CPU-second beside it / beside the pure-Python thread. What
+a writer costs readers through allocation, cache and memory traffic alone
+shows there; cpu_retention / cpu_floor is what the log's own writer costs
+beyond it. Writes results/scaling-retention-<date>[-quick].json (no chart).
 """
 
 from __future__ import annotations
@@ -267,6 +273,22 @@ class Shared:
                     f(i, obj)
                 nw[0] = t + C
                 return C
+        elif structure == "floor":
+            # --retention's floor: the retention writer's shape without the
+            # log — a (t, obj) row per append into a thread-local list, the
+            # oldest dropped every E appends so it keeps the last W.
+            rows = []
+
+            def op(rows=rows, nw=nw, obj=obj, C=CHUNK, E=RET_EVERY, W=RET_WINDOW):
+                t = nw[0]
+                app = rows.append
+                for i in range(t, t + C):
+                    app((i, obj))
+                t += C
+                nw[0] = t
+                if t % E == 0 and len(rows) > W:
+                    del rows[:-W]
+                return C
         elif structure == "retention":
             lo = self.n + 1
             dels = self.deletes
@@ -460,7 +482,7 @@ def worker_retention(args) -> None:
     gc.freeze()
     dur = S["duration"]
     keys = ("companion", "companion_cpu_eff", "retention", "retention_cpu_eff", "writer_rate", "deletes",
-            "tombstones", "other_cpu")
+            "tombstones", "other_cpu", "floor_cpu_eff")
     raw = {name: {x: {str(k): [] for k in ks} for x in keys} for name, _, _ in series}
     for rep in range(S["repeats"]):
         for name, _, _ in series:
@@ -473,6 +495,9 @@ def worker_retention(args) -> None:
                 d["deletes"][kk].append(sh.deletes[0])
                 d["tombstones"][kk].append(sh.log.stats()["storage"]["tombstone_count"])
                 sh.reset()
+                _, _, f_eff, _ = run_threads(k, mk, dur, companion=lambda: sh.writer_factory("floor"))
+                sh.next_write[0] = sh.n + 1
+                d["floor_cpu_eff"][kk].append(f_eff)
                 d["companion"][kk].append(c)
                 d["companion_cpu_eff"][kk].append(c_eff)
                 d["retention"][kk].append(w)
@@ -517,9 +542,16 @@ def summarize_retention(raw_out: dict) -> dict:
             reps = len(d["companion"][kk])
             cpu = [d["retention_cpu_eff"][kk][r] / d["companion_cpu_eff"][kk][r] for r in range(reps)]
             thr = [d["retention"][kk][r] / d["companion"][kk][r] for r in range(reps)]
+            # Older result files have no floor phase.
+            fl = d.get("floor_cpu_eff", {}).get(kk, [])
+            floor = [fl[r] / d["companion_cpu_eff"][kk][r] for r in range(len(fl))]
+            over = [d["retention_cpu_eff"][kk][r] / fl[r] for r in range(len(fl))]
             s[kk] = {
                 "cpu_retention": med(cpu),
                 "cpu_retention_samples": cpu,
+                "cpu_floor": med(floor) if floor else None,
+                "cpu_floor_samples": floor,
+                "cpu_retention_vs_floor": med(over) if over else None,
                 "throughput_retention": med(thr),
                 "reader_units_per_cpu_s_companion": med(d["companion_cpu_eff"][kk]),
                 "reader_units_per_cpu_s_retention": med(d["retention_cpu_eff"][kk]),
@@ -547,6 +579,16 @@ def tables_retention(res: dict) -> str:
     for name, s in res["series"].items():
         out.append(f"| {name} | " + " | ".join(
             f"{s[str(k)]['cpu_retention']:.2f} {'**met**' if s[str(k)]['meets'] else 'missed'}" for k in ks) + " |")
+    if all(s[str(k)]["cpu_floor"] is not None for s in res["series"].values() for k in ks):
+        out.append("")
+        out.append("The floor: beside a pure-Python writer of the same shape that never touches the log "
+                   "(`(t, obj)` rows into a thread-local list) / beside the pure-Python thread — "
+                   "[retention writer / that writer]\n")
+        out.append(hdr)
+        out.append(sep)
+        for name, s in res["series"].items():
+            out.append(f"| {name} | " + " | ".join(
+                f"{s[str(k)]['cpu_floor']:.2f} [{s[str(k)]['cpu_retention_vs_floor']:.2f}]" for k in ks) + " |")
     out.append("")
     out.append("Wall throughput beside the retention writer / beside the pure-Python thread "
                "[writer appends/s; deletes and tombstone_count at the end of the phase; maintenance cores]\n")
