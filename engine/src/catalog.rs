@@ -368,6 +368,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     ) -> R {
         let m = self.cell.load();
         if let Some(r) = wfree(&m, ctx) {
+            crate::hooks::wfree_answered();
             return r;
         }
         let w = Self::watermark(&m, seq);

@@ -116,6 +116,7 @@ mod visited {
     use std::cell::Cell;
     thread_local! {
         pub(super) static VISITED: Cell<u64> = const { Cell::new(0) };
+        pub(super) static WFREE: Cell<u64> = const { Cell::new(0) };
     }
 }
 
@@ -132,6 +133,21 @@ pub(crate) fn visit(_n: usize) {
 #[cfg(feature = "test-hooks")]
 pub fn take_visited() -> u64 {
     visited::VISITED.with(|c| c.replace(0))
+}
+
+/// Counts a one-shot read answered without loading the watermark (R15;
+/// `test-hooks` only).
+#[inline(always)]
+pub(crate) fn wfree_answered() {
+    #[cfg(feature = "test-hooks")]
+    visited::WFREE.with(|c| c.set(c.get() + 1));
+}
+
+/// Returns the one-shot reads this thread answered without the watermark
+/// (R15) since the last call, and resets the count (`test-hooks` feature).
+#[cfg(feature = "test-hooks")]
+pub fn take_wfree_answered() -> u64 {
+    visited::WFREE.with(|c| c.replace(0))
 }
 
 #[cfg(feature = "test-hooks")]

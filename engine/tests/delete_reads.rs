@@ -931,3 +931,84 @@ fn readers_beside_a_sliding_window_writer() {
     log.stop_maintenance().unwrap();
     log.validate().unwrap();
 }
+
+/// R15: one-shot reads whose answer cannot depend on the watermark skip
+/// it — and answer exactly as a snapshot of the same state does. Flushed
+/// records, then tombstones in the active memtable's stack (over flushed
+/// and unflushed records), in-order records above and a late record in the
+/// skiplist. Reads of the flushed records away from the memtables' records
+/// are answered without the watermark once this thread's coverage cache
+/// holds a complete entry of the stack (the first such read builds it,
+/// with the watermark); a new delete grows the stack, so the next read
+/// loads the watermark again, and the ones after it are free again. Reads
+/// whose answer is in a memtable, or whose range holds a memtable record,
+/// always load it. (The counts need `test-hooks`; the answers are checked
+/// in every build.)
+#[test]
+fn watermark_free_reads_answer_as_snapshots() {
+    let log: Timelog<u64> =
+        Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+    for t in 0..1000i64 {
+        let _ = log.append(t * 2, t as u64).unwrap();
+    }
+    log.flush().unwrap();
+    let _ = log.delete_range(100, 200).unwrap(); // flushed records
+    for t in 3000..3010i64 {
+        let _ = log.append(t, t as u64).unwrap();
+    }
+    let _ = log.append(2501, 7).unwrap(); // late: the skiplist
+    let _ = log.delete_range(3004, 3006).unwrap(); // unflushed records
+    #[cfg(feature = "test-hooks")]
+    let _ = timelog::hooks::take_wfree_answered();
+    let check = |log: &Timelog<u64>| {
+        let s = log.snapshot().unwrap();
+        for t in (-5..3015i64).step_by(7).chain([99, 100, 199, 200, 2500, 2501, 2502, 3003, 3004, 3006]) {
+            assert_eq!(log.next_ts(t).unwrap(), s.next_ts(t), "next_ts({t})");
+            assert_eq!(log.prev_ts(t).unwrap(), s.prev_ts(t), "prev_ts({t})");
+            let mut at = Vec::new();
+            let _ = s.point_with(t, |v| at.push(*v));
+            assert_eq!(log.point(t).unwrap(), at, "point({t})");
+            assert_eq!(log.contains(t).unwrap(), !at.is_empty(), "contains({t})");
+        }
+        assert_eq!(log.min_ts().unwrap(), s.min_ts());
+    };
+    check(&log);
+    // The first read of flushed records builds the complete entry (with
+    // the watermark); the next ones need none.
+    let _ = log.next_ts(500).unwrap();
+    #[cfg(feature = "test-hooks")]
+    let _ = timelog::hooks::take_wfree_answered();
+    for t in [500i64, 600, 700] {
+        assert_eq!(log.next_ts(t).unwrap(), Some(t + 2));
+        assert_eq!(log.prev_ts(t).unwrap(), Some(t - 2));
+        assert_eq!(log.point(t).unwrap(), vec![(t / 2) as u64]);
+    }
+    #[cfg(feature = "test-hooks")]
+    assert_eq!(timelog::hooks::take_wfree_answered(), 9, "reads of flushed records skip the watermark");
+    // Answers in the memtables, or ranges that hold a memtable record.
+    assert_eq!(log.next_ts(1998).unwrap(), Some(2501));
+    assert_eq!(log.point(3001).unwrap(), vec![3001]);
+    assert_eq!(log.point(2501).unwrap(), vec![7]);
+    assert_eq!(log.prev_ts(2600).unwrap(), Some(2501));
+    #[cfg(feature = "test-hooks")]
+    assert_eq!(timelog::hooks::take_wfree_answered(), 0, "reads that a memtable record may answer load it");
+    // A new delete grows the stack: one read with the watermark, then free.
+    let _ = log.delete_range(300, 302).unwrap();
+    assert_eq!(log.next_ts(299).unwrap(), Some(302));
+    #[cfg(feature = "test-hooks")]
+    assert_eq!(timelog::hooks::take_wfree_answered(), 0, "the stack grew since the entry");
+    assert_eq!(log.next_ts(298).unwrap(), Some(302));
+    assert_eq!(log.point(300).unwrap(), Vec::<u64>::new());
+    #[cfg(feature = "test-hooks")]
+    assert_eq!(timelog::hooks::take_wfree_answered(), 2);
+    check(&log);
+    // No tombstone in any memtable: the settled coverage, no cache needed.
+    log.flush().unwrap();
+    #[cfg(feature = "test-hooks")]
+    let _ = timelog::hooks::take_wfree_answered();
+    assert_eq!(log.next_ts(97).unwrap(), Some(98));
+    assert_eq!(log.next_ts(99).unwrap(), Some(200));
+    #[cfg(feature = "test-hooks")]
+    assert_eq!(timelog::hooks::take_wfree_answered(), 2);
+    check(&log);
+}
