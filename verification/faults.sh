@@ -138,8 +138,8 @@ declare -A SHUTTLE_TESTS=(
     [ooo_filter_unset]="skiplist"
     [merged_relaxed_publish]="none"
     [run_publish_before_commit]="bulk"
-    [wfree_ignores_stacks]="none"
-    [wfree_reads_run]="none"
+    [wfree_ignores_stacks]="engine"
+    [wfree_reads_run]="engine"
 )
 # Every fault, in the order of the rule it breaks.
 mapfile -t ALL < <(for f in "${!RULE[@]}"; do printf '%s\t%s\n' "${RULE[$f]%%:*}" "$f"; done | sort -V | cut -f2)

@@ -341,7 +341,9 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// meanwhile: a record of its successor (not reachable from this
     /// manifest) may already be visible; the seal bound, stored before the
     /// successor was published (R2), excludes it. Every read path — owned
-    /// snapshots and one-shot reads alike — starts here.
+    /// snapshots and one-shot reads alike — starts here, or at
+    /// [`read_wfree`](Self::read_wfree), which takes the same two loads in
+    /// the same order when its answer needs the watermark (R15).
     #[inline]
     pub(crate) fn read(&self, seq: &Sequencer) -> ReadPoint<T> {
         let m = self.cell.load();

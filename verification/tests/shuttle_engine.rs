@@ -200,3 +200,55 @@ fn unlocked_compactions_vs_flushes() {
         finish_lanes(&log, &[h], obs);
     });
 }
+
+/// R15 over longer histories than loom's: one writer appends above and
+/// inside the flushed records' range (in order, then late) and deletes
+/// over flushed and unflushed records, while a maintainer seals and
+/// flushes and a reader's one-shot reads (`next_ts`, point) — answered
+/// without the watermark whenever nothing in a memtable can matter — are
+/// each checked against the prefixes of the write order between two loads
+/// of the watermark around the read.
+#[test]
+fn wfree_one_shot_reads_vs_writer_and_maintainer() {
+    shuttle_check("engine/wfree_one_shot_reads_vs_writer_and_maintainer", shuttle_schedules(2500), || {
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(3 * RECORD_BYTES)).unwrap());
+        let mut order = Vec::new();
+        for (i, ts) in [10, 20, 30, 40].into_iter().enumerate() {
+            append(&log, ts, i as Id);
+            order.push(app(ts, i as Id));
+        }
+        log.flush().unwrap();
+        let writes =
+            [app(50, 10), Op::Delete { t1: 20, t2: 21 }, app(25, 11), app(60, 12), Op::Delete { t1: 30, t2: 51 }];
+        order.extend(writes);
+        let writer = {
+            let log = log.clone();
+            thread::spawn(move || {
+                for op in writes {
+                    match op {
+                        Op::Append { ts, id } => append(&log, ts, id),
+                        Op::Delete { t1, t2 } => delete(&log, t1, t2),
+                    }
+                }
+            })
+        };
+        let maintainer = {
+            let log = log.clone();
+            thread::spawn(move || {
+                thread::yield_now();
+                log.flush().unwrap();
+            })
+        };
+        for t in [15, 20, 25, 35, 45] {
+            let (lo, next, hi) = log.model_next_ts(t).unwrap();
+            check_one_shot_in(&order, lo, hi, &OneShot::NextTs(t, next)).unwrap_or_else(|e| panic!("{e}"));
+            let (lo, at, hi) = log.model_point(t + 5).unwrap();
+            check_one_shot_in(&order, lo, hi, &OneShot::Point(t + 5, at)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        writer.join().unwrap();
+        maintainer.join().unwrap();
+        assert_eq!(log.next_ts(15).unwrap(), Some(25));
+        assert_eq!(log.point(30).unwrap(), Vec::<Id>::new());
+        finish(&log, &[order], Vec::new());
+    });
+}
