@@ -105,16 +105,18 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
     /// records are never walked one by one.
     pub(crate) fn nav<D: Dir>(&self, t: Timestamp) -> Option<Timestamp> {
         let cov = self.cov();
-        self.nav_in::<D>(t, &cov, false).flatten()
+        self.nav_in::<D, false>(t, &cov).flatten()
     }
 
-    /// [`nav`](Self::nav) with the coverage `cov`. With `wfree` (a
+    /// [`nav`](Self::nav) with the coverage `cov`. With `WFREE` (a
     /// watermark-free read, R15: `self.w` is then no watermark and only
     /// segment records are judged by it, which every view sees), a memtable
     /// source that may hold a better answer — by its bounds or by a record
     /// of its skiplist in the range, committed or not — is not read:
-    /// `None`, the read is undecided. Without `wfree`, always `Some`.
-    fn nav_in<D: Dir>(&self, t: Timestamp, cov: &CovRef<'_>, wfree: bool) -> Option<Option<Timestamp>> {
+    /// `None`, the read is undecided. Without `WFREE`, always `Some` (a
+    /// parameter of the type, so the ordinary read compiles without the
+    /// checks).
+    fn nav_in<D: Dir, const WFREE: bool>(&self, t: Timestamp, cov: &CovRef<'_>) -> Option<Option<Timestamp>> {
         let vis = Vis { w: self.w, cov };
         let (lo, hi) = if D::DESC { (Timestamp::MIN, t) } else { (t, Timestamp::MAX) };
         // The timestamp of `[a, b]` read first in direction `D`.
@@ -169,7 +171,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                         return true;
                     }
                     #[cfg(not(timelog_fault = "wfree_reads_run"))]
-                    if wfree {
+                    if WFREE {
                         undecided = true;
                         return false;
                     }
@@ -186,7 +188,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                         Some(x) if D::DESC => (x.saturating_add(1), hi),
                         Some(x) => (lo, x.saturating_sub(1)),
                     };
-                    if wfree {
+                    if WFREE {
                         // Any record in `[a, b]`, committed or not (R15).
                         let mut any = false;
                         mt.ooo_range(a, b, |_, _, _| {
@@ -216,16 +218,17 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
     /// one. The coverage is decided first, then the memtables (R15's order).
     #[inline]
     pub(crate) fn point_wfree(m: &'a Manifest<T>, ts: Timestamp, mut f: impl FnMut(&'a T)) -> Option<usize> {
-        let holds = |mt: &Memtable<T>| run_len_at(mt, ts) > 0 || ooo_may_hold(mt, ts);
-        let memtables_hold = || holds(&m.active) || m.sealed.iter().any(|mt| holds(mt));
-        // Early: a point in a memtable reads with the watermark, without
-        // taking the coverage twice. Not R15's check (that one follows the
-        // coverage).
-        if memtables_hold() {
+        // Early, by bounds and the skiplist's filter only (no search): a
+        // point a memtable may hold reads with the watermark, without taking
+        // the coverage, and searches the skiplist once (in `point`). Not
+        // R15's check, which follows the coverage.
+        let may_hold = |mt: &Memtable<T>| run_len_at(mt, ts) > 0 || mt.ooo_may_hold(ts);
+        if may_hold(&m.active) || m.sealed.iter().any(|mt| may_hold(mt)) {
             return None;
         }
         let cov = Self::cov_wfree(m)?;
-        if memtables_hold() {
+        let holds = |mt: &Memtable<T>| run_len_at(mt, ts) > 0 || ooo_may_hold(mt, ts);
+        if holds(&m.active) || m.sealed.iter().any(|mt| holds(mt)) {
             return None;
         }
         // R15: only segment records are judged; every view sees them (R8).
@@ -248,9 +251,17 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
     /// when the answer may depend on the watermark.
     #[inline]
     pub(crate) fn nav_wfree<D: Dir>(m: &'a Manifest<T>, t: Timestamp) -> Option<Option<Timestamp>> {
+        // Early, by the runs' first timestamps alone: a run that starts at
+        // or before `t` likely holds the answer, or a record before it (a
+        // read of recent records) — read with the watermark at once, without
+        // taking the coverage or searching the segments twice. Not R15's
+        // check, which follows the coverage (`nav_in`).
+        if m.active.run.first_ts() <= t || m.sealed.iter().any(|mt| mt.run.first_ts() <= t) {
+            return None;
+        }
         let cov = Self::cov_wfree(m)?;
         // R15: only segment records are judged; every view sees them (R8).
-        View { m, w: SeqNo::MAX }.nav_in::<D>(t, &cov, true)
+        View { m, w: SeqNo::MAX }.nav_in::<D, true>(t, &cov)
     }
 }
 
