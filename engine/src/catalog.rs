@@ -352,12 +352,12 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     }
 
     /// A one-shot read that loads the watermark only if its answer needs
-    /// it (R15): `wfree` reads the manifest without one (both closures get `ctx`, the
-    /// caller's state) and returns `None`
+    /// it (R15): `wfree` reads the manifest without one and returns `None`
     /// when the answer may depend on it; then `f` reads a view of the same
     /// manifest with the watermark loaded now — [`read`](Self::read)'s
     /// order (manifest, then watermark), the manifest loaded a little
-    /// earlier. An appender advances the watermark on every commit: a
+    /// earlier. Both closures get `ctx`, the caller's state (a payload
+    /// callback). An appender advances the watermark on every commit: a
     /// reader of older records that loads it takes the appender's cache
     /// line on every read.
     #[inline]

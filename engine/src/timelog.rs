@@ -652,14 +652,14 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
 
     /// Smallest visible timestamp `> t`.
     pub fn next_ts(&self, t: Timestamp) -> Result<Option<Timestamp>> {
-        self.nav_wfree(Bounds::after(t), true)
+        self.nav_read(Bounds::after(t), true)
     }
 
     /// The first (`first_in`) or last (`last_in`) visible timestamp of
     /// `b`, read without the watermark when the answer does not need it
     /// (R15, [`Catalog::read_wfree`](crate::catalog::Catalog::read_wfree)).
     #[inline]
-    fn nav_wfree(&self, b: Bounds, asc: bool) -> Result<Option<Timestamp>> {
+    fn nav_read(&self, b: Bounds, asc: bool) -> Result<Option<Timestamp>> {
         self.inner.check_open()?;
         if b.is_empty() {
             return Ok(None);
@@ -695,12 +695,12 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
 
     /// Greatest visible timestamp `< t`: the last of [`Bounds::until`]`(t)`.
     pub fn prev_ts(&self, t: Timestamp) -> Result<Option<Timestamp>> {
-        self.nav_wfree(Bounds::until(t), false)
+        self.nav_read(Bounds::until(t), false)
     }
 
     /// Smallest visible timestamp.
     pub fn min_ts(&self) -> Result<Option<Timestamp>> {
-        self.nav_wfree(Bounds::ALL, true)
+        self.nav_read(Bounds::ALL, true)
     }
 
     /// Greatest visible timestamp.
