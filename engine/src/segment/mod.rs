@@ -493,8 +493,9 @@ impl<T> Segment<T> {
     }
 
     /// The records at exactly `ts`, one page piece at a time: `f(page,
-    /// offset, count)` for each page the equal run touches (count 0 only
-    /// for the first call, when `ts` is absent), until `f` returns false.
+    /// offset, count)` for each page the equal run touches, until `f`
+    /// returns false (count 0 when `ts` is absent, and for the page after
+    /// one whose last record is the run's last).
     /// One search, then a scan of the equal timestamps (each of which the
     /// caller returns). No call if `ts` is outside the segment's bounds.
     #[inline]
