@@ -809,7 +809,8 @@ impl CovCache {
             let g = CovGuard(slot);
             // R15: after the entry was taken.
             let head = active.head_id();
-            // SAFETY: `g` holds the slot shared.
+            // SAFETY: R7's cache protocol (`CovSlot`): `g` holds the slot
+            // shared, so no writer replaces the entry meanwhile.
             match unsafe { slot.entry() } {
                 Some(e) if e.complete && e.head == head => Some(CovRef::Cached(g)),
                 _ => None,
