@@ -10,7 +10,7 @@ use crate::memtable::{Memtable, RunSlice};
 use crate::query::dir::Asc;
 use crate::query::point::run_len_at;
 use crate::query::view::{for_each_visible_run, ooo_walk, SourceRef, Vis};
-use crate::segment::Segment;
+use crate::segment::{Page, Segment};
 use crate::tombstone::Coverage;
 use crate::{SeqNo, Timestamp};
 
@@ -374,16 +374,10 @@ fn segment_point_span<T>(s: &Segment<T>, ts: Timestamp, cov: &Coverage, one: &mu
         let mut ok = true;
         s.pieces_at(ts, |page, o, k| {
             if k > 0 {
-                let span = Span {
-                    ts: page.timestamps()[o..o + k].as_ptr(),
-                    seq: SeqSrc::Const(s.seq_hi),
-                    val: ValSrc::Direct(page.payloads()[o..o + k].as_ptr()),
-                    len: k,
-                };
                 // A second span (from another segment, or the equal run
                 // continuing into the next page): the general plan.
                 ok = one.is_none();
-                *one = Some(span);
+                *one = Some(page_span(s, page, o, o + k));
             }
             ok
         });
@@ -418,15 +412,20 @@ pub(crate) fn ooo_may_hold<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Times
 
 fn segment_spans<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage, out: &mut Source<T>) {
     for_each_visible_segment(s, t1, t2, cov, |a, b| {
-        s.pieces(a, b, |_, page, x, y| {
-            out.push(Span {
-                ts: page.timestamps()[x..y].as_ptr(),
-                seq: SeqSrc::Const(s.seq_hi),
-                val: ValSrc::Direct(page.payloads()[x..y].as_ptr()),
-                len: y - x,
-            })
-        });
+        s.pieces(a, b, |_, page, x, y| out.push(page_span(s, page, x, y)));
     });
+}
+
+/// The span of positions `[x, y)` of `page`, a page of segment `s`: its
+/// records order as the segment's `seq_hi` (R8).
+#[inline]
+fn page_span<T>(s: &Segment<T>, page: &Page<T>, x: usize, y: usize) -> Span<T> {
+    Span {
+        ts: page.timestamps()[x..y].as_ptr(),
+        seq: SeqSrc::Const(s.seq_hi),
+        val: ValSrc::Direct(page.payloads()[x..y].as_ptr()),
+        len: y - x,
+    }
 }
 
 /// The visible run positions of `[t1, t2]` from position `from` on.

@@ -222,6 +222,8 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         // point a memtable may hold reads with the watermark, without taking
         // the coverage, and searches the skiplist once (in `point`). Not
         // R15's check, which follows the coverage.
+        // R15: only segment records are judged; every view sees them (R8).
+        let view = View { m, w: SeqNo::MAX };
         let may_hold = |mt: &Memtable<T>| run_len_at(mt, ts) > 0 || mt.ooo_may_hold(ts);
         if may_hold(&m.active) || m.sealed.iter().any(|mt| may_hold(mt)) {
             return None;
@@ -231,8 +233,6 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         if holds(&m.active) || m.sealed.iter().any(|mt| holds(mt)) {
             return None;
         }
-        // R15: only segment records are judged; every view sees them (R8).
-        let view = View { m, w: SeqNo::MAX };
         let vis = Vis { w: SeqNo::MAX, cov: &cov };
         let mut n = 0;
         view.sources_in(ts, ts, &cov, |src, _| {
@@ -256,12 +256,13 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         // read of recent records) — read with the watermark at once, without
         // taking the coverage or searching the segments twice. Not R15's
         // check, which follows the coverage (`nav_in`).
-        if m.active.run.first_ts() <= t || m.sealed.iter().any(|mt| mt.run.first_ts() <= t) {
+        // R15: only segment records are judged; every view sees them (R8).
+        let view = View { m, w: SeqNo::MAX };
+        if view.memtables().any(|mt| mt.run.first_ts() <= t) {
             return None;
         }
         let cov = Self::cov_wfree(m)?;
-        // R15: only segment records are judged; every view sees them (R8).
-        View { m, w: SeqNo::MAX }.nav_in::<D, true>(t, &cov)
+        view.nav_in::<D, true>(t, &cov)
     }
 }
 

@@ -178,16 +178,29 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
     /// manifest's list plus each memtable's stack up to the watermark (R7).
     #[inline]
     pub(crate) fn cov(&self) -> CovRef<'a> {
-        let m = self.m;
         // R7: the stacks are read after the view's watermark was loaded; an
         // empty stack holds no tombstone the view sees (see `CovCache`).
-        if m.active.tombs.is_empty() && m.sealed.iter().all(|mt| mt.tombs.is_empty()) {
-            if m.tombstones.is_empty() {
-                return CovRef::Empty;
-            }
-            return m.cov_cache().settled(|| settle(m));
+        if Self::stacks_empty(self.m) {
+            return Self::cov_settled(self.m);
         }
         self.cov_cached()
+    }
+
+    /// Whether no memtable of `m` holds a tombstone (a push in progress
+    /// counts as one).
+    #[inline(always)]
+    fn stacks_empty(m: &Manifest<T>) -> bool {
+        m.active.tombs.is_empty() && m.sealed.iter().all(|mt| mt.tombs.is_empty())
+    }
+
+    /// The coverage of `m` when no memtable holds a tombstone: none, or the
+    /// manifest's list through the stripe's settled entry (R7).
+    #[inline(always)]
+    fn cov_settled(m: &'a Manifest<T>) -> CovRef<'a> {
+        if m.tombstones.is_empty() {
+            return CovRef::Empty;
+        }
+        m.cov_cache().settled(|| settle(m))
     }
 
     /// The coverage of a watermark-free read of `m` (R15), if it does not
@@ -199,15 +212,12 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
     #[inline(always)]
     pub(crate) fn cov_wfree(m: &'a Manifest<T>) -> Option<CovRef<'a>> {
         #[cfg(not(timelog_fault = "wfree_ignores_stacks"))]
-        let stacks_empty = m.active.tombs.is_empty() && m.sealed.iter().all(|mt| mt.tombs.is_empty());
+        let stacks_empty = Self::stacks_empty(m);
         // Seeded fault (R15): the memtables' tombstones are left out.
         #[cfg(timelog_fault = "wfree_ignores_stacks")]
         let stacks_empty = true;
         if stacks_empty {
-            if m.tombstones.is_empty() {
-                return Some(CovRef::Empty);
-            }
-            return Some(m.cov_cache().settled(|| settle(m)));
+            return Some(Self::cov_settled(m));
         }
         m.cov_cache().complete_at(&m.active.tombs)
     }

@@ -34,17 +34,20 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// and nothing it returns was committed after the second.
     #[doc(hidden)]
     pub fn model_next_ts(&self, t: Timestamp) -> Result<(SeqNo, Option<Timestamp>, SeqNo)> {
-        let before = self.inner.seq.visible();
-        let r = self.next_ts(t)?;
-        Ok((before, r, self.inner.seq.visible()))
+        self.between_watermarks(|| self.next_ts(t))
     }
 
     /// [`point`](Self::point) between two loads of the watermark (see
     /// `model_next_ts`).
     #[doc(hidden)]
     pub fn model_point(&self, ts: Timestamp) -> Result<(SeqNo, Vec<T>, SeqNo)> {
+        self.between_watermarks(|| self.point(ts))
+    }
+
+    /// `read` between two loads of the watermark: `(before, its answer, after)`.
+    fn between_watermarks<R>(&self, read: impl FnOnce() -> Result<R>) -> Result<(SeqNo, R, SeqNo)> {
         let before = self.inner.seq.visible();
-        let r = self.point(ts)?;
+        let r = read()?;
         Ok((before, r, self.inner.seq.visible()))
     }
 }
