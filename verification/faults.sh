@@ -69,6 +69,7 @@ declare -A RULE=(
     [run_publish_before_commit]="R14: a bulk run published before its block of sequences is committed"
     [wfree_ignores_stacks]="R15: a watermark-free read leaves the memtables' tombstones out"
     [wfree_reads_run]="R15: a watermark-free read answers from a memtable run without the watermark"
+    [wfree_span_unchecked]="R15: a watermark-free read outside the stacks' span keeps an answer inside it"
 )
 # The scenarios each fault runs against: "SUITE" is every scenario of
 # tests/<tool>_SUITE.rs, "SUITE/SCENARIO" one of them (names as in
@@ -110,6 +111,7 @@ declare -A LOOM_TESTS=(
     [run_publish_before_commit]="bulk/run_vs_reader"
     [wfree_ignores_stacks]="oneshot/wfree_reads_vs_delete_and_append"
     [wfree_reads_run]="oneshot/wfree_reads_vs_delete_and_append"
+    [wfree_span_unchecked]="oneshot/wfree_span_vs_delete"
 )
 declare -A SHUTTLE_TESTS=(
     [seal_no_recheck]="engine"
@@ -140,6 +142,7 @@ declare -A SHUTTLE_TESTS=(
     [run_publish_before_commit]="bulk"
     [wfree_ignores_stacks]="engine"
     [wfree_reads_run]="engine"
+    [wfree_span_unchecked]="engine"
 )
 # Every fault, in the order of the rule it breaks.
 mapfile -t ALL < <(for f in "${!RULE[@]}"; do printf '%s\t%s\n' "${RULE[$f]%%:*}" "$f"; done | sort -V | cut -f2)

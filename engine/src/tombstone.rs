@@ -8,7 +8,7 @@ use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::ptr;
 
-use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering, Region, UnsyncGet};
+use crate::sync::{AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
 /// A range delete `[t1, t2)` issued with sequence number `seq`.
@@ -82,6 +82,38 @@ struct Block {
 pub(crate) struct TombStack {
     /// The block new slots are claimed from (null before the first push).
     block: AtomicPtr<Block>,
+    /// The least `t1` of every tombstone pushed or being pushed (R15,
+    /// "span"): lowered before the slot is claimed.
+    lo: AtomicI64,
+    /// The greatest `t2` of the same tombstones, raised with `lo`.
+    hi: AtomicI64,
+}
+
+/// The timestamps `[lo, hi)` a stack's tombstones may cover: the least
+/// `t1` and the greatest `t2` of every tombstone pushed, or being pushed,
+/// before it was read ([`TombStack::span`], R15 "span"). Empty when
+/// `lo >= hi`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    lo: Timestamp,
+    hi: Timestamp,
+}
+
+impl Span {
+    /// No timestamp.
+    pub(crate) const EMPTY: Span = Span { lo: Timestamp::MAX, hi: Timestamp::MIN };
+
+    /// Whether a tombstone of the span may cover `ts`.
+    #[inline(always)]
+    pub(crate) fn covers(self, ts: Timestamp) -> bool {
+        self.lo <= ts && ts < self.hi
+    }
+
+    /// The span of both.
+    #[inline(always)]
+    pub(crate) fn union(self, o: Span) -> Span {
+        Span { lo: self.lo.min(o.lo), hi: self.hi.max(o.hi) }
+    }
 }
 
 // SAFETY: a slot's tombstone is written only by the one thread whose
@@ -94,7 +126,11 @@ unsafe impl Sync for TombStack {}
 
 impl TombStack {
     pub(crate) fn new() -> Self {
-        Self { block: AtomicPtr::new(ptr::null_mut()) }
+        Self {
+            block: AtomicPtr::new(ptr::null_mut()),
+            lo: AtomicI64::new(Span::EMPTY.lo),
+            hi: AtomicI64::new(Span::EMPTY.hi),
+        }
     }
 
     /// Claims an unwritten slot (R6: blocks live until the drop). Inline:
@@ -171,6 +207,10 @@ impl TombStack {
     #[inline]
     pub(crate) fn push(&self, tomb: Tombstone) {
         debug_assert!(tomb.seq != 0, "sequences start at 1 (R5)");
+        // R15 "span": widened before the delete commits (the caller commits
+        // after this returns) — before the claim, so a push in progress
+        // lies inside the span of every read that may find its slot.
+        self.widen(tomb);
         let slot = self.claim();
         // SAFETY: R7: the claimed slot is ours: nobody else claims it, and
         // no reader touches its tombstone before the store below publishes
@@ -184,6 +224,33 @@ impl TombStack {
         #[cfg(timelog_fault = "tomb_relaxed_push")]
         let published = Ordering::Relaxed;
         slot.seq.store(tomb.seq, published);
+    }
+
+    /// Widens the span to take in `tomb` (R15 "span"). Each bound is
+    /// written only when it moves (a sliding window moves one of them per
+    /// delete): skipping a store is exact, since a bound only ever moves
+    /// outwards and the value read is already at least as wide (coherence:
+    /// a later load of the bound reads it or a wider one). Release: pairs
+    /// with the Acquire loads of [`span`](Self::span), as the block pointer's.
+    #[inline]
+    fn widen(&self, tomb: Tombstone) {
+        if tomb.t1 < self.lo.load(Ordering::Relaxed) {
+            self.lo.fetch_min(tomb.t1, Ordering::Release);
+        }
+        if tomb.t2 > self.hi.load(Ordering::Relaxed) {
+            self.hi.fetch_max(tomb.t2, Ordering::Release);
+        }
+    }
+
+    /// The timestamps this stack's tombstones may cover (R15 "span"):
+    /// every tombstone pushed before this read — its delete committed or
+    /// not — and any being pushed whose widening it meets. [`Span::EMPTY`]
+    /// when no push began. Acquire, as [`is_empty`](Self::is_empty): the
+    /// memtable loads a read makes after it are ordered after it (R15's
+    /// order: coverage, then memtables).
+    #[inline(always)]
+    pub(crate) fn span(&self) -> Span {
+        Span { lo: self.lo.load(Ordering::Acquire), hi: self.hi.load(Ordering::Acquire) }
     }
 
     /// Whether no slot was ever claimed (a push in progress counts: callers
@@ -1176,6 +1243,31 @@ mod tests {
         assert_eq!(v.len(), 10);
         assert_eq!(v[0].t1, 0);
         assert_eq!(v[9].t1, 9);
+    }
+
+    /// R15 "span": the least `t1` and greatest `t2` of every push, whatever
+    /// their order; empty before the first (it covers nothing).
+    #[test]
+    fn span_holds_every_push() {
+        let s = TombStack::new();
+        assert_eq!(s.span(), Span::EMPTY);
+        assert!(!Span::EMPTY.covers(0) && !Span::EMPTY.covers(i64::MIN) && !Span::EMPTY.covers(i64::MAX));
+        s.push(t(100, 200, 1));
+        s.push(t(150, 160, 2)); // inside: no bound moves
+        assert!(s.span().covers(100) && s.span().covers(199));
+        assert!(!s.span().covers(99) && !s.span().covers(200));
+        s.push(t(-5, 0, 3));
+        s.push(t(300, 301, 4));
+        assert!(s.span().covers(-5) && s.span().covers(250) && s.span().covers(300));
+        assert!(!s.span().covers(-6) && !s.span().covers(301));
+        // A sliding window: a delete_before chain moves only the upper bound.
+        let w = TombStack::new();
+        for (i, c) in [10, 20, 30].into_iter().enumerate() {
+            w.push(t(i64::MIN, c, i as u64 + 1));
+        }
+        assert!(w.span().covers(i64::MIN) && w.span().covers(29) && !w.span().covers(30));
+        assert_eq!(w.span().union(Span::EMPTY), w.span());
+        assert!(w.span().union(s.span()).covers(300));
     }
 
     /// R7: a claimed slot whose tombstone is not yet published (its

@@ -1002,6 +1002,24 @@ fn watermark_free_reads_answer_as_snapshots() {
     #[cfg(feature = "test-hooks")]
     assert_eq!(timelog::hooks::take_wfree_answered(), 2);
     check(&log);
+    // Reads that no memtable tombstone may touch (outside the stacks'
+    // span, [100, 3006)) need no entry: free even right after a delete
+    // grew the stack. A read from outside the span whose answer lies
+    // inside it loads the watermark (the settled coverage left it out).
+    let _ = log.delete_range(2_900, 2_950).unwrap();
+    #[cfg(feature = "test-hooks")]
+    let _ = timelog::hooks::take_wfree_answered();
+    assert_eq!(log.next_ts(10).unwrap(), Some(12));
+    assert_eq!(log.prev_ts(90).unwrap(), Some(88));
+    assert_eq!(log.point(50).unwrap(), vec![25]);
+    assert!(log.contains(98).unwrap());
+    assert_eq!(log.min_ts().unwrap(), Some(0));
+    #[cfg(feature = "test-hooks")]
+    assert_eq!(timelog::hooks::take_wfree_answered(), 5, "reads outside the stacks' span skip the watermark");
+    assert_eq!(log.next_ts(98).unwrap(), Some(200));
+    #[cfg(feature = "test-hooks")]
+    assert_eq!(timelog::hooks::take_wfree_answered(), 0, "an answer inside the span loads the watermark");
+    check(&log);
     // No tombstone in any memtable: the settled coverage, no cache needed.
     log.flush().unwrap();
     #[cfg(feature = "test-hooks")]

@@ -92,3 +92,32 @@ fn wfree_reads_vs_delete_and_append() {
         finish(&log, &[order.to_vec()], Vec::new());
     });
 }
+
+/// R15 "span": a watermark-free `next_ts` whose start lies outside the
+/// memtable tombstones' span reads with the settled coverage, which leaves
+/// those tombstones out — so an answer inside the span (the flushed record
+/// a racing delete covers) is not an answer: the read loads the watermark.
+/// Every answer is one of a watermark between two loads around the read.
+/// Seeded fault `wfree_span_unchecked` (the answer not checked against the
+/// span) breaks it.
+#[test]
+fn wfree_span_vs_delete() {
+    loom_model("oneshot/wfree_span_vs_delete", || {
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
+        append(&log, 1, 1);
+        append(&log, 3, 3);
+        append(&log, 5, 5);
+        log.flush().unwrap();
+        let order = [app(1, 1), app(3, 3), app(5, 5), Op::Delete { t1: 3, t2: 4 }];
+        let writer = {
+            let log = log.clone();
+            thread::spawn(move || delete(&log, 3, 4))
+        };
+        // From 2 (outside [3, 4)): the segments answer 3, inside the span.
+        let (lo, next, hi) = log.model_next_ts(1).unwrap();
+        check_one_shot_in(&order, lo, hi, &OneShot::NextTs(1, next)).unwrap_or_else(|e| panic!("{e}"));
+        writer.join().unwrap();
+        assert_eq!(log.next_ts(1).unwrap(), Some(5));
+        finish(&log, &[order.to_vec()], Vec::new());
+    });
+}

@@ -228,7 +228,9 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         if may_hold(&m.active) || m.sealed.iter().any(|mt| may_hold(mt)) {
             return None;
         }
-        let cov = Self::cov_wfree(m)?;
+        // The settled coverage only where no memtable tombstone may cover
+        // `ts` (R15 "span"): nothing left out can hide the answer.
+        let (cov, _) = Self::cov_wfree(m, ts)?;
         let holds = |mt: &Memtable<T>| run_len_at(mt, ts) > 0 || ooo_may_hold(mt, ts);
         if holds(&m.active) || m.sealed.iter().any(|mt| holds(mt)) {
             return None;
@@ -261,8 +263,17 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         if view.memtables().any(|mt| mt.run.first_ts() <= t) {
             return None;
         }
-        let cov = Self::cov_wfree(m)?;
-        view.nav_in::<D, true>(t, &cov)
+        let (cov, span) = Self::cov_wfree(m, t)?;
+        let r = view.nav_in::<D, true>(t, &cov)?;
+        // R15 "span": the tombstones `cov` left out only hide more, so an
+        // answer none of them may cover is the answer (and none stays none).
+        #[cfg(not(timelog_fault = "wfree_span_unchecked"))]
+        if r.is_some_and(|a| span.covers(a)) {
+            return None;
+        }
+        #[cfg(timelog_fault = "wfree_span_unchecked")]
+        let _ = span;
+        Some(r)
     }
 }
 

@@ -23,7 +23,7 @@ use crate::memtable::Memtable;
 use crate::query::dir::Asc;
 use crate::query::dir::Dir;
 use crate::segment::Segment;
-use crate::tombstone::{CovRef, Coverage, CoverageBuilder, Settled};
+use crate::tombstone::{CovRef, Coverage, CoverageBuilder, Settled, Span};
 use crate::{SeqNo, Timestamp};
 
 /// A manifest plus the watermark of a snapshot: what one read sees.
@@ -203,23 +203,27 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         m.cov_cache().settled(|| settle(m))
     }
 
-    /// The coverage of a watermark-free read of `m` (R15), if it does not
-    /// depend on the watermark: the settled entry when no memtable holds a
-    /// tombstone (as [`cov`](Self::cov)), else the stripe's complete entry
-    /// if the active stack has not grown since its walk
-    /// ([`CovCache::complete_at`](crate::tombstone::CovCache::complete_at)).
-    /// Read before the memtables' records (R15's order).
+    /// The coverage of a watermark-free read of `m` (R15) that reads from
+    /// `probe` on, if it does not depend on the watermark, with the span it
+    /// leaves out: when no memtable tombstone may cover `probe` — by the
+    /// stacks' spans, [`Span::EMPTY`] when no stack holds one — the settled
+    /// coverage (as [`cov`](Self::cov) with empty stacks; the caller then
+    /// checks that the span covers no answer, R15 "span"); else the
+    /// stripe's complete entry if the active stack has not grown since its
+    /// walk ([`CovCache::complete_at`](crate::tombstone::CovCache::complete_at)),
+    /// which leaves nothing out. Read before the memtables' records (R15's
+    /// order).
     #[inline(always)]
-    pub(crate) fn cov_wfree(m: &'a Manifest<T>) -> Option<CovRef<'a>> {
+    pub(crate) fn cov_wfree(m: &'a Manifest<T>, probe: Timestamp) -> Option<(CovRef<'a>, Span)> {
         #[cfg(not(timelog_fault = "wfree_ignores_stacks"))]
-        let stacks_empty = Self::stacks_empty(m);
+        let span = m.sealed.iter().fold(m.active.tombs.span(), |s, mt| s.union(mt.tombs.span()));
         // Seeded fault (R15): the memtables' tombstones are left out.
         #[cfg(timelog_fault = "wfree_ignores_stacks")]
-        let stacks_empty = true;
-        if stacks_empty {
-            return Some(Self::cov_settled(m));
+        let span = Span::EMPTY;
+        if !span.covers(probe) {
+            return Some((Self::cov_settled(m), span));
         }
-        m.cov_cache().complete_at(&m.active.tombs)
+        m.cov_cache().complete_at(&m.active.tombs).map(|c| (c, Span::EMPTY))
     }
 
     /// [`cov`](Self::cov) when a memtable holds a tombstone: the stripe's
