@@ -70,6 +70,8 @@ declare -A RULE=(
     [wfree_ignores_stacks]="R15: a watermark-free read leaves the memtables' tombstones out"
     [wfree_reads_run]="R15: a watermark-free read answers from a memtable run without the watermark"
     [wfree_span_unchecked]="R15: a watermark-free read outside the stacks' span keeps an answer inside it"
+    [tomb_span_own_only]="R15: a tombstone slot's span leaves the earlier slots out"
+    [tomb_span_skips_unwritten]="R15: a tombstone slot's span leaves out an earlier slot still being written"
 )
 # The scenarios each fault runs against: "SUITE" is every scenario of
 # tests/<tool>_SUITE.rs, "SUITE/SCENARIO" one of them (names as in
@@ -112,6 +114,8 @@ declare -A LOOM_TESTS=(
     [wfree_ignores_stacks]="oneshot/wfree_reads_vs_delete_and_append"
     [wfree_reads_run]="oneshot/wfree_reads_vs_delete_and_append"
     [wfree_span_unchecked]="oneshot/wfree_span_vs_delete"
+    [tomb_span_own_only]="oneshot/wfree_span_vs_delete"
+    [tomb_span_skips_unwritten]="oneshot/wfree_span_vs_two_deleters"
 )
 declare -A SHUTTLE_TESTS=(
     [seal_no_recheck]="engine"
@@ -143,6 +147,8 @@ declare -A SHUTTLE_TESTS=(
     [wfree_ignores_stacks]="engine"
     [wfree_reads_run]="engine"
     [wfree_span_unchecked]="engine"
+    [tomb_span_own_only]="engine"
+    [tomb_span_skips_unwritten]="engine"
 )
 # Every fault, in the order of the rule it breaks.
 mapfile -t ALL < <(for f in "${!RULE[@]}"; do printf '%s\t%s\n' "${RULE[$f]%%:*}" "$f"; done | sort -V | cut -f2)

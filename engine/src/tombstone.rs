@@ -8,7 +8,7 @@ use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::ptr;
 
-use crate::sync::{AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering, Region, UnsyncGet};
+use crate::sync::{AtomicPtr, AtomicU64, AtomicUsize, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
 /// A range delete `[t1, t2)` issued with sequence number `seq`.
@@ -41,6 +41,11 @@ impl Tombstone {
 struct Slot {
     seq: AtomicU64,
     tomb: UnsafeCell<MaybeUninit<Tombstone>>,
+    /// The span of this slot's tombstone and of every slot claimed before
+    /// it in the stack, or `None` (unknown) if one of those was still being
+    /// written when this one was pushed (R15 "span"). Written with `tomb`,
+    /// published by the same Release store.
+    span: UnsafeCell<MaybeUninit<Option<Span>>>,
     /// Model checkers: the slot's memory (zero-sized no-op in std builds).
     region: Region,
 }
@@ -56,6 +61,12 @@ const FIRST_BLOCK: usize = 16;
 #[cfg(any(timelog_loom, timelog_shuttle))]
 const FIRST_BLOCK: usize = 2;
 const MAX_BLOCK: usize = 1024;
+
+/// The most slots a pusher walks back to find the span before its own
+/// ([`TombStack::span_before`]): only slots pushed concurrently with an
+/// earlier one have no span of their own; beyond this the new span is
+/// unknown too (reads then take the coverage cache's path).
+const SPAN_WALK: usize = 64;
 
 /// A block of slots. A slot is claimed by a `fetch_add` on `used` (a claim
 /// at or beyond the capacity fails and moves on to a new block); its
@@ -82,17 +93,12 @@ struct Block {
 pub(crate) struct TombStack {
     /// The block new slots are claimed from (null before the first push).
     block: AtomicPtr<Block>,
-    /// The least `t1` of every tombstone pushed or being pushed (R15,
-    /// "span"): lowered before the slot is claimed.
-    lo: AtomicI64,
-    /// The greatest `t2` of the same tombstones, raised with `lo`.
-    hi: AtomicI64,
 }
 
 /// The timestamps `[lo, hi)` a stack's tombstones may cover: the least
-/// `t1` and the greatest `t2` of every tombstone pushed, or being pushed,
-/// before it was read ([`TombStack::span`], R15 "span"). Empty when
-/// `lo >= hi`.
+/// `t1` and the greatest `t2` of its tombstones ([`TombStack::span`], R15
+/// "span"). Empty when `lo >= hi`; [`Span::ALL`] covers every timestamp a
+/// tombstone can cover (`t2` is exclusive, so none covers `MAX`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Span {
     lo: Timestamp,
@@ -102,6 +108,15 @@ pub(crate) struct Span {
 impl Span {
     /// No timestamp.
     pub(crate) const EMPTY: Span = Span { lo: Timestamp::MAX, hi: Timestamp::MIN };
+    /// Every timestamp a tombstone can cover: what a reader assumes when it
+    /// cannot know the span.
+    pub(crate) const ALL: Span = Span { lo: Timestamp::MIN, hi: Timestamp::MAX };
+
+    /// The timestamps `t` covers.
+    #[inline(always)]
+    fn of(t: &Tombstone) -> Span {
+        Span { lo: t.t1, hi: t.t2 }
+    }
 
     /// Whether a tombstone of the span may cover `ts`.
     #[inline(always)]
@@ -126,18 +141,14 @@ unsafe impl Sync for TombStack {}
 
 impl TombStack {
     pub(crate) fn new() -> Self {
-        Self {
-            block: AtomicPtr::new(ptr::null_mut()),
-            lo: AtomicI64::new(Span::EMPTY.lo),
-            hi: AtomicI64::new(Span::EMPTY.hi),
-        }
+        Self { block: AtomicPtr::new(ptr::null_mut()) }
     }
 
-    /// Claims an unwritten slot (R6: blocks live until the drop). Inline:
-    /// a slot of the current block (one read-modify-write, on every
-    /// delete); a new block out of line.
+    /// Claims an unwritten slot (R6: blocks live until the drop): its block
+    /// and index. Inline: a slot of the current block (one
+    /// read-modify-write, on every delete); a new block out of line.
     #[inline]
-    fn claim(&self) -> &Slot {
+    fn claim(&self) -> (&Block, usize) {
         // Acquire: pairs with the AcqRel CAS that installed the block (its
         // fields are initialized before it is published).
         let b = self.block.load(Ordering::Acquire);
@@ -148,7 +159,7 @@ impl TombStack {
             // published by the Release store of its sequence (`push`).
             let i = blk.used.fetch_add(1, Ordering::Relaxed);
             if i < blk.slots.len() {
-                return &blk.slots[i];
+                return (blk, i);
             }
         }
         self.claim_in_new_block(b)
@@ -159,7 +170,7 @@ impl TombStack {
     /// in the one another pusher installed first.
     #[cold]
     #[inline(never)]
-    fn claim_in_new_block(&self, mut b: *mut Block) -> &Slot {
+    fn claim_in_new_block(&self, mut b: *mut Block) -> (&Block, usize) {
         loop {
             let cap = if b.is_null() {
                 FIRST_BLOCK
@@ -171,7 +182,7 @@ impl TombStack {
                 // claim is not counted, see `len`). Relaxed, as there.
                 let i = blk.used.fetch_add(1, Ordering::Relaxed);
                 if i < blk.slots.len() {
-                    return &blk.slots[i];
+                    return (blk, i);
                 }
                 (blk.slots.len() * 2).min(MAX_BLOCK)
             };
@@ -179,6 +190,7 @@ impl TombStack {
                 .map(|_| Slot {
                     seq: AtomicU64::new(0),
                     tomb: UnsafeCell::new(MaybeUninit::uninit()),
+                    span: UnsafeCell::new(MaybeUninit::uninit()),
                     region: Region::new(),
                 })
                 .collect();
@@ -192,7 +204,7 @@ impl TombStack {
             let fresh = Box::into_raw(Box::new(Block { used: AtomicUsize::new(1), slots, prev: b, base }));
             match self.block.compare_exchange(b, fresh, Ordering::AcqRel, Ordering::Acquire) {
                 // SAFETY: R6: installed, so it lives until the drop; slot 0 is ours (`used` = 1).
-                Ok(_) => return unsafe { &(*fresh).slots[0] },
+                Ok(_) => return (unsafe { &*fresh }, 0),
                 Err(cur) => {
                     // SAFETY: never published: ours to free.
                     drop(unsafe { Box::from_raw(fresh) });
@@ -207,15 +219,28 @@ impl TombStack {
     #[inline]
     pub(crate) fn push(&self, tomb: Tombstone) {
         debug_assert!(tomb.seq != 0, "sequences start at 1 (R5)");
-        // R15 "span": widened before the delete commits (the caller commits
-        // after this returns) — before the claim, so a push in progress
-        // lies inside the span of every read that may find its slot.
-        self.widen(tomb);
-        let slot = self.claim();
+        let (blk, i) = self.claim();
+        Self::publish(blk, i, tomb);
+    }
+
+    /// Writes `tomb` and its span into slot `i` of `blk`, claimed by the
+    /// caller, and publishes it (the second half of [`push`](Self::push)).
+    #[inline]
+    fn publish(blk: &Block, i: usize, tomb: Tombstone) {
+        let slot = &blk.slots[i];
+        // R15 "span": this tombstone's and every earlier slot's.
+        #[cfg(not(timelog_fault = "tomb_span_own_only"))]
+        let span = Self::span_before(blk, i).map(|s| s.union(Span::of(&tomb)));
+        // Seeded fault (R15 "span"): the earlier slots left out.
+        #[cfg(timelog_fault = "tomb_span_own_only")]
+        let span = Some(Span::of(&tomb));
         // SAFETY: R7: the claimed slot is ours: nobody else claims it, and
-        // no reader touches its tombstone before the store below publishes
-        // it (a reader that loads 0 skips the slot).
-        unsafe { (*slot.tomb.get()).write(tomb) };
+        // no reader touches its tombstone or span before the store below
+        // publishes them (a reader that loads 0 skips the slot).
+        unsafe {
+            (*slot.tomb.get()).write(tomb);
+            (*slot.span.get()).write(span);
+        }
         slot.region.init();
         // R7: the Release store publishes the slot's tombstone.
         #[cfg(not(timelog_fault = "tomb_relaxed_push"))]
@@ -226,31 +251,80 @@ impl TombStack {
         slot.seq.store(tomb.seq, published);
     }
 
-    /// Widens the span to take in `tomb` (R15 "span"). Each bound is
-    /// written only when it moves (a sliding window moves one of them per
-    /// delete): skipping a store is exact, since a bound only ever moves
-    /// outwards and the value read is already at least as wide (coherence:
-    /// a later load of the bound reads it or a wider one). Release: pairs
-    /// with the Acquire loads of [`span`](Self::span), as the block pointer's.
-    #[inline]
-    fn widen(&self, tomb: Tombstone) {
-        if tomb.t1 < self.lo.load(Ordering::Relaxed) {
-            self.lo.fetch_min(tomb.t1, Ordering::Release);
+    /// The span of every slot claimed before slot `i` of `blk` (R15
+    /// "span"), for the pusher of slot `i`: the previous slot's span, or,
+    /// where that is unknown, the union of the tombstones walked back to a
+    /// slot whose span is known (at most [`SPAN_WALK`] slots). `None` if a
+    /// slot walked is still being written, or the walk is too long. A lone
+    /// deleter always finds the previous slot published with a known span:
+    /// one step, no read-modify-write.
+    fn span_before(mut blk: &Block, mut i: usize) -> Option<Span> {
+        let mut acc = Span::EMPTY;
+        for _ in 0..SPAN_WALK {
+            if i == 0 {
+                if blk.prev.is_null() {
+                    return Some(acc);
+                }
+                // SAFETY: R6: published blocks live until the stack drops.
+                // A block is replaced only once full (a claim in it failed),
+                // so every slot of the previous one was claimed.
+                blk = unsafe { &*blk.prev };
+                i = blk.slots.len();
+            }
+            let s = &blk.slots[i - 1];
+            // Acquire: pairs with the Release store of `push` (R7).
+            if s.seq.load(Ordering::Acquire) == 0 {
+                // Seeded fault (R15 "span"): a slot being written left out.
+                #[cfg(timelog_fault = "tomb_span_skips_unwritten")]
+                {
+                    i -= 1;
+                    continue;
+                }
+                #[cfg(not(timelog_fault = "tomb_span_skips_unwritten"))]
+                return None;
+            }
+            s.region.read();
+            // SAFETY: R7: the non-zero sequence was stored (Release) after
+            // the tombstone and its span were written, and the slot is
+            // never written again.
+            let (t, span) = unsafe { ((*s.tomb.get()).assume_init_ref(), *(*s.span.get()).assume_init_ref()) };
+            if let Some(span) = span {
+                return Some(acc.union(span));
+            }
+            acc = acc.union(Span::of(t));
+            i -= 1;
         }
-        if tomb.t2 > self.hi.load(Ordering::Relaxed) {
-            self.hi.fetch_max(tomb.t2, Ordering::Release);
-        }
+        None
     }
 
-    /// The timestamps this stack's tombstones may cover (R15 "span"):
-    /// every tombstone pushed before this read — its delete committed or
-    /// not — and any being pushed whose widening it meets. [`Span::EMPTY`]
-    /// when no push began. Acquire, as [`is_empty`](Self::is_empty): the
-    /// memtable loads a read makes after it are ordered after it (R15's
-    /// order: coverage, then memtables).
-    #[inline(always)]
+    /// The timestamps this stack's tombstones may cover (R15 "span"): the
+    /// newest claimed slot's span, which holds every slot claimed before
+    /// it — [`Span::ALL`] if that slot is still being written or its span
+    /// is unknown; [`Span::EMPTY`] when no slot was claimed. No write: the
+    /// block pointer and the claim count, as [`len`](Self::len), then one
+    /// Acquire load of that slot's sequence. Every tombstone whose delete
+    /// committed before these loads was claimed before, so at or before
+    /// that slot (R7's argument for the walks).
+    #[inline]
     pub(crate) fn span(&self) -> Span {
-        Span { lo: self.lo.load(Ordering::Acquire), hi: self.hi.load(Ordering::Acquire) }
+        // Acquire: pairs with the AcqRel CAS that installed the block.
+        let b = self.block.load(Ordering::Acquire);
+        if b.is_null() {
+            return Span::EMPTY;
+        }
+        // SAFETY: R6: a published block lives until the stack drops, which
+        // cannot happen while `&self` is held.
+        let blk = unsafe { &*b };
+        // At least 1: a block is installed with its first slot claimed.
+        let n = blk.used.load(Ordering::Relaxed).min(blk.slots.len());
+        let s = &blk.slots[n - 1];
+        // Acquire: pairs with the Release store of `push` (R7).
+        if s.seq.load(Ordering::Acquire) == 0 {
+            return Span::ALL;
+        }
+        s.region.read();
+        // SAFETY: as in `span_before`.
+        unsafe { *(*s.span.get()).assume_init_ref() }.unwrap_or(Span::ALL)
     }
 
     /// Whether no slot was ever claimed (a push in progress counts: callers
@@ -1268,6 +1342,32 @@ mod tests {
         assert!(w.span().covers(i64::MIN) && w.span().covers(29) && !w.span().covers(30));
         assert_eq!(w.span().union(Span::EMPTY), w.span());
         assert!(w.span().union(s.span()).covers(300));
+        // Across block boundaries (the first block holds FIRST_BLOCK slots).
+        let b = TombStack::new();
+        for i in 0..(FIRST_BLOCK as i64 * 3 + 1) {
+            b.push(t(1_000 - i, 1_001 + i, i as u64 + 1));
+            assert_eq!(b.span(), Span { lo: 1_000 - i, hi: 1_001 + i });
+        }
+    }
+
+    /// R15 "span": a slot still being written makes the span unknown (every
+    /// timestamp) — for readers, and for the slots pushed meanwhile, whose
+    /// spans cannot include it; the next push after it was published walks
+    /// back over those and the span is exact again.
+    #[test]
+    fn a_slot_being_written_makes_the_span_unknown_until_a_later_push() {
+        let s = TombStack::new();
+        s.push(t(0, 10, 1));
+        let (blk, i) = s.claim();
+        assert_eq!(s.span(), Span::ALL, "the newest slot is being written");
+        s.push(t(50, 60, 3));
+        assert_eq!(s.span(), Span::ALL, "pushed while an earlier slot was being written");
+        TombStack::publish(blk, i, t(20, 30, 2));
+        assert_eq!(s.span(), Span::ALL, "still the newest slot's unknown span");
+        s.push(t(70, 80, 4));
+        assert_eq!(s.span(), Span { lo: 0, hi: 80 });
+        s.push(t(-10, -5, 5));
+        assert_eq!(s.span(), Span { lo: -10, hi: 80 });
     }
 
     /// R7: a claimed slot whose tombstone is not yet published (its
@@ -1279,16 +1379,14 @@ mod tests {
     fn a_slot_being_written_is_skipped_and_makes_the_build_incomplete() {
         let s = TombStack::new();
         s.push(t(0, 10, 1));
-        let slot = s.claim();
+        let (blk, i) = s.claim();
         assert_eq!(s.len(), 2);
         assert_eq!(s.to_vec(), vec![t(0, 10, 1)]);
         let b = CoverageBuilder::new().stack(&s, SeqNo::MAX);
         assert!(!b.complete(), "a slot being written was left out");
         assert_eq!(b.max_seq(), 1);
         let id = s.head_id();
-        // SAFETY: the slot was claimed above and is written once, as `push` does.
-        unsafe { (*slot.tomb.get()).write(t(20, 30, 2)) };
-        slot.seq.store(2, Ordering::Release);
+        TombStack::publish(blk, i, t(20, 30, 2));
         assert_eq!(s.head_id(), id, "publishing a claimed slot claims nothing");
         assert_eq!(s.to_vec(), vec![t(0, 10, 1), t(20, 30, 2)]);
         assert!(CoverageBuilder::new().stack(&s, SeqNo::MAX).complete());

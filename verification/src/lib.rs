@@ -273,6 +273,45 @@ pub fn check_one_shot_in(order: &[Op], lo: u64, hi: u64, r: &OneShot) -> Result<
     last
 }
 
+/// [`check_one_shot_in`] for writes of several threads: `prefix` (written
+/// before any of them started), then `lanes` (each thread's writes in
+/// program order) in some interleaving — one interleaving must explain the
+/// read. Exponential in the lanes' lengths: for a few writes.
+pub fn check_one_shot_lanes(prefix: &[Op], lanes: &[Vec<Op>], lo: u64, hi: u64, r: &OneShot) -> Result<(), String> {
+    fn go(order: &mut Vec<Op>, lanes: &[Vec<Op>], pos: &mut [usize], f: &mut dyn FnMut(&[Op]) -> bool) -> bool {
+        if pos.iter().zip(lanes).all(|(&p, l)| p == l.len()) {
+            return f(order);
+        }
+        for i in 0..lanes.len() {
+            if pos[i] < lanes[i].len() {
+                order.push(lanes[i][pos[i]]);
+                pos[i] += 1;
+                let found = go(order, lanes, pos, f);
+                pos[i] -= 1;
+                order.pop();
+                if found {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+    let mut last = String::new();
+    let mut order = prefix.to_vec();
+    let found = go(&mut order, lanes, &mut vec![0; lanes.len()], &mut |o| match check_one_shot_in(o, lo, hi, r) {
+        Ok(()) => true,
+        Err(e) => {
+            last = e;
+            false
+        }
+    });
+    if found {
+        Ok(())
+    } else {
+        Err(format!("no interleaving of the threads' writes explains the read: {last}"))
+    }
+}
+
 fn check_one_shot_at(order: &[Op], w: u64, r: &OneShot) -> Result<(), String> {
     if w as usize > order.len() {
         return Err(format!("one-shot read: watermark {w} above the number of writes {}", order.len()));

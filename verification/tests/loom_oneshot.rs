@@ -95,29 +95,75 @@ fn wfree_reads_vs_delete_and_append() {
 
 /// R15 "span": a watermark-free `next_ts` whose start lies outside the
 /// memtable tombstones' span reads with the settled coverage, which leaves
-/// those tombstones out — so an answer inside the span (the flushed record
-/// a racing delete covers) is not an answer: the read loads the watermark.
-/// Every answer is one of a watermark between two loads around the read.
-/// Seeded fault `wfree_span_unchecked` (the answer not checked against the
-/// span) breaks it.
+/// those tombstones out — so an answer inside the span is not an answer:
+/// the read loads the watermark. Flushed records 1, 3, 5, 7; `[3, 4)` is
+/// deleted before the writer starts (the active stack's first slot), the
+/// writer deletes `[5, 6)` (its second). `next_ts(1)` starts outside the
+/// span and the segments answer 3, inside it; `next_ts(4)` starts outside
+/// it until the writer's push widens it. Every answer is one of a
+/// watermark between two loads around the read. Seeded faults
+/// `wfree_span_unchecked` (the answer not checked against the span) and
+/// `tomb_span_own_only` (a slot's span leaves the earlier slots out) break
+/// it.
 #[test]
 fn wfree_span_vs_delete() {
     loom_model("oneshot/wfree_span_vs_delete", || {
         let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
-        append(&log, 1, 1);
-        append(&log, 3, 3);
-        append(&log, 5, 5);
+        for ts in [1, 3, 5, 7] {
+            append(&log, ts, ts as Id);
+        }
         log.flush().unwrap();
-        let order = [app(1, 1), app(3, 3), app(5, 5), Op::Delete { t1: 3, t2: 4 }];
+        delete(&log, 3, 4);
+        let order =
+            [app(1, 1), app(3, 3), app(5, 5), app(7, 7), Op::Delete { t1: 3, t2: 4 }, Op::Delete { t1: 5, t2: 6 }];
         let writer = {
             let log = log.clone();
-            thread::spawn(move || delete(&log, 3, 4))
+            thread::spawn(move || delete(&log, 5, 6))
         };
-        // From 2 (outside [3, 4)): the segments answer 3, inside the span.
-        let (lo, next, hi) = log.model_next_ts(1).unwrap();
-        check_one_shot_in(&order, lo, hi, &OneShot::NextTs(1, next)).unwrap_or_else(|e| panic!("{e}"));
+        for t in [1, 4] {
+            let (lo, next, hi) = log.model_next_ts(t).unwrap();
+            check_one_shot_in(&order, lo, hi, &OneShot::NextTs(t, next)).unwrap_or_else(|e| panic!("{e}"));
+        }
         writer.join().unwrap();
-        assert_eq!(log.next_ts(1).unwrap(), Some(5));
+        assert_eq!(log.next_ts(1).unwrap(), Some(7));
         finish(&log, &[order.to_vec()], Vec::new());
+    });
+}
+
+/// R15 "span" with two deleters on one stack: a pusher whose previous slot
+/// is still being written cannot include it, so its span is unknown (every
+/// timestamp) until a later push walks back over both. Flushed records 1,
+/// 3, 5, 7; one thread deletes `[3, 4)`, another `[5, 6)`, while the
+/// reader's `next_ts(1)` (its start, 2, outside every span) reads. Every
+/// answer is one of a watermark between two loads around the read, in one
+/// of the two orders of the deletes. Seeded faults `tomb_span_own_only`
+/// and `tomb_span_skips_unwritten` (a slot still being written left out of
+/// the next slot's span) break it.
+#[test]
+fn wfree_span_vs_two_deleters() {
+    loom_model("oneshot/wfree_span_vs_two_deleters", || {
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
+        for ts in [1, 3, 5, 7] {
+            append(&log, ts, ts as Id);
+        }
+        log.flush().unwrap();
+        let prefix = [app(1, 1), app(3, 3), app(5, 5), app(7, 7)];
+        let lanes = [vec![Op::Delete { t1: 3, t2: 4 }], vec![Op::Delete { t1: 5, t2: 6 }]];
+        let deleters: Vec<_> = [(3, 4), (5, 6)]
+            .into_iter()
+            .map(|(t1, t2)| {
+                let log = log.clone();
+                thread::spawn(move || delete(&log, t1, t2))
+            })
+            .collect();
+        let (lo, next, hi) = log.model_next_ts(1).unwrap();
+        check_one_shot_lanes(&prefix, &lanes, lo, hi, &OneShot::NextTs(1, next)).unwrap_or_else(|e| panic!("{e}"));
+        for d in deleters {
+            d.join().unwrap();
+        }
+        assert_eq!(log.next_ts(1).unwrap(), Some(7));
+        let mut main = prefix.to_vec();
+        main.extend(&lanes[0]);
+        finish(&log, &[main, lanes[1].clone()], Vec::new());
     });
 }

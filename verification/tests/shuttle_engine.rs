@@ -252,3 +252,55 @@ fn wfree_one_shot_reads_vs_writer_and_maintainer() {
         finish(&log, &[order], Vec::new());
     });
 }
+
+/// R15 "span" over two deleters sharing the active memtable's stack (so a
+/// push may find the previous slot still being written, and its span
+/// unknown until a later push walks back): each deletes two flushed
+/// records while the main thread's one-shot `next_ts` and point reads —
+/// from starts outside the spans, inside them, and between — are each
+/// checked against the prefixes between two loads of the watermark, in
+/// some interleaving of the two threads' deletes.
+#[test]
+fn wfree_span_vs_two_deleters() {
+    shuttle_check("engine/wfree_span_vs_two_deleters", shuttle_schedules(2500), || {
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
+        let mut prefix = Vec::new();
+        for (i, ts) in [10, 20, 30, 40, 50, 60].into_iter().enumerate() {
+            append(&log, ts, i as Id);
+            prefix.push(app(ts, i as Id));
+        }
+        log.flush().unwrap();
+        let lanes = [
+            vec![Op::Delete { t1: 20, t2: 21 }, Op::Delete { t1: 50, t2: 51 }],
+            vec![Op::Delete { t1: 30, t2: 31 }, Op::Delete { t1: 40, t2: 41 }],
+        ];
+        let deleters: Vec<_> = lanes
+            .iter()
+            .cloned()
+            .map(|lane| {
+                let log = log.clone();
+                thread::spawn(move || {
+                    for op in lane {
+                        if let Op::Delete { t1, t2 } = op {
+                            delete(&log, t1, t2);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for t in [5, 15, 25, 35, 45, 55] {
+            let (lo, next, hi) = log.model_next_ts(t).unwrap();
+            check_one_shot_lanes(&prefix, &lanes, lo, hi, &OneShot::NextTs(t, next)).unwrap_or_else(|e| panic!("{e}"));
+            let (lo, at, hi) = log.model_point(t + 5).unwrap();
+            check_one_shot_lanes(&prefix, &lanes, lo, hi, &OneShot::Point(t + 5, at)).unwrap_or_else(|e| panic!("{e}"));
+        }
+        for d in deleters {
+            d.join().unwrap();
+        }
+        assert_eq!(log.next_ts(5).unwrap(), Some(10));
+        assert_eq!(log.next_ts(10).unwrap(), Some(60));
+        let mut main = prefix.clone();
+        main.extend(lanes[0].iter().copied());
+        finish(&log, &[main, lanes[1].clone()], Vec::new());
+    });
+}
