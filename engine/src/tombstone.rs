@@ -35,19 +35,39 @@ impl Tombstone {
     }
 }
 
-/// One tombstone slot of a [`Block`]. Its claimer writes `tomb`, then
+/// One tombstone slot of a [`Block`]. Its claimer writes `body`, then
 /// publishes the slot by storing its sequence in `seq` with Release (R7);
 /// `seq` is 0 until then (sequences start at 1, R5).
 struct Slot {
     seq: AtomicU64,
-    tomb: UnsafeCell<MaybeUninit<Tombstone>>,
-    /// The span of this slot's tombstone and of every slot claimed before
-    /// it in the stack, or `None` (unknown) if one of those was still being
-    /// written when this one was pushed (R15 "span"). Written with `tomb`,
-    /// published by the same Release store.
-    span: UnsafeCell<MaybeUninit<Option<Span>>>,
+    body: UnsafeCell<MaybeUninit<Body>>,
     /// Model checkers: the slot's memory (zero-sized no-op in std builds).
     region: Region,
+}
+
+/// A slot's contents besides its sequence (40 bytes a slot with it: the
+/// first touch of a stack's blocks is part of a delete's cost).
+#[derive(Clone, Copy)]
+struct Body {
+    /// The tombstone's range (its sequence is the slot's).
+    t1: Timestamp,
+    t2: Timestamp,
+    /// The span of this slot's tombstone and of every slot claimed before
+    /// it in the stack, or [`UNKNOWN`] if one of those was still being
+    /// written when this one was pushed (R15 "span").
+    span: Span,
+}
+
+/// A slot's span that could not be known (never a real span: those have
+/// `lo < hi`, the empty one `lo > hi`).
+const UNKNOWN: Span = Span { lo: Timestamp::MAX, hi: Timestamp::MAX };
+
+impl Body {
+    /// The slot's span, if known.
+    #[inline(always)]
+    fn span(&self) -> Option<Span> {
+        (self.span != UNKNOWN).then_some(self.span)
+    }
 }
 
 /// Slots of the first block of a stack; later blocks double, up to
@@ -131,7 +151,7 @@ impl Span {
     }
 }
 
-// SAFETY: a slot's tombstone is written only by the one thread whose
+// SAFETY: a slot's body is written only by the one thread whose
 // `fetch_add` claimed it, before the Release store of its sequence, and read
 // only after an Acquire load of that sequence found it non-zero (R7); blocks
 // are freed only in `drop` (`&mut self`), R6.
@@ -189,8 +209,7 @@ impl TombStack {
             let slots: Box<[Slot]> = (0..cap)
                 .map(|_| Slot {
                     seq: AtomicU64::new(0),
-                    tomb: UnsafeCell::new(MaybeUninit::uninit()),
-                    span: UnsafeCell::new(MaybeUninit::uninit()),
+                    body: UnsafeCell::new(MaybeUninit::uninit()),
                     region: Region::new(),
                 })
                 .collect();
@@ -235,12 +254,8 @@ impl TombStack {
         #[cfg(timelog_fault = "tomb_span_own_only")]
         let span = Some(Span::of(&tomb));
         // SAFETY: R7: the claimed slot is ours: nobody else claims it, and
-        // no reader touches its tombstone or span before the store below
-        // publishes them (a reader that loads 0 skips the slot).
-        unsafe {
-            (*slot.tomb.get()).write(tomb);
-            (*slot.span.get()).write(span);
-        }
+        // no reader touches its body before the store below publishes it (a reader that loads 0 skips the slot).
+        unsafe { (*slot.body.get()).write(Body { t1: tomb.t1, t2: tomb.t2, span: span.unwrap_or(UNKNOWN) }) };
         slot.region.init();
         // R7: the Release store publishes the slot's tombstone.
         #[cfg(not(timelog_fault = "tomb_relaxed_push"))]
@@ -287,11 +302,11 @@ impl TombStack {
             // SAFETY: R7: the non-zero sequence was stored (Release) after
             // the tombstone and its span were written, and the slot is
             // never written again.
-            let (t, span) = unsafe { ((*s.tomb.get()).assume_init_ref(), *(*s.span.get()).assume_init_ref()) };
-            if let Some(span) = span {
+            let body = unsafe { (*s.body.get()).assume_init_ref() };
+            if let Some(span) = body.span() {
                 return Some(acc.union(span));
             }
-            acc = acc.union(Span::of(t));
+            acc = acc.union(Span { lo: body.t1, hi: body.t2 });
             i -= 1;
         }
         None
@@ -324,7 +339,7 @@ impl TombStack {
         }
         s.region.read();
         // SAFETY: as in `span_before`.
-        unsafe { *(*s.span.get()).assume_init_ref() }.unwrap_or(Span::ALL)
+        unsafe { (*s.body.get()).assume_init_ref() }.span().unwrap_or(Span::ALL)
     }
 
     /// Whether no slot was ever claimed (a push in progress counts: callers
@@ -394,15 +409,17 @@ impl TombStack {
             }
             for slot in blk.slots[start.saturating_sub(blk.base)..n].iter().rev() {
                 // Acquire: pairs with the Release store of `push` (R7).
-                if slot.seq.load(Ordering::Acquire) == 0 {
+                let seq = slot.seq.load(Ordering::Acquire);
+                if seq == 0 {
                     f(None);
                     continue;
                 }
                 slot.region.read();
                 // SAFETY: R7: the non-zero sequence was stored (Release)
-                // after the tombstone was written, and the slot is never
+                // after the body was written, and the slot is never
                 // written again.
-                f(Some(unsafe { (*slot.tomb.get()).assume_init_ref() }));
+                let b = unsafe { (*slot.body.get()).assume_init_ref() };
+                f(Some(&Tombstone { t1: b.t1, t2: b.t2, seq }));
             }
             b = blk.prev;
         }
