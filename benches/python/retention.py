@@ -63,7 +63,8 @@ deletes   On a flushed `del_log`-record log (maintenance disabled):
           runs (the first call after `gc.collect()` evicted the caches, the
           clock reads: 2-5 us measured, both packages) was 3-4 ns of each
           call's ~45 ns. Before any timed region the worker runs every
-          shape once untimed on one throwaway log (session 17): the first
+          shape once untimed on `del_small_logs` throwaway logs (session
+          17): the first
           timed row of a fresh process paid the allocator's first page
           faults for the tombstones' memory, which later rows (and a
           long-running process) reuse — measured in one process,
@@ -480,16 +481,19 @@ def _flushed(n):
 def part_deletes(S) -> dict:
     n = S["del_log"]
     out = {}
-    # Warm-up (untimed): every shape once on a throwaway log, so no timed
-    # row pays the process's first page faults (see the module docs).
+    # Warm-up (untimed): every shape once on as many throwaway logs as the
+    # small rows use, so no timed row pays the process's first page faults
+    # for that much tombstone memory (see the module docs).
     m = S["del_small"]
     for name, _ in DELETES:
-        log = _flushed(n)
-        f = getattr(log, name)
+        logs = [_flushed(n) for _ in range(S["del_small_logs"])]
         step = max(2, n // m)
-        for i in range(m):
-            f(i * step, i * step + step // 2) if name == "delete_range" else f((i + 1) * step)
-        log.close()
+        for log in logs:
+            f = getattr(log, name)
+            for i in range(m):
+                f(i * step, i * step + step // 2) if name == "delete_range" else f((i + 1) * step)
+        for log in logs:
+            log.close()
     for m in (S["del_small"], S["del_large"]):
         nlogs = S["del_small_logs"] if m == S["del_small"] else 1
         for name, _ in DELETES:

@@ -61,7 +61,9 @@ into a thread-local list that keeps the last RET_WINDOW): cpu_floor(k) =
 units per reader-CPU-second beside it / beside the pure-Python thread. What
 a writer costs readers through allocation, cache and memory traffic alone
 shows there; cpu_retention / cpu_floor is what the log's own writer costs
-beyond it. Writes results/scaling-retention-<date>[-quick].json (no chart).
+beyond it. Full mode takes RET_FULL_REPEATS repeats (9: at k >= 2 single
+samples spread widely, see there). Writes
+results/scaling-retention-<date>[-quick].json (no chart).
 """
 
 from __future__ import annotations
@@ -88,6 +90,11 @@ SCAN_ROWS, SCAN_BATCH, ITER_ROWS, CHUNK = 2048, 512, 256, 64
 # Retention writer (--retention): a sliding window of RET_WINDOW records over
 # what it appends, applied every RET_EVERY appends (a multiple of CHUNK).
 RET_WINDOW, RET_EVERY = 20_000, 2_048
+# Repeats of a full --retention run (session 17: 5 before). With two readers
+# the three phases put four busy threads on the two cores, and single
+# samples of a cell — the floor's too — spread over 0.80-1.14: a median of
+# five moved by +-0.05 between runs.
+RET_FULL_REPEATS = 9
 
 # series name -> (structure, description)
 SERIES = [
@@ -468,6 +475,8 @@ def worker_retention(args) -> None:
 
     mode = "quick" if args.quick else "full"
     S = dict(SIZES[mode])
+    if mode == "full":
+        S["repeats"] = RET_FULL_REPEATS
     if args.repeats:
         S["repeats"] = args.repeats
     if args.duration:

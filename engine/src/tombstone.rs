@@ -273,7 +273,27 @@ impl TombStack {
     /// slot walked is still being written, or the walk is too long. A lone
     /// deleter always finds the previous slot published with a known span:
     /// one step, no read-modify-write.
-    fn span_before(mut blk: &Block, mut i: usize) -> Option<Span> {
+    #[inline]
+    fn span_before(blk: &Block, i: usize) -> Option<Span> {
+        // The lone deleter's case, inline: the previous slot of this block,
+        // published with a known span.
+        if let Some(s) = i.checked_sub(1).map(|j| &blk.slots[j]) {
+            // Acquire: pairs with the Release store of `push` (R7).
+            if s.seq.load(Ordering::Acquire) != 0 {
+                s.region.read();
+                // SAFETY: as in `span_walk`.
+                if let Some(span) = unsafe { (*s.body.get()).assume_init_ref() }.span() {
+                    return Some(span);
+                }
+            }
+        }
+        Self::span_walk(blk, i)
+    }
+
+    /// [`span_before`](Self::span_before) in general: the walk back.
+    #[cold]
+    #[inline(never)]
+    fn span_walk(mut blk: &Block, mut i: usize) -> Option<Span> {
         let mut acc = Span::EMPTY;
         for _ in 0..SPAN_WALK {
             if i == 0 {

@@ -37,16 +37,22 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         // (R2), so insertion order only needs a merge inside one memtable,
         // where run and skiplist records interleave by sequence.
         let mut mem: Vec<(SeqNo, &'a T)> = Vec::new();
+        // Whether the skiplist of the memtable whose run was just read may
+        // hold a record this view sees at `ts` (its `Ooo` source follows).
+        let mut ooo_at_ts = false;
         self.sources_in(ts, ts, &cov, |src, _| {
             match src {
                 SourceRef::L1(segs) => segs.iter().for_each(|s| n += seg_point(s, &vis, ts, &mut f)),
                 SourceRef::L0(s) => n += seg_point(s, &vis, ts, &mut f),
                 SourceRef::Run(mt) => {
                     // Sequences increase along the run (R3): if the skiplist
-                    // holds nothing a snapshot may see (its nodes are counted
-                    // before the commit, R5), the run's records are already in
-                    // insertion order.
-                    let direct = mt.ooo_is_empty();
+                    // holds nothing this view sees at `ts` — empty (its nodes
+                    // are counted before the commit, R5), or its filter
+                    // clear there (R6 "filter": `self.w` was loaded with
+                    // Acquire) — the run's records are already in insertion
+                    // order: no buffer, no sort.
+                    ooo_at_ts = mt.ooo_may_hold(ts);
+                    let direct = !ooo_at_ts;
                     run_point(mt, &vis, ts, hide, |seq, v| {
                         if direct {
                             f(v);
@@ -59,16 +65,17 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                 SourceRef::Ooo(mt) => {
                     // From key `(ts, hide + 1)`: the hidden records are not
                     // visited; none at all where the skiplist's filter
-                    // proves it holds nothing this view sees at `ts` (R6,
-                    // "filter": `self.w` was loaded with Acquire).
-                    if mt.ooo_may_hold(ts) {
-                        mt.ooo_range_from(ts, hide.saturating_add(1), ts, |_, seq, v| {
-                            if vis.visible(ts, seq) {
-                                mem.push((seq, v));
-                            }
-                            true
-                        });
+                    // proved it holds nothing this view sees at `ts` (read
+                    // with the run: then the run's records went out directly).
+                    if !ooo_at_ts {
+                        return true;
                     }
+                    mt.ooo_range_from(ts, hide.saturating_add(1), ts, |_, seq, v| {
+                        if vis.visible(ts, seq) {
+                            mem.push((seq, v));
+                        }
+                        true
+                    });
                     mem.sort_by_key(|e| e.0);
                     for (_, v) in mem.drain(..) {
                         f(v);
