@@ -254,7 +254,8 @@ impl TombStack {
         #[cfg(timelog_fault = "tomb_span_own_only")]
         let span = Some(Span::of(&tomb));
         // SAFETY: R7: the claimed slot is ours: nobody else claims it, and
-        // no reader touches its body before the store below publishes it (a reader that loads 0 skips the slot).
+        // no reader touches its body before the store below publishes it (a
+        // reader that loads 0 skips the slot).
         unsafe { (*slot.body.get()).write(Body { t1: tomb.t1, t2: tomb.t2, span: span.unwrap_or(UNKNOWN) }) };
         slot.region.init();
         // R7: the Release store publishes the slot's tombstone.
@@ -320,7 +321,7 @@ impl TombStack {
             }
             s.region.read();
             // SAFETY: R7: the non-zero sequence was stored (Release) after
-            // the tombstone and its span were written, and the slot is
+            // the body (tombstone and span) was written, and the slot is
             // never written again.
             let body = unsafe { (*s.body.get()).assume_init_ref() };
             if let Some(span) = body.span() {

@@ -93,6 +93,18 @@ fn wfree_reads_vs_delete_and_append() {
     });
 }
 
+/// The span scenarios' log: records 1, 3, 5 and 7 (payload = timestamp),
+/// flushed (a large memtable: nothing seals in the scenario), and their
+/// writes.
+fn flushed_1357() -> (Arc<Timelog<Id>>, Vec<Op>) {
+    let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
+    for ts in [1, 3, 5, 7] {
+        append(&log, ts, ts as Id);
+    }
+    log.flush().unwrap();
+    (log, [1, 3, 5, 7].map(|ts| app(ts, ts as Id)).to_vec())
+}
+
 /// R15 "span": a watermark-free `next_ts` whose start lies outside the
 /// memtable tombstones' span reads with the settled coverage, which leaves
 /// those tombstones out — so an answer inside the span is not an answer:
@@ -108,14 +120,9 @@ fn wfree_reads_vs_delete_and_append() {
 #[test]
 fn wfree_span_vs_delete() {
     loom_model("oneshot/wfree_span_vs_delete", || {
-        let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
-        for ts in [1, 3, 5, 7] {
-            append(&log, ts, ts as Id);
-        }
-        log.flush().unwrap();
+        let (log, mut order) = flushed_1357();
         delete(&log, 3, 4);
-        let order =
-            [app(1, 1), app(3, 3), app(5, 5), app(7, 7), Op::Delete { t1: 3, t2: 4 }, Op::Delete { t1: 5, t2: 6 }];
+        order.extend([Op::Delete { t1: 3, t2: 4 }, Op::Delete { t1: 5, t2: 6 }]);
         let writer = {
             let log = log.clone();
             thread::spawn(move || delete(&log, 5, 6))
@@ -126,7 +133,7 @@ fn wfree_span_vs_delete() {
         }
         writer.join().unwrap();
         assert_eq!(log.next_ts(1).unwrap(), Some(7));
-        finish(&log, &[order.to_vec()], Vec::new());
+        finish(&log, &[order], Vec::new());
     });
 }
 
@@ -142,12 +149,7 @@ fn wfree_span_vs_delete() {
 #[test]
 fn wfree_span_vs_two_deleters() {
     loom_model("oneshot/wfree_span_vs_two_deleters", || {
-        let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
-        for ts in [1, 3, 5, 7] {
-            append(&log, ts, ts as Id);
-        }
-        log.flush().unwrap();
-        let prefix = [app(1, 1), app(3, 3), app(5, 5), app(7, 7)];
+        let (log, prefix) = flushed_1357();
         let lanes = [vec![Op::Delete { t1: 3, t2: 4 }], vec![Op::Delete { t1: 5, t2: 6 }]];
         let deleters: Vec<_> = [(3, 4), (5, 6)]
             .into_iter()
@@ -162,7 +164,7 @@ fn wfree_span_vs_two_deleters() {
             d.join().unwrap();
         }
         assert_eq!(log.next_ts(1).unwrap(), Some(7));
-        let mut main = prefix.to_vec();
+        let mut main = prefix;
         main.extend(&lanes[0]);
         finish(&log, &[main, lanes[1].clone()], Vec::new());
     });
