@@ -70,6 +70,24 @@ impl Body {
     }
 }
 
+impl Slot {
+    /// The slot's sequence and body once published; `None` while it is
+    /// being written (R7: its delete has not committed). The one read of a
+    /// slot's contents: the walks, the pusher's span and the reader's.
+    #[inline(always)]
+    fn published(&self) -> Option<(SeqNo, &Body)> {
+        // Acquire: pairs with the Release store of `push` (R7).
+        let seq = self.seq.load(Ordering::Acquire);
+        if seq == 0 {
+            return None;
+        }
+        self.region.read();
+        // SAFETY: R7: the non-zero sequence was stored (Release) after the
+        // body was written, and the slot is never written again.
+        Some((seq, unsafe { (*self.body.get()).assume_init_ref() }))
+    }
+}
+
 /// Slots of the first block of a stack; later blocks double, up to
 /// [`MAX_BLOCK`]. Slots come from blocks, not one allocation each: a delete
 /// is a handful of atomics, and a `malloc` + `free` per node was about half
@@ -278,15 +296,9 @@ impl TombStack {
     fn span_before(blk: &Block, i: usize) -> Option<Span> {
         // The lone deleter's case, inline: the previous slot of this block,
         // published with a known span.
-        if let Some(s) = i.checked_sub(1).map(|j| &blk.slots[j]) {
-            // Acquire: pairs with the Release store of `push` (R7).
-            if s.seq.load(Ordering::Acquire) != 0 {
-                s.region.read();
-                // SAFETY: as in `span_walk`.
-                if let Some(span) = unsafe { (*s.body.get()).assume_init_ref() }.span() {
-                    return Some(span);
-                }
-            }
+        let prev = i.checked_sub(1).and_then(|j| blk.slots[j].published());
+        if let Some(span) = prev.and_then(|(_, body)| body.span()) {
+            return Some(span);
         }
         Self::span_walk(blk, i)
     }
@@ -307,9 +319,7 @@ impl TombStack {
                 blk = unsafe { &*blk.prev };
                 i = blk.slots.len();
             }
-            let s = &blk.slots[i - 1];
-            // Acquire: pairs with the Release store of `push` (R7).
-            if s.seq.load(Ordering::Acquire) == 0 {
+            let Some((_, body)) = blk.slots[i - 1].published() else {
                 // Seeded fault (R15 "span"): a slot being written left out.
                 #[cfg(timelog_fault = "tomb_span_skips_unwritten")]
                 {
@@ -318,12 +328,7 @@ impl TombStack {
                 }
                 #[cfg(not(timelog_fault = "tomb_span_skips_unwritten"))]
                 return None;
-            }
-            s.region.read();
-            // SAFETY: R7: the non-zero sequence was stored (Release) after
-            // the body (tombstone and span) was written, and the slot is
-            // never written again.
-            let body = unsafe { (*s.body.get()).assume_init_ref() };
+            };
             if let Some(span) = body.span() {
                 return Some(acc.union(span));
             }
@@ -353,14 +358,7 @@ impl TombStack {
         let blk = unsafe { &*b };
         // At least 1: a block is installed with its first slot claimed.
         let n = blk.used.load(Ordering::Relaxed).min(blk.slots.len());
-        let s = &blk.slots[n - 1];
-        // Acquire: pairs with the Release store of `push` (R7).
-        if s.seq.load(Ordering::Acquire) == 0 {
-            return Span::ALL;
-        }
-        s.region.read();
-        // SAFETY: as in `span_before`.
-        unsafe { (*s.body.get()).assume_init_ref() }.span().unwrap_or(Span::ALL)
+        blk.slots[n - 1].published().and_then(|(_, body)| body.span()).unwrap_or(Span::ALL)
     }
 
     /// Whether no slot was ever claimed (a push in progress counts: callers
@@ -429,18 +427,10 @@ impl TombStack {
                 return; // this block and every older one lie before `start`
             }
             for slot in blk.slots[start.saturating_sub(blk.base)..n].iter().rev() {
-                // Acquire: pairs with the Release store of `push` (R7).
-                let seq = slot.seq.load(Ordering::Acquire);
-                if seq == 0 {
-                    f(None);
-                    continue;
+                match slot.published() {
+                    Some((seq, b)) => f(Some(&Tombstone { t1: b.t1, t2: b.t2, seq })),
+                    None => f(None),
                 }
-                slot.region.read();
-                // SAFETY: R7: the non-zero sequence was stored (Release)
-                // after the body was written, and the slot is never
-                // written again.
-                let b = unsafe { (*slot.body.get()).assume_init_ref() };
-                f(Some(&Tombstone { t1: b.t1, t2: b.t2, seq }));
             }
             b = blk.prev;
         }

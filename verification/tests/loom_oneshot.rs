@@ -151,11 +151,15 @@ fn wfree_span_vs_two_deleters() {
     loom_model("oneshot/wfree_span_vs_two_deleters", || {
         let (log, prefix) = flushed_1357();
         let lanes = [vec![Op::Delete { t1: 3, t2: 4 }], vec![Op::Delete { t1: 5, t2: 6 }]];
-        let deleters: Vec<_> = [(3, 4), (5, 6)]
-            .into_iter()
-            .map(|(t1, t2)| {
-                let log = log.clone();
-                thread::spawn(move || delete(&log, t1, t2))
+        let deleters: Vec<_> = lanes
+            .iter()
+            .map(|lane| {
+                let (log, op) = (log.clone(), lane[0]);
+                thread::spawn(move || {
+                    if let Op::Delete { t1, t2 } = op {
+                        delete(&log, t1, t2);
+                    }
+                })
             })
             .collect();
         let (lo, next, hi) = log.model_next_ts(1).unwrap();
