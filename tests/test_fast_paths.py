@@ -462,6 +462,76 @@ def test_iterators_release_their_reference_to_the_type():
     lg.close()
 
 
+def test_reused_iterator_objects_start_fresh():
+    # GIL builds keep deallocated iterators for reuse (py/src/iter.rs,
+    # `freelist`): whatever object a read reuses, its iterator is whole,
+    # independent of the others, tracked by the collector while alive, and
+    # a dropped one is invisible to it.
+    from timelog._timelog import TimelogIter
+
+    def n_iters():
+        return sum(type(o) is TimelogIter for o in gc.get_objects())
+
+    gc.collect()
+    base = n_iters()  # other tests' iterators still alive, if any
+    lg = Timelog(maintenance="disabled")
+    lg.extend([(t, str(t)) for t in range(100)])
+    for _ in range(3):
+        live = {}
+        for t in range(60):  # more than the list keeps
+            live[("p", t)] = lg.point(t)
+            live[("r", t)] = lg.range(t, t + 5)
+        for t in range(0, 60, 2):
+            assert next(live[("r", t)]) == (t, str(t))
+        for t in range(0, 60, 3):  # back to the list, mid-walk or not
+            del live[("p", t)], live[("r", t)]
+        fresh = [lg.range(t, t + 3) for t in range(40)]  # reused objects
+        for t, it in enumerate(fresh):
+            assert gc.is_tracked(it) and not it.closed
+            assert repr(it) == "<TimelogIter remaining=3>"
+            assert list(it) == [(u, str(u)) for u in range(t, t + 3)] and it.closed
+        for (kind, t), it in live.items():
+            if kind == "p":
+                assert list(it) == [(t, str(t))]
+            else:
+                start = t + 1 if t % 2 == 0 else t
+                assert list(it) == [(u, str(u)) for u in range(start, t + 5)]
+        assert n_iters() == base + len(live) + len(fresh)
+        del live, fresh, it
+        assert n_iters() == base
+    lg.close()
+
+
+def test_a_reused_iterator_in_a_cycle_is_collected():
+    # A reused object is tracked again: a cycle through it (payload ->
+    # iterator -> snapshot -> payload), garbage once the log lets go of the
+    # payload, is collected.
+    import weakref
+
+    class Box:
+        pass
+
+    lg = Timelog(maintenance="disabled")
+    lg.extend([(t, t) for t in range(10)])
+    for _ in range(5):
+        list(lg.range(0, 3))  # iterators made and dropped: kept for reuse
+    b = Box()
+    lg.append(20, b)
+    lg.flush()
+    it = lg.since(20)
+    b.it = it
+    wr = weakref.ref(b)
+    del b, it
+    lg.delete_range(15, 25)
+    lg.flush()
+    lg.compact()
+    assert wr() is not None  # only the cycle holds it now
+    gc.collect()
+    assert wr() is None
+    assert list(lg.range(0, 3)) == [(0, 0), (1, 1), (2, 2)]
+    lg.close()
+
+
 def test_iterator_dropped_unexhausted_releases_payloads_and_pin():
     # The deallocator drops a live state: snapshot, spare tuples, link.
     payload = object()

@@ -805,7 +805,7 @@ fn missing(fname: &str, name: &str) -> PyErr {
 /// A new `TimelogIter` over `b` in `order`, as a new reference.
 fn new_iter(py: Python<'_>, log: &PyTimelog, b: Bounds, order: Order) -> PyResult<*mut ffi::PyObject> {
     let snap = log.state().log.snapshot().map_err(err)?;
-    Ok(Bound::new(py, PyTimelogIter::new(snap, b.lo, b.hi, order, log.gc_link(py)))?.into_ptr())
+    PyTimelogIter::new(snap, b.lo, b.hi, order, log.gc_link(py)).into_object(py)
 }
 
 /// `range(t1, t2, *, reverse=False)`: the vectorcall entry point.
@@ -992,10 +992,11 @@ unsafe fn at(
 // `t1 <= t2`) — is handled by plain `extern "C"` entry points; every other
 // call goes to the trampolined entry points, unchanged. What runs there:
 // the engine (its snapshot and plan; payloads it may drop are `PyObj`,
-// released through `interp`), pyo3's `Bound::new` for the iterator
-// (`tp_alloc` of the class and a write of its contents; it drops no `Py`),
-// a `Py_INCREF` of the collector link (`Gc::link`, held as a `PyObj`), and
-// `Bound::into_ptr`. No `Py`/`PyErr` is dropped or restored outside
+// released through `interp`), `PyTimelogIter::into_object` for the
+// iterator (a kept object reinitialized through the C API, or pyo3's
+// `Bound::new`: `tp_alloc` of the class and a write of its contents; it
+// drops no `Py`), a `Py_INCREF` of the collector link (`Gc::link`, held as
+// a `PyObj`), and `Bound::into_ptr`. No `Py`/`PyErr` is dropped or restored outside
 // `Python::attach`: an engine error (closed log), a failed allocation and
 // a panic are raised inside it (cold).
 
@@ -1035,8 +1036,7 @@ unsafe fn iter_entry(slf: *mut ffi::PyObject, b: Bounds, order: Order) -> *mut f
             (py, receiver(py, slf))
         };
         let snap = log.state().log.snapshot().map_err(ReadFail::Engine)?;
-        let it = Bound::new(py, PyTimelogIter::new(snap, b.lo, b.hi, order, log.gc_link(py))).map_err(ReadFail::Py)?;
-        Ok(it.into_ptr())
+        PyTimelogIter::new(snap, b.lo, b.hi, order, log.gc_link(py)).into_object(py).map_err(ReadFail::Py)
     }));
     match r {
         Ok(Ok(p)) => p,

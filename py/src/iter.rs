@@ -465,7 +465,49 @@ fn new_pair<'py>(py: Python<'py>, ts: i64, v: &PyObj) -> (Bound<'py, PyTuple>, b
 impl PyTimelogIter {
     #[inline(always)]
     pub(crate) fn new(snap: Snapshot<PyObj>, lo: i64, hi: i64, order: Order, link: PyObj) -> Self {
-        Self::from_state(IterState::new(Some(snap.into_cursor(lo, hi, order)), lo, hi, order, Some(link)))
+        let cursor = snap.into_cursor(lo, hi, order);
+        if let Some(v) = cursor.peek() {
+            // The first row's payload gets its reference count raised when
+            // it is returned; its header starts loading now, while this
+            // iterator is made and handed to the caller.
+            timelog::segment::prefetch(v.as_ptr());
+        }
+        Self::from_state(IterState::new(Some(cursor), lo, hi, order, Some(link)))
+    }
+
+    /// This iterator as a Python object (a new reference): on GIL builds a
+    /// deallocated one from the [`freelist`] when it holds one, else a new
+    /// one (pyo3's `Bound::new`, as for every `#[pymethods]` read).
+    #[inline(always)]
+    pub(crate) fn into_object(self, py: Python<'_>) -> PyResult<*mut pyo3::ffi::PyObject> {
+        #[cfg(not(Py_GIL_DISABLED))]
+        // SAFETY: `freelist::pop`'s contract: attached (`py`), GIL build.
+        if let Some(obj) = unsafe { freelist::pop() } {
+            // SAFETY: CPython C API, attached. `obj` is an instance of this
+            // class that `dealloc` dropped the value of and kept instead of
+            // freeing (`freelist::push`'s contract): its memory and its
+            // type field are unchanged, no other code can reach it, and it
+            // is untracked. Its type is this class's, which lives as long
+            // as the process (pyo3's type cache keeps a reference to it, as
+            // does the module). PyObject_Init makes it a new object of that
+            // type with one reference, and takes the reference to the type
+            // an instance holds (released by `dealloc`). [`value_slot`] is the
+            // address of the class's Rust value inside it, dropped, so
+            // `ptr::write` fills it without dropping anything; the class's
+            // other fields (pyo3's) are unchanged since the object was
+            // first made (a `frozen`, `Send` class with no dict or weakref
+            // slot keeps no per-instance state there). Once the value is
+            // set the object is tracked, as `PyType_GenericAlloc` tracks a
+            // new instance of a GC type (the collector may traverse it at
+            // once: it is whole).
+            unsafe {
+                pyo3::ffi::PyObject_Init(obj, pyo3::ffi::Py_TYPE(obj));
+                std::ptr::write(value_slot(py, obj), self);
+                pyo3::ffi::PyObject_GC_Track(obj.cast());
+            }
+            return Ok(obj);
+        }
+        Ok(Bound::new(py, self)?.into_ptr())
     }
 
     #[inline(always)]
@@ -827,40 +869,148 @@ unsafe extern "C" fn dealloc(slf: *mut pyo3::ffi::PyObject) {
     unsafe { pyo3::ffi::PyObject_GC_UnTrack(slf.cast()) };
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: `Python::assume_attached`'s contract: CPython calls a
-        // type slot attached. pyo3's `Borrowed::from_ptr` needs a non-null
-        // object pointer (it does not touch the reference count, which is
-        // zero here) and `cast_unchecked` an instance of the class (this
-        // function's contract); `get` only computes the address of the Rust
-        // value inside the object (pyo3's layout for the class). The value
-        // is then reached from `slf` itself at that offset (so the pointer
-        // has the provenance of the whole object), and
-        // `ptr::drop_in_place` drops it exactly once: no reference to the
-        // object remains (count zero), CPython calls tp_dealloc once, and
-        // this slot replaces pyo3's, which would drop it too.
-        unsafe {
-            let py = Python::assume_attached();
-            let b: pyo3::Borrowed<'_, '_, PyAny> = pyo3::Borrowed::from_ptr(py, slf);
-            let v = b.cast_unchecked::<PyTimelogIter>().get() as *const PyTimelogIter;
-            let off = v.cast::<u8>().offset_from(slf.cast::<u8>());
-            std::ptr::drop_in_place(slf.cast::<u8>().offset(off).cast::<PyTimelogIter>());
-        }
+        // type slot attached. [`value_slot`]'s contract: `slf` is an
+        // instance of the class (this function's contract).
+        // `ptr::drop_in_place` drops the value exactly once: no reference
+        // to the object remains (count zero), CPython calls tp_dealloc
+        // once, and this slot replaces pyo3's, which would drop it too.
+        unsafe { std::ptr::drop_in_place(value_slot(Python::assume_attached(), slf)) }
     }));
-    if let Err(payload) = r {
-        dealloc_panic(payload);
-    }
     // SAFETY: CPython C API, attached: the object's type is a heap type
     // (pyo3 creates classes with PyType_FromSpec) whose `tp_free` is set
-    // (PyObject_GC_Del for a GC type); it frees the object, which nothing
-    // uses afterwards. The instance owned a reference to its heap type
-    // (taken by PyType_GenericAlloc); the type outlives the instance only
-    // through the module's own reference, which it keeps, so Py_DECREF
-    // after the free is the C API's order for heap types ("Heap types
-    // should also decrement the reference count of their type", tp_dealloc).
+    // (PyObject_GC_Del for a GC type). `freelist::push`'s contract: GIL
+    // build, attached; `slf` is an instance of the class whose value was
+    // just dropped (a value whose drop panicked is freed, not kept), whose
+    // reference count is zero and which is untracked (above). Kept or
+    // freed, nothing here uses it afterwards. The instance owned a
+    // reference to its heap type (taken by `PyType_GenericAlloc`, or by
+    // `PyObject_Init` for a kept object reused); the type outlives the
+    // instance through the module's and pyo3's own references, so
+    // `Py_DECREF` after the free is the C API's order for heap types ("Heap
+    // types should also decrement the reference count of their type",
+    // tp_dealloc). A kept object no longer holds one: its reuse takes a new
+    // one.
     unsafe {
         let tp = pyo3::ffi::Py_TYPE(slf);
-        let free = (*tp).tp_free.expect("a heap type has tp_free");
-        free(slf.cast());
+        #[cfg(not(Py_GIL_DISABLED))]
+        let kept = r.is_ok() && freelist::push(slf);
+        #[cfg(Py_GIL_DISABLED)]
+        let kept = false;
+        if let Err(payload) = r {
+            dealloc_panic(payload);
+        }
+        if !kept {
+            let free = (*tp).tp_free.expect("a heap type has tp_free");
+            free(slf.cast());
+        }
         pyo3::ffi::Py_DECREF(tp.cast());
+    }
+}
+
+/// The address of the class's Rust value inside `obj`, with the
+/// provenance of the whole object.
+///
+/// # Safety
+///
+/// `obj` is an instance of `TimelogIter` (live, or with a reference count
+/// of zero: nothing here reads or changes the count or the value).
+#[inline(always)]
+unsafe fn value_slot(py: Python<'_>, obj: *mut pyo3::ffi::PyObject) -> *mut PyTimelogIter {
+    // SAFETY: pyo3's `Borrowed::from_ptr` needs a non-null object pointer
+    // (it does not touch the reference count) and `cast_unchecked` an
+    // instance of the class (this function's contract); `get` only
+    // computes the address of the Rust value inside the object (pyo3's
+    // layout for the class). That offset is then applied to `obj` itself,
+    // so the pointer has the provenance of the whole object.
+    unsafe {
+        let b: pyo3::Borrowed<'_, '_, PyAny> = pyo3::Borrowed::from_ptr(py, obj);
+        let v = b.cast_unchecked::<PyTimelogIter>().get() as *const PyTimelogIter;
+        let off = v.cast::<u8>().offset_from(obj.cast::<u8>());
+        obj.cast::<u8>().offset(off).cast::<PyTimelogIter>()
+    }
+}
+
+/// Deallocated iterators kept for reuse (GIL builds): a short read
+/// (`for r in log.point(k)`) makes and drops one iterator per call, and
+/// pyo3's allocation (`object_new`, `PyType_GenericAlloc`: a `memset`,
+/// the collector's link) and CPython's `PyObject_GC_Del` were about 450 of
+/// the read's ~2,200 instructions (callgrind). As CPython's own freelists
+/// (tuples, floats), [`dealloc`] keeps up to [`MAX`](freelist::MAX) objects
+/// whose value it dropped, and [`PyTimelogIter::into_object`] reinitializes
+/// one (`PyObject_Init`, the value written in place, tracked).
+///
+/// Kept objects are memory only: untracked (the collector never sees
+/// them), with no value and no reference to their type (the type's count
+/// stays one per live instance); at interpreter exit they are left to the
+/// process, as pyo3 leaves its type objects.
+/// Free-threaded builds do not keep any: their collector finds objects by
+/// walking the allocator's heaps rather than through the tracked list, and
+/// a per-thread list would need a thread-local access per call; each read
+/// allocates there, from the calling thread's own `mimalloc` heap.
+#[cfg(not(Py_GIL_DISABLED))]
+mod freelist {
+    use std::cell::UnsafeCell;
+
+    use pyo3::ffi::PyObject;
+
+    /// Objects kept at most: a loop of short reads needs one at a time
+    /// (the previous read's iterator goes before the next is made, or
+    /// right after), nested loops one per level.
+    pub(super) const MAX: usize = 32;
+
+    struct List {
+        n: usize,
+        objs: [*mut PyObject; MAX],
+    }
+
+    /// The list, touched only by attached threads of a GIL build.
+    struct GilOnly(UnsafeCell<List>);
+
+    // SAFETY: std's `Sync` contract: the list is only reached through
+    // `pop` and `push`, whose callers are attached on a GIL build (their
+    // contracts), so at most one thread runs them at any time (the GIL:
+    // pyo3 refuses subinterpreters, the only other GIL), and neither runs
+    // Python code or releases the GIL while it holds the reference. The
+    // GIL's hand-over orders one thread's accesses after another's.
+    unsafe impl Sync for GilOnly {}
+
+    static FREE: GilOnly = GilOnly(UnsafeCell::new(List { n: 0, objs: [std::ptr::null_mut(); MAX] }));
+
+    /// A kept object, if any (see the module docs for its state).
+    ///
+    /// # Safety
+    ///
+    /// Attached, on a GIL build.
+    #[inline(always)]
+    pub(super) unsafe fn pop() -> Option<*mut PyObject> {
+        // SAFETY: `GilOnly`: this thread holds the GIL (this function's
+        // contract); the reference ends before the function returns.
+        let l = unsafe { &mut *FREE.0.get() };
+        if l.n == 0 {
+            return None;
+        }
+        l.n -= 1;
+        Some(l.objs[l.n])
+    }
+
+    /// Keeps `obj` for reuse; `false` (nothing kept) when the list is full.
+    ///
+    /// # Safety
+    ///
+    /// Attached, on a GIL build; `obj` is an instance of `TimelogIter`
+    /// whose reference count reached zero, which is untracked and whose
+    /// value was dropped; if kept, the caller neither frees nor uses it
+    /// again (only `pop` hands it out).
+    #[inline(always)]
+    pub(super) unsafe fn push(obj: *mut PyObject) -> bool {
+        // SAFETY: as in `pop`.
+        let l = unsafe { &mut *FREE.0.get() };
+        if l.n == MAX {
+            return false;
+        }
+        l.objs[l.n] = obj;
+        l.n += 1;
+        true
     }
 }
 

@@ -438,6 +438,28 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         self.run_left() + self.rest
     }
 
+    /// The payload the next read returns, if the current run holds it (no
+    /// run is cut here: `None` also when the run is used up). A caller may
+    /// use it to start loading what it will touch, ahead of the read.
+    #[inline]
+    pub fn peek(&self) -> Option<&T> {
+        if self.at == self.end {
+            return None;
+        }
+        // SAFETY: `at != end`: `at` is a position of the current run,
+        // within its span, whose storage (the payload array, or for an
+        // indirect run the skiplist nodes its pointers name, R6) the
+        // snapshot held by `self` keeps alive (R9) while the returned
+        // reference borrows `self` — as `Span::val` reads it.
+        Some(unsafe {
+            if self.indirect.is_null() {
+                &*self.direct.add(self.at)
+            } else {
+                &**self.indirect.add(self.at)
+            }
+        })
+    }
+
     /// Whether the cursor reads in descending timestamp order.
     pub fn is_descending(&self) -> bool {
         self.step != 1
@@ -875,6 +897,32 @@ mod tests {
                 assert!(c.snapshot().is_none(), "taking the last record releases ({order:?} [{lo}, {hi}))");
                 assert_eq!(c.next(), None);
                 assert_eq!(c.next(), None, "fused");
+            }
+        }
+    }
+
+    /// `peek` names the payload the next read returns, or nothing (at a
+    /// run boundary and once exhausted) — across direct runs (segments,
+    /// the memtable's run) and indirect ones (late records), both orders.
+    #[test]
+    fn peek_names_the_next_payload_or_nothing() {
+        let (log, all) = log();
+        let snap = log.snapshot().unwrap();
+        for order in ORDERS {
+            for (lo, hi) in [(Timestamp::MIN, Timestamp::MAX), (1490, 1510), (7, 8)] {
+                let w = want(&all, lo, hi, order);
+                let mut c = snap.range(lo, hi, order);
+                let mut named = 0;
+                for r in &w {
+                    if let Some(v) = c.peek() {
+                        assert_eq!(*v, r.1, "{order:?} [{lo}, {hi}) at {r:?}");
+                        named += 1;
+                    }
+                    assert_eq!(c.next(), Some(*r));
+                }
+                assert_eq!(c.peek(), None, "exhausted");
+                // Only run boundaries name nothing.
+                assert!(named * 2 > w.len(), "{order:?} [{lo}, {hi}): {named} of {}", w.len());
             }
         }
     }
