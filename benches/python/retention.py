@@ -42,7 +42,9 @@ reads     A log of `old` flushed records at ts 0..old-1 (bulk_append, flush),
           Each read runs over its keys in chunks of 200 until done or until
           it has spent `read_budget_s` of CPU (some reads of the C package
           cost milliseconds each in these states); ns per call is over the
-          calls made. Every read's answers are checked equal (per chunk) on
+          calls made. Each state's reads start after `spin_s` of busy
+          waiting (the first reads after settle's sleeps ran slow, fresh
+          log included: `read_rows` says how it was measured). Every read's answers are checked equal (per chunk) on
           the retained and the fresh log: a benchmark that reads wrong
           answers fast is useless.
           Also stats()["storage"]["tombstone_count"] in each state.
@@ -113,11 +115,13 @@ ROOT = HERE.parent.parent
 BASE = 2_000_000
 SIZES = {
     "full": dict(old=200_000, stream=2_000_000, window=20_000, every=5_000, keys=30_000, scan_reps=1, read_budget_s=0.15,
+                 spin_s=0.1,
                  stable_s=1.0, settle_max_s=15.0,
                  mem_stream=20_000_000, mem_window=100_000, mem_every=10_000, mem_cap=4 << 30,
                  del_log=100_000, del_small=2_000, del_small_logs=5, del_large=50_000, del_small_rounds=5, repeats=3,
                  mem_repeats=1),
     "quick": dict(old=200_000, stream=200_000, window=20_000, every=2_000, keys=5_000, scan_reps=1, read_budget_s=0.1,
+                  spin_s=0.1,
                   stable_s=0.4, settle_max_s=3.0,
                   mem_stream=1_000_000, mem_window=50_000, mem_every=5_000, mem_cap=2 << 30,
                   del_log=100_000, del_small=2_000, del_small_logs=5, del_large=20_000, del_small_rounds=3, repeats=3,
@@ -267,9 +271,22 @@ def _timed_chunks(body, chunks, budget_ns):
         gc.enable()
 
 
+def _spin(seconds: float) -> None:
+    """Keeps this thread busy for `seconds` of wall time (see read_rows)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        pass
+
+
 def read_rows(log, P: Probes, S) -> tuple[dict, dict]:
     """Times every read on `log`; returns (CPU ns per unit, per-chunk answer
-    checksums, so that a read cut short by its budget is still checked)."""
+    checksums, so that a read cut short by its budget is still checked).
+
+    Starts with `spin_s` of busy waiting: every state is read right after
+    `settle` (polls with sleeps), and the first ~15 ms of reads after a
+    sleep ran at about half speed on this machine — on the fresh log too
+    (session 18: `next_ts` 177 ns, then 93; 93 with a 50 ms spin first)."""
+    _spin(S["spin_s"])
     out, chk = {}, {}
     budget = int(S["read_budget_s"] * 1e9)
 
