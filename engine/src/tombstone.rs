@@ -224,13 +224,15 @@ impl TombStack {
                 }
                 (blk.slots.len() * 2).min(MAX_BLOCK)
             };
-            let slots: Box<[Slot]> = (0..cap)
-                .map(|_| Slot {
-                    seq: AtomicU64::new(0),
-                    body: UnsafeCell::new(MaybeUninit::uninit()),
-                    region: Region::new(),
-                })
-                .collect();
+            let slots = pool::take(cap).unwrap_or_else(|| {
+                (0..cap)
+                    .map(|_| Slot {
+                        seq: AtomicU64::new(0),
+                        body: UnsafeCell::new(MaybeUninit::uninit()),
+                        region: Region::new(),
+                    })
+                    .collect()
+            });
             let base = if b.is_null() {
                 0
             } else {
@@ -465,7 +467,82 @@ impl Drop for TombStack {
             // slots' tombstones are `Copy`: nothing to drop in them.
             let blk = unsafe { Box::from_raw(b) };
             b = blk.prev;
+            pool::give(blk.slots);
         }
+    }
+}
+
+/// Slot arrays of full-size blocks ([`MAX_BLOCK`]) of dropped stacks, kept
+/// for the next stacks (session 18).
+///
+/// A new block's slots are written at once (each sequence set to 0), and a
+/// block of fresh memory takes ten page faults for its 40 KB. When the
+/// allocator had returned the previous memtables' blocks to the system
+/// (glibc trims the top of its heap on `free`), every delete paid about
+/// 6 ns of page faults: `retention.py`'s delete rows read 42-49 ns per call
+/// against 36-39 with `MALLOC_TRIM_THRESHOLD_` set high, run to run, and
+/// the same process swung between the two. A dropped stack's blocks come
+/// here instead, reset (every sequence 0: the stack was dropped, R6, so no
+/// reader or writer reaches them), up to 64 of them (2.5 MB);
+/// a new stack takes them before it allocates. The pool is behind a mutex
+/// that a pusher only ever *tries* (`try_lock`: a pusher that finds it
+/// taken allocates instead, so no delete waits for another thread — the
+/// lock-freedom of design.md holds), and a dropped stack's blocks are
+/// only kept when the lock is free (else freed). Not in the model checkers'
+/// builds: their statics would outlive one execution, and handing a
+/// dropped stack's memory to a new one is ownership, not a protocol.
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+mod pool {
+    use super::{Slot, MAX_BLOCK};
+
+    /// Blocks kept at most (2.5 MB of 40-byte slots).
+    const MAX: usize = 64;
+
+    static POOL: crate::sync::Mutex<Vec<Box<[Slot]>>> = crate::sync::Mutex::new(Vec::new());
+
+    /// A kept slot array of `cap` slots (every sequence 0), if `cap` is
+    /// [`MAX_BLOCK`] and one is free and the pool is not in use.
+    #[inline]
+    pub(super) fn take(cap: usize) -> Option<Box<[Slot]>> {
+        if cap != MAX_BLOCK {
+            return None;
+        }
+        POOL.try_lock().ok()?.pop()
+    }
+
+    /// Keeps `slots` (a dropped stack's, owned) for reuse if it is a
+    /// full-size block and the pool has room and is not in use (`try_lock`
+    /// here too: a process forked while another thread held the lock has
+    /// it held forever in the child, and nothing may wait on it); frees it
+    /// otherwise.
+    pub(super) fn give(mut slots: Box<[Slot]>) {
+        if slots.len() != MAX_BLOCK {
+            return;
+        }
+        for s in slots.iter_mut() {
+            // The body stays as it is: plain data, unwritten again for
+            // every reader once the sequence reads 0 (R7).
+            *s.seq.get_mut() = 0;
+        }
+        if let Ok(mut p) = POOL.try_lock() {
+            if p.len() < MAX {
+                p.push(slots);
+            }
+        }
+    }
+}
+
+/// Model checkers: no pool (see the std build's).
+#[cfg(any(timelog_loom, timelog_shuttle))]
+mod pool {
+    use super::Slot;
+
+    pub(super) fn take(_cap: usize) -> Option<Box<[Slot]>> {
+        None
+    }
+
+    pub(super) fn give(slots: Box<[Slot]>) {
+        drop(slots);
     }
 }
 
@@ -1396,6 +1473,37 @@ mod tests {
         assert_eq!(s.span(), Span { lo: 0, hi: 80 });
         s.push(t(-10, -5, 5));
         assert_eq!(s.span(), Span { lo: -10, hi: 80 });
+    }
+
+    /// The block pool: a new stack may take a dropped one's full-size
+    /// blocks, which come back empty — a claimed slot not yet published
+    /// reads as being written (sequence 0, R7), never as an old tombstone,
+    /// and no earlier stack's tombstone is seen. (Other tests' stacks share
+    /// the pool, so each round checks the stack it gets, whoever's blocks.)
+    #[test]
+    fn blocks_of_dropped_stacks_come_back_empty() {
+        const N: i64 = 4_000; // past the first full-size block (1,008 slots before it)
+        for round in 0..6i64 {
+            let s = TombStack::new();
+            let mut seq = 0u64;
+            for i in 0..N {
+                if i == N / 2 {
+                    // A slot claimed in a (probably reused) full-size block.
+                    let (blk, k) = s.claim();
+                    assert!(blk.slots.len() == MAX_BLOCK && blk.slots[k].published().is_none());
+                    assert!(s.to_vec().iter().all(|x| x.t1 / 100_000 == round), "round {round}");
+                    seq += 1;
+                    TombStack::publish(blk, k, t(round * 100_000 + i, round * 100_000 + i + 1, seq));
+                    continue;
+                }
+                seq += 1;
+                s.push(t(round * 100_000 + i, round * 100_000 + i + 1, seq));
+            }
+            let v = s.to_vec();
+            assert_eq!((v.len(), s.len()), (N as usize, N as usize));
+            assert!(v.iter().enumerate().all(|(i, x)| x.t1 == round * 100_000 + i as i64), "round {round}");
+            assert_eq!(s.span(), Span { lo: round * 100_000, hi: round * 100_000 + N });
+        }
     }
 
     /// R7: a claimed slot whose tombstone is not yet published (its
