@@ -933,8 +933,9 @@ unsafe fn value_slot(py: Python<'_>, obj: *mut pyo3::ffi::PyObject) -> *mut PyTi
 /// Deallocated iterators kept for reuse (GIL builds): a short read
 /// (`for r in log.point(k)`) makes and drops one iterator per call, and
 /// pyo3's allocation (`object_new`, `PyType_GenericAlloc`: a `memset`,
-/// the collector's link) and CPython's `PyObject_GC_Del` were about 450 of
-/// the read's ~2,200 instructions (callgrind). As CPython's own freelists
+/// the collector's link) and CPython's `PyObject_GC_Del` were about 300 of
+/// the read's ~2,150 instructions (callgrind), 15-20 ns of its time
+/// (docs/performance.md, "Session 18"). As CPython's own freelists
 /// (tuples, floats), [`dealloc`] keeps up to [`MAX`](freelist::MAX) objects
 /// whose value it dropped, and [`PyTimelogIter::into_object`] reinitializes
 /// one (`PyObject_Init`, the value written in place, tracked).
