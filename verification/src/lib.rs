@@ -472,6 +472,14 @@ pub fn shuttle_check<F: Fn() + Send + Sync + 'static>(name: &str, iters: usize, 
     let n = Arc::new(AtomicUsize::new(0));
     let f = Arc::new(f);
     let t0 = std::time::Instant::now();
+    // A failing schedule that shuttle printed, replayed exactly (e.g.
+    // `TIMELOG_SHUTTLE_REPLAY="$(cat verification/replays/NAME.txt)"` with
+    // the test that printed it; docs/verification.md).
+    if let Ok(sched) = std::env::var("TIMELOG_SHUTTLE_REPLAY") {
+        let f = f.clone();
+        shuttle::replay(move || f(), sched.trim());
+        return;
+    }
     {
         let (n, f) = (n.clone(), f.clone());
         shuttle::check_random(
