@@ -220,11 +220,13 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
             // `T`, and ours.
             let s = unsafe { Evicted::<T>::new(addr) };
             let m = s.manifest();
+            let v = m.version;
             if std::ptr::eq(m, Arc::as_ptr(cur)) || !m.holds.is_retired() {
                 drop(s);
             } else {
                 self.bury_evicted(s);
             }
+            v
         });
     }
 
@@ -283,7 +285,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         self.pins.sweep_stripe(stripe, now, &mut |addr| {
             // SAFETY: R9 (Parking): evicted by this sweep's CAS: ours. A
             // reader's thread holds no engine lock (R12).
-            drop(unsafe { Evicted::<T>::new(addr) })
+            unsafe { Evicted::<T>::new(addr) }.manifest().version
         });
         v == now
     }
@@ -312,7 +314,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         let gen = self.cell.version() + 1;
         self.pins.sweep(gen, &mut |addr| {
             // SAFETY: R9 (Parking): evicted by this sweep's CAS: ours.
-            drop(unsafe { Evicted::<T>::new(addr) })
+            unsafe { Evicted::<T>::new(addr) }.manifest().version
         });
     }
 
@@ -598,7 +600,7 @@ impl<T> Drop for Catalog<T> {
         // now (snapshots outliving the log keep what they hold).
         self.pins.sweep(crate::pin::GEN_CLOSED, &mut |addr| {
             // SAFETY: R9 (Parking): evicted by this sweep's CAS: ours.
-            drop(unsafe { Evicted::<T>::new(addr) })
+            unsafe { Evicted::<T>::new(addr) }.manifest().version
         });
         drop(retire(self.cell.load_full()));
     }

@@ -179,9 +179,19 @@ impl PinCounter {
 
     /// Raises the generation of `stripe`'s park to at least `gen` (never
     /// lowers it), evicting the snapshot parked there if any: `evicted` gets
-    /// its address (the caller owns it). Lock-free: a failed CAS means
-    /// another thread parked, took, evicted or raised meanwhile.
-    pub(crate) fn sweep_stripe(&self, stripe: usize, gen: u64, evicted: &mut dyn FnMut(u64)) {
+    /// its address (the caller owns it) and returns its manifest's version.
+    /// Lock-free: a failed CAS means another thread parked, took, evicted or
+    /// raised meanwhile.
+    ///
+    /// A parked snapshot parked at its own version's generation, which a
+    /// newer publication's sweep may have set above `gen` (this sweep is an
+    /// older publication's, arriving late): replacing it by `empty(gen)`
+    /// lowered the park, and a snapshot of a replaced manifest could then
+    /// park and stay (shuttle's `bulk/runs_writers_reader_maintainer` found
+    /// it, session 18: `parked_stale` 1). So an eviction of a newer
+    /// snapshot raises the park again, to that snapshot's version, evicting
+    /// whatever parked in between.
+    pub(crate) fn sweep_stripe(&self, stripe: usize, mut gen: u64, evicted: &mut dyn FnMut(u64) -> u64) {
         let park = &self.stripes[stripe].park;
         let mut w = park.load(Ordering::Acquire);
         loop {
@@ -190,10 +200,15 @@ impl PinCounter {
             }
             match park.compare_exchange(w, empty(gen), Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => {
-                    if w & 1 == 0 {
-                        evicted(w);
+                    if w & 1 == 1 {
+                        return;
                     }
-                    return;
+                    let v = evicted(w);
+                    if v <= gen {
+                        return;
+                    }
+                    gen = v;
+                    w = park.load(Ordering::Acquire);
                 }
                 Err(x) => w = x,
             }
@@ -204,7 +219,7 @@ impl PinCounter {
     /// every publication (with the new manifest's version, or the current
     /// one if higher), by `pinned()` and `close()`, and by the catalog's
     /// drop ([`GEN_CLOSED`]).
-    pub(crate) fn sweep(&self, gen: u64, evicted: &mut dyn FnMut(u64)) {
+    pub(crate) fn sweep(&self, gen: u64, evicted: &mut dyn FnMut(u64) -> u64) {
         for stripe in 0..STRIPES {
             self.sweep_stripe(stripe, gen, evicted);
         }
@@ -432,7 +447,10 @@ mod tests {
         assert_eq!(p.take(0, 5), None);
         assert!(p.park(0, 5, 8));
         let mut evicted = Vec::new();
-        p.sweep(7, &mut |a| evicted.push(a));
+        p.sweep(7, &mut |a| {
+            evicted.push(a);
+            5
+        });
         assert_eq!(evicted, vec![8]);
         assert_eq!(p.parked(), 0);
         assert!(!p.park(0, 5, 8) && !p.park(3, 6, 8), "below the swept generation");
@@ -441,10 +459,34 @@ mod tests {
         assert!(p.park(0, 7, 8) && p.park(3, 7, 24));
         assert_eq!(p.parked_addrs(), vec![8, 24]);
         evicted.clear();
-        p.sweep(GEN_CLOSED, &mut |a| evicted.push(a));
+        p.sweep(GEN_CLOSED, &mut |a| {
+            evicted.push(a);
+            7
+        });
         assert_eq!(evicted, vec![8, 24]);
         assert!(!p.park(0, 7, 8) && !p.park(0, GEN_CLOSED - 1, 8), "closed");
         assert_eq!(p.stripes[0].park.load(Ordering::Relaxed), u64::MAX);
+    }
+
+    /// R9 (Parking): a late sweep (an older publication's, generation 5)
+    /// that evicts a snapshot of a newer manifest (10) leaves the park at
+    /// 10, not 5 — so no snapshot of a replaced manifest parks after it.
+    /// (Shuttle's `bulk/runs_writers_reader_maintainer`, session 18: the
+    /// park was left at 5 and a snapshot of manifest 5 stayed parked.)
+    #[test]
+    fn a_late_sweep_never_lowers_a_park() {
+        let p = PinCounter::new(crate::TimeUnit::Millis, 5);
+        p.sweep(10, &mut |_| unreachable!("nothing parked"));
+        assert!(p.park(1, 10, 8));
+        let mut evicted = Vec::new();
+        p.sweep_stripe(1, 5, &mut |a| {
+            evicted.push(a);
+            10
+        });
+        assert_eq!(evicted, vec![8]);
+        assert!(!p.park(1, 5, 16), "a snapshot of the replaced manifest 5 parks");
+        assert!(p.park(1, 10, 16));
+        assert!(!p.park(1, 9, 24));
     }
 
     /// R9 (Holds): the publisher reclaims at once when nothing holds.
