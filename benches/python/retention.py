@@ -44,7 +44,8 @@ reads     A log of `old` flushed records at ts 0..old-1 (bulk_append, flush),
           cost milliseconds each in these states); ns per call is over the
           calls made. Each state's reads start after `spin_s` of busy
           waiting (the first reads after settle's sleeps ran slow, fresh
-          log included: `read_rows` says how it was measured). Every read's answers are checked equal (per chunk) on
+          log included: `read_rows` says how it was measured). Every
+          read's answers are checked equal (per chunk) on
           the retained and the fresh log: a benchmark that reads wrong
           answers fast is useless.
           Also stats()["storage"]["tombstone_count"] in each state.
@@ -548,19 +549,11 @@ def _time_deletes(name, n, m, nlogs):
 def part_deletes(S) -> dict:
     n = S["del_log"]
     out = {}
-    # Warm-up (untimed): every shape once on as many throwaway logs as the
-    # small rows use, so no timed row pays the process's first page faults
-    # for that much tombstone memory (see the module docs).
-    m = S["del_small"]
+    # Warm-up (its time discarded): every shape once on as many throwaway
+    # logs as the small rows use, so no timed row pays the process's first
+    # page faults for that much tombstone memory (see the module docs).
     for name, _ in DELETES:
-        logs = [_flushed(n) for _ in range(S["del_small_logs"])]
-        step = max(2, n // m)
-        for log in logs:
-            f = getattr(log, name)
-            for i in range(m):
-                f(i * step, i * step + step // 2) if name == "delete_range" else f((i + 1) * step)
-        for log in logs:
-            log.close()
+        _time_deletes(name, n, S["del_small"], S["del_small_logs"])
     for m in (S["del_small"], S["del_large"]):
         small = m == S["del_small"]
         nlogs = S["del_small_logs"] if small else 1

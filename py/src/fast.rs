@@ -996,9 +996,9 @@ unsafe fn at(
 // iterator (a kept object reinitialized through the C API, or pyo3's
 // `Bound::new`: `tp_alloc` of the class and a write of its contents; it
 // drops no `Py`), a `Py_INCREF` of the collector link (`Gc::link`, held as
-// a `PyObj`), and `Bound::into_ptr`. No `Py`/`PyErr` is dropped or restored outside
-// `Python::attach`: an engine error (closed log), a failed allocation and
-// a panic are raised inside it (cold).
+// a `PyObj`), and `Bound::into_ptr`. No `Py`/`PyErr` is dropped or
+// restored outside `Python::attach`: an engine error (closed log), a failed
+// allocation and a panic are raised inside it (cold).
 
 /// Why a read of the fast path did not return an iterator.
 enum ReadFail {

@@ -801,15 +801,12 @@ unsafe extern "C" fn iternext(slf: *mut pyo3::ffi::PyObject) -> *mut pyo3::ffi::
     // — CPython calls a type slot only from an attached thread.
     let py = unsafe { Python::assume_attached() };
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        // SAFETY: pyo3's `Borrowed::from_ptr` needs a live object pointer
-        // and `cast_unchecked` an instance of the target class: CPython
-        // passes the iterator itself (this function's contract), alive for
-        // the call. The class is `frozen`, so pyo3 allows a shared
-        // reference to its Rust value at any time (no borrow flag).
-        let it = unsafe {
-            let b: pyo3::Borrowed<'_, '_, PyAny> = pyo3::Borrowed::from_ptr(py, slf);
-            &*(b.cast_unchecked::<PyTimelogIter>().get() as *const PyTimelogIter)
-        };
+        // SAFETY: [`value_slot`]'s contract: CPython passes the iterator
+        // itself (this function's contract), alive for the call, so its
+        // value is initialized and outlives the reference. The class is
+        // `frozen`, so pyo3 allows a shared reference to its Rust value at
+        // any time (no borrow flag).
+        let it = unsafe { &*value_slot(py, slf) };
         it.next_row(py).map(|o| o.map_or(std::ptr::null_mut(), Bound::into_ptr))
     }));
     match r {
