@@ -435,13 +435,16 @@ fn a_quiet_log_is_compacted_to_one_source_and_no_tombstone() {
         assert!(!log.maint_step().unwrap(), "under every write-side trigger");
         let idle0 = log.counter(Counter::IdleSteps);
         log.start_maintenance().unwrap();
+        // The idle step counts itself after it publishes its manifest: wait
+        // for the count too, or the manifest can be seen first (CI, stop 29).
         let done = wait_for(20, || {
             let st = log.stats().unwrap();
-            st.segments_l0 == 0 && (threshold == 0.0 || st.tombstone_count == 0)
+            st.segments_l0 == 0
+                && (threshold == 0.0 || st.tombstone_count == 0)
+                && log.counter(Counter::IdleSteps) > idle0
         });
         let st = log.stats().unwrap();
-        assert!(done, "the quiet log was compacted (threshold {threshold}): {st:?}");
-        assert!(log.counter(Counter::IdleSteps) > idle0);
+        assert!(done, "the quiet log was compacted by an idle step (threshold {threshold}): {st:?}");
         assert_eq!(log.len().unwrap(), 25_000);
         if threshold > 0.0 {
             assert_eq!(st.delete_debt, 0.0);
@@ -453,7 +456,9 @@ fn a_quiet_log_is_compacted_to_one_source_and_no_tombstone() {
             assert_eq!(log.stats().unwrap().segments_l0, 0);
         }
         log.validate().unwrap();
-        // Quiet again and nothing left: no more idle work, however long.
+        // Quiet again and nothing left: no more idle work, however long. (A
+        // step counts itself just after it publishes: let a last count land.)
+        std::thread::sleep(std::time::Duration::from_millis(50));
         let n = log.counter(Counter::IdleSteps);
         let c = log.counter(Counter::CompactionsTotal);
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -601,8 +606,10 @@ fn a_delete_steps_aside_for_a_debt_step_waiting_for_its_interpreter_lock() {
     eprintln!("max delete debt {max_debt:.3}, compactions while the writer held the lock {compacted_while_held}");
     assert!(compacted_while_held > 0, "debt steps ran while the writer held the interpreter lock");
     // The threshold, plus a few deletes (each about 1/21 of what is stored)
-    // for the worker to wake up, compute the debt and seal.
-    assert!(max_debt <= 4.0 * theta, "delete debt {max_debt:.3} stays near its threshold {theta}");
+    // for the worker to wake up, compute the debt and seal: 0.2-0.3 on a
+    // quiet machine, 0.41-0.43 with both cores of a 2-core machine busy with
+    // other work (the worker waits for a core). Before, it climbed toward 1.
+    assert!(max_debt <= 5.0 * theta, "delete debt {max_debt:.3} stays near its threshold {theta}");
     log.close().unwrap();
     drop(log);
     assert_eq!(Arc::strong_count(&payload), 1);
