@@ -94,29 +94,25 @@ def _timed(fn, collector=False):
 
 
 def _timed_passes(fn, budget_ns=5_000_000):
-    """CPU time of one pass of fn(), in ns: the mean over as many passes as
-    fit in `budget_ns` (at least one), the first included, GC off as in
-    `_timed`. For rows whose one pass is a few microseconds (`views()` over
+    """CPU time of one pass of fn(), in ns: `_timed` over as many passes as
+    fit in `budget_ns` (at least one), the first included, divided by their
+    number. For rows whose one pass is a few microseconds (`views()` over
     the 13-62 spans of a 200,000-1,000,000-record log): a single timed pass
     is the cost of a cold cache and the clock's own reads, not of the row
     (session 19: `views()` + numpy at 200,000 records read 1.04-1.20x C
     from single passes, 1.95x from 140 passes of a loop)."""
-    gc.collect()
-    gc.disable()
-    try:
-        w0 = NS()
+    passes = 0
+
+    def run():
+        nonlocal passes
         t0 = CPU()
-        passes = 0
         while True:
             fn()
             passes += 1
-            t1 = CPU()
-            if t1 - t0 >= budget_ns:
+            if CPU() - t0 >= budget_ns:
                 break
-        WALL[_CURRENT[0]] = (NS() - w0) / max(1, t1 - t0)
-        return (t1 - t0) / passes
-    finally:
-        gc.enable()
+
+    return _timed(run) / passes
 
 
 # ---------------------------------------------------------------- floors

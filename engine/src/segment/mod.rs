@@ -494,15 +494,15 @@ impl<T> Segment<T> {
         if p == self.pages.len() {
             return (p, 0);
         }
-        let page = self.pages[p].timestamps();
+        let stamps = self.pages[p].timestamps();
         let first = p * self.blocks_per_page;
-        let nb = page.len().div_ceil(BLOCK);
+        let nb = stamps.len().div_ceil(BLOCK);
         // The page's last block ends with its fence, which is not below
         // `ts`, so `b < nb`.
         let b = fence_count(&self.blocks[first..first + nb], ts, incl);
         let start = b * BLOCK;
-        let end = (start + BLOCK).min(page.len());
-        (p, start + count_below(&page[start..end], ts, incl))
+        let end = (start + BLOCK).min(stamps.len());
+        (p, start + count_below(&stamps[start..end], ts, incl))
     }
 
     /// Visits the payloads at exactly `ts` in position order; returns how
