@@ -117,15 +117,56 @@ mod visited {
     thread_local! {
         pub(super) static VISITED: Cell<u64> = const { Cell::new(0) };
         pub(super) static WFREE: Cell<u64> = const { Cell::new(0) };
+        /// Set while a read takes its share of building a merged view.
+        pub(super) static HELPING: Cell<bool> = const { Cell::new(false) };
+        pub(super) static HELPED: Cell<u64> = const { Cell::new(0) };
     }
 }
 
-/// Counts `n` records visited by the current read (`test-hooks` only).
+/// Counts `n` records visited by the current read (`test-hooks` only);
+/// inside [`helping`], by its share of building a merged view.
 #[inline(always)]
 pub(crate) fn visit(_n: usize) {
     #[cfg(feature = "test-hooks")]
-    visited::VISITED.with(|c| c.set(c.get() + _n as u64));
+    if visited::HELPING.with(std::cell::Cell::get) {
+        visited::HELPED.with(|c| c.set(c.get() + _n as u64));
+    } else {
+        visited::VISITED.with(|c| c.set(c.get() + _n as u64));
+    }
 }
+
+/// Runs `f`, a read's share of building a memtable's merged view (R13
+/// (5)): what it visits is counted apart ([`take_helped`]), bounded on its
+/// own by [`VIEW_HELP_VISITS`].
+#[inline(always)]
+pub(crate) fn helping<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "test-hooks")]
+    {
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                visited::HELPING.with(|c| c.set(false));
+            }
+        }
+        visited::HELPING.with(|c| c.set(true));
+        let _reset = Reset;
+        f()
+    }
+    #[cfg(not(feature = "test-hooks"))]
+    f()
+}
+
+/// Returns the records visited on this thread by reads' shares of building
+/// merged views since the last call, and resets the count (`test-hooks`).
+#[cfg(feature = "test-hooks")]
+pub fn take_helped() -> u64 {
+    visited::HELPED.with(|c| c.replace(0))
+}
+
+/// The most records one read visits for its share of a memtable's merged
+/// view under construction (R13 (5)), per memtable ([`take_helped`]).
+#[cfg(feature = "test-hooks")]
+pub const VIEW_HELP_VISITS: usize = crate::memtable::merged::HELP_VISITS_MAX;
 
 /// Returns the records visited on this thread since the last call, and
 /// resets the count (`test-hooks` feature; for tests that bound the cost

@@ -95,3 +95,44 @@ fn merged_view_published_to_reader() {
         finish(&log, &[first, vec![app(5, 1)]], vec![theirs, mine]);
     });
 }
+
+/// R13 (5) (+ R5, R6, R9): a merged view built in shares by short reads.
+/// A run of two records around three late ones (the model's threshold);
+/// a reader thread and the main thread each make short reads, and under
+/// the model checkers each share adds one or two records to the build, so
+/// the build changes hands between the threads — taken by an `Acquire`
+/// swap of the memtable's build slot, parked by a `Release` store: loom
+/// reports an owner whose writes to the build the next owner's writes are
+/// not ordered after, through the build's region. Meanwhile the main
+/// thread appends a late record newer than the build's watermark. Every
+/// short read returns what its snapshot holds (the build completes and is
+/// published by a share, or is made moot by the final scan's view), and
+/// the final read shows everything.
+#[test]
+fn merged_view_built_in_shares() {
+    loom_model("skiplist/merged_view_built_in_shares", || {
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
+        append(&log, 10, 100);
+        append(&log, 4, 101);
+        append(&log, 6, 102);
+        append(&log, 8, 103);
+        append(&log, 40, 104); // the run's span makes every read below short
+        let short = |s: &timelog::Snapshot<Id>, t: Ts| s.range(t, t + 1, timelog::Order::Asc).collect::<Vec<_>>();
+        let reader = {
+            let log = log.clone();
+            thread::spawn(move || {
+                let s = log.snapshot().unwrap();
+                for (t, id) in [(4, 101), (8, 103), (6, 102)] {
+                    assert_eq!(short(&s, t), vec![(t, id)], "short read at {t}");
+                }
+            })
+        };
+        append(&log, 5, 1);
+        let s = log.snapshot().unwrap();
+        assert_eq!(short(&s, 6), vec![(6, 102)]);
+        assert_eq!(short(&s, 5), vec![(5, 1)], "the newer late record, beside the build");
+        reader.join().unwrap();
+        let all = read_view(&log.snapshot().unwrap());
+        assert_eq!(all, vec![(4, 101), (5, 1), (6, 102), (8, 103), (10, 100), (40, 104)]);
+    });
+}

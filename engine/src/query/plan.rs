@@ -280,7 +280,15 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                     let buf = match after {
                         Some(w) if mt.ooo_max_seq() <= w => OooBuf { ts: Vec::new(), seq: Vec::new(), val: Vec::new() },
                         Some(w) => ooo_collect(mt, &vis, lo, hi, w),
-                        None => ooo_collect(mt, &vis, lo, hi, 0),
+                        None => {
+                            let buf = ooo_collect(mt, &vis, lo, hi, 0);
+                            // A read the view would have served, had it
+                            // existed: its share of building one (R13 (5)).
+                            if use_merged {
+                                mt.help_build(self.w, buf.ts.len());
+                            }
+                            buf
+                        }
                     };
                     if !buf.ts.is_empty() {
                         s.push(Span {
