@@ -25,6 +25,10 @@
 //! before each scan (read after write; every 20th record late in `_ooo5`).
 //! `scan_range1000/timelog_memtable_ooo5_viewed/{batch,iter}`: the 5% late
 //! memtable after one full scan (its merged view built), as in a log being read.
+//! Short reads build that view too, in shares (R13 (5)), so the
+//! `memtable_ooo5` rows read it once their warm-up built it;
+//! `timelog_memtable_ooo5_first512/batch` is the mean of a fresh late
+//! memtable's first 512 reads, the ones that build it.
 //!
 //! Run: `cargo bench -p timelog-benches --bench engine` (full) or
 //! `... -- --quick` (CI smoke; a few seconds per group).
@@ -48,6 +52,10 @@ const N: usize = 100_000;
 const RANGE: i64 = 1_000;
 /// Rows handed out per `next_batch_with` call.
 const BATCH: usize = 1_024;
+/// Reads of each fresh log in `scan_range1000/timelog_memtable_ooo5_first…`:
+/// about what short 1000-row reads take to build its merged view in shares
+/// (R13 (5): ~105,000 records, at most 256 per read).
+const FRESH_READS: u64 = 512;
 /// Appends per second of the paced writer in the concurrent groups.
 const WRITER_RATE: u64 = 500_000;
 
@@ -510,9 +518,9 @@ fn bench_scans(c: &mut Criterion) {
         });
     }
     // A log that is being read: the 5% late memtable after one full scan,
-    // which built its merged view (R13); the short ranges read through it
-    // (they never build one). Own log: `memtable_ooo5` above stays the
-    // merge path of a memtable no long scan has read.
+    // which built its merged view (R13) at once; the short ranges read
+    // through it. Own log (`memtable_ooo5` above is a memtable only short
+    // reads have read: its view built by their shares).
     let tl_viewed = filled(Tl::new(disabled()), &ooo_keys(N, 5, SEED));
     let _ = tl_viewed.scan(i64::MIN, i64::MAX);
     range_case(&mut g, "timelog_memtable_ooo5_viewed/batch", &|a, b| tl_viewed.scan(a, b));
@@ -522,6 +530,31 @@ fn bench_scans(c: &mut Criterion) {
             acc = mix(acc, ts, v);
         }
         acc
+    });
+    // A fresh 5% late memtable's first reads: short reads build its merged
+    // view in shares (R13 (5)), so `memtable_ooo5` above is measured with
+    // the view its warm-up reads built; this row is the mean of the first
+    // `FRESH_READS` reads of a new log each (the build and the reads that
+    // pay for it), the log's fill untimed.
+    let ooo5 = ooo_keys(N, 5, SEED);
+    g.bench_function(format!("timelog_memtable_ooo5_first{FRESH_READS}/batch"), |b| {
+        b.iter_custom(|iters| {
+            let mut cy = Cycle::default();
+            let mut total = Duration::ZERO;
+            let mut tl = None;
+            for i in 0..iters {
+                if i % FRESH_READS == 0 {
+                    drop(tl.take());
+                    tl = Some(filled(Tl::new(disabled()), &ooo5));
+                }
+                let t = *cy.next(&starts);
+                let tl = tl.as_ref().expect("filled above");
+                let t0 = Instant::now();
+                black_box(tl.scan(t, t + RANGE));
+                total += t0.elapsed();
+            }
+            total
+        })
     });
     range_case(&mut g, "skipmap", &|a, b| l.skipmap.scan(a, b));
     range_case(&mut g, "rwlock_btree", &|a, b| l.btree.scan(a, b));

@@ -427,23 +427,30 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
         mt.run.slices(self.run_i, end, slices);
         let head = head.unwrap_or((Timestamp::MAX, SeqNo::MAX));
         let mut took = 0;
-        'run: for s in slices.iter() {
-            for i in 0..s.len {
-                // SAFETY: R4: `i < s.len` within a slice below `run_n`, which
-                // is at most the published length the build's starter saw
-                // (R13 (5): every later owner is ordered after it): written
-                // before publication, never written again, alive as long as
-                // the memtable.
-                let (t, q) = unsafe { (*s.ts.add(i), *s.seq.add(i)) };
-                if (t, q) > head {
-                    break 'run;
-                }
-                self.ts.push(t);
-                self.seq.push(q);
-                // SAFETY: as above (R4): an initialized payload of the run,
-                // borrowed for the clone.
-                self.val.push(unsafe { &*s.val.add(i) }.clone());
-                took += 1;
+        for s in slices.iter() {
+            // SAFETY: R4: a slice below `run_n`, which is at most the
+            // published length the build's starter saw (R13 (5): every later
+            // owner is ordered after it): written before publication, never
+            // written again, alive as long as the memtable.
+            let (ts, seq, val) = unsafe {
+                (
+                    std::slice::from_raw_parts(s.ts, s.len),
+                    std::slice::from_raw_parts(s.seq, s.len),
+                    std::slice::from_raw_parts(s.val, s.len),
+                )
+            };
+            // The records before the head: the run is sorted by `(ts, seq)`
+            // (R3), so they are a prefix.
+            let mut k = ts.partition_point(|&t| t < head.0);
+            while k < s.len && ts[k] == head.0 && seq[k] < head.1 {
+                k += 1;
+            }
+            self.ts.extend_from_slice(&ts[..k]);
+            self.seq.extend_from_slice(&seq[..k]);
+            self.val.extend(val[..k].iter().cloned());
+            took += k;
+            if k < s.len {
+                break;
             }
         }
         crate::hooks::visit(took);
