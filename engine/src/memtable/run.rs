@@ -16,6 +16,7 @@
 use std::ptr;
 
 use crate::segment::block::Block;
+use crate::segment::BLOCK;
 
 use crate::sync::{AtomicI64, AtomicPtr, AtomicUsize, Ordering, UnsyncGet};
 use crate::{SeqNo, Timestamp};
@@ -33,7 +34,10 @@ const BUCKETS: usize = 40;
 const BUCKETS: usize = 16;
 
 /// One bucket: `cap` timestamps, then `cap` sequences, then `cap` payload
-/// slots, in one zeroed [`Block`] (directly mapped from 64 KiB on, so a
+/// slots, then (std builds) `cap / BLOCK` *fences* — the last timestamp of
+/// each complete [`BLOCK`] of slots, written by the appender with the
+/// block's last record, so a search reads a small array and one block
+/// (as a segment page's block fences) — in one zeroed [`Block`] (directly mapped from 64 KiB on, so a
 /// flushed memtable's buckets go back to the OS when it is dropped, and the
 /// unused tail of the last bucket is never resident; see `segment::block`).
 ///
@@ -62,8 +66,14 @@ impl<T> Bucket<T> {
         (cap * 16).next_multiple_of(std::mem::align_of::<T>())
     }
 
+    /// Byte offset of the fence array (after the payloads).
+    #[inline(always)]
+    fn fences_offset(cap: usize) -> usize {
+        (Self::vals_offset(cap) + cap * std::mem::size_of::<T>()).next_multiple_of(8)
+    }
+
     fn new(cap: usize) -> Self {
-        let size = Self::vals_offset(cap) + cap * std::mem::size_of::<T>();
+        let size = Self::fences_offset(cap) + cap / BLOCK * 8;
         let align = 8usize.max(std::mem::align_of::<T>());
         Self {
             block: Block::zeroed(size, align),
@@ -114,6 +124,16 @@ impl<T> Bucket<T> {
         debug_assert!(o < self.cap);
         // SAFETY: `o < cap`: within the block's payload array (`new`).
         unsafe { self.block.as_ptr().add(Self::vals_offset(self.cap)).cast::<T>().add(o) }
+    }
+
+    /// Fence `j < cap / BLOCK`: the timestamp of slot `(j + 1) * BLOCK - 1`.
+    /// Raw, like [`ts`](Self::ts): meaningful once that slot is below a
+    /// published `len` (R4).
+    #[inline(always)]
+    fn fence(&self, j: usize) -> *mut Timestamp {
+        debug_assert!(j < self.cap / BLOCK);
+        // SAFETY: `j < cap / BLOCK`: within the block's fence array (`new`).
+        unsafe { self.block.as_ptr().add(Self::fences_offset(self.cap)).cast::<Timestamp>().add(j) }
     }
 
     /// A reader touches slot `o` (model checkers: a tracked read; std: nothing).
@@ -289,12 +309,62 @@ impl<T> Run<T> {
     /// First index in `[lo, hi)` whose timestamp is `>= ts` (hi if none).
     /// `hi <= len()` (R4).
     pub(crate) fn lower_bound(&self, ts: Timestamp, lo: usize, hi: usize) -> usize {
-        self.search(lo, hi, Bucket::ts, |x: &AtomicI64Slot| x.load(Ordering::Relaxed) < ts)
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        return self.search(lo, hi, Bucket::ts, |x: &AtomicI64Slot| x.load(Ordering::Relaxed) < ts);
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        self.search_ts(ts, false, lo, hi)
     }
 
     /// First index in `[lo, hi)` whose timestamp is `> ts`.
     pub(crate) fn upper_bound(&self, ts: Timestamp, lo: usize, hi: usize) -> usize {
-        self.search(lo, hi, Bucket::ts, |x: &AtomicI64Slot| x.load(Ordering::Relaxed) <= ts)
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        return self.search(lo, hi, Bucket::ts, |x: &AtomicI64Slot| x.load(Ordering::Relaxed) <= ts);
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        self.search_ts(ts, true, lo, hi)
+    }
+
+    /// [`lower_bound`](Self::lower_bound) (`upper_bound` when `incl`) in
+    /// std builds: bucket by bucket as [`search`](Self::search), then in the
+    /// bucket its fences (the partition point over the complete blocks of
+    /// the range) and one block of timestamps — independent loads of a
+    /// small array and of one block's lines, as a segment's search, not a
+    /// binary search's chain of dependent misses over the whole bucket.
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    fn search_ts(&self, ts: Timestamp, incl: bool, lo: usize, mut hi: usize) -> usize {
+        if lo >= hi {
+            return lo;
+        }
+        let below = |x: Timestamp| if incl { x <= ts } else { x < ts };
+        let (mut k, _, _) = locate(hi - 1);
+        loop {
+            let start = FIRST * ((1usize << k) - 1);
+            let b = self.bucket(k);
+            crate::hooks::visit(1);
+            // SAFETY: `start <= i < hi <= len`: bucket `k`'s slots `0 .. hi -
+            // start`, initialized before `len` was published and never
+            // written again (R4); read as plain integers, as a cursor reads
+            // a run slice (`slices`).
+            let stamps = unsafe { std::slice::from_raw_parts(b.ts(0).cast_const(), hi - start) };
+            if start <= lo || below(stamps[0]) {
+                // The answer is in `[a, hi]`: past the complete blocks whose
+                // fence is below, within the first block whose is not (or
+                // the incomplete last one).
+                let (a, n) = (start.max(lo) - start, hi - start);
+                let (fa, fb) = (a / BLOCK, n / BLOCK);
+                // SAFETY: fence `j < fb` was written with slot `(j + 1) *
+                // BLOCK - 1 < n`, before `len` covered it (R4, the
+                // appender's `push`); within the fence array (`fb <= cap /
+                // BLOCK`).
+                let fences = unsafe { std::slice::from_raw_parts(b.fence(0).cast_const(), fb) };
+                let j = fa + crate::segment::fence_count(&fences[fa..], ts, incl);
+                let (x, y) = (a.max(j * BLOCK), n.min((j + 1) * BLOCK));
+                crate::hooks::visit(1);
+                return start + x + crate::segment::count_below(&stamps[x..y], ts, incl);
+            }
+            // Everything from `start` on fails: the answer is at or below it.
+            hi = start;
+            k -= 1;
+        }
     }
 
     /// First index in `[lo, hi)` whose sequence is `> seq`. Sequence
@@ -448,12 +518,18 @@ impl<T> Appender<'_, T> {
             run.buckets[k].store(b, Ordering::Release);
         }
         // SAFETY: we are the only appender (R3) and slot `i` is at or past
-        // the published length, so no reader looks at it yet (R4).
+        // the published length, so no reader looks at it — nor at the fence
+        // of its block, read only once `len` covers the block's last slot —
+        // yet (R4).
         unsafe {
             let b = &*b;
             b.ts_cell(o).store(ts, std::sync::atomic::Ordering::Relaxed);
             b.seq_cell(o).store(seq, std::sync::atomic::Ordering::Relaxed);
             b.val(o).write(val);
+            // The block's fence, with its last record: published with it (R4).
+            if (o + 1) % BLOCK == 0 {
+                b.fence(o / BLOCK).write(ts);
+            }
             #[cfg(any(timelog_loom, timelog_shuttle))]
             b.regions[o].init();
         }
@@ -552,6 +628,8 @@ mod tests {
         let mut edges: Vec<usize> = vec![0, 1, n / 3, n - 1, n];
         for &s in &starts {
             edges.extend([s.saturating_sub(1), s, s + 1].into_iter().filter(|&e| e <= n));
+            // Block boundaries inside the bucket (the fences' edges, std builds).
+            edges.extend([s + BLOCK - 1, s + BLOCK, s + 3 * BLOCK + 1].into_iter().filter(|&e| e <= n));
         }
         for &lo in &edges {
             for &hi in &edges {

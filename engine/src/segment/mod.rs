@@ -219,7 +219,7 @@ const LINE: usize = 8;
 /// names the one line holding the boundary; that line (already loaded) is
 /// counted. Branch-free, 16 comparisons for a full block.
 #[inline]
-fn count_below(blk: &[Timestamp], ts: Timestamp, incl: bool) -> usize {
+pub(crate) fn count_below(blk: &[Timestamp], ts: Timestamp, incl: bool) -> usize {
     // `x < ts` is `x <= ts - 1` except for `ts == MIN`, where nothing is below.
     let lim = if incl {
         ts
@@ -304,7 +304,7 @@ pub fn prefetch<T>(p: *const T) {
 /// reads the one chunk holding the boundary: three rounds of loads for up
 /// to 4,096 entries, each round's loads independent.
 #[inline]
-fn fence_count(fences: &[Timestamp], ts: Timestamp, incl: bool) -> usize {
+pub(crate) fn fence_count(fences: &[Timestamp], ts: Timestamp, incl: bool) -> usize {
     if fences.len() <= BLOCK {
         return count_below(fences, ts, incl);
     }
