@@ -13,12 +13,18 @@
 //! payloads in place, like a segment's page — the loop the compiler
 //! vectorizes for in-order data — not a pointer per record.
 //!
-//! - **Built by a reader, never by a writer**, the first time a scan of a
-//!   memtable with at least [`MIN_LATE`] late records finds no usable view,
-//!   and published by one compare-and-swap of the memtable's slot
-//!   (`Release`; readers load it with `Acquire`, R13). A reader that loses
-//!   the race frees its own, never published, view and plans the usual way.
-//!   Nobody waits.
+//! - **Built by readers, never by a writer**: at once by a long scan (a
+//!   quarter of the memtable's time span or more) of a memtable with at
+//!   least [`MIN_LATE`] late records that finds no usable view; or in
+//!   *shares* by short reads (R13 (5)): each short read that planned the
+//!   memtable without a view adds records in proportion to the late records
+//!   it collected, at most [`HELP_MAX`], to a build parked in the
+//!   memtable's slot — taken by an `Acquire` swap that leaves a "taken"
+//!   mark, parked again by a `Release` store; a reader that finds the mark
+//!   skips its share. Either way the finished view is published by one
+//!   compare-and-swap of the memtable's slot (`Release`; readers load it
+//!   with `Acquire`, R13). A builder that loses the race frees its own,
+//!   never published, view and plans the usual way. Nobody waits.
 //! - **Complete up to its watermark** (R5): every record of the memtable
 //!   with a sequence `<= w` was inserted (into the run below its published
 //!   length, or linked into the skiplist) before `w` was committed, so the
@@ -41,7 +47,9 @@
 //!   times the last view's bytes (`16 + size_of::<T>()` per record, and
 //!   the clones: for a reference-counted payload, one more reference).
 //!   Until the memtable drops, the clones keep their payloads alive, as the
-//!   memtable's own records do.
+//!   memtable's own records do. A build in shares that short reads stop
+//!   extending stays parked, with the clones it holds, until the memtable
+//!   drops or a newer view makes it moot: at most one view's worth more.
 
 use crate::sync::{AtomicPtr, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};

@@ -720,6 +720,13 @@ impl<T> Drop for Ooo<T> {
         if crate::sync::unwinding() {
             return; // a model checker's report: leak rather than touch model state
         }
+        // Nothing to drop in a node (a plain payload, std atomics): the
+        // memory goes with the arena, and the walk — a cache miss per node,
+        // linked in key order, allocated in arrival order — is skipped
+        // (session 20: 3.5% of a 20%-late ingest + flush of `u64`s).
+        if !std::mem::needs_drop::<Node<T>>() && !std::mem::needs_drop::<AtomicPtr<Node<T>>>() {
+            return;
+        }
         let mut p = self.head[0].unsync_get();
         while !p.is_null() {
             // SAFETY: `&mut self` (R6: the memtable is dropped, no reader or

@@ -5,7 +5,10 @@
 //! vector: bucket `k` holds `FIRST << k` slots and is allocated once, so a
 //! slot never moves and readers can hold pointers into it. Each bucket keeps
 //! its timestamps, sequence numbers and payloads in three separate arrays,
-//! so that a reader sees contiguous `&[i64]` slices just like in a page.
+//! so that a reader sees contiguous `&[i64]` slices just like in a page,
+//! and (std builds) the last timestamp of each complete 64-record block in
+//! a fourth, small one: a search reads those fences, then one block, as a
+//! segment page's search does (`Run::search_ts`).
 //!
 //! One appender at a time (rule R3): the right to append is the APPENDER
 //! bit of the memtable's writer state, taken in the same compare-and-swap
