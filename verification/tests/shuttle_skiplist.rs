@@ -31,6 +31,19 @@ fn writer(log: &Timelog<Id>, t: usize) -> (Vec<Op>, Vec<Observed>) {
     (ops, obs)
 }
 
+/// Joins the [`writer`] threads: their histories, in thread order, and
+/// their observations.
+fn join_writers(writers: Vec<thread::JoinHandle<(Vec<Op>, Vec<Observed>)>>) -> (Vec<Vec<Op>>, Vec<Observed>) {
+    let mut histories = Vec::new();
+    let mut obs = Vec::new();
+    for w in writers {
+        let (h, o) = w.join().unwrap();
+        histories.push(h);
+        obs.extend(o);
+    }
+    (histories, obs)
+}
+
 #[test]
 fn late_writers_vs_reader_across_seal() {
     shuttle_check("skiplist/late_writers_vs_reader_across_seal", shuttle_schedules(2500), || {
@@ -59,13 +72,7 @@ fn late_writers_vs_reader_across_seal() {
         // The maintainer seals and flushes the memtable the writers fill.
         thread::yield_now();
         log.flush().unwrap();
-        let mut histories = Vec::new();
-        let mut obs = Vec::new();
-        for w in writers {
-            let (h, o) = w.join().unwrap();
-            histories.push(h);
-            obs.extend(o);
-        }
+        let (histories, mut obs) = join_writers(writers);
         obs.extend(reader.join().unwrap());
         finish_lanes(&log, &histories, obs);
         assert_eq!(log.stats().unwrap().retired_queue_len, 0);
@@ -113,13 +120,7 @@ fn merged_view_built_in_shares() {
                 })
             })
             .collect();
-        let mut histories = Vec::new();
-        let mut obs = Vec::new();
-        for w in writers {
-            let (h, o) = w.join().unwrap();
-            histories.push(h);
-            obs.extend(o);
-        }
+        let (mut histories, mut obs) = join_writers(writers);
         histories.push(vec![app(2 * LANE, 900)]);
         for r in readers {
             obs.extend(r.join().unwrap());
