@@ -270,8 +270,12 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
             // SAFETY: R13 (5): a parked build came from `Box::into_raw`
             // below; the swap made this reader its only owner.
             let b = unsafe { Box::from_raw(p) };
-            if cur_view.is_some_and(|m| m.w >= b.w) {
-                // A scan published a view at least as new: this one is moot.
+            if cur_view.is_some_and(|m| m.w >= b.w || self.serves(m, b.w)) {
+                // A view at least as new, or one that serves the build's
+                // watermark, was published since it started (by a scan):
+                // this one is moot. (So a build publishes only over a view
+                // that does not serve it: one with fewer than two thirds of
+                // its records — the chain bound of R13 (4).)
                 drop(b);
                 slot.build.store(std::ptr::null_mut(), Ordering::Relaxed);
                 return;
