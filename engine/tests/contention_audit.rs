@@ -362,6 +362,65 @@ fn reads_over_settled_tombstones_write_nothing_once_built() {
     }
 }
 
+/// A memtable with enough late records for a merged view (R13; 5% late,
+/// by up to 1,000 positions), no view built yet: a short read takes its
+/// share of the build (R13 (5)) — the only shared writes it makes are the
+/// memtable's build slot, taken by a swap and parked by a store (the
+/// build's own memory is plain, unseen here) — and once the shares have
+/// built the view, a short read writes no shared line again.
+#[test]
+fn short_reads_of_a_late_memtable_write_its_build_slot_until_the_view_is_built() {
+    let log = Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+    for i in 0..6000i64 {
+        let t = if i % 20 == 7 { i - 1 - (i * 37) % 1000 } else { i };
+        let _ = log.append(t, i as u64).unwrap();
+    }
+    assert!(log.stats().unwrap().ooo_records >= 64);
+    drop(log.snapshot().unwrap());
+    // A snapshot older than the view the shares will build (taken by this
+    // thread and not shared: its own allocation).
+    let (old, made) = record(|| log.snapshot().unwrap());
+    let own: HashSet<usize> =
+        made.iter().filter(|w| matches!(w.op, Op::ArcNew | Op::ArcReuse)).map(|w| w.addr).collect();
+    let _ = log.append(6000, 6000).unwrap();
+    let regions = log.audit_regions();
+    let short = |t: i64| log.range(t, t + 1000, Order::Asc).unwrap().count();
+    let (n, ws) = record(|| short(2000));
+    assert!(n > 0);
+    let s = shared(&regions, &ws);
+    assert_eq!(
+        s.iter().map(|w| w.op).collect::<Vec<_>>(),
+        vec![Op::Swap, Op::Store],
+        "the first share: the build slot, taken and parked{}",
+        show(&regions, &s)
+    );
+    assert!(
+        s.iter().all(|w| names(&regions, w.addr).iter().any(|n| n.starts_with("memtable: active+"))),
+        "in the active memtable{}",
+        show(&regions, &s)
+    );
+    // The shares go on until the view is published; then nothing shared.
+    let mut reads = 1;
+    loop {
+        let (_, ws) = record(|| short(500 + (reads * 97) % 4000));
+        reads += 1;
+        if shared(&regions, &ws).is_empty() {
+            break;
+        }
+        assert!(reads < 200, "the view is built by the shares");
+    }
+    for t in [0, 1500, 3000, 4900] {
+        let (_, ws) = record(|| short(t));
+        assert_private("a short read through the view", &regions, &ws);
+    }
+    // A snapshot older than the view reads the usual way and takes no
+    // share: it writes nothing shared either.
+    let (n, ws) = record(|| old.range(2000, 3000, Order::Asc).count());
+    assert!(n > 0);
+    let s = shared_but(&regions, &ws, &own);
+    assert!(s.is_empty(), "a short read of a snapshot older than the view wrote shared lines:{}", show(&regions, &s));
+}
+
 #[test]
 fn reads_on_other_threads_write_their_own_stripes() {
     let log = layered_with(true);

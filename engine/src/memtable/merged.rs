@@ -237,6 +237,23 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
             return;
         }
         let slot = &self.merged;
+        // Loads first, so that a reader with nothing to add writes nothing
+        // (docs/threading.md, "Contention audit"): one older than the
+        // current view (the view's readers are served; it starts nothing
+        // and leaves a build to them), or one that finds the build taken.
+        let cur = slot.cur.load(Ordering::Acquire);
+        // SAFETY: R13, as in `merged_lookup`: published views live as long
+        // as the memtable, which the caller borrows.
+        let cur_view = unsafe { cur.as_ref() };
+        if let Some(m) = cur_view {
+            m.region.read();
+            if m.w > w {
+                return;
+            }
+        }
+        if slot.build.load(Ordering::Relaxed) == taken() {
+            return;
+        }
         // R13 (5): the `Acquire` swap takes the build from the last owner's
         // `Release` store, with everything it wrote and saw.
         #[cfg(not(timelog_fault = "merged_build_relaxed_handoff"))]
@@ -252,16 +269,9 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
         if p == taken() {
             return; // another reader is extending it
         }
-        let cur = slot.cur.load(Ordering::Acquire);
-        // SAFETY: R13, as in `merged_lookup`: published views live as long
-        // as the memtable, which the caller borrows.
-        let cur_view = unsafe { cur.as_ref() };
-        if let Some(m) = cur_view {
-            m.region.read();
-        }
         let mut b = if p.is_null() {
-            // None under way: start one, unless a view serves `w` (or is newer).
-            if cur_view.is_some_and(|m| m.w > w || self.serves(m, w)) {
+            // None under way: start one, unless a view serves `w`.
+            if cur_view.is_some_and(|m| self.serves(m, w)) {
                 slot.build.store(std::ptr::null_mut(), Ordering::Relaxed);
                 return;
             }
