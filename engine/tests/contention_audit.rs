@@ -365,7 +365,7 @@ fn reads_over_settled_tombstones_write_nothing_once_built() {
 /// A memtable with enough late records for a merged view (R13; 5% late,
 /// by up to 1,000 positions), no view built yet: a short read takes its
 /// share of the build (R13 (5)) — the only shared writes it makes are the
-/// memtable's build slot, taken by a swap and parked by a store (the
+/// memtable's build slot, taken by a compare-and-swap and parked by a store (the
 /// build's own memory is plain, unseen here) — and once the shares have
 /// built the view, a short read writes no shared line again.
 #[test]
@@ -390,7 +390,7 @@ fn short_reads_of_a_late_memtable_write_its_build_slot_until_the_view_is_built()
     let s = shared(&regions, &ws);
     assert_eq!(
         s.iter().map(|w| w.op).collect::<Vec<_>>(),
-        vec![Op::Swap, Op::Store],
+        vec![Op::Cas, Op::Store],
         "the first share: the build slot, taken and parked{}",
         show(&regions, &s)
     );

@@ -19,9 +19,9 @@
 //!   *shares* by short reads (R13 (5)): each short read that planned the
 //!   memtable without a view adds records in proportion to the late records
 //!   it collected, at most [`HELP_MAX`], to a build parked in the
-//!   memtable's slot — taken by an `Acquire` swap that leaves a "taken"
-//!   mark, parked again by a `Release` store; a reader that finds the mark
-//!   skips its share. Either way the finished view is published by one
+//!   memtable's slot — taken by an `Acquire` compare-and-swap that leaves a
+//!   "taken" mark, parked again by a `Release` store; a reader that finds
+//!   the mark, or loses the compare-and-swap, skips its share. Either way the finished view is published by one
 //!   compare-and-swap of the memtable's slot (`Release`; readers load it
 //!   with `Acquire`, R13). A builder that loses the race frees its own,
 //!   never published, view and plans the usual way. Nobody waits.
@@ -230,7 +230,8 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
     /// its cost stays within issue 10's bound — starting one at its watermark `w` if
     /// none is under way and no view serves `w`, and publishing it when
     /// complete. The build is owned by one reader at a time, taken by a
-    /// swap of the slot; a reader that finds it taken skips its share.
+    /// compare-and-swap of the slot; a reader that finds it taken, or
+    /// loses the compare-and-swap, skips its share.
     /// Nobody waits.
     pub(crate) fn help_build(&self, w: SeqNo, late: usize) {
         if late == 0 || self.late_hint() < MIN_LATE {
@@ -251,11 +252,12 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
                 return;
             }
         }
-        if slot.build.load(Ordering::Relaxed) == taken() {
+        let seen = slot.build.load(Ordering::Relaxed);
+        if seen == taken() {
             return;
         }
-        // R13 (5): the `Acquire` swap takes the build from the last owner's
-        // `Release` store, with everything it wrote and saw.
+        // R13 (5): the `Acquire` compare-and-swap takes the build from the
+        // last owner's `Release` store, with everything it wrote and saw.
         #[cfg(not(timelog_fault = "merged_build_relaxed_handoff"))]
         const TAKE: Ordering = Ordering::Acquire;
         #[cfg(not(timelog_fault = "merged_build_relaxed_handoff"))]
@@ -265,10 +267,10 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
         const TAKE: Ordering = Ordering::Relaxed;
         #[cfg(timelog_fault = "merged_build_relaxed_handoff")]
         const PARK: Ordering = Ordering::Relaxed;
-        let p = slot.build.swap(taken(), TAKE);
-        if p == taken() {
-            return; // another reader is extending it
-        }
+        // Taken only as seen: a reader that lost it to another skips its share.
+        let Ok(p) = slot.build.compare_exchange(seen, taken(), TAKE, Ordering::Relaxed) else {
+            return;
+        };
         let mut b = if p.is_null() {
             // None under way: start one, unless a view serves `w`.
             if cur_view.is_some_and(|m| self.serves(m, w)) {
@@ -278,7 +280,7 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
             Box::new(Build::new(self, w))
         } else {
             // SAFETY: R13 (5): a parked build came from `Box::into_raw`
-            // below; the swap made this reader its only owner.
+            // below; the compare-and-swap made this reader its only owner.
             let b = unsafe { Box::from_raw(p) };
             if cur_view.is_some_and(|m| m.w >= b.w || self.serves(m, b.w)) {
                 // A view at least as new, or one that serves the build's
