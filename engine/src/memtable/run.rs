@@ -327,47 +327,41 @@ impl<T> Run<T> {
     }
 
     /// [`lower_bound`](Self::lower_bound) (`upper_bound` when `incl`) in
-    /// std builds: bucket by bucket as [`search`](Self::search), then in the
-    /// bucket its fences (the partition point over the complete blocks of
+    /// std builds: the bucket that holds the answer
+    /// ([`answer_bucket`](Self::answer_bucket)), then in it its fences (the partition point over the complete blocks of
     /// the range) and one block of timestamps — independent loads of a
     /// small array and of one block's lines, as a segment's search, not a
     /// binary search's chain of dependent misses over the whole bucket.
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    fn search_ts(&self, ts: Timestamp, incl: bool, lo: usize, mut hi: usize) -> usize {
+    fn search_ts(&self, ts: Timestamp, incl: bool, lo: usize, hi: usize) -> usize {
         if lo >= hi {
             return lo;
         }
         let below = |x: Timestamp| if incl { x <= ts } else { x < ts };
-        let (mut k, _, _) = locate(hi - 1);
-        loop {
-            let start = FIRST * ((1usize << k) - 1);
-            let b = self.bucket(k);
+        let (b, start, hi) = self.answer_bucket(lo, hi, |b| {
             crate::hooks::visit(1);
-            // SAFETY: `start <= i < hi <= len`: bucket `k`'s slots `0 .. hi -
-            // start`, initialized before `len` was published and never
-            // written again (R4); read as plain integers, as a cursor reads
+            // SAFETY: `answer_bucket`'s contract: slot 0 of this bucket is
+            // below `len` (R4); read as a plain integer, as a cursor reads
             // a run slice (`slices`).
-            let stamps = unsafe { std::slice::from_raw_parts(b.ts(0).cast_const(), hi - start) };
-            if start <= lo || below(stamps[0]) {
-                // The answer is in `[a, hi]`: past the complete blocks whose
-                // fence is below, within the first block whose is not (or
-                // the incomplete last one).
-                let (a, n) = (start.max(lo) - start, hi - start);
-                let (fa, fb) = (a / BLOCK, n / BLOCK);
-                // SAFETY: fence `j < fb` was written with slot `(j + 1) *
-                // BLOCK - 1 < n`, before `len` covered it (R4, the
-                // appender's `push`); within the fence array (`fb <= cap /
-                // BLOCK`).
-                let fences = unsafe { std::slice::from_raw_parts(b.fence(0).cast_const(), fb) };
-                let j = fa + crate::segment::fence_count(&fences[fa..], ts, incl);
-                let (x, y) = (a.max(j * BLOCK), n.min((j + 1) * BLOCK));
-                crate::hooks::visit(1);
-                return start + x + crate::segment::count_below(&stamps[x..y], ts, incl);
-            }
-            // Everything from `start` on fails: the answer is at or below it.
-            hi = start;
-            k -= 1;
-        }
+            below(unsafe { *b.ts(0) })
+        });
+        // SAFETY: `start <= i < hi <= len`: the bucket's slots `0 .. hi -
+        // start`, initialized before `len` was published and never written
+        // again (R4); read as plain integers, as a cursor reads a run slice.
+        let stamps = unsafe { std::slice::from_raw_parts(b.ts(0).cast_const(), hi - start) };
+        // The answer is in `[a, hi]`: past the complete blocks whose fence
+        // is below, within the first block whose is not (or the incomplete
+        // last one).
+        let (a, n) = (start.max(lo) - start, hi - start);
+        let (fa, fb) = (a / BLOCK, n / BLOCK);
+        // SAFETY: fence `j < fb` was written with slot `(j + 1) * BLOCK - 1
+        // < n`, before `len` covered it (R4, the appender's `push`); within
+        // the fence array (`fb <= cap / BLOCK`).
+        let fences = unsafe { std::slice::from_raw_parts(b.fence(0).cast_const(), fb) };
+        let j = fa + crate::segment::fence_count(&fences[fa..], ts, incl);
+        let (x, y) = (a.max(j * BLOCK), n.min((j + 1) * BLOCK));
+        crate::hooks::visit(1);
+        start + x + crate::segment::count_below(&stamps[x..y], ts, incl)
     }
 
     /// First index in `[lo, hi)` whose sequence is `> seq`. Sequence
@@ -382,17 +376,14 @@ impl<T> Run<T> {
 
     /// First index in `[lo, hi)` (`hi <= len()`, R4) whose slot of the
     /// array `arr` fails `below`, which holds on a prefix (the run is
-    /// sorted by timestamp and by sequence, R3). Bucket by bucket, from
-    /// the one holding `hi - 1` back: a bucket whose first slot in range
-    /// is below is the one, and is searched as a slice of cells — no
-    /// bucket lookup per probe, as [`ts_at`](Self::ts_at) pays. Buckets
-    /// double in size, so a uniformly random key is in the last bucket
-    /// half the time, and reads of recent data nearly always.
+    /// sorted by timestamp and by sequence, R3): the bucket that holds it
+    /// ([`answer_bucket`](Self::answer_bucket)), searched as a slice of
+    /// cells — no bucket lookup per probe, as [`ts_at`](Self::ts_at) pays.
     #[inline]
     fn search<A>(
         &self,
         lo: usize,
-        mut hi: usize,
+        hi: usize,
         arr: fn(&Bucket<T>, usize) -> *mut A::Plain,
         below: impl Fn(&A) -> bool,
     ) -> usize
@@ -402,36 +393,56 @@ impl<T> Run<T> {
         if lo >= hi {
             return lo;
         }
+        let cell = |b: &Bucket<T>, o: usize| {
+            crate::hooks::visit(1);
+            b.read_slot(o);
+            // SAFETY: callers pass a slot `o` of a bucket below `len`
+            // (`answer_bucket`'s first slot, or `start <= i < hi <= len`
+            // below): initialized before `len` was published and never
+            // written again (R4); an `A` is the atomic view of the slot's
+            // plain integer (same size and alignment, std API contract), as
+            // `ts_cell`/`seq_cell`.
+            below(unsafe { &*arr(b, o).cast::<A>() })
+        };
+        let (b, start, hi) = self.answer_bucket(lo, hi, |b| cell(b, 0));
+        // The answer is in `[a, hi]`.
+        let a = start.max(lo);
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        return partition(a, hi, |i| cell(b, i - start));
+        // std's branch-free binary search over the bucket's cells.
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        {
+            // SAFETY: as in `cell`, for slots `a - start .. hi - start` of
+            // the bucket, all below `len` (R4).
+            let cells = unsafe { std::slice::from_raw_parts(arr(b, a - start).cast::<A>(), hi - a) };
+            a + cells.partition_point(|x| {
+                crate::hooks::visit(1);
+                below(x)
+            })
+        }
+    }
+
+    /// The bucket that holds the answer of a search of `[lo, hi)` (`lo <
+    /// hi <= len()`, R4) whose predicate holds on a prefix, with its first
+    /// index and `hi` clipped to it: bucket by bucket, from the one holding
+    /// `hi - 1` back, the first that starts at or before `lo` or whose first
+    /// slot `first_below` (called only for a bucket starting after `lo`, so
+    /// its slot 0 lies in `[lo, hi)`, below `len`) finds below. Buckets
+    /// double in size, so a uniformly random key is in the last bucket half
+    /// the time, and reads of recent data nearly always.
+    #[inline]
+    fn answer_bucket(
+        &self,
+        lo: usize,
+        mut hi: usize,
+        first_below: impl Fn(&Bucket<T>) -> bool,
+    ) -> (&Bucket<T>, usize, usize) {
         let (mut k, _, _) = locate(hi - 1);
         loop {
             let start = FIRST * ((1usize << k) - 1);
             let b = self.bucket(k);
-            let cell = |i: usize| {
-                crate::hooks::visit(1);
-                b.read_slot(i - start);
-                // SAFETY: `start <= i < hi <= len`: bucket `k`'s slot
-                // `i - start < cap`, initialized before `len` was published
-                // and never written again (R4); an `A` is the atomic view
-                // of the slot's plain integer (same size and alignment,
-                // std API contract), as `ts_cell`/`seq_cell`.
-                below(unsafe { &*arr(b, i - start).cast::<A>() })
-            };
-            if start <= lo || cell(start) {
-                // The answer is in `[a, hi]`.
-                let a = start.max(lo);
-                #[cfg(any(timelog_loom, timelog_shuttle))]
-                return partition(a, hi, cell);
-                // std's branch-free binary search over the bucket's cells.
-                #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-                {
-                    // SAFETY: as in `cell`, for slots `a - start .. hi - start`
-                    // of bucket `k`, all below `len` (R4).
-                    let cells = unsafe { std::slice::from_raw_parts(arr(b, a - start).cast::<A>(), hi - a) };
-                    return a + cells.partition_point(|x| {
-                        crate::hooks::visit(1);
-                        below(x)
-                    });
-                }
+            if start <= lo || first_below(b) {
+                return (b, start, hi);
             }
             // Everything from `start` on fails: the answer is at or below it.
             hi = start;
