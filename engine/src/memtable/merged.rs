@@ -120,6 +120,21 @@ impl<T> Slot<T> {
     pub(crate) fn new() -> Self {
         Self { cur: AtomicPtr::new(std::ptr::null_mut()), build: AtomicPtr::new(std::ptr::null_mut()) }
     }
+
+    /// The current view (`Acquire`), as the pointer a publication replaces
+    /// and as a reference.
+    #[inline]
+    fn current(&self) -> (*mut Merged<T>, Option<&Merged<T>>) {
+        let p = self.cur.load(Ordering::Acquire);
+        // SAFETY: R13: a non-null view was published by the `Release` CAS
+        // of `publish` after it was built, and is freed only with the slot
+        // (the memtable), which `&self` borrows.
+        let m = unsafe { p.as_ref() };
+        if let Some(m) = m {
+            m.region.read();
+        }
+        (p, m)
+    }
 }
 
 impl<T> Drop for Slot<T> {
@@ -162,12 +177,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         if self.late_hint() < MIN_LATE {
             return None;
         }
-        let p = self.merged.cur.load(Ordering::Acquire);
-        // SAFETY: R13: a non-null view was published by the `Release` CAS
-        // of `merged` after it was built, and is freed only with the
-        // memtable, which the caller borrows.
-        let m = unsafe { p.as_ref() }?;
-        m.region.read();
+        let m = self.merged.current().1?;
         (m.w <= w && self.serves(m, w)).then_some(m)
     }
 }
@@ -196,12 +206,8 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
 
     /// [`merged`](Self::merged) past its first test.
     fn merged_lookup(&self, w: SeqNo, lo: Timestamp, hi: Timestamp) -> Option<&Merged<T>> {
-        let p = self.merged.cur.load(Ordering::Acquire);
-        // SAFETY: R13: a non-null view was published by the `Release` CAS
-        // of `publish` after it was built, and is freed only with the
-        // memtable, which the caller borrows.
-        if let Some(m) = unsafe { p.as_ref() } {
-            m.region.read();
+        let (p, cur) = self.merged.current();
+        if let Some(m) = cur {
             if m.w > w {
                 return None;
             }
@@ -242,15 +248,9 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
         // (docs/threading.md, "Contention audit"): one older than the
         // current view (the view's readers are served; it starts nothing
         // and leaves a build to them), or one that finds the build taken.
-        let cur = slot.cur.load(Ordering::Acquire);
-        // SAFETY: R13, as in `merged_lookup`: published views live as long
-        // as the memtable, which the caller borrows.
-        let cur_view = unsafe { cur.as_ref() };
-        if let Some(m) = cur_view {
-            m.region.read();
-            if m.w > w {
-                return;
-            }
+        let (cur, cur_view) = slot.current();
+        if cur_view.is_some_and(|m| m.w > w) {
+            return;
         }
         let seen = slot.build.load(Ordering::Relaxed);
         if seen == taken() {
