@@ -137,7 +137,7 @@ pub(crate) fn visit(_n: usize) {
 
 /// Runs `f`, a read's share of building a memtable's merged view (R13
 /// (5)): what it visits is counted apart ([`take_helped`]), bounded on its
-/// own by [`VIEW_HELP_VISITS`].
+/// own by [`view_help_visits`].
 #[inline(always)]
 pub(crate) fn helping<R>(f: impl FnOnce() -> R) -> R {
     #[cfg(feature = "test-hooks")]
@@ -164,9 +164,13 @@ pub fn take_helped() -> u64 {
 }
 
 /// The most records one read visits for its share of a memtable's merged
-/// view under construction (R13 (5)), per memtable ([`take_helped`]).
+/// view under construction (R13 (5)), per memtable ([`take_helped`]), when
+/// it collected `late` of the memtable's late records itself — so at most
+/// a constant factor of its own visits.
 #[cfg(feature = "test-hooks")]
-pub const VIEW_HELP_VISITS: usize = crate::memtable::merged::HELP_VISITS_MAX;
+pub fn view_help_visits(late: u64) -> u64 {
+    crate::memtable::merged::help_visits_max(usize::try_from(late).unwrap_or(usize::MAX)) as u64
+}
 
 /// Returns the records visited on this thread since the last call, and
 /// resets the count (`test-hooks` feature; for tests that bound the cost

@@ -151,16 +151,18 @@ impl Bound {
         K * (self.segs + self.mems * (self.log + 1))
     }
     /// A cursor's share of building the merged views of the memtables it
-    /// planned without one (R13 (5)): a constant per memtable, counted
-    /// apart from the read's own visits ([`helped`]).
-    fn help(&self) -> u64 {
-        self.mems / 2 * HELP
+    /// planned without one (R13 (5)), counted apart from the read's own
+    /// visits ([`helped`]): per memtable, a constant factor of the late
+    /// records the read collected there itself — at most its own `visited`.
+    fn help(&self, visited: u64) -> u64 {
+        self.mems / 2 * help_visits(visited)
     }
     /// `returned` records plus a constant number of seeks per source, and
     /// the read's share of building views within [`help`](Self::help).
     fn check(&self, what: &str, visited: u64, returned: usize) {
         let h = helped();
-        assert!(h <= self.help(), "{what}: visited {h} records building merged views, bound {}", self.help());
+        let hb = self.help(visited);
+        assert!(h <= hb, "{what}: visited {h} records building merged views, bound {hb} (own visits {visited})");
         let limit = returned as u64 + self.seeks();
         assert!(
             visited <= limit,
@@ -175,12 +177,16 @@ impl Bound {
 /// Seeks allowed per source and read.
 const K: u64 = 6;
 
-/// Records a read may visit for its share of building a memtable's merged
-/// view (R13 (5)), per memtable.
+/// Records a read that visited `late` late records of a memtable may visit
+/// for its share of building that memtable's merged view (R13 (5)).
 #[cfg(feature = "test-hooks")]
-const HELP: u64 = timelog::hooks::VIEW_HELP_VISITS as u64;
+fn help_visits(late: u64) -> u64 {
+    timelog::hooks::view_help_visits(late)
+}
 #[cfg(not(feature = "test-hooks"))]
-const HELP: u64 = 0;
+fn help_visits(_: u64) -> u64 {
+    0
+}
 
 #[cfg(feature = "test-hooks")]
 fn visited() -> u64 {
@@ -268,7 +274,7 @@ fn check(snap: &Snapshot<u64>, model: &Model, rng: &mut Rng, n: i64, bound: Opti
         // to the end of the data: bounded like `count`.
         if let (Some((bd, stretches)), Some(v)) = (bound, v) {
             assert!(v <= 3 + bd.seeks() * (stretches as u64 + 1), "since({t}).take(3): visited {v}");
-            assert!(helped() <= bd.help(), "since({t}).take(3): helped {}", helped());
+            assert!(helped() <= bd.help(v), "since({t}).take(3): helped {}", helped());
         }
         let (c, v) = counted(|| snap.count(t, t + k));
         assert_eq!(c, want.len(), "count [{t}, {})", t + k);

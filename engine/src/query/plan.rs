@@ -240,6 +240,9 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
         // the memtable and the view's watermark, for its skiplist source.
         let use_merged = cov.overlapping(lo, hi).is_empty();
         let mut merged_for: Option<(*const Memtable<T>, SeqNo)> = None;
+        // The run records planned from the memtable whose skiplist comes
+        // next (`sources` hands out a memtable's run, then its skiplist).
+        let mut run_planned = 0;
         self.sources(lo, hi, |src| {
             let mut s = Source::new();
             match src {
@@ -285,7 +288,7 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                             // A read the view would have served, had it
                             // existed: its share of building one (R13 (5)).
                             if use_merged {
-                                mt.help_build(self.w, buf.ts.len());
+                                mt.help_build(self.w, buf.ts.len(), run_planned + buf.ts.len());
                             }
                             buf
                         }
@@ -301,6 +304,9 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                         s.buf = Some(Box::new(buf));
                     }
                 }
+            }
+            if matches!(src, SourceRef::Run(_)) {
+                run_planned = s.count;
             }
             if s.count > 0 {
                 out(s);
