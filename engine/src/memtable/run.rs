@@ -454,19 +454,28 @@ impl<T> Run<T> {
     /// The pointers are raw: a reader dereferences only slices below a
     /// published `len` (R4), which `hi <= len()` gives (debug-checked).
     pub(crate) fn slices(&self, lo: usize, hi: usize, out: &mut Vec<RunSlice<T>>) {
-        debug_assert!(hi <= self.len(), "slices past the published length");
         let mut i = lo;
         while i < hi {
-            let (k, o, cap) = locate(i);
-            let n = (cap - o).min(hi - i);
-            let b = self.bucket(k);
-            #[cfg(any(timelog_loom, timelog_shuttle))]
-            for x in o..o + n {
-                b.read_slot(x);
-            }
-            out.push(RunSlice { ts: b.ts(o), seq: b.seq(o), val: b.val(o), len: n });
-            i += n;
+            let s = self.slice_at(i, hi);
+            i += s.len;
+            out.push(s);
         }
+    }
+
+    /// The first of [`slices`](Self::slices)`(lo, hi)`: positions from `lo`
+    /// (`< hi <= len()`) to the end of its bucket or `hi`, whichever comes
+    /// first.
+    #[inline]
+    pub(crate) fn slice_at(&self, lo: usize, hi: usize) -> RunSlice<T> {
+        debug_assert!(lo < hi && hi <= self.len(), "a slice past the published length");
+        let (k, o, cap) = locate(lo);
+        let n = (cap - o).min(hi - lo);
+        let b = self.bucket(k);
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        for x in o..o + n {
+            b.read_slot(x);
+        }
+        RunSlice { ts: b.ts(o), seq: b.seq(o), val: b.val(o), len: n }
     }
 }
 
