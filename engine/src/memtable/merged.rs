@@ -341,11 +341,12 @@ pub(crate) const HELP_PER_LATE: usize = if crate::sync::MODEL { 1 } else { 16 };
 /// larger of `planned` and [`HELP_FLOOR`] — so a read at most about
 /// doubles its own work, and its share is at most `HELP_PER_LATE` times
 /// the late records it visited itself (issue 10's bound, a constant
-/// factor). A 1000-row range with 5% late records adds 800 (~3.5 µs on
-/// its ~3.5 µs) until the view is complete, about 130 such reads for a
-/// 100,000-record memtable. (Session 20 capped a share at 256 records:
-/// the view then took ~410 reads, and the mean of a fresh memtable's
-/// first 512 reads was 3.5–3.7 µs against 2.3 µs now, docs/performance.md.)
+/// factor). A 1000-row range with 5% late records adds 800 (about 3 µs
+/// on its own ~3.3 µs, as the first-512 row works out) until the view is
+/// complete, about 130 such reads for a 100,000-record memtable. (Session
+/// 20 capped a share at 256 records: the view then took ~410 reads, and
+/// the mean of a fresh memtable's first 512 reads was 3.5–3.7 µs against
+/// 2.0 µs now, docs/performance.md, "Session 21".)
 #[inline]
 pub(crate) fn share(late: usize, planned: usize) -> usize {
     late.saturating_mul(HELP_PER_LATE).min(planned.max(HELP_FLOOR))
@@ -419,7 +420,7 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
     /// Extends the build by at most `budget` records visited (run records
     /// merged, skiplist nodes walked); whether it is complete. Each fetch
     /// from the skiplist also takes a seek: at most `budget / LATE_CHUNK +
-    /// 2` of them ([`HELP_VISITS_MAX`]).
+    /// 2` of them ([`help_visits_max`]).
     fn step(&mut self, mt: &Memtable<T>, budget: usize) -> bool {
         let mut left = budget;
         loop {
