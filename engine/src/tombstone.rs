@@ -372,7 +372,7 @@ impl TombStack {
     /// How many slots were claimed: the tombstones pushed, plus those
     /// being pushed right now. Two loads, no shared write: the memtable's
     /// size heuristic reads it instead of counting every push with a
-    /// read-modify-write of its own ([`Memtable::bytes`](crate::memtable::Memtable::bytes)).
+    /// read-modify-write of its own ([`Memtable::bytes_and_ooo`](crate::memtable::Memtable::bytes_and_ooo)).
     #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // model builds count pushes (`Memtable::bytes`)
     #[inline]
     pub(crate) fn len(&self) -> usize {

@@ -60,7 +60,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
     }
 
     /// The worker's hooks: the log's, with a payload scope that raises
-    /// [`PHASE_WAIT`](super::PHASE_WAIT) while it waits to enter the log's
+    /// [`PHASE_WAIT`] while it waits to enter the log's
     /// scope (the outermost entry only: a nested one enters at once). A
     /// deleting writer that sees it steps aside (`Maint::note_delete`).
     fn worker_hooks(self) -> crate::hooks::Hooks {
