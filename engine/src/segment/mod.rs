@@ -885,6 +885,32 @@ mod tests {
         check(&v, 100);
     }
 
+    /// `count_below` against a linear count, for every block length up to
+    /// a full one (the full block's unrolled path and the generic one) and
+    /// every limit around the entries, duplicates and the domain's ends
+    /// included.
+    #[test]
+    fn count_below_matches_a_linear_count_at_every_length() {
+        for len in 0..=BLOCK {
+            for dup in [1usize, 3, 9] {
+                let mut v: Vec<Timestamp> = (0..len).map(|i| (i / dup) as i64 * 2).collect();
+                if len > 2 {
+                    v[0] = Timestamp::MIN;
+                    v[len - 1] = Timestamp::MAX;
+                }
+                let mut probes: Vec<Timestamp> =
+                    v.iter().flat_map(|&t| [t.saturating_sub(1), t, t.saturating_add(1)]).collect();
+                probes.extend([Timestamp::MIN, Timestamp::MAX, 0, -1]);
+                for ts in probes {
+                    for incl in [false, true] {
+                        let want = v.iter().filter(|&&x| if incl { x <= ts } else { x < ts }).count();
+                        assert_eq!(count_below(&v, ts, incl), want, "len {len} dup {dup} ts {ts} incl {incl}");
+                    }
+                }
+            }
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn bounds_match_flat_search(
