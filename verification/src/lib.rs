@@ -456,6 +456,22 @@ pub fn loom_model_min<F: Fn() + Sync + Send + 'static>(name: &str, min: usize, f
     report_line("loom", name, n.load(Ordering::Relaxed), t0.elapsed().as_secs_f64(), &detail);
 }
 
+/// Joins shuttle writer threads that return their history and their
+/// observations: the histories, in thread order, and every observation.
+#[cfg(timelog_shuttle)]
+pub fn join_writers(
+    writers: Vec<shuttle::thread::JoinHandle<(Vec<Op>, Vec<Observed>)>>,
+) -> (Vec<Vec<Op>>, Vec<Observed>) {
+    let mut histories = Vec::new();
+    let mut obs = Vec::new();
+    for w in writers {
+        let (h, o) = w.join().unwrap();
+        histories.push(h);
+        obs.extend(o);
+    }
+    (histories, obs)
+}
+
 /// Schedules per shuttle scheduler: `TIMELOG_SHUTTLE_SCHEDULES` (default
 /// `default`).
 #[cfg(timelog_shuttle)]

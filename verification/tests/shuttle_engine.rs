@@ -88,13 +88,7 @@ fn writers_readers_maintainer() {
             })
             .collect();
         maintainer(&log);
-        let mut histories = Vec::new();
-        let mut obs = Vec::new();
-        for w in writers {
-            let (h, o) = w.join().unwrap();
-            histories.push(h);
-            obs.extend(o);
-        }
+        let (histories, mut obs) = join_writers(writers);
         for r in readers {
             obs.extend(r.join().unwrap());
         }

@@ -31,19 +31,6 @@ fn writer(log: &Timelog<Id>, t: usize) -> (Vec<Op>, Vec<Observed>) {
     (ops, obs)
 }
 
-/// Joins the [`writer`] threads: their histories, in thread order, and
-/// their observations.
-fn join_writers(writers: Vec<thread::JoinHandle<(Vec<Op>, Vec<Observed>)>>) -> (Vec<Vec<Op>>, Vec<Observed>) {
-    let mut histories = Vec::new();
-    let mut obs = Vec::new();
-    for w in writers {
-        let (h, o) = w.join().unwrap();
-        histories.push(h);
-        obs.extend(o);
-    }
-    (histories, obs)
-}
-
 #[test]
 fn late_writers_vs_reader_across_seal() {
     shuttle_check("skiplist/late_writers_vs_reader_across_seal", shuttle_schedules(2500), || {
