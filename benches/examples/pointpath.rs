@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Arguments: state (`compacted`: 1,000,000 in-order records, flushed and
-//! compacted; `memtable`: 100,000 in one memtable; `memtable_ooo5`: the
+//! compacted; `flushed`: 100,000 flushed into one L0 segment, the
+//! criterion `next_ts/timelog_flushed` state; `memtable`: 100,000 in one memtable; `memtable_ooo5`: the
 //! same with 5% late records), path (`cursor`: `Timelog::range` over
 //! `[t, t + 1)`; `snap_cursor`: `Snapshot::into_cursor` over `[t, t]`, as
 //! the Python iterator; `point_with`: `Snapshot::point_with` of a
@@ -36,8 +37,10 @@ fn build(state: &str) -> (Timelog<u64>, Vec<(i64, u64)>) {
     for &(ts, v) in &keys {
         let _ = log.append(ts, v).unwrap();
     }
-    if state == "compacted" {
+    if state == "compacted" || state == "flushed" {
         log.flush().unwrap();
+    }
+    if state == "compacted" {
         log.compact().unwrap();
     }
     (log, keys)

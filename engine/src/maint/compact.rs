@@ -359,7 +359,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                 return None;
             }
         }
-        let (p, o) = (k / s.page_cap, k % s.page_cap);
+        let (p, o) = s.split(k);
         let pages = s.read_pages();
         // The copied part: the survivors of the straddled page (none if the
         // cut falls on a page boundary); the shared part: the pages after it.
