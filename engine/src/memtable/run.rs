@@ -19,7 +19,7 @@
 use std::ptr;
 
 use crate::segment::block::Block;
-use crate::segment::BLOCK;
+use crate::segment::{Seek, BLOCK};
 
 use crate::sync::{AtomicI64, AtomicPtr, AtomicUsize, Ordering, UnsyncGet};
 use crate::{SeqNo, Timestamp};
@@ -312,18 +312,31 @@ impl<T> Run<T> {
     /// First index in `[lo, hi)` whose timestamp is `>= ts` (hi if none).
     /// `hi <= len()` (R4).
     pub(crate) fn lower_bound(&self, ts: Timestamp, lo: usize, hi: usize) -> usize {
-        #[cfg(any(timelog_loom, timelog_shuttle))]
-        return self.search(lo, hi, Bucket::ts, |x: &AtomicI64Slot| x.load(Ordering::Relaxed) < ts);
-        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-        self.search_ts(ts, false, lo, hi)
+        self.seek(ts, false, lo, hi).pos
     }
 
     /// First index in `[lo, hi)` whose timestamp is `> ts`.
     pub(crate) fn upper_bound(&self, ts: Timestamp, lo: usize, hi: usize) -> usize {
+        self.seek(ts, true, lo, hi).pos
+    }
+
+    /// [`upper_bound`](Self::upper_bound) when `incl`, else
+    /// [`lower_bound`](Self::lower_bound), with the timestamps beside the
+    /// answer that the search read, within `[lo, hi)` ([`Seek`]; none
+    /// under the model checkers, whose search reads cells one by one).
+    #[inline]
+    pub(crate) fn seek(&self, ts: Timestamp, incl: bool, lo: usize, hi: usize) -> Seek {
         #[cfg(any(timelog_loom, timelog_shuttle))]
-        return self.search(lo, hi, Bucket::ts, |x: &AtomicI64Slot| x.load(Ordering::Relaxed) <= ts);
+        return Seek::pos(self.search(lo, hi, Bucket::ts, |x: &AtomicI64Slot| {
+            let x = x.load(Ordering::Relaxed);
+            if incl {
+                x <= ts
+            } else {
+                x < ts
+            }
+        }));
         #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-        self.search_ts(ts, true, lo, hi)
+        self.search_ts(ts, incl, lo, hi)
     }
 
     /// [`lower_bound`](Self::lower_bound) (`upper_bound` when `incl`) in
@@ -333,9 +346,9 @@ impl<T> Run<T> {
     /// small array and of one block's lines, as a segment's search, not a
     /// binary search's chain of dependent misses over the whole bucket.
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-    fn search_ts(&self, ts: Timestamp, incl: bool, lo: usize, hi: usize) -> usize {
+    fn search_ts(&self, ts: Timestamp, incl: bool, lo: usize, hi: usize) -> Seek {
         if lo >= hi {
-            return lo;
+            return Seek::pos(lo);
         }
         let below = |x: Timestamp| if incl { x <= ts } else { x < ts };
         let (b, start, hi) = self.answer_bucket(lo, hi, |b| {
@@ -361,7 +374,11 @@ impl<T> Run<T> {
         let j = fa + crate::segment::fence_count(&fences[fa..], ts, incl);
         let (x, y) = (a.max(j * BLOCK), n.min((j + 1) * BLOCK));
         crate::hooks::visit(1);
-        start + x + crate::segment::count_below(&stamps[x..y], ts, incl)
+        let i = x + crate::segment::count_below(&stamps[x..y], ts, incl);
+        // `stamps` holds `[start, hi)`; a neighbour below `lo` is not the
+        // caller's to read.
+        let first = start.max(lo) - start;
+        Seek::within(start + i, &stamps[first..], i - first)
     }
 
     /// First index in `[lo, hi)` whose sequence is `> seq`. Sequence

@@ -6,6 +6,7 @@
 //! "past a hidden stretch" mean in their direction. Monomorphized: no
 //! runtime branch on the direction inside a loop.
 
+use crate::segment::Seek;
 use crate::tombstone::Coverage;
 use crate::{SeqNo, Timestamp};
 
@@ -42,7 +43,19 @@ pub(crate) trait Dir: Copy + 'static {
     /// starts, given its `lower_bound` (first position `>= t`) and
     /// `upper_bound` (first position `> t`): ascending, the candidate is at
     /// the cut; descending, just below it (see [`candidate`](Self::candidate)).
-    fn cut(t: Timestamp, lower: impl FnOnce(Timestamp) -> usize, upper: impl FnOnce(Timestamp) -> usize) -> usize;
+    fn cut(t: Timestamp, lower: impl FnOnce(Timestamp) -> Seek, upper: impl FnOnce(Timestamp) -> Seek) -> Seek;
+
+    /// The timestamp of the [`candidate`](Self::candidate) of cut `c`, if
+    /// its search read it ([`Seek`]): ascending the one at the cut,
+    /// descending the one just below.
+    #[inline]
+    fn known(c: &Seek) -> Option<Timestamp> {
+        if Self::DESC {
+            c.before
+        } else {
+            c.at
+        }
+    }
 
     /// The position read at cut `c` of a sequence of `n`, if any.
     #[inline]
@@ -95,7 +108,7 @@ impl Dir for Asc {
         cov.hidden_end(ts, newest).map(Some)
     }
     #[inline]
-    fn cut(t: Timestamp, lower: impl FnOnce(Timestamp) -> usize, _: impl FnOnce(Timestamp) -> usize) -> usize {
+    fn cut(t: Timestamp, lower: impl FnOnce(Timestamp) -> Seek, _: impl FnOnce(Timestamp) -> Seek) -> Seek {
         lower(t)
     }
 }
@@ -112,7 +125,7 @@ impl Dir for Desc {
         cov.hidden_start(ts, newest).map(|a| a.checked_sub(1))
     }
     #[inline]
-    fn cut(t: Timestamp, _: impl FnOnce(Timestamp) -> usize, upper: impl FnOnce(Timestamp) -> usize) -> usize {
+    fn cut(t: Timestamp, _: impl FnOnce(Timestamp) -> Seek, upper: impl FnOnce(Timestamp) -> Seek) -> Seek {
         upper(t)
     }
 }

@@ -10,7 +10,7 @@ use super::plan::ooo_may_hold;
 use super::view::{ooo_walk, SourceRef, View, Vis};
 use crate::manifest::Manifest;
 use crate::memtable::Memtable;
-use crate::segment::Segment;
+use crate::segment::{Seek, Segment};
 use crate::tombstone::CovRef;
 use crate::{SeqNo, Timestamp};
 
@@ -376,11 +376,11 @@ fn seg_nav<D: Dir, T>(
         Some(Some(r)) if D::before(far, r) => return None,
         _ => {}
     }
-    let lower = |x: Timestamp| s.lower_bound(x);
-    let upper = |x: Timestamp| s.upper_bound(x);
+    let lower = |x: Timestamp| s.seek(x, false);
+    let upper = |x: Timestamp| s.seek(x, true);
     let mut c = D::cut(t, lower, upper);
-    while let Some(i) = D::candidate(c, s.len) {
-        let ts = s.ts_at(i);
+    while let Some(i) = D::candidate(c.pos, s.len) {
+        let ts = D::known(&c).unwrap_or_else(|| s.ts_at(i));
         if best.is_some_and(|b| !D::before(ts, b)) {
             return None;
         }
@@ -411,11 +411,11 @@ fn run_nav<D: Dir, T: Send + Sync + 'static>(
         return None;
     }
     let newest = if vis.cov.is_empty() { SeqNo::MAX } else { run.seq_at(nvis - 1) };
-    let lower = |x: Timestamp| run.lower_bound(x, 0, nvis);
-    let upper = |x: Timestamp| run.upper_bound(x, 0, nvis);
+    let lower = |x: Timestamp| run.seek(x, false, 0, nvis);
+    let upper = |x: Timestamp| run.seek(x, true, 0, nvis);
     let mut c = D::cut(t, lower, upper);
-    while let Some(i) = D::candidate(c, nvis) {
-        let ts = run.ts_at(i);
+    while let Some(i) = D::candidate(c.pos, nvis) {
+        let ts = D::known(&c).unwrap_or_else(|| run.ts_at(i));
         if best.is_some_and(|b| !D::before(ts, b)) {
             return None;
         }
@@ -434,12 +434,12 @@ fn run_nav<D: Dir, T: Send + Sync + 'static>(
                 // visible there, or past the interval); descending, the
                 // candidate is in it, so everything of the interval up to
                 // it is hidden: continue below the interval.
-                c = if D::DESC {
-                    run.lower_bound(a, 0, c)
+                c = Seek::pos(if D::DESC {
+                    run.lower_bound(a, 0, c.pos)
                 } else {
                     let pb = run.lower_bound(b, i, nvis);
                     run.seq_upper_bound(m - 1, i, pb)
-                };
+                });
             }
             _ => return Some(ts),
         }

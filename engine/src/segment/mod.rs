@@ -345,6 +345,35 @@ pub(crate) fn fence_count(fences: &[Timestamp], ts: Timestamp, incl: bool) -> us
     start + count_below(&fences[start..(start + BLOCK).min(fences.len())], ts, incl)
 }
 
+/// A search's answer in a sorted source: position `pos`, and the
+/// timestamps at `pos` (`at`) and at `pos - 1` (`before`) when the search
+/// had them at hand (in the block it had just read); `None` means not
+/// known, not absent. A navigation read ([`Dir::cut`](crate::query::dir::Dir::cut))
+/// takes its candidate from here instead of locating the position again —
+/// for a memtable run three dependent loads (bucket, bucket header,
+/// slot), for a segment two (page, slot), after the search's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Seek {
+    pub(crate) pos: usize,
+    pub(crate) at: Option<Timestamp>,
+    pub(crate) before: Option<Timestamp>,
+}
+
+impl Seek {
+    /// A position whose neighbours the caller did not read.
+    #[inline]
+    pub(crate) fn pos(pos: usize) -> Self {
+        Self { pos, at: None, before: None }
+    }
+
+    /// `pos` within the sorted `stamps` (any slice holding position `pos`
+    /// at index `i`; the neighbours outside it are left unknown).
+    #[inline]
+    pub(crate) fn within(pos: usize, stamps: &[Timestamp], i: usize) -> Self {
+        Self { pos, at: stamps.get(i).copied(), before: i.checked_sub(1).map(|j| stamps[j]) }
+    }
+}
+
 /// Which layer a segment belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -471,29 +500,35 @@ impl<T> Segment<T> {
     /// First position whose timestamp is `>= ts`.
     #[inline]
     pub(crate) fn lower_bound(&self, ts: Timestamp) -> usize {
-        self.region.read();
-        if ts <= self.min_ts {
-            return 0;
-        }
-        if ts > self.max_ts {
-            return self.len;
-        }
-        let (p, o) = self.search(ts, false);
-        p * self.page_cap + o
+        self.seek(ts, false).pos
     }
 
     /// First position whose timestamp is `> ts`.
     #[inline]
     pub(crate) fn upper_bound(&self, ts: Timestamp) -> usize {
+        self.seek(ts, true).pos
+    }
+
+    /// [`upper_bound`](Self::upper_bound) of `ts` when `incl`, else
+    /// [`lower_bound`](Self::lower_bound), with the timestamps beside the
+    /// answer that the search read ([`Seek`]). Callers that take only
+    /// `pos` compile without those loads.
+    #[inline]
+    pub(crate) fn seek(&self, ts: Timestamp, incl: bool) -> Seek {
         self.region.read();
-        if ts < self.min_ts {
-            return 0;
+        // Position 0 holds `min_ts`, position `len - 1` holds `max_ts`.
+        if ts < self.min_ts || (!incl && ts == self.min_ts) {
+            return Seek { pos: 0, at: Some(self.min_ts), before: None };
         }
-        if ts >= self.max_ts {
-            return self.len;
+        if ts > self.max_ts || (incl && ts == self.max_ts) {
+            return Seek { pos: self.len, at: None, before: Some(self.max_ts) };
         }
-        let (p, o) = self.search(ts, true);
-        p * self.page_cap + o
+        let (p, o) = self.search(ts, incl);
+        let pos = p * self.page_cap + o;
+        match self.pages.get(p) {
+            Some(page) => Seek::within(pos, page.timestamps(), o),
+            None => Seek::pos(pos),
+        }
     }
 
     /// First position whose timestamp is `> ts`, knowing it is at or after
