@@ -51,6 +51,7 @@
 //!   extending stays parked, with the clones it holds, until the memtable
 //!   drops or a newer view makes it moot: at most one view's worth more.
 
+use crate::segment::{count_below, fence_count, Seek, BLOCK};
 use crate::sync::{AtomicPtr, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
@@ -78,6 +79,11 @@ pub(crate) struct Merged<T> {
     pub(crate) seq: Vec<SeqNo>,
     /// Clones of the payloads.
     pub(crate) val: Vec<T>,
+    /// The last timestamp of each complete [`BLOCK`] of `ts`: a search
+    /// reads these, then one block ([`seek`](Self::seek)), as a segment's
+    /// or the run's search does, not a binary search's chain of dependent
+    /// misses over the whole array.
+    fences: Box<[Timestamp]>,
     /// Model checkers: created with the view, read by every reader that
     /// uses it, destroyed with it (R13's publication and reclamation).
     region: Region,
@@ -95,9 +101,26 @@ impl<T> Merged<T> {
     /// The positions with `lo <= ts <= hi`.
     #[inline]
     pub(crate) fn bounds(&self, lo: Timestamp, hi: Timestamp) -> (usize, usize) {
-        let a = self.ts.partition_point(|&t| t < lo);
-        let b = a + self.ts[a..].partition_point(|&t| t <= hi);
-        (a, b)
+        let a = self.seek(lo, false).pos;
+        if a == self.len() || self.ts[a] > hi {
+            return (a, a);
+        }
+        (a, self.seek(hi, true).pos)
+    }
+
+    /// The first position whose timestamp is `> ts` (`incl`) or `>= ts`,
+    /// with the timestamps beside it that the search read ([`Seek`]): the
+    /// fences, then one block.
+    #[inline]
+    pub(crate) fn seek(&self, ts: Timestamp, incl: bool) -> Seek {
+        self.region.read();
+        // Complete blocks whose last timestamp is below: all of them are;
+        // the answer is in the next block (or the short last one).
+        let j = fence_count(&self.fences, ts, incl);
+        let x = j * BLOCK;
+        let y = (x + BLOCK).min(self.ts.len());
+        let i = x + count_below(&self.ts[x..y], ts, incl);
+        Seek::within(i, &self.ts, i)
     }
 }
 
@@ -523,8 +546,9 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
             w: self.w,
             run_n: self.run_n,
             ooo_n: self.ooo_n,
-            ts: self.ts,
             seq: self.seq,
+            fences: self.ts.chunks_exact(BLOCK).map(|c| c[BLOCK - 1]).collect(),
+            ts: self.ts,
             val: self.val,
             region: Region::new(),
             prev,
@@ -793,6 +817,68 @@ mod tests {
         all.retain(|r| !(150..250).contains(&r.0));
         let s4 = log.snapshot().unwrap();
         check(&s4, &all, all.len());
+    }
+
+    /// Navigation (`next_ts`, `prev_ts`, `min_ts`, `max_ts`) reads a view
+    /// that holds every record the reader sees on its own
+    /// (`query::point::nav_view`), and the run and the skiplist otherwise:
+    /// a snapshot older than the view, in-order records after it (the
+    /// run's tail), late records after it (newer than the view), a
+    /// tombstone. Every answer against the reference, both directions,
+    /// at every timestamp of the span and past both ends.
+    #[test]
+    fn navigation_reads_a_complete_view_alone() {
+        let log = log();
+        let mut all = Vec::new();
+        let nav = |s: &Snapshot<u64>, all: &[(Timestamp, u64)], upto: usize| {
+            let mut ts: Vec<Timestamp> = all[..upto].iter().map(|r| r.0).collect();
+            ts.sort_unstable();
+            let last = ts.last().copied().unwrap_or(0);
+            for t in -45..last + 3 {
+                let next = ts.iter().copied().find(|&x| x > t);
+                let prev = ts.iter().rev().copied().find(|&x| x < t);
+                assert_eq!(s.next_ts(t), next, "next_ts({t}) w={}", s.watermark());
+                assert_eq!(s.prev_ts(t), prev, "prev_ts({t}) w={}", s.watermark());
+            }
+            assert_eq!((s.min_ts(), s.max_ts()), (ts.first().copied(), ts.last().copied()));
+        };
+        fill(&log, &mut all, 0, 700);
+        let s0 = log.snapshot().unwrap();
+        fill(&log, &mut all, 700, 300);
+        let s1 = log.snapshot().unwrap();
+        assert!(!s1.view().nav_reads_view(), "no view yet");
+        nav(&s1, &all, all.len());
+        let _ = s1.all(Order::Asc).count(); // builds the view at s1's watermark
+        assert!(s1.view().nav_reads_view());
+        nav(&s1, &all, all.len());
+        assert!(!s0.view().nav_reads_view(), "a snapshot older than the view");
+        nav(&s0, &all, 700);
+        // Late records after the view: newer than it.
+        let n1 = all.len();
+        for (i, t) in [(0, 5), (1, 601), (2, 998)] {
+            let _ = log.append(t, 100 + i).unwrap();
+            all.push((t, 100 + i));
+        }
+        let s2 = log.snapshot().unwrap();
+        assert!(!s2.view().nav_reads_view(), "late records newer than the view");
+        nav(&s2, &all, all.len());
+        assert!(s1.view().nav_reads_view(), "still complete for its own snapshot");
+        nav(&s1, &all, n1);
+        // In-order records after the view: the run's tail is not in it.
+        for t in 1000..1010 {
+            let _ = log.append(t, 0).unwrap();
+            all.push((t, 0));
+        }
+        let s3 = log.snapshot().unwrap();
+        assert!(!s3.view().nav_reads_view(), "the run's tail");
+        nav(&s3, &all, all.len());
+        // A tombstone: the view holds records, not visibility.
+        let _ = log.delete_range(150, 250).unwrap();
+        all.retain(|r| !(150..250).contains(&r.0));
+        let s4 = log.snapshot().unwrap();
+        let _ = s4.all(Order::Asc).count();
+        assert!(!s4.view().nav_reads_view(), "a tombstone");
+        nav(&s4, &all, all.len());
     }
 
     /// A read that ends before the memtable's first record (older data)

@@ -688,6 +688,17 @@ mod tests {
                         lo + t.partition_point(|&y| y <= x),
                         "upper_bound({x}, {lo}, {hi})"
                     );
+                    // A seek's neighbours, where it read them, are the
+                    // window's records beside its position.
+                    for incl in [false, true] {
+                        let k = run.seek(x, incl, lo, hi);
+                        let i = k.pos - lo;
+                        assert!(k.at.is_none_or(|y| Some(&y) == t.get(i)), "seek({x}, {incl}, {lo}, {hi}).at");
+                        assert!(
+                            k.before.is_none_or(|y| i > 0 && y == t[i - 1]),
+                            "seek({x}, {incl}, {lo}, {hi}).before"
+                        );
+                    }
                 }
                 for x in [0u64, 1, 2, 63, 64, 129, 2 * n as u64] {
                     assert_eq!(

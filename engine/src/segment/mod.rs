@@ -910,6 +910,14 @@ mod tests {
             let (a, b) = (ts.partition_point(|&x| x < q), ts.partition_point(|&x| x <= q));
             assert_eq!(s.lower_bound(q), a, "lower_bound({q}) cap {page_cap}");
             assert_eq!(s.upper_bound(q), b, "upper_bound({q}) cap {page_cap}");
+            // A seek's neighbours, where it read them, are the records
+            // beside its position.
+            for (incl, pos) in [(false, a), (true, b)] {
+                let k = s.seek(q, incl);
+                assert_eq!(k.pos, pos, "seek({q}, {incl}) cap {page_cap}");
+                assert!(k.at.is_none_or(|x| Some(&x) == ts.get(pos)), "seek({q}, {incl}).at cap {page_cap}");
+                assert!(k.before.is_none_or(|x| pos > 0 && x == ts[pos - 1]), "seek({q}, {incl}).before");
+            }
             // From the start of any range that ends at `q` (a point read:
             // from `a` itself).
             for from in [q, q.saturating_sub(1), q.saturating_sub(7), q.saturating_sub(300), Timestamp::MIN] {
