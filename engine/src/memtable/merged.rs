@@ -40,11 +40,18 @@
 //!   with `w' < w` (a snapshot older than the view) plans the usual way.
 //! - **Tombstones are not in it**: the view holds records, not visibility;
 //!   a reader uses it only where no tombstone it sees covers the range.
+//! - **Read by** range reads (with the run's tail and the newer late
+//!   records beside it), counts (`merged_existing`: never building one),
+//!   and navigation (`next_ts`, `prev_ts`, …) when it holds every record
+//!   the reader sees (`query::point::nav_view`): then one search of its
+//!   block fences and one block answers, instead of the run's search and a
+//!   walk of the skiplist.
 //! - **Never freed while reachable** (R13, with R9): a replaced view stays
 //!   in a chain owned by the memtable and is freed with it, when no
 //!   snapshot reaches the memtable. A view is rebuilt only after the
 //!   memtable grew by half of it, so the chain holds at most about three
-//!   times the last view's bytes (`16 + size_of::<T>()` per record, and
+//!   times the last view's bytes (`16 + size_of::<T>()` per record, 1/8 byte
+//!   more for its block fences, and
 //!   the clones: for a reference-counted payload, one more reference).
 //!   Until the memtable drops, the clones keep their payloads alive, as the
 //!   memtable's own records do. A build in shares that short reads stop
