@@ -189,6 +189,16 @@ pub(crate) struct Run<T> {
     /// before. Readers test it before anything else: a query below it skips
     /// the run without touching the line the appender writes per record.
     first_ts: AtomicI64,
+    /// The first timestamp of each bucket, contiguous (std builds): written
+    /// by the appender with the bucket's slot 0, before `len` publishes it,
+    /// and read only for buckets whose slot 0 lies below a loaded `len`
+    /// (R4, as the block fences). A search picks its bucket by counting
+    /// the heads below its key — independent loads of one small array, no
+    /// branch on each — instead of stepping down bucket by bucket (a load
+    /// of the bucket, then of its slot 0, and a branch whose exit a random
+    /// key mispredicts).
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    heads: [AtomicI64; BUCKETS],
     /// What the appender writes on every record, on a cache line of its own
     /// (readers of older data, who skip the run by `first_ts`, never load it).
     hot: crossbeam_utils::CachePadded<Hot>,
@@ -215,6 +225,8 @@ impl<T> Run<T> {
         Self {
             buckets: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             first_ts: AtomicI64::new(Timestamp::MAX),
+            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+            heads: std::array::from_fn(|_| AtomicI64::new(Timestamp::MAX)),
             hot: crossbeam_utils::CachePadded::new(Hot {
                 len: AtomicUsize::new(0),
                 last_ts: AtomicI64::new(Timestamp::MIN),
@@ -350,14 +362,7 @@ impl<T> Run<T> {
         if lo >= hi {
             return Seek::pos(lo);
         }
-        let below = |x: Timestamp| if incl { x <= ts } else { x < ts };
-        let (b, start, hi) = self.answer_bucket(lo, hi, |b| {
-            crate::hooks::visit(1);
-            // SAFETY: `answer_bucket`'s contract: slot 0 of this bucket is
-            // below `len` (R4); read as a plain integer, as a cursor reads
-            // a run slice (`slices`).
-            below(unsafe { *b.ts(0) })
-        });
+        let (b, start, hi) = self.head_bucket(ts, incl, lo, hi);
         // SAFETY: `start <= i < hi <= len`: the bucket's slots `0 .. hi -
         // start`, initialized before `len` was published and never written
         // again (R4); read as plain integers, as a cursor reads a run slice.
@@ -379,6 +384,30 @@ impl<T> Run<T> {
         // caller's to read.
         let first = start.max(lo) - start;
         Seek::within(start + i, &stamps[first..], i - first)
+    }
+
+    /// [`answer_bucket`](Self::answer_bucket) of a timestamp search in
+    /// std builds, from the bucket heads: the bucket holding `lo`, plus
+    /// one for each later bucket up to the one holding `hi - 1` whose
+    /// first timestamp is below `ts` (`<= ts` when `incl`) — a prefix of
+    /// them, the run being sorted. Each of those buckets starts in `[lo,
+    /// hi)`, below `len` (R4): its head was stored before `len` covered
+    /// its slot 0.
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    #[inline]
+    fn head_bucket(&self, ts: Timestamp, incl: bool, lo: usize, hi: usize) -> (&Bucket<T>, usize, usize) {
+        let (k_lo, _, _) = locate(lo);
+        let (k_hi, _, _) = locate(hi - 1);
+        crate::hooks::visit(1);
+        let lim = if incl { ts } else { ts.saturating_sub(1) };
+        let mut k = k_lo;
+        if ts != Timestamp::MIN || incl {
+            for h in &self.heads[k_lo + 1..=k_hi] {
+                k += crate::segment::flag(h.load(Ordering::Relaxed) <= lim);
+            }
+        }
+        let start = FIRST * ((1usize << k) - 1);
+        (self.bucket(k), start, hi.min(start + (FIRST << k)))
     }
 
     /// First index in `[lo, hi)` whose sequence is `> seq`. Sequence
@@ -572,6 +601,11 @@ impl<T> Appender<'_, T> {
             }
             #[cfg(any(timelog_loom, timelog_shuttle))]
             b.regions[o].init();
+        }
+        // The bucket's head, with its slot 0: published with it (R4).
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        if o == 0 {
+            run.heads[k].store(ts, Ordering::Relaxed);
         }
         if i == 0 {
             // Before the slot is published (R4), so before any commit that

@@ -273,7 +273,7 @@ fn count_block(blk: &[Timestamp; BLOCK], lim: Timestamp) -> usize {
 /// between a block's loads and the count the next load's address needs,
 /// against ~5 for the scalar tree of `setle`/`add` this keeps (session 22).
 #[inline(always)]
-fn flag(b: bool) -> usize {
+pub(crate) fn flag(b: bool) -> usize {
     #[allow(unused_mut)]
     let mut v = b as usize;
     #[cfg(target_arch = "x86_64")]
