@@ -592,6 +592,12 @@ impl<T> Appender<'_, T> {
         // yet (R4).
         unsafe {
             let b = &*b;
+            // The chunk of each array this slot starts: one call instead of
+            // a page fault per page (not past the chunk: the bucket's
+            // untouched tail stays non-resident).
+            b.block.prefault_ahead::<Timestamp>(0, b.cap, o);
+            b.block.prefault_ahead::<SeqNo>(b.cap * 8, b.cap, o);
+            b.block.prefault_ahead::<T>(Bucket::<T>::vals_offset(b.cap), b.cap, o);
             b.ts_cell(o).store(ts, std::sync::atomic::Ordering::Relaxed);
             b.seq_cell(o).store(seq, std::sync::atomic::Ordering::Relaxed);
             b.val(o).write(val);

@@ -71,6 +71,7 @@ impl<T> PageBuf<T> {
     #[inline(always)]
     fn push(&mut self, ts: Timestamp, val: T) {
         assert!(self.len < self.cap, "page full");
+        self.prefault_from(self.len, 1);
         // SAFETY: slot `len < cap` lies within both arrays and is not yet
         // initialized; `&mut self` excludes every reader (std pointer API contract).
         unsafe {
@@ -89,6 +90,7 @@ impl<T> PageBuf<T> {
     {
         let n = ts.len();
         assert!(vals.len() == n && n <= self.cap - self.len, "page full");
+        self.prefault_from(self.len, n);
         // SAFETY: slots `len..len + n` lie within both arrays (checked above)
         // and are not yet initialized; `&mut self` excludes every reader; the
         // source slices cannot overlap the page's own block (std pointer API
@@ -101,6 +103,20 @@ impl<T> PageBuf<T> {
                 dst.add(k).write(v.clone());
                 self.len += 1;
             }
+        }
+    }
+
+    /// Faults in the chunks of both arrays that slots `[from, from + n)`
+    /// start ([`Block::prefault_ahead`]): a page is written in order, and
+    /// only the last page of a segment is left short, so its untouched
+    /// tail (past the chunk being written) stays non-resident.
+    #[inline(always)]
+    fn prefault_from(&self, from: usize, n: usize) {
+        let mut c = from.next_multiple_of(block::PREFAULT_SLOTS);
+        while c < from + n {
+            self.block.prefault_ahead::<Timestamp>(0, self.cap, c);
+            self.block.prefault_ahead::<T>(Self::vals_offset(self.cap), self.cap, c);
+            c += block::PREFAULT_SLOTS;
         }
     }
 
