@@ -14,7 +14,12 @@
 //! A [`Block`] of at least [`MAP_MIN`] bytes is mapped directly
 //! (`mmap`/`munmap`, Linux), so its memory is returned when it is freed and
 //! its untouched tail (the unused slots of a run bucket, of a segment's
-//! last page) is never resident. Smaller blocks come from the global
+//! last page) is never resident. A writer that fills one in order faults
+//! its pages in a 16 KiB chunk at a time as it reaches them
+//! ([`Block::prefault_ahead`]), one call instead of a fault per page, so
+//! at most the rest of the chunk being written is resident past its
+//! records.
+//! Smaller blocks come from the global
 //! allocator. The process-wide malloc settings are left alone. Under the
 //! model checkers every block comes from the global allocator.
 
