@@ -42,7 +42,8 @@ const BUCKETS: usize = 16;
 /// block's last record, so a search reads a small array and one block
 /// (as a segment page's block fences) — in one zeroed [`Block`] (directly mapped from 64 KiB on, so a
 /// flushed memtable's buckets go back to the OS when it is dropped, and the
-/// unused tail of the last bucket is never resident; see `segment::block`).
+/// unused tail of the last bucket is never resident past the 16 KiB chunk
+/// being written; see `segment::block`).
 ///
 /// Timestamps and sequences are written and read as atomics (`Relaxed`:
 /// plain moves on the targets we build for), so reading a slot at or past

@@ -25,7 +25,8 @@ use block::Block;
 ///
 /// A default page (`target_page_bytes` 256 KiB) is one direct mapping,
 /// returned to the OS when the page is dropped, and the unused tail of a
-/// short last page is never touched, so never resident.
+/// short last page is never touched past the 16 KiB chunk being written
+/// (`Block::prefault_ahead`), so never resident.
 struct PageBuf<T> {
     block: Block,
     len: usize,
