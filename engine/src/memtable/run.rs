@@ -400,9 +400,8 @@ impl<T> Run<T> {
         let (k_lo, _, _) = locate(lo);
         let (k_hi, _, _) = locate(hi - 1);
         crate::hooks::visit(1);
-        let lim = if incl { ts } else { ts.saturating_sub(1) };
         let mut k = k_lo;
-        if ts != Timestamp::MIN || incl {
+        if let Some(lim) = crate::segment::below_limit(ts, incl) {
             for h in &self.heads[k_lo + 1..=k_hi] {
                 k += crate::segment::flag(h.load(Ordering::Relaxed) <= lim);
             }

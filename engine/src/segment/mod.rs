@@ -237,15 +237,7 @@ const LINE: usize = 8;
 /// counted. Branch-free, 16 comparisons for a full block.
 #[inline]
 pub(crate) fn count_below(blk: &[Timestamp], ts: Timestamp, incl: bool) -> usize {
-    // `x < ts` is `x <= ts - 1` except for `ts == MIN`, where nothing is below.
-    let lim = if incl {
-        ts
-    } else {
-        match ts.checked_sub(1) {
-            Some(l) => l,
-            None => return 0,
-        }
-    };
+    let Some(lim) = below_limit(ts, incl) else { return 0 };
     if let Ok(full) = <&[Timestamp; BLOCK]>::try_from(blk) {
         return count_block(full, lim);
     }
@@ -263,6 +255,18 @@ pub(crate) fn count_below(blk: &[Timestamp], ts: Timestamp, incl: bool) -> usize
     // all below; lines from `heads` on start above.
     let start = (heads - 1) * LINE;
     start + blk[start..(start + LINE).min(blk.len())].iter().map(below).sum::<usize>()
+}
+
+/// The greatest timestamp that is below `ts` (`<= ts` when `incl`, else
+/// `< ts`), so that "below" is one comparison `x <= lim`; `None` when
+/// nothing is (`ts == MIN`, exclusive).
+#[inline(always)]
+pub(crate) fn below_limit(ts: Timestamp, incl: bool) -> Option<Timestamp> {
+    if incl {
+        Some(ts)
+    } else {
+        ts.checked_sub(1)
+    }
 }
 
 /// [`count_below`] of a full block, entries `<= lim`: the same two rounds
