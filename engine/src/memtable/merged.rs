@@ -195,7 +195,12 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     /// Whether view `m` (with `m.w <= w`) serves a reader at `w`: the
     /// records after it are at most half of it (the rebuild heuristic).
     fn serves(&self, m: &Merged<T>, w: SeqNo) -> bool {
-        let run_tail = self.run.seq_upper_bound(w, 0, self.run.len()).saturating_sub(m.run_n);
+        self.serves_upto(m, self.run.seq_upper_bound(w, 0, self.run.len()))
+    }
+
+    /// [`serves`](Self::serves), given the run's visible prefix `nvis`.
+    fn serves_upto(&self, m: &Merged<T>, nvis: usize) -> bool {
+        let run_tail = nvis.saturating_sub(m.run_n);
         let ooo_tail = self.late_hint().saturating_sub(m.ooo_n);
         run_tail + ooo_tail <= m.len() / 2
     }
@@ -209,6 +214,27 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         }
         let m = self.merged.current().1?;
         (m.w <= w && self.serves(m, w)).then_some(m)
+    }
+
+    /// The view [`merged_existing`](Self::merged_existing) finds for a
+    /// reader at `w`, if it also holds every memtable record that reader
+    /// sees: every run record (the run's visible prefix ends at `run_n`,
+    /// R3) and every skiplist record it may see (none newer than the view:
+    /// the reader's watermark is the view's, or R7's `ooo_max_seq`
+    /// argument, as the range plan's). For navigation, which then reads the
+    /// view alone (`query::point::nav_view`); the run's visible prefix is
+    /// searched once for both tests.
+    pub(crate) fn merged_exact(&self, w: SeqNo) -> Option<&Merged<T>> {
+        if self.late_hint() < MIN_LATE {
+            return None;
+        }
+        let m = self.merged.current().1?;
+        if m.w > w {
+            return None;
+        }
+        let nvis = self.run.seq_upper_bound(w, 0, self.run.len());
+        let exact = nvis == m.run_n && self.ooo_max_seq().min(w) <= m.w;
+        (exact && self.serves_upto(m, nvis)).then_some(m)
     }
 }
 

@@ -410,19 +410,14 @@ fn seg_nav<D: Dir, T>(
 /// instead of the run's search and a walk of the skiplist (which, with 5%
 /// late records, a `next_ts` whose answer is late pays 5% of the time, a
 /// chain of node misses): no tombstone the view sees (the view holds
-/// records, not visibility), a view this reader may use (`m.w <= w`, R13)
-/// holding every run record it sees (the run's visible prefix ends at
-/// `run_n`, R3) and every skiplist record it may see (none newer than the
-/// view: the reader's watermark is the view's, or R7's `ooo_max_seq`
-/// argument, as the range plan's). Never builds a view.
+/// records, not visibility), and a view that holds every record the
+/// reader sees ([`Memtable::merged_exact`]). Never builds a view.
 #[inline]
 fn nav_view<'a, T: Send + Sync + 'static>(mt: &'a Memtable<T>, vis: &Vis<'_>) -> Option<&'a Merged<T>> {
     if !vis.cov.is_empty() {
         return None;
     }
-    let m = mt.merged_existing(vis.w)?;
-    let complete = mt.ooo_max_seq().min(vis.w) <= m.w && mt.run.seq_upper_bound(vis.w, 0, mt.run.len()) == m.run_n;
-    complete.then_some(m)
+    mt.merged_exact(vis.w)
 }
 
 impl<T: Send + Sync + 'static> View<'_, T> {
