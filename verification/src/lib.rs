@@ -457,10 +457,11 @@ pub fn loom_model_min<F: Fn() + Sync + Send + 'static>(name: &str, min: usize, f
 }
 
 /// Joins shuttle writer threads that return their history and their
-/// observations: the histories, in thread order, and every observation.
+/// observations (a `Vec`, or an array of one): the histories, in thread
+/// order, and every observation.
 #[cfg(timelog_shuttle)]
-pub fn join_writers(
-    writers: Vec<shuttle::thread::JoinHandle<(Vec<Op>, Vec<Observed>)>>,
+pub fn join_writers<O: IntoIterator<Item = Observed>>(
+    writers: Vec<shuttle::thread::JoinHandle<(Vec<Op>, O)>>,
 ) -> (Vec<Vec<Op>>, Vec<Observed>) {
     let mut histories = Vec::new();
     let mut obs = Vec::new();

@@ -131,7 +131,7 @@ fn background_worker_and_backpressure() {
                         assert!(matches!(status, WriteStatus::Ok | WriteStatus::Busy));
                         ops.push(app(ts, id));
                     }
-                    (ops, observe(&log, Some(t), 3).1)
+                    (ops, [observe(&log, Some(t), 3).1])
                 })
             })
             .collect();
@@ -139,13 +139,7 @@ fn background_worker_and_backpressure() {
             let log = log.clone();
             thread::spawn(move || reader(&log))
         };
-        let mut histories = Vec::new();
-        let mut obs = Vec::new();
-        for w in writers {
-            let (h, o) = w.join().unwrap();
-            histories.push(h);
-            obs.push(o);
-        }
+        let (histories, mut obs) = join_writers(writers);
         obs.extend(rd.join().unwrap());
         // The worker stops first: `finish` checks the parks (R9, Parking)
         // at quiescence, and a publication in flight (its CAS done, its
