@@ -107,6 +107,41 @@ impl<T> PageBuf<T> {
         }
     }
 
+    /// Appends the longest prefix of `ts`/`vals` whose indices satisfy
+    /// `before`, up to the page's room and the end of the prefault chunk
+    /// being written (so the chunk check runs once per call); returns its
+    /// length and whether `before` failed (else the room, the chunk or the
+    /// input ended).
+    #[inline(always)]
+    fn extend_cloned_while(&mut self, ts: &[Timestamp], vals: &[T], before: impl Fn(usize) -> bool) -> (usize, bool)
+    where
+        T: Clone,
+    {
+        let from = self.len;
+        self.prefault_from(from, 1);
+        let chunk_end = (from + 1).next_multiple_of(block::PREFAULT_SLOTS);
+        let n = ts.len().min(vals.len()).min(self.cap.min(chunk_end) - from);
+        let (tp, vp) = (self.ts_ptr(), self.vals_ptr());
+        let mut k = 0;
+        while k < n {
+            if !before(k) {
+                return (k, true);
+            }
+            // SAFETY: slot `from + k < cap` lies within both arrays and is
+            // not yet initialized; `&mut self` excludes every reader (std
+            // pointer API contract). `len` counts each payload once
+            // written, so a panicking `clone` leaves the page dropping
+            // exactly the payloads it holds.
+            unsafe {
+                tp.add(from + k).write(ts[k]);
+                vp.add(from + k).write(vals[k].clone());
+            }
+            self.len += 1;
+            k += 1;
+        }
+        (k, false)
+    }
+
     /// Faults in the chunks of both arrays that slots `[from, from + n)`
     /// start ([`Block::prefault_ahead`]): a page is written in order, and
     /// only the last page of a segment is left short, so its untouched
@@ -802,6 +837,44 @@ impl<T> SegmentBuilder<T> {
         }
     }
 
+    /// Pushes the longest prefix of a sorted stretch whose every index
+    /// satisfies `before` (timestamps copied, payloads cloned) and returns
+    /// its length: one pass that tests and copies each record. The flush's
+    /// path for the short stretches of the run between two late records,
+    /// where a search for the stretch's end and a bulk copy's setup cost
+    /// more than the records themselves; the caller bounds the stretch
+    /// (`ts.len()`) and takes longer ones in bulk
+    /// ([`push_cloned`](Self::push_cloned)).
+    #[inline]
+    pub(crate) fn push_cloned_while(&mut self, ts: &[Timestamp], vals: &[T], before: impl Fn(usize) -> bool) -> usize
+    where
+        T: Clone,
+    {
+        debug_assert_eq!(ts.len(), vals.len());
+        let cap = self.page_cap;
+        let mut i = 0;
+        while i < ts.len() {
+            let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
+            let (k, stopped) = page.extend_cloned_while(&ts[i..], &vals[i..], |k| before(i + k));
+            if k > 0 {
+                debug_assert!(self.len == 0 || ts[i] >= self.max_ts, "segment input must be sorted");
+                if self.len == 0 {
+                    self.min_ts = ts[i];
+                }
+                self.max_ts = ts[i + k - 1];
+                self.len += k;
+            }
+            if page.len == cap {
+                self.cut_page();
+            }
+            i += k;
+            if stopped {
+                break;
+            }
+        }
+        i
+    }
+
     fn cut_page(&mut self) {
         if let Some(p) = self.cur.take().filter(|p| p.len > 0) {
             self.pages.push(Page::from_buf(p));
@@ -885,6 +958,53 @@ mod tests {
         }
         assert_eq!(&*a.fences, &*b.fences);
         assert_eq!(&*a.blocks, &*b.blocks);
+    }
+
+    /// `push_cloned_while` pushes exactly the prefix its predicate admits,
+    /// across page cuts and prefault chunks (a page of 3,000 slots spans
+    /// two), and builds what one `push` per record builds.
+    #[test]
+    fn push_cloned_while_pushes_the_admitted_prefix() {
+        let ctr = Arc::new(AtomicUsize::new(0));
+        for cap in [1, 4, 5, block::PREFAULT_SLOTS + 952] {
+            let recs: Vec<(i64, String)> = (0..7_000i64).map(|i| (i / 3, format!("v{i}"))).collect();
+            let (ts, vals): (Vec<i64>, Vec<String>) = recs.iter().cloned().unzip();
+            let mut one = SegmentBuilder::new(cap);
+            let mut bulk = SegmentBuilder::new(cap);
+            let (mut i, mut n) = (0, 0usize);
+            while i < recs.len() {
+                // Stretches of 0 to 40 records; the predicate admits 0 to 12
+                // of them, or all of them.
+                let j = (i + (n * 7) % 41).min(recs.len());
+                let stop = if n % 3 == 0 { usize::MAX } else { n % 13 };
+                let got = bulk.push_cloned_while(&ts[i..j], &vals[i..j], |k| {
+                    assert!(k < j - i, "asked about {k} of a stretch of {}", j - i);
+                    k < stop
+                });
+                assert_eq!(got, (j - i).min(stop), "cap {cap}, stretch {i}..{j}");
+                for (t, v) in &recs[i..i + got] {
+                    one.push(*t, v.clone());
+                }
+                // Whatever was refused is pushed by `push`, as the flush's
+                // late record is.
+                if i + got < j {
+                    one.push(ts[i + got], vals[i + got].clone());
+                    bulk.push(ts[i + got], vals[i + got].clone());
+                    i += 1;
+                }
+                (i, n) = (i + got, n + 1);
+            }
+            assert_eq!(bulk.len(), recs.len());
+            let (a, b) = (
+                one.finish(1, Level::L0, 1, 1, None, &ctr).unwrap(),
+                bulk.finish(2, Level::L0, 1, 1, None, &ctr).unwrap(),
+            );
+            assert_eq!((a.len, a.min_ts, a.max_ts, a.pages.len()), (b.len, b.min_ts, b.max_ts, b.pages.len()));
+            for (p, q) in a.pages.iter().zip(&b.pages) {
+                assert_eq!((p.timestamps(), p.payloads()), (q.timestamps(), q.payloads()));
+            }
+            assert_eq!(&*a.fences, &*b.fences);
+        }
     }
 
     #[test]
