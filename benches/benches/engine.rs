@@ -56,7 +56,8 @@ const BATCH: usize = 1_024;
 /// what short 1000-row reads took to build its merged view in shares with
 /// session 20's cap (R13 (5): ~105,000 records, 256 per read); kept so the
 /// row compares across sessions (since session 21 a share grows with the
-/// read, 800 records here, and the view is built after ~130 reads).
+/// read: since session 23 1,600 records here, and the view is built after
+/// ~65 reads).
 const FRESH_READS: u64 = 512;
 /// Appends per second of the paced writer in the concurrent groups.
 const WRITER_RATE: u64 = 500_000;
