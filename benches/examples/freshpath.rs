@@ -1,0 +1,81 @@
+//! CPU-time and instruction-count harness for a fresh late memtable's
+//! first short reads (issue 13; the criterion row
+//! `scan_range1000/timelog_memtable_ooo5_first512/batch`): a log of the
+//! engine bench's 5%-late keys is filled (untimed), then `READS` 1000-row
+//! range reads at the bench's random starts run in `measured_reads`, so
+//! that `valgrind --tool=callgrind --toggle-collect='*measured_*'` counts
+//! only them. Their first reads build the memtable's merged view in
+//! shares (R13 (5)).
+//!
+//! ```text
+//! cargo build --release -p timelog-benches --example freshpath
+//! target/release/examples/freshpath 512 15     # reads per log, logs
+//! ```
+//!
+//! Prints the median over the logs of the mean thread CPU time per read.
+
+use std::hint::black_box;
+
+use timelog::{Config, MaintenanceMode, Order, Timelog};
+use timelog_benches::{ooo_keys, random_ts, SEED};
+
+const N: usize = 100_000;
+const RANGE: i64 = 1_000;
+const BATCH: usize = 1_024;
+
+fn cpu_ns() -> u64 {
+    let mut t = std::mem::MaybeUninit::<[i64; 2]>::uninit();
+    extern "C" {
+        fn clock_gettime(id: i32, ts: *mut [i64; 2]) -> i32;
+    }
+    // SAFETY: libc `clock_gettime` contract: a valid clock id (3,
+    // CLOCK_THREAD_CPUTIME_ID on Linux) and a writable timespec.
+    let t = unsafe {
+        clock_gettime(3, t.as_mut_ptr());
+        t.assume_init()
+    };
+    t[0] as u64 * 1_000_000_000 + t[1] as u64
+}
+
+#[inline(never)]
+fn measured_reads(log: &Timelog<u64>, starts: &[i64]) -> u64 {
+    let mut acc = 0u64;
+    for &t in starts {
+        let mut f = |ts: i64, v: &u64| acc = acc.wrapping_add(ts as u64).wrapping_add(*v);
+        let mut c = log.range(t, t + RANGE, Order::Asc).expect("range");
+        while c.next_batch_with(BATCH, &mut f) > 0 {}
+    }
+    acc
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let reads: usize = args.get(1).map_or(512, |s| s.parse().unwrap());
+    let logs: usize = args.get(2).map_or(1, |s| s.parse().unwrap());
+    let keys = ooo_keys(N, 5, SEED);
+    let starts = random_ts(4_096, N as i64 - RANGE, SEED ^ 1);
+    let mut per_read = Vec::new();
+    let mut wall = Vec::new();
+    let mut k = 0;
+    for _ in 0..logs {
+        let log = Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for &(ts, v) in &keys {
+            let _ = log.append(ts, v).unwrap();
+        }
+        let s: Vec<i64> = (0..reads).map(|i| starts[(k + i) % starts.len()]).collect();
+        k += reads;
+        let (t0, w0) = (cpu_ns(), std::time::Instant::now());
+        black_box(measured_reads(&log, &s));
+        per_read.push((cpu_ns() - t0) as f64 / reads as f64);
+        wall.push(w0.elapsed().as_nanos() as f64 / reads as f64);
+    }
+    per_read.sort_by(f64::total_cmp);
+    wall.sort_by(f64::total_cmp);
+    println!(
+        "first {reads} reads of a fresh 5%-late memtable: median {:.0} ns CPU per read (min {:.0}), wall {:.0} (min {:.0}), over {logs} logs",
+        per_read[per_read.len() / 2],
+        per_read[0],
+        wall[wall.len() / 2],
+        wall[0]
+    );
+}
