@@ -412,8 +412,224 @@ pub mod interp {
         // `Reattach` does it when it drops, also if `f` panics. While
         // detached, `f` cannot use pyo3 APIs that need attachment: it
         // captures no `Python` token and no `Bound` (`Ungil` bound).
+        #[cfg(not(all(Py_GIL_DISABLED, not(Py_3_14))))]
         let _r = Reattach(unsafe { ffi::PyEval_SaveThread() });
+        // SAFETY: `exit_fence::save_thread`'s contract: attached (`_py`),
+        // and the state it returns is restored by `Reattach` as above.
+        #[cfg(all(Py_GIL_DISABLED, not(Py_3_14)))]
+        let _r = Reattach(unsafe { exit_fence::save_thread(_py) });
         f()
+    }
+
+    /// Free-threaded CPython 3.13 only: `PyEval_SaveThread` racing the
+    /// interpreter's exit (CPython gh-124878, fixed in 3.14 by gh-130649).
+    ///
+    /// `PyEval_SaveThread` publishes the thread as detached (`tstate->state`)
+    /// and only then reads `tstate->interp` (to release the GIL, a no-op
+    /// without one). `Py_FinalizeEx` stops the world — a detached thread
+    /// counts as stopped at once — removes every other thread state and
+    /// frees it. A daemon thread preempted between those two instructions
+    /// of its `PyEval_SaveThread` resumes on freed memory (a NULL `interp`:
+    /// SIGSEGV in `drop_gil`, the stack of the CI failure). A thread that
+    /// stops at an eval-breaker check instead (`_PyThreadState_Suspend`) is
+    /// counted only after it left that code, so it is safe.
+    ///
+    /// Py_FinalizeEx runs the `atexit` callbacks after joining the
+    /// non-daemon threads and right before it stops the world. The fence's
+    /// callback (registered on the first detach) sets `EXITING` and waits
+    /// until no thread is inside `PyEval_SaveThread`; a thread that sees
+    /// `EXITING` before it would detach does not detach: it stays attached
+    /// and checks the eval breaker (a call of a Python no-op) until the
+    /// exit's stop-the-world suspends it there — where CPython leaves every
+    /// daemon thread that runs Python code at exit — or, once `WAIT_MAX`
+    /// has passed since the callback ran with no exit (a later atexit
+    /// callback that takes long, or joins a daemon thread), detaches after
+    /// all, as every thread does from then on: the fence delays a thread
+    /// by at most `WAIT_MAX` in all. Dekker pairing (SeqCst): a
+    /// thread stores its `in_save` flag and then loads `EXITING`; the
+    /// callback stores `EXITING` and then loads every flag; so either the
+    /// thread does not detach or the callback waits for its
+    /// `PyEval_SaveThread` to return. Exempt: the thread that runs the
+    /// callback (it finalizes the interpreter; its state is never freed
+    /// under it) and threads inside [`attach`] (the maintenance worker,
+    /// which `timelog._stop_workers`, another atexit callback, joins).
+    #[cfg(all(Py_GIL_DISABLED, not(Py_3_14)))]
+    mod exit_fence {
+        use std::cell::Cell;
+        use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, Ordering};
+        use std::sync::{Arc, Mutex, OnceLock};
+        use std::time::{Duration, Instant};
+
+        use pyo3::prelude::*;
+        use pyo3::{ffi, Python};
+
+        /// Set by the atexit callback once the interpreter really exits.
+        static EXITING: AtomicBool = AtomicBool::new(false);
+        /// When the callback set `EXITING`: fenced threads wait until
+        /// `WAIT_MAX` after it, and are not fenced any more from then on.
+        static EXIT_AT: OnceLock<Instant> = OnceLock::new();
+        /// 0: callback not registered, 1: being registered, 2: settled.
+        static REGISTERED: AtomicU8 = AtomicU8::new(0);
+        /// A Python function whose body is `pass` (one strong reference,
+        /// never released): calling it runs an eval-breaker check.
+        static NOOP: AtomicPtr<ffi::PyObject> = AtomicPtr::new(std::ptr::null_mut());
+        /// Every live thread's `in_save` flag.
+        static SLOTS: Mutex<Vec<Arc<AtomicBool>>> = Mutex::new(Vec::new());
+        /// How long the callback waits for threads inside PyEval_SaveThread.
+        const DRAIN_MAX: Duration = Duration::from_millis(200);
+        /// How long after the callback threads wait attached for the exit
+        /// to stop them.
+        const WAIT_MAX: Duration = Duration::from_secs(1);
+
+        struct Slot(Arc<AtomicBool>);
+        impl Drop for Slot {
+            fn drop(&mut self) {
+                let mut v = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+                v.retain(|a| !Arc::ptr_eq(a, &self.0));
+            }
+        }
+        thread_local! {
+            static SLOT: Slot = {
+                let a = Arc::new(AtomicBool::new(false));
+                SLOTS.lock().unwrap_or_else(|e| e.into_inner()).push(a.clone());
+                Slot(a)
+            };
+            /// > 0: this thread is exempt (see the module docs).
+            pub(super) static EXEMPT: Cell<u32> = const { Cell::new(0) };
+        }
+
+        /// `PyEval_SaveThread`, fenced against the interpreter's exit.
+        ///
+        /// # Safety
+        ///
+        /// The thread is attached (`py`); the caller restores the returned
+        /// state with `PyEval_RestoreThread` on this thread.
+        pub(super) unsafe fn save_thread(py: Python<'_>) -> *mut ffi::PyThreadState {
+            if REGISTERED.load(Ordering::Acquire) != 2 {
+                register(py);
+            }
+            if EXEMPT.with(Cell::get) > 0 {
+                // SAFETY: this function's contract (attached).
+                return unsafe { ffi::PyEval_SaveThread() };
+            }
+            // `try_with`: while this thread's locals are destroyed the
+            // slot is gone; that thread detaches unfenced, as before.
+            let waited = SLOT.try_with(|s| {
+                s.0.store(true, Ordering::SeqCst);
+                if !EXITING.load(Ordering::SeqCst) {
+                    return false;
+                }
+                s.0.store(false, Ordering::SeqCst);
+                true
+            });
+            if matches!(waited, Ok(true)) {
+                wait_for_exit(py);
+                // No exit stopped this thread within WAIT_MAX of the
+                // callback: detach as usual (unfenced; the callback has
+                // returned long ago).
+                // SAFETY: this function's contract (attached).
+                return unsafe { ffi::PyEval_SaveThread() };
+            }
+            // SAFETY: this function's contract (attached).
+            let t = unsafe { ffi::PyEval_SaveThread() };
+            // PyEval_SaveThread has returned: it no longer reads the state.
+            let _ = SLOT.try_with(|s| s.0.store(false, Ordering::Release));
+            t
+        }
+
+        /// Stays attached and checks the eval breaker until the exit's
+        /// stop-the-world suspends the thread (it then never returns) or
+        /// WAIT_MAX has passed since the callback set `EXITING`.
+        fn wait_for_exit(_py: Python<'_>) {
+            let noop = NOOP.load(Ordering::Acquire);
+            // Set before `EXITING`, which this thread has seen (SeqCst).
+            let Some(&at) = EXIT_AT.get() else { return };
+            let deadline = at + WAIT_MAX;
+            while Instant::now() < deadline {
+                if !noop.is_null() {
+                    // SAFETY: `call0_discard`'s contract: attached (`_py`),
+                    // `noop` is a live callable (a strong reference that is
+                    // never released). A stop-the-world request makes the
+                    // call suspend the thread in `_PyThreadState_Suspend`.
+                    unsafe { super::call0_discard(noop) };
+                }
+                // Attached, but no GIL here: the stop-the-world's request is
+                // seen at the next check, well within its 1 ms polling.
+                std::thread::sleep(Duration::from_micros(100));
+            }
+        }
+
+        /// Registers the atexit callback and makes the no-op (once; errors
+        /// leave the fence off, as before it existed). Runs no Python code
+        /// (a daemon thread may get here while the interpreter exits, and
+        /// code run here could re-attach unguarded — an eval-breaker check
+        /// may run any `__del__`): the no-op is compiled, never executed
+        /// here, and `atexit` is looked up in `sys.modules`, not imported.
+        fn register(py: Python<'_>) {
+            if REGISTERED.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                return; // another thread registers it (no waiting)
+            }
+            let r = (|| -> PyResult<()> {
+                use pyo3::types::{PyCFunction, PyCode, PyCodeInput, PyDict, PyString};
+                let code = PyCode::compile(py, c"pass", c"<timelog exit fence>", PyCodeInput::File)?;
+                let globals = PyDict::new(py);
+                // SAFETY: C API: PyFunction_New needs an attached thread
+                // (`py`), a code object and a dict (both borrowed, alive
+                // here); it returns a new reference or NULL with an error.
+                let noop =
+                    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyFunction_New(code.as_ptr(), globals.as_ptr()))? };
+                let name = PyString::new(py, "atexit");
+                // SAFETY: C API: PyImport_GetModule needs an attached thread
+                // and a str; it returns a new reference, or NULL (with an
+                // error only if the lookup itself failed).
+                let atexit = unsafe { Bound::from_owned_ptr_or_opt(py, ffi::PyImport_GetModule(name.as_ptr())) };
+                let Some(atexit) = atexit else {
+                    return Err(PyErr::take(py).unwrap_or_else(|| pyo3::exceptions::PyImportError::new_err("atexit")));
+                };
+                // Before the callback can run: a fenced thread needs it.
+                NOOP.store(noop.into_ptr(), Ordering::Release);
+                let cb = PyCFunction::new_closure(
+                    py,
+                    Some(c"_timelog_exit_fence"),
+                    None,
+                    |args, _kwargs| -> PyResult<()> {
+                        on_exit(args.py());
+                        Ok(())
+                    },
+                )?;
+                atexit.call_method1("register", (cb,))?;
+                Ok(())
+            })();
+            drop(r); // an error: no fence
+            REGISTERED.store(2, Ordering::Release);
+        }
+
+        /// The atexit callback.
+        fn on_exit(py: Python<'_>) {
+            // Only a real exit: `threading._shutdown` (which Py_FinalizeEx
+            // calls before the atexit callbacks) sets _SHUTTING_DOWN; a
+            // program may also run `atexit._run_exitfuncs()` itself.
+            let exiting = py
+                .import("threading")
+                .and_then(|t| t.getattr("_SHUTTING_DOWN"))
+                .and_then(|v| v.is_truthy())
+                .unwrap_or(false);
+            if !exiting {
+                return;
+            }
+            EXEMPT.with(|e| e.set(e.get() + 1)); // this thread finalizes
+            let _ = EXIT_AT.set(Instant::now());
+            EXITING.store(true, Ordering::SeqCst);
+            let deadline = Instant::now() + DRAIN_MAX;
+            loop {
+                let busy = SLOTS.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|a| a.load(Ordering::SeqCst));
+                if !busy || Instant::now() >= deadline {
+                    break;
+                }
+                // A thread inside PyEval_SaveThread needs a core to finish.
+                std::thread::sleep(Duration::from_micros(20));
+            }
+        }
     }
 
     /// Runs `f` attached: at once if this thread is attached, else after
@@ -445,6 +661,19 @@ pub mod interp {
         // thread inside it with pthread_exit, whose forced unwind stops at
         // the guard (declared "C-unwind" for that) and parks the thread.
         let _st = Release(parked_on_unwind(|| unsafe { raw::PyGILState_Ensure() }));
+        // A thread that attaches here (the maintenance worker) is exempt
+        // from the exit fence: an atexit callback joins it.
+        #[cfg(all(Py_GIL_DISABLED, not(Py_3_14)))]
+        let _exempt = {
+            struct Exempt;
+            impl Drop for Exempt {
+                fn drop(&mut self) {
+                    exit_fence::EXEMPT.with(|e| e.set(e.get() - 1));
+                }
+            }
+            exit_fence::EXEMPT.with(|e| e.set(e.get() + 1));
+            Exempt
+        };
         // SAFETY: `assume_attached`'s contract: attached by the Ensure above
         // until `_st` drops, after `f` returns.
         Some(f(unsafe { Python::assume_attached() }))
