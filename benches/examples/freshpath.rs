@@ -17,25 +17,11 @@
 use std::hint::black_box;
 
 use timelog::{Config, MaintenanceMode, Order, Timelog};
-use timelog_benches::{ooo_keys, random_ts, SEED};
+use timelog_benches::{ooo_keys, random_ts, thread_cpu_ns, SEED};
 
 const N: usize = 100_000;
 const RANGE: i64 = 1_000;
 const BATCH: usize = 1_024;
-
-fn cpu_ns() -> u64 {
-    let mut t = std::mem::MaybeUninit::<[i64; 2]>::uninit();
-    extern "C" {
-        fn clock_gettime(id: i32, ts: *mut [i64; 2]) -> i32;
-    }
-    // SAFETY: libc `clock_gettime` contract: a valid clock id (3,
-    // CLOCK_THREAD_CPUTIME_ID on Linux) and a writable timespec.
-    let t = unsafe {
-        clock_gettime(3, t.as_mut_ptr());
-        t.assume_init()
-    };
-    t[0] as u64 * 1_000_000_000 + t[1] as u64
-}
 
 #[inline(never)]
 fn measured_reads(log: &Timelog<u64>, starts: &[i64]) -> u64 {
@@ -64,9 +50,9 @@ fn main() {
         }
         let s: Vec<i64> = (0..reads).map(|i| starts[(k + i) % starts.len()]).collect();
         k += reads;
-        let (t0, w0) = (cpu_ns(), std::time::Instant::now());
+        let (t0, w0) = (thread_cpu_ns(), std::time::Instant::now());
         black_box(measured_reads(&log, &s));
-        per_read.push((cpu_ns() - t0) as f64 / reads as f64);
+        per_read.push((thread_cpu_ns() - t0) as f64 / reads as f64);
         wall.push(w0.elapsed().as_nanos() as f64 / reads as f64);
     }
     per_read.sort_by(f64::total_cmp);

@@ -22,23 +22,9 @@ use std::hint::black_box;
 use std::sync::RwLock;
 
 use timelog::{Config, MaintenanceMode, Timelog};
-use timelog_benches::{ooo_keys, ordered_keys, SEED};
+use timelog_benches::{ooo_keys, ordered_keys, thread_cpu_ns, SEED};
 
 const N: usize = 100_000;
-
-fn cpu_ns() -> u64 {
-    let mut t = std::mem::MaybeUninit::<[i64; 2]>::uninit();
-    // CLOCK_THREAD_CPUTIME_ID = 3 on Linux.
-    extern "C" {
-        fn clock_gettime(id: i32, ts: *mut [i64; 2]) -> i32;
-    }
-    // SAFETY: libc `clock_gettime` contract: a valid clock id and a writable timespec.
-    let t = unsafe {
-        clock_gettime(3, t.as_mut_ptr());
-        t.assume_init()
-    };
-    t[0] as u64 * 1_000_000_000 + t[1] as u64
-}
 
 fn log() -> Timelog<u64> {
     Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap()
@@ -69,24 +55,24 @@ fn run(what: &str, keys: &[(i64, u64)]) -> u64 {
     match what {
         "timelog" => {
             let l = log();
-            t0 = cpu_ns();
+            t0 = thread_cpu_ns();
             measured_append(&l, keys);
-            t1 = cpu_ns();
+            t1 = thread_cpu_ns();
             black_box(&l);
         }
         "timelog_flush" => {
             let l = log();
             measured_append(&l, keys);
-            t0 = cpu_ns();
+            t0 = thread_cpu_ns();
             measured_flush(&l);
-            t1 = cpu_ns();
+            t1 = thread_cpu_ns();
             black_box(&l);
         }
         "btree" => {
             let m = RwLock::new(BTreeMap::new());
-            t0 = cpu_ns();
+            t0 = thread_cpu_ns();
             measured_btree(&m, keys);
-            t1 = cpu_ns();
+            t1 = thread_cpu_ns();
             black_box(&m);
         }
         _ => panic!("what: timelog | timelog_flush | btree | all"),

@@ -64,6 +64,23 @@ pub fn random_ts(count: usize, hi: i64, seed: u64) -> Vec<i64> {
     (0..count).map(|_| rng.range(0, hi as u64 - 1) as i64).collect()
 }
 
+/// This thread's CPU time in nanoseconds (`CLOCK_THREAD_CPUTIME_ID`): what
+/// the examples' harnesses report, since other tenants of a shared machine
+/// distort wall time.
+pub fn thread_cpu_ns() -> u64 {
+    let mut t = std::mem::MaybeUninit::<[i64; 2]>::uninit();
+    extern "C" {
+        fn clock_gettime(id: i32, ts: *mut [i64; 2]) -> i32;
+    }
+    // SAFETY: libc `clock_gettime` contract: a valid clock id (3,
+    // CLOCK_THREAD_CPUTIME_ID on Linux) and a writable timespec.
+    let t = unsafe {
+        clock_gettime(3, t.as_mut_ptr());
+        t.assume_init()
+    };
+    t[0] as u64 * 1_000_000_000 + t[1] as u64
+}
+
 /// Whether `--quick` was passed (criterion's flag; the growth bench honours it too).
 pub fn quick_mode() -> bool {
     std::env::args().any(|a| a == "--quick")
