@@ -346,9 +346,13 @@ impl Arena {
 impl Chunk {
     /// The nodes in the chunk: its bumps, or the ones that fit once one did not.
     fn bumps(&self) -> usize {
-        let w = self.used.load(Ordering::Relaxed);
-        let f = self.fit.load(Ordering::Relaxed);
-        (if f == OPEN { w >> OFF_BITS } else { f }) as usize
+        Self::nodes(self.used.load(Ordering::Relaxed), self.fit.load(Ordering::Relaxed))
+    }
+
+    /// [`bumps`](Self::bumps) from the values of `used` and `fit`.
+    #[inline]
+    fn nodes(used: u64, fit: u64) -> usize {
+        (if fit == OPEN { used >> OFF_BITS } else { fit }) as usize
     }
 }
 
@@ -737,8 +741,7 @@ impl<T> Drop for Ooo<T> {
             // in `Arena::alloc` and is freed by the arena's own drop, after
             // this one.
             let ch = unsafe { &mut *c };
-            let fit = ch.fit.unsync_get();
-            let nodes = if fit == OPEN { ch.used.unsync_get() >> OFF_BITS } else { fit };
+            let nodes = Chunk::nodes(ch.used.unsync_get(), ch.fit.unsync_get());
             let mut p = ch.base;
             for _ in 0..nodes {
                 // SAFETY: the chunk's nodes are its first `nodes` bumps,
