@@ -64,10 +64,16 @@ struct Bucket<T> {
 }
 
 impl<T> Bucket<T> {
+    /// Byte offset of the sequence array (after the timestamps).
+    #[inline(always)]
+    fn seqs_offset(cap: usize) -> usize {
+        cap * std::mem::size_of::<Timestamp>()
+    }
+
     /// Byte offset of the payload array (after the timestamps and sequences).
     #[inline(always)]
     fn vals_offset(cap: usize) -> usize {
-        (cap * 16).next_multiple_of(std::mem::align_of::<T>())
+        (Self::seqs_offset(cap) + cap * std::mem::size_of::<SeqNo>()).next_multiple_of(std::mem::align_of::<T>())
     }
 
     /// Byte offset of the fence array (after the payloads).
@@ -120,7 +126,7 @@ impl<T> Bucket<T> {
     fn seq(&self, o: usize) -> *mut SeqNo {
         debug_assert!(o < self.cap);
         // SAFETY: `o < cap`: within the block's sequence array (`new`).
-        unsafe { self.block.as_ptr().cast::<SeqNo>().add(self.cap + o) }
+        unsafe { self.block.as_ptr().add(Self::seqs_offset(self.cap)).cast::<SeqNo>().add(o) }
     }
 
     #[inline(always)]
@@ -128,6 +134,17 @@ impl<T> Bucket<T> {
         debug_assert!(o < self.cap);
         // SAFETY: `o < cap`: within the block's payload array (`new`).
         unsafe { self.block.as_ptr().add(Self::vals_offset(self.cap)).cast::<T>().add(o) }
+    }
+
+    /// For the appender about to write slot `o`: the chunk of each array
+    /// that slot starts is faulted in now, one call instead of a page fault
+    /// per page, and never past it, so the bucket's untouched tail stays
+    /// non-resident ([`Block::prefault_ahead`]).
+    #[inline(always)]
+    fn prefault_ahead(&self, o: usize) {
+        self.block.prefault_ahead::<Timestamp>(0, self.cap, o);
+        self.block.prefault_ahead::<SeqNo>(Self::seqs_offset(self.cap), self.cap, o);
+        self.block.prefault_ahead::<T>(Self::vals_offset(self.cap), self.cap, o);
     }
 
     /// Fence `j < cap / BLOCK`: the timestamp of slot `(j + 1) * BLOCK - 1`.
@@ -592,12 +609,7 @@ impl<T> Appender<'_, T> {
         // yet (R4).
         unsafe {
             let b = &*b;
-            // The chunk of each array this slot starts: one call instead of
-            // a page fault per page (not past the chunk: the bucket's
-            // untouched tail stays non-resident).
-            b.block.prefault_ahead::<Timestamp>(0, b.cap, o);
-            b.block.prefault_ahead::<SeqNo>(b.cap * 8, b.cap, o);
-            b.block.prefault_ahead::<T>(Bucket::<T>::vals_offset(b.cap), b.cap, o);
+            b.prefault_ahead(o);
             b.ts_cell(o).store(ts, std::sync::atomic::Ordering::Relaxed);
             b.seq_cell(o).store(seq, std::sync::atomic::Ordering::Relaxed);
             b.val(o).write(val);
