@@ -793,11 +793,7 @@ impl<T> SegmentBuilder<T> {
 
     #[inline]
     pub(crate) fn push(&mut self, ts: Timestamp, val: T) {
-        debug_assert!(self.len == 0 || ts >= self.max_ts, "segment input must be sorted");
-        if self.len == 0 {
-            self.min_ts = ts;
-        }
-        self.max_ts = ts;
+        self.note_span(ts, ts);
         let cap = self.page_cap;
         let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
         page.push(ts, val);
@@ -816,12 +812,8 @@ impl<T> SegmentBuilder<T> {
     {
         debug_assert_eq!(ts.len(), vals.len());
         let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else { return };
-        debug_assert!(self.len == 0 || first >= self.max_ts, "segment input must be sorted");
         debug_assert!(ts.windows(2).all(|w| w[0] <= w[1]), "segment input must be sorted");
-        if self.len == 0 {
-            self.min_ts = first;
-        }
-        self.max_ts = last;
+        self.note_span(first, last);
         let cap = self.page_cap;
         let mut i = 0;
         while i < ts.len() {
@@ -856,15 +848,12 @@ impl<T> SegmentBuilder<T> {
         while i < ts.len() {
             let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
             let (k, stopped) = page.extend_cloned_while(&ts[i..], &vals[i..], |k| before(i + k));
+            let full = page.len == cap;
             if k > 0 {
-                debug_assert!(self.len == 0 || ts[i] >= self.max_ts, "segment input must be sorted");
-                if self.len == 0 {
-                    self.min_ts = ts[i];
-                }
-                self.max_ts = ts[i + k - 1];
+                self.note_span(ts[i], ts[i + k - 1]);
                 self.len += k;
             }
-            if page.len == cap {
+            if full {
                 self.cut_page();
             }
             i += k;
@@ -873,6 +862,18 @@ impl<T> SegmentBuilder<T> {
             }
         }
         i
+    }
+
+    /// Records that sorted records from `first` to `last` follow the ones
+    /// pushed so far (the segment's time span); the caller counts them in
+    /// `len` after this call.
+    #[inline(always)]
+    fn note_span(&mut self, first: Timestamp, last: Timestamp) {
+        debug_assert!(self.len == 0 || first >= self.max_ts, "segment input must be sorted");
+        if self.len == 0 {
+            self.min_ts = first;
+        }
+        self.max_ts = last;
     }
 
     fn cut_page(&mut self) {
