@@ -102,6 +102,9 @@ pub(crate) struct Catalog<T> {
     /// racing publications it may be off by one for a moment, and the
     /// backpressure path checks the manifest itself before acting.
     sealed_runs: crate::sync::stat::AtomicUsize,
+    /// The epochs of every memtable's late floor (R13 (6)): sized for the
+    /// records of a full memtable.
+    floor_shift: u32,
 }
 
 impl<T> std::fmt::Debug for Catalog<T> {
@@ -138,9 +141,12 @@ impl<T: Send + Sync + 'static> ReadPoint<T> {
 impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// A catalog whose manifest holds one empty memtable (id 0), no
     /// segments and no tombstones.
-    pub(crate) fn new(unit: TimeUnit) -> Self {
+    /// `records`: about how many records a full memtable holds (its late
+    /// floor's epochs cover them, R13 (6)).
+    pub(crate) fn new(unit: TimeUnit, records: usize) -> Self {
         let retired = Arc::new(AtomicUsize::new(0));
-        let active = Arc::new(Memtable::new(0, &retired));
+        let floor_shift = crate::memtable::floor::LateFloor::shift_for(records);
+        let active = Arc::new(Memtable::new(0, &retired, floor_shift));
         let door = Door::new(&active);
         let pins = Arc::new(PinCounter::new(unit, 0));
         let manifest = Manifest {
@@ -163,6 +169,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
             graveyard: Graveyard(Mutex::new(Vec::new()), Mutex::new(Vec::new())),
             door,
             sealed_runs: crate::sync::stat::AtomicUsize::new(0),
+            floor_shift,
         }
     }
 
@@ -565,7 +572,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// successor: `base` is the sealed one's bound; a bulk run's: the run's
     /// last sequence; `publish_empty`'s: the sequences allocated before it).
     pub(crate) fn new_memtable(&self, base: SeqNo) -> Arc<Memtable<T>> {
-        Arc::new(Memtable::new(self.next_id(), &self.retired).above(base))
+        Arc::new(Memtable::new(self.next_id(), &self.retired, self.floor_shift).above(base))
     }
 
     /// The count of retired parts, shared with every part built.

@@ -425,6 +425,14 @@ pub(crate) struct Resolved {
     pub adaptive: AdaptiveResolved,
 }
 
+impl Resolved {
+    /// About how many records of `T` a full memtable holds (its size
+    /// heuristic counts `16 + size_of::<T>()` bytes a run record).
+    pub fn memtable_records<T>(&self) -> usize {
+        self.memtable_max_bytes / (16 + std::mem::size_of::<T>())
+    }
+}
+
 /// [`AdaptiveConfig`] with the defaults applied (`enabled` = `target_records > 0`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AdaptiveResolved {

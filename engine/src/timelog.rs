@@ -192,7 +192,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // batch that fits is inserted as is (no copy); larger ones are cut
         // from the front by one iterator (`split_off` would copy the whole
         // remaining tail for every chunk: quadratic).
-        let chunk = (self.cfg.memtable_max_bytes / (16 + std::mem::size_of::<T>())).max(1024);
+        let chunk = self.cfg.memtable_records::<T>().max(1024);
         if batch.len() <= chunk {
             return Ok(insert(batch));
         }
@@ -239,8 +239,7 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// 16,384 per page); tiny test memtables keep the memtable path.
     #[inline]
     fn run_min_records(&self) -> usize {
-        let memtable = self.cfg.memtable_max_bytes / (16 + std::mem::size_of::<T>());
-        memtable.max(self.cfg.page_records).max(2)
+        self.cfg.memtable_records::<T>().max(self.cfg.page_records).max(2)
     }
 
     /// R14: a bulk write published as an immutable sorted run. The batch
@@ -474,10 +473,11 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// A log with `config` and embedding [`Hooks`].
     pub fn with_hooks(config: Config, hooks: Hooks) -> Result<Self> {
         let cfg = config.resolve(std::mem::size_of::<T>())?;
+        let records = cfg.memtable_records::<T>();
         let inner = Arc::new(Inner {
             cfg,
             seq: Sequencer::new(),
-            catalog: Catalog::new(config.time_unit),
+            catalog: Catalog::new(config.time_unit, records),
             maint: Maintainer::new(),
             counters: Counters::default(),
             hooks,

@@ -96,6 +96,40 @@ fn merged_view_published_to_reader() {
     });
 }
 
+/// R13 (6) (+ R5, R6): the late floor. A full scan builds the view of a
+/// memtable with three late records (the model's threshold); then two
+/// writers insert late records newer than the view at once — one late by
+/// a little, one late by more — into one epoch of the floor (two
+/// sequences an epoch under the model), and one of them reads through the
+/// view, which walks the skiplist only from the floor of the records newer
+/// than it. Whatever the interleaving, the read sees its own record and a
+/// prefix of the other writer's: the floor it loads is at most the
+/// timestamp of each newer record its snapshot holds (it acquired the
+/// record's commit, which the writer's load or `fetch_min` of the epoch
+/// precedes). Fault `late_floor_store` (the epoch lowered by a load and a
+/// store) lets the writer of the later timestamp store over the other's,
+/// and the read misses the earlier record.
+#[test]
+fn late_floor_writers_vs_reader() {
+    loom_model("skiplist/late_floor_writers_vs_reader", || {
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
+        append(&log, 10, 100);
+        append(&log, 4, 101);
+        append(&log, 6, 102);
+        append(&log, 8, 103);
+        let _ = read_view(&log.snapshot().unwrap()); // builds the view
+        let a = {
+            let log = log.clone();
+            thread::spawn(move || append(&log, 9, 1)) // late by a little
+        };
+        append(&log, 2, 2); // late by more
+        let (_s, mine) = observe(&log, Some(2), 1);
+        a.join().unwrap();
+        let first = vec![app(10, 100), app(4, 101), app(6, 102), app(8, 103)];
+        finish(&log, &[first, vec![app(9, 1)], vec![app(2, 2)]], vec![mine]);
+    });
+}
+
 /// R13 (5) (+ R5, R6, R9): a merged view built in shares by short reads.
 /// A run of two records around three late ones (the model's threshold);
 /// a reader thread and the main thread each make short reads, and under

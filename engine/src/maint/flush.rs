@@ -224,7 +224,7 @@ mod tests {
     /// the segment's records, and the expected ones.
     fn flushed(keys: &[i64], tombs: &[(i64, i64)]) -> (Records, Records) {
         let retired = Arc::new(crate::sync::AtomicUsize::new(0));
-        let mt = Memtable::new(1, &retired);
+        let mt = Memtable::new(1, &retired, 0);
         let mut seq = 0;
         let mut all = Vec::new();
         for &ts in keys {

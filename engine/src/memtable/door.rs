@@ -597,7 +597,7 @@ mod tests {
     #[test]
     fn the_door_word() {
         let retired = Arc::new(AtomicUsize::new(0));
-        let mt: Memtable<u64> = Memtable::new(1, &retired);
+        let mt: Memtable<u64> = Memtable::new(1, &retired, 0);
         let door = Door::new(&mt);
         let a = door.enter(Entry::Record(5)).expect("open");
         assert_eq!(a.held, WRITER | APPENDER);
@@ -632,7 +632,7 @@ mod tests {
         drop(b);
         assert_eq!(state(&door), SEALED);
         door.drain();
-        let next: Memtable<u64> = Memtable::new(2, &retired);
+        let next: Memtable<u64> = Memtable::new(2, &retired, 0);
         assert!(door.is_shut_as(shut.unwrap()));
         door.install(&next);
         assert!(!door.is_shut_as(shut.unwrap()), "reopened");

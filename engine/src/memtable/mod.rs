@@ -20,6 +20,7 @@
 //! than every record of the memtables after it.
 
 pub(crate) mod door;
+pub(crate) mod floor;
 pub(crate) mod merged;
 pub(crate) mod ooo;
 pub(crate) mod run;
@@ -65,6 +66,10 @@ pub(crate) struct Memtable<T> {
     /// past it instead of walking them.
     #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // see `insert_ooo`
     ooo_max_seq: AtomicU64,
+    /// Per epoch of sequences, the least timestamp of a skiplist record,
+    /// lowered before the record's commit: where the records newer than a
+    /// merged view can be (R13 (6), `floor.rs`).
+    floor: floor::LateFloor,
     record_bytes: usize,
     /// Every record and tombstone of this memtable has a greater sequence
     /// (R2: its predecessor's seal bound, or the last sequence of the bulk
@@ -94,7 +99,9 @@ impl<T: Send + Sync + 'static> std::fmt::Debug for Memtable<T> {
 }
 
 impl<T: Send + Sync + 'static> Memtable<T> {
-    pub(crate) fn new(id: u64, retired: &Arc<AtomicUsize>) -> Self {
+    /// An empty memtable whose late floor's epochs are `1 << floor_shift`
+    /// sequences ([`LateFloor::shift_for`](floor::LateFloor::shift_for)).
+    pub(crate) fn new(id: u64, retired: &Arc<AtomicUsize>, floor_shift: u32) -> Self {
         Self {
             id,
             run: Run::new(),
@@ -104,6 +111,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             #[cfg(any(timelog_loom, timelog_shuttle))]
             tomb_bytes: crate::sync::stat::AtomicUsize::new(0),
             ooo_max_seq: AtomicU64::new(0),
+            floor: floor::LateFloor::new(floor_shift),
             record_bytes: 16 + std::mem::size_of::<T>(),
             base: 0,
             merged: merged::Slot::new(),
@@ -121,6 +129,9 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     }
 
     fn insert_ooo(&self, ts: Timestamp, seq: SeqNo, val: T) {
+        // Before the commit (R13 (6): a reader that sees the record sees
+        // its epoch at or below its timestamp).
+        self.floor.lower(seq.saturating_sub(self.base + 1), ts);
         // Its bytes and its count are read from the arena (`ooo_bytes`,
         // `Ooo::len`: its bump counts it): no per-record counter.
         self.ooo.insert((ts, seq), val);
@@ -248,6 +259,21 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         return self.ooo_max_seq.load(Ordering::Relaxed);
         #[cfg(any(timelog_loom, timelog_shuttle))]
         return SeqNo::MAX; // not maintained under the model checkers (`insert_ooo`)
+    }
+    /// At most the timestamp of every skiplist record with a sequence above
+    /// `w` that a reader at a watermark `>= w` can see (R13 (6), the late
+    /// floor), or `None` if the skiplist's greatest sequence says there is
+    /// no such record: a reader of a merged view at `w` reads the skiplist
+    /// only from there.
+    #[inline]
+    pub(crate) fn late_floor(&self, w: SeqNo) -> Option<Timestamp> {
+        let newest = self.ooo_max_seq();
+        if newest <= w {
+            return None;
+        }
+        // Relative sequences (counted from 0 above the base): `w + 1`'s
+        // and the newest record's.
+        Some(self.floor.least(w.saturating_sub(self.base), newest.saturating_sub(self.base + 1)))
     }
     /// Contention audit (test-only): the skiplist arena's byte ranges.
     #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]

@@ -274,15 +274,18 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                 SourceRef::Ooo(mt) if mt.ooo_is_empty() || (lo == hi && !mt.ooo_may_hold(lo)) => {}
                 SourceRef::Ooo(mt) => {
                     // Read through the view: only the skiplist records newer
-                    // than it, and none if its greatest sequence is not (R7's
-                    // `ooo_max_seq` argument, R13).
+                    // than it, none if its greatest sequence is not (R7's
+                    // `ooo_max_seq` argument, R13), and none before its late
+                    // floor (R13 (6)): the walk starts there, if in range.
                     let after = match merged_for {
                         Some((p, w)) if std::ptr::eq(p, mt) => Some(w),
                         _ => None,
                     };
                     let buf = match after {
-                        Some(w) if mt.ooo_max_seq() <= w => OooBuf { ts: Vec::new(), seq: Vec::new(), val: Vec::new() },
-                        Some(w) => ooo_collect(mt, &vis, lo, hi, w),
+                        Some(w) => match mt.late_floor(w) {
+                            Some(floor) if floor <= hi => ooo_collect(mt, &vis, lo.max(floor), hi, w),
+                            _ => OooBuf { ts: Vec::new(), seq: Vec::new(), val: Vec::new() },
+                        },
                         None => {
                             let buf = ooo_collect(mt, &vis, lo, hi, 0);
                             // A read the view would have served, had it

@@ -626,7 +626,7 @@ mod tests {
         let ctr = Arc::new(AtomicUsize::new(0));
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         for round in 0..40 {
-            let mt: Memtable<u64> = Memtable::new(1, &ctr);
+            let mt: Memtable<u64> = Memtable::new(1, &ctr, 0);
             let mut seq: SeqNo = 0;
             let mut recs: Vec<(Timestamp, SeqNo)> = Vec::new();
             let mut tombs: Vec<Tombstone> = Vec::new();

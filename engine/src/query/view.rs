@@ -331,10 +331,9 @@ fn count_memtable<T: Send + Sync + 'static>(
 /// two binary searches of the view plus the run's positions after it.
 /// `None` (count the usual way) where a tombstone the reader sees covers
 /// part of the range (the view holds records, not visibility), where no
-/// view serves the reader, or where the skiplist holds records newer than
-/// the view (its greatest sequence is above the view's watermark, R7's
-/// `ooo_max_seq` argument): they would have to be found one by one.
-/// Builds nothing.
+/// view serves the reader, or where the skiplist may hold records newer
+/// than the view in the range (its late floor, R13 (6), is at or below
+/// `t2`): they would have to be found one by one. Builds nothing.
 fn count_viewed<T: Send + Sync + 'static>(
     mt: &Memtable<T>,
     vis: &Vis<'_>,
@@ -345,7 +344,7 @@ fn count_viewed<T: Send + Sync + 'static>(
         return None;
     }
     let m = mt.merged_existing(vis.w)?;
-    if mt.ooo_max_seq() > m.w {
+    if mt.late_floor(m.w).is_some_and(|floor| floor <= t2) {
         return None;
     }
     // Every record of the view is visible to the reader (`m.w <= w`, no
