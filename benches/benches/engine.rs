@@ -22,7 +22,8 @@
 //! for data in spans; the states come in twins: in-order data and the same with 5%
 //! late records (`memtable` / `memtable_ooo5`, `l0x8` / `l0x8_ooo5`).
 //! `scan_range1000/timelog_memtable{,_ooo5}_live/batch` append one record
-//! before each scan (read after write; every 20th record late in `_ooo5`).
+//! before each scan (read after write; every 20th record late in `_ooo5`;
+//! a fresh log every 16,384 appends, its fill untimed).
 //! `scan_range1000/timelog_memtable_ooo5_viewed/{batch,iter}`: the 5% late
 //! memtable after one full scan (its merged view built), as in a log being read.
 //! Short reads build that view too, in shares (R13 (5)), so the

@@ -534,8 +534,9 @@ fn lines(regions: &[(String, Range<usize>)], ws: &[Write]) -> BTreeMap<String, B
 /// - the run's hot line (appender flag, last timestamp, published length:
 ///   R3, R4) — or, for a late record, the appender-flag try and the
 ///   skiplist counters' line (`bytes`, `ooo_bytes`, `ooo_len`,
-///   `ooo_max_seq`), the arena, and one word of the skiplist's timestamp
-///   filter (R6, "filter");
+///   `ooo_max_seq`; the late floor's epoch, R13 (6), only when the
+///   record lowers it), the arena, and one word of the skiplist's
+///   timestamp filter (R6, "filter");
 /// - the sequence allocator `next_seq` and the visible watermark (R5) — a
 ///   line each; no completion-ring slot: a write alone takes the commit's
 ///   fast path (every earlier write visible: one CAS of the watermark, no

@@ -35,7 +35,9 @@
 //!   watermark `w' >= w` reads the view plus what came after it — the run's
 //!   positions from `run_n` on and the skiplist records with a sequence in
 //!   `(w, w']` (none when the skiplist's greatest sequence is `<= w`, R7's
-//!   `ooo_max_seq` argument) — as extra sources of the merge. Once that
+//!   `ooo_max_seq` argument), and only from their *late floor* on
+//!   (R13 (6), `floor.rs`: no newer record has an earlier timestamp) — as
+//!   extra sources of the merge. Once that
 //!   tail exceeds half the view, the next scan builds a new view. A reader
 //!   with `w' < w` (a snapshot older than the view) plans the usual way.
 //! - **Tombstones are not in it**: the view holds records, not visibility;
