@@ -453,6 +453,35 @@ fn read_group<'a>(c: &'a mut Criterion, name: &str, elems: u64) -> BenchmarkGrou
     g
 }
 
+/// Criterion's `iter_custom` over fresh logs: a new one from `fresh`
+/// (untimed) every `every` iterations, and `step(log, i, t)` timed, with
+/// `i` the iteration and `t` the next range start of `starts`.
+fn over_fresh_logs(
+    b: &mut criterion::Bencher<'_, WallTime>,
+    starts: &[i64],
+    every: u64,
+    fresh: impl Fn() -> Tl,
+    step: impl Fn(&Tl, u64, i64),
+) {
+    b.iter_custom(|iters| {
+        let mut cy = Cycle::default();
+        let mut total = Duration::ZERO;
+        let mut tl = None;
+        for i in 0..iters {
+            if i % every == 0 {
+                drop(tl.take());
+                tl = Some(fresh());
+            }
+            let tl = tl.as_ref().expect("filled above");
+            let t = *cy.next(starts);
+            let t0 = Instant::now();
+            step(tl, i, t);
+            total += t0.elapsed();
+        }
+        total
+    })
+}
+
 fn bench_scans(c: &mut Criterion) {
     let l = loaded();
     let starts = random_ts(4_096, N as i64 - RANGE, SEED ^ 1);
@@ -520,28 +549,17 @@ fn bench_scans(c: &mut Criterion) {
     // list of them.
     for (state, late) in [("memtable_live", false), ("memtable_ooo5_live", true)] {
         let keys = if late { ooo_keys(N, 5, SEED) } else { ordered_keys(N) };
+        let fresh = || {
+            let tl = filled(Tl::new(disabled()), &keys);
+            black_box(tl.scan(i64::MIN, i64::MAX));
+            tl
+        };
         g.bench_function(format!("timelog_{state}/batch"), |b| {
-            b.iter_custom(|iters| {
-                let mut cy = Cycle::default();
-                let mut total = Duration::ZERO;
-                let mut tl = None;
-                for i in 0..iters {
-                    if i % LIVE_APPENDS == 0 {
-                        drop(tl.take());
-                        let fresh = filled(Tl::new(disabled()), &keys);
-                        black_box(fresh.scan(i64::MIN, i64::MAX));
-                        tl = Some(fresh);
-                    }
-                    let tl = tl.as_ref().expect("filled above");
-                    let t = *cy.next(&starts);
-                    let k = N as i64 + (i % LIVE_APPENDS) as i64;
-                    let ts = if late && k % 20 == 7 { k - 1 - (k * 37) % MAX_BACK as i64 } else { k };
-                    let t0 = Instant::now();
-                    tl.insert(ts, k as u64 + 1);
-                    black_box(tl.scan(t, t + RANGE));
-                    total += t0.elapsed();
-                }
-                total
+            over_fresh_logs(b, &starts, LIVE_APPENDS, fresh, |tl, i, t| {
+                let k = N as i64 + (i % LIVE_APPENDS) as i64;
+                let ts = if late && k % 20 == 7 { k - 1 - (k * 37) % MAX_BACK as i64 } else { k };
+                tl.insert(ts, k as u64 + 1);
+                black_box(tl.scan(t, t + RANGE));
             })
         });
     }
@@ -566,23 +584,15 @@ fn bench_scans(c: &mut Criterion) {
     // pay for it), the log's fill untimed.
     let ooo5 = ooo_keys(N, 5, SEED);
     g.bench_function(format!("timelog_memtable_ooo5_first{FRESH_READS}/batch"), |b| {
-        b.iter_custom(|iters| {
-            let mut cy = Cycle::default();
-            let mut total = Duration::ZERO;
-            let mut tl = None;
-            for i in 0..iters {
-                if i % FRESH_READS == 0 {
-                    drop(tl.take());
-                    tl = Some(filled(Tl::new(disabled()), &ooo5));
-                }
-                let t = *cy.next(&starts);
-                let tl = tl.as_ref().expect("filled above");
-                let t0 = Instant::now();
+        over_fresh_logs(
+            b,
+            &starts,
+            FRESH_READS,
+            || filled(Tl::new(disabled()), &ooo5),
+            |tl, _, t| {
                 black_box(tl.scan(t, t + RANGE));
-                total += t0.elapsed();
-            }
-            total
-        })
+            },
+        )
     });
     range_case(&mut g, "skipmap", &|a, b| l.skipmap.scan(a, b));
     range_case(&mut g, "rwlock_btree", &|a, b| l.btree.scan(a, b));
