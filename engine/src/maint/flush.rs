@@ -3,24 +3,23 @@
 use crate::sync::Arc;
 
 use super::Maint;
+use crate::memtable::ooo::Key;
 use crate::memtable::run::gallop;
 use crate::memtable::{Memtable, RunSlice};
 use crate::segment::{Level, Segment, SegmentBuilder};
 use crate::tombstone::CoverageBuilder;
 use crate::tombstone::Tombstone;
-use crate::{SeqNo, Timestamp};
+use crate::SeqNo;
 
 /// Merges the run and the skiplist of a drained memtable in `(ts, seq)`
 /// order, drops the records its own tombstones hide, and builds a segment.
 ///
 /// Without tombstones (the usual flush) the run is read as its contiguous
-/// bucket slices, and the skiplist's records are collected [`LATE_BATCH`]
-/// at a time: the builder merges a batch with the run in one loop that
-/// writes straight into the pages ([`SegmentBuilder::push_merge`]) while
-/// the run's stretches between two late records are short, and a stretch
-/// of more than [`SHORT`] records is found by a galloping search and
-/// pushed in bulk (timestamps copied, payloads cloned), so an in-order
-/// record costs no per-record bound check or bucket lookup.
+/// bucket slices: between two skiplist records, the stretch of run records
+/// before the next one is pushed in one pass that tests and copies each
+/// record when it is short, and found by a galloping search and pushed in
+/// bulk (timestamps copied, payloads cloned) past [`SHORT`] records, so an
+/// in-order record costs no per-record bound check or bucket lookup.
 pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
     mt: &Memtable<T>,
     bound: SeqNo,
@@ -33,18 +32,13 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
     let mut b = SegmentBuilder::new(page_cap);
     if cov.is_empty() {
         let mut run = RunStretches::new(mt);
-        let mut late = Vec::with_capacity(LATE_BATCH);
         mt.ooo_range(i64::MIN, i64::MAX, |ts, seq, v| {
             debug_assert!(seq <= bound, "R2: a drained memtable holds no sequence above its bound");
-            late.push((ts, seq, v));
-            if late.len() == LATE_BATCH {
-                run.merge(&mut b, &late);
-                late.clear();
-            }
+            run.push_before(&mut b, (ts, seq));
+            b.push(ts, v.clone());
             true
         });
-        run.merge(&mut b, &late);
-        run.push_rest(&mut b);
+        run.push_before(&mut b, (i64::MAX, SeqNo::MAX));
         return b.finish(id, Level::L0, bound, bound, None, retired);
     }
     let run = &mt.run;
@@ -71,14 +65,10 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
     b.finish(id, Level::L0, bound, bound, None, retired)
 }
 
-/// Run records between two late records merged one by one before the
-/// flush switches to a search and a bulk copy (`RunStretches::merge`).
+/// Run records between two late records pushed one by one before the
+/// flush switches to a search and a bulk copy ([`RunStretches::push_before`]).
 /// With 20% late records a stretch averages four.
 const SHORT: usize = 16;
-
-/// Late records the flush collects from the skiplist before it merges
-/// them with the run (one walk of the skiplist; a buffer of 6 KiB).
-const LATE_BATCH: usize = 256;
 
 /// The run of a drained memtable as a cursor over its bucket slices.
 struct RunStretches<'a, T> {
@@ -96,69 +86,37 @@ impl<'a, T: Clone + Send + Sync + 'static> RunStretches<'a, T> {
         Self { slices, k: 0, o: 0, _mt: std::marker::PhantomData }
     }
 
-    /// The current slice's records from the cursor on (none once the run
-    /// is done): timestamps, sequences, payloads.
-    fn rest(&mut self) -> Option<(&'a [Timestamp], &'a [SeqNo], &'a [T])> {
-        let s = loop {
-            let s = self.slices.get(self.k)?;
-            if self.o < s.len {
-                break s;
+    /// Pushes every run record with a key below `key` not pushed yet.
+    fn push_before(&mut self, b: &mut SegmentBuilder<T>, key: Key) {
+        while let Some(s) = self.slices.get(self.k) {
+            // SAFETY: the slices lie below the run's published length (R4:
+            // `slices` was given `len()`, loaded Acquire), whose slots were
+            // written before that publication and are never written again;
+            // the run lives as long as the memtable we borrow for `'a` (R6).
+            let (ts, seq, vals) = unsafe {
+                (
+                    std::slice::from_raw_parts(s.ts, s.len),
+                    std::slice::from_raw_parts(s.seq, s.len),
+                    std::slice::from_raw_parts(s.val, s.len),
+                )
+            };
+            let o = self.o;
+            let before = |i: usize| (ts[i], seq[i]) < key;
+            // A short stretch (late records a few positions apart) in one
+            // pass; past `SHORT` records, the rest by a galloping search
+            // and a bulk copy.
+            let look = (s.len - o).min(SHORT);
+            let mut end = o + b.push_cloned_while(&ts[o..o + look], &vals[o..o + look], |i| before(o + i));
+            if end == o + look && end < s.len {
+                let from = end;
+                end = gallop(from, s.len, before);
+                b.push_cloned(&ts[from..end], &vals[from..end]);
+            }
+            if end < s.len {
+                self.o = end;
+                return;
             }
             (self.k, self.o) = (self.k + 1, 0);
-        };
-        // SAFETY: the slices lie below the run's published length (R4:
-        // `slices` was given `len()`, loaded Acquire), whose slots were
-        // written before that publication and are never written again;
-        // the run lives as long as the memtable we borrow for `'a` (R6).
-        let (ts, seq, vals) = unsafe {
-            (
-                std::slice::from_raw_parts(s.ts, s.len),
-                std::slice::from_raw_parts(s.seq, s.len),
-                std::slice::from_raw_parts(s.val, s.len),
-            )
-        };
-        Some((&ts[self.o..], &seq[self.o..], &vals[self.o..]))
-    }
-
-    /// Moves the cursor `n` records on, within the current slice ([`rest`](Self::rest) moves to the next).
-    fn advance(&mut self, n: usize) {
-        self.o += n;
-    }
-
-    /// Merges the late records `late` (sorted, after every one merged
-    /// before) with the run records not pushed yet, up to the last of
-    /// them: the short stretches of the run between two late records in
-    /// the builder's merge loop ([`SegmentBuilder::push_merge`]), a longer
-    /// one found by a galloping search and copied in bulk.
-    fn merge(&mut self, b: &mut SegmentBuilder<T>, late: &[(Timestamp, SeqNo, &T)]) {
-        let mut j = 0;
-        while j < late.len() {
-            let Some((ts, seq, vals)) = self.rest() else {
-                // The run is done: the rest are late records.
-                for &(t, _, v) in &late[j..] {
-                    b.push(t, v.clone());
-                }
-                return;
-            };
-            let key = (late[j].0, late[j].1);
-            let before = |i: usize| (ts[i], seq[i]) < key;
-            if ts.len() > SHORT && before(SHORT) {
-                let end = gallop(SHORT, ts.len(), before);
-                b.push_cloned(&ts[..end], &vals[..end]);
-                self.advance(end);
-            } else {
-                let (i, dj) = b.push_merge(ts, seq, vals, &late[j..], SHORT);
-                self.advance(i);
-                j += dj;
-            }
-        }
-    }
-
-    /// Pushes every run record not pushed yet (after the last late record).
-    fn push_rest(&mut self, b: &mut SegmentBuilder<T>) {
-        while let Some((ts, _, vals)) = self.rest() {
-            b.push_cloned(ts, vals);
-            self.advance(ts.len());
         }
     }
 }

@@ -107,82 +107,39 @@ impl<T> PageBuf<T> {
         }
     }
 
-    /// Merges a sorted stretch of run records (`ts`, `seq`, `vals`) with
-    /// sorted late records (`late`: timestamp, sequence, payload) by
-    /// `(ts, seq)` into the free slots, up to the page's room and the end
-    /// of the prefault chunk being written (so the chunk check runs once
-    /// per call); payloads cloned. Stops when either input runs out, or
-    /// right after a late record when the next `short` run records all
-    /// precede the next late one (a long stretch, which the caller copies
-    /// in bulk: then the third value is true). Returns how many run and
-    /// late records it wrote.
+    /// Appends the longest prefix of `ts`/`vals` whose indices satisfy
+    /// `before`, up to the page's room and the end of the prefault chunk
+    /// being written (so the chunk check runs once per call); returns its
+    /// length and whether `before` failed (else the room, the chunk or the
+    /// input ended).
     #[inline(always)]
-    fn merge_cloned(
-        &mut self,
-        ts: &[Timestamp],
-        seq: &[SeqNo],
-        vals: &[T],
-        late: &[(Timestamp, SeqNo, &T)],
-        short: usize,
-    ) -> (usize, usize, bool)
+    fn extend_cloned_while(&mut self, ts: &[Timestamp], vals: &[T], before: impl Fn(usize) -> bool) -> (usize, bool)
     where
         T: Clone,
     {
-        let n = ts.len();
-        assert!(seq.len() == n && vals.len() == n, "one run stretch");
         let from = self.len;
         self.prefault_from(from, 1);
         let chunk_end = (from + 1).next_multiple_of(block::PREFAULT_SLOTS);
-        let end = self.cap.min(chunk_end);
+        let n = ts.len().min(vals.len()).min(self.cap.min(chunk_end) - from);
         let (tp, vp) = (self.ts_ptr(), self.vals_ptr());
-        let (mut i, mut j) = (0, 0);
-        while self.len < end && i < n && j < late.len() {
-            let (lt, ls, lv) = late[j];
-            if (ts[i], seq[i]) < (lt, ls) {
-                // SAFETY: `len < end <= cap`; `tp` and `vp` are this page's arrays.
-                unsafe { self.put(tp, vp, ts[i], vals[i].clone()) };
-                i += 1;
-            } else {
-                // SAFETY: as above.
-                unsafe { self.put(tp, vp, lt, lv.clone()) };
-                j += 1;
-                if i + short < n && j < late.len() && (ts[i + short], seq[i + short]) < (late[j].0, late[j].1) {
-                    return (i, j, true);
-                }
+        let mut k = 0;
+        while k < n {
+            if !before(k) {
+                return (k, true);
             }
+            // SAFETY: slot `from + k < cap` lies within both arrays and is
+            // not yet initialized; `&mut self` excludes every reader (std
+            // pointer API contract). `len` counts each payload once
+            // written, so a panicking `clone` leaves the page dropping
+            // exactly the payloads it holds.
+            unsafe {
+                tp.add(from + k).write(ts[k]);
+                vp.add(from + k).write(vals[k].clone());
+            }
+            self.len += 1;
+            k += 1;
         }
-        (i, j, false)
-    }
-
-    /// Writes the record of slot `len` and counts it.
-    ///
-    /// # Safety
-    ///
-    /// `len < cap`, and `tp`/`vp` are [`ts_ptr`](Self::ts_ptr) and
-    /// [`vals_ptr`](Self::vals_ptr) of this buffer (passed in so that a
-    /// loop computes them once).
-    #[inline(always)]
-    unsafe fn put(&mut self, tp: *mut Timestamp, vp: *mut T, t: Timestamp, v: T) {
-        debug_assert!(self.len < self.cap);
-        // SAFETY: slot `len < cap` (the caller's contract) lies within both
-        // arrays and is not yet initialized; `&mut self` excludes every
-        // reader; the record comes from outside the page's own block (std
-        // pointer API contract). `len` counts each payload once written,
-        // so a panicking `clone` (the caller's, before this call) leaves the
-        // page dropping exactly the payloads it holds.
-        unsafe {
-            tp.add(self.len).write(t);
-            vp.add(self.len).write(v);
-        }
-        self.len += 1;
-    }
-
-    /// The timestamp of written slot `i < len`.
-    #[inline(always)]
-    fn ts_at(&self, i: usize) -> Timestamp {
-        assert!(i < self.len, "an unwritten slot");
-        // SAFETY: slots below `len` were written (`push`, `extend_cloned`, `merge_cloned`).
-        unsafe { self.ts_ptr().add(i).read() }
+        (k, false)
     }
 
     /// Faults in the chunks of both arrays that slots `[from, from + n)`
@@ -872,47 +829,39 @@ impl<T> SegmentBuilder<T> {
         }
     }
 
-    /// Merges a sorted stretch of run records (`ts`, `seq`, `vals`) with
-    /// sorted late records (`late`) by `(ts, seq)`, payloads cloned: the
-    /// flush's merge of a memtable's run and skiplist, one loop that writes
-    /// straight into the pages (a key comparison and two writes a record).
-    /// Stops when either input runs out, or right after a late record when
-    /// the next `short` run records all precede the next late one: the
-    /// caller finds that long stretch's end by a search and copies it in
-    /// bulk ([`push_cloned`](Self::push_cloned)). Returns how many run and
-    /// late records it pushed.
-    pub(crate) fn push_merge(
-        &mut self,
-        ts: &[Timestamp],
-        seq: &[SeqNo],
-        vals: &[T],
-        late: &[(Timestamp, SeqNo, &T)],
-        short: usize,
-    ) -> (usize, usize)
+    /// Pushes the longest prefix of a sorted stretch whose every index
+    /// satisfies `before` (timestamps copied, payloads cloned) and returns
+    /// its length: one pass that tests and copies each record. The flush's
+    /// path for the short stretches of the run between two late records,
+    /// where a search for the stretch's end and a bulk copy's setup cost
+    /// more than the records themselves; the caller bounds the stretch
+    /// (`ts.len()`) and takes longer ones in bulk
+    /// ([`push_cloned`](Self::push_cloned)).
+    #[inline]
+    pub(crate) fn push_cloned_while(&mut self, ts: &[Timestamp], vals: &[T], before: impl Fn(usize) -> bool) -> usize
     where
         T: Clone,
     {
+        debug_assert_eq!(ts.len(), vals.len());
         let cap = self.page_cap;
-        let (mut i, mut j) = (0, 0);
-        while i < ts.len() && j < late.len() {
+        let mut i = 0;
+        while i < ts.len() {
             let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
-            let from = page.len;
-            let (di, dj, long) = page.merge_cloned(&ts[i..], &seq[i..], &vals[i..], &late[j..], short);
-            let (len, full) = (page.len, page.len == cap);
-            if len > from {
-                let (first, last) = (page.ts_at(from), page.ts_at(len - 1));
-                self.note_span(first, last);
-                self.len += len - from;
+            let (k, stopped) = page.extend_cloned_while(&ts[i..], &vals[i..], |k| before(i + k));
+            let full = page.len == cap;
+            if k > 0 {
+                self.note_span(ts[i], ts[i + k - 1]);
+                self.len += k;
             }
             if full {
                 self.cut_page();
             }
-            (i, j) = (i + di, j + dj);
-            if long {
+            i += k;
+            if stopped {
                 break;
             }
         }
-        (i, j)
+        i
     }
 
     /// Records that sorted records from `first` to `last` follow the ones
@@ -1012,80 +961,48 @@ mod tests {
         assert_eq!(&*a.blocks, &*b.blocks);
     }
 
-    /// `push_merge` merges run and late records in key order across page
-    /// cuts and prefault chunks (a page of 3,000 slots spans two), stops
-    /// early only right after a late record that a long run stretch
-    /// follows, and — driven as the flush drives it, a long stretch copied
-    /// by `push_cloned` — builds what one `push` per record builds.
+    /// `push_cloned_while` pushes exactly the prefix its predicate admits,
+    /// across page cuts and prefault chunks (a page of 3,000 slots spans
+    /// two), and builds what one `push` per record builds.
     #[test]
-    fn push_merge_merges_in_key_order_and_stops_before_long_stretches() {
+    fn push_cloned_while_pushes_the_admitted_prefix() {
         let ctr = Arc::new(AtomicUsize::new(0));
-        const SHORT: usize = 4;
-        // Run records at even sequences; late ones at odd sequences, in
-        // gaps of 0 to 12 run records (so some stretches are long), at
-        // timestamps equal to a run record's or between two.
-        let run: Vec<(i64, u64, String)> = (0..7_000u64).map(|i| ((i / 3) as i64, 2 * i, format!("r{i}"))).collect();
-        let mut late: Vec<(i64, u64, String)> = Vec::new();
-        let mut at = 0;
-        for n in 0.. {
-            at += n % 13;
-            if at >= run.len() {
-                break;
-            }
-            let (t, q, _) = run[at];
-            late.push((t, if n % 2 == 0 { q + 1 } else { q.saturating_sub(1) | 1 }, format!("l{n}")));
-        }
-        late.sort_by_key(|r| (r.0, r.1));
-        late.dedup_by_key(|r| (r.0, r.1));
-        let mut all: Vec<_> = run.iter().chain(&late).cloned().collect();
-        all.sort_by_key(|r| (r.0, r.1));
-        let (ts, seq, vals): (Vec<i64>, Vec<u64>, Vec<String>) = (
-            run.iter().map(|r| r.0).collect(),
-            run.iter().map(|r| r.1).collect(),
-            run.iter().map(|r| r.2.clone()).collect(),
-        );
-        let refs: Vec<(i64, u64, &String)> = late.iter().map(|r| (r.0, r.1, &r.2)).collect();
         for cap in [1, 4, 5, block::PREFAULT_SLOTS + 952] {
+            let recs: Vec<(i64, String)> = (0..7_000i64).map(|i| (i / 3, format!("v{i}"))).collect();
+            let (ts, vals): (Vec<i64>, Vec<String>) = recs.iter().cloned().unzip();
             let mut one = SegmentBuilder::new(cap);
-            for (t, _, v) in &all {
-                one.push(*t, v.clone());
-            }
-            let mut merged = SegmentBuilder::new(cap);
-            let (mut i, mut j, mut stops) = (0, 0, 0);
-            while i < ts.len() && j < refs.len() {
-                let key = (refs[j].0, refs[j].1);
-                if ts.len() - i > SHORT && (ts[i + SHORT], seq[i + SHORT]) < key {
-                    let end = (i..ts.len()).find(|&k| (ts[k], seq[k]) >= key).unwrap_or(ts.len());
-                    merged.push_cloned(&ts[i..end], &vals[i..end]);
-                    i = end;
-                    continue;
+            let mut bulk = SegmentBuilder::new(cap);
+            let (mut i, mut n) = (0, 0usize);
+            while i < recs.len() {
+                // Stretches of 0 to 40 records; the predicate admits 0 to 12
+                // of them, or all of them.
+                let j = (i + (n * 7) % 41).min(recs.len());
+                let stop = if n % 3 == 0 { usize::MAX } else { n % 13 };
+                let got = bulk.push_cloned_while(&ts[i..j], &vals[i..j], |k| {
+                    assert!(k < j - i, "asked about {k} of a stretch of {}", j - i);
+                    k < stop
+                });
+                assert_eq!(got, (j - i).min(stop), "cap {cap}, stretch {i}..{j}");
+                for (t, v) in &recs[i..i + got] {
+                    one.push(*t, v.clone());
                 }
-                let (di, dj) = merged.push_merge(&ts[i..], &seq[i..], &vals[i..], &refs[j..], SHORT);
-                assert!(di + dj > 0, "cap {cap}: no progress at {i}, {j}");
-                (i, j) = (i + di, j + dj);
-                if i < ts.len() && j < refs.len() {
-                    // Stopped early: right after a late record, a long stretch.
-                    assert!(dj > 0, "cap {cap}: stopped at {i}, {j} without writing a late record");
-                    assert!(
-                        ts.len() - i > SHORT && (ts[i + SHORT], seq[i + SHORT]) < (refs[j].0, refs[j].1),
-                        "cap {cap}: stopped at {i}, {j}"
-                    );
-                    stops += 1;
+                // Whatever was refused is pushed by `push`, as the flush's
+                // late record is.
+                if i + got < j {
+                    one.push(ts[i + got], vals[i + got].clone());
+                    bulk.push(ts[i + got], vals[i + got].clone());
+                    i += 1;
                 }
+                (i, n) = (i + got, n + 1);
             }
-            assert!(stops > 100, "cap {cap}: {stops} early stops");
-            merged.push_cloned(&ts[i..], &vals[i..]);
-            for &(t, _, v) in &refs[j..] {
-                merged.push(t, v.clone());
-            }
-            assert_eq!(merged.len(), all.len());
+            assert_eq!(bulk.len(), recs.len());
             let (a, b) = (
                 one.finish(1, Level::L0, 1, 1, None, &ctr).unwrap(),
-                merged.finish(2, Level::L0, 1, 1, None, &ctr).unwrap(),
+                bulk.finish(2, Level::L0, 1, 1, None, &ctr).unwrap(),
             );
             assert_eq!((a.len, a.min_ts, a.max_ts, a.pages.len()), (b.len, b.min_ts, b.max_ts, b.pages.len()));
             for (p, q) in a.pages.iter().zip(&b.pages) {
-                assert_eq!((p.timestamps(), p.payloads()), (q.timestamps(), q.payloads()), "cap {cap}");
+                assert_eq!((p.timestamps(), p.payloads()), (q.timestamps(), q.payloads()));
             }
             assert_eq!(&*a.fences, &*b.fences);
         }
