@@ -14,7 +14,8 @@
 //! Arguments: state (`compacted`: 1,000,000 in-order records, flushed and
 //! compacted; `flushed`: 100,000 flushed into one L0 segment, the
 //! criterion `next_ts/timelog_flushed` state; `memtable`: 100,000 in one memtable; `memtable_ooo5`: the
-//! same with 5% late records), path (`cursor`: `Timelog::range` over
+//! same with 5% late records; `memtable_ooo5_live`: the same after a full
+//! scan (its merged view built) and one late append newer than the view), path (`cursor`: `Timelog::range` over
 //! `[t, t + 1)`; `snap_cursor`: `Snapshot::into_cursor` over `[t, t]`, as
 //! the Python iterator; `point_with`: `Snapshot::point_with` of a
 //! snapshot taken per lookup; `log_point_with`: `Timelog::point_with`,
@@ -34,12 +35,18 @@ const LOOKUPS: usize = 2_000;
 fn build(state: &str) -> (Timelog<u64>, Vec<(i64, u64)>) {
     let log = Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
     let n = if state == "compacted" { 1_000_000 } else { 100_000 };
-    let keys = if state.ends_with("ooo5") { ooo_keys(n, 5, SEED) } else { ordered_keys(n) };
+    let keys = if state.contains("ooo5") { ooo_keys(n, 5, SEED) } else { ordered_keys(n) };
     for &(ts, v) in &keys {
         let _ = log.append(ts, v).unwrap();
     }
     if state == "compacted" || state == "flushed" {
         log.flush().unwrap();
+    }
+    if state == "memtable_ooo5_live" {
+        // A log being read and written: its merged view built by a full
+        // scan, then one late record newer than the view.
+        let _ = log.snapshot().unwrap().all(Order::Asc).count();
+        let _ = log.append(n as i64 - 500, 0).unwrap();
     }
     if state == "compacted" {
         log.compact().unwrap();
