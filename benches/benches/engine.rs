@@ -544,9 +544,9 @@ fn bench_scans(c: &mut Criterion) {
     // untimed (which builds the `_ooo5` twin's view): its memtable grows by
     // 16%, so one view serves every read of the row (its rebuilds are what
     // `_first512` measures), and the memtable is never sealed — left to
-    // run, criterion's millions of iterations would seal it every ~75,000
-    // appends and the row would read a sealed memtable beside a growing
-    // list of them.
+    // run, criterion's millions of iterations would seal it after ~75,000
+    // appends and every ~175,000 after that, and the row would read a
+    // sealed memtable beside a growing list of them.
     for (state, late) in [("memtable_live", false), ("memtable_ooo5_live", true)] {
         let keys = if late { ooo_keys(N, 5, SEED) } else { ordered_keys(N) };
         let fresh = || {
