@@ -427,9 +427,9 @@ pub(crate) struct Resolved {
 
 impl Resolved {
     /// About how many records of `T` a full memtable holds (its size
-    /// heuristic counts `16 + size_of::<T>()` bytes a run record).
+    /// heuristic's bytes a run record, `memtable::record_bytes`).
     pub fn memtable_records<T>(&self) -> usize {
-        self.memtable_max_bytes / (16 + std::mem::size_of::<T>())
+        self.memtable_max_bytes / crate::memtable::record_bytes::<T>()
     }
 }
 

@@ -33,6 +33,13 @@ pub(crate) use run::{Run, RunSlice};
 /// Bytes one tombstone counts for in the size heuristic.
 const TOMB_BYTES: usize = 64;
 
+/// Bytes one run record of `T` counts for in the size heuristic (its
+/// timestamp, its sequence and its payload): a full memtable holds
+/// `memtable_max_bytes` over this many records.
+pub(crate) const fn record_bytes<T>() -> usize {
+    16 + std::mem::size_of::<T>()
+}
+
 /// What a writer enters the active memtable for (R1): whether it asks for
 /// the run's appender right (R3) in the same read-modify-write.
 #[derive(Clone, Copy, Debug)]
@@ -112,7 +119,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             tomb_bytes: crate::sync::stat::AtomicUsize::new(0),
             ooo_max_seq: AtomicU64::new(0),
             floor: floor::LateFloor::new(floor_shift),
-            record_bytes: 16 + std::mem::size_of::<T>(),
+            record_bytes: record_bytes::<T>(),
             base: 0,
             merged: merged::Slot::new(),
             #[cfg(any(timelog_loom, timelog_shuttle))]
