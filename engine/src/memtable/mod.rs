@@ -138,7 +138,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     fn insert_ooo(&self, ts: Timestamp, seq: SeqNo, val: T) {
         // Before the commit (R13 (6): a reader that sees the record sees
         // its epoch at or below its timestamp).
-        self.floor.lower(seq.saturating_sub(self.base + 1), ts);
+        self.floor.lower(self.rel_seq(seq), ts);
         // Its bytes and its count are read from the arena (`ooo_bytes`,
         // `Ooo::len`: its bump counts it): no per-record counter.
         self.ooo.insert((ts, seq), val);
@@ -278,9 +278,14 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         if newest <= w {
             return None;
         }
-        // Relative sequences (counted from 0 above the base): `w + 1`'s
-        // and the newest record's.
-        Some(self.floor.least(w.saturating_sub(self.base), newest.saturating_sub(self.base + 1)))
+        Some(self.floor.least(self.rel_seq(w.saturating_add(1)), self.rel_seq(newest)))
+    }
+    /// Sequence `seq` of this memtable counted from 0 above its base, as
+    /// the late floor's epochs count them (0 for a sequence at or below
+    /// the base, which no record of this memtable has).
+    #[inline(always)]
+    fn rel_seq(&self, seq: SeqNo) -> SeqNo {
+        seq.saturating_sub(self.base + 1)
     }
     /// Contention audit (test-only): the skiplist arena's byte ranges.
     #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
