@@ -638,6 +638,11 @@ mod tests {
         for t in 0..N {
             let _ = log.append(t, Tracked(drops.clone())).unwrap();
         }
+        // A tombstone (hiding nothing) in the memtable: its flush clones
+        // the payloads, and the memtable keeps copies to release. (A flush
+        // without one moves them into the segment and leaves the memtable
+        // none: `moved_payloads_are_dropped_once_by_the_segment`.)
+        let _ = log.delete_range(N + 1, N + 2).unwrap();
         assert!(drops.lock().unwrap().is_empty());
         log
     }
@@ -701,6 +706,58 @@ mod tests {
             |log| log.inner.catalog.read(&log.inner.seq),
             |r| assert_eq!(r.view().point(7, |_| ()), 1),
         );
+    }
+
+    /// A payload that counts its live copies (clones add one, drops take
+    /// one away).
+    struct Counted(StdArc<std::sync::atomic::AtomicIsize>);
+
+    impl Clone for Counted {
+        fn clone(&self) -> Self {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Counted(self.0.clone())
+        }
+    }
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// A flush without tombstones moves the payloads into the segment
+    /// (`flush::build_l0`): it makes and drops no copy, the memtable a
+    /// snapshot keeps still reads them, the segment is reported once (by
+    /// the log while it holds it, then by the snapshot whose memtable is
+    /// its last holder), and every payload is dropped once in the end.
+    #[test]
+    fn moved_payloads_are_dropped_once_by_the_segment() {
+        let live = StdArc::new(std::sync::atomic::AtomicIsize::new(0));
+        let log = Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for t in 0..N {
+            // Every third record late: the skiplist's payloads move too.
+            live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _ = log.append(if t % 3 == 0 { N - t } else { t + N }, Counted(live.clone())).unwrap();
+        }
+        let live_now = || live.load(std::sync::atomic::Ordering::Relaxed);
+        let snap = log.snapshot().unwrap();
+        log.flush().unwrap();
+        assert_eq!(live_now(), N as isize, "nothing cloned, nothing dropped");
+        let mut seen = 0;
+        log.for_each_payload(&mut |_| seen += 1);
+        assert_eq!(seen, N as usize, "the log reports each payload once, as the segment's");
+        let mut owned = 0;
+        snap.for_each_owned_payload(&mut |_| owned += 1);
+        assert_eq!(owned, 0, "the segment is the log's too: the snapshot reports none");
+        drop(log);
+        // The snapshot's memtable now holds the segment alone, as its heir.
+        snap.for_each_owned_payload(&mut |_| owned += 1);
+        assert_eq!(owned, N as usize);
+        let mut ts: Vec<_> = snap.all(crate::Order::Asc).map(|(t, _)| t).collect();
+        ts.dedup();
+        assert_eq!(ts.len(), N as usize, "the memtable still reads every record");
+        drop(snap);
+        assert_eq!(live_now(), 0, "every payload and every copy dropped once");
     }
 
     /// Without a worker nothing would come back for a kept manifest: the

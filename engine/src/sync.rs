@@ -123,6 +123,13 @@ pub(crate) mod stat {
     pub(crate) use super::audit::{AtomicI64, AtomicUsize};
 }
 
+/// A cell written once, std in every build: a flushed memtable's heir
+/// (`Memtable::set_heir`), written by its flusher before the publication
+/// that replaces the memtable, read by the memtable's drop (exclusive) and
+/// by payload visits (`visit_parts`), which report the same payloads
+/// whether or not they see it. It orders nothing the protocol relies on.
+pub(crate) use std::sync::OnceLock;
+
 // Plain (non-atomic) storage — run buckets, pages — is raw memory owned by
 // a `segment::block::Block`, not a cell type of this shim: it hands out
 // contiguous `&[i64]` slices (spans), which loom's cell (a tracking header

@@ -34,9 +34,15 @@
 //! reference counts change only on attached threads (the engine clones and
 //! drops payloads inside its payload scope, attached; a detached drop is
 //! deferred), and the publications that *remove* parts from the current
-//! manifest (flush, compaction, close) run attached too, so the collector —
-//! which runs with the GIL held, or with the world stopped on free-threaded
-//! builds — never sees a reported part disappear between its traversals.
+//! manifest (compaction, close, the flush of a memtable with tombstones)
+//! run attached too, so the collector — which runs with the GIL held, or
+//! with the world stopped on free-threaded builds — never sees a reported
+//! part disappear between its traversals. The flush of a memtable without
+//! tombstones runs detached (it clones and drops nothing): it moves the
+//! memtable's payloads into the segment that replaces it, and a memtable
+//! whose payloads were moved reports them as that segment's
+//! (`visit_parts`), so a traversal on either side of that publication
+//! reports the same payloads, as often.
 //! What detached threads publish only adds references that were counted
 //! before they became visible: a seal moves a memtable from active to
 //! sealed within the current manifest, a detached writer appends records,

@@ -14,33 +14,51 @@ use crate::SeqNo;
 /// Merges the run and the skiplist of a drained memtable in `(ts, seq)`
 /// order, drops the records its own tombstones hide, and builds a segment.
 ///
-/// Without tombstones (the usual flush) the run is read as its contiguous
-/// bucket slices: between two skiplist records, the stretch of run records
-/// before the next one is pushed in one pass that tests and copies each
-/// record when it is short, and found by a galloping search and pushed in
-/// bulk (timestamps copied, payloads cloned) past [`SHORT`] records, so an
-/// in-order record costs no per-record bound check or bucket lookup.
+/// Without tombstones (the usual flush) every record goes into the
+/// segment, so the payloads are *moved* there — bitwise copies, no clone —
+/// and the segment becomes the memtable's heir ([`Memtable::set_heir`]):
+/// it owns them from then on, and the memtable, which older snapshots may
+/// still read, keeps it alive and drops none of them. The run is read as
+/// its contiguous bucket slices: between two skiplist records, the
+/// stretch of run records before the next one is pushed in one pass that
+/// tests and copies each record when it is short, and found by a
+/// galloping search and pushed in bulk (timestamps and payloads copied)
+/// past [`SHORT`] records, so an in-order record costs no per-record bound
+/// check or bucket lookup. With tombstones the records they hide stay the
+/// memtable's, and the others are cloned.
 pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
     mt: &Memtable<T>,
     bound: SeqNo,
     page_cap: usize,
     id: u64,
     retired: &Arc<crate::sync::AtomicUsize>,
-) -> Option<Segment<T>> {
+) -> Option<Arc<Segment<T>>> {
     // R8: a memtable's own tombstones, all of them (it is drained).
     let cov = CoverageBuilder::new().stack(&mt.tombs, SeqNo::MAX).build();
-    let mut b = SegmentBuilder::new(page_cap);
     if cov.is_empty() {
+        // Leaked, not dropped, if anything below panics: until the heir is
+        // set the memtable owns the payloads, and the builder's copies of
+        // them must not be dropped (the memtable's readers still use them).
+        let mut b = std::mem::ManuallyDrop::new(SegmentBuilder::new(page_cap));
         let mut run = RunStretches::new(mt);
         mt.ooo_range(i64::MIN, i64::MAX, |ts, seq, v| {
             debug_assert!(seq <= bound, "R2: a drained memtable holds no sequence above its bound");
             run.push_before(&mut b, (ts, seq));
-            b.push(ts, v.clone());
+            // SAFETY: `Take::Move`'s contract: the skiplist record is
+            // visited once (`ooo_range` over the whole key space), and
+            // the memtable drops no payload once its heir is set below,
+            // before the builder's segment can drop anything (it is not
+            // shared before, and the heir keeps it alive for as long as
+            // the memtable's readers may read the originals).
+            unsafe { b.push_moved_one(ts, v) };
             true
         });
         run.push_before(&mut b, (i64::MAX, SeqNo::MAX));
-        return b.finish(id, Level::L0, bound, bound, None, retired);
+        let seg = Arc::new(std::mem::ManuallyDrop::into_inner(b).finish(id, Level::L0, bound, bound, None, retired)?);
+        mt.set_heir(seg.clone());
+        return Some(seg);
     }
+    let mut b = SegmentBuilder::new(page_cap);
     let run = &mt.run;
     let n = run.len();
     let mut i = 0;
@@ -62,7 +80,7 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
         push(&mut b, run.ts_at(i), run.seq_at(i), run.val_at(i));
         i += 1;
     }
-    b.finish(id, Level::L0, bound, bound, None, retired)
+    b.finish(id, Level::L0, bound, bound, None, retired).map(Arc::new)
 }
 
 /// Run records between two late records pushed one by one before the
@@ -86,7 +104,8 @@ impl<'a, T: Clone + Send + Sync + 'static> RunStretches<'a, T> {
         Self { slices, k: 0, o: 0, _mt: std::marker::PhantomData }
     }
 
-    /// Pushes every run record with a key below `key` not pushed yet.
+    /// Pushes every run record with a key below `key` not pushed yet,
+    /// its payload moved (`build_l0`: the memtable's heir will own it).
     fn push_before(&mut self, b: &mut SegmentBuilder<T>, key: Key) {
         while let Some(s) = self.slices.get(self.k) {
             // SAFETY: the slices lie below the run's published length (R4:
@@ -106,11 +125,18 @@ impl<'a, T: Clone + Send + Sync + 'static> RunStretches<'a, T> {
             // pass; past `SHORT` records, the rest by a galloping search
             // and a bulk copy.
             let look = (s.len - o).min(SHORT);
-            let mut end = o + b.push_cloned_while(&ts[o..o + look], &vals[o..o + look], |i| before(o + i));
+            // SAFETY: `Take::Move`'s contract — each run record is pushed
+            // once (the cursor moves past what was pushed), and the
+            // memtable drops none of them once `build_l0` sets its heir,
+            // before the segment is shared.
+            let pushed = unsafe { b.push_moved_while(&ts[o..o + look], &vals[o..o + look], |i| before(o + i)) };
+            let mut end = o + pushed;
             if end == o + look && end < s.len {
                 let from = end;
                 end = gallop(from, s.len, before);
-                b.push_cloned(&ts[from..end], &vals[from..end]);
+                // SAFETY: as above, for the records `from..end`, after the
+                // ones just pushed.
+                unsafe { b.push_moved(&ts[from..end], &vals[from..end]) };
             }
             if end < s.len {
                 self.o = end;
@@ -143,24 +169,32 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         #[cfg(not(timelog_fault = "flush_before_commit"))]
         self.seq.wait_visible(bound, self.hooks);
         let tombs = mt.tombs.to_vec();
-        // Payload clones happen inside the payload scope, and the
-        // publication runs in the same payload phase: one entry into the
-        // phase — under CPython's GIL, one wait for the interpreter's
-        // switch interval while a Python thread runs.
         let mut mt = Some(mt);
         let mut run = None;
         let mut published = false;
-        let built = self.hooks.scoped(&mut || {
+        let mut flush = || {
             let Some(m) = mt.as_ref() else { return };
-            let s = build_l0(m, bound, self.cfg.page_records, self.cat.next_id(), self.cat.retired()).map(Arc::new);
+            let s = build_l0(m, bound, self.cfg.page_records, self.cat.next_id(), self.cat.retired());
             run = Some(s.as_ref().map(|x| (x.len, x.min_ts, x.max_ts)));
             self.hooks.pause(crate::hooks::Point::FlushPublish);
             if let Some(m) = mt.take() {
                 self.publish_flush(m, s, bound, &tombs);
                 published = true;
             }
-        });
-        if !built {
+        };
+        if tombs.is_empty() {
+            // Without tombstones the payloads are moved, not cloned
+            // (`build_l0`), and the publication drops nothing (the replaced
+            // manifest goes to the graveyard, R12; the references dropped
+            // here are never the last): no payload is cloned or dropped, so
+            // the flush runs outside the payload scope — under CPython's
+            // GIL, without waiting for the interpreter (up to its switch
+            // interval while a Python thread runs), in parallel with the
+            // writers that filled the memtable.
+            flush();
+        } else if !self.hooks.scoped(&mut flush) {
+            // Clones happen inside the payload scope, and the publication
+            // runs in the same payload phase: one entry into the phase.
             return false;
         }
         if published {

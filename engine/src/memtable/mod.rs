@@ -25,7 +25,7 @@ pub(crate) mod merged;
 pub(crate) mod ooo;
 pub(crate) mod run;
 
-use crate::sync::{Arc, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{Arc, AtomicU64, AtomicUsize, OnceLock, Ordering};
 use crate::tombstone::{TombStack, Tombstone};
 use crate::{SeqNo, Timestamp};
 pub(crate) use run::{Run, RunSlice};
@@ -92,6 +92,25 @@ pub(crate) struct Memtable<T> {
     #[cfg(any(timelog_loom, timelog_shuttle))]
     late_stat: crate::sync::stat::AtomicUsize,
     pub(crate) retired: crate::segment::Retired,
+    /// Set by a flush that moved this memtable's payloads into a segment
+    /// instead of cloning them (`flush::build_l0`, a memtable without
+    /// tombstones): that segment, which owns them from then on. The
+    /// memtable keeps it alive — its readers (snapshots of older
+    /// manifests) still return those payloads from its run and skiplist —
+    /// and its drop frees its own memory only.
+    heir: OnceLock<Arc<crate::segment::Segment<T>>>,
+}
+
+impl<T> Drop for Memtable<T> {
+    /// A memtable with an heir gave its payloads away: the run and the
+    /// skiplist free their memory and drop none of them; the heir (its
+    /// field, dropped after this) may then drop them, once.
+    fn drop(&mut self) {
+        if self.heir.get().is_some() {
+            self.run.forget_payloads();
+            self.ooo.forget_payloads();
+        }
+    }
 }
 
 impl<T: Send + Sync + 'static> std::fmt::Debug for Memtable<T> {
@@ -125,6 +144,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             #[cfg(any(timelog_loom, timelog_shuttle))]
             late_stat: crate::sync::stat::AtomicUsize::new(0),
             retired: crate::segment::Retired::new(retired),
+            heir: OnceLock::new(),
         }
     }
 
@@ -172,6 +192,22 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     #[inline]
     pub(crate) fn base(&self) -> SeqNo {
         self.base
+    }
+
+    /// Records `seg` as the owner of every payload of this memtable, whose
+    /// records were all moved into it (bitwise, `flush::build_l0`): from
+    /// now on this memtable drops none of them, and keeps `seg` alive for
+    /// its readers. Called once, by that flush, before it publishes `seg`
+    /// in this memtable's place, and before anything can drop `seg`.
+    pub(crate) fn set_heir(&self, seg: Arc<crate::segment::Segment<T>>) {
+        assert!(self.heir.set(seg).is_ok(), "a memtable is flushed once");
+    }
+
+    /// The segment that owns this memtable's payloads, if a flush moved
+    /// them there ([`set_heir`](Self::set_heir)).
+    #[inline]
+    pub(crate) fn heir(&self) -> Option<&Arc<crate::segment::Segment<T>>> {
+        self.heir.get()
     }
 
     /// R2, after the door's drain (`Door::drain`): record the seal bound,

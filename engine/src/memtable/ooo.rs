@@ -387,6 +387,9 @@ pub(crate) struct Ooo<T> {
     arena: Arena,
     /// The timestamp filter (module docs, "Filter").
     filter: Box<[AtomicU64]>,
+    /// Set as the memtable is dropped when its payloads were moved out
+    /// (`forget_payloads`): the drop then leaves them alone.
+    payloads_moved: bool,
     _own: PhantomData<T>,
 }
 
@@ -407,6 +410,7 @@ impl<T: Send + Sync + 'static> Ooo<T> {
             hint: std::array::from_fn(|_| AtomicPtr::new(ptr::null_mut())),
             arena: Arena::new(std::mem::align_of::<Node<T>>()),
             filter: (0..FILTER_WORDS).map(|_| AtomicU64::new(0)).collect(),
+            payloads_moved: false,
             _own: PhantomData,
         }
     }
@@ -719,15 +723,28 @@ impl<T: Send + Sync + 'static> Ooo<T> {
     }
 }
 
+impl<T> Ooo<T> {
+    /// For an index whose payloads were moved out (its memtable's heir
+    /// owns them, `Memtable::set_heir`), as it is dropped: its drop then
+    /// frees the nodes' memory and drops no payload.
+    pub(crate) fn forget_payloads(&mut self) {
+        self.payloads_moved = true;
+    }
+}
+
 impl<T> Drop for Ooo<T> {
     fn drop(&mut self) {
         if crate::sync::unwinding() {
             return; // a model checker's report: leak rather than touch model state
         }
-        // Nothing to drop in a node (a plain payload, std atomics): the
-        // memory goes with the arena, and the walk is skipped (session 20:
-        // 3.5% of a 20%-late ingest + flush of `u64`s).
-        if !std::mem::needs_drop::<Node<T>>() && !std::mem::needs_drop::<AtomicPtr<Node<T>>>() {
+        // Nothing to drop in a node (a plain payload, or one moved out, and
+        // std atomics): the memory goes with the arena, and the walk is
+        // skipped (session 20: 3.5% of a 20%-late ingest + flush of `u64`s).
+        let moved = self.payloads_moved;
+        if (moved || !std::mem::needs_drop::<T>())
+            && !std::mem::needs_drop::<Region>()
+            && !std::mem::needs_drop::<AtomicPtr<Node<T>>>()
+        {
             return;
         }
         // In allocation order, chunk by chunk: a node's bytes follow the
@@ -750,7 +767,9 @@ impl<T> Drop for Ooo<T> {
                 // node's height, a multiple of the node's alignment); every
                 // one was initialized and linked before its insert returned
                 // (an insert cannot fail between its bump and its link), and
-                // is dropped here once. The memory itself goes with the arena.
+                // is dropped here once — but for a payload moved out to the
+                // memtable's heir (`forget_payloads`), which owns it and
+                // drops it itself. The memory itself goes with the arena.
                 unsafe {
                     let node = p as *mut Node<T>;
                     let h = (*node).height;
@@ -758,7 +777,12 @@ impl<T> Drop for Ooo<T> {
                     for i in 0..h {
                         ptr::drop_in_place(tower.add(i));
                     }
-                    ptr::drop_in_place(node);
+                    if moved {
+                        // The payload belongs to the heir (`forget_payloads`).
+                        ptr::drop_in_place(ptr::addr_of_mut!((*node).region));
+                    } else {
+                        ptr::drop_in_place(node);
+                    }
                     p = p.add(Node::<T>::size(h));
                 }
             }

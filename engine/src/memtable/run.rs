@@ -641,6 +641,15 @@ impl<T> Appender<'_, T> {
     }
 }
 
+impl<T> Run<T> {
+    /// For a run whose payloads were moved out (its memtable's heir owns
+    /// them, `Memtable::set_heir`), as it is dropped: its drop then frees
+    /// the buckets and drops no payload.
+    pub(crate) fn forget_payloads(&mut self) {
+        self.hot.len = AtomicUsize::new(0);
+    }
+}
+
 impl<T> Drop for Run<T> {
     fn drop(&mut self) {
         if crate::sync::unwinding() {
@@ -657,7 +666,9 @@ impl<T> Drop for Run<T> {
             let b = unsafe { Box::from_raw(p) };
             let start = FIRST * ((1usize << k) - 1);
             let n = len.saturating_sub(start).min(FIRST << k);
-            // SAFETY: R4: slots below `len` were initialized by `push` and are dropped once, here.
+            // SAFETY: R4: slots below `len` were initialized by `push` and
+            // are dropped once, here (`len` is 0 when they were moved out to
+            // the memtable's heir, `forget_payloads`: it drops them).
             unsafe { ptr::drop_in_place(ptr::slice_from_raw_parts_mut(b.val(0), n)) };
         }
     }

@@ -285,6 +285,19 @@ pub(crate) fn visit_parts<T: Send + Sync + 'static>(m: &Manifest<T>, owned_only:
         if owned_only && Arc::strong_count(mt) != 1 {
             continue;
         }
+        if let Some(heir) = mt.heir() {
+            // A flushed memtable's payloads are its heir's (`build_l0`
+            // moved them): they are visited as that segment's, by whoever
+            // visits it alone — here only if nothing but this memtable
+            // holds it. The current manifest holds a memtable with an heir
+            // only between the flush's build and its publication, which
+            // replaces the memtable by the heir: a visit reports the same
+            // payloads on either side of it.
+            if !owned_only || Arc::strong_count(heir) == 1 {
+                visit_segment(heir, f);
+            }
+            continue;
+        }
         for i in 0..mt.run.len() {
             f(mt.run.val_at(i));
         }
@@ -297,10 +310,15 @@ pub(crate) fn visit_parts<T: Send + Sync + 'static>(m: &Manifest<T>, owned_only:
         if owned_only && Arc::strong_count(s) != 1 {
             continue;
         }
-        for p in s.read_pages() {
-            for v in p.payloads() {
-                f(v);
-            }
+        visit_segment(s, f);
+    }
+}
+
+/// Visits every payload of `s`.
+fn visit_segment<T>(s: &Segment<T>, f: &mut dyn FnMut(&T)) {
+    for p in s.read_pages() {
+        for v in p.payloads() {
+            f(v);
         }
     }
 }

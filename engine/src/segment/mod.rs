@@ -82,10 +82,11 @@ impl<T> PageBuf<T> {
         self.len += 1;
     }
 
-    /// Appends `ts.len()` records, cloning the payloads; the caller checked
-    /// `len + ts.len() <= cap` and `vals.len() == ts.len()`.
+    /// Appends `ts.len()` records, their payloads taken as `take` says;
+    /// the caller checked `len + ts.len() <= cap` and `vals.len() ==
+    /// ts.len()`, and for [`Take::Move`] upholds its contract.
     #[inline]
-    fn extend_cloned(&mut self, ts: &[Timestamp], vals: &[T])
+    fn extend(&mut self, ts: &[Timestamp], vals: &[T], take: Take)
     where
         T: Clone,
     {
@@ -97,23 +98,40 @@ impl<T> PageBuf<T> {
         // source slices cannot overlap the page's own block (std pointer API
         // contract). `len` counts each payload once written, so a panicking
         // `clone` leaves the page dropping exactly the payloads it holds.
+        // A move is a bitwise copy whose source gives up its ownership
+        // (`Take::Move`'s contract, upheld by the caller).
         unsafe {
             std::ptr::copy_nonoverlapping(ts.as_ptr(), self.ts_ptr().add(self.len), n);
             let dst = self.vals_ptr().add(self.len);
-            for (k, v) in vals.iter().enumerate() {
-                dst.add(k).write(v.clone());
-                self.len += 1;
+            match take {
+                Take::Move => {
+                    std::ptr::copy_nonoverlapping(vals.as_ptr(), dst, n);
+                    self.len += n;
+                }
+                Take::Clone => {
+                    for (k, v) in vals.iter().enumerate() {
+                        dst.add(k).write(v.clone());
+                        self.len += 1;
+                    }
+                }
             }
         }
     }
 
     /// Appends the longest prefix of `ts`/`vals` whose indices satisfy
     /// `before`, up to the page's room and the end of the prefault chunk
-    /// being written (so the chunk check runs once per call); returns its
-    /// length and whether `before` failed (else the room, the chunk or the
-    /// input ended).
+    /// being written (so the chunk check runs once per call), payloads
+    /// taken as `take` says (for [`Take::Move`], the caller upholds its
+    /// contract); returns its length and whether `before` failed (else the
+    /// room, the chunk or the input ended).
     #[inline(always)]
-    fn extend_cloned_while(&mut self, ts: &[Timestamp], vals: &[T], before: impl Fn(usize) -> bool) -> (usize, bool)
+    fn extend_while(
+        &mut self,
+        ts: &[Timestamp],
+        vals: &[T],
+        take: Take,
+        before: impl Fn(usize) -> bool,
+    ) -> (usize, bool)
     where
         T: Clone,
     {
@@ -131,10 +149,15 @@ impl<T> PageBuf<T> {
             // not yet initialized; `&mut self` excludes every reader (std
             // pointer API contract). `len` counts each payload once
             // written, so a panicking `clone` leaves the page dropping
-            // exactly the payloads it holds.
+            // exactly the payloads it holds. A move reads the payload
+            // bitwise from a source that gives up its ownership
+            // (`Take::Move`'s contract, upheld by the caller).
             unsafe {
                 tp.add(from + k).write(ts[k]);
-                vp.add(from + k).write(vals[k].clone());
+                vp.add(from + k).write(match take {
+                    Take::Move => std::ptr::read(&vals[k]),
+                    Take::Clone => vals[k].clone(),
+                });
             }
             self.len += 1;
             k += 1;
@@ -768,6 +791,18 @@ impl<T> Segment<T> {
     }
 }
 
+/// How a page takes the payloads of the records pushed into it.
+#[derive(Clone, Copy, Debug)]
+enum Take {
+    /// Cloned: the source keeps its own.
+    Clone,
+    /// Moved, as bitwise copies: the source gives up its ownership — it
+    /// never drops these payloads (the flush of a memtable without
+    /// tombstones, which then keeps the segment alive as its heir:
+    /// `Memtable::set_heir`).
+    Move,
+}
+
 /// Builds a segment from records pushed in `(ts, seq)` order, straight into
 /// its pages (no intermediate vectors: each record is written once).
 pub(crate) struct SegmentBuilder<T> {
@@ -810,6 +845,39 @@ impl<T> SegmentBuilder<T> {
     where
         T: Clone,
     {
+        self.push_stretch(ts, vals, Take::Clone);
+    }
+
+    /// [`push_cloned`](Self::push_cloned), the payloads moved (bitwise
+    /// copies) instead of cloned: no reference count is touched.
+    ///
+    /// # Safety
+    ///
+    /// [`Take::Move`]'s contract: the owner of `vals` never drops them
+    /// (nor reads them once the segment built here may have dropped them).
+    pub(crate) unsafe fn push_moved(&mut self, ts: &[Timestamp], vals: &[T])
+    where
+        T: Clone,
+    {
+        self.push_stretch(ts, vals, Take::Move);
+    }
+
+    /// One record, its payload moved (a bitwise copy).
+    ///
+    /// # Safety
+    ///
+    /// As [`push_moved`](Self::push_moved), for `val`.
+    #[inline]
+    pub(crate) unsafe fn push_moved_one(&mut self, ts: Timestamp, val: &T) {
+        // SAFETY: a bitwise copy whose source gives up its ownership (this
+        // function's contract): the payload has one owner, the page.
+        self.push(ts, unsafe { std::ptr::read(val) });
+    }
+
+    fn push_stretch(&mut self, ts: &[Timestamp], vals: &[T], take: Take)
+    where
+        T: Clone,
+    {
         debug_assert_eq!(ts.len(), vals.len());
         let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else { return };
         debug_assert!(ts.windows(2).all(|w| w[0] <= w[1]), "segment input must be sorted");
@@ -819,7 +887,7 @@ impl<T> SegmentBuilder<T> {
         while i < ts.len() {
             let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
             let n = (cap - page.len).min(ts.len() - i);
-            page.extend_cloned(&ts[i..i + n], &vals[i..i + n]);
+            page.extend(&ts[i..i + n], &vals[i..i + n], take);
             let full = page.len == cap;
             self.len += n;
             i += n;
@@ -830,15 +898,33 @@ impl<T> SegmentBuilder<T> {
     }
 
     /// Pushes the longest prefix of a sorted stretch whose every index
-    /// satisfies `before` (timestamps copied, payloads cloned) and returns
+    /// satisfies `before` (timestamps copied, payloads moved) and returns
     /// its length: one pass that tests and copies each record. The flush's
     /// path for the short stretches of the run between two late records,
     /// where a search for the stretch's end and a bulk copy's setup cost
     /// more than the records themselves; the caller bounds the stretch
     /// (`ts.len()`) and takes longer ones in bulk
-    /// ([`push_cloned`](Self::push_cloned)).
+    /// ([`push_moved`](Self::push_moved)).
+    ///
+    /// # Safety
+    ///
+    /// As [`push_moved`](Self::push_moved), for the prefix pushed (the
+    /// returned length): the records after it stay their owner's.
     #[inline]
-    pub(crate) fn push_cloned_while(&mut self, ts: &[Timestamp], vals: &[T], before: impl Fn(usize) -> bool) -> usize
+    pub(crate) unsafe fn push_moved_while(
+        &mut self,
+        ts: &[Timestamp],
+        vals: &[T],
+        before: impl Fn(usize) -> bool,
+    ) -> usize
+    where
+        T: Clone,
+    {
+        self.push_stretch_while(ts, vals, Take::Move, before)
+    }
+
+    #[inline(always)]
+    fn push_stretch_while(&mut self, ts: &[Timestamp], vals: &[T], take: Take, before: impl Fn(usize) -> bool) -> usize
     where
         T: Clone,
     {
@@ -847,7 +933,7 @@ impl<T> SegmentBuilder<T> {
         let mut i = 0;
         while i < ts.len() {
             let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
-            let (k, stopped) = page.extend_cloned_while(&ts[i..], &vals[i..], |k| before(i + k));
+            let (k, stopped) = page.extend_while(&ts[i..], &vals[i..], take, |k| before(i + k));
             let full = page.len == cap;
             if k > 0 {
                 self.note_span(ts[i], ts[i + k - 1]);
@@ -961,15 +1047,18 @@ mod tests {
         assert_eq!(&*a.blocks, &*b.blocks);
     }
 
-    /// `push_cloned_while` pushes exactly the prefix its predicate admits,
+    /// `push_moved_while` pushes exactly the prefix its predicate admits,
     /// across page cuts and prefault chunks (a page of 3,000 slots spans
     /// two), and builds what one `push` per record builds.
     #[test]
-    fn push_cloned_while_pushes_the_admitted_prefix() {
+    fn push_moved_while_pushes_the_admitted_prefix() {
         let ctr = Arc::new(AtomicUsize::new(0));
         for cap in [1, 4, 5, block::PREFAULT_SLOTS + 952] {
             let recs: Vec<(i64, String)> = (0..7_000i64).map(|i| (i / 3, format!("v{i}"))).collect();
             let (ts, vals): (Vec<i64>, Vec<String>) = recs.iter().cloned().unzip();
+            // Moved out bitwise: the source never drops them (those refused
+            // and cloned below leak, which a test may).
+            let vals = std::mem::ManuallyDrop::new(vals);
             let mut one = SegmentBuilder::new(cap);
             let mut bulk = SegmentBuilder::new(cap);
             let (mut i, mut n) = (0, 0usize);
@@ -978,10 +1067,15 @@ mod tests {
                 // of them, or all of them.
                 let j = (i + (n * 7) % 41).min(recs.len());
                 let stop = if n % 3 == 0 { usize::MAX } else { n % 13 };
-                let got = bulk.push_cloned_while(&ts[i..j], &vals[i..j], |k| {
-                    assert!(k < j - i, "asked about {k} of a stretch of {}", j - i);
-                    k < stop
-                });
+                // SAFETY: `Take::Move`'s contract: `vals` is never dropped,
+                // and each record is pushed by at most one call (`i` moves
+                // past what was pushed).
+                let got = unsafe {
+                    bulk.push_moved_while(&ts[i..j], &vals[i..j], |k| {
+                        assert!(k < j - i, "asked about {k} of a stretch of {}", j - i);
+                        k < stop
+                    })
+                };
                 assert_eq!(got, (j - i).min(stop), "cap {cap}, stretch {i}..{j}");
                 for (t, v) in &recs[i..i + got] {
                     one.push(*t, v.clone());
