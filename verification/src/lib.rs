@@ -23,6 +23,65 @@ pub type Ts = i64;
 /// A payload: a unique id per written record, so a view names its records.
 pub type Id = u64;
 
+/// The ledger of [`Tracked`] payloads: which copies exist and which ended.
+/// Plain std bookkeeping (not model-checked state): it only records what
+/// the engine did to its payloads.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    next: std::sync::atomic::AtomicU64,
+    ended: std::sync::Mutex<HashSet<u64>>,
+    live: std::sync::atomic::AtomicI64,
+}
+
+impl Ledger {
+    /// A new payload `id` (its first copy).
+    pub fn payload(self: &std::sync::Arc<Self>, id: Id) -> Tracked {
+        Tracked { id, copy: self.new_copy(), ledger: self.clone() }
+    }
+
+    fn new_copy(&self) -> u64 {
+        self.live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Copies made and not dropped yet.
+    pub fn live(&self) -> i64 {
+        self.live.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// A payload whose copies are tracked by a [`Ledger`]: a clone is a new
+/// copy, a drop ends one, and a move (a bitwise copy: the flush moves the
+/// payloads of a memtable without tombstones into its segment, R8) keeps
+/// it. Cloning an ended copy — reading a payload dropped under its reader —
+/// or dropping one twice panics.
+#[derive(Debug)]
+pub struct Tracked {
+    /// The record's id.
+    pub id: Id,
+    copy: u64,
+    ledger: std::sync::Arc<Ledger>,
+}
+
+impl Clone for Tracked {
+    fn clone(&self) -> Self {
+        let ended = self.ledger.ended.lock().unwrap().contains(&self.copy);
+        assert!(!ended, "payload {} read after its copy {} was dropped", self.id, self.copy);
+        Tracked { id: self.id, copy: self.ledger.new_copy(), ledger: self.ledger.clone() }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return; // a report is unwinding: leave the ledger as it was
+        }
+        let first = self.ledger.ended.lock().unwrap().insert(self.copy);
+        assert!(first, "payload {}: its copy {} dropped twice", self.id, self.copy);
+        self.ledger.live.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// One write, as issued by a thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {

@@ -99,6 +99,9 @@ pub(crate) struct Memtable<T> {
     /// manifests) still return those payloads from its run and skiplist —
     /// and its drop frees its own memory only.
     heir: OnceLock<Arc<crate::segment::Segment<T>>>,
+    /// Seeded fault `heir_not_kept` only: the payloads were given away.
+    #[cfg(timelog_fault = "heir_not_kept")]
+    heir_fault: std::sync::atomic::AtomicBool,
 }
 
 impl<T> Drop for Memtable<T> {
@@ -106,7 +109,16 @@ impl<T> Drop for Memtable<T> {
     /// skiplist free their memory and drop none of them; the heir (its
     /// field, dropped after this) may then drop them, once.
     fn drop(&mut self) {
-        if self.heir.get().is_some() {
+        #[cfg(not(timelog_fault = "heir_not_kept"))]
+        let moved = self.heir.get().is_some();
+        // Seeded fault `heir_not_kept` (see `set_heir`).
+        #[cfg(timelog_fault = "heir_not_kept")]
+        let moved = self.heir_fault.load(Ordering::Relaxed);
+        // Seeded fault (R8, payloads move): the memtable drops the
+        // payloads its heir owns.
+        #[cfg(timelog_fault = "heir_payloads_dropped")]
+        let moved = moved && false;
+        if moved {
             self.run.forget_payloads();
             self.ooo.forget_payloads();
         }
@@ -145,6 +157,8 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             late_stat: crate::sync::stat::AtomicUsize::new(0),
             retired: crate::segment::Retired::new(retired),
             heir: OnceLock::new(),
+            #[cfg(timelog_fault = "heir_not_kept")]
+            heir_fault: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -200,6 +214,14 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     /// its readers. Called once, by that flush, before it publishes `seg`
     /// in this memtable's place, and before anything can drop `seg`.
     pub(crate) fn set_heir(&self, seg: Arc<crate::segment::Segment<T>>) {
+        // Seeded fault (R8, payloads move): the memtable gives its payloads
+        // away but does not keep their owner alive for its readers.
+        #[cfg(timelog_fault = "heir_not_kept")]
+        {
+            self.heir_fault.store(true, Ordering::Relaxed);
+            drop(seg);
+        }
+        #[cfg(not(timelog_fault = "heir_not_kept"))]
         assert!(self.heir.set(seg).is_ok(), "a memtable is flushed once");
     }
 
