@@ -29,7 +29,9 @@ pub(crate) struct State {
 fn build(cfg: Config) -> PyResult<State> {
     // Flush and compaction clone and drop payloads (reference counts) only
     // inside `worker_scope`, attached to the interpreter; `try_attach`
-    // skips the step while the interpreter shuts down. Everything else the
+    // skips the step while the interpreter shuts down. (The flush of a
+    // memtable without tombstones clones and drops none — it moves them
+    // into its segment — and runs outside it, detached: no GIL wait.) Everything else the
     // maintainer does — and every wait of an engine thread — runs detached,
     // and `interp::attach` parks a thread that the interpreter would
     // terminate at exit instead of letting it unwind (see `convert::interp`),
