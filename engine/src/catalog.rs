@@ -469,21 +469,21 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// The active memtable is replaced like a seal replaces it (R2): this
     /// call claims the door (waiting, in `hooks`' snooze steps, for a seal
     /// in progress to finish first — that sealer takes no engine lock),
-    /// waits for the writers inside to leave and for the deletes admitted
-    /// before the claim to commit (R1), publishes, and puts the fresh
-    /// memtable behind the door. A writer that entered before the claim
-    /// wrote into the replaced memtable, which is discarded: such a write
-    /// raced the close.
+    /// waits for the tickets taken from the replaced memtable before the
+    /// claim to commit (R1, R2: `Claim::seal`), publishes, and puts the
+    /// fresh memtable behind the door. A writer that entered before the
+    /// claim wrote into the replaced memtable, which is discarded: such a
+    /// write raced the close.
     pub(crate) fn publish_empty(&self, seq: &Sequencer, hooks: &Hooks) {
         let mut b = crate::sync::Backoff::new();
-        self.door.seal_claim(|| hooks.snooze(&mut b));
-        self.door.drain();
-        // Deletes admitted by their sequence (R1) before the claim may still
-        // be writing into the replaced memtable: it is dropped only after
-        // they committed (its bound is never stored: nothing reads it again).
-        let bound = seq.next_seq().load(Ordering::SeqCst) - 1;
-        self.door.set_bound(bound);
-        seq.wait_visible(bound, hooks);
+        let claim = self.door.seal_claim(|| hooks.snooze(&mut b));
+        // The claimant is the only thread that replaces the active memtable:
+        // the current manifest's is the one behind the door. Writers that
+        // took its tickets before the claim may still be writing into it:
+        // it is replaced and dropped only after they committed.
+        let x = self.load_full().active.clone();
+        let bound = claim.seal(&x, seq, hooks);
+        drop(x);
         let fresh = self.new_memtable(bound);
         loop {
             let cur = self.load_full();

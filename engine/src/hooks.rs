@@ -10,15 +10,16 @@ pub type Scope = Arc<dyn Fn(&mut dyn FnMut()) + Send + Sync>;
 /// Places in the protocol where a test can hold a thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Point {
-    /// A writer has claimed the seal of a full memtable and drained it, but
-    /// has not published the manifest with the new active memtable yet.
+    /// A writer has claimed the seal of a full memtable and every ticket of
+    /// it committed, but has not published the manifest with the new
+    /// active memtable yet.
     SealPublish,
     /// The maintainer has built an L0 segment and is about to publish it.
     FlushPublish,
     /// The maintainer has built L1 segments and is about to publish them.
     CompactPublish,
-    /// A delete was admitted into the active memtable by its sequence (R1)
-    /// and has not pushed its tombstone yet.
+    /// A delete took its ticket of the active memtable (R1) and has not
+    /// pushed its tombstone yet.
     DeleteAdmitted,
 }
 

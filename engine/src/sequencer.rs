@@ -1,13 +1,12 @@
-//! The sequencer: sequence allocation, the completion ring and the visible
-//! watermark (rule R5).
+//! The sequencer: the completion ring and the visible watermark (rule R5).
 //!
-//! **Owns** `next_seq` (the next sequence number to hand out), the
-//! completion ring (`done`) and `visible`, the watermark below which every
-//! sequence is complete.
+//! **Owns** the completion ring (`done`) and `visible`, the watermark below
+//! which every sequence is complete. Sequences themselves are handed out by
+//! the door (R1: a writer's ticket of the memtable behind it, plus that
+//! memtable's base; a bulk run's block by the claimant of a seal, R14).
 //!
-//! **Upholds** R5: sequences are allocated by one counter (a bulk write takes
-//! a block), and `visible` passes a sequence only once every write with a
-//! smaller one has finished its insert — *commit with helping*: whoever
+//! **Upholds** R5: `visible` passes a sequence only once every write with
+//! a smaller one has finished its insert — *commit with helping*: whoever
 //! finishes advances the watermark over every consecutive finished block,
 //! so no writer needs to be scheduled in sequence order, and a writer waits
 //! only for an *earlier* writer still inside its insert (or, with the ring
@@ -15,12 +14,12 @@
 //! A writer with no earlier write in flight skips the ring: one CAS of the
 //! watermark (the fast path of [`commit`](Sequencer::commit)).
 //!
-//! **Callers:** the write path of the facade (`timelog.rs`: `alloc` inside
-//! an entered memtable, R1/R3; `commit` after the insert); the catalog's
-//! snapshot function reads [`visible`](Sequencer::visible) (one Acquire load,
-//! after the manifest, R5); the maintainer reads it too (a flush waits for
-//! its seal bound to be committed, R8; delete debt), and the sealer's drain
-//! reads `next_seq` (R2). Nothing else writes here.
+//! **Callers:** the write path of the facade (`timelog.rs`: `commit` after
+//! the insert); the catalog's snapshot function reads
+//! [`visible`](Sequencer::visible) (one Acquire load, after the manifest,
+//! R5); the claimant of a seal waits for the watermark to reach the seal's
+//! bound before it replaces the memtable (R2), a flush before it reads a
+//! sealed one (R8). Nothing else writes here.
 
 use crossbeam_utils::CachePadded;
 
@@ -43,15 +42,13 @@ const COMMIT_RING: u64 = 4;
 // step of `advance_visible`), on every write.
 const _: () = assert!(COMMIT_RING.is_power_of_two());
 
-/// Sequence allocation and the visible watermark (R5); see the module docs.
+/// The visible watermark and its completion ring (R5); see the module docs.
 pub(crate) struct Sequencer {
-    /// Next sequence number to allocate (R5: starts at 1; 0 = "nothing").
-    /// Written by every write: padded to a cache line of its own, like
-    /// `visible`, so that the fields every read loads (the manifest cell,
-    /// `closed`, `floor`) do not share a line with them.
-    next_seq: CachePadded<AtomicU64>,
     /// The visible watermark: every sequence `<=` it is complete (R5).
     /// Readers load it once per snapshot; writers advance it per commit.
+    /// Padded to a cache line of its own, so that the fields every read
+    /// loads (the manifest cell, `closed`, `floor`) do not share a line
+    /// with it.
     visible: CachePadded<AtomicU64>,
     /// Completion ring of R5: slot `s % len` holds the last sequence of the
     /// completed block that starts at `s`.
@@ -60,18 +57,14 @@ pub(crate) struct Sequencer {
 
 impl std::fmt::Debug for Sequencer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sequencer")
-            .field("next_seq", &self.next_seq.load(Ordering::Relaxed))
-            .field("visible", &self.visible.load(Ordering::Relaxed))
-            .finish()
+        f.debug_struct("Sequencer").field("visible", &self.visible.load(Ordering::Relaxed)).finish()
     }
 }
 
 impl Sequencer {
-    /// Nothing allocated yet: the first sequence is 1, the watermark 0.
+    /// Nothing committed yet: the first sequence is 1, the watermark 0.
     pub(crate) fn new() -> Self {
         Self {
-            next_seq: CachePadded::new(AtomicU64::new(1)),
             visible: CachePadded::new(AtomicU64::new(0)),
             done: (0..COMMIT_RING).map(|_| AtomicU64::new(0)).collect(),
         }
@@ -86,33 +79,9 @@ impl Sequencer {
             p..p + std::mem::size_of_val(x)
         }
         vec![
-            ("sequencer: next_seq".to_string(), of(&*self.next_seq)),
             ("sequencer: visible".to_string(), of(&*self.visible)),
             ("sequencer: completion ring".to_string(), of(&*self.done)),
         ]
-    }
-
-    /// R5: allocates `n` consecutive sequence numbers; returns the first.
-    /// Called by a writer inside an entered memtable (R1), the appender
-    /// while it holds the run's flag (R3).
-    #[inline]
-    pub(crate) fn alloc(&self, n: u64) -> SeqNo {
-        self.next_seq.fetch_add(n, Ordering::AcqRel)
-    }
-
-    /// A delete's allocation (R1, admission by sequence): SeqCst, the
-    /// delete's half of the handshake with a seal's claimant (then its
-    /// SeqCst load of the door's word, `Door::admit`).
-    #[inline]
-    pub(crate) fn alloc_sc(&self) -> SeqNo {
-        self.next_seq.fetch_add(1, Ordering::SeqCst)
-    }
-
-    /// The allocation counter itself, for the sealer's drain (R2: the seal
-    /// bound is `next_seq - 1`, read once the writers inside have left).
-    #[inline]
-    pub(crate) fn next_seq(&self) -> &AtomicU64 {
-        &self.next_seq
     }
 
     /// The visible watermark (Acquire: every write at or below it
@@ -122,15 +91,13 @@ impl Sequencer {
         self.visible.load(Ordering::Acquire)
     }
 
-    /// Waits until the watermark reaches `bound` (a flush before reading a
-    /// sealed memtable, R8; a bulk run and `close` before they let their
-    /// claimed memtable go, R14, R1: the drain waited for the writers to
-    /// leave the memtable, not for their commits, nor for the deletes
-    /// admitted by their sequence — a short wait on writes already
-    /// admitted). Long waits yield inside `hooks`' blocking scope: a
-    /// delete admitted by its sequence may itself be waiting (for a seal
-    /// in progress to publish its bound) in that scope, and must be able to
-    /// come back to push and commit.
+    /// Waits until the watermark reaches `bound`: the claimant of a seal
+    /// before it replaces the memtable (R2: every ticket of it committed),
+    /// a flush before it reads a sealed memtable (R8), a bulk run and
+    /// `close` before they let their claimed memtable go (R14) — a short
+    /// wait on writes already admitted. Long waits yield inside `hooks`'
+    /// blocking scope: a writer holding a ticket may be a thread that
+    /// needs the interpreter lock to get to its commit.
     pub(crate) fn wait_visible(&self, bound: SeqNo, hooks: &Hooks) {
         let mut b = Backoff::new();
         while self.visible() < bound {
@@ -230,13 +197,10 @@ mod tests {
         let s = Sequencer::new();
         let hooks = Hooks::default();
         for want in 1..=10 {
-            let seq = s.alloc(1);
-            assert_eq!(seq, want);
-            s.commit(seq, 1, &hooks);
+            s.commit(want, 1, &hooks);
             assert_eq!(s.visible(), want);
         }
-        let block = s.alloc(5);
-        s.commit(block, 5, &hooks);
+        s.commit(11, 5, &hooks);
         assert_eq!(s.visible(), 15);
         assert!(s.done.iter().all(|m| m.load(Ordering::Relaxed) == 0), "no mark was written");
     }
@@ -248,7 +212,7 @@ mod tests {
     fn a_fast_commit_and_a_waiting_later_one_both_complete() {
         for _ in 0..200 {
             let s = std::sync::Arc::new(Sequencer::new());
-            let (a, b) = (s.alloc(1), s.alloc(2));
+            let (a, b) = (1, 2);
             let later = {
                 let s = s.clone();
                 std::thread::spawn(move || s.commit(b, 2, &Hooks::default()))

@@ -31,7 +31,7 @@ use crate::hooks::Hooks;
 pub use crate::maint::WriteStatus;
 use crate::maint::{Maint, MaintGuard, Maintainer};
 use crate::manifest::Manifest;
-use crate::memtable::door::{Admit, Entered, Written, NO_GEN};
+use crate::memtable::door::{Entered, Written};
 use crate::memtable::{Entry, Memtable};
 use crate::query::cursor::Cursor;
 use crate::query::dir::{Asc, Desc};
@@ -42,7 +42,7 @@ use crate::sequencer::Sequencer;
 use crate::stats::{Counters, Stats};
 use crate::sync::{Arc, AtomicBool, AtomicI64, Backoff, Mutex, Ordering};
 use crate::tombstone::Tombstone;
-use crate::{SeqNo, Timestamp};
+use crate::Timestamp;
 
 /// What the log's handles and its worker thread share: the three
 /// components, and what every one of them reads (configuration, counters,
@@ -133,21 +133,21 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// for `entry`, with the run's appender right if it was free, R3),
     /// retrying across seals. Returns, besides `f`'s result, what the seal
     /// policy needs to know about the memtable written to ([`Written`]),
-    /// read before leaving: once this writer is out, that memtable may be
-    /// replaced and dropped.
+    /// read before the `Entered` is dropped (which gives back the appender
+    /// right) — all before the caller commits: once the writer's tickets
+    /// are committed, that memtable may be replaced and dropped.
     #[inline]
     fn with_active<R>(&self, entry: Entry, mut f: impl FnMut(&Entered<'_, T>) -> R) -> (R, Written) {
         let door = self.catalog.door();
         let mut b = Backoff::new();
         loop {
             match door.enter(entry) {
-                // The entered writer leaves at the end of this arm: before
+                // The `Entered` is dropped at the end of this arm: before
                 // the caller commits.
                 Ok(e) => return (f(&e), e.written()),
                 // R1/R2: the active memtable is being sealed. Wait for the
-                // sealer to reopen the door without touching the writer
-                // count again: the sealer's drain waits for it to reach zero
-                // (retrying `enter` here could keep it from doing so).
+                // sealer to reopen the door without touching the word
+                // again (R2: the install resets the tickets it counts).
                 Err(shut) => door.wait_reopened(shut, || self.hooks.snooze(&mut b)),
             }
         }
@@ -158,19 +158,14 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         self.check_floor(ts)?;
         let mut val = Some(val);
         #[cfg(not(timelog_fault = "commit_before_insert"))]
-        let (seq, w) = self
-            .with_active(Entry::Record(ts), |e| e.insert(ts, val.take().expect("inserted once"), || self.seq.alloc(1)));
+        let (seq, w) = self.with_active(Entry::Record(ts), |e| e.insert(ts, val.take().expect("inserted once")));
         #[cfg(not(timelog_fault = "commit_before_insert"))]
         self.seq.commit(seq, 1, &self.hooks);
         // Seeded fault (R5): the watermark passes the write before its insert.
         #[cfg(timelog_fault = "commit_before_insert")]
         let (_, w) = self.with_active(Entry::Record(ts), |e| {
-            let alloc = || {
-                let seq = self.seq.alloc(1);
-                self.seq.commit(seq, 1, &self.hooks);
-                seq
-            };
-            e.insert(ts, val.take().expect("inserted once"), alloc)
+            self.seq.commit(e.seq(), 1, &self.hooks);
+            e.insert(ts, val.take().expect("inserted once"))
         });
         Ok(self.maint().after_write(w))
     }
@@ -182,9 +177,9 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         let maint = self.maint();
         let insert = |part: Vec<(Timestamp, T)>| {
             let mut part = Some(part);
-            let ((first, n), w) = self.with_active(Entry::Batch, |e| {
-                e.insert_batch(part.take().expect("inserted once"), |n| self.seq.alloc(n))
-            });
+            let len = part.as_ref().map_or(0, Vec::len) as u64;
+            let ((first, n), w) =
+                self.with_active(Entry::Batch(len), |e| e.insert_batch(part.take().expect("inserted once")));
             self.seq.commit(first, n, &self.hooks);
             maint.after_write(w)
         };
@@ -292,15 +287,15 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         // released in the payload scope.)
         let flushed = m.sealed.is_empty() && x.is_empty();
         self.release_arc(m);
-        if !(flushed && door.seal_begin_if(&x)) {
+        // (Claimed only over a flushed log: a claim is given back only by
+        // an install.)
+        let claim = if flushed { door.seal_begin_if(&x) } else { None };
+        let Some(claim) = claim else {
             return RunOutcome::Refused(Box::new(seg));
-        }
-        // (2) R2's drain: the writers inside `x` leave; none can enter.
-        // Deletes admitted by their sequence before the claim (R1) may
-        // still be writing into `x`: wait for their commits before looking
-        // at it (every sequence up to the bound).
-        let bound = door.drain_and_bound(&x, self.seq.next_seq());
-        self.seq.wait_visible(bound, &self.hooks);
+        };
+        // (2) R2: every ticket taken from `x` before the claim is committed
+        // once the watermark reaches its bound; none can be taken after it.
+        let bound = claim.seal(&x, &self.seq, &self.hooks);
         if !x.is_empty() {
             let fresh = self.catalog.new_memtable(bound);
             // A writer entered `x` between the check and the seal: `x` is
@@ -309,25 +304,15 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
             self.publish_plain_seal(&x, &fresh);
             return RunOutcome::Refused(Box::new(seg));
         }
-        // (3) Every sequence that lands in a memtable is allocated inside
-        // the entered door or admitted by it (R1): with the door shut, no
-        // successor installed and every sequence up to `x`'s bound
-        // committed, the block `first ..= last` lies above every record and
-        // tombstone reachable now (all of them at or below the bound) and
-        // below every later one — unless deletes allocated between the
-        // bound and the block, handled below.
+        // (3) Every sequence is a ticket of the memtable behind the door
+        // (R1), or a run's block handed out by the claimant: with the door
+        // shut, no successor installed and every sequence up to `x`'s
+        // bound committed, the block `bound + 1 ..= bound + n` lies above
+        // every record and tombstone reachable now and below every later
+        // one (the successor's base is its last sequence).
         let n = seg.len as u64;
-        let first = self.seq.alloc(n);
-        let last = first + n - 1;
-        if first != bound + 1 {
-            // Deletes allocated between the bound and the block (R1: they
-            // look at the door for a memtable whose range holds their
-            // sequences, and none does yet). They belong to `x`: its bound
-            // becomes `first - 1` (nothing has read it as final: `x` is not
-            // published as sealed), they land in it, and the batch goes
-            // into the successor with the block it was given.
-            return self.publish_run_after_deletes(&x, seg, first);
-        }
+        let first = bound + 1;
+        let last = bound + n;
         let fresh = self.catalog.new_memtable(last);
         seg.set_run_seqs(last);
         let seg = Arc::new(seg);
@@ -362,31 +347,6 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         RunOutcome::Published
     }
 
-    /// R14 with deletes in the way (see `publish_run`): `x`'s bound is
-    /// raised to `first - 1` for the deletes that allocated below the
-    /// block, and once they committed `x` is sealed like a full memtable
-    /// and the batch goes into its successor with the block `first..`
-    /// (entered through a door of its own: nobody else can reach a
-    /// memtable before it is installed). Rare: a delete racing a bulk write
-    /// over a flushed log.
-    #[cold]
-    fn publish_run_after_deletes(&self, x: &Arc<Memtable<T>>, seg: Segment<T>, first: SeqNo) -> RunOutcome<T> {
-        let bound = first - 1;
-        x.raise_seal_bound(bound);
-        self.catalog.door().set_bound(bound);
-        self.seq.wait_visible(bound, &self.hooks);
-        let fresh = self.catalog.new_memtable(bound);
-        let records = seg.into_records();
-        let n = records.len() as u64;
-        let private = crate::memtable::door::Door::new(&fresh);
-        let e = private.enter(Entry::Batch).unwrap_or_else(|_| unreachable!("a fresh door is open"));
-        e.insert_batch(records, |_| first);
-        drop(e);
-        self.seq.commit(first, n, &self.hooks);
-        self.publish_plain_seal(x, &fresh);
-        RunOutcome::Published
-    }
-
     /// Publishes `x` (sealed and drained) as sealed, with `fresh` active,
     /// and reopens the door on `fresh`: the second half of an ordinary seal
     /// (R2), for a run that found `x` written to after its check.
@@ -405,49 +365,19 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
     }
 
-    /// R1: a delete whose sequence was allocated before the seal of a
-    /// memtable older than the one now behind the door: it belongs to that
-    /// memtable, sealed and still in the current manifest (a flush of it
-    /// waits for the sequence's commit first, R8).
-    #[cold]
-    fn push_into_sealed(&self, tomb: Tombstone) {
-        let m = self.catalog.load();
-        let home = m.sealed.iter().find(|x| x.base() < tomb.seq && tomb.seq <= x.seal_bound()).expect(
-            "R1: a delete's sequence below the active memtable's base belongs to a sealed memtable not yet flushed",
-        );
-        home.push_tombstone(tomb);
-        self.maint().release_guard(m);
-    }
-
     fn push_tombstone(&self, t1: Timestamp, t2: Timestamp) -> Result<WriteStatus> {
         self.check_open()?;
         if Bounds::range(t1, t2)?.is_empty() {
             return Ok(WriteStatus::Ok);
         }
-        // R1, admission by sequence: a delete enters nothing. It allocates
-        // its sequence, then looks at the door to find the memtable whose
-        // `(base, bound]` holds it, and pushes there.
-        let door = self.catalog.door();
-        let seq = self.seq.alloc_sc();
-        let mut b = Backoff::new();
-        let tomb = Tombstone { t1, t2, seq };
-        let w = loop {
-            match door.admit(seq) {
-                Admit::In(mt, gen) => {
-                    self.hooks.pause(crate::hooks::Point::DeleteAdmitted);
-                    mt.push_tombstone(tomb);
-                    // `mt` is not touched after the commit below (it may
-                    // then be flushed and dropped).
-                    let (bytes, ooo) = mt.bytes_and_ooo();
-                    break Written { bytes, ooo, gen };
-                }
-                Admit::Earlier => {
-                    self.push_into_sealed(tomb);
-                    break Written { bytes: 0, ooo: 0, gen: NO_GEN };
-                }
-                Admit::Wait => self.hooks.snooze(&mut b),
-            }
-        };
+        // R1: a delete takes one ticket of the memtable behind the door, as
+        // a record does (without the appender right), pushes its tombstone
+        // there and commits.
+        let (seq, w) = self.with_active(Entry::Delete, |e| {
+            self.hooks.pause(crate::hooks::Point::DeleteAdmitted);
+            e.mt.push_tombstone(Tombstone { t1, t2, seq: e.seq() });
+            e.seq()
+        });
         self.seq.commit(seq, 1, &self.hooks);
         let maint = self.maint();
         let step_aside = maint.note_delete();

@@ -671,11 +671,13 @@ impl CoverageBuilder {
     }
 
     /// Adds a sealed memtable's stack (see [`stack`](Self::stack)), whose
-    /// seal bound is `bound`. A delete admitted by its sequence before the
-    /// seal (R1) may push into it until that sequence commits: with `w`
-    /// below the bound the stack may still grow with tombstones a later
-    /// watermark sees, and the cache keys only the active stack's identity,
-    /// so the build is not [`complete`](Self::complete) (R7).
+    /// seal bound is `bound`. With `w` below the bound the stack may still
+    /// grow with tombstones a later watermark sees, and the cache keys only
+    /// the active stack's identity, so the build is not
+    /// [`complete`](Self::complete) (R7). (Since session 25 a memtable is
+    /// published as sealed only once every ticket of it committed, R2, so a
+    /// view of it has `w >= bound`; until then deletes admitted by a
+    /// sequence of their own could push into a sealed memtable.)
     pub(crate) fn sealed(mut self, stack: &TombStack, w: SeqNo, bound: SeqNo) -> Self {
         self.open |= w < bound;
         self.stack(stack, w)

@@ -18,9 +18,10 @@ fn fail<T>(msg: String) -> Result<T> {
 pub(crate) fn validate<T: Clone + Send + Sync + 'static>(catalog: &Catalog<T>, seq: &Sequencer) -> Result<()> {
     let m = catalog.load_full();
     let visible = seq.visible();
-    let next = seq.next_seq().load(crate::sync::Ordering::Acquire);
-    if visible >= next {
-        return fail(format!("visible watermark {visible} is not below the next sequence {next}"));
+    if let Some(issued) = catalog.door().issued(&m.active) {
+        if visible > issued {
+            return fail(format!("visible watermark {visible} is above the last sequence handed out {issued}"));
+        }
     }
     // Segments: sorted pages, correct bounds and page capacities.
     for s in m.l0.iter().chain(m.l1.iter()) {

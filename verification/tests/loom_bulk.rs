@@ -61,15 +61,15 @@ fn run_vs_writer() {
     });
 }
 
-/// R14 (2), R1 (session 11: deletes admitted by their sequence): a run
-/// races a delete. The delete does not enter the door: it lands in the
-/// memtable whose `(base, bound]` holds its sequence — the run's claimed
-/// memtable (which then is sealed like a full one, and the batch takes the
-/// memtable path), or its successor. One that allocated between the
-/// claim's bound and the run's block makes the run raise the bound and
-/// put the batch into the successor with its block
-/// (`publish_run_after_deletes`); neither waits for the other forever,
-/// nothing is lost, and the sequence order is one write order.
+/// R14 (2), R1 (session 25: a delete takes a ticket of the memtable
+/// behind the door): a run races a delete. A delete whose ticket precedes
+/// the run's claim lands in the claimed memtable (which then is sealed
+/// like a full one, and the batch takes the memtable path); one refused
+/// by the claim waits for the door to reopen and lands in the successor,
+/// above the run's block. Neither waits for the other forever, nothing is
+/// lost, and the sequence order is one write order. (Until session 25 a
+/// delete allocated its own sequence, and one allocated between the
+/// claim's bound and the run's block made the run raise the bound.)
 #[test]
 fn run_vs_delete() {
     loom_model("bulk/run_vs_delete", || {

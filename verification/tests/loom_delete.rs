@@ -50,16 +50,16 @@ fn delete_vs_flush() {
     });
 }
 
-/// R1 (session 11: deletes admitted by their sequence) + R8: a writer
-/// appends a record and then deletes it while the main thread flushes. The
-/// delete's sequence may be allocated before the seal's bound is taken and
-/// its look at the door come after the successor was installed: it must
-/// land in the sealed memtable (below the successor's base), which the
-/// flush waits for — never in the successor, where a segment of the sealed
-/// memtable (`tomb_applied` = its bound, at or above the delete) would
-/// count it as already applied and keep the record (seeded fault
-/// `delete_no_base_check`). Program order puts the delete after the
-/// record, so the record is gone in the end.
+/// R1 (session 25: a delete takes a ticket of the memtable behind the
+/// door, as a record does) + R2 + R8: a writer appends a record and then
+/// deletes it while the main thread flushes. Either ticket may come before
+/// or after the seal's claim: one taken before it lands in the memtable
+/// being sealed, whose replacement waits for its commit (`Claim::seal`);
+/// one refused waits for the successor and takes a sequence above the
+/// sealed memtable's bound. Program order puts the delete after the
+/// record, so the record is gone in the end. (Until session 25 deletes
+/// were admitted by a sequence of their own, and this scenario caught the
+/// fault `delete_no_base_check`, gone with that rule.)
 #[test]
 fn delete_admitted_across_a_seal() {
     loom_model("delete/delete_admitted_across_a_seal", || {

@@ -273,19 +273,20 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     /// Seals `mt` if it is still the active memtable (R2). Returns whether
     /// this call sealed it.
     pub(crate) fn seal(self, mt: &Arc<Memtable<T>>) -> bool {
-        self.cat.door().seal_begin_if(mt) && self.seal_claimed()
+        self.cat.door().seal_begin_if(mt).is_some_and(|c| self.seal_claimed(c))
     }
 
     /// Seals the memtable of the door's generation `gen` (the one a writer
     /// wrote to) if it is still the active memtable (R2).
     fn seal_gen(self, gen: u64) -> bool {
-        self.cat.door().seal_begin(gen) && self.seal_claimed()
+        self.cat.door().seal_begin(gen).is_some_and(|c| self.seal_claimed(c))
     }
 
-    /// R2 after the door's claim: drain, record the bound, publish the
+    /// R2 after the door's claim: record the bound, wait for the watermark
+    /// to reach it (every ticket of the memtable committed), publish the
     /// active memtable as sealed with a fresh one active, then put the
     /// fresh one behind the door (which reopens it). Returns true.
-    fn seal_claimed(self) -> bool {
+    fn seal_claimed(self, claim: crate::memtable::door::Claim) -> bool {
         // The door's claimant is the only thread that replaces the active
         // memtable, so the door's memtable is the current manifest's until
         // this call publishes.
@@ -295,7 +296,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
             self.release_guard(m);
             x
         };
-        let bound = self.cat.door().drain_and_bound(&x, self.seq.next_seq());
+        let bound = claim.seal(&x, self.seq, self.hooks);
         let fresh = self.cat.new_memtable(bound);
         self.hooks.pause(crate::hooks::Point::SealPublish);
         self.publish_seal(&x, &fresh, drop);

@@ -9,15 +9,18 @@
 //!
 //! Sealing (rules R1, R2): writers reach the active memtable through the
 //! log's one [`door`](door::Door), whose word holds the SEALED bit, the
-//! APPENDER bit (R3), a generation and the count of the writers inside. A
-//! writer *enters* by one read-modify-write of the word that also tells it
-//! whether the memtable behind the door is being sealed; the sealer sets
-//! SEALED by one read-modify-write, waits until the count is zero,
-//! records the seal bound (the greatest sequence allocated so far,
-//! [`Memtable::finish_seal`]), publishes a manifest with a fresh active
-//! memtable and only then puts that memtable behind the door and reopens
-//! it. Every record of a sealed memtable therefore has a smaller sequence
-//! than every record of the memtables after it.
+//! APPENDER bit (R3), a generation and the count of the tickets taken from
+//! the memtable behind it. A writer (record, batch or delete) *enters* by
+//! one read-modify-write of the word that takes its tickets — its
+//! sequences are the memtable's base plus them — and tells it whether the
+//! memtable is being sealed; the sealer sets SEALED by one
+//! read-modify-write, which reads the tickets taken, records the seal
+//! bound (base plus tickets, [`Memtable::set_seal_bound`]), waits until the
+//! watermark reaches it (every ticket committed), publishes a manifest
+//! with a fresh active memtable (its base: the bound) and only then puts
+//! that memtable behind the door and reopens it. Every record of a sealed
+//! memtable therefore has a smaller sequence than every record of the
+//! memtables after it.
 
 pub(crate) mod door;
 pub(crate) mod floor;
@@ -40,15 +43,18 @@ pub(crate) const fn record_bytes<T>() -> usize {
     16 + std::mem::size_of::<T>()
 }
 
-/// What a writer enters the active memtable for (R1): whether it asks for
-/// the run's appender right (R3) in the same read-modify-write.
+/// What a writer enters the active memtable for (R1): how many tickets
+/// (sequences) it takes, and whether it asks for the run's appender right
+/// (R3) in the same read-modify-write.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Entry {
     /// One record at this timestamp: the appender right is asked for unless
     /// the record is visibly before the run's tail.
     Record(Timestamp),
-    /// A sorted batch: the appender right is asked for.
-    Batch,
+    /// A sorted batch of this many records: the appender right is asked for.
+    Batch(u64),
+    /// A delete (one tombstone): no appender right.
+    Delete,
 }
 
 pub(crate) struct Memtable<T> {
@@ -80,9 +86,8 @@ pub(crate) struct Memtable<T> {
     record_bytes: usize,
     /// Every record and tombstone of this memtable has a greater sequence
     /// (R2: its predecessor's seal bound, or the last sequence of the bulk
-    /// run published with it, R14). A delete admitted by its sequence (R1)
-    /// checks it: one that allocated before this memtable's predecessor
-    /// was sealed must not write here.
+    /// run published with it, R14). A writer's sequences are this base
+    /// plus its tickets (R1).
     base: SeqNo,
     /// The merged view of run and skiplist, built by scans (R13, `merged.rs`).
     merged: merged::Slot<T>,
@@ -162,14 +167,23 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         }
     }
 
-    /// Inserts one record outside `Timelog::with_active` (tests): enters
-    /// a door of its own to this memtable, inserts, leaves.
+    /// Inserts one record with the sequence `alloc` gives, outside the
+    /// door (tests: one thread writes, with increasing sequences).
     #[cfg(test)]
     pub(crate) fn insert(&self, ts: Timestamp, val: T, alloc: impl FnOnce() -> SeqNo) -> SeqNo {
-        door::Door::new(self).enter(Entry::Record(ts)).expect("an open door").insert(ts, val, alloc)
+        let seq = alloc();
+        // SAFETY: R3 by construction: a test's memtable written by one
+        // thread, through this function only (no door hands out the right).
+        let mut app = unsafe { self.run.appender() };
+        if app.accepts(ts) {
+            app.push(ts, seq, val);
+        } else {
+            self.insert_ooo(ts, seq, val);
+        }
+        seq
     }
 
-    fn insert_ooo(&self, ts: Timestamp, seq: SeqNo, val: T) {
+    pub(crate) fn insert_ooo(&self, ts: Timestamp, seq: SeqNo, val: T) {
         // Before the commit (R13 (6): a reader that sees the record sees
         // its epoch at or below its timestamp).
         self.floor.lower(self.rel_seq(seq), ts);
@@ -232,26 +246,13 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         self.heir.get()
     }
 
-    /// R2, after the door's drain (`Door::drain`): record the seal bound,
-    /// the greatest sequence allocated so far. Every writer that entered
-    /// this memtable allocated its sequence inside and left before the
-    /// drain read a count of zero (Acquire), so its sequence is at most the
-    /// bound; every later writer enters a successor installed after this
-    /// store, so its sequence is above it.
-    pub(crate) fn finish_seal(&self, next_seq: &AtomicU64) -> SeqNo {
-        let bound = next_seq.load(Ordering::SeqCst) - 1;
-        self.seal_bound.store(bound, Ordering::Release);
-        bound
-    }
-
-    /// A bulk run's claimant only (R14, `publish_run_after_deletes`), before
-    /// this memtable is published as sealed: the bound grows to `bound`,
-    /// for deletes that allocated between the first bound and the run's
-    /// block (R1). A reader that capped its watermark at the first bound
-    /// sees none of them, one that reads the new bound sees them once
-    /// committed: both are snapshots of the write order.
-    pub(crate) fn raise_seal_bound(&self, bound: SeqNo) {
-        debug_assert!(bound >= self.seal_bound.load(Ordering::Relaxed));
+    /// R2, for the holder of the door's claim: record the seal bound, the
+    /// greatest sequence of any ticket taken from this memtable
+    /// (`Claim::bound`): every writer whose entering RMW preceded the
+    /// claim holds a ticket at or below it, and every later one enters a
+    /// successor installed after this memtable is replaced, with a base at
+    /// or above it. Final when stored.
+    pub(crate) fn set_seal_bound(&self, bound: SeqNo) {
         self.seal_bound.store(bound, Ordering::Release);
     }
 

@@ -589,41 +589,4 @@ mod tests {
         assert_eq!(s3.view().cov().ivs, built(&s3.view()));
         assert!(is_cached(&s3.view().cov()));
     }
-
-    /// R1/R7 (session 11): a delete admitted by its sequence before a seal
-    /// pushes its tombstone into the memtable after that memtable was
-    /// published as sealed. A view whose watermark is below the seal bound
-    /// builds a coverage that this push changes without changing the
-    /// active stack's identity (the only one the cache keys): such a build
-    /// is not complete, so a later view that sees the delete never gets it
-    /// served. (Before the rule, the read after the commit below was
-    /// served the first read's entry and still saw the deleted record.)
-    #[test]
-    fn a_delete_admitted_before_a_seal_is_seen_after_it_lands() {
-        let log: Timelog<u64> =
-            Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
-        for t in 0..100 {
-            let _ = log.append(t, t as u64).unwrap();
-        }
-        // A tombstone on the memtable's stack: reads take the cached path.
-        let _ = log.delete_range(90, 95).unwrap();
-        let inner = &*log.inner;
-        // A delete of [5, 6) admitted (R1), not yet pushed.
-        let seq = inner.seq.alloc_sc();
-        let crate::memtable::door::Admit::In(x, _) = inner.catalog.door().admit(seq) else {
-            panic!("the door is open");
-        };
-        // The memtable is sealed meanwhile: the seal bound covers `seq`.
-        assert!(inner.maint().seal_active());
-        assert!(x.seal_bound() >= seq);
-        // A read below the bound (the delete has not committed).
-        assert_eq!(log.point(5).unwrap(), vec![5]);
-        assert_eq!(log.point(5).unwrap(), vec![5]);
-        // The delete lands in the sealed memtable and commits.
-        x.push_tombstone(Tombstone { t1: 5, t2: 6, seq });
-        inner.seq.commit(seq, 1, &inner.hooks);
-        assert_eq!(log.point(5).unwrap(), Vec::<u64>::new(), "served a coverage built before the delete landed");
-        let v = inner.catalog.read(&inner.seq);
-        assert_eq!(v.view().cov().ivs, built(&v.view()));
-    }
 }
