@@ -2,9 +2,11 @@
 //! checkers (`verification/`, see `docs/verification.md`). The loom
 //! scenarios named below reproduce each bug deterministically; these tests
 //! race real threads for `TIMELOG_STRESS_MS` (default 1000). The first one
-//! catches its bug within that budget (checked with the seeded fault
-//! `flush_before_commit`); the lost wakeup of the second has a window of a
-//! few instructions, so in the std build it is a smoke test only.
+//! caught its bug within that budget (checked with the seeded fault
+//! `flush_before_commit`, retired in session 25: the seal now waits for
+//! every ticket's commit before the flush can see the memtable); the lost
+//! wakeup of the second has a window of a few instructions, so in the std
+//! build it is a smoke test only.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

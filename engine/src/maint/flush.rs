@@ -157,16 +157,14 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         let bound = mt.seal_bound();
         debug_assert_ne!(bound, u64::MAX, "R2: sealed memtables are published only after the drain");
         // R8: a segment carries no per-record sequence, so it may only be
-        // published once every record in it is committed; and R1/R7: a
-        // delete admitted by its sequence before the seal may still be
-        // pushing its tombstone into this memtable until its sequence
-        // commits. The drain (R2) waited for the writers inside to leave,
-        // not for those: wait until the watermark reaches the bound (a
-        // short wait on writes already admitted) before reading anything.
-        // Found by loom (`loom_flush::flush_waits_for_commits`; the wait
-        // was after the build until session 11, when deletes stopped
-        // entering the memtable).
-        #[cfg(not(timelog_fault = "flush_before_commit"))]
+        // published once every record in it is committed. Since session 25
+        // the seal itself waits for the watermark to reach the bound before
+        // it publishes the memtable as sealed (R2: every ticket of it
+        // committed), so this returns at once; it stays as the rule's own
+        // guard. (Found by loom, `loom_flush::flush_waits_for_commits`,
+        // when the seal waited only for the writers to leave; the seeded
+        // fault `flush_before_commit` that removed it can no longer
+        // produce a bug and was retired.)
         self.seq.wait_visible(bound, self.hooks);
         let tombs = mt.tombs.to_vec();
         let mut mt = Some(mt);

@@ -700,10 +700,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     fn flush_ready(self) -> bool {
         let ready = {
             let m = self.cat.load();
-            let ready = m
-                .sealed
-                .first()
-                .is_some_and(|mt| cfg!(timelog_fault = "flush_before_commit") || self.seq.visible() >= mt.seal_bound());
+            let ready = m.sealed.first().is_some_and(|mt| self.seq.visible() >= mt.seal_bound());
             self.release_guard(m);
             ready
         };
