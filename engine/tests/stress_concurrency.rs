@@ -148,7 +148,8 @@ fn stress_four_writers_raise_policy() {
     stress(4, 2, small(BusyPolicy::Raise));
 }
 
-/// Session 11 (deletes admitted by their sequence, docs/protocol.md R1):
+/// Session 11 (deletes admitted by their sequence; since session 25 they
+/// take a ticket of the door like every write, docs/protocol.md R1):
 /// deletes race seals (a memtable of about a hundred records), flushes,
 /// compactions, batches and readers on real threads. Each writer deletes
 /// only ranges of its own records, appended before the delete in program
@@ -156,11 +157,11 @@ fn stress_four_writers_raise_policy() {
 /// deleted ranges, none inside. A delete that landed in the wrong memtable
 /// (below a successor's base, or in a sealed memtable a flush had already
 /// read) shows as a deleted record that came back. An end-to-end check on
-/// the std build, not the protocol's proof: the seeded faults
-/// `delete_no_base_check` and `flush_before_commit` open windows of a few
-/// instructions that this test did not hit in its budget (checked by hand);
-/// the loom scenarios `delete/delete_admitted_across_a_seal` and
-/// `delete/delete_vs_flush` catch them.
+/// the std build, not the protocol's proof: the seeded faults of the
+/// earlier rule (`delete_no_base_check`, `flush_before_commit`, both
+/// retired in session 25) opened windows of a few instructions that this
+/// test did not hit in its budget (checked by hand); the loom scenarios
+/// caught them.
 #[test]
 fn deletes_race_seals_flushes_and_batches() {
     let cfg = Config {
