@@ -291,7 +291,8 @@ impl Drop for Region {
 }
 
 /// Back-off for the few places where one writer waits for another writer
-/// (ordered commit of the visible watermark, draining a memtable at seal).
+/// (ordered commit of the visible watermark, a seal waiting for the tickets
+/// of its memtable to commit, a writer waiting for the door to reopen).
 /// Spins briefly, then yields the CPU so a descheduled peer can finish.
 /// Under the model checkers every step is one yield to the scheduler.
 #[derive(Debug, Default)]
