@@ -176,8 +176,8 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         }
         let maint = self.maint();
         let insert = |part: Vec<(Timestamp, T)>| {
+            let len = part.len() as u64;
             let mut part = Some(part);
-            let len = part.as_ref().map_or(0, Vec::len) as u64;
             let ((first, n), w) =
                 self.with_active(Entry::Batch(len), |e| e.insert_batch(part.take().expect("inserted once")));
             self.seq.commit(first, n, &self.hooks);

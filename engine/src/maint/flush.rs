@@ -33,9 +33,7 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
     id: u64,
     retired: &Arc<crate::sync::AtomicUsize>,
 ) -> Option<Arc<Segment<T>>> {
-    // R8: a memtable's own tombstones, all of them (it is drained).
-    let cov = CoverageBuilder::new().stack(&mt.tombs, SeqNo::MAX).build();
-    if cov.is_empty() {
+    if moves_payloads(mt) {
         // Leaked, not dropped, if anything below panics: until the heir is
         // set the memtable owns the payloads, and the builder's copies of
         // them must not be dropped (the memtable's readers still use them).
@@ -58,6 +56,8 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
         mt.set_heir(seg.clone());
         return Some(seg);
     }
+    // R8: a memtable's own tombstones, all of them (it is drained).
+    let cov = CoverageBuilder::new().stack(&mt.tombs, SeqNo::MAX).build();
     let mut b = SegmentBuilder::new(page_cap);
     let run = &mt.run;
     let n = run.len();
@@ -81,6 +81,14 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
         i += 1;
     }
     b.finish(id, Level::L0, bound, bound, None, retired).map(Arc::new)
+}
+
+/// Whether the flush of drained memtable `mt` moves its payloads into the
+/// segment (`build_l0`) — it then clones and drops none, and runs outside
+/// the payload scope (`Maint::flush_one`): without tombstones every record
+/// goes into the segment. The one test both decisions use.
+fn moves_payloads<T: Send + Sync + 'static>(mt: &Memtable<T>) -> bool {
+    mt.tombs.is_empty()
 }
 
 /// Run records between two late records pushed one by one before the
@@ -167,6 +175,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         // produce a bug and was retired.)
         self.seq.wait_visible(bound, self.hooks);
         let tombs = mt.tombs.to_vec();
+        let moves = moves_payloads(&mt);
         let mut mt = Some(mt);
         let mut run = None;
         let mut published = false;
@@ -180,7 +189,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                 published = true;
             }
         };
-        if tombs.is_empty() {
+        if moves {
             // Without tombstones the payloads are moved, not cloned
             // (`build_l0`), and the publication drops nothing (the replaced
             // manifest goes to the graveyard, R12; the references dropped

@@ -121,20 +121,11 @@ impl<T> PageBuf<T> {
     /// Appends the longest prefix of `ts`/`vals` whose indices satisfy
     /// `before`, up to the page's room and the end of the prefault chunk
     /// being written (so the chunk check runs once per call), payloads
-    /// taken as `take` says (for [`Take::Move`], the caller upholds its
-    /// contract); returns its length and whether `before` failed (else the
+    /// moved (the caller upholds [`Take::Move`]'s contract for the prefix
+    /// appended); returns its length and whether `before` failed (else the
     /// room, the chunk or the input ended).
     #[inline(always)]
-    fn extend_while(
-        &mut self,
-        ts: &[Timestamp],
-        vals: &[T],
-        take: Take,
-        before: impl Fn(usize) -> bool,
-    ) -> (usize, bool)
-    where
-        T: Clone,
-    {
+    fn extend_moved_while(&mut self, ts: &[Timestamp], vals: &[T], before: impl Fn(usize) -> bool) -> (usize, bool) {
         let from = self.len;
         self.prefault_from(from, 1);
         let chunk_end = (from + 1).next_multiple_of(block::PREFAULT_SLOTS);
@@ -147,17 +138,12 @@ impl<T> PageBuf<T> {
             }
             // SAFETY: slot `from + k < cap` lies within both arrays and is
             // not yet initialized; `&mut self` excludes every reader (std
-            // pointer API contract). `len` counts each payload once
-            // written, so a panicking `clone` leaves the page dropping
-            // exactly the payloads it holds. A move reads the payload
-            // bitwise from a source that gives up its ownership
-            // (`Take::Move`'s contract, upheld by the caller).
+            // pointer API contract). The payload is read bitwise from a
+            // source that gives up its ownership (`Take::Move`'s contract,
+            // upheld by the caller); `len` counts each one once written.
             unsafe {
                 tp.add(from + k).write(ts[k]);
-                vp.add(from + k).write(match take {
-                    Take::Move => std::ptr::read(&vals[k]),
-                    Take::Clone => vals[k].clone(),
-                });
+                vp.add(from + k).write(std::ptr::read(&vals[k]));
             }
             self.len += 1;
             k += 1;
@@ -916,24 +902,13 @@ impl<T> SegmentBuilder<T> {
         ts: &[Timestamp],
         vals: &[T],
         before: impl Fn(usize) -> bool,
-    ) -> usize
-    where
-        T: Clone,
-    {
-        self.push_stretch_while(ts, vals, Take::Move, before)
-    }
-
-    #[inline(always)]
-    fn push_stretch_while(&mut self, ts: &[Timestamp], vals: &[T], take: Take, before: impl Fn(usize) -> bool) -> usize
-    where
-        T: Clone,
-    {
+    ) -> usize {
         debug_assert_eq!(ts.len(), vals.len());
         let cap = self.page_cap;
         let mut i = 0;
         while i < ts.len() {
             let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
-            let (k, stopped) = page.extend_while(&ts[i..], &vals[i..], take, |k| before(i + k));
+            let (k, stopped) = page.extend_moved_while(&ts[i..], &vals[i..], |k| before(i + k));
             let full = page.len == cap;
             if k > 0 {
                 self.note_span(ts[i], ts[i + k - 1]);
