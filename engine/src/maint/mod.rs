@@ -653,25 +653,24 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     }
 
     /// Flushes every sealed memtable, then one compaction of `pick`
-    /// (holding the maintainer lock `g`), in one payload phase when no
-    /// flush has to wait for commits: the flushes' and the compaction's own
-    /// phases then run nested in it, and so does the release of what the
-    /// compaction replaced — `g` is dropped there, which releases the lock
-    /// first and then drops the buried manifests (R12: no engine lock is
-    /// held while payloads are released). Under CPython's GIL each entry into
-    /// the phase waits for the interpreter's switch interval while a Python
-    /// thread runs (5 ms); a delete-debt step (seal, flush, compact) took
-    /// three such waits before it released anything, and a sliding window
-    /// deleted several more times meanwhile (docs/performance.md,
-    /// "Retention", Session 6). Nothing in the phase waits for another
-    /// thread: a flush whose seal bound is not committed yet ends the
-    /// phase, and the rest runs as separate phases (the flush waits for the
-    /// commits outside any, R8).
+    /// (holding the maintainer lock `g`), in one payload phase: the
+    /// flushes' and the compaction's own phases run nested in it, and so
+    /// does the release of what the compaction replaced — `g` is dropped
+    /// there, which releases the lock first and then drops the buried
+    /// manifests (R12: no engine lock is held while payloads are released).
+    /// Under CPython's GIL each entry into the phase waits for the
+    /// interpreter's switch interval while a Python thread runs (5 ms); a
+    /// delete-debt step (seal, flush, compact) took three such waits before
+    /// it released anything, and a sliding window deleted several more
+    /// times meanwhile (docs/performance.md, "Retention", Session 6).
+    /// Nothing in the phase waits for another thread: a memtable is
+    /// published as sealed only once its seal bound is committed (R2), so
+    /// no flush here waits for a commit (R8's wait returns at once).
     fn flush_and_compact(self, pick: Pick, g: &mut Option<MaintGuard<'a, T>>) -> bool {
         let mut did = false;
         let mut done = false;
         self.hooks.scoped(&mut || {
-            while self.flush_ready() {
+            while self.flush_one() {
                 did = true;
             }
             let flushed = {
@@ -687,24 +686,15 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
             }
         });
         if !done {
+            // The scope did not run the phase (`Hooks::worker_scope`: the
+            // step is skipped and retried later), or a flush stopped early:
+            // each step in its own phase.
             while self.flush_one() {
                 did = true;
             }
             did |= self.compact_pick(pick);
         }
         did
-    }
-
-    /// Flushes the oldest sealed memtable if its seal bound is committed
-    /// (its flush then waits for nothing). Returns whether it did.
-    fn flush_ready(self) -> bool {
-        let ready = {
-            let m = self.cat.load();
-            let ready = m.sealed.first().is_some_and(|mt| self.seq.visible() >= mt.seal_bound());
-            self.release_guard(m);
-            ready
-        };
-        ready && self.flush_one()
     }
 
     // ----- idle maintenance ----------------------------------------------
