@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from timelog import Timelog
+from timelog import Timelog, _timelog
 
 
 @pytest.fixture
@@ -428,6 +428,47 @@ def test_slices_on_the_fast_and_the_slow_path_agree(log):
         log[0 : 2**64]
     with pytest.raises(ValueError, match="step"):
         log[0:5:2]
+
+
+@pytest.mark.skipif(
+    not hasattr(_timelog, "_test_subscript_is_fast"), reason="extension built without the test-hooks feature"
+)
+def test_subclasses_read_slices_through_the_fast_entry(log):
+    # `timelog.Timelog` is a Python subclass of the extension type, and a
+    # subclass takes its `mp_subscript` from the `__getitem__` slot wrapper
+    # it inherits, not from its base's slot. Only the slot was replaced,
+    # so `log[t1:t2]` of every subclass went through pyo3's `__getitem__`
+    # (2.5x the cost; on free-threaded 3.13 its attribute lookups could
+    # detach inside the call, which aborted processes exiting with daemon
+    # threads slicing, tests/test_exit.py). The wrapper now calls the fast
+    # entry too.
+    class Mine(Timelog):
+        pass
+
+    class Own(Timelog):
+        def __getitem__(self, key):
+            return ("own", key)
+
+    assert _timelog._test_subscript_is_fast(_timelog.Timelog)
+    assert _timelog._test_subscript_is_fast(Timelog)
+    assert _timelog._test_subscript_is_fast(Mine)
+    assert not _timelog._test_subscript_is_fast(Own)
+    own = Own(maintenance="disabled")
+    assert own[1:2] == ("own", slice(1, 2))
+    own.close()
+    rows = list(log)
+    mine = Mine(maintenance="disabled")
+    mine.extend(rows)
+    for lg in (log, mine):
+        want = [r for r in rows if 2 <= r[0] < 5]
+        # Through the slot, the base's wrapper called explicitly, and the
+        # keys the fast entry passes on (a step of 1, an int key).
+        assert list(lg[2:5]) == list(_timelog.Timelog.__getitem__(lg, slice(2, 5))) == want
+        assert list(lg[2:5:1]) == want
+        assert lg[3] == ["v3", "v3b"]
+        with pytest.raises(ValueError, match="step"):
+            lg[0:5:2]
+    mine.close()
 
 
 def test_iter_of_an_iterator_is_itself(log):

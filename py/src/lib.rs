@@ -101,6 +101,13 @@ mod test_hooks {
     pub fn _test_reached(log: &Bound<'_, PyTimelog>, name: &str) -> PyResult<usize> {
         Ok(log.get().state().log.test_reached(point(name)?))
     }
+
+    /// Whether `cls[...]`'s `mp_subscript` slot is the binding's fast
+    /// entry (`fast::install_subscript`).
+    #[pyfunction]
+    pub fn _test_subscript_is_fast(cls: &Bound<'_, pyo3::types::PyType>) -> bool {
+        crate::fast::subscript_is_fast(cls)
+    }
 }
 
 #[pymodule(gil_used = false)]
@@ -135,11 +142,17 @@ fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_function(wrap_pyfunction!(test_hooks::_test_reached, m)?)?;
         m.add_function(wrap_pyfunction!(test_hooks::_test_release_detached, m)?)?;
         m.add_function(wrap_pyfunction!(test_hooks::_test_drain_released, m)?)?;
+        m.add_function(wrap_pyfunction!(test_hooks::_test_subscript_is_fast, m)?)?;
         // Test-only names stay out of `__all__` (and out of the stubs).
         let all = m.index()?;
-        for name in
-            ["_test_gate", "_test_wait_reached", "_test_reached", "_test_release_detached", "_test_drain_released"]
-        {
+        for name in [
+            "_test_gate",
+            "_test_wait_reached",
+            "_test_reached",
+            "_test_release_detached",
+            "_test_drain_released",
+            "_test_subscript_is_fast",
+        ] {
             all.call_method1("remove", (name,))?;
         }
     }

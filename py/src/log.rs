@@ -221,14 +221,14 @@ impl PyTimelog {
     }
 
     fn slice_iter(&self, py: Python<'_>, s: &Bound<'_, PySlice>, order: Order) -> PyResult<PyTimelogIter> {
-        let step = s.getattr("step")?;
+        let [start, stop, step] = slice_parts(s);
         if !step.is_none() && !step_is_one(&step) {
             return Err(PyValueError::new_err(format!(
                 "slice step must be None or 1 (timestamps are not positions), got {}; use reversed(log[t1:t2]) for descending order",
                 step.repr()?
             )));
         }
-        let (start, stop) = slice_bounds(s)?;
+        let (start, stop) = slice_bounds(start, stop)?;
         self.iter_over(py, Bounds::slice(start, stop), order)
     }
 
@@ -248,11 +248,11 @@ impl PyTimelog {
     }
 
     fn delete_slice(&self, s: &Bound<'_, PySlice>) -> PyResult<()> {
-        let step = s.getattr("step")?;
+        let [start, stop, step] = slice_parts(s);
         if !step.is_none() && !step_is_one(&step) {
             return Err(PyValueError::new_err("slice step must be None or 1 in del log[t1:t2]"));
         }
-        let (start, stop) = slice_bounds(s)?;
+        let (start, stop) = slice_bounds(start, stop)?;
         let (t1, t2) = timelog::bounds::delete_slice(start, stop).map_err(err)?;
         write_result(self.state().log.delete_range(t1, t2))
     }
@@ -366,10 +366,32 @@ fn input_item(o: &Bound<'_, PyAny>, i: isize) -> PyResult<PyObj> {
     unsafe { owned_or_err(o.py(), interp::sequence_item(o.as_ptr(), i)) }
 }
 
+/// A slice's `start`, `stop` and `step`, read from the slice object itself.
+///
+/// Not `getattr("start")`: pyo3 looks such a name up with a string it
+/// makes for the call, which CPython's type cache never holds (it compares
+/// names by identity), so every lookup takes the slow path — on
+/// free-threaded 3.13 under the interpreter-wide type lock. That lock
+/// serialized the slice reads of concurrent threads, and a thread that
+/// blocked on it detached and re-attached inside the call: at exit, a
+/// daemon thread doing so was ended by `pthread_exit` inside pyo3's
+/// trampoline, which aborted the process ("FATAL: exception not
+/// rethrown"; docs/threading.md, "Shutdown").
+fn slice_parts<'py>(s: &Bound<'py, PySlice>) -> [Bound<'py, PyAny>; 3] {
+    let p = s.as_ptr().cast::<pyo3::ffi::PySliceObject>();
+    // SAFETY: `s` is an exact `slice` (`PySlice_Check`: the type cannot be
+    // subclassed), so it has `PySliceObject`'s layout; its three fields
+    // are never NULL (`None` stands for a missing part) and are set once at
+    // creation (slices are immutable), so each is a live object that the
+    // slice, which `s` keeps alive, references (`from_borrowed_ptr`'s
+    // contract: a live object, attached); it takes a reference of our own.
+    unsafe { [(*p).start, (*p).stop, (*p).step].map(|o| Bound::from_borrowed_ptr(s.py(), o)) }
+}
+
 /// The converted `start`, `stop` of a slice (`None` for an open end).
-fn slice_bounds(s: &Bound<'_, PySlice>) -> PyResult<(Option<i64>, Option<i64>)> {
+fn slice_bounds(start: Bound<'_, PyAny>, stop: Bound<'_, PyAny>) -> PyResult<(Option<i64>, Option<i64>)> {
     let conv = |v: Bound<'_, PyAny>| if v.is_none() { Ok(None) } else { coerce_ts(&v).map(Some) };
-    Ok((conv(s.getattr("start")?)?, conv(s.getattr("stop")?)?))
+    Ok((conv(start)?, conv(stop)?))
 }
 
 /// A batch vector with room for `n` records, or `MemoryError` (counted in
