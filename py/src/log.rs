@@ -408,14 +408,11 @@ fn batch_with_capacity(log: &Engine, n: usize) -> PyResult<Vec<(i64, PyObj)>> {
     Ok(v)
 }
 
-/// A slice step of 1: an int or an `__index__` object (numpy.int64(1)), not a bool.
+/// A slice step of 1: an int or an `__index__` object (numpy.int64(1)), not
+/// a bool — `operator.index(step) == 1`, converted as a timestamp is
+/// (`coerce_ts` refuses bools).
 fn step_is_one(step: &Bound<'_, PyAny>) -> bool {
-    !step.is_instance_of::<pyo3::types::PyBool>()
-        && step
-            .py()
-            .import("operator")
-            .and_then(|m| m.getattr("index")?.call1((step,)))
-            .is_ok_and(|i| i.extract::<i64>().is_ok_and(|v| v == 1))
+    coerce_ts(step).is_ok_and(|v| v == 1)
 }
 
 /// The count of `tail(n)`/`head(n)`: an int >= 0 (bools refused, as for timestamps).
