@@ -471,6 +471,51 @@ def test_subclasses_read_slices_through_the_fast_entry(log):
     mine.close()
 
 
+def test_append_converts_an_index_timestamp_once():
+    # `append(ts, obj)` with an `__index__` timestamp (numpy.int64) is
+    # converted by the fast entry (`fast::index_i64`), as `coerce_ts` does:
+    # `__index__` called once, its errors and the int64 range kept.
+    import enum
+
+    import numpy as np
+
+    calls = []
+
+    class Counting:
+        def __init__(self, v):
+            self.v = v
+
+        def __index__(self):
+            calls.append(self.v)
+            return self.v
+
+    class Raising:
+        def __index__(self):
+            raise LookupError("from __index__")
+
+    class Big:
+        def __index__(self):
+            return 2**63
+
+    class Level(enum.IntEnum):
+        HIGH = 7
+
+    lg = Timelog(maintenance="disabled")
+    lg.append(Counting(5), "a")
+    assert calls == [5]
+    lg.append(np.int64(6), "b")
+    lg.append(Level.HIGH, "c")
+    with pytest.raises(LookupError, match="from __index__"):
+        lg.append(Raising(), "x")
+    with pytest.raises(OverflowError, match="is outside int64 range"):
+        lg.append(Big(), "x")
+    with pytest.raises(TypeError, match="bool"):
+        lg.append(True, "x")
+    assert list(lg) == [(5, "a"), (6, "b"), (7, "c")]
+    assert all(type(ts) is int for ts, _ in lg)
+    lg.close()
+
+
 def test_iter_of_an_iterator_is_itself(log):
     it = log.range(0, 5)
     assert iter(it) is it

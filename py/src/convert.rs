@@ -733,7 +733,7 @@ pub fn coerce_ts(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
 }
 
 #[cold]
-fn overflow(obj: &Bound<'_, PyAny>) -> PyErr {
+pub(crate) fn overflow(obj: &Bound<'_, PyAny>) -> PyErr {
     PyOverflowError::new_err(format!(
         "timestamp {} is outside int64 range [{}, {}]",
         obj.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into()),

@@ -38,7 +38,7 @@ use pyo3::Borrowed;
 
 use timelog::{Bounds, Order};
 
-use crate::convert::{coerce_ts, err, interp, write_result, PyObj};
+use crate::convert::{coerce_ts, err, interp, overflow, write_result, PyObj};
 use crate::iter::PyTimelogIter;
 use crate::log::PyTimelog;
 
@@ -375,6 +375,52 @@ unsafe fn exact_i64(o: *mut ffi::PyObject) -> Option<i64> {
     (overflow == 0).then_some(v)
 }
 
+/// A timestamp that is not an exact `int` but whose type has `__index__`
+/// (`numpy.int64`, what a loop over a numpy array yields; an `int`
+/// subclass), converted here as `coerce_ts` converts it — `__index__`
+/// called once, through `interp::number_index` —: `Some(Ok(t))`, or
+/// `Some(Err(()))` with the exception set (`__index__` raised or returned
+/// a non-int, or an `int` outside int64: `coerce_ts`'s errors). `None` for
+/// `bool` and for any object without `__index__`, which the trampolined
+/// path refuses with its messages. Without this, such a timestamp took the
+/// trampolined path: pyo3's wrapper and argument parsing for each call.
+///
+/// # Safety
+///
+/// `o` is a live object and the thread is attached ([vectorcall]).
+#[inline]
+unsafe fn index_i64(o: *mut ffi::PyObject) -> Option<Result<i64, ()>> {
+    // SAFETY: C API: the checks read the type of a live object.
+    if unsafe { ffi::PyBool_Check(o) != 0 || ffi::PyIndex_Check(o) == 0 } {
+        return None;
+    }
+    // SAFETY: `interp::number_index`'s contract: attached, `o` live. It
+    // returns a new reference to an exact `int` (PyNumber_Index, 3.10+)
+    // or NULL with the exception set.
+    let i = unsafe { interp::number_index(o) };
+    if i.is_null() {
+        return Some(Err(()));
+    }
+    // SAFETY: `i` is a live exact `int`, attached.
+    let r = match unsafe { exact_i64(i) } {
+        Some(t) => Ok(t),
+        None => {
+            // Raised inside `Python::attach`, as the fast path's other
+            // errors (see "reads outside the trampoline"): the error's
+            // objects are made and dropped there.
+            Python::attach(|py| {
+                // SAFETY: `i` is live until released below, attached.
+                let b = unsafe { Borrowed::from_ptr(py, i) };
+                overflow(&b).restore(py);
+            });
+            Err(())
+        }
+    };
+    // SAFETY: our reference to an exact `int`, whose release runs no code.
+    unsafe { ffi::Py_DECREF(i) };
+    Some(r)
+}
+
 /// Runs a write (a delete or an append) of the fast path and converts its
 /// result: `None` on success; otherwise the exception is set and NULL
 /// returned.
@@ -573,6 +619,13 @@ unsafe extern "C" fn append_entry(
             if let Some(t) = unsafe { exact_i64(*args) } {
                 // SAFETY: as above; [descriptor] for `slf`.
                 return unsafe { run_append(slf, *args.add(1), Some(t)) };
+            }
+            // SAFETY: as above: `args[0]` is live, attached.
+            match unsafe { index_i64(*args) } {
+                // SAFETY: as above; [descriptor] for `slf`.
+                Some(Ok(t)) => return unsafe { run_append(slf, *args.add(1), Some(t)) },
+                Some(Err(())) => return std::ptr::null_mut(),
+                None => {}
             }
         }
     } else if nargs == 1 {
