@@ -594,7 +594,8 @@ unsafe fn run_append(slf: *mut ffi::PyObject, obj: *mut ffi::PyObject, ts: Optio
 }
 
 /// `append(obj)`, `append(T, obj)`, `append(obj, ts=T)` with `T` an exact
-/// `int` in int64 range here, any other call through the trampolined
+/// `int` in int64 range here, and `append(T, obj)` with an `__index__`
+/// `T` ([`index_i64`]); any other call through the trampolined
 /// [`append`].
 ///
 /// # Safety
