@@ -687,8 +687,9 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         });
         if !done {
             // The scope did not run the phase (`Hooks::worker_scope`: the
-            // step is skipped and retried later), or a flush stopped early:
-            // each step in its own phase.
+            // step is skipped and retried later), or a writer sealed another
+            // memtable after the loop emptied the list: each step in its
+            // own phase.
             while self.flush_one() {
                 did = true;
             }
