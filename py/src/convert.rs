@@ -722,6 +722,98 @@ pub mod deferred {
     }
 }
 
+/// The `int64` value of `o` if it is an exact `int` in range (else `None`:
+/// the caller takes the slow path, which raises the right error).
+///
+/// # Safety
+///
+/// `o` is a live object and the thread is attached.
+#[inline]
+pub(crate) unsafe fn exact_i64(o: *mut ffi::PyObject) -> Option<i64> {
+    // SAFETY: C API: `PyLong_CheckExact` reads the type of a live object.
+    if unsafe { ffi::PyLong_CheckExact(o) } == 0 {
+        return None;
+    }
+    // SAFETY: `o` is a live exact `int` (checked above), attached.
+    if let Some(v) = unsafe { crate::ints::read(o) } {
+        return Some(v);
+    }
+    let mut overflow = 0;
+    // SAFETY: C API, `PyLong_AsLongLongAndOverflow`: on an `int`, returns
+    // the value, or -1 with `overflow` set (no exception) when it does not
+    // fit; it has no other failure on an exact `int` (no conversion runs).
+    let v = unsafe { ffi::PyLong_AsLongLongAndOverflow(o, &mut overflow) };
+    (overflow == 0).then_some(v)
+}
+
+/// A timestamp that is not an exact `int` but whose type has `__index__`
+/// (`numpy.int64`, what a loop over a numpy array yields; an `int`
+/// subclass): `Some(Ok(t))`, or `Some(Err(()))` with the exception set
+/// (`__index__` raised or returned a non-int — CPython's own `TypeError`,
+/// as `operator.index` — or an `int` outside int64). `None` for `bool`
+/// and for any object without `__index__`, which `coerce_slow` refuses
+/// with its messages. The one conversion of such a timestamp: `coerce_ts`
+/// (through `coerce_slow`) and `append`'s fast entry (fast.rs, which
+/// takes no pyo3 attach count) both call it. `__index__` is called once,
+/// through `interp::number_index`: it may be Python code that re-attaches
+/// while the interpreter exits (see `interp`).
+///
+/// # Safety
+///
+/// `o` is a live object and the thread is attached.
+#[inline]
+pub(crate) unsafe fn index_i64(o: *mut ffi::PyObject) -> Option<Result<i64, ()>> {
+    // SAFETY: C API: the checks read the type of a live object.
+    if unsafe { ffi::PyBool_Check(o) != 0 || ffi::PyIndex_Check(o) == 0 } {
+        return None;
+    }
+    // SAFETY: `interp::number_index`'s contract: attached, `o` live. It
+    // returns a new reference to an exact `int` (PyNumber_Index, 3.10+)
+    // or NULL with the exception set.
+    let i = unsafe { interp::number_index(o) };
+    if i.is_null() {
+        return Some(Err(()));
+    }
+    // SAFETY: `i` is a live exact `int`, attached.
+    let r = match unsafe { exact_i64(i) } {
+        Some(t) => Ok(t),
+        None => {
+            // Raised inside `Python::attach`, as the fast path's other
+            // errors (fast.rs, "reads outside the trampoline"): the
+            // error's objects are made and dropped there.
+            Python::attach(|py| {
+                // SAFETY: `i` is live until released below, attached.
+                let b = unsafe { Borrowed::from_ptr(py, i) };
+                overflow(&b).restore(py);
+            });
+            Err(())
+        }
+    };
+    // SAFETY: our reference to an exact `int`, whose release runs no code.
+    unsafe { ffi::Py_DECREF(i) };
+    Some(r)
+}
+
+/// The `start`, `stop` and `step` of a slice, read from its fields: the
+/// one place they are read (the fast `mp_subscript` entries and pyo3's
+/// `__getitem__` path). Never by attribute lookups: those miss CPython's
+/// type cache for names made per call, and take the type lock on
+/// free-threaded 3.13 (log.rs, `slice_parts`). Each is a live object
+/// (`None` for a missing part) borrowed from the slice.
+///
+/// # Safety
+///
+/// `s` is a live slice (`PySlice_Check`; `slice` cannot be subclassed, so
+/// it has `PySliceObject`'s layout).
+#[inline]
+pub(crate) unsafe fn slice_fields(s: *mut ffi::PyObject) -> [*mut ffi::PyObject; 3] {
+    let p = s.cast::<ffi::PySliceObject>();
+    // SAFETY: this function's contract: `PySliceObject`'s layout (the
+    // non-limited API); its fields are never NULL and are set once, at
+    // creation (slices are immutable), so reading them races with nothing.
+    unsafe { [(*p).start, (*p).stop, (*p).step] }
+}
+
 /// Converts any timestamp-like object to an `i64`, with the errors the
 /// Python contract lists.
 #[inline]
@@ -761,22 +853,12 @@ fn coerce_slow(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     if obj.is_instance_of::<PyInt>() {
         return obj.extract::<i64>().map_err(|_| overflow(obj));
     }
-    let py = obj.py();
-    // SAFETY: C API: `PyIndex_Check` reads the type of a live object
-    // (`obj` is bound, so the thread is attached).
-    if unsafe { ffi::PyIndex_Check(obj.as_ptr()) } != 0 {
-        // operator.index semantics: CPython's own TypeError when __index__
-        // returns a non-int ("__index__ returned non-int (type str)").
-        // `interp::number_index`: `__index__` may be Python code that
-        // re-attaches while the interpreter exits (see `interp`).
-        // SAFETY: C API: `interp::number_index`'s contract and
-        // PyNumber_Index's: an attached thread (`obj` is bound) and a live
-        // object; it returns a new reference or NULL with an exception set,
-        // which is what `from_owned_ptr_or_err` takes.
-        let i = unsafe { Bound::from_owned_ptr_or_err(py, interp::number_index(obj.as_ptr()))? };
-        return i.extract::<i64>().map_err(|_| overflow(&i));
+    // SAFETY: `index_i64`'s contract: `obj` is live and bound (attached).
+    match unsafe { index_i64(obj.as_ptr()) } {
+        Some(Ok(t)) => Ok(t),
+        Some(Err(())) => Err(PyErr::fetch(obj.py())),
+        None => coerce_error(obj),
     }
-    coerce_error(obj)
 }
 
 /// The error for a timestamp that is neither an `int` nor has `__index__`.

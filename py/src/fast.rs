@@ -38,7 +38,7 @@ use pyo3::Borrowed;
 
 use timelog::{Bounds, Order};
 
-use crate::convert::{coerce_ts, err, interp, overflow, write_result, PyObj};
+use crate::convert::{coerce_ts, err, exact_i64, index_i64, interp, slice_fields, write_result, PyObj};
 use crate::iter::PyTimelogIter;
 use crate::log::PyTimelog;
 
@@ -350,76 +350,6 @@ unsafe fn delete_range(
 // trampolined entry points above, unchanged; an engine error or a busy
 // status is raised, and a panic turned into pyo3's `PanicException`,
 // inside `Python::attach` (cold).
-
-/// The `int64` value of `o` if it is an exact `int` in range (else `None`:
-/// the caller takes the slow path, which raises the right error).
-///
-/// # Safety
-///
-/// `o` is a live object and the thread is attached ([vectorcall]).
-#[inline]
-unsafe fn exact_i64(o: *mut ffi::PyObject) -> Option<i64> {
-    // SAFETY: C API: `PyLong_CheckExact` reads the type of a live object.
-    if unsafe { ffi::PyLong_CheckExact(o) } == 0 {
-        return None;
-    }
-    // SAFETY: `o` is a live exact `int` (checked above), attached.
-    if let Some(v) = unsafe { crate::ints::read(o) } {
-        return Some(v);
-    }
-    let mut overflow = 0;
-    // SAFETY: C API, `PyLong_AsLongLongAndOverflow`: on an `int`, returns
-    // the value, or -1 with `overflow` set (no exception) when it does not
-    // fit; it has no other failure on an exact `int` (no conversion runs).
-    let v = unsafe { ffi::PyLong_AsLongLongAndOverflow(o, &mut overflow) };
-    (overflow == 0).then_some(v)
-}
-
-/// A timestamp that is not an exact `int` but whose type has `__index__`
-/// (`numpy.int64`, what a loop over a numpy array yields; an `int`
-/// subclass), converted here as `coerce_ts` converts it — `__index__`
-/// called once, through `interp::number_index` —: `Some(Ok(t))`, or
-/// `Some(Err(()))` with the exception set (`__index__` raised or returned
-/// a non-int, or an `int` outside int64: `coerce_ts`'s errors). `None` for
-/// `bool` and for any object without `__index__`, which the trampolined
-/// path refuses with its messages. Without this, such a timestamp took the
-/// trampolined path: pyo3's wrapper and argument parsing for each call.
-///
-/// # Safety
-///
-/// `o` is a live object and the thread is attached ([vectorcall]).
-#[inline]
-unsafe fn index_i64(o: *mut ffi::PyObject) -> Option<Result<i64, ()>> {
-    // SAFETY: C API: the checks read the type of a live object.
-    if unsafe { ffi::PyBool_Check(o) != 0 || ffi::PyIndex_Check(o) == 0 } {
-        return None;
-    }
-    // SAFETY: `interp::number_index`'s contract: attached, `o` live. It
-    // returns a new reference to an exact `int` (PyNumber_Index, 3.10+)
-    // or NULL with the exception set.
-    let i = unsafe { interp::number_index(o) };
-    if i.is_null() {
-        return Some(Err(()));
-    }
-    // SAFETY: `i` is a live exact `int`, attached.
-    let r = match unsafe { exact_i64(i) } {
-        Some(t) => Ok(t),
-        None => {
-            // Raised inside `Python::attach`, as the fast path's other
-            // errors (see "reads outside the trampoline"): the error's
-            // objects are made and dropped there.
-            Python::attach(|py| {
-                // SAFETY: `i` is live until released below, attached.
-                let b = unsafe { Borrowed::from_ptr(py, i) };
-                overflow(&b).restore(py);
-            });
-            Err(())
-        }
-    };
-    // SAFETY: our reference to an exact `int`, whose release runs no code.
-    unsafe { ffi::Py_DECREF(i) };
-    Some(r)
-}
 
 /// Runs a write (a delete or an append) of the fast path and converts its
 /// result: `None` on success; otherwise the exception is set and NULL
@@ -1258,14 +1188,10 @@ unsafe fn subscript(py: Python<'_>, slf: *mut ffi::PyObject, key: *mut ffi::PyOb
         return Ok(log.points(py, coerce_ts(&k)?)?.into_ptr());
     }
     if is_slice {
-        // SAFETY: `key` is a slice object (PySlice_Check), whose C layout is
-        // `PySliceObject` (non-limited API); its `start`, `stop` and `step`
-        // are never NULL (None when omitted) and are borrowed from the
-        // slice, which outlives the call.
-        let (start, stop, step) = unsafe {
-            let s = key.cast::<ffi::PySliceObject>();
-            ((*s).start, (*s).stop, (*s).step)
-        };
+        // SAFETY: `key` is a live slice (PySlice_Check): `slice_fields`'
+        // contract. The fields are borrowed from the slice, which outlives
+        // the call.
+        let [start, stop, step] = unsafe { slice_fields(key) };
         // SAFETY: CPython C API: Py_None returns a borrowed pointer to the
         // None singleton (only its address is compared below).
         let none = unsafe { ffi::Py_None() };
@@ -1323,16 +1249,15 @@ unsafe fn slice_bound(p: *mut ffi::PyObject) -> Option<Option<i64>> {
 /// a live object, both borrowed for the call.
 unsafe extern "C" fn subscript_entry(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: CPython C API: the type check reads only the type of `key`,
-    // a live object (this function's contract). A slice object's C layout
-    // is `PySliceObject` (non-limited API); its `start`, `stop` and `step`
-    // are never NULL (None when omitted) and are borrowed from the slice,
-    // which outlives the call. Py_None is the None singleton (its address
-    // is compared).
+    // a live object (this function's contract); a slice then meets
+    // `slice_fields`' contract, and its fields are borrowed from it, which
+    // outlives the call. Py_None is the None singleton (its address is
+    // compared).
     unsafe {
         if ffi::PySlice_Check(key) != 0 {
-            let s = key.cast::<ffi::PySliceObject>();
-            if (*s).step == ffi::Py_None() {
-                if let (Some(lo), Some(hi)) = (slice_bound((*s).start), slice_bound((*s).stop)) {
+            let [start, stop, step] = slice_fields(key);
+            if step == ffi::Py_None() {
+                if let (Some(lo), Some(hi)) = (slice_bound(start), slice_bound(stop)) {
                     // [descriptor] holds for `slf` as for a method: a live
                     // `PyTimelog` for the call (this function's contract).
                     return iter_entry(slf, Bounds::slice(lo, hi), Order::Asc);

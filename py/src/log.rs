@@ -378,14 +378,11 @@ fn input_item(o: &Bound<'_, PyAny>, i: isize) -> PyResult<PyObj> {
 /// trampoline, which aborted the process ("FATAL: exception not
 /// rethrown"; docs/threading.md, "Shutdown").
 fn slice_parts<'py>(s: &Bound<'py, PySlice>) -> [Bound<'py, PyAny>; 3] {
-    let p = s.as_ptr().cast::<pyo3::ffi::PySliceObject>();
-    // SAFETY: `s` is an exact `slice` (`PySlice_Check`: the type cannot be
-    // subclassed), so it has `PySliceObject`'s layout; its three fields
-    // are never NULL (`None` stands for a missing part) and are set once at
-    // creation (slices are immutable), so each is a live object that the
-    // slice, which `s` keeps alive, references (`from_borrowed_ptr`'s
-    // contract: a live object, attached); it takes a reference of our own.
-    unsafe { [(*p).start, (*p).stop, (*p).step].map(|o| Bound::from_borrowed_ptr(s.py(), o)) }
+    // SAFETY: `s` is a slice (its type), live and bound: `slice_fields`'
+    // contract. Each field is a live object the slice references, and the
+    // slice outlives this call (`from_borrowed_ptr`'s contract: a live
+    // object, attached); each `Bound` takes a reference of its own.
+    unsafe { crate::convert::slice_fields(s.as_ptr()).map(|o| Bound::from_borrowed_ptr(s.py(), o)) }
 }
 
 /// The converted `start`, `stop` of a slice (`None` for an open end).
