@@ -2,9 +2,11 @@
 //! sequences come from (R1, R2, R3, R5).
 //!
 //! A log has one door for its whole life, owned by the catalog. It holds
-//! the writers' state word — SEALED, APPENDER, a generation and the count
-//! of *tickets* taken from the memtable behind it — and a plain pointer to
-//! that memtable: the active memtable of the current manifest. A writer
+//! the writers' state word — SEALED, TAKEN (the parity of the appender
+//! rights taken, R3), a generation and the count of *tickets* taken from
+//! the memtable behind it — beside it GIVEN (the parity of the rights
+//! given back) and a plain pointer to that memtable: the active memtable
+//! of the current manifest. A writer
 //! (a record, a batch or a delete) *enters* by one read-modify-write of the
 //! word that takes its tickets: if the value it read was not SEALED, its
 //! sequences are the memtable's base plus those tickets (`base + t + 1`
@@ -30,12 +32,18 @@ use crate::{SeqNo, Timestamp};
 
 /// `state`: the memtable behind the door is (being) sealed or replaced (R2).
 const SEALED: u64 = 1 << 63;
-/// `state`: a writer holds the run's appender right (R3).
-const APPENDER: u64 = 1 << 62;
+/// `state`: the parity of the appender rights taken so far (R3). The
+/// right is free when it equals [`Hot::given`], the parity of those given
+/// back: taking it flips this bit in the entering CAS, giving it back is a
+/// plain store of the new parity to `given` — no read-modify-write (until
+/// session 27 the right was a bit set by the CAS and cleared by a
+/// `fetch_sub`: one locked instruction more per in-order append, ~6 ns of
+/// its ~24 on the machines this is measured on).
+const TAKEN: u64 = 1 << 62;
 /// `state`: one step of the generation (bits 36..62).
 const GEN_ONE: u64 = 1 << 36;
 /// `state`: the mask of the generation.
-const GEN: u64 = APPENDER - GEN_ONE;
+const GEN: u64 = TAKEN - GEN_ONE;
 /// `state`: the mask of the tickets taken from the memtable behind the
 /// door (bits 0..36: 68 billion sequences per memtable; entries refused
 /// while it is sealed add theirs too, one per waiting writer, and the
@@ -52,8 +60,12 @@ fn gen_of(s: u64) -> u64 {
 /// reads the pointer right after its read-modify-write of the word, and
 /// readers never touch either.
 struct Hot<T> {
-    /// SEALED, APPENDER, the generation and the tickets taken.
+    /// SEALED, TAKEN, the generation and the tickets taken.
     state: AtomicU64,
+    /// The parity of the appender rights given back (0 or [`TAKEN`]):
+    /// stored (Release) only by the holder of the right, as it gives it
+    /// back (R3).
+    given: AtomicU64,
     /// The memtable behind the door. Written only by the holder of SEALED
     /// ([`install`](Door::install)); read by a writer that took a ticket
     /// (R1).
@@ -150,6 +162,7 @@ impl<T: Send + Sync + 'static> Door<T> {
         Self {
             hot: crossbeam_utils::CachePadded::new(Hot {
                 state: AtomicU64::new(0),
+                given: AtomicU64::new(0),
                 mt: AtomicPtr::new(mt as *const Memtable<T> as *mut Memtable<T>),
                 tail: crate::sync::stat::AtomicI64::new(Timestamp::MIN),
             }),
@@ -164,11 +177,11 @@ impl<T: Send + Sync + 'static> Door<T> {
     /// again, then retry.
     ///
     /// For a record that may go to the run (and a batch), one CAS
-    /// `s -> (s + n) | APPENDER` also takes the appender right when
-    /// neither SEALED nor APPENDER is set in `s` (retried while only the
-    /// tickets changed under it: lock-free, each failure is another
-    /// writer's success); with APPENDER taken the writer enters without it
-    /// and inserts into the skiplist. A late record (visibly before the
+    /// `s -> (s + n) ^ TAKEN` also takes the appender right when SEALED is
+    /// clear in `s` and its TAKEN parity equals GIVEN's (the right is
+    /// free; retried while only the tickets changed under it: lock-free,
+    /// each failure is another writer's success); with the right taken the
+    /// writer enters without it and inserts into the skiplist. A late record (visibly before the
     /// run's tail, by the door's hint) and a delete enter by one
     /// `fetch_add`; a `fetch_add` that read SEALED is not undone (the
     /// install resets the tickets).
@@ -198,15 +211,18 @@ impl<T: Send + Sync + 'static> Door<T> {
         #[cfg(timelog_fault = "seal_no_recheck")]
         const CLOSED: u64 = 0;
         if appender {
-            // Relaxed: a guess for the CAS, which reads the real value.
-            let mut s = h.state.load(Ordering::Relaxed);
-            while s & (CLOSED | APPENDER) == 0 {
-                // Acquire: R3, the previous appender's slots, `last_ts` and
-                // `len` (released by its releasing RMW) happen-before our
-                // push; R1, the installer's pointer (released by its
-                // reopening CAS) is the one we load.
-                match h.state.compare_exchange_weak(s, (s + n) | APPENDER, Ordering::Acquire, Ordering::Relaxed) {
-                    Ok(_) => return Ok(self.entered(APPENDER, s, n, false)),
+            // Acquire, this load and the CAS's failure: R3's argument (see
+            // `free`) needs the value of `state` read before `given` to
+            // synchronize with the entering CAS that wrote it.
+            let mut s = h.state.load(Ordering::Acquire);
+            while s & CLOSED == 0 && self.free(s) {
+                // AcqRel: Acquire, R1 (the installer's pointer, released by
+                // its reopening CAS, is the one we load); Release, R3 (our
+                // load of `given` happens-before any entering writer's that
+                // reads our value of `state`).
+                let taken = (s + n) ^ TAKEN;
+                match h.state.compare_exchange_weak(s, taken, Ordering::AcqRel, Ordering::Acquire) {
+                    Ok(_) => return Ok(self.entered(Some(taken & TAKEN), s, n, false)),
                     Err(now) => s = now,
                 }
             }
@@ -222,11 +238,34 @@ impl<T: Send + Sync + 'static> Door<T> {
         if prev & CLOSED != 0 {
             return Err(Shut(prev));
         }
-        Ok(self.entered(0, prev, n, rogue))
+        Ok(self.entered(None, prev, n, rogue))
+    }
+
+    /// R3: whether the appender right is free in `s`, a value of `state`
+    /// read with Acquire: its TAKEN parity equals GIVEN's.
+    ///
+    /// Why one bit is enough, for a writer `E` whose entering CAS from `s`
+    /// succeeds: let `s` carry the parity of `k` rights taken. The word's
+    /// tickets only grow within a generation (and an install changes the
+    /// generation), so no value repeats: `E`'s CAS succeeding means no
+    /// right was taken between its load of `s` and the CAS, and `given`
+    /// then counts `k - 1` or `k` rights given back (the `k + 1`-th is
+    /// given back only after it is taken). It counts at least `k - 1`: the
+    /// `k`-th taker read `k - 1` from `given` before its CAS (Release),
+    /// with which `E`'s Acquire read of `s` synchronizes (every later
+    /// change of `state` is a read-modify-write, continuing that CAS's
+    /// release sequence), so `E`'s later load of `given` reads that value
+    /// or a later one (read-read coherence). The parity then tells `k - 1`
+    /// (taken: `E` enters without the right) from `k` (free). And the
+    /// `k`-th holder's Release store of `given`, read by `E`'s Acquire
+    /// load, orders its slots, `last_ts` and `len` before `E`'s push (R3).
+    #[inline(always)]
+    fn free(&self, s: u64) -> bool {
+        s & TAKEN == self.hot.given.load(Ordering::Acquire)
     }
 
     #[inline(always)]
-    fn entered(&self, held: u64, prev: u64, n: u64, _rogue: bool) -> Entered<'_, T> {
+    fn entered(&self, right: Option<u64>, prev: u64, n: u64, _rogue: bool) -> Entered<'_, T> {
         let p = self.hot.mt.load(Ordering::Acquire);
         // SAFETY: R1/R2. This writer's entering RMW read a value without
         // SEALED (or, under the seeded fault, ignored it), so the claim of
@@ -247,7 +286,7 @@ impl<T: Send + Sync + 'static> Door<T> {
         Entered {
             door: self,
             mt,
-            held,
+            right,
             gen: gen_of(prev),
             first: mt.base() + (prev & TICKETS) + 1,
             n,
@@ -349,14 +388,18 @@ impl<T: Send + Sync + 'static> Door<T> {
         let mut s = h.state.load(Ordering::Relaxed);
         loop {
             debug_assert!(s & SEALED != 0, "install without the seal");
-            debug_assert!(s & APPENDER == 0, "R3: the appender right is given back before the commit");
+            debug_assert!(
+                s & TAKEN == h.given.load(Ordering::Relaxed),
+                "R3: the appender right is given back before the commit"
+            );
             // Seeded fault (R1/R2): the door reopens without releasing the
             // new pointer, so an entering writer may load the sealed one.
             #[cfg(not(timelog_fault = "door_relaxed_install"))]
             let ord = Ordering::Release;
             #[cfg(timelog_fault = "door_relaxed_install")]
             let ord = Ordering::Relaxed;
-            let next = gen_of(s).wrapping_add(GEN_ONE) & GEN;
+            // The TAKEN parity carries over: it equals GIVEN's (above).
+            let next = (gen_of(s).wrapping_add(GEN_ONE) & GEN) | (s & TAKEN);
             match h.state.compare_exchange_weak(s, next, ord, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(now) => s = now,
@@ -379,8 +422,9 @@ pub(crate) struct Entered<'a, T> {
     door: &'a Door<T>,
     /// The memtable behind the door, alive until this writer's commit.
     pub(crate) mt: &'a Memtable<T>,
-    /// `APPENDER` if this writer holds the run's appender right, else 0.
-    held: u64,
+    /// If this writer holds the run's appender right: the TAKEN parity its
+    /// entering CAS left, which giving the right back stores in GIVEN (R3).
+    right: Option<u64>,
     /// The generation entered (for [`Written::gen`]).
     gen: u64,
     /// The first of this writer's sequences (`first .. first + n`).
@@ -394,13 +438,20 @@ pub(crate) struct Entered<'a, T> {
 
 impl<T> Drop for Entered<'_, T> {
     fn drop(&mut self) {
-        if crate::sync::unwinding() || self.held == 0 {
+        if crate::sync::unwinding() {
             return;
         }
-        // R3 release: Release, so that the appender's slot writes happen-
-        // before the next appender's acquiring CAS (an RMW chain on one
-        // word continues the release sequence).
-        self.door.hot.state.fetch_sub(APPENDER, Ordering::Release);
+        if let Some(parity) = self.right {
+            // R3, giving the right back: a plain store — only the holder
+            // writes GIVEN — with Release, so that the appender's slot
+            // writes, `last_ts` and `len` happen-before the push of the
+            // next appender, whose Acquire load reads this value (`free`).
+            // Seeded fault (R3): the store is Relaxed, ordering nothing.
+            #[cfg(not(timelog_fault = "appender_relaxed_give"))]
+            self.door.hot.given.store(parity, Ordering::Release);
+            #[cfg(timelog_fault = "appender_relaxed_give")]
+            self.door.hot.given.store(parity, Ordering::Relaxed);
+        }
     }
 }
 
@@ -470,14 +521,13 @@ impl<T: Send + Sync + 'static> Entered<'_, T> {
             // SAFETY: none: the seeded fault breaks R3 on purpose (model builds).
             return Some(unsafe { self.mt.run.appender() });
         }
-        if self.held & APPENDER == 0 {
-            return None;
-        }
-        // SAFETY: R3: this writer set APPENDER in the door's word (its
-        // entering CAS saw it clear) and clears it only when it is
-        // dropped, when the borrowed appender is gone; no other writer can
-        // set it meanwhile, and the memtable behind the door does not
-        // change before this writer commits (R1/R2).
+        self.right?;
+        // SAFETY: R3: this writer took the right by its entering CAS (which
+        // flipped TAKEN from a value equal to GIVEN: free, `Door::free`)
+        // and gives it back only when it is dropped, when the borrowed
+        // appender is gone; no other writer's CAS can take it meanwhile
+        // (TAKEN differs from GIVEN until then), and the memtable behind
+        // the door does not change before this writer commits (R1/R2).
         Some(unsafe { self.mt.run.appender() })
     }
 }
@@ -505,26 +555,29 @@ mod tests {
         let mt: Memtable<u64> = Memtable::new(1, &retired, 0).above(100);
         let door = Door::new(&mt);
         let a = door.enter(Entry::Record(5)).expect("open");
-        assert_eq!((a.held, a.seq()), (APPENDER, 101));
+        assert_eq!((a.right, a.seq()), (Some(TAKEN), 101));
         let b = door.enter(Entry::Batch(3)).expect("open");
-        assert_eq!((b.held, b.seq()), (0, 102), "the appender right is taken: the batch enters without it");
-        assert_eq!(state(&door), 4 | APPENDER);
+        assert_eq!((b.right, b.seq()), (None, 102), "the appender right is taken: the batch enters without it");
+        assert_eq!(state(&door), 4 | TAKEN);
+        assert!(!door.free(state(&door)));
         // The writer without the right goes to the skiplist, even in order.
         assert_eq!(b.insert_batch(vec![(6, 60), (7, 70), (8, 80)]), (102, 3));
         assert_eq!(a.insert(5, 50), 101);
         assert_eq!((mt.run.len(), mt.ooo_len()), (1, 3));
         drop(a);
-        assert_eq!(state(&door), 4, "dropping gave back the appender right, not the tickets");
+        assert_eq!(state(&door), 4 | TAKEN, "dropping gave back the appender right, not the tickets");
+        assert!(door.free(state(&door)), "GIVEN caught up with TAKEN");
         // A record visibly before the run's tail does not ask for the right.
         let late = door.enter(Entry::Record(4)).expect("open");
-        assert_eq!((late.held, late.seq()), (0, 105));
+        assert_eq!((late.right, late.seq()), (None, 105));
         assert_eq!(late.insert(4, 40), 105);
         drop(late);
         let d = door.enter(Entry::Delete).expect("open");
-        assert_eq!((d.held, d.seq()), (0, 106), "a delete takes a ticket and no right");
+        assert_eq!((d.right, d.seq()), (None, 106), "a delete takes a ticket and no right");
         drop(d);
         let c = door.enter(Entry::Record(9)).expect("open");
-        assert_eq!((c.held, c.seq()), (APPENDER, 107), "the right is free again");
+        assert_eq!((c.right, c.seq()), (Some(0), 107), "the right is free again: taken, TAKEN back to 0");
+        assert!(!door.free(state(&door)));
         assert_eq!(c.written().gen, 0);
         drop(c);
         assert!(door.seal_begin(GEN_ONE).is_none(), "another generation is not sealed");
@@ -546,7 +599,7 @@ mod tests {
         assert_eq!(state(&door), GEN_ONE, "the next generation, no ticket taken (the refused ones are gone)");
         let e = door.enter(Entry::Record(1)).expect("reopened");
         assert!(std::ptr::eq(e.mt, &next), "the new memtable is behind the door");
-        assert_eq!((e.held, e.seq()), (APPENDER, 108), "the tail hint was reset; sequences continue");
+        assert_eq!((e.right, e.seq()), (Some(TAKEN), 108), "the tail hint was reset; sequences continue");
         assert_eq!(e.written().gen, GEN_ONE);
         drop(e);
         assert_eq!(door.issued(&next), Some(108));

@@ -10,9 +10,10 @@
 //! a fourth, small one: a search reads those fences, then one block, as a
 //! segment page's search does (`Run::search_ts`).
 //!
-//! One appender at a time (rule R3): the right to append is the APPENDER
-//! bit of the memtable's writer state, taken in the same compare-and-swap
-//! that enters the memtable (`Memtable::enter`); a writer that finds it
+//! One appender at a time (rule R3): the right to append is taken in the
+//! same compare-and-swap that enters the memtable through the log's door
+//! (`memtable/door.rs`, its TAKEN parity), and given back by a store of
+//! the door's GIVEN word; a writer that finds it
 //! taken inserts into the skiplist instead, so no writer ever waits here. Readers read `len` (Acquire) and then only
 //! slots below it (rule R4).
 
@@ -257,10 +258,9 @@ impl<T> Run<T> {
     /// # Safety
     ///
     /// The caller holds the run's appender right for as long as the
-    /// returned value lives: the APPENDER bit of its memtable's `state`
-    /// (`Memtable::enter`), taken by an acquiring read-modify-write and
-    /// released by a releasing one after the appender is gone — or the run
-    /// is not shared (tests).
+    /// returned value lives (R3: taken by the door's acquiring entering
+    /// CAS, given back by a releasing store after the appender is gone) —
+    /// or the run is not shared (tests).
     #[inline]
     pub(crate) unsafe fn appender(&self) -> Appender<'_, T> {
         Appender { run: self }
@@ -580,7 +580,7 @@ pub(crate) fn gallop(lo: usize, hi: usize, before: impl Fn(usize) -> bool) -> us
 }
 
 /// Exclusive right to append to a run (R3), borrowed from the holder of the
-/// APPENDER bit (see [`Run::appender`]).
+/// door's appender right (see [`Run::appender`]).
 pub(crate) struct Appender<'a, T> {
     run: &'a Run<T>,
 }
