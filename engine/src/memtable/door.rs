@@ -606,4 +606,33 @@ mod tests {
         assert!(door.seal_begin_if(&mt).is_none(), "not behind the door any more");
         assert!(door.seal_begin_if(&next).is_some());
     }
+
+    /// R3 across an install: the TAKEN parity carries over, whichever it
+    /// is, so the right given back before the seal is free behind the next
+    /// memtable, and taking it flips the parity again.
+    #[test]
+    fn the_appender_right_survives_an_install_with_either_parity() {
+        let retired = Arc::new(AtomicUsize::new(0));
+        // Boxed: the door compares and keeps their addresses.
+        let mut mts: Vec<Box<Memtable<u64>>> = vec![Box::new(Memtable::new(1, &retired, 0))];
+        let door = Door::new(&mts[0]);
+        let mut seq = 0;
+        for round in 0..4 {
+            let a = door.enter(Entry::Record(10)).expect("open");
+            seq += 1;
+            let want = if round % 2 == 0 { TAKEN } else { 0 };
+            assert_eq!((a.right, a.seq()), (Some(want), seq), "round {round}: the parity flips per right taken");
+            let b = door.enter(Entry::Record(10)).expect("open");
+            seq += 1;
+            assert_eq!(b.right, None, "round {round}: taken until given back");
+            drop((a, b));
+            let cur = mts.last().expect("one");
+            let claim = door.seal_begin_if(cur).expect("behind the door");
+            let next = Box::new(Memtable::new(round + 2, &retired, 0).above(claim.bound(cur)));
+            door.install(&next);
+            mts.push(next);
+            assert_eq!(state(&door) & TAKEN, want, "round {round}: the install carries TAKEN over");
+            assert!(door.free(state(&door)), "round {round}: free behind the new memtable");
+        }
+    }
 }
