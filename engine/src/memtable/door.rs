@@ -6,12 +6,12 @@
 //! rights taken, R3), a generation and the count of *tickets* taken from
 //! the memtable behind it — beside it GIVEN (the parity of the rights
 //! given back) and a plain pointer to that memtable: the active memtable
-//! of the current manifest. A writer
-//! (a record, a batch or a delete) *enters* by one read-modify-write of the
-//! word that takes its tickets: if the value it read was not SEALED, its
-//! sequences are the memtable's base plus those tickets (`base + t + 1`
-//! for the `t`-th ticket), so a sequence is handed out by the same locked
-//! instruction that admits the writer — no sequence counter of its own.
+//! of the current manifest. A writer (a record, a batch or a delete)
+//! *enters* by one read-modify-write of the word that takes its tickets:
+//! if the value it read was not SEALED, its sequences are the memtable's
+//! base plus those tickets (`base + t + 1` for the `t`-th ticket), so a
+//! sequence is handed out by the same locked instruction that admits the
+//! writer — no sequence counter of its own.
 //! The memtable cannot be replaced before every ticket taken from it is
 //! committed: the sealer's claim (R2) reads the number of tickets `E` from
 //! the word, and replacing the memtable waits for the visible watermark to
@@ -181,10 +181,10 @@ impl<T: Send + Sync + 'static> Door<T> {
     /// clear in `s` and its TAKEN parity equals GIVEN's (the right is
     /// free; retried while only the tickets changed under it: lock-free,
     /// each failure is another writer's success); with the right taken the
-    /// writer enters without it and inserts into the skiplist. A late record (visibly before the
-    /// run's tail, by the door's hint) and a delete enter by one
-    /// `fetch_add`; a `fetch_add` that read SEALED is not undone (the
-    /// install resets the tickets).
+    /// writer enters without it and inserts into the skiplist. A late
+    /// record (visibly before the run's tail, by the door's hint) and a
+    /// delete enter by one `fetch_add`; a `fetch_add` that read SEALED is
+    /// not undone (the install resets the tickets).
     ///
     /// No Dekker handshake: the writer's RMW and the sealer's claim are
     /// RMWs of one location, so one precedes the other in its modification

@@ -10,10 +10,10 @@
 //! Sealing (rules R1, R2): writers reach the active memtable through the
 //! log's one [`door`](door::Door), whose word holds the SEALED bit, the
 //! TAKEN parity of the appender right (R3), a generation and the count of
-//! the tickets taken from the memtable behind it. A writer (record, batch or delete) *enters* by
-//! one read-modify-write of the word that takes its tickets — its
-//! sequences are the memtable's base plus them — and tells it whether the
-//! memtable is being sealed; the sealer sets SEALED by one
+//! the tickets taken from the memtable behind it. A writer (record, batch
+//! or delete) *enters* by one read-modify-write of the word that takes its
+//! tickets — its sequences are the memtable's base plus them — and tells
+//! it whether the memtable is being sealed; the sealer sets SEALED by one
 //! read-modify-write, which reads the tickets taken, records the seal
 //! bound (base plus tickets, [`Memtable::set_seal_bound`]), waits until the
 //! watermark reaches it (every ticket committed), publishes a manifest

@@ -13,9 +13,9 @@
 //! One appender at a time (rule R3): the right to append is taken in the
 //! same compare-and-swap that enters the memtable through the log's door
 //! (`memtable/door.rs`, its TAKEN parity), and given back by a store of
-//! the door's GIVEN word; a writer that finds it
-//! taken inserts into the skiplist instead, so no writer ever waits here. Readers read `len` (Acquire) and then only
-//! slots below it (rule R4).
+//! the door's GIVEN word; a writer that finds it taken inserts into the
+//! skiplist instead, so no writer ever waits here. Readers read `len`
+//! (Acquire) and then only slots below it (rule R4).
 
 use std::ptr;
 
