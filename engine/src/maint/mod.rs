@@ -73,6 +73,35 @@ pub(crate) const PHASE_WAIT: usize = 2;
 /// worker never enter (an interpreter that finalizes parks it).
 const YIELD_MAX_MS: u64 = 10;
 
+/// The longest (milliseconds) a writer's help under `busy_policy = Flush`
+/// waits for the maintainer lock (`Maint::help_lock`; also at most the
+/// wake-up period), once it skipped its help the seal before: a scheduler
+/// slice or two, so a preempted holder runs again within it.
+const HELP_WAIT_MAX_MS: u64 = 10;
+
+/// Polls `ready` until it answers or `deadline` passes; its answer, if any.
+/// Usually a short wait for a runnable thread: yield rather than park (the
+/// other thread needs no notification); past a few rounds (it waits for
+/// something else: another thread holds the interpreter, or the machine's
+/// cores are busy), sleep between looks instead of spinning on a core.
+fn wait_until<R>(deadline: Instant, mut ready: impl FnMut() -> Option<R>) -> Option<R> {
+    let mut rounds = 0u32;
+    loop {
+        if let Some(r) = ready() {
+            return Some(r);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        if rounds < 64 {
+            crate::sync::thread::yield_now();
+            rounds += 1;
+        } else {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+}
+
 /// What a committed write reports.
 #[must_use = "a Busy write was committed; do not retry it, but slow down"]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,6 +160,13 @@ pub(crate) struct Maintainer {
     pub(crate) debt_flags: std::sync::Arc<AtomicUsize>,
     /// Milliseconds after `born` at which [`DEBT_KICKED`] was last cleared.
     debt_armed_ms: AtomicU64,
+    /// Writer's helps skipped in a row because the maintainer lock was
+    /// busy (`Maint::help_lock`): from the second on, the writer waits.
+    help_skips: AtomicUsize,
+    /// Writers waiting for the maintainer lock to help (`Maint::help_lock`);
+    /// while there are any, the worker leaves the lock to them
+    /// (`Maint::worker_try_lock`). A hint: the lock decides.
+    help_waiters: AtomicUsize,
     born: Instant,
     /// Records compactions copied (tests: a segment hidden whole is dropped
     /// unread, a partial delete rewrites only its segment, a prefix cut
@@ -155,6 +191,8 @@ impl Maintainer {
             progress_cv: Condvar::new(),
             debt_flags: std::sync::Arc::new(AtomicUsize::new(0)),
             debt_armed_ms: AtomicU64::new(0),
+            help_skips: AtomicUsize::new(0),
+            help_waiters: AtomicUsize::new(0),
             born: Instant::now(),
             #[cfg(any(test, feature = "test-hooks"))]
             compact_records_read: std::sync::atomic::AtomicU64::new(0),
@@ -268,6 +306,57 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
         self.st.lock.try_lock().ok().map(|g| self.guard(g))
     }
 
+    /// The maintainer lock for a writer's help under `busy_policy = Flush`
+    /// (`after_write`'s and `backpressure`'s), or `None` to skip the help
+    /// this time.
+    ///
+    /// A busy lock is usually the worker at work, and the writer goes on.
+    /// But a worker that holds the lock for long (preempted on a loaded
+    /// machine, or waiting in its step to attach to an interpreter another
+    /// thread holds) made every writer skip its help, seal after seal, and
+    /// the storage of a sliding window overshot its bound by several
+    /// windows before the help caught up (session 27: 69,000 records stored
+    /// against a bound of 60,000 in CI; `compaction_reclaim.rs`, a worker
+    /// holding the lock 2 ms at a time: up to 161,000, with 31 sealed
+    /// memtables). So from the second skip in a row on, the writer waits for the
+    /// lock: in the blocking scope (the holder may need what this thread
+    /// holds), for at most [`HELP_WAIT_MAX_MS`] and one wake-up period,
+    /// and announced in [`Maintainer::help_waiters`], so that the worker
+    /// does not take the lock again the moment it lets go of it
+    /// ([`worker_try_lock`](Self::worker_try_lock)).
+    ///
+    /// Under the model checkers, never a wait: its deadline is wall time,
+    /// which would make a model's path depend on how fast it ran.
+    fn help_lock(self) -> Option<MaintGuard<'a, T>> {
+        if let Some(g) = self.try_lock() {
+            self.st.help_skips.store(0, Relaxed);
+            return Some(g);
+        }
+        if self.st.help_skips.fetch_add(1, Relaxed) == 0 || crate::sync::MODEL {
+            return None;
+        }
+        let deadline = Instant::now() + Duration::from_millis(self.cfg.wakeup_ms.min(HELP_WAIT_MAX_MS));
+        let mut got = None;
+        self.st.help_waiters.fetch_add(1, Relaxed);
+        self.hooks.blocking(&mut || {
+            got = wait_until(deadline, || self.st.lock.try_lock().ok());
+        });
+        self.st.help_waiters.fetch_sub(1, Relaxed);
+        let g = got?;
+        self.st.help_skips.store(0, Relaxed);
+        Some(self.guard(g))
+    }
+
+    /// The maintainer lock for the background worker: only if it is free
+    /// and no writer waits for it to help ([`help_lock`](Self::help_lock));
+    /// the worker comes back for it at its next look.
+    fn worker_try_lock(self) -> Option<MaintGuard<'a, T>> {
+        if self.st.help_waiters.load(Relaxed) > 0 {
+            return None;
+        }
+        self.try_lock()
+    }
+
     // ----- seal (R2) -----------------------------------------------------
 
     /// Seals `mt` if it is still the active memtable (R2). Returns whether
@@ -379,8 +468,9 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
                 // is due (L0 trigger or delete debt). What they replace is
                 // left to the worker to drop (R12): a writer runs no
                 // payload finalizers, so `sealed_wait_ms` stays its bound.
-                for _ in 0..2 {
-                    let Some(mut g) = self.try_lock() else { break };
+                for k in 0..2 {
+                    let g = if k == 0 { self.help_lock() } else { self.try_lock() };
+                    let Some(mut g) = g else { break };
                     g.leave_to_worker = true;
                     if !self.step_with(g) {
                         break;
@@ -445,10 +535,10 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
             BusyPolicy::Flush => {
                 if self.worker_running() {
                     // The worker holds the maintainer lock only while it
-                    // makes progress (it may be releasing payloads whose
-                    // finalizers are slow): help if the lock is free, never
-                    // wait for it, so `sealed_wait_ms` stays the bound.
-                    if let Some(mut g) = self.try_lock() {
+                    // makes progress: help if the lock is free, or, from
+                    // the second help in a row that finds it busy, once
+                    // it is (a short wait, `help_lock`).
+                    if let Some(mut g) = self.help_lock() {
                         g.leave_to_worker = true;
                         while self.flush_one() {}
                         drop(g);
@@ -528,22 +618,10 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     #[cold]
     pub(crate) fn yield_to_worker(self) {
         let deadline = Instant::now() + Duration::from_millis(self.cfg.wakeup_ms.min(YIELD_MAX_MS));
-        // Usually a short wait for a runnable thread (it waits for the lock
-        // this thread just gave up): yield rather than park, so the worker
-        // needs no notification on its entry; past a few rounds (it waits
-        // for something else: another thread holds the interpreter, or the
-        // machine's cores are busy), sleep between looks instead of
-        // spinning on a core.
+        // Usually a short wait for a runnable thread (the worker waits for
+        // the lock this thread just gave up; see `wait_until`).
         self.hooks.blocking(&mut || {
-            let mut rounds = 0u32;
-            while self.st.debt_flags.load(Relaxed) & PHASE_WAIT != 0 && Instant::now() < deadline {
-                if rounds < 64 {
-                    crate::sync::thread::yield_now();
-                    rounds += 1;
-                } else {
-                    std::thread::sleep(Duration::from_micros(100));
-                }
-            }
+            let _ = wait_until(deadline, || (self.st.debt_flags.load(Relaxed) & PHASE_WAIT == 0).then_some(()));
         });
     }
 

@@ -130,7 +130,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                 if st.worker.lock().unwrap().stop {
                     break;
                 }
-                match self.try_lock() {
+                match self.worker_try_lock() {
                     Some(g) => {
                         if !self.step_with(g) {
                             break;
@@ -177,7 +177,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
             }
             // Never wait for the lock (a `flush()` or `compact()` call holds
             // it): the next wake-up tries again.
-            let Some(g) = self.try_lock() else { return };
+            let Some(g) = self.worker_try_lock() else { return };
             if !self.idle_step_with(g) {
                 break;
             }
