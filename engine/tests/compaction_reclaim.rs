@@ -421,7 +421,8 @@ fn assert_bounded(stored: &[usize], over_max: usize, windows_max: usize) {
 /// only if it was free and a loaded machine could preempt the worker while
 /// it held the lock (the next test holds it on purpose). With four runs at
 /// once, 2 of 300 runs had samples above 60,000 then (at most 3 samples,
-/// 87,000); 0 of 200 since the help waits (`Maint::help_lock`).
+/// 87,000); 0 of 200 (maximum 54,000) since the help waits for a holder
+/// that has held the lock for 2 ms (`Maint::help_lock`).
 #[test]
 fn starved_worker_writer_keeps_sliding_window_bounded_under_flush_policy() {
     let stored = sliding_window_storage(|| {});
@@ -431,13 +432,13 @@ fn starved_worker_writer_keeps_sliding_window_bounded_under_flush_policy() {
 /// The worker holds the maintainer lock for long stretches: its payload
 /// scope sleeps 2 ms and then skips the phase — a worker preempted in its
 /// step, or waiting in it to attach to an interpreter another thread
-/// holds. The writer's help must still come: from the second help in a
-/// row that finds the lock busy, the writer waits for it (at most 10 ms),
-/// and the worker leaves it to the writer meanwhile. Before
-/// (`Maint::help_lock` reverted to a `try_lock`, three runs): 4, 13 and 13
-/// of the 60 samples above the bound, maximum 94,000 to 161,000 (sealed
-/// memtables piled up to 31: the backpressure's help was skipped too).
-/// Since: none above, maximum 39,000 to 49,274 in 32 runs, four at once.
+/// holds. The writer's help must still come: when the holder has held the
+/// lock for 2 ms, the writer waits for it (at most 10 ms), and the worker
+/// leaves it to the writer meanwhile. Before (`Maint::help_lock` reverted
+/// to a `try_lock`, three runs): 4, 13 and 13 of the 60 samples above the
+/// bound, maximum 94,000 to 161,000 (sealed memtables piled up to 31: the
+/// backpressure's help was skipped too). Since: none above, maximum 36,000
+/// to 55,274 in 32 runs, four at once.
 #[test]
 fn a_worker_holding_the_maintainer_lock_does_not_keep_the_writer_from_helping() {
     let stored = sliding_window_storage(|| std::thread::sleep(std::time::Duration::from_millis(2)));

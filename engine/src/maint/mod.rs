@@ -75,9 +75,17 @@ const YIELD_MAX_MS: u64 = 10;
 
 /// The longest (milliseconds) a writer's help under `busy_policy = Flush`
 /// waits for the maintainer lock (`Maint::help_lock`; also at most the
-/// wake-up period), once it skipped its help the seal before: a scheduler
-/// slice or two, so a preempted holder runs again within it.
+/// wake-up period): a scheduler slice or two, so a preempted holder runs
+/// again within it.
 const HELP_WAIT_MAX_MS: u64 = 10;
+
+/// How long (microseconds) the maintainer lock must have been held before
+/// a writer's help waits for it (`Maint::help_lock`): longer than a step
+/// of a worker at work usually takes between two seals (a 64 KiB
+/// memtable's flush, a small window's compaction: about 0.5 ms measured
+/// with `examples/flushhelp`), shorter than a preempted thread's wait for
+/// a core on a loaded machine (a scheduler slice: milliseconds).
+const HELP_STUCK_US: u64 = 2_000;
 
 /// Polls `ready` until it answers or `deadline` passes; its answer, if any.
 /// Usually a short wait for a runnable thread: yield rather than park (the
@@ -160,9 +168,10 @@ pub(crate) struct Maintainer {
     pub(crate) debt_flags: std::sync::Arc<AtomicUsize>,
     /// Milliseconds after `born` at which [`DEBT_KICKED`] was last cleared.
     debt_armed_ms: AtomicU64,
-    /// Writer's helps skipped in a row because the maintainer lock was
-    /// busy (`Maint::help_lock`): from the second on, the writer waits.
-    help_skips: AtomicUsize,
+    /// Microseconds after `born` at which the maintainer lock was last
+    /// taken (`Maint::guard`): how long the holder has held it, for a
+    /// writer's help (`Maint::help_lock`). Written under the lock.
+    locked_at_us: AtomicU64,
     /// Writers waiting for the maintainer lock to help (`Maint::help_lock`);
     /// while there are any, the worker leaves the lock to them
     /// (`Maint::worker_try_lock`). A hint: the lock decides.
@@ -191,12 +200,17 @@ impl Maintainer {
             progress_cv: Condvar::new(),
             debt_flags: std::sync::Arc::new(AtomicUsize::new(0)),
             debt_armed_ms: AtomicU64::new(0),
-            help_skips: AtomicUsize::new(0),
+            locked_at_us: AtomicU64::new(0),
             help_waiters: AtomicUsize::new(0),
             born: Instant::now(),
             #[cfg(any(test, feature = "test-hooks"))]
             compact_records_read: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Microseconds since this maintainer was made.
+    fn now_us(&self) -> u64 {
+        self.born.elapsed().as_micros() as u64
     }
 
     /// Marks the worker as running, before its thread is spawned.
@@ -283,6 +297,10 @@ impl<T: Clone + Send + Sync + 'static> std::fmt::Debug for MaintGuard<'_, T> {
 
 impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     fn guard(self, g: MutexGuard<'a, ()>) -> MaintGuard<'a, T> {
+        // Not under the model checkers (see `help_lock`).
+        if !crate::sync::MODEL {
+            self.st.locked_at_us.store(self.st.now_us(), Relaxed);
+        }
         MaintGuard { maint: self, g: Some(g), leave_to_worker: false }
     }
 
@@ -310,29 +328,36 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     /// (`after_write`'s and `backpressure`'s), or `None` to skip the help
     /// this time.
     ///
-    /// A busy lock is usually the worker at work, and the writer goes on.
-    /// But a worker that holds the lock for long (preempted on a loaded
-    /// machine, or waiting in its step to attach to an interpreter another
-    /// thread holds) made every writer skip its help, seal after seal, and
-    /// the storage of a sliding window overshot its bound by several
-    /// windows before the help caught up (session 27: 69,000 records stored
-    /// against a bound of 60,000 in CI; `compaction_reclaim.rs`, a worker
-    /// holding the lock 2 ms at a time: up to 161,000, with 31 sealed
-    /// memtables). So from the second skip in a row on, the writer waits for the
-    /// lock: in the blocking scope (the holder may need what this thread
-    /// holds), for at most [`HELP_WAIT_MAX_MS`] and one wake-up period,
-    /// and announced in [`Maintainer::help_waiters`], so that the worker
-    /// does not take the lock again the moment it lets go of it
+    /// A busy lock is usually the worker at work, and the writer goes on:
+    /// waiting for a working worker's step only takes the writer's time
+    /// (`examples/flushhelp`, 64 KiB memtables: 1.5x the time per append
+    /// when every second busy help waited). But a holder that is not at
+    /// work — preempted on a loaded machine, or waiting in its step for
+    /// what a writer holds (an interpreter lock) — made every writer skip
+    /// its help, seal after seal, and the storage of a sliding window
+    /// overshot its bound by several windows before the help caught up
+    /// (session 27: 69,000 records stored against a bound of 60,000 in CI;
+    /// `compaction_reclaim.rs`, a worker holding the lock 2 ms at a time:
+    /// up to 161,000, with 31 sealed memtables). So the writer waits when
+    /// the holder has held the lock for [`HELP_STUCK_US`] or more, or is
+    /// the worker waiting to enter its payload phase ([`PHASE_WAIT`]): in
+    /// the blocking scope (the holder may need what this thread holds), for
+    /// at most [`HELP_WAIT_MAX_MS`] and one wake-up period, announced in
+    /// [`Maintainer::help_waiters`] so that the worker does not take the
+    /// lock again the moment it lets go of it
     /// ([`worker_try_lock`](Self::worker_try_lock)).
     ///
-    /// Under the model checkers, never a wait: its deadline is wall time,
+    /// Under the model checkers, never a wait: the rule reads wall time,
     /// which would make a model's path depend on how fast it ran.
     fn help_lock(self) -> Option<MaintGuard<'a, T>> {
         if let Some(g) = self.try_lock() {
-            self.st.help_skips.store(0, Relaxed);
             return Some(g);
         }
-        if self.st.help_skips.fetch_add(1, Relaxed) == 0 || crate::sync::MODEL {
+        if crate::sync::MODEL {
+            return None;
+        }
+        let held = self.st.now_us().saturating_sub(self.st.locked_at_us.load(Relaxed));
+        if held < HELP_STUCK_US && self.st.debt_flags.load(Relaxed) & PHASE_WAIT == 0 {
             return None;
         }
         let deadline = Instant::now() + Duration::from_millis(self.cfg.wakeup_ms.min(HELP_WAIT_MAX_MS));
@@ -342,9 +367,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
             got = wait_until(deadline, || self.st.lock.try_lock().ok());
         });
         self.st.help_waiters.fetch_sub(1, Relaxed);
-        let g = got?;
-        self.st.help_skips.store(0, Relaxed);
-        Some(self.guard(g))
+        got.map(|g| self.guard(g))
     }
 
     /// The maintainer lock for the background worker: only if it is free
