@@ -74,6 +74,8 @@ declare -A RULE=(
     [wfree_span_unchecked]="R15: a watermark-free read outside the stacks' span keeps an answer inside it"
     [tomb_span_own_only]="R15: a tombstone slot's span leaves the earlier slots out"
     [tomb_span_skips_unwritten]="R15: a tombstone slot's span leaves out an earlier slot still being written"
+    [count_ignores_deletes]="R1, R7: len counts a memtable by its tickets although deletes took some or hide its records"
+    [count_past_seal_bound]="R1, R2: len counts a sealed memtable's tickets past its seal bound"
 )
 # The scenarios each fault runs against: "SUITE" is every scenario of
 # tests/<tool>_SUITE.rs, "SUITE/SCENARIO" one of them (names as in
@@ -120,6 +122,8 @@ declare -A LOOM_TESTS=(
     [wfree_span_unchecked]="oneshot/wfree_span_vs_delete"
     [tomb_span_own_only]="oneshot/wfree_span_vs_delete"
     [tomb_span_skips_unwritten]="oneshot/wfree_span_vs_two_deleters"
+    [count_ignores_deletes]="delete/delete_vs_flush delete/delete_vs_snapshot_watermark"
+    [count_past_seal_bound]="seal/reader_vs_seal seal/writer_vs_seal_and_flush"
 )
 declare -A SHUTTLE_TESTS=(
     [seal_no_recheck]="engine"
@@ -155,6 +159,8 @@ declare -A SHUTTLE_TESTS=(
     [wfree_span_unchecked]="engine"
     [tomb_span_own_only]="engine"
     [tomb_span_skips_unwritten]="engine"
+    [count_ignores_deletes]="engine"
+    [count_past_seal_bound]="engine"
 )
 # Every fault, in the order of the rule it breaks.
 mapfile -t ALL < <(for f in "${!RULE[@]}"; do printf '%s\t%s\n' "${RULE[$f]%%:*}" "$f"; done | sort -V | cut -f2)

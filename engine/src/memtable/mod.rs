@@ -269,6 +269,26 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         self.seal_bound.load(Ordering::Acquire)
     }
 
+    /// The tickets of this memtable with a sequence `<= w`, counted without
+    /// looking at a record (R1: its sequences are `base` plus its tickets,
+    /// each a record, one of a batch's records or a delete; R2: none above
+    /// its seal bound). Called with a reader's watermark `w` (R5): every
+    /// ticket at or below it is committed. If `w` is above the seal bound,
+    /// a sequence above it committed, which a successor's writer took after
+    /// the successor's install, itself after the bound was stored: the
+    /// load below sees the bound. When none of those tickets is a delete,
+    /// this is the number of records a view at `w` has here, hidden or not
+    /// ([`View::count`](crate::query::plan::View::count) checks that no
+    /// tombstone hides any).
+    #[inline]
+    pub(crate) fn tickets_upto(&self, w: SeqNo) -> usize {
+        // Seeded fault `count_past_seal_bound` (R1, R2): without the clamp,
+        // a sealed memtable's count runs into its successors' tickets.
+        #[cfg(not(timelog_fault = "count_past_seal_bound"))]
+        let w = w.min(self.seal_bound());
+        w.saturating_sub(self.base) as usize
+    }
+
     /// Approximate size: run records are counted from the run's length and
     /// tombstones from the stack's claimed slots (no shared counter on the
     /// in-order append and delete paths); the skiplist by the bytes of its
