@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""Every one-shot read of the C package's API, over the shapes a log takes,
+ours against the C package `timelog-lib==1.4.0`, on CPython 3.13.
+
+    python3 benches/python/shapes.py              # 200,000 records, 5 repeats
+    python3 benches/python/shapes.py --quick      # 50,000 records, 3 repeats
+    python3 benches/python/shapes.py --no-install # use the venvs as they are
+
+`compare.py` measures each operation in one shape (an in-order log); a
+drop-in user meets every shape. Here each read runs over seven: a memtable
+in order and with 5% late records (maintenance disabled, nothing flushed),
+the same two flushed and compacted, a sliding window of 20,000 records kept
+by `delete_before` every 1,000 appends (in order and 5% late: tombstones in
+the memtables), and a compacted log with a hole in every 1,000 timestamps.
+
+Per shape, each package builds the log in a fresh process (the venvs of
+`_venvs.py`), runs every read once over its probes to warm it (a late
+memtable's merged view is built by the first short reads, in shares: those
+reads pay for it, later ones read through it), then times each read over
+the same random probes, the median of the repeats. The processes of the two
+packages take turns, ours first in even repeats. Prints ours, C and the
+speed-up (C time / ours), marking rows below 1.5x and rows where ours is
+slower; rows that build one row per record (`list(...)` of 1,000 rows and
+more) sit on CPython's floor (an `int` and a tuple per row) for both.
+Writes results/shapes-<date>[-quick].json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _venvs  # noqa: E402
+
+HERE = _venvs.HERE
+
+SHAPES = [
+    "mem_inorder",
+    "mem_late5",
+    "flushed_inorder",
+    "flushed_late5",
+    "window_inorder",
+    "window_late5",
+    "holes_compacted",
+]
+
+# Runs in each venv's interpreter (`--worker SHAPE N`): builds the shape,
+# warms every read, times every read; prints one JSON object (ns per call).
+WORKER = r'''
+import json, random, statistics, sys, time
+import timelog
+
+shape, n, reps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+window = 20_000 if n >= 100_000 else n // 10
+
+def build():
+    log = timelog.Timelog(maintenance="disabled")
+    rnd = random.Random(7)
+    late = shape.endswith("late5")
+    slide = shape.startswith("window")
+    for i in range(n):
+        ts = max(0, i - rnd.randint(1, 1000)) if late and i % 20 == 0 and i > 0 else i
+        log.append(ts, i)
+        if slide and (i + 1) % 1000 == 0 and i + 1 > window:
+            log.delete_before(i + 1 - window)
+    if shape.startswith("flushed"):
+        log.flush()
+        log.compact()
+    if shape == "holes_compacted":
+        log.flush()
+        log.compact()
+        for k in range(0, n, 1000):
+            log.delete_range(k, k + 500)
+        log.flush()
+        log.compact()
+    return log
+
+log = build()
+lo = n - window if shape.startswith("window") else 0
+rnd = random.Random(3)
+probes = [rnd.randrange(lo, n) for _ in range(2000)]
+few = probes[:100]
+ops = {
+    "len(log)": (lambda p: len(log), few),
+    "t in log": (lambda p: p in log, probes),
+    "log[t]": (lambda p: log[p], probes),
+    "list(point(t))": (lambda p: list(log.point(p)), probes),
+    "next_ts(t)": (lambda p: log.next_ts(p), probes),
+    "prev_ts(t)": (lambda p: log.prev_ts(p), probes),
+    "min_ts()": (lambda p: log.min_ts(), few),
+    "max_ts()": (lambda p: log.max_ts(), few),
+    "list(range(t, t+10))": (lambda p: list(log.range(p, p + 10)), probes),
+    "for r in range(t, t+10)": (lambda p: [r for r in log.range(p, p + 10)], probes),
+    "next(since(t))": (lambda p: next(iter(log.since(p)), None), probes),
+    "list(range(t, t+1000))": (lambda p: list(log.range(p, p + 1000)), few),
+    "list(log.all())": (lambda p: list(log.all()), [0]),
+}
+for f, pr in ops.values():
+    for p in pr:
+        f(p)
+out = {}
+for name, (f, pr) in ops.items():
+    runs = []
+    for _ in range(reps):
+        t0 = time.perf_counter_ns()
+        for p in pr:
+            f(p)
+        runs.append((time.perf_counter_ns() - t0) / len(pr))
+    out[name] = statistics.median(runs)
+print(json.dumps(out))
+'''
+
+
+def run(venv: Path, shape: str, n: int, reps: int) -> dict:
+    py = str(_venvs.venv_python(venv))
+    r = subprocess.run([py, "-c", WORKER, shape, str(n), str(reps)], check=True, capture_output=True, text=True)
+    return json.loads(r.stdout)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="50,000 records, 3 repeats")
+    ap.add_argument("--repeats", type=int, default=None, help="processes per package and shape (default 3; quick 1)")
+    ap.add_argument("--no-install", action="store_true", help="use the venvs as they are")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    n = 50_000 if args.quick else 200_000
+    procs = args.repeats or (1 if args.quick else 3)
+    reps = 3 if args.quick else 5
+    ours = _venvs.ensure_ours("3.13", install=not args.no_install)
+    c = _venvs.ensure_c(install=not args.no_install)
+    table: dict[str, dict[str, list[float]]] = {}
+    for shape in SHAPES:
+        for k in range(procs):
+            order = [("ours", ours), ("c", c)] if k % 2 == 0 else [("c", c), ("ours", ours)]
+            for who, venv in order:
+                for op, ns in run(venv, shape, n, reps).items():
+                    table.setdefault(f"{shape} | {op}", {}).setdefault(who, []).append(ns)
+    rows = []
+    for key, v in table.items():
+        o, cc = statistics.median(v["ours"]), statistics.median(v["c"])
+        rows.append({"row": key, "ours_ns": o, "c_ns": cc, "speedup": cc / o})
+    print(f"{'shape | read':58s} {'ours ns':>12s} {'C ns':>12s} {'C/ours':>8s}")
+    for r in rows:
+        mark = "  slower" if r["speedup"] < 1 else ("  < 1.5x" if r["speedup"] < 1.5 else "")
+        print(f"{r['row']:58s} {r['ours_ns']:12.0f} {r['c_ns']:12.0f} {r['speedup']:8.2f}{mark}")
+    out = args.out or HERE / "results" / f"shapes-{_dt.date.today()}{'-quick' if args.quick else ''}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"records": n, "processes": procs, "repeats": reps, "git": _venvs.git_state()}
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
