@@ -170,7 +170,10 @@ pub(crate) struct Maintainer {
     debt_armed_ms: AtomicU64,
     /// Microseconds after `born` at which the maintainer lock was last
     /// taken (`Maint::guard`): how long the holder has held it, for a
-    /// writer's help (`Maint::help_lock`). Written under the lock.
+    /// writer's help (`Maint::help_lock`). Written under the lock, right
+    /// after taking it; a hint (a holder that has just taken the lock may
+    /// not have written it yet: the writer then waits, at most its bound,
+    /// for a lock it could have skipped).
     locked_at_us: AtomicU64,
     /// Writers waiting for the maintainer lock to help (`Maint::help_lock`);
     /// while there are any, the worker leaves the lock to them
@@ -558,9 +561,9 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
             BusyPolicy::Flush => {
                 if self.worker_running() {
                     // The worker holds the maintainer lock only while it
-                    // makes progress: help if the lock is free, or, from
-                    // the second help in a row that finds it busy, once
-                    // it is (a short wait, `help_lock`).
+                    // makes progress: help if the lock is free, or once it
+                    // is when its holder looks stuck (a short wait,
+                    // `help_lock`).
                     if let Some(mut g) = self.help_lock() {
                         g.leave_to_worker = true;
                         while self.flush_one() {}
