@@ -264,10 +264,14 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         let vis = Vis { w: self.w, cov: &cov };
         let mut n = 0;
         let whole = (t1, t2) == (Timestamp::MIN, Timestamp::MAX);
+        // Over the whole timeline, a memtable that no delete touched is
+        // counted by its tickets ([`deletes_reach`](Self::deletes_reach)).
+        let reach = if whole { self.deletes_reach() } else { None };
+        let by_tickets = |mt: &Memtable<T>| whole && reach.is_none_or(|d| d < mt.base());
         if let Some(st) = cov.settled().filter(|_| whole) {
             n = st.seg_visible;
             for mt in self.memtables() {
-                if self.untouched_by_deletes(mt) {
+                if by_tickets(mt) {
                     n += mt.tickets_upto(self.w);
                 } else {
                     count_memtable(mt, &vis, t1, t2, &mut n);
@@ -284,7 +288,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                 SourceRef::L0(s) => seg(s, &mut n),
                 // The whole memtable, none of whose records a tombstone
                 // hides: its tickets (no walk of its late records).
-                SourceRef::Run(mt) if whole && self.untouched_by_deletes(mt) => {
+                SourceRef::Run(mt) if by_tickets(mt) => {
                     n += mt.tickets_upto(self.w);
                     viewed = mt as *const Memtable<T>;
                 }
@@ -307,22 +311,24 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         n
     }
 
-    /// Whether no delete of this view took a ticket of `mt` or of a newer
-    /// memtable (their tombstone stacks are empty; a push in progress
-    /// counts as a tombstone): then every ticket of `mt` at or below the
-    /// watermark is a record, and no tombstone the view sees hides one —
-    /// a tombstone hides only older records (R7), and every tombstone
-    /// outside the memtables came from a flushed memtable, older than
-    /// `mt`. Read after the view's watermark was loaded (R7: an empty stack
-    /// holds no tombstone the view sees). So
-    /// [`Memtable::tickets_upto`] counts the view's records of `mt`. Seeded
-    /// fault `count_ignores_deletes`: the check skipped.
+    /// The greatest base of the view's memtables whose tombstone stack is
+    /// not empty (a push in progress counts as a tombstone); `None` if
+    /// every stack is empty. A memtable with a greater base is one no
+    /// delete of the view touched, nor any newer memtable: every ticket of
+    /// it at or below the watermark is a record, and no tombstone the view
+    /// sees hides one — a tombstone hides only older records (R7), and
+    /// every tombstone outside the memtables came from a flushed memtable,
+    /// older than it. Read after the view's watermark was loaded (R7: an
+    /// empty stack holds no tombstone the view sees). So
+    /// [`Memtable::tickets_upto`] counts the view's records of such a
+    /// memtable. One look at each stack per count. Seeded fault
+    /// `count_ignores_deletes`: the stacks not looked at.
     #[inline]
-    fn untouched_by_deletes(&self, mt: &Memtable<T>) -> bool {
+    fn deletes_reach(&self) -> Option<SeqNo> {
         #[cfg(timelog_fault = "count_ignores_deletes")]
-        return true;
+        return None;
         #[cfg(not(timelog_fault = "count_ignores_deletes"))]
-        self.memtables().all(|y| y.base() < mt.base() || y.tombs.is_empty())
+        self.memtables().filter(|y| !y.tombs.is_empty()).map(|y| y.base()).max()
     }
 
     /// L1 segments overlapping `[t1, t2]` (they are sorted and disjoint).
