@@ -132,6 +132,33 @@ def test_mixed_payloads_through_the_spare_tuples(way):
         log.close()
 
 
+def test_rows_kept_then_let_go_through_the_spare_tuples():
+    # A caller that keeps its rows makes the slot stop keeping spare tuples
+    # for a while (GIL builds); one that then lets go of them has its spares
+    # refilled again. Across both switches, every row has its own values
+    # and the tracking its payload calls for, and no kept row changes.
+    make = {**ATOMIC, **CONTAINER}
+    kinds = [k for k in MIXED if k != "untracked tuple"] * 8
+    payloads = [make[k]() for k in kinds]
+    log = Timelog(maintenance="disabled")
+    try:
+        log.extend([(t, p) for t, p in enumerate(payloads)])
+        want = list(enumerate(payloads))
+        for keep in (lambda i: i < 40, lambda i: i % 50 < 45, lambda i: i % 3 == 0, lambda i: i >= 60):
+            kept, seen = {}, []
+            for i, r in enumerate(log):
+                if keep(i):
+                    kept[i] = r
+                seen.append(((r[0], r[1]), gc.is_tracked(r)))
+            assert [r for r, _ in seen] == want
+            assert [tr for _, tr in seen] == [k in CONTAINER for k in kinds]
+            assert all(kept[i] == want[i] for i in kept)
+            assert [gc.is_tracked(kept[i]) for i in kept] == [kinds[i] in CONTAINER for i in kept]
+            del kept, seen
+    finally:
+        log.close()
+
+
 def test_the_collector_keeps_container_rows_tracked():
     log = Timelog(maintenance="disabled")
     try:

@@ -120,7 +120,27 @@ struct Recycler {
     /// the collector's state before this change.)
     #[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
     untracked: [bool; 2],
+    /// Refills in a row that found their slot's tuple still referenced by
+    /// the caller (it keeps its rows: `list(it)`, a comprehension), reset
+    /// by a refill that succeeds.
+    #[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
+    kept: u8,
+    /// Rows left to make without keeping a spare: after [`KEPT_STREAK`]
+    /// kept rows in a row a spare is one more reference to take, and a
+    /// replaced one to release, per row, with no refill to pay for them
+    /// (about 4 ns of a kept row's ~80, `benches/python/shapes.py`); set to
+    /// [`PAUSE`] then, so that a caller that changes its pattern mid-way is
+    /// followed within that many rows.
+    #[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
+    pause: u8,
 }
+
+/// Kept rows in a row after which [`Recycler`] stops keeping spares.
+#[cfg(not(Py_GIL_DISABLED))]
+const KEPT_STREAK: u8 = 2;
+/// Rows a [`Recycler`] makes without spares before it tries again.
+#[cfg(not(Py_GIL_DISABLED))]
+const PAUSE: u8 = 32;
 
 impl Drop for Recycler {
     /// A spare tuple may hold the last reference to a payload (the
@@ -146,6 +166,10 @@ impl Recycler {
     fn pair<'py>(&mut self, py: Python<'py>, ts: i64, v: &PyObj, dead: &mut Dead) -> Bound<'py, PyTuple> {
         #[cfg(not(Py_GIL_DISABLED))]
         {
+            if self.pause > 0 {
+                self.pause -= 1;
+                return new_pair(py, ts, v).0;
+            }
             let k = self.turn;
             let slot = &mut self.slots[k];
             self.turn ^= 1;
@@ -201,8 +225,17 @@ impl Recycler {
                         pyo3::ffi::Py_INCREF(obj);
                         pyo3::ffi::PyTuple_SET_ITEM(p, 1, obj);
                         set_tracking(p, obj, &mut self.untracked[k]);
+                        self.kept = 0;
                         return t.bind(py).clone();
                     }
+                }
+                self.kept += 1;
+                if self.kept == KEPT_STREAK {
+                    // The caller keeps its rows: no spare for a while (the
+                    // slots keep theirs, released with the recycler).
+                    self.kept = 0;
+                    self.pause = PAUSE;
+                    return new_pair(py, ts, v).0;
                 }
             }
             let (t, untracked) = new_pair(py, ts, v);
