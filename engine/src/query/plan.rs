@@ -191,6 +191,23 @@ impl<T> Spans<T> {
             Spans::Many(v) => v.push(s),
         }
     }
+
+    /// Room for `more` spans besides those held, allocated at once when
+    /// they will not fit inline (a read across pages: one span per page,
+    /// where growing the vector one doubling at a time cost two
+    /// reallocations for a `since(t)` over six pages).
+    fn reserve(&mut self, more: usize) {
+        match self {
+            Spans::Zero if more <= 1 => {}
+            Spans::Zero => *self = Spans::Many(Vec::with_capacity(more)),
+            Spans::One(a) => {
+                let mut v = Vec::with_capacity(more + 1);
+                v.push(*a);
+                *self = Spans::Many(v);
+            }
+            Spans::Many(v) => v.reserve(more),
+        }
+    }
 }
 
 impl<T> std::ops::Deref for Spans<T> {
@@ -429,6 +446,10 @@ pub(crate) fn ooo_may_hold<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Times
 
 fn segment_spans<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage, out: &mut Source<T>) {
     for_each_visible_segment(s, t1, t2, cov, |a, b| {
+        let pages = s.split(b - 1).0 - s.split(a).0 + 1;
+        if pages > 1 {
+            out.spans.reserve(pages);
+        }
         s.pieces(a, b, |_, page, x, y| out.push(page_span(s, page, x, y)));
     });
 }
@@ -462,6 +483,9 @@ fn run_spans<T: Send + Sync + 'static>(
             mt.run.slices(a, b, &mut slices)
         }
     });
+    if slices.len() > 1 {
+        out.spans.reserve(slices.len());
+    }
     for s in slices {
         out.push(Span { ts: s.ts, seq: SeqSrc::Arr(s.seq), val: ValSrc::Direct(s.val), len: s.len });
     }
