@@ -65,9 +65,16 @@ impl<T> SrcCursor<T> {
         // Descending: walk spans from the last to the first; `si` wraps
         // past zero to `usize::MAX`, past the end like in ascending order.
         self.si = if D::DESC { self.si.wrapping_sub(1) } else { self.si + 1 };
-        match self.src.spans.get(self.si) {
-            Some(s) => self.cur = *s,
-            None => self.cur.len = 0,
+        if let Some(s) = self.src.spans.get(self.si) {
+            self.cur = *s;
+        } else if !D::DESC && self.src.refill() {
+            // The next pages of an ascending read (`Source::refill`); the
+            // run cut last stays valid: it points into the pages, which
+            // the snapshot owns, not into the spans replaced.
+            self.si = 0;
+            self.cur = self.src.spans[0];
+        } else {
+            self.cur.len = 0;
         }
     }
 
@@ -314,7 +321,7 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
         let mut first: Option<Source<T>> = None;
         let mut srcs = Vec::new();
         let mut rest = 0;
-        snap.view().plan(lo, hi, |src| {
+        snap.view().plan(lo, hi, desc, |src| {
             rest += src.count;
             if srcs.is_empty() {
                 match first.take() {
@@ -378,7 +385,7 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
 #[inline]
 fn single_span<T>(src: &Source<T>) -> Option<Span<T>> {
     match (&src.spans, &src.buf) {
-        (Spans::One(span), None) => Some(*span),
+        (Spans::One(span), None) if !src.has_pending() => Some(*span),
         _ => None,
     }
 }

@@ -192,6 +192,14 @@ impl<T> Spans<T> {
         }
     }
 
+    /// Drops the spans held, keeping a vector's allocation.
+    fn clear(&mut self) {
+        match self {
+            Spans::Many(v) => v.clear(),
+            _ => *self = Spans::Zero,
+        }
+    }
+
     /// Room for `more` spans besides those held, allocated at once when
     /// they will not fit inline (a read across pages: one span per page,
     /// where growing the vector one doubling at a time cost two
@@ -222,17 +230,43 @@ impl<T> std::ops::Deref for Spans<T> {
     }
 }
 
+/// Pages of segments an ascending read cuts into spans ahead of its
+/// position: the rest of its visible positions wait in
+/// [`Source::pending`] and are cut [`PAGES_AHEAD`] pages at a time as the
+/// cursor reaches them ([`Source::refill`]), so that the first rows of
+/// `since(t)` over a large log cost the same as those of a short range,
+/// not one span per page up to the end of the log.
+pub(crate) const PAGES_AHEAD: usize = 2;
+
+/// Visible positions `[a, b)` of a segment, counted in
+/// [`Source::count`] but not cut into spans yet (see [`PAGES_AHEAD`]).
+#[derive(Debug)]
+pub(crate) struct Pending<T> {
+    /// Owned by the manifest of the snapshot that planned the read, which
+    /// the cursor holding this source holds (R9).
+    seg: *const Segment<T>,
+    a: usize,
+    b: usize,
+}
+
 /// One source of a read: spans in ascending order, plus owned storage.
 #[derive(Debug)]
 pub(crate) struct Source<T> {
     pub(crate) spans: Spans<T>,
     pub(crate) buf: Option<Box<OooBuf<T>>>,
+    /// Visible records of the source: those of `spans` and of `pending`.
     pub(crate) count: usize,
+    /// Segment positions after `spans` (an ascending read of segments that
+    /// crosses more than [`PAGES_AHEAD`] pages), from `pending[next]` on,
+    /// in ascending order; empty for every other source (a vector that
+    /// never allocates then).
+    pending: Vec<Pending<T>>,
+    next: usize,
 }
 
 impl<T> Source<T> {
     fn new() -> Self {
-        Self { spans: Spans::Zero, buf: None, count: 0 }
+        Self { spans: Spans::Zero, buf: None, count: 0, pending: Vec::new(), next: 0 }
     }
     fn push(&mut self, s: Span<T>) {
         if s.len > 0 {
@@ -240,13 +274,89 @@ impl<T> Source<T> {
             self.spans.push(s);
         }
     }
+
+    /// Whether positions wait to be cut into spans ([`refill`](Self::refill)).
+    #[inline]
+    pub(crate) fn has_pending(&self) -> bool {
+        self.next < self.pending.len()
+    }
+
+    /// The visible positions `[a, b)` of segment `seg`: cut into one span
+    /// per page at once when they fit in [`PAGES_AHEAD`] pages of the
+    /// source, or when not `lazy` (a descending read, which starts at the
+    /// last one); else, ascending, up to [`PAGES_AHEAD`] pages, the rest
+    /// kept pending ([`defer_range`](Self::defer_range)).
+    #[inline]
+    fn add_segment_range(&mut self, seg: &Segment<T>, a: usize, b: usize, lazy: bool) {
+        debug_assert!(a < b);
+        let pages = seg.split(b - 1).0 - seg.split(a).0 + 1;
+        if lazy && (!self.pending.is_empty() || self.spans.len() + pages > PAGES_AHEAD) {
+            return self.defer_range(seg, a, b);
+        }
+        if pages > 1 {
+            self.spans.reserve(pages);
+        }
+        seg.pieces(a, b, |_, page, x, y| self.push(page_span(seg, page, x, y)));
+    }
+
+    /// [`add_segment_range`](Self::add_segment_range) past the pages cut
+    /// ahead: what fits of `[a, b)` is cut, the rest kept pending.
+    #[cold]
+    #[inline(never)]
+    fn defer_range(&mut self, seg: &Segment<T>, a: usize, b: usize) {
+        self.count += b - a;
+        let a = if self.pending.is_empty() && self.spans.len() < PAGES_AHEAD {
+            Self::cut(&mut self.spans, seg, a, b)
+        } else {
+            a
+        };
+        if a < b {
+            self.pending.push(Pending { seg, a, b });
+        }
+    }
+
+    /// Cuts the pages of `seg` from position `a` on, up to `b`, into
+    /// `spans` until it holds [`PAGES_AHEAD`] of them; returns the first
+    /// position not cut.
+    #[inline]
+    fn cut(spans: &mut Spans<T>, seg: &Segment<T>, a: usize, b: usize) -> usize {
+        // Pages hold `page_cap` positions each (the last one fewer).
+        let pages = PAGES_AHEAD.saturating_sub(spans.len()).max(1);
+        let cut = ((seg.split(a).0 + pages) * seg.page_cap).min(b);
+        seg.pieces(a, cut, |_, page, x, y| spans.push(page_span(seg, page, x, y)));
+        cut
+    }
+
+    /// Replaces the spans (all read) with the next [`PAGES_AHEAD`] pages of
+    /// the pending positions; `false` if none is pending. Only for the
+    /// ascending reads that keep positions pending.
+    pub(crate) fn refill(&mut self) -> bool {
+        if !self.has_pending() {
+            return false;
+        }
+        self.spans.clear();
+        while self.spans.len() < PAGES_AHEAD && self.has_pending() {
+            let p = &mut self.pending[self.next];
+            // SAFETY: R9: the segment is owned by the manifest of the
+            // snapshot that planned this source, which the cursor reading
+            // it holds until it is released, with this source.
+            let seg = unsafe { &*p.seg };
+            p.a = Self::cut(&mut self.spans, seg, p.a, p.b);
+            if p.a == p.b {
+                self.next += 1;
+            }
+        }
+        true
+    }
 }
 
 impl<T: Clone + Send + Sync + 'static> View<'_, T> {
     /// Plans the sources of `[lo, hi]` (inclusive bounds), oldest first,
     /// handing each non-empty one to `out` (the sources of
-    /// [`View::sources`], cut into their visible spans by [`Vis`]).
-    pub(crate) fn plan(&self, lo: Timestamp, hi: Timestamp, mut out: impl FnMut(Source<T>)) {
+    /// [`View::sources`], cut into their visible spans by [`Vis`]). For an
+    /// ascending read (not `desc`), a segment source's spans stop
+    /// [`PAGES_AHEAD`] pages on, the rest pending ([`Source::refill`]).
+    pub(crate) fn plan(&self, lo: Timestamp, hi: Timestamp, desc: bool, mut out: impl FnMut(Source<T>)) {
         if lo > hi {
             return;
         }
@@ -266,10 +376,10 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                 // L1 is one source: its segments are disjoint and sorted.
                 SourceRef::L1(segs) => {
                     for seg in segs {
-                        segment_spans(seg, lo, hi, &cov, &mut s);
+                        segment_spans(seg, lo, hi, &cov, &mut s, !desc);
                     }
                 }
-                SourceRef::L0(seg) => segment_spans(seg, lo, hi, &cov, &mut s),
+                SourceRef::L0(seg) => segment_spans(seg, lo, hi, &cov, &mut s, !desc),
                 SourceRef::Run(mt) => match if use_merged { mt.merged(self.w, lo, hi) } else { None } {
                     Some(m) => {
                         merged_spans(m, lo, hi, &mut s);
@@ -419,10 +529,10 @@ fn segment_point_span<T>(s: &Segment<T>, ts: Timestamp, cov: &Coverage, one: &mu
     }
     let mut ok = true;
     let mut tmp = Source::new();
-    segment_spans(s, ts, ts, cov, &mut tmp);
+    segment_spans(s, ts, ts, cov, &mut tmp, true);
     match tmp.spans {
         Spans::Zero => {}
-        Spans::One(span) if one.is_none() => *one = Some(span),
+        Spans::One(span) if one.is_none() && !tmp.has_pending() => *one = Some(span),
         _ => ok = false,
     }
     ok
@@ -444,14 +554,11 @@ pub(crate) fn ooo_may_hold<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Times
     any
 }
 
-fn segment_spans<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage, out: &mut Source<T>) {
-    for_each_visible_segment(s, t1, t2, cov, |a, b| {
-        let pages = s.split(b - 1).0 - s.split(a).0 + 1;
-        if pages > 1 {
-            out.spans.reserve(pages);
-        }
-        s.pieces(a, b, |_, page, x, y| out.push(page_span(s, page, x, y)));
-    });
+/// The visible records of `s` in `[t1, t2]` into `out`: ascending (`lazy`),
+/// at most [`PAGES_AHEAD`] pages of the source cut into spans, the rest
+/// pending.
+fn segment_spans<T>(s: &Segment<T>, t1: Timestamp, t2: Timestamp, cov: &Coverage, out: &mut Source<T>, lazy: bool) {
+    for_each_visible_segment(s, t1, t2, cov, |a, b| out.add_segment_range(s, a, b, lazy));
 }
 
 /// The span of positions `[x, y)` of `page`, a page of segment `s`: its
@@ -612,5 +719,74 @@ mod tests {
         // The old manifest's snapshots keep their entries.
         assert_eq!(s3.view().cov().ivs, built(&s3.view()));
         assert!(is_cached(&s3.view().cov()));
+    }
+
+    /// The timestamps of `src`'s spans, refilled until nothing is pending.
+    fn drain(src: &mut Source<u64>) -> Vec<Timestamp> {
+        let mut out = Vec::new();
+        loop {
+            assert!(src.spans.len() <= PAGES_AHEAD || !src.has_pending(), "at most PAGES_AHEAD pages cut ahead");
+            for sp in src.spans.iter() {
+                // SAFETY: `i < len`; the snapshot owning the pages outlives
+                // `src` in the caller (R9).
+                out.extend((0..sp.len).map(|i| unsafe { sp.ts(i) }));
+            }
+            if !src.refill() {
+                return out;
+            }
+        }
+    }
+
+    /// An ascending read of segments cuts at most [`PAGES_AHEAD`] pages into
+    /// spans when planned, however many it crosses (the first rows of
+    /// `since(t)` over a large log), and the pending positions refill in
+    /// order, exactly the visible records, with the count exact from the
+    /// start; a descending read cuts every page at once. Over an L0 segment
+    /// and over L1, with tombstones cutting the visible positions into
+    /// ranges (inside a page and across pages).
+    #[test]
+    fn ascending_reads_cut_pages_as_they_go() {
+        let cfg = Config { maintenance: MaintenanceMode::Disabled, target_page_bytes: 16 * 16, ..Config::default() };
+        let log: Timelog<u64> = Timelog::with_config(cfg).unwrap();
+        for t in 0..1_000 {
+            let _ = log.append(t, t as u64).unwrap();
+        }
+        log.flush().unwrap();
+        for (a, b) in [(100, 104), (130, 190), (400, 401), (700, 800)] {
+            let _ = log.delete_range(a, b).unwrap();
+        }
+        let hidden =
+            |t: Timestamp| [(100, 104), (130, 190), (400, 401), (700, 800)].iter().any(|&(a, b)| a <= t && t < b);
+        for compacted in [false, true] {
+            if compacted {
+                log.flush().unwrap();
+                log.compact().unwrap();
+            }
+            let snap = log.snapshot().unwrap();
+            for lo in [0, 5, 99, 150, 399, 650, 990] {
+                let want: Vec<Timestamp> = (lo..1_000).filter(|&t| !hidden(t)).collect();
+                let mut srcs = Vec::new();
+                snap.view().plan(lo, Timestamp::MAX, false, |src| srcs.push(src));
+                let mut got = Vec::new();
+                for mut src in srcs {
+                    let n = src.count;
+                    assert!(src.spans.len() <= PAGES_AHEAD, "planned {} spans", src.spans.len());
+                    let ts = drain(&mut src);
+                    assert_eq!(ts.len(), n, "count of the source");
+                    got.extend(ts);
+                }
+                got.sort_unstable();
+                assert_eq!(got, want, "from {lo}, compacted {compacted}");
+                let mut srcs = Vec::new();
+                snap.view().plan(lo, Timestamp::MAX, true, |src| srcs.push(src));
+                let mut got = Vec::new();
+                for mut src in srcs {
+                    assert!(!src.has_pending(), "a descending read plans every page");
+                    got.extend(drain(&mut src));
+                }
+                got.sort_unstable();
+                assert_eq!(got, want);
+            }
+        }
     }
 }
