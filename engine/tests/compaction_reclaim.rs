@@ -445,6 +445,45 @@ fn a_worker_holding_the_maintainer_lock_does_not_keep_the_writer_from_helping() 
     assert_bounded(&stored, 1, 4);
 }
 
+/// A worker whose payload scope skips every step (an embedder shutting
+/// down: `Hooks::worker_scope` may skip) seals nothing for delete debt:
+/// it could not flush what it sealed. Before (session 29), a delete-debt
+/// step sealed the active memtable before entering the phase, and an idle
+/// step did too, so each step left one more sealed memtable that only the
+/// writers' backpressure would flush (here, with a memtable large enough
+/// that the writer never seals one: 38 sealed memtables, none flushed, in
+/// each of three runs). The memtable keeps every record, and the reads
+/// stay right.
+#[test]
+#[allow(clippy::field_reassign_with_default)]
+fn a_worker_that_cannot_flush_seals_nothing_for_delete_debt() {
+    let scope: timelog::hooks::Scope = Arc::new(|f: &mut dyn FnMut()| {
+        if std::thread::current().name() != Some("timelog-maint") {
+            f();
+        }
+    });
+    let mut hooks = timelog::Hooks::default();
+    hooks.worker_scope = Some(scope);
+    let log: Timelog<u64> =
+        Timelog::with_hooks(Config { maintenance_wakeup_ms: 5, ..Config::default() }, hooks).unwrap();
+    assert!(log.maintenance_running());
+    for t in 0..60_000i64 {
+        let _ = log.append(t, t as u64).unwrap();
+        if (t + 1) % 1_000 == 0 && t + 1 > WINDOW {
+            let _ = log.delete_before(t + 1 - WINDOW).unwrap();
+            // Time for the worker's debt step (kicked by the delete).
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let st = log.stats().unwrap();
+    assert!(st.delete_debt >= log.config().delete_debt_threshold, "the stream leaves delete debt: {st:?}");
+    assert_eq!((st.seals_total, st.sealed_runs, st.flushes_total), (0, 0, 0), "{st:?}");
+    assert_eq!(log.len().unwrap(), WINDOW as usize);
+    assert_eq!(log.min_ts().unwrap(), Some(60_000 - WINDOW));
+    log.validate().unwrap();
+}
+
 /// Idle maintenance (issue 10, items 3 and 5): a sliding window by
 /// `delete_range` ends with what the write-side triggers leave — L0
 /// segments under `max_delta_segments` beside L1, and a tombstone whose

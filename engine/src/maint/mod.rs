@@ -741,10 +741,7 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
                     }
                 };
                 if let Some((pick, seal_first)) = compact {
-                    if seal_first && self.seal_active() {
-                        did = true;
-                    }
-                    did |= self.flush_and_compact(pick, &mut g);
+                    did |= self.flush_and_compact(pick, seal_first, &mut g);
                 }
             }
             drop(g);
@@ -770,10 +767,20 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
     /// Nothing in the phase waits for another thread: a memtable is
     /// published as sealed only once its seal bound is committed (R2), so
     /// no flush here waits for a commit (R8's wait returns at once).
-    fn flush_and_compact(self, pick: Pick, g: &mut Option<MaintGuard<'a, T>>) -> bool {
+    ///
+    /// With `seal_first` (a delete-debt step whose tombstones are still in
+    /// the active memtable), the active memtable is sealed first, in the
+    /// phase: a step whose scope does not run the phase (an embedder
+    /// shutting down) seals nothing it could not flush. (Sealed before the
+    /// phase, each such step left one more sealed memtable that no one
+    /// flushed until the writers' backpressure did.)
+    fn flush_and_compact(self, pick: Pick, seal_first: bool, g: &mut Option<MaintGuard<'a, T>>) -> bool {
         let mut did = false;
         let mut done = false;
         self.hooks.scoped(&mut || {
+            if seal_first && self.seal_active() {
+                did = true;
+            }
             while self.flush_one() {
                 did = true;
             }
@@ -858,9 +865,15 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
                 did = true;
             }
             if let Some((seal, pick)) = self.idle_work() {
-                if seal && self.seal_active() {
-                    while self.flush_one() {}
-                    did = true;
+                // Sealed in the payload phase, as a delete-debt step does
+                // (`flush_and_compact`): a scope that skips seals nothing.
+                if seal {
+                    self.hooks.scoped(&mut || {
+                        if self.seal_active() {
+                            while self.flush_one() {}
+                            did = true;
+                        }
+                    });
                 }
                 if let Some(pick) = pick {
                     did |= self.compact_pick(pick);
