@@ -173,13 +173,15 @@ pub(crate) struct OooBuf<T> {
     pub(crate) val: Vec<*const T>,
 }
 
-/// The spans of a source; one span (a short range inside one page or run
-/// bucket, the common case of small reads) is kept inline, without a heap
-/// allocation.
+/// The spans of a source; one or two spans (a short range inside one page
+/// or run bucket, or across the boundary of two, the common cases of small
+/// reads; and the [`PAGES_AHEAD`] pages an ascending read cuts ahead) are
+/// kept inline, without a heap allocation.
 #[derive(Debug)]
 pub(crate) enum Spans<T> {
     Zero,
     One(Span<T>),
+    Two([Span<T>; 2]),
     Many(Vec<Span<T>>),
 }
 
@@ -187,7 +189,12 @@ impl<T> Spans<T> {
     fn push(&mut self, s: Span<T>) {
         match self {
             Spans::Zero => *self = Spans::One(s),
-            Spans::One(a) => *self = Spans::Many(vec![*a, s]),
+            Spans::One(a) => *self = Spans::Two([*a, s]),
+            Spans::Two([a, b]) => {
+                let mut v = Vec::with_capacity(4);
+                v.extend([*a, *b, s]);
+                *self = Spans::Many(v);
+            }
             Spans::Many(v) => v.push(s),
         }
     }
@@ -205,15 +212,17 @@ impl<T> Spans<T> {
     /// where growing the vector one doubling at a time cost two
     /// reallocations for a `since(t)` over six pages).
     fn reserve(&mut self, more: usize) {
+        let held = self.len();
+        if held + more <= 2 {
+            return;
+        }
         match self {
-            Spans::Zero if more <= 1 => {}
-            Spans::Zero => *self = Spans::Many(Vec::with_capacity(more)),
-            Spans::One(a) => {
-                let mut v = Vec::with_capacity(more + 1);
-                v.push(*a);
+            Spans::Many(v) => v.reserve(more),
+            _ => {
+                let mut v = Vec::with_capacity(held + more);
+                v.extend_from_slice(self);
                 *self = Spans::Many(v);
             }
-            Spans::Many(v) => v.reserve(more),
         }
     }
 }
@@ -225,6 +234,7 @@ impl<T> std::ops::Deref for Spans<T> {
         match self {
             Spans::Zero => &[],
             Spans::One(s) => std::slice::from_ref(s),
+            Spans::Two(s) => s,
             Spans::Many(v) => v,
         }
     }
@@ -241,13 +251,20 @@ pub(crate) const PAGES_AHEAD: usize = 2;
 /// Visible positions `[a, b)` of a segment, counted in
 /// [`Source::count`] but not cut into spans yet (see [`PAGES_AHEAD`]).
 #[derive(Debug)]
-pub(crate) struct Pending<T> {
+struct Pending<T> {
     /// Owned by the manifest of the snapshot that planned the read, which
     /// the cursor holding this source holds (R9).
     seg: *const Segment<T>,
     a: usize,
     b: usize,
 }
+
+impl<T> Clone for Pending<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Pending<T> {}
 
 /// One source of a read: spans in ascending order, plus owned storage.
 #[derive(Debug)]
@@ -257,16 +274,26 @@ pub(crate) struct Source<T> {
     /// Visible records of the source: those of `spans` and of `pending`.
     pub(crate) count: usize,
     /// Segment positions after `spans` (an ascending read of segments that
-    /// crosses more than [`PAGES_AHEAD`] pages), from `pending[next]` on,
-    /// in ascending order; empty for every other source (a vector that
-    /// never allocates then).
-    pending: Vec<Pending<T>>,
+    /// crosses more than [`PAGES_AHEAD`] pages), in ascending order;
+    /// `None` when nothing is pending.
+    /// Boxed: a `Source` is moved a few times while a cursor is assembled,
+    /// and the moves of a larger one went through `memcpy` (callgrind:
+    /// about 90 instructions of a short range's read).
+    tail: Option<Box<Tail<T>>>,
+}
+
+/// The pending positions of a [`Source`]: the next range to cut, then
+/// `more[next..]`.
+#[derive(Debug)]
+struct Tail<T> {
+    pending: Pending<T>,
+    more: Vec<Pending<T>>,
     next: usize,
 }
 
 impl<T> Source<T> {
     fn new() -> Self {
-        Self { spans: Spans::Zero, buf: None, count: 0, pending: Vec::new(), next: 0 }
+        Self { spans: Spans::Zero, buf: None, count: 0, tail: None }
     }
     fn push(&mut self, s: Span<T>) {
         if s.len > 0 {
@@ -278,7 +305,16 @@ impl<T> Source<T> {
     /// Whether positions wait to be cut into spans ([`refill`](Self::refill)).
     #[inline]
     pub(crate) fn has_pending(&self) -> bool {
-        self.next < self.pending.len()
+        self.tail.is_some()
+    }
+
+    /// Adds `[a, b)` of `seg` after the pending positions.
+    fn defer(&mut self, seg: &Segment<T>, a: usize, b: usize) {
+        let p = Pending { seg, a, b };
+        match &mut self.tail {
+            None => self.tail = Some(Box::new(Tail { pending: p, more: Vec::new(), next: 0 })),
+            Some(t) => t.more.push(p),
+        }
     }
 
     /// The visible positions `[a, b)` of segment `seg`: cut into one span
@@ -290,7 +326,7 @@ impl<T> Source<T> {
     fn add_segment_range(&mut self, seg: &Segment<T>, a: usize, b: usize, lazy: bool) {
         debug_assert!(a < b);
         let pages = seg.split(b - 1).0 - seg.split(a).0 + 1;
-        if lazy && (!self.pending.is_empty() || self.spans.len() + pages > PAGES_AHEAD) {
+        if lazy && (self.has_pending() || self.spans.len() + pages > PAGES_AHEAD) {
             return self.defer_range(seg, a, b);
         }
         if pages > 1 {
@@ -305,13 +341,13 @@ impl<T> Source<T> {
     #[inline(never)]
     fn defer_range(&mut self, seg: &Segment<T>, a: usize, b: usize) {
         self.count += b - a;
-        let a = if self.pending.is_empty() && self.spans.len() < PAGES_AHEAD {
+        let a = if !self.has_pending() && self.spans.len() < PAGES_AHEAD {
             Self::cut(&mut self.spans, seg, a, b)
         } else {
             a
         };
         if a < b {
-            self.pending.push(Pending { seg, a, b });
+            self.defer(seg, a, b);
         }
     }
 
@@ -335,15 +371,22 @@ impl<T> Source<T> {
             return false;
         }
         self.spans.clear();
-        while self.spans.len() < PAGES_AHEAD && self.has_pending() {
-            let p = &mut self.pending[self.next];
+        while self.spans.len() < PAGES_AHEAD {
+            let Some(t) = self.tail.as_mut() else { break };
+            let p = &mut t.pending;
             // SAFETY: R9: the segment is owned by the manifest of the
             // snapshot that planned this source, which the cursor reading
             // it holds until it is released, with this source.
             let seg = unsafe { &*p.seg };
             p.a = Self::cut(&mut self.spans, seg, p.a, p.b);
             if p.a == p.b {
-                self.next += 1;
+                match t.more.get(t.next) {
+                    Some(&q) => {
+                        t.pending = q;
+                        t.next += 1;
+                    }
+                    None => self.tail = None,
+                }
             }
         }
         true
