@@ -6,7 +6,7 @@
 //! `remaining()` is the sum of span lengths (O(sources), no payload touched).
 
 use crate::memtable::merged::Merged;
-use crate::memtable::{Memtable, RunSlice};
+use crate::memtable::Memtable;
 use crate::query::dir::Asc;
 use crate::query::point::run_len_at;
 use crate::query::view::{for_each_visible_run, ooo_walk, SourceRef, Vis};
@@ -625,20 +625,17 @@ fn run_spans<T: Send + Sync + 'static>(
     from: usize,
     out: &mut Source<T>,
 ) {
-    // Allocated only if some range is visible.
-    let mut slices: Vec<RunSlice<T>> = Vec::new();
+    // One span per bucket touched, pushed as cut: no vector of slices in
+    // between (it was allocated for every read of a memtable, even of one
+    // slice).
     for_each_visible_run(mt, vis, t1, t2, |a, b| {
-        let a = a.max(from);
-        if a < b {
-            mt.run.slices(a, b, &mut slices)
+        let mut i = a.max(from);
+        while i < b {
+            let s = mt.run.slice_at(i, b);
+            i += s.len;
+            out.push(Span { ts: s.ts, seq: SeqSrc::Arr(s.seq), val: ValSrc::Direct(s.val), len: s.len });
         }
     });
-    if slices.len() > 1 {
-        out.spans.reserve(slices.len());
-    }
-    for s in slices {
-        out.push(Span { ts: s.ts, seq: SeqSrc::Arr(s.seq), val: ValSrc::Direct(s.val), len: s.len });
-    }
 }
 
 /// The records of a memtable's merged view within `[t1, t2]`: one span.
