@@ -128,9 +128,9 @@ struct Recycler {
     /// Rows left to make without keeping a spare: after [`KEPT_STREAK`]
     /// kept rows in a row a spare is one more reference to take, and a
     /// replaced one to release, per row, with no refill to pay for them
-    /// (about 4 ns of a kept row's ~80, `benches/python/shapes.py`); set to
-    /// [`PAUSE`] then, so that a caller that changes its pattern mid-way is
-    /// followed within that many rows.
+    /// (callgrind: 9,447 → 9,370 instructions per `list(log.range(t, t +
+    /// 10))`, session 29); set to [`PAUSE`] then, so that a caller that
+    /// changes its pattern mid-way is followed within that many rows.
     #[cfg_attr(Py_GIL_DISABLED, allow(dead_code))]
     pause: u8,
 }

@@ -68,9 +68,10 @@ impl<T> SrcCursor<T> {
         if let Some(s) = self.src.spans.get(self.si) {
             self.cur = *s;
         } else if !D::DESC && self.src.refill() {
-            // The next pages of an ascending read (`Source::refill`); the
-            // run cut last stays valid: it points into the pages, which
-            // the snapshot owns, not into the spans replaced.
+            // The next pages (or run buckets) of an ascending read
+            // (`Source::refill`); the run cut last stays valid: it points
+            // into the pages or buckets, which the snapshot owns, not into
+            // the spans replaced.
             self.si = 0;
             self.cur = self.src.spans[0];
         } else {

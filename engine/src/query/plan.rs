@@ -199,6 +199,15 @@ impl<T> Spans<T> {
         }
     }
 
+    /// Pushes the span of `mt`'s run from position `a` (`< b`) to the end
+    /// of its bucket or `b`; returns its length.
+    #[inline]
+    fn push_run(&mut self, mt: &Memtable<T>, a: usize, b: usize) -> usize {
+        let s = mt.run.slice_at(a, b);
+        self.push(Span { ts: s.ts, seq: SeqSrc::Arr(s.seq), val: ValSrc::Direct(s.val), len: s.len });
+        s.len
+    }
+
     /// Drops the spans held, keeping a vector's allocation.
     fn clear(&mut self) {
         match self {
@@ -240,25 +249,41 @@ impl<T> std::ops::Deref for Spans<T> {
     }
 }
 
-/// Pages of segments an ascending read cuts into spans ahead of its
-/// position: the rest of its visible positions wait in
-/// [`Source::pending`] and are cut [`PAGES_AHEAD`] pages at a time as the
+/// Pages of segments (or buckets of a memtable run) an ascending read cuts
+/// into spans ahead of its position: the rest of its visible positions
+/// wait in [`Source::tail`] and are cut [`PAGES_AHEAD`] at a time as the
 /// cursor reaches them ([`Source::refill`]), so that the first rows of
 /// `since(t)` over a large log cost the same as those of a short range,
-/// not one span per page up to the end of the log.
+/// not one span per page (or bucket) up to the end of the log.
 pub(crate) const PAGES_AHEAD: usize = 2;
 
-/// Visible positions `[a, b)` of a segment, counted in
+/// Where pending positions are. Both are owned by the manifest of the
+/// snapshot that planned the read, which the cursor holding the source
+/// holds (R9).
+#[derive(Debug)]
+enum Store<T> {
+    /// A segment's pages.
+    Seg(*const Segment<T>),
+    /// A memtable run's buckets (positions below its published length at
+    /// planning, R4).
+    Run(*const Memtable<T>),
+}
+
+/// Visible positions `[a, b)` of a segment or a run, counted in
 /// [`Source::count`] but not cut into spans yet (see [`PAGES_AHEAD`]).
 #[derive(Debug)]
 struct Pending<T> {
-    /// Owned by the manifest of the snapshot that planned the read, which
-    /// the cursor holding this source holds (R9).
-    seg: *const Segment<T>,
+    store: Store<T>,
     a: usize,
     b: usize,
 }
 
+impl<T> Clone for Store<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Store<T> {}
 impl<T> Clone for Pending<T> {
     fn clone(&self) -> Self {
         *self
@@ -271,12 +296,12 @@ impl<T> Copy for Pending<T> {}
 pub(crate) struct Source<T> {
     pub(crate) spans: Spans<T>,
     pub(crate) buf: Option<Box<OooBuf<T>>>,
-    /// Visible records of the source: those of `spans` and of `pending`.
+    /// Visible records of the source: those of `spans` and of `tail`.
     pub(crate) count: usize,
-    /// Segment positions after `spans` (an ascending read of segments that
-    /// crosses more than [`PAGES_AHEAD`] pages), in ascending order;
-    /// `None` when nothing is pending.
-    /// Boxed: a `Source` is moved a few times while a cursor is assembled,
+    /// Segment or run positions after `spans` (an ascending read that
+    /// crosses more than [`PAGES_AHEAD`] pages or buckets of the source),
+    /// in ascending order; `None` when nothing is pending. Boxed: a
+    /// `Source` is moved a few times while a cursor is assembled,
     /// and the moves of a larger one went through `memcpy` (callgrind:
     /// about 90 instructions of a short range's read).
     tail: Option<Box<Tail<T>>>,
@@ -308,9 +333,9 @@ impl<T> Source<T> {
         self.tail.is_some()
     }
 
-    /// Adds `[a, b)` of `seg` after the pending positions.
-    fn defer(&mut self, seg: &Segment<T>, a: usize, b: usize) {
-        let p = Pending { seg, a, b };
+    /// Adds `[a, b)` of `store` after the pending positions.
+    fn defer(&mut self, store: Store<T>, a: usize, b: usize) {
+        let p = Pending { store, a, b };
         match &mut self.tail {
             None => self.tail = Some(Box::new(Tail { pending: p, more: Vec::new(), next: 0 })),
             Some(t) => t.more.push(p),
@@ -347,7 +372,40 @@ impl<T> Source<T> {
             a
         };
         if a < b {
-            self.defer(seg, a, b);
+            self.defer(Store::Seg(seg), a, b);
+        }
+    }
+
+    /// The visible positions `[a, b)` of `mt`'s run, one span per bucket:
+    /// all of them unless `lazy` (an ascending read), which cuts up to
+    /// [`PAGES_AHEAD`] buckets of the source and keeps the rest pending.
+    #[inline]
+    fn add_run_range(&mut self, mt: &Memtable<T>, a: usize, b: usize, lazy: bool) {
+        if lazy && self.has_pending() {
+            self.count += b - a;
+            return self.defer(Store::Run(mt), a, b);
+        }
+        let mut i = a;
+        while i < b {
+            if lazy && self.spans.len() >= PAGES_AHEAD {
+                self.count += b - i;
+                return self.defer(Store::Run(mt), i, b);
+            }
+            let n = self.spans.push_run(mt, i, b);
+            i += n;
+            self.count += n;
+        }
+    }
+
+    /// Cuts the buckets of `mt`'s run from position `a` on, up to `b`, into
+    /// `spans` until it holds [`PAGES_AHEAD`] of them (at least one);
+    /// returns the first position not cut.
+    fn cut_run(spans: &mut Spans<T>, mt: &Memtable<T>, mut a: usize, b: usize) -> usize {
+        loop {
+            a += spans.push_run(mt, a, b);
+            if a >= b || spans.len() >= PAGES_AHEAD {
+                return a;
+            }
         }
     }
 
@@ -363,9 +421,9 @@ impl<T> Source<T> {
         cut
     }
 
-    /// Replaces the spans (all read) with the next [`PAGES_AHEAD`] pages of
-    /// the pending positions; `false` if none is pending. Only for the
-    /// ascending reads that keep positions pending.
+    /// Replaces the spans (all read) with the next [`PAGES_AHEAD`] pages or
+    /// buckets of the pending positions; `false` if none is pending. Only
+    /// for the ascending reads that keep positions pending.
     pub(crate) fn refill(&mut self) -> bool {
         if !self.has_pending() {
             return false;
@@ -374,11 +432,24 @@ impl<T> Source<T> {
         while self.spans.len() < PAGES_AHEAD {
             let Some(t) = self.tail.as_mut() else { break };
             let p = &mut t.pending;
-            // SAFETY: R9: the segment is owned by the manifest of the
-            // snapshot that planned this source, which the cursor reading
-            // it holds until it is released, with this source.
-            let seg = unsafe { &*p.seg };
-            p.a = Self::cut(&mut self.spans, seg, p.a, p.b);
+            p.a = match p.store {
+                Store::Seg(seg) => {
+                    // SAFETY: R9: the segment is owned by the manifest of
+                    // the snapshot that planned this source, which the
+                    // cursor reading it holds until it is released, with
+                    // this source.
+                    let seg = unsafe { &*seg };
+                    Self::cut(&mut self.spans, seg, p.a, p.b)
+                }
+                Store::Run(mt) => {
+                    // SAFETY: R9, as for a segment: the memtable is owned by
+                    // the planning snapshot's manifest; its pending positions
+                    // are below the run length published then (R4: those
+                    // slots never change).
+                    let mt = unsafe { &*mt };
+                    Self::cut_run(&mut self.spans, mt, p.a, p.b)
+                }
+            };
             if p.a == p.b {
                 match t.more.get(t.next) {
                     Some(&q) => {
@@ -397,8 +468,9 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
     /// Plans the sources of `[lo, hi]` (inclusive bounds), oldest first,
     /// handing each non-empty one to `out` (the sources of
     /// [`View::sources`], cut into their visible spans by [`Vis`]). For an
-    /// ascending read (not `desc`), a segment source's spans stop
-    /// [`PAGES_AHEAD`] pages on, the rest pending ([`Source::refill`]).
+    /// ascending read (not `desc`), a segment or run source's spans stop
+    /// [`PAGES_AHEAD`] pages or buckets on, the rest pending
+    /// ([`Source::refill`]).
     pub(crate) fn plan(&self, lo: Timestamp, hi: Timestamp, desc: bool, mut out: impl FnMut(Source<T>)) {
         if lo > hi {
             return;
@@ -429,14 +501,14 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                         // The run's positions after the view (sequences `> m.w`, R3).
                         if mt.run.len() > m.run_n {
                             let mut tail = Source::new();
-                            run_spans(mt, &vis, lo, hi, m.run_n, &mut tail);
+                            run_spans(mt, &vis, lo, hi, m.run_n, &mut tail, !desc);
                             if tail.count > 0 {
                                 out(tail);
                             }
                         }
                         merged_for = Some((mt as *const Memtable<T>, m.w));
                     }
-                    None => run_spans(mt, &vis, lo, hi, 0, &mut s),
+                    None => run_spans(mt, &vis, lo, hi, 0, &mut s, !desc),
                 },
                 // An empty skiplist: nothing to collect (checked here,
                 // inline); nor for a point read its filter shows holds
@@ -617,6 +689,8 @@ fn page_span<T>(s: &Segment<T>, page: &Page<T>, x: usize, y: usize) -> Span<T> {
 }
 
 /// The visible run positions of `[t1, t2]` from position `from` on.
+/// Ascending (`lazy`), at most [`PAGES_AHEAD`] buckets are cut, the rest
+/// pending.
 fn run_spans<T: Send + Sync + 'static>(
     mt: &Memtable<T>,
     vis: &Vis<'_>,
@@ -624,16 +698,15 @@ fn run_spans<T: Send + Sync + 'static>(
     t2: Timestamp,
     from: usize,
     out: &mut Source<T>,
+    lazy: bool,
 ) {
     // One span per bucket touched, pushed as cut: no vector of slices in
     // between (it was allocated for every read of a memtable, even of one
     // slice).
     for_each_visible_run(mt, vis, t1, t2, |a, b| {
-        let mut i = a.max(from);
-        while i < b {
-            let s = mt.run.slice_at(i, b);
-            i += s.len;
-            out.push(Span { ts: s.ts, seq: SeqSrc::Arr(s.seq), val: ValSrc::Direct(s.val), len: s.len });
+        let a = a.max(from);
+        if a < b {
+            out.add_run_range(mt, a, b, lazy);
         }
     });
 }
@@ -826,6 +899,48 @@ mod tests {
                 }
                 got.sort_unstable();
                 assert_eq!(got, want);
+            }
+        }
+    }
+
+    /// The same for a memtable's run: one span per bucket (64, 128, 256,
+    /// … positions), at most [`PAGES_AHEAD`] of them cut when planned
+    /// ascending, the rest refilled in order, the count exact; with
+    /// tombstones in the memtable (the visible positions cut into ranges)
+    /// and without, and a descending read cutting every bucket at once.
+    #[test]
+    fn ascending_reads_cut_run_buckets_as_they_go() {
+        let hidden_by = [(100, 104), (130, 190), (900, 901), (1_700, 1_800)];
+        for deletes in [false, true] {
+            let log: Timelog<u64> =
+                Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+            for t in 0..2_000 {
+                let _ = log.append(t, t as u64).unwrap();
+            }
+            if deletes {
+                for (a, b) in hidden_by {
+                    let _ = log.delete_range(a, b).unwrap();
+                }
+            }
+            let hidden = |t: Timestamp| deletes && hidden_by.iter().any(|&(a, b)| a <= t && t < b);
+            let snap = log.snapshot().unwrap();
+            for lo in [0, 5, 63, 64, 150, 899, 1_000, 1_990] {
+                let want: Vec<Timestamp> = (lo..2_000).filter(|&t| !hidden(t)).collect();
+                for desc in [false, true] {
+                    let mut srcs = Vec::new();
+                    snap.view().plan(lo, Timestamp::MAX, desc, |src| srcs.push(src));
+                    let mut got = Vec::new();
+                    for mut src in srcs {
+                        let n = src.count;
+                        assert!(src.spans.len() <= PAGES_AHEAD || desc, "planned {} spans", src.spans.len());
+                        assert!(!desc || !src.has_pending(), "a descending read plans every bucket");
+                        let ts = drain(&mut src);
+                        assert_eq!(ts.len(), n, "count of the source");
+                        got.extend(ts);
+                    }
+                    got.sort_unstable();
+                    assert_eq!(got, want, "from {lo}, deletes {deletes}, desc {desc}");
+                }
             }
         }
     }
