@@ -850,6 +850,28 @@ mod tests {
         }
     }
 
+    /// Plans `[lo, MAX]` of `snap` in both orders and checks each source:
+    /// ascending, at most [`PAGES_AHEAD`] spans cut when planned;
+    /// descending, nothing pending; in both, the count exact and the
+    /// records, drained, exactly `want`.
+    fn check_plans(snap: &crate::Snapshot<u64>, lo: Timestamp, want: &[Timestamp], what: &str) {
+        for desc in [false, true] {
+            let mut srcs = Vec::new();
+            snap.view().plan(lo, Timestamp::MAX, desc, |src| srcs.push(src));
+            let mut got = Vec::new();
+            for mut src in srcs {
+                let n = src.count;
+                assert!(src.spans.len() <= PAGES_AHEAD || desc, "planned {} spans", src.spans.len());
+                assert!(!desc || !src.has_pending(), "a descending read plans every page or bucket");
+                let ts = drain(&mut src);
+                assert_eq!(ts.len(), n, "count of the source");
+                got.extend(ts);
+            }
+            got.sort_unstable();
+            assert_eq!(got, want, "from {lo}, {what}, desc {desc}");
+        }
+    }
+
     /// An ascending read of segments cuts at most [`PAGES_AHEAD`] pages into
     /// spans when planned, however many it crosses (the first rows of
     /// `since(t)` over a large log), and the pending positions refill in
@@ -878,27 +900,7 @@ mod tests {
             let snap = log.snapshot().unwrap();
             for lo in [0, 5, 99, 150, 399, 650, 990] {
                 let want: Vec<Timestamp> = (lo..1_000).filter(|&t| !hidden(t)).collect();
-                let mut srcs = Vec::new();
-                snap.view().plan(lo, Timestamp::MAX, false, |src| srcs.push(src));
-                let mut got = Vec::new();
-                for mut src in srcs {
-                    let n = src.count;
-                    assert!(src.spans.len() <= PAGES_AHEAD, "planned {} spans", src.spans.len());
-                    let ts = drain(&mut src);
-                    assert_eq!(ts.len(), n, "count of the source");
-                    got.extend(ts);
-                }
-                got.sort_unstable();
-                assert_eq!(got, want, "from {lo}, compacted {compacted}");
-                let mut srcs = Vec::new();
-                snap.view().plan(lo, Timestamp::MAX, true, |src| srcs.push(src));
-                let mut got = Vec::new();
-                for mut src in srcs {
-                    assert!(!src.has_pending(), "a descending read plans every page");
-                    got.extend(drain(&mut src));
-                }
-                got.sort_unstable();
-                assert_eq!(got, want);
+                check_plans(&snap, lo, &want, &format!("compacted {compacted}"));
             }
         }
     }
@@ -926,21 +928,7 @@ mod tests {
             let snap = log.snapshot().unwrap();
             for lo in [0, 5, 63, 64, 150, 899, 1_000, 1_990] {
                 let want: Vec<Timestamp> = (lo..2_000).filter(|&t| !hidden(t)).collect();
-                for desc in [false, true] {
-                    let mut srcs = Vec::new();
-                    snap.view().plan(lo, Timestamp::MAX, desc, |src| srcs.push(src));
-                    let mut got = Vec::new();
-                    for mut src in srcs {
-                        let n = src.count;
-                        assert!(src.spans.len() <= PAGES_AHEAD || desc, "planned {} spans", src.spans.len());
-                        assert!(!desc || !src.has_pending(), "a descending read plans every bucket");
-                        let ts = drain(&mut src);
-                        assert_eq!(ts.len(), n, "count of the source");
-                        got.extend(ts);
-                    }
-                    got.sort_unstable();
-                    assert_eq!(got, want, "from {lo}, deletes {deletes}, desc {desc}");
-                }
+                check_plans(&snap, lo, &want, &format!("deletes {deletes}"));
             }
         }
     }
