@@ -290,7 +290,8 @@ fn drop_parts<T>(snap: Option<Snapshot<T>>, srcs: Vec<SrcCursor<T>>) {
 
 impl<T: Clone + Send + Sync + 'static> Cursor<T> {
     /// A cursor over `lo ..= hi`: a point read (`lo == hi`) whose answer is
-    /// in one segment span, or nowhere, planned without the general plan
+    /// in one span (of a segment page or a memtable run), or nowhere,
+    /// planned without the general plan
     /// (`View::point_plan`), anything else by [`planned`](Self::planned)
     /// (`T: Clone`: a memtable with late records may be read through its
     /// merged view, which holds clones, R13).
@@ -1137,14 +1138,16 @@ mod tests {
     /// A point read (`[t, t]`) planned by `View::point_plan` reads what the
     /// general plan reads: the records at `t` of a range `[t - 1, t]`
     /// (planned by `View::plan`), in both orders, in every state a log
-    /// goes through — duplicates across a page boundary, overlapping L0
-    /// segments, records at `t` in a memtable's run and skiplist, deletes
-    /// over flushed and unflushed records, after compaction.
+    /// goes through — duplicates across a page boundary and across a run's
+    /// bucket boundary, overlapping L0 segments, records at `t` in a
+    /// memtable's run and skiplist, deletes over flushed and unflushed
+    /// records, after compaction, records at `t` in two memtables' runs,
+    /// and a snapshot older than some of the run's records at `t`.
     #[test]
     fn point_plans_agree_with_the_general_plan() {
         // Small pages (64 records): runs of equal timestamps cross them.
         let cfg = Config { maintenance: MaintenanceMode::Disabled, target_page_bytes: 1024, ..Config::default() };
-        let log: Timelog<u64> = Timelog::with_config(cfg).unwrap();
+        let log: Timelog<u64> = Timelog::with_config(cfg.clone()).unwrap();
         let mut id = 0u64;
         let mut add = |log: &Timelog<u64>, t: Timestamp, n: usize| {
             for _ in 0..n {
@@ -1155,16 +1158,19 @@ mod tests {
         for t in 0..300 {
             add(&log, t * 2, (t % 4) as usize + 1);
         }
-        add(&log, 700, 200); // across pages
-        let check = |log: &Timelog<u64>, phase: &str| {
-            for t in -2..705 {
+        // Across pages, and across the run's bucket at position 960 (750
+        // records before it).
+        add(&log, 700, 250);
+        let check_snap = |snap: &Snapshot<u64>, phase: &str| {
+            for t in -2..805 {
                 for order in ORDERS {
-                    let got: Vec<_> = log.range(t, t + 1, order).unwrap().collect();
-                    let want: Vec<_> = log.range(t - 1, t + 1, order).unwrap().filter(|r| r.0 == t).collect();
+                    let got: Vec<_> = snap.range(t, t + 1, order).collect();
+                    let want: Vec<_> = snap.range(t - 1, t + 1, order).filter(|r| r.0 == t).collect();
                     assert_eq!(got, want, "{phase}: t = {t}, {order:?}");
                 }
             }
         };
+        let check = |log: &Timelog<u64>, phase: &str| check_snap(&log.snapshot().unwrap(), phase);
         check(&log, "memtable");
         log.flush().unwrap();
         check(&log, "one L0 segment");
@@ -1183,6 +1189,24 @@ mod tests {
         check(&log, "two overlapping L0 segments");
         log.compact().unwrap();
         check(&log, "compacted");
+        add(&log, 800, 3);
+        let snap = log.snapshot().unwrap();
+        add(&log, 800, 2); // beyond the snapshot's watermark
+        add(&log, 802, 1);
+        check_snap(&snap, "a snapshot older than the run's newest records");
+        assert_eq!(snap.range(800, 801, Order::Asc).count(), 3);
+        drop(snap);
+        check(&log, "the run's records at 800, all seen");
+        // Small memtables, sealed as they fill: the records of a timestamp
+        // end up in two memtables' runs.
+        let cfg = Config { memtable_max_bytes: 4096, ..cfg };
+        let log: Timelog<u64> = Timelog::with_config(cfg).unwrap();
+        for t in 0..400 {
+            add(&log, t / 4, 1);
+        }
+        let st = log.stats().unwrap();
+        assert!(st.sealed_runs >= 2 && st.segments_l0 == 0, "{st:?}");
+        check(&log, "records at one timestamp in two memtables' runs");
     }
 
     /// A read whose answer is one span of one source (here: inside one

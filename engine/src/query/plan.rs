@@ -203,9 +203,10 @@ impl<T> Spans<T> {
     /// of its bucket or `b`; returns its length.
     #[inline]
     fn push_run(&mut self, mt: &Memtable<T>, a: usize, b: usize) -> usize {
-        let s = mt.run.slice_at(a, b);
-        self.push(Span { ts: s.ts, seq: SeqSrc::Arr(s.seq), val: ValSrc::Direct(s.val), len: s.len });
-        s.len
+        let s = run_span(mt, a, b);
+        let n = s.len;
+        self.push(s);
+        n
     }
 
     /// Drops the spans held, keeping a vector's allocation.
@@ -566,47 +567,67 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
 pub(crate) enum PointPlan<T> {
     /// No visible record at `ts`.
     Empty,
-    /// Every visible record at `ts` is in this one span of a segment page.
+    /// Every visible record at `ts` is in this one span of a segment page
+    /// or of a memtable run's bucket.
     One(Span<T>),
-    /// Anything else (records at `ts` in a memtable, or in more than one
-    /// span): the general plan ([`View::plan`]).
+    /// Anything else (records at `ts` in two memtables, in a skiplist, or
+    /// in more than one span): the general plan ([`View::plan`]).
     General,
 }
 
-impl<T: Clone + Send + Sync + 'static> View<'_, T> {
+impl<'a, T: Clone + Send + Sync + 'static> View<'a, T> {
     /// The plan of a point read in the common case, without the general
-    /// plan's machinery (no `Source`, no merged-view lookup, no run
-    /// slices): the segments are cut exactly as [`plan`](Self::plan) cuts
-    /// them (`for_each_visible_segment`, R8), and a memtable only has to
-    /// show that it holds nothing at `ts` — its run's bounds (R3: sorted)
-    /// and its skiplist's first key from `(ts, 0)` — or the read takes the
-    /// general plan ([`PointPlan::General`]: a memtable record at `ts`
-    /// needs the watermark and the merge with the run by sequence). What a
-    /// memtable holds beyond the watermark only sends more reads to the
-    /// general plan, never changes an answer.
+    /// plan's machinery (no `Source`, no merged-view lookup, no walk of
+    /// every source): the segments are cut exactly as [`plan`](Self::plan)
+    /// cuts them (`for_each_visible_segment`, R8), and a memtable either
+    /// shows that it holds nothing at `ts` — its run's bounds (R3: sorted)
+    /// and its skiplist's first key from `(ts, 0)` — or, when its run is
+    /// the only place in the memtables that may hold `ts`, gives its
+    /// visible positions at `ts` under the view's watermark, cut as
+    /// `plan` cuts them (`for_each_visible_run`, R3, R5). Records at `ts`
+    /// in two memtables, or in a skiplist, need the merge by sequence: the
+    /// general plan ([`PointPlan::General`]). What a memtable holds beyond
+    /// the watermark only sends more reads to the general plan, never
+    /// changes an answer.
     #[inline(always)]
     pub(crate) fn point_plan(&self, ts: Timestamp) -> PointPlan<T> {
         // The memtables first, inline: a read they send to the general plan
         // has done nothing else twice (the coverage, the segments' searches).
-        let holds = |mt: &Memtable<T>| run_len_at(mt, ts) > 0 || ooo_may_hold(mt, ts);
-        if holds(&self.m.active) || self.m.sealed.iter().any(|mt| holds(mt)) {
+        let mut held: Option<&Memtable<T>> = None;
+        // Whether `mt` leaves the read a point plan.
+        let mut judge = |mt: &'a Memtable<T>| {
+            if run_len_at(mt, ts) > 0 {
+                if held.is_some() {
+                    return false;
+                }
+                held = Some(mt);
+            }
+            !ooo_may_hold(mt, ts)
+        };
+        if !judge(&self.m.active) || !self.m.sealed.iter().all(|mt| judge(mt)) {
             return PointPlan::General;
         }
-        self.segments_point_plan(ts)
+        self.segments_point_plan(ts, held)
     }
 
-    /// [`point_plan`](Self::point_plan) once no memtable holds a record at
-    /// `ts`: the segments' spans.
+    /// [`point_plan`](Self::point_plan) once the memtables are judged:
+    /// the span of `held`'s run at `ts` (the one memtable that may hold a
+    /// record at `ts`), then the segments' spans.
     #[inline(never)]
-    fn segments_point_plan(&self, ts: Timestamp) -> PointPlan<T> {
+    fn segments_point_plan(&self, ts: Timestamp, held: Option<&Memtable<T>>) -> PointPlan<T> {
         let cov = self.cov();
         let mut one: Option<Span<T>> = None;
+        if let Some(mt) = held {
+            if !run_point_span(mt, &Vis { w: self.w, cov: &cov }, ts, &mut one) {
+                return PointPlan::General;
+            }
+        }
         let mut general = false;
         self.sources_in(ts, ts, &cov, |src, _| {
             let ok = match src {
                 SourceRef::L1(segs) => segs.iter().all(|s| segment_point_span(s, ts, &cov, &mut one)),
                 SourceRef::L0(s) => segment_point_span(s, ts, &cov, &mut one),
-                // Shown above to hold nothing at `ts`.
+                // Judged by `point_plan`.
                 SourceRef::Run(_) | SourceRef::Ooo(_) => true,
             };
             general |= !ok;
@@ -618,6 +639,34 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
             (false, None) => PointPlan::Empty,
         }
     }
+}
+
+/// The visible positions of `mt`'s run at `ts` (the spans [`run_spans`]
+/// would cut) into `one`, which holds nothing yet; `false` if they are more
+/// than one span (a tombstone's hidden stretch inside them, or the equal
+/// run crossing a bucket).
+#[inline(never)]
+fn run_point_span<T: Send + Sync + 'static>(
+    mt: &Memtable<T>,
+    vis: &Vis<'_>,
+    ts: Timestamp,
+    one: &mut Option<Span<T>>,
+) -> bool {
+    let mut ok = true;
+    for_each_visible_run(mt, vis, ts, ts, |a, b| {
+        let s = run_span(mt, a, b);
+        ok &= one.is_none() && s.len == b - a;
+        *one = Some(s);
+    });
+    ok
+}
+
+/// The span of `mt`'s run positions from `a` to the end of `a`'s bucket or
+/// `b`, whichever comes first (`a < b <= len`, published: R4).
+#[inline]
+fn run_span<T>(mt: &Memtable<T>, a: usize, b: usize) -> Span<T> {
+    let s = mt.run.slice_at(a, b);
+    Span { ts: s.ts, seq: SeqSrc::Arr(s.seq), val: ValSrc::Direct(s.val), len: s.len }
 }
 
 /// The visible records of `s` at `ts` (the spans [`segment_spans`] would
