@@ -226,10 +226,17 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     /// argument, as the range plan's). For navigation, which then reads the
     /// view alone (`query::point::nav_view`); the run's visible prefix is
     /// searched once for both tests.
+    #[inline]
     pub(crate) fn merged_exact(&self, w: SeqNo) -> Option<&Merged<T>> {
+        // Inline: the common answer (too few late records for a view).
         if self.late_hint() < MIN_LATE {
             return None;
         }
+        self.merged_exact_lookup(w)
+    }
+
+    /// [`merged_exact`](Self::merged_exact) past its first test.
+    fn merged_exact_lookup(&self, w: SeqNo) -> Option<&Merged<T>> {
         let m = self.merged.current().1?;
         if m.w > w {
             return None;

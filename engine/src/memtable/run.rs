@@ -429,11 +429,18 @@ impl<T> Run<T> {
 
     /// First index in `[lo, hi)` whose sequence is `> seq`. Sequence
     /// numbers increase along the run (R3).
+    #[inline]
     pub(crate) fn seq_upper_bound(&self, seq: SeqNo, lo: usize, hi: usize) -> usize {
-        // Common case: the whole range is visible (one probe).
+        // Common case, inline: the whole range is visible (one probe).
         if hi > lo && self.seq_at(hi - 1) <= seq {
             return hi;
         }
+        self.seq_search(seq, lo, hi)
+    }
+
+    /// [`seq_upper_bound`](Self::seq_upper_bound) past its first probe.
+    #[inline(never)]
+    fn seq_search(&self, seq: SeqNo, lo: usize, hi: usize) -> usize {
         self.search(lo, hi, Bucket::seq, |x: &AtomicU64Slot| x.load(Ordering::Relaxed) <= seq)
     }
 

@@ -195,7 +195,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                     }
                     let len = run.len();
                     if len > 0 && useful(best, first, run.ts_at(len - 1)) {
-                        let c = run_nav::<D, T>(mt, t, &vis, best);
+                        let c = run_nav::<D, T>(mt, len, t, &vis, best);
                         take(&mut best, c);
                     }
                 }
@@ -446,21 +446,29 @@ fn merged_nav<D: Dir, T>(m: &Merged<T>, t: Timestamp, best: Option<Timestamp>) -
 /// the run there whole (one seek); elsewhere, per covered interval `[a, b)`
 /// of newest sequence `m`, the hidden records (sequence below `m`) are a
 /// prefix of the interval's positions (R3), so one search passes them.
+/// `len` is a published length of the run (R4), the caller's.
 fn run_nav<D: Dir, T: Send + Sync + 'static>(
     mt: &Memtable<T>,
+    len: usize,
     t: Timestamp,
     vis: &Vis<'_>,
     best: Option<Timestamp>,
 ) -> Option<Timestamp> {
     let run = &mt.run;
-    let nvis = run.seq_upper_bound(vis.w, 0, run.len());
+    let nvis = run.seq_upper_bound(vis.w, 0, len);
     if nvis == 0 {
         return None;
     }
-    let newest = if vis.cov.is_empty() { SeqNo::MAX } else { run.seq_at(nvis - 1) };
     let lower = |x: Timestamp| run.seek(x, false, 0, nvis);
     let upper = |x: Timestamp| run.seek(x, true, 0, nvis);
     let mut c = D::cut(t, lower, upper);
+    if vis.cov.is_empty() {
+        // Nothing hidden: the first candidate is the answer.
+        let i = D::candidate(c.pos, nvis)?;
+        let ts = D::known(&c).unwrap_or_else(|| run.ts_at(i));
+        return best.is_none_or(|b| D::before(ts, b)).then_some(ts);
+    }
+    let newest = run.seq_at(nvis - 1);
     while let Some(i) = D::candidate(c.pos, nvis) {
         let ts = D::known(&c).unwrap_or_else(|| run.ts_at(i));
         if best.is_some_and(|b| !D::before(ts, b)) {
@@ -521,7 +529,7 @@ mod tests {
         cov: &Coverage,
         best: Option<Timestamp>,
     ) -> Option<Timestamp> {
-        run_nav::<Asc, u64>(mt, t, &vis_of(cov, w), best)
+        run_nav::<Asc, u64>(mt, mt.run.len(), t, &vis_of(cov, w), best)
     }
     fn run_last(
         mt: &Memtable<u64>,
@@ -530,7 +538,7 @@ mod tests {
         cov: &Coverage,
         best: Option<Timestamp>,
     ) -> Option<Timestamp> {
-        run_nav::<Desc, u64>(mt, t, &vis_of(cov, w), best)
+        run_nav::<Desc, u64>(mt, mt.run.len(), t, &vis_of(cov, w), best)
     }
     fn ooo_nav<D: Dir>(
         mt: &Memtable<u64>,
