@@ -577,8 +577,8 @@ pub(crate) enum PointPlan<T> {
 
 impl<'a, T: Clone + Send + Sync + 'static> View<'a, T> {
     /// The plan of a point read in the common case, without the general
-    /// plan's machinery (no `Source`, no merged-view lookup, no walk of
-    /// every source): the segments are cut exactly as [`plan`](Self::plan)
+    /// plan's machinery (no `Source`, no merged-view lookup, no vector of
+    /// sources): the segments are cut exactly as [`plan`](Self::plan)
     /// cuts them (`for_each_visible_segment`, R8), and a memtable either
     /// shows that it holds nothing at `ts` — its run's bounds (R3: sorted)
     /// and its skiplist's first key from `(ts, 0)` — or, when its run is
