@@ -492,7 +492,11 @@ pub(crate) fn for_each_visible_run<T: Send + Sync + 'static>(
         return;
     }
     let n = run.len();
-    if n == 0 || run.ts_at(n - 1) < t1 {
+    if n == 0 {
+        return;
+    }
+    let last = run.ts_at(n - 1);
+    if last < t1 {
         return;
     }
     let nvis = run.seq_upper_bound(vis.w, 0, n);
@@ -507,6 +511,10 @@ pub(crate) fn for_each_visible_run<T: Send + Sync + 'static>(
         run.upper_bound(t2, lo, nvis)
     } else if run.ts_at(p) > t2 {
         run.upper_bound(t2, lo, p)
+    } else if (if nvis == n { last } else { run.ts_at(nvis - 1) }) <= t2 {
+        // A read to the end of the run (`since(t)`, `all()`): no search,
+        // as a segment's `upper_bound_from` tests its `max_ts`.
+        nvis
     } else {
         run.upper_bound(t2, p + 1, nvis)
     };
