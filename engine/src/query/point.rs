@@ -462,17 +462,15 @@ fn run_nav<D: Dir, T: Send + Sync + 'static>(
     let lower = |x: Timestamp| run.seek(x, false, 0, nvis);
     let upper = |x: Timestamp| run.seek(x, true, 0, nvis);
     let mut c = D::cut(t, lower, upper);
-    if vis.cov.is_empty() {
-        // Nothing hidden: the first candidate is the answer.
-        let i = D::candidate(c.pos, nvis)?;
-        let ts = D::known(&c).unwrap_or_else(|| run.ts_at(i));
-        return best.is_none_or(|b| D::before(ts, b)).then_some(ts);
-    }
-    let newest = run.seq_at(nvis - 1);
+    let newest = if vis.cov.is_empty() { SeqNo::MAX } else { run.seq_at(nvis - 1) };
     while let Some(i) = D::candidate(c.pos, nvis) {
         let ts = D::known(&c).unwrap_or_else(|| run.ts_at(i));
         if best.is_some_and(|b| !D::before(ts, b)) {
             return None;
+        }
+        if vis.cov.is_empty() {
+            // Nothing hidden: the first candidate is the answer.
+            return Some(ts);
         }
         match D::past_hidden(vis.cov, ts, newest) {
             None => {}
