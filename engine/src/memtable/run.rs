@@ -324,6 +324,18 @@ impl<T> Run<T> {
         b.seq_cell(o).load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Timestamp and sequence at `i`, from one slot lookup (two arrays of
+    /// the same bucket); like [`ts_at`](Self::ts_at).
+    #[inline]
+    pub(crate) fn ts_seq_at(&self, i: usize) -> (Timestamp, SeqNo) {
+        crate::hooks::visit(1);
+        let (k, o, _) = locate(i);
+        let b = self.bucket(k);
+        b.read_slot(o);
+        // R4, as in `ts_at`.
+        (b.ts_cell(o).load(Ordering::Relaxed), b.seq_cell(o).load(Ordering::Relaxed))
+    }
+
     /// Payload at `i`. Panics unless `i < len()` (one more Acquire load of
     /// the length: payloads are read once per returned record, not per
     /// search step).
@@ -436,6 +448,20 @@ impl<T> Run<T> {
             return hi;
         }
         self.seq_search(seq, lo, hi)
+    }
+
+    /// [`seq_upper_bound`](Self::seq_upper_bound)`(seq, 0, len)` for a
+    /// caller that has read `last`, the sequence at `len - 1` (`len > 0`,
+    /// published: R4) — with its timestamp, by
+    /// [`ts_seq_at`](Self::ts_seq_at): the whole run when `last` is
+    /// visible, without locating that slot again.
+    #[inline]
+    pub(crate) fn visible_len(&self, seq: SeqNo, len: usize, last: SeqNo) -> usize {
+        if last <= seq {
+            len
+        } else {
+            self.seq_search(seq, 0, len)
+        }
     }
 
     /// [`seq_upper_bound`](Self::seq_upper_bound) past its first probe.

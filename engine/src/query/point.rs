@@ -194,9 +194,12 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                         return true;
                     }
                     let len = run.len();
-                    if len > 0 && useful(best, first, run.ts_at(len - 1)) {
-                        let c = run_nav::<D, T>(mt, len, t, &vis, best);
-                        take(&mut best, c);
+                    if len > 0 {
+                        let (last, last_seq) = run.ts_seq_at(len - 1);
+                        if useful(best, first, last) {
+                            let c = run_nav::<D, T>(mt, (len, last_seq), t, &vis, best);
+                            take(&mut best, c);
+                        }
                     }
                 }
                 SourceRef::Ooo(mt) if std::ptr::eq(viewed, mt) => {}
@@ -237,13 +240,16 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
     /// one. The coverage is decided first, then the memtables (R15's order).
     #[inline]
     pub(crate) fn point_wfree(m: &'a Manifest<T>, ts: Timestamp, mut f: impl FnMut(&'a T)) -> Option<usize> {
-        // Early, by bounds and the skiplist's filter only (no search): a
-        // point a memtable may hold reads with the watermark, without taking
-        // the coverage, and searches the skiplist once (in `point`). Not
-        // R15's check, which follows the coverage.
+        // Early, by a run's first timestamp and a skiplist's filter only
+        // (no search): a point a memtable may hold reads with the
+        // watermark, without taking the coverage, and searches the skiplist
+        // once (in `point`). A point at or after a run's first timestamp is
+        // most often in it (a read of recent records): the run's length and
+        // last timestamp are left to `point`, which reads them anyway (as
+        // `nav_wfree` does). Not R15's check, which follows the coverage.
         // R15: only segment records are judged; every view sees them (R8).
         let view = View { m, w: SeqNo::MAX };
-        let may_hold = |mt: &Memtable<T>| run_len_at(mt, ts) > 0 || mt.ooo_may_hold(ts);
+        let may_hold = |mt: &Memtable<T>| mt.run.first_ts() <= ts || mt.ooo_may_hold(ts);
         if may_hold(&m.active) || m.sealed.iter().any(|mt| may_hold(mt)) {
             return None;
         }
@@ -320,21 +326,38 @@ fn run_point<'a, T: Send + Sync + 'static>(
     mut f: impl FnMut(SeqNo, &'a T),
 ) {
     let run = &mt.run;
-    let len = run_len_at(mt, ts);
+    let (len, last_seq) = run_tail_at(mt, ts);
     if len == 0 {
         return;
     }
-    let nvis = run.seq_upper_bound(vis.w, 0, len);
+    let nvis = run.visible_len(vis.w, len, last_seq);
     let mut i = run.lower_bound(ts, 0, nvis);
     if hide > 0 {
         let end = run.upper_bound(ts, i, nvis);
         i = run.seq_upper_bound(hide, i, end);
     }
-    while i < nvis && run.ts_at(i) == ts {
-        // The sequence only for a merge with the skiplist's records: its
-        // array is another cache line (a miss, in a large run).
-        f(if with_seq { run.seq_at(i) } else { 0 }, run.val_at(i));
-        i += 1;
+    // The equal run, a bucket's slice at a time: one slot lookup per
+    // slice, not one per timestamp, sequence and payload read.
+    while i < nvis {
+        let s = run.slice_at(i, nvis);
+        let mut k = 0;
+        // SAFETY: `slice_at`'s contract: its `len` positions from `i` are
+        // below the published `nvis <= len` (R4), so initialized before
+        // that publication and never written again; the payloads live as
+        // long as the run (R6), which `'a` borrows.
+        unsafe {
+            while k < s.len && *s.ts.add(k) == ts {
+                // The sequence only for a merge with the skiplist's
+                // records: its array is another cache line (a miss, in a
+                // large run).
+                f(if with_seq { *s.seq.add(k) } else { 0 }, &*s.val.add(k));
+                k += 1;
+            }
+        }
+        if k < s.len {
+            return;
+        }
+        i += k;
     }
 }
 
@@ -350,6 +373,25 @@ pub(crate) fn run_len_at<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Timesta
         0
     } else {
         len
+    }
+}
+
+/// [`run_len_at`] and the sequence at the run's last slot, read with its
+/// timestamp (one slot lookup), for a caller that then needs the visible
+/// length ([`Run::visible_len`](crate::memtable::run::Run::visible_len)):
+/// `(len, last_seq)`, with `len == 0` when the run's bounds exclude `ts`.
+#[inline]
+fn run_tail_at<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Timestamp) -> (usize, SeqNo) {
+    let run = &mt.run;
+    let len = if run.first_ts() <= ts { run.len() } else { 0 };
+    if len == 0 {
+        return (0, 0);
+    }
+    let (last, seq) = run.ts_seq_at(len - 1);
+    if ts > last {
+        (0, 0)
+    } else {
+        (len, seq)
     }
 }
 
@@ -446,16 +488,17 @@ fn merged_nav<D: Dir, T>(m: &Merged<T>, t: Timestamp, best: Option<Timestamp>) -
 /// the run there whole (one seek); elsewhere, per covered interval `[a, b)`
 /// of newest sequence `m`, the hidden records (sequence below `m`) are a
 /// prefix of the interval's positions (R3), so one search passes them.
-/// `len` is a published length of the run (R4), the caller's.
+/// `(len, last_seq)` is a published length of the run (R4), the caller's,
+/// `len > 0`, and the sequence at `len - 1`.
 fn run_nav<D: Dir, T: Send + Sync + 'static>(
     mt: &Memtable<T>,
-    len: usize,
+    (len, last_seq): (usize, SeqNo),
     t: Timestamp,
     vis: &Vis<'_>,
     best: Option<Timestamp>,
 ) -> Option<Timestamp> {
     let run = &mt.run;
-    let nvis = run.seq_upper_bound(vis.w, 0, len);
+    let nvis = run.visible_len(vis.w, len, last_seq);
     if nvis == 0 {
         return None;
     }
@@ -520,6 +563,12 @@ mod tests {
     fn seg_last<T>(s: &Segment<T>, t: Timestamp, cov: &Coverage, best: Option<Timestamp>) -> Option<Timestamp> {
         seg_nav::<Desc, T>(s, t, &vis_of(cov, SeqNo::MAX), best, None)
     }
+    /// The run's length and the sequence at its last slot, as `nav_in`
+    /// passes them (the tests' runs are not empty).
+    fn tail(mt: &Memtable<u64>) -> (usize, SeqNo) {
+        let len = mt.run.len();
+        (len, mt.run.seq_at(len - 1))
+    }
     fn run_first(
         mt: &Memtable<u64>,
         w: SeqNo,
@@ -527,7 +576,7 @@ mod tests {
         cov: &Coverage,
         best: Option<Timestamp>,
     ) -> Option<Timestamp> {
-        run_nav::<Asc, u64>(mt, mt.run.len(), t, &vis_of(cov, w), best)
+        run_nav::<Asc, u64>(mt, tail(mt), t, &vis_of(cov, w), best)
     }
     fn run_last(
         mt: &Memtable<u64>,
@@ -536,7 +585,7 @@ mod tests {
         cov: &Coverage,
         best: Option<Timestamp>,
     ) -> Option<Timestamp> {
-        run_nav::<Desc, u64>(mt, mt.run.len(), t, &vis_of(cov, w), best)
+        run_nav::<Desc, u64>(mt, tail(mt), t, &vis_of(cov, w), best)
     }
     fn ooo_nav<D: Dir>(
         mt: &Memtable<u64>,
@@ -685,6 +734,16 @@ mod tests {
                         let want = run_vis.iter().rev().copied().find(|&x| x <= t && best.is_none_or(|b| x > b));
                         assert_eq!(run_last(&mt, w, t, &cov, best), want, "run_last({t}, {best:?}) w={w}");
                     }
+                    // The run's records at `t` (their equal runs cross the
+                    // bucket boundaries at 64 and 192 in some rounds).
+                    let want: Vec<SeqNo> = (0..run_len)
+                        .map(|i| (mt.run.ts_at(i), mt.run.seq_at(i)))
+                        .filter(|r| r.0 == t && !hidden(&tombs, w, r.0, r.1))
+                        .map(|r| r.1)
+                        .collect();
+                    let (v, mut got) = (vis_of(&cov, w), Vec::new());
+                    run_point(&mt, &v, t, v.hiding(t), true, |seq, _| got.push(seq));
+                    assert_eq!(got, want, "run_point({t}) w={w}");
                     let hi = t + 25;
                     let want = ooo_vis.iter().copied().find(|&x| x >= t && x <= hi);
                     assert_eq!(ooo_first(&mt, w, t, hi, &cov), want, "ooo_first({t}) w={w}");
