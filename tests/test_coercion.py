@@ -33,6 +33,10 @@ class Idx:
         return self.value
 
 
+class IntSub(int):
+    """An ``int`` subclass (as ``IntEnum`` members are): taken by its value."""
+
+
 def _setitem(log, ts):
     log[ts] = "x"
 
@@ -118,6 +122,7 @@ ACCEPTED = [
     pytest.param(np.int32(3), id="np.int32"),
     pytest.param(np.uint16(3), id="np.uint16"),
     pytest.param(Idx(3), id="__index__"),
+    pytest.param(IntSub(3), id="int subclass"),
 ]
 
 
@@ -214,7 +219,9 @@ def test_date_hint_is_a_conversion_that_works_for_a_date(log):
 
 
 @pytest.mark.parametrize(
-    "value", [2**63, -(2**63) - 1, np.uint64(2**63)], ids=["2^63", "-2^63-1", "np.uint64(2^63)"]
+    "value",
+    [2**63, -(2**63) - 1, np.uint64(2**63), IntSub(2**63)],
+    ids=["2^63", "-2^63-1", "np.uint64(2^63)", "int subclass 2^63"],
 )
 @pytest.mark.parametrize("api", API_IDS)
 def test_out_of_int64_overflow(seeded, api, value):

@@ -850,9 +850,8 @@ fn coerce_slow(obj: &Bound<'_, PyAny>) -> PyResult<i64> {
     if obj.is_instance_of::<PyBool>() {
         return Err(PyTypeError::new_err("timestamp must be an int, bool not allowed (True/False are not timestamps)"));
     }
-    if obj.is_instance_of::<PyInt>() {
-        return obj.extract::<i64>().map_err(|_| overflow(obj));
-    }
+    // An `int` subclass too: `PyNumber_Index` takes its value (without
+    // calling `__index__`), and an out-of-range one is an `OverflowError`.
     // SAFETY: `index_i64`'s contract: `obj` is live and bound (attached).
     match unsafe { index_i64(obj.as_ptr()) } {
         Some(Ok(t)) => Ok(t),
