@@ -38,54 +38,45 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         // (R2), so insertion order only needs a merge inside one memtable,
         // where run and skiplist records interleave by sequence.
         let mut mem: Vec<(SeqNo, &'a T)> = Vec::new();
-        // Whether the skiplist of the memtable whose run was just read may
-        // hold a record this view sees at `ts` (its `Ooo` source follows).
-        let mut ooo_at_ts = false;
-        self.sources_in(ts, ts, &cov, |src, _| {
+        let go_on = self.segments_in(ts, ts, &cov, |src, _| {
             match src {
                 SourceRef::L1(segs) => segs.iter().for_each(|s| n += seg_point(s, &vis, ts, &mut f)),
                 SourceRef::L0(s) => n += seg_point(s, &vis, ts, &mut f),
-                SourceRef::Run(mt) => {
-                    // Sequences increase along the run (R3): if the skiplist
-                    // holds nothing this view sees at `ts` — empty (its nodes
-                    // are counted before the commit, R5), or its filter
-                    // clear there (R6 "filter": `self.w` was loaded with
-                    // Acquire) — the run's records are already in insertion
-                    // order: no buffer, no sort.
-                    ooo_at_ts = mt.ooo_may_hold(ts);
-                    let direct = !ooo_at_ts;
-                    run_point(mt, &vis, ts, hide, !direct, |seq, v| {
-                        if direct {
-                            f(v);
-                            n += 1;
-                        } else {
-                            mem.push((seq, v));
-                        }
-                    });
-                }
-                SourceRef::Ooo(mt) => {
-                    // From key `(ts, hide + 1)`: the hidden records are not
-                    // visited; none at all where the skiplist's filter
-                    // proved it holds nothing this view sees at `ts` (read
-                    // with the run: then the run's records went out directly).
-                    if !ooo_at_ts {
-                        return true;
-                    }
-                    mt.ooo_range_from(ts, hide.saturating_add(1), ts, |_, seq, v| {
-                        if vis.visible(ts, seq) {
-                            mem.push((seq, v));
-                        }
-                        true
-                    });
-                    mem.sort_by_key(|e| e.0);
-                    for (_, v) in mem.drain(..) {
-                        f(v);
-                        n += 1;
-                    }
-                }
+                SourceRef::Run(_) | SourceRef::Ooo(_) => debug_assert!(false, "segments_in hands out segments only"),
             }
             true
         });
+        if !go_on {
+            return n;
+        }
+        for mt in self.memtables() {
+            // Sequences increase along the run (R3): if the skiplist holds
+            // nothing this view sees at `ts` — empty (its nodes are counted
+            // before the commit, R5), or its filter clear there (R6
+            // "filter": `self.w` was loaded with Acquire) — the run's
+            // records are already in insertion order: no buffer, no sort.
+            if !mt.ooo_may_hold(ts) {
+                run_point(mt, &vis, ts, hide, false, |_, v| {
+                    f(v);
+                    n += 1;
+                });
+                continue;
+            }
+            run_point(mt, &vis, ts, hide, true, |seq, v| mem.push((seq, v)));
+            // The skiplist from key `(ts, hide + 1)`: the hidden records
+            // are not visited.
+            mt.ooo_range_from(ts, hide.saturating_add(1), ts, |_, seq, v| {
+                if vis.visible(ts, seq) {
+                    mem.push((seq, v));
+                }
+                true
+            });
+            mem.sort_by_key(|e| e.0);
+            for (_, v) in mem.drain(..) {
+                f(v);
+                n += 1;
+            }
+        }
         n
     }
 
@@ -140,13 +131,9 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         };
         let mut best: Option<Timestamp> = None;
         let mut undecided = false;
-        // The memtable whose run arm read its merged view: its skiplist
-        // records are all in the view (`nav_view`), its skiplist arm is
-        // passed.
-        let mut viewed: *const Memtable<T> = std::ptr::null();
         // The settled coverage knows each segment's visible bounds.
         let settled = cov.settled();
-        self.sources_in(lo, hi, cov, |src, vb| {
+        let go_on = self.segments_in(lo, hi, cov, |src, vb| {
             if best == Some(t) {
                 return false; // nothing comes before `t`
             }
@@ -173,26 +160,38 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                         take(&mut best, c);
                     }
                 }
-                SourceRef::Run(mt) => {
-                    let run = &mt.run;
-                    // `first_ts` first (see `point`): a run that cannot
-                    // improve on the answer by its smallest timestamp alone
-                    // is passed without loading the appender's hot line.
-                    let first = run.first_ts();
-                    if first > hi || (!D::DESC && best.is_some_and(|b| first >= b)) {
-                        return true;
-                    }
-                    #[cfg(not(timelog_fault = "wfree_reads_run"))]
-                    if WFREE {
-                        undecided = true;
-                        return false;
-                    }
-                    if let Some(m) = nav_view(mt, &vis) {
-                        let c = merged_nav::<D, T>(m, t, best);
-                        take(&mut best, c);
-                        viewed = mt;
-                        return true;
-                    }
+                SourceRef::Run(_) | SourceRef::Ooo(_) => debug_assert!(false, "segments_in hands out segments only"),
+            }
+            true
+        });
+        if !go_on {
+            return Some(best);
+        }
+        // The memtables, oldest first, each its run, then its skiplist.
+        for mt in self.memtables() {
+            if best == Some(t) {
+                break; // nothing comes before `t`
+            }
+            // Whether the run arm read the memtable's merged view: its
+            // skiplist records are all in it (`nav_view`), its skiplist is
+            // passed.
+            let mut viewed = false;
+            let run = &mt.run;
+            // `first_ts` first (see `point`): a run that cannot improve on
+            // the answer by its smallest timestamp alone is passed without
+            // loading the appender's hot line.
+            let first = run.first_ts();
+            if first <= hi && (D::DESC || best.is_none_or(|b| first < b)) {
+                #[cfg(not(timelog_fault = "wfree_reads_run"))]
+                if WFREE {
+                    undecided = true;
+                    break;
+                }
+                if let Some(m) = nav_view(mt, &vis) {
+                    let c = merged_nav::<D, T>(m, t, best);
+                    take(&mut best, c);
+                    viewed = true;
+                } else {
                     let len = run.len();
                     if len > 0 {
                         let (last, last_seq) = run.ts_seq_at(len - 1);
@@ -202,34 +201,40 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                         }
                     }
                 }
-                SourceRef::Ooo(mt) if std::ptr::eq(viewed, mt) => {}
-                SourceRef::Ooo(mt) => {
-                    // Only records before the best so far can improve it.
-                    let (a, b) = match best {
-                        None => (lo, hi),
-                        Some(x) if D::DESC => (x.saturating_add(1), hi),
-                        Some(x) => (lo, x.saturating_sub(1)),
-                    };
-                    if WFREE {
-                        // Any record in `[a, b]`, committed or not (R15).
-                        let mut any = false;
-                        mt.ooo_range(a, b, |_, _, _| {
-                            any = true;
-                            false
-                        });
-                        undecided = any;
-                        return !any;
-                    }
-                    let mut found = None;
-                    ooo_walk::<D, T>(mt, &vis, a, b, |ts, _, _| {
-                        found = Some(ts);
-                        false
-                    });
-                    take(&mut best, found);
-                }
             }
-            true
-        });
+            if viewed {
+                continue;
+            }
+            if best == Some(t) {
+                break;
+            }
+            // The skiplist: only records before the best so far can
+            // improve it.
+            let (a, b) = match best {
+                None => (lo, hi),
+                Some(x) if D::DESC => (x.saturating_add(1), hi),
+                Some(x) => (lo, x.saturating_sub(1)),
+            };
+            if WFREE {
+                // Any record in `[a, b]`, committed or not (R15).
+                let mut any = false;
+                mt.ooo_range(a, b, |_, _, _| {
+                    any = true;
+                    false
+                });
+                if any {
+                    undecided = true;
+                    break;
+                }
+                continue;
+            }
+            let mut found = None;
+            ooo_walk::<D, T>(mt, &vis, a, b, |ts, _, _| {
+                found = Some(ts);
+                false
+            });
+            take(&mut best, found);
+        }
         (!undecided).then_some(best)
     }
 
@@ -262,12 +267,12 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         }
         let vis = Vis { w: SeqNo::MAX, cov: &cov };
         let mut n = 0;
-        view.sources_in(ts, ts, &cov, |src, _| {
+        // The memtables were shown above to hold nothing at `ts`.
+        view.segments_in(ts, ts, &cov, |src, _| {
             match src {
                 SourceRef::L1(segs) => segs.iter().for_each(|s| n += seg_point(s, &vis, ts, &mut f)),
                 SourceRef::L0(s) => n += seg_point(s, &vis, ts, &mut f),
-                // Shown above to hold nothing at `ts`.
-                SourceRef::Run(_) | SourceRef::Ooo(_) => {}
+                SourceRef::Run(_) | SourceRef::Ooo(_) => debug_assert!(false, "segments_in hands out segments only"),
             }
             true
         });
