@@ -119,12 +119,13 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
 
     /// The segment sources of [`sources_in`](Self::sources_in) alone
     /// (L1's slice, then the L0 segments, cut by the settled bounds as it
-    /// cuts them), for a read that walks the memtables itself
-    /// ([`memtables`](Self::memtables), oldest first, after these): one
-    /// call site of its own per memtable arm, which the compiler inlines,
-    /// instead of `f`'s six (about 50 instructions of a `next_ts` over a
-    /// memtable were `f`'s prologues and epilogues). `false` when the walk
-    /// ends here: `f` stopped it, or `[lo, hi]` is empty.
+    /// cuts them), for a read that walks the memtables itself after these
+    /// ([`memtables`](Self::memtables), oldest first): its memtable arms
+    /// are then code of their own, inlined, not arms of a closure called
+    /// from six places and so kept out of line (about 50 instructions of a
+    /// `next_ts` over a memtable were that closure's prologues and
+    /// epilogues). `false` when the walk ends here: `f` stopped it, or
+    /// `[lo, hi]` is empty.
     #[inline]
     pub(crate) fn segments_in(
         &self,
