@@ -192,6 +192,26 @@ fn locate(i: usize) -> (usize, usize, usize) {
     (k, i - start, FIRST << k)
 }
 
+/// One slot of the run, located ([`Run::slot_at`]).
+pub(crate) struct RunSlot<'r, T> {
+    b: &'r Bucket<T>,
+    o: usize,
+}
+
+impl<T> RunSlot<'_, T> {
+    /// Its timestamp (R4, as in [`Run::ts_at`]).
+    #[inline]
+    pub(crate) fn ts(&self) -> Timestamp {
+        self.b.ts_cell(self.o).load(Ordering::Relaxed)
+    }
+
+    /// Its sequence (R4, as in [`Run::seq_at`]).
+    #[inline]
+    pub(crate) fn seq(&self) -> SeqNo {
+        self.b.seq_cell(self.o).load(Ordering::Relaxed)
+    }
+}
+
 /// A contiguous piece of the run: `len` records starting at the given pointers.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RunSlice<T> {
@@ -324,16 +344,17 @@ impl<T> Run<T> {
         b.seq_cell(o).load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Timestamp and sequence at `i`, from one slot lookup (two arrays of
-    /// the same bucket); like [`ts_at`](Self::ts_at).
+    /// Slot `i`, located once (its bucket and offset), for a caller that
+    /// reads its timestamp and then, maybe, its sequence — another array,
+    /// another cache line, loaded only if asked ([`RunSlot`]); like
+    /// [`ts_at`](Self::ts_at) for the values past `len()`.
     #[inline]
-    pub(crate) fn ts_seq_at(&self, i: usize) -> (Timestamp, SeqNo) {
+    pub(crate) fn slot_at(&self, i: usize) -> RunSlot<'_, T> {
         crate::hooks::visit(1);
         let (k, o, _) = locate(i);
         let b = self.bucket(k);
         b.read_slot(o);
-        // R4, as in `ts_at`.
-        (b.ts_cell(o).load(Ordering::Relaxed), b.seq_cell(o).load(Ordering::Relaxed))
+        RunSlot { b, o }
     }
 
     /// Payload at `i`. Panics unless `i < len()` (one more Acquire load of
@@ -452,9 +473,9 @@ impl<T> Run<T> {
 
     /// [`seq_upper_bound`](Self::seq_upper_bound)`(seq, 0, len)` for a
     /// caller that has read `last`, the sequence at `len - 1` (`len > 0`,
-    /// published: R4) — with its timestamp, by
-    /// [`ts_seq_at`](Self::ts_seq_at): the whole run when `last` is
-    /// visible, without locating that slot again.
+    /// published: R4) — after its timestamp, from the slot located once
+    /// ([`slot_at`](Self::slot_at)): the whole run when `last` is visible,
+    /// without locating that slot again.
     #[inline]
     pub(crate) fn visible_len(&self, seq: SeqNo, len: usize, last: SeqNo) -> usize {
         if last <= seq {

@@ -194,9 +194,9 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                 } else {
                     let len = run.len();
                     if len > 0 {
-                        let (last, last_seq) = run.ts_seq_at(len - 1);
-                        if useful(best, first, last) {
-                            let c = run_nav::<D, T>(mt, (len, last_seq), t, &vis, best);
+                        let slot = run.slot_at(len - 1);
+                        if useful(best, first, slot.ts()) {
+                            let c = run_nav::<D, T>(mt, (len, slot.seq()), t, &vis, best);
                             take(&mut best, c);
                         }
                     }
@@ -381,8 +381,8 @@ pub(crate) fn run_len_at<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Timesta
     }
 }
 
-/// [`run_len_at`] and the sequence at the run's last slot, read with its
-/// timestamp (one slot lookup), for a caller that then needs the visible
+/// [`run_len_at`] and the sequence at the run's last slot, located once
+/// for its timestamp and its sequence, for a caller that then needs the visible
 /// length ([`Run::visible_len`](crate::memtable::run::Run::visible_len)):
 /// `(len, last_seq)`, with `len == 0` when the run's bounds exclude `ts`.
 #[inline]
@@ -392,11 +392,11 @@ fn run_tail_at<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Timestamp) -> (us
     if len == 0 {
         return (0, 0);
     }
-    let (last, seq) = run.ts_seq_at(len - 1);
-    if ts > last {
+    let slot = run.slot_at(len - 1);
+    if ts > slot.ts() {
         (0, 0)
     } else {
-        (len, seq)
+        (len, slot.seq())
     }
 }
 

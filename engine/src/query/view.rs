@@ -531,11 +531,13 @@ pub(crate) fn for_each_visible_run<T: Send + Sync + 'static>(
     if n == 0 {
         return;
     }
-    let last = run.ts_at(n - 1);
+    // The last slot, located once for its timestamp and its sequence.
+    let slot = run.slot_at(n - 1);
+    let last = slot.ts();
     if last < t1 {
         return;
     }
-    let nvis = run.seq_upper_bound(vis.w, 0, n);
+    let nvis = run.visible_len(vis.w, n, slot.seq());
     let lo = run.lower_bound(t1, 0, nvis);
     // A short read (a point above all) ends a few records after it starts:
     // one probe `NEAR` records on says whether to search only up to it
