@@ -8,7 +8,7 @@
 use crate::memtable::merged::Merged;
 use crate::memtable::Memtable;
 use crate::query::dir::Asc;
-use crate::query::point::run_len_at;
+use crate::query::point::run_tail_at;
 use crate::query::view::{for_each_visible_run, ooo_walk, SourceRef, Vis};
 use crate::segment::{Page, Segment};
 use crate::tombstone::Coverage;
@@ -596,7 +596,7 @@ impl<'a, T: Clone + Send + Sync + 'static> View<'a, T> {
         let mut held: Option<&Memtable<T>> = None;
         // Whether `mt` leaves the read a point plan.
         let mut judge = |mt: &'a Memtable<T>| {
-            if run_len_at(mt, ts) > 0 {
+            if run_tail_at(mt, ts).is_some() {
                 if held.is_some() {
                     return false;
                 }

@@ -10,6 +10,7 @@ use super::plan::ooo_may_hold;
 use super::view::{ooo_walk, SourceRef, View, Vis};
 use crate::manifest::Manifest;
 use crate::memtable::merged::Merged;
+use crate::memtable::run::RunSlot;
 use crate::memtable::Memtable;
 use crate::segment::{Seek, Segment};
 use crate::tombstone::CovRef;
@@ -261,7 +262,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         // The settled coverage only where no memtable tombstone may cover
         // `ts` (R15 "span"): nothing left out can hide the answer.
         let (cov, _) = Self::cov_wfree(m, ts)?;
-        let holds = |mt: &Memtable<T>| run_len_at(mt, ts) > 0 || ooo_may_hold(mt, ts);
+        let holds = |mt: &Memtable<T>| run_tail_at(mt, ts).is_some() || ooo_may_hold(mt, ts);
         if holds(&m.active) || m.sealed.iter().any(|mt| holds(mt)) {
             return None;
         }
@@ -331,11 +332,8 @@ fn run_point<'a, T: Send + Sync + 'static>(
     mut f: impl FnMut(SeqNo, &'a T),
 ) {
     let run = &mt.run;
-    let (len, last_seq) = run_tail_at(mt, ts);
-    if len == 0 {
-        return;
-    }
-    let nvis = run.visible_len(vis.w, len, last_seq);
+    let Some((len, last)) = run_tail_at(mt, ts) else { return };
+    let nvis = run.visible_len(vis.w, len, last.seq());
     let mut i = run.lower_bound(ts, 0, nvis);
     if hide > 0 {
         let end = run.upper_bound(ts, i, nvis);
@@ -366,38 +364,28 @@ fn run_point<'a, T: Send + Sync + 'static>(
     }
 }
 
-/// The run's length (every record appended, committed or not) if its
-/// bounds may hold a record at `ts` (R3: sorted), else 0. `first_ts` first:
-/// a point below the run (reads of older data beside an appender) never
-/// loads the appender's hot line.
+/// The run's length (every record appended, committed or not) and its
+/// last slot, located, if the run's bounds may hold a record at `ts` (R3:
+/// sorted); `None` otherwise. `first_ts` first: a point below the run
+/// (reads of older data beside an appender) never loads the appender's hot
+/// line. The last slot's sequence (another cache line) is loaded only by a
+/// caller that asks for it (`RunSlot::seq`, for
+/// [`Run::visible_len`](crate::memtable::run::Run::visible_len)).
 #[inline]
-pub(crate) fn run_len_at<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Timestamp) -> usize {
+pub(crate) fn run_tail_at<T: Send + Sync + 'static>(
+    mt: &Memtable<T>,
+    ts: Timestamp,
+) -> Option<(usize, RunSlot<'_, T>)> {
     let run = &mt.run;
-    let len = if run.first_ts() <= ts { run.len() } else { 0 };
-    if len == 0 || ts > run.ts_at(len - 1) {
-        0
-    } else {
-        len
+    if run.first_ts() > ts {
+        return None;
     }
-}
-
-/// [`run_len_at`] and the sequence at the run's last slot, located once
-/// for its timestamp and its sequence, for a caller that then needs the visible
-/// length ([`Run::visible_len`](crate::memtable::run::Run::visible_len)):
-/// `(len, last_seq)`, with `len == 0` when the run's bounds exclude `ts`.
-#[inline]
-fn run_tail_at<T: Send + Sync + 'static>(mt: &Memtable<T>, ts: Timestamp) -> (usize, SeqNo) {
-    let run = &mt.run;
-    let len = if run.first_ts() <= ts { run.len() } else { 0 };
+    let len = run.len();
     if len == 0 {
-        return (0, 0);
+        return None;
     }
-    let slot = run.slot_at(len - 1);
-    if ts > slot.ts() {
-        (0, 0)
-    } else {
-        (len, slot.seq())
-    }
+    let last = run.slot_at(len - 1);
+    (ts <= last.ts()).then_some((len, last))
 }
 
 /// The first visible timestamp of `s` from `t` on in direction `D`, if it
