@@ -107,9 +107,6 @@ ops = {
     "list(range(t, t+1000))": (lambda p: list(log.range(p, p + 1000)), few),
     "list(log.all())": (lambda p: list(log.all()), [0]),
 }
-for f, pr in ops.values():
-    for p in pr:
-        f(p)
 # CPython's floor for the reads that build one row per record (issue 13,
 # item 7): the same number of rows built as C code builds them, an `int`
 # and a tuple per row into a list, the payload one `int` as the log's are
@@ -119,8 +116,7 @@ pay = int(str(n + 12_345))
 n_all = len(log)
 ops["floor | list(range(t, t+1000))"] = (lambda p: list(zip(range(p, p + rows_at[p]), itertools.repeat(pay))), few)
 ops["floor | list(log.all())"] = (lambda p: list(zip(range(n_all), itertools.repeat(pay))), [0])
-for name in ("floor | list(range(t, t+1000))", "floor | list(log.all())"):
-    f, pr = ops[name]
+for f, pr in ops.values():
     for p in pr:
         f(p)
 out = {}
