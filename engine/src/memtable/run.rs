@@ -413,6 +413,9 @@ impl<T> Run<T> {
         if lo >= hi {
             return Seek::pos(lo);
         }
+        if let Some(seek) = self.interpolate(ts, incl, lo, hi) {
+            return seek;
+        }
         let (b, start, hi) = self.head_bucket(ts, incl, lo, hi);
         // SAFETY: `start <= i < hi <= len`: the bucket's slots `0 .. hi -
         // start`, initialized before `len` was published and never written
@@ -435,6 +438,52 @@ impl<T> Run<T> {
         // caller's to read.
         let first = start.max(lo) - start;
         Seek::within(start + i, &stamps[first..], i - first)
+    }
+
+    /// [`search_ts`](Self::search_ts)'s first probe, by interpolation, as
+    /// a segment's ([`Segment::interpolate`](crate::segment::Segment)):
+    /// the block holding the position `ts` would have were the timestamps
+    /// of `[lo, hi)` evenly spread between the first and the last; when the
+    /// answer is inside that block (its first timestamp below `ts`, its last
+    /// not), one [`count_below`](crate::segment::count_below) of it, and the
+    /// bucket heads and fences are not read. Otherwise `None` (uneven
+    /// timestamps, an answer on a block boundary or at an end of the
+    /// range), for the general search. For `lo < hi <= len` (R4: every slot
+    /// read is published).
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    #[inline(always)]
+    fn interpolate(&self, ts: Timestamp, incl: bool, lo: usize, hi: usize) -> Option<Seek> {
+        let lim = crate::segment::below_limit(ts, incl)?;
+        let (first, last) = (self.slot_at(lo).ts(), self.slot_at(hi - 1).ts());
+        if lim < first || lim >= last {
+            return None;
+        }
+        // `first <= lim < last`: the span is positive; `None` if it
+        // overflows an i64 (the general search then answers).
+        let span = last.checked_sub(first)? as f64;
+        let off = (lim - first) as f64;
+        // `as` saturates; `min` keeps the guess in the range whatever the
+        // rounding.
+        let g = (lo + (off * ((hi - 1 - lo) as f64 / span)) as usize).min(hi - 1);
+        let (k, o, cap) = locate(g);
+        let b = self.bucket(k);
+        let start = g - o;
+        // The block of `g` (blocks start at multiples of BLOCK within a
+        // bucket), cut to the range and to the bucket.
+        let x = (start + (o & !(BLOCK - 1))).max(lo);
+        let y = (start + (o & !(BLOCK - 1)) + BLOCK).min(start + cap).min(hi);
+        // SAFETY: `lo <= x < y <= hi <= len`, all in bucket `k` (`start <=
+        // x`, `y <= start + cap`): published slots, initialized before
+        // `len` covered them and never written again (R4); read as plain
+        // integers, as `search_ts` reads a bucket.
+        let stamps = unsafe { std::slice::from_raw_parts(b.ts(x - start).cast_const(), y - x) };
+        if stamps[0] <= lim && lim < stamps[stamps.len() - 1] {
+            crate::hooks::visit(1);
+            let i = crate::segment::count_below_near(stamps, ts, incl, lim, g - x);
+            Some(Seek::within(x + i, stamps, i))
+        } else {
+            None
+        }
     }
 
     /// [`answer_bucket`](Self::answer_bucket) of a timestamp search in
@@ -823,6 +872,56 @@ mod tests {
                         lo + q.partition_point(|&y| y <= x),
                         "seq_upper_bound({x})"
                     );
+                }
+            }
+        }
+    }
+
+    /// The interpolated first probe of a search answers as the general
+    /// search (bucket heads, fences, one block) whenever it answers, for
+    /// steady, bursty and skewed timestamps and windows inside the run;
+    /// and it answers most searches of a steady run (the shape it exists
+    /// for).
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    #[test]
+    fn interpolated_probe_agrees_with_the_general_search() {
+        let n = 40_000usize;
+        type Shape = fn(i64) -> i64;
+        let shapes: [(&str, Shape); 4] = [
+            ("steady", |i| 1_000 + i * 10),
+            ("steady, duplicates", |i| i / 3),
+            ("bursts", |i| (i / 700) * 1_000_000 + i % 700),
+            ("skewed", |i| i * i),
+        ];
+        for (name, f) in shapes {
+            let ts: Vec<i64> = (0..n as i64).map(f).collect();
+            let run = Run::new();
+            {
+                // SAFETY: the run is not shared: this is its only appender.
+                let mut a = unsafe { run.appender() };
+                for (i, &t) in ts.iter().enumerate() {
+                    a.push(t, i as u64 + 1, i);
+                }
+            }
+            for (lo, hi) in [(0, n), (1, n - 1), (FIRST * 3 + 5, n / 2), (n / 2, n / 2 + 3 * BLOCK)] {
+                let (mut hits, mut probes) = (0usize, 0usize);
+                for j in (lo..hi).step_by(7) {
+                    for x in [ts[j] - 1, ts[j], ts[j] + 1] {
+                        for incl in [false, true] {
+                            probes += 1;
+                            let want = lo + ts[lo..hi].partition_point(|&y| if incl { y <= x } else { y < x });
+                            if let Some(k) = run.interpolate(x, incl, lo, hi) {
+                                hits += 1;
+                                assert_eq!(k.pos, want, "{name}: interpolate({x}, {incl}, {lo}, {hi})");
+                                assert_eq!(k.at, ts.get(k.pos).copied(), "{name}: at");
+                                assert_eq!(k.before, Some(ts[k.pos - 1]), "{name}: before");
+                            }
+                            assert_eq!(run.seek(x, incl, lo, hi).pos, want, "{name}: seek({x}, {incl}, {lo}, {hi})");
+                        }
+                    }
+                }
+                if name == "steady" {
+                    assert!(hits * 10 >= probes * 9, "{name}: {hits} of {probes} searches interpolated");
                 }
             }
         }

@@ -301,6 +301,39 @@ pub(crate) fn count_below(blk: &[Timestamp], ts: Timestamp, incl: bool) -> usize
     start + blk[start..(start + LINE).min(blk.len())].iter().map(below).sum::<usize>()
 }
 
+/// [`count_below`] of `blk` when its answer is known to be inside it
+/// (`blk[0] <= lim < blk[len - 1]`, `lim` the [`below_limit`] of `ts`,
+/// `incl`) and guessed to be near `guess`: a few steps from the guess, one
+/// timestamp each (on one or two cache lines), else `count_below`'s
+/// sixteen comparisons. An interpolated guess over evenly spread
+/// timestamps is exact or one off (issue 13: callgrind, about 100
+/// instructions per search less than `count_below` of a full block).
+#[inline(always)]
+pub(crate) fn count_below_near(blk: &[Timestamp], ts: Timestamp, incl: bool, lim: Timestamp, guess: usize) -> usize {
+    const STEPS: usize = 4;
+    debug_assert!(blk[0] <= lim && lim < blk[blk.len() - 1]);
+    // The answer is in `1 ..= len - 1`: entry 0 is below, the last is not.
+    let mut i = guess.clamp(1, blk.len() - 1);
+    if blk[i] <= lim {
+        // Up: the first entry above `lim`, before the last (which is).
+        for _ in 0..STEPS {
+            i += 1;
+            if blk[i] > lim {
+                return i;
+            }
+        }
+    } else {
+        // Down: past the last entry above `lim`, after entry 0 (below).
+        for _ in 0..STEPS {
+            if blk[i - 1] <= lim {
+                return i;
+            }
+            i -= 1;
+        }
+    }
+    count_below(blk, ts, incl)
+}
+
 /// The greatest timestamp that is below `ts` (`<= ts` when `incl`, else
 /// `< ts`), so that "below" is one comparison `x <= lim`; `None` when
 /// nothing is (`ts == MIN`, exclusive).
@@ -696,8 +729,9 @@ impl<T> Segment<T> {
         let (&first, &last) = (blk.first()?, blk.last()?);
         if first <= lim && lim < last {
             // Positions `< start` are below `first` or equal: below; the
-            // block's last is not: the partition point is inside it.
-            Some((p, start + count_below(blk, ts, incl)))
+            // block's last is not: the partition point is inside it, near
+            // the guess.
+            Some((p, start + count_below_near(blk, ts, incl, lim, o - start)))
         } else {
             None
         }
@@ -1302,6 +1336,40 @@ mod tests {
                 }
                 if name == "steady" {
                     assert!(hits * 10 >= probes * 9, "{name}: {hits} of {probes} probes interpolated");
+                }
+            }
+        }
+    }
+
+    /// `count_below_near` against `count_below`, from every guess, for
+    /// blocks whose answer is inside (its precondition): steady, with
+    /// duplicates, and with one jump that puts the answer far from most
+    /// guesses.
+    #[test]
+    fn count_below_near_matches_count_below_from_every_guess() {
+        let blocks: Vec<Vec<Timestamp>> = vec![
+            (0..BLOCK as i64).map(|i| i * 10).collect(),
+            (0..BLOCK as i64).map(|i| i / 5).collect(),
+            (0..BLOCK as i64).map(|i| if i < 50 { i } else { 1_000 + i }).collect(),
+            (0..13).collect(),
+            vec![1, 2],
+        ];
+        for blk in &blocks {
+            let (lo, hi) = (blk[0], blk[blk.len() - 1]);
+            for ts in lo - 1..=hi + 1 {
+                for incl in [false, true] {
+                    let Some(lim) = below_limit(ts, incl) else { continue };
+                    if !(blk[0] <= lim && lim < hi) {
+                        continue;
+                    }
+                    let want = count_below(blk, ts, incl);
+                    for guess in 0..blk.len() + 3 {
+                        assert_eq!(
+                            count_below_near(blk, ts, incl, lim, guess),
+                            want,
+                            "{blk:?} ts {ts} incl {incl} guess {guess}"
+                        );
+                    }
                 }
             }
         }
