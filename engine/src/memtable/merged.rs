@@ -60,7 +60,7 @@
 //!   extending stays parked, with the clones it holds, until the memtable
 //!   drops or a newer view makes it moot: at most one view's worth more.
 
-use crate::segment::{count_below, fence_count, Seek, BLOCK};
+use crate::segment::{below_limit, count_below, fence_count, guess, probe_block, slope, Seek, BLOCK};
 use crate::sync::{AtomicPtr, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
@@ -93,6 +93,8 @@ pub(crate) struct Merged<T> {
     /// or the run's search does, not a binary search's chain of dependent
     /// misses over the whole array.
     fences: Box<[Timestamp]>,
+    /// The interpolated first probe's slope ([`crate::segment::slope`]).
+    slope: f64,
     /// Model checkers: created with the view, read by every reader that
     /// uses it, destroyed with it (R13's publication and reclamation).
     region: Region,
@@ -119,10 +121,14 @@ impl<T> Merged<T> {
 
     /// The first position whose timestamp is `> ts` (`incl`) or `>= ts`,
     /// with the timestamps beside it that the search read ([`Seek`]): the
-    /// fences, then one block.
+    /// block where interpolation puts `ts`, when the answer is inside it
+    /// (as a segment's search), else the fences, then one block.
     #[inline]
     pub(crate) fn seek(&self, ts: Timestamp, incl: bool) -> Seek {
         self.region.read();
+        if let Some(i) = self.interpolate(ts, incl) {
+            return Seek::within(i, &self.ts, i);
+        }
         // Complete blocks whose last timestamp is below: all of them are;
         // the answer is in the next block (or the short last one).
         let j = fence_count(&self.fences, ts, incl);
@@ -130,6 +136,21 @@ impl<T> Merged<T> {
         let y = (x + BLOCK).min(self.ts.len());
         let i = x + count_below(&self.ts[x..y], ts, incl);
         Seek::within(i, &self.ts, i)
+    }
+
+    /// [`seek`](Self::seek)'s interpolated probe: the block of the guess,
+    /// `None` unless the answer is inside it ([`probe_block`]).
+    #[inline(always)]
+    fn interpolate(&self, ts: Timestamp, incl: bool) -> Option<usize> {
+        let lim = below_limit(ts, incl)?;
+        let first = *self.ts.first()?;
+        if ts < first {
+            return None;
+        }
+        let g = guess(ts, first, self.slope, self.ts.len());
+        let x = g & !(BLOCK - 1);
+        let blk = &self.ts[x..(x + BLOCK).min(self.ts.len())];
+        probe_block(blk, ts, incl, lim, g - x).map(|i| x + i)
     }
 }
 
@@ -595,6 +616,10 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
             ooo_n: self.ooo_n,
             seq: self.seq,
             fences: self.ts.chunks_exact(BLOCK).map(|c| c[BLOCK - 1]).collect(),
+            slope: match (self.ts.first(), self.ts.last()) {
+                (Some(&a), Some(&z)) => slope(self.ts.len(), a, z),
+                _ => 0.0,
+            },
             ts: self.ts,
             val: self.val,
             region: Region::new(),
@@ -661,6 +686,43 @@ mod tests {
                 let mut c = s.range(lo, hi, order);
                 while c.next_batch_with(97, |ts, v| b.push((ts, *v))) > 0 {}
                 assert_eq!(b, got, "batch {order:?} [{lo}, {hi})");
+            }
+        }
+    }
+
+    /// A view's search (its interpolated probe, else fences and a block)
+    /// against `partition_point`, for steady, duplicated, bursty and
+    /// skewed timestamps, every probe around each record.
+    #[test]
+    fn view_seeks_match_a_flat_search() {
+        type Shape = fn(i64) -> i64;
+        let shapes: [Shape; 4] = [|i| i * 10, |i| i / 3, |i| (i / 300) * 1_000_000 + i % 300, |i| i * i];
+        for f in shapes {
+            for n in [1i64, 2, 63, 64, 65, 3_000] {
+                let ts: Vec<Timestamp> = (0..n).map(f).collect();
+                let view = Merged::<u64> {
+                    w: 0,
+                    run_n: ts.len(),
+                    ooo_n: 0,
+                    seq: (1..=ts.len() as u64).collect(),
+                    val: vec![0; ts.len()],
+                    fences: ts.chunks_exact(BLOCK).map(|c| c[BLOCK - 1]).collect(),
+                    slope: slope(ts.len(), ts[0], ts[ts.len() - 1]),
+                    ts: ts.clone(),
+                    region: Region::new(),
+                    prev: std::ptr::null_mut(),
+                };
+                for &t in &ts {
+                    for q in [t - 1, t, t + 1] {
+                        for incl in [false, true] {
+                            let want = ts.partition_point(|&y| if incl { y <= q } else { y < q });
+                            let k = view.seek(q, incl);
+                            assert_eq!(k.pos, want, "n {n} seek({q}, {incl})");
+                            assert!(k.at.is_none_or(|y| Some(&y) == ts.get(want)));
+                            assert!(k.before.is_none_or(|y| want > 0 && y == ts[want - 1]));
+                        }
+                    }
+                }
             }
         }
     }

@@ -458,13 +458,8 @@ impl<T> Run<T> {
         if lim < first || lim >= last {
             return None;
         }
-        // `first <= lim < last`: the span is positive; `None` if it
-        // overflows an i64 (the general search then answers).
-        let span = last.checked_sub(first)? as f64;
-        let off = (lim - first) as f64;
-        // `as` saturates; `min` keeps the guess in the range whatever the
-        // rounding.
-        let g = (lo + (off * ((hi - 1 - lo) as f64 / span)) as usize).min(hi - 1);
+        let slope = crate::segment::slope(hi - lo, first, last);
+        let g = lo + crate::segment::guess(ts, first, slope, hi - lo);
         let (k, o, cap) = locate(g);
         let b = self.bucket(k);
         let start = g - o;
@@ -477,13 +472,9 @@ impl<T> Run<T> {
         // `len` covered them and never written again (R4); read as plain
         // integers, as `search_ts` reads a bucket.
         let stamps = unsafe { std::slice::from_raw_parts(b.ts(x - start).cast_const(), y - x) };
-        if stamps[0] <= lim && lim < stamps[stamps.len() - 1] {
-            crate::hooks::visit(1);
-            let i = crate::segment::count_below_near(stamps, ts, incl, lim, g - x);
-            Some(Seek::within(x + i, stamps, i))
-        } else {
-            None
-        }
+        let i = crate::segment::probe_block(stamps, ts, incl, lim, g - x)?;
+        crate::hooks::visit(1);
+        Some(Seek::within(x + i, stamps, i))
     }
 
     /// [`answer_bucket`](Self::answer_bucket) of a timestamp search in

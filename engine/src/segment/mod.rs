@@ -411,16 +411,41 @@ pub fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
-/// A segment's `slope`: `(len - 1) / (max_ts - min_ts)` positions per unit
-/// of time, so that `(ts - min_ts) * slope` is where `ts` would sit were
-/// the timestamps evenly spread ([`Segment::interpolate`]). 0 when every
-/// record has one timestamp, and when the span does not fit an `i64` (the
-/// guess is then position 0, checked like any other).
-fn slope(len: usize, min_ts: Timestamp, max_ts: Timestamp) -> f64 {
+/// The `slope` of an interpolated search over `len` sorted timestamps from
+/// `min_ts` to `max_ts`: `(len - 1) / (max_ts - min_ts)` positions per
+/// unit of time, so that `(ts - min_ts) * slope` is where `ts` would sit
+/// were the timestamps evenly spread ([`Segment::interpolate`], a merged
+/// view's and a run's search). 0 when every record has one timestamp, and
+/// when the span does not fit an `i64` (the guess is then position 0,
+/// checked like any other).
+#[inline]
+pub(crate) fn slope(len: usize, min_ts: Timestamp, max_ts: Timestamp) -> f64 {
     match max_ts.checked_sub(min_ts) {
         Some(span) if span > 0 => len.saturating_sub(1) as f64 / span as f64,
         _ => 0.0,
     }
+}
+
+/// The guessed position of `ts` among `len >= 1` sorted timestamps that
+/// start at `min_ts <= ts` ([`slope`]), in `[0, len)`.
+#[inline(always)]
+pub(crate) fn guess(ts: Timestamp, min_ts: Timestamp, slope: f64, len: usize) -> usize {
+    // The offset fits an i64 whenever `slope` is not 0 (see `slope`); `as`
+    // saturates (and maps NaN to 0); `min` keeps the guess in bounds
+    // whatever the rounding.
+    ((ts.wrapping_sub(min_ts) as f64 * slope) as usize).min(len - 1)
+}
+
+/// The block step of every interpolated search (a segment's, a run's, a
+/// merged view's): `blk` is the block holding the guess (at index `near`
+/// of it). When its first timestamp is below `ts` and its last is not
+/// (`lim` is `ts`'s [`below_limit`]), the answer is inside it:
+/// [`count_below_near`]. Otherwise `None`, and the caller's general
+/// search answers.
+#[inline(always)]
+pub(crate) fn probe_block(blk: &[Timestamp], ts: Timestamp, incl: bool, lim: Timestamp, near: usize) -> Option<usize> {
+    let (&first, &last) = (blk.first()?, blk.last()?);
+    (first <= lim && lim < last).then(|| count_below_near(blk, ts, incl, lim, near))
 }
 
 /// Number of entries of `fences` (sorted, any length) that are `< ts`
@@ -714,27 +739,13 @@ impl<T> Segment<T> {
     #[inline(always)]
     fn interpolate(&self, ts: Timestamp, incl: bool) -> Option<(usize, usize)> {
         let lim = below_limit(ts, incl)?;
-        // `min_ts <= ts <= max_ts` (the caller's bounds test), so the
-        // offset is in `[0, max_ts - min_ts]`, which fits an i64 whenever
-        // `slope` is not 0 (see `slope`); with 0 the guess is position 0.
-        let off = ts.wrapping_sub(self.min_ts) as f64;
-        // `as` saturates (and maps NaN to 0); `min` keeps it in bounds
-        // whatever the rounding.
-        let g = ((off * self.slope) as usize).min(self.len - 1);
-        let (p, o) = self.split(g);
+        // `min_ts <= ts <= max_ts`: the caller's bounds test.
+        let (p, o) = self.split(guess(ts, self.min_ts, self.slope, self.len));
         let stamps = self.pages.get(p)?.timestamps();
         // Blocks start at multiples of BLOCK within their page.
         let start = o & !(BLOCK - 1);
         let blk = stamps.get(start..(start + BLOCK).min(stamps.len()))?;
-        let (&first, &last) = (blk.first()?, blk.last()?);
-        if first <= lim && lim < last {
-            // Positions `< start` are below `first` or equal: below; the
-            // block's last is not: the partition point is inside it, near
-            // the guess.
-            Some((p, start + count_below_near(blk, ts, incl, lim, o - start)))
-        } else {
-            None
-        }
+        probe_block(blk, ts, incl, lim, o - start).map(|i| (p, start + i))
     }
 
     /// Visits the payloads at exactly `ts` in position order; returns how
