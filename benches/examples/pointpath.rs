@@ -13,7 +13,10 @@
 //!
 //! Arguments: state (`compacted`: 1,000,000 in-order records, flushed and
 //! compacted; `flushed`: 100,000 flushed into one L0 segment, the
-//! criterion `next_ts/timelog_flushed` state; `memtable`: 100,000 in one memtable; `memtable_ooo5`: the
+//! criterion `next_ts/timelog_flushed` state; `flushed_bursts` and
+//! `memtable_bursts`: the same 100,000 timestamps in bursts of 1,000
+//! consecutive ones a million apart (the interpolated search's worst
+//! realistic shape); `memtable`: 100,000 in one memtable; `memtable_ooo5`: the
 //! same with 5% late records; `memtable_ooo5_live`: the same after a full
 //! scan (its merged view built) and one late append newer than the view), path (`cursor`: `Timelog::range` over
 //! `[t, t + 1)`; `snap_cursor`: `Snapshot::into_cursor` over `[t, t]`, as
@@ -35,11 +38,19 @@ const LOOKUPS: usize = 2_000;
 fn build(state: &str) -> (Timelog<u64>, Vec<(i64, u64)>) {
     let log = Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
     let n = if state == "compacted" { 1_000_000 } else { 100_000 };
-    let keys = if state.contains("ooo5") { ooo_keys(n, 5, SEED) } else { ordered_keys(n) };
+    let mut keys = if state.contains("ooo5") { ooo_keys(n, 5, SEED) } else { ordered_keys(n) };
+    if state.ends_with("_bursts") {
+        // Timestamps in bursts of 1,000 consecutive ones, a million apart:
+        // the searches' interpolated probe misses its block and pays for
+        // the general search too (its worst realistic shape).
+        for (ts, _) in keys.iter_mut() {
+            *ts = (*ts / 1_000) * 1_000_000 + *ts % 1_000;
+        }
+    }
     for &(ts, v) in &keys {
         let _ = log.append(ts, v).unwrap();
     }
-    if state == "compacted" || state == "flushed" {
+    if state == "compacted" || state.starts_with("flushed") {
         log.flush().unwrap();
     }
     if state == "memtable_ooo5_live" {
@@ -129,7 +140,13 @@ fn main() {
     let (log, keys) = build(state);
     let map: BTreeMap<i64, u64> =
         if path.starts_with("btree") { keys.iter().copied().collect() } else { BTreeMap::new() };
-    let ts = random_ts(LOOKUPS, keys.len() as i64, SEED ^ 7);
+    let mut ts = random_ts(LOOKUPS, keys.len() as i64, SEED ^ 7);
+    if state.ends_with("_bursts") {
+        // The same positions, at their timestamps in the bursts.
+        for t in ts.iter_mut() {
+            *t = (*t / 1_000) * 1_000_000 + *t % 1_000;
+        }
+    }
     let (mut best, mut sum) = (f64::MAX, 0u64);
     // `PP_REPS` repetitions (default 3): more make the lookups dominate a
     // `perf stat` of the whole process (counters of two builds compared).

@@ -60,7 +60,9 @@
 //!   extending stays parked, with the clones it holds, until the memtable
 //!   drops or a newer view makes it moot: at most one view's worth more.
 
-use crate::segment::{below_limit, count_below, fence_count, guess, probe_block, slope, Seek, BLOCK};
+use crate::segment::{
+    below_limit, count_below, fence_count, guess, interpolation_fits, probe_block, slope, Seek, BLOCK,
+};
 use crate::sync::{AtomicPtr, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
@@ -138,10 +140,28 @@ impl<T> Merged<T> {
         Seek::within(i, &self.ts, i)
     }
 
+    /// Turns the interpolated probe off (`slope` 0) where it would miss
+    /// ([`interpolation_fits`]); once, as the view is built.
+    fn fit_slope(mut self) -> Self {
+        let first = self.ts.first().copied();
+        if !interpolation_fits(
+            self.ts.len(),
+            |i| self.ts[i],
+            |t| Some(t) == first || self.interpolate(t, false).is_some(),
+        ) {
+            self.slope = 0.0;
+        }
+        self
+    }
+
     /// [`seek`](Self::seek)'s interpolated probe: the block of the guess,
     /// `None` unless the answer is inside it ([`probe_block`]).
     #[inline(always)]
     fn interpolate(&self, ts: Timestamp, incl: bool) -> Option<usize> {
+        // 0: not evenly spread enough (`fit_slope`), or all equal.
+        if self.slope == 0.0 {
+            return None;
+        }
         let lim = below_limit(ts, incl)?;
         let first = *self.ts.first()?;
         if ts < first {
@@ -625,6 +645,7 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
             region: Region::new(),
             prev,
         }
+        .fit_slope()
     }
 }
 
@@ -700,7 +721,7 @@ mod tests {
         for f in shapes {
             for n in [1i64, 2, 63, 64, 65, 3_000] {
                 let ts: Vec<Timestamp> = (0..n).map(f).collect();
-                let view = Merged::<u64> {
+                let make = || Merged::<u64> {
                     w: 0,
                     run_n: ts.len(),
                     ooo_n: 0,
@@ -712,14 +733,17 @@ mod tests {
                     region: Region::new(),
                     prev: std::ptr::null_mut(),
                 };
-                for &t in &ts {
-                    for q in [t - 1, t, t + 1] {
-                        for incl in [false, true] {
-                            let want = ts.partition_point(|&y| if incl { y <= q } else { y < q });
-                            let k = view.seek(q, incl);
-                            assert_eq!(k.pos, want, "n {n} seek({q}, {incl})");
-                            assert!(k.at.is_none_or(|y| Some(&y) == ts.get(want)));
-                            assert!(k.before.is_none_or(|y| want > 0 && y == ts[want - 1]));
+                // As built (the probe kept where it pays), and forced on.
+                for view in [make().fit_slope(), make()] {
+                    for &t in &ts {
+                        for q in [t - 1, t, t + 1] {
+                            for incl in [false, true] {
+                                let want = ts.partition_point(|&y| if incl { y <= q } else { y < q });
+                                let k = view.seek(q, incl);
+                                assert_eq!(k.pos, want, "n {n} seek({q}, {incl})");
+                                assert!(k.at.is_none_or(|y| Some(&y) == ts.get(want)));
+                                assert!(k.before.is_none_or(|y| want > 0 && y == ts[want - 1]));
+                            }
                         }
                     }
                 }

@@ -22,6 +22,8 @@ use std::ptr;
 use crate::segment::block::Block;
 use crate::segment::{Seek, BLOCK};
 
+#[cfg(not(any(timelog_loom, timelog_shuttle)))]
+use crate::sync::AtomicBool;
 use crate::sync::{AtomicI64, AtomicPtr, AtomicUsize, Ordering, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
@@ -238,6 +240,14 @@ pub(crate) struct Run<T> {
     /// key mispredicts).
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     heads: [AtomicI64; BUCKETS],
+    /// Whether a search opens with its interpolated probe
+    /// ([`interpolate`](Self::interpolate)): set by the appender as it opens
+    /// each bucket, from a sample of the run so far
+    /// ([`interpolation_fits`](crate::segment::interpolation_fits)), read
+    /// Relaxed (std builds). It decides only how a search starts, never its
+    /// answer: a stale value costs a probe or saves none.
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    interp: AtomicBool,
     /// What the appender writes on every record, on a cache line of its own
     /// (readers of older data, who skip the run by `first_ts`, never load it).
     hot: crossbeam_utils::CachePadded<Hot>,
@@ -266,6 +276,8 @@ impl<T> Run<T> {
             first_ts: AtomicI64::new(Timestamp::MAX),
             #[cfg(not(any(timelog_loom, timelog_shuttle)))]
             heads: std::array::from_fn(|_| AtomicI64::new(Timestamp::MAX)),
+            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+            interp: AtomicBool::new(true),
             hot: crossbeam_utils::CachePadded::new(Hot {
                 len: AtomicUsize::new(0),
                 last_ts: AtomicI64::new(Timestamp::MIN),
@@ -453,6 +465,17 @@ impl<T> Run<T> {
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     #[inline(always)]
     fn interpolate(&self, ts: Timestamp, incl: bool, lo: usize, hi: usize) -> Option<Seek> {
+        if !self.interp.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.probe(ts, incl, lo, hi)
+    }
+
+    /// [`interpolate`](Self::interpolate) whether or not the run suits it
+    /// (what the appender's sample measures).
+    #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+    #[inline(always)]
+    fn probe(&self, ts: Timestamp, incl: bool, lo: usize, hi: usize) -> Option<Seek> {
         let lim = crate::segment::below_limit(ts, incl)?;
         let (first, last) = (self.slot_at(lo).ts(), self.slot_at(hi - 1).ts());
         if lim < first || lim >= last {
@@ -718,6 +741,16 @@ impl<T> Appender<'_, T> {
         #[cfg(not(any(timelog_loom, timelog_shuttle)))]
         if o == 0 {
             run.heads[k].store(ts, Ordering::Relaxed);
+            // Once per bucket (a doubling): does the run so far suit the
+            // interpolated probe? (Its own published slots `[0, i)`.)
+            if i > 0 {
+                let fits = crate::segment::interpolation_fits(
+                    i,
+                    |j| run.slot_at(j).ts(),
+                    |t| run.probe(t, false, 0, i).is_some() || t == run.first_ts(),
+                );
+                run.interp.store(fits, Ordering::Relaxed);
+            }
         }
         if i == 0 {
             // Before the slot is published (R4), so before any commit that
@@ -894,6 +927,9 @@ mod tests {
                     a.push(t, i as u64 + 1, i);
                 }
             }
+            // The appender keeps the probe where it pays only.
+            let steady = name.starts_with("steady");
+            assert_eq!(run.interp.load(Ordering::Relaxed), steady, "{name}: probe kept");
             for (lo, hi) in [(0, n), (1, n - 1), (FIRST * 3 + 5, n / 2), (n / 2, n / 2 + 3 * BLOCK)] {
                 let (mut hits, mut probes) = (0usize, 0usize);
                 for j in (lo..hi).step_by(7) {
@@ -901,7 +937,8 @@ mod tests {
                         for incl in [false, true] {
                             probes += 1;
                             let want = lo + ts[lo..hi].partition_point(|&y| if incl { y <= x } else { y < x });
-                            if let Some(k) = run.interpolate(x, incl, lo, hi) {
+                            // The probe forced on, wherever the run stands.
+                            if let Some(k) = run.probe(x, incl, lo, hi) {
                                 hits += 1;
                                 assert_eq!(k.pos, want, "{name}: interpolate({x}, {incl}, {lo}, {hi})");
                                 assert_eq!(k.at, ts.get(k.pos).copied(), "{name}: at");
