@@ -95,7 +95,8 @@ pub(crate) struct Merged<T> {
     /// or the run's search does, not a binary search's chain of dependent
     /// misses over the whole array.
     fences: Box<[Timestamp]>,
-    /// The interpolated first probe's slope ([`crate::segment::slope`]).
+    /// The interpolated first probe's slope ([`crate::segment::slope`]);
+    /// 0 turns the probe off ([`fit_slope`](Self::fit_slope)).
     slope: f64,
     /// Model checkers: created with the view, read by every reader that
     /// uses it, destroyed with it (R13's publication and reclamation).

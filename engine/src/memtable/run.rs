@@ -457,11 +457,13 @@ impl<T> Run<T> {
     /// the block holding the position `ts` would have were the timestamps
     /// of `[lo, hi)` evenly spread between the first and the last; when the
     /// answer is inside that block (its first timestamp below `ts`, its last
-    /// not), one [`count_below`](crate::segment::count_below) of it, and the
-    /// bucket heads and fences are not read. Otherwise `None` (uneven
-    /// timestamps, an answer on a block boundary or at an end of the
-    /// range), for the general search. For `lo < hi <= len` (R4: every slot
-    /// read is published).
+    /// not), found a few steps from the guess
+    /// ([`probe_block`](crate::segment::probe_block)), and the bucket heads
+    /// and fences are not read. Otherwise `None` (an answer on a block
+    /// boundary or at an end of the range, timestamps spread unevenly
+    /// there, or a run whose sample turned the probe off: `interp`), for
+    /// the general search. For `lo < hi <= len` (R4: every slot read is
+    /// published).
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     #[inline(always)]
     fn interpolate(&self, ts: Timestamp, incl: bool, lo: usize, hi: usize) -> Option<Seek> {

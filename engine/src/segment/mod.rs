@@ -433,9 +433,8 @@ pub(crate) fn slope(len: usize, min_ts: Timestamp, max_ts: Timestamp) -> f64 {
 #[inline(always)]
 pub(crate) fn guess(ts: Timestamp, min_ts: Timestamp, slope: f64, len: usize) -> usize {
     // The offset fits an i64 whenever `slope` is not 0 (see `slope`); `as`
-    // saturates (and maps NaN to 0); `min` keeps the guess in bounds
-    // whatever the rounding.
-    // (Through i64, as in `slope`: the guess is never negative.)
+    // saturates (and maps NaN to 0), and `clamp` keeps the guess in bounds
+    // whatever the rounding (through i64, as in `slope`).
     ((ts.wrapping_sub(min_ts) as f64 * slope) as i64).clamp(0, len as i64 - 1) as usize
 }
 
@@ -571,7 +570,8 @@ pub(crate) struct Segment<T> {
     pub(crate) min_ts: Timestamp,
     pub(crate) max_ts: Timestamp,
     /// Positions per unit of time, `(len - 1) / (max_ts - min_ts)`, for the
-    /// interpolated first probe of [`search`](Self::search) ([`slope`]).
+    /// interpolated first probe of [`search`](Self::search) ([`slope`]);
+    /// 0 turns the probe off ([`fit_slope`](Self::fit_slope)).
     slope: f64,
     /// Orders this segment's records against other sources at equal
     /// timestamps: greater than every record sequence in it, smaller than
@@ -778,13 +778,14 @@ impl<T> Segment<T> {
     /// holding the position that `ts` would have were the timestamps evenly
     /// spread between `min_ts` and `max_ts` (a multiply, with [`slope`]).
     /// When that block's first timestamp is below `ts` and its last is not
-    /// (`<=`/`>` when `incl`), the answer is inside it, and one
-    /// [`count_below`] of the block finds it: the two fence searches are
-    /// skipped. Otherwise — timestamps spread unevenly, or the answer on a
-    /// block boundary — `None`, and the search runs as without it, having
-    /// paid a multiply and two loads of one block. Timestamps taken at a
-    /// steady rate, the common shape of a time series, land in the block
-    /// (callgrind, issue 13).
+    /// (`<=`/`>` when `incl`), the answer is inside it, found a few steps
+    /// from the guess ([`probe_block`]): the two fence searches are
+    /// skipped. Otherwise — an answer on a block boundary, or timestamps
+    /// spread unevenly here — `None`, and the search runs as without it,
+    /// having paid a multiply and two loads of one block. Timestamps taken
+    /// at a steady rate, the common shape of a time series, land in the
+    /// block (callgrind, issue 13); a segment whose sampled timestamps do
+    /// not ([`fit_slope`](Self::fit_slope)) skips the probe.
     #[inline(always)]
     fn interpolate(&self, ts: Timestamp, incl: bool) -> Option<(usize, usize)> {
         // 0: the segment's timestamps are not evenly spread enough
