@@ -982,6 +982,15 @@ mod tests {
                 assert_eq!(got, want(all, upto, lo, lo + 50, Order::Asc), "[{lo}, {}) w={}", lo + 50, s.watermark());
                 assert_eq!(s.count(lo, lo + 50), got.len(), "count [{lo}, {})", lo + 50);
             }
+            // Point reads: through the view where it holds every late
+            // record at `ts` the reader sees (below the floor), else the
+            // skiplist; in insertion order either way.
+            for ts in -3..3400 {
+                let mut got = Vec::new();
+                s.point_with(ts, |&v| got.push(v));
+                let want: Vec<u64> = all[..upto].iter().filter(|r| r.0 == ts).map(|r| r.1).collect();
+                assert_eq!(got, want, "point({ts}) w={}", s.watermark());
+            }
         };
         // Late by a little, then far back, then between: each lowers the
         // floor of the records after the view (or leaves it where it is).

@@ -63,6 +63,22 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
                 });
                 continue;
             }
+            if let Some(m) = point_view(mt, &vis, ts, hide) {
+                // The view's records at `ts` (sequences `<= m.w`, in order:
+                // it is sorted by `(ts, seq)`), then the run's newer ones
+                // (positions from `m.run_n`, sequences above `m.w`, R3):
+                // insertion order, and no search of the skiplist.
+                let (a, b) = m.bounds(ts, ts);
+                m.val[a..b].iter().for_each(&mut f);
+                n += b - a;
+                run_point(mt, &vis, ts, 0, true, |seq, v| {
+                    if seq > m.w {
+                        f(v);
+                        n += 1;
+                    }
+                });
+                continue;
+            }
             run_point(mt, &vis, ts, hide, true, |seq, v| mem.push((seq, v)));
             // The skiplist from key `(ts, hide + 1)`: the hidden records
             // are not visited.
@@ -362,6 +378,32 @@ fn run_point<'a, T: Send + Sync + 'static>(
         }
         i += k;
     }
+}
+
+/// A merged view of `mt` that holds every late record a point read at `ts`
+/// can see (R13), as `count_viewed` finds one for a count: one exists and
+/// serves the reader (`merged_existing`: `m.w <= w`), no tombstone the
+/// reader sees covers `ts` (`hide == 0`: the view holds records, not
+/// their visibility), and the skiplist holds no record newer than the view
+/// at `ts` (its late floor, R13 (6), is above `ts`, or there is none).
+/// Then the view's records at `ts` are every run and skiplist record
+/// there with a sequence `<= m.w`, all visible to the reader, and the
+/// rest are the run's positions after the view's. A point read through it
+/// makes a search of a sorted array (interpolated) instead of the
+/// skiplist's (about 18 cache misses per search, session 32). Builds
+/// nothing.
+#[inline]
+fn point_view<'a, T: Send + Sync + 'static>(
+    mt: &'a Memtable<T>,
+    vis: &Vis<'_>,
+    ts: Timestamp,
+    hide: SeqNo,
+) -> Option<&'a crate::memtable::merged::Merged<T>> {
+    if hide != 0 {
+        return None;
+    }
+    let m = mt.merged_existing(vis.w)?;
+    mt.late_floor(m.w).is_none_or(|floor| floor > ts).then_some(m)
 }
 
 /// The run's length (every record appended, committed or not) and its
@@ -753,5 +795,69 @@ mod tests {
                 assert_eq!(no, ooo_vis.iter().filter(|&&x| 5 <= x && x <= last - 5).count(), "ooo count w={w}");
             }
         }
+    }
+    /// A point read of a late memtable goes through its merged view
+    /// (`point_view`) exactly when the view holds every late record at
+    /// `ts` the reader sees: not while the skiplist holds a record newer
+    /// than the view at or below `ts` (its late floor), nor under a
+    /// tombstone; and it answers as the reference either way
+    /// (`memtable::merged`'s `newer_late_records_are_read_from_their_floor`
+    /// checks the answers over many watermarks).
+    #[test]
+    fn point_reads_use_a_complete_view_only() {
+        use crate::{Config, MaintenanceMode, Order, Snapshot, Timelog};
+        let log: Timelog<u64> =
+            Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for i in 0..2_000i64 {
+            let ts = if i % 10 == 5 { i - 33 } else { i };
+            let _ = log.append(ts, i as u64).unwrap();
+        }
+        let s0 = log.snapshot().unwrap();
+        let _ = s0.all(Order::Asc).count(); // builds the view at s0
+        let uses = |s: &Snapshot<u64>, ts: Timestamp| {
+            let v = s.view();
+            let cov = v.cov();
+            let vis = Vis { w: v.w, cov: &cov };
+            point_view(&v.m.active, &vis, ts, vis.hiding(ts)).is_some()
+        };
+        let point = |s: &Snapshot<u64>, ts: Timestamp| {
+            let mut got = Vec::new();
+            s.point_with(ts, |&v| got.push(v));
+            got
+        };
+        assert!(uses(&s0, 972), "the view holds the late record at 972");
+        assert_eq!(point(&s0, 972), vec![972, 1_005], "the run's record, then the late one (i = 1005)");
+        // Newer records in the run only: the view still holds every late
+        // record; the run's newer ones follow the view's.
+        let _ = log.append(2_000, 9).unwrap();
+        let s1 = log.snapshot().unwrap();
+        assert!(uses(&s1, 972) && uses(&s1, 2_000));
+        assert_eq!(point(&s1, 2_000), vec![9]);
+        // The run's newer records take the view's route where the skiplist's
+        // filter collides (late records elsewhere set the bits): three new
+        // timestamps chosen so, appended in order, are read from the run
+        // after the view's records (none there).
+        let collide: Vec<Timestamp> =
+            (2_001..1_000_000).filter(|&t| s1.view().m.active.ooo_may_hold(t)).take(3).collect();
+        assert_eq!(collide.len(), 3, "filter collisions");
+        for &t in &collide {
+            let _ = log.append(t, t as u64).unwrap();
+        }
+        let s1 = log.snapshot().unwrap();
+        for &t in &collide {
+            assert!(uses(&s1, t), "point({t}) through the view");
+            assert_eq!(point(&s1, t), vec![t as u64], "point({t}) through the view");
+        }
+        // Under a tombstone the view (records, not visibility) is not used.
+        log.delete_range(970, 980).unwrap();
+        let s2 = log.snapshot().unwrap();
+        assert!(!uses(&s2, 972) && uses(&s2, 1_500));
+        assert!(point(&s2, 972).is_empty());
+        // A late record newer than the view: from its floor on (the floor
+        // is conservative: at or below 1000), the skiplist is searched.
+        let _ = log.append(1_000, 7).unwrap();
+        let s3 = log.snapshot().unwrap();
+        assert!(!uses(&s3, 1_000) && !uses(&s3, 1_500));
+        assert_eq!(point(&s3, 1_000), vec![1_000, 7], "the run's record, then the newer late one");
     }
 }
