@@ -849,7 +849,7 @@ mod tests {
             assert_eq!(point(&s1, t), vec![t as u64], "point({t}) through the view");
         }
         // Under a tombstone the view (records, not visibility) is not used.
-        log.delete_range(970, 980).unwrap();
+        let _ = log.delete_range(970, 980).unwrap();
         let s2 = log.snapshot().unwrap();
         assert!(!uses(&s2, 972) && uses(&s2, 1_500));
         assert!(point(&s2, 972).is_empty());
