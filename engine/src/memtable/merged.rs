@@ -60,9 +60,7 @@
 //!   extending stays parked, with the clones it holds, until the memtable
 //!   drops or a newer view makes it moot: at most one view's worth more.
 
-use crate::segment::{
-    below_limit, count_below, fence_count, guess, interpolation_fits, probe_block, slope, Seek, BLOCK,
-};
+use crate::segment::{below_limit, count_below, fence_count, interpolation_fits, probe_block, Line, Seek, BLOCK};
 use crate::sync::{AtomicPtr, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
@@ -95,9 +93,9 @@ pub(crate) struct Merged<T> {
     /// or the run's search does, not a binary search's chain of dependent
     /// misses over the whole array.
     fences: Box<[Timestamp]>,
-    /// The interpolated first probe's slope ([`crate::segment::slope`]);
-    /// 0 turns the probe off ([`fit_slope`](Self::fit_slope)).
-    slope: f64,
+    /// The interpolated first probe's line ([`Line`]); [`Line::OFF`] turns
+    /// the probe off ([`fit_line`](Self::fit_line)).
+    line: Line,
     /// Model checkers: created with the view, read by every reader that
     /// uses it, destroyed with it (R13's publication and reclamation).
     region: Region,
@@ -141,16 +139,17 @@ impl<T> Merged<T> {
         Seek::within(i, &self.ts, i)
     }
 
-    /// Turns the interpolated probe off (`slope` 0) where it would miss
-    /// ([`interpolation_fits`]); once, as the view is built.
-    fn fit_slope(mut self) -> Self {
+    /// The interpolated probe's line ([`Line::fit`]), kept where the probe
+    /// answers ([`interpolation_fits`]); once, as the view is built.
+    fn fit_line(mut self) -> Self {
+        self.line = Line::fit(self.ts.len(), |i| self.ts[i]);
         let first = self.ts.first().copied();
         if !interpolation_fits(
             self.ts.len(),
             |i| self.ts[i],
             |t| Some(t) == first || self.interpolate(t, false).is_some(),
         ) {
-            self.slope = 0.0;
+            self.line = Line::OFF;
         }
         self
     }
@@ -159,8 +158,8 @@ impl<T> Merged<T> {
     /// `None` unless the answer is inside it ([`probe_block`]).
     #[inline(always)]
     fn interpolate(&self, ts: Timestamp, incl: bool) -> Option<usize> {
-        // 0: not evenly spread enough (`fit_slope`), or all equal.
-        if self.slope == 0.0 {
+        // Off: not evenly spread enough (`fit_line`), or all equal.
+        if self.line.is_off() {
             return None;
         }
         let lim = below_limit(ts, incl)?;
@@ -168,7 +167,7 @@ impl<T> Merged<T> {
         if ts < first {
             return None;
         }
-        let g = guess(ts, first, self.slope, self.ts.len());
+        let g = self.line.guess(ts, self.ts.len());
         let x = g & !(BLOCK - 1);
         let blk = &self.ts[x..(x + BLOCK).min(self.ts.len())];
         probe_block(blk, ts, incl, lim, g - x).map(|i| x + i)
@@ -637,16 +636,13 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
             ooo_n: self.ooo_n,
             seq: self.seq,
             fences: self.ts.chunks_exact(BLOCK).map(|c| c[BLOCK - 1]).collect(),
-            slope: match (self.ts.first(), self.ts.last()) {
-                (Some(&a), Some(&z)) => slope(self.ts.len(), a, z),
-                _ => 0.0,
-            },
+            line: Line::OFF,
             ts: self.ts,
             val: self.val,
             region: Region::new(),
             prev,
         }
-        .fit_slope()
+        .fit_line()
     }
 }
 
@@ -729,13 +725,13 @@ mod tests {
                     seq: (1..=ts.len() as u64).collect(),
                     val: vec![0; ts.len()],
                     fences: ts.chunks_exact(BLOCK).map(|c| c[BLOCK - 1]).collect(),
-                    slope: slope(ts.len(), ts[0], ts[ts.len() - 1]),
+                    line: Line::through(0, ts[0], ts.len() - 1, ts[ts.len() - 1]),
                     ts: ts.clone(),
                     region: Region::new(),
                     prev: std::ptr::null_mut(),
                 };
                 // As built (the probe kept where it pays), and forced on.
-                for view in [make().fit_slope(), make()] {
+                for view in [make().fit_line(), make()] {
                     for &t in &ts {
                         for q in [t - 1, t, t + 1] {
                             for incl in [false, true] {

@@ -483,8 +483,7 @@ impl<T> Run<T> {
         if lim < first || lim >= last {
             return None;
         }
-        let slope = crate::segment::slope(hi - lo, first, last);
-        let g = lo + crate::segment::guess(ts, first, slope, hi - lo);
+        let g = crate::segment::Line::through(lo, first, hi - 1, last).guess(ts, hi).max(lo);
         let (k, o, cap) = locate(g);
         let b = self.bucket(k);
         let start = g - o;

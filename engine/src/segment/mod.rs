@@ -411,31 +411,64 @@ pub fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
-/// The `slope` of an interpolated search over `len` sorted timestamps from
-/// `min_ts` to `max_ts`: `(len - 1) / (max_ts - min_ts)` positions per
-/// unit of time, so that `(ts - min_ts) * slope` is where `ts` would sit
-/// were the timestamps evenly spread ([`Segment::interpolate`], a merged
-/// view's and a run's search). 0 when every record has one timestamp, and
-/// when the span does not fit an `i64` (the guess is then position 0,
-/// checked like any other).
-#[inline]
-pub(crate) fn slope(len: usize, min_ts: Timestamp, max_ts: Timestamp) -> f64 {
-    match max_ts.checked_sub(min_ts) {
-        // (Through i64: one conversion instruction each on x86-64, where a
-        // u64's takes several; a length fits an i64.)
-        Some(span) if span > 0 => len.saturating_sub(1) as i64 as f64 / span as f64,
-        _ => 0.0,
-    }
+/// The line an interpolated search guesses a position by: `pos0 + (ts -
+/// ts0) * slope`, where `ts` would sit were the timestamps evenly spread
+/// ([`Segment::interpolate`], a merged view's and a run's search).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Line {
+    ts0: Timestamp,
+    pos0: usize,
+    /// Positions per unit of time; 0: no line (the probe is off).
+    slope: f64,
 }
 
-/// The guessed position of `ts` among `len >= 1` sorted timestamps that
-/// start at `min_ts <= ts` ([`slope`]), in `[0, len)`.
-#[inline(always)]
-pub(crate) fn guess(ts: Timestamp, min_ts: Timestamp, slope: f64, len: usize) -> usize {
-    // The offset fits an i64 whenever `slope` is not 0 (see `slope`); `as`
-    // saturates (and maps NaN to 0), and `clamp` keeps the guess in bounds
-    // whatever the rounding (through i64, as in `slope`).
-    ((ts.wrapping_sub(min_ts) as f64 * slope) as i64).clamp(0, len as i64 - 1) as usize
+impl Line {
+    /// No line: a search that has one skips its probe.
+    pub(crate) const OFF: Line = Line { ts0: 0, pos0: 0, slope: 0.0 };
+
+    /// The line through positions `a < b` holding timestamps `ta <= tb`;
+    /// [`OFF`](Self::OFF) when they are equal or `tb - ta` does not fit an
+    /// `i64` (the caller's offsets `ts - ta` must fit one too).
+    #[inline]
+    pub(crate) fn through(a: usize, ta: Timestamp, b: usize, tb: Timestamp) -> Line {
+        match tb.checked_sub(ta) {
+            // (Through i64: one conversion instruction each on x86-64, where
+            // a u64's takes several; a position fits an i64.)
+            Some(span) if span > 0 => Line { ts0: ta, pos0: a, slope: (b - a) as i64 as f64 / span as f64 },
+            _ => Line::OFF,
+        }
+    }
+
+    /// The line of `len` sorted timestamps (`ts_at`): through the two an
+    /// eighth of the way in from each end, so that a pile of equal
+    /// timestamps at an end (a clamp to 0, a burst at the start) does not
+    /// tilt it; through the ends for fewer than 16. [`OFF`](Self::OFF)
+    /// when the whole span does not fit an `i64`.
+    pub(crate) fn fit(len: usize, ts_at: impl Fn(usize) -> Timestamp) -> Line {
+        if len < 2 || ts_at(len - 1).checked_sub(ts_at(0)).is_none() {
+            return Line::OFF;
+        }
+        let k = if len >= 16 { len / 8 } else { 0 };
+        Line::through(k, ts_at(k), len - 1 - k, ts_at(len - 1 - k))
+    }
+
+    /// Whether this is [`OFF`](Self::OFF).
+    #[inline(always)]
+    pub(crate) fn is_off(&self) -> bool {
+        self.slope == 0.0
+    }
+
+    /// The guessed position of `ts`, in `[0, len)` (`len >= 1`), for a
+    /// timestamp within the span the line was made for.
+    #[inline(always)]
+    pub(crate) fn guess(&self, ts: Timestamp, len: usize) -> usize {
+        // The offset fits an i64 (see `through`); `as` saturates (and maps
+        // NaN to 0); for a timestamp within the span, `d` is within a
+        // length of `pos0`, and `clamp` keeps the guess in bounds whatever
+        // the rounding.
+        let d = (ts.wrapping_sub(self.ts0) as f64 * self.slope) as i64;
+        (self.pos0 as i64).wrapping_add(d).clamp(0, len as i64 - 1) as usize
+    }
 }
 
 /// Whether an interpolated probe pays over `len` sorted timestamps: of up to
@@ -569,10 +602,10 @@ pub(crate) struct Segment<T> {
     pub(crate) len: usize,
     pub(crate) min_ts: Timestamp,
     pub(crate) max_ts: Timestamp,
-    /// Positions per unit of time, `(len - 1) / (max_ts - min_ts)`, for the
-    /// interpolated first probe of [`search`](Self::search) ([`slope`]);
-    /// 0 turns the probe off ([`fit_slope`](Self::fit_slope)).
-    slope: f64,
+    /// The line of the interpolated first probe of [`search`](Self::search)
+    /// ([`Line`]); [`Line::OFF`] turns the probe off
+    /// ([`fit_line`](Self::fit_line)).
+    line: Line,
     /// Orders this segment's records against other sources at equal
     /// timestamps: greater than every record sequence in it, smaller than
     /// every record of a newer source (R8).
@@ -761,22 +794,24 @@ impl<T> Segment<T> {
         (p, start + count_below(&stamps[start..end], ts, incl))
     }
 
-    /// Turns the interpolated probe off (`slope` 0) where it would miss
-    /// ([`interpolation_fits`]); once, as the segment is built.
-    fn fit_slope(mut self) -> Self {
-        let ts_at = |i| {
-            let (p, o) = self.split(i);
-            self.pages[p].timestamps()[o]
+    /// The interpolated probe's line ([`Line::fit`]), kept where the probe
+    /// answers ([`interpolation_fits`]); once, as the segment is built.
+    fn fit_line(mut self) -> Self {
+        let ts_at = |s: &Self, i| {
+            let (p, o) = s.split(i);
+            s.pages[p].timestamps()[o]
         };
-        if !interpolation_fits(self.len, ts_at, |t| t == self.min_ts || self.interpolate(t, false).is_some()) {
-            self.slope = 0.0;
+        self.line = Line::fit(self.len, |i| ts_at(&self, i));
+        let s = &self;
+        if !interpolation_fits(s.len, |i| ts_at(s, i), |t| t == s.min_ts || s.interpolate(t, false).is_some()) {
+            self.line = Line::OFF;
         }
         self
     }
 
     /// [`search`](Self::search)'s first probe, by interpolation: the block
     /// holding the position that `ts` would have were the timestamps evenly
-    /// spread between `min_ts` and `max_ts` (a multiply, with [`slope`]).
+    /// spread (a multiply, by its [`Line`]).
     /// When that block's first timestamp is below `ts` and its last is not
     /// (`<=`/`>` when `incl`), the answer is inside it, found a few steps
     /// from the guess ([`probe_block`]): the two fence searches are
@@ -785,17 +820,17 @@ impl<T> Segment<T> {
     /// having paid a multiply and two loads of one block. Timestamps taken
     /// at a steady rate, the common shape of a time series, land in the
     /// block (callgrind, issue 13); a segment whose sampled timestamps do
-    /// not ([`fit_slope`](Self::fit_slope)) skips the probe.
+    /// not ([`fit_line`](Self::fit_line)) skips the probe.
     #[inline(always)]
     fn interpolate(&self, ts: Timestamp, incl: bool) -> Option<(usize, usize)> {
-        // 0: the segment's timestamps are not evenly spread enough
-        // ([`fit_slope`](Self::fit_slope)), or all equal.
-        if self.slope == 0.0 {
+        // Off: the segment's timestamps are not evenly spread enough
+        // ([`fit_line`](Self::fit_line)), or all equal.
+        if self.line.is_off() {
             return None;
         }
         let lim = below_limit(ts, incl)?;
         // `min_ts <= ts <= max_ts`: the caller's bounds test.
-        let (p, o) = self.split(guess(ts, self.min_ts, self.slope, self.len));
+        let (p, o) = self.split(self.line.guess(ts, self.len));
         let stamps = self.pages.get(p)?.timestamps();
         // Blocks start at multiples of BLOCK within their page.
         let start = o & !(BLOCK - 1);
@@ -915,14 +950,14 @@ impl<T> Segment<T> {
                 page_shift: src.page_shift,
                 min_ts,
                 max_ts: src.max_ts,
-                slope: slope(len, min_ts, src.max_ts),
+                line: Line::OFF,
                 seq_hi,
                 tomb_applied,
                 window,
                 retired: Retired::new(retired),
                 region: Region::new(),
             }
-            .fit_slope(),
+            .fit_line(),
         )
     }
 
@@ -1145,14 +1180,14 @@ impl<T> SegmentBuilder<T> {
                 len: self.len,
                 min_ts: self.min_ts,
                 max_ts: self.max_ts,
-                slope: slope(self.len, self.min_ts, self.max_ts),
+                line: Line::OFF,
                 seq_hi,
                 tomb_applied,
                 window,
                 retired: Retired::new(retired),
                 region: Region::new(),
             }
-            .fit_slope(),
+            .fit_line(),
         )
     }
 }
@@ -1375,7 +1410,7 @@ mod tests {
 
     /// The interpolated probe answers as the fence search does whenever it
     /// answers, over evenly spread, bursty, skewed and domain-wide
-    /// timestamps (and a prefix cut, whose `slope` is its own); and it does
+    /// timestamps (and a prefix cut, whose line is its own); and it does
     /// answer for most probes of timestamps taken at a steady rate (the
     /// shape it exists for).
     #[test]
@@ -1383,19 +1418,25 @@ mod tests {
         let steady: Vec<Timestamp> = (0..20_000).map(|i| 1_700_000_000_000 + i * 10).collect();
         let bursts: Vec<Timestamp> = (0..20_000i64).map(|i| (i / 500) * 1_000_000 + i % 500).collect();
         let skewed: Vec<Timestamp> = (0..5_000i64).map(|i| i * i * i).collect();
+        // Steady after a pile of equal timestamps at the start (late
+        // records clamped to 0, a burst): the line through two inner
+        // timestamps still fits.
+        let piled: Vec<Timestamp> = (0..20_000i64).map(|i| (i - 300).max(0) * 10).collect();
         let mut wide: Vec<Timestamp> = (0..3_000i64).map(|i| i * 1_000).collect();
         wide.insert(0, Timestamp::MIN);
         wide.push(Timestamp::MAX);
         let ctr = Arc::new(AtomicUsize::new(0));
-        for (name, ts) in [("steady", &steady), ("bursts", &bursts), ("skewed", &skewed), ("wide", &wide)] {
+        for (name, ts) in
+            [("steady", &steady), ("piled", &piled), ("bursts", &bursts), ("skewed", &skewed), ("wide", &wide)]
+        {
             let whole = build(ts, 1024);
             let cut = Segment::share_pages(&whole, 2, 2, Level::L1, 10, 10, None, &ctr).unwrap();
             // The build keeps the probe where it pays only.
-            assert_eq!(whole.slope != 0.0, name == "steady", "{name}: probe kept");
+            assert_eq!(!whole.line.is_off(), matches!(name, "steady" | "piled"), "{name}: probe kept");
             // The probe forced on, where the build turned it off too.
             let mut forced = build(ts, 1024);
-            forced.slope = slope(forced.len, forced.min_ts, forced.max_ts);
-            for s in [&whole, &cut, &forced] {
+            forced.line = Line::through(0, forced.min_ts, forced.len - 1, forced.max_ts);
+            for (k, s) in [&whole, &cut, &forced].into_iter().enumerate() {
                 let (mut hits, mut probes) = (0usize, 0usize);
                 let (lo, hi) = (s.min_ts, s.max_ts);
                 let step = ((hi as i128 - lo as i128) / 7_919).max(1);
@@ -1416,7 +1457,8 @@ mod tests {
                     }
                     q += step;
                 }
-                if name == "steady" {
+                // As built (not the forced line through the ends).
+                if k < 2 && matches!(name, "steady" | "piled") {
                     assert!(hits * 10 >= probes * 9, "{name}: {hits} of {probes} probes interpolated");
                 }
             }
