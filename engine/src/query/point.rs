@@ -796,6 +796,7 @@ mod tests {
             }
         }
     }
+
     /// A point read of a late memtable goes through its merged view
     /// (`point_view`) exactly when the view holds every late record at
     /// `ts` the reader sees: not while the skiplist holds a record newer
