@@ -143,12 +143,7 @@ impl<T> Merged<T> {
     /// answers ([`interpolation_fits`]); once, as the view is built.
     fn fit_line(mut self) -> Self {
         self.line = Line::fit(self.ts.len(), |i| self.ts[i]);
-        let first = self.ts.first().copied();
-        if !interpolation_fits(
-            self.ts.len(),
-            |i| self.ts[i],
-            |t| Some(t) == first || self.interpolate(t, false).is_some(),
-        ) {
+        if !interpolation_fits(self.ts.len(), |i| self.ts[i], |t| self.interpolate(t, false).is_some()) {
             self.line = Line::OFF;
         }
         self

@@ -748,7 +748,7 @@ impl<T> Appender<'_, T> {
                 let fits = crate::segment::interpolation_fits(
                     i,
                     |j| run.slot_at(j).ts(),
-                    |t| run.probe(t, false, 0, i).is_some() || t == run.first_ts(),
+                    |t| run.probe(t, false, 0, i).is_some(),
                 );
                 run.interp.store(fits, Ordering::Relaxed);
             }

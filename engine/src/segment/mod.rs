@@ -474,7 +474,9 @@ impl Line {
 /// Whether an interpolated probe pays over `len` sorted timestamps: of up to
 /// [`FIT_SAMPLES`] of them at evenly spaced positions (`ts_at`), the share
 /// whose probe answers (`probe`, a lower-bound search of that timestamp),
-/// kept when at least three in four do. Checked once per immutable source
+/// kept when at least three in four do. A sample equal to the first
+/// timestamp counts as answered: a search of it is answered by the
+/// source's bounds, before any probe. Checked once per immutable source
 /// (a segment, a merged view) as it is built, and by a run's appender as
 /// it opens a bucket: where timestamps come in bursts or change rate, the
 /// probe would miss and cost its read on top of the general search
@@ -489,7 +491,8 @@ pub(crate) fn interpolation_fits(
     if k < 2 {
         return true;
     }
-    let hits = (0..k).filter(|&j| probe(ts_at(j * (len - 1) / (k - 1)))).count();
+    let first = ts_at(0);
+    let hits = (0..k).map(|j| ts_at(j * (len - 1) / (k - 1))).filter(|&t| t == first || probe(t)).count();
     hits * 4 >= k * 3
 }
 
@@ -803,7 +806,7 @@ impl<T> Segment<T> {
         };
         self.line = Line::fit(self.len, |i| ts_at(&self, i));
         let s = &self;
-        if !interpolation_fits(s.len, |i| ts_at(s, i), |t| t == s.min_ts || s.interpolate(t, false).is_some()) {
+        if !interpolation_fits(s.len, |i| ts_at(s, i), |t| s.interpolate(t, false).is_some()) {
             self.line = Line::OFF;
         }
         self
