@@ -60,7 +60,7 @@
 //!   extending stays parked, with the clones it holds, until the memtable
 //!   drops or a newer view makes it moot: at most one view's worth more.
 
-use crate::segment::{below_limit, count_below, fence_count, interpolation_fits, probe_block, Line, Seek, BLOCK};
+use crate::segment::{below_limit, count_below, fence_count, interpolation_fits, probe_near, Line, Seek, BLOCK};
 use crate::sync::{AtomicPtr, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
@@ -149,8 +149,8 @@ impl<T> Merged<T> {
         self
     }
 
-    /// [`seek`](Self::seek)'s interpolated probe: the block of the guess,
-    /// `None` unless the answer is inside it ([`probe_block`]).
+    /// [`seek`](Self::seek)'s interpolated probe: a gallop from the guess,
+    /// `None` unless the answer is near it ([`probe_near`]).
     #[inline(always)]
     fn interpolate(&self, ts: Timestamp, incl: bool) -> Option<usize> {
         // Off: not evenly spread enough (`fit_line`), or all equal.
@@ -158,14 +158,7 @@ impl<T> Merged<T> {
             return None;
         }
         let lim = below_limit(ts, incl)?;
-        let first = *self.ts.first()?;
-        if ts < first {
-            return None;
-        }
-        let g = self.line.guess(ts, self.ts.len());
-        let x = g & !(BLOCK - 1);
-        let blk = &self.ts[x..(x + BLOCK).min(self.ts.len())];
-        probe_block(blk, ts, incl, lim, g - x).map(|i| x + i)
+        probe_near(&self.ts, lim, self.line.guess(ts, self.ts.len()))
     }
 }
 

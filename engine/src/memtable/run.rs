@@ -454,16 +454,14 @@ impl<T> Run<T> {
 
     /// [`search_ts`](Self::search_ts)'s first probe, by interpolation, as
     /// a segment's ([`Segment::interpolate`](crate::segment::Segment)):
-    /// the block holding the position `ts` would have were the timestamps
-    /// of `[lo, hi)` evenly spread between the first and the last; when the
-    /// answer is inside that block (its first timestamp below `ts`, its last
-    /// not), found a few steps from the guess
-    /// ([`probe_block`](crate::segment::probe_block)), and the bucket heads
-    /// and fences are not read. Otherwise `None` (an answer on a block
-    /// boundary or at an end of the range, timestamps spread unevenly
-    /// there, or a run whose sample turned the probe off: `interp`), for
-    /// the general search. For `lo < hi <= len` (R4: every slot read is
-    /// published).
+    /// the position `ts` would have were the timestamps of `[lo, hi)`
+    /// evenly spread between the first and the last, and a gallop from it
+    /// within its bucket ([`probe_near`](crate::segment::probe_near)); when
+    /// the answer is near the guess, the bucket heads and fences are not
+    /// read. Otherwise `None` (an answer on a bucket boundary or at an end
+    /// of the range, timestamps spread unevenly there, or a run whose
+    /// sample turned the probe off: `interp`), for the general search. For
+    /// `lo < hi <= len` (R4: every slot read is published).
     #[cfg(not(any(timelog_loom, timelog_shuttle)))]
     #[inline(always)]
     fn interpolate(&self, ts: Timestamp, incl: bool, lo: usize, hi: usize) -> Option<Seek> {
@@ -487,16 +485,14 @@ impl<T> Run<T> {
         let (k, o, cap) = locate(g);
         let b = self.bucket(k);
         let start = g - o;
-        // The block of `g` (blocks start at multiples of BLOCK within a
-        // bucket), cut to the range and to the bucket.
-        let x = (start + (o & !(BLOCK - 1))).max(lo);
-        let y = (start + (o & !(BLOCK - 1)) + BLOCK).min(start + cap).min(hi);
+        // The bucket of `g`, cut to the range.
+        let (x, y) = (start.max(lo), (start + cap).min(hi));
         // SAFETY: `lo <= x < y <= hi <= len`, all in bucket `k` (`start <=
         // x`, `y <= start + cap`): published slots, initialized before
         // `len` covered them and never written again (R4); read as plain
         // integers, as `search_ts` reads a bucket.
         let stamps = unsafe { std::slice::from_raw_parts(b.ts(x - start).cast_const(), y - x) };
-        let i = crate::segment::probe_block(stamps, ts, incl, lim, g - x)?;
+        let i = crate::segment::probe_near(stamps, lim, g - x)?;
         crate::hooks::visit(1);
         Some(Seek::within(x + i, stamps, i))
     }
