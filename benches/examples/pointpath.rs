@@ -16,7 +16,10 @@
 //! criterion `next_ts/timelog_flushed` state; `flushed_bursts` and
 //! `memtable_bursts`: the same 100,000 timestamps in bursts of 1,000
 //! consecutive ones a million apart (the interpolated search's worst
-//! realistic shape); `memtable`: 100,000 in one memtable; `memtable_ooo5`: the
+//! realistic shape); `flushed_ooo5`: the flushed state's records with 5%
+//! late ones (a late record's timestamp up to 1,000 back, so positions
+//! drift from the interpolated guess by a few dozen);
+//! `memtable`: 100,000 in one memtable; `memtable_ooo5`: the
 //! same with 5% late records; `memtable_ooo5_view`: the same after a full
 //! scan (its merged view built); `memtable_ooo5_live`: the same after a full
 //! scan and one late append newer than the view), path (`cursor`: `Timelog::range` over
