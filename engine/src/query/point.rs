@@ -834,20 +834,31 @@ mod tests {
         let s1 = log.snapshot().unwrap();
         assert!(uses(&s1, 972) && uses(&s1, 2_000));
         assert_eq!(point(&s1, 2_000), vec![9]);
-        // The run's newer records take the view's route where the skiplist's
-        // filter collides (late records elsewhere set the bits): three new
-        // timestamps chosen so, appended in order, are read from the run
-        // after the view's records (none there).
-        let collide: Vec<Timestamp> =
-            (2_001..1_000_000).filter(|&t| s1.view().m.active.ooo_may_hold(t)).take(3).collect();
-        assert_eq!(collide.len(), 3, "filter collisions");
-        for &t in &collide {
-            let _ = log.append(t, t as u64).unwrap();
+        // Above the skiplist's greatest timestamp its filter is not asked
+        // (`ooo_max_ts`): a point read there never searches the skiplist.
+        assert!((1_963..3_000).all(|t| !s1.view().m.active.ooo_may_hold(t)), "nothing late above 1962");
+        // Below it the filter can collide (late records elsewhere set the
+        // bits) at a timestamp only the run holds: such a read takes the
+        // view's route and finds the run's record in the view. (Here the
+        // timestamps are scrambled within steps of 2^20, so that the
+        // filter's hash, which spreads evenly spaced ones apart, collides
+        // below the greatest; each late record is one after the run's
+        // record 33 places back.)
+        let tsof = |i: i64| (i << 20) | ((i.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 29) & 0xF_FFFF);
+        let log2: Timelog<u64> =
+            Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for i in 0..4_000i64 {
+            let ts = if i % 10 == 5 { tsof(i - 33) + 1 } else { tsof(i) };
+            let _ = log2.append(ts, i as u64).unwrap();
         }
-        let s1 = log.snapshot().unwrap();
-        for &t in &collide {
-            assert!(uses(&s1, t), "point({t}) through the view");
-            assert_eq!(point(&s1, t), vec![t as u64], "point({t}) through the view");
+        let w0 = log2.snapshot().unwrap();
+        let _ = w0.all(Order::Asc).count();
+        let collide: Vec<i64> =
+            (40..3_900).filter(|&i| i % 10 != 5 && w0.view().m.active.ooo_may_hold(tsof(i))).take(3).collect();
+        assert_eq!(collide.len(), 3, "filter collisions");
+        for &i in &collide {
+            assert!(uses(&w0, tsof(i)), "point({}) through the view", tsof(i));
+            assert_eq!(point(&w0, tsof(i)), vec![i as u64], "point({}) through the view", tsof(i));
         }
         // Under a tombstone the view (records, not visibility) is not used.
         let _ = log.delete_range(970, 980).unwrap();
