@@ -87,6 +87,12 @@ pub(crate) struct Memtable<T> {
     /// reads of a sliding window).
     #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // see `insert_ooo`
     ooo_max_ts: AtomicI64,
+    /// The least timestamp of any skiplist record, lowered before the
+    /// record's commit as `ooo_max_ts` is raised: a walk of `[lo, hi]`
+    /// with this above `hi` is skipped too (reads of flushed data beside
+    /// a memtable whose late records are recent).
+    #[cfg_attr(any(timelog_loom, timelog_shuttle), allow(dead_code))] // see `insert_ooo`
+    ooo_min_ts: AtomicI64,
     /// Per epoch of sequences, the least timestamp of a skiplist record,
     /// lowered before the record's commit: where the records newer than a
     /// merged view can be (R13 (6), `floor.rs`).
@@ -163,6 +169,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             tomb_bytes: crate::sync::stat::AtomicUsize::new(0),
             ooo_max_seq: AtomicU64::new(0),
             ooo_max_ts: AtomicI64::new(Timestamp::MIN),
+            ooo_min_ts: AtomicI64::new(Timestamp::MAX),
             floor: floor::LateFloor::new(floor_shift),
             record_bytes: record_bytes::<T>(),
             base: 0,
@@ -216,6 +223,10 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             // (read-read coherence; the value only grows).
             if ts > self.ooo_max_ts.load(Ordering::Relaxed) {
                 self.ooo_max_ts.fetch_max(ts, Ordering::Relaxed);
+            }
+            // The same for the least (the value only falls).
+            if ts < self.ooo_min_ts.load(Ordering::Relaxed) {
+                self.ooo_min_ts.fetch_min(ts, Ordering::Relaxed);
             }
         }
     }
@@ -335,12 +346,12 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         self.ooo.is_empty()
     }
     /// Whether the skiplist may hold a record at `ts` that a reader with
-    /// an `Acquire`-loaded watermark can see (its greatest timestamp,
-    /// [`ooo_max_ts`](Self::ooo_max_ts), then `Ooo::may_hold`, R6
-    /// "filter"): `false` lets a point read skip the skiplist's search.
+    /// an `Acquire`-loaded watermark can see (its least and greatest
+    /// timestamps, [`ooo_max_ts`](Self::ooo_max_ts), then `Ooo::may_hold`,
+    /// R6 "filter"): `false` lets a point read skip the skiplist's search.
     #[inline]
     pub(crate) fn ooo_may_hold(&self, ts: Timestamp) -> bool {
-        !self.ooo_is_empty() && ts <= self.ooo_max_ts() && self.ooo.may_hold(ts)
+        !self.ooo_is_empty() && self.ooo_min_ts() <= ts && ts <= self.ooo_max_ts() && self.ooo.may_hold(ts)
     }
     pub(crate) fn len(&self) -> usize {
         self.run.len() + self.ooo_len()
@@ -375,6 +386,15 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         return self.ooo_max_ts.load(Ordering::Relaxed);
         #[cfg(any(timelog_loom, timelog_shuttle))]
         return Timestamp::MAX;
+    }
+    /// At most the timestamp of every skiplist record a reader can see
+    /// (see the field); `Timestamp::MIN` under the model checkers.
+    #[inline]
+    pub(crate) fn ooo_min_ts(&self) -> Timestamp {
+        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+        return self.ooo_min_ts.load(Ordering::Relaxed);
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        return Timestamp::MIN;
     }
     /// At most the timestamp of every skiplist record with a sequence above
     /// `w` that a reader at a watermark `>= w` can see (R13 (6), the late
@@ -411,16 +431,16 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     }
 
     /// Whether the skiplist may hold a record in `[lo, hi]` that a reader
-    /// can see: not when the range is empty, the skiplist is, or its
-    /// greatest timestamp ([`ooo_max_ts`](Self::ooo_max_ts)) is below
-    /// `lo`. The walks below check it before their search: a sealed
-    /// memtable's late records lie behind a sliding window's reads, and a
-    /// search from the skiplist's top for nothing cost a short read about
-    /// 160 instructions and three branch mispredictions (callgrind, issue
-    /// 13).
+    /// can see: not when the range is empty, the skiplist is, or the range
+    /// lies above its greatest timestamp ([`ooo_max_ts`](Self::ooo_max_ts))
+    /// or below its least ([`ooo_min_ts`](Self::ooo_min_ts)). The walks
+    /// below check it before their search: a sealed memtable's late
+    /// records lie behind a sliding window's reads, and a search from the
+    /// skiplist's top for nothing cost a short read about 160 instructions
+    /// and three branch mispredictions (callgrind, issue 13).
     #[inline]
     fn ooo_may_overlap(&self, lo: Timestamp, hi: Timestamp) -> bool {
-        lo <= hi && !self.ooo_is_empty() && self.ooo_max_ts() >= lo
+        lo <= hi && !self.ooo_is_empty() && self.ooo_max_ts() >= lo && self.ooo_min_ts() <= hi
     }
 
     /// Visits the out-of-order records with `lo <= ts <= hi` in `(ts, seq)`
@@ -474,12 +494,12 @@ mod tests {
     use super::*;
 
     /// A walk of the skiplist over a range above its greatest timestamp
-    /// (`ooo_max_ts`) does not search it, and a point read's filter says
-    /// no there, whatever its bits; at and below the greatest both still
-    /// find the records. (With `test-hooks`, the walk visits nothing: it
+    /// (`ooo_max_ts`) or below its least (`ooo_min_ts`) does not search
+    /// it, and a point read's filter says no there, whatever its bits;
+    /// between them both still find the records. (With `test-hooks`, the walk visits nothing: it
     /// visited the search and the first node before.)
     #[test]
-    fn the_skiplist_is_not_searched_above_its_greatest_timestamp() {
+    fn the_skiplist_is_not_searched_outside_its_least_and_greatest_timestamps() {
         let retired = Arc::new(AtomicUsize::new(0));
         let mt: Memtable<u64> = Memtable::new(1, &retired, 0);
         let mut seq = 0;
@@ -493,7 +513,7 @@ mod tests {
         for t in [4_000, 1_200, 3_999, 2_500] {
             let _ = mt.insert(t, t as u64, &mut next); // late: the skiplist
         }
-        assert_eq!(mt.ooo_max_ts(), 4_000);
+        assert_eq!((mt.ooo_min_ts(), mt.ooo_max_ts()), (1_200, 4_000));
         let walk = |lo, hi| {
             let mut got = Vec::new();
             mt.ooo_range(lo, hi, |t, _, _| {
@@ -508,21 +528,25 @@ mod tests {
         };
         #[cfg(feature = "test-hooks")]
         let _ = crate::hooks::take_visited();
-        assert!(walk(4_001, 9_000).is_empty());
+        assert!(walk(4_001, 9_000).is_empty() && walk(-50, 1_199).is_empty());
         assert!((4_001..9_000).all(|t| !mt.ooo_may_hold(t)), "no filter answer above the greatest");
+        assert!((-50..1_200).all(|t| !mt.ooo_may_hold(t)), "no filter answer below the least");
         #[cfg(feature = "test-hooks")]
-        assert_eq!(crate::hooks::take_visited(), 0, "no search above the greatest");
+        assert_eq!(crate::hooks::take_visited(), 0, "no search outside the least and the greatest");
         assert_eq!(walk(3_999, 4_000), vec![3_999, 4_000, 4_000, 3_999]);
         assert_eq!(walk(0, 2_500), vec![1_200, 2_500, 2_500, 1_200]);
         assert!(mt.ooo_may_hold(4_000) && mt.ooo_may_hold(1_200));
-        // More late records below the greatest set more of the filter's
-        // bits: above the greatest, a timestamp whose bit is set is still
-        // not sent to the search.
+        // More late records set more of the filter's bits: above the
+        // greatest and below the least, a timestamp whose bit is set is
+        // still not sent to the search.
         for k in 0..2_000i64 {
             let _ = mt.insert((k * 7_919) % 4_000, 0, &mut next);
         }
         let above = (4_001..1_000_000).find(|&t| mt.ooo.may_hold(t)).expect("a filter collision above 4000");
         assert!(!mt.ooo_may_hold(above), "{above}: the filter's bit is set, but it is above the greatest");
+        assert_eq!(mt.ooo_min_ts(), 0);
+        let below = (-1_000_000..0).find(|&t| mt.ooo.may_hold(t)).expect("a filter collision below 0");
+        assert!(!mt.ooo_may_hold(below), "{below}: the filter's bit is set, but it is below the least");
         // A later, greater late record raises it.
         let _ = mt.insert(4_500, 0, &mut next);
         assert_eq!(mt.ooo_max_ts(), 4_500);
