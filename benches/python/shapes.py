@@ -7,11 +7,14 @@ ours against the C package `timelog-lib==1.4.0`, on CPython 3.13.
     python3 benches/python/shapes.py --no-install # use the venvs as they are
 
 `compare.py` measures each operation in one shape (an in-order log); a
-drop-in user meets every shape. Here each read runs over seven: a memtable
+drop-in user meets every shape. Here each read runs over eight: a memtable
 in order and with 5% late records (maintenance disabled, nothing flushed),
 the same two flushed and compacted, a sliding window of 20,000 records kept
 by `delete_before` every 1,000 appends (in order and 5% late: tombstones in
-the memtables), and a compacted log with a hole in every 1,000 timestamps.
+the memtables), a compacted log with a hole in every 1,000 timestamps, and
+a flushed and compacted log followed by a memtable of its newest 20,000
+records, 5% of them late (`tail_late5`: reads of the flushed part beside
+recent late records).
 
 Per shape, each package builds the log in a fresh process (the venvs of
 `_venvs.py`), runs every read once over its probes to warm it (a late
@@ -58,6 +61,7 @@ SHAPES = [
     "window_inorder",
     "window_late5",
     "holes_compacted",
+    "tail_late5",
 ]
 
 # Runs in each venv's interpreter (`--worker SHAPE N`): builds the shape,
@@ -74,8 +78,12 @@ def build():
     rnd = random.Random(7)
     late = shape.endswith("late5")
     slide = shape.startswith("window")
+    tail = shape == "tail_late5"
     for i in range(n):
-        ts = max(0, i - rnd.randint(1, 1000)) if late and i % 20 == 0 and i > 0 else i
+        if tail and i == n - window:
+            log.flush()
+            log.compact()
+        ts = max(0, i - rnd.randint(1, 1000)) if late and i % 20 == 0 and i > 0 and (not tail or i > n - window) else i
         log.append(ts, i)
         if slide and (i + 1) % 1000 == 0 and i + 1 > window:
             log.delete_before(i + 1 - window)
