@@ -26,7 +26,7 @@
 //! `[t, t + 1)`; `snap_cursor`: `Snapshot::into_cursor` over `[t, t]`, as
 //! the Python iterator; `point_with`: `Snapshot::point_with` of a
 //! snapshot taken per lookup; `log_point_with`: `Timelog::point_with`,
-//! no snapshot; `log_next_ts`: `Timelog::next_ts`; `btree`: `BTreeMap::get`;
+//! no snapshot; `log_contains`: `Timelog::contains`; `log_next_ts`: `Timelog::next_ts`; `btree`: `BTreeMap::get`;
 //! `btree_next`: `BTreeMap::range(t + 1..).next()`). Prints a checksum and the best wall time
 //! of `PP_REPS` (default 3) passes over the lookups.
 
@@ -114,6 +114,15 @@ fn measured_log_point_with(log: &Timelog<u64>, ts: &[i64]) -> u64 {
 }
 
 #[inline(never)]
+fn measured_log_contains(log: &Timelog<u64>, ts: &[i64]) -> u64 {
+    let mut s = 0u64;
+    for &t in ts {
+        s = s.wrapping_add(u64::from(log.contains(t).unwrap()));
+    }
+    s
+}
+
+#[inline(never)]
 fn measured_log_next_ts(log: &Timelog<u64>, ts: &[i64]) -> u64 {
     let mut s = 0u64;
     for &t in ts {
@@ -167,6 +176,7 @@ fn main() {
             "point_with" => measured_point_with(&log, &ts),
             "log_point_with" => measured_log_point_with(&log, &ts),
             "log_next_ts" => measured_log_next_ts(&log, &ts),
+            "log_contains" => measured_log_contains(&log, &ts),
             "btree_next" => measured_btree_next(&map, &ts),
             _ => measured_btree(&map, &ts),
         };

@@ -575,9 +575,16 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         Ok(out)
     }
 
-    /// Whether a visible record has timestamp `ts`.
+    /// Whether a visible record has timestamp `ts`: a point read that
+    /// stops at the first visible record it finds.
     pub fn contains(&self, ts: Timestamp) -> Result<bool> {
-        Ok(self.point_with(ts, |_| ())? > 0)
+        self.inner.check_open()?;
+        Ok(self.inner.catalog.read_wfree(
+            &self.inner.seq,
+            &mut (),
+            |m, _| View::point_wfree(m, ts, |_| ()).map(|n| n > 0),
+            |v, _| v.contains(ts),
+        ))
     }
 
     /// Smallest visible timestamp `> t`.

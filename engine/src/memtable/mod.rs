@@ -347,11 +347,17 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     }
     /// Whether the skiplist may hold a record at `ts` that a reader with
     /// an `Acquire`-loaded watermark can see (its least and greatest
-    /// timestamps, [`ooo_max_ts`](Self::ooo_max_ts), then `Ooo::may_hold`,
-    /// R6 "filter"): `false` lets a point read skip the skiplist's search.
+    /// timestamps, [`ooo_ts_bounds`](Self::ooo_ts_bounds), then
+    /// `Ooo::may_hold`, R6 "filter"): `false` lets a point read skip the
+    /// skiplist's search.
     #[inline]
     pub(crate) fn ooo_may_hold(&self, ts: Timestamp) -> bool {
-        !self.ooo_is_empty() && self.ooo_min_ts() <= ts && ts <= self.ooo_max_ts() && self.ooo.may_hold(ts)
+        !self.ooo_is_empty()
+            && {
+                let (least, greatest) = self.ooo_ts_bounds();
+                least <= ts && ts <= greatest
+            }
+            && self.ooo.may_hold(ts)
     }
     pub(crate) fn len(&self) -> usize {
         self.run.len() + self.ooo_len()
@@ -377,24 +383,16 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         #[cfg(any(timelog_loom, timelog_shuttle))]
         return SeqNo::MAX; // not maintained under the model checkers (`insert_ooo`)
     }
-    /// At least the timestamp of every skiplist record a reader can see
-    /// (see the field); `Timestamp::MAX` under the model checkers, where it
-    /// is not maintained (`insert_ooo`).
+    /// The least and the greatest timestamp of the skiplist's records: at
+    /// most and at least that of every record a reader can see (see the
+    /// fields `ooo_min_ts`, `ooo_max_ts`); the whole domain under the model
+    /// checkers, where they are not maintained (`insert_ooo`).
     #[inline]
-    pub(crate) fn ooo_max_ts(&self) -> Timestamp {
+    pub(crate) fn ooo_ts_bounds(&self) -> (Timestamp, Timestamp) {
         #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-        return self.ooo_max_ts.load(Ordering::Relaxed);
+        return (self.ooo_min_ts.load(Ordering::Relaxed), self.ooo_max_ts.load(Ordering::Relaxed));
         #[cfg(any(timelog_loom, timelog_shuttle))]
-        return Timestamp::MAX;
-    }
-    /// At most the timestamp of every skiplist record a reader can see
-    /// (see the field); `Timestamp::MIN` under the model checkers.
-    #[inline]
-    pub(crate) fn ooo_min_ts(&self) -> Timestamp {
-        #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-        return self.ooo_min_ts.load(Ordering::Relaxed);
-        #[cfg(any(timelog_loom, timelog_shuttle))]
-        return Timestamp::MIN;
+        return (Timestamp::MIN, Timestamp::MAX);
     }
     /// At most the timestamp of every skiplist record with a sequence above
     /// `w` that a reader at a watermark `>= w` can see (R13 (6), the late
@@ -432,15 +430,18 @@ impl<T: Send + Sync + 'static> Memtable<T> {
 
     /// Whether the skiplist may hold a record in `[lo, hi]` that a reader
     /// can see: not when the range is empty, the skiplist is, or the range
-    /// lies above its greatest timestamp ([`ooo_max_ts`](Self::ooo_max_ts))
-    /// or below its least ([`ooo_min_ts`](Self::ooo_min_ts)). The walks
+    /// lies above its greatest timestamp or below its least
+    /// ([`ooo_ts_bounds`](Self::ooo_ts_bounds)). The walks
     /// below check it before their search: a sealed memtable's late
     /// records lie behind a sliding window's reads, and a search from the
     /// skiplist's top for nothing cost a short read about 160 instructions
     /// and three branch mispredictions (callgrind, issue 13).
     #[inline]
     fn ooo_may_overlap(&self, lo: Timestamp, hi: Timestamp) -> bool {
-        lo <= hi && !self.ooo_is_empty() && self.ooo_max_ts() >= lo && self.ooo_min_ts() <= hi
+        lo <= hi && !self.ooo_is_empty() && {
+            let (least, greatest) = self.ooo_ts_bounds();
+            lo <= greatest && least <= hi
+        }
     }
 
     /// Visits the out-of-order records with `lo <= ts <= hi` in `(ts, seq)`
@@ -513,7 +514,7 @@ mod tests {
         for t in [4_000, 1_200, 3_999, 2_500] {
             let _ = mt.insert(t, t as u64, &mut next); // late: the skiplist
         }
-        assert_eq!((mt.ooo_min_ts(), mt.ooo_max_ts()), (1_200, 4_000));
+        assert_eq!(mt.ooo_ts_bounds(), (1_200, 4_000));
         let walk = |lo, hi| {
             let mut got = Vec::new();
             mt.ooo_range(lo, hi, |t, _, _| {
@@ -544,12 +545,12 @@ mod tests {
         }
         let above = (4_001..1_000_000).find(|&t| mt.ooo.may_hold(t)).expect("a filter collision above 4000");
         assert!(!mt.ooo_may_hold(above), "{above}: the filter's bit is set, but it is above the greatest");
-        assert_eq!(mt.ooo_min_ts(), 0);
+        assert_eq!(mt.ooo_ts_bounds().0, 0);
         let below = (-1_000_000..0).find(|&t| mt.ooo.may_hold(t)).expect("a filter collision below 0");
         assert!(!mt.ooo_may_hold(below), "{below}: the filter's bit is set, but it is below the least");
         // A later, greater late record raises it.
         let _ = mt.insert(4_500, 0, &mut next);
-        assert_eq!(mt.ooo_max_ts(), 4_500);
+        assert_eq!(mt.ooo_ts_bounds().1, 4_500);
         assert_eq!(walk(4_001, 9_000), vec![4_500, 4_500]);
     }
 }

@@ -97,6 +97,51 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         n
     }
 
+    /// Whether a visible record has timestamp `ts`: [`point`](Self::point)'s
+    /// reads, stopping at the first visible record. A memtable's run is
+    /// read before its skiplist, so a timestamp the run holds is answered
+    /// without asking the skiplist's filter, and without reading its view
+    /// or searching it where the filter says yes (on 7.3% of a 5%-late
+    /// memtable's lookups). Where the run holds none, the view's records
+    /// at `ts` are all visible when [`point_view`] serves the reader, and
+    /// the skiplist is otherwise searched from `(ts, hide + 1)` for a
+    /// visible record.
+    pub(crate) fn contains(&self, ts: Timestamp) -> bool {
+        let cov = self.cov();
+        let vis = Vis { w: self.w, cov: &cov };
+        let hide = vis.hiding(ts);
+        let mut found = false;
+        let seen = |s: &Segment<T>| seg_point(s, &vis, ts, &mut |_| ()) > 0;
+        self.segments_in(ts, ts, &cov, |src, _| {
+            found = match src {
+                SourceRef::L1(segs) => segs.iter().any(|s| seen(s)),
+                SourceRef::L0(s) => seen(s),
+                SourceRef::Run(_) | SourceRef::Ooo(_) => unreachable!("segments_in hands out segments only"),
+            };
+            !found
+        });
+        found
+            || self.memtables().any(|mt| {
+                let mut any = false;
+                run_point(mt, &vis, ts, hide, false, |_, _| any = true);
+                any || (mt.ooo_may_hold(ts)
+                    && match point_view(mt, &vis, ts, hide) {
+                        Some(m) => {
+                            let (a, b) = m.bounds(ts, ts);
+                            a < b
+                        }
+                        None => {
+                            let mut hit = false;
+                            mt.ooo_range_from(ts, hide.saturating_add(1), ts, |_, seq, _| {
+                                hit = vis.visible(ts, seq);
+                                !hit
+                            });
+                            hit
+                        }
+                    })
+            })
+    }
+
     /// Smallest visible timestamp `>= t`.
     pub(crate) fn first_at_or_after(&self, t: Timestamp) -> Option<Timestamp> {
         self.nav::<Asc>(t)
@@ -871,5 +916,60 @@ mod tests {
         let s3 = log.snapshot().unwrap();
         assert!(!uses(&s3, 1_000) && !uses(&s3, 1_500));
         assert_eq!(point(&s3, 1_000), vec![1_000, 7], "the run's record, then the newer late one");
+    }
+
+    /// `contains` (which stops at the first visible record, a memtable's
+    /// run before its skiplist) answers as a point read counts, at every
+    /// timestamp and at every step: late records without a view and with
+    /// one, a tombstone over run and skiplist records, records written at
+    /// deleted timestamps after the delete, a late record newer than the
+    /// view, a sealed memtable, and flushed segments beside a memtable.
+    #[test]
+    fn contains_answers_as_a_point_read_counts() {
+        use crate::{Config, MaintenanceMode, Order, Snapshot, Timelog};
+        let log: Timelog<u64> = Timelog::with_config(Config {
+            maintenance: MaintenanceMode::Disabled,
+            memtable_max_bytes: 64 << 10,
+            ..Config::default()
+        })
+        .unwrap();
+        let check = |s: &Snapshot<u64>, step: &str| {
+            for t in -5..1_300 {
+                let mut n = 0;
+                s.point_with(t, |_| n += 1);
+                assert_eq!(s.contains(t), n > 0, "{step}: contains({t})");
+            }
+        };
+        let mut snaps = Vec::new();
+        for i in 0..1_000i64 {
+            let ts = if i % 10 == 5 { i - 37 } else { i };
+            let _ = log.append(ts, i as u64).unwrap();
+        }
+        snaps.push((log.snapshot().unwrap(), "late, no view"));
+        let _ = log.snapshot().unwrap().all(Order::Asc).count();
+        snaps.push((log.snapshot().unwrap(), "late, view built"));
+        let _ = log.delete_range(300, 420).unwrap();
+        snaps.push((log.snapshot().unwrap(), "a tombstone"));
+        for t in [310, 350, 355, 419] {
+            let _ = log.append(t, 7).unwrap(); // late, at deleted timestamps
+        }
+        snaps.push((log.snapshot().unwrap(), "records after the delete"));
+        let _ = log.append(500, 8).unwrap();
+        snaps.push((log.snapshot().unwrap(), "a late record newer than the view"));
+        for i in 1_000..1_200i64 {
+            let _ = log.append(if i % 7 == 0 { i - 150 } else { i }, i as u64).unwrap();
+        }
+        snaps.push((log.snapshot().unwrap(), "more memtables"));
+        log.flush().unwrap();
+        for i in 1_200..1_300i64 {
+            let _ = log.append(if i % 9 == 0 { i - 400 } else { i }, i as u64).unwrap();
+        }
+        snaps.push((log.snapshot().unwrap(), "segments and a late memtable"));
+        for (s, step) in &snaps {
+            check(s, step);
+        }
+        for t in -5..1_300 {
+            assert_eq!(log.contains(t).unwrap(), !log.point(t).unwrap().is_empty(), "log.contains({t})");
+        }
     }
 }

@@ -554,7 +554,7 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
 
     /// Whether a visible record has timestamp `ts`.
     pub fn contains(&self, ts: Timestamp) -> bool {
-        self.view().point(ts, |_| ()) > 0
+        self.view().contains(ts)
     }
 
     /// Zero-copy spans of the flushed pages overlapping `lo ..= hi`
