@@ -143,9 +143,13 @@ impl<T> Merged<T> {
     /// answers ([`interpolation_fits`]); once, as the view is built.
     fn fit_line(mut self) -> Self {
         self.line = Line::fit(self.ts.len(), |i| self.ts[i]);
-        if !interpolation_fits(self.ts.len(), |i| self.ts[i], |t| self.interpolate(t, false).is_some()) {
-            self.line = Line::OFF;
-        }
+        let n = self.ts.len();
+        let fit = interpolation_fits(
+            n,
+            |i| self.ts[i],
+            |t| self.interpolate(t, false).map(|i| i as isize - self.line.guess(t, n) as isize),
+        );
+        self.line = self.line.unless_off(fit);
         self
     }
 
@@ -158,7 +162,7 @@ impl<T> Merged<T> {
             return None;
         }
         let lim = below_limit(ts, incl)?;
-        probe_near(&self.ts, lim, self.line.guess(ts, self.ts.len()))
+        probe_near(&self.ts, lim, self.line.guess(ts, self.ts.len()), false)
     }
 }
 
