@@ -847,9 +847,8 @@ impl<T> Segment<T> {
             return self.len;
         }
         // Where the timestamps are evenly spread, the interpolated probe
-        // (a gallop from its guess) is cheaper than the
-        // gallop's probes (callgrind: 113 -> about 60 instructions for a
-        // 10-record range).
+        // (from its guess) is cheaper than a gallop from `from` (callgrind:
+        // 113 -> about 60 instructions for a 10-record range).
         if let Some((p, o)) = self.interpolate(ts, true) {
             crate::hooks::visit(1);
             return p * self.page_cap + o;
