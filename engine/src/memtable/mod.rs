@@ -347,17 +347,12 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     }
     /// Whether the skiplist may hold a record at `ts` that a reader with
     /// an `Acquire`-loaded watermark can see (its least and greatest
-    /// timestamps, [`ooo_ts_bounds`](Self::ooo_ts_bounds), then
+    /// timestamps, [`ooo_may_overlap`](Self::ooo_may_overlap), then
     /// `Ooo::may_hold`, R6 "filter"): `false` lets a point read skip the
     /// skiplist's search.
     #[inline]
     pub(crate) fn ooo_may_hold(&self, ts: Timestamp) -> bool {
-        !self.ooo_is_empty()
-            && {
-                let (least, greatest) = self.ooo_ts_bounds();
-                least <= ts && ts <= greatest
-            }
-            && self.ooo.may_hold(ts)
+        self.ooo_may_overlap(ts, ts) && self.ooo.may_hold(ts)
     }
     pub(crate) fn len(&self) -> usize {
         self.run.len() + self.ooo_len()

@@ -880,7 +880,8 @@ mod tests {
         assert!(uses(&s1, 972) && uses(&s1, 2_000));
         assert_eq!(point(&s1, 2_000), vec![9]);
         // Above the skiplist's greatest timestamp its filter is not asked
-        // (`ooo_max_ts`): a point read there never searches the skiplist.
+        // (`Memtable::ooo_ts_bounds`): a point read there never searches the
+        // skiplist.
         assert!((1_963..3_000).all(|t| !s1.view().m.active.ooo_may_hold(t)), "nothing late above 1962");
         // Below it the filter can collide (late records elsewhere set the
         // bits) at a timestamp only the run holds: such a read takes the
