@@ -131,6 +131,31 @@ def test_tuples_kept_by_the_caller_are_never_refilled(log):
     assert pairs == rows[:3]
 
 
+@pytest.mark.parametrize("n", [1, 2, 3, 31, 32, 33, 34, 35, 40, 100])
+def test_rows_right_after_a_length_hint(n):
+    # `len(it)` (asked by list(), tuple() and list.extend before they
+    # collect) makes the slot keep no spare tuple for the next 32 rows; a
+    # loop that lets go of its rows meanwhile, and across the point where
+    # spares are kept and refilled again, still gets every row right, as
+    # does one that asks again mid-way.
+    lg = Timelog(maintenance="disabled")
+    for t in range(200):
+        lg.append(t, str(t) if t % 3 else t)
+    want = [(t, str(t) if t % 3 else t) for t in range(10, 10 + n)]
+    it = lg.range(10, 10 + n)
+    assert len(it) == n
+    got = [(ts, obj) for ts, obj in it]  # unpacked: each tuple let go at once
+    assert got == want
+    it = lg.range(10, 10 + n)
+    got = []
+    for i, r in enumerate(it):
+        got.append((r[0], r[1]))
+        if i % 7 == 3:
+            assert len(it) == n - i - 1
+    assert got == want
+    assert list(lg.range(10, 10 + n)) == want
+
+
 # Timestamps across every digit count of a 64-bit int (30-bit digits:
 # 1, 2, 3), both signs, CPython's cached small ints (-5..256) and the
 # edges between them: a scan rewrites the previous row's `int` in place

@@ -586,19 +586,41 @@ impl<T: Send + Sync + 'static> Cursor<T> {
     /// run, an indirect payload, the last record) is the inline slow path.
     #[inline(always)]
     pub fn next_with<R>(&mut self, f: impl FnOnce(Timestamp, &T) -> R) -> Option<R> {
-        let i = self.at;
-        if i != self.fast_end {
-            self.at = i.wrapping_add(self.step);
-            crate::hooks::visit(1);
-            // SAFETY: `i` is in the fast window: a position of the current
-            // run (between `at` and `end`) whose payloads are direct
-            // (`direct` is the span's payload array), within its span;
-            // the snapshot held by `self` keeps the storage alive (R9)
-            // while `f` borrows the payload (the window never holds the
-            // cursor's last record, whose read releases the snapshot).
-            return Some(unsafe { f(*self.ts.add(i), &*self.direct.add(i)) });
+        if self.at != self.fast_end {
+            return Some(self.take_in_window(f));
         }
         self.next_slow(f)
+    }
+
+    /// [`next_with`](Self::next_with)'s fast path alone: the next record
+    /// when it lies in the fast window, else `None` with nothing changed
+    /// (the caller then calls `next_with`). A record read here is never
+    /// the cursor's last, so the cursor still holds its snapshot and at
+    /// least one record afterwards. For a caller with a cheaper path of
+    /// its own for such rows (the Python iterator's `__next__`).
+    #[inline(always)]
+    pub fn next_in_window<R>(&mut self, f: impl FnOnce(Timestamp, &T) -> R) -> Option<R> {
+        if self.at != self.fast_end {
+            return Some(self.take_in_window(f));
+        }
+        None
+    }
+
+    /// Reads the fast window's next record (`at != fast_end`).
+    #[inline(always)]
+    fn take_in_window<R>(&mut self, f: impl FnOnce(Timestamp, &T) -> R) -> R {
+        let i = self.at;
+        debug_assert!(i != self.fast_end);
+        self.at = i.wrapping_add(self.step);
+        crate::hooks::visit(1);
+        // SAFETY: `i` is in the fast window (the caller checked `at !=
+        // fast_end`): a position of the current run (between `at` and
+        // `end`) whose payloads are direct (`direct` is the span's payload
+        // array), within its span; the snapshot held by `self` keeps the
+        // storage alive (R9) while `f` borrows the payload (the window
+        // never holds the cursor's last record, whose read releases the
+        // snapshot).
+        unsafe { f(*self.ts.add(i), &*self.direct.add(i)) }
     }
 
     /// [`next_with`](Self::next_with) outside the fast window: cuts the
