@@ -471,14 +471,9 @@ impl<T: Send + Sync + 'static> Entered<'_, T> {
     pub(crate) fn insert(&self, ts: Timestamp, val: T) -> SeqNo {
         debug_assert_eq!(self.n, 1);
         let seq = self.first;
-        if let Some(mut app) = self.appender() {
-            if app.accepts(ts) {
-                app.push(ts, seq, val);
-                self.door.hot.tail.store(ts, Ordering::Relaxed);
-                return seq;
-            }
+        if self.mt.place(self.appender().as_mut(), ts, seq, val) {
+            self.door.hot.tail.store(ts, Ordering::Relaxed);
         }
-        self.mt.insert_ooo(ts, seq, val);
         seq
     }
 
@@ -491,12 +486,8 @@ impl<T: Send + Sync + 'static> Entered<'_, T> {
         let mut app = self.appender();
         let mut tail = None;
         for (seq, (ts, val)) in (self.first..).zip(batch) {
-            match app.as_mut() {
-                Some(a) if a.accepts(ts) => {
-                    a.push(ts, seq, val);
-                    tail = Some(ts);
-                }
-                _ => self.mt.insert_ooo(ts, seq, val),
+            if self.mt.place(app.as_mut(), ts, seq, val) {
+                tail = Some(ts);
             }
         }
         if let Some(ts) = tail {

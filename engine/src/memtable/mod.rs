@@ -191,12 +191,24 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         // SAFETY: R3 by construction: a test's memtable written by one
         // thread, through this function only (no door hands out the right).
         let mut app = unsafe { self.run.appender() };
-        if app.accepts(ts) {
-            app.push(ts, seq, val);
-        } else {
-            self.insert_ooo(ts, seq, val);
-        }
+        self.place(Some(&mut app), ts, seq, val);
         seq
+    }
+
+    /// Puts one record with sequence `seq` where it belongs: appended to
+    /// the run through `app` (the appender right, R3, if the caller holds
+    /// it) when `ts` is not before the run's tail, else into the skiplist.
+    /// Returns whether it went to the run.
+    #[inline(always)]
+    pub(crate) fn place(&self, app: Option<&mut run::Appender<'_, T>>, ts: Timestamp, seq: SeqNo, val: T) -> bool {
+        if let Some(app) = app {
+            if app.accepts(ts) {
+                app.push(ts, seq, val);
+                return true;
+            }
+        }
+        self.insert_ooo(ts, seq, val);
+        false
     }
 
     pub(crate) fn insert_ooo(&self, ts: Timestamp, seq: SeqNo, val: T) {
