@@ -270,6 +270,41 @@ enum Store<T> {
     Run(*const Memtable<T>),
 }
 
+impl<T> Store<T> {
+    /// Cuts positions `[a, b)` of this store into `spans`, one span per
+    /// page or bucket, until `spans` holds [`PAGES_AHEAD`] of them (at
+    /// least one is cut); returns the first position not cut.
+    ///
+    /// # Safety
+    ///
+    /// The segment or memtable is alive for the call, and `[a, b)` are
+    /// positions of it (of the run's published length, for a memtable).
+    unsafe fn cut(self, spans: &mut Spans<T>, a: usize, b: usize) -> usize {
+        match self {
+            Store::Seg(seg) => {
+                // SAFETY: alive (this function's contract).
+                let seg = unsafe { &*seg };
+                // Pages hold `page_cap` positions each (the last one fewer).
+                let pages = PAGES_AHEAD.saturating_sub(spans.len()).max(1);
+                let cut = ((seg.split(a).0 + pages) * seg.page_cap).min(b);
+                seg.pieces(a, cut, |_, page, x, y| spans.push(page_span(seg, page, x, y)));
+                cut
+            }
+            Store::Run(mt) => {
+                // SAFETY: alive (this function's contract).
+                let mt = unsafe { &*mt };
+                let mut a = a;
+                loop {
+                    a += spans.push_run(mt, a, b);
+                    if a >= b || spans.len() >= PAGES_AHEAD {
+                        return a;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Visible positions `[a, b)` of a segment or a run, counted in
 /// [`Source::count`] but not cut into spans yet (see [`PAGES_AHEAD`]).
 #[derive(Debug)]
@@ -346,14 +381,13 @@ impl<T> Source<T> {
     /// The visible positions `[a, b)` of segment `seg`: cut into one span
     /// per page at once when they fit in [`PAGES_AHEAD`] pages of the
     /// source, or when not `lazy` (a descending read, which starts at the
-    /// last one); else, ascending, up to [`PAGES_AHEAD`] pages, the rest
-    /// kept pending ([`defer_range`](Self::defer_range)).
+    /// last one); else as [`defer_range`](Self::defer_range) cuts them.
     #[inline]
     fn add_segment_range(&mut self, seg: &Segment<T>, a: usize, b: usize, lazy: bool) {
         debug_assert!(a < b);
         let pages = seg.split(b - 1).0 - seg.split(a).0 + 1;
         if lazy && (self.has_pending() || self.spans.len() + pages > PAGES_AHEAD) {
-            return self.defer_range(seg, a, b);
+            return self.defer_range(Store::Seg(seg), a, b);
         }
         if pages > 1 {
             self.spans.reserve(pages);
@@ -361,65 +395,39 @@ impl<T> Source<T> {
         seg.pieces(a, b, |_, page, x, y| self.push(page_span(seg, page, x, y)));
     }
 
-    /// [`add_segment_range`](Self::add_segment_range) past the pages cut
-    /// ahead: what fits of `[a, b)` is cut, the rest kept pending.
-    #[cold]
-    #[inline(never)]
-    fn defer_range(&mut self, seg: &Segment<T>, a: usize, b: usize) {
+    /// The visible positions `[a, b)` of `mt`'s run, one span per bucket:
+    /// all of them unless `lazy` (an ascending read, see
+    /// [`defer_range`](Self::defer_range)).
+    #[inline]
+    fn add_run_range(&mut self, mt: &Memtable<T>, a: usize, b: usize, lazy: bool) {
+        if lazy {
+            return self.defer_range(Store::Run(mt), a, b);
+        }
+        let mut i = a;
+        while i < b {
+            i += self.spans.push_run(mt, i, b);
+        }
+        self.count += b - a;
+    }
+
+    /// The visible positions `[a, b)` of `store` in an ascending read:
+    /// counted, cut into spans up to [`PAGES_AHEAD`] pages or buckets of
+    /// the source when nothing is pending before them, the rest kept
+    /// pending ([`refill`](Self::refill) cuts it as the cursor gets there).
+    #[inline]
+    fn defer_range(&mut self, store: Store<T>, a: usize, b: usize) {
         self.count += b - a;
         let a = if !self.has_pending() && self.spans.len() < PAGES_AHEAD {
-            Self::cut(&mut self.spans, seg, a, b)
+            // SAFETY: `Store::cut`'s contract: the caller made the store
+            // from a reference it holds for this call, and `[a, b)` are
+            // visible positions of it.
+            unsafe { store.cut(&mut self.spans, a, b) }
         } else {
             a
         };
         if a < b {
-            self.defer(Store::Seg(seg), a, b);
+            self.defer(store, a, b);
         }
-    }
-
-    /// The visible positions `[a, b)` of `mt`'s run, one span per bucket:
-    /// all of them unless `lazy` (an ascending read), which cuts up to
-    /// [`PAGES_AHEAD`] buckets of the source and keeps the rest pending.
-    #[inline]
-    fn add_run_range(&mut self, mt: &Memtable<T>, a: usize, b: usize, lazy: bool) {
-        if lazy && self.has_pending() {
-            self.count += b - a;
-            return self.defer(Store::Run(mt), a, b);
-        }
-        let mut i = a;
-        while i < b {
-            if lazy && self.spans.len() >= PAGES_AHEAD {
-                self.count += b - i;
-                return self.defer(Store::Run(mt), i, b);
-            }
-            let n = self.spans.push_run(mt, i, b);
-            i += n;
-            self.count += n;
-        }
-    }
-
-    /// Cuts the buckets of `mt`'s run from position `a` on, up to `b`, into
-    /// `spans` until it holds [`PAGES_AHEAD`] of them (at least one);
-    /// returns the first position not cut.
-    fn cut_run(spans: &mut Spans<T>, mt: &Memtable<T>, mut a: usize, b: usize) -> usize {
-        loop {
-            a += spans.push_run(mt, a, b);
-            if a >= b || spans.len() >= PAGES_AHEAD {
-                return a;
-            }
-        }
-    }
-
-    /// Cuts the pages of `seg` from position `a` on, up to `b`, into
-    /// `spans` until it holds [`PAGES_AHEAD`] of them; returns the first
-    /// position not cut.
-    #[inline]
-    fn cut(spans: &mut Spans<T>, seg: &Segment<T>, a: usize, b: usize) -> usize {
-        // Pages hold `page_cap` positions each (the last one fewer).
-        let pages = PAGES_AHEAD.saturating_sub(spans.len()).max(1);
-        let cut = ((seg.split(a).0 + pages) * seg.page_cap).min(b);
-        seg.pieces(a, cut, |_, page, x, y| spans.push(page_span(seg, page, x, y)));
-        cut
     }
 
     /// Replaces the spans (all read) with the next [`PAGES_AHEAD`] pages or
@@ -433,24 +441,13 @@ impl<T> Source<T> {
         while self.spans.len() < PAGES_AHEAD {
             let Some(t) = self.tail.as_mut() else { break };
             let p = &mut t.pending;
-            p.a = match p.store {
-                Store::Seg(seg) => {
-                    // SAFETY: R9: the segment is owned by the manifest of
-                    // the snapshot that planned this source, which the
-                    // cursor reading it holds until it is released, with
-                    // this source.
-                    let seg = unsafe { &*seg };
-                    Self::cut(&mut self.spans, seg, p.a, p.b)
-                }
-                Store::Run(mt) => {
-                    // SAFETY: R9, as for a segment: the memtable is owned by
-                    // the planning snapshot's manifest; its pending positions
-                    // are below the run length published then (R4: those
-                    // slots never change).
-                    let mt = unsafe { &*mt };
-                    Self::cut_run(&mut self.spans, mt, p.a, p.b)
-                }
-            };
+            // SAFETY: `Store::cut`'s contract, by R9: the segment or
+            // memtable is owned by the manifest of the snapshot that
+            // planned this source, which the cursor reading it holds until
+            // it is released, with this source (a run's pending positions
+            // are below the length published then; R4: those slots never
+            // change).
+            p.a = unsafe { p.store.cut(&mut self.spans, p.a, p.b) };
             if p.a == p.b {
                 match t.more.get(t.next) {
                     Some(&q) => {
