@@ -24,7 +24,8 @@
 //! scan (its merged view built); `memtable_ooo5_live`: the same after a full
 //! scan and one late append newer than the view), path (`cursor`: `Timelog::range` over
 //! `[t, t + 1)`; `snap_cursor`: `Snapshot::into_cursor` over `[t, t]`, as
-//! the Python iterator; `point_with`: `Snapshot::point_with` of a
+//! the Python iterator; `range10`: `Timelog::range` over `[t, t + 10)`,
+//! through the general plan; `point_with`: `Snapshot::point_with` of a
 //! snapshot taken per lookup; `log_point_with`: `Timelog::point_with`,
 //! no snapshot; `log_contains`: `Timelog::contains`; `log_next_ts`: `Timelog::next_ts`; `btree`: `BTreeMap::get`;
 //! `btree_next`: `BTreeMap::range(t + 1..).next()`). Prints a checksum and the best wall time
@@ -78,6 +79,19 @@ fn measured_cursor(log: &Timelog<u64>, ts: &[i64]) -> u64 {
     let mut s = 0u64;
     for &t in ts {
         for (k, v) in log.range(t, t + 1, Order::Asc).unwrap() {
+            s = s.wrapping_add(k as u64).wrapping_add(v);
+        }
+    }
+    s
+}
+
+/// A 10-row range read through the general plan (`cursor` is a point
+/// read, planned without it).
+#[inline(never)]
+fn measured_range10(log: &Timelog<u64>, ts: &[i64]) -> u64 {
+    let mut s = 0u64;
+    for &t in ts {
+        for (k, v) in log.range(t, t + 10, Order::Asc).unwrap() {
             s = s.wrapping_add(k as u64).wrapping_add(v);
         }
     }
@@ -173,6 +187,7 @@ fn main() {
         sum = match black_box(path) {
             "cursor" => measured_cursor(&log, &ts),
             "snap_cursor" => measured_snap_cursor(&log, &ts),
+            "range10" => measured_range10(&log, &ts),
             "point_with" => measured_point_with(&log, &ts),
             "log_point_with" => measured_log_point_with(&log, &ts),
             "log_next_ts" => measured_log_next_ts(&log, &ts),

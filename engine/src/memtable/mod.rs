@@ -444,7 +444,7 @@ impl<T: Send + Sync + 'static> Memtable<T> {
     /// skiplist's top for nothing cost a short read about 160 instructions
     /// and three branch mispredictions (callgrind, issue 13).
     #[inline]
-    fn ooo_may_overlap(&self, lo: Timestamp, hi: Timestamp) -> bool {
+    pub(crate) fn ooo_may_overlap(&self, lo: Timestamp, hi: Timestamp) -> bool {
         lo <= hi && !self.ooo_is_empty() && {
             let (least, greatest) = self.ooo_ts_bounds();
             lo <= greatest && least <= hi

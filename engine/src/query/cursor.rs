@@ -32,7 +32,7 @@
 //! time.
 
 use super::dir::{Asc, Desc, Dir};
-use super::plan::{PointPlan, SeqSrc, Source, Span, Spans, ValSrc};
+use super::plan::{SeqSrc, Source, Span, SpanPlan, Spans, ValSrc};
 use crate::query::snapshot::{Order, Snapshot};
 use crate::{SeqNo, Timestamp};
 use std::mem::ManuallyDrop;
@@ -297,14 +297,12 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
     /// merged view, which holds clones, R13).
     #[inline]
     pub(crate) fn new(snap: Snapshot<T>, lo: Timestamp, hi: Timestamp, desc: bool) -> Self {
-        if lo == hi {
-            match snap.view().point_plan(lo) {
-                PointPlan::One(span) => return Self::assemble(snap, Vec::new(), span.len, Some(span), desc),
-                PointPlan::Empty => return Self::assemble(snap, Vec::new(), 0, None, desc),
-                PointPlan::General => {}
-            }
+        let plan = if lo == hi { snap.view().point_plan(lo) } else { snap.view().range_plan(lo, hi) };
+        match plan {
+            SpanPlan::One(span) => Self::assemble(snap, Vec::new(), span.len, Some(span), desc),
+            SpanPlan::Empty => Self::assemble(snap, Vec::new(), 0, None, desc),
+            SpanPlan::General => Self::planned(snap, lo, hi, desc),
         }
-        Self::planned(snap, lo, hi, desc)
     }
 
     /// The cursor of the general plan (`View::plan`). Its own function, not
@@ -1157,16 +1155,17 @@ mod tests {
         }
     }
 
-    /// A point read (`[t, t]`) planned by `View::point_plan` reads what the
-    /// general plan reads: the records at `t` of a range `[t - 1, t]`
-    /// (planned by `View::plan`), in both orders, in every state a log
-    /// goes through — duplicates across a page boundary and across a run's
-    /// bucket boundary, overlapping L0 segments, records at `t` in a
-    /// memtable's run and skiplist, deletes over flushed and unflushed
-    /// records, after compaction, records at `t` in two memtables' runs,
-    /// and a snapshot older than some of the run's records at `t`.
+    /// A point read (`[t, t]`) planned by `View::point_plan`, and a short
+    /// range planned by `View::range_plan`, read what the general plan
+    /// (`Cursor::planned`, `View::plan`) reads for the same range, in both
+    /// orders, in every state a log goes through — duplicates across a
+    /// page boundary and across a run's bucket boundary, overlapping L0
+    /// segments, records in a memtable's run and skiplist, deletes over
+    /// flushed and unflushed records, after compaction, records of a
+    /// timestamp in two memtables' runs, and a snapshot older than some of
+    /// the run's records.
     #[test]
-    fn point_plans_agree_with_the_general_plan() {
+    fn point_and_range_plans_agree_with_the_general_plan() {
         // Small pages (64 records): runs of equal timestamps cross them.
         let cfg = Config { maintenance: MaintenanceMode::Disabled, target_page_bytes: 1024, ..Config::default() };
         let log: Timelog<u64> = Timelog::with_config(cfg.clone()).unwrap();
@@ -1186,9 +1185,15 @@ mod tests {
         let check_snap = |snap: &Snapshot<u64>, phase: &str| {
             for t in -2..805 {
                 for order in ORDERS {
-                    let got: Vec<_> = snap.range(t, t + 1, order).collect();
-                    let want: Vec<_> = snap.range(t - 1, t + 1, order).filter(|r| r.0 == t).collect();
-                    assert_eq!(got, want, "{phase}: t = {t}, {order:?}");
+                    let general = |hi: Timestamp| {
+                        super::Cursor::planned(snap.clone(), t, hi, order == Order::Desc).collect::<Vec<_>>()
+                    };
+                    // A point, then ranges inside a page, across one (64
+                    // records) and across several.
+                    for k in [1, 2, 3, 12, 70, 300] {
+                        let got: Vec<_> = snap.range(t, t + k, order).collect();
+                        assert_eq!(got, general(t + k - 1), "{phase}: [{t}, {}), {order:?}", t + k);
+                    }
                 }
             }
         };
@@ -1229,6 +1234,15 @@ mod tests {
         let st = log.stats().unwrap();
         assert!(st.sealed_runs >= 2 && st.segments_l0 == 0, "{st:?}");
         check(&log, "records at one timestamp in two memtables' runs");
+        // A hole in an in-order run, no late record near it: the run's
+        // visible positions in a range are two stretches.
+        let log: Timelog<u64> =
+            Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for t in 0..400 {
+            add(&log, t, 1);
+        }
+        let _ = log.delete_range(200, 203).unwrap();
+        check(&log, "a hole in the run");
     }
 
     /// A read whose answer is one span of one source (here: inside one
