@@ -1188,9 +1188,10 @@ mod tests {
                     let general = |hi: Timestamp| {
                         super::Cursor::planned(snap.clone(), t, hi, order == Order::Desc).collect::<Vec<_>>()
                     };
-                    // A point, then ranges inside a page, across one (64
-                    // records) and across several.
-                    for k in [1, 2, 3, 12, 70, 300] {
+                    // An empty range (`[t, t - 1]`), a point, then ranges
+                    // inside a page, across one (64 records) and across
+                    // several.
+                    for k in [0, 1, 2, 3, 12, 70, 300] {
                         let got: Vec<_> = snap.range(t, t + k, order).collect();
                         assert_eq!(got, general(t + k - 1), "{phase}: [{t}, {}), {order:?}", t + k);
                     }
