@@ -8,8 +8,7 @@
 use crate::memtable::merged::Merged;
 use crate::memtable::Memtable;
 use crate::query::dir::Asc;
-use crate::query::point::run_tail_at;
-use crate::query::view::{for_each_visible_run, ooo_walk, SourceRef, Vis};
+use crate::query::view::{for_each_visible_run, ooo_walk, run_tail_in, SourceRef, Vis};
 use crate::segment::{Page, Segment};
 use crate::tombstone::Coverage;
 use crate::{SeqNo, Timestamp};
@@ -598,7 +597,7 @@ impl<'a, T: Clone + Send + Sync + 'static> View<'a, T> {
         let mut held: Option<&Memtable<T>> = None;
         // Whether `mt` leaves the read a point plan.
         let mut judge = |mt: &'a Memtable<T>| {
-            if run_tail_at(mt, ts).is_some() {
+            if run_tail_in(mt, ts, ts).is_some() {
                 if held.is_some() {
                     return false;
                 }
@@ -633,7 +632,7 @@ impl<'a, T: Clone + Send + Sync + 'static> View<'a, T> {
         }
         let mut held: Option<&Memtable<T>> = None;
         for mt in std::iter::once(&*m.active).chain(m.sealed.iter().map(|mt| &**mt)) {
-            if run_meets(mt, lo, hi) {
+            if run_tail_in(mt, lo, hi).is_some() {
                 if held.is_some() {
                     return SpanPlan::General;
                 }
@@ -680,18 +679,6 @@ impl<'a, T: Clone + Send + Sync + 'static> View<'a, T> {
             (false, None) => SpanPlan::Empty,
         }
     }
-}
-
-/// Whether `mt`'s run may hold records of `[lo, hi]`: its first-to-last
-/// span meets the range (R3: the run is sorted).
-#[inline]
-fn run_meets<T: Send + Sync + 'static>(mt: &Memtable<T>, lo: Timestamp, hi: Timestamp) -> bool {
-    let run = &mt.run;
-    if run.first_ts() > hi {
-        return false;
-    }
-    let len = run.len();
-    len > 0 && run.slot_at(len - 1).ts() >= lo
 }
 
 /// The visible positions of `mt`'s run in `[lo, hi]` (the spans

@@ -7,10 +7,9 @@
 
 use super::dir::{Asc, Desc, Dir};
 use super::plan::ooo_may_hold;
-use super::view::{ooo_walk, SourceRef, View, Vis};
+use super::view::{ooo_walk, run_tail_in, SourceRef, View, Vis};
 use crate::manifest::Manifest;
 use crate::memtable::merged::Merged;
-use crate::memtable::run::RunSlot;
 use crate::memtable::Memtable;
 use crate::segment::{Seek, Segment};
 use crate::tombstone::CovRef;
@@ -323,7 +322,7 @@ impl<'a, T: Send + Sync + 'static> View<'a, T> {
         // The settled coverage only where no memtable tombstone may cover
         // `ts` (R15 "span"): nothing left out can hide the answer.
         let (cov, _) = Self::cov_wfree(m, ts)?;
-        let holds = |mt: &Memtable<T>| run_tail_at(mt, ts).is_some() || ooo_may_hold(mt, ts);
+        let holds = |mt: &Memtable<T>| run_tail_in(mt, ts, ts).is_some() || ooo_may_hold(mt, ts);
         if holds(&m.active) || m.sealed.iter().any(|mt| holds(mt)) {
             return None;
         }
@@ -393,7 +392,7 @@ fn run_point<'a, T: Send + Sync + 'static>(
     mut f: impl FnMut(SeqNo, &'a T),
 ) {
     let run = &mt.run;
-    let Some((len, last)) = run_tail_at(mt, ts) else { return };
+    let Some((len, last, _)) = run_tail_in(mt, ts, ts) else { return };
     let nvis = run.visible_len(vis.w, len, last.seq());
     let mut i = run.lower_bound(ts, 0, nvis);
     if hide > 0 {
@@ -449,30 +448,6 @@ fn point_view<'a, T: Send + Sync + 'static>(
     }
     let m = mt.merged_existing(vis.w)?;
     mt.late_floor(m.w).is_none_or(|floor| floor > ts).then_some(m)
-}
-
-/// The run's length (every record appended, committed or not) and its
-/// last slot, located, if the run's bounds may hold a record at `ts` (R3:
-/// sorted); `None` otherwise. `first_ts` first: a point below the run
-/// (reads of older data beside an appender) never loads the appender's hot
-/// line. The last slot's sequence (another cache line) is loaded only by a
-/// caller that asks for it (`RunSlot::seq`, for
-/// [`Run::visible_len`](crate::memtable::run::Run::visible_len)).
-#[inline]
-pub(crate) fn run_tail_at<T: Send + Sync + 'static>(
-    mt: &Memtable<T>,
-    ts: Timestamp,
-) -> Option<(usize, RunSlot<'_, T>)> {
-    let run = &mt.run;
-    if run.first_ts() > ts {
-        return None;
-    }
-    let len = run.len();
-    if len == 0 {
-        return None;
-    }
-    let last = run.slot_at(len - 1);
-    (ts <= last.ts()).then_some((len, last))
 }
 
 /// The first visible timestamp of `s` from `t` on in direction `D`, if it

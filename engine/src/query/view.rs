@@ -19,6 +19,7 @@
 //!   seeking past covered stretches (issue 10: `O(log n)` per stretch).
 
 use crate::manifest::Manifest;
+use crate::memtable::run::RunSlot;
 use crate::memtable::Memtable;
 use crate::query::dir::Asc;
 use crate::query::dir::Dir;
@@ -505,6 +506,33 @@ pub(crate) fn for_each_visible_segment<T>(
     }
 }
 
+/// The run's length (every record appended, committed or not), its last
+/// slot, located, and that slot's timestamp, if the run's bounds meet
+/// `[t1, t2]` (R3: sorted: any record of the range lies between its first
+/// and last timestamps); `None` otherwise. `first_ts` first: a read below the run (of older data
+/// beside an appender) never loads the appender's hot line. The last
+/// slot's sequence (another cache line) is loaded only by a caller that
+/// asks for it (`RunSlot::seq`, for
+/// [`Run::visible_len`](crate::memtable::run::Run::visible_len)).
+#[inline(always)]
+pub(crate) fn run_tail_in<T: Send + Sync + 'static>(
+    mt: &Memtable<T>,
+    t1: Timestamp,
+    t2: Timestamp,
+) -> Option<(usize, RunSlot<'_, T>, Timestamp)> {
+    let run = &mt.run;
+    if run.first_ts() > t2 {
+        return None;
+    }
+    let len = run.len();
+    if len == 0 {
+        return None;
+    }
+    let slot = run.slot_at(len - 1);
+    let last = slot.ts();
+    (t1 <= last).then_some((len, slot, last))
+}
+
 /// The visibility rule over a memtable's run: calls `f(a, b)` for each
 /// non-empty visible position range within `[t1, t2]`, in ascending order.
 /// Sequences increase along the run (R3), so the records the watermark
@@ -522,21 +550,8 @@ pub(crate) fn for_each_visible_run<T: Send + Sync + 'static>(
     let run = &mt.run;
     // The run is sorted: skip it without a search when `[t1, t2]` misses
     // its first-to-last span (any visible record lies inside it). The
-    // first timestamp is tested before the published length, which the
-    // appender writes on every record.
-    if run.first_ts() > t2 {
-        return;
-    }
-    let n = run.len();
-    if n == 0 {
-        return;
-    }
-    // The last slot, located once for its timestamp and its sequence.
-    let slot = run.slot_at(n - 1);
-    let last = slot.ts();
-    if last < t1 {
-        return;
-    }
+    // last slot is located once, for its timestamp and its sequence.
+    let Some((n, slot, last)) = run_tail_in(mt, t1, t2) else { return };
     let nvis = run.visible_len(vis.w, n, slot.seq());
     let lo = run.lower_bound(t1, 0, nvis);
     // A short read (a point above all) ends a few records after it starts:
