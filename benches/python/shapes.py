@@ -7,14 +7,16 @@ ours against the C package `timelog-lib==1.4.0`, on CPython 3.13.
     python3 benches/python/shapes.py --no-install # use the venvs as they are
 
 `compare.py` measures each operation in one shape (an in-order log); a
-drop-in user meets every shape. Here each read runs over eight: a memtable
+drop-in user meets every shape. Here each read runs over nine: a memtable
 in order and with 5% late records (maintenance disabled, nothing flushed),
 the same two flushed and compacted, a sliding window of 20,000 records kept
 by `delete_before` every 1,000 appends (in order and 5% late: tombstones in
-the memtables), a compacted log with a hole in every 1,000 timestamps, and
+the memtables), a compacted log with a hole in every 1,000 timestamps,
 a flushed and compacted log followed by a memtable of its newest 20,000
 records, 5% of them late (`tail_late5`: reads of the flushed part beside
-recent late records).
+recent late records), and a memtable with 5% late records whose last
+fifth came after a long read (`mem_late5_newer`: ours reads through the
+merged view that read built, plus the late records newer than it).
 
 Per shape, each package builds the log in a fresh process (the venvs of
 `_venvs.py`), runs every read once over its probes to warm it (a late
@@ -62,6 +64,7 @@ SHAPES = [
     "window_late5",
     "holes_compacted",
     "tail_late5",
+    "mem_late5_newer",
 ]
 
 # Runs in each venv's interpreter (`--worker SHAPE N`): builds the shape,
@@ -76,10 +79,15 @@ window = 20_000 if n >= 100_000 else n // 10
 def build():
     log = timelog.Timelog(maintenance="disabled")
     rnd = random.Random(7)
-    late = shape.endswith("late5")
+    late = "late5" in shape
+    newer = shape == "mem_late5_newer"
     slide = shape.startswith("window")
     tail = shape == "tail_late5"
     for i in range(n):
+        if newer and i == n - n // 5:
+            # A long read, then more late records: ours reads through the
+            # merged view the read built and the late records newer than it.
+            len(list(log.all()))
         if tail and i == n - window:
             log.flush()
             log.compact()
