@@ -30,6 +30,16 @@
 //! otherwise it is loaded and stored through memory on every record.
 //! The batch API, [`Iterator::fold`] and `skip` consume whole runs at a
 //! time.
+//!
+//! One kind of source is not collected when planned: the late records
+//! newer than a memtable's merged view, for an ascending read through the
+//! view (`plan::OooMore`). Until the merge needs them, such a source
+//! stands in it with its *frontier*, a key at or before every record it
+//! has left; when the frontier comes first, the merge step collects the
+//! source's next chunk and picks again. Their records are counted as
+//! they are collected, so [`remaining`](Cursor::remaining) counts the rest
+//! by walking it, and [`size_hint`](Iterator::size_hint) has no upper
+//! bound while such a source is open.
 
 use super::dir::{Asc, Desc, Dir};
 use super::plan::{SeqSrc, Source, Span, SpanPlan, Spans, ValSrc};
@@ -49,14 +59,71 @@ struct SrcCursor<T> {
     cur: Span<T>,
 }
 
-impl<T> SrcCursor<T> {
-    /// Starts at the first span in reading order; `src` has at least one.
+impl<T: Send + Sync + 'static> SrcCursor<T> {
+    /// Starts at the first span in reading order; `src` has at least one,
+    /// or is open (an ascending read's skiplist source that has collected
+    /// nothing yet: see [`fill`](Self::fill)).
     fn new(src: Source<T>, desc: bool) -> Self {
         let si = if desc { src.spans.len() - 1 } else { 0 };
-        let cur = src.spans[si];
+        let cur = match src.spans.get(si) {
+            Some(&s) => s,
+            None => {
+                debug_assert!(!desc && src.is_open());
+                Span::EMPTY
+            }
+        };
         Self { src, si, pos: 0, cur }
     }
 
+    /// A source whose collected records are all read (`cur.len == 0`)
+    /// while it is open ([`Source::is_open`]), and whose frontier came
+    /// first in the merge: collects its next chunk and makes it the
+    /// current span. Returns the records collected (0: the frontier moved
+    /// on, or nothing is left: then the source is done), and whether the
+    /// source is no longer open (it has collected its last record).
+    #[cold]
+    #[inline(never)]
+    fn fill(&mut self) -> (usize, bool) {
+        debug_assert_eq!(self.cur.len, 0);
+        let Some(m) = self.src.more() else { return (0, false) };
+        // SAFETY: `OooMore::fill`'s contract: the cursor that owns this
+        // source holds its snapshot until the source is dropped (R9).
+        let got = match unsafe { m.fill(false) } {
+            Some(span) => {
+                self.src.spans = Spans::One(span);
+                self.src.count += span.len;
+                (self.si, self.pos, self.cur) = (0, 0, span);
+                span.len
+            }
+            None => 0,
+        };
+        (got, !self.src.is_open())
+    }
+
+    /// Collects everything an open source has left, at once, after its
+    /// current span whatever the position in it (for
+    /// [`Cursor::truncate`], which needs every count). Returns the records
+    /// collected; the source is no longer open.
+    #[cold]
+    fn close(&mut self) -> usize {
+        let Some(m) = self.src.more() else { return 0 };
+        // SAFETY: as in `fill` (R9).
+        let Some(span) = (unsafe { m.fill(true) }) else { return 0 };
+        self.src.count += span.len;
+        if self.cur.len == 0 {
+            self.src.spans = Spans::One(span);
+            (self.si, self.pos, self.cur) = (0, 0, span);
+        } else {
+            // An ascending read of an open source has one span, the chunk
+            // it reads (`si == 0`); the rest comes after it.
+            debug_assert!(self.si == 0 && self.src.spans.len() == 1);
+            self.src.spans.push(span);
+        }
+        span.len
+    }
+}
+
+impl<T> SrcCursor<T> {
     /// Moves to the next span in reading order. Past the last span,
     /// `cur.len` becomes 0, which `done()` reads.
     #[inline]
@@ -79,18 +146,40 @@ impl<T> SrcCursor<T> {
         }
     }
 
+    /// Whether nothing is left: no record in the current span, none to
+    /// collect.
     #[inline]
-    fn done(&self) -> bool {
-        self.cur.len == 0
+    fn done(&self) -> bool
+    where
+        T: Send + Sync + 'static,
+    {
+        self.cur.len == 0 && !self.src.is_open()
     }
 
-    /// The key `(ts, seq)` of the next record in reading order (not done).
+    /// The key `(ts, seq)` of the next record in reading order (not done),
+    /// or for an open source whose collected records are read, its
+    /// frontier (a key at or before any record it has left).
     #[inline]
-    fn head<D: Dir>(&self) -> (Timestamp, SeqNo) {
+    fn head<D: Dir>(&self) -> (Timestamp, SeqNo)
+    where
+        T: Send + Sync + 'static,
+    {
+        if self.cur.len == 0 {
+            return self.frontier();
+        }
         let i = D::idx(self.cur.len, self.pos);
         // SAFETY: `pos < len` while not done, and the cursor holding this
         // source holds the snapshot that owns the span's storage (R9).
         unsafe { (self.cur.ts(i), self.cur.seq(i)) }
+    }
+
+    /// The frontier of an open source with nothing collected left.
+    #[cold]
+    fn frontier(&self) -> (Timestamp, SeqNo)
+    where
+        T: Send + Sync + 'static,
+    {
+        self.src.buf.as_ref().and_then(|b| b.more.as_ref()).expect("an open source").frontier()
     }
 
     /// How many records from the head on (at least one, at most the rest
@@ -157,7 +246,11 @@ impl<T> SrcCursor<T> {
 /// `sum`, …), `collect()` and the batch API
 /// ([`next_batch_with`](Self::next_batch_with)) walk whole runs, in loops
 /// the compiler can vectorize. [`size_hint`](Iterator::size_hint) is exact
-/// at every point, and `collect()` into a `Vec` allocates once, exactly.
+/// at every point, and `collect()` into a `Vec` allocates once, exactly —
+/// except for an ascending read through a memtable's merged view while
+/// late records newer than the view are left to collect (see the module
+/// docs): then [`remaining`](Cursor::remaining) counts them by walking
+/// them, and `size_hint` has no upper bound.
 pub struct Cursor<T: Send + Sync + 'static> {
     /// The fast window of [`Iterator::next`]: positions `at`, `at + step`,
     /// … up to `fast_end` (exclusive), read as `ts[i]` and `direct[i]`
@@ -185,8 +278,12 @@ pub struct Cursor<T: Send + Sync + 'static> {
     indirect: *const *const T,
     len: usize,
     end: usize,
-    /// Records not yet moved into a run (bounded by `truncate`).
+    /// Records collected and not yet moved into a run (bounded by
+    /// `truncate`).
     rest: usize,
+    /// Live sources still collecting their records (`plan::OooMore`):
+    /// records may be left even when `rest` is 0.
+    open: usize,
     /// The sources: `srcs[..live]` still have records beyond the current
     /// run; the others are finished, and kept until the cursor is released
     /// (one of them may own the run's storage: `Source::buf`). Empty (never
@@ -216,17 +313,24 @@ unsafe impl<T: Send + Sync + 'static> Send for Cursor<T> {}
 unsafe impl<T: Send + Sync + 'static> Sync for Cursor<T> {}
 
 /// A run cut by [`cut_run`]: `n` records of `run` from position `at` on
-/// (in reading order), and how many sources are still live after it.
+/// (in reading order), and how many sources are still live after it;
+/// `added` records were collected meanwhile, and `closed` open sources
+/// collected their last. `n == 0` only when no source is left.
 struct Cut<T> {
     run: Span<T>,
     at: usize,
     n: usize,
     live: usize,
+    added: usize,
+    closed: usize,
 }
 
 /// The merge step: the source whose head comes first wins, and its
-/// records before the runner-up's head (at most `rest`) become the run. A
-/// source with nothing left after it is swapped behind the live ones.
+/// records before the runner-up's head (at most `rest`, plus what is
+/// collected meanwhile) become the run. A source with nothing left after
+/// it is swapped behind the live ones. An open source whose frontier wins
+/// collects its next chunk first (`SrcCursor::fill`), and the step picks
+/// again.
 ///
 /// Out of line, cold, and handed only the sources' heap slice, so that
 /// the caller's cursor never escapes (see the module docs).
@@ -236,12 +340,57 @@ struct Cut<T> {
 /// `srcs[..live]` are initialized and not otherwise borrowed for the call.
 #[cold]
 #[inline(never)]
-unsafe fn cut_run<D: Dir, T>(srcs: *mut SrcCursor<T>, live: usize, rest: usize) -> Cut<T> {
+unsafe fn cut_run<D: Dir, T: Send + Sync + 'static>(srcs: *mut SrcCursor<T>, live: usize, rest: usize) -> Cut<T> {
     // SAFETY: the caller's contract: `srcs[..live]` are initialized
     // elements of the cursor's source vector, exclusively ours for the call.
-    let srcs = unsafe { std::slice::from_raw_parts_mut(srcs, live) };
-    debug_assert!(!srcs.is_empty() && rest > 0);
-    let (k, runner) = if srcs.len() == 1 {
+    let all = unsafe { std::slice::from_raw_parts_mut(srcs, live) };
+    let (mut live, mut added, mut closed) = (live, 0, 0);
+    loop {
+        let srcs = &mut all[..live];
+        debug_assert!(!srcs.is_empty());
+        let (k, runner) = pick::<D, T>(srcs);
+        let s = &mut srcs[k];
+        if s.cur.len == 0 {
+            // An open source's frontier comes first: its next records
+            // are not collected yet.
+            let (got, ended) = s.fill();
+            added += got;
+            closed += usize::from(ended);
+            if s.done() {
+                srcs.swap(k, live - 1);
+                live -= 1;
+                if live == 0 {
+                    return Cut { run: Span::EMPTY, at: 0, n: 0, live, added, closed };
+                }
+            }
+            continue;
+        }
+        debug_assert!(rest + added > 0);
+        let n = match runner {
+            None => s.cur.len - s.pos,
+            Some(r) => s.run_before::<D>(r),
+        };
+        let n = n.min(rest + added);
+        let cut = Cut { run: s.cur, at: D::idx(s.cur.len, s.pos), n, live, added, closed };
+        s.pos += n;
+        if s.pos == s.cur.len {
+            s.next_span::<D>();
+            if s.done() {
+                // Kept (behind the live ones) until the cursor is released: its
+                // owned buffer (a skiplist source) may hold the run just cut.
+                srcs.swap(k, live - 1);
+                return Cut { live: live - 1, ..cut };
+            }
+        }
+        return cut;
+    }
+}
+
+/// The source whose head comes first in `srcs` (not empty), and the
+/// runner-up's head (`None`: one source).
+#[inline(always)]
+fn pick<D: Dir, T: Send + Sync + 'static>(srcs: &[SrcCursor<T>]) -> (usize, Option<(Timestamp, SeqNo)>) {
+    if srcs.len() == 1 {
         (0, None)
     } else {
         let mut win = 0;
@@ -258,25 +407,7 @@ unsafe fn cut_run<D: Dir, T>(srcs: *mut SrcCursor<T>, live: usize, rest: usize) 
             }
         }
         (win, second)
-    };
-    let s = &mut srcs[k];
-    let n = match runner {
-        None => s.cur.len - s.pos,
-        Some(r) => s.run_before::<D>(r),
-    };
-    let n = n.min(rest);
-    let cut = Cut { run: s.cur, at: D::idx(s.cur.len, s.pos), n, live };
-    s.pos += n;
-    if s.pos == s.cur.len {
-        s.next_span::<D>();
-        if s.done() {
-            // Kept (behind the live ones) until the cursor is released: its
-            // owned buffer (a skiplist source) may hold the run just cut.
-            srcs.swap(k, live - 1);
-            return Cut { live: live - 1, ..cut };
-        }
     }
-    cut
 }
 
 /// Drops what a released cursor held: out of line, and by value, so the
@@ -299,8 +430,8 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
     pub(crate) fn new(snap: Snapshot<T>, lo: Timestamp, hi: Timestamp, desc: bool) -> Self {
         let plan = if lo == hi { snap.view().point_plan(lo) } else { snap.view().range_plan(lo, hi) };
         match plan {
-            SpanPlan::One(span) => Self::assemble(snap, Vec::new(), span.len, Some(span), desc),
-            SpanPlan::Empty => Self::assemble(snap, Vec::new(), 0, None, desc),
+            SpanPlan::One(span) => Self::assemble(snap, Vec::new(), span.len, Some(span), desc, 0),
+            SpanPlan::Empty => Self::assemble(snap, Vec::new(), 0, None, desc, 0),
             SpanPlan::General => Self::planned(snap, lo, hi, desc),
         }
     }
@@ -320,9 +451,10 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
         // a short read.
         let mut first: Option<Source<T>> = None;
         let mut srcs = Vec::new();
-        let mut rest = 0;
+        let (mut rest, mut open) = (0, 0);
         snap.view().plan(lo, hi, desc, |src| {
             rest += src.count;
+            open += usize::from(src.is_open());
             if srcs.is_empty() {
                 match first.take() {
                     None => {
@@ -348,13 +480,21 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
             },
             None => None,
         };
-        Self::assemble(snap, srcs, rest, single, desc)
+        Self::assemble(snap, srcs, rest, single, desc, open)
     }
 
-    /// The cursor over sources `srcs` holding `rest` records, the first
-    /// run being `single` when the whole answer is that one span.
+    /// The cursor over sources `srcs` holding `rest` records collected
+    /// (`open` of them collecting more), the first run being `single`
+    /// when the whole answer is that one span.
     #[inline(always)]
-    fn assemble(snap: Snapshot<T>, srcs: Vec<SrcCursor<T>>, rest: usize, single: Option<Span<T>>, desc: bool) -> Self {
+    fn assemble(
+        snap: Snapshot<T>,
+        srcs: Vec<SrcCursor<T>>,
+        rest: usize,
+        single: Option<Span<T>>,
+        desc: bool,
+        open: usize,
+    ) -> Self {
         let mut c = Self {
             at: 0,
             fast_end: 0,
@@ -365,6 +505,7 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
             len: 0,
             end: 0,
             rest,
+            open,
             live: srcs.len(),
             srcs: ManuallyDrop::new(srcs),
             snap: ManuallyDrop::new(Some(snap)),
@@ -422,7 +563,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         // No live source means no record left, so `rest == 0` (it only
         // counts records of live sources, bounded by `truncate`).
         debug_assert!(self.rest == 0 || self.live > 0);
-        self.rest == 0
+        self.rest == 0 && self.open == 0
     }
 
     /// Sets the fast window after `at`, `end` or the run changed (see the
@@ -439,10 +580,48 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         };
     }
 
-    /// Number of records still to come. O(1): counted when planned.
+    /// Number of records still to come. O(1) — counted when planned —
+    /// except while a source collects its records as the merge needs
+    /// them (the late records newer than a memtable's merged view, for an
+    /// ascending read through it: see the module docs): then the records
+    /// it has not collected yet are counted by walking them, each call.
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.run_left() + self.rest
+        self.remaining_upto(usize::MAX)
+    }
+
+    /// `remaining().min(cap)`, walking no more of an open source than
+    /// that takes.
+    #[inline]
+    pub fn remaining_upto(&self, cap: usize) -> usize {
+        let known = self.run_left() + self.rest;
+        if self.open == 0 || known >= cap {
+            return known.min(cap);
+        }
+        known + self.uncounted(cap - known)
+    }
+
+    /// The records the open sources have not collected yet, counted up to
+    /// `cap`.
+    #[cold]
+    #[inline(never)]
+    fn uncounted(&self, cap: usize) -> usize {
+        let mut n = 0;
+        for s in &self.srcs[..self.live] {
+            if let Some(m) = s.src.buf.as_ref().and_then(|b| b.more.as_deref()) {
+                // SAFETY: `OooMore::count_upto`'s contract: `self` holds
+                // the snapshot that owns the memtable (R9), a live
+                // source's memtable being one of it.
+                n += unsafe { m.count_upto(cap - n) };
+            }
+        }
+        n
+    }
+
+    /// Whether no record is left (`remaining() == 0`, in O(1)).
+    #[inline]
+    pub fn is_exhausted(&self) -> bool {
+        self.run_left() == 0 && self.rest == 0 && self.open == 0
     }
 
     /// The payload the next read returns, if the current run holds it (no
@@ -477,8 +656,12 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         self.snap.as_ref()
     }
 
-    /// Yields at most `n` more records.
+    /// Yields at most `n` more records. (An open source collects all it
+    /// has left first, so that every count is known.)
     pub fn truncate(&mut self, n: usize) {
+        if self.open > 0 {
+            self.close_all();
+        }
         let left = self.run_left();
         if n < left {
             self.end = self.at.wrapping_add(self.step.wrapping_mul(n));
@@ -494,6 +677,26 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         self.set_fast_end();
     }
 
+    /// Has every open source collect what it has left
+    /// (`SrcCursor::close`), and drops those left with nothing.
+    #[cold]
+    #[inline(never)]
+    fn close_all(&mut self) {
+        let mut i = 0;
+        while i < self.live {
+            let s = &mut self.srcs[i];
+            self.rest += s.close();
+            if s.done() {
+                // Kept behind the live ones, as `cut_run` keeps them.
+                self.srcs.swap(i, self.live - 1);
+                self.live -= 1;
+            } else {
+                i += 1;
+            }
+        }
+        self.open = 0;
+    }
+
     /// Releases the snapshot early; the cursor then yields nothing.
     #[inline(always)]
     pub fn release(&mut self) {
@@ -502,6 +705,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         self.end = 0;
         self.fast_end = 0;
         self.rest = 0;
+        self.open = 0;
         self.live = 0;
         // Moved out and dropped by value: see `drop_parts`. (Without a
         // snapshot, the sources were released with it.)
@@ -534,7 +738,14 @@ impl<T: Send + Sync + 'static> Cursor<T> {
             }
         };
         self.live = c.live;
-        self.set_run(c.run, c.at, c.n, self.rest - c.n);
+        self.open -= c.closed;
+        if c.n == 0 {
+            // Only open sources were left, and they had nothing more.
+            debug_assert!(self.live == 0 && self.rest + c.added == 0);
+            self.release();
+            return;
+        }
+        self.set_run(c.run, c.at, c.n, self.rest + c.added - c.n);
     }
 
     /// Makes `n` records of `run` from position `at` on (in reading
@@ -750,14 +961,17 @@ impl<T: Clone + Send + Sync + 'static> Iterator for Cursor<T> {
         self.next_with(|ts, v| (ts, v.clone()))
     }
 
-    /// Exact, at every point: the count planned, minus what was handed out.
+    /// Exact — the count planned, minus what was handed out — except
+    /// while a source collects its records as the merge needs them: then
+    /// the records collected, and no upper bound (see
+    /// [`remaining`](Cursor::remaining), which counts them all).
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.remaining();
-        (n, Some(n))
+        let n = self.run_left() + self.rest;
+        (n, if self.open == 0 { Some(n) } else { None })
     }
 
-    /// O(1), without cloning a payload.
+    /// [`remaining`](Cursor::remaining), without cloning a payload.
     #[inline]
     fn count(self) -> usize {
         self.remaining()
@@ -818,14 +1032,16 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
     /// place without a capacity test.
     #[inline]
     fn into_vec(mut self) -> Vec<(Timestamp, T)> {
-        let mut out: Vec<(Timestamp, T)> = Vec::with_capacity(self.remaining());
+        // Exact, unless a source still collects its records: `reserve`
+        // below grows the vector for those.
+        let mut out: Vec<(Timestamp, T)> = Vec::with_capacity(self.size_hint().0);
         loop {
             let k = self.run_ready();
             if k == 0 {
                 return out;
             }
-            // Exact counts make this a no-op; it is what makes the writes
-            // below sound whatever the count.
+            // A no-op when the count was exact; it is what makes the
+            // writes below sound whatever the count.
             out.reserve(k);
             let (base, mut len) = (out.as_mut_ptr(), out.len());
             self.fold_run(k, (), |(), ts, v| {
@@ -841,8 +1057,6 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
         }
     }
 }
-
-impl<T: Clone + Send + Sync + 'static> ExactSizeIterator for Cursor<T> {}
 
 /// Once `next` returns `None` it always does: an exhausted cursor has
 /// released its snapshot and has no run.
@@ -921,7 +1135,7 @@ mod tests {
                     assert!(c.snapshot().is_some(), "pinned until the last record ({order:?} [{lo}, {hi}) at {i})");
                     assert_eq!(c.next(), Some(*r), "{order:?} [{lo}, {hi}) at {i}");
                     let left = w.len() - i - 1;
-                    assert_eq!((c.size_hint(), c.len(), c.remaining()), ((left, Some(left)), left, left));
+                    assert_eq!((c.size_hint(), c.remaining(), c.is_exhausted()), ((left, Some(left)), left, left == 0));
                 }
                 assert!(c.snapshot().is_none(), "taking the last record releases ({order:?} [{lo}, {hi}))");
                 assert_eq!(c.next(), None);
@@ -966,7 +1180,7 @@ mod tests {
             for (lo, hi) in [(5000, 6000), (-10, 0), (7, 7), (100, 140), (101, 102)] {
                 let mut c = snap.range(lo, hi, order);
                 assert!(c.snapshot().is_none(), "{order:?} [{lo}, {hi})");
-                assert_eq!((c.size_hint(), c.len()), ((0, Some(0)), 0));
+                assert_eq!((c.size_hint(), c.remaining(), c.is_exhausted()), ((0, Some(0)), 0, true));
                 assert_eq!(c.next(), None);
                 assert_eq!(snap.range(lo, hi, order).last(), None);
                 assert_eq!(snap.range(lo, hi, order).nth(1), None);
@@ -1079,7 +1293,7 @@ mod tests {
                         assert_eq!(d.nth(n), rest.get(n).copied(), "default nth({n}), {ctx}");
                         // Where `nth` left the cursor, the rest follows.
                         let tail = rest.get(n + 1..).unwrap_or(&[]);
-                        assert_eq!(c.len(), tail.len(), "len after nth({n}), {ctx}");
+                        assert_eq!(c.remaining(), tail.len(), "len after nth({n}), {ctx}");
                         assert_eq!(c.collect::<Vec<_>>(), tail, "after nth({n}), {ctx}");
                     }
                     let third = rest.len() / 3;
@@ -1124,9 +1338,9 @@ mod tests {
                 if round % 4 == 3 {
                     let n = rnd(w.len() as u64);
                     c.truncate(n);
-                    assert_eq!(c.len(), n);
+                    assert_eq!(c.remaining(), n);
                 }
-                let end = c.len();
+                let end = c.remaining();
                 while i < end {
                     match rnd(4) {
                         0 => {
@@ -1282,7 +1496,7 @@ mod tests {
                     for k in 0..=w.len() {
                         let (w, mut c) = ours(&log, lo, hi, order);
                         assert_eq!(super::Cursor::skip(&mut c, k), k);
-                        assert_eq!(c.len(), w.len() - k);
+                        assert_eq!(c.remaining(), w.len() - k);
                         let mut d = ours(&log, lo, hi, order).1;
                         d.truncate(k);
                         assert_eq!(
@@ -1294,7 +1508,7 @@ mod tests {
                         );
                         let mut got = Vec::new();
                         while let Some(r) = c.next() {
-                            assert!(c.snapshot().is_some() || c.len() == 0);
+                            assert!(c.snapshot().is_some() || c.is_exhausted());
                             got.push(r);
                         }
                         assert!(c.snapshot().is_none(), "released with the last record");
