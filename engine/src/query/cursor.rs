@@ -1523,4 +1523,105 @@ mod tests {
             }
         }
     }
+
+    /// A memtable whose merged view a long read built, then more records,
+    /// late ones among them (a burst of 90 at one timestamp, so that chunk
+    /// boundaries fall among equal timestamps); a snapshot taken then, and
+    /// more late records after it. Returns the log, the snapshot, and the
+    /// records each sees, in ascending (timestamp, insertion) order.
+    #[allow(clippy::type_complexity)]
+    fn newer_than_the_view() -> (Timelog<u64>, Snapshot<u64>, Vec<(Timestamp, u64)>, Vec<(Timestamp, u64)>) {
+        let cfg = Config { maintenance: MaintenanceMode::Disabled, memtable_max_bytes: 64 << 20, ..Config::default() };
+        let log = Timelog::with_config(cfg).unwrap();
+        let mut all = Vec::new();
+        let put = |ts: Timestamp, all: &mut Vec<(Timestamp, u64)>| {
+            let v = all.len() as u64;
+            let _ = log.append(ts, v).unwrap();
+            all.push((ts, v));
+        };
+        for t in 0..3000 {
+            put(if t % 10 == 3 { t - 1 - (t * 7) % 300 } else { t }, &mut all);
+        }
+        let sorted = |all: &[(Timestamp, u64)]| {
+            let mut v = all.to_vec();
+            v.sort_by_key(|r| r.0);
+            v
+        };
+        let snap = log.snapshot().unwrap();
+        assert_eq!(snap.all(Order::Asc).collect::<Vec<_>>(), sorted(&all), "the long read builds the view");
+        for t in 3000..4000 {
+            put(if t % 3 == 0 { t - 1 - (t * 13) % 2500 } else { t }, &mut all);
+            if t == 3500 {
+                for _ in 0..90 {
+                    put(1234, &mut all);
+                }
+            }
+        }
+        let snap = log.snapshot().unwrap();
+        let seen = sorted(&all);
+        for t in 0..400 {
+            put(t * 9 + 1, &mut all);
+        }
+        (log, snap, seen, sorted(&all))
+    }
+
+    /// An ascending read through a merged view collects the late records
+    /// newer than the view as the merge needs them (`plan::OooMore`):
+    /// every way of reading such a cursor — a record at a time, in
+    /// batches, skipped, truncated part-way, counted, collected — gives
+    /// the records a collected read gives, for the live log and for an
+    /// older snapshot (which skips the records added since), and the
+    /// snapshot is released once the last record is read.
+    #[test]
+    fn late_records_collected_while_reading_read_as_collected_ones() {
+        let (log, old, seen_old, seen_live) = newer_than_the_view();
+        let live = log.snapshot().unwrap();
+        assert!(live.since(0, Order::Asc).size_hint().1.is_none(), "the read collects as it goes");
+        let bounds =
+            [(Timestamp::MIN, Timestamp::MAX), (0, 4000), (1000, 1300), (1234, 1235), (1200, 3600), (2999, 9000)];
+        for (snap, all) in [(&old, &seen_old), (&live, &seen_live)] {
+            for &(lo, hi) in &bounds {
+                let w = want(all, lo, hi, Order::Asc);
+                let ctx = format!("[{lo}, {hi}) w={}", snap.watermark());
+                let c = || snap.range(lo, hi, Order::Asc);
+                assert_eq!(c().collect::<Vec<_>>(), w, "collect {ctx}");
+                assert_eq!((c().remaining(), c().count()), (w.len(), w.len()), "counts {ctx}");
+                assert_eq!(c().last(), w.last().copied(), "last {ctx}");
+                let mut b = Vec::new();
+                let mut cur = c();
+                while cur.next_batch_with(7, |ts, v| b.push((ts, *v))) > 0 {}
+                assert_eq!(b, w, "batches {ctx}");
+                for k in [0, 1, 2, 31, 32, 33, 100, 500, w.len()] {
+                    let k = k.min(w.len());
+                    // A record at a time, the counts checked as it goes.
+                    let mut cur = c();
+                    for (i, r) in w[..k].iter().enumerate() {
+                        let (lower, upper) = cur.size_hint();
+                        assert!(lower <= w.len() - i && upper.is_none_or(|u| u == w.len() - i), "hint {ctx}");
+                        assert_eq!(cur.remaining_upto(5), (w.len() - i).min(5), "remaining_upto {ctx}");
+                        assert_eq!(cur.next().as_ref(), Some(r), "next {i} {ctx}");
+                    }
+                    assert_eq!(cur.remaining(), w.len() - k, "remaining after {k} {ctx}");
+                    // Truncated part-way: every count is known from then on.
+                    let m = (w.len() - k) / 2;
+                    let mut t = c();
+                    if k > 0 {
+                        assert_eq!(t.nth(k - 1).as_ref(), Some(&w[k - 1]), "nth {ctx}");
+                    }
+                    t.truncate(m);
+                    assert_eq!(t.size_hint(), (m, Some(m)), "hint after truncate {ctx}");
+                    assert_eq!(t.collect::<Vec<_>>(), w[k..k + m], "truncate({m}) after {k} {ctx}");
+                    // Skipped, then the rest.
+                    let mut sk = c();
+                    assert_eq!(crate::Cursor::skip(&mut sk, k), k, "skip {ctx}");
+                    assert_eq!(sk.collect::<Vec<_>>(), w[k..], "after skip({k}) {ctx}");
+                    // The rest read one by one releases the snapshot at the end.
+                    let mut r = Vec::new();
+                    r.extend(cur.by_ref());
+                    assert_eq!(r, w[k..], "rest after {k} {ctx}");
+                    assert!(cur.is_exhausted() && cur.snapshot().is_none(), "released {ctx}");
+                }
+            }
+        }
+    }
 }
