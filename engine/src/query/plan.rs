@@ -218,7 +218,7 @@ impl<T> OooBuf<T> {
 /// merged view visits at most ([`ooo_chunk`]); each later one visits twice
 /// as many as the one before, up to [`OOO_VISITS_MAX`].
 #[cfg(not(any(timelog_loom, timelog_shuttle)))]
-const OOO_VISITS_FIRST: usize = 32;
+const OOO_VISITS_FIRST: usize = 8;
 /// Under the model checkers: one node, so that their few records are
 /// collected over several steps of the merge.
 #[cfg(any(timelog_loom, timelog_shuttle))]
