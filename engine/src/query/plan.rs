@@ -330,7 +330,13 @@ fn ooo_chunk<T: Send + Sync + 'static>(
     debug_assert!(budget > 0);
     let (mut left, mut resume) = (budget, None);
     mt.ooo_range_from(from.0, from.1, hi, |ts, seq, v| {
-        if after < seq && seq <= w {
+        // Seeded fault (verification/faults.sh): a record the reader's
+        // snapshot does not see (inserted after it) is collected too.
+        #[cfg(not(timelog_fault = "ooo_more_ignores_watermark"))]
+        let seen = seq <= w;
+        #[cfg(timelog_fault = "ooo_more_ignores_watermark")]
+        let seen = w > 0;
+        if after < seq && seen {
             buf.push(ts, seq, v);
         }
         left -= 1;
