@@ -3,7 +3,9 @@
 //!
 //! The result is, per source, a list of contiguous *spans* of visible
 //! records, so the merge never re-checks tombstones per record and
-//! `remaining()` is the sum of span lengths (O(sources), no payload touched).
+//! `remaining()` is the sum of span lengths (O(sources), no payload
+//! touched) — except for the late records newer than a merged view, which
+//! an ascending read collects as it goes ([`OooMore`]).
 
 use crate::memtable::merged::Merged;
 use crate::memtable::Memtable;
@@ -228,17 +230,18 @@ const OOO_VISITS_MAX: usize = 1 << 14;
 /// The late records of an ascending read through a merged view that are
 /// newer than the view (R13) and not collected yet. They are collected
 /// while the cursor reads, a chunk at a time, when the merge needs them:
-/// until then every record left has a key at or after [`frontier`]
-/// (Self::frontier), which orders the source in the merge. So the first
-/// rows of a long read (`next(since(t))`) visit a bounded number of nodes,
-/// not every newer late record up to the range's end (issue 10, gap 3).
-/// Collecting later sees what collecting at once would have seen: the
-/// records of sequence at most the reader's watermark were all in the
-/// skiplist when the reader took it (R5), its nodes are never removed or
-/// moved while the memtable lives (R6), and the reader's snapshot holds
-/// the memtable (R9); records inserted since have greater sequences and
-/// are skipped. No tombstone the reader sees covers the range (the plan
-/// reads through the view only then), so no coverage is tested.
+/// until then every record left has a key at or after the
+/// [`frontier`](Self::frontier), which orders the source in the merge.
+/// So the first rows of a long read (`next(since(t))`) visit a bounded
+/// number of nodes, not every newer late record up to the range's end
+/// (issue 10, gap 3). Collecting later sees what collecting at once would
+/// have seen (R13 (7)): the records of sequence at most the reader's
+/// watermark were all in the skiplist when the reader took it (R5), its
+/// nodes are never removed or moved while the memtable lives (R6), and the
+/// reader's snapshot holds the memtable (R9); records inserted since have
+/// greater sequences and are skipped. No tombstone the reader sees covers
+/// the range (the plan reads through the view only then), so no coverage
+/// is tested.
 #[derive(Debug)]
 pub(crate) struct OooMore<T> {
     /// The memtable, owned by the manifest of the snapshot the cursor
