@@ -31,16 +31,21 @@ fn writer(log: &Timelog<Id>, t: usize) -> (Vec<Op>, Vec<Observed>) {
     (ops, obs)
 }
 
+/// The two [`writer`] threads, lanes 0 and 1.
+fn spawn_writers(log: &Arc<Timelog<Id>>) -> Vec<thread::JoinHandle<(Vec<Op>, Vec<Observed>)>> {
+    (0..2)
+        .map(|t| {
+            let log = log.clone();
+            thread::spawn(move || writer(&log, t))
+        })
+        .collect()
+}
+
 #[test]
 fn late_writers_vs_reader_across_seal() {
     shuttle_check("skiplist/late_writers_vs_reader_across_seal", shuttle_schedules(2500), || {
         let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
-        let writers: Vec<_> = (0..2)
-            .map(|t| {
-                let log = log.clone();
-                thread::spawn(move || writer(&log, t))
-            })
-            .collect();
+        let writers = spawn_writers(&log);
         let reader = {
             let log = log.clone();
             thread::spawn(move || {
@@ -79,12 +84,7 @@ fn merged_view_built_in_shares() {
     shuttle_check("skiplist/merged_view_built_in_shares", shuttle_schedules(2500), || {
         let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
         append(&log, 2 * LANE, 900); // the run (lane 2): reads of lanes 0 and 1 are short
-        let writers: Vec<_> = (0..2)
-            .map(|t| {
-                let log = log.clone();
-                thread::spawn(move || writer(&log, t))
-            })
-            .collect();
+        let writers = spawn_writers(&log);
         let readers: Vec<_> = (0..2)
             .map(|r| {
                 let log = log.clone();
@@ -138,19 +138,14 @@ fn late_records_newer_than_a_view_read_across_flush() {
             base.push(app(ts, id));
         }
         assert_eq!(log.snapshot().unwrap().all(Order::Asc).count(), 41, "the long read builds the view");
-        let writers: Vec<_> = (0..2)
-            .map(|t| {
-                let log = log.clone();
-                thread::spawn(move || writer(&log, t))
-            })
-            .collect();
+        let writers = spawn_writers(&log);
         let reader = {
             let log = log.clone();
             thread::spawn(move || {
                 let held = log.snapshot().unwrap();
                 let mut cursor = held.all(Order::Asc);
                 let mut got: Vec<_> = cursor.next().into_iter().collect();
-                while let Some(r) = cursor.next() {
+                for r in cursor {
                     got.push(r);
                     thread::yield_now();
                 }

@@ -1079,11 +1079,7 @@ mod tests {
         let cfg = Config { maintenance: MaintenanceMode::Disabled, target_page_bytes: 64, ..Config::default() };
         let log = Timelog::with_config(cfg).unwrap();
         let mut all = Vec::new();
-        let put = |ts: Timestamp, all: &mut Vec<(Timestamp, u64)>| {
-            let v = all.len() as u64;
-            let _ = log.append(ts, v).unwrap();
-            all.push((ts, v));
-        };
+        let put = |ts: Timestamp, all: &mut Vec<(Timestamp, u64)>| put_next(&log, ts, all);
         for t in 0..600 {
             put(t, &mut all);
             if t % 7 == 0 {
@@ -1110,6 +1106,13 @@ mod tests {
         let s = log.stats().unwrap();
         assert!(s.segments_l0 == 2 && s.ooo_records > 0 && s.active_records > 0, "{s:?}");
         (log, all)
+    }
+
+    /// Appends `(ts, n)` to `log` and to `all`, `n` the records before it.
+    fn put_next(log: &Timelog<u64>, ts: Timestamp, all: &mut Vec<(Timestamp, u64)>) {
+        let v = all.len() as u64;
+        let _ = log.append(ts, v).unwrap();
+        all.push((ts, v));
     }
 
     fn want(all: &[(Timestamp, u64)], lo: Timestamp, hi: Timestamp, order: Order) -> Vec<(Timestamp, u64)> {
@@ -1537,11 +1540,7 @@ mod tests {
         let cfg = Config { maintenance: MaintenanceMode::Disabled, memtable_max_bytes: 64 << 20, ..Config::default() };
         let log = Timelog::with_config(cfg).unwrap();
         let mut all = Vec::new();
-        let put = |ts: Timestamp, all: &mut Vec<(Timestamp, u64)>| {
-            let v = all.len() as u64;
-            let _ = log.append(ts, v).unwrap();
-            all.push((ts, v));
-        };
+        let put = |ts: Timestamp, all: &mut Vec<(Timestamp, u64)>| put_next(&log, ts, all);
         for t in 0..3000 {
             put(if t % 10 == 3 { t - 1 - (t * 7) % 300 } else { t }, &mut all);
         }
