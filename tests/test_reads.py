@@ -185,6 +185,36 @@ def test_next_batch_mixed_with_next(filled):
     assert list(it) == DATA[3:]
 
 
+def test_iterators_over_late_records_newer_than_a_merged_view(log):
+    """An ascending read through a late memtable's merged view (built by a
+    long read) collects the late records newer than the view as it reads,
+    not all at once (issue 10, gap 3): `len`, `next_batch`, `reversed`
+    part-way and the rows all agree with the records in order."""
+    recs = []
+
+    def put(ts):
+        log.append(ts, len(recs))
+        recs.append((ts, len(recs)))
+
+    for t in range(3000):
+        put(t - 1 - (t * 7) % 300 if t % 10 == 3 else t)
+    assert len(list(log.all())) == 3000  # the long read builds the view
+    for t in range(3000, 4000):
+        put(t - 1 - (t * 13) % 2500 if t % 3 == 0 else t)
+    want = sorted(recs, key=lambda r: r[0])  # stable: insertion order
+    for lo in (0, 1000, 2990):
+        w = [r for r in want if r[0] >= lo]
+        it = log.since(lo)
+        assert next(it) == w[0]
+        assert len(it) == len(w) - 1
+        assert it.next_batch(40) == w[1:41]
+        assert list(reversed(it)) == w[41:][::-1]
+        assert list(it) == w[41:]
+        assert len(it) == 0
+        assert list(log.since(lo)) == w
+        assert log.since(lo).next_batch(10**6) == w
+
+
 def test_iterator_close(filled):
     it = filled.all()
     next(it)

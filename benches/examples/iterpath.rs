@@ -109,7 +109,7 @@ fn measured_batch(log: &Timelog<u64>, order: Order, lo: i64, hi: i64) -> (u64, u
 #[inline(never)]
 fn measured_batch_collect(log: &Timelog<u64>, order: Order, lo: i64, hi: i64) -> (u64, usize) {
     let mut c = log.range(lo, hi, order).unwrap();
-    let mut v: Vec<(i64, u64)> = Vec::with_capacity(c.len());
+    let mut v: Vec<(i64, u64)> = Vec::with_capacity(c.remaining());
     while c.next_batch_with(BATCH, |ts, x| v.push((ts, *x))) > 0 {}
     (v.last().map_or(0, |r| r.1), v.len())
 }

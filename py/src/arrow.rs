@@ -347,7 +347,7 @@ impl Plan {
             Plan::Merge { snap, lo, hi } => {
                 let mut c = snap.cursor(*lo, *hi, Order::Asc);
                 let mut res = Ok(());
-                while res.is_ok() && c.remaining() > 0 {
+                while res.is_ok() && !c.is_exhausted() {
                     c.next_batch_with(4096, |_, p| {
                         if res.is_ok() {
                             res = f(p.bind(py));
@@ -434,8 +434,8 @@ fn batches(
         }
         Plan::Merge { snap, lo, hi } => {
             let mut cur = snap.cursor(*lo, *hi, Order::Asc);
-            while cur.remaining() > 0 {
-                let mut ts = Vec::with_capacity(rows.min(cur.remaining()));
+            while !cur.is_exhausted() {
+                let mut ts = Vec::with_capacity(cur.remaining_upto(rows));
                 let mut res = Ok(());
                 cur.next_batch_with(rows, |t, p| {
                     ts.push(t);

@@ -37,8 +37,12 @@ struct IterState {
     lo: i64,
     hi: i64,
     order: Order,
-    /// Records of the whole walk of `[lo, hi]` in `order` over the snapshot.
-    total: usize,
+    /// Records of the whole walk of `[lo, hi]` in `order` over the
+    /// snapshot, when this iterator yields only a stretch of it (one made
+    /// by `reversed()`); `None` when it yields the walk from `skip` on
+    /// (then the walk has `skip + taken + remaining` records: counted when
+    /// asked, as the cursor may count some by walking them).
+    total: Option<usize>,
     /// Records of that walk before this iterator's first one (an iterator
     /// made by `reversed()` starts inside the walk).
     skip: usize,
@@ -62,12 +66,11 @@ impl IterState {
     /// iterator, measured).
     #[inline(always)]
     fn new(cursor: Option<Cursor<PyObj>>, lo: i64, hi: i64, order: Order, link: Option<PyObj>) -> Self {
-        let total = cursor.as_ref().map_or(0, Cursor::remaining);
         let (cursor, link) = match cursor {
-            Some(c) if total > 0 => (Some(c), link),
+            Some(c) if !c.is_exhausted() => (Some(c), link),
             _ => (None, None),
         };
-        IterState { cursor, lo, hi, order, total, skip: 0, taken: 0, spare: Recycler::default(), link }
+        IterState { cursor, lo, hi, order, total: None, skip: 0, taken: 0, spare: Recycler::default(), link }
     }
 
     /// The snapshot, while the iterator is not exhausted or closed.
@@ -656,7 +659,7 @@ impl PyTimelogIter {
             if out.is_some() {
                 st.taken += 1;
             }
-            if st.cursor.as_ref().is_none_or(|c| c.remaining() == 0) {
+            if st.cursor.as_ref().is_none_or(Cursor::is_exhausted) {
                 spare = Some(st.release());
             }
             drop(own);
@@ -675,9 +678,10 @@ impl PyTimelogIter {
         let Some(c) = st.cursor.as_mut() else {
             return Ok(PyList::empty(py));
         };
-        // `remaining()` is exact: the list is allocated at its final size
-        // and filled by index (no append, no regrowth).
-        let want = n.min(c.remaining());
+        // Exact: the list is allocated at its final size and filled by
+        // index (no append, no regrowth). (A cursor collecting late records
+        // as it reads counts at most `n` of them here.)
+        let want = c.remaining_upto(n);
         // SAFETY: CPython C API, attached (`py`). PyList_New(want) returns
         // a new reference to a list of `want` NULL slots, or NULL with an
         // exception set (then `Err`). Its contract: the list must not be
@@ -709,7 +713,7 @@ impl PyTimelogIter {
         }
         st.taken += k;
         let mut spare = None;
-        if st.cursor.as_ref().is_some_and(|c| c.remaining() == 0) {
+        if st.cursor.as_ref().is_some_and(Cursor::is_exhausted) {
             spare = Some(st.release());
         }
         drop(own);
@@ -764,7 +768,8 @@ impl PyTimelogIter {
         // positions [pos, pos + remaining) of its walk, `pos` = skip +
         // taken; in the opposite walk of the same range and snapshot they
         // are those at [total - pos - remaining, total - pos).
-        let (lo, hi, total) = (st.lo, st.hi, st.total);
+        let (lo, hi) = (st.lo, st.hi);
+        let total = st.total.unwrap_or(st.skip + st.taken + remaining);
         let skip = total - (st.skip + st.taken) - remaining;
         drop(own);
         let mut cursor = snap.into_cursor(lo, hi, rev);
@@ -772,7 +777,7 @@ impl PyTimelogIter {
         Cursor::skip(&mut cursor, skip);
         cursor.truncate(remaining);
         let mut rst = IterState::new(Some(cursor), lo, hi, rev, link);
-        rst.total = total;
+        rst.total = Some(total);
         rst.skip = skip;
         Ok(PyTimelogIter::from_state(rst))
     }

@@ -30,6 +30,16 @@
 //! otherwise it is loaded and stored through memory on every record.
 //! The batch API, [`Iterator::fold`] and `skip` consume whole runs at a
 //! time.
+//!
+//! One kind of source is not collected when planned: the late records
+//! newer than a memtable's merged view, for an ascending read through the
+//! view (`plan::OooMore`). Until the merge needs them, such a source
+//! stands in it with its *frontier*, a key at or before every record it
+//! has left; when the frontier comes first, the merge step collects the
+//! source's next chunk and picks again. Their records are counted as
+//! they are collected, so [`remaining`](Cursor::remaining) counts the rest
+//! by walking it, and [`size_hint`](Iterator::size_hint) has no upper
+//! bound while such a source is open.
 
 use super::dir::{Asc, Desc, Dir};
 use super::plan::{SeqSrc, Source, Span, SpanPlan, Spans, ValSrc};
@@ -49,14 +59,71 @@ struct SrcCursor<T> {
     cur: Span<T>,
 }
 
-impl<T> SrcCursor<T> {
-    /// Starts at the first span in reading order; `src` has at least one.
+impl<T: Send + Sync + 'static> SrcCursor<T> {
+    /// Starts at the first span in reading order; `src` has at least one,
+    /// or is open (an ascending read's skiplist source that has collected
+    /// nothing yet: see [`fill`](Self::fill)).
     fn new(src: Source<T>, desc: bool) -> Self {
         let si = if desc { src.spans.len() - 1 } else { 0 };
-        let cur = src.spans[si];
+        let cur = match src.spans.get(si) {
+            Some(&s) => s,
+            None => {
+                debug_assert!(!desc && src.is_open());
+                Span::EMPTY
+            }
+        };
         Self { src, si, pos: 0, cur }
     }
 
+    /// A source whose collected records are all read (`cur.len == 0`)
+    /// while it is open ([`Source::is_open`]), and whose frontier came
+    /// first in the merge: collects its next chunk and makes it the
+    /// current span. Returns the records collected (0: the frontier moved
+    /// on, or nothing is left: then the source is done), and whether the
+    /// source is no longer open (it has collected its last record).
+    #[cold]
+    #[inline(never)]
+    fn fill(&mut self) -> (usize, bool) {
+        debug_assert_eq!(self.cur.len, 0);
+        let Some(m) = self.src.more() else { return (0, false) };
+        // SAFETY: `OooMore::fill`'s contract: the cursor that owns this
+        // source holds its snapshot until the source is dropped (R9).
+        let got = match unsafe { m.fill(false) } {
+            Some(span) => {
+                self.src.spans = Spans::One(span);
+                self.src.count += span.len;
+                (self.si, self.pos, self.cur) = (0, 0, span);
+                span.len
+            }
+            None => 0,
+        };
+        (got, !self.src.is_open())
+    }
+
+    /// Collects everything an open source has left, at once, after its
+    /// current span whatever the position in it (for
+    /// [`Cursor::truncate`], which needs every count). Returns the records
+    /// collected; the source is no longer open.
+    #[cold]
+    fn close(&mut self) -> usize {
+        let Some(m) = self.src.more() else { return 0 };
+        // SAFETY: as in `fill` (R9).
+        let Some(span) = (unsafe { m.fill(true) }) else { return 0 };
+        self.src.count += span.len;
+        if self.cur.len == 0 {
+            self.src.spans = Spans::One(span);
+            (self.si, self.pos, self.cur) = (0, 0, span);
+        } else {
+            // An ascending read of an open source has one span, the chunk
+            // it reads (`si == 0`); the rest comes after it.
+            debug_assert!(self.si == 0 && self.src.spans.len() == 1);
+            self.src.spans.push(span);
+        }
+        span.len
+    }
+}
+
+impl<T> SrcCursor<T> {
     /// Moves to the next span in reading order. Past the last span,
     /// `cur.len` becomes 0, which `done()` reads.
     #[inline]
@@ -79,18 +146,40 @@ impl<T> SrcCursor<T> {
         }
     }
 
+    /// Whether nothing is left: no record in the current span, none to
+    /// collect.
     #[inline]
-    fn done(&self) -> bool {
-        self.cur.len == 0
+    fn done(&self) -> bool
+    where
+        T: Send + Sync + 'static,
+    {
+        self.cur.len == 0 && !self.src.is_open()
     }
 
-    /// The key `(ts, seq)` of the next record in reading order (not done).
+    /// The key `(ts, seq)` of the next record in reading order (not done),
+    /// or for an open source whose collected records are read, its
+    /// frontier (a key at or before any record it has left).
     #[inline]
-    fn head<D: Dir>(&self) -> (Timestamp, SeqNo) {
+    fn head<D: Dir>(&self) -> (Timestamp, SeqNo)
+    where
+        T: Send + Sync + 'static,
+    {
+        if self.cur.len == 0 {
+            return self.frontier();
+        }
         let i = D::idx(self.cur.len, self.pos);
         // SAFETY: `pos < len` while not done, and the cursor holding this
         // source holds the snapshot that owns the span's storage (R9).
         unsafe { (self.cur.ts(i), self.cur.seq(i)) }
+    }
+
+    /// The frontier of an open source with nothing collected left.
+    #[cold]
+    fn frontier(&self) -> (Timestamp, SeqNo)
+    where
+        T: Send + Sync + 'static,
+    {
+        self.src.buf.as_ref().and_then(|b| b.more.as_ref()).expect("an open source").frontier()
     }
 
     /// How many records from the head on (at least one, at most the rest
@@ -157,7 +246,11 @@ impl<T> SrcCursor<T> {
 /// `sum`, …), `collect()` and the batch API
 /// ([`next_batch_with`](Self::next_batch_with)) walk whole runs, in loops
 /// the compiler can vectorize. [`size_hint`](Iterator::size_hint) is exact
-/// at every point, and `collect()` into a `Vec` allocates once, exactly.
+/// at every point, and `collect()` into a `Vec` allocates once, exactly —
+/// except for an ascending read through a memtable's merged view while
+/// late records newer than the view are left to collect (see the module
+/// docs): then [`remaining`](Cursor::remaining) counts them by walking
+/// them, and `size_hint` has no upper bound.
 pub struct Cursor<T: Send + Sync + 'static> {
     /// The fast window of [`Iterator::next`]: positions `at`, `at + step`,
     /// … up to `fast_end` (exclusive), read as `ts[i]` and `direct[i]`
@@ -185,7 +278,12 @@ pub struct Cursor<T: Send + Sync + 'static> {
     indirect: *const *const T,
     len: usize,
     end: usize,
-    /// Records not yet moved into a run (bounded by `truncate`).
+    /// Records collected and not yet moved into a run (bounded by
+    /// `truncate`), plus [`OPEN`] while a live source still collects its
+    /// records (`plan::OooMore`): then records may be left whatever the
+    /// count, and `rest == 0` still means "nothing beyond the current
+    /// run" in one comparison. (A flag of its own made the cursor a word
+    /// larger: +13 instructions per short read, measured.)
     rest: usize,
     /// The sources: `srcs[..live]` still have records beyond the current
     /// run; the others are finished, and kept until the cursor is released
@@ -215,18 +313,30 @@ unsafe impl<T: Send + Sync + 'static> Send for Cursor<T> {}
 // SAFETY: as above; `&Cursor` exposes only counts.
 unsafe impl<T: Send + Sync + 'static> Sync for Cursor<T> {}
 
+/// The flag of [`Cursor`]'s `rest`: a live source still collects its
+/// records. (Counts stay far below it: they count records in memory.)
+const OPEN: usize = 1 << (usize::BITS - 1);
+
 /// A run cut by [`cut_run`]: `n` records of `run` from position `at` on
-/// (in reading order), and how many sources are still live after it.
+/// (in reading order), and how many sources are still live after it;
+/// `added` records were collected meanwhile, and `open` is [`OPEN`] if a
+/// live source still collects records, else 0. `n == 0` only when no
+/// source is left.
 struct Cut<T> {
     run: Span<T>,
     at: usize,
     n: usize,
     live: usize,
+    added: usize,
+    open: usize,
 }
 
 /// The merge step: the source whose head comes first wins, and its
-/// records before the runner-up's head (at most `rest`) become the run. A
-/// source with nothing left after it is swapped behind the live ones.
+/// records before the runner-up's head (at most `rest`, plus what is
+/// collected meanwhile) become the run. A source with nothing left after
+/// it is swapped behind the live ones. An open source whose frontier wins
+/// collects its next chunk first (`SrcCursor::fill`), and the step picks
+/// again.
 ///
 /// Out of line, cold, and handed only the sources' heap slice, so that
 /// the caller's cursor never escapes (see the module docs).
@@ -236,12 +346,64 @@ struct Cut<T> {
 /// `srcs[..live]` are initialized and not otherwise borrowed for the call.
 #[cold]
 #[inline(never)]
-unsafe fn cut_run<D: Dir, T>(srcs: *mut SrcCursor<T>, live: usize, rest: usize) -> Cut<T> {
+unsafe fn cut_run<D: Dir, T: Send + Sync + 'static>(
+    srcs: *mut SrcCursor<T>,
+    live: usize,
+    rest: usize,
+    mut open: usize,
+) -> Cut<T> {
     // SAFETY: the caller's contract: `srcs[..live]` are initialized
     // elements of the cursor's source vector, exclusively ours for the call.
-    let srcs = unsafe { std::slice::from_raw_parts_mut(srcs, live) };
-    debug_assert!(!srcs.is_empty() && rest > 0);
-    let (k, runner) = if srcs.len() == 1 {
+    let all = unsafe { std::slice::from_raw_parts_mut(srcs, live) };
+    let (mut live, mut added) = (live, 0);
+    loop {
+        let srcs = &mut all[..live];
+        debug_assert!(!srcs.is_empty());
+        let (k, runner) = pick::<D, T>(srcs);
+        let s = &mut srcs[k];
+        if s.cur.len == 0 {
+            // An open source's frontier comes first: its next records
+            // are not collected yet.
+            let (got, ended) = s.fill();
+            added += got;
+            if s.done() {
+                srcs.swap(k, live - 1);
+                live -= 1;
+                if live == 0 {
+                    return Cut { run: Span::EMPTY, at: 0, n: 0, live, added, open: 0 };
+                }
+            }
+            if ended && !all[..live].iter().any(|s| s.src.is_open()) {
+                open = 0;
+            }
+            continue;
+        }
+        debug_assert!(rest + added > 0);
+        let n = match runner {
+            None => s.cur.len - s.pos,
+            Some(r) => s.run_before::<D>(r),
+        };
+        let n = n.min(rest + added);
+        let cut = Cut { run: s.cur, at: D::idx(s.cur.len, s.pos), n, live, added, open };
+        s.pos += n;
+        if s.pos == s.cur.len {
+            s.next_span::<D>();
+            if s.done() {
+                // Kept (behind the live ones) until the cursor is released: its
+                // owned buffer (a skiplist source) may hold the run just cut.
+                srcs.swap(k, live - 1);
+                return Cut { live: live - 1, ..cut };
+            }
+        }
+        return cut;
+    }
+}
+
+/// The source whose head comes first in `srcs` (not empty), and the
+/// runner-up's head (`None`: one source).
+#[inline(always)]
+fn pick<D: Dir, T: Send + Sync + 'static>(srcs: &[SrcCursor<T>]) -> (usize, Option<(Timestamp, SeqNo)>) {
+    if srcs.len() == 1 {
         (0, None)
     } else {
         let mut win = 0;
@@ -258,25 +420,7 @@ unsafe fn cut_run<D: Dir, T>(srcs: *mut SrcCursor<T>, live: usize, rest: usize) 
             }
         }
         (win, second)
-    };
-    let s = &mut srcs[k];
-    let n = match runner {
-        None => s.cur.len - s.pos,
-        Some(r) => s.run_before::<D>(r),
-    };
-    let n = n.min(rest);
-    let cut = Cut { run: s.cur, at: D::idx(s.cur.len, s.pos), n, live };
-    s.pos += n;
-    if s.pos == s.cur.len {
-        s.next_span::<D>();
-        if s.done() {
-            // Kept (behind the live ones) until the cursor is released: its
-            // owned buffer (a skiplist source) may hold the run just cut.
-            srcs.swap(k, live - 1);
-            return Cut { live: live - 1, ..cut };
-        }
     }
-    cut
 }
 
 /// Drops what a released cursor held: out of line, and by value, so the
@@ -323,6 +467,9 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
         let mut rest = 0;
         snap.view().plan(lo, hi, desc, |src| {
             rest += src.count;
+            if src.is_open() {
+                rest |= OPEN;
+            }
             if srcs.is_empty() {
                 match first.take() {
                     None => {
@@ -351,8 +498,9 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
         Self::assemble(snap, srcs, rest, single, desc)
     }
 
-    /// The cursor over sources `srcs` holding `rest` records, the first
-    /// run being `single` when the whole answer is that one span.
+    /// The cursor over sources `srcs` holding `rest` records collected
+    /// (with [`OPEN`] if some collect more), the first run being `single`
+    /// when the whole answer is that one span.
     #[inline(always)]
     fn assemble(snap: Snapshot<T>, srcs: Vec<SrcCursor<T>>, rest: usize, single: Option<Span<T>>, desc: bool) -> Self {
         let mut c = Self {
@@ -439,10 +587,48 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         };
     }
 
-    /// Number of records still to come. O(1): counted when planned.
+    /// Number of records still to come. O(1) — counted when planned —
+    /// except while a source collects its records as the merge needs
+    /// them (the late records newer than a memtable's merged view, for an
+    /// ascending read through it: see the module docs): then the records
+    /// it has not collected yet are counted by walking them, each call.
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.run_left() + self.rest
+        self.remaining_upto(usize::MAX)
+    }
+
+    /// `remaining().min(cap)`, walking no more of an open source than
+    /// that takes.
+    #[inline]
+    pub fn remaining_upto(&self, cap: usize) -> usize {
+        let known = self.run_left() + (self.rest & !OPEN);
+        if self.rest & OPEN == 0 || known >= cap {
+            return known.min(cap);
+        }
+        known + self.uncounted(cap - known)
+    }
+
+    /// The records the open sources have not collected yet, counted up to
+    /// `cap`.
+    #[cold]
+    #[inline(never)]
+    fn uncounted(&self, cap: usize) -> usize {
+        let mut n = 0;
+        for s in &self.srcs[..self.live] {
+            if let Some(m) = s.src.buf.as_ref().and_then(|b| b.more.as_deref()) {
+                // SAFETY: `OooMore::count_upto`'s contract: `self` holds
+                // the snapshot that owns the memtable (R9), a live
+                // source's memtable being one of it.
+                n += unsafe { m.count_upto(cap - n) };
+            }
+        }
+        n
+    }
+
+    /// Whether no record is left (`remaining() == 0`, in O(1)).
+    #[inline]
+    pub fn is_exhausted(&self) -> bool {
+        self.run_left() == 0 && self.rest == 0
     }
 
     /// The payload the next read returns, if the current run holds it (no
@@ -477,8 +663,12 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         self.snap.as_ref()
     }
 
-    /// Yields at most `n` more records.
+    /// Yields at most `n` more records. (An open source collects all it
+    /// has left first, so that every count is known.)
     pub fn truncate(&mut self, n: usize) {
+        if self.rest & OPEN != 0 {
+            self.close_all();
+        }
         let left = self.run_left();
         if n < left {
             self.end = self.at.wrapping_add(self.step.wrapping_mul(n));
@@ -492,6 +682,26 @@ impl<T: Send + Sync + 'static> Cursor<T> {
             self.advance();
         }
         self.set_fast_end();
+    }
+
+    /// Has every open source collect what it has left
+    /// (`SrcCursor::close`), and drops those left with nothing.
+    #[cold]
+    #[inline(never)]
+    fn close_all(&mut self) {
+        self.rest &= !OPEN;
+        let mut i = 0;
+        while i < self.live {
+            let s = &mut self.srcs[i];
+            self.rest += s.close();
+            if s.done() {
+                // Kept behind the live ones, as `cut_run` keeps them.
+                self.srcs.swap(i, self.live - 1);
+                self.live -= 1;
+            } else {
+                i += 1;
+            }
+        }
     }
 
     /// Releases the snapshot early; the cursor then yields nothing.
@@ -517,24 +727,28 @@ impl<T: Send + Sync + 'static> Cursor<T> {
     #[inline]
     fn advance(&mut self) {
         debug_assert_eq!(self.at, self.end);
-        if self.last_run() {
-            self.release();
-            return;
-        }
-        debug_assert!(self.live <= self.srcs.len());
-        let (srcs, live, rest) = (self.srcs.as_mut_ptr(), self.live, self.rest);
-        // SAFETY: `srcs[..live]` are initialized elements of the vector
-        // (`live <= len` always); the vector is not touched while the
-        // merge step runs.
-        let c = unsafe {
-            if self.is_descending() {
-                cut_run::<Desc, T>(srcs, live, rest)
-            } else {
-                cut_run::<Asc, T>(srcs, live, rest)
+        if !self.last_run() {
+            debug_assert!(self.live <= self.srcs.len());
+            let (srcs, live, rest, open) = (self.srcs.as_mut_ptr(), self.live, self.rest & !OPEN, self.rest & OPEN);
+            // SAFETY: `srcs[..live]` are initialized elements of the vector
+            // (`live <= len` always); the vector is not touched while the
+            // merge step runs.
+            let c = unsafe {
+                if self.is_descending() {
+                    cut_run::<Desc, T>(srcs, live, rest, open)
+                } else {
+                    cut_run::<Asc, T>(srcs, live, rest, open)
+                }
+            };
+            self.live = c.live;
+            if c.n > 0 {
+                self.set_run(c.run, c.at, c.n, (rest + c.added - c.n) | c.open);
+                return;
             }
-        };
-        self.live = c.live;
-        self.set_run(c.run, c.at, c.n, self.rest - c.n);
+            // Only open sources were left, and they had nothing more.
+            debug_assert!(self.live == 0 && rest + c.added == 0);
+        }
+        self.release();
     }
 
     /// Makes `n` records of `run` from position `at` on (in reading
@@ -750,14 +964,17 @@ impl<T: Clone + Send + Sync + 'static> Iterator for Cursor<T> {
         self.next_with(|ts, v| (ts, v.clone()))
     }
 
-    /// Exact, at every point: the count planned, minus what was handed out.
+    /// Exact — the count planned, minus what was handed out — except
+    /// while a source collects its records as the merge needs them: then
+    /// the records collected, and no upper bound (see
+    /// [`remaining`](Cursor::remaining), which counts them all).
     #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let n = self.remaining();
-        (n, Some(n))
+        let n = self.run_left() + (self.rest & !OPEN);
+        (n, if self.rest & OPEN == 0 { Some(n) } else { None })
     }
 
-    /// O(1), without cloning a payload.
+    /// [`remaining`](Cursor::remaining), without cloning a payload.
     #[inline]
     fn count(self) -> usize {
         self.remaining()
@@ -818,14 +1035,16 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
     /// place without a capacity test.
     #[inline]
     fn into_vec(mut self) -> Vec<(Timestamp, T)> {
-        let mut out: Vec<(Timestamp, T)> = Vec::with_capacity(self.remaining());
+        // Exact, unless a source still collects its records: `reserve`
+        // below grows the vector for those.
+        let mut out: Vec<(Timestamp, T)> = Vec::with_capacity(self.size_hint().0);
         loop {
             let k = self.run_ready();
             if k == 0 {
                 return out;
             }
-            // Exact counts make this a no-op; it is what makes the writes
-            // below sound whatever the count.
+            // A no-op when the count was exact; it is what makes the
+            // writes below sound whatever the count.
             out.reserve(k);
             let (base, mut len) = (out.as_mut_ptr(), out.len());
             self.fold_run(k, (), |(), ts, v| {
@@ -841,8 +1060,6 @@ impl<T: Clone + Send + Sync + 'static> Cursor<T> {
         }
     }
 }
-
-impl<T: Clone + Send + Sync + 'static> ExactSizeIterator for Cursor<T> {}
 
 /// Once `next` returns `None` it always does: an exhausted cursor has
 /// released its snapshot and has no run.
@@ -862,11 +1079,7 @@ mod tests {
         let cfg = Config { maintenance: MaintenanceMode::Disabled, target_page_bytes: 64, ..Config::default() };
         let log = Timelog::with_config(cfg).unwrap();
         let mut all = Vec::new();
-        let put = |ts: Timestamp, all: &mut Vec<(Timestamp, u64)>| {
-            let v = all.len() as u64;
-            let _ = log.append(ts, v).unwrap();
-            all.push((ts, v));
-        };
+        let put = |ts: Timestamp, all: &mut Vec<(Timestamp, u64)>| put_next(&log, ts, all);
         for t in 0..600 {
             put(t, &mut all);
             if t % 7 == 0 {
@@ -895,6 +1108,13 @@ mod tests {
         (log, all)
     }
 
+    /// Appends `(ts, n)` to `log` and to `all`, `n` the records before it.
+    fn put_next(log: &Timelog<u64>, ts: Timestamp, all: &mut Vec<(Timestamp, u64)>) {
+        let v = all.len() as u64;
+        let _ = log.append(ts, v).unwrap();
+        all.push((ts, v));
+    }
+
     fn want(all: &[(Timestamp, u64)], lo: Timestamp, hi: Timestamp, order: Order) -> Vec<(Timestamp, u64)> {
         let mut w: Vec<_> = all.iter().copied().filter(|r| lo <= r.0 && r.0 < hi).collect();
         if order == Order::Desc {
@@ -921,7 +1141,7 @@ mod tests {
                     assert!(c.snapshot().is_some(), "pinned until the last record ({order:?} [{lo}, {hi}) at {i})");
                     assert_eq!(c.next(), Some(*r), "{order:?} [{lo}, {hi}) at {i}");
                     let left = w.len() - i - 1;
-                    assert_eq!((c.size_hint(), c.len(), c.remaining()), ((left, Some(left)), left, left));
+                    assert_eq!((c.size_hint(), c.remaining(), c.is_exhausted()), ((left, Some(left)), left, left == 0));
                 }
                 assert!(c.snapshot().is_none(), "taking the last record releases ({order:?} [{lo}, {hi}))");
                 assert_eq!(c.next(), None);
@@ -966,7 +1186,7 @@ mod tests {
             for (lo, hi) in [(5000, 6000), (-10, 0), (7, 7), (100, 140), (101, 102)] {
                 let mut c = snap.range(lo, hi, order);
                 assert!(c.snapshot().is_none(), "{order:?} [{lo}, {hi})");
-                assert_eq!((c.size_hint(), c.len()), ((0, Some(0)), 0));
+                assert_eq!((c.size_hint(), c.remaining(), c.is_exhausted()), ((0, Some(0)), 0, true));
                 assert_eq!(c.next(), None);
                 assert_eq!(snap.range(lo, hi, order).last(), None);
                 assert_eq!(snap.range(lo, hi, order).nth(1), None);
@@ -1079,7 +1299,7 @@ mod tests {
                         assert_eq!(d.nth(n), rest.get(n).copied(), "default nth({n}), {ctx}");
                         // Where `nth` left the cursor, the rest follows.
                         let tail = rest.get(n + 1..).unwrap_or(&[]);
-                        assert_eq!(c.len(), tail.len(), "len after nth({n}), {ctx}");
+                        assert_eq!(c.remaining(), tail.len(), "len after nth({n}), {ctx}");
                         assert_eq!(c.collect::<Vec<_>>(), tail, "after nth({n}), {ctx}");
                     }
                     let third = rest.len() / 3;
@@ -1124,9 +1344,9 @@ mod tests {
                 if round % 4 == 3 {
                     let n = rnd(w.len() as u64);
                     c.truncate(n);
-                    assert_eq!(c.len(), n);
+                    assert_eq!(c.remaining(), n);
                 }
-                let end = c.len();
+                let end = c.remaining();
                 while i < end {
                     match rnd(4) {
                         0 => {
@@ -1282,7 +1502,7 @@ mod tests {
                     for k in 0..=w.len() {
                         let (w, mut c) = ours(&log, lo, hi, order);
                         assert_eq!(super::Cursor::skip(&mut c, k), k);
-                        assert_eq!(c.len(), w.len() - k);
+                        assert_eq!(c.remaining(), w.len() - k);
                         let mut d = ours(&log, lo, hi, order).1;
                         d.truncate(k);
                         assert_eq!(
@@ -1294,7 +1514,7 @@ mod tests {
                         );
                         let mut got = Vec::new();
                         while let Some(r) = c.next() {
-                            assert!(c.snapshot().is_some() || c.len() == 0);
+                            assert!(c.snapshot().is_some() || c.is_exhausted());
                             got.push(r);
                         }
                         assert!(c.snapshot().is_none(), "released with the last record");
@@ -1306,6 +1526,103 @@ mod tests {
                 let (w, c) = ours(&log, Timestamp::MIN, Timestamp::MAX, order);
                 assert_eq!(c.srcs.capacity() > 0, !flushed, "{flushed} {order:?}");
                 assert_eq!(c.collect::<Vec<_>>(), w);
+            }
+        }
+    }
+
+    /// A memtable whose merged view a long read built, then more records,
+    /// late ones among them (a burst of 90 at one timestamp, so that chunk
+    /// boundaries fall among equal timestamps); a snapshot taken then, and
+    /// more late records after it. Returns the log, the snapshot, and the
+    /// records each sees, in ascending (timestamp, insertion) order.
+    #[allow(clippy::type_complexity)]
+    fn newer_than_the_view() -> (Timelog<u64>, Snapshot<u64>, Vec<(Timestamp, u64)>, Vec<(Timestamp, u64)>) {
+        let cfg = Config { maintenance: MaintenanceMode::Disabled, memtable_max_bytes: 64 << 20, ..Config::default() };
+        let log = Timelog::with_config(cfg).unwrap();
+        let mut all = Vec::new();
+        let put = |ts: Timestamp, all: &mut Vec<(Timestamp, u64)>| put_next(&log, ts, all);
+        for t in 0..3000 {
+            put(if t % 10 == 3 { t - 1 - (t * 7) % 300 } else { t }, &mut all);
+        }
+        let sorted = |all: &[(Timestamp, u64)]| {
+            let mut v = all.to_vec();
+            v.sort_by_key(|r| r.0);
+            v
+        };
+        let snap = log.snapshot().unwrap();
+        assert_eq!(snap.all(Order::Asc).collect::<Vec<_>>(), sorted(&all), "the long read builds the view");
+        for t in 3000..4000 {
+            put(if t % 3 == 0 { t - 1 - (t * 13) % 2500 } else { t }, &mut all);
+            if t == 3500 {
+                for _ in 0..90 {
+                    put(1234, &mut all);
+                }
+            }
+        }
+        let snap = log.snapshot().unwrap();
+        let seen = sorted(&all);
+        for t in 0..400 {
+            put(t * 9 + 1, &mut all);
+        }
+        (log, snap, seen, sorted(&all))
+    }
+
+    /// An ascending read through a merged view collects the late records
+    /// newer than the view as the merge needs them (`plan::OooMore`):
+    /// every way of reading such a cursor — a record at a time, in
+    /// batches, skipped, truncated part-way, counted, collected — gives
+    /// the records a collected read gives, for the live log and for an
+    /// older snapshot (which skips the records added since), and the
+    /// snapshot is released once the last record is read.
+    #[test]
+    fn late_records_collected_while_reading_read_as_collected_ones() {
+        let (log, old, seen_old, seen_live) = newer_than_the_view();
+        let live = log.snapshot().unwrap();
+        assert!(live.since(0, Order::Asc).size_hint().1.is_none(), "the read collects as it goes");
+        let bounds =
+            [(Timestamp::MIN, Timestamp::MAX), (0, 4000), (1000, 1300), (1234, 1235), (1200, 3600), (2999, 9000)];
+        for (snap, all) in [(&old, &seen_old), (&live, &seen_live)] {
+            for &(lo, hi) in &bounds {
+                let w = want(all, lo, hi, Order::Asc);
+                let ctx = format!("[{lo}, {hi}) w={}", snap.watermark());
+                let c = || snap.range(lo, hi, Order::Asc);
+                assert_eq!(c().collect::<Vec<_>>(), w, "collect {ctx}");
+                assert_eq!((c().remaining(), c().count()), (w.len(), w.len()), "counts {ctx}");
+                assert_eq!(c().last(), w.last().copied(), "last {ctx}");
+                let mut b = Vec::new();
+                let mut cur = c();
+                while cur.next_batch_with(7, |ts, v| b.push((ts, *v))) > 0 {}
+                assert_eq!(b, w, "batches {ctx}");
+                for k in [0, 1, 2, 31, 32, 33, 100, 500, w.len()] {
+                    let k = k.min(w.len());
+                    // A record at a time, the counts checked as it goes.
+                    let mut cur = c();
+                    for (i, r) in w[..k].iter().enumerate() {
+                        let (lower, upper) = cur.size_hint();
+                        assert!(lower <= w.len() - i && upper.is_none_or(|u| u == w.len() - i), "hint {ctx}");
+                        assert_eq!(cur.remaining_upto(5), (w.len() - i).min(5), "remaining_upto {ctx}");
+                        assert_eq!(cur.next().as_ref(), Some(r), "next {i} {ctx}");
+                    }
+                    assert_eq!(cur.remaining(), w.len() - k, "remaining after {k} {ctx}");
+                    // Truncated part-way: every count is known from then on.
+                    let m = (w.len() - k) / 2;
+                    let mut t = c();
+                    if k > 0 {
+                        assert_eq!(t.nth(k - 1).as_ref(), Some(&w[k - 1]), "nth {ctx}");
+                    }
+                    t.truncate(m);
+                    assert_eq!(t.size_hint(), (m, Some(m)), "hint after truncate {ctx}");
+                    assert_eq!(t.collect::<Vec<_>>(), w[k..k + m], "truncate({m}) after {k} {ctx}");
+                    // Skipped, then the rest.
+                    let mut sk = c();
+                    assert_eq!(crate::Cursor::skip(&mut sk, k), k, "skip {ctx}");
+                    assert_eq!(sk.collect::<Vec<_>>(), w[k..], "after skip({k}) {ctx}");
+                    // The rest read one by one releases the snapshot at the end.
+                    let mut r = Vec::new();
+                    r.extend(cur.by_ref());
+                    assert_eq!(r, w[k..], "rest after {k} {ctx}");
+                    assert!(cur.is_exhausted() && cur.snapshot().is_none(), "released {ctx}");
+                }
             }
         }
     }
