@@ -306,11 +306,15 @@ impl<T: Send + Sync + 'static> std::fmt::Debug for Cursor<T> {
     }
 }
 
-// SAFETY: the raw pointers inside the spans point into storage owned by the
+// SAFETY: the raw pointers inside the spans, and a skiplist source's
+// memtable pointer (`plan::OooMore`), point into storage owned by the
 // snapshot the cursor holds (R9); that storage holds `T: Send + Sync`, and
 // the cursor only hands out `&T`.
 unsafe impl<T: Send + Sync + 'static> Send for Cursor<T> {}
-// SAFETY: as above; `&Cursor` exposes only counts.
+// SAFETY: as above; `&Cursor` exposes only counts and `peek`'s `&T`. A
+// count may walk a skiplist (`remaining`), which only reads it: the
+// skiplist is built for readers beside its writers (R6), and the count
+// changes nothing in the cursor.
 unsafe impl<T: Send + Sync + 'static> Sync for Cursor<T> {}
 
 /// The flag of [`Cursor`]'s `rest`: a live source still collects its
@@ -625,7 +629,10 @@ impl<T: Send + Sync + 'static> Cursor<T> {
         n
     }
 
-    /// Whether no record is left (`remaining() == 0`, in O(1)).
+    /// Whether the cursor knows that no record is left, in O(1): then
+    /// `remaining() == 0`. While a source still collects its records (see
+    /// [`remaining`](Self::remaining)) it may be false with none left: the
+    /// next read finds out, returns `None` and releases the snapshot.
     #[inline]
     pub fn is_exhausted(&self) -> bool {
         self.run_left() == 0 && self.rest == 0
