@@ -22,10 +22,13 @@
 //! `memtable`: 100,000 in one memtable; `memtable_ooo5`: the
 //! same with 5% late records; `memtable_ooo5_view`: the same after a full
 //! scan (its merged view built); `memtable_ooo5_live`: the same after a full
-//! scan and one late append newer than the view), path (`cursor`: `Timelog::range` over
+//! scan and one late append newer than the view; `memtable_ooo5_newer`:
+//! the same after a full scan and 20,000 more records, 5% late, newer than
+//! the view), path (`cursor`: `Timelog::range` over
 //! `[t, t + 1)`; `snap_cursor`: `Snapshot::into_cursor` over `[t, t]`, as
 //! the Python iterator; `range10`: `Timelog::range` over `[t, t + 10)`,
-//! through the general plan; `point_with`: `Snapshot::point_with` of a
+//! through the general plan; `since1`: the first record of
+//! `Timelog::since(t)`; `point_with`: `Snapshot::point_with` of a
 //! snapshot taken per lookup; `log_point_with`: `Timelog::point_with`,
 //! no snapshot; `log_contains`: `Timelog::contains`; `log_next_ts`: `Timelog::next_ts`; `btree`: `BTreeMap::get`;
 //! `btree_next`: `BTreeMap::range(t + 1..).next()`). Prints a checksum and the best wall time
@@ -58,7 +61,7 @@ fn build(state: &str) -> (Timelog<u64>, Vec<(i64, u64)>) {
     if state == "compacted" || state.starts_with("flushed") {
         log.flush().unwrap();
     }
-    if state == "memtable_ooo5_view" || state == "memtable_ooo5_live" {
+    if state == "memtable_ooo5_view" || state == "memtable_ooo5_live" || state == "memtable_ooo5_newer" {
         // Its merged view built by a full scan: nothing written since
         // (`_view`, the state of a full criterion run's point groups), or
         // then one late record newer than the view (`_live`, a log being
@@ -66,6 +69,15 @@ fn build(state: &str) -> (Timelog<u64>, Vec<(i64, u64)>) {
         let _ = log.snapshot().unwrap().all(Order::Asc).count();
         if state == "memtable_ooo5_live" {
             let _ = log.append(n as i64 - 500, 0).unwrap();
+        }
+        if state == "memtable_ooo5_newer" {
+            // A fifth more records, 5% late, after the view: its readers
+            // collect the late ones newer than it as they go (R13 (7)).
+            for (t, v) in ooo_keys(n / 5, 5, SEED ^ 3) {
+                let (t, v) = (t + n as i64, v + n as u64);
+                let _ = log.append(t, v).unwrap();
+                keys.push((t, v));
+            }
         }
     }
     if state == "compacted" {
@@ -79,6 +91,19 @@ fn measured_cursor(log: &Timelog<u64>, ts: &[i64]) -> u64 {
     let mut s = 0u64;
     for &t in ts {
         for (k, v) in log.range(t, t + 1, Order::Asc).unwrap() {
+            s = s.wrapping_add(k as u64).wrapping_add(v);
+        }
+    }
+    s
+}
+
+/// The first record of `since(t)`: a long read of which the caller takes
+/// one row.
+#[inline(never)]
+fn measured_since1(log: &Timelog<u64>, ts: &[i64]) -> u64 {
+    let mut s = 0u64;
+    for &t in ts {
+        if let Some((k, v)) = log.since(t, Order::Asc).unwrap().next() {
             s = s.wrapping_add(k as u64).wrapping_add(v);
         }
     }
@@ -188,6 +213,7 @@ fn main() {
             "cursor" => measured_cursor(&log, &ts),
             "snap_cursor" => measured_snap_cursor(&log, &ts),
             "range10" => measured_range10(&log, &ts),
+            "since1" => measured_since1(&log, &ts),
             "point_with" => measured_point_with(&log, &ts),
             "log_point_with" => measured_log_point_with(&log, &ts),
             "log_next_ts" => measured_log_next_ts(&log, &ts),
