@@ -90,14 +90,20 @@ impl<T: Send + Sync + 'static> SrcCursor<T> {
         // source holds its snapshot until the source is dropped (R9).
         let got = match unsafe { m.fill(false) } {
             Some(span) => {
-                self.src.spans = Spans::One(span);
-                self.src.count += span.len;
-                (self.si, self.pos, self.cur) = (0, 0, span);
+                self.start(span);
                 span.len
             }
             None => 0,
         };
         (got, !self.src.is_open())
+    }
+
+    /// Makes `span`, a chunk just collected, the source's only span and
+    /// the current one. (The source's planned `count` stays as planned:
+    /// the cursor counts what is collected later, `Cut::added`.)
+    fn start(&mut self, span: Span<T>) {
+        self.src.spans = Spans::One(span);
+        (self.si, self.pos, self.cur) = (0, 0, span);
     }
 
     /// Collects everything an open source has left, at once, after its
@@ -109,10 +115,8 @@ impl<T: Send + Sync + 'static> SrcCursor<T> {
         let Some(m) = self.src.more() else { return 0 };
         // SAFETY: as in `fill` (R9).
         let Some(span) = (unsafe { m.fill(true) }) else { return 0 };
-        self.src.count += span.len;
         if self.cur.len == 0 {
-            self.src.spans = Spans::One(span);
-            (self.si, self.pos, self.cur) = (0, 0, span);
+            self.start(span);
         } else {
             // An ascending read of an open source has one span, the chunk
             // it reads (`si == 0`); the rest comes after it.
@@ -179,7 +183,7 @@ impl<T> SrcCursor<T> {
     where
         T: Send + Sync + 'static,
     {
-        self.src.buf.as_ref().and_then(|b| b.more.as_ref()).expect("an open source").frontier()
+        self.src.more_ref().expect("an open source").frontier()
     }
 
     /// How many records from the head on (at least one, at most the rest
@@ -619,7 +623,7 @@ impl<T: Send + Sync + 'static> Cursor<T> {
     fn uncounted(&self, cap: usize) -> usize {
         let mut n = 0;
         for s in &self.srcs[..self.live] {
-            if let Some(m) = s.src.buf.as_ref().and_then(|b| b.more.as_deref()) {
+            if let Some(m) = s.src.more_ref() {
                 // SAFETY: `OooMore::count_upto`'s contract: `self` holds
                 // the snapshot that owns the memtable (R9), a live
                 // source's memtable being one of it.

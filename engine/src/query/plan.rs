@@ -515,7 +515,9 @@ impl<T> Copy for Pending<T> {}
 pub(crate) struct Source<T> {
     pub(crate) spans: Spans<T>,
     pub(crate) buf: Option<Box<OooBuf<T>>>,
-    /// Visible records of the source: those of `spans` and of `tail`.
+    /// Visible records of the source when planned: those of `spans` and of
+    /// `tail` (an open skiplist source's later chunks are counted by the
+    /// cursor as it collects them, not here).
     pub(crate) count: usize,
     /// Segment or run positions after `spans` (an ascending read that
     /// crosses more than [`PAGES_AHEAD`] pages or buckets of the source),
@@ -553,10 +555,17 @@ impl<T> Source<T> {
         self.buf.as_mut()?.more.as_deref_mut().filter(|m| m.from.is_some())
     }
 
+    /// The rest of a skiplist source collected while the cursor reads,
+    /// open or not.
+    #[inline]
+    pub(crate) fn more_ref(&self) -> Option<&OooMore<T>> {
+        self.buf.as_ref()?.more.as_deref()
+    }
+
     /// Whether [`more`](Self::more) is `Some`.
     #[inline]
     pub(crate) fn is_open(&self) -> bool {
-        self.buf.as_ref().and_then(|b| b.more.as_ref()).is_some_and(|m| m.from.is_some())
+        self.more_ref().is_some_and(|m| m.from.is_some())
     }
 
     /// Whether positions wait to be cut into spans ([`refill`](Self::refill)).
