@@ -137,7 +137,8 @@ fn late_records_newer_than_a_view_read_across_flush() {
             append(&log, ts, id);
             base.push(app(ts, id));
         }
-        assert_eq!(log.snapshot().unwrap().all(Order::Asc).count(), 41, "the long read builds the view");
+        // A long descending read builds the view at once (R13 (5)).
+        assert_eq!(log.snapshot().unwrap().all(Order::Desc).count(), 41, "the long read builds the view");
         let writers = spawn_writers(&log);
         let reader = {
             let log = log.clone();
@@ -160,6 +161,63 @@ fn late_records_newer_than_a_view_read_across_flush() {
         let (mut histories, mut obs) = join_writers(writers);
         histories.push(base);
         obs.extend(reader.join().unwrap());
+        finish_lanes(&log, &histories, obs);
+    });
+}
+
+/// R13 (5), (7): a long ascending read over a late memtable with no view
+/// serving it builds none before its first row: it collects the skiplist
+/// as it reads (one node per collection under the model checkers) and
+/// takes a share of a build per collection, so the view is published from
+/// inside a read. The memtable holds 40 late records (lane 2) and no view;
+/// two writers add late records of their own lanes; a reader takes a
+/// snapshot, then reads it in full ascending a record at a time while the
+/// main thread reads newer snapshots in full (each a build's shares, or —
+/// in `read_view`'s descending pass — a whole build at once). Every read
+/// must return what its snapshot holds: a view newer than a reader's
+/// snapshot must not serve it. Fault `merged_asc_stale_view` (the reader
+/// takes any published view) is caught by `read_view`'s comparison of its
+/// ascending and descending reads.
+#[test]
+fn long_reads_build_the_view_in_shares() {
+    shuttle_check("skiplist/long_reads_build_the_view_in_shares", shuttle_schedules(2500), || {
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
+        let mut base = vec![];
+        for k in 0..41 {
+            // The run's first record, then late records below it.
+            let (ts, id) = (2 * LANE + 200 - k * 4, 2000 + k as Id);
+            append(&log, ts, id);
+            base.push(app(ts, id));
+        }
+        let writers = spawn_writers(&log);
+        let reader = {
+            let log = log.clone();
+            thread::spawn(move || {
+                let held = log.snapshot().unwrap();
+                thread::yield_now();
+                let mut got = Vec::new();
+                for r in held.all(Order::Asc) {
+                    got.push(r);
+                    thread::yield_now();
+                }
+                let view = read_view(&held);
+                assert_eq!(got, view, "a long read building the view in shares disagrees with its snapshot");
+                Observed { thread: None, own_done: 0, w: held.watermark(), view }
+            })
+        };
+        let mut obs = Vec::new();
+        for _ in 0..2 {
+            let s = log.snapshot().unwrap();
+            let got: Vec<_> = s.all(Order::Asc).collect();
+            let view = read_view(&s);
+            assert_eq!(got, view, "a long read disagrees with its snapshot");
+            obs.push(Observed { thread: None, own_done: 0, w: s.watermark(), view });
+            thread::yield_now();
+        }
+        let (mut histories, mut wobs) = join_writers(writers);
+        histories.push(base);
+        obs.append(&mut wobs);
+        obs.push(reader.join().unwrap());
         finish_lanes(&log, &histories, obs);
     });
 }

@@ -310,17 +310,87 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
                 return Some(m);
             }
         }
-        let first = self.ooo.first_ts().unwrap_or(Timestamp::MAX).min(self.run.first_ts());
-        let last = self.run.last_ts_hint();
-        let covered = i128::from(hi.min(last)) - i128::from(lo.max(first));
-        let span = i128::from(last) - i128::from(first);
-        if hi < first || covered * 4 < span {
+        if !self.reach(lo, hi).0 {
             return None;
         }
         let mut b = Build::new(self, w);
         let done = b.step(self, usize::MAX);
         debug_assert!(done, "an unbounded step finishes the build");
         self.publish(b, p)
+    }
+
+    /// What an ascending read of `[lo, hi]` (inclusive) by a reader at
+    /// `w` reads this memtable through, never building a view (R13 (5)):
+    /// the view and whether the read takes shares of a build as it
+    /// collects the skiplist records the view lacks (`OooMore`, R13 (7)).
+    ///
+    /// - A view that serves `w` (as [`merged`](Self::merged) finds it):
+    ///   `(Some(view), false)`.
+    /// - A long read (a quarter of the time span or more), or one that
+    ///   reaches the memtable's last timestamp, that finds none: the
+    ///   current view if it is not newer than `w` — it holds what it holds
+    ///   whatever was added since (R13 (2)); serving is a cost policy — or
+    ///   none, and `true`: the read collects the skiplist as it goes and
+    ///   takes a share per chunk (`help_long`), so its first rows cost a
+    ///   bounded number of visits (issue 10), where `merged` would build
+    ///   the whole view, or the plan collect every late record to the
+    ///   memtable's end, before the first row.
+    /// - A short read within the memtable that finds none: `(None,
+    ///   false)`, read the usual way (its range bounds what it collects;
+    ///   its share at plan time, `help_build`).
+    #[inline]
+    pub(crate) fn merged_asc(&self, w: SeqNo, lo: Timestamp, hi: Timestamp) -> (Option<&Merged<T>>, bool) {
+        // Inline: the common answer (too few late records for a view).
+        if self.late_hint() < MIN_LATE {
+            return (None, false);
+        }
+        self.merged_asc_lookup(w, lo, hi)
+    }
+
+    /// [`merged_asc`](Self::merged_asc) past its first test.
+    fn merged_asc_lookup(&self, w: SeqNo, lo: Timestamp, hi: Timestamp) -> (Option<&Merged<T>>, bool) {
+        // Only a view not newer than the reader (R13 (2)). Seeded fault
+        // (verification/faults.sh): a newer view too, whose records the
+        // reader's snapshot does not hold.
+        #[cfg(not(timelog_fault = "merged_asc_stale_view"))]
+        let cur = self.merged.current().1.filter(|m| m.w <= w);
+        #[cfg(timelog_fault = "merged_asc_stale_view")]
+        let cur = self.merged.current().1;
+        if let Some(m) = cur {
+            if self.serves(m, w) {
+                return (Some(m), false);
+            }
+        }
+        let (long, open) = self.reach(lo, hi);
+        if long || open {
+            (cur, true)
+        } else {
+            (None, false)
+        }
+    }
+
+    /// Whether a read of `[lo, hi]` (inclusive) covers at least a quarter
+    /// of the memtable's time span (a *long* read, which would read most
+    /// of the view it builds or helps build), and whether it reaches the
+    /// memtable's last timestamp (`since(t)`: the late records it would
+    /// collect at plan time are bounded by the memtable, not its range).
+    fn reach(&self, lo: Timestamp, hi: Timestamp) -> (bool, bool) {
+        let first = self.ooo.first_ts().unwrap_or(Timestamp::MAX).min(self.run.first_ts());
+        let last = self.run.last_ts_hint();
+        let covered = i128::from(hi.min(last)) - i128::from(lo.max(first));
+        let span = i128::from(last) - i128::from(first);
+        (hi >= first && covered * 4 >= span, hi >= last)
+    }
+
+    /// A long ascending read's share of building the view (R13 (5)), for
+    /// each chunk of `late` skiplist records it collects while it reads
+    /// ([`merged_asc`](Self::merged_asc)): [`HELP_LONG_PER_LATE`] records
+    /// per late record, as [`help_build`](Self::help_build) takes it.
+    #[inline]
+    pub(crate) fn help_long(&self, w: SeqNo, late: usize) {
+        if late > 0 {
+            self.help_build_by(w, late.saturating_mul(HELP_LONG_PER_LATE));
+        }
     }
 
     /// A short read's share of building the view (R13 (5)): a read that
@@ -336,7 +406,16 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
     /// loses the compare-and-swap, skips its share.
     /// Nobody waits.
     pub(crate) fn help_build(&self, w: SeqNo, late: usize, planned: usize) {
-        if late == 0 || self.late_hint() < MIN_LATE {
+        if late > 0 {
+            self.help_build_by(w, share(late, planned));
+        }
+    }
+
+    /// Extends the view under construction by `share` records, starting
+    /// one at `w` if none is under way and no view serves `w` (see
+    /// [`help_build`](Self::help_build)).
+    fn help_build_by(&self, w: SeqNo, share: usize) {
+        if self.late_hint() < MIN_LATE {
             return;
         }
         let slot = &self.merged;
@@ -391,7 +470,7 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
             b
         };
         b.region.init();
-        if crate::hooks::helping(|| b.step(self, share(late, planned))) {
+        if crate::hooks::helping(|| b.step(self, share)) {
             let _ = self.publish(*b, cur);
             slot.build.store(std::ptr::null_mut(), Ordering::Relaxed);
         } else {
@@ -429,6 +508,15 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
 /// costs 2–3 ns per record. Under the model checkers 1, so that a build
 /// takes several reads and changes hands.
 pub(crate) const HELP_PER_LATE: usize = if crate::sync::MODEL { 1 } else { 32 };
+
+/// Records a long ascending read adds to the view under construction per
+/// late record it collects as it reads (R13 (5), `Memtable::help_long`):
+/// as a short read's, [`HELP_PER_LATE`] — with 5% late records a full
+/// scan adds 1.6 times the memtable's records, so the first scan
+/// completes the view. Under the model checkers 2: a scan's chunks (one
+/// node each) complete a few records' view over several shares, so the
+/// view is published from inside a read.
+pub(crate) const HELP_LONG_PER_LATE: usize = if crate::sync::MODEL { 2 } else { HELP_PER_LATE };
 
 /// A short read's share is at most this many times the records it
 /// planned (R13 (5)): the build at most triples its own work.
@@ -764,7 +852,9 @@ mod tests {
         counts(&s, &all, all.len());
         assert_eq!(views(&s), 0, "counts build nothing");
         let _ = s.all(Order::Asc).count();
-        assert_eq!(views(&s), 1);
+        assert_eq!(views(&s), 0, "nor does counting a long read");
+        s.all(Order::Asc).for_each(drop);
+        assert_eq!(views(&s), 1, "reading it does, in shares");
         assert!(s.view().m.active.merged_existing(s.watermark()).is_some());
         counts(&s, &all, all.len());
         counts(&old, &all, all.len() - 1);
@@ -787,10 +877,12 @@ mod tests {
         }
     }
 
-    /// A scan over at least a quarter of the memtable's span builds the
-    /// view in one go; a read of older data builds nothing; short reads
-    /// build it in shares (R13 (5)): one short read leaves a build parked
-    /// and publishes nothing, and the view appears after about `records /
+    /// A descending scan over at least a quarter of the memtable's span
+    /// builds the view in one go; an ascending one in shares as it reads
+    /// (its first row takes one share, and the view is complete by its
+    /// end); a read of older data builds nothing; short reads build it in
+    /// shares (R13 (5)): one short read leaves a build parked and
+    /// publishes nothing, and the view appears after about `records /
     /// HELP_FLOOR` of them, at the watermark of the first.
     #[test]
     fn long_reads_build_the_view_short_ones_in_shares() {
@@ -816,16 +908,30 @@ mod tests {
         check(&s, &all, all.len());
         assert_eq!(views(&s), 1, "short reads and scans use it");
 
-        // A long read builds it at once.
+        // A long descending read builds it at once.
         let log2 = log();
         let mut all2 = Vec::new();
         fill(&log2, &mut all2, 0, 1000);
         let s2 = log2.snapshot().unwrap();
-        let _ = s2.range(200, 500, Order::Asc).count();
-        assert_eq!(views(&s2), 1, "a read of 30% of the span builds it");
+        let _ = s2.range(200, 500, Order::Desc).count();
+        assert_eq!(views(&s2), 1, "a descending read of 30% of the span builds it");
         let got: Vec<_> = s2.range(400, 500, Order::Asc).collect();
         assert_eq!(got, want(&all2, all2.len(), 400, 500, Order::Asc), "a short read through the view");
         check(&s2, &all2, all2.len());
+
+        // A long ascending read, in shares as it reads.
+        let log3 = log();
+        let mut all3 = Vec::new();
+        fill(&log3, &mut all3, 0, 1000);
+        let s3 = log3.snapshot().unwrap();
+        let mut c = s3.range(200, 500, Order::Asc);
+        let mut got = vec![c.next().unwrap()];
+        assert_eq!(views(&s3), 0, "its first row builds no view");
+        assert!(s3.view().m.active.merged.parked(), "it leaves its first share parked");
+        got.extend(c);
+        assert_eq!(got, want(&all3, all3.len(), 200, 500, Order::Asc));
+        assert_eq!(views(&s3), 1, "a read of 30% of the span (43 late records) completes it");
+        check(&s3, &all3, all3.len());
     }
 
     /// A short read's share grows with the read (sessions 21 and 23):
@@ -888,7 +994,7 @@ mod tests {
         let s = l2.snapshot().unwrap();
         let _ = s.range(400, 500, Order::Asc).count();
         assert!(s.view().m.active.merged.parked());
-        let _ = s.all(Order::Asc).count();
+        let _ = s.all(Order::Desc).count(); // builds a view at once
         assert_eq!(views(&s), 1);
         let _ = s.range(400, 500, Order::Asc).count();
         assert!(s.view().m.active.merged.parked(), "a serving view: short reads add nothing, the build is left");
@@ -957,7 +1063,7 @@ mod tests {
         let mut all = Vec::new();
         fill(&log, &mut all, 0, 3000);
         let s0 = log.snapshot().unwrap();
-        let _ = s0.all(Order::Asc).count(); // builds the view at s0
+        let _ = s0.all(Order::Desc).count(); // a long descending read builds the view at s0
         let mt = &s0.view().m.active;
         assert!(mt.merged_existing(s0.watermark()).is_some());
         assert_eq!(mt.late_floor(s0.watermark()), None, "nothing newer than the view");
@@ -1026,7 +1132,7 @@ mod tests {
         let s1 = log.snapshot().unwrap();
         assert!(!s1.view().nav_reads_view(), "no view yet");
         nav(&s1, &all, all.len());
-        let _ = s1.all(Order::Asc).count(); // builds the view at s1's watermark
+        let _ = s1.all(Order::Desc).count(); // a long descending read builds the view at s1's watermark
         assert!(s1.view().nav_reads_view());
         nav(&s1, &all, all.len());
         assert!(!s0.view().nav_reads_view(), "a snapshot older than the view");

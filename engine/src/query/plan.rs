@@ -255,6 +255,11 @@ pub(crate) struct OooMore<T> {
     /// reader's).
     after: SeqNo,
     w: SeqNo,
+    /// Takes each chunk's share of building the memtable's view, for a
+    /// long read that found none serving it (`Memtable::help_long`, R13
+    /// (5)); a function pointer, as building one needs `T: Clone` and a
+    /// cursor does not.
+    help: Option<fn(&Memtable<T>, SeqNo, usize)>,
     /// Nodes the next collection may visit.
     budget: usize,
     /// The chunks collected after the first, kept until the cursor is
@@ -289,6 +294,9 @@ impl<T: Send + Sync + 'static> OooMore<T> {
         self.from = ooo_chunk(mt, from, self.hi, self.after, self.w, budget, &mut buf);
         if buf.ts.is_empty() {
             return None;
+        }
+        if let Some(help) = self.help {
+            help(mt, self.w, buf.ts.len());
         }
         let span = buf.span();
         self.chunks.push(buf);
@@ -690,6 +698,9 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
         // the memtable and the view's watermark, for its skiplist source.
         let use_merged = cov.overlapping(lo, hi).is_empty();
         let mut merged_for: Option<(*const Memtable<T>, SeqNo)> = None;
+        // The memtable an ascending long read collects the skiplist of as
+        // it reads, taking shares of a view's build (`Memtable::merged_asc`).
+        let mut helps_for: *const Memtable<T> = std::ptr::null();
         // The run records planned from the memtable whose skiplist comes
         // next (`sources` hands out a memtable's run, then its skiplist).
         let mut run_planned = 0;
@@ -703,21 +714,32 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                     }
                 }
                 SourceRef::L0(seg) => segment_spans(seg, lo, hi, &cov, &mut s, !desc),
-                SourceRef::Run(mt) => match if use_merged { mt.merged(self.w, lo, hi) } else { None } {
-                    Some(m) => {
-                        merged_spans(m, lo, hi, &mut s);
-                        // The run's positions after the view (sequences `> m.w`, R3).
-                        if mt.run.len() > m.run_n {
-                            let mut tail = Source::new();
-                            run_spans(mt, &vis, lo, hi, m.run_n, &mut tail, !desc);
-                            if tail.count > 0 {
-                                out(tail);
-                            }
-                        }
-                        merged_for = Some((mt as *const Memtable<T>, m.w));
+                SourceRef::Run(mt) => {
+                    let (m, helps) = match (use_merged, desc) {
+                        (false, _) => (None, false),
+                        // A long descending read builds the view at once.
+                        (true, true) => (mt.merged(self.w, lo, hi), false),
+                        (true, false) => mt.merged_asc(self.w, lo, hi),
+                    };
+                    if helps {
+                        helps_for = mt;
                     }
-                    None => run_spans(mt, &vis, lo, hi, 0, &mut s, !desc),
-                },
+                    match m {
+                        Some(m) => {
+                            merged_spans(m, lo, hi, &mut s);
+                            // The run's positions after the view (sequences `> m.w`, R3).
+                            if mt.run.len() > m.run_n {
+                                let mut tail = Source::new();
+                                run_spans(mt, &vis, lo, hi, m.run_n, &mut tail, !desc);
+                                if tail.count > 0 {
+                                    out(tail);
+                                }
+                            }
+                            merged_for = Some((mt as *const Memtable<T>, m.w));
+                        }
+                        None => run_spans(mt, &vis, lo, hi, 0, &mut s, !desc),
+                    }
+                }
                 // An empty skiplist: nothing to collect (checked here,
                 // inline); nor for a point read its filter shows holds
                 // nothing this view sees at `lo` (R6, "filter").
@@ -731,24 +753,26 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                         Some((p, w)) if std::ptr::eq(p, mt) => Some(w),
                         _ => None,
                     };
+                    let helps = std::ptr::eq(helps_for, mt);
                     let buf = match after {
                         Some(w) => match mt.late_floor(w) {
                             // An ascending read collects them as the
                             // merge needs them (`OooMore`).
-                            Some(floor) if floor <= hi && !desc => ooo_first(mt, self.w, lo.max(floor), hi, w),
+                            Some(floor) if floor <= hi && !desc => ooo_first(mt, self.w, lo.max(floor), hi, w, helps),
                             Some(floor) if floor <= hi => ooo_collect(mt, &vis, lo.max(floor), hi, w),
                             _ => OooBuf::empty(),
                         },
-                        None => {
-                            let buf = ooo_collect(mt, &vis, lo, hi, 0);
-                            // A read the view would have served, had it
-                            // existed: its share of building one (R13 (5)).
-                            if use_merged {
-                                mt.help_build(self.w, buf.ts.len(), run_planned + buf.ts.len());
-                            }
-                            buf
-                        }
+                        // A long ascending read with no view: every
+                        // record, as the merge needs them (R13 (5), (7)).
+                        None if helps => ooo_first(mt, self.w, lo, hi, 0, true),
+                        None => ooo_collect(mt, &vis, lo, hi, 0),
                     };
+                    // A read the view would have served, had it existed
+                    // (or been new enough): its share of building one
+                    // (R13 (5)); a long read's, for its first chunk.
+                    if helps || (after.is_none() && use_merged) {
+                        mt.help_build(self.w, buf.ts.len(), run_planned + buf.ts.len());
+                    }
                     if !buf.ts.is_empty() {
                         s.push(buf.span());
                     }
@@ -1073,15 +1097,18 @@ fn ooo_collect<T: Send + Sync + 'static>(
 }
 
 /// The first chunk of the skiplist records of `[t1, t2]` newer than a
-/// merged view of watermark `after` that a reader of watermark `w` sees,
-/// for an ascending read ([`OooMore`]: the rest, if any, is collected while
-/// the cursor reads). No tombstone the reader sees covers the range.
-fn ooo_first<T: Send + Sync + 'static>(
+/// merged view of watermark `after` (0: a long read with no view, every
+/// record) that a reader of watermark `w` sees, for an ascending read
+/// ([`OooMore`]: the rest, if any, is collected while the cursor reads,
+/// taking shares of the view's build if `helps`). No tombstone the
+/// reader sees covers the range.
+fn ooo_first<T: Clone + Send + Sync + 'static>(
     mt: &Memtable<T>,
     w: SeqNo,
     t1: Timestamp,
     t2: Timestamp,
     after: SeqNo,
+    helps: bool,
 ) -> OooBuf<T> {
     let mut buf = OooBuf::empty();
     let from = ooo_chunk(mt, (t1, 0), t2, after, w, OOO_VISITS_FIRST, &mut buf);
@@ -1092,6 +1119,7 @@ fn ooo_first<T: Send + Sync + 'static>(
             hi: t2,
             after,
             w,
+            help: if helps { Some(Memtable::help_long) } else { None },
             budget: 2 * OOO_VISITS_FIRST,
             chunks: Vec::new(),
         }));
