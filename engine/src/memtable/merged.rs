@@ -13,12 +13,16 @@
 //! payloads in place, like a segment's page — the loop the compiler
 //! vectorizes for in-order data — not a pointer per record.
 //!
-//! - **Built by readers, never by a writer**: at once by a long scan (a
-//!   quarter of the memtable's time span or more) of a memtable with at
-//!   least [`MIN_LATE`] late records that finds no usable view; or in
-//!   *shares* by short reads (R13 (5)): each short read that planned the
-//!   memtable without a view adds records in proportion to the late records
-//!   it collected, at most about what it read ([`share`]), to a build parked in the
+//! - **Built by readers, never by a writer**: at once by a long
+//!   descending scan (a quarter of the memtable's time span or more) of a
+//!   memtable with at least [`MIN_LATE`] late records that finds no usable
+//!   view; or in *shares* (R13 (5)) by short reads — each short read that
+//!   planned the memtable without a view adds records in proportion to the
+//!   late records it collected, at most about what it read ([`share`]) —
+//!   and by long or open-ended ascending reads, which build nothing before
+//!   their first row: they collect the skiplist as they read and add
+//!   [`HELP_LONG_PER_LATE`] records per late record of each chunk
+//!   ([`Memtable::merged_asc`], [`Memtable::help_long`]). A share goes to a build parked in the
 //!   memtable's slot — taken by an `Acquire` compare-and-swap that leaves a
 //!   "taken" mark, parked again by a `Release` store; a reader that finds
 //!   the mark, or loses the compare-and-swap, skips its share. Either way the finished view is published by one
@@ -38,7 +42,8 @@
 //!   `ooo_max_seq` argument), and only from their *late floor* on
 //!   (R13 (6), `floor.rs`: no newer record has an earlier timestamp) — as
 //!   extra sources of the merge. Once that
-//!   tail exceeds half the view, the next scan builds a new view. A reader
+//!   tail exceeds half the view, the next scan builds a new view (a long
+//!   ascending one reads the old view meanwhile, in shares). A reader
 //!   with `w' < w` (a snapshot older than the view) plans the usual way.
 //! - **Tombstones are not in it**: the view holds records, not visibility;
 //!   a reader uses it only where no tombstone it sees covers the range.
