@@ -336,8 +336,9 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
     ///   current view if it is not newer than `w` — it holds what it holds
     ///   whatever was added since (R13 (2)); serving is a cost policy — or
     ///   none, and `true`: the read collects the skiplist as it goes and
-    ///   takes a share per chunk (`help_long`), so its first rows cost a
-    ///   bounded number of visits (issue 10), where `merged` would build
+    ///   takes a share per chunk after its first (`help_long`), so its
+    ///   first rows cost a bounded number of visits (issue 10), where
+    ///   `merged` would build
     ///   the whole view, or the plan collect every late record to the
     ///   memtable's end, before the first row.
     /// - A short read within the memtable that finds none: `(None,
@@ -388,9 +389,11 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
     }
 
     /// A long ascending read's share of building the view (R13 (5)), for
-    /// each chunk of `late` skiplist records it collects while it reads
+    /// each chunk of `late` skiplist records it collects while it reads,
+    /// after the first, which its plan collected
     /// ([`merged_asc`](Self::merged_asc)): [`HELP_LONG_PER_LATE`] records
-    /// per late record, as [`help_build`](Self::help_build) takes it.
+    /// per late record, as [`help_build`](Self::help_build) takes it. So a
+    /// read pays in proportion to what it reads: `next(since(t))` nothing.
     #[inline]
     pub(crate) fn help_long(&self, w: SeqNo, late: usize) {
         if late > 0 {
@@ -884,8 +887,8 @@ mod tests {
 
     /// A descending scan over at least a quarter of the memtable's span
     /// builds the view in one go; an ascending one in shares as it reads
-    /// (its first row takes one share, and the view is complete by its
-    /// end); a read of older data builds nothing; short reads build it in
+    /// (none for its first rows, and the view is complete by its end); a
+    /// read of older data builds nothing; short reads build it in
     /// shares (R13 (5)): one short read leaves a build parked and
     /// publishes nothing, and the view appears after about `records /
     /// HELP_FLOOR` of them, at the watermark of the first.
@@ -932,7 +935,9 @@ mod tests {
         let mut c = s3.range(200, 500, Order::Asc);
         let mut got = vec![c.next().unwrap()];
         assert_eq!(views(&s3), 0, "its first row builds no view");
-        assert!(s3.view().m.active.merged.parked(), "it leaves its first share parked");
+        assert!(!s3.view().m.active.merged.parked(), "nor takes a share: it read no chunk past its first");
+        got.extend(c.by_ref().take(100));
+        assert!(s3.view().m.active.merged.parked(), "reading on, it takes shares");
         got.extend(c);
         assert_eq!(got, want(&all3, all3.len(), 200, 500, Order::Asc));
         assert_eq!(views(&s3), 1, "a read of 30% of the span (43 late records) completes it");

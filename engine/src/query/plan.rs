@@ -767,10 +767,12 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                         None if helps => ooo_first(mt, self.w, lo, hi, 0, true),
                         None => ooo_collect(mt, &vis, lo, hi, 0),
                     };
-                    // A read the view would have served, had it existed
-                    // (or been new enough): its share of building one
-                    // (R13 (5)); a long read's, for its first chunk.
-                    if helps || (after.is_none() && use_merged) {
+                    // A short read the view would have served, had it
+                    // existed: its share of building one (R13 (5)). A long
+                    // or open-ended one takes its shares as it reads past
+                    // its first chunk (`OooMore::fill`): `next(since(t))`
+                    // takes none.
+                    if !helps && after.is_none() && use_merged {
                         mt.help_build(self.w, buf.ts.len(), run_planned + buf.ts.len());
                     }
                     if !buf.ts.is_empty() {
