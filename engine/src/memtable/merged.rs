@@ -22,8 +22,8 @@
 //!   and by long or open-ended ascending reads, which build nothing before
 //!   their first row: they collect the skiplist as they read and add
 //!   [`HELP_LONG_PER_LATE`] records per late record of each chunk
-//!   ([`Memtable::merged_asc`], [`Memtable::help_long`]). A share goes to a build parked in the
-//!   memtable's slot — taken by an `Acquire` compare-and-swap that leaves a
+//!   ([`Memtable::merged_asc`], [`Memtable::help_long`]). A share goes
+//!   to a build parked in the memtable's slot — taken by an `Acquire` compare-and-swap that leaves a
 //!   "taken" mark, parked again by a `Release` store; a reader that finds
 //!   the mark, or loses the compare-and-swap, skips its share. Either way the finished view is published by one
 //!   compare-and-swap of the memtable's slot (`Release`; readers load it
@@ -338,9 +338,8 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
     ///   none, and `true`: the read collects the skiplist as it goes and
     ///   takes a share per chunk after its first (`help_long`), so its
     ///   first rows cost a bounded number of visits (issue 10), where
-    ///   `merged` would build
-    ///   the whole view, or the plan collect every late record to the
-    ///   memtable's end, before the first row.
+    ///   `merged` would build the whole view, or the plan collect every
+    ///   late record to the memtable's end, before the first row.
     /// - A short read within the memtable that finds none: `(None,
     ///   false)`, read the usual way (its range bounds what it collects;
     ///   its share at plan time, `help_build`).
