@@ -41,6 +41,18 @@ fn spawn_writers(log: &Arc<Timelog<Id>>) -> Vec<thread::JoinHandle<(Vec<Op>, Vec
         .collect()
 }
 
+/// Lane 2: the run's first record, then 40 late records below it (no
+/// view yet); returns the writes.
+fn late_lane(log: &Timelog<Id>) -> Vec<Op> {
+    (0..41)
+        .map(|k| {
+            let (ts, id) = (2 * LANE + 200 - k * 4, 2000 + k as Id);
+            append(log, ts, id);
+            app(ts, id)
+        })
+        .collect()
+}
+
 #[test]
 fn late_writers_vs_reader_across_seal() {
     shuttle_check("skiplist/late_writers_vs_reader_across_seal", shuttle_schedules(2500), || {
@@ -130,13 +142,7 @@ fn merged_view_built_in_shares() {
 fn late_records_newer_than_a_view_read_across_flush() {
     shuttle_check("skiplist/late_records_newer_than_a_view_read_across_flush", shuttle_schedules(2500), || {
         let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
-        let mut base = vec![];
-        for k in 0..41 {
-            // The run's first record, then late records below it.
-            let (ts, id) = (2 * LANE + 200 - k * 4, 2000 + k as Id);
-            append(&log, ts, id);
-            base.push(app(ts, id));
-        }
+        let base = late_lane(&log);
         // A long descending read builds the view at once (R13 (5)).
         assert_eq!(log.snapshot().unwrap().all(Order::Desc).count(), 41, "the long read builds the view");
         let writers = spawn_writers(&log);
@@ -182,13 +188,7 @@ fn late_records_newer_than_a_view_read_across_flush() {
 fn long_reads_build_the_view_in_shares() {
     shuttle_check("skiplist/long_reads_build_the_view_in_shares", shuttle_schedules(2500), || {
         let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
-        let mut base = vec![];
-        for k in 0..41 {
-            // The run's first record, then late records below it.
-            let (ts, id) = (2 * LANE + 200 - k * 4, 2000 + k as Id);
-            append(&log, ts, id);
-            base.push(app(ts, id));
-        }
+        let base = late_lane(&log);
         let writers = spawn_writers(&log);
         let reader = {
             let log = log.clone();

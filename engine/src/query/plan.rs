@@ -229,9 +229,9 @@ const OOO_VISITS_MAX: usize = 1 << 14;
 
 /// The late records of an ascending read through a merged view that are
 /// newer than the view (R13) — or, for a long or open-ended read with no
-/// view serving it, all of them (R13 (5)) — and not collected yet. They are collected
-/// while the cursor reads, a chunk at a time, when the merge needs them:
-/// until then every record left has a key at or after the
+/// view serving it, all of them (R13 (5)) — and not collected yet. They
+/// are collected while the cursor reads, a chunk at a time, when the
+/// merge needs them: until then every record left has a key at or after the
 /// [`frontier`](Self::frontier), which orders the source in the merge.
 /// So the first rows of a long read (`next(since(t))`) visit a bounded
 /// number of nodes, not every newer late record up to the range's end
