@@ -698,10 +698,12 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
         // is read through its merged view (R13) plus what came after it:
         // the memtable and the view's watermark, for its skiplist source.
         let use_merged = cov.overlapping(lo, hi).is_empty();
-        let mut merged_for: Option<(*const Memtable<T>, SeqNo)> = None;
-        // The memtable an ascending long read collects the skiplist of as
-        // it reads, taking shares of a view's build (`Memtable::merged_asc`).
-        let mut helps_for: *const Memtable<T> = std::ptr::null();
+        // What the plan of a memtable's run decided for its skiplist, which
+        // `sources` hands out next: the memtable, the watermark of the view
+        // read (the skiplist then adds only the records newer than it), and
+        // whether the read collects the skiplist as it goes, taking shares
+        // of a view's build (`Memtable::merged_asc`).
+        let mut run_plan: Option<(*const Memtable<T>, Option<SeqNo>, bool)> = None;
         // The run records planned from the memtable whose skiplist comes
         // next (`sources` hands out a memtable's run, then its skiplist).
         let mut run_planned = 0;
@@ -722,9 +724,7 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                         (true, true) => (mt.merged(self.w, lo, hi), false),
                         (true, false) => mt.merged_asc(self.w, lo, hi),
                     };
-                    if helps {
-                        helps_for = mt;
-                    }
+                    run_plan = Some((mt, m.map(|m| m.w), helps));
                     match m {
                         Some(m) => {
                             merged_spans(m, lo, hi, &mut s);
@@ -736,7 +736,6 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                                     out(tail);
                                 }
                             }
-                            merged_for = Some((mt as *const Memtable<T>, m.w));
                         }
                         None => run_spans(mt, &vis, lo, hi, 0, &mut s, !desc),
                     }
@@ -750,11 +749,10 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                     // than it, none if its greatest sequence is not (R7's
                     // `ooo_max_seq` argument, R13), and none before its late
                     // floor (R13 (6)): the walk starts there, if in range.
-                    let after = match merged_for {
-                        Some((p, w)) if std::ptr::eq(p, mt) => Some(w),
-                        _ => None,
+                    let (after, helps) = match run_plan {
+                        Some((p, after, helps)) if std::ptr::eq(p, mt) => (after, helps),
+                        _ => (None, false),
                     };
-                    let helps = std::ptr::eq(helps_for, mt);
                     let buf = match after {
                         Some(w) => match mt.late_floor(w) {
                             // An ascending read collects them as the
