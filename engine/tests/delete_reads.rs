@@ -478,14 +478,21 @@ fn check_counts(snap: &Snapshot<u64>, model: &Model, rng: &mut Rng, n: i64, bd: 
 
 /// The first 3 rows of `since(t)` (both orders) against `model`, each
 /// within issue 10's bound (3 returned plus the seeks).
-fn check_since_take(snap: &Snapshot<u64>, model: &Model, rng: &mut Rng, n: i64, bd: &Bound) {
-    let sorted = model.sorted();
+fn check_since_take(snap: &Snapshot<u64>, model: &Model, rng: &mut Rng, n: i64, bd: &Bound, order: Order) {
+    let mut sorted = model.sorted();
+    if order == Order::Desc {
+        sorted.reverse();
+    }
     for _ in 0..100 {
         let t = rng.below(n as u64 + 20) as i64 - 10;
-        let (first, v) = counted(|| snap.since(t, Order::Asc).take(3).collect::<Vec<_>>());
-        assert_eq!(first, sorted.iter().copied().filter(|r| r.0 >= t).take(3).collect::<Vec<_>>(), "since({t})");
+        let (first, v) = counted(|| snap.since(t, order).take(3).collect::<Vec<_>>());
+        assert_eq!(
+            first,
+            sorted.iter().copied().filter(|r| r.0 >= t).take(3).collect::<Vec<_>>(),
+            "since({t}, {order:?})"
+        );
         if let Some(v) = v {
-            bd.check(&format!("since({t}).take(3)"), v, first.len());
+            bd.check(&format!("since({t}, {order:?}).take(3)"), v, first.len());
         }
     }
 }
@@ -547,7 +554,7 @@ fn counts_of_a_never_viewed_late_memtable() {
 /// memtable with no view must not build one (it visits every record:
 /// 6,009 visited against a bound of 171, ignored until session 36; a long
 /// ascending read now collects the skiplist as it reads and builds the
-/// view in shares, `Memtable::merged_asc`, R13 (5)).
+/// view in shares, `Memtable::merged_lazy`, R13 (5)).
 #[test]
 fn since_take_builds_no_view() {
     let n = 6_000i64;
@@ -556,9 +563,27 @@ fn since_take_builds_no_view() {
     late_log_put(&log, &mut m, 0, n);
     let bd = Bound::of(&log, m.0.len());
     let s = log.snapshot().unwrap();
-    check_since_take(&s, &m, &mut Rng(13), n, &bd);
+    check_since_take(&s, &m, &mut Rng(13), n, &bd, Order::Asc);
     // A long scan still reads everything right afterwards.
     assert_eq!(s.all(Order::Asc).collect::<Vec<_>>(), m.sorted());
+}
+
+/// The same, newest first (`next(reversed(log.since(t)))`): a long
+/// descending read built the whole view before its first row (6,009
+/// visited against a bound of 171, until session 37); it now steps back
+/// through the skiplist a chunk at a time (`Ooo::range_back`, R13 (5)).
+#[test]
+fn since_desc_take_builds_no_view() {
+    let n = 6_000i64;
+    let log: Timelog<u64> = Timelog::with_config(config(Layout::Run)).unwrap();
+    let mut m = Model::default();
+    late_log_put(&log, &mut m, 0, n);
+    let bd = Bound::of(&log, m.0.len());
+    let s = log.snapshot().unwrap();
+    check_since_take(&s, &m, &mut Rng(15), n, &bd, Order::Desc);
+    let mut desc = m.sorted();
+    desc.reverse();
+    assert_eq!(s.all(Order::Desc).collect::<Vec<_>>(), desc);
 }
 
 /// Session 7 gap 3: with a view and newer late records beside it, the
@@ -575,7 +600,10 @@ fn since_take_through_a_view_with_newer_late_records() {
     assert_eq!(log.snapshot().unwrap().all(Order::Asc).collect::<Vec<_>>(), m.sorted());
     late_log_put(&log, &mut m, n, 600);
     let bd = Bound::of(&log, m.0.len());
-    check_since_take(&log.snapshot().unwrap(), &m, &mut Rng(14), n + 600, &bd);
+    check_since_take(&log.snapshot().unwrap(), &m, &mut Rng(14), n + 600, &bd, Order::Asc);
+    // Newest first: the newer late records collected a chunk at a time,
+    // back from the range's end (at once until session 37).
+    check_since_take(&log.snapshot().unwrap(), &m, &mut Rng(16), n + 600, &bd, Order::Desc);
 }
 
 /// Records written after a delete at deleted timestamps are newer than the

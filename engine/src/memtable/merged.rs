@@ -13,16 +13,18 @@
 //! payloads in place, like a segment's page — the loop the compiler
 //! vectorizes for in-order data — not a pointer per record.
 //!
-//! - **Built by readers, never by a writer**: at once by a long
-//!   descending scan (a quarter of the memtable's time span or more) of a
-//!   memtable with at least [`MIN_LATE`] late records that finds no usable
-//!   view; or in *shares* (R13 (5)) by short reads — each short read that
-//!   planned the memtable without a view adds records in proportion to the
-//!   late records it collected, at most about what it read ([`share`]) —
-//!   and by long or open-ended ascending reads, which build nothing before
-//!   their first row: they collect the skiplist as they read and add
-//!   [`HELP_LONG_PER_LATE`] records per late record of each chunk
-//!   ([`Memtable::merged_asc`], [`Memtable::help_long`]). A share goes
+//! - **Built by readers, never by a writer**, in *shares* (R13 (5)), of
+//!   a memtable with at least [`MIN_LATE`] late records and no view that
+//!   serves the reader: by short reads — each short read that planned the
+//!   memtable without a view adds records in proportion to the late
+//!   records it collected, at most about what it read ([`share`]) — and by
+//!   long or open-ended reads (a quarter of the memtable's time span or
+//!   more, or reaching its last timestamp), in either direction, which
+//!   build nothing before their first row: they collect the skiplist as
+//!   they read and add [`HELP_LONG_PER_LATE`] records per late record of
+//!   each chunk after the first ([`Memtable::merged_lazy`],
+//!   [`Memtable::help_long`]). A full scan of a memtable with about 3%
+//!   late records or more completes the view before its end. A share goes
 //!   to a build parked in the memtable's slot — taken by an `Acquire` compare-and-swap that leaves a
 //!   "taken" mark, parked again by a `Release` store; a reader that finds
 //!   the mark, or loses the compare-and-swap, skips its share. Either way the finished view is published by one
@@ -42,8 +44,8 @@
 //!   `ooo_max_seq` argument), and only from their *late floor* on
 //!   (R13 (6), `floor.rs`: no newer record has an earlier timestamp) — as
 //!   extra sources of the merge. Once that
-//!   tail exceeds half the view, the next scan builds a new view (a long
-//!   ascending one reads the old view meanwhile, in shares). A reader
+//!   tail exceeds half the view, the next scans build a new view in shares
+//!   (a long one reads the old view meanwhile). A reader
 //!   with `w' < w` (a snapshot older than the view) plans the usual way.
 //! - **Tombstones are not in it**: the view holds records, not visibility;
 //!   a reader uses it only where no tombstone it sees covers the range.
@@ -283,83 +285,43 @@ impl<T: Send + Sync + 'static> Memtable<T> {
 }
 
 impl<T: Clone + Send + Sync + 'static> Memtable<T> {
-    /// The merged view a reader with watermark `w` may use, with what it
-    /// must add to it (module docs): `None` when the memtable has few late
-    /// records, when the current view is newer than `w`, or when this
-    /// reader lost the race to publish a new one. Builds the view if there
-    /// is none, or if the records after it outnumber half of it — but only
-    /// for a read of `[lo, hi]` (inclusive) that covers at least a quarter
-    /// of the memtable's time span. A shorter read (or one of older data)
-    /// reads the usual way, or through a view a longer scan or earlier
-    /// short reads built ([`help_build`](Self::help_build)): building in
-    /// one go visits and clones every record of the memtable, which a short
-    /// read must not pay for — its cost stays bounded by what it returns
-    /// plus O(sources × log n) (issue 10's bound, `tests/delete_reads.rs`).
-    #[inline]
-    pub(crate) fn merged(&self, w: SeqNo, lo: Timestamp, hi: Timestamp) -> Option<&Merged<T>> {
-        // Inline: the common answer (too few late records for a view).
-        if self.late_hint() < MIN_LATE {
-            return None;
-        }
-        self.merged_lookup(w, lo, hi)
-    }
-
-    /// [`merged`](Self::merged) past its first test.
-    fn merged_lookup(&self, w: SeqNo, lo: Timestamp, hi: Timestamp) -> Option<&Merged<T>> {
-        let (p, cur) = self.merged.current();
-        if let Some(m) = cur {
-            if m.w > w {
-                return None;
-            }
-            if self.serves(m, w) {
-                return Some(m);
-            }
-        }
-        if !self.reach(lo, hi).0 {
-            return None;
-        }
-        let mut b = Build::new(self, w);
-        let done = b.step(self, usize::MAX);
-        debug_assert!(done, "an unbounded step finishes the build");
-        self.publish(b, p)
-    }
-
-    /// What an ascending read of `[lo, hi]` (inclusive) by a reader at
-    /// `w` reads this memtable through, never building a view (R13 (5)):
-    /// the view and whether the read takes shares of a build as it
-    /// collects the skiplist records the view lacks (`OooMore`, R13 (7)).
+    /// What a range read of `[lo, hi]` (inclusive) by a reader at `w`
+    /// reads this memtable through, never building a view (R13 (5)): the
+    /// view, and whether the read takes shares of a build as it collects
+    /// the skiplist records the view lacks (`OooMore`, R13 (7)).
     ///
-    /// - A view that serves `w` (as [`merged`](Self::merged) finds it):
-    ///   `(Some(view), false)`.
+    /// - A view that serves `w` (module docs: not newer than `w`, and the
+    ///   records after it at most half of it): `(Some(view), false)`.
     /// - A long read (a quarter of the time span or more), or one that
     ///   reaches the memtable's last timestamp, that finds none: the
     ///   current view if it is not newer than `w` — it holds what it holds
     ///   whatever was added since (R13 (2)); serving is a cost policy — or
-    ///   none, and `true`: the read collects the skiplist as it goes and
-    ///   takes a share per chunk after its first (`help_long`), so its
-    ///   first rows cost a bounded number of visits (issue 10), where
-    ///   `merged` would build the whole view, or the plan collect every
-    ///   late record to the memtable's end, before the first row.
+    ///   none, and `true`: the read collects the skiplist as it goes, in
+    ///   either direction, and takes a share per chunk after its first
+    ///   (`help_long`), so its first rows cost a bounded number of visits
+    ///   (issue 10) where building the view would visit every record of
+    ///   the memtable, or collecting at plan time every late record of the
+    ///   range, before the first row.
     /// - A short read within the memtable that finds none: `(None,
     ///   false)`, read the usual way (its range bounds what it collects;
     ///   its share at plan time, `help_build`).
     #[inline]
-    pub(crate) fn merged_asc(&self, w: SeqNo, lo: Timestamp, hi: Timestamp) -> (Option<&Merged<T>>, bool) {
+    pub(crate) fn merged_lazy(&self, w: SeqNo, lo: Timestamp, hi: Timestamp) -> (Option<&Merged<T>>, bool) {
         // Inline: the common answer (too few late records for a view).
         if self.late_hint() < MIN_LATE {
             return (None, false);
         }
-        self.merged_asc_lookup(w, lo, hi)
+        self.merged_lazy_lookup(w, lo, hi)
     }
 
-    /// [`merged_asc`](Self::merged_asc) past its first test.
-    fn merged_asc_lookup(&self, w: SeqNo, lo: Timestamp, hi: Timestamp) -> (Option<&Merged<T>>, bool) {
+    /// [`merged_lazy`](Self::merged_lazy) past its first test.
+    fn merged_lazy_lookup(&self, w: SeqNo, lo: Timestamp, hi: Timestamp) -> (Option<&Merged<T>>, bool) {
         // Only a view not newer than the reader (R13 (2)). Seeded fault
         // (verification/faults.sh): a newer view too, whose records the
         // reader's snapshot does not hold.
-        #[cfg(not(timelog_fault = "merged_asc_stale_view"))]
+        #[cfg(not(timelog_fault = "merged_lazy_stale_view"))]
         let cur = self.merged.current().1.filter(|m| m.w <= w);
-        #[cfg(timelog_fault = "merged_asc_stale_view")]
+        #[cfg(timelog_fault = "merged_lazy_stale_view")]
         let cur = self.merged.current().1;
         if let Some(m) = cur {
             if self.serves(m, w) {
@@ -387,10 +349,10 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
         (hi >= first && covered * 4 >= span, hi >= last)
     }
 
-    /// A long ascending read's share of building the view (R13 (5)), for
+    /// A long read's share of building the view (R13 (5)), for
     /// each chunk of `late` skiplist records it collects while it reads,
     /// after the first, which its plan collected
-    /// ([`merged_asc`](Self::merged_asc)): [`HELP_LONG_PER_LATE`] records
+    /// ([`merged_lazy`](Self::merged_lazy)): [`HELP_LONG_PER_LATE`] records
     /// per late record, as [`help_build`](Self::help_build) takes it. So a
     /// read pays in proportion to what it reads: `next(since(t))` nothing.
     #[inline]
@@ -466,8 +428,9 @@ impl<T: Clone + Send + Sync + 'static> Memtable<T> {
             let b = unsafe { Box::from_raw(p) };
             if cur_view.is_some_and(|m| m.w >= b.w || self.serves(m, b.w)) {
                 // A view at least as new, or one that serves the build's
-                // watermark, was published since it started (by a scan):
-                // this one is moot. (So a build publishes only over a view
+                // watermark, was published since it started: this one is
+                // moot. (Reads publish only the one build of this slot, so
+                // this guards the chain bound rather than a path taken.) (So a build publishes only over a view
                 // that does not serve it: one with fewer than two thirds of
                 // its records — the chain bound of R13 (4).)
                 drop(b);
@@ -571,8 +534,8 @@ fn taken<T>() -> *mut Build<T> {
 
 /// A merged view under construction (R13 (5)): the merge of the run's
 /// prefix `[0, run_n)` with the skiplist's records of sequence `<= w`, in
-/// `(ts, seq)` order, done in steps. Built whole by a long scan
-/// (`merged_lookup`), or a step per short read (`help_build`), parked in
+/// `(ts, seq)` order, done in steps — a step per short read
+/// (`help_build`) or per chunk of a long read (`help_long`) — parked in
 /// the memtable's slot between steps.
 pub(crate) struct Build<T> {
     w: SeqNo,
@@ -915,32 +878,29 @@ mod tests {
         check(&s, &all, all.len());
         assert_eq!(views(&s), 1, "short reads and scans use it");
 
-        // A long descending read builds it at once.
-        let log2 = log();
-        let mut all2 = Vec::new();
-        fill(&log2, &mut all2, 0, 1000);
-        let s2 = log2.snapshot().unwrap();
-        let _ = s2.range(200, 500, Order::Desc).count();
-        assert_eq!(views(&s2), 1, "a descending read of 30% of the span builds it");
-        let got: Vec<_> = s2.range(400, 500, Order::Asc).collect();
-        assert_eq!(got, want(&all2, all2.len(), 400, 500, Order::Asc), "a short read through the view");
-        check(&s2, &all2, all2.len());
-
-        // A long ascending read, in shares as it reads.
-        let log3 = log();
-        let mut all3 = Vec::new();
-        fill(&log3, &mut all3, 0, 1000);
-        let s3 = log3.snapshot().unwrap();
-        let mut c = s3.range(200, 500, Order::Asc);
-        let mut got = vec![c.next().unwrap()];
-        assert_eq!(views(&s3), 0, "its first row builds no view");
-        assert!(!s3.view().m.active.merged.parked(), "nor takes a share: it read no chunk past its first");
-        got.extend(c.by_ref().take(100));
-        assert!(s3.view().m.active.merged.parked(), "reading on, it takes shares");
-        got.extend(c);
-        assert_eq!(got, want(&all3, all3.len(), 200, 500, Order::Asc));
-        assert_eq!(views(&s3), 1, "a read of 30% of the span (43 late records) completes it");
-        check(&s3, &all3, all3.len());
+        // A long read, in either direction, in shares as it reads.
+        for order in [Order::Asc, Order::Desc] {
+            let lg = log();
+            let mut all = Vec::new();
+            fill(&lg, &mut all, 0, 1000);
+            let s = lg.snapshot().unwrap();
+            let mut c = s.range(200, 500, order);
+            let mut got = vec![c.next().unwrap()];
+            assert_eq!(views(&s), 0, "{order:?}: its first row builds no view");
+            assert!(
+                !s.view().m.active.merged.parked(),
+                "{order:?}: nor takes a share: it read no chunk past its first"
+            );
+            got.extend(c.by_ref().take(100));
+            let (parked, built) = (s.view().m.active.merged.parked(), views(&s) == 1);
+            assert!(parked || built, "{order:?}: reading on, it takes shares");
+            got.extend(c);
+            assert_eq!(got, want(&all, all.len(), 200, 500, order));
+            assert_eq!(views(&s), 1, "{order:?}: a read of 30% of the span (43 late records) completes it");
+            let got: Vec<_> = s.range(400, 500, Order::Asc).collect();
+            assert_eq!(got, want(&all, all.len(), 400, 500, Order::Asc), "a short read through the view");
+            check(&s, &all, all.len());
+        }
     }
 
     /// A short read's share grows with the read (sessions 21 and 23):
@@ -974,8 +934,8 @@ mod tests {
     /// A build that short reads started serves the records of its
     /// watermark only: records appended while it is parked (in the run and
     /// in the skiplist) are read beside it, by newer readers, and not by
-    /// the snapshot that started it; a view a long scan publishes meanwhile
-    /// makes the parked build moot (dropped, never published).
+    /// the snapshot that started it; a long scan meanwhile takes its shares
+    /// of that same build and publishes it.
     #[test]
     fn a_build_in_shares_meets_newer_records_and_a_long_scan() {
         let lg = log();
@@ -996,21 +956,22 @@ mod tests {
         check(&s0, &all, n0);
         check(&s1, &all, all.len());
 
-        // A parked build, then a long scan's view: the build is dropped.
+        // A parked build, then a long scan: its shares go to that build.
         let l2 = log();
         let mut all = Vec::new();
         fill(&l2, &mut all, 0, 1000);
         let s = l2.snapshot().unwrap();
         let _ = s.range(400, 500, Order::Asc).count();
         assert!(s.view().m.active.merged.parked());
-        let _ = s.all(Order::Desc).count(); // builds a view at once
-        assert_eq!(views(&s), 1);
+        s.all(Order::Desc).for_each(drop);
+        assert_eq!(views(&s), 1, "the scan completed the parked build");
+        assert!(!s.view().m.active.merged.parked());
         let _ = s.range(400, 500, Order::Asc).count();
-        assert!(s.view().m.active.merged.parked(), "a serving view: short reads add nothing, the build is left");
+        assert!(!s.view().m.active.merged.parked(), "a serving view: short reads start no build");
         fill(&l2, &mut all, 1000, 700); // outgrows the view
         let s2 = l2.snapshot().unwrap();
         let _ = s2.range(400, 500, Order::Asc).count();
-        assert!(!s2.view().m.active.merged.parked(), "the old build is moot: dropped");
+        assert!(s2.view().m.active.merged.parked(), "outgrown: a short read starts a new build");
         check(&s2, &all, all.len());
     }
 
@@ -1030,9 +991,9 @@ mod tests {
         assert_eq!(views(&s1), 0, "no view before a scan");
         check(&s1, &all, n1); // builds it at s1's watermark
         assert_eq!(views(&s1), 1);
-        assert!(s1.view().m.active.merged(s1.watermark(), Timestamp::MIN, Timestamp::MAX).is_some());
+        assert!(s1.view().m.active.merged_lazy(s1.watermark(), Timestamp::MIN, Timestamp::MAX).0.is_some());
         // An older snapshot: not served by the newer view (its records would show).
-        assert!(s0.view().m.active.merged(s0.watermark(), Timestamp::MIN, Timestamp::MAX).is_none());
+        assert!(s0.view().m.active.merged_lazy(s0.watermark(), Timestamp::MIN, Timestamp::MAX).0.is_none());
         check(&s0, &all, 700);
         // Growth under half the view: the view plus the run's tail and the
         // newer late records.
@@ -1072,7 +1033,7 @@ mod tests {
         let mut all = Vec::new();
         fill(&log, &mut all, 0, 3000);
         let s0 = log.snapshot().unwrap();
-        let _ = s0.all(Order::Desc).count(); // a long descending read builds the view at s0
+        s0.all(Order::Desc).for_each(drop); // a full read builds the view at s0 (in shares)
         let mt = &s0.view().m.active;
         assert!(mt.merged_existing(s0.watermark()).is_some());
         assert_eq!(mt.late_floor(s0.watermark()), None, "nothing newer than the view");
@@ -1141,7 +1102,7 @@ mod tests {
         let s1 = log.snapshot().unwrap();
         assert!(!s1.view().nav_reads_view(), "no view yet");
         nav(&s1, &all, all.len());
-        let _ = s1.all(Order::Desc).count(); // a long descending read builds the view at s1's watermark
+        s1.all(Order::Desc).for_each(drop); // a full read builds the view at s1's watermark
         assert!(s1.view().nav_reads_view());
         nav(&s1, &all, all.len());
         assert!(!s0.view().nav_reads_view(), "a snapshot older than the view");

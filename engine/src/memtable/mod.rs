@@ -483,6 +483,23 @@ impl<T: Send + Sync + 'static> Memtable<T> {
         self.ooo.range_from((lo, seq_from), hi, f);
     }
 
+    /// The skiplist's backward step (`Ooo::range_back`): visits, in
+    /// ascending order, the records from a key about `budget` nodes before
+    /// `to` (not before `(lo, 0)`) up to `to` (exclusive); returns that
+    /// key, or `None` when the step began at `lo` (nothing is left before).
+    pub(crate) fn ooo_range_back<'a>(
+        &'a self,
+        lo: Timestamp,
+        to: (Timestamp, SeqNo),
+        budget: usize,
+        f: impl FnMut(Timestamp, SeqNo, &'a T),
+    ) -> Option<(Timestamp, SeqNo)> {
+        if !self.ooo_may_overlap(lo, to.0) {
+            return None;
+        }
+        self.ooo.range_back((lo, 0), to, budget, f)
+    }
+
     /// Like [`ooo_range`](Self::ooo_range), descending from `hi` (inclusive).
     pub(crate) fn ooo_range_rev<'a>(
         &'a self,

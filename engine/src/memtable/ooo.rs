@@ -689,6 +689,66 @@ impl<T: Send + Sync + 'static> Ooo<T> {
         }
     }
 
+    /// The backward step of a descending read, in a list whose towers
+    /// point forward only: visits, in ascending order, the records with a
+    /// key in `[start, to)`, where `start` is the key of the last node
+    /// before `to` at the level whose towers stand about `budget` nodes
+    /// apart (branching factor), or `from` if that node is not after it —
+    /// always `from` when `budget` is `usize::MAX`. Returns `start` when it
+    /// is after `from` (records before it may be left), else `None`. One
+    /// search and a walk of about `budget` nodes, where [`range_rev`]
+    /// searches once per node.
+    ///
+    /// [`range_rev`]: Self::range_rev
+    pub(crate) fn range_back<'a>(
+        &'a self,
+        from: Key,
+        to: Key,
+        budget: usize,
+        mut f: impl FnMut(Timestamp, SeqNo, &'a T),
+    ) -> Option<Key> {
+        crate::hooks::visit(1);
+        let top = self.top();
+        let mut x = ptr::null_mut();
+        let mut stop = top - 1;
+        if budget != usize::MAX {
+            stop = ((budget.max(1).ilog2() / BRANCH_BITS) as usize).min(top - 1);
+            for level in (stop..top).rev() {
+                x = self.walk(x, to, level).0;
+            }
+        }
+        // SAFETY: `x` came from an `Acquire` load of a link of this index (R6).
+        let key = (!x.is_null()).then(|| unsafe { Node::key(x) });
+        let (mut n, start) = match key {
+            // Seeded fault (verification/faults.sh): the walk starts after
+            // the node whose key it returns, so that node's record is lost.
+            #[cfg(timelog_fault = "ooo_range_back_skips_start")]
+            Some(k) if k >= from => (self.next(x, 0).load(Ordering::Acquire), (k > from).then_some(k)),
+            #[cfg(not(timelog_fault = "ooo_range_back_skips_start"))]
+            Some(k) if k >= from => (x, (k > from).then_some(k)),
+            // Before `from` (or the head): on down to `from`'s successor.
+            _ => {
+                for level in (0..=stop).rev() {
+                    x = self.walk(x, from, level).0;
+                }
+                (self.next(x, 0).load(Ordering::Acquire), None)
+            }
+        };
+        while !n.is_null() {
+            crate::hooks::visit(1);
+            // SAFETY: as in `range_from` (R6).
+            let (ts, seq) = unsafe { Node::key(n) };
+            if (ts, seq) >= to {
+                break;
+            }
+            // SAFETY: as in `range_from` (R6).
+            f(ts, seq, unsafe { &(*n).val });
+            // SAFETY: as in `range_from`; level 0 exists in every tower.
+            n = unsafe { Node::next(n, 0) }.load(Ordering::Acquire);
+        }
+        start
+    }
+
     /// Visits the records with `ts <= hi` in descending order until
     /// `ts < lo` or `f` returns false. Each step is a search for the last
     /// node before the current one (`O(log n)`: towers point forward only).

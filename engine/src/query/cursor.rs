@@ -32,10 +32,11 @@
 //! time.
 //!
 //! One kind of source is not collected when planned: the late records
-//! newer than a memtable's merged view, for an ascending read through the
-//! view (`plan::OooMore`). Until the merge needs them, such a source
-//! stands in it with its *frontier*, a key at or before every record it
-//! has left; when the frontier comes first, the merge step collects the
+//! newer than a memtable's merged view, for a read through the view, and
+//! all of them for a long read with no view (`plan::OooMore`). Until the
+//! merge needs them, such a source stands in it with its *frontier*, a
+//! key at or before (descending: at or after) every record it has left;
+//! when the frontier comes first, the merge step collects the
 //! source's next chunk and picks again. Their records are counted as
 //! they are collected, so [`remaining`](Cursor::remaining) counts the rest
 //! by walking it, and [`size_hint`](Iterator::size_hint) has no upper
@@ -61,14 +62,14 @@ struct SrcCursor<T> {
 
 impl<T: Send + Sync + 'static> SrcCursor<T> {
     /// Starts at the first span in reading order; `src` has at least one,
-    /// or is open (an ascending read's skiplist source that has collected
-    /// nothing yet: see [`fill`](Self::fill)).
+    /// or is open (a skiplist source that has collected nothing yet: see
+    /// [`fill`](Self::fill)).
     fn new(src: Source<T>, desc: bool) -> Self {
-        let si = if desc { src.spans.len() - 1 } else { 0 };
+        let si = if desc { src.spans.len().wrapping_sub(1) } else { 0 };
         let cur = match src.spans.get(si) {
             Some(&s) => s,
             None => {
-                debug_assert!(!desc && src.is_open());
+                debug_assert!(src.is_open());
                 Span::EMPTY
             }
         };
@@ -118,10 +119,16 @@ impl<T: Send + Sync + 'static> SrcCursor<T> {
         if self.cur.len == 0 {
             self.start(span);
         } else {
-            // An ascending read of an open source has one span, the chunk
-            // it reads (`si == 0`); the rest comes after it.
+            // An open source has one span, the chunk it reads (`si == 0`);
+            // the rest comes after it in reading order.
             debug_assert!(self.si == 0 && self.src.spans.len() == 1);
-            self.src.spans.push(span);
+            if self.src.more_ref().is_some_and(|m| m.is_desc()) {
+                // Spans are numbered ascending: the rest goes first.
+                self.src.spans = Spans::Two([span, self.cur]);
+                self.si = 1;
+            } else {
+                self.src.spans.push(span);
+            }
         }
         span.len
     }
@@ -251,8 +258,8 @@ impl<T> SrcCursor<T> {
 /// ([`next_batch_with`](Self::next_batch_with)) walk whole runs, in loops
 /// the compiler can vectorize. [`size_hint`](Iterator::size_hint) is exact
 /// at every point, and `collect()` into a `Vec` allocates once, exactly —
-/// except for an ascending read through a memtable's merged view while
-/// late records newer than the view are left to collect (see the module
+/// except while a memtable's late records are left to collect (a read
+/// through its merged view, or a long read with none: see the module
 /// docs): then [`remaining`](Cursor::remaining) counts them by walking
 /// them, and `size_hint` has no upper bound.
 pub struct Cursor<T: Send + Sync + 'static> {
@@ -597,8 +604,8 @@ impl<T: Send + Sync + 'static> Cursor<T> {
 
     /// Number of records still to come. O(1) — counted when planned —
     /// except while a source collects its records as the merge needs
-    /// them (the late records newer than a memtable's merged view, for an
-    /// ascending read through it: see the module docs): then the records
+    /// them (a memtable's late records, for a read through its merged
+    /// view or a long read with none: see the module docs): then the records
     /// it has not collected yet are counted by walking them, each call.
     #[inline]
     pub fn remaining(&self) -> usize {
@@ -1116,12 +1123,12 @@ mod tests {
         all.sort_by_key(|r| r.0); // stable: insertion order among equal timestamps
         let s = log.stats().unwrap();
         assert!(s.segments_l0 == 2 && s.ooo_records > 0 && s.active_records > 0, "{s:?}");
-        // A long descending read (away from the tombstone: a view serves
-        // only ranges no tombstone covers) builds the memtable's merged
-        // view at once (R13 (5)): every read below is planned in full, so
-        // its counts are exact. (An ascending read that collects late
-        // records as it goes has its own fixture, `newer_than_the_view`.)
-        let _ = log.snapshot().unwrap().range(600, Timestamp::MAX, Order::Desc).count();
+        // A long read (away from the tombstone: a view serves only ranges
+        // no tombstone covers), read in full, builds the memtable's merged
+        // view (in shares, R13 (5)): every read below is planned in full,
+        // so its counts are exact. (A read that collects late records as it
+        // goes has its own fixture, `newer_than_the_view`.)
+        log.snapshot().unwrap().range(600, Timestamp::MAX, Order::Desc).for_each(drop);
         (log, all)
     }
 
@@ -1567,7 +1574,7 @@ mod tests {
             v
         };
         let snap = log.snapshot().unwrap();
-        // A long descending read builds the view at once (R13 (5)).
+        // A full read builds the view, in shares as it reads (R13 (5)).
         let mut desc = snap.all(Order::Desc).collect::<Vec<_>>();
         desc.reverse();
         assert_eq!(desc, sorted(&all), "the long read builds the view");

@@ -216,9 +216,9 @@ impl<T> OooBuf<T> {
     }
 }
 
-/// Skiplist nodes the first collection of an ascending read through a
-/// merged view visits at most ([`ooo_chunk`]); each later one visits twice
-/// as many as the one before, up to [`OOO_VISITS_MAX`].
+/// Skiplist nodes the first collection of a read that collects as it goes
+/// visits at most (descending: about as many, [`ooo_chunk`]); each later
+/// one visits twice as many as the one before, up to [`OOO_VISITS_MAX`].
 #[cfg(not(any(timelog_loom, timelog_shuttle)))]
 const OOO_VISITS_FIRST: usize = 8;
 /// Under the model checkers: one node, so that their few records are
@@ -227,31 +227,38 @@ const OOO_VISITS_FIRST: usize = 8;
 const OOO_VISITS_FIRST: usize = 1;
 const OOO_VISITS_MAX: usize = 1 << 14;
 
-/// The late records of an ascending read through a merged view that are
-/// newer than the view (R13) — or, for a long or open-ended read with no
-/// view serving it, all of them (R13 (5)) — and not collected yet. They
-/// are collected while the cursor reads, a chunk at a time, when the
-/// merge needs them: until then every record left has a key at or after the
-/// [`frontier`](Self::frontier), which orders the source in the merge.
-/// So the first rows of a long read (`next(since(t))`) visit a bounded
-/// number of nodes, not every newer late record up to the range's end
-/// (issue 10, gap 3). Collecting later sees what collecting at once would
-/// have seen (R13 (7)): the records of sequence at most the reader's
-/// watermark were all in the skiplist when the reader took it (R5), its
-/// nodes are never removed or moved while the memtable lives (R6), and the
-/// reader's snapshot holds the memtable (R9); records inserted since have
-/// greater sequences and are skipped. No tombstone the reader sees covers
-/// the range (the plan reads through the view only then), so no coverage
-/// is tested.
+/// The late records of a read through a merged view that are newer than
+/// the view (R13) — or, for a long or open-ended read with no view serving
+/// it, all of them (R13 (5)) — and not collected yet. They are collected
+/// while the cursor reads, a chunk at a time, when the merge needs them:
+/// until then every record left comes at or after the
+/// [`frontier`](Self::frontier) in reading order, which orders the source
+/// in the merge. An ascending read walks the skiplist forward from the
+/// frontier; a descending one steps back from it (`Ooo::range_back`: one
+/// search, then a walk forward to the frontier). So the first rows of a
+/// long read (`next(since(t))`, `next(log.all(reverse=True))`) visit a
+/// bounded number of nodes, not every late record of its range (issue 10,
+/// gap 3). Collecting later sees what collecting at once would have seen
+/// (R13 (7)): the records of sequence at most the reader's watermark were
+/// all in the skiplist when the reader took it (R5), its nodes are never
+/// removed or moved while the memtable lives (R6), and the reader's
+/// snapshot holds the memtable (R9); records inserted since have greater
+/// sequences and are skipped. No tombstone the reader sees covers the
+/// range (the plan reads through the view only then), so no coverage is
+/// tested.
 #[derive(Debug)]
 pub(crate) struct OooMore<T> {
     /// The memtable, owned by the manifest of the snapshot the cursor
     /// holds (R9).
     mt: *const Memtable<T>,
-    /// Every record not collected yet has a key `>= from`; `None` once the
-    /// walk has reached the range's end.
+    /// Ascending: every record not collected yet has a key `>= from`.
+    /// Descending: every one has a key `< from`, and a timestamp at least
+    /// `end`. `None` once the walk has reached the range's end.
     from: Option<(Timestamp, SeqNo)>,
-    hi: Timestamp,
+    /// The range's last timestamp in reading order (its upper bound
+    /// ascending, its lower bound descending).
+    end: Timestamp,
+    desc: bool,
     /// Sequences collected: `(after, w]` (the view's watermark, the
     /// reader's).
     after: SeqNo,
@@ -261,7 +268,7 @@ pub(crate) struct OooMore<T> {
     /// (5)); a function pointer, as building one needs `T: Clone` and a
     /// cursor does not.
     help: Option<fn(&Memtable<T>, SeqNo, usize)>,
-    /// Nodes the next collection may visit.
+    /// Nodes the next collection may visit (descending: about as many).
     budget: usize,
     /// The chunks collected after the first, kept until the cursor is
     /// released: each is the storage of a span, and a run cut from one
@@ -270,11 +277,21 @@ pub(crate) struct OooMore<T> {
 }
 
 impl<T: Send + Sync + 'static> OooMore<T> {
-    /// A key at or before every record left to collect (the greatest key
-    /// once none is left).
+    /// A key at or before (descending: after) every record left to
+    /// collect, in reading order; once none is left, the last key in it.
     #[inline]
     pub(crate) fn frontier(&self) -> (Timestamp, SeqNo) {
-        self.from.unwrap_or((Timestamp::MAX, SeqNo::MAX))
+        match (self.from, self.desc) {
+            (Some(k), _) => k,
+            (None, false) => (Timestamp::MAX, SeqNo::MAX),
+            (None, true) => (Timestamp::MIN, 0),
+        }
+    }
+
+    /// Whether the read collects descending.
+    #[inline]
+    pub(crate) fn is_desc(&self) -> bool {
+        self.desc
     }
 
     /// Collects the next chunk — every record left with `all` — and returns
@@ -292,7 +309,7 @@ impl<T: Send + Sync + 'static> OooMore<T> {
         let budget = if all { usize::MAX } else { self.budget };
         self.budget = (self.budget * 2).min(OOO_VISITS_MAX);
         let mut buf = OooBuf::empty();
-        self.from = ooo_chunk(mt, from, self.hi, self.after, self.w, budget, &mut buf);
+        self.from = ooo_chunk(mt, from, self.end, self.desc, self.after, self.w, budget, &mut buf);
         if buf.ts.is_empty() {
             return None;
         }
@@ -316,39 +333,63 @@ impl<T: Send + Sync + 'static> OooMore<T> {
         let mt = unsafe { &*self.mt };
         let (after, w) = (self.after, self.w);
         let mut n = 0;
-        if cap > 0 {
-            mt.ooo_range_from(from.0, from.1, self.hi, |_, seq, _| {
-                n += usize::from(after < seq && seq <= w);
-                n < cap
-            });
+        let mut count = |seq| {
+            n += usize::from(after < seq && seq <= w);
+            n < cap
+        };
+        if cap > 0 && self.desc {
+            // What is left lies in `[(end, 0), from)`: counted forward.
+            mt.ooo_range_from(self.end, 0, from.0, |ts, seq, _| (ts, seq) < from && count(seq));
+        } else if cap > 0 {
+            mt.ooo_range_from(from.0, from.1, self.end, |_, seq, _| count(seq));
         }
         n
     }
 }
 
-/// Collects into `buf` the skiplist records of `mt` from key `from`
-/// (inclusive) up to timestamp `hi` with a sequence in `(after, w]`,
-/// visiting at most `budget` nodes. Returns the key to go on from, or
-/// `None` when the walk reached `hi` or the skiplist's end.
+/// Whether a skiplist record of sequence `seq` belongs to a collection of
+/// the records of sequence in `(after, w]`.
+#[inline(always)]
+fn collected(seq: SeqNo, after: SeqNo, w: SeqNo) -> bool {
+    // Seeded fault (verification/faults.sh): a record the reader's
+    // snapshot does not see (inserted after it) is collected too.
+    #[cfg(not(timelog_fault = "ooo_more_ignores_watermark"))]
+    let seen = seq <= w;
+    #[cfg(timelog_fault = "ooo_more_ignores_watermark")]
+    let seen = w > 0;
+    after < seq && seen
+}
+
+/// Collects into `buf`, in ascending order, a chunk of the skiplist
+/// records of `mt` with a sequence in `(after, w]` (see [`OooMore`]).
+/// Ascending: from key `from` (inclusive) up to timestamp `end`, visiting
+/// at most `budget` nodes; returns the key to go on from, or `None` when
+/// the walk reached `end` or the skiplist's end. Descending: from about
+/// `budget` nodes before key `from` (not before timestamp `end`) up to
+/// `from` (exclusive); returns the key where the chunk began, or `None`
+/// when it began at `end`.
+#[allow(clippy::too_many_arguments)]
 fn ooo_chunk<T: Send + Sync + 'static>(
     mt: &Memtable<T>,
     from: (Timestamp, SeqNo),
-    hi: Timestamp,
+    end: Timestamp,
+    desc: bool,
     after: SeqNo,
     w: SeqNo,
     budget: usize,
     buf: &mut OooBuf<T>,
 ) -> Option<(Timestamp, SeqNo)> {
     debug_assert!(budget > 0);
+    if desc {
+        return mt.ooo_range_back(end, from, budget, |ts, seq, v| {
+            if collected(seq, after, w) {
+                buf.push(ts, seq, v);
+            }
+        });
+    }
     let (mut left, mut resume) = (budget, None);
-    mt.ooo_range_from(from.0, from.1, hi, |ts, seq, v| {
-        // Seeded fault (verification/faults.sh): a record the reader's
-        // snapshot does not see (inserted after it) is collected too.
-        #[cfg(not(timelog_fault = "ooo_more_ignores_watermark"))]
-        let seen = seq <= w;
-        #[cfg(timelog_fault = "ooo_more_ignores_watermark")]
-        let seen = w > 0;
-        if after < seq && seen {
+    mt.ooo_range_from(from.0, from.1, end, |ts, seq, v| {
+        if collected(seq, after, w) {
             buf.push(ts, seq, v);
         }
         left -= 1;
@@ -702,7 +743,7 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
         // `sources` hands out next: the memtable, the watermark of the view
         // read (the skiplist then adds only the records newer than it), and
         // whether the read collects the skiplist as it goes, taking shares
-        // of a view's build (`Memtable::merged_asc`).
+        // of a view's build (`Memtable::merged_lazy`).
         let mut run_plan: Option<(*const Memtable<T>, Option<SeqNo>, bool)> = None;
         // The run records planned from the memtable whose skiplist comes
         // next (`sources` hands out a memtable's run, then its skiplist).
@@ -718,12 +759,7 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                 }
                 SourceRef::L0(seg) => segment_spans(seg, lo, hi, &cov, &mut s, !desc),
                 SourceRef::Run(mt) => {
-                    let (m, helps) = match (use_merged, desc) {
-                        (false, _) => (None, false),
-                        // A long descending read builds the view at once.
-                        (true, true) => (mt.merged(self.w, lo, hi), false),
-                        (true, false) => mt.merged_asc(self.w, lo, hi),
-                    };
+                    let (m, helps) = if use_merged { mt.merged_lazy(self.w, lo, hi) } else { (None, false) };
                     run_plan = Some((mt, m.map(|m| m.w), helps));
                     match m {
                         Some(m) => {
@@ -754,16 +790,14 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                         _ => (None, false),
                     };
                     let buf = match after {
+                        // Collected as the merge needs them (`OooMore`).
                         Some(w) => match mt.late_floor(w) {
-                            // An ascending read collects them as the
-                            // merge needs them (`OooMore`).
-                            Some(floor) if floor <= hi && !desc => ooo_first(mt, self.w, lo.max(floor), hi, w, helps),
-                            Some(floor) if floor <= hi => ooo_collect(mt, &vis, lo.max(floor), hi, w),
+                            Some(floor) if floor <= hi => ooo_first(mt, self.w, (lo.max(floor), hi), desc, w, helps),
                             _ => OooBuf::empty(),
                         },
-                        // A long ascending read with no view: every
-                        // record, as the merge needs them (R13 (5), (7)).
-                        None if helps => ooo_first(mt, self.w, lo, hi, 0, true),
+                        // A long read with no view: every record, as the
+                        // merge needs them (R13 (5), (7)).
+                        None if helps => ooo_first(mt, self.w, (lo, hi), desc, 0, true),
                         None => ooo_collect(mt, &vis, lo, hi, 0),
                     };
                     // A short read the view would have served, had it
@@ -1099,25 +1133,29 @@ fn ooo_collect<T: Send + Sync + 'static>(
 
 /// The first chunk of the skiplist records of `[t1, t2]` newer than a
 /// merged view of watermark `after` (0: a long read with no view, every
-/// record) that a reader of watermark `w` sees, for an ascending read
-/// ([`OooMore`]: the rest, if any, is collected while the cursor reads,
-/// taking shares of the view's build if `helps`). No tombstone the
-/// reader sees covers the range.
+/// record) that a reader of watermark `w` sees, in reading order: from
+/// `t1` up, or from `t2` down if `desc` ([`OooMore`]: the rest, if any, is
+/// collected while the cursor reads, taking shares of the view's build if
+/// `helps`). No tombstone the reader sees covers the range.
 fn ooo_first<T: Clone + Send + Sync + 'static>(
     mt: &Memtable<T>,
     w: SeqNo,
-    t1: Timestamp,
-    t2: Timestamp,
+    (t1, t2): (Timestamp, Timestamp),
+    desc: bool,
     after: SeqNo,
     helps: bool,
 ) -> OooBuf<T> {
     let mut buf = OooBuf::empty();
-    let from = ooo_chunk(mt, (t1, 0), t2, after, w, OOO_VISITS_FIRST, &mut buf);
+    // Descending, from a key after every key at `t2` (sequences never
+    // reach `SeqNo::MAX`, as `Ooo::range_rev` argues).
+    let (start, end) = if desc { ((t2, SeqNo::MAX), t1) } else { ((t1, 0), t2) };
+    let from = ooo_chunk(mt, start, end, desc, after, w, OOO_VISITS_FIRST, &mut buf);
     if from.is_some() {
         buf.more = Some(Box::new(OooMore {
             mt: mt as *const Memtable<T>,
             from,
-            hi: t2,
+            end,
+            desc,
             after,
             w,
             help: if helps { Some(Memtable::help_long) } else { None },
