@@ -187,13 +187,13 @@ def test_next_batch_mixed_with_next(filled):
 
 @pytest.mark.parametrize("view", [True, False], ids=["view", "no_view"])
 def test_iterators_over_late_records_newer_than_a_merged_view(log, view):
-    """An ascending read through a late memtable's merged view (built by a
-    long read) collects the late records newer than the view as it reads,
-    not all at once (issue 10, gap 3); with no view (a fresh late
-    memtable), a long or open-ended ascending read collects every late
-    record so, building no view before its first row (R13 (5)): `len`,
+    """A read through a late memtable's merged view (built by a long
+    read) collects the late records newer than the view as it reads, not
+    all at once (issue 10, gap 3); with no view (a fresh late memtable), a
+    long or open-ended read collects every late record so, in either
+    direction, building no view before its first row (R13 (5)): `len`,
     `next_batch`, `reversed` part-way and the rows all agree with the
-    records in order."""
+    records in order, newest first too."""
     recs = []
 
     def put(ts):
@@ -203,8 +203,7 @@ def test_iterators_over_late_records_newer_than_a_merged_view(log, view):
     for t in range(3000):
         put(t - 1 - (t * 7) % 300 if t % 10 == 3 else t)
     if view:
-        # A long descending read builds the view at once (an ascending
-        # one builds it in shares as it reads).
+        # A full read builds the view, in shares as it reads.
         assert len(list(log.all(reverse=True))) == 3000
     for t in range(3000, 4000):
         put(t - 1 - (t * 13) % 2500 if t % 3 == 0 else t)
@@ -220,6 +219,13 @@ def test_iterators_over_late_records_newer_than_a_merged_view(log, view):
         assert len(it) == 0
         assert list(log.since(lo)) == w
         assert log.since(lo).next_batch(10**6) == w
+        # Newest first: the first rows, part-way reversed, and the rest.
+        it = reversed(log.since(lo))
+        assert next(it) == w[-1]
+        assert it.next_batch(40) == w[-41:-1][::-1]
+        assert len(it) == len(w) - 41
+        assert list(it) == w[:-41][::-1]
+        assert list(log.range(lo, 3500, reverse=True)) == [r for r in w if r[0] < 3500][::-1]
 
 
 def test_iterator_close(filled):

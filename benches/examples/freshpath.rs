@@ -10,12 +10,14 @@
 //! With `since` as the third argument the reads are `next(since(t))`
 //! instead — the first record of `Timelog::since(t)`, a read that reaches
 //! the memtable's end: it builds no view (R13 (5), session 36) — and the
-//! first read of each log is also reported alone.
+//! first read of each log is also reported alone; with `since_desc`, the
+//! newest record of each (`next(reversed(since(t)))`, session 37).
 //!
 //! ```text
 //! cargo build --release -p timelog-benches --example freshpath
 //! target/release/examples/freshpath 512 15         # reads per log, logs
 //! target/release/examples/freshpath 2000 15 since  # next(since(t))
+//! target/release/examples/freshpath 2000 15 since_desc
 //! ```
 //!
 //! Prints the median over the logs of the mean thread CPU time per read.
@@ -32,9 +34,23 @@ const BATCH: usize = 1_024;
 /// `next(since(t))` at each of `starts`: the first record of each read.
 #[inline(never)]
 fn measured_since(log: &Timelog<u64>, starts: &[i64]) -> u64 {
+    first_rows(log, starts, Order::Asc)
+}
+
+/// `next(reversed(since(t)))` at each of `starts`: the newest record.
+#[inline(never)]
+fn measured_since_desc(log: &Timelog<u64>, starts: &[i64]) -> u64 {
+    first_rows(log, starts, Order::Desc)
+}
+
+/// One of the `measured_*` functions.
+type Reads = fn(&Timelog<u64>, &[i64]) -> u64;
+
+#[inline(always)]
+fn first_rows(log: &Timelog<u64>, starts: &[i64], order: Order) -> u64 {
     let mut acc = 0u64;
     for &t in starts {
-        if let Some((ts, v)) = log.since(t, Order::Asc).expect("since").next() {
+        if let Some((ts, v)) = log.since(t, order).expect("since").next() {
             acc = acc.wrapping_add(ts as u64).wrapping_add(v);
         }
     }
@@ -56,8 +72,14 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let reads: usize = args.get(1).map_or(512, |s| s.parse().unwrap());
     let logs: usize = args.get(2).map_or(1, |s| s.parse().unwrap());
-    let since = args.get(3).is_some_and(|s| s == "since");
-    let read = if since { measured_since } else { measured_reads };
+    let mode = args.get(3).map_or("range", |s| s.as_str());
+    let (read, what): (Reads, _) = match mode {
+        "range" => (measured_reads, "1000-row range"),
+        "since" => (measured_since, "next(since(t))"),
+        "since_desc" => (measured_since_desc, "next(reversed(since(t)))"),
+        _ => panic!("mode: range | since | since_desc"),
+    };
+    let since = mode != "range";
     let keys = ooo_keys(N, 5, SEED);
     let starts = random_ts(4_096, N as i64 - RANGE, SEED ^ 1);
     let mut per_read = Vec::new();
@@ -89,13 +111,13 @@ fn main() {
     first.sort_by(f64::total_cmp);
     if since {
         println!(
-            "the first next(since(t)) of a fresh 5%-late memtable: median {:.0} ns CPU (min {:.0}), over {logs} logs",
+            "the first {what} of a fresh 5%-late memtable: median {:.0} ns CPU (min {:.0}), over {logs} logs",
             first[first.len() / 2],
             first[0]
         );
     }
     println!(
-        "first {reads} reads of a fresh 5%-late memtable: median {:.0} ns CPU per read (min {:.0}), wall {:.0} (min {:.0}), over {logs} logs",
+        "first {reads} reads ({what}) of a fresh 5%-late memtable: median {:.0} ns CPU per read (min {:.0}), wall {:.0} (min {:.0}), over {logs} logs",
         per_read[per_read.len() / 2],
         per_read[0],
         wall[wall.len() / 2],

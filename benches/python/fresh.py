@@ -18,7 +18,10 @@ first time it runs:
 - the first `next(since(t))` after the writes, then every one of the
   first 2,000 (random probes): their mean and their slowest;
 - the first `list(log.range(t, t+1000))` of a second fresh log;
-- the first `list(log.all())` of a third, and the second one.
+- the first `list(log.all())` of a third, and the second one;
+- ours only (the C package has no descending reads): the first
+  `next(log.all(reverse=True))` and the first
+  `next(reversed(log.since(t)))`, each of a fresh log.
 
 Each row is the median over the processes (the two packages take turns,
 ours first in even processes). Prints ours, C and the speed-up (C time /
@@ -88,6 +91,22 @@ list(log.all())
 t2 = clock()
 out["first list(log.all())"] = t1 - t0
 out["second list(log.all())"] = t2 - t1
+# Newest first (ours only: the C package has no descending reads).
+try:
+    log.all(reverse=True)
+except TypeError:
+    pass
+else:
+    del log
+    log = build()
+    t0 = clock()
+    next(log.all(reverse=True))
+    out["first next(log.all(reverse=True)) (ours only)"] = clock() - t0
+    del log
+    log = build()
+    t0 = clock()
+    next(reversed(log.since(p)))
+    out["first next(reversed(log.since(t))) (ours only)"] = clock() - t0
 print(json.dumps(out))
 '''
 
@@ -116,21 +135,27 @@ def main(argv=None) -> int:
         for who, venv in order:
             for row, ns in run(venv, n, 7 + k).items():
                 table.setdefault(row, {}).setdefault(who, []).append(ns)
-    rows = []
+    rows, alone = [], []
     for key, v in table.items():
-        o, cc = statistics.median(v["ours"]), statistics.median(v["c"])
+        o = statistics.median(v["ours"])
+        if "c" not in v:
+            alone.append({"row": key, "ours_ns": o})
+            continue
+        cc = statistics.median(v["c"])
         rows.append({"row": key, "ours_ns": o, "c_ns": cc, "speedup": cc / o, "meets_target": cc / o >= TARGET})
     print(f"{n:,} records, 5% late, {procs} process(es) per package")
-    print(f"{'read':46s} {'ours us':>10s} {'C us':>10s} {'C/ours':>8s}")
+    print(f"{'read':50s} {'ours us':>10s} {'C us':>10s} {'C/ours':>8s}")
     for r in rows:
         mark = "  slower" if r["speedup"] < 1 else ("  < 1.5x" if r["speedup"] < 1.5 else "")
-        print(f"{r['row']:46s} {r['ours_ns'] / 1e3:10.2f} {r['c_ns'] / 1e3:10.2f} {r['speedup']:8.2f}{mark}")
+        print(f"{r['row']:50s} {r['ours_ns'] / 1e3:10.2f} {r['c_ns'] / 1e3:10.2f} {r['speedup']:8.2f}{mark}")
+    for r in alone:
+        print(f"{r['row']:50s} {r['ours_ns'] / 1e3:10.2f}")
     met = sum(r["meets_target"] for r in rows)
     print(f"{met} of {len(rows)} rows at 1.5x C or more")
     out = args.out or HERE / "results" / f"fresh-{_dt.date.today()}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"records": n, "processes": procs, "git": _venvs.git_state()}
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    out.write_text(json.dumps({"meta": meta, "rows": rows, "ours_only": alone}, indent=1))
     print(f"wrote {out}")
     return 0
 

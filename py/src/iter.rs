@@ -759,8 +759,18 @@ impl PyTimelogIter {
             Order::Asc => Order::Desc,
             Order::Desc => Order::Asc,
         };
-        let remaining = st.cursor.as_ref().map_or(0, |c| c.remaining());
         let link = st.link.clone();
+        if st.total.is_none() && st.skip + st.taken == 0 {
+            // Nothing yielded yet: the whole walk the other way, with
+            // nothing to count (a cursor may count records by walking them).
+            let (lo, hi) = (st.lo, st.hi);
+            let snap = st.snapshot().cloned();
+            drop(own);
+            let cursor = snap.map(|s| s.into_cursor(lo, hi, rev));
+            let link = cursor.as_ref().and(link);
+            return Ok(PyTimelogIter::from_state(IterState::new(cursor, lo, hi, rev, link)));
+        }
+        let remaining = st.cursor.as_ref().map_or(0, |c| c.remaining());
         let Some(snap) = st.snapshot().filter(|_| remaining > 0).cloned() else {
             return Ok(PyTimelogIter::from_state(IterState::new(None, st.lo, st.hi, rev, None)));
         };

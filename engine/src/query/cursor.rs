@@ -682,9 +682,14 @@ impl<T: Send + Sync + 'static> Cursor<T> {
     }
 
     /// Yields at most `n` more records. (An open source collects all it
-    /// has left first, so that every count is known.)
+    /// has left first, so that every count is known — unless no more than
+    /// `n` are left, counted without collecting: then nothing changes, and
+    /// the sources go on collecting as the read goes.)
     pub fn truncate(&mut self, n: usize) {
         if self.rest & OPEN != 0 {
+            if self.remaining_upto(n.saturating_add(1)) <= n {
+                return;
+            }
             self.close_all();
         }
         let left = self.run_left();
@@ -1605,14 +1610,24 @@ mod tests {
     fn late_records_collected_while_reading_read_as_collected_ones() {
         let (log, old, seen_old, seen_live) = newer_than_the_view();
         let live = log.snapshot().unwrap();
-        assert!(live.since(0, Order::Asc).size_hint().1.is_none(), "the read collects as it goes");
+        for order in [Order::Asc, Order::Desc] {
+            assert!(live.since(0, order).size_hint().1.is_none(), "the read collects as it goes ({order:?})");
+        }
         let bounds =
             [(Timestamp::MIN, Timestamp::MAX), (0, 4000), (1000, 1300), (1234, 1235), (1200, 3600), (2999, 9000)];
-        for (snap, all) in [(&old, &seen_old), (&live, &seen_live)] {
+        let cases = [(&old, &seen_old), (&live, &seen_live)];
+        for ((snap, all), order) in cases.iter().flat_map(|c| [(c, Order::Asc), (c, Order::Desc)]) {
             for &(lo, hi) in &bounds {
-                let w = want(all, lo, hi, Order::Asc);
-                let ctx = format!("[{lo}, {hi}) w={}", snap.watermark());
-                let c = || snap.range(lo, hi, Order::Asc);
+                let w = want(all, lo, hi, order);
+                let ctx = format!("[{lo}, {hi}) {order:?} w={}", snap.watermark());
+                let c = || snap.range(lo, hi, order);
+                if c().size_hint().1.is_none() {
+                    // Truncated to what is left: nothing collected at once.
+                    let mut t = c();
+                    t.truncate(w.len());
+                    assert!(t.size_hint().1.is_none(), "truncate({}) collects nothing {ctx}", w.len());
+                    assert_eq!(t.collect::<Vec<_>>(), w, "after truncate({}) {ctx}", w.len());
+                }
                 assert_eq!(c().collect::<Vec<_>>(), w, "collect {ctx}");
                 assert_eq!((c().remaining(), c().count()), (w.len(), w.len()), "counts {ctx}");
                 assert_eq!(c().last(), w.last().copied(), "last {ctx}");
@@ -1638,7 +1653,9 @@ mod tests {
                         assert_eq!(t.nth(k - 1).as_ref(), Some(&w[k - 1]), "nth {ctx}");
                     }
                     t.truncate(m);
-                    assert_eq!(t.size_hint(), (m, Some(m)), "hint after truncate {ctx}");
+                    if m < w.len() - k {
+                        assert_eq!(t.size_hint(), (m, Some(m)), "hint after truncate {ctx}");
+                    }
                     assert_eq!(t.collect::<Vec<_>>(), w[k..k + m], "truncate({m}) after {k} {ctx}");
                     // Skipped, then the rest.
                     let mut sk = c();

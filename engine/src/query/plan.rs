@@ -313,7 +313,9 @@ impl<T: Send + Sync + 'static> OooMore<T> {
         if buf.ts.is_empty() {
             return None;
         }
-        if let Some(help) = self.help {
+        // A share for a chunk the read collects to read it; none for
+        // everything left at once (`Cursor::truncate`, which reads none).
+        if let Some(help) = self.help.filter(|_| !all) {
             help(mt, self.w, buf.ts.len());
         }
         let span = buf.span();
