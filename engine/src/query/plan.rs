@@ -4,8 +4,9 @@
 //! The result is, per source, a list of contiguous *spans* of visible
 //! records, so the merge never re-checks tombstones per record and
 //! `remaining()` is the sum of span lengths (O(sources), no payload
-//! touched) — except for the late records newer than a merged view, which
-//! an ascending read collects as it goes ([`OooMore`]).
+//! touched) — except for the late records a read collects as it goes, in
+//! either direction: those newer than a merged view, or all of them for a
+//! long read with no view ([`OooMore`]).
 
 use std::alloc::{self, Layout};
 use std::marker::PhantomData;
@@ -876,7 +877,7 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                         // A long read with no view: every record, as the
                         // merge needs them (R13 (5), (7)).
                         None if helps => ooo_first(mt, self.w, (lo, hi), desc, 0, true),
-                        None => ooo_collect(mt, &vis, lo, hi, 0),
+                        None => ooo_collect(mt, &vis, lo, hi),
                     };
                     // A short read the view would have served, had it
                     // existed: its share of building one (R13 (5)). A long
@@ -890,7 +891,7 @@ impl<T: Clone + Send + Sync + 'static> View<'_, T> {
                         s.push(buf.span());
                     }
                     if !buf.is_empty() || buf.more.is_some() {
-                        // The Vec buffers do not move when the Box moves.
+                        // The buffer's words do not move when it does.
                         s.buf = Some(Box::new(buf));
                     }
                 }
@@ -1194,21 +1195,14 @@ fn merged_spans<T>(m: &Merged<T>, t1: Timestamp, t2: Timestamp, out: &mut Source
 /// (one growth for the reads with more than 40 late records).
 const OOO_BUF_FIRST: usize = 40;
 
-/// The visible skiplist records of `[t1, t2]` with a sequence `> after`
-/// (0: all of them).
+/// The visible skiplist records of `[t1, t2]`, collected at once: for a
+/// read that neither goes through a view nor collects as it goes (a short
+/// one, or one a tombstone it sees covers; the others take [`ooo_first`]).
 #[inline]
-fn ooo_collect<T: Send + Sync + 'static>(
-    mt: &Memtable<T>,
-    vis: &Vis<'_>,
-    t1: Timestamp,
-    t2: Timestamp,
-    after: SeqNo,
-) -> OooBuf<T> {
+fn ooo_collect<T: Send + Sync + 'static>(mt: &Memtable<T>, vis: &Vis<'_>, t1: Timestamp, t2: Timestamp) -> OooBuf<T> {
     let mut buf = OooBuf::empty();
     ooo_walk::<Asc, T>(mt, vis, t1, t2, |ts, seq, v| {
-        if seq > after {
-            buf.push(ts, seq, v);
-        }
+        buf.push(ts, seq, v);
         true
     });
     buf
