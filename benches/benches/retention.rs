@@ -135,7 +135,7 @@ fn live_ts(d: Deleter, cut: i64, sh: &Shape) -> Vec<i64> {
 
 fn fresh(live: &[i64]) -> Timelog<u64> {
     let log = log_with(MaintenanceMode::Disabled);
-    on_busy(&log, log.extend_from_parts(live, live.iter().map(|&t| t as u64).collect()));
+    on_busy(&log, log.extend_from_parts(live, live.iter().map(|&t| t as u64)));
     log.flush().expect("flush");
     log
 }

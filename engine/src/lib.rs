@@ -101,7 +101,7 @@ pub use stats::{Counter, Stats};
 /// Test-only counting mode of the sync shim (see `docs/threading.md`, "Contention audit").
 #[cfg(all(feature = "contention-audit", not(timelog_loom), not(timelog_shuttle)))]
 pub use sync::audit;
-pub use timelog::{ForkGuard, Timelog, WriteStatus};
+pub use timelog::{ForkGuard, PreparedBatch, Timelog, WriteStatus};
 pub use tombstone::Tombstone;
 
 /// Not part of the API (no stability promise): the memtable's out-of-order

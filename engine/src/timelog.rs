@@ -85,6 +85,44 @@ impl<T: Clone + Send + Sync + 'static> std::fmt::Debug for Timelog<T> {
     }
 }
 
+/// A bulk write checked and laid out by [`Timelog::prepare_parts`], to be
+/// written by [`Timelog::append_prepared`]. It holds the batch's payloads
+/// and touches no log state: dropping it drops them and writes nothing.
+pub struct PreparedBatch<T>(Prepared<T>);
+
+impl<T> std::fmt::Debug for PreparedBatch<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (form, len) = match &self.0 {
+            Prepared::Records(b) => ("records", b.len()),
+            Prepared::Run(s) => ("run", s.len),
+        };
+        f.debug_struct("PreparedBatch").field("form", &form).field("len", &len).finish()
+    }
+}
+
+impl<T> PreparedBatch<T> {
+    /// How many records the batch holds.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Prepared::Records(b) => b.len(),
+            Prepared::Run(s) => s.len,
+        }
+    }
+
+    /// Whether the batch holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The forms of a [`PreparedBatch`].
+enum Prepared<T> {
+    /// Pairs sorted by timestamp (stably), for the batch-append entry.
+    Records(Vec<(Timestamp, T)>),
+    /// The pages of an unpublished run (R14), built by this catalog.
+    Run(Box<Segment<T>>),
+}
+
 /// What [`Inner::publish_run`] did with a run (R14).
 enum RunOutcome<T> {
     /// Published: the batch is committed and visible.
@@ -253,6 +291,13 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         else {
             return Ok(WriteStatus::Ok);
         };
+        self.append_built_run(seg)
+    }
+
+    /// R14: publishes the run `seg` a bulk write built; when the log is
+    /// not in the state R14 needs, its records are moved back out and take
+    /// the memtable path.
+    fn append_built_run(&self, seg: Segment<T>) -> Result<WriteStatus> {
         match self.publish_run(seg) {
             RunOutcome::Published => {
                 // L0 grew: the worker decides whether to compact.
@@ -260,6 +305,54 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
                 Ok(WriteStatus::Ok)
             }
             RunOutcome::Refused(seg) => self.insert_sorted((*seg).into_records()),
+        }
+    }
+
+    /// The first half of a bulk write of parallel inputs
+    /// ([`Timelog::prepare_parts`]): checks and lays the batch out as it
+    /// will be written. Sorted and at least a memtable's worth over a
+    /// flushed log (R14 (1), checked now and again at publication): the
+    /// pages of a run, built straight from the inputs; otherwise a vector
+    /// of pairs, sorted stably, for [`append_batch`](Self::append_batch).
+    fn prepare_parts(&self, ts: &[Timestamp], vals: &mut impl Iterator<Item = T>) -> Result<Prepared<T>> {
+        self.check_open()?;
+        if let Some(&min) = ts.iter().min() {
+            self.check_floor(min)?;
+        }
+        let short = |got| Error::LengthMismatch { timestamps: ts.len(), payloads: got };
+        let sorted = ts.is_sorted();
+        if sorted && ts.len() >= self.run_min_records() && self.run_publishable() {
+            let seg = Segment::from_sorted_parts(
+                ts,
+                vals,
+                self.cfg.page_records,
+                self.catalog.next_id(),
+                self.catalog.retired(),
+            )
+            .map_err(short)?;
+            return Ok(seg.map_or(Prepared::Records(Vec::new()), |s| Prepared::Run(Box::new(s))));
+        }
+        let mut batch = Vec::with_capacity(ts.len());
+        batch.extend(ts.iter().copied().zip(vals));
+        if batch.len() < ts.len() {
+            return Err(short(batch.len()));
+        }
+        if !sorted {
+            batch.sort_by_key(|r| r.0);
+        }
+        Ok(Prepared::Records(batch))
+    }
+
+    /// The second half ([`Timelog::append_prepared`]).
+    fn append_prepared(&self, batch: Prepared<T>) -> Result<WriteStatus> {
+        self.check_open()?;
+        match batch {
+            Prepared::Records(b) if b.is_empty() => Ok(WriteStatus::Ok),
+            Prepared::Records(b) => self.append_batch(b),
+            // A run is published only by the log whose catalog built it
+            // (its segment id and retirement count are that catalog's).
+            Prepared::Run(seg) if seg.counts_into(self.catalog.retired()) => self.append_built_run(*seg),
+            Prepared::Run(seg) => self.append_batch(seg.into_records()),
         }
     }
 
@@ -467,12 +560,58 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         self.inner.append_batch(batch)
     }
 
-    /// Appends parallel slices of timestamps and payloads.
-    pub fn extend_from_parts(&self, timestamps: &[Timestamp], payloads: Vec<T>) -> Result<WriteStatus> {
-        if timestamps.len() != payloads.len() {
-            return Err(Error::LengthMismatch { timestamps: timestamps.len(), payloads: payloads.len() });
+    /// Appends parallel timestamps and payloads, as [`extend`](Self::extend)
+    /// does: `payloads` yields one payload per timestamp, in order. A
+    /// sorted batch written as a run goes from the inputs straight into
+    /// the run's pages (no vector of pairs between).
+    ///
+    /// [`Error::LengthMismatch`] when the lengths differ: nothing is
+    /// written, and every payload taken is dropped.
+    pub fn extend_from_parts<I>(&self, timestamps: &[Timestamp], payloads: I) -> Result<WriteStatus>
+    where
+        I: IntoIterator<Item = T>,
+    {
+        self.append_prepared(self.prepare_parts(timestamps, payloads)?)
+    }
+
+    /// The first half of [`extend_from_parts`](Self::extend_from_parts):
+    /// checks the batch (the log is open, no timestamp below the floor,
+    /// the lengths match) and takes every payload into the form the batch
+    /// will be written in, without changing the log; the second half is
+    /// [`append_prepared`](Self::append_prepared). For a caller that must
+    /// take the payloads in one context and write them in another (the
+    /// Python binding takes them holding the interpreter and writes
+    /// without it).
+    ///
+    /// A batch prepared as a run is published as one if the log is still
+    /// flushed when it is appended (R14), and otherwise takes the memtable
+    /// path. A batch appended to another log than the one that prepared it
+    /// is written to it, through its memtables.
+    pub fn prepare_parts<I>(&self, timestamps: &[Timestamp], payloads: I) -> Result<PreparedBatch<T>>
+    where
+        I: IntoIterator<Item = T>,
+    {
+        let mut vals = payloads.into_iter();
+        // An iterator that knows its length is checked before any payload
+        // is taken; any other when it ends.
+        match vals.size_hint() {
+            (k, Some(hi)) if k == hi && k != timestamps.len() => {
+                return Err(Error::LengthMismatch { timestamps: timestamps.len(), payloads: k });
+            }
+            _ => {}
         }
-        self.extend(timestamps.iter().copied().zip(payloads))
+        let batch = self.inner.prepare_parts(timestamps, &mut vals)?;
+        match vals.count() {
+            0 => Ok(PreparedBatch(batch)),
+            more => Err(Error::LengthMismatch { timestamps: timestamps.len(), payloads: timestamps.len() + more }),
+        }
+    }
+
+    /// Writes a batch made by [`prepare_parts`](Self::prepare_parts) (see
+    /// [`extend`](Self::extend) for how). [`Error::Closed`] if the log was
+    /// closed meanwhile (the batch is dropped).
+    pub fn append_prepared(&self, batch: PreparedBatch<T>) -> Result<WriteStatus> {
+        self.inner.append_prepared(batch.0)
     }
 
     /// Deletes `[t1, t2)` (records written afterwards stay visible).

@@ -168,6 +168,115 @@ fn below_the_floor_nothing_is_written() {
     assert_eq!(log.len().unwrap(), 0);
 }
 
+/// Parallel inputs (`extend_from_parts`): a sorted batch of a memtable's
+/// worth becomes one run straight from them, equal timestamps in input
+/// order; an unsorted or small one takes the pairs path, as `extend` does.
+#[test]
+fn parts_write_as_extend_does() {
+    let ts: Vec<i64> = (0..(3 * MT) as i64).map(|t| t / 2).collect();
+    let log = log();
+    log.extend_from_parts(&ts, 0..ts.len() as u64).unwrap();
+    let st = log.stats().unwrap();
+    assert_eq!((st.segments_l0, st.active_records, st.seals_total, st.flushes_total), (1, 0, 0, 0), "{st:?}");
+    assert_eq!(st.visible_seq, ts.len() as u64);
+    assert_eq!(all(&log), batch(ts.iter().copied(), 0));
+    log.validate().unwrap();
+    // Unsorted, and small: the same records as `extend` of the pairs.
+    let unsorted: Vec<i64> = (0..(2 * MT) as i64).map(|i| (i * 7919) % 50).collect();
+    for ts in [unsorted, (0..(MT as i64 - 1)).collect()] {
+        let (a, b) = (log_with_run(), log_with_run());
+        a.extend_from_parts(&ts, 100..100 + ts.len() as u64).unwrap();
+        b.extend(batch(ts.iter().copied(), 100)).unwrap();
+        assert_eq!(all(&a), all(&b));
+        assert_eq!(a.stats().unwrap().segments_l0, b.stats().unwrap().segments_l0);
+        a.validate().unwrap();
+    }
+}
+
+/// A flushed log holding one run (so a batch is not the first write).
+fn log_with_run() -> Timelog<u64> {
+    let log = log();
+    log.extend(batch(-(MT as i64)..0, 0)).unwrap();
+    log
+}
+
+/// An iterator that claims `1` items and yields what `0` yields.
+struct Claims<I>(I, usize);
+
+impl<I: Iterator> Iterator for Claims<I> {
+    type Item = I::Item;
+    fn next(&mut self) -> Option<I::Item> {
+        self.0.next()
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.1, Some(self.1))
+    }
+}
+
+/// Refused parts write nothing and drop every payload taken: a length
+/// mismatch known up front, payloads that end before the timestamps or
+/// go on after them (the run path and the pairs path), a timestamp below
+/// the floor.
+#[test]
+fn refused_parts_write_nothing_and_drop_their_payloads() {
+    type Payload = Arc<u64>;
+    let log = Timelog::<Payload>::with_config(cfg(MaintenanceMode::Disabled)).unwrap();
+    let p = Arc::new(7u64);
+    let n = 3 * MT;
+    let sorted: Vec<i64> = (0..n as i64).collect();
+    let unsorted: Vec<i64> = sorted.iter().rev().copied().collect();
+    let e = log.extend_from_parts(&sorted, vec![p.clone(); n - 1]).unwrap_err();
+    assert_eq!(e, timelog::Error::LengthMismatch { timestamps: n, payloads: n - 1 });
+    for ts in [&sorted, &unsorted] {
+        let short = Claims(std::iter::repeat_n(p.clone(), MT + 1), n);
+        let e = log.extend_from_parts(ts, short).unwrap_err();
+        assert_eq!(e, timelog::Error::LengthMismatch { timestamps: n, payloads: MT + 1 });
+        assert_eq!(Arc::strong_count(&p), 1, "the payloads taken are dropped");
+        let long = Claims(std::iter::repeat_n(p.clone(), n + 2), n);
+        let e = log.extend_from_parts(ts, long).unwrap_err();
+        assert_eq!(e, timelog::Error::LengthMismatch { timestamps: n, payloads: n + 2 });
+        assert_eq!(Arc::strong_count(&p), 1);
+    }
+    log.set_floor(10).unwrap();
+    log.flush().unwrap();
+    let e = log.extend_from_parts(&sorted, vec![p.clone(); n]).unwrap_err();
+    assert_eq!(e, timelog::Error::BelowFloor { ts: 0, floor: 10 });
+    assert_eq!(Arc::strong_count(&p), 1);
+    assert_eq!(log.len().unwrap(), 0);
+    assert_eq!(log.stats().unwrap().segments_l0, 0);
+}
+
+/// A batch prepared as a run is written by the state of the log when it
+/// is appended: through the memtable once the log holds unflushed writes,
+/// through another log's memtables when appended there, not at all once
+/// the log is closed.
+#[test]
+fn a_prepared_run_follows_the_log_at_append_time() {
+    let ts: Vec<i64> = (0..(2 * MT) as i64).collect();
+    let log = log();
+    let b = log.prepare_parts(&ts, 0..ts.len() as u64).unwrap();
+    assert_eq!(b.len(), ts.len());
+    log.append(-1, 99).unwrap();
+    log.append_prepared(b).unwrap();
+    assert_eq!(log.stats().unwrap().segments_l0, 0, "memtable path");
+    let mut expect = vec![(-1, 99)];
+    expect.extend(batch(ts.iter().copied(), 0));
+    assert_eq!(all(&log), expect);
+    log.validate().unwrap();
+    // Prepared by `a`, appended to `b`.
+    let (a, b) = (self::log(), self::log());
+    let batch_a = a.prepare_parts(&ts, 0..ts.len() as u64).unwrap();
+    b.append_prepared(batch_a).unwrap();
+    assert_eq!(all(&b), batch(ts.iter().copied(), 0));
+    assert_eq!(a.len().unwrap(), 0);
+    b.validate().unwrap();
+    a.validate().unwrap();
+    // Closed between the halves.
+    let batch_a = a.prepare_parts(&ts, 0..ts.len() as u64).unwrap();
+    a.close().unwrap();
+    assert_eq!(a.append_prepared(batch_a).unwrap_err(), timelog::Error::Closed);
+}
+
 #[test]
 fn background_maintenance_compacts_runs() {
     let log = Timelog::with_config(Config { max_delta_segments: 2, ..cfg(MaintenanceMode::Background) }).unwrap();

@@ -272,13 +272,20 @@ impl PyTimelog {
 
     fn write_batch(&self, py: Python<'_>, batch: Vec<(i64, PyObj)>) -> PyResult<()> {
         let st = self.state();
-        // Large batches are sorted and written without holding the
-        // interpreter; payload moves need no reference-count changes. The
-        // engine's batch entry decides how (a run of a memtable's worth or
-        // more is published whole, rule R14).
-        let r =
-            if batch.len() > 4096 { released(py, || st.log.append_batch(batch)) } else { st.log.append_batch(batch) };
-        write_result(r)
+        // The engine's batch entry decides how (a run of a memtable's worth
+        // or more is published whole, rule R14).
+        write_result(write_sized(py, batch.len(), || st.log.append_batch(batch)))
+    }
+}
+
+/// Runs the write `f` of a batch of `n` records: a large batch (sorted,
+/// written, perhaps published as a run) without holding the interpreter;
+/// payload moves need no reference-count changes.
+fn write_sized<R: Send>(py: Python<'_>, n: usize, f: impl FnOnce() -> R + Send) -> R {
+    if n > 4096 {
+        released(py, f)
+    } else {
+        f()
     }
 }
 
@@ -636,8 +643,10 @@ impl PyTimelog {
             )));
         };
         let st = self.state();
-        // One pass from the caller's buffer and sequence into the batch: no
-        // copy of the timestamps, no intermediate vector of objects.
+        // One pass from the caller's buffer and sequence into the form the
+        // engine writes (a run's pages, or pairs): no copy of the
+        // timestamps, no intermediate vector of objects. The engine checks
+        // the floor and the lengths (`prepare_parts`).
         let batch = crate::views::with_int64_buffer(&timestamps, |ts| {
             if ts.len() != n_objs {
                 return Err(PyValueError::new_err(format!(
@@ -646,18 +655,19 @@ impl PyTimelog {
                     n_objs
                 )));
             }
-            // The retention floor is the engine's check (`extend`).
-            let mut batch = batch_with_capacity(&st.log, ts.len())?;
-            match &objs {
-                BulkObjects::List(l) => batch.extend(ts.iter().copied().zip(l.iter().map(|o| PyObj::new(o.unbind())))),
-                BulkObjects::Tuple(t) => batch.extend(ts.iter().copied().zip(t.iter().map(|o| PyObj::new(o.unbind())))),
-            }
-            if batch.len() != ts.len() {
-                return Err(PyValueError::new_err("bulk_append() objects changed size during the call"));
-            }
-            Ok(batch)
+            let r = match &objs {
+                BulkObjects::List(l) => st.log.prepare_parts(ts, l.iter().map(own)),
+                BulkObjects::Tuple(t) => st.log.prepare_parts(ts, t.iter().map(own)),
+            };
+            r.map_err(|e| match e {
+                // The list shrank while it was read (another thread).
+                timelog::Error::LengthMismatch { .. } => {
+                    PyValueError::new_err("bulk_append() objects changed size during the call")
+                }
+                e => err(e),
+            })
         })?;
-        self.write_batch(py, batch)
+        write_result(write_sized(py, batch.len(), || st.log.append_prepared(batch)))
     }
 
     /// delete(T) deletes the records at T; delete(t1, t2) deletes [t1, t2).

@@ -151,6 +151,33 @@ impl<T> PageBuf<T> {
         (k, false)
     }
 
+    /// Appends records of the sorted `ts` with the payloads `vals` yields,
+    /// up to the page's room and the end of the prefault chunk being
+    /// written (so the chunk check runs once per call); returns how many,
+    /// and whether `vals` ended first.
+    #[inline(always)]
+    fn extend_from_iter(&mut self, ts: &[Timestamp], vals: &mut impl Iterator<Item = T>) -> (usize, bool) {
+        let from = self.len;
+        self.prefault_from(from, 1);
+        let chunk_end = (from + 1).next_multiple_of(block::PREFAULT_SLOTS);
+        let n = ts.len().min(self.cap.min(chunk_end) - from);
+        let (tp, vp) = (self.ts_ptr(), self.vals_ptr());
+        for (k, &t) in ts[..n].iter().enumerate() {
+            let Some(v) = vals.next() else { return (k, true) };
+            // SAFETY: slot `from + k < cap` lies within both arrays and is
+            // not yet initialized; `&mut self` excludes every reader (std
+            // pointer API contract); `len` counts each payload once written,
+            // so a panicking `next` leaves the page dropping exactly the
+            // payloads it holds.
+            unsafe {
+                tp.add(from + k).write(t);
+                vp.add(from + k).write(v);
+            }
+            self.len += 1;
+        }
+        (n, false)
+    }
+
     /// Faults in the chunks of both arrays that slots `[from, from + n)`
     /// start ([`Block::prefault_ahead`]): a page is written in order, and
     /// only the last page of a segment is left short, so its untouched
@@ -1007,6 +1034,31 @@ impl<T> Segment<T> {
         b.finish(id, Level::L0, 0, 0, None, retired)
     }
 
+    /// [`from_sorted`](Self::from_sorted) from parallel inputs: the sorted
+    /// timestamps `ts`, each with the next payload `vals` yields, moved
+    /// once into the pages. `Err(n)` when `vals` ended after `n` payloads
+    /// (the ones taken are dropped).
+    pub(crate) fn from_sorted_parts(
+        ts: &[Timestamp],
+        vals: &mut impl Iterator<Item = T>,
+        page_cap: usize,
+        id: u64,
+        retired: &Arc<AtomicUsize>,
+    ) -> Result<Option<Segment<T>>, usize> {
+        let mut b = SegmentBuilder::new(page_cap);
+        let n = b.push_parts(ts, vals);
+        if n < ts.len() {
+            return Err(n);
+        }
+        Ok(b.finish(id, Level::L0, 0, 0, None, retired))
+    }
+
+    /// Whether this segment was built by the catalog whose retirement
+    /// count is `retired` (the identity of a log while it is alive).
+    pub(crate) fn counts_into(&self, retired: &Arc<AtomicUsize>) -> bool {
+        Arc::ptr_eq(&self.retired.counter, retired)
+    }
+
     /// R14: the sequences of a run published by a bulk write whose records
     /// took the block `..= last`: every record orders as `last` against
     /// tombstones and other sources (no tombstone has a sequence inside
@@ -1216,6 +1268,34 @@ impl<T> SegmentBuilder<T> {
             }
             i += k;
             if stopped {
+                break;
+            }
+        }
+        i
+    }
+
+    /// Pushes the sorted timestamps `ts`, each with the next payload
+    /// `vals` yields (moved in), page by page; returns how many were
+    /// pushed: `ts.len()`, or fewer if `vals` ended first. A bulk write's
+    /// run built straight from the caller's parallel inputs (R14): each
+    /// record is written once, with no vector of pairs between.
+    pub(crate) fn push_parts(&mut self, ts: &[Timestamp], vals: &mut impl Iterator<Item = T>) -> usize {
+        debug_assert!(ts.is_sorted(), "segment input must be sorted");
+        let cap = self.page_cap;
+        let mut i = 0;
+        while i < ts.len() {
+            let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
+            let (k, ended) = page.extend_from_iter(&ts[i..], vals);
+            let full = page.len == cap;
+            if k > 0 {
+                self.note_span(ts[i], ts[i + k - 1]);
+                self.len += k;
+            }
+            if full {
+                self.cut_page();
+            }
+            i += k;
+            if ended {
                 break;
             }
         }
