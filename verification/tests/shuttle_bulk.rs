@@ -4,7 +4,9 @@
 //! Memtables and pages of two records, so every two-record `extend` is a
 //! memtable's and a page's worth: it is published as a run when the log has no sealed memtable and
 //! an empty active one, and takes the memtable path otherwise — shuttle
-//! explores both, and the seals, flushes and compactions around them.
+//! explores both, and the seals, flushes and compactions around them. The
+//! second run of a bulk writer comes from parallel parts, prepared and
+//! appended with a yield between (`prepare_parts`, `append_prepared`).
 #![cfg(timelog_shuttle)]
 
 use std::sync::Arc;
@@ -25,7 +27,12 @@ fn bulk_writer(log: &Timelog<Id>, t: usize) -> (Vec<Op>, Vec<Observed>) {
     obs.push(observe(log, Some(t), ops.len()).1);
     delete(log, b + 12, b + 13);
     ops.push(Op::Delete { t1: b + 12, t2: b + 13 });
-    let _ = log.extend([(b + 12, id(3)), (b + 5, id(4))]).unwrap(); // after the delete: visible
+    // After the delete: visible. From parallel parts, prepared (as a run
+    // while the log is flushed) and appended after a yield: the log may
+    // have changed between the halves.
+    let prepared = log.prepare_parts(&[b + 5, b + 12], [id(4), id(3)]).unwrap();
+    thread::yield_now();
+    let _ = log.append_prepared(prepared).unwrap();
     ops.extend([app(b + 5, id(4)), app(b + 12, id(3))]);
     obs.push(observe(log, Some(t), ops.len()).1);
     (ops, obs)
