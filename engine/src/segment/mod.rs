@@ -1403,6 +1403,40 @@ mod tests {
         assert_eq!(&*a.blocks, &*b.blocks);
     }
 
+    /// `push_parts` builds what one `push` per record builds, across page
+    /// cuts and prefault chunks (pages of 3,000 slots span two chunks),
+    /// and stops where the payloads end, keeping exactly those.
+    #[test]
+    fn push_parts_matches_push_and_stops_where_payloads_end() {
+        let ctr = Arc::new(AtomicUsize::new(0));
+        let ts: Vec<i64> = (0..7_000i64).map(|i| i / 3).collect();
+        let vals = || (0..ts.len()).map(|i| format!("v{i}"));
+        let mut one = SegmentBuilder::new(3_000);
+        for (t, v) in ts.iter().zip(vals()) {
+            one.push(*t, v);
+        }
+        let mut parts = SegmentBuilder::new(3_000);
+        assert_eq!(parts.push_parts(&ts, &mut vals()), ts.len());
+        let (a, b) = (
+            one.finish(1, Level::L0, 1, 1, None, &ctr).unwrap(),
+            parts.finish(2, Level::L0, 1, 1, None, &ctr).unwrap(),
+        );
+        assert_eq!((a.len, a.min_ts, a.max_ts, a.pages.len()), (b.len, b.min_ts, b.max_ts, b.pages.len()));
+        for (p, q) in a.pages.iter().zip(&b.pages) {
+            assert_eq!((p.timestamps(), p.payloads()), (q.timestamps(), q.payloads()));
+        }
+        assert_eq!(&*a.fences, &*b.fences);
+        assert_eq!(&*a.blocks, &*b.blocks);
+        // Payloads that end early: the builder holds exactly those taken.
+        let short: Vec<Arc<()>> = (0..4_100).map(|_| Arc::new(())).collect();
+        let mut b = SegmentBuilder::new(3_000);
+        assert_eq!(b.push_parts(&ts, &mut short.iter().cloned()), short.len());
+        assert_eq!(b.len(), short.len());
+        assert!(short.iter().all(|p| Arc::strong_count(p) == 2));
+        drop(b);
+        assert!(short.iter().all(|p| Arc::strong_count(p) == 1), "every payload taken is dropped once");
+    }
+
     /// `push_moved_while` pushes exactly the prefix its predicate admits,
     /// across page cuts and prefault chunks (a page of 3,000 slots spans
     /// two), and builds what one `push` per record builds.
