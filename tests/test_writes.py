@@ -333,6 +333,35 @@ def test_large_batch_is_one_run_without_seal_or_flush(make_log, maintenance, how
     assert len(log) == n
 
 
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+def test_bulk_append_run_takes_one_reference_per_record(make_log, order):
+    # Ascending timestamps over a flushed log: the run is built straight
+    # from the buffer and the list (Timelog::prepare_parts); descending:
+    # sorted as pairs first. Either way one reference per record, kept
+    # through flush and compaction, and released when the log goes.
+    import sys
+
+    log = make_log(maintenance="disabled", **RUN_MT)
+    p = object()
+    base = sys.getrefcount(p)
+    n = 1000
+    ts = np.arange(n, dtype=np.int64)
+    if order == "descending":
+        ts = ts[::-1].copy()
+    objs = [p] * n
+    log.bulk_append(ts, objs)
+    del objs
+    assert _run_layout(log) == (1, 0, 0, 0, 0)
+    assert sys.getrefcount(p) == base + n
+    assert [t for t, _ in log] == list(range(n)) and all(o is p for _, o in log)
+    log.flush()
+    log.compact()
+    assert sys.getrefcount(p) == base + n
+    log.close()
+    del log
+    assert sys.getrefcount(p) == base
+
+
 def test_large_batch_is_invisible_to_earlier_snapshots_and_deletes(make_log):
     log = make_log(maintenance="disabled", **RUN_MT)
     log.append(50, "old")
