@@ -479,19 +479,29 @@ impl<T: Send + Sync + 'static> Entered<'_, T> {
 
     /// Inserts a batch (sorted by timestamp) with this writer's consecutive
     /// sequences `first .. first + n` (`n` = the batch's length, the
-    /// tickets it entered with).
+    /// tickets it entered with). The records before the run's tail go to
+    /// the skiplist one by one; from the first one the run accepts (if
+    /// this writer holds the appender right), the sorted rest is appended
+    /// to the run in bulk — each of them is at or after it.
     pub(crate) fn insert_batch(&self, batch: Vec<(Timestamp, T)>) -> (SeqNo, u64) {
         let n = batch.len() as u64;
         debug_assert_eq!(n, self.n, "a batch enters with one ticket per record");
         let mut app = self.appender();
-        let mut tail = None;
-        for (seq, (ts, val)) in (self.first..).zip(batch) {
-            if self.mt.place(app.as_mut(), ts, seq, val) {
-                tail = Some(ts);
+        let mut recs = batch.into_iter();
+        let mut seq = self.first;
+        while let Some(&(ts, _)) = recs.as_slice().first() {
+            if let Some(app) = app.as_mut().filter(|a| a.accepts(ts)) {
+                let left = recs.len();
+                let (m, tail) = app.extend(&mut recs, left, seq);
+                debug_assert_eq!(m, left, "a vector's records all come");
+                if let Some(ts) = tail {
+                    self.door.hot.tail.store(ts, Ordering::Relaxed);
+                }
+                break;
             }
-        }
-        if let Some(ts) = tail {
-            self.door.hot.tail.store(ts, Ordering::Relaxed);
+            let (ts, val) = recs.next().expect("the record just looked at");
+            self.mt.insert_ooo(ts, seq, val);
+            seq += 1;
         }
         (self.first, n)
     }
@@ -530,6 +540,33 @@ mod tests {
 
     fn state<T>(d: &Door<T>) -> u64 {
         d.hot.state.load(Ordering::Relaxed)
+    }
+
+    /// A batch entered with the appender right: its records before the
+    /// run's tail go to the skiplist, the rest (sorted) to the run, each
+    /// with its own sequence of the batch's block, in order.
+    #[test]
+    fn a_batch_splits_at_the_runs_tail() {
+        let retired = Arc::new(AtomicUsize::new(0));
+        let mt: Memtable<u64> = Memtable::new(1, &retired, 0).above(100);
+        let door = Door::new(&mt);
+        let a = door.enter(Entry::Record(10)).expect("open");
+        assert_eq!(a.insert(10, 1), 101);
+        drop(a);
+        let b = door.enter(Entry::Batch(5)).expect("open");
+        assert_eq!(b.right, Some(0), "the right is free: the batch takes it");
+        assert_eq!(b.insert_batch(vec![(3, 2), (9, 3), (10, 4), (10, 5), (12, 6)]), (102, 5));
+        drop(b);
+        assert_eq!((mt.run.len(), mt.ooo_len()), (4, 2));
+        let run: Vec<_> = (0..4).map(|i| (mt.run.ts_at(i), mt.run.seq_at(i), *mt.run.val_at(i))).collect();
+        assert_eq!(run, [(10, 101, 1), (10, 104, 4), (10, 105, 5), (12, 106, 6)]);
+        let mut late = Vec::new();
+        mt.ooo_range(i64::MIN, i64::MAX, |ts, seq, v| {
+            late.push((ts, seq, *v));
+            true
+        });
+        assert_eq!(late, [(3, 102, 2), (9, 103, 3)]);
+        assert_eq!(door.hot.tail.load(Ordering::Relaxed), 12);
     }
 
     /// R1/R2/R3 on the door's word: every entry takes its tickets (its

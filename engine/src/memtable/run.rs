@@ -160,6 +160,33 @@ impl<T> Bucket<T> {
         unsafe { self.block.as_ptr().add(Self::fences_offset(self.cap)).cast::<Timestamp>().add(j) }
     }
 
+    /// Writes slot `o` (its chunk faulted in first), and the fence of its
+    /// block with the block's last slot.
+    ///
+    /// # Safety
+    ///
+    /// R3/R4: the caller is the run's only appender, and slot `o < cap` is
+    /// at or past the published length and unwritten, so no reader looks at
+    /// it — nor at the fence of its block, read only once `len` covers the
+    /// block's last slot — yet.
+    #[inline(always)]
+    unsafe fn write_slot(&self, o: usize, ts: Timestamp, seq: SeqNo, val: T) {
+        self.prefault_ahead(o);
+        self.ts_cell(o).store(ts, std::sync::atomic::Ordering::Relaxed);
+        self.seq_cell(o).store(seq, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: slot `o < cap` (checked by `ts_cell`), unwritten and ours
+        // alone (this function's contract).
+        unsafe { self.val(o).write(val) };
+        // The block's fence, with its last record: published with it (R4).
+        if (o + 1) % BLOCK == 0 {
+            // SAFETY: `o / BLOCK < cap / BLOCK` (a complete block); ours
+            // alone until `len` covers the slot (this function's contract).
+            unsafe { self.fence(o / BLOCK).write(ts) };
+        }
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        self.regions[o].init();
+    }
+
     /// A reader touches slot `o` (model checkers: a tracked read; std: nothing).
     #[inline(always)]
     fn read_slot(&self, _o: usize) {
@@ -726,36 +753,87 @@ impl<T> Appender<'_, T> {
 
     /// Appends one record and publishes it (R4). Caller checked `accepts(ts)`.
     pub(crate) fn push(&mut self, ts: Timestamp, seq: SeqNo, val: T) {
-        let run = self.run;
-        let i = run.hot.len.load(Ordering::Relaxed);
+        let i = self.run.hot.len.load(Ordering::Relaxed);
         let (k, o, cap) = locate(i);
+        let b = self.bucket(k, cap);
+        // SAFETY: `write_slot`'s contract: we are the only appender (R3)
+        // and slot `i` (offset `o < cap` of bucket `k`) is at or past the
+        // published length, unwritten.
+        unsafe { b.write_slot(o, ts, seq, val) };
+        self.publish(i, k, o, ts, 1, ts);
+    }
+
+    /// Appends the sorted records `recs` yields (the first accepted, see
+    /// [`accepts`](Self::accepts)), up to `n` of them, with the sequences
+    /// `first, first + 1, ..`: a bucket at a time, its slots written in one
+    /// pass and published by one store (R4). Returns how many were
+    /// appended (`n`, or fewer if `recs` ended first) and the last
+    /// timestamp appended.
+    pub(crate) fn extend(
+        &mut self,
+        recs: &mut impl Iterator<Item = (Timestamp, T)>,
+        n: usize,
+        first: SeqNo,
+    ) -> (usize, Option<Timestamp>) {
+        let (mut done, mut last) = (0, None);
+        while done < n {
+            let i = self.run.hot.len.load(Ordering::Relaxed);
+            let (k, o, cap) = locate(i);
+            let b = self.bucket(k, cap);
+            let room = (cap - o).min(n - done);
+            let (mut m, mut head, mut tail) = (0, 0, 0);
+            while m < room {
+                let Some((ts, val)) = recs.next() else { break };
+                debug_assert!(m == 0 && self.accepts(ts) || ts >= tail, "a bulk append is sorted");
+                if m == 0 {
+                    head = ts;
+                }
+                // SAFETY: as in `push`, for slot `i + m` (offset `o + m <
+                // cap`): past the published length `i`, unwritten.
+                unsafe { b.write_slot(o + m, ts, first + (done + m) as SeqNo, val) };
+                (m, tail) = (m + 1, ts);
+            }
+            if m == 0 {
+                break;
+            }
+            self.publish(i, k, o, head, m, tail);
+            (done, last) = (done + m, Some(tail));
+            if m < room {
+                break;
+            }
+        }
+        (done, last)
+    }
+
+    /// Bucket `k` (of `cap` slots), allocated and published (Release) by
+    /// this appender if it is the first to reach it.
+    #[inline(always)]
+    fn bucket(&self, k: usize, cap: usize) -> &Bucket<T> {
         assert!(k < BUCKETS, "memtable run capacity exhausted");
+        let run = self.run;
         let mut b = run.buckets[k].load(Ordering::Acquire);
         if b.is_null() {
             b = Box::into_raw(Box::new(Bucket::new(cap)));
             run.buckets[k].store(b, Ordering::Release);
         }
-        // SAFETY: we are the only appender (R3) and slot `i` is at or past
-        // the published length, so no reader looks at it — nor at the fence
-        // of its block, read only once `len` covers the block's last slot —
-        // yet (R4).
-        unsafe {
-            let b = &*b;
-            b.prefault_ahead(o);
-            b.ts_cell(o).store(ts, std::sync::atomic::Ordering::Relaxed);
-            b.seq_cell(o).store(seq, std::sync::atomic::Ordering::Relaxed);
-            b.val(o).write(val);
-            // The block's fence, with its last record: published with it (R4).
-            if (o + 1) % BLOCK == 0 {
-                b.fence(o / BLOCK).write(ts);
-            }
-            #[cfg(any(timelog_loom, timelog_shuttle))]
-            b.regions[o].init();
-        }
+        // SAFETY: a bucket, once published, lives as long as the run (freed
+        // only by its `Drop`), which outlives this borrow of it.
+        unsafe { &*b }
+    }
+
+    /// R4: publishes the `m` slots written from index `i` (offset `o` of
+    /// bucket `k`), whose timestamps run from `head` to `tail`: what a
+    /// reader of the new length may read about them first — the bucket's
+    /// head and the search's sample when slot 0 of a bucket is among them,
+    /// the run's first timestamp for its very first slot, the last
+    /// timestamp — then the length, with Release.
+    #[inline(always)]
+    fn publish(&self, i: usize, k: usize, o: usize, head: Timestamp, m: usize, tail: Timestamp) {
+        let run = self.run;
         // The bucket's head, with its slot 0: published with it (R4).
         #[cfg(not(any(timelog_loom, timelog_shuttle)))]
         if o == 0 {
-            run.heads[k].store(ts, Ordering::Relaxed);
+            run.heads[k].store(head, Ordering::Relaxed);
             // Once per bucket (a doubling): does the run so far suit the
             // interpolated probe? (Its own published slots `[0, i)`.)
             if i > 0 {
@@ -771,19 +849,21 @@ impl<T> Appender<'_, T> {
                 run.window.store(fit == crate::segment::Fit::Window, Ordering::Relaxed);
             }
         }
+        #[cfg(any(timelog_loom, timelog_shuttle))]
+        let _ = (k, o);
         if i == 0 {
             // Before the slot is published (R4), so before any commit that
             // makes the record visible: a reader that may see a record of
             // this run sees `first_ts` set.
-            run.first_ts.store(ts, Ordering::Release);
+            run.first_ts.store(head, Ordering::Release);
         }
-        run.hot.last_ts.store(ts, Ordering::Relaxed);
-        // R4: publish the slot.
+        run.hot.last_ts.store(tail, Ordering::Relaxed);
+        // R4: publish the slots.
         #[cfg(not(timelog_fault = "run_relaxed_publish"))]
-        run.hot.len.store(i + 1, Ordering::Release);
+        run.hot.len.store(i + m, Ordering::Release);
         // Seeded fault (R4): a Relaxed publication orders nothing.
         #[cfg(timelog_fault = "run_relaxed_publish")]
-        run.hot.len.store(i + 1, Ordering::Relaxed);
+        run.hot.len.store(i + m, Ordering::Relaxed);
     }
 }
 
@@ -854,6 +934,48 @@ mod tests {
         run.slices(10, 900, &mut s);
         assert_eq!(s.iter().map(|x| x.len).sum::<usize>(), 890);
         assert_eq!(run.val_at(999), "v999");
+    }
+
+    /// `extend` appends what one `push` per record appends — timestamps,
+    /// sequences, payloads, the searches' fences and bucket heads — across
+    /// buckets, after pushes and in pieces that start and end mid-bucket,
+    /// and stops where the records end.
+    #[test]
+    fn extend_appends_what_push_appends() {
+        let n = 9 * FIRST * 4 + 3;
+        let ts: Vec<i64> = (0..n as i64).map(|i| i / 3).collect();
+        let (one, bulk) = (Run::new(), Run::new());
+        {
+            // SAFETY: the runs are not shared: these are their only appenders.
+            let (mut a, mut b) = unsafe { (one.appender(), bulk.appender()) };
+            for (i, &t) in ts.iter().enumerate() {
+                a.push(t, i as u64 + 1, format!("v{i}"));
+            }
+            let mut recs = ts.iter().enumerate().map(|(i, &t)| (t, format!("v{i}")));
+            // One push, then pieces of 1, FIRST + 5, 3 * FIRST, ... records.
+            let (t0, v0) = recs.next().unwrap();
+            b.push(t0, 1, v0);
+            let (mut done, mut piece) = (1, 1);
+            while done < n {
+                let want = piece.min(n - done);
+                let (m, last) = b.extend(&mut recs, want, done as u64 + 1);
+                assert_eq!((m, last), (want, Some(ts[done + want - 1])));
+                done += m;
+                piece = piece * 3 + 5;
+            }
+            assert_eq!(b.extend(&mut recs, 10, n as u64 + 1), (0, None), "the records ended");
+        }
+        assert_eq!(one.len(), bulk.len());
+        for i in 0..n {
+            assert_eq!((one.ts_at(i), one.seq_at(i), one.val_at(i)), (bulk.ts_at(i), bulk.seq_at(i), bulk.val_at(i)));
+        }
+        assert_eq!(one.first_ts(), bulk.first_ts());
+        assert_eq!(one.last_ts_hint(), bulk.last_ts_hint());
+        for x in [-1, 0, 7, ts[n / 2], ts[n - 1], ts[n - 1] + 1] {
+            for incl in [false, true] {
+                assert_eq!(one.seek(x, incl, 0, n).pos, bulk.seek(x, incl, 0, n).pos, "seek({x}, {incl})");
+            }
+        }
     }
 
     /// The searches (bucket by bucket, then inside one bucket) against
