@@ -126,3 +126,29 @@ fn bulk_write_is_atomic() {
         finish(&log, &[vec![app(4, 100)], vec![app(2, 2), app(5, 1)]], vec![seen]);
     });
 }
+
+/// R3/R4: a sorted batch joins the run in bulk (`Appender::extend`), one
+/// publication per bucket: here its first record goes to the skiplist
+/// (before the run's tail) and the other four to the run, across the end
+/// of its first bucket (4 slots under the model checkers) — two
+/// publications of the run's length. A reader sees all of the batch or
+/// none of it, and only published slots (loom's regions check R4).
+#[test]
+fn bulk_write_across_buckets_is_atomic() {
+    loom_model("seal/bulk_write_across_buckets_is_atomic", || {
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
+        append(&log, 4, 100);
+        let writer = {
+            let log = log.clone();
+            thread::spawn(move || {
+                let _ = log.extend([(5, 1), (2, 2), (6, 3), (7, 4), (8, 5)]).unwrap();
+            })
+        };
+        let (_snap, seen) = observe(&log, None, 0);
+        writer.join().unwrap();
+        let bulk = seen.view.iter().filter(|r| r.1 < 100).count();
+        assert!(bulk == 0 || bulk == 5, "a bulk chunk became visible in part: {seen:?}");
+        let batch = vec![app(2, 2), app(5, 1), app(6, 3), app(7, 4), app(8, 5)];
+        finish(&log, &[vec![app(4, 100)], batch], vec![seen]);
+    });
+}

@@ -781,6 +781,10 @@ impl<T> Appender<'_, T> {
             let (k, o, cap) = locate(i);
             let b = self.bucket(k, cap);
             let room = (cap - o).min(n - done);
+            // Seeded fault (R4, bulk): the bucket's part of the batch is
+            // published before its slots are written.
+            #[cfg(timelog_fault = "run_extend_early_publish")]
+            self.run.hot.len.store(i + room, Ordering::Release);
             let (mut m, mut head, mut tail) = (0, 0, 0);
             while m < room {
                 let Some((ts, val)) = recs.next() else { break };
