@@ -52,6 +52,7 @@ ROWS = [
     ("setitem", "`log[ts] = obj`", "ns/call", "time"),
     ("extend", "`extend(pairs)` (10k pairs/call)", "ns/record", "time"),
     ("bulk_append", "`bulk_append(int64 ndarray, list)`", "ns/record", "time"),
+    ("bulk_append_batches", "`bulk_append(int64 ndarray, list)` (10k records/call)", "ns/record", "time"),
     ("point", "`point(ts)` + drain (1 row)", "ns/call", "time"),
     ("getitem", "`log[ts]`", "ns/call", "time"),
     ("at", "`log.at(ts)`", "ns/call", "time"),

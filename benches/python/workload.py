@@ -256,6 +256,25 @@ def row_bulk_append(S):
     return r
 
 
+def row_bulk_append_batches(S):
+    """bulk_append(np.int64 array, list) of `batch` records per call, `write`
+    records in all (the shape of a feed written in numpy blocks: each call
+    smaller than a memtable, so it takes the memtable path and the flushes
+    run in the background); ns/record."""
+    log = _write_log()
+    n, b, o = S["write"], S["batch"], PAYLOAD
+    chunks = [(np.arange(i, min(i + b, n), dtype=np.int64), [o] * (min(i + b, n) - i)) for i in range(0, n, b)]
+    f = log.bulk_append
+
+    def run():
+        for ts, objs in chunks:
+            f(ts, objs)
+
+    r = _timed(run) / n
+    log.close()
+    return r
+
+
 def _ooo_timestamps(n, frac, seed):
     """n timestamps, step 10; a fraction `frac` of them arrive late, by 1..1000 positions."""
     rnd = random.Random(seed)
@@ -634,7 +653,7 @@ READ_ROWS = ["point", "getitem", "at", "next_ts", "range10", "slice10", "range10
              "views_numpy",
              "delete_before", "delete_range"]
 OTHER_ROWS = ["loop_floor", "empty_getter", "empty_call1", "append_obj", "append_ts_obj", "append_obj_kw", "setitem",
-              "extend", "bulk_append", "ingest_ooo5", "ingest_ooo20"]
+              "extend", "bulk_append", "bulk_append_batches", "ingest_ooo5", "ingest_ooo20"]
 
 
 # ---------------------------------------------------------------- memory
