@@ -343,9 +343,15 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
         Ok(Prepared::Records(batch))
     }
 
-    /// The second half ([`Timelog::append_prepared`]).
+    /// The second half ([`Timelog::append_prepared`]). The floor is
+    /// checked again (it may have risen since the batch was prepared),
+    /// against the batch's least timestamp.
     fn append_prepared(&self, batch: Prepared<T>) -> Result<WriteStatus> {
         self.check_open()?;
+        match &batch {
+            Prepared::Records(b) => b.first().map_or(Ok(()), |r| self.check_floor(r.0))?,
+            Prepared::Run(seg) => self.check_floor(seg.min_ts)?,
+        }
         match batch {
             Prepared::Records(b) if b.is_empty() => Ok(WriteStatus::Ok),
             Prepared::Records(b) => self.append_batch(b),
@@ -609,7 +615,9 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
 
     /// Writes a batch made by [`prepare_parts`](Self::prepare_parts) (see
     /// [`extend`](Self::extend) for how). [`Error::Closed`] if the log was
-    /// closed meanwhile (the batch is dropped).
+    /// closed meanwhile, [`Error::BelowFloor`] if its floor rose above the
+    /// batch's least timestamp meanwhile (the batch is dropped, nothing is
+    /// written).
     pub fn append_prepared(&self, batch: PreparedBatch<T>) -> Result<WriteStatus> {
         self.inner.append_prepared(batch.0)
     }

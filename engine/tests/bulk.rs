@@ -200,7 +200,7 @@ fn log_with_run() -> Timelog<u64> {
     log
 }
 
-/// An iterator that claims `1` items and yields what `0` yields.
+/// An iterator that claims to yield `.1` items and yields what `.0` does.
 struct Claims<I>(I, usize);
 
 impl<I: Iterator> Iterator for Claims<I> {
@@ -249,7 +249,7 @@ fn refused_parts_write_nothing_and_drop_their_payloads() {
 /// A batch prepared as a run is written by the state of the log when it
 /// is appended: through the memtable once the log holds unflushed writes,
 /// through another log's memtables when appended there, not at all once
-/// the log is closed.
+/// the floor rose above it or the log is closed.
 #[test]
 fn a_prepared_run_follows_the_log_at_append_time() {
     let ts: Vec<i64> = (0..(2 * MT) as i64).collect();
@@ -271,6 +271,14 @@ fn a_prepared_run_follows_the_log_at_append_time() {
     assert_eq!(a.len().unwrap(), 0);
     b.validate().unwrap();
     a.validate().unwrap();
+    // A floor raised between the halves, over the run and over pairs.
+    for ts in [ts.clone(), ts.iter().rev().copied().collect()] {
+        let log = self::log();
+        let prepared = log.prepare_parts(&ts, 0..ts.len() as u64).unwrap();
+        log.set_floor(5).unwrap();
+        assert_eq!(log.append_prepared(prepared).unwrap_err(), timelog::Error::BelowFloor { ts: 0, floor: 5 });
+        assert_eq!(log.len().unwrap(), 0);
+    }
     // Closed between the halves.
     let batch_a = a.prepare_parts(&ts, 0..ts.len() as u64).unwrap();
     a.close().unwrap();

@@ -788,7 +788,7 @@ impl<T> Appender<'_, T> {
             let (mut m, mut head, mut tail) = (0, 0, 0);
             while m < room {
                 let Some((ts, val)) = recs.next() else { break };
-                debug_assert!(m == 0 && self.accepts(ts) || ts >= tail, "a bulk append is sorted");
+                debug_assert!(if m == 0 { self.accepts(ts) } else { ts >= tail }, "a bulk append is sorted");
                 if m == 0 {
                     head = ts;
                 }
