@@ -660,7 +660,7 @@ impl PyTimelog {
                 BulkObjects::Tuple(t) => st.log.prepare_parts(ts, t.iter().map(own)),
             };
             r.map_err(|e| match e {
-                // The list shrank while it was read (another thread).
+                // The list changed size while it was read (another thread).
                 timelog::Error::LengthMismatch { .. } => {
                     PyValueError::new_err("bulk_append() objects changed size during the call")
                 }
