@@ -92,11 +92,11 @@ pub struct PreparedBatch<T>(Prepared<T>);
 
 impl<T> std::fmt::Debug for PreparedBatch<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (form, len) = match &self.0 {
-            Prepared::Records(b) => ("records", b.len()),
-            Prepared::Run(s) => ("run", s.len),
+        let form = match &self.0 {
+            Prepared::Records(_) => "records",
+            Prepared::Run(_) => "run",
         };
-        f.debug_struct("PreparedBatch").field("form", &form).field("len", &len).finish()
+        f.debug_struct("PreparedBatch").field("form", &form).field("len", &self.len()).finish()
     }
 }
 
@@ -316,11 +316,12 @@ impl<T: Clone + Send + Sync + 'static> Inner<T> {
     /// of pairs, sorted stably, for [`append_batch`](Self::append_batch).
     fn prepare_parts(&self, ts: &[Timestamp], vals: &mut impl Iterator<Item = T>) -> Result<Prepared<T>> {
         self.check_open()?;
-        if let Some(&min) = ts.iter().min() {
+        // One pass when the batch is sorted: its least timestamp is its first.
+        let sorted = ts.is_sorted();
+        if let Some(&min) = if sorted { ts.first() } else { ts.iter().min() } {
             self.check_floor(min)?;
         }
         let short = |got| Error::LengthMismatch { timestamps: ts.len(), payloads: got };
-        let sorted = ts.is_sorted();
         if sorted && ts.len() >= self.run_min_records() && self.run_publishable() {
             let seg = Segment::from_sorted_parts(
                 ts,
