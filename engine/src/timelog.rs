@@ -848,12 +848,16 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     // ----- maintenance --------------------------------------------------
 
     /// Seals the active memtable and flushes every sealed one into L0, so
-    /// that page views see every write made before the call.
+    /// that page views see every write made before the call. The memory
+    /// the flushed memtables held goes back to the operating system (with
+    /// the process's pool of freed buffers, kept for reuse while logs
+    /// stream writes: `segment::block`).
     pub fn flush(&self) -> Result<()> {
         self.inner.check_open()?;
         let maint = self.inner.maint();
         maint.seal_active();
         maint.flush_sealed();
+        crate::segment::block::release_pool();
         Ok(())
     }
 
@@ -862,6 +866,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     pub fn compact(&self) -> Result<()> {
         self.flush()?;
         self.inner.maint().compact_all();
+        crate::segment::block::release_pool();
         Ok(())
     }
 
@@ -1031,6 +1036,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         // Publish an empty manifest: the old one, and everything only it
         // referenced, is dropped as soon as in-flight one-shot reads end.
         self.inner.catalog.publish_empty(&self.inner.seq, &self.inner.hooks);
+        crate::segment::block::release_pool();
         Ok(())
     }
 

@@ -184,6 +184,9 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         }
         quiet.done = true;
         quiet.wait = idle_min.max(t0.elapsed() * 9);
+        // The log has settled: the buffers kept for its next memtable go
+        // back to the operating system (`segment::block`'s pool).
+        crate::segment::block::release_pool();
     }
 }
 

@@ -193,6 +193,34 @@ impl<T> Bucket<T> {
         #[cfg(any(timelog_loom, timelog_shuttle))]
         self.regions[_o].read();
     }
+
+    /// As the run is dropped, with its first `n` slots the only ones ever
+    /// written (R3/R4: the appender publishes what it writes before it
+    /// returns, and runs no caller code in between) and their payloads
+    /// dropped or moved out: zeroes them, so the block is all zero again,
+    /// as [`Block::zeroed`] hands it out, and offers it to the block pool
+    /// (`segment::block`). Zeroing what was written costs a pass over
+    /// resident memory; a fresh block costs a zeroed page from the kernel
+    /// per 4 KiB, faulted in, and an unmapping.
+    fn recycle(&mut self, n: usize) {
+        if !self.block.poolable() {
+            return;
+        }
+        debug_assert!(n <= self.cap);
+        // SAFETY: `&mut self`: the run is being dropped (R6/R9), no other
+        // thread reaches the bucket; each range lies within its array of
+        // `cap` slots (`new`), and the payload slots hold no value any more
+        // (dropped or moved out by the caller), so writing their bytes
+        // drops nothing.
+        unsafe {
+            ptr::write_bytes(self.ts(0), 0, n);
+            ptr::write_bytes(self.seq(0), 0, n);
+            ptr::write_bytes(self.val(0).cast::<u8>(), 0, n * std::mem::size_of::<T>());
+            #[cfg(not(any(timelog_loom, timelog_shuttle)))]
+            ptr::write_bytes(self.fence(0), 0, n / BLOCK);
+        }
+        self.block.keep(crate::segment::block::Keep::Zeroed);
+    }
 }
 
 /// The slot types of the timestamp and sequence arrays: always `std`
@@ -283,6 +311,9 @@ pub(crate) struct Run<T> {
     /// What the appender writes on every record, on a cache line of its own
     /// (readers of older data, who skip the run by `first_ts`, never load it).
     hot: crossbeam_utils::CachePadded<Hot>,
+    /// Set as the run is dropped when its payloads were moved out
+    /// ([`forget_payloads`](Self::forget_payloads)): the drop then drops none.
+    moved: bool,
 }
 
 struct Hot {
@@ -316,6 +347,7 @@ impl<T> Run<T> {
                 len: AtomicUsize::new(0),
                 last_ts: AtomicI64::new(Timestamp::MIN),
             }),
+            moved: false,
         }
     }
 
@@ -876,7 +908,7 @@ impl<T> Run<T> {
     /// them, `Memtable::set_heir`), as it is dropped: its drop then frees
     /// the buckets and drops no payload.
     pub(crate) fn forget_payloads(&mut self) {
-        self.hot.len = AtomicUsize::new(0);
+        self.moved = true;
     }
 }
 
@@ -893,13 +925,16 @@ impl<T> Drop for Run<T> {
             }
             // SAFETY: R6/R9: `&mut self`, no other thread can reach the run;
             // the pointer came from `Box::into_raw` in `push`.
-            let b = unsafe { Box::from_raw(p) };
+            let mut b = unsafe { Box::from_raw(p) };
             let start = FIRST * ((1usize << k) - 1);
             let n = len.saturating_sub(start).min(FIRST << k);
-            // SAFETY: R4: slots below `len` were initialized by `push` and
-            // are dropped once, here (`len` is 0 when they were moved out to
-            // the memtable's heir, `forget_payloads`: it drops them).
-            unsafe { ptr::drop_in_place(ptr::slice_from_raw_parts_mut(b.val(0), n)) };
+            if !self.moved {
+                // SAFETY: R4: slots below `len` were initialized by `push`
+                // and are dropped once, here (unless they were moved out to
+                // the memtable's heir, `forget_payloads`: it drops them).
+                unsafe { ptr::drop_in_place(ptr::slice_from_raw_parts_mut(b.val(0), n)) };
+            }
+            b.recycle(n);
         }
     }
 }
@@ -944,6 +979,32 @@ mod tests {
     /// sequences, payloads, the searches' fences and bucket heads — across
     /// buckets, after pushes and in pieces that start and end mid-bucket,
     /// and stops where the records end.
+    /// A dropped run's mapped bucket goes to the block pool all zero, as
+    /// `Block::zeroed` hands it out (the next memtable's bucket of that size
+    /// may be this one): its written timestamps, sequences, payload slots
+    /// and fences are zeroed, for a run that dropped its payloads and for
+    /// one whose payloads were moved out (`forget_payloads`).
+    #[test]
+    fn a_recycled_bucket_is_all_zero_and_kept_for_the_pool() {
+        for written in [0usize, 1, 63, 64, 3000, 4096] {
+            let mut b = Bucket::<u64>::new(4096);
+            if !b.block.poolable() {
+                return; // no pool on this platform
+            }
+            for o in 0..written {
+                // SAFETY: `write_slot`'s contract: the bucket is ours alone
+                // and slot `o` is unwritten.
+                unsafe { b.write_slot(o, o as i64 + 1, o as u64 + 7, o as u64 + 9) };
+            }
+            b.recycle(written);
+            assert_eq!(b.block.kept(), crate::segment::block::Keep::Zeroed);
+            // SAFETY: the block's bytes are initialized (zeroed at
+            // allocation, then written) and nothing else reaches them.
+            let bytes = unsafe { std::slice::from_raw_parts(b.block.as_ptr(), b.block.size()) };
+            assert!(bytes.iter().all(|&x| x == 0), "{written} written: not all zero");
+        }
+    }
+
     #[test]
     fn extend_appends_what_push_appends() {
         let n = 9 * FIRST * 4 + 3;

@@ -22,6 +22,23 @@
 //! Smaller blocks come from the global
 //! allocator. The process-wide malloc settings are left alone. Under the
 //! model checkers every block comes from the global allocator.
+//!
+//! A freed mapped block whose owner marked it reusable ([`Block::keep`])
+//! goes to a small process-wide pool instead of back to the kernel, and the
+//! next block of the same size is taken from there: a log that streams
+//! writes frees a memtable's run buckets at each flush and its L0 pages at
+//! each compaction, and allocates the same sizes again right after, and
+//! the kernel's side of a fresh mapping (the `mmap`, a zeroed page per
+//! fault, the `munmap` and its TLB shootdown) was about half of the CPU of
+//! a stream of 10,000-record `bulk_append` calls (session 39, `perf`). The
+//! pool is bounded ([`pool::MAX_BYTES`]) and is emptied back to the kernel
+//! when the log settles: [`release_pool`] runs at the end of an explicit
+//! `flush()`, `compact()` or `close()`, and when the background worker has
+//! finished its idle work; a block freed after that (a reader letting go
+//! of a flushed memtable late) is unmapped, not kept, until the next block
+//! is allocated. So memory freed by a flush is still returned to the OS
+//! once a log is flushed (issue 13, item 6); what a busy stream keeps is
+//! at most the pool's bound, the memory it is about to use again.
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
@@ -41,6 +58,22 @@ pub(crate) struct Block {
     ptr: NonNull<u8>,
     layout: Layout,
     mapped: bool,
+    /// Taken from the pool: its pages are resident and hold what its last
+    /// owner left (zero if taken by [`zeroed`](Self::zeroed)).
+    reused: bool,
+    /// What the owner promised for the pool when it is dropped ([`keep`](Self::keep)).
+    keep: Keep,
+}
+
+/// What a dropped mapped block may be pooled as.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Keep {
+    /// Unmapped (the default).
+    No,
+    /// Pooled for [`Block::new`], which promises no contents.
+    Any,
+    /// Pooled for [`Block::zeroed`] too: every byte is zero again.
+    Zeroed,
 }
 
 // SAFETY: a `Block` is plain owned memory (like `Box<[MaybeUninit<u8>]>`);
@@ -69,11 +102,15 @@ impl Block {
             // A dangling, aligned pointer: nothing is ever read or written
             // through it (zero slots, or zero-sized slots).
             let ptr = NonNull::new(align as *mut u8).expect("alignment is non-zero");
-            return Self { ptr, layout, mapped: false };
+            return Self { ptr, layout, mapped: false, reused: false, keep: Keep::No };
         }
         if size >= MAP_MIN && layout.align() <= MAP_ALIGN {
+            // A pooled block of this size is page-aligned, as a fresh mapping is.
+            if let Some(ptr) = pool::take(size, zeroed) {
+                return Self { ptr, layout, mapped: true, reused: true, keep: Keep::No };
+            }
             if let Some(ptr) = map(layout) {
-                return Self { ptr, layout, mapped: true };
+                return Self { ptr, layout, mapped: true, reused: false, keep: Keep::No };
             }
         }
         // SAFETY: `layout` has a non-zero size (checked above) (std::alloc API contract).
@@ -85,7 +122,7 @@ impl Block {
             }
         };
         let Some(ptr) = NonNull::new(p) else { std::alloc::handle_alloc_error(layout) };
-        Self { ptr, layout, mapped: false }
+        Self { ptr, layout, mapped: false, reused: false, keep: Keep::No }
     }
 
     /// The first byte.
@@ -99,6 +136,86 @@ impl Block {
     pub(crate) fn is_mapped(&self) -> bool {
         self.mapped
     }
+
+    /// Whether [`keep`](Self::keep) may pool the block (a mapped block,
+    /// where the pool exists): an owner that must prepare the contents
+    /// first (zero them) asks before it does the work.
+    #[inline]
+    pub(crate) fn poolable(&self) -> bool {
+        self.mapped && pool::EXISTS
+    }
+
+    /// What the owner marked the block for ([`keep`](Self::keep)).
+    #[cfg(test)]
+    pub(crate) fn kept(&self) -> Keep {
+        self.keep
+    }
+
+    /// Its size in bytes.
+    #[cfg(test)]
+    pub(crate) fn size(&self) -> usize {
+        self.layout.size()
+    }
+
+    /// Tests: a mapped block of `size` bytes as the pool hands one out
+    /// reused, every byte 0xAB (what a last owner left) and resident.
+    #[cfg(all(test, target_os = "linux"))]
+    pub(crate) fn reused_for_test(size: usize, align: usize) -> Self {
+        let layout = Layout::from_size_align(size, align).expect("block layout");
+        let b = Self { ptr: map(layout).expect("mmap"), layout, mapped: true, reused: true, keep: Keep::No };
+        // SAFETY: the block owns `size` writable bytes.
+        unsafe { std::ptr::write_bytes(b.as_ptr(), 0xAB, size) };
+        b
+    }
+
+    /// Marks the block for the pool when it is dropped (a mapped block
+    /// only; a heap block is freed to the heap either way). The owner
+    /// calls it once it is done with the contents, e.g. in its `Drop`:
+    /// [`Keep::Zeroed`] promises that every byte is zero again (what
+    /// [`zeroed`](Self::zeroed) hands out), [`Keep::Any`] promises
+    /// nothing. The pool takes the block if it has room:
+    /// its budget counts a block's whole size, resident or not (a block's
+    /// untouched pages stay non-resident through a reuse until written).
+    pub(crate) fn keep(&mut self, keep: Keep) {
+        self.keep = keep;
+    }
+
+    /// Returns the whole pages inside bytes `[off, off + len)` of a block
+    /// taken from the pool to the kernel (`madvise(MADV_DONTNEED)`: they
+    /// read as zero again and are not resident until written), so a reused
+    /// block written only in part holds no more resident memory than a
+    /// fresh one: the tail of a segment's short last page. A no-op for
+    /// other blocks (a fresh mapping's untouched pages were never
+    /// resident).
+    ///
+    /// # Safety
+    ///
+    /// No reference to those bytes is alive, and none is read before it is
+    /// written again (their contents change to zero).
+    pub(crate) unsafe fn discard(&self, off: usize, len: usize) {
+        if !self.reused {
+            return;
+        }
+        debug_assert!(off + len <= self.layout.size());
+        #[cfg(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle))))]
+        {
+            const PAGE: usize = 4096;
+            let base = self.ptr.as_ptr() as usize;
+            let start = (base + off).next_multiple_of(PAGE);
+            let end = (base + off + len) / PAGE * PAGE;
+            if end > start {
+                // SAFETY: `[start, end)` lies inside this block's mapping
+                // (`off + len <= size`); no reference covers it and nothing
+                // reads it before writing it (the caller's contract), and
+                // MADV_DONTNEED on a private anonymous mapping makes the
+                // pages read as zero afterwards (madvise(2)). A failure
+                // leaves them resident, nothing else.
+                let _ = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+            }
+        }
+        #[cfg(not(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle)))))]
+        let _ = (off, len);
+    }
 }
 
 impl Drop for Block {
@@ -107,6 +224,9 @@ impl Drop for Block {
             return;
         }
         if self.mapped {
+            if self.keep != Keep::No && pool::give(self.ptr, self.layout.size(), self.keep == Keep::Zeroed) {
+                return;
+            }
             unmap(self.ptr, self.layout.size());
             return;
         }
@@ -173,7 +293,7 @@ impl Block {
     /// by writes 485 µs, populated first 245 µs.
     #[inline(always)]
     pub(crate) fn prefault_ahead<U>(&self, off: usize, cap: usize, i: usize) {
-        if i % PREFAULT_SLOTS == 0 && self.mapped {
+        if i % PREFAULT_SLOTS == 0 && self.mapped && !self.reused {
             self.prefault(
                 off,
                 cap * std::mem::size_of::<U>(),
@@ -206,8 +326,148 @@ impl Block {
     }
 }
 
+/// Returns every pooled block to the kernel (module docs): the log has
+/// settled (an explicit `flush()`, `compact()` or `close()`, or the
+/// worker's idle work done), so nothing is about to reuse them. Until the
+/// next block is allocated, a freed block is unmapped, not pooled.
+pub(crate) fn release_pool() {
+    pool::release();
+}
+
+/// The pool of freed mapped blocks (module docs). Behind a mutex that is
+/// only ever *tried* (`try_lock`), like the tombstone stacks' pool: a
+/// thread that finds it taken maps or unmaps instead, so no reader, writer
+/// or maintainer waits for another (design.md's lock-freedom), and a
+/// process forked while another thread held it never waits on it either
+/// (its child just stops pooling). Not in the model checkers' builds (no
+/// block is mapped there, and a static would outlive one execution).
+#[cfg(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle))))]
+mod pool {
+    use std::ptr::NonNull;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    /// Bytes of freed blocks the pool keeps at most: a default memtable's
+    /// run buckets (4 MiB of records: about 6 MiB of buckets, the last one
+    /// partly used) and a compaction's worth of 256 KiB pages.
+    pub(super) const MAX_BYTES: usize = 16 << 20;
+
+    pub(super) const EXISTS: bool = true;
+
+    struct Pooled {
+        addr: usize,
+        size: usize,
+        zeroed: bool,
+    }
+
+    struct Held {
+        blocks: Vec<Pooled>,
+        bytes: usize,
+    }
+
+    pub(super) struct Pool {
+        held: Mutex<Held>,
+        /// Whether freed blocks are kept: set by every allocation of a
+        /// mapped block, cleared by [`release`](Self::release) (module docs).
+        armed: AtomicBool,
+        max_bytes: usize,
+    }
+
+    /// The process's pool.
+    static POOL: Pool = Pool::new(MAX_BYTES);
+
+    impl Pool {
+        pub(super) const fn new(max_bytes: usize) -> Self {
+            Self { held: Mutex::new(Held { blocks: Vec::new(), bytes: 0 }), armed: AtomicBool::new(false), max_bytes }
+        }
+
+        /// A kept block of exactly `size` bytes (all zero if `zeroed`).
+        pub(super) fn take(&self, size: usize, zeroed: bool) -> Option<NonNull<u8>> {
+            if !self.armed.load(Ordering::Relaxed) {
+                self.armed.store(true, Ordering::Relaxed);
+            }
+            let mut h = self.held.try_lock().ok()?;
+            let i = h.blocks.iter().rposition(|b| b.size == size && (b.zeroed || !zeroed))?;
+            let b = h.blocks.swap_remove(i);
+            h.bytes -= b.size;
+            NonNull::new(b.addr as *mut u8)
+        }
+
+        /// Keeps the freed block at `ptr` (`size` bytes, all zero if
+        /// `zeroed`) if the pool is armed, has room and is free; whether it
+        /// did (else the caller unmaps it).
+        pub(super) fn give(&self, ptr: NonNull<u8>, size: usize, zeroed: bool) -> bool {
+            if !self.armed.load(Ordering::Relaxed) {
+                return false;
+            }
+            let Ok(mut h) = self.held.try_lock() else { return false };
+            if h.bytes + size > self.max_bytes {
+                return false;
+            }
+            h.bytes += size;
+            h.blocks.push(Pooled { addr: ptr.as_ptr() as usize, size, zeroed });
+            true
+        }
+
+        /// Disarms the pool and unmaps what it holds. The lock is tried a
+        /// few times (it is held for a few instructions at a time); if it
+        /// stays taken, the blocks stay for the next release.
+        pub(super) fn release(&self) {
+            self.armed.store(false, Ordering::Relaxed);
+            for _ in 0..64 {
+                if let Ok(mut h) = self.held.try_lock() {
+                    let blocks = std::mem::take(&mut h.blocks);
+                    h.bytes = 0;
+                    drop(h);
+                    for b in blocks {
+                        super::unmap(NonNull::new(b.addr as *mut u8).expect("pooled block"), b.size);
+                    }
+                    return;
+                }
+                std::thread::yield_now();
+            }
+        }
+
+        /// Bytes held now.
+        #[cfg(test)]
+        pub(super) fn bytes(&self) -> usize {
+            self.held.lock().unwrap().bytes
+        }
+    }
+
+    pub(super) fn take(size: usize, zeroed: bool) -> Option<NonNull<u8>> {
+        POOL.take(size, zeroed)
+    }
+
+    pub(super) fn give(ptr: NonNull<u8>, size: usize, zeroed: bool) -> bool {
+        POOL.give(ptr, size, zeroed)
+    }
+
+    pub(super) fn release() {
+        POOL.release();
+    }
+}
+
+/// No pool where no block is mapped (module docs).
+#[cfg(not(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle)))))]
+mod pool {
+    use std::ptr::NonNull;
+
+    pub(super) const EXISTS: bool = false;
+
+    pub(super) fn take(_size: usize, _zeroed: bool) -> Option<NonNull<u8>> {
+        None
+    }
+
+    pub(super) fn give(_ptr: NonNull<u8>, _size: usize, _zeroed: bool) -> bool {
+        false
+    }
+
+    pub(super) fn release() {}
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Prefaulting chunks of a mapped block's array keeps every byte
@@ -250,5 +510,79 @@ mod tests {
         assert!(unsafe { std::slice::from_raw_parts(h.as_ptr(), 4096) }.iter().all(|&b| b == 0));
         let z = Block::new(0, 16);
         assert_eq!(z.as_ptr() as usize % 16, 0);
+    }
+
+    /// Whether each 4 KiB page of `[p, p + len)` (page-aligned) is resident.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn resident_pages(p: *const u8, len: usize) -> Vec<bool> {
+        let mut v = vec![0u8; len.div_ceil(4096)];
+        // SAFETY: `[p, p + len)` is a mapping of the caller's; mincore
+        // writes one byte per page into `v`, which has room (mincore(2)).
+        let r = unsafe { libc::mincore(p as *mut libc::c_void, len, v.as_mut_ptr()) };
+        assert_eq!(r, 0, "mincore");
+        v.iter().map(|b| b & 1 == 1).collect()
+    }
+
+    /// The pool keeps freed blocks only while armed (by an allocation) and
+    /// within its bound, hands a block back only for its exact size (and
+    /// a `zeroed` request only a zeroed one), and a release unmaps what
+    /// it holds and disarms it.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pool_keeps_exact_sizes_within_its_bound_until_released() {
+        let size = MAP_MIN;
+        let pool = pool::Pool::new(3 * size);
+        let mapped = || map(Layout::from_size_align(size, 8).unwrap()).expect("mmap");
+        let a = mapped();
+        assert!(!pool.give(a, size, true), "a pool no allocation armed keeps nothing");
+        unmap(a, size);
+        assert!(pool.take(size, false).is_none(), "an empty pool");
+        let (z, any, c) = (mapped(), mapped(), mapped());
+        assert!(pool.give(z, size, true));
+        assert!(pool.give(any, size, false));
+        assert!(pool.give(c, size, false));
+        let d = mapped();
+        assert!(!pool.give(d, size, false), "past the bound");
+        unmap(d, size);
+        assert_eq!(pool.bytes(), 3 * size);
+        assert!(pool.take(size + 4096, false).is_none(), "another size");
+        assert_eq!(pool.take(size, true), Some(z), "a zeroed request takes the zeroed block only");
+        assert!(pool.take(size, true).is_none());
+        assert!(pool.take(size, false).is_some());
+        assert_eq!(pool.bytes(), size);
+        pool.release();
+        assert_eq!(pool.bytes(), 0);
+        let e = mapped();
+        assert!(!pool.give(e, size, false), "a release disarms the pool");
+        unmap(e, size);
+    }
+
+    /// A block taken from the pool: `discard` gives the whole pages inside
+    /// the range back (they read zero and are not resident) and leaves the
+    /// bytes of the pages it only partly covers as they were; on a fresh
+    /// block it does nothing.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn discard_returns_the_whole_pages_of_a_reused_block() {
+        let size = 16 * 4096;
+        let layout = Layout::from_size_align(size, 8).unwrap();
+        let mut b = Block { ptr: map(layout).expect("mmap"), layout, mapped: true, reused: false, keep: Keep::No };
+        // SAFETY: the block owns `size` writable bytes.
+        unsafe { std::ptr::write_bytes(b.as_ptr(), 0xAB, size) };
+        // SAFETY: nothing reads the range before writing it (below: only
+        // after checking it was left alone).
+        unsafe { b.discard(100, 8 * 4096) };
+        assert!(resident_pages(b.as_ptr(), size).iter().all(|&r| r), "a fresh block's discard is a no-op");
+        b.reused = true;
+        // SAFETY: as above; the test reads the bytes back on purpose.
+        unsafe { b.discard(100, 8 * 4096) };
+        let res = resident_pages(b.as_ptr(), size);
+        // Bytes [100, 100 + 32768): whole pages 1..8 go, pages 0 and 8 stay.
+        assert_eq!(res, (0..16).map(|p| !(1..8).contains(&p)).collect::<Vec<_>>());
+        // SAFETY: the block's `size` bytes are mapped and initialized (zero pages read as zero).
+        let bytes = unsafe { std::slice::from_raw_parts(b.as_ptr(), size) };
+        assert!(bytes[..4096].iter().all(|&x| x == 0xAB));
+        assert!(bytes[4096..8 * 4096].iter().all(|&x| x == 0));
+        assert!(bytes[8 * 4096..].iter().all(|&x| x == 0xAB));
     }
 }

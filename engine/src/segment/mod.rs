@@ -192,6 +192,21 @@ impl<T> PageBuf<T> {
         }
     }
 
+    /// Returns the pages past the first `len` slots of both arrays to the
+    /// kernel if the block was reused (`Block::discard`).
+    #[cold]
+    fn discard_tail(&self) {
+        let (ts, t) = (std::mem::size_of::<Timestamp>(), std::mem::size_of::<T>());
+        let vals = Self::vals_offset(self.cap);
+        // SAFETY: slots at or past `len` of both arrays hold no record and
+        // are never read: the buffer is being frozen at this length (no
+        // slice reaches past it), and never written again.
+        unsafe {
+            self.block.discard(self.len * ts, (self.cap - self.len) * ts);
+            self.block.discard(vals + self.len * t, (self.cap - self.len) * t);
+        }
+    }
+
     /// Moves every record out into `out` and leaves the buffer empty (its
     /// block is freed with it; nothing is dropped twice).
     fn drain_into(&mut self, out: &mut Vec<(Timestamp, T)>) {
@@ -215,6 +230,9 @@ impl<T> Drop for PageBuf<T> {
         // are dropped once, here (the last `Arc` of the buffer is gone); the
         // block is freed after (its own Drop).
         unsafe { std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(self.vals_ptr(), self.len)) };
+        // Its bytes are dead: the next page of this size may reuse the
+        // block (`block`'s pool), which promises it no contents.
+        self.block.keep(block::Keep::Any);
     }
 }
 
@@ -252,7 +270,13 @@ impl<T> std::fmt::Debug for Page<T> {
 
 impl<T> Page<T> {
     /// Freezes a filled buffer into a page (it is never written again).
+    /// A short page in a reused block gives the pages of its arrays' unused
+    /// tails back to the kernel, so it holds no more resident memory than
+    /// in a fresh block (`Block::discard`).
     fn from_buf(buf: PageBuf<T>) -> Self {
+        if buf.len < buf.cap {
+            buf.discard_tail();
+        }
         let len = buf.len;
         let (ts, vals) = (buf.ts_ptr(), buf.vals_ptr());
         // The block's pointer is non-null and aligned (`Block::new`), and so
@@ -1379,6 +1403,30 @@ impl<T> SegmentBuilder<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A short page frozen in a block reused from the pool (its pages
+    /// resident, full of what the last owner left) holds no more resident
+    /// memory than in a fresh block: the pages of both arrays' tails past
+    /// its records go back to the kernel; its records read back.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_short_page_in_a_reused_block_keeps_no_resident_tail() {
+        let cap = 16384; // a default page of 8-byte payloads: 256 KiB
+        let size = PageBuf::<u64>::vals_offset(cap) + cap * 8;
+        let mut buf = PageBuf::<u64> { block: Block::reused_for_test(size, 8), len: 0, cap, _vals: PhantomData };
+        for i in 0..1000 {
+            buf.push(i * 3, i as u64);
+        }
+        let base = buf.block.as_ptr();
+        let page = Page::from_buf(buf);
+        assert_eq!(page.timestamps(), &(0..1000).map(|i| i * 3).collect::<Vec<_>>()[..]);
+        assert_eq!(page.payloads(), &(0..1000).collect::<Vec<u64>>()[..]);
+        let res = block::tests::resident_pages(base, size);
+        // 1,000 records: 8,000 bytes of each array, in its first two pages.
+        let (ts_pages, vals_first) = (cap * 8 / 4096, PageBuf::<u64>::vals_offset(cap) / 4096);
+        let want: Vec<bool> = (0..size / 4096).map(|p| p < 2 || (vals_first..vals_first + 2).contains(&p)).collect();
+        assert_eq!(res, want, "resident pages (timestamps: 0..{ts_pages}, payloads from {vals_first})");
+    }
 
     #[test]
     fn push_cloned_matches_push_across_pages() {
