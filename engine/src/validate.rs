@@ -52,7 +52,10 @@ pub(crate) fn validate<T: Clone + Send + Sync + 'static>(catalog: &Catalog<T>, s
     // L1: windowed, sorted, non-overlapping.
     for w in m.l1.windows(2) {
         if w[0].max_ts >= w[1].min_ts {
-            return fail(format!("L1 segments {} and {} overlap", w[0].id, w[1].id));
+            return fail(format!(
+                "L1 segments {} [{}, {}] and {} [{}, {}] overlap",
+                w[0].id, w[0].min_ts, w[0].max_ts, w[1].id, w[1].min_ts, w[1].max_ts
+            ));
         }
     }
     for s in &m.l1 {

@@ -39,6 +39,14 @@ fn overlapped_l1<T>(m: &Manifest<T>, sel: &Selection<T>, outputs: &[Arc<Segment<
 }
 
 /// Whether `v` holds `s` (by identity).
+/// Whether no two of `segs` share a timestamp: their `[min_ts, max_ts]`
+/// spans are pairwise disjoint.
+fn apart<T>(segs: &[Arc<Segment<T>>]) -> bool {
+    let mut spans: Vec<_> = segs.iter().map(|s| (s.min_ts, s.max_ts)).collect();
+    spans.sort_unstable();
+    spans.windows(2).all(|w| w[0].1 < w[1].0)
+}
+
 fn has<T>(v: &[Arc<Segment<T>>], s: &Arc<Segment<T>>) -> bool {
     v.iter().any(|x| Arc::ptr_eq(x, s))
 }
@@ -423,19 +431,38 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
             let merge = |sel: &Selection<T>, copied: &mut usize| {
                 if sel.l0.is_empty() && sel.l1.is_empty() {
                     Vec::new()
-                } else if let ([s], []) = (&sel.l0[..], &sel.l1[..]) {
-                    // One L0 segment and no L1 one: the output is that
-                    // segment's records in L1, cut where the shape allows.
-                    match self.cut_prefix(&start, &cov, s) {
-                        Some((out, n)) => {
-                            *copied += n;
-                            out
-                        }
-                        None => {
-                            *copied += s.len;
-                            self.build_l1(&start, &sel.l0, &sel.l1)
+                } else if sel.l1.is_empty() && apart(&sel.l0) {
+                    // L0 segments that share no timestamp (in-order ingest:
+                    // one per flush, each after the last) and no L1 one:
+                    // each one's records go to L1 as they are, cut where
+                    // the shape allows (R10, prefix cut); the others are
+                    // merged a stretch at a time, each stretch of them
+                    // between two kept whole, so no output's span covers
+                    // another's (L1 stays disjoint, R8).
+                    let mut by_time: Vec<&Arc<Segment<T>>> = sel.l0.iter().collect();
+                    by_time.sort_by_key(|s| s.min_ts);
+                    let mut out = Vec::new();
+                    let mut stretch: Vec<Arc<Segment<T>>> = Vec::new();
+                    let mut merge_stretch =
+                        |stretch: &mut Vec<Arc<Segment<T>>>, out: &mut Vec<_>, copied: &mut usize| {
+                            if !stretch.is_empty() {
+                                *copied += stretch.iter().map(|s| s.len).sum::<usize>();
+                                out.extend(self.build_l1(&start, stretch, &[]));
+                                stretch.clear();
+                            }
+                        };
+                    for s in by_time {
+                        match self.cut_prefix(&start, &cov, s) {
+                            Some((o, n)) => {
+                                merge_stretch(&mut stretch, &mut out, copied);
+                                *copied += n;
+                                out.extend(o);
+                            }
+                            None => stretch.push(s.clone()),
                         }
                     }
+                    merge_stretch(&mut stretch, &mut out, copied);
+                    out
                 } else {
                     *copied += sel.l0.iter().chain(&sel.l1).map(|s| s.len).sum::<usize>();
                     self.build_l1(&start, &sel.l0, &sel.l1)
@@ -727,6 +754,51 @@ mod tests {
         assert_eq!(log.len().unwrap(), 1500);
         let got: Vec<i64> = log.snapshot().unwrap().all(crate::Order::Asc).map(|r| r.0).collect();
         assert_eq!(got, (2500..4000).collect::<Vec<_>>());
+    }
+
+    /// In-order ingest, one L0 segment per flush: a compaction moves each
+    /// segment to L1 by sharing its pages (R10, prefix cut at 0), and
+    /// merges only the segments it cannot (a delete in their middle), a
+    /// stretch at a time between the shared ones, so no output spans
+    /// another (session 39: one merged output spanned the shared segments
+    /// between its inputs, and L1 overlapped). Segments that share a
+    /// timestamp are merged as before.
+    #[test]
+    fn l0_segments_apart_move_to_l1_shared_and_the_rest_merge_between_them() {
+        let log = disabled_log();
+        for k in 0..5 {
+            let _ = log.extend((k * 1000..(k + 1) * 1000).map(|t| (t, t as u64))).unwrap();
+            log.flush().unwrap();
+        }
+        let _ = log.delete_range(1500, 1600).unwrap();
+        let _ = log.delete_range(3200, 3300).unwrap();
+        let firsts: Vec<*const i64> =
+            log.inner.catalog.load().l0.iter().map(|s| s.read_pages()[0].timestamps().as_ptr()).collect();
+        assert_eq!(firsts.len(), 5);
+        log.compact().unwrap();
+        assert_eq!(records_read(&log), 2000, "only the two segments with a delete inside were read");
+        let m = log.inner.catalog.load();
+        assert!(m.l0.is_empty());
+        let l1_firsts: Vec<*const i64> = m.l1.iter().map(|s| s.read_pages()[0].timestamps().as_ptr()).collect();
+        for k in [0, 2, 4] {
+            assert!(l1_firsts.contains(&firsts[k]), "segment {k}'s pages are shared, not copied");
+        }
+        drop(m);
+        log.validate().unwrap();
+        let got: Vec<i64> = log.snapshot().unwrap().all(crate::Order::Asc).map(|r| r.0).collect();
+        let want: Vec<i64> = (0..5000).filter(|t| !(1500..1600).contains(t) && !(3200..3300).contains(t)).collect();
+        assert_eq!(got, want);
+
+        // Two segments sharing a timestamp (999) are merged, not shared.
+        let log = disabled_log();
+        let _ = log.extend((0..1000).map(|t| (t, t as u64))).unwrap();
+        log.flush().unwrap();
+        let _ = log.extend((999..2000).map(|t| (t, t as u64))).unwrap();
+        log.flush().unwrap();
+        log.compact().unwrap();
+        assert_eq!(records_read(&log), 2001);
+        log.validate().unwrap();
+        assert_eq!(log.len().unwrap(), 2001);
     }
 
     /// A snapshot taken before a segment is dropped keeps reading it (R9):
