@@ -1036,7 +1036,8 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         // Publish an empty manifest: the old one, and everything only it
         // referenced, is dropped as soon as in-flight one-shot reads end.
         self.inner.catalog.publish_empty(&self.inner.seq, &self.inner.hooks);
-        crate::segment::block::release_pool();
+        // The freed pages and buckets may go to the process's block pool
+        // (at most its bound), for the next log's: `segment::block`.
         Ok(())
     }
 

@@ -443,14 +443,13 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                     by_time.sort_by_key(|s| s.min_ts);
                     let mut out = Vec::new();
                     let mut stretch: Vec<Arc<Segment<T>>> = Vec::new();
-                    let mut merge_stretch =
-                        |stretch: &mut Vec<Arc<Segment<T>>>, out: &mut Vec<_>, copied: &mut usize| {
-                            if !stretch.is_empty() {
-                                *copied += stretch.iter().map(|s| s.len).sum::<usize>();
-                                out.extend(self.build_l1(&start, stretch, &[]));
-                                stretch.clear();
-                            }
-                        };
+                    let merge_stretch = |stretch: &mut Vec<Arc<Segment<T>>>, out: &mut Vec<_>, copied: &mut usize| {
+                        if !stretch.is_empty() {
+                            *copied += stretch.iter().map(|s| s.len).sum::<usize>();
+                            out.extend(self.build_l1(&start, stretch, &[]));
+                            stretch.clear();
+                        }
+                    };
                     for s in by_time {
                         match self.cut_prefix(&start, &cov, s) {
                             Some((o, n)) => {
