@@ -854,19 +854,19 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// stream writes: `segment::block`).
     pub fn flush(&self) -> Result<()> {
         self.inner.check_open()?;
+        let _settle = crate::segment::block::settle();
         let maint = self.inner.maint();
         maint.seal_active();
         maint.flush_sealed();
-        crate::segment::block::release_pool();
         Ok(())
     }
 
     /// Flushes, then compacts all of L0 and every L1 window with pending
     /// deletes into L1, dropping deleted records (and their payloads).
     pub fn compact(&self) -> Result<()> {
+        let _settle = crate::segment::block::settle();
         self.flush()?;
         self.inner.maint().compact_all();
-        crate::segment::block::release_pool();
         Ok(())
     }
 

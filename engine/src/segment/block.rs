@@ -32,11 +32,13 @@
 //! fault, the `munmap` and its TLB shootdown) was about half of the CPU of
 //! a stream of 10,000-record `bulk_append` calls (session 39, `perf`). The
 //! pool is bounded ([`pool::MAX_BYTES`]) and is emptied back to the kernel
-//! when a log settles: [`release_pool`] runs at the end of an explicit
-//! `flush()` or `compact()`, and when the background worker has finished
-//! its idle work; a block freed after that (a reader letting go of a
-//! flushed memtable late) is unmapped, not kept, until the next block is
-//! allocated. So memory freed by a flush is still returned to the OS once
+//! when a log settles: an explicit `flush()` or `compact()` runs as a
+//! [`Settle`] (the pool is emptied and keeps nothing until it ends, so
+//! the memtables it flushes are unmapped, not zeroed for a reuse that
+//! will not come), and [`release_pool`] runs when the background worker
+//! has finished its idle work; a block freed after that (a reader letting
+//! go of a flushed memtable late) is unmapped, not kept, until the next
+//! block is allocated. So memory freed by a flush is still returned to the OS once
 //! a log is flushed (issue 13, item 6); what a busy stream keeps is at
 //! most the pool's bound, the memory it is about to use again. `close()`
 //! leaves the pool as it is, like an allocator's free lists: a process
@@ -149,7 +151,7 @@ impl Block {
     /// first (zero them) asks before it does the work.
     #[inline]
     pub(crate) fn poolable(&self) -> bool {
-        self.mapped && pool::EXISTS
+        self.mapped && pool::armed()
     }
 
     /// What the owner marked the block for ([`keep`](Self::keep)).
@@ -341,6 +343,28 @@ pub(crate) fn release_pool() {
     pool::release();
 }
 
+/// An explicit `flush()` or `compact()` in progress (module docs): while
+/// one lives the pool is disarmed and no allocation arms it, so what the
+/// flush or compaction frees is unmapped at once; it is emptied as the
+/// settle starts and again as it ends (a block another thread gave it in
+/// between).
+#[must_use = "the pool stays disarmed only while the guard lives"]
+pub(crate) struct Settle(());
+
+/// Starts a [`Settle`].
+pub(crate) fn settle() -> Settle {
+    pool::settle(1);
+    pool::release();
+    Settle(())
+}
+
+impl Drop for Settle {
+    fn drop(&mut self) {
+        pool::settle(-1);
+        pool::release();
+    }
+}
+
 /// The pool of freed mapped blocks (module docs). Behind a mutex that is
 /// only ever *tried* (`try_lock`), like the tombstone stacks' pool: a
 /// thread that finds it taken maps or unmaps instead, so no reader, writer
@@ -351,15 +375,13 @@ pub(crate) fn release_pool() {
 #[cfg(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle))))]
 mod pool {
     use std::ptr::NonNull;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
     use std::sync::Mutex;
 
     /// Bytes of freed blocks the pool keeps at most: a default memtable's
     /// run buckets (4 MiB of records: about 6 MiB of buckets, the last one
     /// partly used) and a compaction's worth of 256 KiB pages.
     pub(super) const MAX_BYTES: usize = 16 << 20;
-
-    pub(super) const EXISTS: bool = true;
 
     struct Pooled {
         addr: usize,
@@ -383,14 +405,19 @@ mod pool {
     /// The process's pool.
     static POOL: Pool = Pool::new(MAX_BYTES);
 
+    /// Explicit flushes and compactions in progress ([`super::Settle`]):
+    /// while any runs, an allocation does not arm the pool.
+    static SETTLING: AtomicIsize = AtomicIsize::new(0);
+
     impl Pool {
         pub(super) const fn new(max_bytes: usize) -> Self {
             Self { held: Mutex::new(Held { blocks: Vec::new(), bytes: 0 }), armed: AtomicBool::new(false), max_bytes }
         }
 
-        /// A kept block of exactly `size` bytes (all zero if `zeroed`).
-        pub(super) fn take(&self, size: usize, zeroed: bool) -> Option<NonNull<u8>> {
-            if !self.armed.load(Ordering::Relaxed) {
+        /// A kept block of exactly `size` bytes (all zero if `zeroed`);
+        /// arms the pool unless `settling`.
+        pub(super) fn take(&self, size: usize, zeroed: bool, settling: bool) -> Option<NonNull<u8>> {
+            if !settling && !self.armed.load(Ordering::Relaxed) {
                 self.armed.store(true, Ordering::Relaxed);
             }
             let mut h = self.held.try_lock().ok()?;
@@ -443,7 +470,17 @@ mod pool {
     }
 
     pub(super) fn take(size: usize, zeroed: bool) -> Option<NonNull<u8>> {
-        POOL.take(size, zeroed)
+        POOL.take(size, zeroed, SETTLING.load(Ordering::Relaxed) > 0)
+    }
+
+    /// Whether a freed block may be kept now (an owner that must prepare
+    /// it first asks, `Block::poolable`).
+    pub(super) fn armed() -> bool {
+        POOL.armed.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn settle(delta: isize) {
+        SETTLING.fetch_add(delta, Ordering::Relaxed);
     }
 
     pub(super) fn give(ptr: NonNull<u8>, size: usize, zeroed: bool) -> bool {
@@ -460,7 +497,11 @@ mod pool {
 mod pool {
     use std::ptr::NonNull;
 
-    pub(super) const EXISTS: bool = false;
+    pub(super) fn armed() -> bool {
+        false
+    }
+
+    pub(super) fn settle(_delta: isize) {}
 
     pub(super) fn take(_size: usize, _zeroed: bool) -> Option<NonNull<u8>> {
         None
@@ -543,7 +584,11 @@ pub(crate) mod tests {
         let a = mapped();
         assert!(!pool.give(a, size, true), "a pool no allocation armed keeps nothing");
         unmap(a, size);
-        assert!(pool.take(size, false).is_none(), "an empty pool");
+        assert!(pool.take(size, false, true).is_none(), "a settling take does not arm it");
+        let b = mapped();
+        assert!(!pool.give(b, size, false), "still disarmed");
+        unmap(b, size);
+        assert!(pool.take(size, false, false).is_none(), "an empty pool");
         let (z, any, c) = (mapped(), mapped(), mapped());
         assert!(pool.give(z, size, true));
         assert!(pool.give(any, size, false));
@@ -552,10 +597,10 @@ pub(crate) mod tests {
         assert!(!pool.give(d, size, false), "past the bound");
         unmap(d, size);
         assert_eq!(pool.bytes(), 3 * size);
-        assert!(pool.take(size + 4096, false).is_none(), "another size");
-        assert_eq!(pool.take(size, true), Some(z), "a zeroed request takes the zeroed block only");
-        assert!(pool.take(size, true).is_none());
-        assert!(pool.take(size, false).is_some());
+        assert!(pool.take(size + 4096, false, false).is_none(), "another size");
+        assert_eq!(pool.take(size, true, false), Some(z), "a zeroed request takes the zeroed block only");
+        assert!(pool.take(size, true, false).is_none());
+        assert!(pool.take(size, false, false).is_some());
         assert_eq!(pool.bytes(), size);
         pool.release();
         assert_eq!(pool.bytes(), 0);
