@@ -146,9 +146,9 @@ impl Block {
         self.mapped
     }
 
-    /// Whether [`keep`](Self::keep) may pool the block (a mapped block,
-    /// where the pool exists): an owner that must prepare the contents
-    /// first (zero them) asks before it does the work.
+    /// Whether [`keep`](Self::keep) would pool the block now (a mapped
+    /// block, while the pool is armed): an owner that must prepare the
+    /// contents first (zero them) asks before it does the work.
     #[inline]
     pub(crate) fn poolable(&self) -> bool {
         self.mapped && pool::armed()
@@ -292,8 +292,9 @@ impl Block {
     /// chunk of [`PREFAULT_SLOTS`], has the kernel allocate that chunk's
     /// whole pages now, in one call, instead of one page fault per page as
     /// each is first written (`madvise(MADV_POPULATE_WRITE)`, Linux 5.14 and
-    /// later). Only a mapped block (a heap block's pages are mostly
-    /// resident already), and never past the chunk being written: the
+    /// later). Only a fresh mapped block (a heap block's pages are mostly
+    /// resident already, and so are a pooled block's, which its last owner
+    /// wrote), and never past the chunk being written: the
     /// untouched tail of a block stays non-resident, as before. A hint: it
     /// changes no byte (madvise(2): "as if manually writing to each page;
     /// however, avoid the actual memory access"); a failure (an older
