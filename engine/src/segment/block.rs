@@ -303,7 +303,9 @@ impl Block {
     /// by writes 485 µs, populated first 245 µs.
     #[inline(always)]
     pub(crate) fn prefault_ahead<U>(&self, off: usize, cap: usize, i: usize) {
-        if i % PREFAULT_SLOTS == 0 && self.mapped && !self.reused {
+        // `&`, not `&&`: one branch for both flags (callgrind: the short circuit
+        // cost `Appender::push` 2.4 instructions a record, session 39).
+        if i % PREFAULT_SLOTS == 0 && (self.mapped & !self.reused) {
             self.prefault(
                 off,
                 cap * std::mem::size_of::<U>(),
