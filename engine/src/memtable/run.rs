@@ -203,9 +203,15 @@ impl<T> Bucket<T> {
     /// resident memory; a fresh block costs a zeroed page from the kernel
     /// per 4 KiB, faulted in, and an unmapping.
     fn recycle(&mut self, n: usize) {
-        if !self.block.poolable() {
-            return;
+        if self.block.poolable() {
+            self.zero_written(n);
+            self.block.keep(crate::segment::block::Keep::Zeroed);
         }
+    }
+
+    /// Zeroes the first `n` slots of every array (and their fences): with
+    /// them the only ones written, the block is all zero again.
+    fn zero_written(&mut self, n: usize) {
         debug_assert!(n <= self.cap);
         // SAFETY: `&mut self`: the run is being dropped (R6/R9), no other
         // thread reaches the bucket; each range lies within its array of
@@ -219,7 +225,6 @@ impl<T> Bucket<T> {
             #[cfg(not(any(timelog_loom, timelog_shuttle)))]
             ptr::write_bytes(self.fence(0), 0, n / BLOCK);
         }
-        self.block.keep(crate::segment::block::Keep::Zeroed);
     }
 }
 
@@ -981,23 +986,18 @@ mod tests {
     /// and stops where the records end.
     /// A dropped run's mapped bucket goes to the block pool all zero, as
     /// `Block::zeroed` hands it out (the next memtable's bucket of that size
-    /// may be this one): its written timestamps, sequences, payload slots
-    /// and fences are zeroed, for a run that dropped its payloads and for
-    /// one whose payloads were moved out (`forget_payloads`).
+    /// may be this one): zeroing its written slots (timestamps, sequences,
+    /// payload slots, fences) leaves every byte zero.
     #[test]
-    fn a_recycled_bucket_is_all_zero_and_kept_for_the_pool() {
+    fn a_bucket_with_its_written_slots_zeroed_is_all_zero() {
         for written in [0usize, 1, 63, 64, 3000, 4096] {
             let mut b = Bucket::<u64>::new(4096);
-            if !b.block.poolable() {
-                return; // no pool on this platform
-            }
             for o in 0..written {
                 // SAFETY: `write_slot`'s contract: the bucket is ours alone
                 // and slot `o` is unwritten.
                 unsafe { b.write_slot(o, o as i64 + 1, o as u64 + 7, o as u64 + 9) };
             }
-            b.recycle(written);
-            assert_eq!(b.block.kept(), crate::segment::block::Keep::Zeroed);
+            b.zero_written(written);
             // SAFETY: the block's bytes are initialized (zeroed at
             // allocation, then written) and nothing else reaches them.
             let bytes = unsafe { std::slice::from_raw_parts(b.block.as_ptr(), b.block.size()) };

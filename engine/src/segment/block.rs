@@ -154,12 +154,6 @@ impl Block {
         self.mapped && pool::armed()
     }
 
-    /// What the owner marked the block for ([`keep`](Self::keep)).
-    #[cfg(test)]
-    pub(crate) fn kept(&self) -> Keep {
-        self.keep
-    }
-
     /// Its size in bytes.
     #[cfg(test)]
     pub(crate) fn size(&self) -> usize {
