@@ -350,14 +350,14 @@ pub(crate) struct Settle(());
 
 /// Starts a [`Settle`].
 pub(crate) fn settle() -> Settle {
-    pool::settle(1);
+    pool::settle(true);
     pool::release();
     Settle(())
 }
 
 impl Drop for Settle {
     fn drop(&mut self) {
-        pool::settle(-1);
+        pool::settle(false);
         pool::release();
     }
 }
@@ -372,8 +372,11 @@ impl Drop for Settle {
 #[cfg(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle))))]
 mod pool {
     use std::ptr::NonNull;
-    use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
-    use std::sync::Mutex;
+
+    // The `sync` shim's types (std ones in these builds; the contention
+    // audit's recording wrappers with `contention-audit`), as every atomic
+    // and mutex of the engine.
+    use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
 
     /// Bytes of freed blocks the pool keeps at most: a default memtable's
     /// run buckets (4 MiB of records: about 6 MiB of buckets, the last one
@@ -404,7 +407,7 @@ mod pool {
 
     /// Explicit flushes and compactions in progress ([`super::Settle`]):
     /// while any runs, an allocation does not arm the pool.
-    static SETTLING: AtomicIsize = AtomicIsize::new(0);
+    static SETTLING: AtomicUsize = AtomicUsize::new(0);
 
     impl Pool {
         pub(super) const fn new(max_bytes: usize) -> Self {
@@ -476,8 +479,13 @@ mod pool {
         POOL.armed.load(Ordering::Relaxed)
     }
 
-    pub(super) fn settle(delta: isize) {
-        SETTLING.fetch_add(delta, Ordering::Relaxed);
+    /// One more (`true`) or one fewer settle in progress.
+    pub(super) fn settle(start: bool) {
+        if start {
+            SETTLING.fetch_add(1, Ordering::Relaxed);
+        } else {
+            SETTLING.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     pub(super) fn give(ptr: NonNull<u8>, size: usize, zeroed: bool) -> bool {
@@ -498,7 +506,7 @@ mod pool {
         false
     }
 
-    pub(super) fn settle(_delta: isize) {}
+    pub(super) fn settle(_start: bool) {}
 
     pub(super) fn take(_size: usize, _zeroed: bool) -> Option<NonNull<u8>> {
         None
