@@ -76,6 +76,31 @@ fn read_beside_a_compaction(
     st
 }
 
+/// R8/R9/R10 (moved segments, session 39): a reader holds a snapshot, a
+/// half-read cursor and page spans of two L0 segments that are apart (in
+/// order, one flush each) while the maintainer compacts them: both move
+/// to L1 sharing their pages, nothing copied. The reader's view (records
+/// and physical spans) is unchanged, the moved segments' pages are read
+/// through the old manifest and the new one alike, and the replaced L0
+/// segments are reclaimed once the reader lets go (their pages live on in
+/// L1).
+#[test]
+fn reader_vs_moved_l0_segments() {
+    loom_model("compact/reader_vs_moved_l0_segments", || {
+        let log = Arc::new(Timelog::<Id>::with_config(model_config(1 << 20)).unwrap());
+        for t in 1..=4 {
+            append(&log, t, t as Id);
+            if t % 2 == 0 {
+                log.flush().unwrap();
+            }
+        }
+        let all: Vec<i64> = (1..=4).collect();
+        let history = vec![(1..=4).map(|t| app(t, t as Id)).collect()];
+        let st = read_beside_a_compaction(&log, &history, (1, 1), vec![(2, 2), (3, 3), (4, 4)], &[&all]);
+        assert_eq!((st.segments_l0, st.segments_l1, st.records_stored), (0, 2, 4), "{st:?}");
+    });
+}
+
 /// R10, second guard: a compaction publishes only over a manifest that
 /// still holds its inputs. The maintainer mutex makes that check
 /// unreachable in the engine, so two compactions race here *without* the
