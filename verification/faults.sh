@@ -156,7 +156,11 @@ declare -A SHUTTLE_TESTS=(
     [cell_reclaim_early]="none"
     [park_ignores_generation]="engine"
     [compact_no_check]="engine"
-    [prefix_cut_keeps_a_page]="engine"
+    # Not since session 39: the shuttle writers' in-order segments now move
+    # to L1 as flushed (R10, moved segments), so their prefix cuts straddle
+    # a segment's first page, where the fault changes nothing; loom's
+    # compact/reader_vs_prefix_cut cuts a three-page segment.
+    [prefix_cut_keeps_a_page]="none"
     [progress_lost_wakeup]="none"
     [tomb_coalesce_one_class]="engine"
     [skiplist_relaxed_link]="none"
