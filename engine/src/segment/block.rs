@@ -200,25 +200,56 @@ impl Block {
             return;
         }
         debug_assert!(off + len <= self.layout.size());
+        // SAFETY: `[off, off + len)` lies inside the block (asserted
+        // above, the caller's array); no reference covers it and nothing
+        // reads it before writing it (this function's contract), and
+        // MADV_DONTNEED on a private anonymous mapping makes the pages read
+        // as zero afterwards (madvise(2)). A failure leaves them resident,
+        // nothing else.
+        unsafe { self.advise_pages(off, off + len, Advice::DontNeed) };
+    }
+
+    /// `madvise` with `advice` over the whole pages inside bytes `[lo,
+    /// hi)` of the block (Linux; nothing elsewhere, nor when no whole page
+    /// lies inside). A failure is ignored: both advices are a hint
+    /// ([`prefault`](Self::prefault)) or a release of memory
+    /// ([`discard`](Self::discard)).
+    ///
+    /// # Safety
+    ///
+    /// `hi <= size`, and what `advice` does to those pages is allowed by
+    /// the caller's own contract (`discard`'s: no reference to them, none
+    /// read before written again; `POPULATE_WRITE` changes no byte).
+    #[inline]
+    unsafe fn advise_pages(&self, lo: usize, hi: usize, advice: Advice) {
         #[cfg(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle))))]
         {
-            const PAGE: usize = 4096;
+            const PAGE: usize = MAP_ALIGN;
             let base = self.ptr.as_ptr() as usize;
-            let start = (base + off).next_multiple_of(PAGE);
-            let end = (base + off + len) / PAGE * PAGE;
+            let (start, end) = ((base + lo).next_multiple_of(PAGE), (base + hi) / PAGE * PAGE);
             if end > start {
+                let advice = match advice {
+                    Advice::PopulateWrite => libc::MADV_POPULATE_WRITE,
+                    Advice::DontNeed => libc::MADV_DONTNEED,
+                };
                 // SAFETY: `[start, end)` lies inside this block's mapping
-                // (`off + len <= size`); no reference covers it and nothing
-                // reads it before writing it (the caller's contract), and
-                // MADV_DONTNEED on a private anonymous mapping makes the
-                // pages read as zero afterwards (madvise(2)). A failure
-                // leaves them resident, nothing else.
-                let _ = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+                // (`hi <= size`), and the advice's effect on it is the
+                // caller's to allow (this function's contract).
+                let _ = unsafe { libc::madvise(start as *mut libc::c_void, end - start, advice) };
             }
         }
         #[cfg(not(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle)))))]
-        let _ = (off, len);
+        let _ = (lo, hi, advice);
     }
+}
+
+/// What [`Block::advise_pages`] asks of the kernel.
+#[derive(Clone, Copy)]
+enum Advice {
+    /// `MADV_POPULATE_WRITE`: fault the pages in now (Linux 5.14 and later).
+    PopulateWrite,
+    /// `MADV_DONTNEED`: give the pages back; they read as zero.
+    DontNeed,
 }
 
 impl Drop for Block {
@@ -313,22 +344,10 @@ impl Block {
     /// `[from, from + chunk)` of the array of `len` bytes at `off`.
     #[cold]
     fn prefault(&self, off: usize, len: usize, from: usize, chunk: usize) {
-        #[cfg(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle))))]
-        {
-            const PAGE: usize = 4096;
-            let base = self.ptr.as_ptr() as usize + off;
-            let start = (base + from).next_multiple_of(PAGE);
-            let end = (base + (from + chunk).min(len)) / PAGE * PAGE;
-            if end > start {
-                // SAFETY: `[start, end)` lies inside this block's mapping
-                // (the caller's array, `off + len` bytes, is within it).
-                // MADV_POPULATE_WRITE reads and writes no byte the program
-                // sees (madvise(2), quoted above); a failure is ignored.
-                let _ = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_POPULATE_WRITE) };
-            }
-        }
-        #[cfg(not(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle)))))]
-        let _ = (off, len, from, chunk);
+        // SAFETY: the range ends within the caller's array (`off + len`
+        // bytes, within the block), and MADV_POPULATE_WRITE reads and
+        // writes no byte the program sees (madvise(2), quoted above).
+        unsafe { self.advise_pages(off + from, off + (from + chunk).min(len), Advice::PopulateWrite) };
     }
 }
 
