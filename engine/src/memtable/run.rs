@@ -551,6 +551,11 @@ impl<T> Run<T> {
         let g = self.guess(ts, lim, lo, hi)?;
         let (k, o, cap) = locate(g);
         let b = self.bucket(k);
+        if !incl {
+            // A lower bound: the payloads' line at the guess starts loading
+            // beside the timestamps' (as `Segment::interpolate`'s).
+            crate::segment::prefetch(b.val(o));
+        }
         let start = g - o;
         // The bucket of `g`, cut to the range.
         let (x, y) = (start.max(lo), (start + cap).min(hi));
