@@ -989,9 +989,7 @@ impl<T> Segment<T> {
         if !incl {
             // A lower bound: where a range or point read starts, and reads
             // the payloads next. Their line starts loading beside the
-            // timestamps', not after the search (a random 10-row read of a
-            // flushed log of 1,000,000 records in Python 888 -> 740 ns;
-            // issue 13).
+            // timestamps', not after the search (measured: see `prefetch`).
             prefetch(page.vals.as_ptr().wrapping_add(o));
         }
         probe_near(page.timestamps(), lim, o, false).map(|i| (p, i))
