@@ -725,15 +725,23 @@ mod tests {
         }
     }
 
-    /// A flush without tombstones moves the payloads into the segment
-    /// (`flush::build_l0`): it makes and drops no copy, the memtable a
-    /// snapshot keeps still reads them, the segment is reported once (by
-    /// the log while it holds it, then by the snapshot whose memtable is
-    /// its last holder), and every payload is dropped once in the end.
+    /// A flush without tombstones of a log whose payloads may be shared
+    /// bitwise moves them into the segment (`flush::build_l0`): it makes
+    /// and drops no copy, the memtable a snapshot keeps still reads them,
+    /// the segment is reported once (by the log while it holds it, then by
+    /// the snapshot whose memtable is its last holder), and every payload
+    /// is dropped once in the end.
     #[test]
     fn moved_payloads_are_dropped_once_by_the_segment() {
         let live = StdArc::new(std::sync::atomic::AtomicIsize::new(0));
-        let log = Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        // SAFETY: `Counted` holds an `Arc` alone: no `&Counted` changes it.
+        let bitwise = Some(unsafe { crate::BitwisePayloads::promise() });
+        let log = Timelog::with_config(Config {
+            maintenance: MaintenanceMode::Disabled,
+            bitwise_payloads: bitwise,
+            ..Config::default()
+        })
+        .unwrap();
         for t in 0..N {
             // Every third record late: the skiplist's payloads move too.
             live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -758,6 +766,30 @@ mod tests {
         assert_eq!(ts.len(), N as usize, "the memtable still reads every record");
         drop(snap);
         assert_eq!(live_now(), 0, "every payload and every copy dropped once");
+    }
+
+    /// Without the `BitwisePayloads` promise the same flush clones every
+    /// payload (the memtable a snapshot keeps drops its own), and no
+    /// memtable has an heir.
+    #[test]
+    fn without_the_promise_a_flush_clones_the_payloads() {
+        let live = StdArc::new(std::sync::atomic::AtomicIsize::new(0));
+        let log = Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for t in 0..N {
+            live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _ = log.append(if t % 3 == 0 { N - t } else { t + N }, Counted(live.clone())).unwrap();
+        }
+        let live_now = || live.load(std::sync::atomic::Ordering::Relaxed);
+        let snap = log.snapshot().unwrap();
+        log.flush().unwrap();
+        assert_eq!(live_now(), 2 * N as isize, "one clone per record");
+        let mut owned = 0;
+        snap.for_each_owned_payload(&mut |_| owned += 1);
+        assert_eq!(owned, N as usize, "the snapshot's memtable owns its originals");
+        drop(snap);
+        assert_eq!(live_now(), N as isize, "the memtable dropped its originals");
+        drop(log);
+        assert_eq!(live_now(), 0, "every payload and every clone dropped once");
     }
 
     /// Without a worker nothing would come back for a kept manifest: the

@@ -316,6 +316,59 @@ pub struct Config {
     pub compaction: CompactionConfig,
     /// Adaptive L1 window sizing (default: off).
     pub adaptive: AdaptiveConfig,
+    /// `Some`: the payload type is safe to share bitwise (see
+    /// [`BitwisePayloads`]), so a flush *moves* a memtable's payloads into
+    /// its segment instead of cloning them. `None` (the default): a flush
+    /// clones them, as a compaction does.
+    pub bitwise_payloads: Option<BitwisePayloads>,
+}
+
+/// A promise, made with `unsafe`, that a log's payload type `T` may be
+/// shared bitwise: a flush then copies each payload's bytes into the new
+/// segment (no `clone`, no reference count touched, nothing dropped twice:
+/// the memtable's original is never dropped, the segment's copy is) while
+/// snapshots taken before the flush go on reading the original, and
+/// `&T` of both may be alive at once, on any threads.
+///
+/// That is sound for a `T` that nothing reachable through a `&T` can
+/// change in place — plain data (`u64`, `[u8; 16]`, a struct of those), an
+/// `Arc<X>` or `Box<X>` of anything (the copies share one allocation, or
+/// one pointer that no `&T` moves), `String`, `Vec<u8>` — and not for one
+/// with interior mutability *inline*: a `Mutex<Vec<u8>>` inside the
+/// value (a reader of the old snapshot grows the original's `Vec` and
+/// frees the buffer the segment's copy still points to: a read after
+/// free, then a double free), an atomic or a lock a reader may be writing
+/// while the flush copies its bytes (a data race), a `OnceLock<String>`,
+/// an `ArcSwap`. Without the promise a flush clones every payload, which
+/// is right for every `T` and costs a `clone` per record at the flush and
+/// a drop per record when the memtable goes (for an `Arc`, two atomic
+/// updates of a count that is rarely in cache).
+///
+/// ```
+/// use std::sync::Arc;
+/// use timelog::{BitwisePayloads, Config, Timelog};
+///
+/// // SAFETY: an `Arc<str>` is a pointer no `&Arc<str>` can change.
+/// let cfg = Config { bitwise_payloads: Some(unsafe { BitwisePayloads::promise() }), ..Config::default() };
+/// let log: Timelog<Arc<str>> = Timelog::with_config(cfg).unwrap();
+/// # drop(log);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BitwisePayloads(());
+
+impl BitwisePayloads {
+    /// Makes the promise.
+    ///
+    /// # Safety
+    ///
+    /// For the payload type `T` of every log whose [`Config`] carries it:
+    /// a bitwise copy of a `T` may be read through `&T` alongside the
+    /// original, from any thread, with the copy dropped once and the
+    /// original never — no `&T` can change, in place, memory the value
+    /// holds inline (see the type's docs for what qualifies).
+    pub const unsafe fn promise() -> Self {
+        Self(())
+    }
 }
 
 impl Default for Config {
@@ -340,6 +393,7 @@ impl Default for Config {
             delete_debt_threshold: defaults::DELETE_DEBT_THRESHOLD,
             compaction: CompactionConfig::default(),
             adaptive: AdaptiveConfig::default(),
+            bitwise_payloads: None,
         }
     }
 }

@@ -91,7 +91,7 @@ mod tombstone;
 mod validate;
 
 pub use bounds::Bounds;
-pub use config::{AdaptiveConfig, BusyPolicy, CompactionConfig, Config, MaintenanceMode, TimeUnit};
+pub use config::{AdaptiveConfig, BitwisePayloads, BusyPolicy, CompactionConfig, Config, MaintenanceMode, TimeUnit};
 pub use error::{Error, Result};
 pub use hooks::{Hooks, Point};
 pub use query::cursor::Cursor;

@@ -109,3 +109,46 @@ fn pins_taken_and_dropped_on_different_threads_balance() {
     assert_eq!(log.pinned(), 0);
     log.close().unwrap();
 }
+
+/// A payload that owns memory behind interior mutability: a reader may
+/// change what it owns through the `&T` a read hands out.
+struct Owned(std::sync::Mutex<Vec<u64>>);
+
+impl Clone for Owned {
+    fn clone(&self) -> Self {
+        Owned(std::sync::Mutex::new(self.0.lock().unwrap().clone()))
+    }
+}
+
+/// Regression (session 41): a flush without tombstones used to *move*
+/// every payload into the segment as a bitwise copy while the memtable,
+/// which older snapshots still read, kept the original — two values
+/// sharing one `Vec` buffer. A reader of the old snapshot that grew the
+/// original's `Vec` freed that buffer under the segment's copy (a read
+/// after free, then a double free when the segment dropped it: glibc
+/// aborted this test). A flush now clones the payloads unless the log was
+/// built with `Config::bitwise_payloads`, whose contract excludes such
+/// types.
+#[test]
+fn a_flush_never_shares_a_payload_an_old_snapshot_can_change() {
+    let log: Timelog<Owned> =
+        Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+    for i in 0..64 {
+        let _ = log.append(i, Owned(std::sync::Mutex::new(vec![i as u64]))).unwrap();
+    }
+    let old = log.snapshot().unwrap();
+    log.flush().unwrap();
+    // Through the old snapshot (the memtable's payloads): grow every Vec
+    // past its capacity, so each reallocates.
+    for i in 0..64 {
+        old.point_with(i, |o| o.0.lock().unwrap().extend(0..1_000));
+    }
+    // Through the segment: each payload as it was when flushed.
+    for i in 0..64 {
+        let mut seen = Vec::new();
+        let _ = log.point_with(i, |o| seen = o.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(seen, vec![i as u64], "the segment's payload at {i}");
+    }
+    drop(old);
+    drop(log);
+}

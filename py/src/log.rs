@@ -69,6 +69,13 @@ fn build(cfg: Config) -> PyResult<State> {
         h.blocking_scope = Some(blocking_scope);
         h
     };
+    // SAFETY: `BitwisePayloads::promise`'s contract for `PyObj`: a payload
+    // is one pointer to a Python object (`convert::PyObj`), which no
+    // `&PyObj` changes; a bitwise copy is the same reference, and the
+    // engine drops exactly one of the copies (the flush's heir rule, R8),
+    // so the object's reference count stays right. The flush then moves
+    // payloads instead of touching every object's count twice.
+    let cfg = Config { bitwise_payloads: Some(unsafe { timelog::BitwisePayloads::promise() }), ..cfg };
     let log = Timelog::with_hooks(cfg, hooks).map_err(err)?;
     Ok(State { log })
 }

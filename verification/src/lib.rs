@@ -416,6 +416,18 @@ pub fn model_config(memtable_max_bytes: usize) -> timelog::Config {
     }
 }
 
+/// [`model_config`] with the [`BitwisePayloads`](timelog::BitwisePayloads)
+/// promise, so that a flush without tombstones moves its payloads (R8,
+/// "payloads move"): for [`Tracked`] payloads, whose fields no `&Tracked`
+/// changes (the ledger is behind an `Arc`).
+pub fn moving_config(memtable_max_bytes: usize) -> timelog::Config {
+    // SAFETY: `BitwisePayloads::promise`'s contract, for the `Tracked`
+    // payloads of the scenarios that use this: an id, a copy number and an
+    // `Arc`, none changed through a `&Tracked`.
+    let promise = unsafe { timelog::BitwisePayloads::promise() };
+    timelog::Config { bitwise_payloads: Some(promise), ..model_config(memtable_max_bytes) }
+}
+
 /// Bytes one `u64` record adds to a memtable (seal accounting).
 pub const RECORD_BYTES: usize = 24;
 

@@ -98,7 +98,7 @@ fn seal_vs_flush_publish() {
 fn moved_payloads_outlive_old_readers() {
     loom_model("flush/moved_payloads_outlive_old_readers", || {
         let ledger = Arc::new(Ledger::default());
-        let log = Arc::new(Timelog::<Tracked>::with_config(model_config(1 << 20)).unwrap());
+        let log = Arc::new(Timelog::<Tracked>::with_config(moving_config(1 << 20)).unwrap());
         for ts in [1, 3, 2] {
             let _ = log.append(ts, ledger.payload(ts as Id)).unwrap();
         }

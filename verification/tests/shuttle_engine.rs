@@ -304,7 +304,7 @@ fn wfree_span_vs_two_deleters() {
 fn moved_payloads_outlive_old_readers() {
     shuttle_check("engine/moved_payloads_outlive_old_readers", shuttle_schedules(2500), || {
         let ledger = Arc::new(Ledger::default());
-        let log = Arc::new(Timelog::<Tracked>::with_config(model_config(2 * RECORD_BYTES)).unwrap());
+        let log = Arc::new(Timelog::<Tracked>::with_config(moving_config(2 * RECORD_BYTES)).unwrap());
         for ts in [1, 3, 2] {
             let _ = log.append(ts, ledger.payload(ts as Id)).unwrap();
         }

@@ -6,7 +6,7 @@ use super::Maint;
 use crate::memtable::ooo::Key;
 use crate::memtable::run::gallop;
 use crate::memtable::{Memtable, RunSlice};
-use crate::segment::{Level, Segment, SegmentBuilder};
+use crate::segment::{Level, Segment, SegmentBuilder, Take};
 use crate::tombstone::CoverageBuilder;
 use crate::tombstone::Tombstone;
 use crate::SeqNo;
@@ -15,45 +15,58 @@ use crate::SeqNo;
 /// order, drops the records its own tombstones hide, and builds a segment.
 ///
 /// Without tombstones (the usual flush) every record goes into the
-/// segment, so the payloads are *moved* there — bitwise copies, no clone —
-/// and the segment becomes the memtable's heir ([`Memtable::set_heir`]):
-/// it owns them from then on, and the memtable, which older snapshots may
-/// still read, keeps it alive and drops none of them. The run is read as
-/// its contiguous bucket slices: between two skiplist records, the
-/// stretch of run records before the next one is pushed in one pass that
-/// tests and copies each record when it is short, and found by a
-/// galloping search and pushed in bulk (timestamps and payloads copied)
-/// past [`SHORT`] records, so an in-order record costs no per-record bound
-/// check or bucket lookup. With tombstones the records they hide stay the
+/// segment. If the log's payloads may be shared bitwise (`bitwise`:
+/// [`Config::bitwise_payloads`](crate::Config::bitwise_payloads), which the
+/// Python binding promises for its object references) they are *moved*
+/// there — bitwise copies, no clone — and the segment becomes the
+/// memtable's heir ([`Memtable::set_heir`]): it owns them from then on,
+/// and the memtable, which older snapshots may still read, keeps it alive
+/// and drops none of them. Otherwise they are cloned (a payload with
+/// interior mutability inline must not have two bitwise copies in use:
+/// session 41's regression test in `tests/snapshot_isolation.rs`). Either
+/// way the run is read as its contiguous bucket slices: between two
+/// skiplist records, the stretch of run records before the next one is
+/// pushed in one pass that tests and copies each record when it is short,
+/// and found by a galloping search and pushed in bulk past [`SHORT`]
+/// records, so an in-order record costs no per-record bound check or
+/// bucket lookup. With tombstones the records they hide stay the
 /// memtable's, and the others are cloned.
 pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
     mt: &Memtable<T>,
+    bitwise: bool,
     bound: SeqNo,
     page_cap: usize,
     id: u64,
     retired: &Arc<crate::sync::AtomicUsize>,
 ) -> Option<Arc<Segment<T>>> {
-    if moves_payloads(mt) {
-        // Leaked, not dropped, if anything below panics: until the heir is
-        // set the memtable owns the payloads, and the builder's copies of
-        // them must not be dropped (the memtable's readers still use them).
+    if mt.tombs.is_empty() {
+        let take = if moves_payloads(mt, bitwise) { Take::Move } else { Take::Clone };
+        // Leaked, not dropped, if anything below panics: with `Take::Move`,
+        // until the heir is set the memtable owns the payloads, and the
+        // builder's copies of them must not be dropped (the memtable's
+        // readers still use them); with `Take::Clone` a panicking clone
+        // leaks the clones made so far, nothing else.
         let mut b = std::mem::ManuallyDrop::new(SegmentBuilder::new(page_cap));
-        let mut run = RunStretches::new(mt);
+        let mut run = RunStretches::new(mt, take);
         mt.ooo_range(i64::MIN, i64::MAX, |ts, seq, v| {
             debug_assert!(seq <= bound, "R2: a drained memtable holds no sequence above its bound");
             run.push_before(&mut b, (ts, seq));
-            // SAFETY: `Take::Move`'s contract: the skiplist record is
-            // visited once (`ooo_range` over the whole key space), and
-            // the memtable drops no payload once its heir is set below,
-            // before the builder's segment can drop anything (it is not
-            // shared before, and the heir keeps it alive for as long as
-            // the memtable's readers may read the originals).
-            unsafe { b.push_moved_one(ts, v) };
+            // SAFETY: `Take::Move`'s contract, when moving: the skiplist
+            // record is visited once (`ooo_range` over the whole key
+            // space), and the memtable drops no payload once its heir is
+            // set below, before the builder's segment can drop anything
+            // (it is not shared before, and the heir keeps it alive for as
+            // long as the memtable's readers may read the originals); the
+            // log's `BitwisePayloads` promise lets those readers' `&T` and
+            // the segment's copy coexist.
+            unsafe { b.push_one(ts, v, take) };
             true
         });
         run.push_before(&mut b, (i64::MAX, SeqNo::MAX));
         let seg = Arc::new(std::mem::ManuallyDrop::into_inner(b).finish(id, Level::L0, bound, bound, None, retired)?);
-        mt.set_heir(seg.clone());
+        if let Take::Move = take {
+            mt.set_heir(seg.clone());
+        }
         return Some(seg);
     }
     // R8: a memtable's own tombstones, all of them (it is drained).
@@ -86,9 +99,11 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
 /// Whether the flush of drained memtable `mt` moves its payloads into the
 /// segment (`build_l0`) — it then clones and drops none, and runs outside
 /// the payload scope (`Maint::flush_one`): without tombstones every record
-/// goes into the segment. The one test both decisions use.
-fn moves_payloads<T: Send + Sync + 'static>(mt: &Memtable<T>) -> bool {
-    mt.tombs.is_empty()
+/// goes into the segment, and `bitwise` (the log's
+/// [`BitwisePayloads`](crate::BitwisePayloads) promise) allows two bitwise
+/// copies of a payload in use at once. The one test both decisions use.
+fn moves_payloads<T: Send + Sync + 'static>(mt: &Memtable<T>, bitwise: bool) -> bool {
+    bitwise && mt.tombs.is_empty()
 }
 
 /// Run records between two late records pushed one by one before the
@@ -102,18 +117,21 @@ struct RunStretches<'a, T> {
     /// Current slice and the position in it.
     k: usize,
     o: usize,
+    /// How the payloads go into the segment (`build_l0`).
+    take: Take,
     _mt: std::marker::PhantomData<&'a Memtable<T>>,
 }
 
 impl<'a, T: Clone + Send + Sync + 'static> RunStretches<'a, T> {
-    fn new(mt: &'a Memtable<T>) -> Self {
+    fn new(mt: &'a Memtable<T>, take: Take) -> Self {
         let mut slices = Vec::new();
         mt.run.slices(0, mt.run.len(), &mut slices);
-        Self { slices, k: 0, o: 0, _mt: std::marker::PhantomData }
+        Self { slices, k: 0, o: 0, take, _mt: std::marker::PhantomData }
     }
 
-    /// Pushes every run record with a key below `key` not pushed yet,
-    /// its payload moved (`build_l0`: the memtable's heir will own it).
+    /// Pushes every run record with a key below `key` not pushed yet, its
+    /// payload moved (`build_l0`: the memtable's heir will own it) or
+    /// cloned, as `take` says.
     fn push_before(&mut self, b: &mut SegmentBuilder<T>, key: Key) {
         while let Some(s) = self.slices.get(self.k) {
             // SAFETY: the slices lie below the run's published length (R4:
@@ -133,18 +151,20 @@ impl<'a, T: Clone + Send + Sync + 'static> RunStretches<'a, T> {
             // pass; past `SHORT` records, the rest by a galloping search
             // and a bulk copy.
             let look = (s.len - o).min(SHORT);
-            // SAFETY: `Take::Move`'s contract — each run record is pushed
-            // once (the cursor moves past what was pushed), and the
-            // memtable drops none of them once `build_l0` sets its heir,
-            // before the segment is shared.
-            let pushed = unsafe { b.push_moved_while(&ts[o..o + look], &vals[o..o + look], |i| before(o + i)) };
+            // SAFETY: `Take::Move`'s contract, when moving — each run
+            // record is pushed once (the cursor moves past what was
+            // pushed), the memtable drops none of them once `build_l0`
+            // sets its heir, before the segment is shared, and the log's
+            // `BitwisePayloads` promise lets its readers' `&T` and the
+            // segment's copy coexist.
+            let pushed = unsafe { b.push_while(&ts[o..o + look], &vals[o..o + look], |i| before(o + i), self.take) };
             let mut end = o + pushed;
             if end == o + look && end < s.len {
                 let from = end;
                 end = gallop(from, s.len, before);
                 // SAFETY: as above, for the records `from..end`, after the
                 // ones just pushed.
-                unsafe { b.push_moved(&ts[from..end], &vals[from..end]) };
+                unsafe { b.push_taken(&ts[from..end], &vals[from..end], self.take) };
             }
             if end < s.len {
                 self.o = end;
@@ -175,13 +195,14 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         // produce a bug and was retired.)
         self.seq.wait_visible(bound, self.hooks);
         let tombs = mt.tombs.to_vec();
-        let moves = moves_payloads(&mt);
+        let bitwise = self.cfg.cfg.bitwise_payloads.is_some();
+        let moves = moves_payloads(&mt, bitwise);
         let mut mt = Some(mt);
         let mut run = None;
         let mut published = false;
         let mut flush = || {
             let Some(m) = mt.as_ref() else { return };
-            let s = build_l0(m, bound, self.cfg.page_records, self.cat.next_id(), self.cat.retired());
+            let s = build_l0(m, bitwise, bound, self.cfg.page_records, self.cat.next_id(), self.cat.retired());
             run = Some(s.as_ref().map(|x| (x.len, x.min_ts, x.max_ts)));
             self.hooks.pause(crate::hooks::Point::FlushPublish);
             if let Some(m) = mt.take() {
@@ -261,9 +282,10 @@ mod tests {
     /// `(timestamp, payload)` records.
     type Records = Vec<(i64, u64)>;
 
-    /// Flushes a memtable built from `keys` (sequences in insertion order):
-    /// the segment's records, and the expected ones.
-    fn flushed(keys: &[i64], tombs: &[(i64, i64)]) -> (Records, Records) {
+    /// Flushes a memtable built from `keys` (sequences in insertion order),
+    /// its payloads moved (`bitwise`) or cloned: the segment's records, and
+    /// the expected ones.
+    fn flushed(keys: &[i64], tombs: &[(i64, i64)], bitwise: bool) -> (Records, Records) {
         let retired = Arc::new(crate::sync::AtomicUsize::new(0));
         let mt = Memtable::new(1, &retired, 0);
         let mut seq = 0;
@@ -278,7 +300,8 @@ mod tests {
             mt.push_tombstone(Tombstone { t1, t2, seq });
         }
         assert!(mt.ooo_len() > 0 && mt.run.len() > 0, "both sources in use");
-        let s = build_l0(&mt, seq, 7, 1, &retired).expect("records");
+        let s = build_l0(&mt, bitwise, seq, 7, 1, &retired).expect("records");
+        assert_eq!(mt.heir().is_some(), bitwise && tombs.is_empty(), "moved payloads have an heir");
         let got =
             s.pages.iter().flat_map(|p| p.timestamps().iter().copied().zip(p.payloads().iter().copied())).collect();
         all.sort_unstable();
@@ -300,13 +323,15 @@ mod tests {
                 _ => {}
             }
         }
-        let (got, want) = flushed(&keys, &[]);
-        assert_eq!(got, want);
-        // Page boundaries every 7 records: bulk stretches span pages.
-        let (got, want) = flushed(&(0..500).chain([3, 2, 1]).chain(500..1_000).collect::<Vec<_>>(), &[]);
-        assert_eq!(got, want);
+        for bitwise in [true, false] {
+            let (got, want) = flushed(&keys, &[], bitwise);
+            assert_eq!(got, want);
+            // Page boundaries every 7 records: bulk stretches span pages.
+            let (got, want) = flushed(&(0..500).chain([3, 2, 1]).chain(500..1_000).collect::<Vec<_>>(), &[], bitwise);
+            assert_eq!(got, want);
+        }
         // With tombstones: the per-record path.
-        let (got, want) = flushed(&keys, &[(10, 20), (-50, -40)]);
+        let (got, want) = flushed(&keys, &[(10, 20), (-50, -40)], true);
         assert_eq!(got, want);
         // Stretches of every length from 0 to 3 * SHORT between late
         // records: one pass, then a search and a bulk copy for the rest.
@@ -317,7 +342,9 @@ mod tests {
             t += gap;
             stretches.push(t - gap / 2 - 1);
         }
-        let (got, want) = flushed(&stretches, &[]);
-        assert_eq!(got, want);
+        for bitwise in [true, false] {
+            let (got, want) = flushed(&stretches, &[], bitwise);
+            assert_eq!(got, want);
+        }
     }
 }

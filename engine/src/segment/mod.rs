@@ -108,6 +108,14 @@ impl<T> PageBuf<T> {
                     std::ptr::copy_nonoverlapping(vals.as_ptr(), dst, n);
                     self.len += n;
                 }
+                Take::Clone if !std::mem::needs_drop::<T>() => {
+                    // Nothing to drop if a clone panics: `len` may skip
+                    // the loop (which then compiles to a copy for plain data).
+                    for (k, v) in vals.iter().enumerate() {
+                        dst.add(k).write(v.clone());
+                    }
+                    self.len += n;
+                }
                 Take::Clone => {
                     for (k, v) in vals.iter().enumerate() {
                         dst.add(k).write(v.clone());
@@ -121,11 +129,20 @@ impl<T> PageBuf<T> {
     /// Appends the longest prefix of `ts`/`vals` whose indices satisfy
     /// `before`, up to the page's room and the end of the prefault chunk
     /// being written (so the chunk check runs once per call), payloads
-    /// moved (the caller upholds [`Take::Move`]'s contract for the prefix
-    /// appended); returns its length and whether `before` failed (else the
-    /// room, the chunk or the input ended).
+    /// taken as `take` says (for [`Take::Move`] the caller upholds its
+    /// contract for the prefix appended); returns its length and whether
+    /// `before` failed (else the room, the chunk or the input ended).
     #[inline(always)]
-    fn extend_moved_while(&mut self, ts: &[Timestamp], vals: &[T], before: impl Fn(usize) -> bool) -> (usize, bool) {
+    fn extend_while(
+        &mut self,
+        ts: &[Timestamp],
+        vals: &[T],
+        before: impl Fn(usize) -> bool,
+        take: Take,
+    ) -> (usize, bool)
+    where
+        T: Clone,
+    {
         let from = self.len;
         self.prefault_from(from, 1);
         let chunk_end = (from + 1).next_multiple_of(block::PREFAULT_SLOTS);
@@ -136,14 +153,18 @@ impl<T> PageBuf<T> {
             if !before(k) {
                 return (k, true);
             }
+            let v = match take {
+                // SAFETY: read bitwise from a source that gives up its
+                // ownership (`Take::Move`'s contract, upheld by the caller).
+                Take::Move => unsafe { std::ptr::read(&vals[k]) },
+                Take::Clone => vals[k].clone(),
+            };
             // SAFETY: slot `from + k < cap` lies within both arrays and is
             // not yet initialized; `&mut self` excludes every reader (std
-            // pointer API contract). The payload is read bitwise from a
-            // source that gives up its ownership (`Take::Move`'s contract,
-            // upheld by the caller); `len` counts each one once written.
+            // pointer API contract); `len` counts each payload once written.
             unsafe {
                 tp.add(from + k).write(ts[k]);
-                vp.add(from + k).write(std::ptr::read(&vals[k]));
+                vp.add(from + k).write(v);
             }
             self.len += 1;
             k += 1;
@@ -1159,7 +1180,7 @@ impl<T> Segment<T> {
 
 /// How a page takes the payloads of the records pushed into it.
 #[derive(Clone, Copy, Debug)]
-enum Take {
+pub(crate) enum Take {
     /// Cloned: the source keeps its own.
     Clone,
     /// Moved, as bitwise copies: the source gives up its ownership — it
@@ -1214,30 +1235,38 @@ impl<T> SegmentBuilder<T> {
         self.push_stretch(ts, vals, Take::Clone);
     }
 
-    /// [`push_cloned`](Self::push_cloned), the payloads moved (bitwise
-    /// copies) instead of cloned: no reference count is touched.
+    /// [`push_cloned`](Self::push_cloned), the payloads taken as `take`
+    /// says: moved (bitwise copies, no reference count touched) or cloned.
     ///
     /// # Safety
     ///
-    /// [`Take::Move`]'s contract: the owner of `vals` never drops them
-    /// (nor reads them once the segment built here may have dropped them).
-    pub(crate) unsafe fn push_moved(&mut self, ts: &[Timestamp], vals: &[T])
+    /// For [`Take::Move`], its contract: the owner of `vals` never drops
+    /// them (nor reads them once the segment built here may have dropped
+    /// them). None for [`Take::Clone`].
+    pub(crate) unsafe fn push_taken(&mut self, ts: &[Timestamp], vals: &[T], take: Take)
     where
         T: Clone,
     {
-        self.push_stretch(ts, vals, Take::Move);
+        self.push_stretch(ts, vals, take);
     }
 
-    /// One record, its payload moved (a bitwise copy).
+    /// One record, its payload moved (a bitwise copy) or cloned.
     ///
     /// # Safety
     ///
-    /// As [`push_moved`](Self::push_moved), for `val`.
+    /// As [`push_taken`](Self::push_taken), for `val`.
     #[inline]
-    pub(crate) unsafe fn push_moved_one(&mut self, ts: Timestamp, val: &T) {
-        // SAFETY: a bitwise copy whose source gives up its ownership (this
-        // function's contract): the payload has one owner, the page.
-        self.push(ts, unsafe { std::ptr::read(val) });
+    pub(crate) unsafe fn push_one(&mut self, ts: Timestamp, val: &T, take: Take)
+    where
+        T: Clone,
+    {
+        let v = match take {
+            // SAFETY: a bitwise copy whose source gives up its ownership
+            // (this function's contract): the payload has one owner, the page.
+            Take::Move => unsafe { std::ptr::read(val) },
+            Take::Clone => val.clone(),
+        };
+        self.push(ts, v);
     }
 
     fn push_stretch(&mut self, ts: &[Timestamp], vals: &[T], take: Take)
@@ -1264,31 +1293,35 @@ impl<T> SegmentBuilder<T> {
     }
 
     /// Pushes the longest prefix of a sorted stretch whose every index
-    /// satisfies `before` (timestamps copied, payloads moved) and returns
-    /// its length: one pass that tests and copies each record. The flush's
-    /// path for the short stretches of the run between two late records,
-    /// where a search for the stretch's end and a bulk copy's setup cost
-    /// more than the records themselves; the caller bounds the stretch
-    /// (`ts.len()`) and takes longer ones in bulk
-    /// ([`push_moved`](Self::push_moved)).
+    /// satisfies `before` (timestamps copied, payloads taken as `take`
+    /// says) and returns its length: one pass that tests and copies each
+    /// record. The flush's path for the short stretches of the run between
+    /// two late records, where a search for the stretch's end and a bulk
+    /// copy's setup cost more than the records themselves; the caller
+    /// bounds the stretch (`ts.len()`) and takes longer ones in bulk
+    /// ([`push_taken`](Self::push_taken)).
     ///
     /// # Safety
     ///
-    /// As [`push_moved`](Self::push_moved), for the prefix pushed (the
+    /// As [`push_taken`](Self::push_taken), for the prefix pushed (the
     /// returned length): the records after it stay their owner's.
     #[inline]
-    pub(crate) unsafe fn push_moved_while(
+    pub(crate) unsafe fn push_while(
         &mut self,
         ts: &[Timestamp],
         vals: &[T],
         before: impl Fn(usize) -> bool,
-    ) -> usize {
+        take: Take,
+    ) -> usize
+    where
+        T: Clone,
+    {
         debug_assert_eq!(ts.len(), vals.len());
         let cap = self.page_cap;
         let mut i = 0;
         while i < ts.len() {
             let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
-            let (k, stopped) = page.extend_moved_while(&ts[i..], &vals[i..], |k| before(i + k));
+            let (k, stopped) = page.extend_while(&ts[i..], &vals[i..], |k| before(i + k), take);
             let full = page.len == cap;
             if k > 0 {
                 self.note_span(ts[i], ts[i + k - 1]);
@@ -1311,7 +1344,7 @@ impl<T> SegmentBuilder<T> {
     /// run built straight from the caller's parallel inputs (R14): each
     /// record is written once, with no vector of pairs between.
     ///
-    /// Its page loop is `push_moved_while`'s, written again on purpose:
+    /// Its page loop is `push_while`'s, written again on purpose:
     /// one loop shared through a closure (session 38) cost the flush of a
     /// 5%/20%-late memtable 1.9%/4.0% more instructions (callgrind, `ingest
     /// timelog_flush`), and a fill through an iterator 14%/17%.
@@ -1497,13 +1530,16 @@ mod tests {
         assert!(short.iter().all(|p| Arc::strong_count(p) == 1), "every payload taken is dropped once");
     }
 
-    /// `push_moved_while` pushes exactly the prefix its predicate admits,
-    /// across page cuts and prefault chunks (a page of 3,000 slots spans
-    /// two), and builds what one `push` per record builds.
+    /// `push_while` pushes exactly the prefix its predicate admits, across
+    /// page cuts and prefault chunks (a page of 3,000 slots spans two),
+    /// moving or cloning the payloads, and builds what one `push` per
+    /// record builds.
     #[test]
-    fn push_moved_while_pushes_the_admitted_prefix() {
+    fn push_while_pushes_the_admitted_prefix() {
         let ctr = Arc::new(AtomicUsize::new(0));
-        for cap in [1, 4, 5, block::PREFAULT_SLOTS + 952] {
+        for (cap, take) in
+            [1, 4, 5, block::PREFAULT_SLOTS + 952].into_iter().flat_map(|c| [(c, Take::Move), (c, Take::Clone)])
+        {
             let recs: Vec<(i64, String)> = (0..7_000i64).map(|i| (i / 3, format!("v{i}"))).collect();
             let (ts, vals): (Vec<i64>, Vec<String>) = recs.iter().cloned().unzip();
             // Moved out bitwise: the source never drops them (those refused
@@ -1521,12 +1557,17 @@ mod tests {
                 // and each record is pushed by at most one call (`i` moves
                 // past what was pushed).
                 let got = unsafe {
-                    bulk.push_moved_while(&ts[i..j], &vals[i..j], |k| {
-                        assert!(k < j - i, "asked about {k} of a stretch of {}", j - i);
-                        k < stop
-                    })
+                    bulk.push_while(
+                        &ts[i..j],
+                        &vals[i..j],
+                        |k| {
+                            assert!(k < j - i, "asked about {k} of a stretch of {}", j - i);
+                            k < stop
+                        },
+                        take,
+                    )
                 };
-                assert_eq!(got, (j - i).min(stop), "cap {cap}, stretch {i}..{j}");
+                assert_eq!(got, (j - i).min(stop), "cap {cap}, {take:?}, stretch {i}..{j}");
                 for (t, v) in &recs[i..i + got] {
                     one.push(*t, v.clone());
                 }
