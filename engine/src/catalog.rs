@@ -105,6 +105,9 @@ pub(crate) struct Catalog<T> {
     /// The epochs of every memtable's late floor (R13 (6)): sized for the
     /// records of a full memtable.
     floor_shift: u32,
+    /// The log's [`BitwisePayloads`](crate::BitwisePayloads) promise,
+    /// given to every memtable (`Memtable::bitwise`).
+    bitwise: bool,
 }
 
 impl<T> std::fmt::Debug for Catalog<T> {
@@ -143,10 +146,11 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// segments and no tombstones.
     /// `records`: about how many records a full memtable holds (its late
     /// floor's epochs cover them, R13 (6)).
-    pub(crate) fn new(unit: TimeUnit, records: usize) -> Self {
+    /// `bitwise`: the log's `BitwisePayloads` promise.
+    pub(crate) fn new(unit: TimeUnit, records: usize, bitwise: bool) -> Self {
         let retired = Arc::new(AtomicUsize::new(0));
         let floor_shift = crate::memtable::floor::LateFloor::shift_for(records);
-        let active = Arc::new(Memtable::new(0, &retired, floor_shift));
+        let active = Arc::new(Memtable::new(0, &retired, floor_shift).bitwise(bitwise));
         let door = Door::new(&active);
         let pins = Arc::new(PinCounter::new(unit, 0));
         let manifest = Manifest {
@@ -170,6 +174,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
             door,
             sealed_runs: crate::sync::stat::AtomicUsize::new(0),
             floor_shift,
+            bitwise,
         }
     }
 
@@ -572,7 +577,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// successor: `base` is the sealed one's bound; a bulk run's: the run's
     /// last sequence; `publish_empty`'s: the sequences allocated before it).
     pub(crate) fn new_memtable(&self, base: SeqNo) -> Arc<Memtable<T>> {
-        Arc::new(Memtable::new(self.next_id(), &self.retired, self.floor_shift).above(base))
+        Arc::new(Memtable::new(self.next_id(), &self.retired, self.floor_shift).bitwise(self.bitwise).above(base))
     }
 
     /// The count of retired parts, shared with every part built.

@@ -67,7 +67,13 @@
 //! ones, so `T: Clone` should be cheap (a reference-counted handle: `Arc`,
 //! a Python object reference). They are dropped when the last structure
 //! holding them is reclaimed — for deleted records, at the compaction that
-//! drops them once no snapshot needs them.
+//! drops them once no snapshot needs them. A log whose payload type may be
+//! shared bitwise (no interior mutability inline: plain data, `Arc`,
+//! `String`…) can say so with
+//! [`Config::bitwise_payloads`](config::Config::bitwise_payloads) — an
+//! `unsafe` promise ([`BitwisePayloads`]) — and its flushes then move the
+//! payloads into the segment instead of cloning them (no reference count
+//! touched at the flush, none when the memtable goes).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]

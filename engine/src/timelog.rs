@@ -507,7 +507,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
         let inner = Arc::new(Inner {
             cfg,
             seq: Sequencer::new(),
-            catalog: Catalog::new(config.time_unit, records),
+            catalog: Catalog::new(config.time_unit, records, config.bitwise_payloads.is_some()),
             maint: Maintainer::new(),
             counters: Counters::default(),
             hooks,

@@ -15,8 +15,8 @@ use crate::SeqNo;
 /// order, drops the records its own tombstones hide, and builds a segment.
 ///
 /// Without tombstones (the usual flush) every record goes into the
-/// segment. If the log's payloads may be shared bitwise (`bitwise`:
-/// [`Config::bitwise_payloads`](crate::Config::bitwise_payloads), which the
+/// segment. If the log's payloads may be shared bitwise
+/// ([`Config::bitwise_payloads`](crate::Config::bitwise_payloads), which the
 /// Python binding promises for its object references) they are *moved*
 /// there — bitwise copies, no clone — and the segment becomes the
 /// memtable's heir ([`Memtable::set_heir`]): it owns them from then on,
@@ -33,14 +33,13 @@ use crate::SeqNo;
 /// memtable's, and the others are cloned.
 pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
     mt: &Memtable<T>,
-    bitwise: bool,
     bound: SeqNo,
     page_cap: usize,
     id: u64,
     retired: &Arc<crate::sync::AtomicUsize>,
 ) -> Option<Arc<Segment<T>>> {
     if mt.tombs.is_empty() {
-        let take = if moves_payloads(mt, bitwise) { Take::Move } else { Take::Clone };
+        let take = if moves_payloads(mt) { Take::Move } else { Take::Clone };
         // Leaked, not dropped, if anything below panics: with `Take::Move`,
         // until the heir is set the memtable owns the payloads, and the
         // builder's copies of them must not be dropped (the memtable's
@@ -99,11 +98,12 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
 /// Whether the flush of drained memtable `mt` moves its payloads into the
 /// segment (`build_l0`) — it then clones and drops none, and runs outside
 /// the payload scope (`Maint::flush_one`): without tombstones every record
-/// goes into the segment, and `bitwise` (the log's
-/// [`BitwisePayloads`](crate::BitwisePayloads) promise) allows two bitwise
-/// copies of a payload in use at once. The one test both decisions use.
-fn moves_payloads<T: Send + Sync + 'static>(mt: &Memtable<T>, bitwise: bool) -> bool {
-    bitwise && mt.tombs.is_empty()
+/// goes into the segment, and the log's
+/// [`BitwisePayloads`](crate::BitwisePayloads) promise
+/// (`Memtable::is_bitwise`) allows two bitwise copies of a payload in use
+/// at once. The one test both decisions use.
+fn moves_payloads<T: Send + Sync + 'static>(mt: &Memtable<T>) -> bool {
+    mt.is_bitwise() && mt.tombs.is_empty()
 }
 
 /// Run records between two late records pushed one by one before the
@@ -195,14 +195,13 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         // produce a bug and was retired.)
         self.seq.wait_visible(bound, self.hooks);
         let tombs = mt.tombs.to_vec();
-        let bitwise = self.cfg.cfg.bitwise_payloads.is_some();
-        let moves = moves_payloads(&mt, bitwise);
+        let moves = moves_payloads(&mt);
         let mut mt = Some(mt);
         let mut run = None;
         let mut published = false;
         let mut flush = || {
             let Some(m) = mt.as_ref() else { return };
-            let s = build_l0(m, bitwise, bound, self.cfg.page_records, self.cat.next_id(), self.cat.retired());
+            let s = build_l0(m, bound, self.cfg.page_records, self.cat.next_id(), self.cat.retired());
             run = Some(s.as_ref().map(|x| (x.len, x.min_ts, x.max_ts)));
             self.hooks.pause(crate::hooks::Point::FlushPublish);
             if let Some(m) = mt.take() {
@@ -287,7 +286,7 @@ mod tests {
     /// the expected ones.
     fn flushed(keys: &[i64], tombs: &[(i64, i64)], bitwise: bool) -> (Records, Records) {
         let retired = Arc::new(crate::sync::AtomicUsize::new(0));
-        let mt = Memtable::new(1, &retired, 0);
+        let mt = Memtable::new(1, &retired, 0).bitwise(bitwise);
         let mut seq = 0;
         let mut all = Vec::new();
         for &ts in keys {
@@ -300,7 +299,7 @@ mod tests {
             mt.push_tombstone(Tombstone { t1, t2, seq });
         }
         assert!(mt.ooo_len() > 0 && mt.run.len() > 0, "both sources in use");
-        let s = build_l0(&mt, bitwise, seq, 7, 1, &retired).expect("records");
+        let s = build_l0(&mt, seq, 7, 1, &retired).expect("records");
         assert_eq!(mt.heir().is_some(), bitwise && tombs.is_empty(), "moved payloads have an heir");
         let got =
             s.pages.iter().flat_map(|p| p.timestamps().iter().copied().zip(p.payloads().iter().copied())).collect();

@@ -93,8 +93,8 @@ pub(crate) struct Merged<T> {
     pub(crate) ooo_n: usize,
     pub(crate) ts: Vec<Timestamp>,
     pub(crate) seq: Vec<SeqNo>,
-    /// Clones of the payloads.
-    pub(crate) val: Vec<T>,
+    /// The payloads: clones, or bitwise copies ([`Vals`]).
+    pub(crate) val: Vals<T>,
     /// The last timestamp of each complete [`BLOCK`] of `ts`: a search
     /// reads these, then one block ([`seek`](Self::seek)), as a segment's
     /// or the run's search does, not a binary search's chain of dependent
@@ -108,6 +108,99 @@ pub(crate) struct Merged<T> {
     region: Region,
     /// The view this one replaced (freed together, with the memtable).
     prev: *mut Merged<T>,
+}
+
+/// The payloads of a view or of a build under way: clones of the
+/// memtable's payloads, or — in a log with the
+/// [`BitwisePayloads`](crate::BitwisePayloads) promise
+/// (`Memtable::is_bitwise`) — bitwise copies of them, which no reference
+/// count, no `clone` and no cache line of the payloads' own memory pays
+/// for, and which are never dropped: the memtable owns the originals (or
+/// its heir does, R8, kept alive by the memtable), and a view and a parked
+/// build are freed only with the memtable (R13), so every copy is read
+/// only while its original lives. The promise is what allows the two
+/// copies to be in use at once, as after a flush that moves them.
+pub(crate) struct Vals<T> {
+    v: Vec<T>,
+    /// Bitwise copies: dropping the `Vals` drops none of them.
+    copies: bool,
+}
+
+impl<T> Vals<T> {
+    fn with_capacity(n: usize, copies: bool) -> Self {
+        Self { v: Vec::with_capacity(n), copies }
+    }
+
+    /// Appends `vals`: clones, or bitwise copies (see the type).
+    ///
+    /// # Safety
+    ///
+    /// With `copies`, `vals` are payloads the memtable this build belongs
+    /// to owns (or its heir does), so they outlive every read of the
+    /// copies (R13: a view is freed with its memtable).
+    unsafe fn extend(&mut self, vals: &[T])
+    where
+        T: Clone,
+    {
+        if self.copies {
+            self.v.reserve(vals.len());
+            // SAFETY: the spare capacity holds `vals.len()` slots (just
+            // reserved) that do not overlap `vals` (std `Vec` and pointer
+            // API contract); the copies are never dropped (`Drop` below)
+            // and outlive no original (this function's contract).
+            unsafe {
+                let n = self.v.len();
+                std::ptr::copy_nonoverlapping(vals.as_ptr(), self.v.as_mut_ptr().add(n), vals.len());
+                self.v.set_len(n + vals.len());
+            }
+        } else {
+            self.v.extend_from_slice(vals);
+        }
+    }
+
+    /// Appends `v`, taken as [`copy_of`](Self::copy_of) made it.
+    fn push(&mut self, v: std::mem::ManuallyDrop<T>) {
+        self.v.push(std::mem::ManuallyDrop::into_inner(v));
+    }
+
+    /// What a build keeps of a skiplist payload until it merges it: a
+    /// clone, or a bitwise copy (never dropped as such: `ManuallyDrop`).
+    ///
+    /// # Safety
+    ///
+    /// As [`extend`](Self::extend), for `v`; and a clone kept this way is
+    /// either pushed or dropped by the caller (`Build`'s `Drop`).
+    unsafe fn copy_of(copies: bool, v: &T) -> std::mem::ManuallyDrop<T>
+    where
+        T: Clone,
+    {
+        std::mem::ManuallyDrop::new(if copies {
+            // SAFETY: a bitwise copy that is never dropped (this
+            // function's contract) of a payload that outlives it.
+            unsafe { std::ptr::read(v) }
+        } else {
+            v.clone()
+        })
+    }
+}
+
+impl<T> std::ops::Deref for Vals<T> {
+    type Target = [T];
+    #[inline]
+    fn deref(&self) -> &[T] {
+        &self.v
+    }
+}
+
+impl<T> Drop for Vals<T> {
+    fn drop(&mut self) {
+        if self.copies {
+            // SAFETY: bitwise copies of payloads someone else owns (see
+            // the type): forgotten, not dropped; `set_len(0)` keeps the
+            // buffer's own deallocation.
+            unsafe { self.v.set_len(0) };
+        }
+    }
 }
 
 impl<T> Merged<T> {
@@ -545,12 +638,14 @@ pub(crate) struct Build<T> {
     /// The skiplist key the next fetch starts at; `None` once the skiplist
     /// is exhausted.
     late_from: Option<(Timestamp, SeqNo)>,
-    /// Fetched late records (sequence `<= w`) not merged yet, ascending.
-    late: std::collections::VecDeque<(Timestamp, SeqNo, T)>,
+    /// Fetched late records (sequence `<= w`) not merged yet, ascending;
+    /// their payloads as [`Vals::copy_of`] took them (dropped by `Drop`
+    /// below if they are clones).
+    late: std::collections::VecDeque<(Timestamp, SeqNo, std::mem::ManuallyDrop<T>)>,
     ooo_n: usize,
     ts: Vec<Timestamp>,
     seq: Vec<SeqNo>,
-    val: Vec<T>,
+    val: Vals<T>,
     /// Model checkers: written by each owner (R13 (5)'s handoff).
     region: Region,
 }
@@ -570,7 +665,7 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
             ooo_n: 0,
             ts: Vec::with_capacity(n),
             seq: Vec::with_capacity(n),
-            val: Vec::with_capacity(n),
+            val: Vals::with_capacity(n, mt.is_bitwise()),
             region: Region::new(),
         }
     }
@@ -641,7 +736,9 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
             let k = super::run::gallop(0, s.len, |i| (ts[i], seq[i]) < head);
             self.ts.extend_from_slice(&ts[..k]);
             self.seq.extend_from_slice(&seq[..k]);
-            self.val.extend(val[..k].iter().cloned());
+            // SAFETY: `Vals::extend`'s contract: run payloads of the
+            // memtable the build belongs to (a build is freed with it).
+            unsafe { self.val.extend(&val[..k]) };
             self.run_i += k;
             if k < s.len {
                 break;
@@ -658,14 +755,17 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
         let Some((from_ts, from_seq)) = self.late_from else {
             return 0;
         };
-        let w = self.w;
+        let (w, copies) = (self.w, self.val.copies);
         let (mut walked, mut last) = (0, None);
         let late = &mut self.late;
         mt.ooo_range_from(from_ts, from_seq, Timestamp::MAX, |ts, seq, v| {
             last = Some((ts, seq));
             walked += 1;
             if seq <= w {
-                late.push_back((ts, seq, v.clone()));
+                // SAFETY: `Vals::copy_of`'s contract: a skiplist payload of
+                // the memtable the build belongs to; the copy is pushed
+                // into the view by `step` or dropped by `Build`'s `Drop`.
+                late.push_back((ts, seq, unsafe { Vals::copy_of(copies, v) }));
                 self.ooo_n += 1;
             }
             walked < want
@@ -676,20 +776,39 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
         walked
     }
 
-    fn into_merged(self, prev: *mut Merged<T>) -> Merged<T> {
+    fn into_merged(mut self, prev: *mut Merged<T>) -> Merged<T> {
+        debug_assert!(self.late.is_empty(), "a complete build merged every late record");
+        let copies = self.val.copies;
+        let ts = std::mem::take(&mut self.ts);
         Merged {
             w: self.w,
             run_n: self.run_n,
             ooo_n: self.ooo_n,
-            seq: self.seq,
-            fences: self.ts.chunks_exact(BLOCK).map(|c| c[BLOCK - 1]).collect(),
+            seq: std::mem::take(&mut self.seq),
+            fences: ts.chunks_exact(BLOCK).map(|c| c[BLOCK - 1]).collect(),
             line: Line::OFF,
-            ts: self.ts,
-            val: self.val,
+            ts,
+            val: std::mem::replace(&mut self.val, Vals::with_capacity(0, copies)),
             region: Region::new(),
             prev,
         }
         .fit_line()
+    }
+}
+
+impl<T> Drop for Build<T> {
+    /// Drops the clones of the late records fetched and not merged (a
+    /// build dropped unfinished: moot, or with its memtable); bitwise
+    /// copies are forgotten ([`Vals`]).
+    fn drop(&mut self) {
+        if !self.val.copies {
+            for (_, _, v) in self.late.iter_mut() {
+                // SAFETY: a clone this build owns (`Vals::copy_of`), dropped
+                // once: the deque is dropped next, which drops no
+                // `ManuallyDrop`.
+                unsafe { std::mem::ManuallyDrop::drop(v) };
+            }
+        }
     }
 }
 
@@ -770,7 +889,7 @@ mod tests {
                     run_n: ts.len(),
                     ooo_n: 0,
                     seq: (1..=ts.len() as u64).collect(),
-                    val: vec![0; ts.len()],
+                    val: Vals { v: vec![0; ts.len()], copies: false },
                     fences: ts.chunks_exact(BLOCK).map(|c| c[BLOCK - 1]).collect(),
                     line: Line::through(0, ts[0], ts.len() - 1, ts[ts.len() - 1]),
                     ts: ts.clone(),
@@ -1167,5 +1286,66 @@ mod tests {
         let s = log.snapshot().unwrap();
         check(&s, &all, all.len());
         assert_eq!(views(&s), 0);
+    }
+
+    /// A payload that counts its live copies (clones and drops).
+    struct Counted(std::sync::Arc<std::sync::atomic::AtomicIsize>, u64);
+
+    impl Clone for Counted {
+        fn clone(&self) -> Self {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Counted(self.0.clone(), self.1)
+        }
+    }
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A view holds clones of the payloads, or — in a log with the
+    /// `BitwisePayloads` promise — bitwise copies, which no one clones or
+    /// drops: a complete view and a build parked half-way (its fetched late
+    /// records not merged yet) alike; in the end every payload and every
+    /// clone is dropped once.
+    #[test]
+    fn a_bitwise_log_s_view_clones_and_drops_nothing() {
+        for bitwise in [false, true] {
+            let live = std::sync::Arc::new(std::sync::atomic::AtomicIsize::new(0));
+            // SAFETY: `Counted` holds an `Arc` and an integer, which no
+            // `&Counted` changes.
+            let promise = bitwise.then(|| unsafe { crate::BitwisePayloads::promise() });
+            let cfg = Config { maintenance: MaintenanceMode::Disabled, bitwise_payloads: promise, ..Config::default() };
+            let (complete, parked) = (Timelog::with_config(cfg.clone()).unwrap(), Timelog::with_config(cfg).unwrap());
+            let n = 4_000i64;
+            let ts_of = |t: i64| if t % 10 == 5 { t - 7 } else { t };
+            for log in [&complete, &parked] {
+                for t in 0..n {
+                    live.fetch_add(1, Ordering::Relaxed);
+                    let _ = log.append(ts_of(t), Counted(live.clone(), t as u64)).unwrap();
+                }
+            }
+            let at = |t: i64| live.load(Ordering::Relaxed) as i64 - t;
+            // A full scan completes the view; a short read starts one.
+            let s = complete.snapshot().unwrap();
+            let ids: Vec<u64> = s.all(Order::Asc).map(|(_, c)| c.1).collect();
+            assert_eq!(s.view().m.active.merged.published(), 1);
+            let p = parked.snapshot().unwrap();
+            let want = (0..n).filter(|&t| (100..120).contains(&ts_of(t))).count();
+            assert_eq!(p.range(100, 120, Order::Asc).count(), want);
+            assert_eq!(p.view().m.active.merged.published(), 0);
+            assert!(!p.view().m.active.merged.build.load(Ordering::Relaxed).is_null(), "a build is parked");
+            let copies = if bitwise { 0 } else { n };
+            assert!(at(2 * n) >= copies, "{bitwise}: the view's clones: {}", at(2 * n));
+            if bitwise {
+                assert_eq!(at(2 * n), 0, "no payload cloned for a view");
+            }
+            // The view reads the payloads the log holds.
+            let again: Vec<u64> = s.all(Order::Asc).map(|(_, c)| c.1).collect();
+            assert_eq!(again, ids);
+            drop((s, p, complete, parked));
+            assert_eq!(at(0), 0, "{bitwise}: every payload and clone dropped once");
+        }
     }
 }

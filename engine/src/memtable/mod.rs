@@ -118,6 +118,11 @@ pub(crate) struct Memtable<T> {
     /// manifests) still return those payloads from its run and skiplist —
     /// and its drop frees its own memory only.
     heir: OnceLock<Arc<crate::segment::Segment<T>>>,
+    /// The log's payloads may be shared bitwise (its
+    /// [`BitwisePayloads`](crate::BitwisePayloads) promise): a flush moves
+    /// them into its segment (`flush::build_l0`) and a merged view holds
+    /// bitwise copies of them (`merged::Vals`), never clones.
+    bitwise: bool,
     /// Seeded fault `heir_not_kept` only: the payloads were given away.
     #[cfg(timelog_fault = "heir_not_kept")]
     heir_fault: std::sync::atomic::AtomicBool,
@@ -178,9 +183,23 @@ impl<T: Send + Sync + 'static> Memtable<T> {
             late_stat: crate::sync::stat::AtomicUsize::new(0),
             retired: crate::segment::Retired::new(retired),
             heir: OnceLock::new(),
+            bitwise: false,
             #[cfg(timelog_fault = "heir_not_kept")]
             heir_fault: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// This memtable with the log's
+    /// [`BitwisePayloads`](crate::BitwisePayloads) promise (see the field).
+    pub(crate) fn bitwise(mut self, on: bool) -> Self {
+        self.bitwise = on;
+        self
+    }
+
+    /// Whether the log's payloads may be shared bitwise (see the field).
+    #[inline]
+    pub(crate) fn is_bitwise(&self) -> bool {
+        self.bitwise
     }
 
     /// Inserts one record with the sequence `alloc` gives, outside the
