@@ -9,7 +9,10 @@
 //! reader that built it), sorted by `(ts, seq)`, as three arrays —
 //! timestamps, sequences and payloads. The payloads are clones (`T: Clone`
 //! is the engine's contract for cheap handles: the flush clones them into
-//! a segment the same way), so a scan reads one sorted span with its
+//! a segment the same way), or, in a log with the
+//! [`BitwisePayloads`](crate::BitwisePayloads) promise, bitwise copies
+//! that are never dropped ([`Vals`]: no reference count or payload object
+//! touched by a build), so a scan reads one sorted span with its
 //! payloads in place, like a segment's page — the loop the compiler
 //! vectorizes for in-order data — not a pointer per record.
 //!
@@ -61,9 +64,9 @@
 //!   memtable grew by half of it, so the chain holds at most about three
 //!   times the last view's bytes (`16 + size_of::<T>()` per record, 1/8 byte
 //!   more for its block fences, and
-//!   the clones: for a reference-counted payload, one more reference).
-//!   Until the memtable drops, the clones keep their payloads alive, as the
-//!   memtable's own records do. A build in shares that short reads stop
+//!   the clones: for a reference-counted payload, one more reference; none
+//!   for bitwise copies). Until the memtable drops, the clones keep their
+//!   payloads alive, as the memtable's own records do. A build in shares that short reads stop
 //!   extending stays parked, with the clones it holds, until the memtable
 //!   drops or a newer view makes it moot: at most one view's worth more.
 
