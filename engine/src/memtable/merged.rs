@@ -70,6 +70,7 @@
 //!   extending stays parked, with the clones it holds, until the memtable
 //!   drops or a newer view makes it moot: at most one view's worth more.
 
+use crate::segment::blockvec::BlockVec;
 use crate::segment::{below_limit, count_below, fence_count, interpolation_fits, probe_near, Line, Seek, BLOCK};
 use crate::sync::{AtomicPtr, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
@@ -94,8 +95,8 @@ pub(crate) struct Merged<T> {
     pub(crate) run_n: usize,
     /// Skiplist records in it (for the rebuild heuristic).
     pub(crate) ooo_n: usize,
-    pub(crate) ts: Vec<Timestamp>,
-    pub(crate) seq: Vec<SeqNo>,
+    pub(crate) ts: BlockVec<Timestamp>,
+    pub(crate) seq: BlockVec<SeqNo>,
     /// The payloads: clones, or bitwise copies ([`Vals`]).
     pub(crate) val: Vals<T>,
     /// The last timestamp of each complete [`BLOCK`] of `ts`: a search
@@ -124,14 +125,14 @@ pub(crate) struct Merged<T> {
 /// only while its original lives. The promise is what allows the two
 /// copies to be in use at once, as after a flush that moves them.
 pub(crate) struct Vals<T> {
-    v: Vec<T>,
+    v: BlockVec<T>,
     /// Bitwise copies: dropping the `Vals` drops none of them.
     copies: bool,
 }
 
 impl<T> Vals<T> {
     fn with_capacity(n: usize, copies: bool) -> Self {
-        Self { v: Vec::with_capacity(n), copies }
+        Self { v: BlockVec::with_capacity(n), copies }
     }
 
     /// Appends `vals`: clones, or bitwise copies (see the type).
@@ -146,18 +147,13 @@ impl<T> Vals<T> {
         T: Clone,
     {
         if self.copies {
-            self.v.reserve(vals.len());
-            // SAFETY: the spare capacity holds `vals.len()` slots (just
-            // reserved) that do not overlap `vals` (std `Vec` and pointer
-            // API contract); the copies are never dropped (`Drop` below)
-            // and outlive no original (this function's contract).
-            unsafe {
-                let n = self.v.len();
-                std::ptr::copy_nonoverlapping(vals.as_ptr(), self.v.as_mut_ptr().add(n), vals.len());
-                self.v.set_len(n + vals.len());
-            }
+            // SAFETY: `BlockVec::extend_bitwise`'s contract: the copies are
+            // never dropped (`Drop` below) and outlive no original (this
+            // function's contract); the `BitwisePayloads` promise
+            // (`copies`) allows their use alongside the originals.
+            unsafe { self.v.extend_bitwise(vals) };
         } else {
-            self.v.extend_from_slice(vals);
+            self.v.extend_cloned(vals);
         }
     }
 
@@ -199,8 +195,7 @@ impl<T> Drop for Vals<T> {
     fn drop(&mut self) {
         if self.copies {
             // SAFETY: bitwise copies of payloads someone else owns (see
-            // the type): forgotten, not dropped; `set_len(0)` keeps the
-            // buffer's own deallocation.
+            // the type): forgotten, not dropped; the block is still freed.
             unsafe { self.v.set_len(0) };
         }
     }
@@ -646,8 +641,8 @@ pub(crate) struct Build<T> {
     /// below if they are clones).
     late: std::collections::VecDeque<(Timestamp, SeqNo, std::mem::ManuallyDrop<T>)>,
     ooo_n: usize,
-    ts: Vec<Timestamp>,
-    seq: Vec<SeqNo>,
+    ts: BlockVec<Timestamp>,
+    seq: BlockVec<SeqNo>,
     val: Vals<T>,
     /// Model checkers: written by each owner (R13 (5)'s handoff).
     region: Region,
@@ -666,8 +661,8 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
             late_from: Some((Timestamp::MIN, 0)),
             late: std::collections::VecDeque::new(),
             ooo_n: 0,
-            ts: Vec::with_capacity(n),
-            seq: Vec::with_capacity(n),
+            ts: BlockVec::with_capacity(n),
+            seq: BlockVec::with_capacity(n),
             val: Vals::with_capacity(n, mt.is_bitwise()),
             region: Region::new(),
         }
@@ -737,8 +732,11 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
             // a chain of cache misses per late record, cost a fifth of an
             // at-once build's time, session 21).
             let k = super::run::gallop(0, s.len, |i| (ts[i], seq[i]) < head);
-            self.ts.extend_from_slice(&ts[..k]);
-            self.seq.extend_from_slice(&seq[..k]);
+            // SAFETY: `extend_bitwise`'s contract: plain integers.
+            unsafe {
+                self.ts.extend_bitwise(&ts[..k]);
+                self.seq.extend_bitwise(&seq[..k]);
+            }
             // SAFETY: `Vals::extend`'s contract: run payloads of the
             // memtable the build belongs to (a build is freed with it).
             unsafe { self.val.extend(&val[..k]) };
@@ -782,16 +780,22 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
     fn into_merged(mut self, prev: *mut Merged<T>) -> Merged<T> {
         debug_assert!(self.late.is_empty(), "a complete build merged every late record");
         let copies = self.val.copies;
-        let ts = std::mem::take(&mut self.ts);
+        let ts = std::mem::replace(&mut self.ts, BlockVec::with_capacity(0));
+        let seq = std::mem::replace(&mut self.seq, BlockVec::with_capacity(0));
+        let val = std::mem::replace(&mut self.val, Vals::with_capacity(0, copies));
+        // Complete: a reused block's pages past the records go back.
+        ts.discard_tail();
+        seq.discard_tail();
+        val.v.discard_tail();
         Merged {
             w: self.w,
             run_n: self.run_n,
             ooo_n: self.ooo_n,
-            seq: std::mem::take(&mut self.seq),
+            seq,
             fences: ts.chunks_exact(BLOCK).map(|c| c[BLOCK - 1]).collect(),
             line: Line::OFF,
             ts,
-            val: std::mem::replace(&mut self.val, Vals::with_capacity(0, copies)),
+            val,
             region: Region::new(),
             prev,
         }
@@ -887,15 +891,24 @@ mod tests {
         for f in shapes {
             for n in [1i64, 2, 63, 64, 65, 3_000] {
                 let ts: Vec<Timestamp> = (0..n).map(f).collect();
+                let array = |v: &[u64]| {
+                    let mut a = BlockVec::with_capacity(v.len());
+                    a.extend_cloned(v);
+                    a
+                };
                 let make = || Merged::<u64> {
                     w: 0,
                     run_n: ts.len(),
                     ooo_n: 0,
-                    seq: (1..=ts.len() as u64).collect(),
-                    val: Vals { v: vec![0; ts.len()], copies: false },
+                    seq: array(&(1..=ts.len() as u64).collect::<Vec<_>>()),
+                    val: Vals { v: array(&vec![0; ts.len()]), copies: false },
                     fences: ts.chunks_exact(BLOCK).map(|c| c[BLOCK - 1]).collect(),
                     line: Line::through(0, ts[0], ts.len() - 1, ts[ts.len() - 1]),
-                    ts: ts.clone(),
+                    ts: {
+                        let mut a = BlockVec::with_capacity(ts.len());
+                        a.extend_cloned(&ts);
+                        a
+                    },
                     region: Region::new(),
                     prev: std::ptr::null_mut(),
                 };

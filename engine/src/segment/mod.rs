@@ -12,6 +12,7 @@ use crate::sync::{Arc, AtomicBool, AtomicUsize, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
 
 pub(crate) mod block;
+pub(crate) mod blockvec;
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
