@@ -2,7 +2,8 @@
 //!
 //! Memtable run buckets and segment pages are the engine's big, short- or
 //! medium-lived allocations: a flush frees a whole memtable, a compaction
-//! frees the pages it rewrote. Taken from the C heap (glibc `malloc`), they
+//! frees the pages it rewrote. (So are a memtable's merged view's arrays,
+//! which live with it: `blockvec.rs`, since session 41.) Taken from the C heap (glibc `malloc`), they
 //! fragment it: glibc serves a large request with `mmap` only until the
 //! first such chunk is freed, then raises its mmap threshold to that size
 //! (up to 32 MiB) and serves the next ones from the `brk` heap, whose free
