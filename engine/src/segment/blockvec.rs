@@ -27,6 +27,9 @@ pub(crate) struct BlockVec<U> {
     block: Block,
     len: usize,
     cap: usize,
+    /// Slots below this are within `cap` and faulted in (or need no
+    /// fault-in): an append that stays below it checks nothing else.
+    ready: usize,
     _own: PhantomData<U>,
 }
 
@@ -48,7 +51,7 @@ impl<U> BlockVec<U> {
     /// An empty array with room for at least `n` slots.
     pub(crate) fn with_capacity(n: usize) -> Self {
         let cap = class::<U>(n);
-        Self { block: Block::new(cap * size_of::<U>(), align_of::<U>()), len: 0, cap, _own: PhantomData }
+        Self { block: Block::new(cap * size_of::<U>(), align_of::<U>()), len: 0, cap, ready: 0, _own: PhantomData }
     }
 
     #[inline(always)]
@@ -56,17 +59,36 @@ impl<U> BlockVec<U> {
         self.block.as_ptr().cast()
     }
 
-    /// Makes room for `extra` more slots: a block of the next capacity
-    /// class, the slots moved into it (rare: a view's capacity is its
-    /// memtable's record count when its build starts).
-    #[inline]
-    fn reserve(&mut self, extra: usize) {
-        if self.cap - self.len < extra {
-            self.grow(extra);
+    /// Makes room for `n` more slots, faulted in: one comparison while
+    /// they stay below `ready`.
+    #[inline(always)]
+    fn room(&mut self, n: usize) {
+        if self.len + n > self.ready {
+            self.room_slow(n);
         }
     }
 
+    /// [`room`](Self::room) past `ready`: a larger block if the slots do not
+    /// fit (rare: a view's capacity is its memtable's record count when
+    /// its build starts), and the chunks of [`block::PREFAULT_SLOTS`] the
+    /// slots start faulted in ([`Block::prefault_ahead`]; a no-op for a
+    /// heap or reused block), up to the end of the last one.
     #[cold]
+    fn room_slow(&mut self, n: usize) {
+        if self.cap - self.len < n {
+            self.grow(n);
+        }
+        let end = self.len + n;
+        let mut c = self.len.next_multiple_of(block::PREFAULT_SLOTS);
+        while c < end {
+            self.block.prefault_ahead::<U>(0, self.cap, c);
+            c += block::PREFAULT_SLOTS;
+        }
+        self.ready = end.next_multiple_of(block::PREFAULT_SLOTS).min(self.cap);
+    }
+
+    /// Moves the slots into a block of the next capacity class with room
+    /// for `extra` more.
     fn grow(&mut self, extra: usize) {
         let cap = class::<U>(self.len.saturating_add(extra).max(self.cap.saturating_mul(2)));
         let new = Block::new(cap * size_of::<U>(), align_of::<U>());
@@ -81,22 +103,10 @@ impl<U> BlockVec<U> {
         self.cap = cap;
     }
 
-    /// Faults in the chunks slots `[len, len + n)` start
-    /// ([`Block::prefault_ahead`]; a no-op for a heap or reused block).
-    #[inline(always)]
-    fn prefault(&self, n: usize) {
-        let mut c = self.len.next_multiple_of(block::PREFAULT_SLOTS);
-        while c < self.len + n {
-            self.block.prefault_ahead::<U>(0, self.cap, c);
-            c += block::PREFAULT_SLOTS;
-        }
-    }
-
     /// Appends `v`.
     #[inline]
     pub(crate) fn push(&mut self, v: U) {
-        self.reserve(1);
-        self.prefault(1);
+        self.room(1);
         // SAFETY: slot `len < cap` lies within the block and holds no
         // value (std pointer API contract).
         unsafe { self.ptr().add(self.len).write(v) };
@@ -109,11 +119,21 @@ impl<U> BlockVec<U> {
     where
         U: Clone,
     {
-        self.reserve(src.len());
-        self.prefault(src.len());
+        self.room(src.len());
         let dst = self.ptr();
+        if !std::mem::needs_drop::<U>() {
+            // Nothing to drop if a clone panics: `len` may skip the loop,
+            // which then compiles to a copy for plain data.
+            for (k, v) in src.iter().enumerate() {
+                // SAFETY: as in `push`, for slots `len..len + src.len()`
+                // (`room` above).
+                unsafe { dst.add(self.len + k).write(v.clone()) };
+            }
+            self.len += src.len();
+            return;
+        }
         for v in src {
-            // SAFETY: as in `push`: `len < cap` (reserved above); `len`
+            // SAFETY: as in `push`: `len < cap` (`room` above); `len`
             // counts each value once written, so a panicking `clone` leaves
             // the array dropping exactly the values it holds.
             unsafe { dst.add(self.len).write(v.clone()) };
@@ -132,9 +152,8 @@ impl<U> BlockVec<U> {
     /// `BitwisePayloads` promise).
     #[inline]
     pub(crate) unsafe fn extend_bitwise(&mut self, src: &[U]) {
-        self.reserve(src.len());
-        self.prefault(src.len());
-        // SAFETY: `len + src.len() <= cap` (reserved above), inside the
+        self.room(src.len());
+        // SAFETY: `len + src.len() <= cap` (`room` above), inside the
         // block, which `src` (borrowed, not ours) cannot overlap (std pointer
         // API contract); what sharing the copies needs is the caller's
         // contract.
