@@ -730,6 +730,24 @@ mod tests {
         }
     }
 
+    /// A log of `N` `Counted` records (every third late: the skiplist's
+    /// payloads too), with or without the `BitwisePayloads` promise, and
+    /// a snapshot taken before its flush; and the live count.
+    fn flushed_under_a_snapshot(
+        bitwise: Option<crate::BitwisePayloads>,
+    ) -> (Timelog<Counted>, crate::Snapshot<Counted>, StdArc<std::sync::atomic::AtomicIsize>) {
+        let live = StdArc::new(std::sync::atomic::AtomicIsize::new(0));
+        let cfg = Config { maintenance: MaintenanceMode::Disabled, bitwise_payloads: bitwise, ..Config::default() };
+        let log = Timelog::with_config(cfg).unwrap();
+        for t in 0..N {
+            live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _ = log.append(if t % 3 == 0 { N - t } else { t + N }, Counted(live.clone())).unwrap();
+        }
+        let snap = log.snapshot().unwrap();
+        log.flush().unwrap();
+        (log, snap, live)
+    }
+
     /// A flush without tombstones of a log whose payloads may be shared
     /// bitwise moves them into the segment (`flush::build_l0`): it makes
     /// and drops no copy, the memtable a snapshot keeps still reads them,
@@ -738,23 +756,10 @@ mod tests {
     /// is dropped once in the end.
     #[test]
     fn moved_payloads_are_dropped_once_by_the_segment() {
-        let live = StdArc::new(std::sync::atomic::AtomicIsize::new(0));
         // SAFETY: `Counted` holds an `Arc` alone: no `&Counted` changes it.
-        let bitwise = Some(unsafe { crate::BitwisePayloads::promise() });
-        let log = Timelog::with_config(Config {
-            maintenance: MaintenanceMode::Disabled,
-            bitwise_payloads: bitwise,
-            ..Config::default()
-        })
-        .unwrap();
-        for t in 0..N {
-            // Every third record late: the skiplist's payloads move too.
-            live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let _ = log.append(if t % 3 == 0 { N - t } else { t + N }, Counted(live.clone())).unwrap();
-        }
+        let promise = unsafe { crate::BitwisePayloads::promise() };
+        let (log, snap, live) = flushed_under_a_snapshot(Some(promise));
         let live_now = || live.load(std::sync::atomic::Ordering::Relaxed);
-        let snap = log.snapshot().unwrap();
-        log.flush().unwrap();
         assert_eq!(live_now(), N as isize, "nothing cloned, nothing dropped");
         let mut seen = 0;
         log.for_each_payload(&mut |_| seen += 1);
@@ -774,19 +779,11 @@ mod tests {
     }
 
     /// Without the `BitwisePayloads` promise the same flush clones every
-    /// payload (the memtable a snapshot keeps drops its own), and no
-    /// memtable has an heir.
+    /// payload (the memtable a snapshot keeps drops its own).
     #[test]
     fn without_the_promise_a_flush_clones_the_payloads() {
-        let live = StdArc::new(std::sync::atomic::AtomicIsize::new(0));
-        let log = Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
-        for t in 0..N {
-            live.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let _ = log.append(if t % 3 == 0 { N - t } else { t + N }, Counted(live.clone())).unwrap();
-        }
+        let (log, snap, live) = flushed_under_a_snapshot(None);
         let live_now = || live.load(std::sync::atomic::Ordering::Relaxed);
-        let snap = log.snapshot().unwrap();
-        log.flush().unwrap();
         assert_eq!(live_now(), 2 * N as isize, "one clone per record");
         let mut owned = 0;
         snap.for_each_owned_payload(&mut |_| owned += 1);
