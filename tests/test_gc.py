@@ -84,6 +84,23 @@ def test_cycle_through_a_payload_in_every_layer(where):
     assert wlog() is None and wbox() is None
 
 
+def test_cycle_through_a_payload_of_a_memtable_with_a_merged_view():
+    # A memtable with late records is read through its merged view (R13),
+    # built here by a full scan. The view once held clones of the payloads
+    # that no traversal reported, so a cycle through one was kept until the
+    # flush; its payloads are bitwise copies that own no reference since
+    # session 41 (the binding's BitwisePayloads promise).
+    log = Timelog(maintenance="disabled")
+    box = Box(log)
+    for i in range(2_000):
+        log.append(i - 5 if i % 10 == 3 else i, box if i == 1_000 else i)
+    assert len(list(log.all())) == 2_000
+    wlog, wbox = weakref.ref(log), weakref.ref(box)
+    del log, box
+    _collect()
+    assert wlog() is None and wbox() is None
+
+
 def test_shared_log_is_kept_while_referenced():
     # The collector must not free what is reachable from outside: a payload
     # referencing the log while the log is still referenced.
