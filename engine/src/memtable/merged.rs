@@ -71,6 +71,7 @@
 //!   drops or a newer view makes it moot: at most one view's worth more.
 
 use crate::segment::blockvec::BlockVec;
+use crate::segment::Take;
 use crate::segment::{below_limit, count_below, fence_count, interpolation_fits, probe_near, Line, Seek, BLOCK};
 use crate::sync::{AtomicPtr, Ordering, Region, UnsyncGet};
 use crate::{SeqNo, Timestamp};
@@ -157,29 +158,50 @@ impl<T> Vals<T> {
         }
     }
 
-    /// Appends `v`, taken as [`copy_of`](Self::copy_of) made it.
+    /// Appends `v`, taken as [`Late`] took it.
     fn push(&mut self, v: std::mem::ManuallyDrop<T>) {
         self.v.push(std::mem::ManuallyDrop::into_inner(v));
     }
+}
 
-    /// What a build keeps of a skiplist payload until it merges it: a
-    /// clone, or a bitwise copy (never dropped as such: `ManuallyDrop`).
+/// The late records a build fetched and has not merged yet, ascending,
+/// their payloads taken as the build's [`Vals`] takes them: clones,
+/// dropped with the queue if the build is dropped unfinished (moot, or
+/// with its memtable), or bitwise copies, forgotten.
+struct Late<T> {
+    q: std::collections::VecDeque<(Timestamp, SeqNo, std::mem::ManuallyDrop<T>)>,
+    copies: bool,
+}
+
+impl<T> Late<T> {
+    /// Queues the record of skiplist payload `v`.
     ///
     /// # Safety
     ///
-    /// As [`extend`](Self::extend), for `v`; and a clone kept this way is
-    /// either pushed or dropped by the caller (`Build`'s `Drop`).
-    unsafe fn copy_of(copies: bool, v: &T) -> std::mem::ManuallyDrop<T>
+    /// As [`Vals::extend`], for `v`: a payload the memtable this build
+    /// belongs to owns (a build is freed with it).
+    unsafe fn push_back(&mut self, ts: Timestamp, seq: SeqNo, v: &T)
     where
         T: Clone,
     {
-        std::mem::ManuallyDrop::new(if copies {
-            // SAFETY: a bitwise copy that is never dropped (this
-            // function's contract) of a payload that outlives it.
-            unsafe { std::ptr::read(v) }
-        } else {
-            v.clone()
-        })
+        let take = if self.copies { Take::Move } else { Take::Clone };
+        // SAFETY: `Take::take`'s contract: a bitwise copy is never dropped
+        // (`ManuallyDrop`, and `Drop` below forgets it) and is read only
+        // while its original lives (this function's contract), beside it
+        // as the `BitwisePayloads` promise (`copies`) allows.
+        self.q.push_back((ts, seq, std::mem::ManuallyDrop::new(unsafe { take.take(v) })));
+    }
+}
+
+impl<T> Drop for Late<T> {
+    fn drop(&mut self) {
+        if !self.copies {
+            for (_, _, v) in self.q.iter_mut() {
+                // SAFETY: a clone this queue owns, dropped once: the deque
+                // is dropped next, which drops no `ManuallyDrop`.
+                unsafe { std::mem::ManuallyDrop::drop(v) };
+            }
+        }
     }
 }
 
@@ -636,10 +658,8 @@ pub(crate) struct Build<T> {
     /// The skiplist key the next fetch starts at; `None` once the skiplist
     /// is exhausted.
     late_from: Option<(Timestamp, SeqNo)>,
-    /// Fetched late records (sequence `<= w`) not merged yet, ascending;
-    /// their payloads as [`Vals::copy_of`] took them (dropped by `Drop`
-    /// below if they are clones).
-    late: std::collections::VecDeque<(Timestamp, SeqNo, std::mem::ManuallyDrop<T>)>,
+    /// Fetched late records (sequence `<= w`) not merged yet, ascending.
+    late: Late<T>,
     ooo_n: usize,
     ts: BlockVec<Timestamp>,
     seq: BlockVec<SeqNo>,
@@ -659,7 +679,7 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
             run_n,
             run_i: 0,
             late_from: Some((Timestamp::MIN, 0)),
-            late: std::collections::VecDeque::new(),
+            late: Late { q: std::collections::VecDeque::new(), copies: mt.is_bitwise() },
             ooo_n: 0,
             ts: BlockVec::with_capacity(n),
             seq: BlockVec::with_capacity(n),
@@ -675,7 +695,7 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
     fn step(&mut self, mt: &Memtable<T>, budget: usize) -> bool {
         let mut left = budget;
         loop {
-            if self.late.is_empty() && self.late_from.is_some() {
+            if self.late.q.is_empty() && self.late_from.is_some() {
                 if left == 0 {
                     return false;
                 }
@@ -684,14 +704,14 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
             }
             // The run's records before the next late one, up to the budget
             // (all of them once the skiplist is exhausted).
-            let head = self.late.front().map(|r| (r.0, r.1));
+            let head = self.late.q.front().map(|r| (r.0, r.1));
             let end = self.run_i.saturating_add(left).min(self.run_n);
             left -= self.take_run(mt, end, head);
             if self.run_i < self.run_n && self.run_i == end {
                 return false; // the budget ran out in the run
             }
             // The run is exhausted, or its next record orders after the head.
-            match self.late.pop_front() {
+            match self.late.q.pop_front() {
                 Some((t, q, v)) => {
                     self.ts.push(t);
                     self.seq.push(q);
@@ -756,17 +776,16 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
         let Some((from_ts, from_seq)) = self.late_from else {
             return 0;
         };
-        let (w, copies) = (self.w, self.val.copies);
+        let w = self.w;
         let (mut walked, mut last) = (0, None);
         let late = &mut self.late;
         mt.ooo_range_from(from_ts, from_seq, Timestamp::MAX, |ts, seq, v| {
             last = Some((ts, seq));
             walked += 1;
             if seq <= w {
-                // SAFETY: `Vals::copy_of`'s contract: a skiplist payload of
-                // the memtable the build belongs to; the copy is pushed
-                // into the view by `step` or dropped by `Build`'s `Drop`.
-                late.push_back((ts, seq, unsafe { Vals::copy_of(copies, v) }));
+                // SAFETY: `Late::push_back`'s contract: a skiplist payload
+                // of the memtable the build belongs to.
+                unsafe { late.push_back(ts, seq, v) };
                 self.ooo_n += 1;
             }
             walked < want
@@ -777,45 +796,25 @@ impl<T: Clone + Send + Sync + 'static> Build<T> {
         walked
     }
 
-    fn into_merged(mut self, prev: *mut Merged<T>) -> Merged<T> {
-        debug_assert!(self.late.is_empty(), "a complete build merged every late record");
-        let copies = self.val.copies;
-        let ts = std::mem::replace(&mut self.ts, BlockVec::with_capacity(0));
-        let seq = std::mem::replace(&mut self.seq, BlockVec::with_capacity(0));
-        let val = std::mem::replace(&mut self.val, Vals::with_capacity(0, copies));
+    fn into_merged(self, prev: *mut Merged<T>) -> Merged<T> {
+        debug_assert!(self.late.q.is_empty(), "a complete build merged every late record");
         // Complete: a reused block's pages past the records go back.
-        ts.discard_tail();
-        seq.discard_tail();
-        val.v.discard_tail();
+        self.ts.discard_tail();
+        self.seq.discard_tail();
+        self.val.v.discard_tail();
         Merged {
             w: self.w,
             run_n: self.run_n,
             ooo_n: self.ooo_n,
-            seq,
-            fences: ts.chunks_exact(BLOCK).map(|c| c[BLOCK - 1]).collect(),
+            seq: self.seq,
+            fences: self.ts.chunks_exact(BLOCK).map(|c| c[BLOCK - 1]).collect(),
             line: Line::OFF,
-            ts,
-            val,
+            ts: self.ts,
+            val: self.val,
             region: Region::new(),
             prev,
         }
         .fit_line()
-    }
-}
-
-impl<T> Drop for Build<T> {
-    /// Drops the clones of the late records fetched and not merged (a
-    /// build dropped unfinished: moot, or with its memtable); bitwise
-    /// copies are forgotten ([`Vals`]).
-    fn drop(&mut self) {
-        if !self.val.copies {
-            for (_, _, v) in self.late.iter_mut() {
-                // SAFETY: a clone this build owns (`Vals::copy_of`), dropped
-                // once: the deque is dropped next, which drops no
-                // `ManuallyDrop`.
-                unsafe { std::mem::ManuallyDrop::drop(v) };
-            }
-        }
     }
 }
 

@@ -121,24 +121,11 @@ impl<U> BlockVec<U> {
     {
         self.room(src.len());
         let dst = self.ptr();
-        if !std::mem::needs_drop::<U>() {
-            // Nothing to drop if a clone panics: `len` may skip the loop,
-            // which then compiles to a copy for plain data.
-            for (k, v) in src.iter().enumerate() {
-                // SAFETY: as in `push`, for slots `len..len + src.len()`
-                // (`room` above).
-                unsafe { dst.add(self.len + k).write(v.clone()) };
-            }
-            self.len += src.len();
-            return;
-        }
-        for v in src {
-            // SAFETY: as in `push`: `len < cap` (`room` above); `len`
-            // counts each value once written, so a panicking `clone` leaves
-            // the array dropping exactly the values it holds.
-            unsafe { dst.add(self.len).write(v.clone()) };
-            self.len += 1;
-        }
+        // SAFETY: `clone_into`'s contract: slots `len..len + src.len()` lie
+        // within the block (`room` above), hold no value, and cannot
+        // overlap `src` (borrowed, not ours); `len` counts what a
+        // panicking `clone` leaves, so the array drops exactly that.
+        unsafe { super::clone_into(dst, &mut self.len, src) };
     }
 
     /// Appends bitwise copies of `src`.

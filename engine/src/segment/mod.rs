@@ -109,20 +109,7 @@ impl<T> PageBuf<T> {
                     std::ptr::copy_nonoverlapping(vals.as_ptr(), dst, n);
                     self.len += n;
                 }
-                Take::Clone if !std::mem::needs_drop::<T>() => {
-                    // Nothing to drop if a clone panics: `len` may skip
-                    // the loop (which then compiles to a copy for plain data).
-                    for (k, v) in vals.iter().enumerate() {
-                        dst.add(k).write(v.clone());
-                    }
-                    self.len += n;
-                }
-                Take::Clone => {
-                    for (k, v) in vals.iter().enumerate() {
-                        dst.add(k).write(v.clone());
-                        self.len += 1;
-                    }
-                }
+                Take::Clone => clone_into(self.vals_ptr(), &mut self.len, vals),
             }
         }
     }
@@ -154,12 +141,8 @@ impl<T> PageBuf<T> {
             if !before(k) {
                 return (k, true);
             }
-            let v = match take {
-                // SAFETY: read bitwise from a source that gives up its
-                // ownership (`Take::Move`'s contract, upheld by the caller).
-                Take::Move => unsafe { std::ptr::read(&vals[k]) },
-                Take::Clone => vals[k].clone(),
-            };
+            // SAFETY: `Take::take`'s contract, upheld by the caller.
+            let v = unsafe { take.take(&vals[k]) };
             // SAFETY: slot `from + k < cap` lies within both arrays and is
             // not yet initialized; `&mut self` excludes every reader (std
             // pointer API contract); `len` counts each payload once written.
@@ -1191,6 +1174,52 @@ pub(crate) enum Take {
     Move,
 }
 
+impl Take {
+    /// The payload to store for `v`: a clone, or its bits.
+    ///
+    /// # Safety
+    ///
+    /// For [`Take::Move`], its contract (upheld by the caller): the owner
+    /// of `v` never drops it, or — a merged view's copies, `merged::Vals`
+    /// — the bits returned are never dropped and the log's
+    /// `BitwisePayloads` promise allows their use beside `v`.
+    #[inline(always)]
+    pub(crate) unsafe fn take<T: Clone>(self, v: &T) -> T {
+        match self {
+            // SAFETY: a bitwise read of a live value; what may drop it is
+            // this function's contract.
+            Take::Move => unsafe { std::ptr::read(v) },
+            Take::Clone => v.clone(),
+        }
+    }
+}
+
+/// Writes clones of `src` at `dst + *len ..`, counting each in `*len` as
+/// it is written, so a panicking `clone` leaves `*len` covering exactly
+/// the values written — except for plain data (no drop glue), where
+/// `*len` is set once after the loop, which then compiles to a copy.
+///
+/// # Safety
+///
+/// `dst` points to at least `*len + src.len()` slots of `T`, those from
+/// `*len` on uninitialized and not overlapping `src` (std pointer API
+/// contract).
+#[inline(always)]
+pub(crate) unsafe fn clone_into<T: Clone>(dst: *mut T, len: &mut usize, src: &[T]) {
+    let from = *len;
+    for (k, v) in src.iter().enumerate() {
+        // SAFETY: slot `from + k` is within `dst`'s slots and uninitialized
+        // (this function's contract).
+        unsafe { dst.add(from + k).write(v.clone()) };
+        if std::mem::needs_drop::<T>() {
+            *len += 1;
+        }
+    }
+    if !std::mem::needs_drop::<T>() {
+        *len += src.len();
+    }
+}
+
 /// Builds a segment from records pushed in `(ts, seq)` order, straight into
 /// its pages (no intermediate vectors: each record is written once).
 pub(crate) struct SegmentBuilder<T> {
@@ -1261,13 +1290,9 @@ impl<T> SegmentBuilder<T> {
     where
         T: Clone,
     {
-        let v = match take {
-            // SAFETY: a bitwise copy whose source gives up its ownership
-            // (this function's contract): the payload has one owner, the page.
-            Take::Move => unsafe { std::ptr::read(val) },
-            Take::Clone => val.clone(),
-        };
-        self.push(ts, v);
+        // SAFETY: `Take::take`'s contract is this function's: a moved
+        // payload has one owner, the page.
+        self.push(ts, unsafe { take.take(val) });
     }
 
     fn push_stretch(&mut self, ts: &[Timestamp], vals: &[T], take: Take)
