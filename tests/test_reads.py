@@ -169,6 +169,32 @@ def test_next_batch(filled):
     assert it.next_batch(5) == []
 
 
+def test_next_batch_in_every_size_across_pages_runs_and_late_records():
+    # next_batch hands rows out in stretches of 16, loading the objects of
+    # the stretch after each one first: every batch size, across flushed
+    # pages, the memtable's run and its late records, yields the rows in
+    # order, each once, with its own payload object.
+    log = Timelog(maintenance="disabled")
+    want = []
+    for i in range(3000):
+        ts = i - 500 if i % 7 == 3 and i >= 2000 else i  # late, in the memtable
+        obj = object()
+        log.append(ts, obj)
+        want.append((ts, obj))
+        if i == 999:
+            log.flush()
+    want.sort(key=lambda r: r[0])  # stable: insertion order among equal timestamps
+    for n in (1, 15, 16, 17, 33, 1000, 4096):
+        it, got = log.all(), []
+        while batch := it.next_batch(n):
+            assert len(batch) <= n
+            got += batch
+        assert [ts for ts, _ in got] == [ts for ts, _ in want], n
+        assert all(a is b for (_, a), (_, b) in zip(got, want)), n
+        assert log.head(n) == want[:n]
+        assert log.tail(n) == want[-n:]
+
+
 def test_next_batch_zero_and_negative(filled):
     it = filled.all()
     assert it.next_batch(0) == []

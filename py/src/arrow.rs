@@ -348,7 +348,7 @@ impl Plan {
                 let mut c = snap.cursor(*lo, *hi, Order::Asc);
                 let mut res = Ok(());
                 while res.is_ok() && !c.is_exhausted() {
-                    c.next_batch_with(4096, |_, p| {
+                    crate::iter::next_batch_ahead(&mut c, 4096, |_, p| {
                         if res.is_ok() {
                             res = f(p.bind(py));
                         }
@@ -437,7 +437,7 @@ fn batches(
             while !cur.is_exhausted() {
                 let mut ts = Vec::with_capacity(cur.remaining_upto(rows));
                 let mut res = Ok(());
-                cur.next_batch_with(rows, |t, p| {
+                crate::iter::next_batch_ahead(&mut cur, rows, |t, p| {
                     ts.push(t);
                     if let (Some(c), Ok(())) = (col.as_mut(), &res) {
                         res = c.push(p.bind(py));
