@@ -89,10 +89,12 @@ def git_state() -> dict:
     """HEAD and the modified engine/py files of the checkout (read-only git)."""
     def git(*a: str) -> str:
         r = subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True)
-        return r.stdout.strip()
+        return r.stdout
 
+    # Porcelain lines are "XY path": not stripped first, or a leading
+    # blank status column shifts the first path by one character.
     dirty = [ln[3:] for ln in git("status", "--porcelain", "--", "engine", "py", "Cargo.lock").splitlines()]
-    return {"head": git("rev-parse", "HEAD"), "dirty": dirty}
+    return {"head": git("rev-parse", "HEAD").strip(), "dirty": dirty}
 
 
 def build_info(venv: Path) -> dict:
