@@ -594,7 +594,7 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
 
     /// Visits every payload the current manifest's parts hold, each part
     /// once, whoever else shares them (see `Timelog::for_each_payload`).
-    pub(crate) fn for_each_payload(&self, f: &mut dyn FnMut(&T)) {
+    pub(crate) fn for_each_payload(&self, f: &mut dyn FnMut(&[T])) {
         let m = self.cell.load();
         crate::query::snapshot::visit_parts(&m, false, f);
     }
@@ -762,14 +762,14 @@ mod tests {
         let live_now = || live.load(std::sync::atomic::Ordering::Relaxed);
         assert_eq!(live_now(), N as isize, "nothing cloned, nothing dropped");
         let mut seen = 0;
-        log.for_each_payload(&mut |_| seen += 1);
+        log.for_each_payload(&mut |s| seen += s.len());
         assert_eq!(seen, N as usize, "the log reports each payload once, as the segment's");
         let mut owned = 0;
-        snap.for_each_owned_payload(&mut |_| owned += 1);
+        snap.for_each_owned_payload(&mut |s| owned += s.len());
         assert_eq!(owned, 0, "the segment is the log's too: the snapshot reports none");
         drop(log);
         // The snapshot's memtable now holds the segment alone, as its heir.
-        snap.for_each_owned_payload(&mut |_| owned += 1);
+        snap.for_each_owned_payload(&mut |s| owned += s.len());
         assert_eq!(owned, N as usize);
         let mut ts: Vec<_> = snap.all(crate::Order::Asc).map(|(t, _)| t).collect();
         ts.dedup();
@@ -786,7 +786,7 @@ mod tests {
         let live_now = || live.load(std::sync::atomic::Ordering::Relaxed);
         assert_eq!(live_now(), 2 * N as isize, "one clone per record");
         let mut owned = 0;
-        snap.for_each_owned_payload(&mut |_| owned += 1);
+        snap.for_each_owned_payload(&mut |s| owned += s.len());
         assert_eq!(owned, N as usize, "the snapshot's memtable owns its originals");
         drop(snap);
         assert_eq!(live_now(), N as isize, "the memtable dropped its originals");

@@ -972,7 +972,14 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// and allocates nothing; it may run while writers and maintainers
     /// work (records being appended meanwhile may or may not be visited;
     /// nothing is visited twice).
-    pub fn for_each_payload(&self, f: &mut dyn FnMut(&T)) {
+    ///
+    /// Each call of `f` gets a stretch of payloads contiguous in memory (a
+    /// page's, a run bucket's; a late record alone), so that a visitor
+    /// whose payloads point elsewhere can start loading their targets
+    /// ahead of its visits ([`prefetch`](crate::segment::prefetch); the
+    /// Python binding's full collection of a 1,000,000-record log whose
+    /// objects lie anywhere in memory, docs/performance.md).
+    pub fn for_each_payload(&self, f: &mut dyn FnMut(&[T])) {
         if self.inner.closed.load(Ordering::Acquire) {
             return;
         }

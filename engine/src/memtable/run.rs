@@ -455,6 +455,19 @@ impl<T> Run<T> {
         unsafe { &*b.val(o) }
     }
 
+    /// The payloads from `lo` (`< hi <= len()`) to the end of its bucket or
+    /// `hi`, whichever comes first: [`slice_at`](Self::slice_at)'s, as a
+    /// slice.
+    #[inline]
+    pub(crate) fn vals_at(&self, lo: usize, hi: usize) -> &[T] {
+        assert!(lo < hi && hi <= self.len(), "run slice past the published length");
+        let s = self.slice_at(lo, hi);
+        // SAFETY: the slots lie below a published `len` (checked above,
+        // R4): initialized by `push` before that publication, never written
+        // again, alive as long as the run (R6), which `&self` borrows.
+        unsafe { std::slice::from_raw_parts(s.val, s.len) }
+    }
+
     /// First index in `[lo, hi)` whose timestamp is `>= ts` (hi if none).
     /// `hi <= len()` (R4).
     pub(crate) fn lower_bound(&self, ts: Timestamp, lo: usize, hi: usize) -> usize {

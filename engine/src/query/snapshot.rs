@@ -274,13 +274,14 @@ impl<T> std::fmt::Debug for Snapshot<T> {
 
 /// Visits the payloads of the parts of `m`: the out-of-order index and the
 /// published run of each memtable, the pages of each segment — each part
-/// once (a part appears at most once in a manifest). With `owned_only`,
+/// once (a part appears at most once in a manifest), a stretch contiguous
+/// in memory per call (a page's, a run bucket's; a late record alone). With `owned_only`,
 /// only the parts that only `m` references (reference count 1): parts
 /// another manifest, snapshot or maintenance step also holds are skipped,
 /// so that across all owners a payload is reported at most once (a cycle
 /// collector's traversal must never report more references than exist);
 /// the caller has then established that it is the only owner of `m`.
-pub(crate) fn visit_parts<T: Send + Sync + 'static>(m: &Manifest<T>, owned_only: bool, f: &mut dyn FnMut(&T)) {
+pub(crate) fn visit_parts<T: Send + Sync + 'static>(m: &Manifest<T>, owned_only: bool, f: &mut dyn FnMut(&[T])) {
     for mt in m.sealed.iter().chain(std::iter::once(&m.active)) {
         if owned_only && Arc::strong_count(mt) != 1 {
             continue;
@@ -298,11 +299,14 @@ pub(crate) fn visit_parts<T: Send + Sync + 'static>(m: &Manifest<T>, owned_only:
             }
             continue;
         }
-        for i in 0..mt.run.len() {
-            f(mt.run.val_at(i));
+        let (mut i, n) = (0, mt.run.len());
+        while i < n {
+            let vals = mt.run.vals_at(i, n);
+            f(vals);
+            i += vals.len();
         }
         mt.ooo_range(Timestamp::MIN, Timestamp::MAX, |_, _, v| {
-            f(v);
+            f(std::slice::from_ref(v));
             true
         });
     }
@@ -314,12 +318,10 @@ pub(crate) fn visit_parts<T: Send + Sync + 'static>(m: &Manifest<T>, owned_only:
     }
 }
 
-/// Visits every payload of `s`.
-fn visit_segment<T>(s: &Segment<T>, f: &mut dyn FnMut(&T)) {
+/// Visits every payload of `s`, a page at a time.
+fn visit_segment<T>(s: &Segment<T>, f: &mut dyn FnMut(&[T])) {
     for p in s.read_pages() {
-        for v in p.payloads() {
-            f(v);
-        }
+        f(p.payloads());
     }
 }
 
@@ -473,7 +475,9 @@ impl<T: Send + Sync + 'static> Snapshot<T> {
     /// nothing when the snapshot is shared with clones (cursors, page spans)
     /// or its manifest with the log or other snapshots; otherwise the
     /// payloads of the parts no other manifest references. Takes no lock.
-    pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
+    /// Each call of `f` gets a stretch of payloads contiguous in memory,
+    /// as [`Timelog::for_each_payload`](crate::Timelog::for_each_payload)'s.
+    pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&[T])) {
         if self.sole_handle() && self.held().sole_owner() {
             visit_parts(self.manifest(), true, f);
         }
@@ -715,10 +719,10 @@ impl<T> PageSpan<T> {
     /// snapshot's manifest is not shared, and the segment is referenced
     /// only by that manifest (a span holds it through the manifest).
     /// Otherwise visits nothing (see [`Snapshot::for_each_owned_payload`]).
-    /// Takes no lock.
-    pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&T)) {
+    /// Takes no lock. `f` gets them in one call, as one slice.
+    pub fn for_each_owned_payload(&self, f: &mut dyn FnMut(&[T])) {
         if self.snap.sole_handle() && self.snap.held().sole_owner() && Arc::strong_count(self.segment()) == 1 {
-            self.payloads().iter().for_each(f);
+            f(self.payloads());
         }
     }
 }
@@ -748,19 +752,19 @@ mod tests {
         let snap = log.snapshot().unwrap();
         let other = log.snapshot().unwrap();
         let mut seen = 0;
-        snap.for_each_owned_payload(&mut |_| seen += 1);
+        snap.for_each_owned_payload(&mut |s| seen += s.len());
         assert_eq!(seen, 0, "the log's cell holds the manifest too");
         let mut by_log = 0;
-        log.for_each_payload(&mut |_| by_log += 1);
+        log.for_each_payload(&mut |s| by_log += s.len());
         assert_eq!(by_log, 100, "the log visits its current parts whoever shares them");
         let cursor = snap.all(Order::Asc);
         drop(log);
         assert_eq!(StdArc::strong_count(&payload), 101, "held by the snapshots");
-        snap.for_each_owned_payload(&mut |_| seen += 1);
+        snap.for_each_owned_payload(&mut |s| seen += s.len());
         assert_eq!(seen, 0, "shared with the cursor and another snapshot");
         drop(other);
         assert_eq!(cursor.count(), 100);
-        snap.for_each_owned_payload(&mut |_| seen += 1);
+        snap.for_each_owned_payload(&mut |s| seen += s.len());
         assert_eq!(seen, 100, "the last snapshot standing owns every payload");
         assert_eq!(snap.len(), 100);
         drop(snap);
@@ -795,7 +799,7 @@ mod tests {
             if let Some(last) = late {
                 assert_eq!(StdArc::strong_count(&payload), 21, "one handle left");
                 let mut owned = 0;
-                last.for_each_owned_payload(&mut |_| owned += 1);
+                last.for_each_owned_payload(&mut |s| owned += s.len());
                 assert_eq!(owned, 20, "the sole handle of the sole holder");
                 drop(last);
             }
@@ -977,7 +981,7 @@ mod tests {
         }
         let visits = |log: &Timelog<StdArc<u32>>| {
             let mut n = 0;
-            log.for_each_payload(&mut |_| n += 1);
+            log.for_each_payload(&mut |s| n += s.len());
             n
         };
         let snap = log.snapshot().unwrap();
@@ -986,7 +990,7 @@ mod tests {
         log.flush().unwrap();
         log.compact().unwrap();
         let mut by_snap = 0;
-        snap.for_each_owned_payload(&mut |_| by_snap += 1);
+        snap.for_each_owned_payload(&mut |s| by_snap += s.len());
         assert!(by_snap > 0, "the deleted parts are the snapshot's alone");
         assert_eq!(visits(&log) + by_snap, StdArc::strong_count(&payload) - 1);
         drop(snap);
