@@ -62,6 +62,7 @@ use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::convert::PyObj;
+use crate::iter::AHEAD;
 use crate::log::States;
 
 /// Links per log: one per reader stripe on free-threaded builds, one on
@@ -83,9 +84,9 @@ impl PyGcRoot {
     /// (`Timelog::for_each_payload`). Lock-free and allocation-free.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         let mut res = Ok(());
-        self.states.current().log.for_each_payload(&mut |v| {
+        self.states.current().log.for_each_payload(&mut |vs| {
             if res.is_ok() {
-                res = visit.call(v.as_py());
+                res = visit_payloads(&visit, vs);
             }
         });
         res
@@ -114,6 +115,25 @@ impl PyGcLink {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.root)
     }
+}
+
+/// Reports the payload objects `vs` to a traversal, each one's header
+/// loading [`AHEAD`] objects before its visit: the collector reads every
+/// object it is handed (its type, and for a container its own header),
+/// and a log's objects may lie anywhere in memory (session 42: a full
+/// collection beside a 1,000,000-record log of such objects, see
+/// docs/performance.md).
+pub(crate) fn visit_payloads(visit: &PyVisit<'_>, vs: &[PyObj]) -> Result<(), PyTraverseError> {
+    for v in vs.iter().take(AHEAD) {
+        timelog::segment::prefetch(v.as_ptr());
+    }
+    for (i, v) in vs.iter().enumerate() {
+        if let Some(next) = vs.get(i + AHEAD) {
+            timelog::segment::prefetch(next.as_ptr());
+        }
+        visit.call(v.as_py())?;
+    }
+    Ok(())
 }
 
 /// What a log holds of the collector graph: the root and its links.

@@ -32,13 +32,15 @@ use crate::views::PyPageSpanIter;
 
 /// How many rows ahead of the one it returns the iterator starts loading
 /// a payload object ([`PyTimelogIter::next_row`]; the first ones as it is
-/// made): each row raises its payload's reference count, and objects a
-/// long-running process allocated at different times lie anywhere in
-/// memory, a cache miss each. Sixteen rows cover a miss with a row's own
-/// work (session 42, `benches/python/scattered.py`: a 1,000,000-row `for`
-/// loop over such objects 4.4× faster, 1,000-row reads 4×; 6 to 16 rows
-/// all within 10% of each other, in-order objects within 2%).
-const AHEAD: usize = 16;
+/// made; [`next_batch_ahead`]; a collector's traversal,
+/// `gc::visit_payloads`): each row raises its payload's reference count,
+/// and objects a long-running process allocated at different times lie
+/// anywhere in memory, a cache miss each. Sixteen rows cover a miss with a
+/// row's own work (session 42, `benches/python/scattered.py`: a
+/// 1,000,000-row `for` loop over such objects 4.2× faster, 1,000-row reads
+/// 4×; 6 to 16 rows ahead all within 10% of each other; in-order objects
+/// unchanged).
+pub(crate) const AHEAD: usize = 16;
 
 /// `c.next_batch_with(n, f)`, starting to load each payload object
 /// [`AHEAD`] rows before `f` gets it (see there): the batch is taken
@@ -913,9 +915,9 @@ impl PyTimelogIter {
         }
         let mut res = Ok(());
         if let Some(snap) = st.snapshot() {
-            snap.for_each_owned_payload(&mut |v| {
+            snap.for_each_owned_payload(&mut |vs| {
                 if res.is_ok() {
-                    res = visit.call(v.as_py());
+                    res = crate::gc::visit_payloads(&visit, vs);
                 }
             });
         }

@@ -347,11 +347,7 @@ impl TsExport {
 /// Reports the payloads of `span` that only it holds to a GC traversal.
 fn visit_span(span: &PageSpan<PyObj>, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
     let mut res = Ok(());
-    span.for_each_owned_payload(&mut |v| {
-        if res.is_ok() {
-            res = visit.call(v.as_py());
-        }
-    });
+    span.for_each_owned_payload(&mut |vs| res = crate::gc::visit_payloads(visit, vs));
     res
 }
 
