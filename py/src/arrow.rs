@@ -338,7 +338,7 @@ impl Plan {
         match self {
             Plan::Spans(v) => {
                 for s in v {
-                    for p in s.payloads() {
+                    for p in crate::iter::loading_ahead(s.payloads()) {
                         f(p.bind(py))?;
                     }
                 }
@@ -424,7 +424,7 @@ fn batches(
         Plan::Spans(v) => {
             for s in v {
                 if let Some(c) = col.as_mut() {
-                    for p in s.payloads() {
+                    for p in crate::iter::loading_ahead(s.payloads()) {
                         c.push(p.bind(py))?;
                     }
                 }

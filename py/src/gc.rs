@@ -62,7 +62,7 @@ use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::convert::PyObj;
-use crate::iter::AHEAD;
+use crate::iter::loading_ahead;
 use crate::log::States;
 
 /// Links per log: one per reader stripe on free-threaded builds, one on
@@ -118,19 +118,13 @@ impl PyGcLink {
 }
 
 /// Reports the payload objects `vs` to a traversal, each one's header
-/// loading [`AHEAD`] objects before its visit: the collector reads every
-/// object it is handed (its type, and for a container its own header),
-/// and a log's objects may lie anywhere in memory (session 42: a full
-/// collection beside a 1,000,000-record log of such objects, see
-/// docs/performance.md).
+/// loading [`AHEAD`](crate::iter::AHEAD) objects before its visit
+/// ([`loading_ahead`]): the collector reads every object it is handed
+/// (its type, and for a container its own header), and a log's objects
+/// may lie anywhere in memory (session 42: a full collection beside a
+/// 1,000,000-record log of such objects, see docs/performance.md).
 pub(crate) fn visit_payloads(visit: &PyVisit<'_>, vs: &[PyObj]) -> Result<(), PyTraverseError> {
-    for v in vs.iter().take(AHEAD) {
-        timelog::segment::prefetch(v.as_ptr());
-    }
-    for (i, v) in vs.iter().enumerate() {
-        if let Some(next) = vs.get(i + AHEAD) {
-            timelog::segment::prefetch(next.as_ptr());
-        }
+    for v in loading_ahead(vs) {
         visit.call(v.as_py())?;
     }
     Ok(())

@@ -32,8 +32,8 @@ use crate::views::PyPageSpanIter;
 
 /// How many rows ahead of the one it returns the iterator starts loading
 /// a payload object ([`PyTimelogIter::next_row`]; the first ones as it is
-/// made; [`next_batch_ahead`]; a collector's traversal,
-/// `gc::visit_payloads`): each row raises its payload's reference count,
+/// made; [`next_batch_ahead`]; [`loading_ahead`], for a collector's
+/// traversal and the loops over a page's payloads): each row raises its payload's reference count,
 /// and objects a long-running process allocated at different times lie
 /// anywhere in memory, a cache miss each. Sixteen rows cover a miss with a
 /// row's own work (session 42, `benches/python/scattered.py`: a
@@ -61,6 +61,22 @@ pub(crate) fn next_batch_ahead(c: &mut Cursor<PyObj>, n: usize, mut f: impl FnMu
         }
     }
     done
+}
+
+/// The objects of `vs` in order, each one's header starting to load
+/// [`AHEAD`] items before it is yielded: for the loops over a page's
+/// payloads (a collector's traversal, Arrow exports, a span's objects
+/// view).
+pub(crate) fn loading_ahead(vs: &[PyObj]) -> impl ExactSizeIterator<Item = &PyObj> {
+    for v in vs.iter().take(AHEAD) {
+        timelog::segment::prefetch(v.as_ptr());
+    }
+    vs.iter().enumerate().map(move |(i, v)| {
+        if let Some(next) = vs.get(i + AHEAD) {
+            timelog::segment::prefetch(next.as_ptr());
+        }
+        v
+    })
 }
 
 /// Starts loading the payload objects of the rows `d` places after the
@@ -750,7 +766,7 @@ impl PyTimelogIter {
         let mut i = 0usize;
         let k = next_batch_ahead(c, want, |ts, v| {
             // SAFETY: PyList_SET_ITEM's contract: `lp` is a list, the index
-            // is in bounds (`i < want`: next_batch_with yields at most
+            // is in bounds (`i < want`: next_batch_ahead yields at most
             // `want` rows), the slot is still NULL (each index is set once),
             // and the item is a new reference, which it steals.
             unsafe { pyo3::ffi::PyList_SET_ITEM(lp, i as isize, pair(py, ts, v).into_ptr()) };

@@ -382,13 +382,13 @@ impl PyObjectsView {
 
     fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         // Iterates lazily over a tuple of borrowed references (no payload copy).
-        let t = PyTuple::new(py, self.span.payloads().iter().map(|p| p.bind(py)))?;
+        let t = PyTuple::new(py, crate::iter::loading_ahead(self.span.payloads()).map(|p| p.bind(py)))?;
         t.as_any().try_iter().map(|it| it.into_any())
     }
 
     /// The payloads as a new list.
     fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        PyList::new(py, self.span.payloads().iter().map(|p| p.bind(py)))
+        PyList::new(py, crate::iter::loading_ahead(self.span.payloads()).map(|p| p.bind(py)))
     }
 
     /// Length of the view.
