@@ -97,7 +97,10 @@ mod tombstone;
 mod validate;
 
 pub use bounds::Bounds;
-pub use config::{AdaptiveConfig, BitwisePayloads, BusyPolicy, CompactionConfig, Config, MaintenanceMode, TimeUnit};
+pub use config::{
+    AdaptiveConfig, BitwisePayloads, BusyPolicy, CompactionConfig, Config, Handle, MaintenanceMode, PayloadTarget,
+    TimeUnit,
+};
 pub use error::{Error, Result};
 pub use hooks::{Hooks, Point};
 pub use query::cursor::Cursor;

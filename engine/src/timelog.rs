@@ -503,6 +503,7 @@ impl<T: Clone + Send + Sync + 'static> Timelog<T> {
     /// A log with `config` and embedding [`Hooks`].
     pub fn with_hooks(config: Config, hooks: Hooks) -> Result<Self> {
         let cfg = config.resolve(std::mem::size_of::<T>())?;
+        crate::config::PayloadTarget::check::<T>(config.payload_target)?;
         let records = cfg.memtable_records::<T>();
         let inner = Arc::new(Inner {
             cfg,

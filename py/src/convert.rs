@@ -97,6 +97,15 @@ impl Clone for PyObj {
     }
 }
 
+/// The object a payload refers to: its header holds the reference count
+/// a release decrements (`Config::payload_target`, set by `log::build`).
+impl timelog::Handle for PyObj {
+    #[inline(always)]
+    fn target(&self) -> *const u8 {
+        self.as_ptr().cast()
+    }
+}
+
 impl Drop for PyObj {
     #[inline]
     fn drop(&mut self) {

@@ -75,7 +75,12 @@ fn build(cfg: Config) -> PyResult<State> {
     // engine drops exactly one of the copies (the flush's heir rule, R8),
     // so the object's reference count stays right. The flush then moves
     // payloads instead of touching every object's count twice.
-    let cfg = Config { bitwise_payloads: Some(unsafe { timelog::BitwisePayloads::promise() }), ..cfg };
+    let bitwise = unsafe { timelog::BitwisePayloads::promise() };
+    // The payload target (the object's header, whose reference count a
+    // clone or a release changes) lets a compaction and a page that goes
+    // load their objects ahead (`timelog::PayloadTarget`).
+    let cfg =
+        Config { bitwise_payloads: Some(bitwise), payload_target: Some(timelog::PayloadTarget::of::<PyObj>()), ..cfg };
     let log = Timelog::with_hooks(cfg, hooks).map_err(err)?;
     Ok(State { log })
 }

@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::Maint;
+use crate::config::Target;
 use crate::manifest::Manifest;
-use crate::segment::{Level, Segment, SegmentBuilder};
+use crate::segment::{Level, Segment, SegmentBuilder, TARGET_AHEAD};
 use crate::tombstone::{Coverage, CoverageBuilder};
 use crate::Timestamp;
 
@@ -234,9 +235,17 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                 Some(seg.read_pages()[self.pi].timestamps()[self.off])
             }
             /// The current record's segment and payload; moves past it.
-            fn take(&mut self) -> (&'a Segment<T>, &'a T) {
+            /// With the log's payload target, starts loading the data of
+            /// the payload [`TARGET_AHEAD`] records on in the page, which
+            /// its clone will touch.
+            fn take(&mut self, target: Option<Target<T>>) -> (&'a Segment<T>, &'a T) {
                 let seg = self.segs[self.si];
                 let page = &seg.read_pages()[self.pi];
+                if let Some(t) = target {
+                    if let Some(ahead) = page.payloads().get(self.off + TARGET_AHEAD) {
+                        t.prefetch(ahead);
+                    }
+                }
                 let v = &page.payloads()[self.off];
                 self.off += 1;
                 if self.off == page.len() {
@@ -257,6 +266,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         let target = self.cfg.compaction_target_bytes.max(1);
         let rec_bytes = 8 + std::mem::size_of::<T>();
         let no_tombs = cov.is_empty();
+        let payload_target = self.cfg.target::<T>();
         let mut out = Vec::new();
         let mut cur: Option<(i128, SegmentBuilder<T>)> = None;
         // Bounds `[lo, hi)` of the current window, so the window is computed
@@ -274,7 +284,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                 }
             }
             let Some((k, ts)) = best else { break };
-            let (seg, v) = srcs[k].take();
+            let (seg, v) = srcs[k].take(payload_target);
             // R7/R8: hidden iff a tombstone newer than what the segment applied covers it.
             if !no_tombs && cov.max_seq(ts) > seg.tomb_applied {
                 continue;
@@ -301,7 +311,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
                         out.push(Arc::new(seg));
                     }
                 }
-                cur = Some((w, SegmentBuilder::new(self.cfg.page_records)));
+                cur = Some((w, SegmentBuilder::new(self.cfg.page_records).with_target(self.cfg.target())));
             }
             if let Some((_, b)) = cur.as_mut() {
                 b.push(ts, v.clone());
@@ -387,7 +397,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         let (seq_hi, tomb_applied, retired) = (s.seq_hi, m.flushed_bound, self.cat.retired());
         let mut out = Vec::new();
         if !copied.is_empty() {
-            let mut b = SegmentBuilder::new(self.cfg.page_records);
+            let mut b = SegmentBuilder::new(self.cfg.page_records).with_target(self.cfg.target());
             b.push_cloned(copied, &pages[p].payloads()[o..]);
             out.extend(b.finish(self.cat.next_id(), Level::L1, seq_hi, tomb_applied, win, retired).map(Arc::new));
         }

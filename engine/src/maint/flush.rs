@@ -12,7 +12,9 @@ use crate::tombstone::Tombstone;
 use crate::SeqNo;
 
 /// Merges the run and the skiplist of a drained memtable in `(ts, seq)`
-/// order, drops the records its own tombstones hide, and builds a segment.
+/// order, drops the records its own tombstones hide, and builds a segment
+/// into `pages` (an empty builder: the page capacity and the log's payload
+/// target).
 ///
 /// Without tombstones (the usual flush) every record goes into the
 /// segment. If the log's payloads may be shared bitwise
@@ -34,7 +36,7 @@ use crate::SeqNo;
 pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
     mt: &Memtable<T>,
     bound: SeqNo,
-    page_cap: usize,
+    pages: SegmentBuilder<T>,
     id: u64,
     retired: &Arc<crate::sync::AtomicUsize>,
 ) -> Option<Arc<Segment<T>>> {
@@ -45,7 +47,7 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
         // builder's copies of them must not be dropped (the memtable's
         // readers still use them); with `Take::Clone` a panicking clone
         // leaks the clones made so far, nothing else.
-        let mut b = std::mem::ManuallyDrop::new(SegmentBuilder::new(page_cap));
+        let mut b = std::mem::ManuallyDrop::new(pages);
         let mut run = RunStretches::new(mt, take);
         mt.ooo_range(i64::MIN, i64::MAX, |ts, seq, v| {
             debug_assert!(seq <= bound, "R2: a drained memtable holds no sequence above its bound");
@@ -70,7 +72,7 @@ pub(crate) fn build_l0<T: Clone + Send + Sync + 'static>(
     }
     // R8: a memtable's own tombstones, all of them (it is drained).
     let cov = CoverageBuilder::new().stack(&mt.tombs, SeqNo::MAX).build();
-    let mut b = SegmentBuilder::new(page_cap);
+    let mut b = pages;
     let run = &mt.run;
     let n = run.len();
     let mut i = 0;
@@ -201,7 +203,8 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
         let mut published = false;
         let mut flush = || {
             let Some(m) = mt.as_ref() else { return };
-            let s = build_l0(m, bound, self.cfg.page_records, self.cat.next_id(), self.cat.retired());
+            let pages = SegmentBuilder::new(self.cfg.page_records).with_target(self.cfg.target());
+            let s = build_l0(m, bound, pages, self.cat.next_id(), self.cat.retired());
             run = Some(s.as_ref().map(|x| (x.len, x.min_ts, x.max_ts)));
             self.hooks.pause(crate::hooks::Point::FlushPublish);
             if let Some(m) = mt.take() {
@@ -299,7 +302,7 @@ mod tests {
             mt.push_tombstone(Tombstone { t1, t2, seq });
         }
         assert!(mt.ooo_len() > 0 && mt.run.len() > 0, "both sources in use");
-        let s = build_l0(&mt, seq, 7, 1, &retired).expect("records");
+        let s = build_l0(&mt, seq, SegmentBuilder::new(7), 1, &retired).expect("records");
         assert_eq!(mt.heir().is_some(), bitwise && tombs.is_empty(), "moved payloads have an heir");
         let got =
             s.pages.iter().flat_map(|p| p.timestamps().iter().copied().zip(p.payloads().iter().copied())).collect();

@@ -125,7 +125,7 @@ impl<U> BlockVec<U> {
         // within the block (`room` above), hold no value, and cannot
         // overlap `src` (borrowed, not ours); `len` counts what a
         // panicking `clone` leaves, so the array drops exactly that.
-        unsafe { super::clone_into(dst, &mut self.len, src) };
+        unsafe { super::clone_into(dst, &mut self.len, src, None) };
     }
 
     /// Appends bitwise copies of `src`.

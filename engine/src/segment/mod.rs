@@ -19,6 +19,8 @@ use std::ptr::NonNull;
 
 use block::Block;
 
+use crate::config::Target;
+
 /// The storage of one page: a `Block` of `cap` slots for timestamps, then
 /// `cap` slots for payloads, the first `len` of each initialized. Filled
 /// once by the `SegmentBuilder`, immutable once shared; it owns its
@@ -32,8 +34,16 @@ struct PageBuf<T> {
     block: Block,
     len: usize,
     cap: usize,
+    /// The log's [`PayloadTarget`](crate::PayloadTarget), for the drop.
+    target: Option<Target<T>>,
     _vals: PhantomData<T>,
 }
+
+/// How many payloads ahead of the one it drops a page starts loading the
+/// data a payload refers to ([`PayloadTarget`](crate::PayloadTarget)): a
+/// drop's own work covers a miss in a dozen or so (the Python binding's
+/// iterator keeps the same distance).
+pub(crate) const TARGET_AHEAD: usize = 16;
 
 // SAFETY: a buffer owns its `T`s (dropped in `Drop`) like a `Box<[T]>`;
 // shared through an `Arc` by the pages of several segments (R10, "prefix
@@ -52,10 +62,10 @@ impl<T> PageBuf<T> {
     }
 
     /// An empty buffer with room for `cap` records.
-    fn with_capacity(cap: usize) -> Self {
+    fn with_capacity(cap: usize, target: Option<Target<T>>) -> Self {
         let size = Self::vals_offset(cap) + cap * std::mem::size_of::<T>();
         let align = std::mem::align_of::<Timestamp>().max(std::mem::align_of::<T>());
-        Self { block: Block::new(size, align), len: 0, cap, _vals: PhantomData }
+        Self { block: Block::new(size, align), len: 0, cap, target, _vals: PhantomData }
     }
 
     #[inline(always)]
@@ -109,7 +119,7 @@ impl<T> PageBuf<T> {
                     std::ptr::copy_nonoverlapping(vals.as_ptr(), dst, n);
                     self.len += n;
                 }
-                Take::Clone => clone_into(self.vals_ptr(), &mut self.len, vals),
+                Take::Clone => clone_into(self.vals_ptr(), &mut self.len, vals, self.target),
             }
         }
     }
@@ -231,10 +241,30 @@ impl<T> Drop for PageBuf<T> {
         if crate::sync::unwinding() {
             return;
         }
-        // SAFETY: the first `len` payloads were initialized by `push` and
-        // are dropped once, here (the last `Arc` of the buffer is gone); the
-        // block is freed after (its own Drop).
-        unsafe { std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(self.vals_ptr(), self.len)) };
+        let (vals, len) = (self.vals_ptr(), self.len);
+        match self.target {
+            Some(t) if std::mem::needs_drop::<T>() => {
+                // SAFETY: the first `len` payloads were initialized by
+                // `push` and are dropped once each, here, in order (the last
+                // `Arc` of the buffer is gone); a payload is read (for its
+                // target) only before its own drop. A panicking drop leaks
+                // the payloads after it. The block is freed after (its own
+                // Drop).
+                unsafe {
+                    for i in 0..len.min(TARGET_AHEAD) {
+                        t.prefetch(&*vals.add(i));
+                    }
+                    for i in 0..len {
+                        if i + TARGET_AHEAD < len {
+                            t.prefetch(&*vals.add(i + TARGET_AHEAD));
+                        }
+                        std::ptr::drop_in_place(vals.add(i));
+                    }
+                }
+            }
+            // SAFETY: as above, in one call.
+            _ => unsafe { std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(vals, len)) },
+        }
         // Its bytes are dead: the next page of this size may reuse the
         // block (`block`'s pool), which promises it no contents.
         self.block.keep(block::Keep::Any);
@@ -1197,7 +1227,9 @@ impl Take {
 /// Writes clones of `src` at `dst + *len ..`, counting each in `*len` as
 /// it is written, so a panicking `clone` leaves `*len` covering exactly
 /// the values written — except for plain data (no drop glue), where
-/// `*len` is set once after the loop, which then compiles to a copy.
+/// `*len` is set once after the loop, which then compiles to a copy. With
+/// the log's payload `target`, each clone first starts loading the data
+/// of the payload [`TARGET_AHEAD`] on, which its own clone will touch.
 ///
 /// # Safety
 ///
@@ -1205,9 +1237,17 @@ impl Take {
 /// `*len` on uninitialized and not overlapping `src` (std pointer API
 /// contract).
 #[inline(always)]
-pub(crate) unsafe fn clone_into<T: Clone>(dst: *mut T, len: &mut usize, src: &[T]) {
+pub(crate) unsafe fn clone_into<T: Clone>(dst: *mut T, len: &mut usize, src: &[T], target: Option<Target<T>>) {
     let from = *len;
+    if let Some(t) = target {
+        src.iter().take(TARGET_AHEAD).for_each(|v| t.prefetch(v));
+    }
     for (k, v) in src.iter().enumerate() {
+        if let Some(t) = target {
+            if let Some(ahead) = src.get(k + TARGET_AHEAD) {
+                t.prefetch(ahead);
+            }
+        }
         // SAFETY: slot `from + k` is within `dst`'s slots and uninitialized
         // (this function's contract).
         unsafe { dst.add(from + k).write(v.clone()) };
@@ -1224,6 +1264,8 @@ pub(crate) unsafe fn clone_into<T: Clone>(dst: *mut T, len: &mut usize, src: &[T
 /// its pages (no intermediate vectors: each record is written once).
 pub(crate) struct SegmentBuilder<T> {
     page_cap: usize,
+    /// Given to every page (its drop loads payload targets ahead).
+    target: Option<Target<T>>,
     pages: Vec<Page<T>>,
     cur: Option<PageBuf<T>>,
     len: usize,
@@ -1235,6 +1277,7 @@ impl<T> SegmentBuilder<T> {
     pub(crate) fn new(page_cap: usize) -> Self {
         Self {
             page_cap: page_cap.max(1),
+            target: None,
             pages: Vec::new(),
             cur: None,
             len: 0,
@@ -1243,11 +1286,18 @@ impl<T> SegmentBuilder<T> {
         }
     }
 
+    /// Pages that load their payloads' targets ahead as they drop them
+    /// ([`PayloadTarget`](crate::PayloadTarget)); `None` keeps the plain drop.
+    pub(crate) fn with_target(mut self, target: Option<Target<T>>) -> Self {
+        self.target = target;
+        self
+    }
+
     #[inline]
     pub(crate) fn push(&mut self, ts: Timestamp, val: T) {
         self.note_span(ts, ts);
-        let cap = self.page_cap;
-        let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
+        let (cap, target) = (self.page_cap, self.target);
+        let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap, target));
         page.push(ts, val);
         self.len += 1;
         if page.len == cap {
@@ -1303,10 +1353,10 @@ impl<T> SegmentBuilder<T> {
         let (Some(&first), Some(&last)) = (ts.first(), ts.last()) else { return };
         debug_assert!(ts.windows(2).all(|w| w[0] <= w[1]), "segment input must be sorted");
         self.note_span(first, last);
-        let cap = self.page_cap;
+        let (cap, target) = (self.page_cap, self.target);
         let mut i = 0;
         while i < ts.len() {
-            let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
+            let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap, target));
             let n = (cap - page.len).min(ts.len() - i);
             page.extend(&ts[i..i + n], &vals[i..i + n], take);
             let full = page.len == cap;
@@ -1343,10 +1393,10 @@ impl<T> SegmentBuilder<T> {
         T: Clone,
     {
         debug_assert_eq!(ts.len(), vals.len());
-        let cap = self.page_cap;
+        let (cap, target) = (self.page_cap, self.target);
         let mut i = 0;
         while i < ts.len() {
-            let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
+            let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap, target));
             let (k, stopped) = page.extend_while(&ts[i..], &vals[i..], |k| before(i + k), take);
             let full = page.len == cap;
             if k > 0 {
@@ -1376,10 +1426,10 @@ impl<T> SegmentBuilder<T> {
     /// timelog_flush`), and a fill through an iterator 14%/17%.
     pub(crate) fn push_parts(&mut self, ts: &[Timestamp], vals: &mut impl Iterator<Item = T>) -> usize {
         debug_assert!(ts.is_sorted(), "segment input must be sorted");
-        let cap = self.page_cap;
+        let (cap, target) = (self.page_cap, self.target);
         let mut i = 0;
         while i < ts.len() {
-            let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap));
+            let page = self.cur.get_or_insert_with(|| PageBuf::with_capacity(cap, target));
             let (k, ended) = page.extend_from_iter(&ts[i..], vals);
             let full = page.len == cap;
             if k > 0 {
@@ -1470,6 +1520,76 @@ impl<T> SegmentBuilder<T> {
 mod tests {
     use super::*;
 
+    /// A page whose log has a payload target drops each payload once, in
+    /// order, and asks for the target of payloads not yet dropped only —
+    /// the ones up to `TARGET_AHEAD` on; clones into a page with a target
+    /// do the same before each clone. (Under the test's own type, whose
+    /// `Handle` and `Drop` log what happens.)
+    #[test]
+    fn a_page_with_a_payload_target_drops_each_payload_once_after_loading_it() {
+        use std::cell::RefCell;
+        #[derive(Debug, PartialEq)]
+        enum Ev {
+            Target(u32),
+            Clone(u32),
+            Drop(u32),
+        }
+        thread_local!(static EVS: RefCell<Vec<Ev>> = const { RefCell::new(Vec::new()) });
+        #[derive(Debug)]
+        struct P(u32);
+        impl crate::Handle for P {
+            fn target(&self) -> *const u8 {
+                EVS.with(|e| e.borrow_mut().push(Ev::Target(self.0)));
+                (self as *const P).cast()
+            }
+        }
+        impl Clone for P {
+            fn clone(&self) -> Self {
+                EVS.with(|e| e.borrow_mut().push(Ev::Clone(self.0)));
+                P(self.0)
+            }
+        }
+        impl Drop for P {
+            fn drop(&mut self) {
+                EVS.with(|e| e.borrow_mut().push(Ev::Drop(self.0)));
+            }
+        }
+        let target = crate::PayloadTarget::of::<P>().typed::<P>();
+        assert!(target.is_some() && crate::PayloadTarget::of::<P>().typed::<u64>().is_none());
+        let n = 40u32; // pages of 24: one full, one of 16
+        let src: Vec<P> = (0..n).map(P).collect();
+        let mut b = SegmentBuilder::new(24).with_target(target);
+        b.push_cloned(&(0..n as i64).collect::<Vec<_>>(), &src);
+        let seg = b.finish(1, Level::L0, 1, 1, None, &Arc::new(AtomicUsize::new(0))).unwrap();
+        let evs = EVS.with(|e| std::mem::take(&mut *e.borrow_mut()));
+        // Clones: each payload cloned once, in order, loaded ahead first.
+        let cloned: Vec<u32> = evs.iter().filter_map(|e| if let Ev::Clone(i) = e { Some(*i) } else { None }).collect();
+        assert_eq!(cloned, (0..n).collect::<Vec<_>>());
+        for i in 0..n {
+            let at = |ev: Ev| evs.iter().position(|e| *e == ev).expect("logged");
+            assert!(at(Ev::Target(i)) < at(Ev::Clone(i)), "{i} loaded before its clone");
+        }
+        drop(src);
+        EVS.with(|e| e.borrow_mut().clear());
+        drop(seg);
+        let evs = EVS.with(|e| std::mem::take(&mut *e.borrow_mut()));
+        let dropped: Vec<u32> = evs.iter().filter_map(|e| if let Ev::Drop(i) = e { Some(*i) } else { None }).collect();
+        assert_eq!(dropped, (0..n).collect::<Vec<_>>(), "each payload dropped once, in order");
+        let mut gone = std::collections::HashSet::new();
+        let mut targets = 0;
+        for e in &evs {
+            match e {
+                Ev::Target(i) => {
+                    assert!(!gone.contains(i), "target of {i} asked after its drop");
+                    targets += 1;
+                }
+                Ev::Drop(i) => assert!(gone.insert(*i)),
+                Ev::Clone(_) => unreachable!(),
+            }
+        }
+        assert_eq!(targets, n, "each payload loaded once ahead of its drop");
+    }
+
     /// A short page frozen in a block reused from the pool (its pages
     /// resident, full of what the last owner left) holds no more resident
     /// memory than in a fresh block: the pages of both arrays' tails past
@@ -1479,7 +1599,8 @@ mod tests {
     fn a_short_page_in_a_reused_block_keeps_no_resident_tail() {
         let cap = 16384; // a default page of 8-byte payloads: 256 KiB
         let size = PageBuf::<u64>::vals_offset(cap) + cap * 8;
-        let mut buf = PageBuf::<u64> { block: Block::reused_for_test(size, 8), len: 0, cap, _vals: PhantomData };
+        let mut buf =
+            PageBuf::<u64> { block: Block::reused_for_test(size, 8), len: 0, cap, target: None, _vals: PhantomData };
         for i in 0..1000 {
             buf.push(i * 3, i as u64);
         }
