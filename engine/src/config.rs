@@ -386,17 +386,27 @@ pub struct PayloadTarget {
     type_id: std::any::TypeId,
     type_name: &'static str,
     get: unsafe fn(*const ()) -> *const u8,
+    drop: unsafe fn(*mut (), usize),
 }
 
 impl PayloadTarget {
     /// The target of payloads of type `T`.
     pub fn of<T: Handle + 'static>() -> Self {
-        Self { type_id: std::any::TypeId::of::<T>(), type_name: std::any::type_name::<T>(), get: target_of::<T> }
+        Self {
+            type_id: std::any::TypeId::of::<T>(),
+            type_name: std::any::type_name::<T>(),
+            get: target_of::<T>,
+            drop: drop_ahead::<T>,
+        }
     }
 
     /// This target for payloads of type `T`, if it was made for `T`.
     pub(crate) fn typed<T: 'static>(self) -> Option<Target<T>> {
-        (self.type_id == std::any::TypeId::of::<T>()).then_some(Target { get: self.get, _t: std::marker::PhantomData })
+        (self.type_id == std::any::TypeId::of::<T>()).then_some(Target {
+            get: self.get,
+            drop: self.drop,
+            _t: std::marker::PhantomData,
+        })
     }
 
     /// Refuses a target made for another payload type than `T`.
@@ -423,6 +433,33 @@ unsafe fn target_of<T: Handle>(p: *const ()) -> *const u8 {
     unsafe { &*p.cast::<T>() }.target()
 }
 
+/// Drops the `len` values of `T` at `p` in order, each after starting to
+/// load the target of the one [`TARGET_AHEAD`](crate::segment::TARGET_AHEAD)
+/// on: one loop per page, with `Handle::target` inlined (an indirect call
+/// per payload cost an in-order page's drop 6–9%, session 42).
+///
+/// # Safety
+///
+/// `p` points to `len` initialized values of `T` that nothing uses or
+/// drops afterwards. A panicking drop leaks the values after it.
+unsafe fn drop_ahead<T: Handle>(p: *mut (), len: usize) {
+    let vals = p.cast::<T>();
+    let ahead = crate::segment::TARGET_AHEAD;
+    // SAFETY: every index is below `len` (the caller's contract), and a
+    // value is read (for its target) only before its own drop.
+    unsafe {
+        for i in 0..len.min(ahead) {
+            crate::segment::prefetch((*vals.add(i)).target());
+        }
+        for i in 0..len {
+            if i + ahead < len {
+                crate::segment::prefetch((*vals.add(i + ahead)).target());
+            }
+            std::ptr::drop_in_place(vals.add(i));
+        }
+    }
+}
+
 impl std::fmt::Debug for PayloadTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "PayloadTarget::of::<{}>()", self.type_name)
@@ -439,6 +476,7 @@ impl PartialEq for PayloadTarget {
 /// A [`PayloadTarget`] checked to be made for `T`.
 pub(crate) struct Target<T> {
     get: unsafe fn(*const ()) -> *const u8,
+    drop: unsafe fn(*mut (), usize),
     _t: std::marker::PhantomData<fn(&T)>,
 }
 
@@ -456,6 +494,20 @@ impl<T> Target<T> {
         // SAFETY: `get` is `target_of::<T>` (`typed` checked the type it
         // was made for), and `v` is a live `T`.
         crate::segment::prefetch(unsafe { (self.get)((v as *const T).cast()) });
+    }
+
+    /// Drops the `len` payloads at `vals` in order, loading each one's
+    /// target ahead of its drop (`drop_ahead`).
+    ///
+    /// # Safety
+    ///
+    /// `vals` points to `len` initialized payloads that nothing uses or
+    /// drops afterwards.
+    #[inline(always)]
+    pub(crate) unsafe fn drop_all(self, vals: *mut T, len: usize) {
+        // SAFETY: `drop` is `drop_ahead::<T>` (`typed` checked the type it
+        // was made for); the caller's contract is its contract.
+        unsafe { (self.drop)(vals.cast(), len) }
     }
 }
 

@@ -243,25 +243,11 @@ impl<T> Drop for PageBuf<T> {
         }
         let (vals, len) = (self.vals_ptr(), self.len);
         match self.target {
-            Some(t) if std::mem::needs_drop::<T>() => {
-                // SAFETY: the first `len` payloads were initialized by
-                // `push` and are dropped once each, here, in order (the last
-                // `Arc` of the buffer is gone); a payload is read (for its
-                // target) only before its own drop. A panicking drop leaks
-                // the payloads after it. The block is freed after (its own
-                // Drop).
-                unsafe {
-                    for i in 0..len.min(TARGET_AHEAD) {
-                        t.prefetch(&*vals.add(i));
-                    }
-                    for i in 0..len {
-                        if i + TARGET_AHEAD < len {
-                            t.prefetch(&*vals.add(i + TARGET_AHEAD));
-                        }
-                        std::ptr::drop_in_place(vals.add(i));
-                    }
-                }
-            }
+            // SAFETY: the first `len` payloads were initialized by `push`
+            // and are dropped once, here (the last `Arc` of the buffer is
+            // gone), loading their targets ahead (`Target::drop_all`'s
+            // contract); the block is freed after (its own Drop).
+            Some(t) if std::mem::needs_drop::<T>() => unsafe { t.drop_all(vals, len) },
             // SAFETY: as above, in one call.
             _ => unsafe { std::ptr::drop_in_place(std::ptr::slice_from_raw_parts_mut(vals, len)) },
         }
