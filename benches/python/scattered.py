@@ -69,7 +69,10 @@ if layout == "scattered":
     random.Random(seed).shuffle(objs)
 log = timelog.Timelog(maintenance="disabled")
 for i in range(n):
-    log.append(i, objs[i])
+    try:
+        log.append(i, objs[i])
+    except timelog.TimelogBusyError:  # inserted; the sealed memtables wait for a flush
+        log.flush()
 log.flush()
 del objs
 pr = random.Random(seed + 1)
