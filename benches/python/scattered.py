@@ -12,10 +12,11 @@ order relative to their timestamps. Every row a read yields takes a new
 reference to its payload: the reference count increment is then a cache
 miss unless the payload was loaded ahead. The C package's iterator, and
 ours before session 42, paid that miss per row; ours now prefetches the
-payload objects 16 rows ahead. `shapes.py` reads payloads allocated in
-order, adjacent in memory; here each process builds a flushed log
-(`maintenance="disabled"`) whose payloads are distinct `int` objects
-(32 bytes each) in one of two layouts:
+payload objects 16 rows ahead, and loads them ahead as its collector
+traversal visits them and as its pages drop them. `shapes.py` reads
+payloads allocated in order, adjacent in memory; here each process builds
+a flushed log (`maintenance="disabled"`) whose payloads are distinct
+`int` objects (32 bytes each) in one of two layouts:
 
 - `inorder`: record i's payload allocated right after record i-1's;
 - `scattered`: the same objects shuffled before they are appended, so
@@ -29,7 +30,12 @@ time per read:
 - `for r in log.range(t, t+1000): pass` and `list(log.range(t, t+1000))`,
   200 random probes;
 - `[r for r in log.range(t, t+10)]` and `list(log.point(t))`, 2,000
-  random probes.
+  random probes;
+- releasing the objects: `gc.collect()` beside the log (median of 5; ours
+  reports every payload to the collector, so a full collection reads each
+  object), then, timed once, `delete_before(n/2)`, `compact()` and `del
+  log` together (the C package's `compact()` leaves the deleted records to
+  the log's drop; ours releases them in it).
 
 Each (record count, layout) runs in its own processes; each row is the
 median over the processes (the two packages take turns, ours first in
@@ -108,6 +114,24 @@ for name, (f, count) in reads.items():
         runs.append(clock() - t0)
         del kept
     out[f"{layout} | {name}"] = statistics.median(runs) / count
+# What releasing the log's objects costs: a full collection beside it
+# (ours reports every payload to the collector; median of 5), then, once
+# each, deleting and compacting away the older half and dropping the log.
+import gc
+gc.collect()
+runs = []
+for _ in range(5):
+    t0 = clock()
+    gc.collect()
+    runs.append(clock() - t0)
+out[f"{layout} | gc.collect()"] = statistics.median(runs)
+# One row: the C package's compact() leaves the deleted records to the
+# log's drop, ours releases them in it.
+t0 = clock()
+log.delete_before(n // 2)
+log.compact()
+del log
+out[f"{layout} | delete_before, compact, del log"] = clock() - t0
 print(json.dumps(out))
 '''
 
