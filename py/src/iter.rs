@@ -33,13 +33,15 @@ use crate::views::PyPageSpanIter;
 /// How many rows ahead of the one it returns the iterator starts loading
 /// a payload object ([`PyTimelogIter::next_row`]; the first ones as it is
 /// made; [`next_batch_ahead`]; [`loading_ahead`], for a collector's
-/// traversal and the loops over a page's payloads): each row raises its payload's reference count,
-/// and objects a long-running process allocated at different times lie
-/// anywhere in memory, a cache miss each. Sixteen rows cover a miss with a
-/// row's own work (session 42, `benches/python/scattered.py`: a
-/// 1,000,000-row `for` loop over such objects 4.2× faster, 1,000-row reads
-/// 4×; 6 to 16 rows ahead all within 10% of each other; in-order objects
-/// unchanged).
+/// traversal and the loops over a page's payloads): each row raises its
+/// payload's reference count, and objects a long-running process
+/// allocated at different times lie anywhere in memory, a cache miss each.
+/// Sixteen rows cover a miss with a row's own work (session 42,
+/// `benches/python/scattered.py` and its A/B in results/s42: a
+/// 1,000,000-row `for` loop over such objects 4.1–4.8× faster, 1,000-row
+/// reads 3.8–4.0×; 6 to 16 rows ahead all within 10% of each other;
+/// in-order objects unchanged within the noise, at about 12 more
+/// instructions a row).
 pub(crate) const AHEAD: usize = 16;
 
 /// `c.next_batch_with(n, f)`, starting to load each payload object
