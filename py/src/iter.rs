@@ -39,7 +39,7 @@ use crate::views::PyPageSpanIter;
 /// Sixteen rows cover a miss with a row's own work (session 42,
 /// `benches/python/scattered.py` and its A/B in results/s42: a
 /// 1,000,000-row `for` loop over such objects 4.1–4.8× faster, 1,000-row
-/// reads 3.8–4.0×; 6 to 16 rows ahead all within 10% of each other;
+/// reads 3.8–4.0×; 6 to 16 rows ahead all within 20% of each other;
 /// in-order objects unchanged within the noise, at about 12 more
 /// instructions a row).
 pub(crate) const AHEAD: usize = 16;
