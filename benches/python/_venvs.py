@@ -85,6 +85,16 @@ def source_hash() -> str:
     return h.hexdigest()
 
 
+def run_worker(venv: Path, worker: str, *args: object) -> dict:
+    """Runs a harness's `worker` source in `venv`'s interpreter with `args`
+    as its argv; returns the JSON object it prints."""
+    import json
+
+    r = subprocess.run([str(venv_python(venv)), "-c", worker, *map(str, args)],
+                       check=True, capture_output=True, text=True)
+    return json.loads(r.stdout)
+
+
 def git_state() -> dict:
     """HEAD and the modified engine/py files of the checkout (read-only git)."""
     def git(*a: str) -> str:

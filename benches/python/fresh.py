@@ -37,7 +37,6 @@ import argparse
 import datetime as _dt
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -112,9 +111,7 @@ print(json.dumps(out))
 
 
 def run(venv: Path, n: int, seed: int) -> dict:
-    py = str(_venvs.venv_python(venv))
-    r = subprocess.run([py, "-c", WORKER, str(n), str(seed)], check=True, capture_output=True, text=True)
-    return json.loads(r.stdout)
+    return _venvs.run_worker(venv, WORKER, n, seed)
 
 
 def main(argv=None) -> int:

@@ -51,7 +51,6 @@ import argparse
 import datetime as _dt
 import json
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -137,9 +136,7 @@ print(json.dumps(out))
 
 
 def run(venv: Path, n: int, seed: int, layout: str) -> dict:
-    py = str(_venvs.venv_python(venv))
-    r = subprocess.run([py, "-c", WORKER, str(n), str(seed), layout], check=True, capture_output=True, text=True)
-    return json.loads(r.stdout)
+    return _venvs.run_worker(venv, WORKER, n, seed, layout)
 
 
 def main(argv=None) -> int:
