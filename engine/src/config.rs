@@ -323,7 +323,8 @@ pub struct Config {
     pub bitwise_payloads: Option<BitwisePayloads>,
     /// `Some`: the payloads are handles to data elsewhere ([`Handle`]), and
     /// the engine starts loading that data a few payloads ahead of the one
-    /// it drops when a page of a segment goes (see [`PayloadTarget`]).
+    /// it drops when a page of a segment goes, and of the one a compaction
+    /// clones (see [`PayloadTarget`]).
     /// Must be made for the log's payload type ([`Error::InvalidConfig`]
     /// otherwise). `None` (the default): pages drop their payloads in one
     /// `drop_in_place`.
@@ -677,9 +678,7 @@ impl Resolved {
     pub(crate) fn target<T: 'static>(&self) -> Option<Target<T>> {
         self.cfg.payload_target.and_then(PayloadTarget::typed)
     }
-}
 
-impl Resolved {
     /// About how many records of `T` a full memtable holds (its size
     /// heuristic's bytes a run record, `memtable::record_bytes`).
     pub fn memtable_records<T>(&self) -> usize {
