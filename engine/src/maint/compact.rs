@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::Maint;
 use crate::config::Target;
 use crate::manifest::Manifest;
-use crate::segment::{Level, Segment, SegmentBuilder, TARGET_AHEAD};
+use crate::segment::{Level, Segment, SegmentBuilder};
 use crate::tombstone::{Coverage, CoverageBuilder};
 use crate::Timestamp;
 
@@ -236,15 +236,15 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
             }
             /// The current record's segment and payload; moves past it.
             /// With the log's payload target, starts loading the data of
-            /// the payload [`TARGET_AHEAD`] records on in the page, which
-            /// its clone will touch.
+            /// the payloads `TARGET_AHEAD` records on in the page, which
+            /// their clones will touch (`Target::load_ahead`: a stretch
+            /// every few records).
+            #[inline(always)]
             fn take(&mut self, target: Option<Target<T>>) -> (&'a Segment<T>, &'a T) {
                 let seg = self.segs[self.si];
                 let page = &seg.read_pages()[self.pi];
                 if let Some(t) = target {
-                    if let Some(ahead) = page.payloads().get(self.off + TARGET_AHEAD) {
-                        t.prefetch(ahead);
-                    }
+                    t.load_ahead(page.payloads(), self.off);
                 }
                 let v = &page.payloads()[self.off];
                 self.off += 1;

@@ -45,6 +45,11 @@ struct PageBuf<T> {
 /// iterator keeps the same distance).
 pub(crate) const TARGET_AHEAD: usize = 16;
 
+/// How many payloads' targets a walk that clones them loads at a time
+/// (`Target::load_ahead`): one call per stretch keeps the walk's loop
+/// free of a call per payload.
+pub(crate) const TARGET_STRIDE: usize = 8;
+
 // SAFETY: a buffer owns its `T`s (dropped in `Drop`) like a `Box<[T]>`;
 // shared through an `Arc` by the pages of several segments (R10, "prefix
 // cut"), it may be dropped on any thread that held one of them, so sending
@@ -1214,8 +1219,9 @@ impl Take {
 /// it is written, so a panicking `clone` leaves `*len` covering exactly
 /// the values written — except for plain data (no drop glue), where
 /// `*len` is set once after the loop, which then compiles to a copy. With
-/// the log's payload `target`, each clone first starts loading the data
-/// of the payload [`TARGET_AHEAD`] on, which its own clone will touch.
+/// the log's payload `target`, the clones start loading the data of the
+/// payloads [`TARGET_AHEAD`] on, which their own clones will touch, a
+/// stretch every [`TARGET_STRIDE`] clones.
 ///
 /// # Safety
 ///
@@ -1226,13 +1232,11 @@ impl Take {
 pub(crate) unsafe fn clone_into<T: Clone>(dst: *mut T, len: &mut usize, src: &[T], target: Option<Target<T>>) {
     let from = *len;
     if let Some(t) = target {
-        src.iter().take(TARGET_AHEAD).for_each(|v| t.prefetch(v));
+        t.load(&src[..src.len().min(TARGET_AHEAD)]);
     }
     for (k, v) in src.iter().enumerate() {
         if let Some(t) = target {
-            if let Some(ahead) = src.get(k + TARGET_AHEAD) {
-                t.prefetch(ahead);
-            }
+            t.load_ahead(src, k);
         }
         // SAFETY: slot `from + k` is within `dst`'s slots and uninitialized
         // (this function's contract).
