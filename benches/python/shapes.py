@@ -22,7 +22,12 @@ Per shape, each package builds the log in a fresh process (the venvs of
 `_venvs.py`), runs every read once over its probes to warm it (a late
 memtable's merged view is built by the first short reads, in shares: those
 reads pay for it, later ones read through it), then times each read over
-the same random probes, the median of the repeats. The processes of the two
+the same random probes, the median of the repeats; a row is the median
+over 5 such processes per package (3 before session 43: on a shared host a
+whole process now and then runs about 1.7x slower in every row, and in
+both of session 43's first two runs two of ours' three processes of one
+shape did, so the shape's median did too; C's processes vary as much, e.g.
+its `log[t]` 951-2,070 ns over five processes). The processes of the two
 packages take turns, ours first in even repeats. Prints ours, C and the
 speed-up (C time / ours), marking rows below 1.5x and rows where ours is
 slower. The reads that build one row per record (`list(...)` of 10 rows,
@@ -166,12 +171,12 @@ def run(venv: Path, shape: str, n: int, reps: int) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="50,000 records, 3 repeats")
-    ap.add_argument("--repeats", type=int, default=None, help="processes per package and shape (default 3; quick 1)")
+    ap.add_argument("--repeats", type=int, default=None, help="processes per package and shape (default 5; quick 1)")
     ap.add_argument("--no-install", action="store_true", help="use the venvs as they are")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     n = 50_000 if args.quick else 200_000
-    procs = args.repeats or (1 if args.quick else 3)
+    procs = args.repeats or (1 if args.quick else 5)
     reps = 3 if args.quick else 5
     ours = _venvs.ensure_ours("3.13", install=not args.no_install)
     c = _venvs.ensure_c(install=not args.no_install)
