@@ -1538,6 +1538,47 @@ mod tests {
         }
         let _ = log.delete_range(200, 203).unwrap();
         check(&log, "a hole in the run");
+        // A memtable with late records whose merged view a full scan built
+        // (R13): short ranges inside the view plan as one span of it
+        // (`viewed_range_plan`), and read what the general plan reads —
+        // also with records after the view (an in-order append past it, a
+        // late record newer than it), a tombstone over part of it, a
+        // snapshot older than the view, and a flushed segment beside it.
+        let log: Timelog<u64> =
+            Timelog::with_config(Config { maintenance: MaintenanceMode::Disabled, ..Config::default() }).unwrap();
+        for t in 0..600 {
+            add(&log, t, 1);
+            if t % 5 == 4 {
+                add(&log, t - 3 - (t % 7), 1); // late, by a few positions
+            }
+        }
+        let old = log.snapshot().unwrap();
+        log.snapshot().unwrap().all(Order::Asc).for_each(drop);
+        let snap = log.snapshot().unwrap();
+        assert!(snap.view().m.active.merged_existing(snap.watermark()).is_some(), "the full scan built the view");
+        let n = snap.range(100, 110, Order::Asc).count();
+        assert!(
+            matches!(snap.view().range_plan(100, 109), super::SpanPlan::One(s) if s.len == n && n > 10),
+            "a short range inside a view that serves the reader is one span of it"
+        );
+        check_snap(&snap, "a late memtable read through its view");
+        check_snap(&old, "a snapshot older than the view");
+        drop((snap, old));
+        add(&log, 600, 2); // the run after the view
+        check(&log, "the run's records after the view");
+        add(&log, 300, 1); // a late record newer than the view
+        check(&log, "a late record newer than the view");
+        let _ = log.delete_range(250, 260).unwrap();
+        check(&log, "a tombstone over the view");
+        log.flush().unwrap();
+        for t in 601..700 {
+            add(&log, t, 1);
+            if t % 5 == 4 {
+                add(&log, t - 3, 1);
+            }
+        }
+        log.snapshot().unwrap().all(Order::Asc).for_each(drop);
+        check(&log, "a viewed memtable beside a flushed segment");
     }
 
     /// A read whose answer is one span of one source (here: inside one
