@@ -1456,8 +1456,9 @@ mod tests {
     /// page boundary and across a run's bucket boundary, overlapping L0
     /// segments, records in a memtable's run and skiplist, deletes over
     /// flushed and unflushed records, after compaction, records of a
-    /// timestamp in two memtables' runs, and a snapshot older than some of
-    /// the run's records.
+    /// timestamp in two memtables' runs, a snapshot older than some of
+    /// the run's records, and a late memtable read through its merged view
+    /// (`View::viewed_range_plan`).
     #[test]
     fn point_and_range_plans_agree_with_the_general_plan() {
         // Small pages (64 records): runs of equal timestamps cross them.
@@ -1553,6 +1554,7 @@ mod tests {
             }
         }
         let old = log.snapshot().unwrap();
+        add(&log, 590, 1); // late, after `old`: the view is newer than it
         log.snapshot().unwrap().all(Order::Asc).for_each(drop);
         let snap = log.snapshot().unwrap();
         assert!(snap.view().m.active.merged_existing(snap.watermark()).is_some(), "the full scan built the view");
@@ -1560,6 +1562,10 @@ mod tests {
         assert!(
             matches!(snap.view().range_plan(100, 109), super::SpanPlan::One(s) if s.len == n && n > 10),
             "a short range inside a view that serves the reader is one span of it"
+        );
+        assert!(
+            matches!(old.view().range_plan(100, 109), super::SpanPlan::General),
+            "a reader older than the view is not served by it"
         );
         check_snap(&snap, "a late memtable read through its view");
         check_snap(&old, "a snapshot older than the view");
