@@ -555,15 +555,22 @@ pub(crate) fn for_each_visible_run<T: Send + Sync + 'static>(
     let nvis = run.visible_len(vis.w, n, slot.seq());
     let lo = run.lower_bound(t1, 0, nvis);
     // A short read (a point above all) ends a few records after it starts:
-    // one probe `NEAR` records on says whether to search only up to it
-    // (three probes) or the rest of the run (one probe more than a search
-    // of the whole run).
+    // one probe `NEAR` records on says whether to scan only up to it or to
+    // search the rest of the run (one probe more than a search of the
+    // whole run).
     const NEAR: usize = 8;
     let p = lo + NEAR;
     let hi = if p >= nvis {
         run.upper_bound(t2, lo, nvis)
     } else if run.ts_at(p) > t2 {
-        run.upper_bound(t2, lo, p)
+        // The end lies within `NEAR` records of the start: a scan of them
+        // (a point read: two loads), not a search, as a point read's
+        // `run_point` scans its equal run.
+        let mut k = lo;
+        while k < p && run.ts_at(k) <= t2 {
+            k += 1;
+        }
+        k
     } else if (if nvis == n { last } else { run.ts_at(nvis - 1) }) <= t2 {
         // A read to the end of the run (`since(t)`, `all()`): no search,
         // as a segment's `upper_bound_from` tests its `max_ts`.
