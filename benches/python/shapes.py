@@ -40,7 +40,7 @@ within 1.1x of the floor either way and ours within 1.1x of it or faster.
 For 10 rows the floor also pays for its `zip`, `range` and `repeat`
 objects, about what a read's iterator costs: it is an upper bound of what
 CPython needs, shown for where a short read stands, not a lower one.
-Writes results/shapes-<date>[-quick].json.
+Writes results/shapes-<date>[-quick].json, each row with every process's figure.
 """
 
 from __future__ import annotations
@@ -194,11 +194,15 @@ def main(argv=None) -> int:
             continue
         o, cc = statistics.median(v["ours"]), statistics.median(v["c"])
         row = {"row": key, "ours_ns": o, "c_ns": cc, "speedup": cc / o, "meets_target": cc / o >= TARGET}
+        # Each process's figure, so that a slow stretch of the host (a
+        # process 1.6-2x slower in every row) can be told from the read.
+        row["ours_procs"], row["c_procs"] = v["ours"], v["c"]
         fl = table.get(f"{shape} | floor | {op}")
         if fl:
             # The floor as both processes measured it (compare.py's rule).
             floor = statistics.median(fl["ours"] + fl["c"])
             row["floor_ns"] = floor
+            row["floor_procs"] = {"ours": fl["ours"], "c": fl["c"]}
             # Times, so a package on the floor is within the tolerance of it.
             row["floor"] = compare.on_floor(floor / o, floor / cc, 1.0)
             row["meets_target"] = row["meets_target"] or row["floor"]["both_on_floor"]
