@@ -13,6 +13,7 @@ biased figure; `spread` is the worst of those medians over the best. A second
 table then gives, per timelog row, the ratio against each peer measured in
 the same run (the median over runs, and its range), which cancels load that
 is steady within a run. Without --baselines the latest run (`new`) is used.
+Last, the rows that miss issue 13's Rust targets (item 7) on those medians.
 
 Usage: python3 benches/scripts/summarize.py [--baselines run1,run2] [target/criterion]
 """
@@ -77,6 +78,45 @@ def per_run(groups, g):
     return peers, out
 
 
+# Issue 13's Rust targets (item 7): every `timelog` row at least this many
+# times faster than each peer but `vec`, and a late-data row within this
+# factor of its in-order twin's time.
+TARGET = 1.5
+# Late-data states and their in-order twins (bench names carry the state).
+TWINS = [("memtable_ooo5", "memtable"), ("l0x8_ooo5", "l0x8")]
+
+
+def targets(groups):
+    """The rows that miss issue 13's Rust targets, on the table's medians:
+    a `timelog` row under TARGET times a peer (`vec` aside: its rows are
+    compared in the tables), and a late-data row over TARGET times its
+    in-order twin's time (with the range of those ratios)."""
+    out = []
+    twins = []
+    for g in sorted(groups):
+        rows = groups[g]
+        for name, (t, *_rest) in sorted(rows.items()):
+            if not name.startswith("timelog"):
+                continue
+            for p in PEERS[:-1]:
+                if p in rows and rows[p][0] / t < TARGET:
+                    out.append(f"- `{g}/{name}` vs `{p}`: {rows[p][0] / t:.2f}x ({fmt_time(t)})")
+            for late, twin in TWINS:
+                state = name[len("timelog_"):].split("/", 1)[0]
+                if state == late:
+                    other = name.replace(late, twin, 1)
+                    if other in rows:
+                        twins.append((t / rows[other][0], f"{g}/{name}"))
+    print(f"### Issue 13 targets (item 7: {TARGET}x each peer; late data within {TARGET}x of its twin)\n")
+    print("\n".join(out) if out else "- every `timelog` row is at least 1.5x each peer")
+    if twins:
+        twins.sort()
+        over = [f"`{n}` {r:.2f}x" for r, n in twins if r > TARGET]
+        print(f"- late twins: {twins[0][0]:.2f}x to {twins[-1][0]:.2f}x their in-order twin's time"
+              + (f"; over {TARGET}x: " + ", ".join(over) if over else ""))
+    print()
+
+
 def main():
     args = sys.argv[1:]
     baselines = ["new"]
@@ -113,6 +153,7 @@ def main():
             for name, cells in out:
                 print(f"| `{name}` | " + " | ".join(cells) + " |")
             print()
+    targets(groups)
 
 
 if __name__ == "__main__":
