@@ -108,7 +108,7 @@ def targets(groups):
                     if other in rows:
                         twins.append((t / rows[other][0], f"{g}/{name}"))
     print(f"### Issue 13 targets (item 7: {TARGET}x each peer; late data within {TARGET}x of its twin)\n")
-    print("\n".join(out) if out else "- every `timelog` row is at least 1.5x each peer")
+    print("\n".join(out) if out else f"- every `timelog` row is at least {TARGET}x each peer")
     if twins:
         twins.sort()
         over = [f"`{n}` {r:.2f}x" for r, n in twins if r > TARGET]
