@@ -166,6 +166,19 @@ print(json.dumps(out))
 '''
 
 
+def judge(o: float, cc: float, floor: float | None) -> dict:
+    """A row's figures, ours `o` and C's `cc` (ns), against the target: at
+    least TARGET times C, or (with CPython's `floor` for the row) both
+    packages on the floor (compare.py's rule)."""
+    r = {"ours_ns": o, "c_ns": cc, "speedup": cc / o, "meets_target": cc / o >= TARGET}
+    if floor is not None:
+        r["floor_ns"] = floor
+        # Times, so a package on the floor is within the tolerance of it.
+        r["floor"] = compare.on_floor(floor / o, floor / cc, 1.0)
+        r["meets_target"] = r["meets_target"] or r["floor"]["both_on_floor"]
+    return r
+
+
 def run(venv: Path, shape: str, n: int, reps: int) -> dict:
     py = str(_venvs.venv_python(venv))
     r = subprocess.run([py, "-c", WORKER, shape, str(n), str(reps)], check=True, capture_output=True, text=True)
@@ -196,20 +209,15 @@ def main(argv=None) -> int:
         shape, op = key.split(" | ", 1)
         if op.startswith("floor | "):
             continue
-        o, cc = statistics.median(v["ours"]), statistics.median(v["c"])
-        row = {"row": key, "ours_ns": o, "c_ns": cc, "speedup": cc / o, "meets_target": cc / o >= TARGET}
+        fl = table.get(f"{shape} | floor | {op}")
+        # The floor as both processes measured it (compare.py's rule).
+        floor = statistics.median(fl["ours"] + fl["c"]) if fl else None
+        row = {"row": key, **judge(statistics.median(v["ours"]), statistics.median(v["c"]), floor)}
         # Each process's figure, so that a slow stretch of the host (a
         # process 1.6-2x slower in every row) can be told from the read.
         row["ours_procs"], row["c_procs"] = v["ours"], v["c"]
-        fl = table.get(f"{shape} | floor | {op}")
         if fl:
-            # The floor as both processes measured it (compare.py's rule).
-            floor = statistics.median(fl["ours"] + fl["c"])
-            row["floor_ns"] = floor
             row["floor_procs"] = {"ours": fl["ours"], "c": fl["c"]}
-            # Times, so a package on the floor is within the tolerance of it.
-            row["floor"] = compare.on_floor(floor / o, floor / cc, 1.0)
-            row["meets_target"] = row["meets_target"] or row["floor"]["both_on_floor"]
         rows.append(row)
     print(f"{'shape | read':58s} {'ours ns':>12s} {'C ns':>12s} {'C/ours':>8s}")
     for r in rows:
@@ -231,18 +239,11 @@ def main(argv=None) -> int:
     # The same rule on each package's fastest process (and the floor's):
     # the host's slow stretches only add time, so the minimum is the least
     # biased figure of a noisy run, as summarize.py's best-of-N medians.
-    best_met = []
     for r in rows:
-        o, cc = min(r["ours_procs"]), min(r["c_procs"])
-        best = {"ours_ns": o, "c_ns": cc, "speedup": cc / o, "meets_target": cc / o >= TARGET}
         fp = r.get("floor_procs")
-        if fp:
-            floor = min(fp["ours"] + fp["c"])
-            best["floor_ns"] = floor
-            best["meets_target"] = best["meets_target"] or compare.on_floor(floor / o, floor / cc, 1.0)["both_on_floor"]
-        r["best"] = best
-        best_met.append(best["meets_target"])
-    print(f"{sum(best_met)} of {len(rows)} on each package's fastest process; missed there:")
+        r["best"] = judge(min(r["ours_procs"]), min(r["c_procs"]), min(fp["ours"] + fp["c"]) if fp else None)
+    best_met = sum(r["best"]["meets_target"] for r in rows)
+    print(f"{best_met} of {len(rows)} on each package's fastest process; missed there:")
     for r in rows:
         b = r["best"]
         if not b["meets_target"]:

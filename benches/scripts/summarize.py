@@ -101,8 +101,8 @@ def targets(groups):
             for p in PEERS[:-1]:
                 if p in rows and rows[p][0] / t < TARGET:
                     out.append(f"- `{g}/{name}` vs `{p}`: {rows[p][0] / t:.2f}x ({fmt_time(t)})")
+            state = name[len("timelog_"):].split("/", 1)[0]
             for late, twin in TWINS:
-                state = name[len("timelog_"):].split("/", 1)[0]
                 if state == late:
                     other = name.replace(late, twin, 1)
                     if other in rows:
