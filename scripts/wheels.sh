@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # wheels.sh PYTHON...
-# Builds release wheels (maturin build --release) for each interpreter and
-# the sdist, checks them (auditwheel show: manylinux-tagged and consistent;
+# Builds the release wheels (scripts/pgo.py: profile-guided, in
+# pyproject.toml's `dist` profile; TIMELOG_PGO=0 without PGO) for each
+# interpreter and the sdist, checks them (auditwheel show: manylinux-tagged and consistent;
 # twine check), then tests them as a user without Rust gets them:
 #   - each wheel is installed into a fresh venv and the pytest suite runs
 #     against it with no cargo/rustc on PATH. The first interpreter gets the
@@ -10,7 +11,7 @@
 #   - the sdist is pip-installed (built from source, with Rust) into a fresh
 #     venv and checked to give the same extension as the checkout: pyo3
 #     built without its reference pool (.cargo/config.toml travels in the
-#     sdist), no test hooks, the smoke subset passing.
+#     sdist), no test hooks, no PGO, the smoke subset passing.
 # Tests that need the test-hooks feature skip (release wheels do not carry it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,9 +29,14 @@ tools=.venvs/wheel-tools
 "$tools/bin/python" -m pip install "${pip_q[@]}" --only-binary=:all: "maturin>=1.5,<2" auditwheel twine
 
 echo "=== glibc of this machine: $(ldd --version | head -1)"
+# Each wheel as published: profile-guided (scripts/pgo.py: an instrumented
+# build, its training run on that interpreter, the optimized build), unless
+# TIMELOG_PGO=0. The tests below check which one each wheel is.
+pgo=$([[ ${TIMELOG_PGO:-1} == 0 ]] && echo False || echo True)
 for py in "$@"; do
-  echo "=== maturin build --release for $("$py" -c 'import sys; print(sys.version.split()[0], sys.abiflags)')"
-  "$tools/bin/maturin" build --release --interpreter "$py" --out "$out" 2>&1 | grep -v '^\s*Compiling' || true
+  echo "=== scripts/pgo.py (PGO: $pgo) for $("$py" -c 'import sys; print(sys.version.split()[0], sys.abiflags)')"
+  "$tools/bin/python" scripts/pgo.py --interpreter "$py" --out "$out" --maturin "$tools/bin/maturin" 2>&1 \
+    | { grep -v '^\s*Compiling' || true; }
 done
 "$tools/bin/maturin" sdist --out "$out" 2>&1 | tail -1
 shopt -s nullglob
@@ -76,12 +82,14 @@ for py in "$@"; do
   env PATH="$norust_path" bash -c '! command -v cargo && ! command -v rustc' >/dev/null \
     || { echo "cargo/rustc still on PATH" >&2; exit 1; }
   env PATH="$norust_path" "$venv/bin/python" -m pytest "${files[@]}" -q -p no:cacheprovider
+  (cd "${TMPDIR:-/tmp}" && "$venv/bin/python" -c "from timelog import _timelog as t; \
+assert t._build['pgo'] is $pgo, f'{t.__file__}: _build={t._build}, expected pgo=$pgo'; print('PGO:', t._build['pgo'])")
   i=$((i + 1))
 done
 
 # The sdist, as `pip install timelog-X.tar.gz` builds it: an isolated build
-# (maturin from PyPI) in pip's temporary directory, release profile, no
-# features; the Rust build cache is reused (CARGO_TARGET_DIR).
+# (maturin from PyPI) in pip's temporary directory, pyproject.toml's profile,
+# no features, no PGO; the Rust build cache is reused (CARGO_TARGET_DIR).
 sdist=("$out"/*.tar.gz)
 [[ ${#sdist[@]} -eq 1 ]] || { echo "expected one sdist, got: ${sdist[*]}" >&2; exit 1; }
 venv=$PWD/.venvs/sdist-check
@@ -93,7 +101,8 @@ echo "=== pip install $(basename "${sdist[0]}") (built from source) into a fresh
 from timelog import _timelog
 assert _timelog._pyo3_reference_pool is False, "the sdist build lost .cargo/config.toml's rustflags"
 assert not hasattr(_timelog, "_test_gate"), "the sdist build carries the test hooks"
-print("sdist build: pyo3 without its reference pool, no test hooks (same as the checkout's release build)")
+assert _timelog._build["pgo"] is False, "a source build is not profile-guided"
+print("sdist build: pyo3 without its reference pool, no test hooks, no PGO (the checkout's `pip install .`)")
 PY
 )
 "$venv/bin/python" -m pytest "${smoke[@]}" -q -p no:cacheprovider

@@ -26,6 +26,14 @@ def test_extension_is_built_without_pyo3_reference_pool():
     )
 
 
+def test_extension_reports_how_it_was_optimized():
+    # scripts/pgo.py's wheels are profile-guided, `pip install .` is not;
+    # scripts/wheels.sh checks each wheel's and the sdist build's value, the
+    # benchmark harnesses record it beside their figures.
+    assert set(_timelog._build) == {"pgo"}
+    assert type(_timelog._build["pgo"]) is bool
+
+
 def test_to_numpy_without_numpy_says_how_to_install_it(tmp_path):
     code = (
         "import sys; sys.modules['numpy'] = None\n"  # numpy cannot be imported

@@ -8,15 +8,19 @@ this file (ignored by git through the repository's `.venv*/` rule):
     .venv-c-3.13       timelog-lib==1.4.0 (the C package) on CPython 3.13
 
 The interpreters come from `../shared/tools/cpython FLAVOR` (relative to
-the repository root), which builds them once. Our package is reinstalled
-whenever the hash of its sources (engine/, py/, the Cargo and pyproject
-files) differs from the one recorded at the last install, with
-CARGO_TARGET_DIR defaulting to <repo>/target so the build cache is reused.
+the repository root), which builds them once. Our package is installed
+from the wheel users get: built by scripts/pgo.py (profile-guided, as the
+published wheels are; TIMELOG_PGO=0 builds it without, as `pip install .`
+does). It is rebuilt whenever the hash of its sources (engine/, py/, the
+Cargo and pyproject files, the PGO scripts) or the PGO setting differs from
+the one recorded at the last install, with CARGO_TARGET_DIR defaulting to
+<repo>/target so the build cache is reused. The harnesses record the build
+(`build_info`: the commit, whether it is profile-guided) beside their figures.
 
 TIMELOG_BENCH_WHEELS=DIR (set by .ci/run): install our package from the
 release wheel in DIR built for the venv's interpreter (scripts/wheels.sh
 builds them into target/wheels-ci a few stages earlier, from the same
-checkout, with the same profile, features and flags as `pip install .`)
+checkout, with scripts/pgo.py as here)
 instead of building it again. It is then reinstalled on every run (the
 wheel's sources are not hashed), and a missing wheel is an error.
 """
@@ -76,7 +80,7 @@ def source_hash() -> str:
         for p in sorted((ROOT / d).rglob("*")):
             if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".so", ".pyc"):
                 files.append(p)
-    for f in ("Cargo.toml", "Cargo.lock", "pyproject.toml"):
+    for f in ("Cargo.toml", "Cargo.lock", "pyproject.toml", ".cargo/config.toml", "scripts/pgo.py", "scripts/pgo_train.py"):
         if (ROOT / f).exists():
             files.append(ROOT / f)
     for p in files:
@@ -135,24 +139,27 @@ def ensure_ours(flavor: str, *, plotting: bool = False, numpy: bool = True, inst
     wheels = os.environ.get("TIMELOG_BENCH_WHEELS")
     if wheels:
         return _install_wheel(venv, Path(wheels))
-    want = source_hash()
+    use_pgo = os.environ.get("TIMELOG_PGO", "1") != "0"
+    want = f"{source_hash()} pgo={use_pgo}"
     stamp = venv / STAMP
     fresh = stamp.exists() and stamp.read_text() == want and (venv / BUILD_INFO).exists()
     if not (fresh and _has(venv, "timelog._timelog")):
-        log(f"{venv.name}: building and installing timelog from {ROOT}")
-        env = dict(os.environ)
-        env.setdefault("CARGO_TARGET_DIR", str(ROOT / "target"))
-        subprocess.run(
-            [str(venv_python(venv)), "-m", "pip", "install", "-q", "--no-build-isolation", "--force-reinstall",
-             "--no-deps", str(ROOT)],
-            check=True,
-            env=env,
-        )
+        log(f"{venv.name}: building timelog from {ROOT} (scripts/pgo.py, PGO {'on' if use_pgo else 'off'}) and installing it")
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import pgo
+
+        out = ROOT / "target" / f"bench-wheel-{flavor}"
+        if out.exists():
+            for old in out.glob("*.whl"):
+                old.unlink()
+        maturin = [str(venv / "bin" / "maturin")]
+        wheel = pgo.build(str(venv_python(venv)), out, maturin=maturin, pgo=use_pgo)
+        _pip(venv, "--force-reinstall", "--no-deps", str(wheel))
         stamp.write_text(want)
         import json
         import time
 
-        info = dict(git_state(), source_hash=want, built=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        info = dict(git_state(), source_hash=want, pgo=use_pgo, built=time.strftime("%Y-%m-%dT%H:%M:%S"))
         (venv / BUILD_INFO).write_text(json.dumps(info))
     return venv
 
@@ -173,7 +180,9 @@ def _install_wheel(venv: Path, wheels: Path) -> Path:
     _pip(venv, "--force-reinstall", "--no-deps", str(found[0]))
     # Never "fresh" for a later source build: the stamp is not a source hash.
     (venv / STAMP).write_text(f"wheel:{found[0].name}")
-    info = dict(git_state(), wheel=str(found[0]), built=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    probe = "import json; from timelog import _timelog as t; print(json.dumps(t._build['pgo']))"
+    pgo_on = json.loads(subprocess.run([str(venv_python(venv)), "-c", probe], check=True, capture_output=True, text=True).stdout)
+    info = dict(git_state(), wheel=str(found[0]), pgo=pgo_on, built=time.strftime("%Y-%m-%dT%H:%M:%S"))
     (venv / BUILD_INFO).write_text(json.dumps(info))
     return venv
 

@@ -151,7 +151,7 @@ def main(argv=None) -> int:
     print(f"{met} of {len(rows)} rows at 1.5x C or more")
     out = args.out or HERE / "results" / f"fresh-{_dt.date.today()}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"records": n, "processes": procs, "git": _venvs.git_state()}
+    meta = {"records": n, "processes": procs, "git": _venvs.git_state(), "ours_build": _venvs.build_info(ours)}
     out.write_text(json.dumps({"meta": meta, "rows": rows, "ours_only": alone}, indent=1))
     print(f"wrote {out}")
     return 0

@@ -185,7 +185,7 @@ def main(argv=None) -> int:
             print(f"{r['records']:9,d}  {r['row']:45s} {r['ours_vs_inorder']:8.2f} {r['c_vs_inorder']:8.2f}")
     out = args.out or HERE / "results" / f"scattered-{_dt.date.today()}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"records": counts, "processes": procs, "git": _venvs.git_state()}
+    meta = {"records": counts, "processes": procs, "git": _venvs.git_state(), "ours_build": _venvs.build_info(ours)}
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(f"wrote {out}")
     return 0

@@ -251,7 +251,7 @@ def main(argv=None) -> int:
             print(f"  {r['row']:56s} {b['ours_ns']:12.0f} {b['c_ns']:12.0f} {b['speedup']:8.2f}{fl}")
     out = args.out or HERE / "results" / f"shapes-{_dt.date.today()}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"records": n, "processes": procs, "repeats": reps, "git": _venvs.git_state()}
+    meta = {"records": n, "processes": procs, "repeats": reps, "git": _venvs.git_state(), "ours_build": _venvs.build_info(ours)}
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(f"wrote {out}")
     return 0

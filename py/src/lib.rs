@@ -135,6 +135,12 @@ fn _timelog(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // the flags of `.cargo/config.toml`, e.g. to a RUSTFLAGS variable);
     // checked by tests/test_packaging.py and the sdist check. Not in `__all__`.
     m.setattr("_pyo3_reference_pool", cfg!(not(pyo3_disable_reference_pool)))?;
+    // How the extension was optimized, for the benchmark harnesses' records
+    // and the wheel checks: `pgo` is true for a profile-guided build
+    // (scripts/pgo.py, the published wheels), false for `pip install .`.
+    let build = pyo3::types::PyDict::new(py);
+    build.set_item("pgo", cfg!(timelog_pgo))?;
+    m.setattr("_build", build)?;
     #[cfg(feature = "test-hooks")]
     {
         m.add_function(wrap_pyfunction!(test_hooks::_test_gate, m)?)?;

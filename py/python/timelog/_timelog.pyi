@@ -25,6 +25,9 @@ TL_TS_MAX: Final[int]
 # True if the extension was built with pyo3's global reference pool (the
 # build flags of .cargo/config.toml were overridden, e.g. by RUSTFLAGS).
 _pyo3_reference_pool: Final[bool]
+# How the extension was optimized: {"pgo": True} for a profile-guided
+# build (scripts/pgo.py, the published wheels), False for `pip install .`.
+_build: Final[dict[str, bool]]
 
 # A timestamp argument: an int, or any object with ``__index__`` (numpy
 # integers). ``bool`` is refused at run time (TypeError), floats and
