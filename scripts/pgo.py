@@ -108,6 +108,10 @@ def build(python: str, out: Path, *, maturin: list[str], pgo: bool = True, targe
         raw = tmp / "raw"
         # The instrumented build has its own target directory: its flags
         # differ, and sharing one would rebuild everything twice per wheel.
+        # It keeps the profile's LTO and codegen units: an instrumented build
+        # without LTO (twice as fast) wrote counts the LTO build did not
+        # match, and its wheel ran as fast as one without PGO (measured,
+        # docs/performance.md "Profile-guided builds").
         log("1/3 instrumented build")
         gen = maturin_build(maturin, python, tmp / "gen", target / "pgo-generate", [*flags, f"-Cprofile-generate={raw}"])
         site = tmp / "site"
