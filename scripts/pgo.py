@@ -8,9 +8,10 @@ variable replaces them, so they are read from that file and passed on):
 
 1. an instrumented build (`-Cprofile-generate`), unpacked into a scratch
    directory;
-2. `scripts/pgo_train.py` run on that build by PYTHON: the workload mix users
-   run (in-order and late ingest, `extend`, `bulk_append`, both maintenance
-   modes, deletes and retention, every read), which writes the counters;
+2. `scripts/pgo_train.py` run on that build by PYTHON: every shape of log
+   the benchmarks model, both maintenance modes, every read over each, the
+   writes (`append`, `extend`, `bulk_append`) and deletes — code it does not
+   run is optimized as cold, so a path users run belongs in it;
 3. the counters merged by `llvm-profdata` (the one of rustc's own LLVM, from
    rustup's `llvm-tools` component, installed here when absent) and the wheel
    built with `-Cprofile-use`, into DIR.

@@ -100,14 +100,16 @@ def run_worker(venv: Path, worker: str, *args: object) -> dict:
 
 
 def git_state() -> dict:
-    """HEAD and the modified engine/py files of the checkout (read-only git)."""
+    """HEAD and the checkout's modified files the extension is built from
+    (read-only git)."""
     def git(*a: str) -> str:
         r = subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True)
         return r.stdout
 
     # Porcelain lines are "XY path": not stripped first, or a leading
     # blank status column shifts the first path by one character.
-    dirty = [ln[3:] for ln in git("status", "--porcelain", "--", "engine", "py", "Cargo.lock").splitlines()]
+    built_from = ["engine", "py", "Cargo.lock", "Cargo.toml", "pyproject.toml", ".cargo", "scripts/pgo.py", "scripts/pgo_train.py"]
+    dirty = [ln[3:] for ln in git("status", "--porcelain", "--", *built_from).splitlines()]
     return {"head": git("rev-parse", "HEAD").strip(), "dirty": dirty}
 
 
