@@ -34,6 +34,25 @@ def test_extension_reports_how_it_was_optimized():
     assert type(_timelog._build["pgo"]) is bool
 
 
+def _module_constant(path, name):
+    """The literal value of `name` assigned at the top of the file at `path`."""
+    import ast
+
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{path} assigns no {name}")
+
+
+def test_pgo_training_covers_every_benchmarked_shape():
+    # Code the PGO training (scripts/pgo_train.py) never runs is optimized as
+    # cold, so a shape of log added to the benchmarks must be trained too
+    # (docs/performance.md, "Profile-guided builds").
+    benchmarked = _module_constant(ROOT / "benches" / "python" / "shapes.py", "SHAPES")
+    trained = _module_constant(ROOT / "scripts" / "pgo_train.py", "SHAPES")
+    assert sorted(trained) == sorted(benchmarked)
+
+
 def test_to_numpy_without_numpy_says_how_to_install_it(tmp_path):
     code = (
         "import sys; sys.modules['numpy'] = None\n"  # numpy cannot be imported
