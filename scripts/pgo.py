@@ -83,16 +83,13 @@ def maturin_build(maturin: list[str], python: str, out: Path, target: Path, rust
     """`maturin build` for `python` into `out`, in pyproject.toml's profile,
     with `rustflags` (in place of `.cargo/config.toml`'s); returns the wheel."""
     out.mkdir(parents=True, exist_ok=True)
-    before = set(out.glob("*.whl"))
     env = dict(os.environ, CARGO_TARGET_DIR=str(target))
     env.pop("RUSTFLAGS", None)
     env["CARGO_ENCODED_RUSTFLAGS"] = "\x1f".join(rustflags)
     subprocess.run([*maturin, "build", "--profile", cargo_profile(), "--interpreter", python, "--out", str(out)], check=True, cwd=ROOT, env=env)
-    made = sorted(set(out.glob("*.whl")) - before, key=lambda p: p.stat().st_mtime)
-    if not made:
-        # Rebuilt over an older wheel of the same name.
-        made = sorted(out.glob("*.whl"), key=lambda p: p.stat().st_mtime)
-    return made[-1]
+    # The one just written (a directory may hold other interpreters' wheels,
+    # or an older one of the same name it replaced).
+    return max(out.glob("*.whl"), key=lambda p: p.stat().st_mtime)
 
 
 def build(python: str, out: Path, *, maturin: list[str], pgo: bool = True, target: Path | None = None) -> Path:
@@ -130,6 +127,11 @@ def build(python: str, out: Path, *, maturin: list[str], pgo: bool = True, targe
         return maturin_build(maturin, python, out, target, [*flags, f"-Cprofile-use={merged}"])
 
 
+def requested() -> bool:
+    """Whether PGO is asked for: unless TIMELOG_PGO=0."""
+    return os.environ.get("TIMELOG_PGO", "1") != "0"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--interpreter", required=True, help="the Python the wheel is for (and the training runs on)")
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-pgo", action="store_true", help="one build without PGO, as `pip install .` makes (also TIMELOG_PGO=0)")
     args = ap.parse_args(argv)
     maturin = [args.maturin or shutil.which("maturin") or "maturin"]
-    pgo = not args.no_pgo and os.environ.get("TIMELOG_PGO", "1") != "0"
+    pgo = not args.no_pgo and requested()
     wheel = build(args.interpreter, args.out.resolve(), maturin=maturin, pgo=pgo)
     print(wheel)
     return 0

@@ -40,6 +40,11 @@ ROOT = HERE.parent.parent
 CPYTHON_TOOL = Path(os.environ.get("TIMELOG_CPYTHON_TOOL", ROOT.parent / "shared" / "tools" / "cpython"))
 C_PACKAGE = "timelog-lib==1.4.0"
 STAMP = ".timelog-src-hash"
+# What the extension is built from: hashed for a rebuild, listed when
+# modified (`git_state`).
+BUILT_FROM_DIRS = ("engine", "py")
+BUILT_FROM_FILES = ("Cargo.toml", "Cargo.lock", "pyproject.toml", ".cargo/config.toml", "scripts/pgo.py",
+                    "scripts/pgo_train.py")
 BUILD_INFO = ".timelog-build-info.json"
 
 
@@ -76,11 +81,11 @@ def _create(venv: Path, flavor: str) -> None:
 def source_hash() -> str:
     h = hashlib.sha256()
     files = []
-    for d in ("engine", "py"):
+    for d in BUILT_FROM_DIRS:
         for p in sorted((ROOT / d).rglob("*")):
             if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".so", ".pyc"):
                 files.append(p)
-    for f in ("Cargo.toml", "Cargo.lock", "pyproject.toml", ".cargo/config.toml", "scripts/pgo.py", "scripts/pgo_train.py"):
+    for f in BUILT_FROM_FILES:
         if (ROOT / f).exists():
             files.append(ROOT / f)
     for p in files:
@@ -108,8 +113,7 @@ def git_state() -> dict:
 
     # Porcelain lines are "XY path": not stripped first, or a leading
     # blank status column shifts the first path by one character.
-    built_from = ["engine", "py", "Cargo.lock", "Cargo.toml", "pyproject.toml", ".cargo", "scripts/pgo.py", "scripts/pgo_train.py"]
-    dirty = [ln[3:] for ln in git("status", "--porcelain", "--", *built_from).splitlines()]
+    dirty = [ln[3:] for ln in git("status", "--porcelain", "--", *BUILT_FROM_DIRS, *BUILT_FROM_FILES).splitlines()]
     return {"head": git("rev-parse", "HEAD").strip(), "dirty": dirty}
 
 
@@ -141,15 +145,17 @@ def ensure_ours(flavor: str, *, plotting: bool = False, numpy: bool = True, inst
     wheels = os.environ.get("TIMELOG_BENCH_WHEELS")
     if wheels:
         return _install_wheel(venv, Path(wheels))
-    use_pgo = os.environ.get("TIMELOG_PGO", "1") != "0"
+    scripts = str(ROOT / "scripts")
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    import pgo
+
+    use_pgo = pgo.requested()
     want = f"{source_hash()} pgo={use_pgo}"
     stamp = venv / STAMP
     fresh = stamp.exists() and stamp.read_text() == want and (venv / BUILD_INFO).exists()
     if not (fresh and _has(venv, "timelog._timelog")):
         log(f"{venv.name}: building timelog from {ROOT} (scripts/pgo.py, PGO {'on' if use_pgo else 'off'}) and installing it")
-        sys.path.insert(0, str(ROOT / "scripts"))
-        import pgo
-
         out = ROOT / "target" / f"bench-wheel-{flavor}"
         if out.exists():
             for old in out.glob("*.whl"):
