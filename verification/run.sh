@@ -21,6 +21,14 @@ export LOOM_MAX_PREEMPTIONS
 # Per scheduler (random, PCT) and shuttle test: 2 x 2 x 2500 = 10,000.
 export TIMELOG_SHUTTLE_SCHEDULES="${TIMELOG_SHUTTLE_SCHEDULES:-2500}"
 
+# The checker builds carry no debug info (the release profile's line tables
+# are for profiling the engine): a build of the engine and a test binary
+# takes 11 s instead of 14-15 (measured, session 46), and a seeded fault is
+# one such build per suite. Panic messages keep their file and line (they
+# are compiled in); for backtraces with files and lines, run
+# with CARGO_PROFILE_RELEASE_DEBUG=1. run.sh and faults.sh set the same
+# value, so they share their builds in target/loom and target/shuttle.
+export CARGO_PROFILE_RELEASE_DEBUG="${CARGO_PROFILE_RELEASE_DEBUG:-0}"
 mkdir -p target
 start=$(date +%s)
 status=0
