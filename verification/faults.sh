@@ -188,13 +188,9 @@ export LOOM_MAX_PREEMPTIONS="${LOOM_MAX_PREEMPTIONS:-2}"
 export TIMELOG_SHUTTLE_SCHEDULES="${TIMELOG_SHUTTLE_SCHEDULES:-5000}"
 export SHUTTLE_SILENCE_WARNINGS=1
 export RUSTC_WRAPPER="$PWD/verification/fault-rustc.sh"
-# The checker builds carry no debug info (the release profile's line tables
-# are for profiling the engine): a build of the engine and a test binary
-# takes 11 s instead of 14-15 (measured, session 46), and a seeded fault is
-# one such build per suite. Panic messages keep their file and line (they
-# are compiled in); for backtraces with files and lines, run
-# with CARGO_PROFILE_RELEASE_DEBUG=1. run.sh and faults.sh set the same
-# value, so they share their builds in target/loom and target/shuttle.
+# No debug info in the checker builds, as in run.sh (why, and how to get
+# backtraces with lines, there): the same value keeps their builds shared,
+# and each fault is one engine and test-binary build per suite.
 export CARGO_PROFILE_RELEASE_DEBUG="${CARGO_PROFILE_RELEASE_DEBUG:-0}"
 LOGS="${FAULT_LOGS:-target/fault-logs}"
 mkdir -p "$LOGS"
