@@ -46,12 +46,12 @@ for k in $(seq 1 $#); do
     CARGO_TARGET_DIR=$CARGO_TARGET_DIR/wheel-build-$k "$tools/bin/python" scripts/pgo.py \
       --interpreter "$py" --out "$out/build-$k" --maturin "$tools/bin/maturin"
   ) >"$out/build-$k.log" 2>&1 &
-  pids+=($!)
+  pids[k]=$!
 done
 failed=0
-for k in "${!pids[@]}"; do
-  wait "${pids[$k]}" || failed=1
-  grep -v '^\s*Compiling' "$out/build-$((k + 1)).log" || true
+for k in $(seq 1 $#); do
+  wait "${pids[k]}" || failed=1
+  grep -v '^\s*Compiling' "$out/build-$k.log" || true
 done
 [[ $failed == 0 ]] || { echo "a wheel build failed (its log is above)" >&2; exit 1; }
 for k in $(seq 1 $#); do
