@@ -81,3 +81,66 @@ fn deletes_alone_seal_the_memtable_at_its_size() {
     assert_eq!(st.seals_total, 2, "sealed at the 1,000th and the 2,000th delete");
     assert_eq!(st.sealed_runs, 2);
 }
+
+/// A payload that records, as it is cloned (a flush copying it into a
+/// segment), how many payloads had been dropped by then.
+struct Tracked(std::sync::Arc<Drops>);
+
+#[derive(Default)]
+struct Drops {
+    dropped: std::sync::atomic::AtomicUsize,
+    seen_at_clone: std::sync::Mutex<Vec<usize>>,
+}
+
+impl Clone for Tracked {
+    fn clone(&self) -> Self {
+        let d = self.0.dropped.load(std::sync::atomic::Ordering::SeqCst);
+        self.0.seen_at_clone.lock().unwrap().push(d);
+        Tracked(self.0.clone())
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.0.dropped.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A writer's busy help with no worker flushes the sealed memtables one at
+/// a time, each released before the next is flushed (so the next flush's
+/// segment reuses its memory): the payloads a flush clones into its
+/// segment are copied after the originals of the memtable flushed before
+/// were dropped. (Before session 47 every flushed memtable was released
+/// only after the last flush: no payload was dropped before the last
+/// clone.) The same holds for an explicit `flush()` of several sealed
+/// memtables.
+#[test]
+fn flush_policy_releases_each_flushed_memtable_before_the_next_flush() {
+    for explicit in [false, true] {
+        let drops = std::sync::Arc::new(Drops::default());
+        let log = Timelog::<Tracked>::with_config(Config {
+            maintenance: MaintenanceMode::Disabled,
+            busy_policy: if explicit { BusyPolicy::Silent } else { BusyPolicy::Flush },
+            memtable_max_bytes: 64,
+            sealed_max_runs: 4,
+            ..Config::default()
+        })
+        .unwrap();
+        let mut i = 0;
+        while log.stats().unwrap().flushes_total == 0 && i < 1_000 {
+            let _ = log.append(i, Tracked(drops.clone())).unwrap();
+            i += 1;
+            if explicit && log.stats().unwrap().sealed_runs >= 4 {
+                log.flush().unwrap();
+            }
+        }
+        let st = log.stats().unwrap();
+        assert!(st.flushes_total >= 4, "explicit={explicit}: one call flushed the sealed memtables ({st:?})");
+        let seen = drops.seen_at_clone.lock().unwrap().clone();
+        assert!(
+            seen.iter().any(|&d| d > 0),
+            "explicit={explicit}: every clone ran before any flushed memtable was released: {seen:?}"
+        );
+        assert_eq!(log.len().unwrap(), i as usize, "explicit={explicit}: nothing lost");
+    }
+}

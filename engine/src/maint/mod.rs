@@ -671,14 +671,23 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
 
     // ----- maintenance steps ---------------------------------------------
 
-    /// Flushes every sealed memtable (holding the maintainer lock).
+    /// Flushes every sealed memtable, one at a time under the maintainer
+    /// lock: each guard's drop releases the memtable its flush replaced
+    /// before the next flush starts (R12: with the lock released), so the
+    /// next flush's segment pages reuse its run buckets (`segment::block`'s
+    /// pool) instead of fresh pages, and a flush of many sealed memtables
+    /// holds one memtable's memory twice at a time, not all of them.
     pub(crate) fn flush_sealed(self) -> usize {
-        let g = self.lock();
         let mut n = 0;
-        while self.flush_one() {
+        loop {
+            let g = self.lock();
+            let flushed = self.flush_one();
+            drop(g);
+            if !flushed {
+                break;
+            }
             n += 1;
         }
-        drop(g);
         self.notify_progress();
         n
     }

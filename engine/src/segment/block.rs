@@ -290,10 +290,24 @@ fn map(layout: Layout) -> Option<NonNull<u8>> {
     NonNull::new(p.cast())
 }
 
+/// `size` rounded up to whole pages of the system's size: what a mapping of
+/// `size` bytes spans, and so where the pool may cut a block
+/// (`pool::Pool::take`).
+#[cfg(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle))))]
+fn span(size: usize) -> usize {
+    // SAFETY: sysconf reads a constant of the process (sysconf(3)); a
+    // failure (-1) falls back to the smallest Linux page.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    size.next_multiple_of(usize::try_from(page).unwrap_or(MAP_ALIGN).max(MAP_ALIGN))
+}
+
 #[cfg(all(target_os = "linux", not(any(timelog_loom, timelog_shuttle))))]
 fn unmap(ptr: NonNull<u8>, size: usize) {
-    // SAFETY: `ptr..ptr+size` is exactly a mapping made by `map` and owned
-    // by the dropped block, unmapped once (munmap(2) contract).
+    // SAFETY: `ptr..ptr+size` covers whole pages of a mapping made by `map`
+    // (all of it, or a piece the pool cut at page boundaries, `span`) that
+    // the dropped block or the pool owns alone, unmapped once: munmap(2)
+    // unmaps every page the range touches, and a piece's last page is its
+    // own (the pool cuts after `span(size)` bytes).
     let r = unsafe { libc::munmap(ptr.as_ptr().cast(), size) };
     debug_assert_eq!(r, 0, "munmap of an owned mapping failed");
 }
@@ -434,26 +448,58 @@ mod pool {
             Self { held: Mutex::new(Held { blocks: Vec::new(), bytes: 0 }), armed: AtomicBool::new(false), max_bytes }
         }
 
-        /// A kept block of exactly `size` bytes (all zero if `zeroed`);
+        /// A kept block of at least `size` bytes (all zero if `zeroed`);
         /// arms the pool unless `settling`.
+        ///
+        /// A block of the same size in pages is taken whole. Failing one, a
+        /// larger block is cut: its first pages are handed out and the rest
+        /// stays in the pool as a block of its own (or is unmapped, if
+        /// shorter than [`MAP_MIN`](super::MAP_MIN)) — a mapping's pages
+        /// are unmapped range by range as each piece is freed (munmap(2)
+        /// takes any whole pages of a mapping). So a flush writes its
+        /// segment pages into the run buckets of the memtable flushed just
+        /// before it instead of into fresh pages from the kernel: with
+        /// maintenance disabled, a writer whose busy help flushes eight
+        /// sealed memtables in one call (issue 13's 2M `bulk_append` row)
+        /// had all eight segments' pages faulted in fresh. Among larger
+        /// blocks, a request that needs no zeros takes one that is not
+        /// zeroed first (only a zeroed block serves both kinds), then the
+        /// smallest.
         pub(super) fn take(&self, size: usize, zeroed: bool, settling: bool) -> Option<NonNull<u8>> {
             if !settling && !self.armed.load(Ordering::Relaxed) {
                 self.armed.store(true, Ordering::Relaxed);
             }
+            let span = super::span(size);
             let mut h = self.held.try_lock().ok()?;
-            let i = h.blocks.iter().rposition(|b| b.size == size && (b.zeroed || !zeroed))?;
+            let i = (h.blocks.iter().enumerate())
+                .filter(|(_, b)| b.size >= span && (b.zeroed || !zeroed))
+                .min_by_key(|(_, b)| (b.size != span, b.zeroed && !zeroed, b.size))?
+                .0;
             let b = h.blocks.swap_remove(i);
             h.bytes -= b.size;
+            let rest = Pooled { addr: b.addr + span, size: b.size - span, zeroed: b.zeroed };
+            let spare = if rest.size >= super::MAP_MIN {
+                h.bytes += rest.size;
+                h.blocks.push(rest);
+                None
+            } else {
+                Some(rest)
+            };
+            drop(h);
+            if let Some(r) = spare.filter(|r| r.size > 0) {
+                super::unmap(NonNull::new(r.addr as *mut u8).expect("pooled block"), r.size);
+            }
             NonNull::new(b.addr as *mut u8)
         }
 
         /// Keeps the freed block at `ptr` (`size` bytes, all zero if
         /// `zeroed`) if the pool is armed, has room and is free; whether it
-        /// did (else the caller unmaps it).
+        /// did (else the caller unmaps it). The pool counts it in whole pages.
         pub(super) fn give(&self, ptr: NonNull<u8>, size: usize, zeroed: bool) -> bool {
             if !self.armed.load(Ordering::Relaxed) {
                 return false;
             }
+            let size = super::span(size);
             let Ok(mut h) = self.held.try_lock() else { return false };
             if h.bytes + size > self.max_bytes {
                 return false;
@@ -632,6 +678,52 @@ pub(crate) mod tests {
         let e = mapped();
         assert!(!pool.give(e, size, false), "a release disarms the pool");
         unmap(e, size);
+    }
+
+    /// With no block of its size in pages, a request cuts a larger one:
+    /// it gets the first pages, the rest stays pooled as its own block (or
+    /// is unmapped, if under `MAP_MIN`); a request that needs no zeros
+    /// takes a block that is not zeroed before a zeroed one; each piece is
+    /// unmapped on its own.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pool_cuts_larger_blocks_at_page_boundaries() {
+        let big = 3 * MAP_MIN;
+        let pool = pool::Pool::new(16 * MAP_MIN);
+        let mapped = |size: usize| map(Layout::from_size_align(size, 8).unwrap()).expect("mmap");
+        assert!(pool.take(MAP_MIN, false, false).is_none(), "arms the pool");
+        let (z, any) = (mapped(big), mapped(big));
+        // SAFETY: the block owns `big` writable bytes.
+        unsafe { std::ptr::write_bytes(any.as_ptr(), 0xAB, big) };
+        assert!(pool.give(z, big, true));
+        assert!(pool.give(any, big, false));
+        // A size that is not a whole number of pages: cut after its span.
+        let n = MAP_MIN + 100;
+        let a = pool.take(n, false, false).expect("cut from the block that is not zeroed");
+        assert_eq!(a, any);
+        assert_eq!(pool.bytes(), 2 * big - span(n));
+        let b = pool.take(MAP_MIN, false, false).expect("the rest of the same block");
+        assert_eq!(b.as_ptr() as usize, any.as_ptr() as usize + span(n));
+        assert!(resident_pages(b.as_ptr(), MAP_MIN)[0], "the piece handed out is the old block's");
+        // What was left of `any` after this cut is under MAP_MIN: unmapped.
+        let rest = (b.as_ptr() as usize + MAP_MIN, big - span(n) - MAP_MIN);
+        assert!(rest.1 > 0 && rest.1 < MAP_MIN);
+        let mut v = vec![0u8; rest.1.div_ceil(4096)];
+        // SAFETY: mincore only reports on the range (ENOMEM if unmapped), writing into `v`.
+        let r = unsafe { libc::mincore(rest.0 as *mut libc::c_void, rest.1, v.as_mut_ptr()) };
+        assert_eq!((r, std::io::Error::last_os_error().raw_os_error()), (-1, Some(libc::ENOMEM)), "unmapped");
+        assert_eq!(pool.bytes(), big, "only the zeroed block is pooled");
+        let c = pool.take(MAP_MIN, true, false).expect("a zeroed request cuts the zeroed block");
+        assert_eq!(c, z);
+        // SAFETY: the piece `c` owns MAP_MIN bytes of a zeroed block.
+        assert!(unsafe { std::slice::from_raw_parts(c.as_ptr(), MAP_MIN) }.iter().all(|&x| x == 0));
+        assert_eq!(pool.bytes(), big - MAP_MIN);
+        // Each piece goes back to the kernel on its own.
+        for (p, size) in [(a, n), (b, MAP_MIN), (c, MAP_MIN)] {
+            unmap(p, size);
+        }
+        pool.release();
+        assert_eq!(pool.bytes(), 0);
     }
 
     /// A block taken from the pool: `discard` gives the whole pages inside
