@@ -26,12 +26,15 @@
 //!
 //! A freed mapped block whose owner marked it reusable ([`Block::keep`])
 //! goes to a small process-wide pool instead of back to the kernel, and the
-//! next block of the same size is taken from there: a log that streams
-//! writes frees a memtable's run buckets at each flush and its L0 pages at
-//! each compaction, and allocates the same sizes again right after, and
-//! the kernel's side of a fresh mapping (the `mmap`, a zeroed page per
-//! fault, the `munmap` and its TLB shootdown) was about half of the CPU of
-//! a stream of 10,000-record `bulk_append` calls (session 39, `perf`). The
+//! next block of the same size is taken from there, or, failing one, cut
+//! from a larger pooled block at a page boundary (session 47): a log that
+//! streams writes frees a memtable's run buckets at each flush and its L0
+//! pages at each compaction, and allocates the same sizes again right
+//! after — and a flush of several sealed memtables writes each segment's
+//! pages into the buckets of the memtable flushed before it — and the
+//! kernel's side of a fresh mapping (the `mmap`, a zeroed page per fault,
+//! the `munmap` and its TLB shootdown) was about half of the CPU of a
+//! stream of 10,000-record `bulk_append` calls (session 39, `perf`). The
 //! pool is bounded ([`pool::MAX_BYTES`]) and is emptied back to the kernel
 //! when a log settles: an explicit `flush()` or `compact()` runs as a
 //! [`Settle`] (the pool is emptied and keeps nothing until it ends, so
@@ -643,9 +646,10 @@ pub(crate) mod tests {
     }
 
     /// The pool keeps freed blocks only while armed (by an allocation) and
-    /// within its bound, hands a block back only for its exact size (and
-    /// a `zeroed` request only a zeroed one), and a release unmaps what
-    /// it holds and disarms it.
+    /// within its bound, hands a block back only for a size it holds (none
+    /// larger here: `pool_cuts_larger_blocks_at_page_boundaries`), a
+    /// `zeroed` request only a zeroed one, and a release unmaps what it
+    /// holds and disarms it.
     #[cfg(target_os = "linux")]
     #[test]
     fn pool_keeps_exact_sizes_within_its_bound_until_released() {
