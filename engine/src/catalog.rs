@@ -48,6 +48,7 @@ use crate::memtable::Memtable;
 use crate::pin::PinCounter;
 use crate::query::plan::View;
 use crate::query::snapshot::{Evicted, Snapshot};
+use crate::segment::Segment;
 use crate::sequencer::Sequencer;
 use crate::sync::{Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
 use crate::{SeqNo, TimeUnit};
@@ -522,6 +523,40 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
         false
     }
 
+    /// Drops now, outside the payload scope, the buried manifests whose
+    /// drop frees memory only: each one no one else references (a count of
+    /// 1 is final, see [`drain_graveyard`](Self::drain_graveyard)) whose
+    /// parts are all in the current manifest as well — its L1 list the
+    /// current one's, its L0 list a prefix of it, each of its memtables the
+    /// current active or sealed one, or one whose payloads a flush moved
+    /// to a segment of the current L0 (`Memtable::heir`) — or any of them
+    /// when `T` needs no drop. Dropping such a manifest drops no payload
+    /// (R12 is about payload drops), so it may run under the maintainer
+    /// lock and without the scope: a maintainer that flushes several
+    /// sealed memtables calls it after each flush, so the memtable it
+    /// replaced is freed before the next flush starts, whose segment pages
+    /// then reuse its run buckets (`segment::block`'s pool) instead of
+    /// fresh pages (issue 13's 2M `bulk_append` row). The others stay
+    /// buried for [`drain_graveyard`](Self::drain_graveyard).
+    pub(crate) fn drop_unburdened(&self) {
+        let cur = self.load_full();
+        let free = |m: &Arc<Manifest<T>>| {
+            Arc::strong_count(m) == 1 && (!std::mem::needs_drop::<T>() || drops_no_payload(m, &cur))
+        };
+        let dead: Vec<_> = {
+            let mut g = self.graveyard.0.lock().unwrap_or_else(|e| e.into_inner());
+            if !g.iter().any(free) {
+                return;
+            }
+            let (dead, kept) = std::mem::take(&mut *g).into_iter().partition(free);
+            *g = kept;
+            dead
+        };
+        // `cur` outlives this drop, so none of its parts goes with it.
+        drop(dead);
+        drop(cur);
+    }
+
     /// Drops the buried manifests, in `hooks`' payload scope. Called with
     /// no engine lock held (R12).
     ///
@@ -616,6 +651,26 @@ impl<T> Drop for Catalog<T> {
         });
         drop(retire(self.cell.load_full()));
     }
+}
+
+/// Whether dropping replaced manifest `m` (its last reference) drops no
+/// payload while `cur` lives: every part of `m` is a part of `cur` too, or a
+/// memtable whose payloads belong to its heir segment in `cur`'s L0
+/// ([`Catalog::drop_unburdened`]). Pointer comparisons along the lists a
+/// flush leaves unchanged (L1) or extends (L0), so a check costs
+/// O(segments + memtables).
+fn drops_no_payload<T: Send + Sync + 'static>(m: &Manifest<T>, cur: &Manifest<T>) -> bool {
+    let same = |a: &[Arc<Segment<T>>], b: &[Arc<Segment<T>>]| a.iter().zip(b).all(|(x, y)| Arc::ptr_eq(x, y));
+    let in_l0 = |s: &Arc<Segment<T>>| cur.l0.iter().any(|c| Arc::ptr_eq(c, s));
+    let live = |x: &Arc<Memtable<T>>| {
+        Arc::ptr_eq(x, &cur.active) || cur.sealed.iter().any(|c| Arc::ptr_eq(c, x)) || x.heir().is_some_and(in_l0)
+    };
+    m.l1.len() == cur.l1.len()
+        && same(&m.l1, &cur.l1)
+        && m.l0.len() <= cur.l0.len()
+        && same(&m.l0, &cur.l0)
+        && live(&m.active)
+        && m.sealed.iter().all(live)
 }
 
 #[cfg(all(test, not(any(timelog_loom, timelog_shuttle))))]

@@ -671,23 +671,18 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
 
     // ----- maintenance steps ---------------------------------------------
 
-    /// Flushes every sealed memtable, one at a time under the maintainer
-    /// lock: each guard's drop releases the memtable its flush replaced
-    /// before the next flush starts (R12: with the lock released), so the
-    /// next flush's segment pages reuse its run buckets (`segment::block`'s
-    /// pool) instead of fresh pages, and a flush of many sealed memtables
-    /// holds one memtable's memory twice at a time, not all of them.
+    /// Flushes every sealed memtable (holding the maintainer lock). After
+    /// each flush the replaced manifests whose drop frees memory only go
+    /// at once (`Catalog::drop_unburdened`): the flushed memtable is freed
+    /// before the next flush, whose segment pages reuse its run buckets.
     pub(crate) fn flush_sealed(self) -> usize {
+        let g = self.lock();
         let mut n = 0;
-        loop {
-            let g = self.lock();
-            let flushed = self.flush_one();
-            drop(g);
-            if !flushed {
-                break;
-            }
+        while self.flush_one() {
+            self.cat.drop_unburdened();
             n += 1;
         }
+        drop(g);
         self.notify_progress();
         n
     }
@@ -723,6 +718,8 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
                 if !self.flush_one() {
                     break;
                 }
+                // As in `flush_sealed`.
+                self.cat.drop_unburdened();
                 did = true;
             }
             if !did {
