@@ -22,7 +22,8 @@
 //!   manifest or snapshot holding them goes away.
 //! - R12 (payload drops outside locks): [`Catalog::publish_maint`] buries the
 //!   replaced manifest instead of dropping it; [`Catalog::drain_graveyard`]
-//!   drops the buried ones. The graveyard lives here because what it holds
+//!   drops the buried ones ([`Catalog::drop_unburdened`] earlier, those
+//!   whose drop drops no payload). The graveyard lives here because what it holds
 //!   are manifests and whether one may be buried is a question about the
 //!   cell (is it current? is this the last reference?); *when* it is drained
 //!   — after the maintainer lock is released, on the worker — is the
