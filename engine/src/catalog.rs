@@ -533,11 +533,11 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// to a segment of the current L0 (`Memtable::heir`) — or any of them
     /// when `T` needs no drop. Dropping such a manifest drops no payload
     /// (R12 is about payload drops), so it may run under the maintainer
-    /// lock and without the scope: a maintainer that flushes several
-    /// sealed memtables calls it after each flush, so the memtable it
-    /// replaced is freed before the next flush starts, whose segment pages
-    /// then reuse its run buckets (`segment::block`'s pool) instead of
-    /// fresh pages (issue 13's 2M `bulk_append` row). The others stay
+    /// lock and without the scope: every flush calls it once published
+    /// (`Maint::flush_one`), so the memtable it replaced is freed before
+    /// the next flush starts, whose segment pages then reuse its run
+    /// buckets (`segment::block`'s pool) instead of fresh pages (issue
+    /// 13's 2M `bulk_append` row). The others stay
     /// buried for [`drain_graveyard`](Self::drain_graveyard).
     pub(crate) fn drop_unburdened(&self) {
         let cur = self.load_full();

@@ -180,6 +180,13 @@ impl<'a, T: Clone + Send + Sync + 'static> RunStretches<'a, T> {
 impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
     /// Flushes the oldest sealed memtable. Caller holds the maintainer lock.
     /// Returns whether it did.
+    ///
+    /// Once published, the replaced manifests whose drop frees memory only
+    /// go at once (`Catalog::drop_unburdened`): the flushed memtable is
+    /// freed before the caller's next flush, whose segment pages then reuse
+    /// its run buckets, instead of when the caller releases the lock
+    /// (every caller flushes in a loop: a call that flushes eight sealed
+    /// memtables wrote all eight segments into fresh pages, session 47).
     pub(crate) fn flush_one(&self) -> bool {
         let Some(mt) = self.cat.load().sealed.first().cloned() else {
             return false;
@@ -228,6 +235,7 @@ impl<T: Clone + Send + Sync + 'static> Maint<'_, T> {
             return false;
         }
         if published {
+            self.cat.drop_unburdened();
             self.counters.flushes_total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.counters.note_flush(run.flatten(), self.cfg.adaptive_alpha, &self.cfg.adaptive, self.cfg.window_size);
         }

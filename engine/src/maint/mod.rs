@@ -671,15 +671,11 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
 
     // ----- maintenance steps ---------------------------------------------
 
-    /// Flushes every sealed memtable (holding the maintainer lock). After
-    /// each flush the replaced manifests whose drop frees memory only go
-    /// at once (`Catalog::drop_unburdened`): the flushed memtable is freed
-    /// before the next flush, whose segment pages reuse its run buckets.
+    /// Flushes every sealed memtable (holding the maintainer lock).
     pub(crate) fn flush_sealed(self) -> usize {
         let g = self.lock();
         let mut n = 0;
         while self.flush_one() {
-            self.cat.drop_unburdened();
             n += 1;
         }
         drop(g);
@@ -718,8 +714,6 @@ impl<'a, T: Clone + Send + Sync + 'static> Maint<'a, T> {
                 if !self.flush_one() {
                     break;
                 }
-                // As in `flush_sealed`.
-                self.cat.drop_unburdened();
                 did = true;
             }
             if !did {
