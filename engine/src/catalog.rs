@@ -78,6 +78,21 @@ impl<T> Graveyard<T> {
     fn bury_evicted(&self, s: Evicted<T>) {
         self.1.lock().unwrap_or_else(|e| e.into_inner()).push(s);
     }
+
+    /// Takes the buried manifests `take` picks, leaving the others buried
+    /// (no allocation when it picks all of them or none).
+    fn take_if(&self, take: impl Fn(&Arc<Manifest<T>>) -> bool) -> Vec<Arc<Manifest<T>>> {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match g.iter().filter(|m| take(m)).count() {
+            0 => Vec::new(),
+            n if n == g.len() => std::mem::take(&mut *g),
+            _ => {
+                let (taken, kept) = std::mem::take(&mut *g).into_iter().partition(|m| take(m));
+                *g = kept;
+                taken
+            }
+        }
+    }
 }
 
 /// The manifest cell and what belongs to it; see the module docs.
@@ -541,18 +556,9 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
     /// buried for [`drain_graveyard`](Self::drain_graveyard).
     pub(crate) fn drop_unburdened(&self) {
         let cur = self.load_full();
-        let free = |m: &Arc<Manifest<T>>| {
-            Arc::strong_count(m) == 1 && (!std::mem::needs_drop::<T>() || drops_no_payload(m, &cur))
-        };
-        let dead: Vec<_> = {
-            let mut g = self.graveyard.0.lock().unwrap_or_else(|e| e.into_inner());
-            if !g.iter().any(free) {
-                return;
-            }
-            let (dead, kept) = std::mem::take(&mut *g).into_iter().partition(free);
-            *g = kept;
-            dead
-        };
+        let dead = self
+            .graveyard
+            .take_if(|m| Arc::strong_count(m) == 1 && (!std::mem::needs_drop::<T>() || drops_no_payload(m, &cur)));
         // `cur` outlives this drop, so none of its parts goes with it.
         drop(dead);
         drop(cur);
@@ -586,14 +592,9 @@ impl<T: Clone + Send + Sync + 'static> Catalog<T> {
             hooks.scoped(&mut || drop(evicted.take()));
             drop(evicted);
         }
-        let mut dead = std::mem::take(&mut *self.graveyard.0.lock().unwrap_or_else(|e| e.into_inner()));
-        if keep_shared && dead.iter().any(|m| Arc::strong_count(m) > 1) {
-            let (unique, shared): (Vec<_>, Vec<_>) = dead.into_iter().partition(|m| Arc::strong_count(m) == 1);
-            // Buried again (after any buried meanwhile): dropped by a later
-            // drain, or with the catalog.
-            self.graveyard.0.lock().unwrap_or_else(|e| e.into_inner()).extend(shared);
-            dead = unique;
-        }
+        // With `keep_shared`, a shared one stays buried: dropped by a later
+        // drain, or with the catalog.
+        let dead = self.graveyard.take_if(|m| !keep_shared || Arc::strong_count(m) == 1);
         if dead.is_empty() {
             return;
         }
